@@ -1,0 +1,465 @@
+//! The agent's side: sign-in, presence, offers, and several sessions at once. Used by the
+//! agent console and by native agent clients.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::call::{Call, CallState};
+use crate::client::{Event, Input, Output};
+use crate::conversation::Conversation;
+use crate::error::Error;
+use crate::form::validate_text;
+use crate::ids::{IdGen, MessageId, Seq, SessionId};
+use crate::link::{Link, LinkAction, LinkState};
+use crate::protocol::{
+    AgentHello, AgentInfo, CallSignal, ClientFrame, CloseCode, DeviceKind, HangupReason,
+    IceCandidate, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame, decode_server,
+    encode,
+};
+use crate::time::Instant;
+
+/// Options for [`Agent::new`].
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    /// Seed for message ids; draw it from a random source.
+    pub seed: u64,
+    /// The bearer token from signing in.
+    pub token: String,
+    /// Client name and version, for the server's logs.
+    pub client: Option<String>,
+}
+
+/// The agent state machine. Sans-IO, driven like [`Visitor`](crate::Visitor).
+#[derive(Debug)]
+pub struct Agent {
+    link: Link,
+    ids: IdGen,
+    out: VecDeque<Output>,
+    token: String,
+    client: Option<String>,
+    me: Option<AgentInfo>,
+    presence: Presence,
+    offers: BTreeMap<SessionId, Offer>,
+    sessions: BTreeMap<SessionId, Conversation>,
+    nonce: u64,
+}
+
+impl Agent {
+    /// A new agent client; its first output asks the driver to connect.
+    pub fn new(now: Instant, options: AgentOptions) -> Self {
+        let mut out = VecDeque::new();
+        out.push_back(Output::Connect);
+        out.push_back(Output::Event(Event::Link(LinkState::Connecting)));
+        Self {
+            link: Link::new(now),
+            ids: IdGen::new(options.seed),
+            out,
+            token: options.token,
+            client: options.client,
+            me: None,
+            presence: Presence::Available,
+            offers: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            nonce: 0,
+        }
+    }
+
+    /// Who signed in, once the server said.
+    pub fn me(&self) -> Option<&AgentInfo> {
+        self.me.as_ref()
+    }
+
+    /// The connection state.
+    pub fn link(&self) -> &LinkState {
+        &self.link.state
+    }
+
+    /// The presence last set.
+    pub fn presence(&self) -> Presence {
+        self.presence
+    }
+
+    /// Sessions offered and not yet accepted, declined or withdrawn.
+    pub fn offers(&self) -> impl Iterator<Item = &Offer> {
+        self.offers.values()
+    }
+
+    /// Sessions the agent handles, with whether each has ended.
+    pub fn sessions(&self) -> impl Iterator<Item = (&SessionId, bool)> {
+        self.sessions.iter().map(|(id, c)| (id, c.ended))
+    }
+
+    /// The highest sequence number processed in `session`.
+    pub fn last_seq(&self, session: &SessionId) -> Option<Seq> {
+        self.sessions.get(session).map(|c| c.last)
+    }
+
+    /// The call state in `session`.
+    pub fn call_state(&self, session: &SessionId) -> Option<&CallState> {
+        self.sessions.get(session).map(|c| &c.call.state)
+    }
+
+    /// Next thing for the driver to do. Call until it returns [`Output::Timeout`].
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        let convs = self
+            .sessions
+            .values()
+            .filter_map(Conversation::poll_timeout);
+        let at = self.link.poll_timeout().into_iter().chain(convs).min();
+        Output::Timeout(at.unwrap_or(Instant::from_millis(u64::MAX)))
+    }
+
+    fn transmit(&mut self, now: Instant, frame: &ClientFrame) {
+        self.out.push_back(Output::Transmit(encode(frame)));
+        self.link.transmitted(now);
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    /// Feeds what happened on the transport.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        match input {
+            Input::Connected => {
+                self.link.connected(now);
+                let resume = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, c)| !c.ended)
+                    .map(|(id, c)| (id.clone(), c.last))
+                    .collect();
+                let hello = ClientFrame::AgentHello(AgentHello {
+                    protocol: PROTOCOL_VERSION,
+                    token: self.token.clone(),
+                    client: self.client.clone(),
+                    resume,
+                });
+                self.transmit(now, &hello);
+            }
+            Input::Disconnected(code) => {
+                if self.link.disconnected(now, code, &mut self.ids) {
+                    self.emit(Event::Link(self.link.state.clone()));
+                }
+                // Offers are made again by the server after a reconnect.
+                self.offers.clear();
+            }
+            Input::Received(text) => {
+                self.link.received(now);
+                let frame =
+                    decode_server(text).map_err(|e| Error::PeerMisbehaved(e.to_string()))?;
+                self.handle_frame(now, frame)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), Error> {
+        match frame {
+            ServerFrame::Welcome {
+                protocol, agent, ..
+            } => {
+                if protocol != PROTOCOL_VERSION {
+                    self.link.close(CloseCode::UnsupportedProtocol);
+                    self.out
+                        .push_back(Output::Close(CloseCode::UnsupportedProtocol));
+                    return Err(Error::PeerMisbehaved(format!(
+                        "server answered with protocol {protocol}"
+                    )));
+                }
+                self.link.welcomed(now);
+                self.emit(Event::Link(LinkState::Online));
+                if let Some(agent) = agent {
+                    self.me = Some(agent.clone());
+                    self.emit(Event::SignedIn(agent));
+                }
+                let presence = ClientFrame::SetPresence {
+                    presence: self.presence,
+                };
+                self.transmit(now, &presence);
+                for conv in self.sessions.values_mut() {
+                    conv.resend_all(now, &mut self.out);
+                }
+            }
+            ServerFrame::Offer(offer) => {
+                self.offers.insert(offer.session.clone(), offer.clone());
+                self.emit(Event::Offered(offer));
+            }
+            ServerFrame::OfferWithdrawn { session } => {
+                if self.offers.remove(&session).is_some() {
+                    self.emit(Event::OfferWithdrawn(session));
+                }
+            }
+            ServerFrame::Event(ev) => {
+                let conv = self.sessions.entry(ev.session.clone()).or_insert_with(|| {
+                    Conversation::new(Party::Agent, ev.session.clone(), Seq::ZERO)
+                });
+                conv.receive(now, ev, &mut self.out);
+            }
+            ServerFrame::Ack { session, id, seq } => {
+                if let Some(conv) = self.sessions.get_mut(&session) {
+                    conv.acked(&id, seq, &mut self.out);
+                    conv.note_head_at(now, seq);
+                }
+            }
+            ServerFrame::Typing {
+                session,
+                from,
+                active,
+            } => {
+                if let Some(conv) = self.sessions.get_mut(&session) {
+                    if from != Party::Agent {
+                        conv.peer_typing(now, active, &mut self.out);
+                    }
+                }
+            }
+            ServerFrame::Pong { heads, .. } => {
+                for (session, head) in heads {
+                    if let Some(conv) = self.sessions.get_mut(&session) {
+                        conv.note_head_at(now, head);
+                    }
+                }
+            }
+            ServerFrame::Presence { presence } => self.emit(Event::Presence(presence)),
+            ServerFrame::Error(e) => self.emit(Event::ServerError(e)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Lets timers fire: reconnects, keep-alives, resends, gap recovery, typing expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.link.handle_timeout(now) {
+            LinkAction::Connect => {
+                self.out.push_back(Output::Connect);
+                self.emit(Event::Link(LinkState::Connecting));
+            }
+            LinkAction::Ping => {
+                self.nonce += 1;
+                self.transmit(now, &ClientFrame::Ping { nonce: self.nonce });
+            }
+            LinkAction::Drop => {
+                self.out.push_back(Output::Close(CloseCode::GoingAway));
+                self.link.disconnected(now, None, &mut self.ids);
+                self.offers.clear();
+                self.emit(Event::Link(self.link.state.clone()));
+            }
+            LinkAction::None => {}
+        }
+        let online = self.link.is_online();
+        for conv in self.sessions.values_mut() {
+            conv.handle_timeout(now, online, &mut self.out);
+        }
+    }
+
+    fn require_online(&self) -> Result<(), Error> {
+        if self.link.is_online() {
+            Ok(())
+        } else {
+            Err(Error::ApiMisuse("the link is not online"))
+        }
+    }
+
+    /// Sets presence (sent now, and again after each reconnect).
+    pub fn set_presence(&mut self, now: Instant, presence: Presence) {
+        self.presence = presence;
+        if self.link.is_online() {
+            self.transmit(now, &ClientFrame::SetPresence { presence });
+        }
+    }
+
+    /// Accepts an offered session.
+    pub fn accept(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+        self.require_online()?;
+        if self.offers.remove(session).is_none() {
+            return Err(Error::ApiMisuse("no such offer"));
+        }
+        self.sessions
+            .entry(session.clone())
+            .or_insert_with(|| Conversation::new(Party::Agent, session.clone(), Seq::ZERO));
+        self.transmit(
+            now,
+            &ClientFrame::Accept {
+                session: session.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Declines an offered session; it goes back to the queue.
+    pub fn decline(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+        self.require_online()?;
+        if self.offers.remove(session).is_none() {
+            return Err(Error::ApiMisuse("no such offer"));
+        }
+        self.transmit(
+            now,
+            &ClientFrame::Decline {
+                session: session.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn conv(&mut self, session: &SessionId) -> Result<&mut Conversation, Error> {
+        open(&mut self.sessions, session)
+    }
+
+    /// Sends a chat message in `session`; kept and resent until acknowledged.
+    pub fn send_message(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        text: &str,
+    ) -> Result<MessageId, Error> {
+        let text = validate_text(text).map_err(Error::InvalidText)?;
+        let id = self.ids.message_id();
+        let online = self.link.is_online();
+        let conv = open(&mut self.sessions, session)?;
+        conv.queue_message(now, id.clone(), text, online, &mut self.out);
+        if online {
+            self.link.transmitted(now);
+        }
+        Ok(id)
+    }
+
+    /// Reports typing in `session` (throttled).
+    pub fn set_typing(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        active: bool,
+    ) -> Result<(), Error> {
+        let online = self.link.is_online();
+        let conv = open(&mut self.sessions, session)?;
+        if online {
+            conv.local_typing(now, active, &mut self.out);
+            self.link.transmitted(now);
+        }
+        Ok(())
+    }
+
+    /// The agent has seen everything in `session` so far.
+    pub fn mark_read(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+        let online = self.link.is_online();
+        let conv = open(&mut self.sessions, session)?;
+        if online {
+            conv.mark_read(&mut self.out);
+            self.link.transmitted(now);
+        }
+        Ok(())
+    }
+
+    /// Ends `session`.
+    pub fn end(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+        self.require_online()?;
+        let frame = self.conv(session)?.frame_end();
+        self.transmit(now, &frame);
+        Ok(())
+    }
+
+    /// Drops an ended session from memory (the console closed its tab).
+    pub fn forget(&mut self, session: &SessionId) {
+        if self.sessions.get(session).is_some_and(|c| c.ended) {
+            self.sessions.remove(session);
+        }
+    }
+
+    fn signal(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        f: impl FnOnce(&mut Call) -> Result<CallSignal, Error>,
+    ) -> Result<(), Error> {
+        self.require_online()?;
+        let conv = self.conv(session)?;
+        let signal = f(&mut conv.call)?;
+        let frame = conv.frame_call(signal);
+        self.transmit(now, &frame);
+        Ok(())
+    }
+
+    /// Accepts the call ringing in `session`.
+    pub fn accept_call(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+        self.signal(now, session, Call::accept)
+    }
+
+    /// Passes the local SDP offer (renegotiation).
+    pub fn local_offer(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        sdp: String,
+    ) -> Result<(), Error> {
+        self.signal(now, session, |c| c.local_offer(sdp))
+    }
+
+    /// Passes the local SDP answer.
+    pub fn local_answer(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        sdp: String,
+    ) -> Result<(), Error> {
+        self.signal(now, session, |c| c.local_answer(sdp))
+    }
+
+    /// Passes a local ICE candidate.
+    pub fn local_candidate(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        candidate: IceCandidate,
+    ) -> Result<(), Error> {
+        self.signal(now, session, |c| c.local_candidate(candidate))
+    }
+
+    /// Reports mute, camera and screen-share state.
+    pub fn set_media(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        state: MediaState,
+    ) -> Result<(), Error> {
+        self.signal(now, session, |c| c.set_media(state))
+    }
+
+    /// Reports a device switch.
+    pub fn device_changed(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        kind: DeviceKind,
+    ) -> Result<(), Error> {
+        self.signal(now, session, |c| c.device_changed(kind))
+    }
+
+    /// Hangs up (or declines, with [`HangupReason::Declined`]) the call in `session`.
+    pub fn hangup(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        reason: HangupReason,
+    ) -> Result<(), Error> {
+        self.require_online()?;
+        let conv = open(&mut self.sessions, session)?;
+        let (signal, event) = conv.call.hangup(reason)?;
+        conv.emit_call(event, &mut self.out);
+        let frame = conv.frame_call(signal);
+        self.transmit(now, &frame);
+        Ok(())
+    }
+}
+
+fn open<'a>(
+    sessions: &'a mut BTreeMap<SessionId, Conversation>,
+    session: &SessionId,
+) -> Result<&'a mut Conversation, Error> {
+    match sessions.get_mut(session) {
+        Some(c) if !c.ended => Ok(c),
+        Some(_) => Err(Error::ApiMisuse("the session has ended")),
+        None => Err(Error::ApiMisuse("not a session of this agent")),
+    }
+}

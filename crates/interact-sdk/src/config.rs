@@ -1,0 +1,154 @@
+//! The widget configuration the server returns for an embed code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::modality::Modalities;
+
+/// Whether the embed code stands for a contact-center service or a single user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A service: chats are queued and routed by the service's workflow to its agents.
+    Service,
+    /// A user (agent) reached directly, without a queue.
+    User,
+}
+
+/// The service or user a visitor talks to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// Service or user.
+    pub kind: TargetKind,
+    /// The name the widget shows, for example "Customer Care".
+    pub display_name: String,
+}
+
+/// The privacy policy a visitor consents to before a chat starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacyPolicy {
+    /// Where the full policy can be read.
+    pub url: String,
+    /// The short consent text shown beside the checkbox.
+    pub text: String,
+    /// The policy's version; the consent a visitor gives is bound to it.
+    pub version: String,
+}
+
+impl PrivacyPolicy {
+    /// The policy URL if it is safe to put in a link: `https:`, or `http:` (for local
+    /// testing). Anything else (`javascript:`, `data:`, relative paths) gives `None`.
+    pub fn safe_url(&self) -> Option<&str> {
+        let lower = self.url.trim_start().to_ascii_lowercase();
+        (lower.starts_with("https://") || lower.starts_with("http://")).then_some(self.url.trim())
+    }
+}
+
+/// Whether anybody can answer right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Open, and at least one agent can take the chat.
+    Open,
+    /// Outside opening hours.
+    Closed,
+    /// Open, but no agent is available at the moment.
+    NoAgents,
+    /// A state this version of the SDK does not know; treat as closed.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Where the launcher sits on the host page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    /// Bottom right corner.
+    #[default]
+    BottomRight,
+    /// Bottom left corner.
+    BottomLeft,
+}
+
+/// Presentation hints; the host page's snippet attributes may override them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Theme {
+    /// Accent colour as `#rrggbb`, or `None` for the widget's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<String>,
+    /// Launcher position.
+    pub position: Position,
+}
+
+impl Theme {
+    /// The accent colour if it is a well-formed `#rrggbb` value (safe to put in CSS).
+    pub fn safe_accent_color(&self) -> Option<&str> {
+        self.accent_color.as_deref().filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+}
+
+/// What the widget needs to know about its target, returned by the config endpoint and in
+/// the `welcome` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetConfig {
+    /// The service or user.
+    pub target: Target,
+    /// Enabled modalities.
+    pub modalities: Modalities,
+    /// The privacy policy to consent to.
+    pub privacy: PrivacyPolicy,
+    /// Current availability.
+    pub availability: Availability,
+    /// Presentation hints.
+    #[serde(default)]
+    pub theme: Theme,
+    /// Languages the target serves, as BCP 47 tags, preferred first (for example `["en", "de"]`).
+    pub languages: Vec<String>,
+}
+
+impl WidgetConfig {
+    /// Whether a chat can be started now.
+    pub fn can_start_chat(&self) -> bool {
+        self.modalities.chat && self.availability == Availability::Open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn unsafe_urls_and_colours_are_refused() {
+        let mut p = PrivacyPolicy {
+            url: "javascript:alert(1)".into(),
+            text: String::new(),
+            version: "1".into(),
+        };
+        assert_eq!(p.safe_url(), None);
+        p.url = " JavaScript:alert(1)".into();
+        assert_eq!(p.safe_url(), None);
+        p.url = "https://example.com/privacy".into();
+        assert_eq!(p.safe_url(), Some("https://example.com/privacy"));
+        let t = Theme {
+            accent_color: Some("red;}body{display:none".into()),
+            ..Theme::default()
+        };
+        assert_eq!(t.safe_accent_color(), None);
+        let t = Theme {
+            accent_color: Some("#0a7cff".into()),
+            ..Theme::default()
+        };
+        assert_eq!(t.safe_accent_color(), Some("#0a7cff"));
+    }
+
+    #[test]
+    fn unknown_availability_is_tolerated() {
+        let a: Availability = serde_json::from_str("\"on_holiday\"").expect("tolerant");
+        assert_eq!(a, Availability::Unknown);
+    }
+}

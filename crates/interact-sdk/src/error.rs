@@ -1,0 +1,23 @@
+//! Errors of the client state machines.
+
+use crate::form::{FieldError, FormErrors};
+
+/// An error from a [`Visitor`](crate::Visitor) or [`Agent`](crate::Agent) call.
+///
+/// None of them leaves the state machine broken: it stays usable after every error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller used the API wrongly, e.g. sent a message before a session exists.
+    #[error("api misuse: {0}")]
+    ApiMisuse(&'static str),
+    /// The pre-chat form is invalid; the errors say why, per field.
+    #[error("invalid form: {0}")]
+    InvalidForm(FormErrors),
+    /// The chat text is invalid (empty, too long, control characters).
+    #[error("invalid text: {0}")]
+    InvalidText(FieldError),
+    /// The server sent something invalid; the frame was dropped.
+    #[error("peer misbehaved: {0}")]
+    PeerMisbehaved(String),
+}

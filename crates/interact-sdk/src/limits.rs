@@ -1,0 +1,37 @@
+//! Limits of protocol v1. Both ends enforce them; docs/protocol.md lists them.
+
+use std::time::Duration;
+
+/// Largest text frame either side accepts, in bytes. Checked before any parsing.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// Deepest JSON nesting (objects and arrays) a frame may have. Checked before parsing.
+pub const MAX_JSON_DEPTH: usize = 8;
+/// Longest chat message, in Unicode scalar values.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest display name, in Unicode scalar values.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
+/// Longest email address, in bytes.
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest SDP blob in an offer or answer, in bytes.
+pub const MAX_SDP_BYTES: usize = 24 * 1024;
+/// Longest ICE candidate line, in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+
+/// How often a client sends `ping` when the link is otherwise quiet.
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// A connection that has received nothing for this long is considered dead.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client waits for `welcome` after opening the transport.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client waits for an `ack` before it sends a message again (same id).
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client waits for a missing sequence number before it asks for a `sync`.
+pub const GAP_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a typing indicator lasts without a refresh.
+pub const TYPING_TTL: Duration = Duration::from_secs(6);
+/// How often a client refreshes `typing: true` while the user keeps typing.
+pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
+/// First reconnect delay; doubled each attempt up to [`RECONNECT_MAX`].
+pub const RECONNECT_MIN: Duration = Duration::from_millis(500);
+/// Longest reconnect delay.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(30);

@@ -1,0 +1,198 @@
+//! The connection to the server as a client sees it: handshake, keep-alive, dead-link
+//! detection and reconnect backoff. Shared by the visitor and the agent machines.
+
+use std::time::Duration;
+
+use crate::ids::IdGen;
+use crate::limits::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, PING_INTERVAL, RECONNECT_MAX, RECONNECT_MIN};
+use crate::protocol::CloseCode;
+use crate::time::Instant;
+
+/// The state of the connection to the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkState {
+    /// Opening the transport or waiting for `welcome`.
+    Connecting,
+    /// Handshake done; frames flow.
+    Online,
+    /// The link dropped; the next attempt (number `attempt`, from 1) starts at `at`.
+    Reconnecting {
+        /// Attempt number.
+        attempt: u32,
+        /// When the attempt starts.
+        at: Instant,
+    },
+    /// Closed for good: the session ended, or the server refused in a way retrying cannot fix.
+    Closed {
+        /// The close code, if one was received or sent.
+        code: Option<u16>,
+    },
+}
+
+/// What the link wants the machine to do after a timer fired.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LinkAction {
+    None,
+    /// Ask the driver to open a transport.
+    Connect,
+    /// Send a ping.
+    Ping,
+    /// The transport is dead: ask the driver to close it; reconnect follows.
+    Drop,
+}
+
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) state: LinkState,
+    attempts: u32,
+    since: Instant,
+    last_rx: Instant,
+    last_tx: Instant,
+}
+
+impl Link {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            state: LinkState::Connecting,
+            attempts: 0,
+            since: now,
+            last_rx: now,
+            last_tx: now,
+        }
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.state == LinkState::Online
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.state, LinkState::Closed { .. })
+    }
+
+    pub(crate) fn connected(&mut self, now: Instant) {
+        self.since = now;
+        self.last_rx = now;
+        self.last_tx = now;
+    }
+
+    pub(crate) fn welcomed(&mut self, now: Instant) {
+        self.state = LinkState::Online;
+        self.attempts = 0;
+        self.last_rx = now;
+    }
+
+    pub(crate) fn received(&mut self, now: Instant) {
+        self.last_rx = now;
+    }
+
+    pub(crate) fn transmitted(&mut self, now: Instant) {
+        self.last_tx = now;
+    }
+
+    /// The transport went away. Returns whether the state changed.
+    pub(crate) fn disconnected(
+        &mut self,
+        now: Instant,
+        code: Option<u16>,
+        ids: &mut IdGen,
+    ) -> bool {
+        if self.is_closed() || matches!(self.state, LinkState::Reconnecting { .. }) {
+            return false;
+        }
+        let retry = code
+            .and_then(CloseCode::from_code)
+            .is_none_or(|c| c.should_reconnect());
+        if !retry {
+            self.state = LinkState::Closed { code };
+            return true;
+        }
+        self.attempts += 1;
+        let base = RECONNECT_MIN
+            .saturating_mul(1 << self.attempts.min(7).saturating_sub(1))
+            .min(RECONNECT_MAX);
+        // Up to 50% jitter so that many clients do not return in lock step after a restart.
+        let base_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+        let jitter = ids.next_u64() % (base_ms / 2 + 1);
+        self.state = LinkState::Reconnecting {
+            attempt: self.attempts,
+            at: now + Duration::from_millis(base_ms + jitter),
+        };
+        true
+    }
+
+    pub(crate) fn close(&mut self, code: CloseCode) {
+        self.state = LinkState::Closed {
+            code: Some(code.code()),
+        };
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            LinkState::Connecting => Some(self.since + HANDSHAKE_TIMEOUT),
+            LinkState::Online => {
+                Some((self.last_tx + PING_INTERVAL).min(self.last_rx + IDLE_TIMEOUT))
+            }
+            LinkState::Reconnecting { at, .. } => Some(at),
+            LinkState::Closed { .. } => None,
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> LinkAction {
+        match self.state {
+            LinkState::Connecting if now >= self.since + HANDSHAKE_TIMEOUT => LinkAction::Drop,
+            LinkState::Online if now >= self.last_rx + IDLE_TIMEOUT => LinkAction::Drop,
+            LinkState::Online if now >= self.last_tx + PING_INTERVAL => LinkAction::Ping,
+            LinkState::Reconnecting { at, .. } if now >= at => {
+                self.state = LinkState::Connecting;
+                self.since = now;
+                LinkAction::Connect
+            }
+            _ => LinkAction::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut ids = IdGen::new(9);
+        let mut link = Link::new(Instant::ZERO);
+        let mut last = Duration::ZERO;
+        let mut now = Instant::ZERO;
+        for _ in 0..12 {
+            assert!(link.disconnected(now, None, &mut ids));
+            let LinkState::Reconnecting { at, .. } = link.state else {
+                panic!("expected reconnecting");
+            };
+            let wait = at.saturating_duration_since(now);
+            assert!(
+                wait >= RECONNECT_MIN && wait <= RECONNECT_MAX * 3 / 2,
+                "{wait:?}"
+            );
+            assert!(
+                wait * 2 >= last,
+                "backoff must not shrink much: {wait:?} after {last:?}"
+            );
+            last = wait;
+            now = at;
+            assert_eq!(link.handle_timeout(now), LinkAction::Connect);
+        }
+        assert!(last >= RECONNECT_MAX);
+    }
+
+    #[test]
+    fn fatal_close_codes_stop_reconnecting() {
+        let mut ids = IdGen::new(1);
+        let mut link = Link::new(Instant::ZERO);
+        link.disconnected(Instant::ZERO, Some(4001), &mut ids);
+        assert!(link.is_closed());
+        assert_eq!(link.poll_timeout(), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! Audio/video call signalling. The server relays these; it never touches media.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::CallId;
+
+/// What a call carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallMedia {
+    /// Audio only.
+    Audio,
+    /// Audio and video.
+    Video,
+}
+
+/// A trickled ICE candidate, as `RTCIceCandidateInit` has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The candidate line; empty for end-of-candidates.
+    pub candidate: String,
+    /// Media stream identification tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// Index of the media description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// Mute, camera and screen-share state of one side of a call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MediaState {
+    /// The microphone is muted.
+    pub muted: bool,
+    /// The camera is sending.
+    pub camera: bool,
+    /// The screen is being shared.
+    pub screen: bool,
+}
+
+/// Which device a side switched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// Microphone.
+    AudioInput,
+    /// Camera.
+    VideoInput,
+    /// Speaker or headset.
+    AudioOutput,
+}
+
+/// Why a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupReason {
+    /// A side hung up.
+    Normal,
+    /// The callee declined.
+    Declined,
+    /// Nobody answered in time.
+    NoAnswer,
+    /// Media could not be established or was lost.
+    Failed,
+    /// The callee is in another call.
+    Busy,
+    /// The modality is not enabled for the target.
+    NotAllowed,
+    /// A reason this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// One call signalling step, tagged by `"op"`. SDP is an opaque string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CallSignal {
+    /// The caller (always the visitor) asks for a call; rings the agent.
+    Start {
+        /// Client-generated call id.
+        call: CallId,
+        /// Audio or video.
+        media: CallMedia,
+    },
+    /// The callee accepts; the caller then sends an offer.
+    Accept {
+        /// The call.
+        call: CallId,
+    },
+    /// An SDP offer (first negotiation or renegotiation, e.g. screen share on/off).
+    Offer {
+        /// The call.
+        call: CallId,
+        /// Session description, opaque.
+        sdp: String,
+    },
+    /// An SDP answer.
+    Answer {
+        /// The call.
+        call: CallId,
+        /// Session description, opaque.
+        sdp: String,
+    },
+    /// A trickled ICE candidate.
+    Ice {
+        /// The call.
+        call: CallId,
+        /// The candidate.
+        candidate: IceCandidate,
+    },
+    /// The sender's mute, camera and screen-share state changed.
+    Media {
+        /// The call.
+        call: CallId,
+        /// The new state.
+        state: MediaState,
+    },
+    /// The sender switched a device; the call goes on.
+    DeviceChanged {
+        /// The call.
+        call: CallId,
+        /// Which kind of device.
+        kind: DeviceKind,
+    },
+    /// The call ends.
+    Hangup {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: HangupReason,
+    },
+    /// A signal this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl CallSignal {
+    /// The call the signal belongs to (`None` for [`CallSignal::Unknown`]).
+    pub fn call(&self) -> Option<&CallId> {
+        match self {
+            Self::Start { call, .. }
+            | Self::Accept { call }
+            | Self::Offer { call, .. }
+            | Self::Answer { call, .. }
+            | Self::Ice { call, .. }
+            | Self::Media { call, .. }
+            | Self::DeviceChanged { call, .. }
+            | Self::Hangup { call, .. } => Some(call),
+            Self::Unknown => None,
+        }
+    }
+}

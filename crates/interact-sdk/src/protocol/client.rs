@@ -1,0 +1,185 @@
+//! Frames a client (visitor or agent) sends to the server.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::CallSignal;
+use crate::form::PreChatForm;
+use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
+
+/// A visitor's first frame on a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Protocol version the client speaks; the server answers with the same or closes
+    /// with `unsupported_protocol`.
+    pub protocol: u32,
+    /// Free-form client name and version, for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// Present when the visitor already has a session (reconnect, page reload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// What a visitor presents to resume a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The session to resume.
+    pub session: SessionId,
+    /// The secret issued in `session_started`.
+    pub token: ResumeToken,
+    /// The highest sequence number the client has processed; the server replays every
+    /// event after it.
+    pub last_seq: Seq,
+}
+
+/// An agent's first frame on a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHello {
+    /// Protocol version the client speaks.
+    pub protocol: u32,
+    /// The bearer token obtained by signing in.
+    pub token: String,
+    /// Free-form client name and version, for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// For each session the agent already handles, the highest sequence number seen;
+    /// the server replays what came after.
+    #[serde(default)]
+    pub resume: BTreeMap<SessionId, Seq>,
+}
+
+/// How far the reader of a session has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptState {
+    /// The reader's client has received the events.
+    Delivered,
+    /// The reader has seen them.
+    Read,
+}
+
+/// An agent's presence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Can be offered new tasks.
+    Available,
+    /// Signed in but takes no new tasks.
+    Busy,
+    /// Away from the desk; takes no new tasks.
+    Away,
+    /// Signed out.
+    Offline,
+}
+
+/// A frame from a client. Fields named `session` are required on agent connections
+/// (an agent handles several sessions) and may be left out on a visitor's (it has one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientFrame {
+    /// Visitor handshake.
+    Hello(Hello),
+    /// Agent handshake.
+    AgentHello(AgentHello),
+    /// Visitor: start a chat with the pre-chat form. `id` makes it idempotent and becomes
+    /// the id of the first message, if the form has one.
+    StartChat {
+        /// Client-generated id of the request.
+        id: MessageId,
+        /// The form as entered; the server validates it with the same rules as the UI.
+        form: PreChatForm,
+    },
+    /// A chat message. A repeat with the same `id` is acknowledged again, not stored twice.
+    Send {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// Client-generated message id.
+        id: MessageId,
+        /// The text, at most 4000 characters.
+        text: String,
+    },
+    /// Typing indicator; not stored, not replayed.
+    Typing {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// Whether the user is typing.
+        active: bool,
+    },
+    /// Delivery or read receipt for the other party's events up to `up_to`.
+    Receipt {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// Highest sequence number covered.
+        up_to: Seq,
+        /// Delivered or read.
+        state: ReceiptState,
+    },
+    /// Ask the server to send again every event after `after` (a gap was detected).
+    Sync {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// Highest sequence number processed.
+        after: Seq,
+    },
+    /// End the session.
+    End {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+    },
+    /// Call signalling, relayed to the other party.
+    Call {
+        /// Target session (agents).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The signal.
+        signal: CallSignal,
+    },
+    /// Agent: set presence.
+    SetPresence {
+        /// New presence.
+        presence: Presence,
+    },
+    /// Agent: accept an offered session.
+    Accept {
+        /// The offered session.
+        session: SessionId,
+    },
+    /// Agent: decline an offered session (it goes to the next agent).
+    Decline {
+        /// The offered session.
+        session: SessionId,
+    },
+    /// Keep-alive; answered with `pong`.
+    Ping {
+        /// Echoed in the `pong`.
+        #[serde(default)]
+        nonce: u64,
+    },
+    /// A frame type this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ClientFrame {
+    /// The session a frame addresses, if it names one.
+    pub fn session(&self) -> Option<&SessionId> {
+        match self {
+            Self::Send { session, .. }
+            | Self::Typing { session, .. }
+            | Self::Receipt { session, .. }
+            | Self::Sync { session, .. }
+            | Self::End { session }
+            | Self::Call { session, .. } => session.as_ref(),
+            Self::Accept { session } | Self::Decline { session } => Some(session),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Error codes in `error` frames and WebSocket close codes.
+
+use serde::{Deserialize, Serialize};
+
+/// The `code` of an `error` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The `hello` named a protocol version the server does not speak. Fatal.
+    UnsupportedProtocol,
+    /// The frame is not valid JSON or a known frame lacks fields.
+    Malformed,
+    /// The frame exceeds the size limit.
+    FrameTooLarge,
+    /// The frame nests too deeply.
+    TooDeep,
+    /// The frame type is unknown to the server; the frame was ignored.
+    UnknownType,
+    /// A field has an invalid value (see `message`).
+    InvalidField,
+    /// The pre-chat form was refused; `fields` says why, per field.
+    InvalidForm,
+    /// A frame other than `hello` arrived before the handshake. Fatal.
+    HandshakeRequired,
+    /// The agent token is missing, wrong or expired. Fatal.
+    Unauthorized,
+    /// The resume token does not match the session (wrong, replayed or expired). Fatal.
+    InvalidResume,
+    /// The frame names a session the connection may not address.
+    UnknownSession,
+    /// The frame makes no sense in the session's current state.
+    NotAllowed,
+    /// Too many frames or sessions; slow down.
+    RateLimited,
+    /// The session has ended; nothing more can be sent in it.
+    SessionEnded,
+    /// The server failed; the frame may be sent again.
+    Internal,
+    /// A code this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// WebSocket close codes used by protocol v1.
+///
+/// The 4000 range is reserved by RFC 6455 for applications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseCode {
+    /// 1000: the session ended normally.
+    Normal,
+    /// 1001: the server is shutting down; reconnect and resume.
+    GoingAway,
+    /// 1008: the connection broke a rule (used when no finer code applies).
+    Policy,
+    /// 1009: a frame was too large.
+    TooBig,
+    /// 1011: the server failed; reconnect and resume.
+    Internal,
+    /// 4000: protocol version not supported; do not retry with the same version.
+    UnsupportedProtocol,
+    /// 4001: authentication failed (agent token, or resume token); do not retry it.
+    Unauthorized,
+    /// 4003: protocol violation (frames before `hello`, repeated malformed frames).
+    ProtocolViolation,
+    /// 4004: no `hello` within the handshake timeout.
+    HandshakeTimeout,
+    /// 4008: rate limit exceeded; reconnect later.
+    RateLimited,
+    /// 4009: nothing received within the idle timeout.
+    IdleTimeout,
+    /// 4011: another connection resumed this session; this one is closed.
+    Replaced,
+}
+
+impl CloseCode {
+    /// The numeric code.
+    pub fn code(self) -> u16 {
+        match self {
+            Self::Normal => 1000,
+            Self::GoingAway => 1001,
+            Self::Policy => 1008,
+            Self::TooBig => 1009,
+            Self::Internal => 1011,
+            Self::UnsupportedProtocol => 4000,
+            Self::Unauthorized => 4001,
+            Self::ProtocolViolation => 4003,
+            Self::HandshakeTimeout => 4004,
+            Self::RateLimited => 4008,
+            Self::IdleTimeout => 4009,
+            Self::Replaced => 4011,
+        }
+    }
+
+    /// The close code for a numeric value, if protocol v1 defines it.
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// Whether a client should reconnect (and resume) after this close.
+    pub fn should_reconnect(self) -> bool {
+        matches!(
+            self,
+            Self::GoingAway | Self::Internal | Self::RateLimited | Self::IdleTimeout | Self::TooBig
+        )
+    }
+
+    /// Every close code, in numeric order.
+    pub const ALL: [Self; 12] = [
+        Self::Normal,
+        Self::GoingAway,
+        Self::Policy,
+        Self::TooBig,
+        Self::Internal,
+        Self::UnsupportedProtocol,
+        Self::Unauthorized,
+        Self::ProtocolViolation,
+        Self::HandshakeTimeout,
+        Self::RateLimited,
+        Self::IdleTimeout,
+        Self::Replaced,
+    ];
+}

@@ -1,0 +1,138 @@
+//! Sequenced session events: stored by the server, numbered, replayed on resume.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CallSignal, ReceiptState};
+use crate::config::Target;
+use crate::ids::{AgentId, MessageId, Seq};
+use crate::time::UnixMillis;
+
+/// Who caused an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The website visitor.
+    Visitor,
+    /// The agent handling the session.
+    Agent,
+    /// The server (workflow messages, timeouts).
+    System,
+}
+
+/// The visitor as the agent sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorInfo {
+    /// Display name from the pre-chat form.
+    pub display_name: String,
+    /// Email address from the pre-chat form.
+    pub email: String,
+}
+
+/// The receipt of the visitor's privacy consent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// The policy version consented to.
+    pub policy_version: String,
+    /// When the consent was given (server time).
+    pub at: UnixMillis,
+}
+
+/// An agent as the visitor sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// The agent's id.
+    pub id: AgentId,
+    /// The name shown to the visitor.
+    pub display_name: String,
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The visitor ended the chat.
+    VisitorEnded,
+    /// The agent ended the chat.
+    AgentEnded,
+    /// No agent could take the chat.
+    NoAgent,
+    /// The target is outside its opening hours.
+    Closed,
+    /// Nothing happened for too long.
+    IdleTimeout,
+    /// The workflow disconnected the session.
+    Workflow,
+    /// The session failed (for example its workflow became invalid).
+    Failed,
+    /// A reason this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// One sequenced event of a session, tagged by `"kind"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The session was created from the pre-chat form (always sequence number 1).
+    Started {
+        /// Who the visitor is.
+        visitor: VisitorInfo,
+        /// The consent receipt.
+        consent: Consent,
+        /// The service or user contacted.
+        target: Target,
+    },
+    /// A chat message.
+    Message {
+        /// The sender's message id.
+        id: MessageId,
+        /// Who sent it.
+        from: Party,
+        /// Display name of the sender (agent or system messages).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+        /// The text; always shown as text, never interpreted as markup.
+        text: String,
+    },
+    /// The session waits in the queue at `position` (1 = next).
+    Queued {
+        /// Position in the queue.
+        position: u32,
+    },
+    /// An agent took the session.
+    AgentJoined {
+        /// The agent.
+        agent: AgentInfo,
+    },
+    /// The agent left (transfer); another may join.
+    AgentLeft {
+        /// The agent.
+        agent: AgentInfo,
+    },
+    /// The other party received or read events up to `up_to`.
+    Receipt {
+        /// Who sent the receipt.
+        by: Party,
+        /// Highest sequence number covered.
+        up_to: Seq,
+        /// Delivered or read.
+        state: ReceiptState,
+    },
+    /// Call signalling from one party to the other.
+    Call {
+        /// Who sent it.
+        from: Party,
+        /// The signal.
+        signal: CallSignal,
+    },
+    /// The session ended; no event follows.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+    /// An event this version does not know. It still takes its sequence number.
+    #[serde(other)]
+    Unknown,
+}

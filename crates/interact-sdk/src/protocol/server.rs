@@ -1,0 +1,161 @@
+//! Frames the server sends to a client.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AgentInfo, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
+use crate::config::{Target, WidgetConfig};
+use crate::form::FormErrors;
+use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
+use crate::time::UnixMillis;
+
+/// The session a resumed visitor connection belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session.
+    pub session: SessionId,
+    /// The highest sequence number the session has; every event after the client's
+    /// `last_seq` up to this one follows the `welcome`.
+    pub head: Seq,
+}
+
+/// One sequenced event of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFrame {
+    /// The session.
+    pub session: SessionId,
+    /// Its sequence number: 1, 2, 3, ... without gaps within the session.
+    pub seq: Seq,
+    /// When the server stored it.
+    pub at: UnixMillis,
+    /// The event.
+    pub event: SessionEvent,
+}
+
+/// A chat task offered to an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The session.
+    pub session: SessionId,
+    /// Who is asking.
+    pub visitor: VisitorInfo,
+    /// Through which service (or directly the agent).
+    pub target: Target,
+    /// The first message, if the visitor wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+    /// Until when the agent can accept, server time.
+    pub expires_at: UnixMillis,
+}
+
+/// An error report. `fatal` errors are followed by a close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// A human-readable explanation (English).
+    pub message: String,
+    /// The id of the client frame the error is about, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    /// The session the error is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// Per-field problems for `invalid_form`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FormErrors>,
+    /// Whether the server closes the connection after this frame.
+    #[serde(default)]
+    pub fatal: bool,
+}
+
+/// A frame from the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerFrame {
+    /// Handshake answer.
+    Welcome {
+        /// The protocol version both sides now speak.
+        protocol: u32,
+        /// Visitor connections: the widget configuration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<WidgetConfig>,
+        /// Visitor connections that resumed: the session and its head.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionInfo>,
+        /// Agent connections: who signed in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentInfo>,
+    },
+    /// Visitor: the chat started. Keep `resume_token` to resume after a reload.
+    SessionStarted {
+        /// The new session.
+        session: SessionId,
+        /// The `id` of the `start_chat` this answers.
+        start_id: MessageId,
+        /// The secret for resuming.
+        resume_token: ResumeToken,
+    },
+    /// A sequenced session event.
+    Event(EventFrame),
+    /// The client's message `id` is stored as `seq`.
+    Ack {
+        /// The session.
+        session: SessionId,
+        /// The client's message id.
+        id: MessageId,
+        /// Its sequence number.
+        seq: Seq,
+    },
+    /// The other party started or stopped typing. Not stored.
+    Typing {
+        /// The session.
+        session: SessionId,
+        /// Who is typing.
+        from: Party,
+        /// Whether they are typing.
+        active: bool,
+    },
+    /// Agent: a session is offered.
+    Offer(Offer),
+    /// Agent: an offer was taken back (timeout, another agent, visitor left).
+    OfferWithdrawn {
+        /// The session.
+        session: SessionId,
+    },
+    /// Agent: presence as the server now has it.
+    Presence {
+        /// The presence.
+        presence: Presence,
+    },
+    /// Answer to `ping`, with the head of each session of the connection so that a client
+    /// can notice events it missed.
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+        /// Highest sequence number per session.
+        #[serde(default)]
+        heads: BTreeMap<SessionId, Seq>,
+    },
+    /// An error.
+    Error(ErrorFrame),
+    /// A frame type this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ServerFrame {
+    /// An `error` frame with just a code and message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error(ErrorFrame {
+            code,
+            message: message.into(),
+            id: None,
+            session: None,
+            fields: None,
+            fatal: false,
+        })
+    }
+}

@@ -1,0 +1,567 @@
+//! The visitor's side: the customer session state machine behind the widget.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::{Call, CallState};
+use crate::client::{Event, Input, Output};
+use crate::config::WidgetConfig;
+use crate::conversation::Conversation;
+use crate::error::Error;
+use crate::form::{PreChatForm, validate_text};
+use crate::ids::{CallId, IdGen, MessageId, ResumeToken, Seq, SessionId};
+use crate::link::{Link, LinkAction, LinkState};
+use crate::protocol::{
+    AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
+    HangupReason, Hello, IceCandidate, MediaState, PROTOCOL_VERSION, Party, Resume, ServerFrame,
+    SessionEvent, decode_server, encode,
+};
+use crate::time::Instant;
+
+/// Where the visitor's session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VisitorState {
+    /// Waiting for the configuration (first `welcome`).
+    Loading,
+    /// Configuration known: show the pre-chat form.
+    Form,
+    /// The form was sent; waiting for the session.
+    Starting,
+    /// Waiting for an agent, at `position` in the queue once the server says.
+    Queued {
+        /// Position in the queue (1 = next), if known.
+        position: Option<u32>,
+    },
+    /// Chatting with an agent.
+    Connected {
+        /// The agent.
+        agent: AgentInfo,
+    },
+    /// Over.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// What a visitor keeps (after consent) to resume its session after a page reload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeState {
+    /// The session.
+    pub session: SessionId,
+    /// Its resume token.
+    pub token: ResumeToken,
+}
+
+/// Options for [`Visitor::new`].
+#[derive(Clone, Debug, Default)]
+pub struct VisitorOptions {
+    /// Seed for message and call ids; draw it from a random source.
+    pub seed: u64,
+    /// A session to resume (after a page reload); its whole transcript is replayed.
+    pub resume: Option<ResumeState>,
+    /// Client name and version, for the server's logs.
+    pub client: Option<String>,
+}
+
+/// The visitor state machine. Sans-IO: see the [crate docs](crate) for the driving
+/// contract.
+#[derive(Debug)]
+pub struct Visitor {
+    link: Link,
+    ids: IdGen,
+    out: VecDeque<Output>,
+    state: VisitorState,
+    config: Option<WidgetConfig>,
+    client: Option<String>,
+    /// The `start_chat` in flight, until `session_started`.
+    start: Option<(MessageId, PreChatForm)>,
+    token: Option<ResumeToken>,
+    conv: Option<Conversation>,
+    end_requested: bool,
+    nonce: u64,
+}
+
+impl Visitor {
+    /// A new visitor; its first output asks the driver to connect.
+    pub fn new(now: Instant, options: VisitorOptions) -> Self {
+        let mut v = Self {
+            link: Link::new(now),
+            ids: IdGen::new(options.seed),
+            out: VecDeque::new(),
+            state: VisitorState::Loading,
+            config: None,
+            client: options.client,
+            start: None,
+            token: None,
+            conv: None,
+            end_requested: false,
+            nonce: 0,
+        };
+        if let Some(r) = options.resume {
+            v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
+            v.token = Some(r.token);
+        }
+        v.out.push_back(Output::Connect);
+        v.out
+            .push_back(Output::Event(Event::Link(LinkState::Connecting)));
+        v
+    }
+
+    /// The session state.
+    pub fn state(&self) -> &VisitorState {
+        &self.state
+    }
+
+    /// The connection state.
+    pub fn link(&self) -> &LinkState {
+        &self.link.state
+    }
+
+    /// The widget configuration, once received.
+    pub fn config(&self) -> Option<&WidgetConfig> {
+        self.config.as_ref()
+    }
+
+    /// The call state.
+    pub fn call_state(&self) -> &CallState {
+        self.conv
+            .as_ref()
+            .map_or(&CallState::Idle, |c| &c.call.state)
+    }
+
+    /// The highest sequence number processed.
+    pub fn last_seq(&self) -> Seq {
+        self.conv.as_ref().map_or(Seq::ZERO, |c| c.last)
+    }
+
+    /// What to store to resume after a reload (only with the visitor's consent), once the
+    /// session exists and until it ends.
+    pub fn resume_state(&self) -> Option<ResumeState> {
+        match (&self.conv, &self.token) {
+            (Some(c), Some(t)) if !c.ended => Some(ResumeState {
+                session: c.session.clone(),
+                token: t.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether messages are waiting for the server's acknowledgement.
+    pub fn has_unsent(&self) -> bool {
+        self.conv.as_ref().is_some_and(Conversation::has_unsent) || self.start.is_some()
+    }
+
+    /// Next thing for the driver to do. Call until it returns [`Output::Timeout`].
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        let conv = self.conv.as_ref().and_then(Conversation::poll_timeout);
+        let at = [self.link.poll_timeout(), conv].into_iter().flatten().min();
+        Output::Timeout(at.unwrap_or(Instant::from_millis(u64::MAX)))
+    }
+
+    fn transmit(&mut self, now: Instant, frame: &ClientFrame) {
+        self.out.push_back(Output::Transmit(encode(frame)));
+        self.link.transmitted(now);
+    }
+
+    fn set_state(&mut self, state: VisitorState) {
+        if self.state != state {
+            self.state = state.clone();
+            self.out.push_back(Output::Event(Event::State(state)));
+        }
+    }
+
+    /// Feeds what happened on the transport.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        match input {
+            Input::Connected => {
+                self.link.connected(now);
+                let resume = match (&self.conv, &self.token) {
+                    (Some(c), Some(token)) => Some(Resume {
+                        session: c.session.clone(),
+                        token: token.clone(),
+                        last_seq: c.last,
+                    }),
+                    _ => None,
+                };
+                let hello = ClientFrame::Hello(Hello {
+                    protocol: PROTOCOL_VERSION,
+                    client: self.client.clone(),
+                    resume,
+                });
+                self.transmit(now, &hello);
+                Ok(())
+            }
+            Input::Disconnected(code) => {
+                if self.link.disconnected(now, code, &mut self.ids) {
+                    self.out
+                        .push_back(Output::Event(Event::Link(self.link.state.clone())));
+                }
+                Ok(())
+            }
+            Input::Received(text) => {
+                self.link.received(now);
+                let frame =
+                    decode_server(text).map_err(|e| Error::PeerMisbehaved(e.to_string()))?;
+                self.handle_frame(now, frame)
+            }
+        }
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), Error> {
+        match frame {
+            ServerFrame::Welcome {
+                protocol,
+                config,
+                session,
+                ..
+            } => {
+                if protocol != PROTOCOL_VERSION {
+                    self.link.close(CloseCode::UnsupportedProtocol);
+                    self.out
+                        .push_back(Output::Close(CloseCode::UnsupportedProtocol));
+                    return Err(Error::PeerMisbehaved(format!(
+                        "server answered with protocol {protocol}"
+                    )));
+                }
+                self.link.welcomed(now);
+                self.out
+                    .push_back(Output::Event(Event::Link(LinkState::Online)));
+                if let Some(config) = config {
+                    self.config = Some(config.clone());
+                    self.out.push_back(Output::Event(Event::Config(config)));
+                }
+                if self.state == VisitorState::Loading {
+                    let next = if self.conv.is_some() {
+                        VisitorState::Queued { position: None }
+                    } else {
+                        VisitorState::Form
+                    };
+                    self.set_state(next);
+                }
+                if let Some((id, form)) = self.start.clone() {
+                    self.transmit(now, &ClientFrame::StartChat { id, form });
+                }
+                if let Some(conv) = &mut self.conv {
+                    if let Some(info) = session.filter(|s| s.session == conv.session) {
+                        conv.note_head_at(now, info.head);
+                    }
+                    conv.resend_all(now, &mut self.out);
+                    if self.end_requested && !conv.ended {
+                        let end = conv.frame_end();
+                        self.transmit(now, &end);
+                    }
+                }
+            }
+            ServerFrame::SessionStarted {
+                session,
+                start_id,
+                resume_token,
+            } => {
+                if self.start.as_ref().is_none_or(|(id, _)| *id != start_id) || self.conv.is_some()
+                {
+                    return Err(Error::PeerMisbehaved("unexpected session_started".into()));
+                }
+                self.start = None;
+                self.token = Some(resume_token);
+                self.conv = Some(Conversation::new(
+                    Party::Visitor,
+                    session.clone(),
+                    Seq::ZERO,
+                ));
+                self.out
+                    .push_back(Output::Event(Event::SessionStarted(session)));
+                self.set_state(VisitorState::Queued { position: None });
+            }
+            ServerFrame::Event(ev) => {
+                let Some(conv) = self.conv.as_mut().filter(|c| c.session == ev.session) else {
+                    return Err(Error::PeerMisbehaved("event for an unknown session".into()));
+                };
+                let before = self.out.len();
+                conv.receive(now, ev, &mut self.out);
+                self.apply_timeline(before);
+            }
+            ServerFrame::Ack { session, id, seq } => {
+                if let Some(conv) = self.conv.as_mut().filter(|c| c.session == session) {
+                    conv.acked(&id, seq, &mut self.out);
+                    conv.note_head_at(now, seq);
+                }
+            }
+            ServerFrame::Typing {
+                session,
+                from,
+                active,
+            } => {
+                if let Some(conv) = self.conv.as_mut().filter(|c| c.session == session) {
+                    if from != Party::Visitor {
+                        conv.peer_typing(now, active, &mut self.out);
+                    }
+                }
+            }
+            ServerFrame::Pong { heads, .. } => {
+                if let Some(conv) = &mut self.conv {
+                    if let Some(head) = heads.get(&conv.session) {
+                        conv.note_head_at(now, *head);
+                    }
+                }
+            }
+            ServerFrame::Error(e) => {
+                if e.code == ErrorCode::InvalidForm && self.state == VisitorState::Starting {
+                    self.start = None;
+                    self.set_state(VisitorState::Form);
+                    let fields = e.fields.clone().unwrap_or_default();
+                    self.out
+                        .push_back(Output::Event(Event::FormRejected(fields)));
+                }
+                if e.code == ErrorCode::InvalidResume {
+                    self.conv = None;
+                    self.token = None;
+                }
+                self.out.push_back(Output::Event(Event::ServerError(e)));
+            }
+            // Agent frames and frames from a newer protocol revision: nothing to do.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Updates the session state from timeline events pushed since `before`.
+    fn apply_timeline(&mut self, before: usize) {
+        let mut next = None;
+        for o in self.out.range(before..) {
+            if let Output::Event(Event::Timeline(f)) = o {
+                next = match &f.event {
+                    SessionEvent::Queued { position } => Some(VisitorState::Queued {
+                        position: Some(*position),
+                    }),
+                    SessionEvent::AgentJoined { agent } => Some(VisitorState::Connected {
+                        agent: agent.clone(),
+                    }),
+                    SessionEvent::AgentLeft { .. } => Some(VisitorState::Queued { position: None }),
+                    SessionEvent::Ended { reason } => Some(VisitorState::Ended { reason: *reason }),
+                    _ => next,
+                };
+            }
+        }
+        if let Some(state) = next {
+            let ended = matches!(state, VisitorState::Ended { .. });
+            self.set_state(state);
+            if ended && !self.link.is_closed() {
+                self.link.close(CloseCode::Normal);
+                self.out.push_back(Output::Close(CloseCode::Normal));
+                self.out
+                    .push_back(Output::Event(Event::Link(self.link.state.clone())));
+            }
+        }
+    }
+
+    /// Lets timers fire: reconnects, keep-alives, resends, gap recovery, typing expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.link.handle_timeout(now) {
+            LinkAction::Connect => {
+                self.out.push_back(Output::Connect);
+                self.out
+                    .push_back(Output::Event(Event::Link(LinkState::Connecting)));
+            }
+            LinkAction::Ping => {
+                self.nonce += 1;
+                self.transmit(now, &ClientFrame::Ping { nonce: self.nonce });
+            }
+            LinkAction::Drop => {
+                self.out.push_back(Output::Close(CloseCode::GoingAway));
+                self.link.disconnected(now, None, &mut self.ids);
+                self.out
+                    .push_back(Output::Event(Event::Link(self.link.state.clone())));
+            }
+            LinkAction::None => {}
+        }
+        let online = self.link.is_online();
+        if let Some(conv) = &mut self.conv {
+            conv.handle_timeout(now, online, &mut self.out);
+        }
+    }
+
+    /// Starts the chat with the pre-chat form, after validating it with the same rules the
+    /// server applies. On [`Error::InvalidForm`] nothing is sent.
+    pub fn start_chat(&mut self, now: Instant, form: PreChatForm) -> Result<(), Error> {
+        if self.state != VisitorState::Form {
+            return Err(Error::ApiMisuse("start_chat needs the form state"));
+        }
+        let config = self
+            .config
+            .as_ref()
+            .ok_or(Error::ApiMisuse("no configuration yet"))?;
+        if !config.can_start_chat() {
+            return Err(Error::ApiMisuse("the target cannot take a chat now"));
+        }
+        form.validate(&config.privacy.version)
+            .map_err(Error::InvalidForm)?;
+        let id = self.ids.message_id();
+        self.start = Some((id.clone(), form.clone()));
+        if self.link.is_online() {
+            self.transmit(now, &ClientFrame::StartChat { id, form });
+        }
+        self.set_state(VisitorState::Starting);
+        Ok(())
+    }
+
+    fn open_conv(&mut self) -> Result<&mut Conversation, Error> {
+        open(&mut self.conv)
+    }
+
+    /// Sends a chat message; returns its id. It is kept and resent until the server
+    /// acknowledges it, across reconnects.
+    pub fn send_message(&mut self, now: Instant, text: &str) -> Result<MessageId, Error> {
+        let text = validate_text(text).map_err(Error::InvalidText)?;
+        let id = self.ids.message_id();
+        let online = self.link.is_online();
+        self.open_conv()?;
+        if let Some(conv) = self.conv.as_mut() {
+            conv.queue_message(now, id.clone(), text, online, &mut self.out);
+        }
+        if online {
+            self.link.transmitted(now);
+        }
+        Ok(id)
+    }
+
+    /// Reports whether the visitor is typing (throttled; sends nothing while offline).
+    pub fn set_typing(&mut self, now: Instant, active: bool) -> Result<(), Error> {
+        let online = self.link.is_online();
+        let conv = open(&mut self.conv)?;
+        if online {
+            conv.local_typing(now, active, &mut self.out);
+        }
+        Ok(())
+    }
+
+    /// The visitor has seen every message so far (sends a read receipt).
+    pub fn mark_read(&mut self, now: Instant) -> Result<(), Error> {
+        let online = self.link.is_online();
+        let conv = open(&mut self.conv)?;
+        if online {
+            conv.mark_read(&mut self.out);
+            self.link.transmitted(now);
+        }
+        Ok(())
+    }
+
+    /// Ends the chat. Sent now, or as soon as the link is back.
+    pub fn end_chat(&mut self, now: Instant) -> Result<(), Error> {
+        let end = self.open_conv()?.frame_end();
+        self.end_requested = true;
+        if self.link.is_online() {
+            self.transmit(now, &end);
+        }
+        Ok(())
+    }
+
+    fn signal(&mut self, now: Instant, signal: CallSignal) -> Result<(), Error> {
+        if !self.link.is_online() {
+            return Err(Error::ApiMisuse("call signalling needs the link online"));
+        }
+        let frame = self.open_conv()?.frame_call(signal);
+        self.transmit(now, &frame);
+        Ok(())
+    }
+
+    fn call_mut(&mut self) -> Result<&mut Call, Error> {
+        Ok(&mut self.open_conv()?.call)
+    }
+
+    /// Asks the agent for an audio or video call, if the target enables that modality.
+    pub fn start_call(&mut self, now: Instant, media: CallMedia) -> Result<CallId, Error> {
+        let modalities = self
+            .config
+            .as_ref()
+            .map(|c| c.modalities)
+            .unwrap_or_default();
+        let allowed = match media {
+            CallMedia::Audio => modalities.audio,
+            CallMedia::Video => modalities.video,
+        };
+        if !allowed {
+            return Err(Error::ApiMisuse("the target does not enable this modality"));
+        }
+        if !self.link.is_online() {
+            return Err(Error::ApiMisuse("call signalling needs the link online"));
+        }
+        let id = self.ids.call_id();
+        let signal = self.call_mut()?.start(id.clone(), media)?;
+        self.signal(now, signal)?;
+        Ok(id)
+    }
+
+    /// Passes the local SDP offer (first negotiation or renegotiation).
+    pub fn local_offer(&mut self, now: Instant, sdp: String) -> Result<(), Error> {
+        let signal = self.call_mut()?.local_offer(sdp)?;
+        self.signal(now, signal)
+    }
+
+    /// Passes the local SDP answer to a remote offer.
+    pub fn local_answer(&mut self, now: Instant, sdp: String) -> Result<(), Error> {
+        let signal = self.call_mut()?.local_answer(sdp)?;
+        self.signal(now, signal)
+    }
+
+    /// Passes a local ICE candidate.
+    pub fn local_candidate(&mut self, now: Instant, candidate: IceCandidate) -> Result<(), Error> {
+        let signal = self.call_mut()?.local_candidate(candidate)?;
+        self.signal(now, signal)
+    }
+
+    /// Reports mute, camera and screen-share state. Enabling the screen needs the
+    /// screen-share modality.
+    pub fn set_media(&mut self, now: Instant, state: MediaState) -> Result<(), Error> {
+        let screen_ok = self
+            .config
+            .as_ref()
+            .is_some_and(|c| c.modalities.screen_share);
+        if state.screen && !screen_ok {
+            return Err(Error::ApiMisuse(
+                "the target does not enable screen sharing",
+            ));
+        }
+        let signal = self.call_mut()?.set_media(state)?;
+        self.signal(now, signal)
+    }
+
+    /// Reports a device switch; the call goes on.
+    pub fn device_changed(&mut self, now: Instant, kind: DeviceKind) -> Result<(), Error> {
+        let signal = self.call_mut()?.device_changed(kind)?;
+        self.signal(now, signal)
+    }
+
+    /// Hangs up the current call; the chat goes on.
+    pub fn hangup(&mut self, now: Instant, reason: HangupReason) -> Result<(), Error> {
+        let (signal, event) = self.call_mut()?.hangup(reason)?;
+        let session = self.conv.as_ref().map(|c| c.session.clone());
+        self.out
+            .push_back(Output::Event(Event::Call { session, event }));
+        // Best effort: if the link is down the agent learns from the session's end or
+        // its own media timeout.
+        let _ = self.signal(now, signal);
+        Ok(())
+    }
+
+    /// The call's current local media state.
+    pub fn local_media(&self) -> MediaState {
+        self.conv
+            .as_ref()
+            .map(|c| c.call.local_media)
+            .unwrap_or_default()
+    }
+}
+
+fn open(conv: &mut Option<Conversation>) -> Result<&mut Conversation, Error> {
+    match conv.as_mut() {
+        Some(c) if !c.ended => Ok(c),
+        Some(_) => Err(Error::ApiMisuse("the session has ended")),
+        None => Err(Error::ApiMisuse("no session yet")),
+    }
+}
