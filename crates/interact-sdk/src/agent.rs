@@ -187,10 +187,8 @@ impl Agent {
                 self.offers.insert(offer.session.clone(), offer.clone());
                 self.emit(Event::Offered(offer));
             }
-            ServerFrame::OfferWithdrawn { session } => {
-                if self.offers.remove(&session).is_some() {
-                    self.emit(Event::OfferWithdrawn(session));
-                }
+            ServerFrame::OfferWithdrawn { session } if self.offers.remove(&session).is_some() => {
+                self.emit(Event::OfferWithdrawn(session));
             }
             ServerFrame::Event(ev) => {
                 let conv = self.sessions.entry(ev.session.clone()).or_insert_with(|| {
@@ -209,10 +207,12 @@ impl Agent {
                 from,
                 active,
             } => {
-                if let Some(conv) = self.sessions.get_mut(&session) {
-                    if from != Party::Agent {
-                        conv.peer_typing(now, active, &mut self.out);
-                    }
+                if let Some(conv) = self
+                    .sessions
+                    .get_mut(&session)
+                    .filter(|_| from != Party::Agent)
+                {
+                    conv.peer_typing(now, active, &mut self.out);
                 }
             }
             ServerFrame::Pong { heads, .. } => {

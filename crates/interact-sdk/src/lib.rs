@@ -23,3 +23,4 @@ pub use client::{DeliveryState, Event, Input, Output};
 pub use error::Error;
 pub use link::LinkState;
 pub use visitor::{ResumeState, Visitor, VisitorOptions, VisitorState};
+pub mod relay;

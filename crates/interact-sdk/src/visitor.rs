@@ -297,17 +297,16 @@ impl Visitor {
                 from,
                 active,
             } => {
-                if let Some(conv) = self.conv.as_mut().filter(|c| c.session == session) {
-                    if from != Party::Visitor {
-                        conv.peer_typing(now, active, &mut self.out);
-                    }
+                let conv = self.conv.as_mut().filter(|c| c.session == session);
+                if let Some(conv) = conv.filter(|_| from != Party::Visitor) {
+                    conv.peer_typing(now, active, &mut self.out);
                 }
             }
             ServerFrame::Pong { heads, .. } => {
-                if let Some(conv) = &mut self.conv {
-                    if let Some(head) = heads.get(&conv.session) {
-                        conv.note_head_at(now, *head);
-                    }
+                if let Some(conv) = &mut self.conv
+                    && let Some(head) = heads.get(&conv.session)
+                {
+                    conv.note_head_at(now, *head);
                 }
             }
             ServerFrame::Error(e) => {

@@ -8,7 +8,7 @@ use crate::ids::{AgentId, MessageId, Seq};
 use crate::time::UnixMillis;
 
 /// Who caused an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
     /// The website visitor.

@@ -1,0 +1,408 @@
+//! The server's side of one session, without IO: sequence numbers, de-duplication by
+//! client message id, receipts, call-signalling checks, and replay.
+//!
+//! The reference server keeps one [`SessionLog`] per live session and feeds it every
+//! session frame a visitor or agent sends. [`SessionLog::handle`] answers with
+//! [`Effect`]s, and the server carries them out **in order**: it stores every
+//! [`Effect::Append`] durably first and only then sends anything, so an acknowledged
+//! message is never lost. If storing fails, [`SessionLog::truncate`] undoes the append.
+//! After a restart, [`SessionLog::restore`] rebuilds the log from the stored events.
+
+use std::collections::BTreeMap;
+
+use crate::form::{FieldError, validate_text};
+use crate::ids::{CallId, MessageId, Seq, SessionId};
+use crate::limits::{MAX_CANDIDATE_BYTES, MAX_SDP_BYTES};
+use crate::modality::Modalities;
+use crate::protocol::{
+    AgentInfo, CallMedia, CallSignal, ClientFrame, EndReason, ErrorCode, ErrorFrame, EventFrame,
+    Party, ReceiptState, ServerFrame, SessionEvent,
+};
+use crate::time::UnixMillis;
+
+/// What the server must do after [`SessionLog::handle`], in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Store this event durably, then send it to every connection of the session
+    /// (the sender included).
+    Append(EventFrame),
+    /// Send this frame to the connection the input came from.
+    Reply(ServerFrame),
+    /// Send this frame to the other party's connections; it is not stored.
+    Forward(ServerFrame),
+}
+
+/// Why an event could not be added to a log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The session has ended; nothing follows `ended`.
+    #[error("session has ended")]
+    Ended,
+    /// Stored events are not numbered 1, 2, 3, ... for this session.
+    #[error("stored events are not contiguous at sequence number {0}")]
+    Gap(u64),
+}
+
+/// The event log of one session and the rules for adding to it.
+#[derive(Debug, Clone)]
+pub struct SessionLog {
+    session: SessionId,
+    modalities: Modalities,
+    events: Vec<EventFrame>,
+    messages: BTreeMap<(Party, MessageId), Seq>,
+    receipts: BTreeMap<(Party, ReceiptState), Seq>,
+    visitor_name: Option<String>,
+    agent: Option<AgentInfo>,
+    call: Option<(CallId, CallMedia)>,
+    ended: bool,
+}
+
+impl SessionLog {
+    /// An empty log for `session`, whose target enables `modalities`.
+    pub fn new(session: SessionId, modalities: Modalities) -> Self {
+        Self {
+            session,
+            modalities,
+            events: Vec::new(),
+            messages: BTreeMap::new(),
+            receipts: BTreeMap::new(),
+            visitor_name: None,
+            agent: None,
+            call: None,
+            ended: false,
+        }
+    }
+
+    /// Rebuilds a log from stored events (as after a restart).
+    pub fn restore(
+        session: SessionId,
+        modalities: Modalities,
+        events: impl IntoIterator<Item = EventFrame>,
+    ) -> Result<Self, RelayError> {
+        let mut log = Self::new(session, modalities);
+        for ev in events {
+            if ev.seq != log.head().next() || ev.session != log.session {
+                return Err(RelayError::Gap(ev.seq.0));
+            }
+            log.apply(ev);
+        }
+        Ok(log)
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+
+    /// The highest sequence number so far.
+    pub fn head(&self) -> Seq {
+        Seq(self.events.len() as u64)
+    }
+
+    /// Whether the session has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The agent currently in the session.
+    pub fn agent(&self) -> Option<&AgentInfo> {
+        self.agent.as_ref()
+    }
+
+    /// Whether a call is in progress.
+    pub fn in_call(&self) -> bool {
+        self.call.is_some()
+    }
+
+    /// Every event after `after`, in order.
+    pub fn events_after(&self, after: Seq) -> &[EventFrame] {
+        let start = usize::try_from(after.0)
+            .unwrap_or(usize::MAX)
+            .min(self.events.len());
+        &self.events[start..]
+    }
+
+    /// Removes events after `head` (after a failed write). Indexes are rebuilt.
+    pub fn truncate(&mut self, head: Seq) {
+        let keep = usize::try_from(head.0).unwrap_or(usize::MAX);
+        let events = std::mem::take(&mut self.events);
+        let mut log = Self::new(self.session.clone(), self.modalities);
+        for ev in events.into_iter().take(keep) {
+            log.apply(ev);
+        }
+        *self = log;
+    }
+
+    fn apply(&mut self, ev: EventFrame) {
+        match &ev.event {
+            SessionEvent::Started { visitor, .. } => {
+                self.visitor_name = Some(visitor.display_name.clone());
+            }
+            SessionEvent::Message { id, from, .. } => {
+                self.messages.insert((*from, id.clone()), ev.seq);
+            }
+            SessionEvent::Receipt { by, up_to, state } => {
+                self.receipts.insert((*by, *state), *up_to);
+                if *state == ReceiptState::Read {
+                    let d = self
+                        .receipts
+                        .entry((*by, ReceiptState::Delivered))
+                        .or_default();
+                    *d = (*d).max(*up_to);
+                }
+            }
+            SessionEvent::AgentJoined { agent } => self.agent = Some(agent.clone()),
+            SessionEvent::AgentLeft { .. } => {
+                self.agent = None;
+                self.call = None;
+            }
+            SessionEvent::Call { signal, .. } => match signal {
+                CallSignal::Start { call, media } => self.call = Some((call.clone(), *media)),
+                CallSignal::Hangup { .. } => self.call = None,
+                _ => {}
+            },
+            SessionEvent::Ended { .. } => {
+                self.ended = true;
+                self.call = None;
+            }
+            _ => {}
+        }
+        self.events.push(ev);
+    }
+
+    /// Appends an event the server itself produces (started, queue position, agent
+    /// joined, a workflow's message, ended).
+    pub fn append(
+        &mut self,
+        at: UnixMillis,
+        event: SessionEvent,
+    ) -> Result<EventFrame, RelayError> {
+        if self.ended {
+            return Err(RelayError::Ended);
+        }
+        let frame = EventFrame {
+            session: self.session.clone(),
+            seq: self.head().next(),
+            at,
+            event,
+        };
+        self.apply(frame.clone());
+        Ok(frame)
+    }
+
+    fn error(
+        &self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        id: Option<&MessageId>,
+    ) -> ErrorFrame {
+        ErrorFrame {
+            code,
+            message: message.into(),
+            id: id.cloned(),
+            session: Some(self.session.clone()),
+            fields: None,
+            fatal: false,
+        }
+    }
+
+    /// Handles a session frame from `from`. Connection-level frames (`hello`, `ping`,
+    /// `accept`, ...) are the server's business and refused here with `not_allowed`.
+    pub fn handle(
+        &mut self,
+        at: UnixMillis,
+        from: Party,
+        frame: &ClientFrame,
+    ) -> Result<Vec<Effect>, ErrorFrame> {
+        let msg_id = match frame {
+            ClientFrame::Send { id, .. } => Some(id),
+            _ => None,
+        };
+        if self.ended && !matches!(frame, ClientFrame::Sync { .. } | ClientFrame::Typing { .. }) {
+            return Err(self.error(ErrorCode::SessionEnded, "the session has ended", msg_id));
+        }
+        match frame {
+            ClientFrame::Send { id, text, .. } => self.send(at, from, id, text),
+            ClientFrame::Typing { active, .. } => Ok(if self.ended {
+                Vec::new()
+            } else {
+                vec![Effect::Forward(ServerFrame::Typing {
+                    session: self.session.clone(),
+                    from,
+                    active: *active,
+                })]
+            }),
+            ClientFrame::Receipt { up_to, state, .. } => self.receipt(at, from, *up_to, *state),
+            ClientFrame::Sync { after, .. } => Ok(self
+                .events_after(*after)
+                .iter()
+                .map(|e| Effect::Reply(ServerFrame::Event(e.clone())))
+                .collect()),
+            ClientFrame::End { .. } => {
+                let reason = match from {
+                    Party::Visitor => EndReason::VisitorEnded,
+                    Party::Agent => EndReason::AgentEnded,
+                    Party::System => EndReason::Other,
+                };
+                self.appended(at, SessionEvent::Ended { reason })
+            }
+            ClientFrame::Call { signal, .. } => self.call(at, from, signal),
+            _ => Err(self.error(ErrorCode::NotAllowed, "not a session frame", None)),
+        }
+    }
+
+    fn appended(&mut self, at: UnixMillis, event: SessionEvent) -> Result<Vec<Effect>, ErrorFrame> {
+        self.append(at, event)
+            .map(|e| vec![Effect::Append(e)])
+            .map_err(|_| self.error(ErrorCode::SessionEnded, "the session has ended", None))
+    }
+
+    fn send(
+        &mut self,
+        at: UnixMillis,
+        from: Party,
+        id: &MessageId,
+        text: &str,
+    ) -> Result<Vec<Effect>, ErrorFrame> {
+        let session = self.session.clone();
+        let ack = |seq| {
+            Effect::Reply(ServerFrame::Ack {
+                session,
+                id: id.clone(),
+                seq,
+            })
+        };
+        if let Some(seq) = self.messages.get(&(from, id.clone())) {
+            return Ok(vec![ack(*seq)]);
+        }
+        let text = validate_text(text).map_err(|e| {
+            let what = match e {
+                FieldError::TooLong { .. } => "message is too long",
+                FieldError::Required => "message is empty",
+                _ => "message contains control characters",
+            };
+            self.error(ErrorCode::InvalidField, what, Some(id))
+        })?;
+        let author = match from {
+            Party::Visitor => self.visitor_name.clone(),
+            Party::Agent => self.agent.as_ref().map(|a| a.display_name.clone()),
+            Party::System => None,
+        };
+        let ev = self
+            .append(
+                at,
+                SessionEvent::Message {
+                    id: id.clone(),
+                    from,
+                    author,
+                    text,
+                },
+            )
+            .map_err(|_| self.error(ErrorCode::SessionEnded, "the session has ended", Some(id)))?;
+        let seq = ev.seq;
+        Ok(vec![Effect::Append(ev), ack(seq)])
+    }
+
+    fn receipt(
+        &mut self,
+        at: UnixMillis,
+        by: Party,
+        up_to: Seq,
+        state: ReceiptState,
+    ) -> Result<Vec<Effect>, ErrorFrame> {
+        if up_to > self.head() {
+            return Err(self.error(
+                ErrorCode::InvalidField,
+                "receipt beyond the session head",
+                None,
+            ));
+        }
+        if self.receipts.get(&(by, state)).is_some_and(|s| *s >= up_to) {
+            return Ok(Vec::new());
+        }
+        self.appended(at, SessionEvent::Receipt { by, up_to, state })
+    }
+
+    fn call(
+        &mut self,
+        at: UnixMillis,
+        from: Party,
+        signal: &CallSignal,
+    ) -> Result<Vec<Effect>, ErrorFrame> {
+        let refuse = |msg: &str| Err(self.error(ErrorCode::NotAllowed, msg, None));
+        let current = self.call.as_ref().map(|(c, _)| c);
+        match signal {
+            CallSignal::Start { media, .. } => {
+                if from != Party::Visitor {
+                    return refuse("only the visitor places calls");
+                }
+                let allowed = match media {
+                    CallMedia::Audio => self.modalities.audio,
+                    CallMedia::Video => self.modalities.video,
+                };
+                if !allowed {
+                    return refuse("this modality is not enabled for the target");
+                }
+                if self.agent.is_none() {
+                    return refuse("no agent has joined the session yet");
+                }
+                if current.is_some() {
+                    return refuse("a call is already in progress");
+                }
+            }
+            CallSignal::Unknown => return refuse("unknown call signal"),
+            other => {
+                if other.call() != current {
+                    // A late hang-up for a call that is over is harmless.
+                    if matches!(other, CallSignal::Hangup { .. }) {
+                        return Ok(Vec::new());
+                    }
+                    return refuse("no such call in progress");
+                }
+                match other {
+                    CallSignal::Offer { sdp, .. } | CallSignal::Answer { sdp, .. }
+                        if sdp.is_empty() || sdp.len() > MAX_SDP_BYTES =>
+                    {
+                        return Err(self.error(
+                            ErrorCode::InvalidField,
+                            "SDP is empty or too large",
+                            None,
+                        ));
+                    }
+                    CallSignal::Ice { candidate, .. }
+                        if candidate.candidate.len() > MAX_CANDIDATE_BYTES =>
+                    {
+                        return Err(self.error(
+                            ErrorCode::InvalidField,
+                            "ICE candidate is too large",
+                            None,
+                        ));
+                    }
+                    CallSignal::Media { state, .. }
+                        if state.screen && !self.modalities.screen_share =>
+                    {
+                        return refuse("screen sharing is not enabled for the target");
+                    }
+                    CallSignal::Media { state, .. }
+                        if state.camera
+                            && self
+                                .call
+                                .as_ref()
+                                .is_some_and(|(_, m)| *m == CallMedia::Audio) =>
+                    {
+                        return refuse("the camera cannot be turned on in an audio call");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.appended(
+            at,
+            SessionEvent::Call {
+                from,
+                signal: signal.clone(),
+            },
+        )
+    }
+}

@@ -1,0 +1,131 @@
+//! Project automation for the Interact workspace, run as `cargo xtask <COMMAND>`.
+//!
+//! `cargo xtask test` is the single entry point for every check CI runs
+//! (`.ci/run` calls exactly that), so a green local run means a green CI run.
+//! Everything it needs beyond `cargo` and `rustup` is installed on demand; see
+//! [`prereq`].
+
+mod cmd;
+mod prereq;
+mod test;
+mod wasm_imports;
+mod workspace;
+
+use std::fmt;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: cargo xtask <COMMAND> [OPTIONS]
+
+Commands:
+  test     Run every check CI runs, stopping at the first failure:
+           prerequisites, rustfmt, clippy (native and wasm32), native tests,
+           wasm tests in headless Chromium, wasm import check, rustdoc
+  prereq   Only install what `test` needs: the wasm32 target, the pinned
+           wasm-bindgen-test-runner, Chromium and chromedriver
+  help     Print this message
+
+Options:
+  --skip-browser   Do not require Chromium and skip the in-browser wasm tests
+                   (for machines without Chromium; CI never passes this)
+";
+
+/// A parsed command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Test(Options),
+    Prereq(Options),
+    Help,
+}
+
+/// Options shared by the commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Options {
+    /// Skip everything that needs Chromium.
+    skip_browser: bool,
+}
+
+/// A command line that could not be understood.
+#[derive(Debug, PartialEq, Eq)]
+struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses the arguments that follow the program name.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
+    let mut args = args.into_iter();
+    let Some(command) = args.next() else {
+        return Err(UsageError("no command given".to_owned()));
+    };
+    let mut options = Options::default();
+    for arg in args {
+        match arg.as_str() {
+            "--skip-browser" => options.skip_browser = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(UsageError(format!("unknown argument `{other}`"))),
+        }
+    }
+    match command.as_str() {
+        "test" => Ok(Command::Test(options)),
+        "prereq" => Ok(Command::Prereq(options)),
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        other => Err(UsageError(format!("unknown command `{other}`"))),
+    }
+}
+
+fn main() -> ExitCode {
+    let command = match parse_args(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("error: {err}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Test(options) => test::run(options),
+        Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
+        Command::Help => {
+            print!("{USAGE}");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nerror: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, UsageError> {
+        parse_args(args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn parses_commands_and_options() {
+        assert_eq!(parse(&["test"]), Ok(Command::Test(Options::default())));
+        assert_eq!(
+            parse(&["test", "--skip-browser"]),
+            Ok(Command::Test(Options { skip_browser: true }))
+        );
+        assert_eq!(parse(&["prereq"]), Ok(Command::Prereq(Options::default())));
+        assert_eq!(parse(&["help"]), Ok(Command::Help));
+        assert_eq!(parse(&["test", "--help"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn rejects_unknown_input() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["tset"]).is_err());
+        assert!(parse(&["test", "--fast"]).is_err());
+    }
+}

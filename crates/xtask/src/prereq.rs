@@ -1,0 +1,221 @@
+//! Tools the checks need beyond `cargo` and `rustup`, installed on demand so a
+//! fresh machine (or CI container) needs no manual setup:
+//!
+//! - the Rust components and target named in `rust-toolchain.toml`
+//!   (`rustup` does not add them to an already installed toolchain);
+//! - `wasm-bindgen-test-runner` (the `.cargo/config.toml` runner for wasm32) at
+//!   exactly the `wasm-bindgen` version pinned in the workspace `Cargo.toml`,
+//!   because the CLI refuses test binaries built by a different version;
+//! - Chromium and chromedriver for the headless browser tests.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail, ensure};
+
+use crate::cmd;
+use crate::workspace::{self, WASM_TARGET};
+
+/// The rustup components the checks use.
+const COMPONENTS: &[&str] = &["clippy", "rustfmt"];
+
+/// The binary `cargo test` runs wasm32 test artefacts with.
+const TEST_RUNNER: &str = "wasm-bindgen-test-runner";
+
+/// Debian/Ubuntu packages providing [`Chromium::browser`] and
+/// [`Chromium::driver`].
+const CHROMIUM_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+/// A headless-capable Chromium and the matching WebDriver server.
+#[derive(Debug, Clone)]
+pub(crate) struct Chromium {
+    /// The browser executable.
+    pub(crate) browser: PathBuf,
+    /// The chromedriver executable.
+    pub(crate) driver: PathBuf,
+}
+
+/// Ensures every prerequisite of `cargo xtask test`; Chromium only when
+/// `with_browser` is set. Returns the Chromium found, if it was required.
+pub(crate) fn ensure_all(with_browser: bool) -> Result<Option<Chromium>> {
+    ensure_toolchain()?;
+    ensure_test_runner()?;
+    with_browser.then(ensure_chromium).transpose()
+}
+
+/// Ensures the active toolchain has [`COMPONENTS`] and [`WASM_TARGET`].
+pub(crate) fn ensure_toolchain() -> Result<()> {
+    let installed = cmd::stdout(rustup().args(["component", "list", "--installed"]))?;
+    let missing: Vec<&str> = COMPONENTS
+        .iter()
+        .copied()
+        .filter(|component| {
+            !installed.lines().any(|line| {
+                line.trim().starts_with(&format!("{component}-")) || line.trim() == *component
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        println!("rustup components {}: installed", COMPONENTS.join(", "));
+    } else {
+        cmd::run(rustup().args(["component", "add"]).args(&missing))?;
+    }
+
+    let targets = cmd::stdout(rustup().args(["target", "list", "--installed"]))?;
+    if targets.lines().any(|line| line.trim() == WASM_TARGET) {
+        println!("rustup target {WASM_TARGET}: installed");
+    } else {
+        cmd::run(rustup().args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+/// Ensures `wasm-bindgen-test-runner` on `PATH` reports exactly the pinned
+/// `wasm-bindgen` version, installing `wasm-bindgen-cli` at that version if
+/// not.
+pub(crate) fn ensure_test_runner() -> Result<()> {
+    let wanted = workspace::pinned_version("wasm-bindgen")?;
+    match test_runner_version()? {
+        Some(found) if found == wanted => {
+            println!("{TEST_RUNNER} {found}: installed");
+            return Ok(());
+        }
+        Some(found) => println!("{TEST_RUNNER} is {found}, but wasm-bindgen is pinned to {wanted}"),
+        None => println!("{TEST_RUNNER} is not on PATH"),
+    }
+
+    // No `--locked`: installing wasm-bindgen-cli 0.2.130 with its published
+    // lock file fails, while a fresh resolution builds fine.
+    cmd::run(cmd::cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]))?;
+
+    let found = test_runner_version()?;
+    ensure!(
+        found.as_deref() == Some(wanted.as_str()),
+        "installed wasm-bindgen-cli {wanted}, but `{TEST_RUNNER}` on PATH reports {}; \
+         is cargo's bin directory (usually ~/.cargo/bin) on PATH, ahead of other copies?",
+        found.as_deref().unwrap_or("nothing (not found)"),
+    );
+    Ok(())
+}
+
+/// The version the test runner on `PATH` reports, if there is one.
+fn test_runner_version() -> Result<Option<String>> {
+    let Some(runner) = cmd::find_on_path(TEST_RUNNER) else {
+        return Ok(None);
+    };
+    let output = cmd::stdout(cmd::program_in_root(runner).arg("--version"))?;
+    // Prints e.g. `wasm-bindgen-test-runner 0.2.130`.
+    let version = output
+        .split_whitespace()
+        .nth(1)
+        .with_context(|| format!("unexpected `{TEST_RUNNER} --version` output: {output:?}"))?;
+    Ok(Some(version.to_owned()))
+}
+
+/// Ensures `chromium` and `chromedriver` are on `PATH` with the same major
+/// version, installing the Debian packages when running as root.
+pub(crate) fn ensure_chromium() -> Result<Chromium> {
+    let chromium = match find_chromium() {
+        Some(chromium) => chromium,
+        None => {
+            install_chromium()?;
+            find_chromium()
+                .context("chromium and chromedriver are still not on PATH after installing them")?
+        }
+    };
+
+    let browser = major_version(&chromium.browser)?;
+    let driver = major_version(&chromium.driver)?;
+    ensure!(
+        browser == driver,
+        "{} is version {browser} but {} is version {driver}; chromedriver only drives \
+         the Chromium major version it was built for",
+        chromium.browser.display(),
+        chromium.driver.display(),
+    );
+    println!(
+        "chromium {browser}: {}, chromedriver: {}",
+        chromium.browser.display(),
+        chromium.driver.display()
+    );
+    Ok(chromium)
+}
+
+fn find_chromium() -> Option<Chromium> {
+    Some(Chromium {
+        browser: cmd::find_on_path("chromium")?,
+        driver: cmd::find_on_path("chromedriver")?,
+    })
+}
+
+/// Installs [`CHROMIUM_PACKAGES`] with apt, or explains how to.
+fn install_chromium() -> Result<()> {
+    let packages = CHROMIUM_PACKAGES.join(" ");
+    println!("chromium and/or chromedriver are not on PATH");
+    if cmd::find_on_path("apt-get").is_none() {
+        bail!(
+            "chromium and chromedriver (same major version) must be on PATH; install them \
+             with your package manager, or pass --skip-browser to skip the browser tests"
+        );
+    }
+    if !is_root()? {
+        bail!(
+            "chromium and chromedriver must be on PATH; install them with\n\n    \
+             sudo apt-get update && sudo apt-get install -y {packages}\n\n\
+             (or pass --skip-browser to skip the browser tests)"
+        );
+    }
+    let apt_get = || {
+        let mut command = cmd::program_in_root("apt-get");
+        command.env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    cmd::run(apt_get().arg("update"))?;
+    cmd::run(apt_get().args(["install", "-y"]).args(CHROMIUM_PACKAGES))
+}
+
+/// Whether this process runs as root (and so may install system packages).
+fn is_root() -> Result<bool> {
+    Ok(cmd::stdout(cmd::program_in_root("id").arg("-u"))?.trim() == "0")
+}
+
+/// The major version `program --version` reports, e.g. `156` for
+/// `Chromium 156.0.8078.79 built on Debian` or `ChromeDriver 156.0.8078.79 (…)`.
+fn major_version(program: &std::path::Path) -> Result<u32> {
+    let output = cmd::stdout(cmd::program_in_root(program).arg("--version"))?;
+    parse_major_version(&output).with_context(|| {
+        format!(
+            "no version number in `{} --version` output: {output:?}",
+            program.display()
+        )
+    })
+}
+
+fn parse_major_version(output: &str) -> Option<u32> {
+    output
+        .split_whitespace()
+        .find_map(|word| word.split_once('.')?.0.parse().ok())
+}
+
+fn rustup() -> std::process::Command {
+    cmd::program_in_root("rustup")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_browser_and_driver_versions() {
+        assert_eq!(
+            parse_major_version("Chromium 156.0.8078.79 built on Debian GNU/Linux 12 (bookworm)\n"),
+            Some(156)
+        );
+        assert_eq!(
+            parse_major_version(
+                "ChromeDriver 156.0.8078.79 (a21ce95c-refs/branch-heads/8078@{#1704})"
+            ),
+            Some(156)
+        );
+        assert_eq!(parse_major_version("no version here"), None);
+    }
+}
