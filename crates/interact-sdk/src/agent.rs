@@ -93,6 +93,11 @@ impl Agent {
         self.sessions.get(session).map(|c| c.last)
     }
 
+    /// Whether messages are waiting for the server's acknowledgement.
+    pub fn has_unsent(&self) -> bool {
+        self.sessions.values().any(Conversation::has_unsent)
+    }
+
     /// The call state in `session`.
     pub fn call_state(&self, session: &SessionId) -> Option<&CallState> {
         self.sessions.get(session).map(|c| &c.call.state)
@@ -103,10 +108,11 @@ impl Agent {
         if let Some(o) = self.out.pop_front() {
             return o;
         }
+        let online = self.link.is_online();
         let convs = self
             .sessions
             .values()
-            .filter_map(Conversation::poll_timeout);
+            .filter_map(|c| c.poll_timeout(online));
         let at = self.link.poll_timeout().into_iter().chain(convs).min();
         Output::Timeout(at.unwrap_or(Instant::from_millis(u64::MAX)))
     }
@@ -184,6 +190,18 @@ impl Agent {
                 }
             }
             ServerFrame::Offer(offer) => {
+                // Offered again a session we accepted but whose accept was lost: accept again.
+                if self
+                    .sessions
+                    .get(&offer.session)
+                    .is_some_and(|c| c.last == Seq::ZERO)
+                {
+                    let accept = ClientFrame::Accept {
+                        session: offer.session,
+                    };
+                    self.transmit(now, &accept);
+                    return Ok(());
+                }
                 self.offers.insert(offer.session.clone(), offer.clone());
                 self.emit(Event::Offered(offer));
             }

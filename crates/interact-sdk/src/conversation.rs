@@ -331,7 +331,11 @@ impl Conversation {
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    /// The next timer. Resend and gap timers only run while `online`.
+    pub(crate) fn poll_timeout(&self, online: bool) -> Option<Instant> {
+        if !online {
+            return self.peer_typing_until;
+        }
         let ack = self
             .outbox
             .iter()

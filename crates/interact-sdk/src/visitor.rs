@@ -11,13 +11,17 @@ use crate::conversation::Conversation;
 use crate::error::Error;
 use crate::form::{PreChatForm, validate_text};
 use crate::ids::{CallId, IdGen, MessageId, ResumeToken, Seq, SessionId};
+use crate::limits::ACK_TIMEOUT;
 use crate::link::{Link, LinkAction, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
-    HangupReason, Hello, IceCandidate, MediaState, PROTOCOL_VERSION, Party, Resume, ServerFrame,
-    SessionEvent, decode_server, encode,
+    EventFrame, HangupReason, Hello, IceCandidate, MediaState, PROTOCOL_VERSION, Party, Resume,
+    ServerFrame, SessionEvent, decode_server, encode,
 };
 use crate::time::Instant;
+
+/// Most events kept while they wait for `session_started`.
+const MAX_EARLY: usize = 256;
 
 /// Where the visitor's session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,8 +80,11 @@ pub struct Visitor {
     state: VisitorState,
     config: Option<WidgetConfig>,
     client: Option<String>,
-    /// The `start_chat` in flight, until `session_started`.
+    /// The `start_chat` in flight, until `session_started`, and when it was last sent.
     start: Option<(MessageId, PreChatForm)>,
+    start_sent_at: Option<Instant>,
+    /// Events that overtook `session_started` (possible only on a reordering link).
+    early: Vec<EventFrame>,
     token: Option<ResumeToken>,
     conv: Option<Conversation>,
     end_requested: bool,
@@ -95,6 +102,8 @@ impl Visitor {
             config: None,
             client: options.client,
             start: None,
+            start_sent_at: None,
+            early: Vec::new(),
             token: None,
             conv: None,
             end_requested: false,
@@ -159,14 +168,29 @@ impl Visitor {
         if let Some(o) = self.out.pop_front() {
             return o;
         }
-        let conv = self.conv.as_ref().and_then(Conversation::poll_timeout);
-        let at = [self.link.poll_timeout(), conv].into_iter().flatten().min();
+        let online = self.link.is_online();
+        let conv = self.conv.as_ref().and_then(|c| c.poll_timeout(online));
+        let start = self
+            .start_sent_at
+            .filter(|_| online)
+            .map(|t| t + ACK_TIMEOUT);
+        let at = [self.link.poll_timeout(), conv, start]
+            .into_iter()
+            .flatten()
+            .min();
         Output::Timeout(at.unwrap_or(Instant::from_millis(u64::MAX)))
     }
 
     fn transmit(&mut self, now: Instant, frame: &ClientFrame) {
         self.out.push_back(Output::Transmit(encode(frame)));
         self.link.transmitted(now);
+    }
+
+    fn send_start(&mut self, now: Instant) {
+        if let Some((id, form)) = self.start.clone() {
+            self.transmit(now, &ClientFrame::StartChat { id, form });
+            self.start_sent_at = Some(now);
+        }
     }
 
     fn set_state(&mut self, state: VisitorState) {
@@ -244,9 +268,7 @@ impl Visitor {
                     };
                     self.set_state(next);
                 }
-                if let Some((id, form)) = self.start.clone() {
-                    self.transmit(now, &ClientFrame::StartChat { id, form });
-                }
+                self.send_start(now);
                 if let Some(conv) = &mut self.conv {
                     if let Some(info) = session.filter(|s| s.session == conv.session) {
                         conv.note_head_at(now, info.head);
@@ -268,17 +290,26 @@ impl Visitor {
                     return Err(Error::PeerMisbehaved("unexpected session_started".into()));
                 }
                 self.start = None;
+                self.start_sent_at = None;
                 self.token = Some(resume_token);
-                self.conv = Some(Conversation::new(
-                    Party::Visitor,
-                    session.clone(),
-                    Seq::ZERO,
-                ));
+                let mut conv = Conversation::new(Party::Visitor, session.clone(), Seq::ZERO);
                 self.out
-                    .push_back(Output::Event(Event::SessionStarted(session)));
+                    .push_back(Output::Event(Event::SessionStarted(session.clone())));
                 self.set_state(VisitorState::Queued { position: None });
+                let before = self.out.len();
+                for ev in self.early.drain(..).filter(|e| e.session == session) {
+                    conv.receive(now, ev, &mut self.out);
+                }
+                self.conv = Some(conv);
+                self.apply_timeline(before);
             }
             ServerFrame::Event(ev) => {
+                if self.conv.is_none() && self.start.is_some() {
+                    if self.early.len() < MAX_EARLY {
+                        self.early.push(ev);
+                    }
+                    return Ok(());
+                }
                 let Some(conv) = self.conv.as_mut().filter(|c| c.session == ev.session) else {
                     return Err(Error::PeerMisbehaved("event for an unknown session".into()));
                 };
@@ -312,6 +343,7 @@ impl Visitor {
             ServerFrame::Error(e) => {
                 if e.code == ErrorCode::InvalidForm && self.state == VisitorState::Starting {
                     self.start = None;
+                    self.start_sent_at = None;
                     self.set_state(VisitorState::Form);
                     let fields = e.fields.clone().unwrap_or_default();
                     self.out
@@ -380,6 +412,9 @@ impl Visitor {
             LinkAction::None => {}
         }
         let online = self.link.is_online();
+        if online && self.start_sent_at.is_some_and(|t| now >= t + ACK_TIMEOUT) {
+            self.send_start(now);
+        }
         if let Some(conv) = &mut self.conv {
             conv.handle_timeout(now, online, &mut self.out);
         }
@@ -401,9 +436,9 @@ impl Visitor {
         form.validate(&config.privacy.version)
             .map_err(Error::InvalidForm)?;
         let id = self.ids.message_id();
-        self.start = Some((id.clone(), form.clone()));
+        self.start = Some((id, form));
         if self.link.is_online() {
-            self.transmit(now, &ClientFrame::StartChat { id, form });
+            self.send_start(now);
         }
         self.set_state(VisitorState::Starting);
         Ok(())

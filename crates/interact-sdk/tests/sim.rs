@@ -1,0 +1,456 @@
+//! Deterministic simulations: visitor, server-side relay and agent on a virtual clock,
+//! over a seeded network that drops, duplicates, reorders and cuts.
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+mod common;
+
+use common::{
+    NetConfig, Who, World, accept_offers, assert_exactly_once_in_order, demo_form, message_counts,
+};
+use interact_sdk::call::{CallEvent, CallState};
+use interact_sdk::form::Field;
+use interact_sdk::ids::Seq;
+use interact_sdk::modality::Modalities;
+use interact_sdk::protocol::{
+    CallMedia, ErrorCode, HangupReason, IceCandidate, MediaState, Party, SessionEvent,
+};
+use interact_sdk::{DeliveryState, Error, Event, LinkState, VisitorState};
+
+fn started_and_connected(w: &mut World, first: Option<&str>) -> interact_sdk::ids::SessionId {
+    w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+    w.visitor
+        .start_chat(w.at(), demo_form(first))
+        .expect("valid form");
+    w.pump();
+    w.run_until_cond(10_000, |w| {
+        w.agent.offers().count() == 1 && w.agent.link() == &LinkState::Online
+    });
+    assert_eq!(accept_offers(w), 1);
+    w.run_until_cond(10_000, |w| {
+        matches!(w.visitor.state(), VisitorState::Connected { .. })
+    });
+    w.server.logs.keys().next().expect("one session").clone()
+}
+
+#[test]
+fn chat_end_to_end_on_a_perfect_link() {
+    let mut w = World::new(1, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, Some("Hello, I need help"));
+    let now = w.at();
+    let m1 = w
+        .visitor
+        .send_message(now, "My order is late")
+        .expect("send");
+    w.agent
+        .send_message(now, &session, "Let me check")
+        .expect("send");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    w.agent.mark_read(w.at(), &session).expect("read");
+    w.visitor.mark_read(w.at()).expect("read");
+    w.pump();
+    w.run_until(w.now + 1_000);
+
+    let states: Vec<DeliveryState> = w.seen[&Who::Visitor]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageState { id, state, .. } if *id == m1 => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            DeliveryState::Pending,
+            DeliveryState::Sent,
+            DeliveryState::Delivered,
+            DeliveryState::Read
+        ]
+    );
+
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    assert!(matches!(w.visitor.state(), VisitorState::Ended { .. }));
+    assert!(matches!(w.visitor.link(), LinkState::Closed { .. }));
+    assert!(w.agent.sessions().all(|(_, ended)| ended));
+
+    let log = &w.server.logs[&session];
+    let texts: Vec<(Party, String)> = log
+        .events_after(Seq::ZERO)
+        .iter()
+        .filter_map(|e| match &e.event {
+            SessionEvent::Message { from, text, .. } => Some((*from, text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (Party::Visitor, "Hello, I need help".to_owned()),
+            (Party::Visitor, "My order is late".to_owned()),
+            (Party::Agent, "Let me check".to_owned()),
+        ]
+    );
+    assert_exactly_once_in_order(&w.seen[&Who::Visitor].timeline, log, Seq::ZERO);
+    assert_exactly_once_in_order(&w.seen[&Who::Agent].timeline, log, Seq::ZERO);
+    assert!(matches!(
+        log.events_after(Seq::ZERO)[0].event,
+        SessionEvent::Started { .. }
+    ));
+    assert!(matches!(
+        log.events_after(Seq::ZERO).last().map(|e| &e.event),
+        Some(SessionEvent::Ended { .. })
+    ));
+}
+
+/// Many messages both ways over a link that drops 10%, duplicates 10%, reorders within
+/// 80 ms and cuts connections: afterwards every message is stored once and both sides saw
+/// every event exactly once, in order.
+fn lossy_run(seed: u64) {
+    let mut w = World::new(seed, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.net = NetConfig {
+        drop_pm: 100,
+        dup_pm: 100,
+        max_delay_ms: 80,
+        cut_pm: 10,
+        reorder: true,
+    };
+    let mut sent_v = Vec::new();
+    let mut sent_a = Vec::new();
+    for i in 0..30 {
+        let now = w.at();
+        if let Ok(id) = w.visitor.send_message(now, &format!("visitor {i}")) {
+            sent_v.push(id);
+        }
+        if let Ok(id) = w.agent.send_message(now, &session, &format!("agent {i}")) {
+            sent_a.push(id);
+        }
+        w.pump();
+        w.run_until(w.now + 150);
+    }
+    assert_eq!(sent_v.len(), 30, "sending works while offline too");
+    assert_eq!(sent_a.len(), 30);
+    w.heal();
+    w.run_until_cond(120_000, |w| {
+        !w.visitor.has_unsent()
+            && !w.agent.has_unsent()
+            && w.visitor.link() == &LinkState::Online
+            && w.agent.link() == &LinkState::Online
+            && w.visitor.last_seq() == w.server.logs[&session].head()
+            && w.agent.last_seq(&session) == Some(w.server.logs[&session].head())
+    });
+    let log = &w.server.logs[&session];
+    let counts = message_counts(log);
+    for id in &sent_v {
+        assert_eq!(
+            counts.get(&("Visitor".into(), id.clone())),
+            Some(&1),
+            "{id}"
+        );
+    }
+    for id in &sent_a {
+        assert_eq!(counts.get(&("Agent".into(), id.clone())), Some(&1), "{id}");
+    }
+    assert_exactly_once_in_order(&w.seen[&Who::Visitor].timeline, log, Seq::ZERO);
+    assert_exactly_once_in_order(&w.seen[&Who::Agent].timeline, log, Seq::ZERO);
+    assert!(
+        w.frames_dropped > 0 && w.frames_duplicated > 0,
+        "the link was lossy"
+    );
+}
+
+#[test]
+fn lossy_link_delivers_everything_exactly_once_in_order() {
+    for seed in [7, 8, 9] {
+        lossy_run(seed);
+    }
+}
+
+#[test]
+fn reload_resumes_with_the_whole_transcript_once() {
+    let mut w = World::new(3, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, Some("first"));
+    w.agent
+        .send_message(w.at(), &session, "hello from the agent")
+        .expect("send");
+    w.pump();
+    w.run_until(w.now + 500);
+    let resume = w.visitor.resume_state().expect("session exists");
+    assert_eq!(resume.session, session);
+
+    // The visitor goes away; the agent writes meanwhile; the page reloads.
+    w.cut_visitor();
+    w.agent
+        .send_message(w.at(), &session, "are you still there?")
+        .expect("send");
+    w.pump();
+    w.reload_visitor(Some(resume), 99);
+    w.run_until_cond(5_000, |w| {
+        w.visitor.last_seq() == w.server.logs[&session].head()
+    });
+    assert!(matches!(w.visitor.state(), VisitorState::Connected { .. }));
+    let log = &w.server.logs[&session];
+    assert_exactly_once_in_order(&w.seen[&Who::Visitor].timeline, log, Seq::ZERO);
+    let id = w
+        .visitor
+        .send_message(w.at(), "yes, back")
+        .expect("send after resume");
+    w.pump();
+    w.run_until(w.now + 500);
+    assert!(message_counts(&w.server.logs[&session]).contains_key(&("Visitor".into(), id)));
+}
+
+#[test]
+fn wrong_resume_token_is_refused() {
+    let mut w = World::new(4, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    let mut forged = w.visitor.resume_state().expect("session");
+    forged.token = interact_sdk::ids::ResumeToken::new("guessed");
+    w.reload_visitor(Some(forged), 5);
+    w.run_until(w.now + 1_000);
+    assert_eq!(w.server.rejected_resumes, 1);
+    assert!(w.seen[&Who::Visitor].events.iter().any(|e| matches!(
+        e,
+        Event::ServerError(f) if f.code == ErrorCode::InvalidResume
+    )));
+    assert!(
+        w.seen[&Who::Visitor].timeline.is_empty(),
+        "nothing of the session leaked"
+    );
+    assert!(w.visitor.resume_state().is_none());
+    let _ = session;
+}
+
+#[test]
+fn invalid_form_is_refused_locally_with_field_errors() {
+    let mut w = World::new(5, NetConfig::PERFECT);
+    w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+    let mut form = demo_form(None);
+    form.email = "vera@".into();
+    form.consent = None;
+    let Err(Error::InvalidForm(errors)) = w.visitor.start_chat(w.at(), form) else {
+        panic!("form should be refused");
+    };
+    assert!(errors.get(Field::Email).is_some());
+    assert!(errors.get(Field::Consent).is_some());
+    assert_eq!(w.visitor.state(), &VisitorState::Form);
+    assert!(w.server.logs.is_empty());
+    assert!(matches!(
+        w.visitor.send_message(w.at(), "hi"),
+        Err(Error::ApiMisuse(_))
+    ));
+}
+
+#[test]
+fn typing_is_forwarded_and_expires() {
+    let mut w = World::new(6, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor.set_typing(w.at(), true).expect("typing");
+    w.pump();
+    w.run_until(w.now + 100);
+    let typing = |w: &World| -> Vec<bool> {
+        w.seen[&Who::Agent]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Typing { active, .. } => Some(*active),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(typing(&w), [true]);
+    // No refresh: the indicator goes away by itself.
+    w.run_until(w.now + 7_000);
+    assert_eq!(typing(&w), [true, false]);
+    let _ = session;
+}
+
+#[test]
+fn queue_position_and_ended_states_reach_the_visitor() {
+    let mut w = World::new(10, NetConfig::PERFECT);
+    w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+    w.visitor
+        .start_chat(w.at(), demo_form(None))
+        .expect("valid");
+    w.pump();
+    w.run_until_cond(5_000, |w| {
+        w.visitor.state() == &VisitorState::Queued { position: Some(1) }
+    });
+    let session = w.server.logs.keys().next().expect("session").clone();
+    w.run_until_cond(5_000, |w| {
+        w.agent.offers().count() == 1 && w.agent.link() == &LinkState::Online
+    });
+    assert_eq!(accept_offers(&mut w), 1);
+    w.run_until_cond(5_000, |w| {
+        matches!(w.visitor.state(), VisitorState::Connected { .. })
+    });
+    w.agent.end(w.at(), &session).expect("end");
+    w.pump();
+    w.run_until_cond(5_000, |w| {
+        matches!(w.visitor.state(), VisitorState::Ended { .. })
+    });
+    assert!(matches!(
+        w.visitor.send_message(w.at(), "late"),
+        Err(Error::ApiMisuse(_))
+    ));
+}
+
+fn call_events(w: &World, who: Who) -> Vec<CallEvent> {
+    w.seen[&who]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn call_signalling_through_the_relay() {
+    let mut w = World::new(11, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor
+        .start_call(w.at(), CallMedia::Video)
+        .expect("call");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(
+        call_events(&w, Who::Agent)[..],
+        [CallEvent::Incoming {
+            media: CallMedia::Video,
+            ..
+        }]
+    ));
+    w.agent.accept_call(w.at(), &session).expect("accept");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(
+        call_events(&w, Who::Visitor)[..],
+        [CallEvent::Accepted { .. }]
+    ));
+    w.visitor
+        .local_offer(w.at(), "v=0\r\no=- offer".into())
+        .expect("offer");
+    let cand = IceCandidate {
+        candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+    };
+    w.visitor
+        .local_candidate(w.at(), cand.clone())
+        .expect("ice");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent
+        .local_answer(w.at(), &session, "v=0\r\no=- answer".into())
+        .expect("answer");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(w.visitor.call_state(), CallState::Active { .. }));
+    // Screen sharing on: media state plus a renegotiation.
+    w.visitor
+        .set_media(
+            w.at(),
+            MediaState {
+                muted: false,
+                camera: true,
+                screen: true,
+            },
+        )
+        .expect("screen");
+    w.visitor
+        .local_offer(w.at(), "v=0\r\no=- screen".into())
+        .expect("reoffer");
+    w.pump();
+    w.run_until(w.now + 100);
+    let agent_events = call_events(&w, Who::Agent);
+    assert!(
+        agent_events.iter().any(
+            |e| matches!(e, CallEvent::RemoteCandidate { candidate, .. } if *candidate == cand)
+        )
+    );
+    assert!(
+        agent_events
+            .iter()
+            .any(|e| matches!(e, CallEvent::RemoteMedia { state, .. } if state.screen))
+    );
+    assert_eq!(
+        agent_events
+            .iter()
+            .filter(|e| matches!(e, CallEvent::RemoteOffer { .. }))
+            .count(),
+        2
+    );
+    w.agent
+        .hangup(w.at(), &session, HangupReason::Normal)
+        .expect("hangup");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert_eq!(w.visitor.call_state(), &CallState::Idle);
+    assert!(matches!(
+        call_events(&w, Who::Visitor).last(),
+        Some(CallEvent::Ended {
+            by: Party::Agent,
+            ..
+        })
+    ));
+    assert!(!w.server.logs[&session].in_call());
+    // The chat goes on after the call.
+    w.visitor
+        .send_message(w.at(), "thanks for the call")
+        .expect("chat");
+}
+
+#[test]
+fn modalities_not_enabled_are_never_offered() {
+    let mut w = World::new(12, NetConfig::PERFECT);
+    let mut config = common::demo_config();
+    config.modalities = Modalities::new([
+        interact_sdk::modality::Modality::Chat,
+        interact_sdk::modality::Modality::Audio,
+    ]);
+    w.server.config = Some(config);
+    let session = started_and_connected(&mut w, None);
+    assert!(matches!(
+        w.visitor.start_call(w.at(), CallMedia::Video),
+        Err(Error::ApiMisuse(_))
+    ));
+    // A client that skips the check is refused by the relay.
+    let forged = interact_sdk::protocol::ClientFrame::Call {
+        session: None,
+        signal: interact_sdk::protocol::CallSignal::Start {
+            call: interact_sdk::ids::CallId::new("c-forged").expect("valid"),
+            media: CallMedia::Video,
+        },
+    };
+    let log = w.server.logs.get_mut(&session).expect("log");
+    let err = log
+        .handle(interact_sdk::time::UnixMillis(0), Party::Visitor, &forged)
+        .expect_err("refused");
+    assert_eq!(err.code, ErrorCode::NotAllowed);
+    // Audio is fine; the camera cannot be switched on in an audio call.
+    w.visitor
+        .start_call(w.at(), CallMedia::Audio)
+        .expect("audio");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(
+        w.visitor.set_media(
+            w.at(),
+            MediaState {
+                muted: false,
+                camera: false,
+                screen: true
+            }
+        ),
+        Err(Error::ApiMisuse(_))
+    ));
+}
