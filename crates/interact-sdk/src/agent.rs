@@ -11,7 +11,7 @@ use crate::form::validate_text;
 use crate::ids::{IdGen, MessageId, Seq, SessionId};
 use crate::link::{Link, LinkAction, LinkState};
 use crate::protocol::{
-    AgentHello, AgentInfo, CallSignal, ClientFrame, CloseCode, DeviceKind, HangupReason,
+    AgentHello, AgentInfo, CallSignal, ClientFrame, CloseCode, DeviceKind, ErrorCode, HangupReason,
     IceCandidate, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame, decode_server,
     encode,
 };
@@ -241,7 +241,19 @@ impl Agent {
                 }
             }
             ServerFrame::Presence { presence } => self.emit(Event::Presence(presence)),
-            ServerFrame::Error(e) => self.emit(Event::ServerError(e)),
+            ServerFrame::Error(e) => {
+                // A refused `accept` leaves no session behind.
+                if let Some(session) = &e.session
+                    && matches!(e.code, ErrorCode::UnknownSession | ErrorCode::NotAllowed)
+                    && self
+                        .sessions
+                        .get(session)
+                        .is_some_and(|c| c.last == Seq::ZERO)
+                {
+                    self.sessions.remove(session);
+                }
+                self.emit(Event::ServerError(e));
+            }
             _ => {}
         }
         Ok(())
@@ -354,18 +366,16 @@ impl Agent {
         let conv = open(&mut self.sessions, session)?;
         if online {
             conv.local_typing(now, active, &mut self.out);
-            self.link.transmitted(now);
         }
         Ok(())
     }
 
     /// The agent has seen everything in `session` so far.
-    pub fn mark_read(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
+    pub fn mark_read(&mut self, session: &SessionId) -> Result<(), Error> {
         let online = self.link.is_online();
         let conv = open(&mut self.sessions, session)?;
         if online {
             conv.mark_read(&mut self.out);
-            self.link.transmitted(now);
         }
         Ok(())
     }

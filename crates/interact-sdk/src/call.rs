@@ -8,9 +8,11 @@
 
 use crate::error::Error;
 use crate::ids::CallId;
-use crate::limits::{MAX_CANDIDATE_BYTES, MAX_SDP_BYTES};
+use crate::limits::MAX_CANDIDATE_BYTES;
+#[cfg(test)]
+use crate::limits::MAX_SDP_BYTES;
 use crate::protocol::{
-    CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, Party,
+    CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, Party, is_valid_sdp,
 };
 
 /// Where a call stands.
@@ -269,6 +271,44 @@ impl Call {
         })
     }
 
+    /// Applies a signal this side sent, as the session log echoes or replays it (after a
+    /// reload the log is the only memory of the call). What was already applied locally
+    /// changes nothing.
+    pub(crate) fn apply_own(&mut self, signal: &CallSignal) {
+        match (signal, &self.state) {
+            (CallSignal::Start { call, media }, CallState::Idle) if self.me == Party::Visitor => {
+                self.state = CallState::Ringing {
+                    call: call.clone(),
+                    media: *media,
+                    outgoing: true,
+                };
+            }
+            (
+                CallSignal::Accept { call },
+                CallState::Ringing {
+                    call: c,
+                    media,
+                    outgoing: false,
+                },
+            ) if c == call => {
+                self.state = CallState::Negotiating {
+                    call: call.clone(),
+                    media: *media,
+                };
+            }
+            (CallSignal::Answer { call, .. }, CallState::Negotiating { call: c, media })
+                if c == call =>
+            {
+                self.state = CallState::Active {
+                    call: call.clone(),
+                    media: *media,
+                };
+            }
+            (CallSignal::Hangup { call, .. }, _) if self.state.call() == Some(call) => self.reset(),
+            _ => {}
+        }
+    }
+
     fn reset(&mut self) {
         self.state = CallState::Idle;
         self.making_offer = false;
@@ -359,9 +399,9 @@ impl Call {
 }
 
 fn check_sdp(sdp: &str) -> Result<(), Error> {
-    if sdp.is_empty() || sdp.len() > MAX_SDP_BYTES {
+    if !is_valid_sdp(sdp) {
         return Err(Error::ApiMisuse(
-            "SDP is empty or exceeds the protocol limit",
+            "SDP is empty, exceeds the protocol limit or holds control characters",
         ));
     }
     Ok(())

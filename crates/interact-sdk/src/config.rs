@@ -62,11 +62,12 @@ pub enum Availability {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
-    /// Bottom right corner.
-    #[default]
-    BottomRight,
     /// Bottom left corner.
     BottomLeft,
+    /// Bottom right corner; also what an unknown position from a newer server means.
+    #[default]
+    #[serde(other)]
+    BottomRight,
 }
 
 /// Presentation hints; the host page's snippet attributes may override them.

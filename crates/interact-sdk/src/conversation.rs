@@ -248,6 +248,7 @@ impl Conversation {
                     self.emit_call(ev, out);
                 }
             }
+            SessionEvent::Call { signal, .. } => self.call.apply_own(signal),
             SessionEvent::Ended { .. } => {
                 self.ended = true;
                 self.outbox.clear();

@@ -49,6 +49,9 @@ pub enum Field {
     Consent,
     /// Optional first message.
     FirstMessage,
+    /// A field this version of the SDK does not know.
+    #[serde(other)]
+    Other,
 }
 
 /// What is wrong with one field. `code` on the wire; UIs translate it.

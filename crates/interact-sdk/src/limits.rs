@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Largest text frame either side accepts, in bytes. Checked before any parsing.
-pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Deepest JSON nesting (objects and arrays) a frame may have. Checked before parsing.
 pub const MAX_JSON_DEPTH: usize = 8;
 /// Longest chat message, in Unicode scalar values.

@@ -127,12 +127,16 @@ impl Link {
         };
     }
 
+    /// A ping goes out when either direction has been quiet for [`PING_INTERVAL`]: the
+    /// server's `pong` then proves the link alive and carries the session heads.
+    fn ping_at(&self) -> Instant {
+        self.last_tx.min(self.last_rx) + PING_INTERVAL
+    }
+
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             LinkState::Connecting => Some(self.since + HANDSHAKE_TIMEOUT),
-            LinkState::Online => {
-                Some((self.last_tx + PING_INTERVAL).min(self.last_rx + IDLE_TIMEOUT))
-            }
+            LinkState::Online => Some(self.ping_at().min(self.last_rx + IDLE_TIMEOUT)),
             LinkState::Reconnecting { at, .. } => Some(at),
             LinkState::Closed { .. } => None,
         }
@@ -142,7 +146,7 @@ impl Link {
         match self.state {
             LinkState::Connecting if now >= self.since + HANDSHAKE_TIMEOUT => LinkAction::Drop,
             LinkState::Online if now >= self.last_rx + IDLE_TIMEOUT => LinkAction::Drop,
-            LinkState::Online if now >= self.last_tx + PING_INTERVAL => LinkAction::Ping,
+            LinkState::Online if now >= self.ping_at() => LinkAction::Ping,
             LinkState::Reconnecting { at, .. } if now >= at => {
                 self.state = LinkState::Connecting;
                 self.since = now;

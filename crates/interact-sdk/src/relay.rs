@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 
 use crate::form::{FieldError, validate_text};
 use crate::ids::{CallId, MessageId, Seq, SessionId};
-use crate::limits::{MAX_CANDIDATE_BYTES, MAX_SDP_BYTES};
+use crate::limits::MAX_CANDIDATE_BYTES;
 use crate::modality::Modalities;
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, EndReason, ErrorCode, ErrorFrame, EventFrame,
-    Party, ReceiptState, ServerFrame, SessionEvent,
+    Party, ReceiptState, ServerFrame, SessionEvent, is_valid_sdp,
 };
 use crate::time::UnixMillis;
 
@@ -55,6 +55,8 @@ pub struct SessionLog {
     visitor_name: Option<String>,
     agent: Option<AgentInfo>,
     call: Option<(CallId, CallMedia)>,
+    /// Whether the agent accepted the current call (offers and answers need it).
+    call_accepted: bool,
     ended: bool,
 }
 
@@ -70,6 +72,7 @@ impl SessionLog {
             visitor_name: None,
             agent: None,
             call: None,
+            call_accepted: false,
             ended: false,
         }
     }
@@ -158,7 +161,11 @@ impl SessionLog {
                 self.call = None;
             }
             SessionEvent::Call { signal, .. } => match signal {
-                CallSignal::Start { call, media } => self.call = Some((call.clone(), *media)),
+                CallSignal::Start { call, media } => {
+                    self.call = Some((call.clone(), *media));
+                    self.call_accepted = false;
+                }
+                CallSignal::Accept { .. } => self.call_accepted = true,
                 CallSignal::Hangup { .. } => self.call = None,
                 _ => {}
             },
@@ -219,6 +226,17 @@ impl SessionLog {
             ClientFrame::Send { id, .. } => Some(id),
             _ => None,
         };
+        // A resend of a stored message is acknowledged again, even after the end.
+        if let Some(seq) = msg_id.and_then(|id| self.messages.get(&(from, id.clone()))) {
+            let ack = ServerFrame::Ack {
+                session: self.session.clone(),
+                id: msg_id
+                    .cloned()
+                    .unwrap_or_else(|| unreachable!("checked above")),
+                seq: *seq,
+            };
+            return Ok(vec![Effect::Reply(ack)]);
+        }
         if self.ended && !matches!(frame, ClientFrame::Sync { .. } | ClientFrame::Typing { .. }) {
             return Err(self.error(ErrorCode::SessionEnded, "the session has ended", msg_id));
         }
@@ -352,6 +370,18 @@ impl SessionLog {
                 }
             }
             CallSignal::Unknown => return refuse("unknown call signal"),
+            CallSignal::Accept { call } if current == Some(call) => {
+                if from != Party::Agent || self.call_accepted {
+                    return refuse("only the agent accepts a ringing call");
+                }
+            }
+            CallSignal::Offer { call, .. }
+            | CallSignal::Answer { call, .. }
+            | CallSignal::Ice { call, .. }
+                if current == Some(call) && !self.call_accepted =>
+            {
+                return refuse("the call has not been accepted yet");
+            }
             other => {
                 if other.call() != current {
                     // A late hang-up for a call that is over is harmless.
@@ -362,11 +392,11 @@ impl SessionLog {
                 }
                 match other {
                     CallSignal::Offer { sdp, .. } | CallSignal::Answer { sdp, .. }
-                        if sdp.is_empty() || sdp.len() > MAX_SDP_BYTES =>
+                        if !is_valid_sdp(sdp) =>
                     {
                         return Err(self.error(
                             ErrorCode::InvalidField,
-                            "SDP is empty or too large",
+                            "SDP is empty, too large or holds control characters",
                             None,
                         ));
                     }

@@ -88,6 +88,8 @@ pub struct Visitor {
     token: Option<ResumeToken>,
     conv: Option<Conversation>,
     end_requested: bool,
+    /// Set by `invalid_resume`: reconnect without a session after the close.
+    fresh_start: bool,
     nonce: u64,
 }
 
@@ -107,6 +109,7 @@ impl Visitor {
             token: None,
             conv: None,
             end_requested: false,
+            fresh_start: false,
             nonce: 0,
         };
         if let Some(r) = options.resume {
@@ -222,6 +225,8 @@ impl Visitor {
                 Ok(())
             }
             Input::Disconnected(code) => {
+                // The close after `invalid_resume` is final for the old session only.
+                let code = code.filter(|_| !std::mem::take(&mut self.fresh_start));
                 if self.link.disconnected(now, code, &mut self.ids) {
                     self.out
                         .push_back(Output::Event(Event::Link(self.link.state.clone())));
@@ -350,8 +355,11 @@ impl Visitor {
                         .push_back(Output::Event(Event::FormRejected(fields)));
                 }
                 if e.code == ErrorCode::InvalidResume {
+                    // The session is gone for this client: start afresh after the close.
                     self.conv = None;
                     self.token = None;
+                    self.fresh_start = true;
+                    self.set_state(VisitorState::Loading);
                 }
                 self.out.push_back(Output::Event(Event::ServerError(e)));
             }
@@ -454,10 +462,8 @@ impl Visitor {
         let text = validate_text(text).map_err(Error::InvalidText)?;
         let id = self.ids.message_id();
         let online = self.link.is_online();
-        self.open_conv()?;
-        if let Some(conv) = self.conv.as_mut() {
-            conv.queue_message(now, id.clone(), text, online, &mut self.out);
-        }
+        let conv = open(&mut self.conv)?;
+        conv.queue_message(now, id.clone(), text, online, &mut self.out);
         if online {
             self.link.transmitted(now);
         }
@@ -475,12 +481,11 @@ impl Visitor {
     }
 
     /// The visitor has seen every message so far (sends a read receipt).
-    pub fn mark_read(&mut self, now: Instant) -> Result<(), Error> {
+    pub fn mark_read(&mut self) -> Result<(), Error> {
         let online = self.link.is_online();
         let conv = open(&mut self.conv)?;
         if online {
             conv.mark_read(&mut self.out);
-            self.link.transmitted(now);
         }
         Ok(())
     }

@@ -1260,7 +1260,7 @@ const CLOSE_CODES: [(CloseCode, u16, bool); 12] = [
     (CloseCode::UnsupportedProtocol, 4000, false),
     (CloseCode::Unauthorized, 4001, false),
     (CloseCode::ProtocolViolation, 4003, false),
-    (CloseCode::HandshakeTimeout, 4004, false),
+    (CloseCode::HandshakeTimeout, 4004, true),
     (CloseCode::RateLimited, 4008, true),
     (CloseCode::IdleTimeout, 4009, true),
     (CloseCode::Replaced, 4011, false),

@@ -50,8 +50,8 @@ fn chat_end_to_end_on_a_perfect_link() {
         .expect("send");
     w.pump();
     w.run_until(w.now + 1_000);
-    w.agent.mark_read(w.at(), &session).expect("read");
-    w.visitor.mark_read(w.at()).expect("read");
+    w.agent.mark_read(&session).expect("read");
+    w.visitor.mark_read().expect("read");
     w.pump();
     w.run_until(w.now + 1_000);
 

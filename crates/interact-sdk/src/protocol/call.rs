@@ -3,6 +3,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
+use crate::limits::MAX_SDP_BYTES;
+
+/// Whether `sdp` may be signalled: 1 to [`MAX_SDP_BYTES`] bytes, and no control characters
+/// but CR and LF (so that JSON escaping at most doubles it and the frame stays under
+/// [`MAX_FRAME_BYTES`](crate::limits::MAX_FRAME_BYTES)).
+pub fn is_valid_sdp(sdp: &str) -> bool {
+    !sdp.is_empty()
+        && sdp.len() <= MAX_SDP_BYTES
+        && sdp
+            .chars()
+            .all(|c| !c.is_control() || c == '\r' || c == '\n')
+}
 
 /// What a call carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -64,7 +64,7 @@ pub enum CloseCode {
     Unauthorized,
     /// 4003: protocol violation (frames before `hello`, repeated malformed frames).
     ProtocolViolation,
-    /// 4004: no `hello` within the handshake timeout.
+    /// 4004: no `hello` within the handshake timeout (a stalled network); reconnect.
     HandshakeTimeout,
     /// 4008: rate limit exceeded; reconnect later.
     RateLimited,
@@ -102,7 +102,12 @@ impl CloseCode {
     pub fn should_reconnect(self) -> bool {
         matches!(
             self,
-            Self::GoingAway | Self::Internal | Self::RateLimited | Self::IdleTimeout | Self::TooBig
+            Self::GoingAway
+                | Self::Internal
+                | Self::RateLimited
+                | Self::IdleTimeout
+                | Self::TooBig
+                | Self::HandshakeTimeout
         )
     }
 

@@ -13,7 +13,9 @@ mod error;
 mod event;
 mod server;
 
-pub use call::{CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState};
+pub use call::{
+    CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, is_valid_sdp,
+};
 pub use client::{AgentHello, ClientFrame, Hello, Presence, ReceiptState, Resume};
 pub use error::{CloseCode, ErrorCode};
 pub use event::{AgentInfo, Consent, EndReason, Party, SessionEvent, VisitorInfo};
