@@ -436,3 +436,156 @@ impl SessionLog {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+    use crate::protocol::{ReceiptState, SessionEvent};
+
+    fn log() -> SessionLog {
+        SessionLog::new(SessionId::new("s1").expect("valid"), Modalities::CHAT_ONLY)
+    }
+
+    fn send(id: &str, text: &str) -> ClientFrame {
+        ClientFrame::Send {
+            session: None,
+            id: MessageId::new(id).expect("valid"),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn append_then_ack_in_that_order() {
+        let mut l = log();
+        let effects = l
+            .handle(UnixMillis(1), Party::Visitor, &send("m1", " hi "))
+            .expect("valid");
+        let [
+            Effect::Append(ev),
+            Effect::Reply(ServerFrame::Ack { seq, .. }),
+        ] = &effects[..]
+        else {
+            panic!("expected append then ack: {effects:?}");
+        };
+        assert_eq!(ev.seq, *seq);
+        assert!(matches!(&ev.event, SessionEvent::Message { text, .. } if text == "hi"));
+    }
+
+    #[test]
+    fn restore_rebuilds_indexes_and_refuses_gaps() {
+        let mut l = log();
+        l.handle(UnixMillis(1), Party::Visitor, &send("m1", "a"))
+            .expect("valid");
+        l.handle(UnixMillis(2), Party::Agent, &send("m1", "b"))
+            .expect("valid");
+        let stored = l.events_after(Seq::ZERO).to_vec();
+        let mut r = SessionLog::restore(l.session().clone(), Modalities::CHAT_ONLY, stored.clone())
+            .expect("contiguous");
+        assert_eq!(r.head(), Seq(2));
+        // The resend after a restart is recognised.
+        let effects = r
+            .handle(UnixMillis(3), Party::Visitor, &send("m1", "a"))
+            .expect("valid");
+        assert!(matches!(
+            &effects[..],
+            [Effect::Reply(ServerFrame::Ack { seq: Seq(1), .. })]
+        ));
+        let gap = SessionLog::restore(
+            l.session().clone(),
+            Modalities::CHAT_ONLY,
+            stored.into_iter().skip(1),
+        );
+        assert_eq!(gap.err(), Some(RelayError::Gap(2)));
+    }
+
+    #[test]
+    fn truncate_undoes_a_failed_write() {
+        let mut l = log();
+        l.handle(UnixMillis(1), Party::Visitor, &send("m1", "a"))
+            .expect("valid");
+        let head = l.head();
+        l.handle(UnixMillis(2), Party::Visitor, &send("m2", "b"))
+            .expect("valid");
+        l.truncate(head);
+        assert_eq!(l.head(), Seq(1));
+        // m2 was not stored, so it is stored anew on resend.
+        let effects = l
+            .handle(UnixMillis(3), Party::Visitor, &send("m2", "b"))
+            .expect("valid");
+        assert!(matches!(&effects[0], Effect::Append(e) if e.seq == Seq(2)));
+    }
+
+    #[test]
+    fn ended_sessions_refuse_new_input_but_ack_resends() {
+        let mut l = log();
+        l.handle(UnixMillis(1), Party::Visitor, &send("m1", "a"))
+            .expect("valid");
+        l.handle(
+            UnixMillis(2),
+            Party::Agent,
+            &ClientFrame::End { session: None },
+        )
+        .expect("valid");
+        assert!(l.is_ended());
+        let err = l
+            .handle(UnixMillis(3), Party::Visitor, &send("m2", "late"))
+            .expect_err("ended");
+        assert_eq!(err.code, ErrorCode::SessionEnded);
+        assert!(
+            l.handle(UnixMillis(3), Party::Visitor, &send("m1", "a"))
+                .is_ok()
+        );
+        assert_eq!(
+            l.append(UnixMillis(4), SessionEvent::Queued { position: 1 })
+                .err(),
+            Some(RelayError::Ended)
+        );
+    }
+
+    #[test]
+    fn receipts_only_move_forward_and_stay_within_the_head() {
+        let mut l = log();
+        l.handle(UnixMillis(1), Party::Agent, &send("m1", "a"))
+            .expect("valid");
+        let receipt = |up_to| ClientFrame::Receipt {
+            session: None,
+            up_to: Seq(up_to),
+            state: ReceiptState::Read,
+        };
+        assert_eq!(
+            l.handle(UnixMillis(2), Party::Visitor, &receipt(1))
+                .expect("ok")
+                .len(),
+            1
+        );
+        assert!(
+            l.handle(UnixMillis(3), Party::Visitor, &receipt(1))
+                .expect("ok")
+                .is_empty()
+        );
+        let err = l
+            .handle(UnixMillis(4), Party::Visitor, &receipt(99))
+            .expect_err("beyond head");
+        assert_eq!(err.code, ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn hostile_text_is_refused_without_storing() {
+        let mut l = log();
+        for text in [
+            "",
+            "   ",
+            "a\u{0}b",
+            &"x".repeat(crate::limits::MAX_TEXT_CHARS + 1),
+        ] {
+            let err = l
+                .handle(UnixMillis(1), Party::Visitor, &send("m1", text))
+                .expect_err("refused");
+            assert_eq!(err.code, ErrorCode::InvalidField);
+        }
+        assert_eq!(l.head(), Seq::ZERO);
+    }
+}
