@@ -1,0 +1,206 @@
+//! The agent machine handles several visitors at once: offers, accept, per-session
+//! messages and ends, driven by hand-written server frames.
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use interact_sdk::config::{Target, TargetKind};
+use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
+use interact_sdk::protocol::{
+    AgentInfo, ClientFrame, EndReason, EventFrame, Offer, PROTOCOL_VERSION, Party, Presence,
+    ServerFrame, SessionEvent, VisitorInfo, decode_client, encode,
+};
+use interact_sdk::time::{Instant, UnixMillis};
+use interact_sdk::{Agent, AgentOptions, Error, Event, Input, Output};
+
+struct Driver {
+    agent: Agent,
+    sent: Vec<ClientFrame>,
+    events: Vec<Event>,
+}
+
+impl Driver {
+    fn drain(&mut self) {
+        loop {
+            match self.agent.poll_output() {
+                Output::Transmit(t) => self.sent.push(decode_client(&t).expect("valid frame")),
+                Output::Event(e) => self.events.push(e),
+                Output::Timeout(_) => break,
+                Output::Connect | Output::Close(_) => {}
+            }
+        }
+    }
+
+    fn receive(&mut self, frame: &ServerFrame) {
+        self.agent
+            .handle_input(Instant::from_millis(10), Input::Received(&encode(frame)))
+            .expect("valid");
+        self.drain();
+    }
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::new(s).expect("valid")
+}
+
+fn offer(s: &str, name: &str) -> ServerFrame {
+    ServerFrame::Offer(Offer {
+        session: sid(s),
+        visitor: VisitorInfo {
+            display_name: name.into(),
+            email: format!("{}@example.com", name.to_lowercase()),
+        },
+        target: Target {
+            kind: TargetKind::Service,
+            display_name: "Support".into(),
+        },
+        first_message: None,
+        expires_at: UnixMillis(30_000),
+    })
+}
+
+fn event(s: &str, seq: u64, event: SessionEvent) -> ServerFrame {
+    ServerFrame::Event(EventFrame {
+        session: sid(s),
+        seq: Seq(seq),
+        at: UnixMillis(seq),
+        event,
+    })
+}
+
+#[test]
+fn two_visitors_at_once() {
+    let now = Instant::from_millis(10);
+    let mut d = Driver {
+        agent: Agent::new(
+            Instant::ZERO,
+            AgentOptions {
+                seed: 1,
+                token: "t".into(),
+                client: None,
+            },
+        ),
+        sent: Vec::new(),
+        events: Vec::new(),
+    };
+    d.drain();
+    d.agent.handle_input(now, Input::Connected).expect("ok");
+    d.drain();
+    assert!(
+        matches!(&d.sent[..], [ClientFrame::AgentHello(h)] if h.token == "t" && h.protocol == PROTOCOL_VERSION)
+    );
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: Some(AgentInfo {
+            id: AgentId::new("a1").expect("valid"),
+            display_name: "Alex".into(),
+        }),
+    });
+    assert!(matches!(
+        d.sent.last(),
+        Some(ClientFrame::SetPresence {
+            presence: Presence::Available
+        })
+    ));
+
+    d.receive(&offer("s1", "Ann"));
+    d.receive(&offer("s2", "Bob"));
+    assert_eq!(d.agent.offers().count(), 2);
+    d.agent.accept(now, &sid("s1")).expect("accept s1");
+    d.agent.accept(now, &sid("s2")).expect("accept s2");
+    assert!(matches!(
+        d.agent.accept(now, &sid("s3")),
+        Err(Error::ApiMisuse(_))
+    ));
+    d.drain();
+
+    for (s, name) in [("s1", "Ann"), ("s2", "Bob")] {
+        d.receive(&event(
+            s,
+            1,
+            SessionEvent::Message {
+                id: MessageId::new(format!("m-{s}")).expect("valid"),
+                from: Party::Visitor,
+                author: Some(name.into()),
+                text: format!("hello from {name}"),
+            },
+        ));
+    }
+    // Each session got a delivered receipt addressed to it.
+    let receipts: Vec<_> = d
+        .sent
+        .iter()
+        .filter_map(|f| match f {
+            ClientFrame::Receipt { session, up_to, .. } => Some((session.clone(), *up_to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        receipts,
+        [(Some(sid("s1")), Seq(1)), (Some(sid("s2")), Seq(1))]
+    );
+
+    d.sent.clear();
+    d.agent
+        .send_message(now, &sid("s2"), "Hi Bob")
+        .expect("send");
+    d.agent
+        .send_message(now, &sid("s1"), "Hi Ann")
+        .expect("send");
+    d.drain();
+    let sends: Vec<_> = d
+        .sent
+        .iter()
+        .filter_map(|f| match f {
+            ClientFrame::Send { session, text, .. } => Some((session.clone(), text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sends,
+        [(Some(sid("s2")), "Hi Bob"), (Some(sid("s1")), "Hi Ann")]
+    );
+
+    // Ending one session leaves the other open.
+    d.receive(&event(
+        "s1",
+        2,
+        SessionEvent::Ended {
+            reason: EndReason::AgentEnded,
+        },
+    ));
+    assert!(matches!(
+        d.agent.send_message(now, &sid("s1"), "late"),
+        Err(Error::ApiMisuse(_))
+    ));
+    d.agent
+        .send_message(now, &sid("s2"), "still here")
+        .expect("s2 open");
+    let open: Vec<_> = d
+        .agent
+        .sessions()
+        .filter(|(_, ended)| !ended)
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(open, [sid("s2")]);
+    d.agent.forget(&sid("s1"));
+    assert_eq!(d.agent.sessions().count(), 1);
+
+    // After a reconnect the hello resumes the open session from what was seen.
+    d.drain();
+    d.sent.clear();
+    d.agent
+        .handle_input(now, Input::Disconnected(None))
+        .expect("ok");
+    d.agent.handle_input(now, Input::Connected).expect("ok");
+    d.drain();
+    let Some(ClientFrame::AgentHello(h)) = d.sent.first() else {
+        panic!("expected agent_hello, got {:?}", d.sent);
+    };
+    assert_eq!(h.resume.get(&sid("s2")), Some(&Seq(1)));
+    assert_eq!(h.resume.len(), 1);
+}
