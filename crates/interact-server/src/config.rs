@@ -1,0 +1,315 @@
+//! The server's configuration file (TOML), strictly validated: unknown keys, bad values
+//! and broken references are errors that name the line.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use interact_sdk::config::{PrivacyPolicy, Theme};
+use interact_sdk::modality::Modality;
+use serde::Deserialize;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or does not match the schema (the message names the line).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// The values are inconsistent (duplicate ids, unknown references).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening, URLs, storage.
+    pub server: ServerSection,
+    /// Administration.
+    pub admin: AdminSection,
+    /// Limits (all have defaults).
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// Domain Templates: where widgets may be embedded.
+    #[serde(default, rename = "domain_template")]
+    pub domain_templates: Vec<DomainTemplateConfig>,
+    /// Contact-center services.
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    /// Users (agents).
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The URL browsers reach the server at (used in snippets and pages), without a
+    /// trailing slash.
+    pub public_url: String,
+    /// The SQLite database file (created on first start), relative to the config file.
+    pub database: PathBuf,
+    /// Where the static pages live (the agent console), relative to the config file.
+    #[serde(default = "default_www")]
+    pub www: PathBuf,
+}
+
+fn default_www() -> PathBuf {
+    PathBuf::from("../www")
+}
+
+/// `[admin]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// SHA-256 (hex) of the bearer token of the admin API. The token itself is not kept.
+    pub token_sha256: String,
+}
+
+/// `[limits]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Sessions a single address may start per minute.
+    pub sessions_per_minute_per_ip: u32,
+    /// Frames a connection may send per second (burst allowed up to twice this).
+    pub frames_per_second: u32,
+    /// Seconds an agent has to accept an offer.
+    pub offer_timeout_secs: u64,
+    /// Most chats an agent handles at once.
+    pub max_chats_per_agent: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            sessions_per_minute_per_ip: 10,
+            frames_per_second: 20,
+            offer_timeout_secs: 30,
+            max_chats_per_agent: 4,
+        }
+    }
+}
+
+/// `[[domain_template]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainTemplateConfig {
+    /// Unique name, referenced by embed codes.
+    pub name: String,
+    /// Allowed origins: `scheme://host[:port]` exactly, or `scheme://*.example.com` for
+    /// any subdomain. Empty allows nothing.
+    #[serde(default)]
+    pub origins: Vec<String>,
+}
+
+/// A licence a service or user holds (names as in the product documents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Licence {
+    /// Service: Contact Center licence (chat workflows).
+    ContactCenter,
+    /// Service: Interact add-on (reachable from a website).
+    Interact,
+    /// User: Instant Messaging modality licence (receive chat tasks).
+    InstantMessaging,
+    /// User: Interact User licence (reachable directly from a website).
+    InteractUser,
+}
+
+/// `[[service]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Unique id.
+    pub id: String,
+    /// Name shown to visitors.
+    pub display_name: String,
+    /// Licences of the service.
+    #[serde(default)]
+    pub licences: BTreeSet<Licence>,
+    /// Enabled modalities.
+    #[serde(default)]
+    pub modalities: Vec<Modality>,
+    /// Member user ids.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// The privacy policy visitors consent to.
+    pub privacy: PrivacyPolicy,
+    /// Languages, preferred first.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+    /// Presentation hints.
+    #[serde(default)]
+    pub theme: Theme,
+}
+
+/// `[[user]]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Unique id, also the sign-in name.
+    pub id: String,
+    /// Name shown to visitors.
+    pub display_name: String,
+    /// Argon2 PHC string of the password (`interact-server hash-password` makes one).
+    pub password_hash: String,
+    /// Licences of the user.
+    #[serde(default)]
+    pub licences: BTreeSet<Licence>,
+    /// Enabled modalities.
+    #[serde(default)]
+    pub modalities: Vec<Modality>,
+    /// The privacy policy visitors consent to when contacting the user directly.
+    pub privacy: Option<PrivacyPolicy>,
+    /// Languages, preferred first.
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["en".into()]
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Relative paths in it are made relative
+    /// to the file's folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.server.database = base.join(&config.server.database);
+        config.server.www = base.join(&config.server.www);
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error message names line and column.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks what the schema cannot: unique ids, references, URLs, origins.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = BTreeSet::new();
+        for t in &self.domain_templates {
+            if !names.insert(t.name.as_str()) {
+                return Err(format!("domain_template {:?} is defined twice", t.name));
+            }
+            for o in &t.origins {
+                crate::tenant::OriginPattern::parse(o)
+                    .map_err(|e| format!("domain_template {:?}: origin {o:?}: {e}", t.name))?;
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for u in &self.users {
+            check_id(&u.id)?;
+            if !ids.insert(u.id.as_str()) {
+                return Err(format!("user {:?} is defined twice", u.id));
+            }
+            if !u.password_hash.starts_with("$argon2") {
+                return Err(format!(
+                    "user {:?}: password_hash must be an argon2 PHC string",
+                    u.id
+                ));
+            }
+        }
+        let mut service_ids = BTreeSet::new();
+        for s in &self.services {
+            check_id(&s.id)?;
+            if !service_ids.insert(s.id.as_str()) {
+                return Err(format!("service {:?} is defined twice", s.id));
+            }
+            for m in &s.members {
+                if !ids.contains(m.as_str()) {
+                    return Err(format!("service {:?}: member {m:?} is not a user", s.id));
+                }
+            }
+            if s.privacy.safe_url().is_none() {
+                return Err(format!("service {:?}: privacy.url must be http(s)", s.id));
+            }
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+            || self.server.public_url.ends_with('/')
+        {
+            return Err(
+                "server.public_url must be http(s)://host[:port] without a trailing slash".into(),
+            );
+        }
+        if self.admin.token_sha256.len() != 64 || hex::decode(&self.admin.token_sha256).is_err() {
+            return Err("admin.token_sha256 must be 64 hex digits".into());
+        }
+        Ok(())
+    }
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    interact_sdk::ids::AgentId::new(id)
+        .map(drop)
+        .map_err(|e| format!("id {id:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../../config/demo.toml");
+
+    #[test]
+    fn demo_config_is_valid() {
+        let c = Config::parse(DEMO).expect("parses");
+        c.validate().expect("valid");
+        assert!(!c.services.is_empty() && !c.users.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_line_number() {
+        let text = DEMO.replacen("[server]", "[server]\nlisten_port = 1", 1);
+        let e = Config::parse(&text).expect_err("unknown key");
+        assert!(e.contains("listen_port"), "{e}");
+        assert!(e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn broken_references_are_refused() {
+        let mut c = Config::parse(DEMO).expect("parses");
+        c.services[0].members.push("nobody".into());
+        assert!(c.validate().expect_err("bad member").contains("nobody"));
+        let mut c = Config::parse(DEMO).expect("parses");
+        c.domain_templates[0].origins.push("null".into());
+        assert!(c.validate().is_err());
+    }
+}

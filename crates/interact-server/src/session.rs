@@ -1,0 +1,346 @@
+//! Session operations that join the SDK's session log, the store and the hub. Every
+//! change to a session follows one rule: lock the session, append to its log, store the
+//! new events durably, and only then send anything.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use interact_sdk::form::ValidForm;
+use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId};
+use interact_sdk::protocol::{
+    AgentInfo, Consent, ErrorCode, ErrorFrame, EventFrame, Offer, Party, ServerFrame, SessionEvent,
+    VisitorInfo,
+};
+use interact_sdk::relay::{Effect, SessionLog};
+use interact_sdk::time::UnixMillis;
+
+use crate::auth;
+use crate::hub::{Conn, Live, LiveRef};
+use crate::state::{AppState, now};
+use crate::store::{EmbedCodeRecord, SessionRecord, StoreError};
+
+fn internal(session: Option<&SessionId>) -> ErrorFrame {
+    ErrorFrame {
+        code: ErrorCode::Internal,
+        message: "the server could not store this; send it again".into(),
+        id: None,
+        session: session.cloned(),
+        fields: None,
+        fatal: false,
+    }
+}
+
+/// Loads every session that has not ended into the hub (after a start or restart).
+pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
+    let open = state.store.open_sessions().await?;
+    let n = open.len();
+    for record in open {
+        let events = state.store.events(&record.id).await?;
+        let modalities = state.tenant.modalities(&record.target);
+        match SessionLog::restore(record.id.clone(), modalities, events) {
+            Ok(log) => {
+                state.hub.insert_session(Live { log, record });
+                state.metrics.active_sessions.inc();
+            }
+            Err(e) => tracing::error!(session = %record.id, error = %e, "cannot restore session"),
+        }
+    }
+    Ok(n)
+}
+
+/// Stores the appended events of `effects`, then carries them out: events to both
+/// parties, replies to `reply`, forwards to the other party. On a store failure the log
+/// is rolled back and the sender gets `internal`.
+pub async fn apply(
+    state: &AppState,
+    live: &mut Live,
+    head_before: Seq,
+    effects: Vec<Effect>,
+    from: Party,
+    reply: Option<&Conn>,
+) -> bool {
+    let id = live.record.id.clone();
+    let appended: Vec<EventFrame> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Append(ev) => Some(ev.clone()),
+            _ => None,
+        })
+        .collect();
+    if !appended.is_empty() {
+        if let Err(e) = state.store.append_events(&id, &appended).await {
+            tracing::error!(session = %id, error = %e, "storing events failed");
+            live.log.truncate(head_before);
+            if let Some(c) = reply {
+                c.send(&ServerFrame::Error(internal(Some(&id))));
+            }
+            return false;
+        }
+    }
+    let mut ended = false;
+    for effect in effects {
+        match effect {
+            Effect::Append(ev) => {
+                match &ev.event {
+                    SessionEvent::Message { .. } => {
+                        state.metrics.messages_relayed.inc();
+                    }
+                    SessionEvent::Ended { .. } => ended = true,
+                    _ => {}
+                }
+                state.hub.broadcast(&id, &ServerFrame::Event(ev));
+            }
+            Effect::Reply(f) => {
+                if let Some(c) = reply {
+                    c.send(&f);
+                }
+            }
+            Effect::Forward(f) => match from {
+                Party::Visitor => state.hub.send_to_agent_of(&id, &f),
+                _ => state.hub.send_to_visitor(&id, &f),
+            },
+        }
+    }
+    if ended {
+        state.hub.session_ended(&id);
+        state.metrics.active_sessions.dec();
+    }
+    true
+}
+
+/// Appends a server event to a session (queue position, agent joined, ...).
+pub async fn append_system(state: &AppState, live: &LiveRef, event: SessionEvent) -> bool {
+    let mut live = live.lock().await;
+    let head = live.log.head();
+    match live.log.append(now(), event) {
+        Ok(ev) => {
+            apply(
+                state,
+                &mut live,
+                head,
+                vec![Effect::Append(ev)],
+                Party::System,
+                None,
+            )
+            .await
+        }
+        Err(_) => false,
+    }
+}
+
+/// Creates a session from a validated form; returns its id, resume token and events.
+pub async fn create(
+    state: &AppState,
+    code: &EmbedCodeRecord,
+    origin: &str,
+    start_id: &str,
+    form: ValidForm,
+) -> Result<(SessionId, ResumeToken, LiveRef), StoreError> {
+    let at = now();
+    let id = SessionId::new(format!("s{}", hex::encode(auth::random_128())))
+        .unwrap_or_else(|e| unreachable!("hex ids are valid: {e}"));
+    let token = auth::random_token();
+    let config = state
+        .tenant
+        .widget_config(&code.target, interact_sdk::config::Availability::Open)
+        .ok_or_else(|| StoreError::NotFound(code.target.to_string()))?;
+    let mut log = SessionLog::new(id.clone(), config.modalities);
+    let started = SessionEvent::Started {
+        visitor: VisitorInfo {
+            display_name: form.display_name.clone(),
+            email: form.email.clone(),
+        },
+        consent: Consent {
+            policy_version: form.consent_version.clone(),
+            at,
+        },
+        target: config.target.clone(),
+    };
+    let mut events = vec![
+        log.append(at, started)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    ];
+    if let Some(text) = form.first_message.clone() {
+        let frame = interact_sdk::protocol::ClientFrame::Send {
+            session: None,
+            id: interact_sdk::ids::MessageId::new(start_id)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            text,
+        };
+        if let Ok(effects) = log.handle(at, Party::Visitor, &frame) {
+            events.extend(effects.into_iter().filter_map(|e| match e {
+                Effect::Append(ev) => Some(ev),
+                _ => None,
+            }));
+        }
+    }
+    let record = SessionRecord {
+        id: id.clone(),
+        embed_code: code.code.clone(),
+        target: code.target.clone(),
+        start_id: start_id.to_owned(),
+        token_hash: auth::token_hash(&token),
+        visitor_name: form.display_name,
+        visitor_email: form.email,
+        consent_version: form.consent_version,
+        consent_at: at,
+        origin: origin.to_owned(),
+        agent_id: None,
+        created_at: at,
+        ended: None,
+    };
+    state.store.create_session(&record, &events).await?;
+    state.metrics.active_sessions.inc();
+    let live = state.hub.insert_session(Live { log, record });
+    Ok((id, ResumeToken::new(token), live))
+}
+
+/// Announces changed queue positions and offers waiting sessions to available agents.
+pub fn dispatch(state: &AppState) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    Box::pin(dispatch_now(state))
+}
+
+async fn dispatch_now(state: &AppState) {
+    for (id, position) in state.hub.position_changes() {
+        if let Some(live) = state.hub.session(&id) {
+            append_system(state, &live, SessionEvent::Queued { position }).await;
+        }
+    }
+    state.hub.recycle_declined(&state.tenant);
+    for plan in state.hub.plan_offers(&state.tenant) {
+        let Some(live) = state.hub.session(&plan.session) else {
+            continue;
+        };
+        let offer = {
+            let live = live.lock().await;
+            let first_message =
+                live.log
+                    .events_after(Seq::ZERO)
+                    .iter()
+                    .find_map(|e| match &e.event {
+                        SessionEvent::Message {
+                            from: Party::Visitor,
+                            text,
+                            ..
+                        } => Some(text.clone()),
+                        _ => None,
+                    });
+            let Some(config) = state.tenant.widget_config(
+                &live.record.target,
+                interact_sdk::config::Availability::Open,
+            ) else {
+                continue;
+            };
+            Offer {
+                session: plan.session.clone(),
+                visitor: VisitorInfo {
+                    display_name: live.record.visitor_name.clone(),
+                    email: live.record.visitor_email.clone(),
+                },
+                target: config.target,
+                first_message,
+                expires_at: UnixMillis(now().0 + state.config.limits.offer_timeout_secs * 1000),
+            }
+        };
+        state
+            .hub
+            .send_to_agent(&plan.agent, &ServerFrame::Offer(offer));
+        let state2 = state.clone();
+        let timeout = Duration::from_secs(state.config.limits.offer_timeout_secs);
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if state2.hub.offer_failed(&plan.session, &plan.agent) {
+                state2.hub.send_to_agent(
+                    &plan.agent,
+                    &ServerFrame::OfferWithdrawn {
+                        session: plan.session.clone(),
+                    },
+                );
+                dispatch(&state2).await;
+            }
+        });
+    }
+}
+
+/// The agent accepts an offered session.
+pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Result<(), ErrorFrame> {
+    let user = agent.id.as_str();
+    let refuse = |msg: &str| ErrorFrame {
+        code: ErrorCode::NotAllowed,
+        message: msg.into(),
+        id: None,
+        session: Some(id.clone()),
+        fields: None,
+        fatal: false,
+    };
+    if !state.hub.is_offered_to(id, user) {
+        return Err(refuse("this session is not offered to you"));
+    }
+    let live = state
+        .hub
+        .session(id)
+        .ok_or_else(|| refuse("no such session"))?;
+    {
+        let mut l = live.lock().await;
+        let head = l.log.head();
+        let ev = l
+            .log
+            .append(
+                now(),
+                SessionEvent::AgentJoined {
+                    agent: agent.clone(),
+                },
+            )
+            .map_err(|_| refuse("the session has ended"))?;
+        if let Err(e) = state
+            .store
+            .append_events(id, std::slice::from_ref(&ev))
+            .await
+        {
+            tracing::error!(session = %id, error = %e, "storing agent_joined failed");
+            l.log.truncate(head);
+            return Err(internal(Some(id)));
+        }
+        if let Err(e) = state.store.set_session_agent(id, &agent.id).await {
+            tracing::error!(session = %id, error = %e, "storing the agent failed");
+        }
+        l.record.agent_id = Some(agent.id.clone());
+        state.hub.assigned(id, user, now());
+        // The agent gets the whole transcript; the visitor the new event.
+        for e in l.log.events_after(Seq::ZERO) {
+            state
+                .hub
+                .send_to_agent(user, &ServerFrame::Event(e.clone()));
+        }
+        state.hub.send_to_visitor(id, &ServerFrame::Event(ev));
+    }
+    dispatch(state).await;
+    Ok(())
+}
+
+/// The agent declines an offered session; it goes to the next agent.
+pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
+    if state.hub.offer_failed(id, agent.as_str()) {
+        dispatch(state).await;
+    }
+}
+
+/// Replays what an agent missed in the sessions they hold.
+pub async fn replay_for_agent(
+    state: &AppState,
+    user: &str,
+    resume: &std::collections::BTreeMap<SessionId, Seq>,
+) {
+    for id in state.hub.agent_sessions(user) {
+        if let Some(live) = state.hub.session(&id) {
+            let live = live.lock().await;
+            let after = resume.get(&id).copied().unwrap_or(Seq::ZERO);
+            for e in live.log.events_after(after) {
+                state
+                    .hub
+                    .send_to_agent(user, &ServerFrame::Event(e.clone()));
+            }
+        }
+    }
+}

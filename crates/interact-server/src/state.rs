@@ -1,0 +1,170 @@
+//! Shared server state.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::time::UnixMillis;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
+use crate::tenant::{DomainTemplate, OriginPattern, Tenant};
+
+/// Everything handlers share; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The configuration file.
+    pub config: Config,
+    /// Services, users, licences.
+    pub tenant: Tenant,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Live sessions and connections.
+    pub hub: Hub,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Domain Templates (stored; cached here, refreshed on change).
+    templates: RwLock<BTreeMap<String, DomainTemplate>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Wall-clock time now.
+pub fn now() -> UnixMillis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    UnixMillis(ms)
+}
+
+impl AppState {
+    /// Builds the state: seeds Domain Templates from the configuration into the store and
+    /// loads the templates.
+    pub async fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        for t in &config.domain_templates {
+            let record = TemplateRecord {
+                name: t.name.clone(),
+                origins: t.origins.clone(),
+            };
+            store.put_template(&record, now()).await?;
+        }
+        let tenant = Tenant::from_config(&config);
+        let metrics = Metrics::default();
+        let state = Self(Arc::new(Inner {
+            hub: Hub::new(config.limits.clone()),
+            config,
+            tenant,
+            store,
+            metrics,
+            templates: RwLock::new(BTreeMap::new()),
+        }));
+        state.reload_templates().await?;
+        Ok(state)
+    }
+
+    /// Reloads the Domain Templates from the store.
+    pub async fn reload_templates(&self) -> Result<(), StoreError> {
+        let records = self.store.templates().await?;
+        let map = records
+            .into_iter()
+            .map(|r| {
+                let t = DomainTemplate {
+                    origins: r
+                        .origins
+                        .iter()
+                        .filter_map(|o| OriginPattern::parse(o).ok())
+                        .collect(),
+                    name: r.name.clone(),
+                };
+                (r.name, t)
+            })
+            .collect();
+        *self.templates.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(())
+    }
+
+    /// The template named `name` (deny-all if it vanished).
+    pub fn template(&self, name: &str) -> DomainTemplate {
+        self.templates
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| DomainTemplate {
+                name: name.to_owned(),
+                origins: Vec::new(),
+            })
+    }
+
+    /// The gate every visitor request passes: the embed code must exist, not be revoked,
+    /// point at a target that may be embedded, and the page's `Origin` must be allowed by
+    /// the code's Domain Template. Unknown code: 404; foreign origin: 403.
+    pub async fn admit(
+        &self,
+        code: &str,
+        origin: Option<&str>,
+    ) -> Result<(EmbedCodeRecord, DomainTemplate), AppError> {
+        let unknown = || AppError::NotFound("unknown or revoked embed code".into());
+        let code = EmbedCode::from_str(code).map_err(|_| {
+            self.metrics.reject("bad_embed_code");
+            unknown()
+        })?;
+        let record = match self.store.embed_code(&code).await? {
+            Some(r) if r.revoked_at.is_none() => r,
+            _ => {
+                self.metrics.reject("unknown_embed_code");
+                return Err(unknown());
+            }
+        };
+        if self.tenant.check_embeddable(&record.target).is_err() {
+            self.metrics.reject("unlicensed_target");
+            return Err(unknown());
+        }
+        let template = self.template(&record.template);
+        if !template.allows(origin) {
+            self.metrics.reject("origin_not_allowed");
+            return Err(AppError::Forbidden(format!(
+                "origin {} is not allowed for this embed code (Domain Template {:?})",
+                origin.unwrap_or("(none)"),
+                template.name
+            )));
+        }
+        Ok((record, template))
+    }
+}
+
+/// The client's IP address, when the server runs with connect info (absent in
+/// `oneshot` tests).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}

@@ -1,0 +1,381 @@
+//! The embedded store: one SQLite file, WAL journal, `synchronous = FULL` so that a
+//! committed (and so acknowledged) message survives a killed process or a power cut.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{AgentId, SessionId};
+use interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
+use interact_sdk::time::UnixMillis;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::{EmbedCodeRecord, SessionRecord, Store, StoreError, TemplateRecord};
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn ms(v: i64) -> UnixMillis {
+    UnixMillis(u64::try_from(v).unwrap_or(0))
+}
+
+fn db(v: UnixMillis) -> i64 {
+    i64::try_from(v.0).unwrap_or(i64::MAX)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| unreachable!("serialising stored values: {e}"))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound(d.message().to_owned())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    fn embed_row(row: &SqliteRow) -> Result<EmbedCodeRecord, StoreError> {
+        let code: String = row.try_get("code")?;
+        Ok(EmbedCodeRecord {
+            code: EmbedCode::from_str(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            target: parse(&row.try_get::<String, _>("target")?)?,
+            template: row.try_get("template")?,
+            created_at: ms(row.try_get("created_at")?),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(ms),
+        })
+    }
+
+    fn session_row(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+        let ended_at: Option<i64> = row.try_get("ended_at")?;
+        let end_reason: Option<String> = row.try_get("end_reason")?;
+        let ended = match (ended_at, end_reason) {
+            (Some(at), Some(r)) => Some((ms(at), parse::<EndReason>(&r)?)),
+            _ => None,
+        };
+        Ok(SessionRecord {
+            id: SessionId::new(row.try_get::<String, _>("id")?).map_err(|e| corrupt(&e))?,
+            embed_code: EmbedCode::from_str(&row.try_get::<String, _>("embed_code")?)
+                .map_err(|e| corrupt(&e))?,
+            target: parse(&row.try_get::<String, _>("target")?)?,
+            start_id: row.try_get("start_id")?,
+            token_hash: row.try_get("token_hash")?,
+            visitor_name: row.try_get("visitor_name")?,
+            visitor_email: row.try_get("visitor_email")?,
+            consent_version: row.try_get("consent_version")?,
+            consent_at: ms(row.try_get("consent_at")?),
+            origin: row.try_get("origin")?,
+            agent_id: row
+                .try_get::<Option<String>, _>("agent_id")?
+                .map(AgentId::new)
+                .transpose()
+                .map_err(|e| corrupt(&e))?,
+            created_at: ms(row.try_get("created_at")?),
+            ended,
+        })
+    }
+
+    async fn insert_events(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        session: &SessionId,
+        events: &[EventFrame],
+    ) -> Result<(), StoreError> {
+        for e in events {
+            sqlx::query(
+                "INSERT INTO session_events (session_id, seq, at, event) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(session.as_str())
+            .bind(i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+            .bind(db(e.at))
+            .bind(json(&e.event))
+            .execute(&mut **tx)
+            .await
+            .map_err(conflict)?;
+            if let SessionEvent::Ended { reason } = &e.event {
+                sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3")
+                    .bind(db(e.at))
+                    .bind(json(reason))
+                    .bind(session.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
+     consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_template(&self, t: &TemplateRecord, at: UnixMillis) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO domain_templates (name, origins, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET origins = excluded.origins, updated_at = excluded.updated_at",
+        )
+        .bind(&t.name)
+        .bind(json(&t.origins))
+        .bind(db(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, origins FROM domain_templates ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TemplateRecord {
+                    name: r.try_get("name")?,
+                    origins: parse(&r.try_get::<String, _>("origins")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_template(&self, name: &str) -> Result<bool, StoreError> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM embed_codes WHERE template = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        if used > 0 {
+            return Err(StoreError::Conflict);
+        }
+        let r = sqlx::query("DELETE FROM domain_templates WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn create_embed_code(&self, r: &EmbedCodeRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO embed_codes (code, target, template, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(r.code.as_str())
+        .bind(json(&r.target))
+        .bind(&r.template)
+        .bind(db(r.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        Ok(())
+    }
+
+    async fn embed_code(&self, code: &EmbedCode) -> Result<Option<EmbedCodeRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM embed_codes WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::embed_row).transpose()
+    }
+
+    async fn embed_codes(&self) -> Result<Vec<EmbedCodeRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM embed_codes ORDER BY created_at, code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::embed_row).collect()
+    }
+
+    async fn revoke_embed_code(
+        &self,
+        code: &EmbedCode,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE embed_codes SET revoked_at = $1 WHERE code = $2 AND revoked_at IS NULL",
+        )
+        .bind(db(at))
+        .bind(code.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn create_session(
+        &self,
+        s: &SessionRecord,
+        events: &[EventFrame],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
+             consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.embed_code.as_str())
+        .bind(json(&s.target))
+        .bind(&s.start_id)
+        .bind(&s.token_hash)
+        .bind(&s.visitor_name)
+        .bind(&s.visitor_email)
+        .bind(&s.consent_version)
+        .bind(db(s.consent_at))
+        .bind(&s.origin)
+        .bind(s.agent_id.as_ref().map(AgentId::as_str))
+        .bind(db(s.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict)?;
+        Self::insert_events(&mut tx, &s.id, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_events(
+        &self,
+        session: &SessionId,
+        events: &[EventFrame],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::insert_events(&mut tx, session, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_session_agent(
+        &self,
+        session: &SessionId,
+        agent: &AgentId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET agent_id = $1 WHERE id = $2")
+            .bind(agent.as_str())
+            .bind(session.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::session_row).transpose()
+    }
+
+    async fn session_by_start(
+        &self,
+        code: &EmbedCode,
+        start_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE embed_code = $1 AND start_id = $2"
+        ))
+        .bind(code.as_str())
+        .bind(start_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::session_row).transpose()
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, event FROM session_events WHERE session_id = $1 ORDER BY seq",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventFrame {
+                    session: id.clone(),
+                    seq: interact_sdk::ids::Seq(
+                        u64::try_from(r.try_get::<i64, _>("seq")?).unwrap_or(0),
+                    ),
+                    at: ms(r.try_get("at")?),
+                    event: parse(&r.try_get::<String, _>("event")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE ended_at IS NULL ORDER BY created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::session_row).collect()
+    }
+
+    async fn put_agent_token(
+        &self,
+        hash: &str,
+        user: &str,
+        at: UnixMillis,
+        expires: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO agent_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(hash)
+            .bind(user)
+            .bind(db(at))
+            .bind(db(expires))
+            .execute(&self.pool)
+            .await
+            .map_err(conflict)?;
+        Ok(())
+    }
+
+    async fn agent_token(&self, hash: &str, now: UnixMillis) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash)
+        .bind(db(now))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM agent_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

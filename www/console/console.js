@@ -1,0 +1,1049 @@
+// Interact agent console: the rendering layer. It owns the DOM, the WebSocket, the clock,
+// the random source and sessionStorage, and drives the protocol/state layer in state.js.
+//
+// Everything a visitor typed (names, emails, messages) reaches the page through
+// textContent only: never innerHTML, never an attribute.
+
+import { AgentClient, LIMITS, PRESENCES } from "./state.js";
+
+const TOKEN_KEY = "interact.console.token";
+const AGENT_KEY = "interact.console.agent";
+const PRESENCE_KEY = "interact.console.presence";
+const SESSIONS_KEY = "interact.console.sessions";
+
+const $ = (id) => document.getElementById(id);
+const now = () => performance.now();
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+const store = {
+  get(key) {
+    try {
+      return sessionStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      sessionStorage.setItem(key, value);
+    } catch {
+      // Storage unavailable (private mode quotas): the console still works for this page.
+    }
+  },
+  remove(key) {
+    try {
+      sessionStorage.removeItem(key);
+    } catch {
+      // ignore
+    }
+  },
+};
+
+const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** A fresh message id: "m" and 20 characters carrying 120 random bits. */
+function newMessageId() {
+  const bytes = new Uint8Array(20);
+  crypto.getRandomValues(bytes);
+  let id = "m";
+  for (const b of bytes) id += ID_ALPHABET[b & 63];
+  return id;
+}
+
+function randomUnit() {
+  const a = new Uint32Array(1);
+  crypto.getRandomValues(a);
+  return a[0] / 2 ** 32;
+}
+
+/** Creates an element with a class and, optionally, text (always as a text node). */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function setText(node, text) {
+  const value = text ?? "";
+  if (node.textContent !== value) node.textContent = value;
+}
+
+let uid = 0;
+const nextDomId = (prefix) => `${prefix}-${++uid}`;
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function fmtTime(at) {
+  const d = new Date(at);
+  const today = new Date();
+  if (d.toDateString() === today.toDateString()) return timeFmt.format(d);
+  return dateTimeFmt.format(d);
+}
+
+function timeNode(at) {
+  const t = el("time", "stamp", fmtTime(at));
+  t.dateTime = new Date(at).toISOString();
+  t.title = dateTimeFmt.format(new Date(at));
+  return t;
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Texts
+
+const END_TEXT = {
+  visitor_ended: "The visitor ended the chat",
+  agent_ended: "The chat was ended by an agent",
+  no_agent: "No agent could take the chat",
+  closed: "The chat was closed (outside opening hours)",
+  idle_timeout: "The chat ended after a period of inactivity",
+  workflow: "The chat was ended by the workflow",
+  failed: "The chat failed",
+  other: "The chat ended",
+};
+
+const STATUS_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read" };
+
+const FAILED_TEXT = {
+  ended: "Not sent: the chat ended",
+  session_ended: "Not sent: the chat ended",
+  invalid_field: "Not sent: refused by the server",
+  not_allowed: "Not sent: not allowed now",
+  unknown_session: "Not sent: chat not available",
+};
+
+const ERROR_TEXT = {
+  unsupported_protocol: "The server speaks another protocol version.",
+  malformed: "The server could not read a request from the console.",
+  frame_too_large: "A request was too large for the server.",
+  too_deep: "A request was too complex for the server.",
+  unknown_type: "The server does not support a request from the console.",
+  invalid_field: "The server refused a request.",
+  handshake_required: "The connection was refused (handshake).",
+  unauthorized: "Your sign-in is no longer valid.",
+  unknown_session: "That chat is not available.",
+  not_allowed: "That is not possible right now.",
+  rate_limited: "Too many requests. Slow down a little.",
+  session_ended: "That chat has already ended.",
+  internal: "The server had a problem. The console will retry.",
+};
+
+const CLOSE_TEXT = {
+  1000: "The server closed the connection.",
+  1008: "The server refused the connection.",
+  4000: "The server speaks another protocol version.",
+  4003: "The server reported a protocol violation.",
+  4011: "The console was opened somewhere else.",
+};
+
+const COMPOSER_ERROR = {
+  too_long: `Messages can be at most ${LIMITS.MAX_TEXT_CHARS} characters long.`,
+  control_characters: "The message contains characters that cannot be sent.",
+  not_writable: "You can no longer write in this chat.",
+};
+
+// ---------------------------------------------------------------------------------------
+// Application state (the protocol state lives in `client`)
+
+/** @type {AgentClient | null} */
+let client = null;
+/** @type {WebSocket | null} */
+let ws = null;
+let timer = null;
+let ticker = null;
+/** The session shown, or null. */
+let active = null;
+/** Session -> view (DOM nodes and what has been rendered). */
+const views = new Map();
+const offerNodes = new Map();
+const chatNodes = new Map();
+let persisted = "";
+
+// ---------------------------------------------------------------------------------------
+// Driving the client
+
+function pump() {
+  if (!client) return;
+  drain();
+  if (!client) return;
+  // Signed out by the server: back to the sign-in form.
+  const link = client.link;
+  if (link.state === "closed" && (link.code === 4001 || client.fatal === "unauthorized")) {
+    signOutLocally("Your sign-in has expired or was revoked. Please sign in again.");
+    return;
+  }
+  // The agent sees the active session: clear its unread count, send a read receipt.
+  if (active && document.visibilityState === "visible" && client.sessions.has(active)) {
+    client.markRead(now(), active);
+    drain();
+  }
+  render();
+  schedule();
+}
+
+function drain() {
+  let out;
+  while (client && (out = client.poll())) {
+    switch (out.type) {
+      case "connect":
+        openSocket();
+        break;
+      case "transmit":
+        if (ws && ws.readyState === WebSocket.OPEN) ws.send(out.text);
+        break;
+      case "close":
+        closeSocket(out.code);
+        break;
+      case "notice":
+        showNotice(out);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function schedule() {
+  clearTimeout(timer);
+  timer = null;
+  if (!client) return;
+  const at = client.nextTimeout();
+  if (!Number.isFinite(at)) return;
+  timer = setTimeout(onTimer, Math.max(0, Math.ceil(at - now())) + 1);
+}
+
+function onTimer() {
+  timer = null;
+  if (!client) return;
+  client.handleTimeout(now());
+  pump();
+}
+
+function agentSocketUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/v1/agent/ws`;
+}
+
+function openSocket() {
+  closeSocket(null);
+  let sock;
+  try {
+    sock = new WebSocket(agentSocketUrl());
+  } catch (e) {
+    console.warn("interact: cannot open the WebSocket", e);
+    setTimeout(() => {
+      if (!client) return;
+      client.handleClose(now(), null);
+      pump();
+    }, 0);
+    return;
+  }
+  sock.binaryType = "arraybuffer";
+  ws = sock;
+  sock.addEventListener("open", () => {
+    if (ws !== sock || !client) return;
+    client.handleOpen(now());
+    pump();
+  });
+  sock.addEventListener("message", (e) => {
+    if (ws !== sock || !client) return;
+    const problem = client.handleText(now(), e.data);
+    if (problem) console.warn("interact:", problem);
+    pump();
+  });
+  sock.addEventListener("close", (e) => {
+    if (ws !== sock || !client) return;
+    ws = null;
+    client.handleClose(now(), e.code);
+    pump();
+  });
+}
+
+/** Closes the current socket without reporting it to the client. */
+function closeSocket(code) {
+  const sock = ws;
+  ws = null;
+  if (!sock) return;
+  try {
+    // Browsers only let pages send 1000 and 3000-4999; anything else closes without a code.
+    if (code === 1000 || (code >= 3000 && code <= 4999)) sock.close(code);
+    else sock.close();
+  } catch {
+    // already closing
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in and sign-out
+
+function showSignIn(message, isError) {
+  $("app-view").hidden = true;
+  $("signin-view").hidden = false;
+  const err = $("signin-error");
+  err.textContent = message ?? "";
+  err.classList.toggle("form-info", Boolean(message) && !isError);
+  document.title = "Sign in · Interact agent console";
+  const user = $("signin-username");
+  (user.value ? $("signin-password") : user).focus();
+}
+
+function parseAgent(value) {
+  if (!value || typeof value !== "object") return null;
+  if (typeof value.id !== "string" || typeof value.display_name !== "string") return null;
+  return { id: value.id, display_name: value.display_name };
+}
+
+async function onSignIn(event) {
+  event.preventDefault();
+  const form = $("signin-form");
+  const user = $("signin-username");
+  const pass = $("signin-password");
+  const err = $("signin-error");
+  err.classList.remove("form-info");
+  const username = user.value.trim();
+  const password = pass.value;
+  if (!username || !password) {
+    err.textContent = "Enter your username and password.";
+    (username ? pass : user).focus();
+    return;
+  }
+  err.textContent = "";
+  form.setAttribute("aria-busy", "true");
+  $("signin-submit").disabled = true;
+  try {
+    const res = await fetch("/v1/agent/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ username, password }),
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    if (res.status === 401) {
+      err.textContent = "Wrong username or password.";
+      pass.select();
+      pass.focus();
+      return;
+    }
+    if (res.status === 429) {
+      err.textContent = "Too many attempts. Wait a moment and try again.";
+      return;
+    }
+    if (!res.ok) {
+      err.textContent = `Sign-in failed (HTTP ${res.status}). Try again later.`;
+      return;
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    const token = body && typeof body.token === "string" && body.token.length > 0 ? body.token : null;
+    if (!token) {
+      err.textContent = "The server sent an unexpected answer. Try again later.";
+      return;
+    }
+    const agent = parseAgent(body.agent);
+    pass.value = "";
+    store.set(TOKEN_KEY, token);
+    if (agent) store.set(AGENT_KEY, JSON.stringify(agent));
+    store.remove(SESSIONS_KEY);
+    startConsole(token, agent);
+  } catch {
+    err.textContent = "Could not reach the server. Check the connection and try again.";
+  } finally {
+    form.removeAttribute("aria-busy");
+    $("signin-submit").disabled = false;
+  }
+}
+
+function openChats() {
+  let n = 0;
+  if (client) for (const c of client.sessions.values()) if (!c.ended && !c.left) n++;
+  return n;
+}
+
+async function onSignOut() {
+  if (!client) return;
+  const open = openChats();
+  if (open > 0 && !window.confirm(`You have ${plural(open, "open chat", "open chats")}. Sign out anyway? The visitors will wait for another agent.`)) {
+    return;
+  }
+  const token = client.token;
+  stopConsole();
+  clearStoredSession();
+  showSignIn("You have signed out.", false);
+  try {
+    await fetch("/v1/agent/logout", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+      credentials: "same-origin",
+      keepalive: true,
+    });
+  } catch {
+    // The token is gone from this page either way.
+  }
+}
+
+function signOutLocally(message) {
+  stopConsole();
+  clearStoredSession();
+  showSignIn(message, true);
+}
+
+function clearStoredSession() {
+  store.remove(TOKEN_KEY);
+  store.remove(AGENT_KEY);
+  store.remove(SESSIONS_KEY);
+  persisted = "";
+}
+
+function startConsole(token, agent) {
+  stopConsole();
+  let restore = [];
+  try {
+    const saved = JSON.parse(store.get(SESSIONS_KEY) ?? "[]");
+    if (Array.isArray(saved)) restore = saved.filter((s) => typeof s === "string");
+  } catch {
+    restore = [];
+  }
+  const presence = store.get(PRESENCE_KEY);
+  client = new AgentClient({
+    token,
+    now: now(),
+    newId: newMessageId,
+    random: randomUnit,
+    presence: PRESENCES.includes(presence) ? presence : "available",
+    restore,
+    me: agent,
+  });
+  $("signin-view").hidden = true;
+  $("app-view").hidden = false;
+  ticker = setInterval(() => {
+    if (client) render();
+  }, 1000);
+  pump();
+}
+
+function stopConsole() {
+  clearTimeout(timer);
+  clearInterval(ticker);
+  timer = null;
+  ticker = null;
+  closeSocket(1000);
+  client = null;
+  active = null;
+  for (const v of views.values()) v.root.remove();
+  views.clear();
+  for (const n of offerNodes.values()) n.root.remove();
+  offerNodes.clear();
+  for (const n of chatNodes.values()) n.root.remove();
+  chatNodes.clear();
+  $("notices").replaceChildren();
+}
+
+// ---------------------------------------------------------------------------------------
+// Notices (toasts)
+
+function showNotice(n) {
+  let text = null;
+  if (n.kind === "accept_refused") {
+    if (!n.restored) text = "That chat is no longer available: another agent took it or the visitor left.";
+  } else if (n.kind === "error") {
+    console.warn(`interact: server error ${n.code}: ${n.message}`);
+    if (n.code === "unauthorized") return; // handled by the close that follows
+    if (n.refused) text = "A message could not be sent; it is marked in the chat.";
+    else text = ERROR_TEXT[n.code] ?? `The server reported an error (${n.code}).`;
+  }
+  if (!text) return;
+  const box = $("notices");
+  const note = el("div", "notice");
+  note.append(el("p", "notice-text", text));
+  const close = el("button", "btn btn-small notice-close", "Dismiss");
+  close.type = "button";
+  close.addEventListener("click", () => note.remove());
+  note.append(close);
+  box.append(note);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => note.remove(), 8000);
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+function render() {
+  if (!client) return;
+  renderConnection();
+  renderPresence();
+  renderOffers();
+  renderChats();
+  renderSessions();
+  renderTitle();
+  persist();
+}
+
+function renderConnection() {
+  const link = client.link;
+  const box = $("conn");
+  const retry = $("conn-retry");
+  let state = link.state;
+  let text;
+  switch (link.state) {
+    case "online":
+      text = "Online";
+      break;
+    case "connecting":
+      text = client.attempts > 0 ? "Reconnecting…" : "Connecting…";
+      break;
+    case "reconnecting": {
+      const secs = Math.max(0, Math.ceil((link.at - now()) / 1000));
+      text = secs > 0 ? `Connection lost · retrying in ${secs} s` : "Connection lost · retrying…";
+      break;
+    }
+    default:
+      state = "closed";
+      text = `Disconnected · ${CLOSE_TEXT[link.code] ?? "The connection was closed."}`;
+  }
+  if (box.dataset.state !== state) box.dataset.state = state;
+  setText($("conn-text"), text);
+  retry.hidden = !(link.state === "reconnecting" || link.state === "closed");
+  setText(retry, link.state === "closed" ? "Reconnect" : "Retry now");
+  setText($("me-name"), client.me?.display_name ?? "");
+}
+
+function renderPresence() {
+  const select = $("presence-select");
+  if (select.value !== client.wantedPresence) select.value = client.wantedPresence;
+  const shown = client.online ? (client.presence ?? client.wantedPresence) : "offline";
+  const wrap = select.closest(".presence");
+  if (wrap.dataset.presence !== shown) wrap.dataset.presence = shown;
+  const pending = client.online && client.presence !== client.wantedPresence;
+  wrap.classList.toggle("is-pending", pending);
+}
+
+function renderOffers() {
+  const list = $("offers");
+  const online = client.online;
+  let focusLost = false;
+  for (const [session, node] of offerNodes) {
+    if (!client.offers.has(session)) {
+      if (node.root.contains(document.activeElement)) focusLost = true;
+      node.root.remove();
+      offerNodes.delete(session);
+    }
+  }
+  let i = 0;
+  for (const [session, offer] of client.offers) {
+    let node = offerNodes.get(session);
+    if (!node) {
+      node = createOfferNode(session, offer);
+      offerNodes.set(session, node);
+    }
+    if (list.children[i] !== node.root) list.insertBefore(node.root, list.children[i] ?? null);
+    i++;
+    node.accept.disabled = !online;
+    node.decline.disabled = !online;
+    const left = Math.ceil((offer.expires_at - Date.now()) / 1000);
+    let expiry;
+    if (left <= 0) expiry = "expiring";
+    else if (left < 120) expiry = `${left} s left`;
+    else expiry = `${Math.ceil(left / 60)} min left`;
+    setText(node.expiry, expiry);
+    node.root.classList.toggle("is-urgent", left <= 10);
+  }
+  const count = client.offers.size;
+  $("offers-empty").hidden = count > 0;
+  const badge = $("offers-count");
+  badge.hidden = count === 0;
+  setText(badge, String(count));
+  if (focusLost) {
+    const first = offerNodes.values().next().value;
+    if (first && !first.accept.disabled) first.accept.focus();
+    else $("offers-heading").focus();
+  }
+}
+
+function createOfferNode(session, offer) {
+  const root = el("li", "offer");
+  const head = el("div", "offer-head");
+  const name = el("span", "offer-name", offer.visitor.display_name);
+  name.id = nextDomId("offer-name");
+  const expiry = el("span", "offer-expiry");
+  head.append(name, expiry);
+  const email = el("div", "offer-email", offer.visitor.email);
+  const target = el("div", "offer-target", `via ${offer.target.display_name}`);
+  root.append(head, email, target);
+  if (offer.first_message) {
+    root.append(el("p", "offer-message", offer.first_message));
+  } else {
+    root.append(el("p", "offer-message is-empty", "No first message"));
+  }
+  const actions = el("div", "offer-actions");
+  const decline = el("button", "btn btn-small offer-decline", "Decline");
+  const accept = el("button", "btn btn-small btn-primary offer-accept", "Accept");
+  decline.type = "button";
+  accept.type = "button";
+  decline.id = nextDomId("offer-decline");
+  accept.id = nextDomId("offer-accept");
+  // Accessible names "Accept <visitor>" without putting visitor text in an attribute.
+  decline.setAttribute("aria-labelledby", `${decline.id} ${name.id}`);
+  accept.setAttribute("aria-labelledby", `${accept.id} ${name.id}`);
+  decline.addEventListener("click", () => {
+    if (!client) return;
+    client.decline(now(), session);
+    pump();
+  });
+  accept.addEventListener("click", () => {
+    if (!client) return;
+    if (client.accept(now(), session) === null) {
+      active = session;
+      pump();
+      views.get(session)?.input.focus();
+    } else {
+      pump();
+    }
+  });
+  actions.append(decline, accept);
+  root.append(actions);
+  return { root, accept, decline, expiry };
+}
+
+function visitorName(conv) {
+  return conv.visitor?.display_name || "Visitor";
+}
+
+function lastMessage(conv) {
+  for (let i = conv.items.length - 1; i >= 0; i--) {
+    const item = conv.items[i];
+    if (item.type === "message") return item;
+  }
+  return null;
+}
+
+function chatPreview(conv, t) {
+  if (conv.ended) return END_TEXT[conv.endReason] ?? END_TEXT.other;
+  if (conv.left) return "You left this chat";
+  if (conv.visitorTyping(t)) return "Typing…";
+  if (conv.local.length > 0) return `You: ${conv.local[conv.local.length - 1].text}`;
+  const last = lastMessage(conv);
+  if (last) return last.mine ? `You: ${last.text}` : last.text;
+  if (conv.offer?.first_message) return conv.offer.first_message;
+  return conv.last === 0 ? "Joining…" : "No messages yet";
+}
+
+function renderChats() {
+  const list = $("chats");
+  const t = now();
+  for (const [session, node] of chatNodes) {
+    if (!client.sessions.has(session)) {
+      node.root.remove();
+      chatNodes.delete(session);
+    }
+  }
+  let i = 0;
+  for (const [session, conv] of client.sessions) {
+    let node = chatNodes.get(session);
+    if (!node) {
+      node = createChatNode(session);
+      chatNodes.set(session, node);
+    }
+    if (list.children[i] !== node.root) list.insertBefore(node.root, list.children[i] ?? null);
+    i++;
+    setText(node.name, visitorName(conv));
+    setText(node.preview, chatPreview(conv, t));
+    const current = session === active;
+    if (node.button.getAttribute("aria-current") !== String(current)) {
+      node.button.setAttribute("aria-current", String(current));
+    }
+    node.root.classList.toggle("is-ended", conv.ended || conv.left);
+    node.root.classList.toggle("is-typing", conv.visitorTyping(t));
+    node.unread.hidden = conv.unread === 0 || current;
+    setText(node.unreadCount, String(conv.unread));
+    setText(node.unreadLabel, conv.unread === 1 ? " unread message" : " unread messages");
+  }
+  $("chats-empty").hidden = client.sessions.size > 0;
+}
+
+function createChatNode(session) {
+  const root = el("li", "chat-item");
+  const button = el("button", "chat-tab");
+  button.type = "button";
+  const top = el("span", "chat-top");
+  const name = el("span", "chat-name");
+  const unread = el("span", "unread");
+  const unreadCount = el("span", "unread-count");
+  const unreadLabel = el("span", "visually-hidden");
+  unread.append(unreadCount, unreadLabel);
+  top.append(name, unread);
+  const preview = el("span", "chat-preview");
+  button.append(top, preview);
+  button.addEventListener("click", () => selectSession(session));
+  root.append(button);
+  return { root, button, name, preview, unread, unreadCount, unreadLabel };
+}
+
+function selectSession(session) {
+  active = session;
+  pump();
+}
+
+function renderSessions() {
+  for (const [session, view] of views) {
+    if (!client.sessions.has(session)) {
+      view.root.remove();
+      views.delete(session);
+    }
+  }
+  if (active && !client.sessions.has(active)) active = null;
+  const t = now();
+  for (const [session, conv] of client.sessions) {
+    let view = views.get(session);
+    if (!view) {
+      view = createView(session);
+      views.set(session, view);
+    }
+    updateView(view, conv, t);
+  }
+  $("no-session").hidden = active !== null;
+}
+
+function createView(session) {
+  const tpl = /** @type {HTMLTemplateElement} */ ($("session-template"));
+  const root = /** @type {HTMLElement} */ (tpl.content.firstElementChild.cloneNode(true));
+  const q = (sel) => root.querySelector(sel);
+  const view = {
+    session,
+    root,
+    title: q(".session-title"),
+    sub: q(".session-sub"),
+    state: q(".session-state"),
+    end: q(".session-end"),
+    close: q(".session-close"),
+    callBanner: q(".call-banner"),
+    callText: q(".call-text"),
+    callDecline: q(".call-decline"),
+    log: q(".log"),
+    timeline: q(".timeline"),
+    outbox: q(".outbox"),
+    typing: q(".typing"),
+    typingText: q(".typing-text"),
+    form: q(".composer"),
+    label: q(".composer-label"),
+    input: q(".composer-input"),
+    send: q(".composer-send"),
+    error: q(".composer-error"),
+    details: {
+      name: q(".d-name"),
+      email: q(".d-email"),
+      target: q(".d-target"),
+      consent: q(".d-consent"),
+      started: q(".d-started"),
+      agents: q(".d-agents"),
+      session: q(".d-session"),
+    },
+    rendered: 0,
+    version: -1,
+    ownStatus: new Map(),
+    stick: true,
+    visible: false,
+  };
+  const titleId = nextDomId("session-title");
+  view.title.id = titleId;
+  root.setAttribute("aria-labelledby", titleId);
+  view.log.setAttribute("aria-labelledby", titleId);
+  const inputId = nextDomId("composer");
+  view.input.id = inputId;
+  view.label.htmlFor = inputId;
+  const errorId = nextDomId("composer-error");
+  view.error.id = errorId;
+  view.input.setAttribute("aria-describedby", errorId);
+
+  view.end.addEventListener("click", () => {
+    const conv = client?.sessions.get(session);
+    if (!conv) return;
+    if (!window.confirm(`End the chat with ${visitorName(conv)}?`)) return;
+    client.end(now(), session);
+    pump();
+  });
+  view.close.addEventListener("click", () => {
+    if (!client) return;
+    client.forget(session);
+    if (active === session) {
+      active = null;
+      for (const [s, c] of client.sessions) {
+        if (!c.ended) {
+          active = s;
+          break;
+        }
+      }
+    }
+    pump();
+    const next = active ? views.get(active) : null;
+    if (next && !next.input.disabled) next.input.focus();
+    else $("chats-heading").focus();
+  });
+  view.callDecline.addEventListener("click", () => {
+    if (!client) return;
+    client.declineCall(now(), session);
+    pump();
+  });
+  view.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendFromComposer(view);
+  });
+  view.input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      sendFromComposer(view);
+    }
+  });
+  view.input.addEventListener("input", () => {
+    if (!client) return;
+    setText(view.error, "");
+    client.setTyping(now(), session, view.input.value.trim() !== "");
+    pump();
+  });
+  view.log.addEventListener("scroll", () => {
+    if (!view.visible) return;
+    const { scrollTop, scrollHeight, clientHeight } = view.log;
+    view.stick = scrollHeight - scrollTop - clientHeight < 48;
+  });
+  $("sessions").append(root);
+  return view;
+}
+
+function sendFromComposer(view) {
+  if (!client) return;
+  const res = client.send(now(), view.session, view.input.value);
+  if (res.error) {
+    if (res.error !== "required") setText(view.error, COMPOSER_ERROR[res.error] ?? "The message cannot be sent.");
+    return;
+  }
+  view.input.value = "";
+  setText(view.error, "");
+  view.stick = true;
+  pump();
+}
+
+function updateView(view, conv, t) {
+  const online = client.online;
+  const name = visitorName(conv);
+  const shown = view.session === active;
+  const wasVisible = view.visible;
+  view.root.hidden = !shown;
+  view.visible = shown;
+
+  // Header
+  setText(view.title, name);
+  const sub = [];
+  if (conv.visitor?.email) sub.push(conv.visitor.email);
+  if (conv.target) sub.push(`via ${conv.target.display_name}`);
+  setText(view.sub, sub.join(" · "));
+  let state = "";
+  if (conv.ended) state = "Ended";
+  else if (conv.left) state = "Left";
+  else if (conv.endRequested) state = "Ending…";
+  else if (conv.last === 0) state = "Joining…";
+  setText(view.state, state);
+  view.state.hidden = state === "";
+  view.state.dataset.kind = conv.ended || conv.left ? "ended" : "busy";
+  view.end.hidden = !conv.writable;
+  view.end.disabled = !online || conv.endRequested;
+  view.close.hidden = !(conv.ended || conv.left || (conv.restored && conv.last === 0));
+
+  // Call
+  view.callBanner.hidden = !conv.call;
+  if (conv.call) {
+    setText(view.callText, `The visitor is asking for ${conv.call.media === "video" ? "a video" : "an audio"} call. Calls are not available in this console yet.`);
+    view.callDecline.disabled = !online;
+  }
+
+  // Details
+  const d = view.details;
+  setText(d.name, conv.visitor?.display_name ?? "—");
+  setText(d.email, conv.visitor?.email ?? "—");
+  setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
+  setText(d.consent, conv.consent ? `Privacy policy version ${conv.consent.policy_version}, given ${dateTimeFmt.format(new Date(conv.consent.at))}` : "—");
+  setText(d.started, conv.startedAt != null ? dateTimeFmt.format(new Date(conv.startedAt)) : "—");
+  setText(d.agents, conv.agents.size > 0 ? [...conv.agents.values()].join(", ") : "—");
+  setText(d.session, conv.session);
+
+  // Transcript: append what is new; items are append-only.
+  let appended = false;
+  while (view.rendered < conv.items.length) {
+    view.timeline.append(renderItem(view, conv, conv.items[view.rendered]));
+    view.rendered++;
+    appended = true;
+  }
+  if (view.version !== conv.version) {
+    for (const [msgId, status] of view.ownStatus) setStatus(status, conv.stateOf(msgId));
+    renderOutbox(view, conv);
+    view.version = conv.version;
+    appended = true;
+  }
+
+  // Typing
+  const typing = conv.visitorTyping(t);
+  view.typing.hidden = !typing;
+  if (typing) setText(view.typingText, `${name} is typing…`);
+
+  // Composer
+  setText(view.label, `Message to ${name}`);
+  const writable = conv.writable;
+  view.input.disabled = !writable;
+  view.send.disabled = !writable;
+  const placeholder = conv.ended ? "This chat has ended." : conv.left ? "You left this chat." : "Write a reply…";
+  if (view.input.placeholder !== placeholder) view.input.placeholder = placeholder;
+
+  if (shown && view.stick && (appended || !wasVisible)) view.log.scrollTop = view.log.scrollHeight;
+}
+
+function setStatus(node, state) {
+  if (!state) return;
+  if (node.dataset.state !== state) node.dataset.state = state;
+  setText(node, STATUS_TEXT[state]);
+}
+
+function systemText(conv, item) {
+  const who = (agent, self) => (self ? "You" : agent.display_name);
+  switch (item.type) {
+    case "started":
+      return `${item.visitor.display_name} started the chat via ${item.target.display_name}`;
+    case "queued":
+      return `Waiting in the queue (position ${item.position})`;
+    case "agent_joined":
+      return `${who(item.agent, item.self)} joined the chat`;
+    case "agent_left":
+      return `${who(item.agent, item.self)} left the chat`;
+    case "call_start":
+      return `The visitor asked for ${item.media === "video" ? "a video" : "an audio"} call`;
+    case "call_end":
+      if (item.by === "agent" && item.reason === "declined") return "The call was declined";
+      return item.by === "visitor" ? "The visitor hung up" : "The call ended";
+    case "ended":
+      if (item.reason === "agent_ended" && conv.endRequested) return "You ended the chat";
+      return END_TEXT[item.reason] ?? END_TEXT.other;
+    default:
+      return "";
+  }
+}
+
+function renderItem(view, conv, item) {
+  if (item.type !== "message") {
+    const li = el("li", `sys sys-${item.type}`);
+    li.append(el("span", "sys-text", systemText(conv, item)), timeNode(item.at));
+    return li;
+  }
+  const li = el("li", `msg msg-${item.from}${item.self ? " msg-self" : ""}`);
+  const bubble = el("div", "bubble");
+  bubble.append(el("p", "msg-text", item.text));
+  const meta = el("div", "msg-meta");
+  let author;
+  if (item.from === "visitor") author = item.author || visitorName(conv);
+  else if (item.from === "agent") author = item.self ? "You" : item.author || "Agent";
+  else author = item.author || "System";
+  meta.append(el("span", "msg-author", author), timeNode(item.at));
+  if (item.mine) {
+    const status = el("span", "msg-status");
+    setStatus(status, conv.stateOf(item.id) ?? "sent");
+    view.ownStatus.set(item.id, status);
+    meta.append(status);
+  }
+  li.append(bubble, meta);
+  return li;
+}
+
+function renderOutbox(view, conv) {
+  const nodes = [];
+  for (const p of conv.local) {
+    const li = el("li", "msg msg-agent msg-self msg-local");
+    const bubble = el("div", "bubble");
+    bubble.append(el("p", "msg-text", p.text));
+    const meta = el("div", "msg-meta");
+    const status = el("span", "msg-status");
+    setStatus(status, conv.stateOf(p.id) ?? "pending");
+    meta.append(el("span", "msg-author", "You"), status);
+    li.append(bubble, meta);
+    nodes.push(li);
+  }
+  for (const f of conv.failed) {
+    const li = el("li", "msg msg-agent msg-self msg-failed");
+    const bubble = el("div", "bubble");
+    bubble.append(el("p", "msg-text", f.text));
+    const meta = el("div", "msg-meta");
+    const status = el("span", "msg-status", FAILED_TEXT[f.reason] ?? "Not sent");
+    status.dataset.state = "failed";
+    meta.append(el("span", "msg-author", "You"), status);
+    li.append(bubble, meta);
+    nodes.push(li);
+  }
+  view.outbox.replaceChildren(...nodes);
+}
+
+function renderTitle() {
+  let unread = 0;
+  for (const c of client.sessions.values()) unread += c.unread;
+  const count = unread + client.offers.size;
+  const title = count > 0 ? `(${count}) Interact agent console` : "Interact agent console";
+  if (document.title !== title) document.title = title;
+}
+
+function persist() {
+  const open = [];
+  for (const [s, c] of client.sessions) if (!c.ended) open.push(s);
+  const value = JSON.stringify(open);
+  if (value !== persisted) {
+    store.set(SESSIONS_KEY, value);
+    persisted = value;
+  }
+  if (store.get(PRESENCE_KEY) !== client.wantedPresence) store.set(PRESENCE_KEY, client.wantedPresence);
+}
+
+// ---------------------------------------------------------------------------------------
+// Start
+
+function init() {
+  $("signin-form").addEventListener("submit", onSignIn);
+  $("signout").addEventListener("click", onSignOut);
+  $("presence-select").addEventListener("change", (e) => {
+    if (!client) return;
+    client.setPresence(now(), e.target.value);
+    pump();
+  });
+  $("conn-retry").addEventListener("click", () => {
+    if (!client) return;
+    client.reconnectNow(now());
+    pump();
+  });
+  document.addEventListener("visibilitychange", () => pump());
+  window.addEventListener("focus", () => pump());
+  window.addEventListener("beforeunload", (e) => {
+    if (client && client.hasUnsent()) {
+      e.preventDefault();
+      e.returnValue = "";
+    }
+  });
+
+  const token = store.get(TOKEN_KEY);
+  if (token) {
+    let agent = null;
+    try {
+      agent = parseAgent(JSON.parse(store.get(AGENT_KEY) ?? "null"));
+    } catch {
+      agent = null;
+    }
+    startConsole(token, agent);
+  } else {
+    showSignIn(null, false);
+  }
+}
+
+init();
