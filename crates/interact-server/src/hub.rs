@@ -4,12 +4,14 @@
 //! This is in-memory and per node. Several nodes would share it through the store and a
 //! message bus; only the node that owns a session appends to its log.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use interact_sdk::config::Availability;
-use interact_sdk::ids::SessionId;
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{MessageId, ResumeToken, SessionId};
 use interact_sdk::protocol::{AgentInfo, CloseCode, Presence, ServerFrame, encode};
 use interact_sdk::relay::SessionLog;
 use interact_sdk::time::UnixMillis;
@@ -86,8 +88,24 @@ struct AgentLive {
     idle_since: UnixMillis,
 }
 
+/// A session started recently: kept so that a repeated `start_chat` (its answer was lost)
+/// from the same address gets the same session and token.
+#[derive(Debug)]
+struct RecentStart {
+    session: SessionId,
+    token: ResumeToken,
+    ip: Option<IpAddr>,
+    at: std::time::Instant,
+}
+
+/// How long a started session can be fetched again by repeating `start_chat`.
+const RECENT_START_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+
 #[derive(Debug, Default)]
 struct Inner {
+    recent_starts: HashMap<(EmbedCode, MessageId), RecentStart>,
+    /// Session starts per address in the last minute.
+    starts_by_ip: HashMap<Option<IpAddr>, VecDeque<std::time::Instant>>,
     sessions: HashMap<SessionId, LiveRef>,
     routing: HashMap<SessionId, Routing>,
     visitors: HashMap<SessionId, Conn>,
@@ -161,6 +179,63 @@ impl Hub {
         }
         inner.sessions.insert(id, live.clone());
         live
+    }
+
+    /// The session and token of a `start_chat` repeated from the same address shortly
+    /// after the first.
+    pub fn recent_start(
+        &self,
+        code: &EmbedCode,
+        id: &MessageId,
+        ip: Option<IpAddr>,
+    ) -> Option<(SessionId, ResumeToken)> {
+        let mut inner = self.lock();
+        inner
+            .recent_starts
+            .retain(|_, r| r.at.elapsed() < RECENT_START_TTL);
+        inner
+            .recent_starts
+            .get(&(code.clone(), id.clone()))
+            .filter(|r| r.ip == ip)
+            .map(|r| (r.session.clone(), r.token.clone()))
+    }
+
+    /// Remembers a started session for [`Self::recent_start`].
+    pub fn remember_start(
+        &self,
+        code: &EmbedCode,
+        id: &MessageId,
+        ip: Option<IpAddr>,
+        session: &SessionId,
+        token: &ResumeToken,
+    ) {
+        self.lock().recent_starts.insert(
+            (code.clone(), id.clone()),
+            RecentStart {
+                session: session.clone(),
+                token: token.clone(),
+                ip,
+                at: std::time::Instant::now(),
+            },
+        );
+    }
+
+    /// Counts a session start from `ip`; `false` if it exceeds `per_minute`.
+    pub fn allow_session_start(&self, ip: Option<IpAddr>, per_minute: u32) -> bool {
+        let mut inner = self.lock();
+        let now = std::time::Instant::now();
+        let starts = inner.starts_by_ip.entry(ip).or_default();
+        while starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(60))
+        {
+            starts.pop_front();
+        }
+        if starts.len() >= per_minute as usize {
+            return false;
+        }
+        starts.push_back(now);
+        true
     }
 
     /// A live session.

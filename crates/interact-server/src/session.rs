@@ -31,6 +31,18 @@ fn internal(session: Option<&SessionId>) -> ErrorFrame {
     }
 }
 
+/// Loads a session (ended ones too) from the store into the hub, for a resume.
+pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, StoreError> {
+    let Some(record) = state.store.session(id).await? else {
+        return Ok(None);
+    };
+    let events = state.store.events(id).await?;
+    let modalities = state.tenant.modalities(&record.target);
+    let log = SessionLog::restore(id.clone(), modalities, events)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(state.hub.insert_session(Live { log, record })))
+}
+
 /// Loads every session that has not ended into the hub (after a start or restart).
 pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
     let open = state.store.open_sessions().await?;
