@@ -403,6 +403,7 @@ function clearStoredSession() {
   store.remove(TOKEN_KEY);
   store.remove(AGENT_KEY);
   store.remove(SESSIONS_KEY);
+  store.remove(PRESENCE_KEY);
   persisted = "";
 }
 
@@ -744,7 +745,8 @@ function createView(session) {
       name: q(".d-name"),
       email: q(".d-email"),
       target: q(".d-target"),
-      consent: q(".d-consent"),
+      consentVersion: q(".d-consent-version"),
+      consentTime: q(".d-consent-time"),
       started: q(".d-started"),
       agents: q(".d-agents"),
       session: q(".d-session"),
@@ -811,6 +813,10 @@ function createView(session) {
     client.setTyping(now(), session, view.input.value.trim() !== "");
     pump();
   });
+  // Keep a log that sits at the bottom there when the window or the details band resizes.
+  new ResizeObserver(() => {
+    if (view.visible && view.stick) view.log.scrollTop = view.log.scrollHeight;
+  }).observe(view.log);
   view.log.addEventListener("scroll", () => {
     if (!view.visible) return;
     const { scrollTop, scrollHeight, clientHeight } = view.log;
@@ -855,9 +861,10 @@ function updateView(view, conv, t) {
   setText(view.state, state);
   view.state.hidden = state === "";
   view.state.dataset.kind = conv.ended || conv.left ? "ended" : "busy";
-  view.end.hidden = !conv.writable;
+  // A session without events yet (accept in flight) cannot be ended, only closed.
+  view.end.hidden = !conv.writable || conv.last === 0;
   view.end.disabled = !online || conv.endRequested;
-  view.close.hidden = !(conv.ended || conv.left || (conv.restored && conv.last === 0));
+  view.close.hidden = !(conv.ended || conv.left || conv.last === 0);
 
   // Call
   view.callBanner.hidden = !conv.call;
@@ -871,7 +878,8 @@ function updateView(view, conv, t) {
   setText(d.name, conv.visitor?.display_name ?? "—");
   setText(d.email, conv.visitor?.email ?? "—");
   setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
-  setText(d.consent, conv.consent ? `Privacy policy version ${conv.consent.policy_version}, given ${dateTimeFmt.format(new Date(conv.consent.at))}` : "—");
+  setText(d.consentVersion, conv.consent ? `Privacy policy version ${conv.consent.policy_version}` : "—");
+  setText(d.consentTime, conv.consent ? `given ${dateTimeFmt.format(new Date(conv.consent.at))}` : "");
   setText(d.started, conv.startedAt != null ? dateTimeFmt.format(new Date(conv.startedAt)) : "—");
   setText(d.agents, conv.agents.size > 0 ? [...conv.agents.values()].join(", ") : "—");
   setText(d.session, conv.session);
