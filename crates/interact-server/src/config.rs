@@ -59,6 +59,9 @@ pub struct Config {
     /// Users (agents).
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
+    /// A demo embed code the server makes sure exists at start (optional).
+    #[serde(default)]
+    pub demo: Option<DemoSection>,
 }
 
 /// `[server]`
@@ -124,6 +127,20 @@ pub struct DomainTemplateConfig {
     /// any subdomain. Empty allows nothing.
     #[serde(default)]
     pub origins: Vec<String>,
+}
+
+/// `[demo]`: an embed code with a fixed, known value, created at start if absent, so that
+/// a demo server always has a code to print and to embed. Never use it in production: the
+/// code is public in this file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSection {
+    /// The embed code (`ie1_` and 26 base32 characters).
+    pub embed_code: String,
+    /// What it points at: `service:<id>` or `user:<id>`.
+    pub target: String,
+    /// The Domain Template it is bound to (one of this file's `[[domain_template]]`s).
+    pub template: String,
 }
 
 /// A licence a service or user holds (names as in the product documents).
@@ -272,6 +289,31 @@ impl Config {
         if self.admin.token_sha256.len() != 64 || hex::decode(&self.admin.token_sha256).is_err() {
             return Err("admin.token_sha256 must be 64 hex digits".into());
         }
+        if let Some(demo) = &self.demo {
+            self.validate_demo(demo)?;
+        }
+        Ok(())
+    }
+
+    fn validate_demo(&self, demo: &DemoSection) -> Result<(), String> {
+        demo.embed_code
+            .parse::<interact_sdk::embed::EmbedCode>()
+            .map_err(|e| format!("demo.embed_code: {e}"))?;
+        let target =
+            crate::admin::parse_target(&demo.target).map_err(|e| format!("demo.target: {e}"))?;
+        crate::tenant::Tenant::from_config(self)
+            .check_embeddable(&target)
+            .map_err(|e| format!("demo.target: {e}"))?;
+        if !self
+            .domain_templates
+            .iter()
+            .any(|t| t.name == demo.template)
+        {
+            return Err(format!(
+                "demo.template: no domain_template {:?} is defined",
+                demo.template
+            ));
+        }
         Ok(())
     }
 }
@@ -311,5 +353,23 @@ mod tests {
         let mut c = Config::parse(DEMO).expect("parses");
         c.domain_templates[0].origins.push("null".into());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_demo_section_is_checked() {
+        let demo = Config::parse(DEMO).expect("parses");
+        assert!(demo.demo.is_some(), "config/demo.toml has a [demo] section");
+        let with = |f: &dyn Fn(&mut DemoSection)| {
+            let mut c = demo.clone();
+            if let Some(d) = c.demo.as_mut() {
+                f(d);
+            }
+            c.validate().expect_err("invalid demo section")
+        };
+        assert!(with(&|d| d.embed_code = "ie1_short".into()).contains("demo.embed_code"));
+        assert!(with(&|d| d.target = "support".into()).contains("demo.target"));
+        assert!(with(&|d| d.target = "service:nobody".into()).contains("nobody"));
+        assert!(with(&|d| d.target = "service:sales".into()).contains("Interact"));
+        assert!(with(&|d| d.template = "absent".into()).contains("absent"));
     }
 }

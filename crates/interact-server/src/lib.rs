@@ -1,12 +1,153 @@
-//! The Interact reference server.
+//! The Interact reference server: axum + tokio around the sans-IO `interact-sdk`, with
+//! SQLite persistence, a TOML configuration, an admin API and the agent console.
+//!
+//! The binary is thin; everything it does is here:
+//!
+//! - [`build_state`] opens (and migrates) the database, seeds the configuration's Domain
+//!   Templates, restores open sessions and makes sure the demo embed code exists;
+//! - [`app`] is the whole router, for `tower::ServiceExt::oneshot` tests;
+//! - [`run`] serves it on a listener until a shutdown future completes (tests bind
+//!   port 0).
+//!
+//! ```no_run
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! use interact_server::config::Config;
+//!
+//! let config = Config::load("config/demo.toml".as_ref())?;
+//! let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+//! let state = interact_server::build_state(config).await?;
+//! interact_server::run(listener, state, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod session;
 pub mod state;
 pub mod store;
 pub mod tenant;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use interact_sdk::embed::EmbedCode;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::{EmbedCodeRecord, SqliteStore, StoreError};
+
+/// Largest HTTP request body the server reads (the JSON bodies are tiny).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database could not be opened, migrated or read.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The `[demo]` section cannot be honoured.
+    #[error("[demo]: {0}")]
+    Demo(String),
+}
+
+/// The whole HTTP application: the HTTP routes of [`http`], the WebSockets of [`ws`]
+/// (`GET /v1/ws`, `GET /v1/agent/ws`), request tracing and a body limit of
+/// [`MAX_BODY_BYTES`].
+pub fn app(state: AppState) -> Router {
+    http::router(&state.config.server.www)
+        .route("/v1/ws", get(ws::visitor_ws))
+        .route("/v1/agent/ws", get(ws::agent_ws))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
+/// requests in flight finish. Client addresses are available to handlers
+/// ([`state::ClientIp`]).
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Builds the state from a loaded configuration: opens (creating and migrating) the
+/// SQLite database, seeds the Domain Templates of the configuration, restores the
+/// sessions that had not ended, and creates the `[demo]` embed code if it is configured
+/// and absent.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    let store = SqliteStore::open(&config.server.database).await?;
+    let state = AppState::new(config, Arc::new(store)).await?;
+    ensure_demo_code(&state).await?;
+    let restored = session::restore(&state).await?;
+    if restored > 0 {
+        tracing::info!(sessions = restored, "restored open sessions");
+    }
+    Ok(state)
+}
+
+async fn ensure_demo_code(state: &AppState) -> Result<(), StartError> {
+    let Some(demo) = &state.config.demo else {
+        return Ok(());
+    };
+    let code = EmbedCode::from_str(&demo.embed_code)
+        .map_err(|e| StartError::Demo(format!("embed_code: {e}")))?;
+    let target =
+        admin::parse_target(&demo.target).map_err(|e| StartError::Demo(format!("target: {e}")))?;
+    match state.store.embed_code(&code).await? {
+        Some(existing) if existing.revoked_at.is_some() => {
+            tracing::warn!(code = %code.as_str(), "the demo embed code is revoked");
+        }
+        Some(existing) if existing.target != target || existing.template != demo.template => {
+            tracing::warn!(
+                code = %code.as_str(),
+                target = %existing.target,
+                template = %existing.template,
+                "the demo embed code exists with another target or template; keeping it"
+            );
+        }
+        Some(_) => {}
+        None => {
+            state
+                .tenant
+                .check_embeddable(&target)
+                .map_err(|e| StartError::Demo(e.to_string()))?;
+            let record = EmbedCodeRecord {
+                code,
+                target,
+                template: demo.template.clone(),
+                created_at: state::now(),
+                revoked_at: None,
+            };
+            state.store.create_embed_code(&record).await?;
+            tracing::info!(code = %record.code.as_str(), "created the demo embed code");
+        }
+    }
+    Ok(())
+}

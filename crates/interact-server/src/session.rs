@@ -80,15 +80,15 @@ pub async fn apply(
             _ => None,
         })
         .collect();
-    if !appended.is_empty() {
-        if let Err(e) = state.store.append_events(&id, &appended).await {
-            tracing::error!(session = %id, error = %e, "storing events failed");
-            live.log.truncate(head_before);
-            if let Some(c) = reply {
-                c.send(&ServerFrame::Error(internal(Some(&id))));
-            }
-            return false;
+    if !appended.is_empty()
+        && let Err(e) = state.store.append_events(&id, &appended).await
+    {
+        tracing::error!(session = %id, error = %e, "storing events failed");
+        live.log.truncate(head_before);
+        if let Some(c) = reply {
+            c.send(&ServerFrame::Error(internal(Some(&id))));
         }
+        return false;
     }
     let mut ended = false;
     for effect in effects {

@@ -119,6 +119,27 @@ impl AppState {
         code: &str,
         origin: Option<&str>,
     ) -> Result<(EmbedCodeRecord, DomainTemplate), AppError> {
+        let (record, template) = self.lookup_code(code).await?;
+        if !template.allows(origin) {
+            self.metrics.reject("origin_not_allowed");
+            return Err(AppError::Forbidden(format!(
+                "origin {} is not allowed for this embed code (Domain Template {:?})",
+                origin.unwrap_or("(none)"),
+                template.name
+            )));
+        }
+        Ok((record, template))
+    }
+
+    /// The first half of [`admit`](Self::admit), without the `Origin` check: the embed
+    /// code must be well-formed, exist, not be revoked and point at a target that may be
+    /// embedded. Every failure is the same 404, so that codes cannot be probed. Used
+    /// alone where the browser sends no `Origin` (the widget frame, whose framing the CSP
+    /// `frame-ancestors` restricts instead).
+    pub async fn lookup_code(
+        &self,
+        code: &str,
+    ) -> Result<(EmbedCodeRecord, DomainTemplate), AppError> {
         let unknown = || AppError::NotFound("unknown or revoked embed code".into());
         let code = EmbedCode::from_str(code).map_err(|_| {
             self.metrics.reject("bad_embed_code");
@@ -136,14 +157,6 @@ impl AppState {
             return Err(unknown());
         }
         let template = self.template(&record.template);
-        if !template.allows(origin) {
-            self.metrics.reject("origin_not_allowed");
-            return Err(AppError::Forbidden(format!(
-                "origin {} is not allowed for this embed code (Domain Template {:?})",
-                origin.unwrap_or("(none)"),
-                template.name
-            )));
-        }
         Ok((record, template))
     }
 }

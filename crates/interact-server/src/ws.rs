@@ -341,10 +341,10 @@ impl Visitor {
             ClientFrame::StartChat { id, form } => self.start(id, form).await,
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
-                if let Some(s) = &self.session {
-                    if let Some(live) = self.state.hub.session(s) {
-                        heads.insert(s.clone(), live.lock().await.log.head());
-                    }
+                if let Some(s) = &self.session
+                    && let Some(live) = self.state.hub.session(s)
+                {
+                    heads.insert(s.clone(), live.lock().await.log.head());
                 }
                 self.send(&ServerFrame::Pong { nonce, heads });
                 Flow::Continue
@@ -518,10 +518,10 @@ impl Visitor {
     }
 
     fn attach(&mut self, sid: &SessionId) {
-        if let Some(old) = self.state.hub.attach_visitor(sid, self.conn.clone()) {
-            if old.id != self.conn.id {
-                old.close(CloseCode::Replaced, "resumed elsewhere");
-            }
+        if let Some(old) = self.state.hub.attach_visitor(sid, self.conn.clone())
+            && old.id != self.conn.id
+        {
+            old.close(CloseCode::Replaced, "resumed elsewhere");
         }
         self.session = Some(sid.clone());
     }

@@ -7,6 +7,7 @@
 
 mod cmd;
 mod prereq;
+mod serve;
 mod test;
 mod wasm_imports;
 mod workspace;
@@ -23,6 +24,8 @@ Commands:
            wasm tests in headless Chromium, wasm import check, rustdoc
   prereq   Only install what `test` needs: the wasm32 target, the pinned
            wasm-bindgen-test-runner, Chromium and chromedriver
+  serve    Build the reference server and start it with the demo tenant
+           (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
   help     Print this message
 
 Options:
@@ -35,6 +38,7 @@ Options:
 enum Command {
     Test(Options),
     Prereq(Options),
+    Serve,
     Help,
 }
 
@@ -72,6 +76,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
     match command.as_str() {
         "test" => Ok(Command::Test(options)),
         "prereq" => Ok(Command::Prereq(options)),
+        "serve" if options.skip_browser => Err(UsageError(
+            "`--skip-browser` does not apply to `serve`".to_owned(),
+        )),
+        "serve" => Ok(Command::Serve),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(UsageError(format!("unknown command `{other}`"))),
     }
@@ -88,6 +96,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Test(options) => test::run(options),
         Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
+        Command::Serve => serve::run(),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -118,6 +127,7 @@ mod tests {
             Ok(Command::Test(Options { skip_browser: true }))
         );
         assert_eq!(parse(&["prereq"]), Ok(Command::Prereq(Options::default())));
+        assert_eq!(parse(&["serve"]), Ok(Command::Serve));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
         assert_eq!(parse(&["test", "--help"]), Ok(Command::Help));
     }
@@ -127,5 +137,6 @@ mod tests {
         assert!(parse(&[]).is_err());
         assert!(parse(&["tset"]).is_err());
         assert!(parse(&["test", "--fast"]).is_err());
+        assert!(parse(&["serve", "--skip-browser"]).is_err());
     }
 }

@@ -1,0 +1,267 @@
+//! Administration of embed codes and Domain Templates, shared by the HTTP admin API
+//! (`/admin/v1/...`) and the CLI subcommands of the binary, so that both apply the same
+//! rules: origins are validated, an embed code is only issued for a target whose licences
+//! allow it, and a template in use by a live embed code cannot be deleted.
+//!
+//! These functions work on the [`Store`] and the [`Tenant`] alone; a running server
+//! refreshes its cached templates afterwards ([`AppState::reload_templates`]).
+//!
+//! [`AppState::reload_templates`]: crate::state::AppState::reload_templates
+
+use std::str::FromStr;
+
+use interact_sdk::embed::EmbedCode;
+
+use crate::auth;
+use crate::error::AppError;
+use crate::state::now;
+use crate::store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
+use crate::tenant::{LicenceError, OriginError, OriginPattern, TargetRef, Tenant};
+
+/// Why an administrative change was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// An origin of a Domain Template is malformed.
+    #[error("origin {origin:?}: {source}")]
+    BadOrigin {
+        /// The origin as given.
+        origin: String,
+        /// What is wrong with it.
+        source: OriginError,
+    },
+    /// A Domain Template name is unusable.
+    #[error("template name {0:?} must be 1 to 64 letters, digits, '-', '_' or '.'")]
+    BadTemplateName(String),
+    /// A target is not `service:<id>` or `user:<id>`.
+    #[error("target {0:?} must be service:<id> or user:<id>")]
+    BadTarget(String),
+    /// The target cannot be embedded (unknown, or a licence is missing: the message names
+    /// it).
+    #[error(transparent)]
+    Licence(#[from] LicenceError),
+    /// An embed code names a Domain Template that does not exist.
+    #[error("no Domain Template {0:?} exists")]
+    UnknownTemplate(String),
+    /// The Domain Template is bound to a live embed code (revoke the code first).
+    #[error("Domain Template {0:?} is used by a live embed code; revoke the code first")]
+    TemplateInUse(String),
+    /// The Domain Template is still referenced by revoked embed codes, which are kept.
+    #[error("Domain Template {0:?} is still referenced by revoked embed codes")]
+    TemplateReferenced(String),
+    /// No such template or embed code (or the embed code is revoked).
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AdminError> for AppError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::BadOrigin { .. }
+            | AdminError::BadTemplateName(_)
+            | AdminError::BadTarget(_)
+            | AdminError::Licence(_)
+            | AdminError::UnknownTemplate(_) => Self::BadRequest(e.to_string()),
+            AdminError::TemplateInUse(_) | AdminError::TemplateReferenced(_) => {
+                Self::Conflict(e.to_string())
+            }
+            AdminError::NotFound(_) => Self::NotFound(e.to_string()),
+            AdminError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+/// Parses `service:<id>` or `user:<id>` (the form [`TargetRef`] displays as).
+pub fn parse_target(s: &str) -> Result<TargetRef, AdminError> {
+    match s.split_once(':') {
+        Some(("service", id)) if !id.is_empty() => Ok(TargetRef::Service(id.to_owned())),
+        Some(("user", id)) if !id.is_empty() => Ok(TargetRef::User(id.to_owned())),
+        _ => Err(AdminError::BadTarget(s.to_owned())),
+    }
+}
+
+/// Parses an embed code given by an administrator; malformed is the same as unknown.
+pub fn parse_code(s: &str) -> Result<EmbedCode, AdminError> {
+    EmbedCode::from_str(s).map_err(|e| AdminError::NotFound(format!("embed code {s:?}: {e}")))
+}
+
+/// The HTML snippet an admin pastes into a website: one line that loads the widget.
+pub fn snippet(public_url: &str, code: &EmbedCode) -> String {
+    format!(
+        r#"<script async src="{}/widget/loader.js" data-interact-code="{}"></script>"#,
+        escape_html(public_url),
+        escape_html(code.as_str())
+    )
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn check_template_name(name: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::BadTemplateName(name.to_owned()))
+    }
+}
+
+/// Creates or replaces a Domain Template after validating its name and every origin.
+pub async fn set_template(
+    store: &dyn Store,
+    name: &str,
+    origins: &[String],
+) -> Result<TemplateRecord, AdminError> {
+    check_template_name(name)?;
+    let mut normalised = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let pattern = OriginPattern::parse(origin).map_err(|source| AdminError::BadOrigin {
+            origin: origin.clone(),
+            source,
+        })?;
+        let text = pattern.to_string();
+        if !normalised.contains(&text) {
+            normalised.push(text);
+        }
+    }
+    let record = TemplateRecord {
+        name: name.to_owned(),
+        origins: normalised,
+    };
+    store.put_template(&record, now()).await?;
+    Ok(record)
+}
+
+/// One Domain Template.
+pub async fn template(store: &dyn Store, name: &str) -> Result<TemplateRecord, AdminError> {
+    store
+        .templates()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| AdminError::NotFound(format!("no Domain Template {name:?} exists")))
+}
+
+/// Deletes a Domain Template that no embed code uses.
+pub async fn delete_template(store: &dyn Store, name: &str) -> Result<(), AdminError> {
+    match store.delete_template(name).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AdminError::NotFound(format!(
+            "no Domain Template {name:?} exists"
+        ))),
+        Err(StoreError::Conflict) => Err(AdminError::TemplateInUse(name.to_owned())),
+        // The foreign key from embed codes (revoked ones are kept) refuses the delete.
+        Err(StoreError::NotFound(_)) => Err(AdminError::TemplateReferenced(name.to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Issues a new embed code for `target`, bound to the Domain Template `template`.
+pub async fn create_embed_code(
+    store: &dyn Store,
+    tenant: &Tenant,
+    target: TargetRef,
+    template: &str,
+) -> Result<EmbedCodeRecord, AdminError> {
+    tenant.check_embeddable(&target)?;
+    if !store.templates().await?.iter().any(|t| t.name == template) {
+        return Err(AdminError::UnknownTemplate(template.to_owned()));
+    }
+    let record = EmbedCodeRecord {
+        code: EmbedCode::from_random(auth::random_128()),
+        target,
+        template: template.to_owned(),
+        created_at: now(),
+        revoked_at: None,
+    };
+    store.create_embed_code(&record).await?;
+    Ok(record)
+}
+
+/// Revokes an embed code; unknown and already revoked codes are [`AdminError::NotFound`].
+pub async fn revoke_embed_code(store: &dyn Store, code: &str) -> Result<(), AdminError> {
+    let code = parse_code(code)?;
+    if store.revoke_embed_code(&code, now()).await? {
+        Ok(())
+    } else {
+        Err(AdminError::NotFound(format!(
+            "no live embed code {} exists",
+            code.as_str()
+        )))
+    }
+}
+
+/// The snippet of a live embed code.
+pub async fn snippet_for(
+    store: &dyn Store,
+    public_url: &str,
+    code: &str,
+) -> Result<String, AdminError> {
+    let code = parse_code(code)?;
+    match store.embed_code(&code).await? {
+        Some(r) if r.revoked_at.is_none() => Ok(snippet(public_url, &r.code)),
+        _ => Err(AdminError::NotFound(format!(
+            "no live embed code {} exists",
+            code.as_str()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_as_they_display() {
+        for t in [
+            TargetRef::Service("support".into()),
+            TargetRef::User("alex".into()),
+        ] {
+            assert_eq!(parse_target(&t.to_string()).expect("parses"), t);
+        }
+        for bad in ["support", "service:", "group:x", ""] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn snippets_are_one_escaped_line() {
+        let code = EmbedCode::from_random([7; 16]);
+        let s = snippet("https://chat.example.com", &code);
+        assert_eq!(
+            s,
+            format!(
+                r#"<script async src="https://chat.example.com/widget/loader.js" data-interact-code="{}"></script>"#,
+                code.as_str()
+            )
+        );
+        assert!(snippet("https://x\"><b>", &code).contains("https://x&quot;&gt;&lt;b&gt;"));
+    }
+
+    #[test]
+    fn template_names_are_restricted() {
+        assert!(check_template_name("demo-1.shop_eu").is_ok());
+        for bad in ["", "a b", "x/y", "<t>", &"a".repeat(65)] {
+            assert!(check_template_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Agent sign-in and sign-out. The console exchanges a user's password for a bearer token
+//! (256 random bits, stored only as its SHA-256, valid for [`TOKEN_LIFETIME`]) and sends
+//! it in its first WebSocket frame, never in a URL.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use interact_sdk::time::UnixMillis;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, bearer};
+use crate::auth;
+use crate::error::AppError;
+use crate::state::{AppState, ClientIp, now};
+
+/// How long a sign-in token is valid.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Sign-in attempts one address may make per [`LOGIN_WINDOW`].
+const LOGINS_PER_WINDOW: u32 = 10;
+/// The window of the sign-in rate limit.
+const LOGIN_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses tracked before expired windows are swept.
+const SWEEP_ABOVE: usize = 4096;
+
+/// Counts sign-in attempts per client address: at most [`LOGINS_PER_WINDOW`] in a fixed
+/// window of [`LOGIN_WINDOW`] from an address's first attempt.
+#[derive(Clone, Debug, Default)]
+pub(super) struct LoginLimiter(Arc<Mutex<HashMap<Option<IpAddr>, Window>>>);
+
+/// An address's window: when it began and the attempts in it.
+type Window = (Instant, u32);
+
+impl LoginLimiter {
+    /// Counts an attempt; `false` if the address is over its limit.
+    fn allow(&self, ip: Option<IpAddr>, now: Instant) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, (start, _)| now.duration_since(*start) < LOGIN_WINDOW);
+        }
+        let (start, count) = map.entry(ip).or_insert((now, 0));
+        if now.duration_since(*start) >= LOGIN_WINDOW {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        *count <= LOGINS_PER_WINDOW
+    }
+}
+
+/// The body of `POST /v1/agent/login`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Login {
+    username: String,
+    password: String,
+}
+
+/// Verified against when the user does not exist, so that an unknown name costs the same
+/// time as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| auth::hash_password("no user has this password"));
+
+/// `POST /v1/agent/login` `{"username", "password"}` → `{"token", "agent": {"id",
+/// "display_name"}}`. Wrong credentials: 401, the same for an unknown user and a wrong
+/// password. More than [`LOGINS_PER_WINDOW`] attempts a minute from one address: 429.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<LoginLimiter>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<Value>, AppError> {
+    if !limiter.allow(ip, Instant::now()) {
+        state.metrics.reject("login_rate_limited");
+        return Err(AppError::RateLimited(
+            "too many sign-in attempts; wait a minute".into(),
+        ));
+    }
+    let user = state.tenant.users.get(&body.username).cloned();
+    let hash = user.as_ref().map(|u| u.config.password_hash.clone());
+    let password = body.password;
+    let verified = tokio::task::spawn_blocking(move || {
+        let hash = hash.as_deref().unwrap_or(DUMMY_HASH.as_str());
+        auth::verify_password(hash, &password)
+    })
+    .await
+    .unwrap_or(false);
+    let Some(user) = user.filter(|_| verified) else {
+        state.metrics.reject("login_failed");
+        return Err(AppError::Unauthorized("wrong username or password".into()));
+    };
+    let token = auth::random_token();
+    let at = now();
+    let lifetime = u64::try_from(TOKEN_LIFETIME.as_millis()).unwrap_or(u64::MAX);
+    state
+        .store
+        .put_agent_token(
+            &auth::token_hash(&token),
+            &user.config.id,
+            at,
+            UnixMillis(at.0.saturating_add(lifetime)),
+        )
+        .await?;
+    tracing::info!(user = %user.config.id, "agent signed in");
+    Ok(Json(json!({
+        "token": token,
+        "agent": {"id": user.config.id, "display_name": user.config.display_name},
+    })))
+}
+
+/// `POST /v1/agent/logout` with `Authorization: Bearer <token>`: forgets the token (204,
+/// also for a token that is already gone).
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let token = bearer(&headers)
+        .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is needed".into()))?;
+    state
+        .store
+        .delete_agent_token(&auth::token_hash(token))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_per_address_and_per_window() {
+        let limiter = LoginLimiter::default();
+        let a = Some(IpAddr::from([192, 0, 2, 1]));
+        let b = Some(IpAddr::from([192, 0, 2, 2]));
+        let t0 = Instant::now();
+        for _ in 0..LOGINS_PER_WINDOW {
+            assert!(limiter.allow(a, t0));
+        }
+        assert!(!limiter.allow(a, t0 + Duration::from_secs(59)));
+        assert!(limiter.allow(b, t0));
+        assert!(limiter.allow(a, t0 + LOGIN_WINDOW));
+    }
+}

@@ -1,0 +1,130 @@
+//! The HTTP endpoints (everything but the WebSockets, which live in [`crate::ws`]).
+//!
+//! | Route | What |
+//! |-------|------|
+//! | `GET /` | A small page with links. |
+//! | `GET /healthz` | `ok` while the process serves requests. |
+//! | `GET /metrics` | Prometheus text: active sessions, messages relayed, rejections by reason. |
+//! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
+//! | `GET /widget/frame?code=` | The page the widget's iframe loads, with CSP `frame-ancestors` from the Domain Template. |
+//! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
+//! | `/admin/v1/...` | The admin API: Domain Templates and embed codes (see [`admin`](self#admin-api)). |
+//! | `GET /console/` | The agent console (static files from `www/console`). |
+//!
+//! # Admin API
+//!
+//! Every request carries `Authorization: Bearer <admin token>`; the server keeps only the
+//! token's SHA-256 (`admin.token_sha256`). Bodies and answers are JSON; errors are
+//! `{"error": {"code": ..., "message": ...}}`.
+//!
+//! | Request | Answer |
+//! |---------|--------|
+//! | `GET /admin/v1/templates` | 200, `[{"name", "origins"}]` |
+//! | `GET /admin/v1/templates/{name}` | 200, `{"name", "origins"}`; 404 |
+//! | `PUT /admin/v1/templates/{name}` with `{"origins": [...]}` | 200, the stored template; 400 naming a malformed origin |
+//! | `DELETE /admin/v1/templates/{name}` | 204; 404; 409 while an embed code uses it |
+//! | `GET /admin/v1/embed-codes` | 200, `[{"code", "target", "template", "created_at", "revoked_at"}]` |
+//! | `POST /admin/v1/embed-codes` with `{"target": {"kind": "service", "id": "support"}, "template": "demo"}` | 201, the record and its `snippet`; 400 naming a missing licence or an unknown template |
+//! | `POST /admin/v1/embed-codes/{code}/revoke` | 204; 404 |
+//! | `GET /admin/v1/embed-codes/{code}/snippet` | 200, the HTML snippet as `text/plain`; 404 |
+
+mod admin;
+mod agent;
+mod pages;
+mod visitor;
+
+use std::path::Path;
+
+use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// `X-Content-Type-Options: nosniff`, on every page and file the server renders.
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+/// All HTTP routes except the WebSockets; `www` is the folder of the static pages
+/// (`server.www` of the configuration).
+pub fn router(www: &Path) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/healthz", get(pages::healthz))
+        .route("/metrics", get(pages::metrics))
+        .route(
+            "/v1/config",
+            get(visitor::config).options(visitor::config_preflight),
+        )
+        .route("/widget/frame", get(visitor::frame))
+        .route("/v1/agent/login", post(agent::login))
+        .route("/v1/agent/logout", post(agent::logout))
+        .merge(admin::router())
+        .merge(pages::console(www))
+        .layer(axum::Extension(agent::LoginLimiter::default()))
+}
+
+/// The bearer token of an `Authorization` header, if there is one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A JSON error in the shape [`AppError`](crate::error::AppError) renders, for the few
+/// statuses it has no variant for (413, 415).
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+/// A JSON request body whose rejections are JSON errors too (axum's own are plain text).
+#[derive(Debug, Clone, Copy, Default)]
+struct ApiJson<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "bad_request",
+                };
+                Err(json_error(status, code, &rejection.body_text()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_parsed_strictly() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, HeaderValue::from_str(v).expect("header"));
+            bearer(&h).map(str::to_owned)
+        };
+        assert_eq!(with("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(with("Basic abc"), None);
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Bearerabc"), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+}

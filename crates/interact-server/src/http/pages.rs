@@ -1,0 +1,98 @@
+//! The pages and files that are not part of the widget: the root page, health, metrics,
+//! and the agent console's static files.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tower_http::services::ServeDir;
+
+use super::NOSNIFF;
+use crate::admin::escape_html;
+use crate::state::AppState;
+
+/// The policy of the agent console: its own scripts, styles and socket only, and no
+/// framing.
+const CONSOLE_CSP: &str = "default-src 'self'; connect-src 'self'; style-src 'self'; \
+     script-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+
+/// The policy of the root page: no scripts or styles at all.
+const ROOT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// `GET /`: links to what a person might look for.
+pub(super) async fn root() -> impl IntoResponse {
+    let links = [
+        ("/console/", "Agent console"),
+        ("/healthz", "Health"),
+        ("/metrics", "Metrics"),
+    ]
+    .iter()
+    .map(|(href, label)| {
+        format!(
+            "<li><a href=\"{}\">{}</a></li>",
+            escape_html(href),
+            escape_html(label)
+        )
+    })
+    .collect::<String>();
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Interact</title>\n</head>\n<body>\n<h1>Interact</h1>\n\
+         <p>{}</p>\n<ul>{links}</ul>\n</body>\n</html>\n",
+        escape_html(concat!(
+            "Interact reference server ",
+            env!("CARGO_PKG_VERSION")
+        ))
+    );
+    (
+        [
+            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(ROOT_CSP)),
+            (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+        ],
+        Html(page),
+    )
+}
+
+/// `GET /healthz`: `ok` while the process serves requests.
+pub(super) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// The agent console: the folder `console` of `www` at `/console/`, every answer with the
+/// console's CSP and `nosniff`; `/console` redirects to `/console/` (the page's links are
+/// relative).
+pub(super) fn console(www: &Path) -> Router<AppState> {
+    Router::new()
+        .nest_service("/console/", ServeDir::new(www.join("console")))
+        .layer(middleware::map_response(console_headers))
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
+}
+
+async fn console_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONSOLE_CSP),
+    );
+    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}

@@ -1,0 +1,256 @@
+//! Test harness: a real server on port 0 with a fresh SQLite file, and WebSocket clients
+//! that speak protocol v1 through the SDK's frame types.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{MessageId, Seq, SessionId};
+use interact_sdk::protocol::{
+    AgentHello, ClientFrame, Hello, PROTOCOL_VERSION, Resume, ServerFrame, decode_server, encode,
+};
+use interact_sdk::time::UnixMillis;
+use interact_server::config::Config;
+use interact_server::state::AppState;
+use interact_server::store::EmbedCodeRecord;
+use interact_server::tenant::TargetRef;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const DEMO: &str = include_str!("../../../../config/demo.toml");
+pub const ALLOWED: &str = "http://127.0.0.1:8081";
+pub const FOREIGN: &str = "https://evil.example.net";
+
+/// The demo configuration with its database in `dir`.
+pub fn config(dir: &Path) -> Config {
+    let mut c = Config::parse(DEMO).expect("demo config parses");
+    c.validate().expect("demo config is valid");
+    c.server.database = dir.join("interact.db");
+    c.server.www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
+    c.server.listen = "127.0.0.1:0".parse().expect("addr");
+    c.demo = None;
+    c
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> Self {
+        let state = interact_server::build_state(config).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(interact_server::run(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+
+    /// Creates an embed code for `target` bound to the demo template.
+    pub async fn embed_code(&self, target: TargetRef) -> EmbedCode {
+        let code = EmbedCode::from_random(interact_server::auth::random_128());
+        let record = EmbedCodeRecord {
+            code: code.clone(),
+            target,
+            template: "demo".into(),
+            created_at: UnixMillis(1),
+            revoked_at: None,
+        };
+        self.state
+            .store
+            .create_embed_code(&record)
+            .await
+            .expect("store code");
+        code
+    }
+
+    /// A sign-in token for `user`, stored as the login endpoint would.
+    pub async fn agent_token(&self, user: &str) -> String {
+        let token = interact_server::auth::random_token();
+        let now = interact_server::state::now();
+        self.state
+            .store
+            .put_agent_token(
+                &interact_server::auth::token_hash(&token),
+                user,
+                now,
+                UnixMillis(now.0 + 3_600_000),
+            )
+            .await
+            .expect("token");
+        token
+    }
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens the visitor WebSocket with an `Origin` header; `Err(status)` if refused.
+pub async fn connect_visitor(
+    addr: SocketAddr,
+    code: &str,
+    origin: Option<&str>,
+) -> Result<Client, u16> {
+    let mut req = format!("ws://{addr}/v1/ws?code={code}")
+        .into_client_request()
+        .expect("request");
+    if let Some(o) = origin {
+        req.headers_mut()
+            .insert("origin", HeaderValue::from_str(o).expect("header"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(Client { ws }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("connect failed: {e}"),
+    }
+}
+
+pub async fn connect_agent(addr: SocketAddr) -> Client {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/agent/ws"))
+        .await
+        .expect("agent connect");
+    Client { ws }
+}
+
+pub struct Client {
+    pub ws: Ws,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Closed {
+    Code(u16),
+    Abrupt,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.ws
+            .send(Message::Text(encode(frame).into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send raw");
+    }
+
+    /// The next protocol frame (skipping pings), within 5 s.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("a frame within 5 s")
+                .expect("stream open")
+                .expect("no transport error");
+            match msg {
+                Message::Text(t) => return decode_server(t.as_str()).expect("valid server frame"),
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Frames until one matches; panics after 5 s.
+    pub async fn recv_until(
+        &mut self,
+        mut pred: impl FnMut(&ServerFrame) -> bool,
+    ) -> Vec<ServerFrame> {
+        let mut seen = Vec::new();
+        loop {
+            let f = self.recv().await;
+            let done = pred(&f);
+            seen.push(f);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Reads until the connection closes; returns the close code and frames before it.
+    pub async fn closed(&mut self) -> (Closed, Vec<ServerFrame>) {
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("close within 5 s")
+            {
+                Some(Ok(Message::Text(t))) => {
+                    frames.push(decode_server(t.as_str()).expect("valid"))
+                }
+                Some(Ok(Message::Close(Some(c)))) => {
+                    return (Closed::Code(u16::from(c.code)), frames);
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return (Closed::Code(u16::from(WsCloseCode::Status)), frames);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (Closed::Abrupt, frames),
+            }
+        }
+    }
+
+    pub async fn hello(&mut self, resume: Option<Resume>) -> ServerFrame {
+        self.send(&ClientFrame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            client: Some("test".into()),
+            resume,
+        }))
+        .await;
+        self.recv().await
+    }
+
+    pub async fn agent_hello(&mut self, token: &str) -> ServerFrame {
+        self.send(&ClientFrame::AgentHello(AgentHello {
+            protocol: PROTOCOL_VERSION,
+            token: token.into(),
+            client: None,
+            resume: Default::default(),
+        }))
+        .await;
+        self.recv().await
+    }
+}
+
+pub fn mid(s: &str) -> MessageId {
+    MessageId::new(s).expect("valid id")
+}
+
+pub fn event_seqs(frames: &[ServerFrame], session: &SessionId) -> Vec<Seq> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) if &e.session == session => Some(e.seq),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,550 @@
+//! The WebSocket endpoints on a real listener: a full chat between a visitor and an agent,
+//! and everything that must be refused without taking the server down.
+
+mod common;
+
+use common::{
+    ALLOWED, Closed, FOREIGN, TestServer, config, connect_agent, connect_visitor, event_seqs, mid,
+};
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::{ResumeToken, Seq};
+use interact_sdk::protocol::{
+    ClientFrame, ErrorCode, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
+};
+use interact_server::tenant::TargetRef;
+
+fn form(first: Option<&str>) -> PreChatForm {
+    PreChatForm {
+        display_name: "Vera <b>Visitor</b>".into(),
+        email: "vera@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: first.map(str::to_owned),
+    }
+}
+
+fn support() -> TargetRef {
+    TargetRef::Service("support".into())
+}
+
+#[tokio::test]
+async fn full_chat_between_visitor_and_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+
+    // The agent signs in and becomes available.
+    let token = server.agent_token("alex").await;
+    let mut agent = connect_agent(server.addr).await;
+    let ServerFrame::Welcome {
+        agent: Some(me), ..
+    } = agent.agent_hello(&token).await
+    else {
+        panic!("agent welcome expected");
+    };
+    assert_eq!(me.id.as_str(), "alex");
+    agent
+        .send(&ClientFrame::SetPresence {
+            presence: Presence::Available,
+        })
+        .await;
+    agent
+        .recv_until(|f| {
+            matches!(
+                f,
+                ServerFrame::Presence {
+                    presence: Presence::Available
+                }
+            )
+        })
+        .await;
+
+    // The visitor connects from an allowed origin and starts a chat.
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    let ServerFrame::Welcome {
+        config: Some(cfg), ..
+    } = visitor.hello(None).await
+    else {
+        panic!("welcome with config expected");
+    };
+    assert_eq!(cfg.target.display_name, "Customer Care");
+    visitor
+        .send(&ClientFrame::StartChat {
+            id: mid("start-1"),
+            form: form(Some("Hello, I need help")),
+        })
+        .await;
+    let frames = visitor
+        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let Some(ServerFrame::SessionStarted {
+        session,
+        resume_token,
+        ..
+    }) = frames.last().cloned()
+    else {
+        unreachable!()
+    };
+    assert!(resume_token.expose().len() >= 32, "at least 128 bits");
+
+    // The agent is offered the chat, with the visitor's name as text, and accepts.
+    let offers = agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    let Some(ServerFrame::Offer(offer)) = offers.last() else {
+        unreachable!()
+    };
+    assert_eq!(offer.visitor.display_name, "Vera <b>Visitor</b>");
+    assert_eq!(offer.first_message.as_deref(), Some("Hello, I need help"));
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    let joined = agent.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))).await;
+    // The agent saw the whole transcript: started (with consent), first message, queue, joined.
+    let started = joined.iter().find_map(|f| match f {
+        ServerFrame::Event(e) => match &e.event {
+            SessionEvent::Started {
+                visitor, consent, ..
+            } => Some((visitor.clone(), consent.clone())),
+            _ => None,
+        },
+        _ => None,
+    });
+    let (who, consent) = started.expect("started event");
+    assert_eq!(who.email, "vera@example.com");
+    assert_eq!(consent.policy_version, "2024-05");
+    visitor.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))).await;
+
+    // Messages both ways, acknowledged after storage.
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("v-1"),
+            text: "<script>alert(1)</script>".into(),
+        })
+        .await;
+    let acks = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    let Some(ServerFrame::Ack { seq, .. }) = acks.last() else {
+        unreachable!()
+    };
+    let got = agent
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == *seq))
+        .await;
+    let Some(ServerFrame::Event(e)) = got.last() else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&e.event, SessionEvent::Message { text, from: Party::Visitor, .. } if text == "<script>alert(1)</script>")
+    );
+    // A resend with the same id is acknowledged with the same seq, not stored twice.
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("v-1"),
+            text: "<script>alert(1)</script>".into(),
+        })
+        .await;
+    let again = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    assert!(matches!(again.last(), Some(ServerFrame::Ack { seq: s, .. }) if s == seq));
+
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a-1"),
+            text: "How can I help?".into(),
+        })
+        .await;
+    let frames = visitor.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { from: Party::Agent, .. }))).await;
+    assert!(!frames.is_empty());
+    // Typing reaches the other side, not stored.
+    agent
+        .send(&ClientFrame::Typing {
+            session: Some(session.clone()),
+            active: true,
+        })
+        .await;
+    visitor
+        .recv_until(|f| {
+            matches!(
+                f,
+                ServerFrame::Typing {
+                    from: Party::Agent,
+                    active: true,
+                    ..
+                }
+            )
+        })
+        .await;
+    visitor
+        .send(&ClientFrame::Receipt {
+            session: None,
+            up_to: Seq(6),
+            state: ReceiptState::Read,
+        })
+        .await;
+
+    // The agent ends; both see it.
+    agent
+        .send(&ClientFrame::End {
+            session: Some(session.clone()),
+        })
+        .await;
+    visitor
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+    agent
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+
+    // Everything is in the database, in order, each message once.
+    let stored = server.state.store.events(&session).await.expect("events");
+    let seqs: Vec<u64> = stored.iter().map(|e| e.seq.0).collect();
+    assert_eq!(seqs, (1..=stored.len() as u64).collect::<Vec<_>>());
+    let v1 = stored
+        .iter()
+        .filter(|e| matches!(&e.event, SessionEvent::Message { id, .. } if id.as_str() == "v-1"))
+        .count();
+    assert_eq!(v1, 1);
+    let record = server
+        .state
+        .store
+        .session(&session)
+        .await
+        .expect("load")
+        .expect("exists");
+    assert_ne!(
+        record.token_hash,
+        resume_token.expose(),
+        "only the hash is stored"
+    );
+    let metrics = server.state.metrics.render();
+    assert!(
+        metrics.contains("interact_messages_relayed_total"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn foreign_origin_and_unknown_code_get_no_upgrade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    assert_eq!(
+        connect_visitor(server.addr, code.as_str(), Some(FOREIGN))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(
+        connect_visitor(server.addr, code.as_str(), None)
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(
+        connect_visitor(server.addr, code.as_str(), Some("null"))
+            .await
+            .err(),
+        Some(403)
+    );
+    let unknown = interact_sdk::embed::EmbedCode::from_random([9; 16]);
+    assert_eq!(
+        connect_visitor(server.addr, unknown.as_str(), Some(ALLOWED))
+            .await
+            .err(),
+        Some(404)
+    );
+    assert_eq!(
+        connect_visitor(server.addr, "not-a-code", Some(ALLOWED))
+            .await
+            .err(),
+        Some(404)
+    );
+    // Revoked codes stop working at once.
+    server
+        .state
+        .store
+        .revoke_embed_code(&code, interact_server::state::now())
+        .await
+        .expect("revoke");
+    assert_eq!(
+        connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .err(),
+        Some(404)
+    );
+    assert!(server.state.hub.open_sessions() == 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_or_foreign_resume_tokens_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send(&ClientFrame::StartChat {
+        id: mid("s1"),
+        form: form(None),
+    })
+    .await;
+    let frames = v
+        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let Some(ServerFrame::SessionStarted {
+        session,
+        resume_token,
+        ..
+    }) = frames.last().cloned()
+    else {
+        unreachable!()
+    };
+
+    // A guessed token.
+    let mut thief = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    thief
+        .send(&ClientFrame::Hello(interact_sdk::protocol::Hello {
+            protocol: 1,
+            client: None,
+            resume: Some(Resume {
+                session: session.clone(),
+                token: ResumeToken::new("0".repeat(64)),
+                last_seq: Seq::ZERO,
+            }),
+        }))
+        .await;
+    let (closed, frames) = thief.closed().await;
+    assert_eq!(closed, Closed::Code(4001));
+    assert!(
+        matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::InvalidResume && e.fatal)
+    );
+
+    // The right token through another embed code is refused too.
+    let other = server.embed_code(TargetRef::User("alex".into())).await;
+    let mut elsewhere = connect_visitor(server.addr, other.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    elsewhere
+        .send(&ClientFrame::Hello(interact_sdk::protocol::Hello {
+            protocol: 1,
+            client: None,
+            resume: Some(Resume {
+                session: session.clone(),
+                token: resume_token.clone(),
+                last_seq: Seq::ZERO,
+            }),
+        }))
+        .await;
+    assert_eq!(elsewhere.closed().await.0, Closed::Code(4001));
+
+    // The right token resumes, replaying everything after last_seq, and replaces the old
+    // connection (closed with 4011).
+    let mut again = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    let welcome = again
+        .hello(Some(Resume {
+            session: session.clone(),
+            token: resume_token,
+            last_seq: Seq(1),
+        }))
+        .await;
+    let ServerFrame::Welcome {
+        session: Some(info),
+        ..
+    } = welcome
+    else {
+        panic!("resumed welcome")
+    };
+    let replay = again
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == info.head))
+        .await;
+    assert_eq!(
+        event_seqs(&replay, &session),
+        (2..=info.head.0).map(Seq).collect::<Vec<_>>()
+    );
+    assert_eq!(v.closed().await.0, Closed::Code(4011));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_proper_close_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+
+    // A frame before hello.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.send(&ClientFrame::Ping { nonce: 1 }).await;
+    let (closed, frames) = v.closed().await;
+    assert_eq!(closed, Closed::Code(4003));
+    assert!(
+        matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::HandshakeRequired)
+    );
+
+    // Unsupported protocol version.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.send_raw(r#"{"type":"hello","protocol":99}"#.into()).await;
+    assert_eq!(v.closed().await.0, Closed::Code(4000));
+
+    // Malformed frames: an error each, the connection stays, until too many.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send_raw("{not json".into()).await;
+    assert!(
+        matches!(v.recv().await, ServerFrame::Error(e) if e.code == ErrorCode::Malformed && !e.fatal)
+    );
+    v.send_raw(format!("{}{}", "[".repeat(50), "]".repeat(50)))
+        .await;
+    assert!(matches!(v.recv().await, ServerFrame::Error(e) if e.code == ErrorCode::TooDeep));
+    v.send_raw(r#"{"type":"teleport"}"#.into()).await;
+    assert!(matches!(v.recv().await, ServerFrame::Error(e) if e.code == ErrorCode::UnknownType));
+    v.send(&ClientFrame::Ping { nonce: 7 }).await;
+    assert!(matches!(v.recv().await, ServerFrame::Pong { nonce: 7, .. }));
+    for _ in 0..5 {
+        v.send_raw("nope".into()).await;
+    }
+    assert_eq!(v.closed().await.0, Closed::Code(4003));
+
+    // An oversize frame: refused with frame_too_large and 1009.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send_raw(format!(
+        r#"{{"type":"ping","pad":"{}"}}"#,
+        "x".repeat(interact_sdk::limits::MAX_FRAME_BYTES)
+    ))
+    .await;
+    let (closed, frames) = v.closed().await;
+    assert_eq!(closed, Closed::Code(1009));
+    assert!(matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::FrameTooLarge));
+
+    // A message too long for chat is refused, nothing stored, the session goes on.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send(&ClientFrame::StartChat {
+        id: mid("s1"),
+        form: form(None),
+    })
+    .await;
+    let frames = v
+        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let Some(ServerFrame::SessionStarted { session, .. }) = frames.last().cloned() else {
+        unreachable!()
+    };
+    v.send(&ClientFrame::Send {
+        session: None,
+        id: mid("long"),
+        text: "x".repeat(5000),
+    })
+    .await;
+    v.recv_until(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::InvalidField))
+        .await;
+    // An invalid form is refused field by field.
+    let mut v2 = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v2.hello(None).await;
+    let mut bad = form(None);
+    bad.email = "nope".into();
+    bad.consent = None;
+    v2.send(&ClientFrame::StartChat {
+        id: mid("s2"),
+        form: bad,
+    })
+    .await;
+    let ServerFrame::Error(e) = v2.recv().await else {
+        panic!("error expected")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidForm);
+    assert_eq!(e.fields.expect("fields").fields.len(), 2);
+
+    let stored = server.state.store.events(&session).await.expect("events");
+    assert!(
+        stored.iter().all(
+            |e| !matches!(&e.event, SessionEvent::Message { id, .. } if id.as_str() == "long")
+        )
+    );
+    // The server is still up.
+    assert!(
+        connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .is_ok()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_hold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path());
+    cfg.limits.sessions_per_minute_per_ip = 3;
+    cfg.limits.frames_per_second = 5;
+    let server = TestServer::start(cfg).await;
+    let code = server.embed_code(support()).await;
+
+    let mut refused = 0;
+    for i in 0..5 {
+        let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .expect("ok");
+        v.hello(None).await;
+        v.send(&ClientFrame::StartChat {
+            id: mid(&format!("s{i}")),
+            form: form(None),
+        })
+        .await;
+        match v.recv().await {
+            ServerFrame::SessionStarted { .. } => {}
+            ServerFrame::Error(e) if e.code == ErrorCode::RateLimited => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refused, 2, "3 sessions per minute per address");
+
+    // A flood of frames closes the connection with 4008.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    for n in 0..50 {
+        v.send(&ClientFrame::Ping { nonce: n }).await;
+    }
+    let (closed, frames) = v.closed().await;
+    assert_eq!(closed, Closed::Code(4008));
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::RateLimited))
+    );
+    let metrics = server.state.metrics.render();
+    assert!(metrics.contains("reason=\"rate_limited\""), "{metrics}");
+    server.stop().await;
+}
