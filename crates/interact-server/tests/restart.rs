@@ -1,0 +1,333 @@
+//! Kill the server process mid-chat (SIGKILL, no shutdown), start it again on the same
+//! database: the visitor and the agent resume, and no acknowledged message is lost or
+//! delivered twice.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{ALLOWED, DEMO, connect_agent, connect_visitor, mid};
+use interact_sdk::ids::{Seq, SessionId};
+use interact_sdk::protocol::{
+    AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, Resume, ServerFrame, SessionEvent,
+};
+use interact_sdk::time::UnixMillis;
+use interact_server::store::{SqliteStore, Store};
+
+const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
+    let text = DEMO
+        .replace(
+            "listen = \"127.0.0.1:8080\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace(
+            "database = \"../data/interact.db\"",
+            "database = \"interact.db\"",
+        )
+        .replace(
+            "www = \"../www\"",
+            &format!(
+                "www = {:?}",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../www")
+            ),
+        );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+async fn start(config: &Path, addr: SocketAddr) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_interact-server"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server binary");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Server(child);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not start listening on {addr}");
+}
+
+fn messages(frames: &[ServerFrame]) -> Vec<(Seq, String)> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) => match &e.event {
+                SessionEvent::Message { text, .. } => Some((e.seq, text.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn kill_and_restart_mid_chat_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let config = write_config(dir.path(), port);
+    let server = start(&config, addr).await;
+
+    // An agent token, written to the same database file the server uses.
+    let store = SqliteStore::open(&dir.path().join("interact.db"))
+        .await
+        .expect("open store");
+    let token = interact_server::auth::random_token();
+    store
+        .put_agent_token(
+            &interact_server::auth::token_hash(&token),
+            "alex",
+            UnixMillis(0),
+            UnixMillis(u64::MAX / 2),
+        )
+        .await
+        .expect("token");
+
+    let mut agent = connect_agent(addr).await;
+    agent.agent_hello(&token).await;
+    agent
+        .send(&ClientFrame::SetPresence {
+            presence: Presence::Available,
+        })
+        .await;
+
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    let form = interact_sdk::form::PreChatForm {
+        display_name: "Rita Restart".into(),
+        email: "rita@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: None,
+    };
+    visitor
+        .send(&ClientFrame::StartChat {
+            id: mid("start"),
+            form,
+        })
+        .await;
+    let frames = visitor
+        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let Some(ServerFrame::SessionStarted {
+        session,
+        resume_token,
+        ..
+    }) = frames.last().cloned()
+    else {
+        unreachable!()
+    };
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    let mut visitor_seen = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
+        .await;
+    let mut agent_seen = agent
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
+        .await;
+
+    // Visitor messages, each acknowledged (so stored).
+    for i in 0..3 {
+        visitor
+            .send(&ClientFrame::Send {
+                session: None,
+                id: mid(&format!("v{i}")),
+                text: format!("visitor {i}"),
+            })
+            .await;
+        visitor_seen.extend(
+            visitor
+                .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+                .await,
+        );
+    }
+    agent_seen.extend(
+        agent
+            .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { text, .. } if text == "visitor 2")))
+            .await,
+    );
+    // The agent answers; the visitor only sees the first answer before the crash.
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a0"),
+            text: "agent 0".into(),
+        })
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    visitor_seen.extend(
+        visitor
+            .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { from: Party::Agent, .. })))
+            .await,
+    );
+    let visitor_last = visitor_seen
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) => Some(e.seq),
+            _ => None,
+        })
+        .max()
+        .expect("events");
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a1"),
+            text: "agent 1".into(),
+        })
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    let agent_last = agent_seen
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) => Some(e.seq),
+            _ => None,
+        })
+        .max()
+        .expect("events");
+
+    // SIGKILL: no shutdown, no flush beyond what was committed.
+    drop(server);
+    let server = start(&config, addr).await;
+
+    // The visitor resumes from what it processed: exactly the missed events, in order.
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    let welcome = visitor
+        .hello(Some(Resume {
+            session: session.clone(),
+            token: resume_token,
+            last_seq: visitor_last,
+        }))
+        .await;
+    let ServerFrame::Welcome {
+        session: Some(info),
+        ..
+    } = welcome
+    else {
+        panic!("resumed welcome")
+    };
+    let replay = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == info.head))
+        .await;
+    let seqs = common::event_seqs(&replay, &session);
+    assert_eq!(
+        seqs,
+        ((visitor_last.0 + 1)..=info.head.0)
+            .map(Seq)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        messages(&replay).iter().any(|(_, t)| t == "agent 1"),
+        "the message after the visitor's last seen"
+    );
+
+    // The agent reconnects with its resume map and gets what it missed.
+    let mut agent = connect_agent(addr).await;
+    agent
+        .send(&ClientFrame::AgentHello(AgentHello {
+            protocol: PROTOCOL_VERSION,
+            token: token.clone(),
+            client: None,
+            resume: [(session.clone(), agent_last)].into_iter().collect(),
+        }))
+        .await;
+    let frames = agent
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == info.head))
+        .await;
+    assert_eq!(
+        common::event_seqs(&frames, &session),
+        ((agent_last.0 + 1)..=info.head.0)
+            .map(Seq)
+            .collect::<Vec<_>>()
+    );
+
+    // The chat goes on; a resend of a message stored before the crash is not stored twice.
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("v2"),
+            text: "visitor 2".into(),
+        })
+        .await;
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("v3"),
+            text: "after restart".into(),
+        })
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { text, .. } if text == "after restart")))
+        .await;
+    let stored = store.events(&session).await.expect("events");
+    let seqs: Vec<u64> = stored.iter().map(|e| e.seq.0).collect();
+    assert_eq!(
+        seqs,
+        (1..=stored.len() as u64).collect::<Vec<_>>(),
+        "no gaps"
+    );
+    let mut texts: Vec<String> = messages(
+        &stored
+            .iter()
+            .cloned()
+            .map(ServerFrame::Event)
+            .collect::<Vec<_>>(),
+    )
+    .into_iter()
+    .map(|(_, t)| t)
+    .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        [
+            "after restart",
+            "agent 0",
+            "agent 1",
+            "visitor 0",
+            "visitor 1",
+            "visitor 2"
+        ]
+    );
+    let _: &SessionId = &session;
+    drop(server);
+}
