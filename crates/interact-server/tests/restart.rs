@@ -58,17 +58,19 @@ fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
 }
 
 async fn start(config: &Path, addr: SocketAddr) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_interact-server"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server binary");
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_interact-server"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server binary"),
+    );
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Server(child);
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
