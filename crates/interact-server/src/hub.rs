@@ -238,6 +238,18 @@ impl Hub {
         true
     }
 
+    /// Closes every visitor and agent connection with `code`.
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
+        let inner = self.lock();
+        for c in inner
+            .visitors
+            .values()
+            .chain(inner.agents.values().flat_map(|a| a.conns.iter()))
+        {
+            c.close(code, reason);
+        }
+    }
+
     /// A live session.
     pub fn session(&self, id: &SessionId) -> Option<LiveRef> {
         self.lock().sessions.get(id).cloned()

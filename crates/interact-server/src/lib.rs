@@ -89,6 +89,16 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let hub_state = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Upgraded connections are not part of the graceful shutdown: tell every client
+        // to reconnect and resume (1001) so none waits for a dead socket.
+        hub_state.hub.close_all(
+            interact_sdk::protocol::CloseCode::GoingAway,
+            "server restarting",
+        );
+    };
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -502,6 +502,32 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
 }
 
 #[tokio::test]
+async fn shutdown_tells_clients_to_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send(&ClientFrame::StartChat {
+        id: mid("s1"),
+        form: form(None),
+    })
+    .await;
+    v.recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let stopping = tokio::spawn(server.stop());
+    let (closed, _) = v.closed().await;
+    assert_eq!(
+        closed,
+        Closed::Code(1001),
+        "going away: reconnect and resume"
+    );
+    stopping.await.expect("stopped");
+}
+
+#[tokio::test]
 async fn rate_limits_hold() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(dir.path());
