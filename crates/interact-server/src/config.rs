@@ -141,6 +141,10 @@ pub struct DemoSection {
     pub target: String,
     /// The Domain Template it is bound to (one of this file's `[[domain_template]]`s).
     pub template: String,
+    /// The demo agents' password, printed at start so the console can be tried at once.
+    /// Checked against the users' hashes at start; never set this in a real deployment.
+    #[serde(default)]
+    pub agent_password: Option<String>,
 }
 
 /// A licence a service or user holds (names as in the product documents).
