@@ -9,9 +9,9 @@ use crate::conversation::Conversation;
 use crate::error::Error;
 use crate::form::validate_text;
 use crate::ids::{IdGen, MessageId, Seq, SessionId};
-use crate::link::{Link, LinkAction, LinkState};
+use crate::link::{Link, LinkState};
 use crate::protocol::{
-    AgentHello, AgentInfo, CallSignal, ClientFrame, CloseCode, DeviceKind, ErrorCode, HangupReason,
+    AgentHello, AgentInfo, CallSignal, ClientFrame, DeviceKind, ErrorCode, HangupReason,
     IceCandidate, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame, decode_server,
     encode,
 };
@@ -40,7 +40,6 @@ pub struct Agent {
     presence: Presence,
     offers: BTreeMap<SessionId, Offer>,
     sessions: BTreeMap<SessionId, Conversation>,
-    nonce: u64,
 }
 
 impl Agent {
@@ -59,7 +58,6 @@ impl Agent {
             presence: Presence::Available,
             offers: BTreeMap::new(),
             sessions: BTreeMap::new(),
-            nonce: 0,
         }
     }
 
@@ -167,16 +165,7 @@ impl Agent {
             ServerFrame::Welcome {
                 protocol, agent, ..
             } => {
-                if protocol != PROTOCOL_VERSION {
-                    self.link.close(CloseCode::UnsupportedProtocol);
-                    self.out
-                        .push_back(Output::Close(CloseCode::UnsupportedProtocol));
-                    return Err(Error::PeerMisbehaved(format!(
-                        "server answered with protocol {protocol}"
-                    )));
-                }
-                self.link.welcomed(now);
-                self.emit(Event::Link(LinkState::Online));
+                self.link.welcome(now, protocol, &mut self.out)?;
                 if let Some(agent) = agent {
                     self.me = Some(agent.clone());
                     self.emit(Event::SignedIn(agent));
@@ -261,22 +250,9 @@ impl Agent {
 
     /// Lets timers fire: reconnects, keep-alives, resends, gap recovery, typing expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
-        match self.link.handle_timeout(now) {
-            LinkAction::Connect => {
-                self.out.push_back(Output::Connect);
-                self.emit(Event::Link(LinkState::Connecting));
-            }
-            LinkAction::Ping => {
-                self.nonce += 1;
-                self.transmit(now, &ClientFrame::Ping { nonce: self.nonce });
-            }
-            LinkAction::Drop => {
-                self.out.push_back(Output::Close(CloseCode::GoingAway));
-                self.link.disconnected(now, None, &mut self.ids);
-                self.offers.clear();
-                self.emit(Event::Link(self.link.state.clone()));
-            }
-            LinkAction::None => {}
+        if self.link.fire(now, &mut self.ids, &mut self.out) {
+            // Offers are made again by the server after a reconnect.
+            self.offers.clear();
         }
         let online = self.link.is_online();
         for conv in self.sessions.values_mut() {

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
+use crate::client::{Event, Output};
+use crate::error::Error;
 use crate::ids::IdGen;
 use crate::limits::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, PING_INTERVAL, RECONNECT_MAX, RECONNECT_MIN};
-use crate::protocol::CloseCode;
+use crate::protocol::{ClientFrame, CloseCode, PROTOCOL_VERSION, encode};
 use crate::time::Instant;
 
 /// The state of the connection to the server.
@@ -32,7 +36,7 @@ pub enum LinkState {
 
 /// What the link wants the machine to do after a timer fired.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum LinkAction {
+enum LinkAction {
     None,
     /// Ask the driver to open a transport.
     Connect,
@@ -49,6 +53,8 @@ pub(crate) struct Link {
     since: Instant,
     last_rx: Instant,
     last_tx: Instant,
+    /// Nonce of the last ping.
+    nonce: u64,
 }
 
 impl Link {
@@ -59,6 +65,7 @@ impl Link {
             since: now,
             last_rx: now,
             last_tx: now,
+            nonce: 0,
         }
     }
 
@@ -142,7 +149,58 @@ impl Link {
         }
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant) -> LinkAction {
+    /// Takes the server's `welcome`: refuses another protocol version (closing with
+    /// 4000), otherwise goes online.
+    pub(crate) fn welcome(
+        &mut self,
+        now: Instant,
+        protocol: u32,
+        out: &mut VecDeque<Output>,
+    ) -> Result<(), Error> {
+        if protocol != PROTOCOL_VERSION {
+            self.close(CloseCode::UnsupportedProtocol);
+            out.push_back(Output::Close(CloseCode::UnsupportedProtocol));
+            return Err(Error::PeerMisbehaved(format!(
+                "server answered with protocol {protocol}"
+            )));
+        }
+        self.welcomed(now);
+        out.push_back(Output::Event(Event::Link(LinkState::Online)));
+        Ok(())
+    }
+
+    /// Lets the link's timers fire and queues what the driver must do (connect, ping,
+    /// drop a dead transport). Returns whether the transport was dropped.
+    pub(crate) fn fire(
+        &mut self,
+        now: Instant,
+        ids: &mut IdGen,
+        out: &mut VecDeque<Output>,
+    ) -> bool {
+        match self.handle_timeout(now) {
+            LinkAction::Connect => {
+                out.push_back(Output::Connect);
+                out.push_back(Output::Event(Event::Link(LinkState::Connecting)));
+            }
+            LinkAction::Ping => {
+                self.nonce += 1;
+                out.push_back(Output::Transmit(encode(&ClientFrame::Ping {
+                    nonce: self.nonce,
+                })));
+                self.transmitted(now);
+            }
+            LinkAction::Drop => {
+                out.push_back(Output::Close(CloseCode::GoingAway));
+                self.disconnected(now, None, ids);
+                out.push_back(Output::Event(Event::Link(self.state.clone())));
+                return true;
+            }
+            LinkAction::None => {}
+        }
+        false
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> LinkAction {
         match self.state {
             LinkState::Connecting if now >= self.since + HANDSHAKE_TIMEOUT => LinkAction::Drop,
             LinkState::Online if now >= self.last_rx + IDLE_TIMEOUT => LinkAction::Drop,

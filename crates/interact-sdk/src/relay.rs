@@ -204,13 +204,10 @@ impl SessionLog {
         message: impl Into<String>,
         id: Option<&MessageId>,
     ) -> ErrorFrame {
-        ErrorFrame {
-            code,
-            message: message.into(),
-            id: id.cloned(),
-            session: Some(self.session.clone()),
-            fields: None,
-            fatal: false,
+        let e = ErrorFrame::new(code, message).in_session(self.session.clone());
+        match id {
+            Some(id) => e.about(id.clone()),
+            None => e,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::form::{PreChatForm, validate_text};
 use crate::ids::{CallId, IdGen, MessageId, ResumeToken, Seq, SessionId};
 use crate::limits::ACK_TIMEOUT;
-use crate::link::{Link, LinkAction, LinkState};
+use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
     EventFrame, HangupReason, Hello, IceCandidate, MediaState, PROTOCOL_VERSION, Party, Resume,
@@ -90,7 +90,6 @@ pub struct Visitor {
     end_requested: bool,
     /// Set by `invalid_resume`: reconnect without a session after the close.
     fresh_start: bool,
-    nonce: u64,
 }
 
 impl Visitor {
@@ -110,7 +109,6 @@ impl Visitor {
             conv: None,
             end_requested: false,
             fresh_start: false,
-            nonce: 0,
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -250,17 +248,7 @@ impl Visitor {
                 session,
                 ..
             } => {
-                if protocol != PROTOCOL_VERSION {
-                    self.link.close(CloseCode::UnsupportedProtocol);
-                    self.out
-                        .push_back(Output::Close(CloseCode::UnsupportedProtocol));
-                    return Err(Error::PeerMisbehaved(format!(
-                        "server answered with protocol {protocol}"
-                    )));
-                }
-                self.link.welcomed(now);
-                self.out
-                    .push_back(Output::Event(Event::Link(LinkState::Online)));
+                self.link.welcome(now, protocol, &mut self.out)?;
                 if let Some(config) = config {
                     self.config = Some(config.clone());
                     self.out.push_back(Output::Event(Event::Config(config)));
@@ -401,24 +389,7 @@ impl Visitor {
 
     /// Lets timers fire: reconnects, keep-alives, resends, gap recovery, typing expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
-        match self.link.handle_timeout(now) {
-            LinkAction::Connect => {
-                self.out.push_back(Output::Connect);
-                self.out
-                    .push_back(Output::Event(Event::Link(LinkState::Connecting)));
-            }
-            LinkAction::Ping => {
-                self.nonce += 1;
-                self.transmit(now, &ClientFrame::Ping { nonce: self.nonce });
-            }
-            LinkAction::Drop => {
-                self.out.push_back(Output::Close(CloseCode::GoingAway));
-                self.link.disconnected(now, None, &mut self.ids);
-                self.out
-                    .push_back(Output::Event(Event::Link(self.link.state.clone())));
-            }
-            LinkAction::None => {}
-        }
+        self.link.fire(now, &mut self.ids, &mut self.out);
         let online = self.link.is_online();
         if online && self.start_sent_at.is_some_and(|t| now >= t + ACK_TIMEOUT) {
             self.send_start(now);

@@ -196,7 +196,10 @@ fn print_banner(path: &Path, state: &AppState, addr: std::net::SocketAddr) {
     println!("  Health:          {url}/healthz");
     println!("  Metrics:         {url}/metrics");
     let users: Vec<&str> = config.users.iter().map(|u| u.id.as_str()).collect();
-    let demo_password = config.demo.as_ref().and_then(|d| d.agent_password.as_deref());
+    let demo_password = config
+        .demo
+        .as_ref()
+        .and_then(|d| d.agent_password.as_deref());
     let password_ok = demo_password.is_some_and(|p| {
         config
             .users
@@ -204,7 +207,10 @@ fn print_banner(path: &Path, state: &AppState, addr: std::net::SocketAddr) {
             .all(|u| interact_server::auth::verify_password(&u.password_hash, p))
     });
     if let (Some(p), true) = (demo_password, password_ok) {
-        println!("  Demo agents:     {} with password {p:?}", users.join(", "));
+        println!(
+            "  Demo agents:     {} with password {p:?}",
+            users.join(", ")
+        );
     } else if !users.is_empty() {
         println!(
             "  Agents:          {} (sign-in names; the demo password is in {})",

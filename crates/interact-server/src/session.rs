@@ -20,15 +20,12 @@ use crate::hub::{Conn, Live, LiveRef};
 use crate::state::{AppState, now};
 use crate::store::{EmbedCodeRecord, SessionRecord, StoreError};
 
-fn internal(session: Option<&SessionId>) -> ErrorFrame {
-    ErrorFrame {
-        code: ErrorCode::Internal,
-        message: "the server could not store this; send it again".into(),
-        id: None,
-        session: session.cloned(),
-        fields: None,
-        fatal: false,
-    }
+fn internal(session: &SessionId) -> ErrorFrame {
+    ErrorFrame::new(
+        ErrorCode::Internal,
+        "the server could not store this; send it again",
+    )
+    .in_session(session.clone())
 }
 
 /// Loads a session (ended ones too) from the store into the hub, for a resume.
@@ -86,7 +83,7 @@ pub async fn apply(
         tracing::error!(session = %id, error = %e, "storing events failed");
         live.log.truncate(head_before);
         if let Some(c) = reply {
-            c.send(&ServerFrame::Error(internal(Some(&id))));
+            c.send(&ServerFrame::Error(internal(&id)));
         }
         return false;
     }
@@ -278,14 +275,7 @@ async fn dispatch_now(state: &AppState) {
 /// The agent accepts an offered session.
 pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Result<(), ErrorFrame> {
     let user = agent.id.as_str();
-    let refuse = |msg: &str| ErrorFrame {
-        code: ErrorCode::NotAllowed,
-        message: msg.into(),
-        id: None,
-        session: Some(id.clone()),
-        fields: None,
-        fatal: false,
-    };
+    let refuse = |msg: &str| ErrorFrame::new(ErrorCode::NotAllowed, msg).in_session(id.clone());
     if !state.hub.is_offered_to(id, user) {
         return Err(refuse("this session is not offered to you"));
     }
@@ -312,7 +302,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         {
             tracing::error!(session = %id, error = %e, "storing agent_joined failed");
             l.log.truncate(head);
-            return Err(internal(Some(id)));
+            return Err(internal(id));
         }
         if let Err(e) = state.store.set_session_agent(id, &agent.id).await {
             tracing::error!(session = %id, error = %e, "storing the agent failed");

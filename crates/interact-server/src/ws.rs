@@ -73,21 +73,12 @@ impl Bucket {
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> ErrorFrame {
-    ErrorFrame {
-        code,
-        message: message.into(),
-        id: None,
-        session: None,
-        fields: None,
-        fatal: false,
-    }
+    ErrorFrame::new(code, message)
 }
 
 /// Sends a fatal error, then closes.
 fn fatal(conn: &Conn, code: ErrorCode, message: &str, close: CloseCode) {
-    let mut e = error(code, message);
-    e.fatal = true;
-    conn.send(&ServerFrame::Error(e));
+    conn.send(&ServerFrame::Error(error(code, message).into_fatal()));
     conn.close(close, message);
 }
 

@@ -70,6 +70,38 @@ pub struct ErrorFrame {
     pub fatal: bool,
 }
 
+impl ErrorFrame {
+    /// A non-fatal error with just a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            id: None,
+            session: None,
+            fields: None,
+            fatal: false,
+        }
+    }
+
+    /// The same error, about `session`.
+    pub fn in_session(mut self, session: SessionId) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// The same error, about the client frame with this `id`.
+    pub fn about(mut self, id: MessageId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// The same error, marked fatal (a close follows).
+    pub fn into_fatal(mut self) -> Self {
+        self.fatal = true;
+        self
+    }
+}
+
 /// A frame from the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -149,13 +181,6 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// An `error` frame with just a code and message.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Error(ErrorFrame {
-            code,
-            message: message.into(),
-            id: None,
-            session: None,
-            fields: None,
-            fatal: false,
-        })
+        Self::Error(ErrorFrame::new(code, message))
     }
 }
