@@ -574,3 +574,78 @@ async fn rate_limits_hold() {
     assert!(metrics.contains("reason=\"rate_limited\""), "{metrics}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn replayed_and_swapped_tokens_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+
+    // Two sessions; A's token presented for B is refused.
+    let mut started = Vec::new();
+    for id in ["a", "b"] {
+        let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .expect("ok");
+        v.hello(None).await;
+        v.send(&ClientFrame::StartChat {
+            id: mid(id),
+            form: form(None),
+        })
+        .await;
+        let frames = v
+            .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+            .await;
+        let Some(ServerFrame::SessionStarted {
+            session,
+            resume_token,
+            ..
+        }) = frames.last().cloned()
+        else {
+            unreachable!()
+        };
+        started.push((session, resume_token));
+    }
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.send(&ClientFrame::Hello(interact_sdk::protocol::Hello {
+        protocol: 1,
+        client: None,
+        resume: Some(Resume {
+            session: started[1].0.clone(),
+            token: started[0].1.clone(),
+            last_seq: Seq::ZERO,
+        }),
+    }))
+    .await;
+    assert_eq!(v.closed().await.0, Closed::Code(4001));
+
+    // An agent token that was signed out, or never issued, is refused.
+    let token = server.agent_token("alex").await;
+    server
+        .state
+        .store
+        .delete_agent_token(&interact_server::auth::token_hash(&token))
+        .await
+        .expect("sign out");
+    for t in [token.as_str(), "made-up"] {
+        let mut agent = connect_agent(server.addr).await;
+        agent
+            .send(&ClientFrame::AgentHello(
+                interact_sdk::protocol::AgentHello {
+                    protocol: 1,
+                    token: t.into(),
+                    client: None,
+                    resume: Default::default(),
+                },
+            ))
+            .await;
+        let (closed, frames) = agent.closed().await;
+        assert_eq!(closed, Closed::Code(4001));
+        assert!(
+            matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::Unauthorized)
+        );
+    }
+    server.stop().await;
+}
