@@ -112,6 +112,7 @@ pub async fn apply(
         }
     }
     if ended {
+        tracing::info!(session = %id, by = ?from, "session ended");
         state.hub.session_ended(&id);
         state.metrics.active_sessions.dec();
     }
@@ -201,6 +202,7 @@ pub async fn create(
     };
     state.store.create_session(&record, &events).await?;
     state.metrics.active_sessions.inc();
+    tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
     let live = state.hub.insert_session(Live { log, record });
     Ok((id, ResumeToken::new(token), live))
 }
@@ -309,6 +311,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         }
         l.record.agent_id = Some(agent.id.clone());
         state.hub.assigned(id, user, now());
+        tracing::info!(session = %id, agent = user, "session accepted");
         // The agent gets the whole transcript; the visitor the new event.
         for e in l.log.events_after(Seq::ZERO) {
             state

@@ -601,6 +601,7 @@ async fn agent_conn(state: &AppState, socket: WebSocket) {
     .await;
     let info = me.lock().ok().and_then(|m| m.clone());
     if let Some(info) = info {
+        tracing::info!(agent = %info.id, "agent disconnected");
         state.hub.detach_agent(info.id.as_str(), conn.id);
         session::dispatch(state).await;
     }
@@ -659,6 +660,7 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
         display_name: user.config.display_name.clone(),
     };
     state.hub.attach_agent(&info, conn.clone(), now());
+    tracing::info!(agent = %info.id, "agent connected");
     conn.send(&ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         config: None,
