@@ -630,7 +630,10 @@ function lastMessage(conv) {
 }
 
 function chatPreview(conv, t) {
-  if (conv.ended) return END_TEXT[conv.endReason] ?? END_TEXT.other;
+  if (conv.ended) {
+    if (conv.endReason === "agent_ended" && conv.endRequested) return "You ended the chat";
+    return END_TEXT[conv.endReason] ?? END_TEXT.other;
+  }
   if (conv.left) return "You left this chat";
   if (conv.visitorTyping(t)) return "Typing…";
   if (conv.local.length > 0) return `You: ${conv.local[conv.local.length - 1].text}`;

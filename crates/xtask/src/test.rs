@@ -18,6 +18,10 @@ const BROWSER_TEST_TIMEOUT_SECS: &str = "120";
 /// on a busy CI machine).
 const DRIVER_TIMEOUT_SECS: &str = "30";
 
+/// Set to `1` for the native tests under `--skip-browser`: tests that need Chromium skip
+/// themselves instead of failing.
+const SKIP_BROWSER_ENV: &str = "INTERACT_SKIP_BROWSER";
+
 /// State shared by the steps.
 #[derive(Debug)]
 struct Context {
@@ -180,8 +184,16 @@ fn clippy_wasm(_: &mut Context) -> Result<()> {
     cmd::run(&mut command)
 }
 
-fn tests_native(_: &mut Context) -> Result<()> {
-    cmd::run(cmd::cargo().args(["test", "--workspace"]))
+/// Runs every native test. One of them drives the agent console in headless Chromium
+/// (`crates/interact-server/tests/console.rs`); with `--skip-browser` it is told to skip
+/// through [`SKIP_BROWSER_ENV`].
+fn tests_native(context: &mut Context) -> Result<()> {
+    let mut command = cmd::cargo();
+    command.args(["test", "--workspace"]);
+    if context.options.skip_browser {
+        command.env(SKIP_BROWSER_ENV, "1");
+    }
+    cmd::run(&mut command)
 }
 
 /// Runs each wasm crate's tests through `wasm-bindgen-test-runner` in headless
