@@ -1,0 +1,775 @@
+//! Relay benchmark of the Interact server (issue 3). It prints figures; it asserts nothing.
+//!
+//! ```sh
+//! cargo bench -p interact-server --bench relay                       # defaults, ~2 min
+//! cargo bench -p interact-server --bench relay -- --pairs 100 --messages 5 --idle 1000
+//! ```
+//!
+//! In one run, on loopback, with every server in a child process of its own:
+//!
+//! 1. **Baseline**: a bare WebSocket forwarder on the same stack as Interact (axum + tokio)
+//!    that forwards each visitor frame to the pair's agent socket and echoes it to the
+//!    visitor, without parsing or storing anything.
+//! 2. **Interact**: the real server (demo configuration, SQLite file, synthetic agents in
+//!    the `support` service). Visitors connect from an allowed origin and start chats; the
+//!    agents accept every offer.
+//!
+//!    Both are driven by the same client code with the same pairs: N visitor sockets and A
+//!    agent sockets, each agent holding N/A chats. Two phases each:
+//!    - *closed loop*: every visitor sends M messages one at a time, the next when the
+//!      previous one is confirmed on the visitor's socket and received on the agent's;
+//!      this gives messages/s at saturation;
+//!    - *paced*: every visitor sends one message every `--interval` seconds (spread evenly,
+//!      so N/interval messages/s in all), `--paced` times; this gives the latency at a
+//!      chat-like load.
+//!
+//!    The relay latency is from the visitor's send (or the time it was scheduled for) to
+//!    the agent's socket receiving the message.
+//! 3. **Idle memory**: a fresh Interact server, K visitors with a started chat that an agent
+//!    accepted, then idle (pinging every 20 s as clients do); the server's resident memory
+//!    (`VmRSS`) before and after, per session.
+
+mod client;
+mod servers;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use client::{Pair, Target};
+use servers::ServerProcess;
+
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+const USAGE: &str = "\
+Usage: cargo bench -p interact-server --bench relay -- [OPTIONS]
+
+Options:
+  --pairs N              Concurrent visitor-agent pairs (default 1000)
+  --messages M           Messages per pair in the closed-loop phase (default 10)
+  --agents A             Agent connections; each holds about N/A chats (default 20)
+  --interval SECS        Paced phase: each pair sends one message every SECS (default 10;
+                         at most 50, below the server's idle timeout)
+  --paced P              Paced phase: messages per pair; 0 skips the phase (default 1)
+  --idle K               Idle sessions for the memory figure; 0 skips it (default 10000)
+  --db-dir DIR           Where the relay phases' SQLite file goes (default: the temp dir)
+  --idle-db-dir DIR      Where the idle phase's SQLite file goes (default: /dev/shm if it
+                         exists, else the temp dir; the file's pages are not part of the
+                         server's resident memory either way)
+  --setup-concurrency C  Interact chats started at once during setup (default 1)
+  --nodelay              Diagnostic: serve both servers with TCP_NODELAY on accepted
+                         sockets (Interact's `run` does not set it)
+  -h, --help             Print this message
+";
+
+/// The command line.
+#[derive(Clone, Debug)]
+struct Options {
+    pairs: usize,
+    messages: usize,
+    agents: usize,
+    interval: f64,
+    paced: usize,
+    idle: usize,
+    db_dir: PathBuf,
+    idle_db_dir: PathBuf,
+    setup_concurrency: usize,
+    nodelay: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> std::result::Result<Option<Self>, String> {
+        let shm = Path::new("/dev/shm");
+        let mut o = Self {
+            pairs: 1000,
+            messages: 10,
+            agents: 20,
+            interval: 10.0,
+            paced: 1,
+            idle: 10_000,
+            db_dir: std::env::temp_dir(),
+            idle_db_dir: if shm.is_dir() {
+                shm.to_owned()
+            } else {
+                std::env::temp_dir()
+            },
+            setup_concurrency: 1,
+            nodelay: false,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            if flag == "-h" || flag == "--help" {
+                return Ok(None);
+            }
+            if flag == "--nodelay" {
+                o.nodelay = true;
+                continue;
+            }
+            let value = it
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?
+                .as_str();
+            let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+            let count = || value.parse::<usize>().map_err(|e| bad(&e));
+            match flag.as_str() {
+                "--pairs" => o.pairs = count()?,
+                "--messages" => o.messages = count()?,
+                "--agents" => o.agents = count()?,
+                "--paced" => o.paced = count()?,
+                "--idle" => o.idle = count()?,
+                "--setup-concurrency" => o.setup_concurrency = count()?,
+                "--interval" => o.interval = value.parse().map_err(|e| bad(&e))?,
+                "--db-dir" => o.db_dir = PathBuf::from(value),
+                "--idle-db-dir" => o.idle_db_dir = PathBuf::from(value),
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        if o.pairs == 0 || o.agents == 0 || o.setup_concurrency == 0 {
+            return Err("--pairs, --agents and --setup-concurrency must be at least 1".into());
+        }
+        if !(o.interval > 0.0 && o.interval <= 50.0) {
+            return Err("--interval must be above 0 and at most 50 seconds".into());
+        }
+        o.agents = o.agents.min(o.pairs);
+        Ok(Some(o))
+    }
+
+    /// The command that reproduces this run.
+    fn command(&self) -> String {
+        format!(
+            "cargo bench -p interact-server --bench relay -- --pairs {} --messages {} \
+             --agents {} --interval {} --paced {} --idle {}{}",
+            self.pairs,
+            self.messages,
+            self.agents,
+            self.interval,
+            self.paced,
+            self.idle,
+            if self.nodelay { " --nodelay" } else { "" }
+        )
+    }
+
+    /// The child argument that turns `TCP_NODELAY` on or off.
+    fn nodelay_arg(&self) -> String {
+        if self.nodelay { "1" } else { "0" }.into()
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return match servers::child_main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server child: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let options = match Options::parse(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::from)
+        .and_then(|rt| rt.block_on(run(&options)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nerror: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Figures of one phase.
+#[derive(Debug, Default)]
+struct Phase {
+    /// Messages relayed.
+    messages: usize,
+    /// From the phase's start to its last message's arrival.
+    elapsed: Duration,
+    /// Relay latencies, sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn new(latencies: Vec<Vec<Duration>>, elapsed: Duration) -> Self {
+        let mut all: Vec<Duration> = latencies.into_iter().flatten().collect();
+        all.sort_unstable();
+        Self {
+            messages: all.len(),
+            elapsed,
+            latencies: all,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Nearest-rank percentile.
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+    }
+
+    fn max(&self) -> Duration {
+        self.latencies.last().copied().unwrap_or_default()
+    }
+}
+
+/// Figures of one server's relay run.
+#[derive(Debug)]
+struct Relay {
+    setup: Duration,
+    closed: Phase,
+    paced: Option<Phase>,
+}
+
+/// Figures of the idle-memory run.
+#[derive(Debug)]
+struct Idle {
+    sessions: usize,
+    setup: Duration,
+    before_kib: u64,
+    after_kib: u64,
+}
+
+impl Idle {
+    fn per_session_kib(&self) -> f64 {
+        self.after_kib.saturating_sub(self.before_kib) as f64 / self.sessions.max(1) as f64
+    }
+}
+
+async fn run(o: &Options) -> Result<()> {
+    let needed = o.pairs.max(o.idle) + o.agents + 200;
+    let limit = rlimit::increase_nofile_limit(u64::MAX)?;
+    if limit < needed as u64 {
+        return Err(format!(
+            "the open-file limit is {limit}; this run needs about {needed} \
+             (raise it with `ulimit -n`, or lower --pairs/--idle)"
+        )
+        .into());
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; run it with `cargo bench` for figures");
+    }
+    println!("Interact relay benchmark\n");
+    println!("Reproduce:  {}", o.command());
+    println!("Machine:    {}", machine());
+    println!(
+        "Relay DB:   SQLite (WAL, synchronous=FULL) in {} ({})",
+        o.db_dir.display(),
+        fs_type(&o.db_dir)
+    );
+    println!(
+        "Sockets:    {}",
+        if o.nodelay {
+            "server sockets with TCP_NODELAY (--nodelay: a diagnostic, not how `run` serves)"
+        } else {
+            "as `interact_server::run` serves them (no TCP_NODELAY); clients set TCP_NODELAY"
+        }
+    );
+    println!(
+        "Setup:      {} pairs over {} agent connections ({} chats each); closed loop {} \
+         messages per pair; paced {} per pair every {} s; {} idle sessions\n",
+        o.pairs,
+        o.agents,
+        o.pairs.div_ceil(o.agents),
+        o.messages,
+        o.paced,
+        o.interval,
+        o.idle
+    );
+
+    eprintln!("[1/3] bare WebSocket baseline ...");
+    let bare = relay(Target::Bare, o).await?;
+    eprintln!("[2/3] Interact ...");
+    let interact = relay(Target::Interact, o).await?;
+    let idle = if o.idle > 0 {
+        eprintln!("[3/3] {} idle Interact sessions ...", o.idle);
+        Some(idle(o).await?)
+    } else {
+        None
+    };
+    report(o, &bare, &interact, idle.as_ref());
+    Ok(())
+}
+
+/// Resolves with the first agent task that ends (an agent must not end while measuring).
+async fn agent_failure(agents: &mut JoinSet<Result<()>>) -> Error {
+    match agents.join_next().await {
+        Some(Ok(Ok(()))) => "an agent connection stopped".into(),
+        Some(Ok(Err(e))) => e,
+        Some(Err(e)) => e.into(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Connected agents, their tasks, and the receivers their reports go to (one per pair).
+struct Agents {
+    tasks: JoinSet<Result<()>>,
+    stop: watch::Sender<bool>,
+    receivers: Vec<mpsc::UnboundedReceiver<client::Delivered>>,
+}
+
+async fn agents(target: Target, server: &ServerProcess, n: usize, pairs: usize) -> Result<Agents> {
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..pairs).map(|_| mpsc::unbounded_channel()).unzip();
+    let senders = Arc::new(senders);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for j in 0..n {
+        let token = server.ready.tokens.get(j).map_or("", String::as_str);
+        let ws = client::agent(target, server.ready.addr, j, token).await?;
+        tasks.spawn(client::agent_loop(ws, senders.clone(), stopped.clone()));
+    }
+    Ok(Agents {
+        tasks,
+        stop,
+        receivers,
+    })
+}
+
+/// Parked visitors: their keep-alive tasks and the signal that hands them back.
+struct Parked {
+    tasks: JoinSet<Result<Pair>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Parked {
+    fn new() -> Self {
+        Self {
+            tasks: JoinSet::new(),
+            stop: watch::channel(false).0,
+        }
+    }
+
+    fn park(&mut self, pair: Pair) {
+        self.tasks.spawn(client::park(pair, self.stop.subscribe()));
+    }
+
+    async fn take(mut self) -> Result<Vec<Pair>> {
+        let _ = self.stop.send(true);
+        let mut pairs = Vec::with_capacity(self.tasks.len());
+        while let Some(r) = self.tasks.join_next().await {
+            pairs.push(r??);
+        }
+        pairs.sort_by_key(|p| p.index);
+        Ok(pairs)
+    }
+}
+
+/// Where the visitors connect.
+#[derive(Clone, Copy, Debug)]
+struct Endpoint<'a> {
+    target: Target,
+    addr: SocketAddr,
+    code: &'a str,
+}
+
+/// Starts one visitor per receiver, numbered from `first`, `concurrency` at a time, each
+/// until an agent joined its chat, and parks them.
+async fn visitors(
+    at: Endpoint<'_>,
+    first: usize,
+    receivers: Vec<mpsc::UnboundedReceiver<client::Delivered>>,
+    agents: &mut Agents,
+    concurrency: usize,
+    parked: &mut Parked,
+) -> Result<()> {
+    let agent_count = agents.tasks.len();
+    let mut setups = futures_util::stream::iter(receivers.into_iter().enumerate())
+        .map(|(i, rx)| {
+            client::visitor(
+                at.target,
+                at.addr,
+                at.code,
+                first + i,
+                agent_count,
+                true,
+                rx,
+            )
+        })
+        .buffer_unordered(concurrency);
+    loop {
+        let next = tokio::select! {
+            next = setups.next() => next,
+            e = agent_failure(&mut agents.tasks) => return Err(e),
+        };
+        match next {
+            Some(pair) => parked.park(pair?),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn relay(target: Target, o: &Options) -> Result<Relay> {
+    let dir = tempfile::tempdir_in(&o.db_dir)?;
+    let max_chats = o.pairs.div_ceil(o.agents) + 1;
+    let server = ServerProcess::spawn(match target {
+        Target::Bare => vec!["bare".into(), o.nodelay_arg()],
+        Target::Interact => vec![
+            "interact".into(),
+            dir.path().display().to_string(),
+            o.agents.to_string(),
+            max_chats.to_string(),
+            o.nodelay_arg(),
+        ],
+    })
+    .await?;
+    let addr = server.ready.addr;
+    let code = server.ready.code.clone();
+
+    let started = Instant::now();
+    let mut agents = agents(target, &server, o.agents, o.pairs).await?;
+    let receivers = std::mem::take(&mut agents.receivers);
+    let concurrency = match target {
+        Target::Interact => o.setup_concurrency,
+        Target::Bare => 64,
+    };
+    let mut parked = Parked::new();
+    let at = Endpoint {
+        target,
+        addr,
+        code: &code,
+    };
+    visitors(at, 0, receivers, &mut agents, concurrency, &mut parked).await?;
+    let setup = started.elapsed();
+
+    // Closed loop: M messages per pair, one in flight.
+    let pairs = parked.take().await?;
+    let messages = o.messages;
+    let (closed, pairs) = phase(pairs, &mut agents, move |mut pair, start| async move {
+        tokio::time::sleep_until(start).await;
+        let mut lat = Vec::with_capacity(messages);
+        for _ in 0..messages {
+            lat.push(client::exchange(&mut pair, Instant::now()).await?);
+        }
+        Ok((pair, lat))
+    })
+    .await?;
+
+    // Paced: one message per pair every `interval`, spread evenly over the pairs.
+    let paced = if o.paced > 0 {
+        let (n, paced, interval) = (o.pairs as f64, o.paced, o.interval);
+        let (phase, _) = phase(pairs, &mut agents, move |mut pair, start| async move {
+            let mut lat = Vec::with_capacity(paced);
+            for k in 0..paced {
+                let offset = interval * (k as f64 + pair.index as f64 / n);
+                let due = start + Duration::from_secs_f64(offset);
+                tokio::time::sleep_until(due).await;
+                lat.push(client::exchange(&mut pair, due).await?);
+            }
+            Ok((pair, lat))
+        })
+        .await?;
+        Some(phase)
+    } else {
+        None
+    };
+
+    let _ = agents.stop.send(true);
+    while agents.tasks.join_next().await.is_some() {}
+    server.stop().await;
+    drop(dir);
+    Ok(Relay {
+        setup,
+        closed,
+        paced,
+    })
+}
+
+/// Runs `each` for every pair at once (starting shortly), watching the agents; returns
+/// the phase's figures and the pairs.
+async fn phase<F, Fut>(pairs: Vec<Pair>, agents: &mut Agents, each: F) -> Result<(Phase, Vec<Pair>)>
+where
+    F: Fn(Pair, Instant) -> Fut,
+    Fut: std::future::Future<Output = Result<(Pair, Vec<Duration>)>> + Send + 'static,
+{
+    let start = Instant::now() + Duration::from_millis(200);
+    let mut tasks = JoinSet::new();
+    for pair in pairs {
+        let fut = each(pair, start);
+        tasks.spawn(async move {
+            let (pair, lat) = fut.await?;
+            Ok::<_, Error>((pair, lat, Instant::now()))
+        });
+    }
+    let mut pairs = Vec::with_capacity(tasks.len());
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut end = start;
+    loop {
+        let next = tokio::select! {
+            next = tasks.join_next() => next,
+            e = agent_failure(&mut agents.tasks) => return Err(e),
+        };
+        let Some(r) = next else { break };
+        let (pair, lat, done) = r??;
+        end = end.max(done);
+        pairs.push(pair);
+        latencies.push(lat);
+    }
+    pairs.sort_by_key(|p| p.index);
+    Ok((Phase::new(latencies, end - start), pairs))
+}
+
+async fn idle(o: &Options) -> Result<Idle> {
+    const WARM_UP: usize = 100;
+    let dir = tempfile::tempdir_in(&o.idle_db_dir)?;
+    let max_chats = (o.idle + WARM_UP).div_ceil(o.agents) + 1;
+    let server = ServerProcess::spawn(vec![
+        "interact".into(),
+        dir.path().display().to_string(),
+        o.agents.to_string(),
+        max_chats.to_string(),
+        o.nodelay_arg(),
+    ])
+    .await?;
+    let addr = server.ready.addr;
+    let code = server.ready.code.clone();
+    let mut agents = agents(Target::Interact, &server, o.agents, 0).await?;
+    let receivers = |n: usize| (0..n).map(|_| mpsc::unbounded_channel().1).collect();
+    let mut parked = Parked::new();
+
+    // Warm up (allocator arenas, SQLite caches, the runtime), then measure from there.
+    let at = Endpoint {
+        target: Target::Interact,
+        addr,
+        code: &code,
+    };
+    visitors(
+        at,
+        0,
+        receivers(WARM_UP),
+        &mut agents,
+        o.setup_concurrency,
+        &mut parked,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before_kib = server.rss_kib()?;
+    let started = Instant::now();
+    visitors(
+        at,
+        WARM_UP,
+        receivers(o.idle),
+        &mut agents,
+        o.setup_concurrency,
+        &mut parked,
+    )
+    .await?;
+    let setup = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after_kib = server.rss_kib()?;
+    if let Some(r) = parked.tasks.try_join_next() {
+        r??;
+        return Err("an idle visitor stopped".into());
+    }
+
+    let _ = agents.stop.send(true);
+    parked.tasks.shutdown().await;
+    agents.tasks.shutdown().await;
+    server.stop().await;
+    drop(dir);
+    Ok(Idle {
+        sessions: o.idle,
+        setup,
+        before_kib,
+        after_kib,
+    })
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpus} CPUs (nproc), {model}, {mem_gib:.1} GiB RAM, Linux {}",
+        kernel.trim()
+    )
+}
+
+/// The file system type of the mount holding `path` (from `/proc/self/mounts`).
+fn fs_type(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, point, kind) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(point)
+                .then(|| (point.len(), kind.to_owned()))
+        })
+        .max()
+        .map_or_else(|| "unknown file system".into(), |(_, kind)| kind)
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("x{:.1}", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+}
+
+fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
+    println!("{title}");
+    println!(
+        "  {:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "messages", "msgs/s", "p50", "p99", "max"
+    );
+    for (name, p) in [("bare WebSocket", bare), ("Interact", interact)] {
+        println!(
+            "  {name:<20} {:>10} {:>10.0} {:>10} {:>10} {:>10}",
+            p.messages,
+            p.rate(),
+            ms(p.percentile(50.0)),
+            ms(p.percentile(99.0)),
+            ms(p.max()),
+        );
+    }
+    println!(
+        "  {:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "Interact / bare",
+        "",
+        if with_rate {
+            format!("{:.1}%", 100.0 * interact.rate() / bare.rate().max(1e-9))
+        } else {
+            "-".into()
+        },
+        ratio(interact.percentile(50.0), bare.percentile(50.0)),
+        ratio(interact.percentile(99.0), bare.percentile(99.0)),
+        ratio(interact.max(), bare.max()),
+    );
+    println!();
+}
+
+fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&Idle>) {
+    println!(
+        "Setup time: bare {:.1} s, Interact {:.1} s ({} chats started and accepted, {} at a time)\n",
+        bare.setup.as_secs_f64(),
+        interact.setup.as_secs_f64(),
+        o.pairs,
+        o.setup_concurrency
+    );
+    phase_table(
+        &format!(
+            "Relay, closed loop: {} pairs, {} messages each, one in flight per pair",
+            o.pairs, o.messages
+        ),
+        &bare.closed,
+        &interact.closed,
+        true,
+    );
+    if let (Some(b), Some(i)) = (&bare.paced, &interact.paced) {
+        phase_table(
+            &format!(
+                "Relay, paced: {} pairs, each sends one message every {} s ({:.0} messages/s \
+                 offered), {} each; latency from the scheduled send",
+                o.pairs,
+                o.interval,
+                o.pairs as f64 / o.interval,
+                o.paced
+            ),
+            b,
+            i,
+            false,
+        );
+    }
+    if let Some(idle) = idle {
+        println!(
+            "Idle sessions: {} chats started, accepted by {} agents, then idle (DB in {}, {})",
+            idle.sessions,
+            o.agents,
+            o.idle_db_dir.display(),
+            fs_type(&o.idle_db_dir)
+        );
+        println!(
+            "  server VmRSS {:.1} MiB before, {:.1} MiB after ({:.1} s to start them): \
+             {:.2} KiB per idle session\n",
+            idle.before_kib as f64 / 1024.0,
+            idle.after_kib as f64 / 1024.0,
+            idle.setup.as_secs_f64(),
+            idle.per_session_kib()
+        );
+    }
+    let verdict = |met: bool| if met { "met" } else { "NOT met" };
+    println!("Aims (issue 3)");
+    let share = 100.0 * interact.closed.rate() / bare.closed.rate().max(1e-9);
+    println!(
+        "  {:<46} {:>12}  {}",
+        "throughput >= 70% of the bare baseline",
+        format!("{share:.1}%"),
+        verdict(share >= 70.0)
+    );
+    let p99 = interact.closed.percentile(99.0);
+    println!(
+        "  {:<46} {:>12}  {}",
+        format!("p99 < 10 ms at {} pairs, closed loop", o.pairs),
+        ms(p99),
+        verdict(p99 < Duration::from_millis(10))
+    );
+    if let Some(p) = &interact.paced {
+        let p99 = p.percentile(99.0);
+        println!(
+            "  {:<46} {:>12}  {}",
+            format!("p99 < 10 ms at {} pairs, paced", o.pairs),
+            ms(p99),
+            verdict(p99 < Duration::from_millis(10))
+        );
+    }
+    if let Some(idle) = idle {
+        let kib = idle.per_session_kib();
+        println!(
+            "  {:<46} {:>12}  {}",
+            format!("< 16 KB per idle session ({} sessions)", idle.sessions),
+            format!("{kib:.2} KiB"),
+            verdict(kib * 1024.0 < 16_000.0)
+        );
+    }
+}
