@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{EmbedCodeRecord, SessionRecord, Store, StoreError, TemplateRecord};
 
@@ -20,6 +21,61 @@ use super::{EmbedCodeRecord, SessionRecord, Store, StoreError, TemplateRecord};
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Appends go through one writer task that commits them in groups (see
+    /// [`commit_loop`]).
+    appends: mpsc::Sender<AppendJob>,
+}
+
+/// Most appends committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// One `append_events` call waiting for its commit.
+#[derive(Debug)]
+struct AppendJob {
+    session: SessionId,
+    events: Vec<EventFrame>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Group commit: takes every append that is waiting, writes them all in one transaction
+/// and answers each caller after the commit. Each caller still gets its answer only once
+/// its events are durable, but many sessions share one fsync. If the group fails, each
+/// append is retried alone, so one bad append fails only its own caller.
+async fn commit_loop(pool: SqlitePool, mut rx: mpsc::Receiver<AppendJob>) {
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let all = async {
+            let mut tx = pool.begin().await?;
+            for job in &group {
+                SqliteStore::insert_events(&mut tx, &job.session, &job.events).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if all.is_ok() {
+            for job in group {
+                let _ = job.done.send(Ok(()));
+            }
+            continue;
+        }
+        for job in group {
+            let one = async {
+                let mut tx = pool.begin().await?;
+                SqliteStore::insert_events(&mut tx, &job.session, &job.events).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            let _ = job.done.send(one);
+        }
+    }
 }
 
 fn ms(v: i64) -> UnixMillis {
@@ -66,7 +122,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let (appends, rx) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(commit_loop(pool.clone(), rx));
+        Ok(Self { pool, appends })
     }
 
     fn embed_row(row: &SqliteRow) -> Result<EmbedCodeRecord, StoreError> {
@@ -269,10 +327,15 @@ impl Store for SqliteStore {
         session: &SessionId,
         events: &[EventFrame],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        Self::insert_events(&mut tx, session, events).await?;
-        tx.commit().await?;
-        Ok(())
+        let (done, result) = oneshot::channel();
+        let job = AppendJob {
+            session: session.clone(),
+            events: events.to_vec(),
+            done,
+        };
+        let gone = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.appends.send(job).await.map_err(|_| gone())?;
+        result.await.map_err(|_| gone())?
     }
 
     async fn set_session_agent(
