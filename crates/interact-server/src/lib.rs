@@ -47,6 +47,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use interact_sdk::embed::EmbedCode;
 use tower_http::trace::TraceLayer;
 
@@ -99,6 +100,12 @@ pub async fn run(
             "server restarting",
         );
     };
+    // Chat frames are small and latency matters more than packet count: no Nagle delay.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
