@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::ws::Utf8Bytes;
 use interact_sdk::config::Availability;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, ResumeToken, SessionId};
@@ -25,7 +26,7 @@ use crate::tenant::{TargetRef, Tenant};
 #[derive(Debug)]
 pub enum Outgoing {
     /// A text frame.
-    Frame(String),
+    Frame(Utf8Bytes),
     /// Close with this code and reason, then stop.
     Close(CloseCode, String),
 }
@@ -44,7 +45,12 @@ pub struct Conn {
 impl Conn {
     /// Queues a frame; a connection whose queue is full is closed (it is not reading).
     pub fn send(&self, frame: &ServerFrame) {
-        if self.tx.try_send(Outgoing::Frame(encode(frame))).is_err() {
+        self.send_text(Utf8Bytes::from(encode(frame)));
+    }
+
+    /// Queues an already encoded frame (shared, not copied, between connections).
+    pub fn send_text(&self, text: Utf8Bytes) {
+        if self.tx.try_send(Outgoing::Frame(text)).is_err() {
             self.close(CloseCode::Policy, "too slow");
         }
     }
@@ -386,8 +392,21 @@ impl Hub {
 
     /// Sends a frame to both parties of a session.
     pub fn broadcast(&self, id: &SessionId, frame: &ServerFrame) {
-        self.send_to_visitor(id, frame);
-        self.send_to_agent_of(id, frame);
+        // Encoded once for every connection of the session.
+        let text = Utf8Bytes::from(encode(frame));
+        let inner = self.lock();
+        let agent = inner.routing.get(id).and_then(|r| r.agent.as_ref());
+        let agent_conns = agent
+            .and_then(|a| inner.agents.get(a))
+            .map(|a| a.conns.as_slice());
+        for c in inner
+            .visitors
+            .get(id)
+            .into_iter()
+            .chain(agent_conns.unwrap_or_default())
+        {
+            c.send_text(text.clone());
+        }
     }
 
     /// Whether someone could take a chat for `target` now.

@@ -89,7 +89,7 @@ async fn write_loop(
     while let Some(out) = rx.recv().await {
         match out {
             Outgoing::Frame(text) => {
-                if sink.send(Message::Text(text.into())).await.is_err() {
+                if sink.send(Message::Text(text)).await.is_err() {
                     break;
                 }
             }
