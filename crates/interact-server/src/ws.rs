@@ -194,7 +194,10 @@ async fn read_loop<F, Fut>(
 fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     // Twice the protocol limit: frames up to it are refused with a proper error and close
     // code by `read_loop`; beyond it the transport drops the connection.
-    ws.max_message_size(MAX_FRAME_BYTES * 2)
+    // A 4 KiB read buffer instead of tungstenite's 128 KiB: chat frames are small, and
+    // the default buffer is most of an idle connection's memory.
+    ws.read_buffer_size(4 * 1024)
+        .max_message_size(MAX_FRAME_BYTES * 2)
         .max_frame_size(MAX_FRAME_BYTES * 2)
 }
 

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::Result;
@@ -35,6 +36,9 @@ const ORIGIN: &str = "http://127.0.0.1:8081";
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// Longest wait for any single answer before the run is abandoned.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The clients' WebSocket read buffer.
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -54,8 +58,12 @@ async fn connect(url: String, origin: Option<&str>) -> Result<Ws> {
         req.headers_mut()
             .insert("origin", HeaderValue::from_str(o)?);
     }
-    // Browsers and native clients disable Nagle's algorithm.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
+    // Browsers and native clients disable Nagle's algorithm. Frames are small: a read
+    // buffer of 8 KiB instead of tungstenite's 128 KiB, which it zero-fills on every read,
+    // keeps the clients' share of the two cores and of memory down (the same for both
+    // servers).
+    let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), true).await?;
     Ok(ws)
 }
 
@@ -239,36 +247,39 @@ pub(crate) struct Pair {
     next: u64,
 }
 
-/// One visitor: connected and, for Interact, with a started chat that an agent accepted
-/// (`wait_for_agent`) or at least started.
+fn hello() -> ClientFrame {
+    ClientFrame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        client: Some("relay-bench".into()),
+        resume: None,
+    })
+}
+
+/// One visitor, connected and greeted; for Interact, with a started chat that an agent
+/// accepted.
 pub(crate) async fn visitor(
     target: Target,
     addr: SocketAddr,
     code: &str,
     index: usize,
     agents: usize,
-    wait_for_agent: bool,
     delivered: mpsc::UnboundedReceiver<Delivered>,
 ) -> Result<Pair> {
     let ws = match target {
         Target::Bare => {
-            connect(
+            let mut ws = connect(
                 format!("ws://{addr}/visitor?agent={}", index % agents.max(1)),
                 Some(ORIGIN),
             )
-            .await?
+            .await?;
+            // The counterpart of Interact's hello and welcome: one frame each way.
+            send(&mut ws, &hello()).await?;
+            next_text(&mut ws).await?;
+            ws
         }
         Target::Interact => {
             let mut ws = connect(format!("ws://{addr}/v1/ws?code={code}"), Some(ORIGIN)).await?;
-            send(
-                &mut ws,
-                &ClientFrame::Hello(Hello {
-                    protocol: PROTOCOL_VERSION,
-                    client: Some("relay-bench".into()),
-                    resume: None,
-                }),
-            )
-            .await?;
+            send(&mut ws, &hello()).await?;
             recv_until(&mut ws, |f| {
                 matches!(f, ServerFrame::Welcome { .. }).then_some(())
             })
@@ -290,15 +301,13 @@ pub(crate) async fn visitor(
                 matches!(f, ServerFrame::SessionStarted { .. }).then_some(())
             })
             .await?;
-            if wait_for_agent {
-                recv_until(&mut ws, |f| match f {
-                    ServerFrame::Event(e) => {
-                        matches!(e.event, SessionEvent::AgentJoined { .. }).then_some(())
-                    }
-                    _ => None,
-                })
-                .await?;
-            }
+            recv_until(&mut ws, |f| match f {
+                ServerFrame::Event(e) => {
+                    matches!(e.event, SessionEvent::AgentJoined { .. }).then_some(())
+                }
+                _ => None,
+            })
+            .await?;
             ws
         }
     };

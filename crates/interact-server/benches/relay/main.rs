@@ -1,7 +1,7 @@
 //! Relay benchmark of the Interact server (issue 3). It prints figures; it asserts nothing.
 //!
 //! ```sh
-//! cargo bench -p interact-server --bench relay                       # defaults, ~2 min
+//! cargo bench -p interact-server --bench relay                       # defaults, ~1 min
 //! cargo bench -p interact-server --bench relay -- --pairs 100 --messages 5 --idle 1000
 //! ```
 //!
@@ -23,11 +23,15 @@
 //!      so N/interval messages/s in all), `--paced` times; this gives the latency at a
 //!      chat-like load.
 //!
-//!    The relay latency is from the visitor's send (or the time it was scheduled for) to
-//!    the agent's socket receiving the message.
-//! 3. **Idle memory**: a fresh Interact server, K visitors with a started chat that an agent
-//!    accepted, then idle (pinging every 20 s as clients do); the server's resident memory
-//!    (`VmRSS`) before and after, per session.
+//!    The relay latency is from the visitor's send to the agent's socket receiving the
+//!    message (paced: from the time it was due, if the pair's previous message made it
+//!    late).
+//! 3. **Idle memory**: K idle connections to a fresh bare forwarder, then K visitors with a
+//!    started chat that an agent accepted to a fresh Interact server, all idle (pinging
+//!    every 20 s as clients do); each server's resident memory (`VmRSS`) before and after,
+//!    per connection. The bare figure is what the WebSocket stack itself costs.
+//!
+//! It also reports the server process's CPU time per relayed message (closed loop).
 
 mod client;
 mod servers;
@@ -54,7 +58,7 @@ Usage: cargo bench -p interact-server --bench relay -- [OPTIONS]
 
 Options:
   --pairs N              Concurrent visitor-agent pairs (default 1000)
-  --messages M           Messages per pair in the closed-loop phase (default 10)
+  --messages M           Messages per pair in the closed-loop phase (default 50)
   --agents A             Agent connections; each holds about N/A chats (default 20)
   --interval SECS        Paced phase: each pair sends one message every SECS (default 10;
                          at most 50, below the server's idle timeout)
@@ -64,9 +68,8 @@ Options:
   --idle-db-dir DIR      Where the idle phase's SQLite file goes (default: /dev/shm if it
                          exists, else the temp dir; the file's pages are not part of the
                          server's resident memory either way)
-  --setup-concurrency C  Interact chats started at once during setup (default 1)
-  --nodelay              Diagnostic: serve both servers with TCP_NODELAY on accepted
-                         sockets (Interact's `run` does not set it)
+  --setup-concurrency C  Relay phases: Interact chats started at once during setup
+                         (default 8; the idle phase starts them one at a time)
   -h, --help             Print this message
 ";
 
@@ -82,7 +85,6 @@ struct Options {
     db_dir: PathBuf,
     idle_db_dir: PathBuf,
     setup_concurrency: usize,
-    nodelay: bool,
 }
 
 impl Options {
@@ -90,7 +92,7 @@ impl Options {
         let shm = Path::new("/dev/shm");
         let mut o = Self {
             pairs: 1000,
-            messages: 10,
+            messages: 50,
             agents: 20,
             interval: 10.0,
             paced: 1,
@@ -101,17 +103,12 @@ impl Options {
             } else {
                 std::env::temp_dir()
             },
-            setup_concurrency: 1,
-            nodelay: false,
+            setup_concurrency: 8,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "-h" || flag == "--help" {
                 return Ok(None);
-            }
-            if flag == "--nodelay" {
-                o.nodelay = true;
-                continue;
             }
             let value = it
                 .next()
@@ -146,20 +143,9 @@ impl Options {
     fn command(&self) -> String {
         format!(
             "cargo bench -p interact-server --bench relay -- --pairs {} --messages {} \
-             --agents {} --interval {} --paced {} --idle {}{}",
-            self.pairs,
-            self.messages,
-            self.agents,
-            self.interval,
-            self.paced,
-            self.idle,
-            if self.nodelay { " --nodelay" } else { "" }
+             --agents {} --interval {} --paced {} --idle {}",
+            self.pairs, self.messages, self.agents, self.interval, self.paced, self.idle,
         )
-    }
-
-    /// The child argument that turns `TCP_NODELAY` on or off.
-    fn nodelay_arg(&self) -> String {
-        if self.nodelay { "1" } else { "0" }.into()
     }
 }
 
@@ -212,6 +198,8 @@ struct Phase {
     elapsed: Duration,
     /// Relay latencies, sorted.
     latencies: Vec<Duration>,
+    /// CPU time the server process used during the phase.
+    server_cpu: Duration,
 }
 
 impl Phase {
@@ -222,6 +210,7 @@ impl Phase {
             messages: all.len(),
             elapsed,
             latencies: all,
+            server_cpu: Duration::ZERO,
         }
     }
 
@@ -240,6 +229,11 @@ impl Phase {
 
     fn max(&self) -> Duration {
         self.latencies.last().copied().unwrap_or_default()
+    }
+
+    /// Server CPU time per message relayed.
+    fn cpu_per_message(&self) -> Duration {
+        self.server_cpu / u32::try_from(self.messages.max(1)).unwrap_or(u32::MAX)
     }
 }
 
@@ -287,14 +281,7 @@ async fn run(o: &Options) -> Result<()> {
         o.db_dir.display(),
         fs_type(&o.db_dir)
     );
-    println!(
-        "Sockets:    {}",
-        if o.nodelay {
-            "server sockets with TCP_NODELAY (--nodelay: a diagnostic, not how `run` serves)"
-        } else {
-            "as `interact_server::run` serves them (no TCP_NODELAY); clients set TCP_NODELAY"
-        }
-    );
+    println!("Sockets:    TCP_NODELAY on both ends (the servers as `interact_server::run` serves)");
     println!(
         "Setup:      {} pairs over {} agent connections ({} chats each); closed loop {} \
          messages per pair; paced {} per pair every {} s; {} idle sessions\n",
@@ -307,13 +294,15 @@ async fn run(o: &Options) -> Result<()> {
         o.idle
     );
 
-    eprintln!("[1/3] bare WebSocket baseline ...");
+    eprintln!("[1/4] relay, bare WebSocket baseline ...");
     let bare = relay(Target::Bare, o).await?;
-    eprintln!("[2/3] Interact ...");
+    eprintln!("[2/4] relay, Interact ...");
     let interact = relay(Target::Interact, o).await?;
     let idle = if o.idle > 0 {
-        eprintln!("[3/3] {} idle Interact sessions ...", o.idle);
-        Some(idle(o).await?)
+        eprintln!("[3/4] {} idle bare WebSocket connections ...", o.idle);
+        let bare = idle(Target::Bare, o).await?;
+        eprintln!("[4/4] {} idle Interact sessions ...", o.idle);
+        Some((bare, idle(Target::Interact, o).await?))
     } else {
         None
     };
@@ -405,17 +394,7 @@ async fn visitors(
 ) -> Result<()> {
     let agent_count = agents.tasks.len();
     let mut setups = futures_util::stream::iter(receivers.into_iter().enumerate())
-        .map(|(i, rx)| {
-            client::visitor(
-                at.target,
-                at.addr,
-                at.code,
-                first + i,
-                agent_count,
-                true,
-                rx,
-            )
-        })
+        .map(|(i, rx)| client::visitor(at.target, at.addr, at.code, first + i, agent_count, rx))
         .buffer_unordered(concurrency);
     loop {
         let next = tokio::select! {
@@ -429,20 +408,23 @@ async fn visitors(
     }
 }
 
+/// The `--child` arguments of a server.
+fn child_args(target: Target, dir: &Path, agents: usize, max_chats: usize) -> Vec<String> {
+    match target {
+        Target::Bare => vec!["bare".into()],
+        Target::Interact => vec![
+            "interact".into(),
+            dir.display().to_string(),
+            agents.to_string(),
+            max_chats.to_string(),
+        ],
+    }
+}
+
 async fn relay(target: Target, o: &Options) -> Result<Relay> {
     let dir = tempfile::tempdir_in(&o.db_dir)?;
     let max_chats = o.pairs.div_ceil(o.agents) + 1;
-    let server = ServerProcess::spawn(match target {
-        Target::Bare => vec!["bare".into(), o.nodelay_arg()],
-        Target::Interact => vec![
-            "interact".into(),
-            dir.path().display().to_string(),
-            o.agents.to_string(),
-            max_chats.to_string(),
-            o.nodelay_arg(),
-        ],
-    })
-    .await?;
+    let server = ServerProcess::spawn(child_args(target, dir.path(), o.agents, max_chats)).await?;
     let addr = server.ready.addr;
     let code = server.ready.code.clone();
 
@@ -465,7 +447,8 @@ async fn relay(target: Target, o: &Options) -> Result<Relay> {
     // Closed loop: M messages per pair, one in flight.
     let pairs = parked.take().await?;
     let messages = o.messages;
-    let (closed, pairs) = phase(pairs, &mut agents, move |mut pair, start| async move {
+    let cpu = server.cpu_time()?;
+    let (mut closed, pairs) = phase(pairs, &mut agents, move |mut pair, start| async move {
         tokio::time::sleep_until(start).await;
         let mut lat = Vec::with_capacity(messages);
         for _ in 0..messages {
@@ -476,19 +459,31 @@ async fn relay(target: Target, o: &Options) -> Result<Relay> {
     .await?;
 
     // Paced: one message per pair every `interval`, spread evenly over the pairs.
+    closed.server_cpu = server.cpu_time()?.saturating_sub(cpu);
     let paced = if o.paced > 0 {
         let (n, paced, interval) = (o.pairs as f64, o.paced, o.interval);
-        let (phase, _) = phase(pairs, &mut agents, move |mut pair, start| async move {
+        let cpu = server.cpu_time()?;
+        let (mut phase, _) = phase(pairs, &mut agents, move |mut pair, start| async move {
             let mut lat = Vec::with_capacity(paced);
+            let mut previous_done = start;
             for k in 0..paced {
                 let offset = interval * (k as f64 + pair.index as f64 / n);
                 let due = start + Duration::from_secs_f64(offset);
                 tokio::time::sleep_until(due).await;
-                lat.push(client::exchange(&mut pair, due).await?);
+                // Late because the previous message took too long: count from when this
+                // one was due. Otherwise from the send (not the timer's own lateness).
+                let since = if previous_done > due {
+                    due
+                } else {
+                    Instant::now()
+                };
+                lat.push(client::exchange(&mut pair, since).await?);
+                previous_done = Instant::now();
             }
             Ok((pair, lat))
         })
         .await?;
+        phase.server_cpu = server.cpu_time()?.saturating_sub(cpu);
         Some(phase)
     } else {
         None
@@ -539,36 +534,31 @@ where
     Ok((Phase::new(latencies, end - start), pairs))
 }
 
-async fn idle(o: &Options) -> Result<Idle> {
+async fn idle(target: Target, o: &Options) -> Result<Idle> {
     const WARM_UP: usize = 100;
     let dir = tempfile::tempdir_in(&o.idle_db_dir)?;
     let max_chats = (o.idle + WARM_UP).div_ceil(o.agents) + 1;
-    let server = ServerProcess::spawn(vec![
-        "interact".into(),
-        dir.path().display().to_string(),
-        o.agents.to_string(),
-        max_chats.to_string(),
-        o.nodelay_arg(),
-    ])
-    .await?;
-    let addr = server.ready.addr;
-    let code = server.ready.code.clone();
-    let mut agents = agents(Target::Interact, &server, o.agents, 0).await?;
+    let server = ServerProcess::spawn(child_args(target, dir.path(), o.agents, max_chats)).await?;
+    let at = Endpoint {
+        target,
+        addr: server.ready.addr,
+        code: &server.ready.code,
+    };
+    let (agent_count, concurrency) = match target {
+        Target::Interact => (o.agents, 1),
+        Target::Bare => (0, 64),
+    };
+    let mut agents = agents(target, &server, agent_count, 0).await?;
     let receivers = |n: usize| (0..n).map(|_| mpsc::unbounded_channel().1).collect();
     let mut parked = Parked::new();
 
     // Warm up (allocator arenas, SQLite caches, the runtime), then measure from there.
-    let at = Endpoint {
-        target: Target::Interact,
-        addr,
-        code: &code,
-    };
     visitors(
         at,
         0,
         receivers(WARM_UP),
         &mut agents,
-        o.setup_concurrency,
+        concurrency,
         &mut parked,
     )
     .await?;
@@ -580,7 +570,7 @@ async fn idle(o: &Options) -> Result<Idle> {
         WARM_UP,
         receivers(o.idle),
         &mut agents,
-        o.setup_concurrency,
+        concurrency,
         &mut parked,
     )
     .await?;
@@ -654,27 +644,36 @@ fn ms(d: Duration) -> String {
 }
 
 fn ratio(a: Duration, b: Duration) -> String {
-    format!("x{:.1}", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+    if b.is_zero() {
+        return "-".into();
+    }
+    format!("x{:.1}", a.as_secs_f64() / b.as_secs_f64())
 }
 
 fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
+    let us = |d: Duration| format!("{:.0} us", d.as_secs_f64() * 1e6);
     println!("{title}");
     println!(
-        "  {:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "", "messages", "msgs/s", "p50", "p99", "max"
+        "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14}",
+        "", "messages", "msgs/s", "p50", "p99", "max", "server CPU/msg"
     );
     for (name, p) in [("bare WebSocket", bare), ("Interact", interact)] {
         println!(
-            "  {name:<20} {:>10} {:>10.0} {:>10} {:>10} {:>10}",
+            "  {name:<18} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>14}",
             p.messages,
             p.rate(),
             ms(p.percentile(50.0)),
             ms(p.percentile(99.0)),
             ms(p.max()),
+            if with_rate {
+                us(p.cpu_per_message())
+            } else {
+                "-".into()
+            },
         );
     }
     println!(
-        "  {:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14}",
         "Interact / bare",
         "",
         if with_rate {
@@ -685,11 +684,16 @@ fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
         ratio(interact.percentile(50.0), bare.percentile(50.0)),
         ratio(interact.percentile(99.0), bare.percentile(99.0)),
         ratio(interact.max(), bare.max()),
+        if with_rate {
+            ratio(interact.cpu_per_message(), bare.cpu_per_message())
+        } else {
+            "-".into()
+        },
     );
     println!();
 }
 
-fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&Idle>) {
+fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&(Idle, Idle)>) {
     println!(
         "Setup time: bare {:.1} s, Interact {:.1} s ({} chats started and accepted, {} at a time)\n",
         bare.setup.as_secs_f64(),
@@ -710,7 +714,7 @@ fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&Idle>) {
         phase_table(
             &format!(
                 "Relay, paced: {} pairs, each sends one message every {} s ({:.0} messages/s \
-                 offered), {} each; latency from the scheduled send",
+                 offered), {} each",
                 o.pairs,
                 o.interval,
                 o.pairs as f64 / o.interval,
@@ -721,21 +725,35 @@ fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&Idle>) {
             false,
         );
     }
-    if let Some(idle) = idle {
+    if let Some((b, i)) = idle {
         println!(
-            "Idle sessions: {} chats started, accepted by {} agents, then idle (DB in {}, {})",
-            idle.sessions,
+            "Idle: {} connections, then idle (pinging every 20 s); Interact: chats started and \
+             accepted by {} agents, DB in {} ({})",
+            i.sessions,
             o.agents,
             o.idle_db_dir.display(),
             fs_type(&o.idle_db_dir)
         );
         println!(
-            "  server VmRSS {:.1} MiB before, {:.1} MiB after ({:.1} s to start them): \
-             {:.2} KiB per idle session\n",
-            idle.before_kib as f64 / 1024.0,
-            idle.after_kib as f64 / 1024.0,
-            idle.setup.as_secs_f64(),
-            idle.per_session_kib()
+            "  {:<20} {:>12} {:>12} {:>12} {:>16}",
+            "", "VmRSS before", "after", "setup", "per connection"
+        );
+        for (name, idle) in [("bare WebSocket", b), ("Interact", i)] {
+            println!(
+                "  {name:<20} {:>12} {:>12} {:>12} {:>16}",
+                format!("{:.1} MiB", idle.before_kib as f64 / 1024.0),
+                format!("{:.1} MiB", idle.after_kib as f64 / 1024.0),
+                format!("{:.1} s", idle.setup.as_secs_f64()),
+                format!("{:.2} KiB", idle.per_session_kib()),
+            );
+        }
+        println!(
+            "  {:<20} {:>12} {:>12} {:>12} {:>16}\n",
+            "Interact - bare",
+            "",
+            "",
+            "",
+            format!("{:.2} KiB", i.per_session_kib() - b.per_session_kib())
         );
     }
     let verdict = |met: bool| if met { "met" } else { "NOT met" };
@@ -763,7 +781,7 @@ fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&Idle>) {
             verdict(p99 < Duration::from_millis(10))
         );
     }
-    if let Some(idle) = idle {
+    if let Some((_, idle)) = idle {
         let kib = idle.per_session_kib();
         println!(
             "  {:<46} {:>12}  {}",

@@ -3,21 +3,16 @@
 //! `/proc/<pid>/status` apart from the clients', and the clients and the server are
 //! separate processes as in production.
 //!
-//! - `--child interact DIR AGENTS MAX_CHATS NODELAY`: the real Interact server (`build_state` and
+//! - `--child interact DIR AGENTS MAX_CHATS`: the real Interact server (`build_state` and
 //!   `run` of the library, as the binary does) on `127.0.0.1:0`, with the demo
 //!   configuration, its SQLite file in `DIR`, `AGENTS` synthetic agents in the demo's
 //!   `support` service, `MAX_CHATS` chats per agent, and the per-address and per-connection
 //!   rate limits raised out of the way.
-//! - `--child bare NODELAY`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
+//! - `--child bare`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
 //!   `axum::serve` like Interact): `/agent?n=J` registers agent socket `J`; every text frame
 //!   a `/visitor?agent=J` socket sends is forwarded verbatim to agent socket `J` and echoed
 //!   back to the visitor (the bare counterpart of Interact's event to the agent and `ack` to
 //!   the visitor). No parsing, no storage.
-//!
-//! With `nodelay` = `1` (the benchmark's `--nodelay`, a diagnostic), a child sets
-//! `TCP_NODELAY` on accepted sockets; Interact is then served like `run` does it but with
-//! that option (axum's `ListenerExt::tap_io`). Without it, Interact is served by `run`
-//! itself.
 //!
 //! A child prints one JSON line on stdout (its address and, for Interact, an embed code and
 //! the agents' sign-in tokens) and exits when its stdin closes.
@@ -115,6 +110,25 @@ impl ServerProcess {
             .ok_or_else(|| "no VmRSS in /proc/<pid>/status".into())
     }
 
+    /// CPU time (user and system, all threads) the child has used so far, from
+    /// `/proc/<pid>/stat` (in clock ticks of 1/100 s, Linux's `USER_HZ`).
+    pub(crate) fn cpu_time(&self) -> Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses: state is field 3,
+        // utime 14 and stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| -> Result<u64> {
+            Ok(fields
+                .get(i)
+                .ok_or("short /proc/<pid>/stat")?
+                .parse::<u64>()?)
+        };
+        Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+    }
+
     /// Closes the child's stdin (it exits) and waits for it, killing it after 10 s.
     pub(crate) async fn stop(mut self) {
         drop(self.stdin.take());
@@ -156,15 +170,12 @@ pub(crate) fn child_main(args: &[String]) -> Result<()> {
         .enable_all()
         .build()?;
     match args {
-        [kind, dir, agents, max_chats, nodelay] if kind == "interact" => {
-            runtime.block_on(interact(
-                Path::new(dir),
-                agents.parse()?,
-                max_chats.parse()?,
-                nodelay == "1",
-            ))
-        }
-        [kind, nodelay] if kind == "bare" => runtime.block_on(bare(nodelay == "1")),
+        [kind, dir, agents, max_chats] if kind == "interact" => runtime.block_on(interact(
+            Path::new(dir),
+            agents.parse()?,
+            max_chats.parse()?,
+        )),
+        [kind] if kind == "bare" => runtime.block_on(bare()),
         _ => Err(format!("bad child arguments: {args:?}").into()),
     }
 }
@@ -219,7 +230,7 @@ fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
-async fn interact(dir: &Path, agents: usize, max_chats: usize, nodelay: bool) -> Result<()> {
+async fn interact(dir: &Path, agents: usize, max_chats: usize) -> Result<()> {
     let state = interact_server::build_state(config(dir, agents, max_chats)?).await?;
     let code = EmbedCode::from_random(interact_server::auth::random_128());
     state
@@ -253,12 +264,7 @@ async fn interact(dir: &Path, agents: usize, max_chats: usize, nodelay: bool) ->
         code: code.as_str().to_owned(),
         tokens,
     })?;
-    if nodelay {
-        let app = interact_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener.tap_io(set_nodelay), app).await?;
-    } else {
-        interact_server::run(listener, state, std::future::pending()).await?;
-    }
+    interact_server::run(listener, state, std::future::pending()).await?;
     Ok(())
 }
 
@@ -274,7 +280,7 @@ struct VisitorQuery {
     agent: u32,
 }
 
-async fn bare(nodelay: bool) -> Result<()> {
+async fn bare() -> Result<()> {
     let agents: Agents = Arc::default();
     let app = Router::new()
         .route("/agent", get(bare_agent))
@@ -286,11 +292,8 @@ async fn bare(nodelay: bool) -> Result<()> {
         code: String::new(),
         tokens: Vec::new(),
     })?;
-    if nodelay {
-        axum::serve(listener.tap_io(set_nodelay), app).await?;
-    } else {
-        axum::serve(listener, app).await?;
-    }
+    // Served like `interact_server::run` serves Interact: TCP_NODELAY on accepted sockets.
+    axum::serve(listener.tap_io(set_nodelay), app).await?;
     Ok(())
 }
 
