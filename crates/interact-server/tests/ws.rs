@@ -69,23 +69,9 @@ async fn full_chat_between_visitor_and_agent() {
         panic!("welcome with config expected");
     };
     assert_eq!(cfg.target.display_name, "Customer Care");
-    visitor
-        .send(&ClientFrame::StartChat {
-            id: mid("start-1"),
-            form: form(Some("Hello, I need help")),
-        })
+    let (session, resume_token) = visitor
+        .start_chat(mid("start-1"), form(Some("Hello, I need help")))
         .await;
-    let frames = visitor
-        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
-        .await;
-    let Some(ServerFrame::SessionStarted {
-        session,
-        resume_token,
-        ..
-    }) = frames.last().cloned()
-    else {
-        unreachable!()
-    };
     assert!(resume_token.expose().len() >= 32, "at least 128 bits");
 
     // The agent is offered the chat, with the visitor's name as text, and accepts.
@@ -298,22 +284,7 @@ async fn wrong_or_foreign_resume_tokens_are_refused() {
         .await
         .expect("ok");
     v.hello(None).await;
-    v.send(&ClientFrame::StartChat {
-        id: mid("s1"),
-        form: form(None),
-    })
-    .await;
-    let frames = v
-        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
-        .await;
-    let Some(ServerFrame::SessionStarted {
-        session,
-        resume_token,
-        ..
-    }) = frames.last().cloned()
-    else {
-        unreachable!()
-    };
+    let (session, resume_token) = v.start_chat(mid("s1"), form(None)).await;
 
     // A guessed token.
     let mut thief = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
@@ -448,17 +419,7 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
         .await
         .expect("ok");
     v.hello(None).await;
-    v.send(&ClientFrame::StartChat {
-        id: mid("s1"),
-        form: form(None),
-    })
-    .await;
-    let frames = v
-        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
-        .await;
-    let Some(ServerFrame::SessionStarted { session, .. }) = frames.last().cloned() else {
-        unreachable!()
-    };
+    let (session, _) = v.start_chat(mid("s1"), form(None)).await;
     v.send(&ClientFrame::Send {
         session: None,
         id: mid("long"),
@@ -588,22 +549,7 @@ async fn replayed_and_swapped_tokens_are_refused() {
             .await
             .expect("ok");
         v.hello(None).await;
-        v.send(&ClientFrame::StartChat {
-            id: mid(id),
-            form: form(None),
-        })
-        .await;
-        let frames = v
-            .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
-            .await;
-        let Some(ServerFrame::SessionStarted {
-            session,
-            resume_token,
-            ..
-        }) = frames.last().cloned()
-        else {
-            unreachable!()
-        };
+        let (session, resume_token) = v.start_chat(mid(id), form(None)).await;
         started.push((session, resume_token));
     }
     let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))

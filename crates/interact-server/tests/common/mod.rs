@@ -254,3 +254,26 @@ pub fn event_seqs(frames: &[ServerFrame], session: &SessionId) -> Vec<Seq> {
         })
         .collect()
 }
+
+impl Client {
+    /// Sends `start_chat` and waits for `session_started`; returns the session and its
+    /// resume token.
+    pub async fn start_chat(
+        &mut self,
+        id: MessageId,
+        form: interact_sdk::form::PreChatForm,
+    ) -> (SessionId, interact_sdk::ids::ResumeToken) {
+        self.send(&ClientFrame::StartChat { id, form }).await;
+        let frames = self
+            .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+            .await;
+        match frames.last() {
+            Some(ServerFrame::SessionStarted {
+                session,
+                resume_token,
+                ..
+            }) => (session.clone(), resume_token.clone()),
+            other => unreachable!("recv_until ends on session_started, got {other:?}"),
+        }
+    }
+}
