@@ -145,6 +145,11 @@ pub struct DemoSection {
     /// Checked against the users' hashes at start; never set this in a real deployment.
     #[serde(default)]
     pub agent_password: Option<String>,
+    /// Where `serve` also serves the demo host page (a stand-in customer website with the
+    /// snippet, on an origin of its own that the template must allow), e.g.
+    /// `127.0.0.1:8081`.
+    #[serde(default)]
+    pub host_listen: Option<std::net::SocketAddr>,
 }
 
 /// A licence a service or user holds (names as in the product documents).

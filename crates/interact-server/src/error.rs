@@ -47,18 +47,29 @@ impl AppError {
             Self::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
-}
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        let message = match &self {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The message a client may see: the error itself, except for internal faults, which
+    /// are logged here and answered generically.
+    pub fn public_message(&self) -> String {
+        match self {
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 "internal error".to_owned()
             }
             other => other.to_string(),
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = self.public_message();
         (
             status,
             Json(json!({"error": {"code": code, "message": message}})),

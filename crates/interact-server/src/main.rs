@@ -168,31 +168,67 @@ async fn serve(path: &Path, config: Config) -> CliResult {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    print_banner(path, &state, listener.local_addr().unwrap_or(listen));
+    let host_page = match &state.config.demo {
+        Some(demo) => match demo.host_listen {
+            Some(addr) => Some(start_demo_host(&state, addr, &demo.embed_code).await?),
+            None => None,
+        },
+        None => None,
+    };
+    print_banner(
+        path,
+        &state,
+        listener.local_addr().unwrap_or(listen),
+        host_page,
+    );
     interact_server::run(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-fn print_banner(path: &Path, state: &AppState, addr: std::net::SocketAddr) {
+/// Serves the demo host page on `addr` in the background; returns its address.
+async fn start_demo_host(
+    state: &AppState,
+    addr: std::net::SocketAddr,
+    code: &str,
+) -> Result<std::net::SocketAddr, Box<dyn std::error::Error>> {
+    let code = code.parse::<interact_sdk::embed::EmbedCode>()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} for the demo host page: {e}"))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let app = interact_server::http::demo::demo_host(&state.config.server.public_url, &code);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "demo host page stopped");
+        }
+    });
+    Ok(bound)
+}
+
+fn print_banner(
+    path: &Path,
+    state: &AppState,
+    addr: std::net::SocketAddr,
+    host_page: Option<std::net::SocketAddr>,
+) {
     let config = &state.config;
     let url = &config.server.public_url;
     println!("Interact server listening on {addr}");
     println!("  Agent console:   {url}/console/");
     match &config.demo {
         Some(demo) => {
-            println!(
-                "  Preview page:    {url}/preview/{} (arrives with issue 4)",
-                demo.embed_code
-            );
+            println!("  Preview page:    {url}/preview/{}", demo.embed_code);
             println!("  Demo embed code: {} ({})", demo.embed_code, demo.target);
         }
         None => println!(
-            "  Preview page:    {url}/preview/<embed code> (arrives with issue 4; \
-             `interact-server embed-code create` makes a code)"
+            "  Preview page:    {url}/preview/<embed code> \
+             (`interact-server embed-code create` makes a code)"
         ),
     }
-    println!("  Demo host page:  {url}/demo/ (arrives with issue 4)");
+    if let Some(host) = host_page {
+        println!("  Demo host page:  http://{host}/ (a stand-in customer website with the widget)");
+    }
     println!("  Health:          {url}/healthz");
     println!("  Metrics:         {url}/metrics");
     let users: Vec<&str> = config.users.iter().map(|u| u.id.as_str()).collect();

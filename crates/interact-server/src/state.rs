@@ -113,14 +113,15 @@ impl AppState {
 
     /// The gate every visitor request passes: the embed code must exist, not be revoked,
     /// point at a target that may be embedded, and the page's `Origin` must be allowed by
-    /// the code's Domain Template. Unknown code: 404; foreign origin: 403.
+    /// the code's Domain Template or be this server's own ([`is_own_origin`](Self::is_own_origin)).
+    /// Unknown code: 404; foreign origin: 403.
     pub async fn admit(
         &self,
         code: &str,
         origin: Option<&str>,
     ) -> Result<(EmbedCodeRecord, DomainTemplate), AppError> {
         let (record, template) = self.lookup_code(code).await?;
-        if !template.allows(origin) {
+        if !(template.allows(origin) || origin.is_some_and(|o| self.is_own_origin(o))) {
             self.metrics.reject("origin_not_allowed");
             return Err(AppError::Forbidden(format!(
                 "origin {} is not allowed for this embed code (Domain Template {:?})",
@@ -129,6 +130,22 @@ impl AppState {
             )));
         }
         Ok((record, template))
+    }
+
+    /// Whether `origin` is this server's own (from `server.public_url`): the pages it
+    /// serves itself, the widget frame and the Preview page, may always use a live embed
+    /// code. Other sites cannot send this `Origin` from a browser, and the widget frame
+    /// can only be framed by the sites the code's Domain Template allows (its CSP
+    /// `frame-ancestors`).
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        OriginPattern::parse(&self.config.server.public_url).is_ok_and(|own| own.matches(origin))
+    }
+
+    /// This server's own origin, normalised (`server.public_url`).
+    pub fn own_origin(&self) -> String {
+        OriginPattern::parse(&self.config.server.public_url)
+            .map(|o| o.to_string())
+            .unwrap_or_else(|_| self.config.server.public_url.clone())
     }
 
     /// The first half of [`admit`](Self::admit), without the `Origin` check: the embed

@@ -10,6 +10,7 @@ mod prereq;
 mod serve;
 mod test;
 mod wasm_imports;
+mod widget;
 mod workspace;
 
 use std::fmt;
@@ -24,8 +25,9 @@ Commands:
            wasm tests in headless Chromium, wasm import check, rustdoc
   prereq   Only install what `test` needs: the wasm32 target, the pinned
            wasm-bindgen-test-runner, Chromium and chromedriver
-  serve    Build the reference server and start it with the demo tenant
-           (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
+  serve    Build the widget and the reference server and start it with the demo
+           tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
+  widget   Only build the widget's wasm package into www/widget/pkg
   help     Print this message
 
 Options:
@@ -39,6 +41,7 @@ enum Command {
     Test(Options),
     Prereq(Options),
     Serve,
+    Widget,
     Help,
 }
 
@@ -80,6 +83,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
             "`--skip-browser` does not apply to `serve`".to_owned(),
         )),
         "serve" => Ok(Command::Serve),
+        "widget" if options.skip_browser => Err(UsageError(
+            "`--skip-browser` does not apply to `widget`".to_owned(),
+        )),
+        "widget" => Ok(Command::Widget),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(UsageError(format!("unknown command `{other}`"))),
     }
@@ -97,6 +104,9 @@ fn main() -> ExitCode {
         Command::Test(options) => test::run(options),
         Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
         Command::Serve => serve::run(),
+        Command::Widget => prereq::ensure_toolchain()
+            .and_then(|()| prereq::ensure_test_runner())
+            .and_then(|()| widget::build()),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -128,6 +138,7 @@ mod tests {
         );
         assert_eq!(parse(&["prereq"]), Ok(Command::Prereq(Options::default())));
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
+        assert_eq!(parse(&["widget"]), Ok(Command::Widget));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
         assert_eq!(parse(&["test", "--help"]), Ok(Command::Help));
     }

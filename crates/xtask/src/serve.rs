@@ -5,15 +5,17 @@
 
 use anyhow::Result;
 
-use crate::cmd;
+use crate::{cmd, prereq, widget};
 
 /// The configuration the server starts with, relative to the workspace root.
 const DEMO_CONFIG: &str = "config/demo.toml";
 
-/// Runs the prerequisites serving needs, then the server in the foreground until it
-/// stops.
+/// Builds the widget (with what that needs), then runs the server in the foreground
+/// until it stops.
 pub(crate) fn run() -> Result<()> {
-    prerequisites();
+    prereq::ensure_toolchain()?;
+    prereq::ensure_test_runner()?;
+    widget::build()?;
     // A debug build: it compiles much faster than `--release` and serves a demo well.
     cmd::run(cmd::cargo().args([
         "run",
@@ -25,7 +27,3 @@ pub(crate) fn run() -> Result<()> {
         DEMO_CONFIG,
     ]))
 }
-
-/// What serving needs beyond cargo: nothing yet. The widget (issue 4) will add its wasm
-/// build here.
-fn prerequisites() {}

@@ -60,6 +60,11 @@ const STEPS: &[Step] = &[
         run: clippy_wasm,
     },
     Step {
+        name: "widget build (wasm package for the end-to-end tests)",
+        needs_browser: false,
+        run: widget_build,
+    },
+    Step {
         name: "tests (native)",
         needs_browser: false,
         run: tests_native,
@@ -154,6 +159,10 @@ fn prerequisites(context: &mut Context) -> Result<()> {
 
 fn rustfmt(_: &mut Context) -> Result<()> {
     cmd::run(cmd::cargo().args(["fmt", "--all", "--check"]))
+}
+
+fn widget_build(_: &mut Context) -> Result<()> {
+    crate::widget::build()
 }
 
 fn clippy_native(_: &mut Context) -> Result<()> {

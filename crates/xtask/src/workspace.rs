@@ -27,10 +27,16 @@ impl WasmCrate {
 }
 
 /// Every crate that is linted, tested and import-checked for [`WASM_TARGET`].
-pub(crate) const WASM_CRATES: &[WasmCrate] = &[WasmCrate {
-    package: "interact-sdk",
-    dir: "crates/interact-sdk",
-}];
+pub(crate) const WASM_CRATES: &[WasmCrate] = &[
+    WasmCrate {
+        package: "interact-sdk",
+        dir: "crates/interact-sdk",
+    },
+    WasmCrate {
+        package: "interact-widget",
+        dir: "widget",
+    },
+];
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 pub(crate) fn root() -> &'static Path {
@@ -39,6 +45,13 @@ pub(crate) fn root() -> &'static Path {
         .ancestors()
         .nth(2)
         .unwrap_or_else(|| Path::new("."))
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/` in the root.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// The exact version `dependency` is pinned to with `dependency = "=X"` (or

@@ -6,7 +6,9 @@
 //! | `GET /healthz` | `ok` while the process serves requests. |
 //! | `GET /metrics` | Prometheus text: active sessions, messages relayed, rejections by reason. |
 //! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
-//! | `GET /widget/frame?code=` | The page the widget's iframe loads, with CSP `frame-ancestors` from the Domain Template. |
+//! | `GET /widget/frame?code=&host=&lang=` | The page the widget's iframe loads; `host` (the embedding page's origin) must be allowed by the code's Domain Template and becomes the CSP `frame-ancestors`. |
+//! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
+//! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `/admin/v1/...` | The admin API: Domain Templates and embed codes (see [`admin`](self#admin-api)). |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
@@ -30,8 +32,10 @@
 
 mod admin;
 mod agent;
+pub mod demo;
 mod pages;
 mod visitor;
+mod widget;
 
 use std::path::Path;
 
@@ -60,11 +64,11 @@ pub fn router(www: &Path) -> Router<AppState> {
             "/v1/config",
             get(visitor::config).options(visitor::config_preflight),
         )
-        .route("/widget/frame", get(visitor::frame))
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
         .merge(admin::router())
         .merge(pages::console(www))
+        .merge(widget::router(www))
         .layer(axum::Extension(agent::LoginLimiter::default()))
 }
 

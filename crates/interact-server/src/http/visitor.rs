@@ -1,18 +1,17 @@
-//! What a visitor's browser meets over HTTP: the widget configuration (with CORS for the
-//! embed code's Domain Template only) and the page the widget's iframe loads.
+//! What a visitor's browser meets over HTTP before the widget opens: the widget
+//! configuration, with CORS for the embed code's Domain Template only. The widget's own
+//! files and frame are in [`super::widget`].
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, ORIGIN, VARY, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::NOSNIFF;
-use crate::admin::escape_html;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -20,7 +19,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub(super) struct CodeQuery {
     #[serde(default)]
-    code: String,
+    pub(super) code: String,
 }
 
 fn origin(headers: &HeaderMap) -> Option<&str> {
@@ -95,46 +94,4 @@ pub(super) async fn config_preflight(
         ))
     };
     (VARY_ORIGIN, answer.await)
-}
-
-/// `GET /widget/frame?code=`: the page the widget's iframe loads. Only the code is checked
-/// here (a top-level iframe navigation usually carries no `Origin`); which sites may frame
-/// the page is decided by the browser from the CSP `frame-ancestors`, built from the
-/// embed code's Domain Template.
-pub(super) async fn frame(
-    State(state): State<AppState>,
-    Query(q): Query<CodeQuery>,
-) -> Result<Response, AppError> {
-    let (record, template) = state.lookup_code(&q.code).await?;
-    let name = state
-        .tenant
-        .widget_config(&record.target, interact_sdk::config::Availability::Closed)
-        .map(|c| c.target.display_name)
-        .unwrap_or_default();
-    let csp = format!(
-        "frame-ancestors {}; default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-         style-src 'self'; connect-src 'self'",
-        template.frame_ancestors()
-    );
-    let csp = HeaderValue::from_str(&csp).map_err(|_| {
-        // Origins are parsed patterns (no control characters), so this cannot happen.
-        AppError::Forbidden("this embed code's Domain Template cannot be expressed".into())
-    })?;
-    let page = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>Interact widget</title>\n</head>\n<body>\n<main>\n\
-         <h1>Interact widget</h1>\n<p>{}</p>\n</main>\n</body>\n</html>\n",
-        escape_html(&name)
-    );
-    Ok((
-        [
-            (CONTENT_SECURITY_POLICY, csp),
-            (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
-            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        Html(page),
-    )
-        .into_response())
 }

@@ -1,0 +1,69 @@
+//! The demo host page: a stand-in for a customer's website, served on a second port (a
+//! different origin from the server, as a real website is) with the snippet pasted in
+//! and a strict Content-Security-Policy: no inline script or style, no `eval`, no wasm
+//! compilation, only the Interact server allowed for scripts, connections and frames.
+//! `interact-server serve` starts it when `[demo] host_listen` is set; the end-to-end
+//! tests use it as their host page.
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use interact_sdk::embed::EmbedCode;
+
+use super::NOSNIFF;
+use crate::admin::{escape_html, snippet};
+
+const STYLE: &str = "body { margin: 0; font: 16px/1.5 Georgia, serif; color: #222; }
+header { padding: 24px 32px; background: #2f3e46; color: #fff; }
+header h1 { margin: 0; font-size: 28px; }
+main { max-width: 720px; padding: 24px 32px; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; padding: 8px; }
+.products { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 16px; }
+.products li { list-style: none; border: 1px solid #ccc; border-radius: 8px; padding: 12px; }
+";
+
+/// The host page's router for a server reachable at `public_url` and an embed code.
+pub fn demo_host(public_url: &str, code: &EmbedCode) -> Router {
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src {public_url}; \
+         connect-src {public_url}; frame-src {public_url}; base-uri 'none'; form-action 'self'"
+    );
+    let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'none'"));
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Example Shop</title>\n<link rel=\"stylesheet\" href=\"/site.css\">\n</head>\n\
+         <body>\n<header><h1>Example Shop</h1><p>A website that embeds the Interact widget.</p>\
+         </header>\n<main>\n<p>This page stands for a customer's website. Its \
+         Content-Security-Policy allows no inline script, no eval and no WebAssembly; the \
+         chat button in the corner comes from the one snippet below, pasted before \
+         <code>&lt;/body&gt;</code>:</p>\n<pre><code>{}</code></pre>\n\
+         <ul class=\"products\"><li>Tea, 250 g</li><li>Kettle</li><li>Cups, set of 4</li></ul>\n\
+         </main>\n{}\n</body>\n</html>\n",
+        escape_html(&snippet(public_url, code)),
+        snippet(public_url, code),
+    );
+    Router::new()
+        .route(
+            "/",
+            get(move || {
+                let csp = csp.clone();
+                let page = page.clone();
+                async move {
+                    (
+                        [
+                            (CONTENT_SECURITY_POLICY, csp),
+                            (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+                        ],
+                        Html(page),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/site.css",
+            get(|| async { ([(CONTENT_TYPE, "text/css")], STYLE).into_response() }),
+        )
+}

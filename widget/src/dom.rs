@@ -1,0 +1,50 @@
+//! Small helpers for building the widget's DOM. Text always goes in through
+//! `textContent`, never markup.
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element};
+
+/// The document of the page the widget runs in.
+pub(crate) fn document() -> Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("the widget runs in a page with a document")
+}
+
+/// A new `tag` element with `class` (if not empty), appended to `parent`.
+pub(crate) fn child(parent: &Element, tag: &str, class: &str) -> Element {
+    let e = document()
+        .create_element(tag)
+        .expect("tag names used here are valid");
+    if !class.is_empty() {
+        e.set_class_name(class);
+    }
+    let _ = parent.append_child(&e);
+    e
+}
+
+/// Like [`child`], with a typed element.
+pub(crate) fn typed<T: JsCast>(parent: &Element, tag: &str, class: &str) -> T {
+    child(parent, tag, class).unchecked_into()
+}
+
+/// A new `tag` element holding `text`, appended to `parent`.
+pub(crate) fn text_child(parent: &Element, tag: &str, class: &str, text: &str) -> Element {
+    let e = child(parent, tag, class);
+    e.set_text_content(Some(text));
+    e
+}
+
+/// Sets an attribute; the names used here are valid, so errors cannot happen.
+pub(crate) fn attr(e: &Element, name: &str, value: &str) {
+    let _ = e.set_attribute(name, value);
+}
+
+/// Shows or hides an element (the `hidden` attribute).
+pub(crate) fn show(e: &Element, visible: bool) {
+    if visible {
+        let _ = e.remove_attribute("hidden");
+    } else {
+        attr(e, "hidden", "");
+    }
+}

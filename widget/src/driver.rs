@@ -1,0 +1,395 @@
+//! The browser driver of the SDK's [`Visitor`] machine: a WebSocket, one timer and the
+//! clock, wired to the machine exactly as its driving contract says (see the
+//! `interact_sdk` crate docs). This module and [`crate::storage`] are the only places
+//! where the widget does IO.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
+use interact_sdk::client::{Event, Input, Output};
+use interact_sdk::config::WidgetConfig;
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::MessageId;
+use interact_sdk::time::Instant;
+use interact_sdk::{Error, LinkState, Visitor, VisitorOptions, VisitorState};
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::storage::ResumeStore;
+
+/// What a driver tells its application: every [`Event`] of the machine, in order.
+pub type Listener = Rc<dyn Fn(&Event)>;
+
+/// How to reach the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverOptions {
+    /// The server's base URL, `http(s)://host[:port]`, without a trailing slash.
+    pub server: String,
+    /// The embed code.
+    pub code: String,
+    /// Keep the resume token in `sessionStorage` once a session has started (which needs
+    /// the visitor's consent), so that a page reload resumes the chat.
+    pub persist: bool,
+    /// Client name and version for the server's logs.
+    pub client: Option<String>,
+}
+
+impl DriverOptions {
+    /// The visitor WebSocket URL: `ws(s)://host[:port]/v1/ws?code=...`.
+    pub fn socket_url(&self) -> Result<String, String> {
+        let base = self.server.trim_end_matches('/');
+        let rest = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            return Err(format!("server must be an http(s) URL, not {base:?}"));
+        };
+        let code: String = js_sys::encode_uri_component(&self.code).into();
+        Ok(format!("{rest}/v1/ws?code={code}"))
+    }
+}
+
+/// Milliseconds of the page's monotonic clock (`performance.now()`).
+pub fn now() -> Instant {
+    let ms = web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default();
+    // Rounded down; the machine works in whole milliseconds.
+    Instant::from_millis(ms as u64)
+}
+
+/// 64 random bits for the machine's id generator, from `crypto.getRandomValues`.
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // No Web Crypto: ids need only be unique within a session, so the clock will do.
+        bytes = (js_sys::Date::now() as u64).to_le_bytes();
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// Drives one [`Visitor`]. Cheap to clone; all clones drive the same machine.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.try_borrow() {
+            Ok(i) => f
+                .debug_struct("Driver")
+                .field("state", i.visitor.state())
+                .field("link", i.visitor.link())
+                .finish_non_exhaustive(),
+            Err(_) => f.write_str("Driver(<busy>)"),
+        }
+    }
+}
+
+struct Inner {
+    visitor: Visitor,
+    url: String,
+    socket: Option<Socket>,
+    /// Bumped with every new socket, so that late callbacks of old ones are ignored.
+    generation: u32,
+    timer: Option<Timeout>,
+    listener: Option<Listener>,
+    /// Events waiting for the listener; see [`pump`].
+    queue: VecDeque<Event>,
+    dispatching: bool,
+    store: Option<ResumeStore>,
+    stopped: bool,
+}
+
+/// An open WebSocket and its listeners (removed when dropped).
+struct Socket {
+    ws: WebSocket,
+    _listeners: [EventListener; 3],
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // Closing an already closing socket is harmless; the listeners go with `self`.
+        let _ = self.ws.close();
+    }
+}
+
+impl Driver {
+    /// A driver for a new visitor, resuming the session kept in `sessionStorage` if
+    /// `persist` is set and one is there. Nothing happens until [`start`](Self::start).
+    pub fn new(options: &DriverOptions) -> Result<Self, String> {
+        let url = options.socket_url()?;
+        let store = options.persist.then(|| ResumeStore::new(&options.code));
+        let resume = store.as_ref().and_then(ResumeStore::load);
+        let visitor = Visitor::new(
+            now(),
+            VisitorOptions {
+                seed: seed(),
+                resume,
+                client: options.client.clone(),
+            },
+        );
+        Ok(Self {
+            inner: Rc::new(RefCell::new(Inner {
+                visitor,
+                url,
+                socket: None,
+                generation: 0,
+                timer: None,
+                listener: None,
+                queue: VecDeque::new(),
+                dispatching: false,
+                store,
+                stopped: false,
+            })),
+        })
+    }
+
+    /// Sets the listener that receives every event from now on.
+    pub fn set_listener(&self, listener: Listener) {
+        self.inner.borrow_mut().listener = Some(listener);
+    }
+
+    /// Connects (the machine's first output asks for a connection).
+    pub fn start(&self) {
+        pump(&self.inner);
+    }
+
+    /// Closes the socket and stops every timer; the driver does nothing more.
+    pub fn stop(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.stopped = true;
+        inner.socket = None;
+        inner.timer = None;
+        inner.queue.clear();
+    }
+
+    /// Whether the visitor has a session that may be resumed after a reload.
+    pub fn has_stored_session(&self) -> bool {
+        let inner = self.inner.borrow();
+        inner.store.as_ref().is_some_and(|s| s.load().is_some())
+    }
+
+    /// The session state.
+    pub fn state(&self) -> VisitorState {
+        self.inner.borrow().visitor.state().clone()
+    }
+
+    /// The connection state.
+    pub fn link(&self) -> LinkState {
+        self.inner.borrow().visitor.link().clone()
+    }
+
+    /// The widget configuration, once the server sent it.
+    pub fn config(&self) -> Option<WidgetConfig> {
+        self.inner.borrow().visitor.config().cloned()
+    }
+
+    /// Starts the chat; see [`Visitor::start_chat`].
+    pub fn start_chat(&self, form: PreChatForm) -> Result<(), Error> {
+        self.act(|v, now| v.start_chat(now, form))
+    }
+
+    /// Sends a chat message; see [`Visitor::send_message`].
+    pub fn send(&self, text: &str) -> Result<MessageId, Error> {
+        self.act(|v, now| v.send_message(now, text))
+    }
+
+    /// Reports typing; see [`Visitor::set_typing`].
+    pub fn typing(&self, active: bool) -> Result<(), Error> {
+        self.act(|v, now| v.set_typing(now, active))
+    }
+
+    /// Marks everything so far as read; see [`Visitor::mark_read`].
+    pub fn mark_read(&self) -> Result<(), Error> {
+        self.act(|v, _| v.mark_read())
+    }
+
+    /// Ends the chat; see [`Visitor::end_chat`].
+    pub fn end(&self) -> Result<(), Error> {
+        self.act(|v, now| v.end_chat(now))
+    }
+
+    /// Runs one intent on the machine, then carries out what it asks for.
+    fn act<T>(
+        &self,
+        f: impl FnOnce(&mut Visitor, Instant) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let result = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.stopped {
+                return Err(Error::ApiMisuse("the client was closed"));
+            }
+            f(&mut inner.visitor, now())
+        };
+        pump(&self.inner);
+        result
+    }
+}
+
+/// Feeds one transport or timer input to the machine, then pumps.
+fn input(weak: &Weak<RefCell<Inner>>, generation: Option<u32>, input: Input<'_>) {
+    let Some(rc) = weak.upgrade() else { return };
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.stopped || generation.is_some_and(|g| g != inner.generation) {
+            return;
+        }
+        // Errors mean the frame was dropped as invalid; the machine stays usable.
+        let _ = inner.visitor.handle_input(now(), input);
+    }
+    pump(&rc);
+}
+
+/// Drains the machine's outputs: carries out the transport and timer requests, queues the
+/// events, then hands the queued events to the listener. The listener may call back into
+/// the driver (say, to send a message); those calls pump again, and their events join the
+/// queue behind the ones being delivered, so the listener always sees them in order.
+fn pump(rc: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.stopped {
+            return;
+        }
+        loop {
+            match inner.visitor.poll_output() {
+                Output::Connect => inner.connect(rc),
+                Output::Transmit(text) => {
+                    if let Some(socket) = &inner.socket {
+                        // A failed send shows up as a close event, which the machine
+                        // handles by reconnecting and resending.
+                        let _ = socket.ws.send_with_str(&text);
+                    }
+                }
+                Output::Close(code) => {
+                    if let Some(socket) = inner.socket.take() {
+                        let _ = socket.ws.close_with_code(code.code());
+                    }
+                }
+                Output::Event(event) => {
+                    inner.remember(&event);
+                    inner.queue.push_back(event);
+                }
+                Output::Timeout(at) => {
+                    inner.schedule(rc, at);
+                    break;
+                }
+            }
+        }
+        if inner.dispatching {
+            return;
+        }
+        inner.dispatching = true;
+    }
+    loop {
+        let (event, listener) = {
+            let mut inner = rc.borrow_mut();
+            match inner.queue.pop_front() {
+                Some(event) => (event, inner.listener.clone()),
+                None => {
+                    inner.dispatching = false;
+                    return;
+                }
+            }
+        };
+        if let Some(listener) = listener {
+            listener(&event);
+        }
+    }
+}
+
+impl Inner {
+    /// Opens a new socket, dropping the old one.
+    fn connect(&mut self, rc: &Rc<RefCell<Inner>>) {
+        self.socket = None;
+        self.generation = self.generation.wrapping_add(1);
+        let generation = Some(self.generation);
+        let ws = match WebSocket::new(&self.url) {
+            Ok(ws) => ws,
+            Err(_) => {
+                // A URL the browser refuses: report it like a failed connection; the
+                // machine backs off and tries again.
+                let _ = self.visitor.handle_input(now(), Input::Disconnected(None));
+                return;
+            }
+        };
+        let weak = Rc::downgrade(rc);
+        let on_open = {
+            let weak = weak.clone();
+            EventListener::new(&ws, "open", move |_| {
+                input(&weak, generation, Input::Connected);
+            })
+        };
+        let on_message = {
+            let weak = weak.clone();
+            EventListener::new(&ws, "message", move |event| {
+                let Some(event) = event.dyn_ref::<MessageEvent>() else {
+                    return;
+                };
+                // Binary frames are not part of the protocol; the server never sends any.
+                if let Some(text) = event.data().as_string() {
+                    input(&weak, generation, Input::Received(&text));
+                }
+            })
+        };
+        let on_close = EventListener::new(&ws, "close", move |event| {
+            // 1005 and 1006 are what the browser reports when no close frame came.
+            let code = event
+                .dyn_ref::<CloseEvent>()
+                .map(CloseEvent::code)
+                .filter(|c| !matches!(c, 1005 | 1006));
+            input(&weak, generation, Input::Disconnected(code));
+        });
+        self.socket = Some(Socket {
+            ws,
+            _listeners: [on_open, on_message, on_close],
+        });
+    }
+
+    /// Arms the one timer for `at` (replacing the previous one).
+    fn schedule(&mut self, rc: &Rc<RefCell<Inner>>, at: Instant) {
+        let delay = at.as_millis().saturating_sub(now().as_millis());
+        // Browsers treat delays above 2^31 - 1 ms as 0; nothing here waits that long.
+        let delay = u32::try_from(delay)
+            .unwrap_or(u32::MAX)
+            .min(i32::MAX as u32);
+        let weak = Rc::downgrade(rc);
+        self.timer = Some(Timeout::new(delay, move || {
+            let Some(rc) = weak.upgrade() else { return };
+            {
+                let mut inner = rc.borrow_mut();
+                if inner.stopped {
+                    return;
+                }
+                inner.visitor.handle_timeout(now());
+            }
+            pump(&rc);
+        }));
+    }
+
+    /// Keeps or forgets the resume token as the session starts and ends.
+    fn remember(&mut self, event: &Event) {
+        let Some(store) = &self.store else { return };
+        match event {
+            // A session exists only after the visitor consented in the pre-chat form.
+            Event::SessionStarted(_) => {
+                if let Some(state) = self.visitor.resume_state() {
+                    store.save(&state);
+                }
+            }
+            // Over, or a stored session the server no longer knows: forget it.
+            Event::State(VisitorState::Ended { .. } | VisitorState::Form) => store.clear(),
+            _ => {}
+        }
+    }
+}

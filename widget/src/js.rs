@@ -1,0 +1,456 @@
+//! The JavaScript API: `InteractClient` for custom UIs, and `mountWidget` for the widget's
+//! own frame. Events reach JavaScript as plain objects (`InteractEvent` in the generated
+//! TypeScript declarations), built from the SDK's types with serde.
+
+use std::rc::Rc;
+
+use interact_sdk::client::{DeliveryState, Event};
+use interact_sdk::config::WidgetConfig;
+use interact_sdk::form::{FormErrors, PreChatForm};
+use interact_sdk::ids::SessionId;
+use interact_sdk::protocol::{AgentInfo, EndReason, ErrorCode, EventFrame};
+use interact_sdk::{Error, LinkState, VisitorState};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use web_sys::Element;
+
+use crate::driver::{Driver, DriverOptions};
+use crate::i18n::Lang;
+use crate::widget::{Widget, WidgetOptions};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options of `new InteractClient(options)`. */
+export interface InteractClientOptions {
+  /** The Interact server, `https://host[:port]` (no trailing slash). */
+  server: string;
+  /** The embed code (`ie1_...`). */
+  code: string;
+  /** Keep the resume token in sessionStorage once a chat started (needs consent, which
+   * the pre-chat form always carries), so a page reload resumes the chat. Default true. */
+  persist?: boolean;
+}
+
+/** The pre-chat form. `consent` is the privacy policy version the visitor accepted
+ * (`config.privacy.version`), or null if they did not. */
+export interface PreChatForm {
+  displayName: string;
+  email: string;
+  consent: string | null;
+  firstMessage?: string | null;
+}
+
+/** A field problem, as in docs/protocol.md §14. */
+export interface FieldProblem { field: "display_name" | "email" | "consent" | "first_message" | "other"; code: string; max?: number; current?: string }
+
+/** Everything a client reports, in order, to the `onEvent` callback. `event` events carry
+ * the session's sequenced events (docs/protocol.md §9): render them to build the
+ * transcript; each arrives exactly once, in order, also after reconnects and reloads. */
+export type InteractEvent =
+  | { type: "link"; state: "connecting" | "online" | "reconnecting" | "closed"; attempt?: number; code?: number }
+  | { type: "config"; config: any }
+  | { type: "state"; state: "loading" | "form" | "starting" | "queued" | "connected" | "ended"; position?: number; agent?: { id: string; display_name: string }; reason?: string }
+  | { type: "form_rejected"; fields: FieldProblem[] }
+  | { type: "session_started"; session: string }
+  | { type: "event"; session: string; seq: number; at: number; event: any }
+  | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" }
+  | { type: "typing"; active: boolean }
+  | { type: "error"; code: string; message: string };
+"#;
+
+/// The JavaScript shape of an [`Event`].
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum JsEvent<'a> {
+    Link {
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
+    Config {
+        config: &'a WidgetConfig,
+    },
+    State {
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<&'a AgentInfo>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<EndReason>,
+    },
+    FormRejected {
+        fields: &'a FormErrors,
+    },
+    SessionStarted {
+        session: &'a SessionId,
+    },
+    Event(&'a EventFrame),
+    MessageState {
+        id: &'a interact_sdk::ids::MessageId,
+        state: &'static str,
+    },
+    Typing {
+        active: bool,
+    },
+    Error {
+        code: &'a ErrorCode,
+        message: &'a str,
+    },
+}
+
+impl<'a> JsEvent<'a> {
+    fn from_event(event: &'a Event) -> Option<Self> {
+        Some(match event {
+            Event::Link(l) => match l {
+                LinkState::Connecting => Self::Link {
+                    state: "connecting",
+                    attempt: None,
+                    code: None,
+                },
+                LinkState::Online => Self::Link {
+                    state: "online",
+                    attempt: None,
+                    code: None,
+                },
+                LinkState::Reconnecting { attempt, .. } => Self::Link {
+                    state: "reconnecting",
+                    attempt: Some(*attempt),
+                    code: None,
+                },
+                LinkState::Closed { code } => Self::Link {
+                    state: "closed",
+                    attempt: None,
+                    code: *code,
+                },
+                _ => return None,
+            },
+            Event::Config(config) => Self::Config { config },
+            Event::State(s) => {
+                let (state, position, agent, reason) = match s {
+                    VisitorState::Loading => ("loading", None, None, None),
+                    VisitorState::Form => ("form", None, None, None),
+                    VisitorState::Starting => ("starting", None, None, None),
+                    VisitorState::Queued { position } => ("queued", *position, None, None),
+                    VisitorState::Connected { agent } => ("connected", None, Some(agent), None),
+                    VisitorState::Ended { reason } => ("ended", None, None, Some(*reason)),
+                    _ => return None,
+                };
+                Self::State {
+                    state,
+                    position,
+                    agent,
+                    reason,
+                }
+            }
+            Event::FormRejected(fields) => Self::FormRejected { fields },
+            Event::SessionStarted(session) => Self::SessionStarted { session },
+            Event::Timeline(frame) => Self::Event(frame),
+            Event::MessageState { id, state, .. } => Self::MessageState {
+                id,
+                state: match state {
+                    DeliveryState::Pending => "pending",
+                    DeliveryState::Sent => "sent",
+                    DeliveryState::Delivered => "delivered",
+                    DeliveryState::Read => "read",
+                },
+            },
+            Event::Typing { active, .. } => Self::Typing { active: *active },
+            Event::ServerError(e) => Self::Error {
+                code: &e.code,
+                message: &e.message,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Serialises through JSON (serde_json is in the module anyway; no second serializer).
+fn to_js<T: Serialize>(value: &T) -> JsValue {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, JsError> {
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| JsError::new(&format!("{what}: not serialisable")))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
+/// An SDK error as a JavaScript `Error` whose `name` says who is at fault
+/// (`InvalidForm`, `InvalidText`, `ApiMisuse`) and, for forms, with a `fields` property.
+fn js_error(e: Error) -> JsValue {
+    let (name, fields) = match &e {
+        Error::InvalidForm(f) => ("InvalidForm", Some(to_js(f))),
+        Error::InvalidText(_) => ("InvalidText", None),
+        Error::ApiMisuse(_) => ("ApiMisuse", None),
+        _ => ("InteractError", None),
+    };
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name(name);
+    if let Some(fields) = fields {
+        let _ = js_sys::Reflect::set(&error, &"fields".into(), &fields);
+    }
+    error.into()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientOptions {
+    server: String,
+    code: String,
+    #[serde(default)]
+    persist: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsForm {
+    display_name: String,
+    email: String,
+    consent: Option<String>,
+    #[serde(default)]
+    first_message: Option<String>,
+}
+
+/// A visitor's connection to an Interact service or user, for building your own UI.
+///
+/// ```js
+/// import init, { InteractClient } from "https://chat.example.com/widget/pkg/interact_widget.js";
+/// await init();
+/// const client = new InteractClient({ server: "https://chat.example.com", code: "ie1_..." });
+/// client.onEvent((e) => console.log(e));
+/// await client.checkConfig();   // throws with a reason if this page may not use the code
+/// client.connect();
+/// ```
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct InteractClient {
+    driver: Driver,
+    options: DriverOptions,
+}
+
+#[wasm_bindgen]
+impl InteractClient {
+    /// A client for one embed code; nothing happens until `connect()`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "InteractClientOptions")] options: JsValue,
+    ) -> Result<InteractClient, JsError> {
+        let o: ClientOptions = from_js(&options, "options")?;
+        let options = DriverOptions {
+            server: o.server,
+            code: o.code,
+            persist: o.persist.unwrap_or(true),
+            client: Some(concat!("interact-js/", env!("CARGO_PKG_VERSION")).to_owned()),
+        };
+        let driver = Driver::new(&options).map_err(|e| JsError::new(&e))?;
+        Ok(Self { driver, options })
+    }
+
+    /// Calls `callback` with every event from now on (replacing an earlier callback).
+    #[wasm_bindgen(js_name = onEvent)]
+    pub fn on_event(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: InteractEvent) => void")]
+        callback: js_sys::Function,
+    ) {
+        self.driver.set_listener(Rc::new(move |event| {
+            if let Some(e) = JsEvent::from_event(event) {
+                let _ = callback.call1(&JsValue::NULL, &to_js(&e));
+            }
+        }));
+    }
+
+    /// Asks the server for the widget configuration over HTTP, which says plainly what a
+    /// WebSocket refusal cannot: rejects with `name` `UnknownCode` (unknown or revoked
+    /// code, 404) or `OriginNotAllowed` (this page's origin is not in the code's Domain
+    /// Template, 403).
+    #[wasm_bindgen(js_name = checkConfig, unchecked_return_type = "Promise<any>")]
+    pub async fn check_config(&self) -> Result<JsValue, JsValue> {
+        let code: String = js_sys::encode_uri_component(&self.options.code).into();
+        let url = format!(
+            "{}/v1/config?code={code}",
+            self.options.server.trim_end_matches('/')
+        );
+        let fail = |name: &str, message: String| {
+            let e = js_sys::Error::new(&message);
+            e.set_name(name);
+            JsValue::from(e)
+        };
+        let response = gloo_net::http::Request::get(&url)
+            .send()
+            .await
+            .map_err(|e| fail("NetworkError", e.to_string()))?;
+        let body = response.text().await.unwrap_or_default();
+        match response.status() {
+            200 => js_sys::JSON::parse(&body).map_err(|_| fail("InteractError", body)),
+            404 => Err(fail(
+                "UnknownCode",
+                "this embed code is unknown or was revoked".into(),
+            )),
+            // A 403 comes without CORS headers, so the browser reports status 0 or a
+            // network error; both mean the same here.
+            403 | 0 => Err(fail(
+                "OriginNotAllowed",
+                "this website is not allowed to use this embed code (Domain Template)".into(),
+            )),
+            status => Err(fail(
+                "InteractError",
+                format!("the server answered {status}"),
+            )),
+        }
+    }
+
+    /// Opens the connection; events follow.
+    pub fn connect(&self) {
+        self.driver.start();
+    }
+
+    /// The session state (`"loading"`, `"form"`, `"starting"`, `"queued"`, `"connected"`,
+    /// `"ended"`).
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        match self.driver.state() {
+            VisitorState::Loading => "loading",
+            VisitorState::Form => "form",
+            VisitorState::Starting => "starting",
+            VisitorState::Queued { .. } => "queued",
+            VisitorState::Connected { .. } => "connected",
+            VisitorState::Ended { .. } => "ended",
+            _ => "unknown",
+        }
+        .to_owned()
+    }
+
+    /// The widget configuration once the server sent it, else `null`.
+    #[wasm_bindgen(getter, unchecked_return_type = "any")]
+    pub fn config(&self) -> JsValue {
+        self.driver
+            .config()
+            .map(|c| to_js(&c))
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Starts the chat with the pre-chat form; throws `InvalidForm` (with `fields`) if the
+    /// SDK's checks fail, and nothing is sent then.
+    #[wasm_bindgen(js_name = startChat)]
+    pub fn start_chat(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PreChatForm")] form: JsValue,
+    ) -> Result<(), JsValue> {
+        let f: JsForm = from_js(&form, "form").map_err(JsValue::from)?;
+        let form = PreChatForm {
+            display_name: f.display_name,
+            email: f.email,
+            consent: f.consent,
+            first_message: f.first_message.filter(|m| !m.trim().is_empty()),
+        };
+        self.driver.start_chat(form).map_err(js_error)
+    }
+
+    /// Sends a chat message and returns its id (`message_state` events follow it).
+    pub fn send(&self, text: &str) -> Result<String, JsValue> {
+        self.driver
+            .send(text)
+            .map(|id| id.as_str().to_owned())
+            .map_err(js_error)
+    }
+
+    /// Tells the agent whether the visitor is typing.
+    #[wasm_bindgen(js_name = setTyping)]
+    pub fn set_typing(&self, active: bool) -> Result<(), JsValue> {
+        self.driver.typing(active).map_err(js_error)
+    }
+
+    /// Marks every message so far as read by the visitor.
+    #[wasm_bindgen(js_name = markRead)]
+    pub fn mark_read(&self) -> Result<(), JsValue> {
+        self.driver.mark_read().map_err(js_error)
+    }
+
+    /// Ends the chat.
+    pub fn end(&self) -> Result<(), JsValue> {
+        self.driver.end().map_err(js_error)
+    }
+
+    /// Closes the connection for good (the session goes on on the server; a new client
+    /// with `persist` resumes it).
+    pub fn close(&self) {
+        self.driver.stop();
+    }
+}
+
+/// The widget mounted by the frame page (see `www/widget/frame.js`).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WidgetHandle {
+    widget: Widget,
+}
+
+#[wasm_bindgen]
+impl WidgetHandle {
+    /// The host page showed (`true`) or hid the widget.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        self.widget.set_visible(visible);
+    }
+
+    /// Whether a chat session is running (resumed after a reload).
+    #[wasm_bindgen(js_name = hasSession)]
+    pub fn has_session(&self) -> bool {
+        self.widget.has_session()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MountOptions {
+    server: String,
+    code: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Builds Interact's own widget UI in `root` and connects. `notify(kind, value)` receives
+/// `("session", boolean)`, `("unread", number)` and `("close", null)` for the host page.
+#[wasm_bindgen(js_name = mountWidget)]
+pub fn mount_widget(
+    root: Element,
+    #[wasm_bindgen(unchecked_param_type = "{ server: string; code: string; lang?: string }")]
+    options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "((kind: string, value: any) => void) | undefined")]
+    notify: Option<js_sys::Function>,
+) -> Result<WidgetHandle, JsValue> {
+    let o: MountOptions = from_js(&options, "options").map_err(JsValue::from)?;
+    let lang = o
+        .lang
+        .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+        .map(|t| Lang::from_tag(&t))
+        .unwrap_or(Lang::En);
+    let notify = notify.map(|f| -> crate::widget::Notify {
+        Rc::new(move |kind, value| {
+            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &value);
+        })
+    });
+    let widget = Widget::mount(
+        &root,
+        WidgetOptions {
+            driver: DriverOptions {
+                server: o.server,
+                code: o.code,
+                persist: true,
+                client: Some(concat!("interact-widget/", env!("CARGO_PKG_VERSION")).to_owned()),
+            },
+            lang,
+            notify,
+        },
+    )
+    .map_err(|e| JsValue::from(JsError::new(&e)))?;
+    Ok(WidgetHandle { widget })
+}

@@ -1,0 +1,23 @@
+//! The Interact website widget and JavaScript SDK: [`interact_sdk`] compiled to
+//! WebAssembly with wasm-bindgen.
+//!
+//! One wasm module serves two audiences:
+//!
+//! - **Website admins** paste the snippet; its loader (`www/widget/loader.js`) draws the
+//!   launcher and opens the widget's frame, whose script calls [`mount_widget`](js::mount_widget)
+//!   to build the widget UI ([`view`]) on a [`driver::Driver`].
+//! - **Developers** build their own UI on [`InteractClient`](js::InteractClient), the same
+//!   driver with events as plain JavaScript objects and TypeScript declarations.
+//!
+//! The IO (WebSocket, timer, clock, `sessionStorage`) lives in [`driver`] and [`storage`];
+//! everything else is the SDK's sans-IO state machine and DOM rendering.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod dom;
+pub mod driver;
+pub mod i18n;
+pub mod js;
+mod storage;
+pub mod view;
+pub mod widget;

@@ -1,0 +1,721 @@
+//! The widget's DOM: header, pre-chat form, chat and end screen. Rendering only: the view
+//! shows the SDK's [`Event`]s and reports what the visitor asks for as [`Intent`]s; it
+//! never talks to the server itself (see [`crate::widget`] for the glue). So it can be
+//! tested in a browser without a server, by feeding it events.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use gloo_events::{EventListener, EventListenerOptions};
+use interact_sdk::client::{DeliveryState, Event};
+use interact_sdk::config::{Availability, WidgetConfig};
+use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm};
+use interact_sdk::ids::MessageId;
+use interact_sdk::protocol::{Party, SessionEvent};
+use interact_sdk::{LinkState, VisitorState};
+use wasm_bindgen::JsCast;
+use web_sys::{
+    Element, HtmlAnchorElement, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
+    HtmlTextAreaElement, KeyboardEvent,
+};
+
+use crate::dom::{attr, child, show, text_child, typed};
+use crate::i18n::Lang;
+
+/// What the visitor asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// Submit the pre-chat form (already checked with the SDK's rules).
+    StartChat(PreChatForm),
+    /// Send a chat message.
+    Send(String),
+    /// The visitor started or stopped typing.
+    Typing(bool),
+    /// End the chat.
+    End,
+    /// Start over after a chat ended.
+    NewChat,
+    /// Hide the widget (the minimise button, or Escape).
+    Minimize,
+}
+
+/// How the view reports intents.
+pub type IntentHandler = Rc<dyn Fn(Intent)>;
+
+/// Options of [`View::mount`].
+#[derive(Clone, Debug)]
+pub struct ViewOptions {
+    /// The language of the widget's strings.
+    pub lang: Lang,
+    /// Show a minimise button (when the widget lives in a frame the host page can hide).
+    pub minimizable: bool,
+}
+
+/// The mounted widget DOM. Dropping it removes its listeners (not its elements).
+#[derive(Clone)]
+pub struct View {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View")
+            .field("lang", &self.inner.lang)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One field of the pre-chat form: its control and its error line.
+struct FormField {
+    control: Element,
+    error: Element,
+}
+
+struct Inner {
+    lang: Lang,
+    root: HtmlElement,
+    title: Element,
+    subtitle: Element,
+    status: Element,
+    notice: Element,
+    form: HtmlFormElement,
+    name: HtmlInputElement,
+    email: HtmlInputElement,
+    consent: HtmlInputElement,
+    consent_text: Element,
+    policy: HtmlAnchorElement,
+    first: HtmlTextAreaElement,
+    start: HtmlButtonElement,
+    fields: BTreeMap<Field, FormField>,
+    chat: Element,
+    queue: Element,
+    log: Element,
+    typing: Element,
+    compose: HtmlFormElement,
+    text: HtmlTextAreaElement,
+    text_error: Element,
+    end: HtmlButtonElement,
+    ended: Element,
+    ended_text: Element,
+    new_chat: HtmlButtonElement,
+    state: RefCell<State>,
+    on_intent: IntentHandler,
+    listeners: RefCell<Vec<EventListener>>,
+}
+
+#[derive(Default)]
+struct State {
+    config: Option<WidgetConfig>,
+    visitor: Option<VisitorState>,
+    agent: Option<String>,
+    /// The status line of each of the visitor's own messages.
+    own: BTreeMap<MessageId, Element>,
+}
+
+/// Ids must be unique in the document, and tests mount several widgets in one.
+static MOUNTS: AtomicU32 = AtomicU32::new(0);
+
+impl View {
+    /// Builds the widget inside `parent` (which it fills) and starts in the "connecting"
+    /// state.
+    pub fn mount(parent: &Element, options: ViewOptions, on_intent: IntentHandler) -> Self {
+        let lang = options.lang;
+        let s = lang.strings();
+        let n = MOUNTS.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = |name: &str| format!("iw{n}-{name}");
+
+        let root: HtmlElement = typed(parent, "section", "iw");
+        attr(&root, "lang", lang.tag());
+        attr(&root, "aria-labelledby", &id("title"));
+
+        let head = child(&root, "header", "iw-head");
+        let titles = child(&head, "div", "iw-titles");
+        let title = child(&titles, "h1", "iw-title");
+        attr(&title, "id", &id("title"));
+        let subtitle = child(&titles, "p", "iw-sub");
+        if options.minimizable {
+            let min = text_child(&head, "button", "iw-min", "\u{2013}");
+            attr(&min, "type", "button");
+            attr(&min, "aria-label", s.minimize);
+            attr(&min, "title", s.minimize);
+        }
+        let status = text_child(&root, "p", "iw-status", s.connecting);
+        attr(&status, "role", "status");
+        let notice = child(&root, "p", "iw-notice");
+        attr(&notice, "role", "alert");
+        show(&notice, false);
+
+        // The pre-chat form.
+        let form: HtmlFormElement = typed(&root, "form", "iw-form");
+        attr(&form, "novalidate", "");
+        show(&form, false);
+        text_child(&form, "p", "iw-intro", s.intro);
+        let mut fields = BTreeMap::new();
+        let mut field = |field: Field, key: &str, label: &str, tag: &str| -> Element {
+            let row = child(&form, "div", "iw-field");
+            let l = text_child(&row, "label", "", label);
+            attr(&l, "for", &id(key));
+            let control = child(&row, tag, "");
+            attr(&control, "id", &id(key));
+            let error = child(&row, "p", "iw-error");
+            attr(&error, "id", &id(&format!("{key}-error")));
+            show(&error, false);
+            fields.insert(
+                field,
+                FormField {
+                    control: control.clone(),
+                    error,
+                },
+            );
+            control
+        };
+        let name: HtmlInputElement =
+            field(Field::DisplayName, "name", s.name, "input").unchecked_into();
+        attr(&name, "autocomplete", "name");
+        attr(&name, "required", "");
+        let email: HtmlInputElement =
+            field(Field::Email, "email", s.email, "input").unchecked_into();
+        attr(&email, "type", "email");
+        attr(&email, "autocomplete", "email");
+        attr(&email, "required", "");
+
+        let row = child(&form, "div", "iw-field iw-consent");
+        let consent: HtmlInputElement = typed(&row, "input", "");
+        attr(&consent, "type", "checkbox");
+        attr(&consent, "id", &id("consent"));
+        attr(&consent, "required", "");
+        let consent_text = child(&row, "label", "");
+        attr(&consent_text, "for", &id("consent"));
+        let policy: HtmlAnchorElement = typed(&row, "a", "iw-policy");
+        policy.set_text_content(Some(s.policy_link));
+        policy.set_target("_blank");
+        policy.set_rel("noopener noreferrer");
+        let consent_error = child(&row, "p", "iw-error");
+        attr(&consent_error, "id", &id("consent-error"));
+        show(&consent_error, false);
+        let consent_field = FormField {
+            control: consent.clone().into(),
+            error: consent_error,
+        };
+
+        let label = format!("{} {}", s.first_message, s.optional);
+        let first: HtmlTextAreaElement =
+            field(Field::FirstMessage, "first", &label, "textarea").unchecked_into();
+        attr(&first, "rows", "3");
+        fields.insert(Field::Consent, consent_field);
+        let start: HtmlButtonElement = typed(&form, "button", "iw-start");
+        attr(&start, "type", "submit");
+        start.set_text_content(Some(s.start));
+
+        // The chat.
+        let chat = child(&root, "div", "iw-chat");
+        show(&chat, false);
+        let queue = child(&chat, "p", "iw-queue");
+        attr(&queue, "role", "status");
+        let log = child(&chat, "ol", "iw-log");
+        attr(&log, "role", "log");
+        attr(&log, "aria-live", "polite");
+        attr(&log, "aria-label", s.messages);
+        attr(&log, "tabindex", "0");
+        let typing = child(&chat, "p", "iw-typing");
+        attr(&typing, "aria-live", "polite");
+        let compose: HtmlFormElement = typed(&chat, "form", "iw-compose");
+        let l = text_child(&compose, "label", "iw-sr", s.message);
+        attr(&l, "for", &id("text"));
+        let text: HtmlTextAreaElement = typed(&compose, "textarea", "");
+        attr(&text, "id", &id("text"));
+        attr(&text, "rows", "2");
+        attr(&text, "aria-describedby", &id("text-error"));
+        let send = text_child(&compose, "button", "iw-send", s.send);
+        attr(&send, "type", "submit");
+        let text_error = child(&compose, "p", "iw-error");
+        attr(&text_error, "id", &id("text-error"));
+        show(&text_error, false);
+        let end: HtmlButtonElement = typed(&chat, "button", "iw-end");
+        attr(&end, "type", "button");
+        end.set_text_content(Some(s.end));
+
+        let ended = child(&root, "div", "iw-ended");
+        show(&ended, false);
+        let ended_text = child(&ended, "p", "");
+        attr(&ended_text, "role", "status");
+        let new_chat: HtmlButtonElement = typed(&ended, "button", "iw-new");
+        attr(&new_chat, "type", "button");
+        new_chat.set_text_content(Some(s.new_chat));
+
+        let view = Self {
+            inner: Rc::new(Inner {
+                lang,
+                root,
+                title,
+                subtitle,
+                status,
+                notice,
+                form,
+                name,
+                email,
+                consent,
+                consent_text,
+                policy,
+                first,
+                start,
+                fields,
+                chat,
+                queue,
+                log,
+                typing,
+                compose,
+                text,
+                text_error,
+                end,
+                ended,
+                ended_text,
+                new_chat,
+                state: RefCell::default(),
+                on_intent,
+                listeners: RefCell::default(),
+            }),
+        };
+        view.listen();
+        view
+    }
+
+    /// The widget's root element.
+    pub fn root(&self) -> &HtmlElement {
+        &self.inner.root
+    }
+
+    fn listen(&self) {
+        let i = &self.inner;
+        let weak = Rc::downgrade(i);
+        let on = |target: &web_sys::EventTarget,
+                  kind: &'static str,
+                  f: fn(&Inner, &web_sys::Event)|
+         -> EventListener {
+            let weak: Weak<Inner> = weak.clone();
+            EventListener::new_with_options(
+                target,
+                kind,
+                EventListenerOptions::enable_prevent_default(),
+                move |e| {
+                    if let Some(i) = weak.upgrade() {
+                        f(&i, e);
+                    }
+                },
+            )
+        };
+        let mut listeners = vec![
+            on(&i.form, "submit", |i, e| {
+                e.prevent_default();
+                i.submit_form();
+            }),
+            on(&i.compose, "submit", |i, e| {
+                e.prevent_default();
+                i.submit_message();
+            }),
+            on(&i.text, "keydown", |i, e| {
+                let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
+                    return;
+                };
+                // Enter sends; Shift+Enter is a new line; not while an IME composes.
+                if k.key() == "Enter" && !k.shift_key() && !k.is_composing() {
+                    e.prevent_default();
+                    i.submit_message();
+                }
+            }),
+            on(&i.text, "input", |i, _| {
+                let active = !i.text.value().trim().is_empty();
+                (i.on_intent)(Intent::Typing(active));
+            }),
+            on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
+            on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
+            on(&i.root, "keydown", |i, e| {
+                let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
+                    return;
+                };
+                if k.key() == "Escape" {
+                    (i.on_intent)(Intent::Minimize);
+                }
+            }),
+        ];
+        if let Some(min) = i.root.query_selector(".iw-min").ok().flatten() {
+            listeners.push(on(&min, "click", |i, _| (i.on_intent)(Intent::Minimize)));
+        }
+        *i.listeners.borrow_mut() = listeners;
+    }
+
+    /// Shows one event of the SDK.
+    pub fn handle(&self, event: &Event) {
+        let i = &self.inner;
+        let s = i.lang.strings();
+        match event {
+            Event::Link(link) => {
+                let (text, key) = match link {
+                    LinkState::Connecting => (s.connecting, "connecting"),
+                    LinkState::Online => (s.online, "online"),
+                    LinkState::Reconnecting { .. } => (s.reconnecting, "reconnecting"),
+                    _ => (s.offline, "closed"),
+                };
+                i.status.set_text_content(Some(text));
+                attr(&i.root, "data-link", key);
+            }
+            Event::Config(config) => i.show_config(config),
+            Event::State(state) => i.show_state(state),
+            Event::FormRejected(errors) => {
+                i.show_form_errors(errors);
+                i.start.set_disabled(false);
+                i.start.set_text_content(Some(s.start));
+            }
+            Event::Timeline(frame) => i.show_timeline(&frame.event),
+            Event::MessageState { id, state, .. } => i.show_delivery(id, *state),
+            Event::Typing { active, .. } => {
+                let name = i.state.borrow().agent.clone().unwrap_or_default();
+                let text = if *active {
+                    i.lang.typing(&name)
+                } else {
+                    String::new()
+                };
+                i.typing.set_text_content(Some(&text));
+            }
+            Event::ServerError(error) => {
+                i.set_notice(Some(&format!("{}: {}", s.server_error, error.message)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Shows a message the visitor just sent, before the server stored it.
+    pub fn add_own_message(&self, id: &MessageId, text: &str) {
+        self.inner.append_own(id, text);
+    }
+
+    /// Shows why a chat message could not be sent (empty, too long, ...).
+    pub fn show_text_error(&self, error: Option<&FieldError>) {
+        let i = &self.inner;
+        match error {
+            Some(e) => {
+                i.text_error.set_text_content(Some(&i.lang.field_error(e)));
+                show(&i.text_error, true);
+                attr(&i.text, "aria-invalid", "true");
+            }
+            None => {
+                show(&i.text_error, false);
+                let _ = i.text.remove_attribute("aria-invalid");
+            }
+        }
+    }
+
+    /// Shows (or, with `None`, hides) a notice above everything, such as a refusal.
+    pub fn set_notice(&self, text: Option<&str>) {
+        self.inner.set_notice(text);
+    }
+
+    /// Moves the focus to where the visitor will act next: the name field while the form
+    /// shows, the message box during a chat, "new chat" after one.
+    pub fn focus_primary(&self) {
+        let i = &self.inner;
+        let target: &HtmlElement = match i.state.borrow().visitor {
+            Some(VisitorState::Form | VisitorState::Starting) => &i.name,
+            Some(VisitorState::Queued { .. } | VisitorState::Connected { .. }) => &i.text,
+            Some(VisitorState::Ended { .. }) => &i.new_chat,
+            _ => return,
+        };
+        let _ = target.focus();
+    }
+
+    /// Clears the transcript and the form for a new chat.
+    pub fn reset(&self) {
+        let i = &self.inner;
+        i.log.set_text_content(None);
+        i.typing.set_text_content(None);
+        i.set_notice(None);
+        i.first.set_value("");
+        i.consent.set_checked(false);
+        let mut st = i.state.borrow_mut();
+        st.own.clear();
+        st.agent = None;
+        st.visitor = None;
+    }
+}
+
+impl Inner {
+    fn set_notice(&self, text: Option<&str>) {
+        self.notice.set_text_content(text);
+        show(&self.notice, text.is_some());
+    }
+
+    fn show_config(&self, config: &WidgetConfig) {
+        let s = self.lang.strings();
+        self.title
+            .set_text_content(Some(&config.target.display_name));
+        let m = &config.modalities;
+        let offered: Vec<&str> = [
+            (m.chat, s.chat),
+            (m.audio, s.audio),
+            (m.video, s.video),
+            (m.screen_share, s.screen_share),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        let sub = format!(
+            "{} \u{b7} {}",
+            self.lang.availability(config.availability),
+            offered.join(", ")
+        );
+        self.subtitle.set_text_content(Some(&sub));
+        attr(
+            &self.root,
+            "data-availability",
+            match config.availability {
+                Availability::Open => "open",
+                Availability::NoAgents => "no-agents",
+                Availability::Closed => "closed",
+                _ => "unknown",
+            },
+        );
+        if let Some(color) = config.theme.safe_accent_color() {
+            let _ = self.root.style().set_property("--iw-accent", color);
+        }
+        self.consent_text
+            .set_text_content(Some(&config.privacy.text));
+        match config.privacy.safe_url() {
+            Some(url) => {
+                self.policy.set_href(url);
+                show(&self.policy, true);
+            }
+            None => show(&self.policy, false),
+        }
+        let can_start = config.can_start_chat();
+        self.start.set_disabled(!can_start);
+        self.state.borrow_mut().config = Some(config.clone());
+        let waiting_for_form = matches!(
+            self.state.borrow().visitor,
+            None | Some(VisitorState::Form) | Some(VisitorState::Loading)
+        );
+        if waiting_for_form {
+            self.set_notice((!can_start).then_some(s.cannot_start));
+        }
+    }
+
+    fn show_state(&self, state: &VisitorState) {
+        let s = self.lang.strings();
+        let before = self.state.borrow_mut().visitor.replace(state.clone());
+        let in_form = matches!(state, VisitorState::Form | VisitorState::Starting);
+        let in_chat = matches!(
+            state,
+            VisitorState::Queued { .. }
+                | VisitorState::Connected { .. }
+                | VisitorState::Ended { .. }
+        );
+        show(&self.form, in_form);
+        show(&self.chat, in_chat);
+        match state {
+            VisitorState::Form => {
+                self.start.set_text_content(Some(s.start));
+                let can_start = self
+                    .state
+                    .borrow()
+                    .config
+                    .as_ref()
+                    .is_some_and(WidgetConfig::can_start_chat);
+                self.start.set_disabled(!can_start);
+                if !matches!(before, Some(VisitorState::Form | VisitorState::Starting)) {
+                    let _ = self.name.focus();
+                }
+            }
+            VisitorState::Starting => {
+                self.start.set_disabled(true);
+                self.start.set_text_content(Some(s.starting));
+            }
+            VisitorState::Queued { position } => {
+                let text = match position {
+                    Some(p) => self.lang.queue_position(*p),
+                    None => s.waiting.to_owned(),
+                };
+                self.queue.set_text_content(Some(&text));
+                show(&self.queue, true);
+            }
+            VisitorState::Connected { agent } => {
+                show(&self.queue, false);
+                self.state.borrow_mut().agent = Some(agent.display_name.clone());
+            }
+            VisitorState::Ended { reason } => {
+                show(&self.queue, false);
+                self.typing.set_text_content(None);
+                self.ended_text
+                    .set_text_content(Some(self.lang.ended(*reason)));
+            }
+            _ => {}
+        }
+        let ended = matches!(state, VisitorState::Ended { .. });
+        show(&self.compose, in_chat && !ended);
+        show(&self.end, in_chat && !ended);
+        show(&self.ended, ended);
+        if in_chat
+            && !ended
+            && !matches!(
+                before,
+                Some(VisitorState::Queued { .. } | VisitorState::Connected { .. })
+            )
+        {
+            self.set_notice(None);
+            let _ = self.text.focus();
+        }
+        if ended && !matches!(before, Some(VisitorState::Ended { .. })) {
+            let _ = self.new_chat.focus();
+        }
+    }
+
+    fn show_form_errors(&self, errors: &FormErrors) {
+        let mut first_bad = None;
+        for (field, f) in &self.fields {
+            match errors.get(*field) {
+                Some(e) => {
+                    f.error.set_text_content(Some(&self.lang.field_error(e)));
+                    show(&f.error, true);
+                    attr(&f.control, "aria-invalid", "true");
+                    attr(&f.control, "aria-describedby", &f.error.id());
+                    first_bad.get_or_insert(f.control.clone());
+                }
+                None => {
+                    show(&f.error, false);
+                    let _ = f.control.remove_attribute("aria-invalid");
+                }
+            }
+        }
+        if let Some(control) = first_bad.and_then(|c| c.dyn_into::<HtmlElement>().ok()) {
+            let _ = control.focus();
+        }
+    }
+
+    fn submit_form(&self) {
+        let version = self
+            .state
+            .borrow()
+            .config
+            .as_ref()
+            .map(|c| c.privacy.version.clone());
+        let Some(version) = version else { return };
+        let first = self.first.value();
+        let form = PreChatForm {
+            display_name: self.name.value(),
+            email: self.email.value(),
+            consent: self.consent.checked().then(|| version.clone()),
+            first_message: (!first.trim().is_empty()).then_some(first),
+        };
+        match form.validate(&version) {
+            Ok(_) => {
+                self.show_form_errors(&FormErrors::default());
+                (self.on_intent)(Intent::StartChat(form));
+            }
+            Err(errors) => self.show_form_errors(&errors),
+        }
+    }
+
+    fn submit_message(&self) {
+        let text = self.text.value();
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Err(e) = interact_sdk::form::validate_text(&text) {
+            show(&self.text_error, true);
+            self.text_error
+                .set_text_content(Some(&self.lang.field_error(&e)));
+            return;
+        }
+        show(&self.text_error, false);
+        self.text.set_value("");
+        (self.on_intent)(Intent::Typing(false));
+        (self.on_intent)(Intent::Send(text));
+    }
+
+    fn show_timeline(&self, event: &SessionEvent) {
+        match event {
+            SessionEvent::Message {
+                id,
+                from,
+                author,
+                text,
+            } => {
+                if *from == Party::Visitor {
+                    if self.state.borrow().own.contains_key(id) {
+                        return;
+                    }
+                    self.append_own(id, text);
+                    self.show_delivery(id, DeliveryState::Sent);
+                    return;
+                }
+                let name = match (from, author) {
+                    (_, Some(a)) => a.clone(),
+                    (Party::Agent, None) => self.state.borrow().agent.clone().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let kind = if *from == Party::Agent {
+                    "iw-msg iw-agent"
+                } else {
+                    "iw-msg iw-system"
+                };
+                let li = child(&self.log, "li", kind);
+                if !name.is_empty() {
+                    text_child(&li, "span", "iw-author", &name);
+                }
+                text_child(&li, "p", "iw-text", text);
+                self.typing.set_text_content(None);
+                self.scroll();
+            }
+            SessionEvent::AgentJoined { agent } => {
+                self.state.borrow_mut().agent = Some(agent.display_name.clone());
+                self.system_line(&self.lang.joined(&agent.display_name));
+            }
+            SessionEvent::AgentLeft { agent } => {
+                self.system_line(&self.lang.left(&agent.display_name));
+            }
+            SessionEvent::Ended { reason } => self.system_line(self.lang.ended(*reason)),
+            _ => {}
+        }
+    }
+
+    fn system_line(&self, text: &str) {
+        text_child(&self.log, "li", "iw-event", text);
+        self.scroll();
+    }
+
+    fn append_own(&self, id: &MessageId, text: &str) {
+        let s = self.lang.strings();
+        let li = child(&self.log, "li", "iw-msg iw-own");
+        text_child(&li, "span", "iw-author", s.you);
+        text_child(&li, "p", "iw-text", text);
+        let meta = text_child(
+            &li,
+            "span",
+            "iw-meta",
+            self.lang.delivery(DeliveryState::Pending),
+        );
+        attr(&li, "data-state", "pending");
+        self.state.borrow_mut().own.insert(id.clone(), meta);
+        self.scroll();
+    }
+
+    fn show_delivery(&self, id: &MessageId, state: DeliveryState) {
+        let st = self.state.borrow();
+        let Some(meta) = st.own.get(id) else { return };
+        meta.set_text_content(Some(self.lang.delivery(state)));
+        if let Some(li) = meta.parent_element() {
+            let key = match state {
+                DeliveryState::Pending => "pending",
+                DeliveryState::Sent => "sent",
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Read => "read",
+            };
+            attr(&li, "data-state", key);
+        }
+    }
+
+    fn scroll(&self) {
+        self.log.set_scroll_top(self.log.scroll_height());
+    }
+}

@@ -1,0 +1,226 @@
+//! The widget: a [`View`] wired to a [`Driver`]. The view's intents become driver calls;
+//! the driver's events are shown by the view and, where the host page cares (a session
+//! exists, unread messages, minimise), reported to the host through `notify`.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::{Rc, Weak};
+
+use interact_sdk::client::Event;
+use interact_sdk::protocol::{Party, SessionEvent};
+use interact_sdk::{Error, VisitorState};
+use wasm_bindgen::JsValue;
+use web_sys::Element;
+
+use crate::driver::{Driver, DriverOptions};
+use crate::i18n::Lang;
+use crate::view::{Intent, View, ViewOptions};
+
+/// What the widget tells the page around it (the loader on the host page, through the
+/// frame's script): `("session", true|false)`, `("unread", count)`, `("close", null)`.
+pub type Notify = Rc<dyn Fn(&str, JsValue)>;
+
+/// Options of [`Widget::mount`].
+#[derive(Clone)]
+pub struct WidgetOptions {
+    /// Where and what to connect to.
+    pub driver: DriverOptions,
+    /// The language of the strings.
+    pub lang: Lang,
+    /// Reports to the host page; `None` when the widget is not in a frame (no minimise
+    /// button then).
+    pub notify: Option<Notify>,
+}
+
+impl fmt::Debug for WidgetOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WidgetOptions")
+            .field("driver", &self.driver)
+            .field("lang", &self.lang)
+            .field("notify", &self.notify.is_some())
+            .finish()
+    }
+}
+
+/// The running widget. Dropping it disconnects.
+#[derive(Clone)]
+pub struct Widget {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Widget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Widget").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    view: RefCell<Option<View>>,
+    driver: RefCell<Option<Driver>>,
+    options: WidgetOptions,
+    visible: Cell<bool>,
+    unread: Cell<u32>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(d) = self.driver.get_mut() {
+            d.stop();
+        }
+    }
+}
+
+impl Widget {
+    /// Builds the widget in `parent` and connects.
+    pub fn mount(parent: &Element, options: WidgetOptions) -> Result<Self, String> {
+        let driver = Driver::new(&options.driver)?;
+        let inner = Rc::new(Inner {
+            view: RefCell::new(None),
+            driver: RefCell::new(None),
+            visible: Cell::new(true),
+            unread: Cell::new(0),
+            options,
+        });
+        let weak = Rc::downgrade(&inner);
+        let view = View::mount(
+            parent,
+            ViewOptions {
+                lang: inner.options.lang,
+                minimizable: inner.options.notify.is_some(),
+            },
+            Rc::new(move |intent| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.intent(intent);
+                }
+            }),
+        );
+        *inner.view.borrow_mut() = Some(view);
+        Inner::attach(&inner, driver);
+        Ok(Self { inner })
+    }
+
+    /// The host page showed or hid the widget. While hidden, agent messages count as
+    /// unread; shown, they are marked read.
+    pub fn set_visible(&self, visible: bool) {
+        self.inner.visible.set(visible);
+        if visible {
+            if let Some(v) = self.inner.view() {
+                v.focus_primary();
+            }
+            self.inner.unread.set(0);
+            self.inner.notify("unread", JsValue::from(0));
+            if let Some(d) = self.inner.driver() {
+                let _ = d.mark_read();
+            }
+        }
+    }
+
+    /// Whether a session is running (so the host should show the widget after a reload).
+    pub fn has_session(&self) -> bool {
+        self.inner.driver().is_some_and(|d| d.has_stored_session())
+    }
+
+    /// The view, for tests.
+    pub fn view(&self) -> Option<View> {
+        self.inner.view.borrow().clone()
+    }
+}
+
+impl Inner {
+    fn driver(&self) -> Option<Driver> {
+        self.driver.borrow().clone()
+    }
+
+    fn view(&self) -> Option<View> {
+        self.view.borrow().clone()
+    }
+
+    fn notify(&self, kind: &str, value: JsValue) {
+        if let Some(n) = &self.options.notify {
+            n(kind, value);
+        }
+    }
+
+    /// Makes `driver` the current one and starts it.
+    fn attach(this: &Rc<Self>, driver: Driver) {
+        let weak: Weak<Self> = Rc::downgrade(this);
+        driver.set_listener(Rc::new(move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.event(event);
+            }
+        }));
+        *this.driver.borrow_mut() = Some(driver.clone());
+        driver.start();
+    }
+
+    fn event(&self, event: &Event) {
+        if let Some(v) = self.view() {
+            v.handle(event);
+        }
+        match event {
+            Event::SessionStarted(_) => self.notify("session", JsValue::TRUE),
+            Event::State(VisitorState::Ended { .. }) => self.notify("session", JsValue::FALSE),
+            Event::Timeline(frame) => {
+                if let SessionEvent::Message {
+                    from: Party::Agent | Party::System,
+                    ..
+                } = frame.event
+                {
+                    self.agent_message();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn agent_message(&self) {
+        let focused = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.has_focus().ok())
+            .unwrap_or(false);
+        if self.visible.get() && focused {
+            if let Some(d) = self.driver() {
+                let _ = d.mark_read();
+            }
+        } else {
+            self.unread.set(self.unread.get() + 1);
+            self.notify("unread", JsValue::from(self.unread.get()));
+        }
+    }
+
+    fn intent(self: Rc<Self>, intent: Intent) {
+        let (Some(view), Some(driver)) = (self.view(), self.driver()) else {
+            return;
+        };
+        match intent {
+            Intent::StartChat(form) => match driver.start_chat(form) {
+                Ok(()) => {}
+                Err(Error::InvalidForm(errors)) => view.handle(&Event::FormRejected(errors)),
+                Err(e) => view.set_notice(Some(&e.to_string())),
+            },
+            Intent::Send(text) => match driver.send(&text) {
+                Ok(id) => {
+                    view.show_text_error(None);
+                    view.add_own_message(&id, &text);
+                }
+                Err(Error::InvalidText(e)) => view.show_text_error(Some(&e)),
+                Err(e) => view.set_notice(Some(&e.to_string())),
+            },
+            Intent::Typing(active) => {
+                let _ = driver.typing(active);
+            }
+            Intent::End => {
+                let _ = driver.end();
+            }
+            Intent::NewChat => {
+                driver.stop();
+                view.reset();
+                match Driver::new(&self.options.driver) {
+                    Ok(d) => Inner::attach(&self, d),
+                    Err(e) => view.set_notice(Some(&e)),
+                }
+            }
+            Intent::Minimize => self.notify("close", JsValue::NULL),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+// The widget frame's script: mounts the wasm widget and relays between it and the host
+// page's loader. Messages go only to the exact host origin the server checked against the
+// embed code's Domain Template (it is also the frame's CSP frame-ancestors), and only
+// messages from that origin's window are read.
+import init, { mountWidget } from "./pkg/interact_widget.js";
+
+const body = document.body;
+const { code, host, lang } = body.dataset;
+const embedded = window.parent !== window;
+const toHost = (type, value) => {
+  if (embedded) window.parent.postMessage({ interact: 1, type, value }, host);
+};
+
+await init();
+const widget = mountWidget(
+  document.getElementById("interact"),
+  { server: location.origin, code, lang },
+  toHost,
+);
+if (embedded) widget.setVisible(false);
+window.addEventListener("message", (e) => {
+  if (e.origin !== host || e.source !== window.parent) return;
+  const m = e.data;
+  if (!m || m.interact !== 1) return;
+  if (m.type === "open") widget.setVisible(true);
+  else if (m.type === "hidden") widget.setVisible(false);
+});
+body.dataset.ready = "true";
+performance.mark("interact:widget-mounted");
+toHost("ready", widget.hasSession());
