@@ -320,3 +320,49 @@ async fn form_errors_are_shown_by_field_and_asked_again() {
     assert_eq!(transcript.matches("Your name:").count(), 1, "{transcript}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn reconnects_and_resumes_across_a_server_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code().await;
+    let agent = available_agent(&server).await;
+
+    let mut term = Terminal::start(server.addr, &code, 3);
+    for (prompt, answer) in [
+        ("Your name:", "Vera"),
+        ("Your email:", "vera@example.com"),
+        ("Do you agree? [y/N]:", "y"),
+        ("Your first message", "Before the restart"),
+    ] {
+        term.expect(prompt).await;
+        term.type_line(answer).await;
+    }
+    term.expect("you #1: Before the restart").await;
+
+    // The server goes away (closing every connection with 1001); the client says so and
+    // keeps what is typed meanwhile.
+    let addr = server.addr;
+    drop(agent);
+    server.stop().await;
+    term.expect("Connection lost; reconnecting in").await;
+    term.type_line("While it was down").await;
+
+    // The same server comes back on the same address with the same database: the client
+    // resumes the session and sends the message, once.
+    let server = TestServer::start_on(config(dir.path()), addr).await;
+    term.expect("Connected.").await;
+    term.expect("you #2: While it was down").await;
+    term.expect("[#2 sent]").await;
+    term.type_line("/end").await;
+    term.expect("The chat ended: you ended it.").await;
+    let (outcome, transcript) = term.finish().await;
+    assert_eq!(
+        outcome.expect("no error"),
+        Outcome::Ended(EndReason::VisitorEnded)
+    );
+    for line in ["you #1: Before the restart", "you #2: While it was down"] {
+        assert_eq!(transcript.matches(line).count(), 1, "{line}:\n{transcript}");
+    }
+    server.stop().await;
+}

@@ -51,10 +51,13 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> Self {
+        Self::start_on(config, "127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// As [`TestServer::start`], on `addr` (the address of a stopped server, to restart it).
+    pub async fn start_on(config: Config, addr: SocketAddr) -> Self {
         let state = interact_server::build_state(config).await.expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(interact_server::run(listener, state.clone(), async move {
