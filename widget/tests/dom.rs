@@ -1,0 +1,507 @@
+//! The widget's DOM in headless Chromium, without a server: the view is mounted into a
+//! fresh element, fed the SDK's events, clicked and typed into, and checked for what a
+//! visitor would see and what it asks the driver to do.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use interact_sdk::client::{DeliveryState, Event};
+use interact_sdk::config::{Availability, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig};
+use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
+use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
+use interact_sdk::modality::Modalities;
+use interact_sdk::protocol::{AgentInfo, EndReason, EventFrame, Party, SessionEvent};
+use interact_sdk::time::UnixMillis;
+use interact_sdk::{LinkState, VisitorState};
+use interact_widget::i18n::Lang;
+use interact_widget::view::{Intent, View, ViewOptions};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{
+    Element, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent,
+    KeyboardEventInit,
+};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const HOSTILE_NAME: &str = "<img src=x onerror=\"document.body.dataset.pwned=1\">Eve";
+const HOSTILE_TEXT: &str = "<script>document.body.dataset.pwned=2</script><b>bold?</b> & </li>";
+
+/// A mounted view and the intents it reported.
+struct Harness {
+    view: View,
+    host: Element,
+    intents: Rc<RefCell<Vec<Intent>>>,
+}
+
+impl Harness {
+    fn mount(lang: Lang) -> Self {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let host = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&host).unwrap();
+        let intents = Rc::new(RefCell::new(Vec::new()));
+        let sink = intents.clone();
+        let view = View::mount(
+            &host,
+            ViewOptions {
+                lang,
+                minimizable: true,
+            },
+            Rc::new(move |i| sink.borrow_mut().push(i)),
+        );
+        Self {
+            view,
+            host,
+            intents,
+        }
+    }
+
+    /// Mounted with a configuration and the form showing.
+    fn with_form() -> Self {
+        let h = Self::mount(Lang::En);
+        h.view.handle(&Event::Link(LinkState::Online));
+        h.view.handle(&Event::Config(config(Availability::Open)));
+        h.view.handle(&Event::State(VisitorState::Form));
+        h
+    }
+
+    fn find(&self, selector: &str) -> Element {
+        self.host
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{selector} is not in the widget"))
+    }
+
+    fn input(&self, selector: &str) -> HtmlInputElement {
+        self.find(selector).dyn_into().unwrap()
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.find(selector).text_content().unwrap_or_default()
+    }
+
+    fn visible(&self, selector: &str) -> bool {
+        let e = self.find(selector);
+        !e.has_attribute("hidden")
+            && e.dyn_ref::<HtmlElement>()
+                .unwrap()
+                .offset_parent()
+                .is_some()
+    }
+
+    fn click(&self, selector: &str) {
+        self.find(selector)
+            .dyn_into::<HtmlElement>()
+            .unwrap()
+            .click();
+    }
+
+    fn take_intents(&self) -> Vec<Intent> {
+        std::mem::take(&mut *self.intents.borrow_mut())
+    }
+
+    fn key(&self, selector: &str, key: &str, shift: bool) {
+        let init = KeyboardEventInit::new();
+        init.set_key(key);
+        init.set_shift_key(shift);
+        init.set_bubbles(true);
+        init.set_cancelable(true);
+        let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        self.find(selector).dispatch_event(&event).unwrap();
+    }
+
+    fn focused_id(&self) -> String {
+        web_sys::window()
+            .unwrap()
+            .document()
+            .unwrap()
+            .active_element()
+            .map(|e| e.id())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.host.remove();
+    }
+}
+
+fn config(availability: Availability) -> WidgetConfig {
+    WidgetConfig {
+        target: Target {
+            kind: TargetKind::Service,
+            display_name: "Customer <Care>".into(),
+        },
+        modalities: Modalities::CHAT_ONLY,
+        privacy: PrivacyPolicy {
+            url: "https://example.com/privacy".into(),
+            text: "I agree to <the> policy.".into(),
+            version: "v7".into(),
+        },
+        availability,
+        theme: Theme::default(),
+        languages: vec!["en".into()],
+    }
+}
+
+fn timeline(seq: u64, event: SessionEvent) -> Event {
+    Event::Timeline(EventFrame {
+        session: SessionId::new("s1").unwrap(),
+        seq: Seq(seq),
+        at: UnixMillis(1_700_000_000_000),
+        event,
+    })
+}
+
+fn agent(name: &str) -> AgentInfo {
+    AgentInfo {
+        id: AgentId::new("a1").unwrap(),
+        display_name: name.into(),
+    }
+}
+
+fn connected(h: &Harness, name: &str) {
+    h.view
+        .handle(&Event::State(VisitorState::Queued { position: Some(2) }));
+    h.view.handle(&timeline(
+        2,
+        SessionEvent::AgentJoined { agent: agent(name) },
+    ));
+    h.view.handle(&Event::State(VisitorState::Connected {
+        agent: agent(name),
+    }));
+}
+
+#[wasm_bindgen_test]
+fn the_header_shows_target_availability_and_modalities_as_text() {
+    let h = Harness::with_form();
+    assert_eq!(h.text(".iw-title"), "Customer <Care>");
+    assert_eq!(h.text(".iw-sub"), "Available \u{b7} Chat");
+    assert_eq!(
+        h.find(".iw-consent label").text_content().unwrap(),
+        "I agree to <the> policy."
+    );
+    assert_eq!(
+        h.find(".iw-policy").get_attribute("href").as_deref(),
+        Some("https://example.com/privacy")
+    );
+    assert!(h.visible(".iw-form"));
+    assert!(!h.visible(".iw-chat"));
+}
+
+#[wasm_bindgen_test]
+fn an_empty_form_shows_every_error_next_to_its_field_and_sends_nothing() {
+    let h = Harness::with_form();
+    h.click(".iw-start");
+    assert!(h.take_intents().is_empty(), "nothing may be sent");
+    for (field, text) in [
+        ("name", "Please fill this in."),
+        ("email", "Please fill this in."),
+        (
+            "consent",
+            "Please accept the privacy policy to start a chat.",
+        ),
+    ] {
+        let control = h.find(&format!("[id$='-{field}']"));
+        assert_eq!(
+            control.get_attribute("aria-invalid").as_deref(),
+            Some("true"),
+            "{field}"
+        );
+        let error_id = control.get_attribute("aria-describedby").unwrap();
+        let error = h.find(&format!("#{error_id}"));
+        assert!(!error.has_attribute("hidden"), "{field} error shown");
+        assert_eq!(error.text_content().unwrap(), text);
+    }
+    assert!(
+        h.focused_id().ends_with("-name"),
+        "focus moves to the first bad field"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_bad_email_is_refused_then_a_valid_form_is_sent_with_the_policy_version() {
+    let h = Harness::with_form();
+    h.input("[id$='-name']").set_value("  Ann  ");
+    h.input("[id$='-email']").set_value("ann@");
+    h.input("[id$='-consent']").set_checked(true);
+    h.click(".iw-start");
+    assert!(h.take_intents().is_empty());
+    assert_eq!(
+        h.find("[id$='-email']")
+            .get_attribute("aria-invalid")
+            .as_deref(),
+        Some("true")
+    );
+    assert!(
+        h.find("[id$='-name']")
+            .get_attribute("aria-invalid")
+            .is_none()
+    );
+
+    h.input("[id$='-email']").set_value("ann@example.com");
+    h.find("[id$='-first']")
+        .dyn_into::<HtmlTextAreaElement>()
+        .unwrap()
+        .set_value("Hello");
+    h.click(".iw-start");
+    assert_eq!(
+        h.take_intents(),
+        vec![Intent::StartChat(PreChatForm {
+            display_name: "  Ann  ".into(),
+            email: "ann@example.com".into(),
+            consent: Some("v7".into()),
+            first_message: Some("Hello".into()),
+        })]
+    );
+    assert!(
+        h.find("[id$='-email']")
+            .get_attribute("aria-invalid")
+            .is_none()
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_servers_verdict_is_shown_the_same_way() {
+    let h = Harness::with_form();
+    h.view.handle(&Event::State(VisitorState::Starting));
+    let start = h.find(".iw-start").dyn_into::<HtmlButtonElement>().unwrap();
+    assert!(start.disabled(), "no double submit while starting");
+    h.view.handle(&Event::FormRejected(FormErrors {
+        fields: vec![FieldProblem {
+            field: Field::Consent,
+            error: FieldError::ConsentOutdated {
+                current: "v8".into(),
+            },
+        }],
+    }));
+    let consent = h.find("[id$='-consent']");
+    assert_eq!(
+        consent.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        h.text("[id$='-consent-error']"),
+        "The privacy policy has changed. Please read and accept version v8."
+    );
+    assert!(!start.disabled(), "the visitor can try again");
+}
+
+#[wasm_bindgen_test]
+fn a_closed_target_says_so_and_cannot_be_started() {
+    let h = Harness::mount(Lang::En);
+    h.view
+        .handle(&Event::Config(config(Availability::NoAgents)));
+    h.view.handle(&Event::State(VisitorState::Form));
+    assert!(
+        h.find(".iw-start")
+            .dyn_into::<HtmlButtonElement>()
+            .unwrap()
+            .disabled()
+    );
+    assert_eq!(h.text(".iw-notice"), "A chat cannot be started right now.");
+    assert!(
+        h.text(".iw-sub")
+            .starts_with("No one is available right now")
+    );
+}
+
+#[wasm_bindgen_test]
+fn hostile_names_and_messages_are_shown_as_text() {
+    let h = Harness::with_form();
+    connected(&h, HOSTILE_NAME);
+    h.view.handle(&timeline(
+        3,
+        SessionEvent::Message {
+            id: MessageId::new("m1").unwrap(),
+            from: Party::Agent,
+            author: Some(HOSTILE_NAME.into()),
+            text: HOSTILE_TEXT.into(),
+        },
+    ));
+    h.view.handle(&Event::Typing {
+        session: None,
+        active: true,
+    });
+    let root = h.view.root();
+    assert_eq!(
+        root.query_selector_all("img, script, b").unwrap().length(),
+        0,
+        "no markup from the agent's name or text became elements"
+    );
+    let body = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .body()
+        .unwrap();
+    assert!(body.get_attribute("data-pwned").is_none(), "no script ran");
+    let agent_msg = h.find(".iw-agent");
+    assert_eq!(h.text(".iw-agent .iw-author"), HOSTILE_NAME);
+    assert_eq!(h.text(".iw-agent .iw-text"), HOSTILE_TEXT);
+    assert_eq!(agent_msg.child_element_count(), 2);
+    assert_eq!(h.text(".iw-typing"), format!("{HOSTILE_NAME} is typing…"));
+    let joined = h.find(".iw-event");
+    assert_eq!(
+        joined.text_content().unwrap(),
+        format!("{HOSTILE_NAME} joined the chat.")
+    );
+    assert_eq!(joined.child_element_count(), 0);
+}
+
+#[wasm_bindgen_test]
+fn own_messages_show_their_delivery_state_and_appear_once() {
+    let h = Harness::with_form();
+    connected(&h, "Alex");
+    let id = MessageId::new("v-1").unwrap();
+    h.view.add_own_message(&id, "Hi <there>");
+    let own = h.find(".iw-own");
+    assert_eq!(own.get_attribute("data-state").as_deref(), Some("pending"));
+    assert_eq!(h.text(".iw-own .iw-meta"), "Sending…");
+    // The server's copy of the same message arrives in the timeline: not shown twice.
+    h.view.handle(&timeline(
+        4,
+        SessionEvent::Message {
+            id: id.clone(),
+            from: Party::Visitor,
+            author: None,
+            text: "Hi <there>".into(),
+        },
+    ));
+    h.view.handle(&Event::MessageState {
+        session: None,
+        id: id.clone(),
+        state: DeliveryState::Read,
+    });
+    assert_eq!(
+        h.view
+            .root()
+            .query_selector_all(".iw-own")
+            .unwrap()
+            .length(),
+        1
+    );
+    assert_eq!(own.get_attribute("data-state").as_deref(), Some("read"));
+    assert_eq!(h.text(".iw-own .iw-meta"), "Read");
+    assert_eq!(h.text(".iw-own .iw-text"), "Hi <there>");
+}
+
+#[wasm_bindgen_test]
+fn a_replayed_transcript_shows_every_message_once() {
+    // After a reload the driver replays the session from seq 1: own messages arrive
+    // only from the timeline.
+    let h = Harness::with_form();
+    connected(&h, "Alex");
+    for (seq, id, from, text) in [
+        (3, "v-1", Party::Visitor, "first"),
+        (4, "a-1", Party::Agent, "answer"),
+        (5, "v-2", Party::Visitor, "second"),
+    ] {
+        h.view.handle(&timeline(
+            seq,
+            SessionEvent::Message {
+                id: MessageId::new(id).unwrap(),
+                from,
+                author: None,
+                text: text.into(),
+            },
+        ));
+    }
+    let texts: Vec<String> = {
+        let list = h
+            .view
+            .root()
+            .query_selector_all(".iw-msg .iw-text")
+            .unwrap();
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().text_content().unwrap())
+            .collect()
+    };
+    assert_eq!(texts, ["first", "answer", "second"]);
+    assert_eq!(h.text(".iw-agent .iw-author"), "Alex");
+}
+
+#[wasm_bindgen_test]
+fn the_keyboard_drives_the_chat() {
+    let h = Harness::with_form();
+    connected(&h, "Alex");
+    assert!(
+        h.focused_id().ends_with("-text"),
+        "the message box has the focus"
+    );
+    let text = h
+        .find("[id$='-text']")
+        .dyn_into::<HtmlTextAreaElement>()
+        .unwrap();
+
+    text.set_value("line one");
+    h.key("[id$='-text']", "Enter", true);
+    assert!(
+        !h.take_intents()
+            .iter()
+            .any(|i| matches!(i, Intent::Send(_))),
+        "Shift+Enter is a new line"
+    );
+    h.key("[id$='-text']", "Enter", false);
+    let intents = h.take_intents();
+    assert!(
+        intents.contains(&Intent::Send("line one".into())),
+        "{intents:?}"
+    );
+    assert_eq!(text.value(), "", "the box is emptied");
+
+    h.key("[id$='-text']", "Escape", false);
+    assert_eq!(h.take_intents(), vec![Intent::Minimize]);
+
+    // Every control is reachable with Tab: native controls, none taken out of the order.
+    let controls = h
+        .view
+        .root()
+        .query_selector_all("button, input, textarea, a[href], [tabindex]")
+        .unwrap();
+    for i in 0..controls.length() {
+        let e: Element = controls.item(i).unwrap().dyn_into().unwrap();
+        assert_ne!(
+            e.get_attribute("tabindex").as_deref(),
+            Some("-1"),
+            "{}",
+            e.outer_html()
+        );
+    }
+    let log = h.find(".iw-log");
+    assert_eq!(log.get_attribute("role").as_deref(), Some("log"));
+    assert_eq!(log.get_attribute("aria-live").as_deref(), Some("polite"));
+}
+
+#[wasm_bindgen_test]
+fn queue_position_and_the_end_are_announced() {
+    let h = Harness::with_form();
+    h.view
+        .handle(&Event::State(VisitorState::Queued { position: Some(3) }));
+    assert_eq!(h.text(".iw-queue"), "You are number 3 in the queue.");
+    h.view
+        .handle(&Event::State(VisitorState::Queued { position: Some(1) }));
+    assert_eq!(h.text(".iw-queue"), "You are next in the queue.");
+    h.view.handle(&Event::State(VisitorState::Ended {
+        reason: EndReason::AgentEnded,
+    }));
+    assert!(h.visible(".iw-ended"));
+    assert!(!h.visible(".iw-compose"));
+    assert_eq!(h.text(".iw-ended p"), "The agent ended the chat.");
+    assert!(h.focused_id().is_empty() || !h.focused_id().ends_with("-text"));
+    h.click(".iw-new");
+    assert_eq!(h.take_intents(), vec![Intent::NewChat]);
+}
+
+#[wasm_bindgen_test]
+fn german_strings() {
+    let h = Harness::mount(Lang::De);
+    h.view.handle(&Event::Config(config(Availability::Open)));
+    h.view.handle(&Event::State(VisitorState::Form));
+    assert_eq!(h.text(".iw-start"), "Chat starten");
+    assert_eq!(h.view.root().get_attribute("lang").as_deref(), Some("de"));
+    h.click(".iw-start");
+    assert_eq!(h.text("[id$='-name-error']"), "Bitte ausfüllen.");
+}
