@@ -172,9 +172,11 @@
     .then(function (config) {
       var name = config && config.target && config.target.display_name;
       if (typeof name === "string") button.title = name;
+      button.setAttribute("data-state", "ready");
     })
     .catch(function (e) {
       refused = String(e && e.message || e);
+      button.setAttribute("data-state", "refused");
       if (frame) { frame.remove(); frame = null; open = false; }
       button.setAttribute("aria-expanded", "false");
       console.warn("Interact: the widget is disabled on " + host + " (" + refused +

@@ -1,0 +1,146 @@
+//! A native agent client speaking protocol v1 with the SDK's frame types: the other side
+//! of a visitor's chat in the browser.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use interact_sdk::ids::{MessageId, SessionId};
+use interact_sdk::protocol::{
+    AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, ServerFrame, SessionEvent,
+    decode_server, encode,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long the agent waits for any one frame.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A signed-in, available agent.
+#[derive(Debug)]
+pub struct AgentClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u32,
+    /// Every visitor message text received so far, in order, per arrival (duplicates
+    /// would show here).
+    pub visitor_messages: Vec<String>,
+}
+
+impl AgentClient {
+    /// Connects with `token`, signs in and becomes available.
+    pub async fn connect(addr: SocketAddr, token: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/agent/ws"))
+            .await
+            .expect("agent connects");
+        let mut agent = Self {
+            ws,
+            next_id: 0,
+            visitor_messages: Vec::new(),
+        };
+        agent
+            .send(&ClientFrame::AgentHello(AgentHello {
+                protocol: PROTOCOL_VERSION,
+                token: token.into(),
+                client: Some("e2e-agent".into()),
+                resume: Default::default(),
+            }))
+            .await;
+        agent
+            .until("welcome", |f| matches!(f, ServerFrame::Welcome { .. }))
+            .await;
+        agent
+            .send(&ClientFrame::SetPresence {
+                presence: Presence::Available,
+            })
+            .await;
+        agent
+            .until("presence confirmed", |f| {
+                matches!(f, ServerFrame::Presence { .. })
+            })
+            .await;
+        agent
+    }
+
+    /// Sends one frame.
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.ws
+            .send(Message::Text(encode(frame).into()))
+            .await
+            .expect("agent sends");
+    }
+
+    /// The next frame (pings skipped), recording visitor messages.
+    pub async fn recv(&mut self, what: &str) -> ServerFrame {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("the agent waited {WAIT:?} for {what}"))
+                .expect("agent socket open")
+                .expect("no transport error");
+            if let Message::Text(t) = msg {
+                let frame = decode_server(t.as_str()).expect("a valid server frame");
+                if let ServerFrame::Event(e) = &frame {
+                    if let SessionEvent::Message {
+                        from: Party::Visitor,
+                        text,
+                        ..
+                    } = &e.event
+                    {
+                        self.visitor_messages.push(text.clone());
+                    }
+                }
+                return frame;
+            }
+        }
+    }
+
+    /// Frames until one matches `pred`; returns that one.
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+        loop {
+            let f = self.recv(what).await;
+            if pred(&f) {
+                return f;
+            }
+        }
+    }
+
+    /// Waits for an offer and accepts it; returns the session.
+    pub async fn accept_next(&mut self) -> SessionId {
+        let session = match self
+            .until("an offer", |f| matches!(f, ServerFrame::Offer(_)))
+            .await
+        {
+            ServerFrame::Offer(o) => o.session,
+            _ => unreachable!(),
+        };
+        self.send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+        self.until("the agent joining", |f| {
+            matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))
+        })
+        .await;
+        session
+    }
+
+    /// Sends a chat message in `session`.
+    pub async fn say(&mut self, session: &SessionId, text: &str) {
+        self.next_id += 1;
+        let id = MessageId::new(format!("agent-{}", self.next_id)).expect("id");
+        self.send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id,
+            text: text.into(),
+        })
+        .await;
+    }
+
+    /// Waits until the visitor's message `text` has arrived.
+    pub async fn wait_visitor_message(&mut self, text: &str) {
+        while !self.visitor_messages.iter().any(|m| m == text) {
+            self.recv(&format!("the visitor's message {text:?}")).await;
+        }
+    }
+}

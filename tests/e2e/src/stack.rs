@@ -1,0 +1,169 @@
+//! The server and the host pages, each on a loopback port of its own.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::time::UnixMillis;
+use interact_server::config::Config;
+use interact_server::state::AppState;
+use interact_server::store::EmbedCodeRecord;
+use interact_server::tenant::TargetRef;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The demo configuration, adjusted by [`Stack::start`].
+const DEMO: &str = include_str!("../../../config/demo.toml");
+
+/// The workspace's `www` folder (the console, the widget files and package).
+pub fn www() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www")
+}
+
+/// Fails with what to do if the widget's wasm package has not been built.
+pub fn require_widget_package() {
+    let wasm = www().join("widget/pkg/interact_widget_bg.wasm");
+    assert!(
+        wasm.is_file(),
+        "{} is missing: build the widget with `cargo xtask widget` (`cargo xtask test` does)",
+        wasm.display()
+    );
+}
+
+/// A running server, a host page on an allowed origin and one on a foreign origin.
+#[derive(Debug)]
+pub struct Stack {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>` of the server (its `public_url`).
+    pub server_url: String,
+    /// The host page on an origin the code's Domain Template allows.
+    pub host_url: String,
+    /// The same host page on an origin the template does not list.
+    pub foreign_url: String,
+    /// The server's state (store, hub, metrics).
+    pub state: AppState,
+    /// An embed code for the `support` service bound to the `demo` template.
+    pub code: EmbedCode,
+    stop: Option<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn bind() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+impl Stack {
+    /// Starts everything; `adjust` may change the configuration first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (server, server_url) = bind().await;
+        let (host, host_url) = bind().await;
+        let (foreign, foreign_url) = bind().await;
+        let addr = server.local_addr().expect("addr");
+
+        let mut config = Config::parse(DEMO).expect("demo config parses");
+        config.server.database = dir.path().join("interact.db");
+        config.server.www = www();
+        config.server.listen = addr;
+        config.server.public_url = server_url.clone();
+        config.demo = None;
+        for t in &mut config.domain_templates {
+            if t.name == "demo" {
+                t.origins = vec![server_url.clone(), host_url.clone()];
+            }
+        }
+        adjust(&mut config);
+        config.validate().expect("the test configuration is valid");
+
+        let state = interact_server::build_state(config).await.expect("state");
+        let code = EmbedCode::from_random(interact_server::auth::random_128());
+        state
+            .store
+            .create_embed_code(&EmbedCodeRecord {
+                code: code.clone(),
+                target: TargetRef::Service("support".into()),
+                template: "demo".into(),
+                created_at: UnixMillis(1),
+                revoked_at: None,
+            })
+            .await
+            .expect("store the embed code");
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut tasks = vec![tokio::spawn({
+            let state = state.clone();
+            async move {
+                let _ = interact_server::run(server, state, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            }
+        })];
+        for listener in [host, foreign] {
+            let app = interact_server::http::demo::demo_host(&server_url, &code);
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+        }
+        Self {
+            addr,
+            server_url,
+            host_url,
+            foreign_url,
+            state,
+            code,
+            stop: Some(stop),
+            tasks,
+            _dir: dir,
+        }
+    }
+
+    /// Starts everything with the demo configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A sign-in token for agent `user`, stored as the login endpoint would.
+    pub async fn agent_token(&self, user: &str) -> String {
+        let token = interact_server::auth::random_token();
+        let now = interact_server::state::now();
+        self.state
+            .store
+            .put_agent_token(
+                &interact_server::auth::token_hash(&token),
+                user,
+                now,
+                UnixMillis(now.0 + 3_600_000),
+            )
+            .await
+            .expect("token");
+        token
+    }
+
+    /// Sessions the server has ever created (open ones, in the store).
+    pub async fn open_sessions(&self) -> usize {
+        self.state
+            .store
+            .open_sessions()
+            .await
+            .expect("list sessions")
+            .len()
+    }
+
+    /// Stops the server and the host pages.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
