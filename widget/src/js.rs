@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::WidgetConfig;
-use interact_sdk::form::{FormErrors, PreChatForm};
+use interact_sdk::form::{FieldProblem, PreChatForm};
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{AgentInfo, EndReason, ErrorCode, EventFrame};
 use interact_sdk::{Error, LinkState, VisitorState};
@@ -82,7 +82,7 @@ enum JsEvent<'a> {
         reason: Option<EndReason>,
     },
     FormRejected {
-        fields: &'a FormErrors,
+        fields: &'a [FieldProblem],
     },
     SessionStarted {
         session: &'a SessionId,
@@ -145,7 +145,9 @@ impl<'a> JsEvent<'a> {
                     reason,
                 }
             }
-            Event::FormRejected(fields) => Self::FormRejected { fields },
+            Event::FormRejected(errors) => Self::FormRejected {
+                fields: &errors.fields,
+            },
             Event::SessionStarted(session) => Self::SessionStarted { session },
             Event::Timeline(frame) => Self::Event(frame),
             Event::MessageState { id, state, .. } => Self::MessageState {
@@ -186,7 +188,7 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<
 /// (`InvalidForm`, `InvalidText`, `ApiMisuse`) and, for forms, with a `fields` property.
 fn js_error(e: Error) -> JsValue {
     let (name, fields) = match &e {
-        Error::InvalidForm(f) => ("InvalidForm", Some(to_js(f))),
+        Error::InvalidForm(f) => ("InvalidForm", Some(to_js(&f.fields))),
         Error::InvalidText(_) => ("InvalidText", None),
         Error::ApiMisuse(_) => ("ApiMisuse", None),
         _ => ("InteractError", None),

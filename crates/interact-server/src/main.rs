@@ -197,7 +197,12 @@ async fn start_demo_host(
         .await
         .map_err(|e| format!("cannot listen on {addr} for the demo host page: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    let app = interact_server::http::demo::demo_host(&state.config.server.public_url, &code);
+    let custom_ui = state.config.server.www.join("../examples/custom-ui");
+    let app = interact_server::http::demo::demo_host(
+        &state.config.server.public_url,
+        &code,
+        custom_ui.is_dir().then_some(custom_ui.as_path()),
+    );
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "demo host page stopped");

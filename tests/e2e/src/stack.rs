@@ -106,7 +106,8 @@ impl Stack {
             }
         })];
         for listener in [host, foreign] {
-            let app = interact_server::http::demo::demo_host(&server_url, &code);
+            let custom_ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom-ui");
+            let app = interact_server::http::demo::demo_host(&server_url, &code, Some(&custom_ui));
             tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
             }));

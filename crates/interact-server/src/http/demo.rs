@@ -4,6 +4,12 @@
 //! compilation, only the Interact server allowed for scripts, connections and frames.
 //! `interact-server serve` starts it when `[demo] host_listen` is set; the end-to-end
 //! tests use it as their host page.
+//!
+//! It also serves the custom-UI example (`examples/custom-ui`) at `/custom/`: a page built
+//! on the JavaScript SDK, which runs the SDK's WebAssembly in the page itself and so
+//! needs `'wasm-unsafe-eval'` (the widget's own frame needs nothing from the host page).
+
+use std::path::Path;
 
 use axum::Router;
 use axum::http::HeaderValue;
@@ -24,8 +30,9 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; paddi
 .products li { list-style: none; border: 1px solid #ccc; border-radius: 8px; padding: 12px; }
 ";
 
-/// The host page's router for a server reachable at `public_url` and an embed code.
-pub fn demo_host(public_url: &str, code: &EmbedCode) -> Router {
+/// The host page's router for a server reachable at `public_url` and an embed code, with
+/// the custom-UI example's folder if there is one.
+pub fn demo_host(public_url: &str, code: &EmbedCode, custom_ui: Option<&Path>) -> Router {
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self'; script-src {public_url}; \
          connect-src {public_url}; frame-src {public_url}; base-uri 'none'; form-action 'self'"
@@ -40,12 +47,41 @@ pub fn demo_host(public_url: &str, code: &EmbedCode) -> Router {
          Content-Security-Policy allows no inline script, no eval and no WebAssembly; the \
          chat button in the corner comes from the one snippet below, pasted before \
          <code>&lt;/body&gt;</code>:</p>\n<pre><code>{}</code></pre>\n\
+         <p>Developers: <a href=\"/custom/?server={server}&amp;code={code}\">the same chat in a \
+         custom UI</a> built on the JavaScript SDK.</p>\n\
          <ul class=\"products\"><li>Tea, 250 g</li><li>Kettle</li><li>Cups, set of 4</li></ul>\n\
          </main>\n{}\n</body>\n</html>\n",
         escape_html(&snippet(public_url, code)),
         snippet(public_url, code),
+        server = escape_html(public_url),
+        code = escape_html(code.as_str()),
     );
-    Router::new()
+    let ws_url = public_url
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    let custom_csp = format!(
+        "default-src 'none'; style-src 'self'; script-src 'self' {public_url} 'wasm-unsafe-eval'; \
+         connect-src {public_url} {ws_url}; base-uri 'none'; form-action 'none'"
+    );
+    let custom_csp = HeaderValue::from_str(&custom_csp)
+        .unwrap_or(HeaderValue::from_static("default-src 'none'"));
+    let mut router = Router::new();
+    if let Some(dir) = custom_ui {
+        let files = Router::new()
+            .fallback_service(tower_http::services::ServeDir::new(dir))
+            .layer(axum::middleware::map_response(
+                move |mut r: axum::response::Response| {
+                    let csp = custom_csp.clone();
+                    async move {
+                        r.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
+                        r.headers_mut().insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+                        r
+                    }
+                },
+            ));
+        router = router.nest_service("/custom", files);
+    }
+    router
         .route(
             "/",
             get(move || {
