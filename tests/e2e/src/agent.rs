@@ -80,15 +80,14 @@ impl AgentClient {
                 .expect("no transport error");
             if let Message::Text(t) = msg {
                 let frame = decode_server(t.as_str()).expect("a valid server frame");
-                if let ServerFrame::Event(e) = &frame {
-                    if let SessionEvent::Message {
+                if let ServerFrame::Event(e) = &frame
+                    && let SessionEvent::Message {
                         from: Party::Visitor,
                         text,
                         ..
                     } = &e.event
-                    {
-                        self.visitor_messages.push(text.clone());
-                    }
+                {
+                    self.visitor_messages.push(text.clone());
                 }
                 return frame;
             }
