@@ -525,6 +525,10 @@ impl Inner {
                 self.start.set_disabled(!can_start);
                 if !matches!(before, Some(VisitorState::Form | VisitorState::Starting)) {
                     let _ = self.name.focus();
+                    // For performance tools (and the widget benchmark): the form is usable.
+                    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                        let _ = p.mark("interact:form-ready");
+                    }
                 }
             }
             VisitorState::Starting => {
