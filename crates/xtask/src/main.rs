@@ -106,6 +106,7 @@ fn main() -> ExitCode {
         Command::Serve => serve::run(),
         Command::Widget => prereq::ensure_toolchain()
             .and_then(|()| prereq::ensure_test_runner())
+            .and_then(|()| prereq::ensure_wasm_opt())
             .and_then(|()| widget::build()),
         Command::Help => {
             print!("{USAGE}");

@@ -39,6 +39,7 @@ pub(crate) struct Chromium {
 pub(crate) fn ensure_all(with_browser: bool) -> Result<Option<Chromium>> {
     ensure_toolchain()?;
     ensure_test_runner()?;
+    ensure_wasm_opt()?;
     with_browser.then(ensure_chromium).transpose()
 }
 
@@ -171,6 +172,31 @@ fn install_chromium() -> Result<()> {
     };
     cmd::run(apt_get().arg("update"))?;
     cmd::run(apt_get().args(["install", "-y"]).args(CHROMIUM_PACKAGES))
+}
+
+/// Ensures `wasm-opt` (Debian package `binaryen`) is on `PATH`, installing it with apt
+/// when running as root. Without it the widget still builds, only larger, so this warns
+/// rather than fails.
+pub(crate) fn ensure_wasm_opt() -> Result<()> {
+    if cmd::find_on_path("wasm-opt").is_some() {
+        println!("wasm-opt: installed");
+        return Ok(());
+    }
+    if cmd::find_on_path("apt-get").is_some() && is_root()? {
+        let apt_get = || {
+            let mut command = cmd::program_in_root("apt-get");
+            command.env("DEBIAN_FRONTEND", "noninteractive");
+            command
+        };
+        cmd::run(apt_get().arg("update"))?;
+        cmd::run(apt_get().args(["install", "-y", "binaryen"]))?;
+    } else {
+        println!(
+            "wasm-opt is not on PATH: the widget will be built without size optimisation. \
+             Install it with `sudo apt-get install -y binaryen`."
+        );
+    }
+    Ok(())
 }
 
 /// Whether this process runs as root (and so may install system packages).

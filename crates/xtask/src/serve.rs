@@ -15,6 +15,7 @@ const DEMO_CONFIG: &str = "config/demo.toml";
 pub(crate) fn run() -> Result<()> {
     prereq::ensure_toolchain()?;
     prereq::ensure_test_runner()?;
+    prereq::ensure_wasm_opt()?;
     widget::build()?;
     // A debug build: it compiles much faster than `--release` and serves a demo well.
     cmd::run(cmd::cargo().args([
