@@ -307,31 +307,80 @@ async fn preflight_only_for_allowed_origins() {
 }
 
 #[tokio::test]
-async fn widget_frame_carries_frame_ancestors_from_the_template() {
+async fn widget_frame_is_framed_only_by_the_checked_host() {
     let f = Fixture::with(|c| c.services[0].display_name = "<b>Care</b> & Co".into()).await;
-    let r = f.get(&format!("/widget/frame?code={}", f.code)).await;
+    let frame = |host: &str| {
+        format!(
+            "/widget/frame?code={}&host={}&lang=de",
+            f.code,
+            host.replace(':', "%3A")
+                .replace('/', "%2F")
+                .replace(' ', "%20")
+                .replace(';', "%3B")
+                .replace('*', "%2A")
+        )
+    };
+    let r = f.get(&frame(ALLOWED)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = header(&r, &CONTENT_SECURITY_POLICY)
         .expect("CSP")
         .to_owned();
     assert!(
-        csp.starts_with(
-            "frame-ancestors http://127.0.0.1:8080 http://localhost:8080 \
-             http://127.0.0.1:8081 http://localhost:8081;"
-        ),
-        "{csp}"
+        csp.contains("frame-ancestors http://127.0.0.1:8081;"),
+        "exactly the host: {csp}"
     );
     assert!(
         csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
         "{csp}"
     );
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
     assert!(!csp.contains('*'), "{csp}");
     assert_eq!(header(&r, &X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
     assert!(header(&r, &CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
     let page = text(r).await;
-    assert!(page.contains("Interact widget"), "{page}");
+    assert!(
+        page.contains("data-host=\"http://127.0.0.1:8081\""),
+        "{page}"
+    );
+    assert!(page.contains("data-lang=\"de\""), "{page}");
+    assert!(page.contains("src=\"/widget/frame.js\""), "{page}");
     assert!(page.contains("&lt;b&gt;Care&lt;/b&gt; &amp; Co"), "{page}");
     assert!(!page.contains("<b>"), "{page}");
+
+    // Without a host: the server's own origin (the Preview page).
+    let r = f.get(&format!("/widget/frame?code={}", f.code)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = header(&r, &CONTENT_SECURITY_POLICY).expect("CSP");
+    assert!(
+        csp.contains("frame-ancestors http://127.0.0.1:8080;"),
+        "{csp}"
+    );
+
+    // A host outside the template, a wildcard, a null origin or CSP syntax: refused in words.
+    for host in [
+        FOREIGN,
+        "null",
+        "http://*.example.com",
+        "http://127.0.0.1:8081; script-src *",
+    ] {
+        let r = f.get(&frame(host)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{host}");
+        assert!(header(&r, &CONTENT_SECURITY_POLICY).is_none(), "{host}");
+        let page = text(r).await;
+        assert!(page.contains("is not allowed to show this chat"), "{page}");
+    }
+    // A hostile language tag is dropped, not echoed.
+    let r = f
+        .get(&format!(
+            "/widget/frame?code={}&lang=%22%3E%3Cscript%3E",
+            f.code
+        ))
+        .await;
+    let page = text(r).await;
+    assert!(
+        !page.contains("<script>") && !page.contains("data-lang"),
+        "{page}"
+    );
 
     // The frame needs no Origin, but a live code.
     let r = f
@@ -341,7 +390,7 @@ async fn widget_frame_carries_frame_ancestors_from_the_template() {
 }
 
 #[tokio::test]
-async fn an_empty_template_frames_nowhere() {
+async fn an_empty_template_frames_nowhere_but_the_preview() {
     let f = Fixture::new().await;
     let r = f
         .admin(
@@ -362,11 +411,100 @@ async fn an_empty_template_frames_nowhere() {
         .as_str()
         .expect("code")
         .to_owned();
-    let r = f.get(&format!("/widget/frame?code={code}")).await;
-    let csp = header(&r, &CONTENT_SECURITY_POLICY).expect("CSP");
-    assert!(csp.starts_with("frame-ancestors 'none';"), "{csp}");
+    let r = f
+        .get(&format!(
+            "/widget/frame?code={code}&host=http%3A%2F%2F127.0.0.1%3A8081"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = f.config(&code, Some(ALLOWED)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The server's own pages (Preview) may still use it.
+    let r = f.config(&code, Some("http://127.0.0.1:8080")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = f.get(&format!("/preview/{code}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = text(r).await;
+    assert!(
+        page.contains("None: the template allows no website"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn preview_page_shows_the_widget_snippet_and_origin_checks() {
+    let f = Fixture::new().await;
+    let r = f.get(&format!("/preview/{}", f.code)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = header(&r, &CONTENT_SECURITY_POLICY)
+        .expect("CSP")
+        .to_owned();
+    assert!(
+        csp.contains("frame-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let page = text(r).await;
+    assert!(page.contains("<h1>Preview: Customer Care</h1>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "src=\"/widget/frame?code={}&amp;host=http%3A%2F%2F127.0.0.1%3A8080\"",
+            f.code
+        )),
+        "the widget frame: {page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "&lt;script async src=&quot;http://127.0.0.1:8080/widget/loader.js&quot; \
+             data-interact-code=&quot;{}&quot;&gt;&lt;/script&gt;",
+            f.code
+        )),
+        "the snippet, escaped in the textarea: {page}"
+    );
+    for origin in ["http://127.0.0.1:8081", "http://localhost:8080"] {
+        assert!(
+            page.contains(&format!("<li><code>{origin}</code></li>")),
+            "{page}"
+        );
+    }
+
+    for (origin, verdict) in [
+        ("http%3A%2F%2F127.0.0.1%3A8081", "class=\"verdict ok\""),
+        (
+            "https%3A%2F%2Fevil.example.net",
+            "is not allowed: add it to Domain Template",
+        ),
+        ("null", "null origin"),
+        ("evil.example.net", "is not an origin"),
+        ("%3Cscript%3Ealert(1)%3C%2Fscript%3E", "is not an origin"),
+    ] {
+        let r = f.get(&format!("/preview/{}?origin={origin}", f.code)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = text(r).await;
+        assert!(page.contains(verdict), "{origin}: {page}");
+        assert!(!page.contains("<script>alert"), "{origin}: {page}");
+    }
+
+    let r = f.get(&format!("/preview/{}", unknown_code())).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(text(r).await.contains("There is no live embed code"));
+}
+
+#[tokio::test]
+async fn widget_files_are_public_with_cors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let widget = dir.path().join("widget");
+    std::fs::create_dir_all(&widget).expect("dir");
+    std::fs::write(widget.join("loader.js"), "/* loader */").expect("loader");
+    let www = dir.path().to_owned();
+    let f = Fixture::with(move |c| c.server.www = www).await;
+    let r = f.get("/widget/loader.js").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, &ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
+    assert_eq!(header(&r, &X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+    assert!(header(&r, &CONTENT_TYPE).is_some_and(|t| t.contains("javascript")));
+    assert_eq!(text(r).await, "/* loader */");
+    let r = f.get("/widget/../config/demo.toml").await;
+    assert_ne!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
