@@ -1,6 +1,6 @@
 //! The browser driver of the SDK's [`Visitor`] machine: a WebSocket, one timer and the
 //! clock, wired to the machine exactly as its driving contract says (see the
-//! `interact_sdk` crate docs). This module and [`crate::storage`] are the only places
+//! `interact_sdk` crate docs). This module and `storage.rs` are the only places
 //! where the widget does IO.
 
 use std::cell::RefCell;

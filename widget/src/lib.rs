@@ -9,7 +9,7 @@
 //! - **Developers** build their own UI on [`InteractClient`](js::InteractClient), the same
 //!   driver with events as plain JavaScript objects and TypeScript declarations.
 //!
-//! The IO (WebSocket, timer, clock, `sessionStorage`) lives in [`driver`] and [`storage`];
+//! The IO (WebSocket, timer, clock, `sessionStorage`) lives in [`driver`] and the private `storage` module;
 //! everything else is the SDK's sans-IO state machine and DOM rendering.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -82,8 +82,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting and lets
-/// requests in flight finish. Client addresses are available to handlers
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting, lets
+/// requests in flight finish, closes every WebSocket with 1001 and waits (up to
+/// [`SHUTDOWN_GRACE`]) until they are gone. Client addresses are available to handlers
 /// ([`state::ClientIp`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -106,13 +107,31 @@ pub async fn run(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let conns = state.metrics.connections.clone();
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await?;
+    // The upgraded connections were told to go (1001) but run on their own tasks: wait
+    // until they are gone, so that nothing this server does overlaps with its successor
+    // on the same database.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while conns.get() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if conns.get() > 0 {
+        tracing::warn!(
+            connections = conns.get(),
+            "connections still open at the end of the shutdown grace period"
+        );
+    }
+    Ok(())
 }
+
+/// How long [`run`] waits, after it stopped accepting, for WebSocket connections to end.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Builds the state from a loaded configuration: opens (creating and migrating) the
 /// SQLite database, seeds the Domain Templates of the configuration, restores the

@@ -22,6 +22,7 @@ const WAIT: Duration = Duration::from_secs(15);
 pub struct AgentClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: u32,
+    client: u32,
     /// Every visitor message text received so far, in order, per arrival (duplicates
     /// would show here).
     pub visitor_messages: Vec<String>,
@@ -30,12 +31,23 @@ pub struct AgentClient {
 impl AgentClient {
     /// Connects with `token`, signs in and becomes available.
     pub async fn connect(addr: SocketAddr, token: &str) -> Self {
+        Self::connect_resuming(addr, token, Default::default()).await
+    }
+
+    /// Connects like [`connect`](Self::connect), resuming `sessions` from the given
+    /// sequence numbers (the server replays what came after).
+    pub async fn connect_resuming(
+        addr: SocketAddr,
+        token: &str,
+        sessions: std::collections::BTreeMap<SessionId, interact_sdk::ids::Seq>,
+    ) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/agent/ws"))
             .await
             .expect("agent connects");
         let mut agent = Self {
             ws,
             next_id: 0,
+            client: 0,
             visitor_messages: Vec::new(),
         };
         agent
@@ -43,7 +55,7 @@ impl AgentClient {
                 protocol: PROTOCOL_VERSION,
                 token: token.into(),
                 client: Some("e2e-agent".into()),
-                resume: Default::default(),
+                resume: sessions,
             }))
             .await;
         agent
@@ -60,6 +72,11 @@ impl AgentClient {
             })
             .await;
         agent
+    }
+
+    /// Closes the connection (as a console tab that is closed).
+    pub async fn close(&mut self) {
+        let _ = self.ws.close(None).await;
     }
 
     /// Sends one frame.
@@ -127,13 +144,31 @@ impl AgentClient {
     /// Sends a chat message in `session`.
     pub async fn say(&mut self, session: &SessionId, text: &str) {
         self.next_id += 1;
-        let id = MessageId::new(format!("agent-{}", self.next_id)).expect("id");
+        // Unique across connections (a reconnected agent must not reuse an id: the
+        // server would take it for a resend and acknowledge the old message).
+        static CLIENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        if self.client == 0 {
+            self.client = CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        }
+        let id = MessageId::new(format!("agent-{}-{}", self.client, self.next_id)).expect("id");
         self.send(&ClientFrame::Send {
             session: Some(session.clone()),
-            id,
+            id: id.clone(),
             text: text.into(),
         })
         .await;
+        // Stored (acknowledged), or refused: the test must know which.
+        match self
+            .until("the ack of the agent's message", |f| match f {
+                ServerFrame::Ack { id: acked, .. } => *acked == id,
+                ServerFrame::Error(_) => true,
+                _ => false,
+            })
+            .await
+        {
+            ServerFrame::Ack { .. } => {}
+            other => panic!("the server refused the agent's message: {other:?}"),
+        }
     }
 
     /// Waits until the visitor's message `text` has arrived.

@@ -47,9 +47,23 @@ pub struct Stack {
     pub state: AppState,
     /// An embed code for the `support` service bound to the `demo` template.
     pub code: EmbedCode,
+    config: Config,
     stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// Runs the server on `listener` until the returned sender fires.
+fn serve(listener: TcpListener, state: AppState) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = interact_server::run(listener, state, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (stop, task)
 }
 
 async fn bind() -> (TcpListener, String) {
@@ -61,6 +75,12 @@ async fn bind() -> (TcpListener, String) {
 impl Stack {
     /// Starts everything; `adjust` may change the configuration first.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let (server, server_url) = bind().await;
         let (host, host_url) = bind().await;
@@ -81,6 +101,7 @@ impl Stack {
         adjust(&mut config);
         config.validate().expect("the test configuration is valid");
 
+        let config_copy = config.clone();
         let state = interact_server::build_state(config).await.expect("state");
         let code = EmbedCode::from_random(interact_server::auth::random_128());
         state
@@ -95,16 +116,8 @@ impl Stack {
             .await
             .expect("store the embed code");
 
-        let (stop, stopped) = oneshot::channel::<()>();
-        let mut tasks = vec![tokio::spawn({
-            let state = state.clone();
-            async move {
-                let _ = interact_server::run(server, state, async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            }
-        })];
+        let (stop, server_task) = serve(server, state.clone());
+        let mut tasks = Vec::new();
         for listener in [host, foreign] {
             let custom_ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom-ui");
             let app = interact_server::http::demo::demo_host(&server_url, &code, Some(&custom_ui));
@@ -119,7 +132,9 @@ impl Stack {
             foreign_url,
             state,
             code,
+            config: config_copy,
             stop: Some(stop),
+            server: Some(server_task),
             tasks,
             _dir: dir,
         }
@@ -157,11 +172,35 @@ impl Stack {
             .len()
     }
 
-    /// Stops the server and the host pages.
-    pub async fn stop(mut self) {
+    /// Stops the server (every connection is closed with 1001, as on a real shutdown)
+    /// and starts a new one on the same port and database, which restores the open
+    /// sessions. The host pages keep running.
+    pub async fn restart_server(&mut self) {
+        self.stop_server().await;
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same port again");
+        let state = interact_server::build_state(self.config.clone())
+            .await
+            .expect("state after the restart");
+        let (stop, task) = serve(listener, state.clone());
+        self.state = state;
+        self.stop = Some(stop);
+        self.server = Some(task);
+    }
+
+    async fn stop_server(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        if let Some(t) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+
+    /// Stops the server and the host pages.
+    pub async fn stop(mut self) {
+        self.stop_server().await;
         for t in self.tasks.drain(..) {
             t.abort();
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;

@@ -318,3 +318,105 @@ async fn a_page_outside_the_domain_template_is_refused_and_starts_nothing() {
     assert_eq!(stack.state.hub.open_sessions(), 0);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_reconnects_by_itself_across_a_server_restart() {
+    if skip_browser("the widget reconnect test") {
+        return;
+    }
+    require_widget_package();
+    let mut stack = Stack::start().await;
+    let token = stack.agent_token("alex").await;
+    let mut agent = AgentClient::connect(stack.addr, &token).await;
+    let (stack_ref, agent_ref) = (&mut stack, &mut agent);
+
+    with_browser("widget-restart", LIMIT, |page| async move {
+        let (page, stack, agent) = (&*page, stack_ref, agent_ref);
+        page.browser
+            .goto(&stack.host_url)
+            .await
+            .expect("open the host page");
+        page.wait_visible("the launcher", LAUNCHER).await;
+        click(page, LAUNCHER).await;
+        enter_widget(page).await;
+        page.record_problems().await;
+        page.wait_until(
+            "the start button to be enabled",
+            "return !document.querySelector('.iw-start').disabled;",
+            vec![],
+        )
+        .await;
+        type_into(page, "[id$='-name']", "Cy").await;
+        type_into(page, "[id$='-email']", "cy@example.com").await;
+        click(page, "[id$='-consent']").await;
+        click(page, ".iw-start").await;
+        let session = agent.accept_next().await;
+        agent.say(&session, "Before the restart").await;
+        page.wait_any_text(
+            "the agent's message",
+            ".iw-agent .iw-text",
+            "Before the restart",
+        )
+        .await;
+        // Record every connection state the widget shows from now on.
+        let _: bool = page
+            .eval(
+                "window.__links = [];
+                 const root = document.querySelector('.iw');
+                 new MutationObserver(() => window.__links.push(root.dataset.link))
+                   .observe(root, { attributes: true, attributeFilter: ['data-link'] });
+                 return true;",
+                vec![],
+            )
+            .await;
+
+        // The agent's tab goes away with the old server; it comes back below.
+        agent.close().await;
+        stack.restart_server().await;
+        // Typed while the server is down or just back: kept and sent once.
+        type_into(
+            page,
+            "[id$='-text']",
+            &format!("Typed during the restart{}", Key::Enter),
+        )
+        .await;
+        page.wait_until(
+            "the widget to reconnect",
+            "const l = window.__links;
+             return l.includes('reconnecting') && l[l.length - 1] === 'online' ? true : l;",
+            vec![],
+        )
+        .await;
+
+        // The agent's console reconnects too, resuming the session from the start.
+        let mut resumed = AgentClient::connect_resuming(
+            stack.addr,
+            &token,
+            [(session.clone(), interact_sdk::ids::Seq(0))].into(),
+        )
+        .await;
+        resumed
+            .wait_visitor_message("Typed during the restart")
+            .await;
+        resumed.say(&session, "Welcome back").await;
+        page.wait_any_text(
+            "the answer after the restart",
+            ".iw-agent .iw-text",
+            "Welcome back",
+        )
+        .await;
+        assert_eq!(
+            page.texts(".iw-msg .iw-text").await,
+            [
+                "Before the restart",
+                "Typed during the restart",
+                "Welcome back"
+            ],
+            "every message once, in order"
+        );
+        assert_eq!(resumed.visitor_messages, ["Typed during the restart"]);
+        page.assert_no_problems("the widget frame").await;
+    })
+    .await;
+    stack.stop().await;
+}
