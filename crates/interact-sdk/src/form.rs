@@ -4,9 +4,10 @@
 use std::fmt;
 
 use email_address::{EmailAddress, Options};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::limits::{MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_BYTES, MAX_TEXT_CHARS};
+use crate::tagged::Tagged;
 
 /// What a visitor enters before a chat starts, as the UI collects it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +55,9 @@ pub enum Field {
     Other,
 }
 
-/// What is wrong with one field. `code` on the wire; UIs translate it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+/// What is wrong with one field. `code` on the wire; UIs translate it. (`Deserialize` is
+/// implemented by hand, see `tagged.rs`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FieldError {
@@ -84,7 +86,6 @@ pub enum FieldError {
         current: String,
     },
     /// An error this version of the SDK does not know.
-    #[serde(other)]
     #[error("invalid")]
     Unknown,
 }
@@ -96,14 +97,50 @@ pub struct FormErrors {
     pub fields: Vec<FieldProblem>,
 }
 
-/// One invalid field and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One invalid field and why: on the wire one object, `{"field": ..., "code": ..., ...}`.
+/// (`Deserialize` is implemented by hand, see `tagged.rs`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldProblem {
     /// The field.
     pub field: Field,
     /// What is wrong.
     #[serde(flatten)]
     pub error: FieldError,
+}
+
+impl FieldError {
+    /// The error named by the tag (`code`) of `f`, with the fields of its variant.
+    fn from_tagged<E: de::Error>(f: &mut Tagged<E>) -> Result<Self, E> {
+        Ok(match f.tag() {
+            "required" => Self::Required,
+            "too_long" => Self::TooLong {
+                max: f.field("max")?,
+            },
+            "control_characters" => Self::ControlCharacters,
+            "invalid_email" => Self::InvalidEmail,
+            "consent_required" => Self::ConsentRequired,
+            "consent_outdated" => Self::ConsentOutdated {
+                current: f.field("current")?,
+            },
+            _ => Self::Unknown,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_tagged(&mut Tagged::read(deserializer, "code")?)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldProblem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut f = Tagged::read(deserializer, "code")?;
+        Ok(Self {
+            field: f.field("field")?,
+            error: FieldError::from_tagged(&mut f)?,
+        })
+    }
 }
 
 impl FormErrors {

@@ -124,6 +124,7 @@ mod link;
 pub mod modality;
 pub mod protocol;
 pub mod relay;
+mod tagged;
 pub mod time;
 pub mod visitor;
 

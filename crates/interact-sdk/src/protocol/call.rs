@@ -1,9 +1,10 @@
 //! Audio/video call signalling. The server relays these; it never touches media.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::CallId;
 use crate::limits::MAX_SDP_BYTES;
+use crate::tagged::Tagged;
 
 /// Whether `sdp` may be signalled: 1 to [`MAX_SDP_BYTES`] bytes, and no control characters
 /// but CR and LF (so that JSON escaping at most doubles it and the frame stays under
@@ -83,8 +84,9 @@ pub enum HangupReason {
     Other,
 }
 
-/// One call signalling step, tagged by `"op"`. SDP is an opaque string.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One call signalling step, tagged by `"op"`. SDP is an opaque string. (`Deserialize` is
+/// implemented by hand, see `tagged.rs`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CallSignal {
@@ -143,8 +145,47 @@ pub enum CallSignal {
         reason: HangupReason,
     },
     /// A signal this version does not know.
-    #[serde(other)]
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for CallSignal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut f = Tagged::read(deserializer, "op")?;
+        Ok(match f.tag() {
+            "start" => Self::Start {
+                call: f.field("call")?,
+                media: f.field("media")?,
+            },
+            "accept" => Self::Accept {
+                call: f.field("call")?,
+            },
+            "offer" => Self::Offer {
+                call: f.field("call")?,
+                sdp: f.field("sdp")?,
+            },
+            "answer" => Self::Answer {
+                call: f.field("call")?,
+                sdp: f.field("sdp")?,
+            },
+            "ice" => Self::Ice {
+                call: f.field("call")?,
+                candidate: f.field("candidate")?,
+            },
+            "media" => Self::Media {
+                call: f.field("call")?,
+                state: f.field("state")?,
+            },
+            "device_changed" => Self::DeviceChanged {
+                call: f.field("call")?,
+                kind: f.field("kind")?,
+            },
+            "hangup" => Self::Hangup {
+                call: f.field("call")?,
+                reason: f.field("reason")?,
+            },
+            _ => Self::Unknown,
+        })
+    }
 }
 
 impl CallSignal {

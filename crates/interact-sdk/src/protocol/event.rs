@@ -1,10 +1,11 @@
 //! Sequenced session events: stored by the server, numbered, replayed on resume.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{CallSignal, ReceiptState};
 use crate::config::Target;
 use crate::ids::{AgentId, MessageId, Seq};
+use crate::tagged::Tagged;
 use crate::time::UnixMillis;
 
 /// Who caused an event.
@@ -70,8 +71,9 @@ pub enum EndReason {
     Other,
 }
 
-/// One sequenced event of a session, tagged by `"kind"`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One sequenced event of a session, tagged by `"kind"`. (`Deserialize` is implemented by
+/// hand, see `tagged.rs`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SessionEvent {
@@ -91,7 +93,7 @@ pub enum SessionEvent {
         /// Who sent it.
         from: Party,
         /// Display name of the sender (agent or system messages).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         author: Option<String>,
         /// The text; always shown as text, never interpreted as markup.
         text: String,
@@ -133,6 +135,46 @@ pub enum SessionEvent {
         reason: EndReason,
     },
     /// An event this version does not know. It still takes its sequence number.
-    #[serde(other)]
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for SessionEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut f = Tagged::read(deserializer, "kind")?;
+        Ok(match f.tag() {
+            "started" => Self::Started {
+                visitor: f.field("visitor")?,
+                consent: f.field("consent")?,
+                target: f.field("target")?,
+            },
+            "message" => Self::Message {
+                id: f.field("id")?,
+                from: f.field("from")?,
+                author: f.optional("author")?,
+                text: f.field("text")?,
+            },
+            "queued" => Self::Queued {
+                position: f.field("position")?,
+            },
+            "agent_joined" => Self::AgentJoined {
+                agent: f.field("agent")?,
+            },
+            "agent_left" => Self::AgentLeft {
+                agent: f.field("agent")?,
+            },
+            "receipt" => Self::Receipt {
+                by: f.field("by")?,
+                up_to: f.field("up_to")?,
+                state: f.field("state")?,
+            },
+            "call" => Self::Call {
+                from: f.field("from")?,
+                signal: f.field("signal")?,
+            },
+            "ended" => Self::Ended {
+                reason: f.field("reason")?,
+            },
+            _ => Self::Unknown,
+        })
+    }
 }

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{AgentInfo, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
 use crate::config::{Target, WidgetConfig};
 use crate::form::FormErrors;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
+use crate::tagged::Tagged;
 use crate::time::UnixMillis;
 
 /// The session a resumed visitor connection belongs to.
@@ -102,8 +103,8 @@ impl ErrorFrame {
     }
 }
 
-/// A frame from the server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A frame from the server. (`Deserialize` is implemented by hand, see `tagged.rs`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ServerFrame {
@@ -112,13 +113,13 @@ pub enum ServerFrame {
         /// The protocol version both sides now speak.
         protocol: u32,
         /// Visitor connections: the widget configuration.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         config: Option<WidgetConfig>,
         /// Visitor connections that resumed: the session and its head.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         session: Option<SessionInfo>,
         /// Agent connections: who signed in.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<AgentInfo>,
     },
     /// Visitor: the chat started. Keep `resume_token` to resume after a reload.
@@ -167,15 +168,56 @@ pub enum ServerFrame {
     Pong {
         /// The ping's nonce.
         nonce: u64,
-        /// Highest sequence number per session.
-        #[serde(default)]
+        /// Highest sequence number per session (empty if left out).
         heads: BTreeMap<SessionId, Seq>,
     },
     /// An error.
     Error(ErrorFrame),
     /// A frame type this version does not know.
-    #[serde(other)]
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for ServerFrame {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut f = Tagged::read(deserializer, "type")?;
+        Ok(match f.tag() {
+            "welcome" => Self::Welcome {
+                protocol: f.field("protocol")?,
+                config: f.optional("config")?,
+                session: f.optional("session")?,
+                agent: f.optional("agent")?,
+            },
+            "session_started" => Self::SessionStarted {
+                session: f.field("session")?,
+                start_id: f.field("start_id")?,
+                resume_token: f.field("resume_token")?,
+            },
+            "event" => Self::Event(f.rest()?),
+            "ack" => Self::Ack {
+                session: f.field("session")?,
+                id: f.field("id")?,
+                seq: f.field("seq")?,
+            },
+            "typing" => Self::Typing {
+                session: f.field("session")?,
+                from: f.field("from")?,
+                active: f.field("active")?,
+            },
+            "offer" => Self::Offer(f.rest()?),
+            "offer_withdrawn" => Self::OfferWithdrawn {
+                session: f.field("session")?,
+            },
+            "presence" => Self::Presence {
+                presence: f.field("presence")?,
+            },
+            "pong" => Self::Pong {
+                nonce: f.field("nonce")?,
+                heads: f.or_default("heads")?,
+            },
+            "error" => Self::Error(f.rest()?),
+            _ => Self::Unknown,
+        })
+    }
 }
 
 impl ServerFrame {
