@@ -5,6 +5,7 @@
 //! empty: the chat works, it just cannot survive a reload.
 
 use interact_sdk::ResumeState;
+use serde::Deserialize as _;
 use web_sys::Storage;
 
 /// The stored resume state of one embed code.
@@ -27,7 +28,10 @@ impl ResumeStore {
     /// The stored state, if there is a well-formed one.
     pub(crate) fn load(&self) -> Option<ResumeState> {
         let text = storage()?.get_item(&self.key).ok().flatten()?;
-        serde_json::from_str(&text).ok()
+        // Through `Value`, for the same reason as `js::from_js`.
+        serde_json::from_str::<serde_json::Value>(&text)
+            .and_then(ResumeState::deserialize)
+            .ok()
     }
 
     pub(crate) fn save(&self, state: &ResumeState) {
