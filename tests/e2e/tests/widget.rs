@@ -173,6 +173,10 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         assert_eq!(stack.open_sessions().await, 0, "an invalid form starts nothing");
 
         enter_widget(page).await;
+        let stored: u32 = page
+            .eval("return sessionStorage.length + localStorage.length;", vec![])
+            .await;
+        assert_eq!(stored, 0, "the frame stores nothing before the form is sent");
         type_into(page, "[id$='-name']", NAME).await;
         type_into(page, "[id$='-email']", "ann@example.com").await;
         click(page, "[id$='-consent']").await;
@@ -416,6 +420,58 @@ async fn the_widget_reconnects_by_itself_across_a_server_restart() {
         );
         assert_eq!(resumed.visitor_messages, ["Typed during the restart"]);
         page.assert_no_problems("the widget frame").await;
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_sized_screen_the_widget_fills_the_screen() {
+    if skip_browser("the widget phone-size test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start().await;
+    let stack_ref = &stack;
+    with_browser("widget-phone", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        // Chromium's window includes its frame; the page's viewport is what matters.
+        page.browser.set_window_size(390, 844).await.expect("window size");
+        page.browser.goto(&stack.host_url).await.expect("open the host page");
+        page.wait_visible("the launcher", LAUNCHER).await;
+        click(page, LAUNCHER).await;
+        page.wait_visible("the widget frame", FRAME).await;
+        let fit: serde_json::Value = page
+            .eval(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 return { left: r.left, top: r.top,
+                          fullWidth: Math.abs(r.width - document.documentElement.clientWidth) < 1,
+                          fullHeight: Math.abs(r.height - document.documentElement.clientHeight) < 1,
+                          launcherHidden: !document.querySelector(arguments[1]).checkVisibility() };",
+                vec![json!(FRAME), json!(LAUNCHER)],
+            )
+            .await;
+        assert_eq!(
+            fit,
+            json!({"left": 0, "top": 0, "fullWidth": true, "fullHeight": true, "launcherHidden": true}),
+            "the frame covers the small screen"
+        );
+        enter_widget(page).await;
+        page.wait_visible("the pre-chat form", ".iw-form").await;
+        let overflow: bool = page
+            .eval(
+                "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await;
+        assert!(!overflow, "nothing sticks out sideways");
+        // Minimise: the launcher comes back.
+        click(page, ".iw-min").await;
+        top(page).await;
+        page.wait_visible("the launcher again", LAUNCHER).await;
+        click(page, LAUNCHER).await;
+        page.wait_visible("the widget frame", FRAME).await;
+        page.screenshot("form").await;
     })
     .await;
     stack.stop().await;
