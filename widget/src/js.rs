@@ -40,6 +40,31 @@ export interface PreChatForm {
   firstMessage?: string | null;
 }
 
+/** The widget configuration (docs/protocol.md §15). */
+export interface WidgetConfig {
+  target: { kind: "service" | "user"; display_name: string };
+  modalities: Array<"chat" | "audio" | "video" | "screen_share">;
+  privacy: { url: string; text: string; version: string };
+  availability: "open" | "closed" | "no_agents" | "unknown";
+  theme: { accent_color?: string; position?: "bottom_right" | "bottom_left" };
+  languages: string[];
+}
+
+/** An agent as the visitor sees them. */
+export interface AgentInfo { id: string; display_name: string }
+
+/** A sequenced session event (docs/protocol.md §9); names and texts are plain text. */
+export type SessionEvent =
+  | { kind: "started"; visitor: { display_name: string; email: string }; consent: { policy_version: string; at: number }; target: WidgetConfig["target"] }
+  | { kind: "message"; id: string; from: "visitor" | "agent" | "system"; author?: string; text: string }
+  | { kind: "queued"; position: number }
+  | { kind: "agent_joined"; agent: AgentInfo }
+  | { kind: "agent_left"; agent: AgentInfo }
+  | { kind: "receipt"; by: "visitor" | "agent" | "system"; up_to: number; state: "delivered" | "read" }
+  | { kind: "call"; from: "visitor" | "agent" | "system"; signal: { op: string; [key: string]: unknown } }
+  | { kind: "ended"; reason: string }
+  | { kind: "unknown" };
+
 /** A field problem, as in docs/protocol.md §14. */
 export interface FieldProblem { field: "display_name" | "email" | "consent" | "first_message" | "other"; code: string; max?: number; current?: string }
 
@@ -48,11 +73,11 @@ export interface FieldProblem { field: "display_name" | "email" | "consent" | "f
  * transcript; each arrives exactly once, in order, also after reconnects and reloads. */
 export type InteractEvent =
   | { type: "link"; state: "connecting" | "online" | "reconnecting" | "closed"; attempt?: number; code?: number }
-  | { type: "config"; config: any }
-  | { type: "state"; state: "loading" | "form" | "starting" | "queued" | "connected" | "ended"; position?: number; agent?: { id: string; display_name: string }; reason?: string }
+  | { type: "config"; config: WidgetConfig }
+  | { type: "state"; state: "loading" | "form" | "starting" | "queued" | "connected" | "ended"; position?: number; agent?: AgentInfo; reason?: string }
   | { type: "form_rejected"; fields: FieldProblem[] }
   | { type: "session_started"; session: string }
-  | { type: "event"; session: string; seq: number; at: number; event: any }
+  | { type: "event"; session: string; seq: number; at: number; event: SessionEvent }
   | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" }
   | { type: "typing"; active: boolean }
   | { type: "error"; code: string; message: string };
@@ -277,7 +302,7 @@ impl InteractClient {
     /// WebSocket refusal cannot: rejects with `name` `UnknownCode` (unknown or revoked
     /// code, 404) or `OriginNotAllowed` (this page's origin is not in the code's Domain
     /// Template, 403).
-    #[wasm_bindgen(js_name = checkConfig, unchecked_return_type = "Promise<any>")]
+    #[wasm_bindgen(js_name = checkConfig, unchecked_return_type = "WidgetConfig")]
     pub async fn check_config(&self) -> Result<JsValue, JsValue> {
         let code: String = js_sys::encode_uri_component(&self.options.code).into();
         let url = format!(
@@ -335,7 +360,7 @@ impl InteractClient {
     }
 
     /// The widget configuration once the server sent it, else `null`.
-    #[wasm_bindgen(getter, unchecked_return_type = "any")]
+    #[wasm_bindgen(getter, unchecked_return_type = "WidgetConfig | null")]
     pub fn config(&self) -> JsValue {
         self.driver
             .config()
