@@ -792,3 +792,20 @@ async fn the_repository_console_is_served() {
     assert!(header(&r, &CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
     assert!(header(&r, &CONTENT_SECURITY_POLICY).is_some());
 }
+
+#[tokio::test]
+async fn the_demo_privacy_policy_is_served_where_the_demo_consent_links() {
+    let www = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
+    let f = Fixture::with(move |c| c.server.www = www).await;
+    let url = f.state.config.services[0].privacy.url.clone();
+    let path = url
+        .strip_prefix(&f.state.config.server.public_url)
+        .expect("the demo policy is on this server");
+    let r = f.get(path).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        header(&r, &CONTENT_SECURITY_POLICY),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert!(text(r).await.contains("version 2024-05"));
+}

@@ -12,6 +12,7 @@
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `/admin/v1/...` | The admin API: Domain Templates and embed codes (see [`admin`](self#admin-api)). |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
+//! | `GET /privacy` | The demo configuration's stand-in privacy policy (`www/privacy.html`). |
 //!
 //! # Admin API
 //!
@@ -69,6 +70,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .merge(admin::router())
         .merge(pages::console(www))
         .merge(widget::router(www))
+        .merge(pages::privacy(www))
         .layer(axum::Extension(agent::LoginLimiter::default()))
 }
 

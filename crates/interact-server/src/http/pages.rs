@@ -58,6 +58,20 @@ pub(super) async fn root() -> impl IntoResponse {
     )
 }
 
+/// `GET /privacy`: the demo configuration's stand-in privacy policy (`www/privacy.html`),
+/// with the same headers as the root page.
+pub(super) fn privacy(www: &Path) -> Router<AppState> {
+    let file = tower_http::services::ServeFile::new(www.join("privacy.html"));
+    Router::new()
+        .route_service("/privacy", file)
+        .layer(middleware::map_response(|mut r: Response| async move {
+            let h = r.headers_mut();
+            h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ROOT_CSP));
+            h.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+            r
+        }))
+}
+
 /// `GET /healthz`: `ok` while the process serves requests.
 pub(super) async fn healthz() -> &'static str {
     "ok"
