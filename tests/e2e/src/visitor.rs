@@ -2,28 +2,20 @@
 //! frame: the other side of an agent's chat in the console.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{MessageId, SessionId};
-use interact_sdk::protocol::{
-    ClientFrame, Hello, PROTOCOL_VERSION, ServerFrame, decode_server, encode,
-};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
+use interact_sdk::protocol::{ClientFrame, Hello, PROTOCOL_VERSION, ServerFrame};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// How long the visitor waits for any one frame.
-const WAIT: Duration = Duration::from_secs(15);
+use crate::ws::{self, Ws};
 
 /// A visitor connection from a web page on some origin.
 #[derive(Debug)]
 pub struct VisitorClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
 }
 
 impl VisitorClient {
@@ -53,28 +45,12 @@ impl VisitorClient {
 
     /// Sends one frame.
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.ws
-            .send(Message::Text(encode(frame).into()))
-            .await
-            .expect("visitor sends");
+        ws::send(&mut self.ws, "visitor", frame).await;
     }
 
     /// The next frame (pings skipped).
     pub async fn recv(&mut self, what: &str) -> ServerFrame {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("the visitor waited {WAIT:?} for {what}"))
-                .expect("visitor socket open")
-                .expect("no transport error");
-            match msg {
-                Message::Text(t) => {
-                    return decode_server(t.as_str()).expect("a valid server frame");
-                }
-                Message::Close(c) => panic!("the visitor's connection closed: {c:?}"),
-                _ => {}
-            }
-        }
+        ws::recv(&mut self.ws, "visitor", what).await
     }
 
     /// Frames until one matches `pred`; returns that one.
