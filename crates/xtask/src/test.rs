@@ -193,8 +193,8 @@ fn clippy_wasm(_: &mut Context) -> Result<()> {
     cmd::run(&mut command)
 }
 
-/// Runs every native test. One of them drives the agent console in headless Chromium
-/// (`crates/interact-server/tests/console.rs`); with `--skip-browser` it is told to skip
+/// Runs every native test. Some drive headless Chromium (`tests/e2e/tests`: the agent
+/// console, the widget, the custom-UI example); with `--skip-browser` they are told to skip
 /// through [`SKIP_BROWSER_ENV`].
 fn tests_native(context: &mut Context) -> Result<()> {
     let mut command = cmd::cargo();

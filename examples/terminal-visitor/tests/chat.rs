@@ -1,15 +1,17 @@
-//! `cargo test -p interact-terminal-visitor`: the terminal client against the real server,
-//! with a scripted visitor on its input and an agent played over a native WebSocket.
+//! `cargo test -p interact-terminal-visitor`: the terminal client against the real server
+//! (`interact_e2e::stack`), with a scripted visitor on its input and an agent played over a
+//! native WebSocket (`interact_e2e::agent`).
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use common::{AgentClient, Terminal, TestServer, config};
+use common::Terminal;
+use interact_e2e::agent::AgentClient;
+use interact_e2e::stack::Stack;
 use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
-    ClientFrame, EndReason, ErrorCode, EventFrame, Party, Presence, ReceiptState, ServerFrame,
-    SessionEvent,
+    ClientFrame, EndReason, ErrorCode, EventFrame, Party, ReceiptState, ServerFrame, SessionEvent,
 };
 use interact_terminal_visitor::Outcome;
 
@@ -20,30 +22,10 @@ const HOSTILE_NAME: &str = "Alex \u{1b}[31mAgent\u{1b}]0;pwned\u{7}\r\u{202e}";
 /// How the client must print it.
 const SHOWN_NAME: &str = "Alex \\u{1b}[31mAgent\\u{1b}]0;pwned\\u{7}\\u{d}\\u{202e}";
 
-/// Signs `alex` in and makes them available; the service then takes chats.
-async fn available_agent(server: &TestServer) -> AgentClient {
-    let token = server.agent_token("alex").await;
-    let (mut agent, welcome) = AgentClient::sign_in(server.addr, &token).await;
-    assert!(matches!(
-        welcome,
-        ServerFrame::Welcome { agent: Some(_), .. }
-    ));
-    agent
-        .send(&ClientFrame::SetPresence {
-            presence: Presence::Available,
-        })
-        .await;
-    agent
-        .recv_until(|f| {
-            matches!(
-                f,
-                ServerFrame::Presence {
-                    presence: Presence::Available
-                }
-            )
-        })
-        .await;
-    agent
+/// Signs `alex` in and makes them available (both checked); the service then takes chats.
+async fn available_agent(stack: &Stack) -> AgentClient {
+    let token = stack.agent_token("alex").await;
+    AgentClient::connect(stack.addr, &token).await
 }
 
 /// The session's events the agent has seen, by sequence number, each once: a repeat of a
@@ -100,17 +82,16 @@ fn visitor_said(f: &ServerFrame, said: &str) -> Option<Seq> {
 
 #[tokio::test]
 async fn chat_with_an_agent_through_the_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = config(dir.path());
-    let alex = cfg.users.iter_mut().find(|u| u.id == "alex").expect("alex");
-    alex.display_name = HOSTILE_NAME.into();
-    let server = TestServer::start(cfg).await;
-    let code = server.embed_code().await;
-    let mut agent = available_agent(&server).await;
+    let stack = Stack::start_with(|cfg| {
+        let alex = cfg.users.iter_mut().find(|u| u.id == "alex").expect("alex");
+        alex.display_name = HOSTILE_NAME.into();
+    })
+    .await;
+    let mut agent = available_agent(&stack).await;
 
     // The visitor sees the target, its availability and the privacy policy, and fills in
     // the form.
-    let mut term = Terminal::start(server.addr, &code, 1);
+    let mut term = Terminal::start(&stack, 1);
     term.expect("Customer Care: open").await;
     term.expect("Your name:").await;
     term.type_line("Vera <b>Visitor</b>").await;
@@ -132,7 +113,7 @@ async fn chat_with_an_agent_through_the_server() {
 
     // The agent is offered the chat, with the visitor's name and first message, and takes it.
     let frames = agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .frames_until("an offer", |f| matches!(f, ServerFrame::Offer(_)))
         .await;
     let Some(ServerFrame::Offer(offer)) = frames.last() else {
         unreachable!()
@@ -148,7 +129,9 @@ async fn chat_with_an_agent_through_the_server() {
     let mut seen = Seen::default();
     seen.add(
         &agent
-            .recv_until(|f| is_event(f, |e| matches!(e, SessionEvent::AgentJoined { .. })))
+            .frames_until("the agent joining", |f| {
+                is_event(f, |e| matches!(e, SessionEvent::AgentJoined { .. }))
+            })
             .await,
     );
     term.expect(&format!("{SHOWN_NAME} joined the chat.")).await;
@@ -156,7 +139,9 @@ async fn chat_with_an_agent_through_the_server() {
     // A chat message reaches the agent; the agent reads it and the visitor sees that.
     term.type_line("Is anyone there?").await;
     let frames = agent
-        .recv_until(|f| visitor_said(f, "Is anyone there?").is_some())
+        .frames_until("the visitor's message", |f| {
+            visitor_said(f, "Is anyone there?").is_some()
+        })
         .await;
     seen.add(&frames);
     let up_to = frames
@@ -190,7 +175,7 @@ async fn chat_with_an_agent_through_the_server() {
         })
         .await;
     let refused = agent
-        .recv_until(|f| matches!(f, ServerFrame::Error(_)))
+        .frames_until("the refusal", |f| matches!(f, ServerFrame::Error(_)))
         .await;
     let Some(ServerFrame::Error(e)) = refused.last() else {
         unreachable!()
@@ -217,7 +202,7 @@ async fn chat_with_an_agent_through_the_server() {
     term.expect("The chat ended: you ended it.").await;
     seen.add(
         &agent
-            .recv_until(|f| {
+            .frames_until("the end of the chat", |f| {
                 is_event(f, |e| {
                     matches!(
                         e,
@@ -266,17 +251,15 @@ async fn chat_with_an_agent_through_the_server() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3, "distinct message ids");
-    server.stop().await;
+    stack.stop().await;
 }
 
 #[tokio::test]
 async fn form_errors_are_shown_by_field_and_asked_again() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(config(dir.path())).await;
-    let code = server.embed_code().await;
-    let mut agent = available_agent(&server).await;
+    let stack = Stack::start().await;
+    let mut agent = available_agent(&stack).await;
 
-    let mut term = Terminal::start(server.addr, &code, 2);
+    let mut term = Terminal::start(&stack, 2);
     term.expect("Your name:").await;
     term.type_line("Vera").await;
     term.expect("Your email:").await;
@@ -301,7 +284,7 @@ async fn form_errors_are_shown_by_field_and_asked_again() {
 
     // The session exists with what was entered the second time.
     let frames = agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .frames_until("an offer", |f| matches!(f, ServerFrame::Offer(_)))
         .await;
     let Some(ServerFrame::Offer(offer)) = frames.last() else {
         unreachable!()
@@ -318,17 +301,15 @@ async fn form_errors_are_shown_by_field_and_asked_again() {
         Outcome::Ended(EndReason::VisitorEnded)
     );
     assert_eq!(transcript.matches("Your name:").count(), 1, "{transcript}");
-    server.stop().await;
+    stack.stop().await;
 }
 
 #[tokio::test]
 async fn reconnects_and_resumes_across_a_server_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(config(dir.path())).await;
-    let code = server.embed_code().await;
-    let agent = available_agent(&server).await;
+    let mut stack = Stack::start().await;
+    let agent = available_agent(&stack).await;
 
-    let mut term = Terminal::start(server.addr, &code, 3);
+    let mut term = Terminal::start(&stack, 3);
     for (prompt, answer) in [
         ("Your name:", "Vera"),
         ("Your email:", "vera@example.com"),
@@ -342,15 +323,14 @@ async fn reconnects_and_resumes_across_a_server_restart() {
 
     // The server goes away (closing every connection with 1001); the client says so and
     // keeps what is typed meanwhile.
-    let addr = server.addr;
     drop(agent);
-    server.stop().await;
+    stack.stop_server().await;
     term.expect("Connection lost; reconnecting in").await;
     term.type_line("While it was down").await;
 
     // The same server comes back on the same address with the same database: the client
     // resumes the session and sends the message, once.
-    let server = TestServer::start_on(config(dir.path()), addr).await;
+    stack.start_server().await;
     term.expect("Connected.").await;
     term.expect("you #2: While it was down").await;
     term.expect("[#2 sent]").await;
@@ -364,5 +344,5 @@ async fn reconnects_and_resumes_across_a_server_restart() {
     for line in ["you #1: Before the restart", "you #2: While it was down"] {
         assert_eq!(transcript.matches(line).count(), 1, "{line}:\n{transcript}");
     }
-    server.stop().await;
+    stack.stop().await;
 }

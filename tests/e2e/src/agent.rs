@@ -2,25 +2,18 @@
 //! of a visitor's chat in the browser.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use interact_sdk::ids::{MessageId, SessionId};
 use interact_sdk::protocol::{
     AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, ServerFrame, SessionEvent,
-    decode_server, encode,
 };
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// How long the agent waits for any one frame.
-const WAIT: Duration = Duration::from_secs(15);
+use crate::ws::{self, Ws};
 
 /// A signed-in, available agent.
 #[derive(Debug)]
 pub struct AgentClient {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: Ws,
     next_id: u32,
     client: u32,
     /// Every visitor message text received so far, in order, per arrival (duplicates
@@ -58,19 +51,32 @@ impl AgentClient {
                 resume: sessions,
             }))
             .await;
-        agent
+        let welcome = agent
             .until("welcome", |f| matches!(f, ServerFrame::Welcome { .. }))
             .await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { agent: Some(_), .. }),
+            "the agent is signed in: {welcome:?}"
+        );
         agent
             .send(&ClientFrame::SetPresence {
                 presence: Presence::Available,
             })
             .await;
-        agent
+        let presence = agent
             .until("presence confirmed", |f| {
                 matches!(f, ServerFrame::Presence { .. })
             })
             .await;
+        assert!(
+            matches!(
+                presence,
+                ServerFrame::Presence {
+                    presence: Presence::Available
+                }
+            ),
+            "the agent is available: {presence:?}"
+        );
         agent
     }
 
@@ -81,42 +87,43 @@ impl AgentClient {
 
     /// Sends one frame.
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.ws
-            .send(Message::Text(encode(frame).into()))
-            .await
-            .expect("agent sends");
+        ws::send(&mut self.ws, "agent", frame).await;
     }
 
     /// The next frame (pings skipped), recording visitor messages.
     pub async fn recv(&mut self, what: &str) -> ServerFrame {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("the agent waited {WAIT:?} for {what}"))
-                .expect("agent socket open")
-                .expect("no transport error");
-            if let Message::Text(t) = msg {
-                let frame = decode_server(t.as_str()).expect("a valid server frame");
-                if let ServerFrame::Event(e) = &frame
-                    && let SessionEvent::Message {
-                        from: Party::Visitor,
-                        text,
-                        ..
-                    } = &e.event
-                {
-                    self.visitor_messages.push(text.clone());
-                }
-                return frame;
-            }
+        let frame = ws::recv(&mut self.ws, "agent", what).await;
+        if let ServerFrame::Event(e) = &frame
+            && let SessionEvent::Message {
+                from: Party::Visitor,
+                text,
+                ..
+            } = &e.event
+        {
+            self.visitor_messages.push(text.clone());
         }
+        frame
     }
 
     /// Frames until one matches `pred`; returns that one.
     pub async fn until(&mut self, what: &str, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+        let mut frames = self.frames_until(what, pred).await;
+        frames.pop().expect("the matching frame")
+    }
+
+    /// Frames until one matches `pred`; returns them all, that one last.
+    pub async fn frames_until(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&ServerFrame) -> bool,
+    ) -> Vec<ServerFrame> {
+        let mut seen = Vec::new();
         loop {
             let f = self.recv(what).await;
-            if pred(&f) {
-                return f;
+            let done = pred(&f);
+            seen.push(f);
+            if done {
+                return seen;
             }
         }
     }

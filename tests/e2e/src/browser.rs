@@ -291,6 +291,33 @@ impl Page {
         }
     }
 
+    /// Waits for a JavaScript dialog and returns its text.
+    pub async fn wait_alert(&self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.browser.get_alert_text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_no_such_alert() => {}
+                Err(e) => panic!("cannot read the dialog: {e}"),
+            }
+            assert!(Instant::now() < deadline, "waited {WAIT:?} for a dialog");
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the current document's finite animations (entry transitions) have
+    /// finished, so that a screenshot shows where they end.
+    pub async fn wait_animations(&self) {
+        self.wait_until(
+            "animations to finish",
+            "const running = document.getAnimations().filter((a) =>
+               a.playState === 'running' && a.effect.getComputedTiming().iterations !== Infinity);
+             return running.length === 0 ? true : running.map((a) => a.animationName ?? a.id);",
+            vec![],
+        )
+        .await;
+    }
+
     /// Saves a screenshot of the whole viewport as `<name>-<what>.png`.
     pub async fn screenshot(&self, what: &str) {
         let png = self.browser.screenshot().await.expect("screenshot");

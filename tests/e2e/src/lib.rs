@@ -1,7 +1,7 @@
 //! End-to-end test harness: the real Interact server on a loopback port with a fresh
 //! SQLite file, host pages on origins of their own (one the embed code's Domain Template
-//! allows, one it does not), native agent clients, and headless Chromium driven through
-//! chromedriver.
+//! allows, one it does not), native agent and visitor clients, and headless Chromium
+//! driven through chromedriver.
 //!
 //! The tests in `tests/` need the widget's wasm package (`cargo xtask widget`, which
 //! `cargo xtask test` runs first) and `chromium` + `chromedriver` on `PATH`
@@ -10,6 +10,8 @@
 pub mod agent;
 pub mod browser;
 pub mod stack;
+pub mod visitor;
+mod ws;
 
 /// Set to `1` to skip the browser tests on machines without Chromium.
 pub const SKIP_ENV: &str = "INTERACT_SKIP_BROWSER";

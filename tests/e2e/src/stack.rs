@@ -177,6 +177,13 @@ impl Stack {
     /// sessions. The host pages keep running.
     pub async fn restart_server(&mut self) {
         self.stop_server().await;
+        self.start_server().await;
+    }
+
+    /// Starts the server again after [`stop_server`](Self::stop_server), on the same port
+    /// and database, which restores the open sessions.
+    pub async fn start_server(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
         let listener = TcpListener::bind(self.addr)
             .await
             .expect("bind the same port again");
@@ -189,7 +196,9 @@ impl Stack {
         self.server = Some(task);
     }
 
-    async fn stop_server(&mut self) {
+    /// Stops the server (every connection is closed with 1001, as on a real shutdown); the
+    /// host pages keep running. [`start_server`](Self::start_server) brings it back.
+    pub async fn stop_server(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
