@@ -58,8 +58,7 @@ impl Bucket {
         }
     }
 
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
+    fn take(&mut self, now: Instant) -> bool {
         let elapsed = now.duration_since(self.at).as_secs_f64();
         self.at = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
@@ -127,21 +126,35 @@ async fn read_loop<F, Fut>(
 {
     let mut bucket = Bucket::new(state.config.limits.frames_per_second);
     let mut malformed = 0;
+    // One timer per connection, not one per frame: a frame only notes when it came, and
+    // the timer, when it fires, checks the deadline that follows from that.
+    let mut last = Instant::now();
+    let timer = tokio::time::sleep(HANDSHAKE_TIMEOUT);
+    tokio::pin!(timer);
     loop {
-        let (limit, on_timeout) = if handshaken() {
-            (IDLE_TIMEOUT, CloseCode::IdleTimeout)
-        } else {
-            (HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
-        };
-        let msg = match tokio::time::timeout(limit, stream.next()).await {
-            Err(_) => {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = &mut timer => {
+                let (limit, on_timeout) = if handshaken() {
+                    (IDLE_TIMEOUT, CloseCode::IdleTimeout)
+                } else {
+                    (HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
+                };
+                let due = last + limit;
+                if due > Instant::now() {
+                    timer.as_mut().reset(due.into());
+                    continue;
+                }
                 state.metrics.reject("timeout");
                 conn.close(on_timeout, "timeout");
                 return;
             }
-            Ok(None | Some(Err(_))) => return,
-            Ok(Some(Ok(msg))) => msg,
         };
+        let msg = match next {
+            None | Some(Err(_)) => return,
+            Some(Ok(msg)) => msg,
+        };
+        last = Instant::now();
         let text = match msg {
             Message::Text(t) => t,
             Message::Binary(_) => {
@@ -157,7 +170,7 @@ async fn read_loop<F, Fut>(
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if !bucket.take() {
+        if !bucket.take(last) {
             state.metrics.reject("rate_limited");
             fatal(
                 conn,
@@ -185,7 +198,9 @@ async fn read_loop<F, Fut>(
                 continue;
             }
         };
-        if on_frame(frame).await == Flow::Stop {
+        // Boxed: a frame's handling is large and short-lived; an idle connection's task
+        // should not carry room for it.
+        if Box::pin(on_frame(frame)).await == Flow::Stop {
             return;
         }
     }
@@ -218,10 +233,15 @@ pub async fn visitor_ws(
         Err(e) => return e.into_response(),
     };
     let origin = origin.unwrap_or_default();
-    upgrade(ws).on_upgrade(move |socket| async move {
-        state.metrics.connections.inc();
-        visitor_conn(&state, socket, record, origin, ip).await;
-        state.metrics.connections.dec();
+    upgrade(ws).on_upgrade(move |socket| {
+        // Split before the task's future is made, so that it holds the two small halves
+        // rather than room for the whole socket as well.
+        let socket = socket.split();
+        async move {
+            state.metrics.connections.inc();
+            visitor_conn(&state, socket, record, origin, ip).await;
+            state.metrics.connections.dec();
+        }
     })
 }
 
@@ -236,15 +256,20 @@ struct Visitor {
     session: Option<SessionId>,
 }
 
+/// The two halves of a WebSocket.
+type Halves = (
+    futures_util::stream::SplitSink<WebSocket, Message>,
+    futures_util::stream::SplitStream<WebSocket>,
+);
+
 async fn visitor_conn(
     state: &AppState,
-    socket: WebSocket,
+    (sink, stream): Halves,
     record: EmbedCodeRecord,
     origin: String,
     ip: Option<std::net::IpAddr>,
 ) {
     let (conn, rx) = state.hub.new_conn();
-    let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, rx));
     let v = tokio::sync::Mutex::new(Visitor {
         state: state.clone(),
@@ -328,11 +353,13 @@ impl Visitor {
                     });
                     Flow::Continue
                 }
-                Some(r) => self.resume(r).await,
+                // Rare and large futures are boxed, so that an idle connection's task
+                // is sized for its common path.
+                Some(r) => Box::pin(self.resume(r)).await,
             };
         }
         match frame {
-            ClientFrame::StartChat { id, form } => self.start(id, form).await,
+            ClientFrame::StartChat { id, form } => Box::pin(self.start(id, form)).await,
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
