@@ -390,10 +390,21 @@ impl Hub {
         }
     }
 
+    /// Sends an encoded frame to the session's visitor connection.
+    pub fn send_text_to_visitor(&self, id: &SessionId, text: Utf8Bytes) {
+        if let Some(c) = self.lock().visitors.get(id) {
+            c.send_text(text);
+        }
+    }
+
     /// Sends a frame to both parties of a session.
     pub fn broadcast(&self, id: &SessionId, frame: &ServerFrame) {
         // Encoded once for every connection of the session.
-        let text = Utf8Bytes::from(encode(frame));
+        self.broadcast_text(id, Utf8Bytes::from(encode(frame)));
+    }
+
+    /// Sends an encoded frame to both parties of a session.
+    pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
         let inner = self.lock();
         let agent = inner.routing.get(id).and_then(|r| r.agent.as_ref());
         let agent_conns = agent
