@@ -81,25 +81,41 @@ fn fatal(conn: &Conn, code: ErrorCode, message: &str, close: CloseCode) {
     conn.close(close, message);
 }
 
+/// Most frames written to the socket with one flush.
+const MAX_BATCH: usize = 32;
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
-    while let Some(out) = rx.recv().await {
-        match out {
-            Outgoing::Frame(text) => {
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
+    // Everything already queued goes out with one flush (one `write` for an event and
+    // its ack, or for the events of many sessions to an agent).
+    'frames: while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(out) = next.take() {
+            match out {
+                Outgoing::Frame(text) => {
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        break 'frames;
+                    }
+                }
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code: code.code(),
+                        reason: reason.chars().take(100).collect::<String>().into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break 'frames;
                 }
             }
-            Outgoing::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code: code.code(),
-                    reason: reason.chars().take(100).collect::<String>().into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
+            batched += 1;
+            if batched < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
+        }
+        if sink.flush().await.is_err() {
+            break;
         }
     }
     let _ = sink.close().await;
