@@ -36,7 +36,8 @@ pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, S
     let modalities = state.tenant.modalities(&record.target);
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Some(state.hub.insert_session(Live { log, record })))
+    let rate = state.config.limits.frames_per_second;
+    Ok(Some(state.hub.insert_session(Live::new(log, record, rate))))
 }
 
 /// Loads every session that has not ended into the hub (after a start or restart).
@@ -48,7 +49,8 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
         let modalities = state.tenant.modalities(&record.target);
         match SessionLog::restore(record.id.clone(), modalities, events) {
             Ok(log) => {
-                state.hub.insert_session(Live { log, record });
+                let rate = state.config.limits.frames_per_second;
+                state.hub.insert_session(Live::new(log, record, rate));
                 state.metrics.active_sessions.inc();
             }
             Err(e) => tracing::error!(session = %record.id, error = %e, "cannot restore session"),
@@ -207,7 +209,8 @@ pub async fn create(
     state.store.create_session(&record, &encoded).await?;
     state.metrics.active_sessions.inc();
     tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
-    let live = state.hub.insert_session(Live { log, record });
+    let rate = state.config.limits.frames_per_second;
+    let live = state.hub.insert_session(Live::new(log, record, rate));
     Ok((id, ResumeToken::new(token), live))
 }
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::auth;
-use crate::hub::{Conn, Outgoing};
+use crate::hub::{Bucket, Conn, Outgoing};
 use crate::session;
 use crate::state::{AppState, ClientIp, now};
 use crate::store::EmbedCodeRecord;
@@ -38,37 +38,6 @@ const MAX_MALFORMED: u32 = 5;
 pub struct WsQuery {
     /// The embed code.
     pub code: String,
-}
-
-/// A token bucket: `rate` frames per second, bursts up to twice that.
-#[derive(Debug)]
-struct Bucket {
-    rate: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        Self {
-            rate,
-            tokens: rate * 2.0,
-            at: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> ErrorFrame {
@@ -594,6 +563,21 @@ async fn handle_session_frame(
     let ends = matches!(frame, ClientFrame::End { .. });
     {
         let mut l = live.lock().await;
+        // Messages are limited per session and party as well as per connection, so that
+        // reconnecting (or a second tab) does not buy a fresh burst.
+        if let ClientFrame::Send { id, .. } = &frame
+            && !l.allow_send(party, Instant::now())
+        {
+            state.metrics.reject("message_rate_limited");
+            let e = error(
+                ErrorCode::RateLimited,
+                "too many messages in this session; slow down",
+            );
+            conn.send(&ServerFrame::Error(
+                e.in_session(sid.clone()).about(id.clone()),
+            ));
+            return;
+        }
         let head = l.log.head();
         match l.log.handle(now(), party, &frame) {
             Err(e) => {
