@@ -6,8 +6,8 @@
 //! - `--child interact DIR AGENTS MAX_CHATS`: the real Interact server (`build_state` and
 //!   `run` of the library, as the binary does) on `127.0.0.1:0`, with the demo
 //!   configuration, its SQLite file in `DIR`, `AGENTS` synthetic agents in the demo's
-//!   `support` service, `MAX_CHATS` chats per agent, and the per-address and per-connection
-//!   rate limits raised out of the way.
+//!   `support` service, `MAX_CHATS` chats per agent, and the per-address, per-connection
+//!   and per-session rate limits raised out of the way.
 //! - `--child bare`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
 //!   `axum::serve` like Interact): `/agent?n=J` registers agent socket `J`; every text frame
 //!   a `/visitor?agent=J` socket sends is forwarded verbatim to agent socket `J` and echoed
