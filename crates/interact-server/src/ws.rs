@@ -4,7 +4,8 @@
 //! (an unknown code gets 404 and a foreign origin 403, with no upgrade: this is what stops
 //! cross-site WebSocket hijacking). Every connection then runs the same loop: a handshake
 //! within [`HANDSHAKE_TIMEOUT`], frames checked against the protocol limits, a per-connection
-//! rate limit, and an idle timeout.
+//! rate limit, and an idle timeout. `send` frames are also limited per session and party,
+//! over all of that party's connections ([`crate::hub::Live::allow_send`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
