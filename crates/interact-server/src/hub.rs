@@ -13,7 +13,7 @@ use axum::extract::ws::Utf8Bytes;
 use interact_sdk::config::Availability;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, ResumeToken, SessionId};
-use interact_sdk::protocol::{AgentInfo, CloseCode, Presence, ServerFrame, encode};
+use interact_sdk::protocol::{AgentInfo, CloseCode, Party, Presence, ServerFrame, encode};
 use interact_sdk::relay::SessionLog;
 use interact_sdk::time::UnixMillis;
 use tokio::sync::mpsc;
@@ -62,6 +62,39 @@ impl Conn {
     }
 }
 
+/// A token bucket: `rate` per second, bursts up to twice that.
+#[derive(Debug)]
+pub struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    /// A full bucket of `rate` per second.
+    pub fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            rate,
+            tokens: rate * 2.0,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes a token at `now`; `false` if there is none.
+    pub fn take(&mut self, now: std::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = self.at.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A session held in memory: its log and stored record. Locked while a frame of the
 /// session is handled, so that its events are stored and sent in order.
 #[derive(Debug)]
@@ -70,6 +103,32 @@ pub struct Live {
     pub log: SessionLog,
     /// The stored record.
     pub record: SessionRecord,
+    /// `send` frames of the visitor, over all their connections.
+    visitor_sends: Bucket,
+    /// `send` frames of the agent, over all their connections.
+    agent_sends: Bucket,
+}
+
+impl Live {
+    /// A live session whose parties may each send `per_second` messages a second (bursts
+    /// up to twice that), however many connections they use.
+    pub fn new(log: SessionLog, record: SessionRecord, per_second: u32) -> Self {
+        Self {
+            log,
+            record,
+            visitor_sends: Bucket::new(per_second),
+            agent_sends: Bucket::new(per_second),
+        }
+    }
+
+    /// Counts a `send` frame of `from` at `now`; `false` if the party is over its rate.
+    pub fn allow_send(&mut self, from: Party, now: std::time::Instant) -> bool {
+        match from {
+            Party::Visitor => self.visitor_sends.take(now),
+            Party::Agent => self.agent_sends.take(now),
+            _ => true,
+        }
+    }
 }
 
 /// A live session handle.
@@ -390,10 +449,21 @@ impl Hub {
         }
     }
 
+    /// Sends an encoded frame to the session's visitor connection.
+    pub fn send_text_to_visitor(&self, id: &SessionId, text: Utf8Bytes) {
+        if let Some(c) = self.lock().visitors.get(id) {
+            c.send_text(text);
+        }
+    }
+
     /// Sends a frame to both parties of a session.
     pub fn broadcast(&self, id: &SessionId, frame: &ServerFrame) {
         // Encoded once for every connection of the session.
-        let text = Utf8Bytes::from(encode(frame));
+        self.broadcast_text(id, Utf8Bytes::from(encode(frame)));
+    }
+
+    /// Sends an encoded frame to both parties of a session.
+    pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
         let inner = self.lock();
         let agent = inner.routing.get(id).and_then(|r| r.agent.as_ref());
         let agent_conns = agent

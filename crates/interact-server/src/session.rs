@@ -9,8 +9,7 @@ use std::time::Duration;
 use interact_sdk::form::ValidForm;
 use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, Consent, ErrorCode, ErrorFrame, EventFrame, Offer, Party, ServerFrame, SessionEvent,
-    VisitorInfo,
+    AgentInfo, Consent, ErrorCode, ErrorFrame, Offer, Party, ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::relay::{Effect, SessionLog};
 use interact_sdk::time::UnixMillis;
@@ -18,7 +17,7 @@ use interact_sdk::time::UnixMillis;
 use crate::auth;
 use crate::hub::{Conn, Live, LiveRef};
 use crate::state::{AppState, now};
-use crate::store::{EmbedCodeRecord, SessionRecord, StoreError};
+use crate::store::{EmbedCodeRecord, EncodedEvent, SessionRecord, StoreError};
 
 fn internal(session: &SessionId) -> ErrorFrame {
     ErrorFrame::new(
@@ -37,7 +36,8 @@ pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, S
     let modalities = state.tenant.modalities(&record.target);
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Some(state.hub.insert_session(Live { log, record })))
+    let rate = state.config.limits.frames_per_second;
+    Ok(Some(state.hub.insert_session(Live::new(log, record, rate))))
 }
 
 /// Loads every session that has not ended into the hub (after a start or restart).
@@ -49,7 +49,8 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
         let modalities = state.tenant.modalities(&record.target);
         match SessionLog::restore(record.id.clone(), modalities, events) {
             Ok(log) => {
-                state.hub.insert_session(Live { log, record });
+                let rate = state.config.limits.frames_per_second;
+                state.hub.insert_session(Live::new(log, record, rate));
                 state.metrics.active_sessions.inc();
             }
             Err(e) => tracing::error!(session = %record.id, error = %e, "cannot restore session"),
@@ -60,7 +61,8 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
 
 /// Stores the appended events of `effects`, then carries them out: events to both
 /// parties, replies to `reply`, forwards to the other party. On a store failure the log
-/// is rolled back and the sender gets `internal`.
+/// is rolled back and the sender gets `internal`. Each event is encoded once, for the
+/// store and for every connection.
 pub async fn apply(
     state: &AppState,
     live: &mut Live,
@@ -69,24 +71,25 @@ pub async fn apply(
     from: Party,
     reply: Option<&Conn>,
 ) -> bool {
-    let id = live.record.id.clone();
-    let appended: Vec<EventFrame> = effects
+    let id = &live.record.id;
+    let encoded: Vec<EncodedEvent> = effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Append(ev) => Some(ev.clone()),
+            Effect::Append(ev) => Some(EncodedEvent::new(ev)),
             _ => None,
         })
         .collect();
-    if !appended.is_empty()
-        && let Err(e) = state.store.append_events(&id, &appended).await
+    if !encoded.is_empty()
+        && let Err(e) = state.store.append_events(id, &encoded).await
     {
         tracing::error!(session = %id, error = %e, "storing events failed");
-        live.log.truncate(head_before);
         if let Some(c) = reply {
-            c.send(&ServerFrame::Error(internal(&id)));
+            c.send(&ServerFrame::Error(internal(id)));
         }
+        live.log.truncate(head_before);
         return false;
     }
+    let mut encoded = encoded.iter();
     let mut ended = false;
     for effect in effects {
         match effect {
@@ -98,7 +101,9 @@ pub async fn apply(
                     SessionEvent::Ended { .. } => ended = true,
                     _ => {}
                 }
-                state.hub.broadcast(&id, &ServerFrame::Event(ev));
+                if let Some(e) = encoded.next() {
+                    state.hub.broadcast_text(id, e.frame());
+                }
             }
             Effect::Reply(f) => {
                 if let Some(c) = reply {
@@ -106,14 +111,14 @@ pub async fn apply(
                 }
             }
             Effect::Forward(f) => match from {
-                Party::Visitor => state.hub.send_to_agent_of(&id, &f),
-                _ => state.hub.send_to_visitor(&id, &f),
+                Party::Visitor => state.hub.send_to_agent_of(id, &f),
+                _ => state.hub.send_to_visitor(id, &f),
             },
         }
     }
     if ended {
         tracing::info!(session = %id, by = ?from, "session ended");
-        state.hub.session_ended(&id);
+        state.hub.session_ended(id);
         state.metrics.active_sessions.dec();
     }
     true
@@ -200,10 +205,12 @@ pub async fn create(
         created_at: at,
         ended: None,
     };
-    state.store.create_session(&record, &events).await?;
+    let encoded: Vec<EncodedEvent> = events.iter().map(EncodedEvent::new).collect();
+    state.store.create_session(&record, &encoded).await?;
     state.metrics.active_sessions.inc();
     tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
-    let live = state.hub.insert_session(Live { log, record });
+    let rate = state.config.limits.frames_per_second;
+    let live = state.hub.insert_session(Live::new(log, record, rate));
     Ok((id, ResumeToken::new(token), live))
 }
 
@@ -297,9 +304,10 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
                 },
             )
             .map_err(|_| refuse("the session has ended"))?;
+        let encoded = EncodedEvent::new(&ev);
         if let Err(e) = state
             .store
-            .append_events(id, std::slice::from_ref(&ev))
+            .append_events(id, std::slice::from_ref(&encoded))
             .await
         {
             tracing::error!(session = %id, error = %e, "storing agent_joined failed");
@@ -318,7 +326,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
                 .hub
                 .send_to_agent(user, &ServerFrame::Event(e.clone()));
         }
-        state.hub.send_to_visitor(id, &ServerFrame::Event(ev));
+        state.hub.send_text_to_visitor(id, encoded.frame());
     }
     dispatch(state).await;
     Ok(())

@@ -4,7 +4,8 @@
 //! (an unknown code gets 404 and a foreign origin 403, with no upgrade: this is what stops
 //! cross-site WebSocket hijacking). Every connection then runs the same loop: a handshake
 //! within [`HANDSHAKE_TIMEOUT`], frames checked against the protocol limits, a per-connection
-//! rate limit, and an idle timeout.
+//! rate limit, and an idle timeout. `send` frames are also limited per session and party,
+//! over all of that party's connections ([`crate::hub::Live::allow_send`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::auth;
-use crate::hub::{Conn, Outgoing};
+use crate::hub::{Bucket, Conn, Outgoing};
 use crate::session;
 use crate::state::{AppState, ClientIp, now};
 use crate::store::EmbedCodeRecord;
@@ -40,38 +41,6 @@ pub struct WsQuery {
     pub code: String,
 }
 
-/// A token bucket: `rate` frames per second, bursts up to twice that.
-#[derive(Debug)]
-struct Bucket {
-    rate: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        Self {
-            rate,
-            tokens: rate * 2.0,
-            at: Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 fn error(code: ErrorCode, message: impl Into<String>) -> ErrorFrame {
     ErrorFrame::new(code, message)
 }
@@ -82,25 +51,41 @@ fn fatal(conn: &Conn, code: ErrorCode, message: &str, close: CloseCode) {
     conn.close(close, message);
 }
 
+/// Most frames written to the socket with one flush.
+const MAX_BATCH: usize = 32;
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
-    while let Some(out) = rx.recv().await {
-        match out {
-            Outgoing::Frame(text) => {
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
+    // Everything already queued goes out with one flush (one `write` for an event and
+    // its ack, or for the events of many sessions to an agent).
+    'frames: while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(out) = next.take() {
+            match out {
+                Outgoing::Frame(text) => {
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        break 'frames;
+                    }
+                }
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code: code.code(),
+                        reason: reason.chars().take(100).collect::<String>().into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break 'frames;
                 }
             }
-            Outgoing::Close(code, reason) => {
-                let frame = CloseFrame {
-                    code: code.code(),
-                    reason: reason.chars().take(100).collect::<String>().into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
+            batched += 1;
+            if batched < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
+        }
+        if sink.flush().await.is_err() {
+            break;
         }
     }
     let _ = sink.close().await;
@@ -127,21 +112,35 @@ async fn read_loop<F, Fut>(
 {
     let mut bucket = Bucket::new(state.config.limits.frames_per_second);
     let mut malformed = 0;
+    // One timer per connection, not one per frame: a frame only notes when it came, and
+    // the timer, when it fires, checks the deadline that follows from that.
+    let mut last = Instant::now();
+    let timer = tokio::time::sleep(HANDSHAKE_TIMEOUT);
+    tokio::pin!(timer);
     loop {
-        let (limit, on_timeout) = if handshaken() {
-            (IDLE_TIMEOUT, CloseCode::IdleTimeout)
-        } else {
-            (HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
-        };
-        let msg = match tokio::time::timeout(limit, stream.next()).await {
-            Err(_) => {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = &mut timer => {
+                let (limit, on_timeout) = if handshaken() {
+                    (IDLE_TIMEOUT, CloseCode::IdleTimeout)
+                } else {
+                    (HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
+                };
+                let due = last + limit;
+                if due > Instant::now() {
+                    timer.as_mut().reset(due.into());
+                    continue;
+                }
                 state.metrics.reject("timeout");
                 conn.close(on_timeout, "timeout");
                 return;
             }
-            Ok(None | Some(Err(_))) => return,
-            Ok(Some(Ok(msg))) => msg,
         };
+        let msg = match next {
+            None | Some(Err(_)) => return,
+            Some(Ok(msg)) => msg,
+        };
+        last = Instant::now();
         let text = match msg {
             Message::Text(t) => t,
             Message::Binary(_) => {
@@ -157,7 +156,7 @@ async fn read_loop<F, Fut>(
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if !bucket.take() {
+        if !bucket.take(last) {
             state.metrics.reject("rate_limited");
             fatal(
                 conn,
@@ -185,7 +184,9 @@ async fn read_loop<F, Fut>(
                 continue;
             }
         };
-        if on_frame(frame).await == Flow::Stop {
+        // Boxed: a frame's handling is large and short-lived; an idle connection's task
+        // should not carry room for it.
+        if Box::pin(on_frame(frame)).await == Flow::Stop {
             return;
         }
     }
@@ -218,10 +219,15 @@ pub async fn visitor_ws(
         Err(e) => return e.into_response(),
     };
     let origin = origin.unwrap_or_default();
-    upgrade(ws).on_upgrade(move |socket| async move {
-        state.metrics.connections.inc();
-        visitor_conn(&state, socket, record, origin, ip).await;
-        state.metrics.connections.dec();
+    upgrade(ws).on_upgrade(move |socket| {
+        // Split before the task's future is made, so that it holds the two small halves
+        // rather than room for the whole socket as well.
+        let socket = socket.split();
+        async move {
+            state.metrics.connections.inc();
+            visitor_conn(&state, socket, record, origin, ip).await;
+            state.metrics.connections.dec();
+        }
     })
 }
 
@@ -236,15 +242,20 @@ struct Visitor {
     session: Option<SessionId>,
 }
 
+/// The two halves of a WebSocket.
+type Halves = (
+    futures_util::stream::SplitSink<WebSocket, Message>,
+    futures_util::stream::SplitStream<WebSocket>,
+);
+
 async fn visitor_conn(
     state: &AppState,
-    socket: WebSocket,
+    (sink, stream): Halves,
     record: EmbedCodeRecord,
     origin: String,
     ip: Option<std::net::IpAddr>,
 ) {
     let (conn, rx) = state.hub.new_conn();
-    let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, rx));
     let v = tokio::sync::Mutex::new(Visitor {
         state: state.clone(),
@@ -328,11 +339,13 @@ impl Visitor {
                     });
                     Flow::Continue
                 }
-                Some(r) => self.resume(r).await,
+                // Rare and large futures are boxed, so that an idle connection's task
+                // is sized for its common path.
+                Some(r) => Box::pin(self.resume(r)).await,
             };
         }
         match frame {
-            ClientFrame::StartChat { id, form } => self.start(id, form).await,
+            ClientFrame::StartChat { id, form } => Box::pin(self.start(id, form)).await,
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
@@ -551,6 +564,21 @@ async fn handle_session_frame(
     let ends = matches!(frame, ClientFrame::End { .. });
     {
         let mut l = live.lock().await;
+        // Messages are limited per session and party as well as per connection, so that
+        // reconnecting (or a second tab) does not buy a fresh burst.
+        if let ClientFrame::Send { id, .. } = &frame
+            && !l.allow_send(party, Instant::now())
+        {
+            state.metrics.reject("message_rate_limited");
+            let e = error(
+                ErrorCode::RateLimited,
+                "too many messages in this session; slow down",
+            );
+            conn.send(&ServerFrame::Error(
+                e.in_session(sid.clone()).about(id.clone()),
+            ));
+            return;
+        }
         let head = l.log.head();
         match l.log.handle(now(), party, &frame) {
             Err(e) => {

@@ -7,7 +7,7 @@ use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 use interact_server::store::{
-    EmbedCodeRecord, SessionRecord, SqliteStore, Store, StoreError, TemplateRecord,
+    EmbedCodeRecord, EncodedEvent, SessionRecord, SqliteStore, Store, StoreError, TemplateRecord,
 };
 use interact_server::tenant::TargetRef;
 
@@ -83,7 +83,7 @@ async fn concurrent_appends_are_committed_in_groups_and_isolated() {
         tasks.push(tokio::spawn(async move {
             for seq in 1..=10 {
                 store
-                    .append_events(&s, &[message(&s, seq)])
+                    .append_events(&s, &[EncodedEvent::new(&message(&s, seq))])
                     .await
                     .expect("append");
             }
@@ -99,7 +99,9 @@ async fn concurrent_appends_are_committed_in_groups_and_isolated() {
                 }
                 tokio::task::yield_now().await;
             }
-            store.append_events(&s, &[message(&s, 1)]).await
+            store
+                .append_events(&s, &[EncodedEvent::new(&message(&s, 1))])
+                .await
         })
     };
     for t in tasks {

@@ -595,3 +595,138 @@ async fn replayed_and_swapped_tokens_are_refused() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn messages_are_limited_per_session_across_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path());
+    // 5 frames a second per connection (bursts of 10), and 5 messages a second per
+    // session and party (bursts of 10).
+    cfg.limits.frames_per_second = 5;
+    let server = TestServer::start(cfg).await;
+    let code = server.embed_code(support()).await;
+
+    // The agent takes the chat, so that both parties can write.
+    let token = server.agent_token("alex").await;
+    let mut agent = connect_agent(server.addr).await;
+    agent.agent_hello(&token).await;
+    agent
+        .send(&ClientFrame::SetPresence {
+            presence: Presence::Available,
+        })
+        .await;
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let (session, resume_token) = visitor.start_chat(mid("start"), form(None)).await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    agent.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))).await;
+
+    // The visitor writes over five connections in turn (a reconnect each time), each
+    // staying within its own frame limit: hello and at most nine messages (eight on the
+    // last one, which sends a ping too).
+    let (mut acked, mut limited) = (Vec::new(), Vec::new());
+    let mut last_seq = Seq::ZERO;
+    for c in 0..5 {
+        if c > 0 {
+            visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+                .await
+                .expect("allowed");
+            let resume = Resume {
+                session: session.clone(),
+                token: resume_token.clone(),
+                last_seq,
+            };
+            // The welcome; the events replayed after it are read below.
+            visitor.hello(Some(resume)).await;
+        }
+        let sends = if c == 0 || c == 4 { 8 } else { 9 };
+        for n in 0..sends {
+            let id = mid(&format!("v{c}-{n}"));
+            visitor
+                .send(&ClientFrame::Send {
+                    session: None,
+                    id: id.clone(),
+                    text: "hello".into(),
+                })
+                .await;
+            let frames = visitor
+                .recv_until(|f| match f {
+                    ServerFrame::Ack { id: a, .. } => *a == id,
+                    ServerFrame::Error(e) => e.id.as_ref() == Some(&id),
+                    _ => false,
+                })
+                .await;
+            for f in &frames {
+                if let ServerFrame::Event(e) = f {
+                    last_seq = last_seq.max(e.seq);
+                }
+            }
+            match frames.last() {
+                Some(ServerFrame::Ack { seq, .. }) => {
+                    last_seq = last_seq.max(*seq);
+                    acked.push(id);
+                }
+                Some(ServerFrame::Error(e)) => {
+                    assert_eq!(e.code, ErrorCode::RateLimited, "{e:?}");
+                    assert!(!e.fatal, "the connection stays");
+                    assert_eq!(e.session.as_ref(), Some(&session));
+                    limited.push(id);
+                }
+                other => unreachable!("{other:?}"),
+            }
+        }
+    }
+    // 43 messages; a session's visitor gets a burst of 10 and 5 more a second, so unless
+    // this took over six seconds some were refused, though no connection broke its own
+    // limit.
+    assert_eq!(acked.len() + limited.len(), 43);
+    assert!(acked.len() >= 10, "the burst goes through: {acked:?}");
+    assert!(!limited.is_empty(), "the session's limit held: {acked:?}");
+
+    // The connection is still open, and the refused messages were not stored: the
+    // session's events are those acknowledged (and the three before them).
+    visitor.send(&ClientFrame::Ping { nonce: 7 }).await;
+    let pongs = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Pong { nonce: 7, .. }))
+        .await;
+    let Some(ServerFrame::Pong { heads, .. }) = pongs.last() else {
+        unreachable!()
+    };
+    let stored = server.state.store.events(&session).await.expect("events");
+    let messages: Vec<_> = stored
+        .iter()
+        .filter_map(|e| match &e.event {
+            SessionEvent::Message { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, acked);
+    assert_eq!(heads.get(&session).copied(), stored.last().map(|e| e.seq));
+
+    // The agent's budget is their own: the visitor's flood does not silence them.
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a-1"),
+            text: "How can I help?".into(),
+        })
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Ack { .. }))
+        .await;
+    let metrics = server.state.metrics.render();
+    assert!(
+        metrics.contains("reason=\"message_rate_limited\""),
+        "{metrics}"
+    );
+    server.stop().await;
+}

@@ -9,7 +9,8 @@
 //!
 //! 1. **Baseline**: a bare WebSocket forwarder on the same stack as Interact (axum + tokio)
 //!    that forwards each visitor frame to the pair's agent socket and echoes it to the
-//!    visitor, without parsing or storing anything.
+//!    visitor, without parsing or storing anything. Its sockets are set up as Interact's
+//!    (the same read buffer and batched writer).
 //! 2. **Interact**: the real server (demo configuration, SQLite file, synthetic agents in
 //!    the `support` service). Visitors connect from an allowed origin and start chats; the
 //!    agents accept every offer.
@@ -281,7 +282,10 @@ async fn run(o: &Options) -> Result<()> {
         o.db_dir.display(),
         fs_type(&o.db_dir)
     );
-    println!("Sockets:    TCP_NODELAY on both ends (the servers as `interact_server::run` serves)");
+    println!(
+        "Sockets:    TCP_NODELAY on both ends (the servers as `interact_server::run` serves); \
+         both servers: 4 KiB WebSocket read buffer, queued frames written with one flush"
+    );
     println!(
         "Setup:      {} pairs over {} agent connections ({} chats each); closed loop {} \
          messages per pair; paced {} per pair every {} s; {} idle sessions\n",

@@ -6,13 +6,15 @@
 //! - `--child interact DIR AGENTS MAX_CHATS`: the real Interact server (`build_state` and
 //!   `run` of the library, as the binary does) on `127.0.0.1:0`, with the demo
 //!   configuration, its SQLite file in `DIR`, `AGENTS` synthetic agents in the demo's
-//!   `support` service, `MAX_CHATS` chats per agent, and the per-address and per-connection
-//!   rate limits raised out of the way.
+//!   `support` service, `MAX_CHATS` chats per agent, and the per-address, per-connection
+//!   and per-session rate limits raised out of the way.
 //! - `--child bare`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
 //!   `axum::serve` like Interact): `/agent?n=J` registers agent socket `J`; every text frame
 //!   a `/visitor?agent=J` socket sends is forwarded verbatim to agent socket `J` and echoed
 //!   back to the visitor (the bare counterpart of Interact's event to the agent and `ack` to
-//!   the visitor). No parsing, no storage.
+//!   the visitor). No parsing, no storage. Its sockets are set up as Interact's are (the
+//!   same 4 KiB read buffer, the same batched writer), so that the comparison is of what
+//!   Interact does on top of the same socket handling.
 //!
 //! A child prints one JSON line on stdout (its address and, for Interact, an embed code and
 //! the agents' sign-in tokens) and exits when its stdin closes.
@@ -297,16 +299,34 @@ async fn bare() -> Result<()> {
     Ok(())
 }
 
-/// Drains a socket's queue into it: one writer task per socket, as in Interact.
+/// Drains a socket's queue into it: one writer task per socket, and every frame already
+/// queued written with one flush, as in Interact (`ws.rs`, `write_loop`).
 async fn writer(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut rx: mpsc::UnboundedReceiver<Utf8Bytes>,
 ) {
-    while let Some(text) = rx.recv().await {
-        if sink.send(Message::Text(text)).await.is_err() {
-            break;
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(text) = next.take() {
+            if sink.feed(Message::Text(text)).await.is_err() {
+                return;
+            }
+            batched += 1;
+            if batched < 32 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
+}
+
+/// The same socket settings as Interact's (`ws.rs`, `upgrade()`): a 4 KiB read buffer
+/// instead of tungstenite's 128 KiB, which it zero-fills before every read.
+fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(4 * 1024)
 }
 
 async fn bare_agent(
@@ -314,7 +334,7 @@ async fn bare_agent(
     Query(q): Query<AgentQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    upgrade(ws).on_upgrade(move |socket| async move {
         let (sink, mut stream) = socket.split();
         let (tx, rx) = mpsc::unbounded_channel();
         agents
@@ -337,7 +357,7 @@ async fn bare_visitor(
     Query(q): Query<VisitorQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    upgrade(ws).on_upgrade(move |socket| async move {
         let (sink, mut stream) = socket.split();
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer(sink, rx));

@@ -5,10 +5,14 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use std::fmt::Write as _;
+use std::ops::Range;
+
 use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::ids::{AgentId, SessionId};
-use interact_sdk::protocol::{EndReason, EventFrame};
+use interact_sdk::ids::{AgentId, Seq, SessionId};
+use interact_sdk::protocol::{EndReason, EventFrame, SessionEvent, encode};
 use interact_sdk::time::UnixMillis;
 use serde::Serialize;
 
@@ -90,6 +94,62 @@ pub struct SessionRecord {
     pub ended: Option<(UnixMillis, EndReason)>,
 }
 
+/// A session event encoded once: the JSON of its [`SessionEvent`] is what the store keeps
+/// (the `event` column), and the same bytes, inside the `event` frame, are what every
+/// connection of the session is sent.
+#[derive(Clone, Debug)]
+pub struct EncodedEvent {
+    /// Its sequence number.
+    pub seq: Seq,
+    /// When the server stored it.
+    pub at: UnixMillis,
+    /// How the session ended, if this is its `ended` event.
+    pub ended: Option<EndReason>,
+    /// The whole `event` frame, as sent.
+    frame: Utf8Bytes,
+    /// Where the event's own JSON is inside `frame`.
+    event: Range<usize>,
+}
+
+impl EncodedEvent {
+    /// Encodes `ev`: its event's JSON once, and the `event` frame around it (the same
+    /// text as `encode(&ServerFrame::Event(ev))`).
+    pub fn new(ev: &EventFrame) -> Self {
+        let event = encode(&ev.event);
+        let session = encode(&ev.session);
+        let mut frame = String::with_capacity(event.len() + session.len() + 64);
+        frame.push_str(r#"{"type":"event","session":"#);
+        frame.push_str(&session);
+        // Writing to a String cannot fail.
+        let _ = write!(frame, r#","seq":{},"at":{},"event":"#, ev.seq.0, ev.at.0);
+        let start = frame.len();
+        frame.push_str(&event);
+        let end = frame.len();
+        frame.push('}');
+        let ended = match &ev.event {
+            SessionEvent::Ended { reason } => Some(*reason),
+            _ => None,
+        };
+        Self {
+            seq: ev.seq,
+            at: ev.at,
+            ended,
+            frame: Utf8Bytes::from(frame),
+            event: start..end,
+        }
+    }
+
+    /// The JSON of the event alone (what the store keeps).
+    pub fn event_json(&self) -> &str {
+        &self.frame.as_str()[self.event.clone()]
+    }
+
+    /// The `event` frame (shared, not copied, between connections).
+    pub fn frame(&self) -> Utf8Bytes {
+        self.frame.clone()
+    }
+}
+
 /// Everything the server keeps.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -114,13 +174,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_session(
         &self,
         s: &SessionRecord,
-        events: &[EventFrame],
+        events: &[EncodedEvent],
     ) -> Result<(), StoreError>;
     /// Appends events to a session, atomically; records the end if one is among them.
     async fn append_events(
         &self,
         session: &SessionId,
-        events: &[EventFrame],
+        events: &[EncodedEvent],
     ) -> Result<(), StoreError>;
     /// Records the agent who took a session.
     async fn set_session_agent(
@@ -153,4 +213,49 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn agent_token(&self, hash: &str, now: UnixMillis) -> Result<Option<String>, StoreError>;
     /// Removes a token (sign-out).
     async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use interact_sdk::ids::MessageId;
+    use interact_sdk::protocol::{AgentInfo, Party, ServerFrame};
+
+    use super::*;
+
+    #[test]
+    fn an_encoded_event_is_the_event_frame_and_its_event_json() {
+        let session = SessionId::new("s0123abc").expect("valid");
+        let events = [
+            SessionEvent::Message {
+                id: MessageId::new("m-1").expect("valid"),
+                from: Party::Visitor,
+                author: Some("Vera \"V\" <b>".into()),
+                text: "line\nbreak \u{1F600} \\ </script>".into(),
+            },
+            SessionEvent::Queued { position: 3 },
+            SessionEvent::AgentJoined {
+                agent: AgentInfo {
+                    id: AgentId::new("alex").expect("valid"),
+                    display_name: "Alex".into(),
+                },
+            },
+            SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            },
+        ];
+        for (n, event) in events.into_iter().enumerate() {
+            let ev = EventFrame {
+                session: session.clone(),
+                seq: Seq(n as u64 + 1),
+                at: UnixMillis(1_700_000_000_123 + n as u64),
+                event,
+            };
+            let e = EncodedEvent::new(&ev);
+            assert_eq!(e.frame().as_str(), encode(&ServerFrame::Event(ev.clone())));
+            assert_eq!(e.event_json(), encode(&ev.event));
+            assert_eq!((e.seq, e.at), (ev.seq, ev.at));
+            let ended = matches!(ev.event, SessionEvent::Ended { .. });
+            assert_eq!(e.ended.is_some(), ended);
+        }
+    }
 }

@@ -7,15 +7,16 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{AgentId, SessionId};
-use interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
+use interact_sdk::protocol::{EndReason, EventFrame};
 use interact_sdk::time::UnixMillis;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{ConnectOptions, Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EmbedCodeRecord, SessionRecord, Store, StoreError, TemplateRecord};
+use super::{EmbedCodeRecord, EncodedEvent, SessionRecord, Store, StoreError, TemplateRecord};
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -29,11 +30,15 @@ pub struct SqliteStore {
 /// Most appends committed in one transaction.
 const MAX_GROUP: usize = 256;
 
+/// Most events written by one statement (4 parameters each, far below SQLite's limit of
+/// 32,766).
+const MAX_ROWS: usize = 1024;
+
 /// One `append_events` call waiting for its commit.
 #[derive(Debug)]
 struct AppendJob {
     session: SessionId,
-    events: Vec<EventFrame>,
+    events: Vec<EncodedEvent>,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -41,39 +46,96 @@ struct AppendJob {
 /// and answers each caller after the commit. Each caller still gets its answer only once
 /// its events are durable, but many sessions share one fsync. If the group fails, each
 /// append is retried alone, so one bad append fails only its own caller.
-async fn commit_loop(pool: SqlitePool, mut rx: mpsc::Receiver<AppendJob>) {
+///
+/// The loop has a connection of its own, and a group is one statement (one multi-row
+/// `INSERT`, inside `BEGIN`/`COMMIT` only when a session ends in it): one round trip to
+/// SQLite's worker thread per group rather than one per event.
+async fn commit_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<AppendJob>) {
+    let mut group: Vec<AppendJob> = Vec::new();
     while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        let mut rows = first.events.len();
+        group.push(first);
+        while group.len() < MAX_GROUP && rows < MAX_ROWS {
             match rx.try_recv() {
-                Ok(job) => group.push(job),
+                Ok(job) => {
+                    rows += job.events.len();
+                    group.push(job);
+                }
                 Err(_) => break,
             }
         }
-        let all = async {
-            let mut tx = pool.begin().await?;
-            for job in &group {
-                SqliteStore::insert_events(&mut tx, &job.session, &job.events).await?;
-            }
-            tx.commit().await?;
-            Ok::<(), StoreError>(())
-        }
-        .await;
-        if all.is_ok() {
-            for job in group {
+        if write_group(&mut conn, &group).await.is_ok() {
+            for job in group.drain(..) {
                 let _ = job.done.send(Ok(()));
             }
             continue;
         }
-        for job in group {
-            let one = async {
-                let mut tx = pool.begin().await?;
-                SqliteStore::insert_events(&mut tx, &job.session, &job.events).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await;
+        for job in group.drain(..) {
+            let one = write_group(&mut conn, std::slice::from_ref(&job)).await;
             let _ = job.done.send(one);
+        }
+    }
+}
+
+/// Writes the events of `jobs` durably, all or none.
+async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<(), StoreError> {
+    let rows: usize = jobs.iter().map(|j| j.events.len()).sum();
+    if rows == 0 {
+        return Ok(());
+    }
+    let ends = jobs
+        .iter()
+        .flat_map(|j| j.events.iter().filter(|e| e.ended.is_some()))
+        .count();
+    let mut sql = String::with_capacity(80 + rows * 14 + ends * 80);
+    if ends > 0 {
+        sql.push_str("BEGIN IMMEDIATE; ");
+    }
+    sql.push_str("INSERT INTO session_events (session_id, seq, at, event) VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
+    }
+    sql.push(';');
+    for _ in 0..ends {
+        sql.push_str(" UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?;");
+    }
+    if ends > 0 {
+        sql.push_str(" COMMIT;");
+    }
+    // The statement differs with the number of rows: keep only the common small ones
+    // prepared.
+    let mut query = sqlx::query(&sql).persistent(rows <= 16 && ends == 0);
+    for job in jobs {
+        for e in &job.events {
+            query = query
+                .bind(job.session.as_str())
+                .bind(i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+                .bind(db(e.at))
+                .bind(e.event_json());
+        }
+    }
+    for job in jobs {
+        for e in &job.events {
+            if let Some(reason) = &e.ended {
+                query = query
+                    .bind(db(e.at))
+                    .bind(json(reason))
+                    .bind(job.session.as_str());
+            }
+        }
+    }
+    match query.execute(&mut *conn).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if ends > 0 {
+                // The transaction may be open; a failed ROLLBACK means it was not.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+            Err(conflict(e))
         }
     }
 }
@@ -119,11 +181,12 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let writer = options.connect().await?;
         let (appends, rx) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(commit_loop(pool.clone(), rx));
+        tokio::spawn(commit_loop(writer, rx));
         Ok(Self { pool, appends })
     }
 
@@ -171,7 +234,7 @@ impl SqliteStore {
     async fn insert_events(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         session: &SessionId,
-        events: &[EventFrame],
+        events: &[EncodedEvent],
     ) -> Result<(), StoreError> {
         for e in events {
             sqlx::query(
@@ -180,11 +243,11 @@ impl SqliteStore {
             .bind(session.as_str())
             .bind(i64::try_from(e.seq.0).unwrap_or(i64::MAX))
             .bind(db(e.at))
-            .bind(json(&e.event))
+            .bind(e.event_json())
             .execute(&mut **tx)
             .await
             .map_err(conflict)?;
-            if let SessionEvent::Ended { reason } = &e.event {
+            if let Some(reason) = &e.ended {
                 sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3")
                     .bind(db(e.at))
                     .bind(json(reason))
@@ -294,7 +357,7 @@ impl Store for SqliteStore {
     async fn create_session(
         &self,
         s: &SessionRecord,
-        events: &[EventFrame],
+        events: &[EncodedEvent],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -325,7 +388,7 @@ impl Store for SqliteStore {
     async fn append_events(
         &self,
         session: &SessionId,
-        events: &[EventFrame],
+        events: &[EncodedEvent],
     ) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
         let job = AppendJob {
