@@ -100,6 +100,9 @@ pub struct LimitsSection {
     pub sessions_per_minute_per_ip: u32,
     /// Frames a connection may send per second (burst allowed up to twice this).
     pub frames_per_second: u32,
+    /// Chat messages (`send` frames) one party of a session may send per second, over
+    /// all of its connections (burst allowed up to twice this).
+    pub messages_per_second_per_session: u32,
     /// Seconds an agent has to accept an offer.
     pub offer_timeout_secs: u64,
     /// Most chats an agent handles at once.
@@ -111,6 +114,7 @@ impl Default for LimitsSection {
         Self {
             sessions_per_minute_per_ip: 10,
             frames_per_second: 20,
+            messages_per_second_per_session: 5,
             offer_timeout_secs: 30,
             max_chats_per_agent: 4,
         }

@@ -36,7 +36,7 @@ pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, S
     let modalities = state.tenant.modalities(&record.target);
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let rate = state.config.limits.frames_per_second;
+    let rate = state.config.limits.messages_per_second_per_session;
     Ok(Some(state.hub.insert_session(Live::new(log, record, rate))))
 }
 
@@ -49,7 +49,7 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
         let modalities = state.tenant.modalities(&record.target);
         match SessionLog::restore(record.id.clone(), modalities, events) {
             Ok(log) => {
-                let rate = state.config.limits.frames_per_second;
+                let rate = state.config.limits.messages_per_second_per_session;
                 state.hub.insert_session(Live::new(log, record, rate));
                 state.metrics.active_sessions.inc();
             }
@@ -209,7 +209,7 @@ pub async fn create(
     state.store.create_session(&record, &encoded).await?;
     state.metrics.active_sessions.inc();
     tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
-    let rate = state.config.limits.frames_per_second;
+    let rate = state.config.limits.messages_per_second_per_session;
     let live = state.hub.insert_session(Live::new(log, record, rate));
     Ok((id, ResumeToken::new(token), live))
 }

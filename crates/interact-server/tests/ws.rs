@@ -603,6 +603,7 @@ async fn messages_are_limited_per_session_across_connections() {
     // 5 frames a second per connection (bursts of 10), and 5 messages a second per
     // session and party (bursts of 10).
     cfg.limits.frames_per_second = 5;
+    cfg.limits.messages_per_second_per_session = 5;
     let server = TestServer::start(cfg).await;
     let code = server.embed_code(support()).await;
 

@@ -203,6 +203,7 @@ fn config(dir: &Path, agents: usize, max_chats: usize) -> Result<Config> {
     // One address opens every session; the clients send as fast as the server answers.
     c.limits.sessions_per_minute_per_ip = u32::MAX;
     c.limits.frames_per_second = 1_000_000;
+    c.limits.messages_per_second_per_session = 1_000_000;
     c.limits.max_chats_per_agent = max_chats;
     let template = c
         .users
