@@ -6,10 +6,11 @@ import init, { mountWidget } from "./pkg/interact_widget.js";
 
 const body = document.body;
 const { code, host, lang } = body.dataset;
-const embedded = window.parent !== window;
-const toHost = (type, value) => {
-  if (embedded) window.parent.postMessage({ interact: 1, type, value }, host);
-};
+// Embedded by a host page's loader; not on the Preview page (framed by this server).
+const embedded = window.parent !== window && host !== location.origin;
+const toHost = embedded
+  ? (type, value) => window.parent.postMessage({ interact: 1, type, value }, host)
+  : undefined;
 
 await init();
 const widget = mountWidget(
@@ -27,4 +28,4 @@ window.addEventListener("message", (e) => {
 });
 body.dataset.ready = "true";
 performance.mark("interact:widget-mounted");
-toHost("ready", widget.hasSession());
+toHost?.("ready", widget.hasSession());

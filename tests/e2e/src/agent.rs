@@ -16,9 +16,12 @@ pub struct AgentClient {
     ws: Ws,
     next_id: u32,
     client: u32,
-    /// Every visitor message text received so far, in order, per arrival (duplicates
-    /// would show here).
+    /// Every visitor message text received so far, in order of its sequence number's
+    /// first arrival. An event sent again with the same sequence number (a replay that
+    /// overlaps the live stream) counts once, as every client must treat it; a message
+    /// stored twice would have two numbers and show here twice.
     pub visitor_messages: Vec<String>,
+    seen: std::collections::BTreeSet<(interact_sdk::ids::SessionId, interact_sdk::ids::Seq)>,
 }
 
 impl AgentClient {
@@ -42,6 +45,7 @@ impl AgentClient {
             next_id: 0,
             client: 0,
             visitor_messages: Vec::new(),
+            seen: Default::default(),
         };
         agent
             .send(&ClientFrame::AgentHello(AgentHello {
@@ -94,6 +98,7 @@ impl AgentClient {
     pub async fn recv(&mut self, what: &str) -> ServerFrame {
         let frame = ws::recv(&mut self.ws, "agent", what).await;
         if let ServerFrame::Event(e) = &frame
+            && self.seen.insert((e.session.clone(), e.seq))
             && let SessionEvent::Message {
                 from: Party::Visitor,
                 text,
