@@ -652,7 +652,8 @@ impl Activity {
             | Self::CancelTask(_)
             | Self::DistributionPriority(_)
             | Self::QueueTask(_) => true,
-            Self::CollectInformation(a) => a.on_timeout.is_none() || a.on_invalid.is_none(),
+            // All questions answered: the next step.
+            Self::CollectInformation(_) => true,
             Self::InputCustomer(a) => a.on_timeout.is_none() || a.on_invalid.is_none(),
             Self::WebRequest(a) => a.on_success.is_none(),
             Self::AvailabilityRouting(a) => a.on_available.is_none(),

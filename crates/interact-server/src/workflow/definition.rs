@@ -355,10 +355,16 @@ fn compile(
         let activity = Activity::from_table(&key, params).map_err(|e| {
             let message = e.message().to_owned();
             // Point at the key the message is about, if it names one.
-            let line = keys
-                .keys()
-                .find(|k| message.contains(&format!("`{k}`")))
-                .and_then(|k| key_line(k));
+            let unknown = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next());
+            let line = unknown
+                .and_then(|k| keys.get_key_value(k))
+                .or_else(|| {
+                    keys.iter()
+                        .find(|(k, _)| message.contains(&format!("`{k}`")))
+                })
+                .and_then(|(k, _)| key_line(k));
             let display = activity::SUPPORTED
                 .iter()
                 .find(|(k, _)| *k == key)
