@@ -477,7 +477,8 @@ fn default_available_param() -> String {
     "available_users".into()
 }
 
-/// Get Queue Position: saves the task's position in the queue (1 = next).
+/// Get Queue Position: saves the task's position in the queue (1 = next), as last
+/// reported by the driver (empty if it has not reported one yet).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetQueuePosition {
