@@ -62,6 +62,15 @@ pub struct Config {
     /// A demo embed code the server makes sure exists at start (optional).
     #[serde(default)]
     pub demo: Option<DemoSection>,
+    /// Opening hours, referenced by workflows' Check Opening Hours steps.
+    #[serde(default)]
+    pub opening_hours: Vec<crate::workflow::OpeningHoursConfig>,
+    /// Instant Messaging workflows, selected by services (`workflow = "name"`).
+    #[serde(default, rename = "workflow")]
+    pub workflows: Vec<crate::workflow::WorkflowConfig>,
+    /// The opening hours and workflows, loaded and checked by [`Config::parse`].
+    #[serde(skip)]
+    pub definitions: crate::workflow::Definitions,
 }
 
 /// `[server]`
@@ -195,6 +204,10 @@ pub struct ServiceConfig {
     /// Presentation hints.
     #[serde(default)]
     pub theme: Theme,
+    /// The Instant Messaging workflow chats to this service go through (the name of a
+    /// `[[workflow]]`).
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 /// `[[user]]`
@@ -246,9 +259,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses TOML text; the error message names line and column.
+    /// Parses TOML text and loads its opening hours and workflows; the error message
+    /// names the line (and, for workflows, the workflow and step).
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.definitions = crate::workflow::Definitions::build(
+            &config.opening_hours,
+            &config.workflows,
+            Some(text),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(config)
     }
 
     /// Checks what the schema cannot: unique ids, references, URLs, origins.
@@ -289,6 +310,27 @@ impl Config {
             }
             if s.privacy.safe_url().is_none() {
                 return Err(format!("service {:?}: privacy.url must be http(s)", s.id));
+            }
+        }
+        for s in &self.services {
+            if let Some(w) = &s.workflow
+                && !self.definitions.workflows.contains_key(w)
+            {
+                return Err(format!(
+                    "service {:?}: workflow {w:?} is not defined (no [[workflow]] has that name)",
+                    s.id
+                ));
+            }
+        }
+        for w in self.definitions.workflows.values() {
+            for (step, service) in w.transfer_targets() {
+                if !service_ids.contains(service) {
+                    return Err(format!(
+                        "{}: Transfer names service {service:?}, which is not defined \
+                         (Instant Messaging transfers to services only)",
+                        w.place(step)
+                    ));
+                }
             }
         }
         if !(self.server.public_url.starts_with("http://")
@@ -366,6 +408,56 @@ mod tests {
         let mut c = Config::parse(DEMO).expect("parses");
         c.domain_templates[0].origins.push("null".into());
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn workflows_are_loaded_and_checked() {
+        let c = Config::parse(DEMO).expect("parses");
+        let support = c
+            .services
+            .iter()
+            .find(|s| s.id == "support")
+            .expect("support");
+        let name = support
+            .workflow
+            .as_deref()
+            .expect("the demo service has a workflow");
+        assert!(c.definitions.workflows.contains_key(name));
+
+        let mut bad = c.clone();
+        bad.services[0].workflow = Some("absent".into());
+        assert!(bad.validate().expect_err("unknown").contains("\"absent\""));
+
+        // An unsupported activity is refused at parse time, with its place and line.
+        let text = DEMO.replacen("activity = \"queue_task\"", "activity = \"play_music\"", 1);
+        let line = text
+            .lines()
+            .position(|l| l.contains("play_music"))
+            .expect("replaced")
+            + 1;
+        let e = Config::parse(&text).expect_err("unsupported");
+        assert!(
+            e.contains("\"Play Music\" is not supported for Instant Messaging"),
+            "{e}"
+        );
+        assert!(e.contains(&format!("line {line}")), "{e}");
+        assert!(e.contains("workflow \"support-im\""), "{e}");
+
+        let text = DEMO.replacen("on_closed = \"closed\"", "on_closed = \"shut\"", 1);
+        assert!(
+            Config::parse(&text)
+                .expect_err("label")
+                .contains("\"shut\"")
+        );
+
+        let text = DEMO.replacen(
+            "activity = \"disconnect\"\noutcome = \"no_agent\"",
+            "activity = \"transfer\"\nservice = \"nobody\"",
+            1,
+        );
+        assert_ne!(text, DEMO);
+        let c = Config::parse(&text).expect("parses");
+        assert!(c.validate().expect_err("transfer").contains("\"nobody\""));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod tenant;
+pub mod workflow;
 pub mod ws;
 
 use std::future::Future;
