@@ -363,10 +363,7 @@ pub struct FilterError {
     pub message: String,
 }
 
-fn names<T: Copy>(all: &[T]) -> String
-where
-    T: fmt::Display,
-{
+fn names<T: fmt::Display>(all: &[T]) -> String {
     all.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
