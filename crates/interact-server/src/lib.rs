@@ -33,6 +33,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod report;
 pub mod session;
 pub mod state;
 pub mod store;

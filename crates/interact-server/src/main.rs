@@ -2,7 +2,8 @@
 //!
 //! `interact-server serve` starts the server; the other subcommands administer embed codes
 //! and Domain Templates directly in the database named by the configuration (no running
-//! server needed) and make the hashes the configuration file holds.
+//! server needed), print the session report, and make the hashes the configuration file
+//! holds.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
 use interact_server::config::Config;
 use interact_server::state::AppState;
 use interact_server::store::SqliteStore;
-use interact_server::{admin, auth};
+use interact_server::{admin, auth, report};
 use tracing_subscriber::EnvFilter;
 
 /// The configuration used without `--config`, relative to the working directory.
@@ -41,6 +42,9 @@ enum Command {
     /// List, set and delete Domain Templates (the websites an embed code may be used on).
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Reports (read from the database; a running server need not be stopped).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print the HTML snippet of an embed code, to paste into a website.
     Snippet {
         /// The embed code.
@@ -69,6 +73,39 @@ enum EmbedCodeCommand {
     Revoke {
         /// The embed code.
         code: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Every session (service sessions and direct user contacts) with its times, agent and
+    /// outcome, oldest first; the same rows as `GET /admin/v1/reports/sessions`.
+    Sessions {
+        /// Only sessions for this service id.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only direct contacts with this user id.
+        #[arg(long)]
+        user: Option<String>,
+        /// `service` or `user`.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Outcomes, comma-separated: handled, failed, abandoned, cancelled, transferred,
+        /// no_agent.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Created at or after this time (Unix milliseconds).
+        #[arg(long)]
+        from: Option<String>,
+        /// Created before this time (Unix milliseconds).
+        #[arg(long)]
+        to: Option<String>,
+        /// At most this many rows (1 to 10000) [default: 1000].
+        #[arg(long)]
+        limit: Option<String>,
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
 }
 
@@ -124,6 +161,7 @@ async fn run(cli: Cli) -> CliResult {
             let (path, config) = load()?;
             template(&path, config, c).await
         }
+        Command::Report(c) => report_command(load()?.1, c).await,
         Command::Snippet { code } => {
             let state = open(load()?.1).await?;
             let public_url = &state.config.server.public_url;
@@ -363,6 +401,42 @@ async fn template(path: &Path, config: Config, command: TemplateCommand) -> CliR
             println!("deleted {name}");
             from_config(&name);
         }
+    }
+    Ok(())
+}
+
+async fn report_command(config: Config, command: ReportCommand) -> CliResult {
+    let ReportCommand::Sessions {
+        service,
+        user,
+        kind,
+        outcome,
+        from,
+        to,
+        limit,
+        format,
+    } = command;
+    let given = [
+        ("service", service),
+        ("user", user),
+        ("kind", kind),
+        ("outcome", outcome),
+        ("from", from),
+        ("to", to),
+        ("limit", limit),
+        ("format", Some(format)),
+    ];
+    let filter = report::ReportFilter::from_pairs(
+        given
+            .iter()
+            .filter_map(|(name, value)| Some((*name, value.as_deref()?))),
+    )
+    .map_err(|e| format!("--{e}"))?;
+    let state = open(config).await?;
+    let reports = report::session_reports(state.store.as_ref(), &filter).await?;
+    match filter.format {
+        report::Format::Csv => print!("{}", report::to_csv(&reports)),
+        report::Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
     }
     Ok(())
 }

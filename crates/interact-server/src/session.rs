@@ -264,6 +264,7 @@ async fn dispatch_now(state: &AppState) {
         state
             .hub
             .send_to_agent(&plan.agent, &ServerFrame::Offer(offer));
+        record_offer(state, &plan.session);
         let state2 = state.clone();
         let timeout = Duration::from_secs(state.config.limits.offer_timeout_secs);
         tokio::spawn(async move {
@@ -356,4 +357,18 @@ pub async fn replay_for_agent(
             }
         }
     }
+}
+
+/// Records an offer for reporting (the event log does not hold offers), in the
+/// background: the offer is already on its way and a failure only costs the report's
+/// `offered_at`.
+fn record_offer(state: &AppState, session: &SessionId) {
+    let store = state.store.clone();
+    let session = session.clone();
+    let at = now();
+    tokio::spawn(async move {
+        if let Err(e) = store.record_offer(&session, at).await {
+            tracing::warn!(session = %session, error = %e, "recording the offer failed");
+        }
+    });
 }

@@ -10,7 +10,7 @@
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
-//! | `/admin/v1/...` | The admin API: Domain Templates and embed codes (see [`admin`](self#admin-api)). |
+//! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
 //! | `GET /privacy` | The demo configuration's stand-in privacy policy (`www/privacy.html`). |
 //!
@@ -30,11 +30,40 @@
 //! | `POST /admin/v1/embed-codes` with `{"target": {"kind": "service", "id": "support"}, "template": "demo"}` | 201, the record and its `snippet`; 400 naming a missing licence or an unknown template |
 //! | `POST /admin/v1/embed-codes/{code}/revoke` | 204; 404 |
 //! | `GET /admin/v1/embed-codes/{code}/snippet` | 200, the HTML snippet as `text/plain`; 404 |
+//! | `GET /admin/v1/reports/sessions?service=&user=&kind=&outcome=&from=&to=&limit=&format=` | 200, the session report (below); 400 naming a bad parameter |
+//!
+//! ## The session report
+//!
+//! `GET /admin/v1/reports/sessions` lists every session, service sessions and direct user
+//! contacts alike, oldest first ([`crate::report`] derives the rows and decides the
+//! outcome). Parameters, all optional, each narrowing the list; empty values count as
+//! absent, unknown or repeated ones are refused:
+//!
+//! | Parameter | Meaning |
+//! |-----------|---------|
+//! | `service` | sessions for this service id |
+//! | `user` | direct contacts with this user id |
+//! | `kind` | `service` or `user` |
+//! | `outcome` | one or more of `handled`, `failed`, `abandoned`, `cancelled`, `transferred`, `no_agent`, comma-separated (open sessions have no outcome and are left out) |
+//! | `from`, `to` | created at or after `from`, before `to`; Unix milliseconds |
+//! | `limit` | at most this many rows, 1 to 10000 (default 1000) |
+//! | `format` | `json` (default) or `csv` |
+//!
+//! JSON is an array of objects: `session`, `kind` (`service`/`user`), `target` (its id),
+//! `channel` (`interact`), `modality` (`chat`), `created_at`, `queued_at`, `offered_at`,
+//! `accepted_at`, `ended_at` (Unix ms or `null`), `wait_ms`, `handling_ms`, `agent`,
+//! `offers`, `end_reason`, `outcome` (`null` while open), `workflow_path` (a list of step
+//! labels). CSV (`text/csv`, `Content-Disposition: attachment`) has the same fields as
+//! columns under a header row, RFC 4180 quoting, the workflow path joined by ` > `, and
+//! `'` before any cell that starts with `=`, `+`, `-` or `@` (so that spreadsheets do not
+//! run it as a formula). A bad parameter gets
+//! `{"error": {"code": "bad_request", "message", "parameter"}}`.
 
 mod admin;
 mod agent;
 pub mod demo;
 mod pages;
+mod reports;
 mod visitor;
 mod widget;
 
@@ -68,6 +97,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
         .merge(admin::router())
+        .merge(reports::router())
         .merge(pages::console(www))
         .merge(widget::router(www))
         .merge(pages::privacy(www))

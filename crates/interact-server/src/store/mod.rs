@@ -1,8 +1,10 @@
 //! Persistence behind one interface. The embedded default is SQLite ([`SqliteStore`]); the
 //! SQL is portable so that a PostgreSQL implementation can follow for several nodes.
 
+mod report;
 mod sqlite;
 
+pub use report::{ReportQuery, ReportRow, ReportStore};
 pub use sqlite::SqliteStore;
 
 use std::fmt::Write as _;
@@ -150,9 +152,9 @@ impl EncodedEvent {
     }
 }
 
-/// Everything the server keeps.
+/// Everything the server keeps (reporting in [`ReportStore`]).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     /// Creates or replaces a Domain Template.
     async fn put_template(&self, t: &TemplateRecord, at: UnixMillis) -> Result<(), StoreError>;
     /// All Domain Templates, by name.

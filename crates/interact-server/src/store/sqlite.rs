@@ -1,6 +1,8 @@
 //! The embedded store: one SQLite file, WAL journal, `synchronous = FULL` so that a
 //! committed (and so acknowledged) message survives a killed process or a power cut.
 
+mod report;
+
 use std::path::Path;
 use std::str::FromStr;
 

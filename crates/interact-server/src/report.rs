@@ -1,0 +1,935 @@
+//! Reporting: one row per session (service sessions and direct user contacts alike),
+//! listed and exported by the admin API (`GET /admin/v1/reports/sessions`) and the CLI
+//! (`interact-server report sessions`).
+//!
+//! A report is derived when it is read, from what the session already stores: the
+//! `sessions` row (target, creation time) and the lifecycle events of its log (`queued`,
+//! `agent_joined`, `agent_left`, `ended`), read by [`Lifecycle::from_events`]. The event
+//! append path writes nothing extra for reporting. What the log does not hold is written
+//! apart, through [`ReportStore`](crate::store::ReportStore): when a session was first
+//! offered to an agent (and how often), an outcome recorded explicitly by a workflow
+//! (cancelled, failed, transferred to a service), and the workflow path.
+//!
+//! The outcome is decided in one place, [`outcome`].
+//!
+//! Times are Unix milliseconds everywhere (filters, JSON and CSV), like every other time of
+//! the admin API.
+
+use std::fmt;
+use std::str::FromStr;
+
+use interact_sdk::ids::{AgentId, SessionId};
+use interact_sdk::protocol::{EndReason, SessionEvent};
+use interact_sdk::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{ReportQuery, ReportRow, Store, StoreError};
+use crate::tenant::TargetRef;
+
+/// The channel of every session of this server (the documents' "Interact" channel, as
+/// opposed to WhatsApp).
+pub const CHANNEL: &str = "interact";
+
+/// Rows a report returns unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 1_000;
+
+/// Most rows one report returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// How a session ended, for reporting. Decided by [`outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// An agent was with the visitor when the session ended.
+    Handled,
+    /// The session failed (for example its workflow became invalid).
+    Failed,
+    /// The visitor gave up (ended or went idle) before an agent was with them.
+    Abandoned,
+    /// The system ended the session before an agent took it (a workflow's Cancel Task or
+    /// Disconnect, outside opening hours).
+    Cancelled,
+    /// The session was handed to another agent (or, recorded by a workflow, to another
+    /// service).
+    Transferred,
+    /// No agent could take the session.
+    NoAgent,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Self; 6] = [
+        Self::Handled,
+        Self::Failed,
+        Self::Abandoned,
+        Self::Cancelled,
+        Self::Transferred,
+        Self::NoAgent,
+    ];
+
+    /// The name in filters, JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+            Self::Cancelled => "cancelled",
+            Self::Transferred => "transferred",
+            Self::NoAgent => "no_agent",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown outcome {s:?}; one of {}", names(&Self::ALL)))
+    }
+}
+
+/// Whether a session was for a service or a direct contact with a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// A service session.
+    Service,
+    /// A direct user contact (the vendor does not report these; we do, marked as such).
+    User,
+}
+
+impl TargetKind {
+    /// The name in filters, JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::User => "user",
+        }
+    }
+}
+
+/// The modality a session is reported with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// Instant Messaging: every session starts as a chat.
+    Chat,
+    /// An audio call (not reported yet).
+    Audio,
+    /// A video call (not reported yet).
+    Video,
+}
+
+impl Modality {
+    /// The name in JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Audio => "audio",
+            Self::Video => "video",
+        }
+    }
+}
+
+/// What a session's event log says about its course, for reporting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// The first `queued` event.
+    pub queued_at: Option<UnixMillis>,
+    /// The first `agent_joined` event.
+    pub accepted_at: Option<UnixMillis>,
+    /// The last agent who joined.
+    pub agent: Option<AgentId>,
+    /// Whether an agent was in the session at its end (or now, if it is open).
+    pub agent_at_end: bool,
+    /// Whether an agent joined after another had left (a transfer between agents).
+    pub handed_over: bool,
+    /// The `ended` event.
+    pub ended: Option<(UnixMillis, EndReason)>,
+}
+
+impl Lifecycle {
+    /// Reads a session's events in order (`(at, event)`); events that say nothing about
+    /// the course of a session (messages, receipts, calls) are skipped.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = (UnixMillis, &'a SessionEvent)>,
+    ) -> Self {
+        let mut l = Self::default();
+        let mut someone_left = false;
+        for (at, event) in events {
+            match event {
+                SessionEvent::Queued { .. } => {
+                    l.queued_at.get_or_insert(at);
+                }
+                SessionEvent::AgentJoined { agent } => {
+                    l.accepted_at.get_or_insert(at);
+                    l.handed_over |= someone_left;
+                    l.agent = Some(agent.id.clone());
+                    l.agent_at_end = true;
+                }
+                SessionEvent::AgentLeft { .. } => {
+                    someone_left = true;
+                    l.agent_at_end = false;
+                }
+                SessionEvent::Ended { reason } => l.ended = Some((at, *reason)),
+                _ => {}
+            }
+        }
+        l
+    }
+}
+
+/// The reporting outcome of a session. This is the one place where it is decided; the
+/// first row that applies wins:
+///
+/// | # | The session | Outcome |
+/// |---|-------------|---------|
+/// | 1 | has not ended | none (it is open) |
+/// | 2 | has an outcome recorded by its workflow (Cancel Task, an invalid workflow, a transfer to a service) | that outcome |
+/// | 3 | ended with `failed`, or a reason this version does not know (`other`) | failed |
+/// | 4 | had an agent join after another agent left | transferred |
+/// | 5 | had an agent with the visitor when it ended (any other reason) | handled |
+/// | 6 | had no agent at its end and ended with `visitor_ended` or `idle_timeout` | abandoned |
+/// | 7 | had no agent at its end and ended with `no_agent` | no_agent |
+/// | 8 | had no agent at its end and ended with `closed` or `workflow` | cancelled |
+/// | 9 | had no agent at its end and ended with `agent_ended` (an inconsistent log) | failed |
+///
+/// (An end reason added to the SDK later reaches row 9 unless it is added here.)
+///
+/// "No agent at its end" includes a session whose agent left and that nobody took over:
+/// the visitor then waited again, so leaving is abandoning.
+pub fn outcome(lifecycle: &Lifecycle, recorded: Option<Outcome>) -> Option<Outcome> {
+    let (_, reason) = lifecycle.ended?;
+    if let Some(o) = recorded {
+        return Some(o);
+    }
+    Some(match reason {
+        EndReason::Failed | EndReason::Other => Outcome::Failed,
+        _ if lifecycle.handed_over => Outcome::Transferred,
+        _ if lifecycle.agent_at_end => Outcome::Handled,
+        EndReason::VisitorEnded | EndReason::IdleTimeout => Outcome::Abandoned,
+        EndReason::NoAgent => Outcome::NoAgent,
+        EndReason::Closed | EndReason::Workflow => Outcome::Cancelled,
+        // `agent_ended` without an agent, or a reason added to the SDK after this table.
+        _ => Outcome::Failed,
+    })
+}
+
+/// One session as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionReport {
+    /// The session.
+    pub session: SessionId,
+    /// Service session or direct user contact.
+    pub kind: TargetKind,
+    /// The service's or user's id.
+    pub target: String,
+    /// Always [`CHANNEL`].
+    pub channel: &'static str,
+    /// Always chat for now.
+    pub modality: Modality,
+    /// When the visitor started the session.
+    pub created_at: UnixMillis,
+    /// When it first waited in the queue.
+    pub queued_at: Option<UnixMillis>,
+    /// When it was first offered to an agent.
+    pub offered_at: Option<UnixMillis>,
+    /// When an agent first accepted it.
+    pub accepted_at: Option<UnixMillis>,
+    /// When it ended.
+    pub ended_at: Option<UnixMillis>,
+    /// From `queued_at` (or `created_at` if never queued) to `accepted_at`, or to
+    /// `ended_at` if no agent accepted; none while it still waits.
+    pub wait_ms: Option<u64>,
+    /// From `accepted_at` to `ended_at`; none if no agent accepted or it is open.
+    pub handling_ms: Option<u64>,
+    /// The last agent who joined.
+    pub agent: Option<AgentId>,
+    /// How many times it was offered to an agent (declined and timed-out offers too).
+    pub offers: u64,
+    /// The reason in its `ended` event.
+    pub end_reason: Option<EndReason>,
+    /// The outcome ([`outcome`]); none while it is open.
+    pub outcome: Option<Outcome>,
+    /// The labels of the workflow steps it went through; empty without a workflow.
+    pub workflow_path: Vec<String>,
+}
+
+impl SessionReport {
+    /// The report of one stored session.
+    pub fn new(row: ReportRow) -> Self {
+        let lifecycle = Lifecycle::from_events(row.events.iter().map(|(at, e)| (*at, e)));
+        let outcome = outcome(&lifecycle, row.recorded_outcome);
+        let ended_at = lifecycle.ended.map(|(at, _)| at);
+        let waited_from = lifecycle.queued_at.unwrap_or(row.created_at);
+        let since = |from: UnixMillis, to: UnixMillis| to.0.saturating_sub(from.0);
+        let wait_ms = lifecycle
+            .accepted_at
+            .or(ended_at)
+            .map(|to| since(waited_from, to));
+        let handling_ms = match (lifecycle.accepted_at, ended_at) {
+            (Some(from), Some(to)) => Some(since(from, to)),
+            _ => None,
+        };
+        let (kind, target) = match row.target {
+            TargetRef::Service(id) => (TargetKind::Service, id),
+            TargetRef::User(id) => (TargetKind::User, id),
+        };
+        Self {
+            session: row.id,
+            kind,
+            target,
+            channel: CHANNEL,
+            modality: Modality::Chat,
+            created_at: row.created_at,
+            queued_at: lifecycle.queued_at,
+            offered_at: row.offered_at,
+            accepted_at: lifecycle.accepted_at,
+            ended_at,
+            wait_ms,
+            handling_ms,
+            agent: lifecycle.agent,
+            offers: row.offers,
+            end_reason: lifecycle.ended.map(|(_, r)| r),
+            outcome,
+            workflow_path: row.workflow_path,
+        }
+    }
+}
+
+/// The output format of a report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// A JSON array of objects.
+    #[default]
+    Json,
+    /// CSV (RFC 4180) with a header row.
+    Csv,
+}
+
+/// Which sessions a report lists. Every filter given narrows the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// Only service sessions, or only direct user contacts.
+    pub kind: Option<TargetKind>,
+    /// Only sessions for this service.
+    pub service: Option<String>,
+    /// Only direct contacts with this user.
+    pub user: Option<String>,
+    /// Only these outcomes (any of them); empty means every session, open ones too.
+    pub outcomes: Vec<Outcome>,
+    /// Created at or after (Unix ms).
+    pub from: Option<UnixMillis>,
+    /// Created before (Unix ms).
+    pub to: Option<UnixMillis>,
+    /// At most this many rows, oldest first.
+    pub limit: usize,
+    /// JSON or CSV.
+    pub format: Format,
+}
+
+impl Default for ReportFilter {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            service: None,
+            user: None,
+            outcomes: Vec::new(),
+            from: None,
+            to: None,
+            limit: DEFAULT_LIMIT,
+            format: Format::Json,
+        }
+    }
+}
+
+/// A report parameter is wrong; `parameter` names it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {message}")]
+pub struct FilterError {
+    /// The parameter.
+    pub parameter: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn names<T: fmt::Display>(all: &[T]) -> String {
+    all.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ReportFilter {
+    /// Reads the parameters of `GET /admin/v1/reports/sessions` (`service`, `user`,
+    /// `kind`, `outcome`, `from`, `to`, `limit`, `format`). Empty values count as absent;
+    /// unknown and repeated parameters are refused.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, FilterError> {
+        let err = |parameter: &str, message: String| FilterError {
+            parameter: parameter.to_owned(),
+            message,
+        };
+        let millis = |name: &str, v: &str| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| i64::try_from(*n).is_ok())
+                .map(UnixMillis)
+                .ok_or_else(|| err(name, format!("{v:?} is not a time in Unix milliseconds")))
+        };
+        let mut f = Self::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in pairs {
+            if seen.contains(&name) {
+                return Err(err(name, "given more than once".into()));
+            }
+            seen.push(name);
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name {
+                "service" => f.service = Some(value.to_owned()),
+                "user" => f.user = Some(value.to_owned()),
+                "kind" => {
+                    f.kind = Some(match value {
+                        "service" => TargetKind::Service,
+                        "user" => TargetKind::User,
+                        _ => return Err(err(name, format!("{value:?} is not service or user"))),
+                    });
+                }
+                "outcome" => {
+                    for o in value.split(',') {
+                        let o = o.trim().parse::<Outcome>().map_err(|m| err(name, m))?;
+                        if !f.outcomes.contains(&o) {
+                            f.outcomes.push(o);
+                        }
+                    }
+                }
+                "from" => f.from = Some(millis(name, value)?),
+                "to" => f.to = Some(millis(name, value)?),
+                "limit" => {
+                    f.limit = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            err(
+                                name,
+                                format!("{value:?} is not a number from 1 to {MAX_LIMIT}"),
+                            )
+                        })?;
+                }
+                "format" => {
+                    f.format = match value {
+                        "json" => Format::Json,
+                        "csv" => Format::Csv,
+                        _ => return Err(err(name, format!("{value:?} is not json or csv"))),
+                    };
+                }
+                _ => return Err(err(name, "unknown parameter".into())),
+            }
+        }
+        if let (Some(from), Some(to)) = (f.from, f.to)
+            && to <= from
+        {
+            return Err(err("to", "must be later than from".into()));
+        }
+        Ok(f)
+    }
+
+    fn query(&self) -> ReportQuery {
+        ReportQuery {
+            kind: self.kind,
+            service: self.service.clone(),
+            user: self.user.clone(),
+            from: self.from,
+            to: self.to,
+            after: None,
+            limit: 0,
+        }
+    }
+}
+
+/// Sessions read from the store per round trip.
+const PAGE: usize = 500;
+
+/// The report: the sessions `filter` selects, oldest first, at most `filter.limit`.
+pub async fn session_reports(
+    store: &dyn Store,
+    filter: &ReportFilter,
+) -> Result<Vec<SessionReport>, StoreError> {
+    let mut query = filter.query();
+    let mut out = Vec::new();
+    loop {
+        // Outcomes are derived, so an outcome filter is applied here, page by page.
+        query.limit = if filter.outcomes.is_empty() {
+            (filter.limit - out.len()).min(PAGE)
+        } else {
+            PAGE
+        };
+        let rows = store.report_rows(&query).await?;
+        let full = rows.len() == query.limit;
+        query.after = rows.last().map(|r| (r.created_at, r.id.clone()));
+        for row in rows {
+            let report = SessionReport::new(row);
+            let wanted = filter.outcomes.is_empty()
+                || report.outcome.is_some_and(|o| filter.outcomes.contains(&o));
+            if wanted {
+                out.push(report);
+                if out.len() == filter.limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// The CSV columns, in order: the JSON fields, with `workflow_path` joined by `" > "`.
+pub const CSV_COLUMNS: [&str; 17] = [
+    "session",
+    "kind",
+    "target",
+    "channel",
+    "modality",
+    "created_at",
+    "queued_at",
+    "offered_at",
+    "accepted_at",
+    "ended_at",
+    "wait_ms",
+    "handling_ms",
+    "agent",
+    "offers",
+    "end_reason",
+    "outcome",
+    "workflow_path",
+];
+
+/// The report as CSV (RFC 4180: a header row, CRLF line ends, fields with a comma, quote
+/// or line break quoted, quotes doubled). A cell that a spreadsheet would read as a
+/// formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed
+/// with `'`.
+pub fn to_csv(reports: &[SessionReport]) -> String {
+    let mut out = String::with_capacity(128 * (reports.len() + 1));
+    write_row(&mut out, CSV_COLUMNS.iter().map(|c| (*c).to_owned()));
+    let opt = |v: Option<UnixMillis>| v.map(|t| t.0.to_string()).unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for r in reports {
+        let end_reason = r
+            .end_reason
+            .and_then(|e| serde_json::to_value(e).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        write_row(
+            &mut out,
+            [
+                r.session.as_str().to_owned(),
+                r.kind.as_str().to_owned(),
+                r.target.clone(),
+                r.channel.to_owned(),
+                r.modality.as_str().to_owned(),
+                r.created_at.0.to_string(),
+                opt(r.queued_at),
+                opt(r.offered_at),
+                opt(r.accepted_at),
+                opt(r.ended_at),
+                num(r.wait_ms),
+                num(r.handling_ms),
+                r.agent
+                    .as_ref()
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_default(),
+                r.offers.to_string(),
+                end_reason,
+                r.outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
+                r.workflow_path.join(" > "),
+            ],
+        );
+    }
+    out
+}
+
+fn write_row(out: &mut String, cells: impl IntoIterator<Item = String>) {
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_cell(out, &cell);
+    }
+    out.push_str("\r\n");
+}
+
+/// One CSV field, protected against formula injection and quoted as RFC 4180 asks.
+fn csv_cell(out: &mut String, value: &str) {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = value.contains([',', '"', '\r', '\n']);
+    if quote {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    for c in value.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    if quote {
+        out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use interact_sdk::protocol::AgentInfo;
+
+    use super::*;
+
+    fn agent(id: &str) -> AgentInfo {
+        AgentInfo {
+            id: AgentId::new(id).expect("valid"),
+            display_name: id.to_uppercase(),
+        }
+    }
+
+    fn joined(id: &str) -> SessionEvent {
+        SessionEvent::AgentJoined { agent: agent(id) }
+    }
+
+    fn left(id: &str) -> SessionEvent {
+        SessionEvent::AgentLeft { agent: agent(id) }
+    }
+
+    fn ended(reason: EndReason) -> SessionEvent {
+        SessionEvent::Ended { reason }
+    }
+
+    const QUEUED: SessionEvent = SessionEvent::Queued { position: 1 };
+
+    /// The lifecycle of events at 1000, 2000, 3000, ... ms.
+    fn life(events: &[SessionEvent]) -> Lifecycle {
+        Lifecycle::from_events(
+            events
+                .iter()
+                .enumerate()
+                .map(|(n, e)| (UnixMillis(1000 * (n as u64 + 1)), e)),
+        )
+    }
+
+    fn out(events: &[SessionEvent]) -> Option<Outcome> {
+        outcome(&life(events), None)
+    }
+
+    #[test]
+    fn lifecycle_reads_first_queue_first_accept_and_last_agent() {
+        let l = life(&[
+            QUEUED,
+            SessionEvent::Queued { position: 2 },
+            joined("alex"),
+            left("alex"),
+            joined("sam"),
+            ended(EndReason::AgentEnded),
+        ]);
+        assert_eq!(l.queued_at, Some(UnixMillis(1000)));
+        assert_eq!(l.accepted_at, Some(UnixMillis(3000)));
+        assert_eq!(l.agent.as_ref().map(AgentId::as_str), Some("sam"));
+        assert!(l.agent_at_end && l.handed_over);
+        assert_eq!(l.ended, Some((UnixMillis(6000), EndReason::AgentEnded)));
+        assert_eq!(life(&[]), Lifecycle::default());
+    }
+
+    #[test]
+    fn row_1_an_open_session_has_no_outcome() {
+        assert_eq!(out(&[QUEUED, joined("alex")]), None);
+        assert_eq!(outcome(&life(&[QUEUED]), Some(Outcome::Cancelled)), None);
+    }
+
+    #[test]
+    fn row_2_a_recorded_outcome_wins() {
+        let l = life(&[QUEUED, joined("alex"), ended(EndReason::Workflow)]);
+        for o in Outcome::ALL {
+            assert_eq!(outcome(&l, Some(o)), Some(o));
+        }
+        let l = life(&[QUEUED, ended(EndReason::Workflow)]);
+        assert_eq!(outcome(&l, Some(Outcome::Failed)), Some(Outcome::Failed));
+    }
+
+    #[test]
+    fn row_3_failed_and_unknown_reasons_are_failed() {
+        for reason in [EndReason::Failed, EndReason::Other] {
+            assert_eq!(out(&[ended(reason)]), Some(Outcome::Failed));
+            assert_eq!(
+                out(&[QUEUED, joined("alex"), ended(reason)]),
+                Some(Outcome::Failed)
+            );
+            assert_eq!(
+                out(&[joined("alex"), left("alex"), joined("sam"), ended(reason)]),
+                Some(Outcome::Failed)
+            );
+        }
+    }
+
+    #[test]
+    fn row_4_an_agent_after_another_is_transferred() {
+        for reason in [
+            EndReason::VisitorEnded,
+            EndReason::AgentEnded,
+            EndReason::IdleTimeout,
+        ] {
+            let events = [
+                QUEUED,
+                joined("alex"),
+                left("alex"),
+                joined("sam"),
+                ended(reason),
+            ];
+            assert_eq!(out(&events), Some(Outcome::Transferred));
+        }
+        // The second agent left too, and the visitor gave up: still a transfer.
+        let events = [
+            joined("alex"),
+            left("alex"),
+            joined("sam"),
+            left("sam"),
+            ended(EndReason::VisitorEnded),
+        ];
+        assert_eq!(out(&events), Some(Outcome::Transferred));
+    }
+
+    #[test]
+    fn row_5_an_agent_at_the_end_is_handled() {
+        for reason in [
+            EndReason::VisitorEnded,
+            EndReason::AgentEnded,
+            EndReason::IdleTimeout,
+            EndReason::Workflow,
+            EndReason::Closed,
+            EndReason::NoAgent,
+        ] {
+            assert_eq!(
+                out(&[QUEUED, joined("alex"), ended(reason)]),
+                Some(Outcome::Handled),
+                "{reason:?}"
+            );
+        }
+        // A direct contact that never queued.
+        assert_eq!(
+            out(&[joined("alex"), ended(EndReason::VisitorEnded)]),
+            Some(Outcome::Handled)
+        );
+    }
+
+    #[test]
+    fn row_6_the_visitor_leaving_without_an_agent_is_abandoned() {
+        for reason in [EndReason::VisitorEnded, EndReason::IdleTimeout] {
+            assert_eq!(out(&[QUEUED, ended(reason)]), Some(Outcome::Abandoned));
+            assert_eq!(out(&[ended(reason)]), Some(Outcome::Abandoned));
+            // The agent left and nobody took over.
+            assert_eq!(
+                out(&[QUEUED, joined("alex"), left("alex"), QUEUED, ended(reason)]),
+                Some(Outcome::Abandoned)
+            );
+        }
+    }
+
+    #[test]
+    fn row_7_no_agent() {
+        assert_eq!(
+            out(&[QUEUED, ended(EndReason::NoAgent)]),
+            Some(Outcome::NoAgent)
+        );
+        assert_eq!(
+            out(&[joined("alex"), left("alex"), ended(EndReason::NoAgent)]),
+            Some(Outcome::NoAgent)
+        );
+    }
+
+    #[test]
+    fn row_8_the_system_ending_before_an_agent_is_cancelled() {
+        for reason in [EndReason::Closed, EndReason::Workflow] {
+            assert_eq!(out(&[ended(reason)]), Some(Outcome::Cancelled));
+            assert_eq!(out(&[QUEUED, ended(reason)]), Some(Outcome::Cancelled));
+        }
+    }
+
+    #[test]
+    fn row_9_an_agent_ending_without_an_agent_is_failed() {
+        assert_eq!(
+            out(&[QUEUED, ended(EndReason::AgentEnded)]),
+            Some(Outcome::Failed)
+        );
+    }
+
+    #[test]
+    fn every_outcome_is_reachable_from_the_log_or_a_recording() {
+        let mut seen: Vec<Outcome> = [
+            out(&[joined("a"), ended(EndReason::AgentEnded)]),
+            out(&[ended(EndReason::Failed)]),
+            out(&[ended(EndReason::VisitorEnded)]),
+            out(&[ended(EndReason::Closed)]),
+            out(&[
+                joined("a"),
+                left("a"),
+                joined("b"),
+                ended(EndReason::AgentEnded),
+            ]),
+            out(&[ended(EndReason::NoAgent)]),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        seen.dedup();
+        assert_eq!(seen, Outcome::ALL);
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>(), Ok(o));
+            assert_eq!(serde_json::to_value(o).expect("json"), o.as_str());
+        }
+    }
+
+    fn row(target: TargetRef, events: &[SessionEvent]) -> ReportRow {
+        ReportRow {
+            id: SessionId::new("s1").expect("valid"),
+            target,
+            created_at: UnixMillis(500),
+            offered_at: None,
+            offers: 0,
+            recorded_outcome: None,
+            events: events
+                .iter()
+                .enumerate()
+                .map(|(n, e)| (UnixMillis(1000 * (n as u64 + 1)), e.clone()))
+                .collect(),
+            workflow_path: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn wait_and_handling_times() {
+        // Queued at 1000, accepted at 2000, ended at 3000.
+        let service = TargetRef::Service("support".into());
+        let r = SessionReport::new(row(
+            service.clone(),
+            &[QUEUED, joined("alex"), ended(EndReason::AgentEnded)],
+        ));
+        assert_eq!((r.wait_ms, r.handling_ms), (Some(1000), Some(1000)));
+        assert_eq!(
+            (r.kind, r.target.as_str()),
+            (TargetKind::Service, "support")
+        );
+        assert_eq!((r.channel, r.modality), ("interact", Modality::Chat));
+        // Never accepted: waited until the end.
+        let r = SessionReport::new(row(
+            service.clone(),
+            &[QUEUED, QUEUED, ended(EndReason::VisitorEnded)],
+        ));
+        assert_eq!((r.wait_ms, r.handling_ms), (Some(2000), None));
+        assert_eq!(r.outcome, Some(Outcome::Abandoned));
+        // Never queued: waited from creation (500).
+        let r = SessionReport::new(row(
+            TargetRef::User("alex".into()),
+            &[joined("alex"), ended(EndReason::VisitorEnded)],
+        ));
+        assert_eq!((r.wait_ms, r.handling_ms), (Some(500), Some(1000)));
+        assert_eq!(r.kind, TargetKind::User);
+        // Still waiting.
+        let r = SessionReport::new(row(service, &[QUEUED]));
+        assert_eq!((r.wait_ms, r.handling_ms, r.outcome), (None, None, None));
+    }
+
+    #[test]
+    fn filters_parse_and_name_the_bad_parameter() {
+        let f = ReportFilter::from_pairs([
+            ("service", "support"),
+            ("kind", "service"),
+            ("outcome", "handled, no_agent"),
+            ("from", "1000"),
+            ("to", "2000"),
+            ("limit", "5"),
+            ("format", "csv"),
+            ("user", ""),
+        ])
+        .expect("valid");
+        assert_eq!(f.service.as_deref(), Some("support"));
+        assert_eq!(f.user, None);
+        assert_eq!(f.outcomes, [Outcome::Handled, Outcome::NoAgent]);
+        assert_eq!(
+            (f.from, f.to),
+            (Some(UnixMillis(1000)), Some(UnixMillis(2000)))
+        );
+        assert_eq!((f.limit, f.format), (5, Format::Csv));
+        assert_eq!(ReportFilter::from_pairs([]), Ok(ReportFilter::default()));
+        for (pairs, bad) in [
+            (vec![("kind", "group")], "kind"),
+            (vec![("outcome", "handled,lost")], "outcome"),
+            (vec![("from", "yesterday")], "from"),
+            (vec![("from", "-5")], "from"),
+            (vec![("to", "2024-05-01T00:00:00Z")], "to"),
+            (vec![("from", "2000"), ("to", "1000")], "to"),
+            (vec![("limit", "0")], "limit"),
+            (vec![("limit", "10001")], "limit"),
+            (vec![("format", "xml")], "format"),
+            (vec![("servce", "support")], "servce"),
+            (vec![("service", "a"), ("service", "b")], "service"),
+        ] {
+            let e = ReportFilter::from_pairs(pairs.clone()).expect_err("refused");
+            assert_eq!(e.parameter, bad, "{pairs:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let mut s = String::new();
+        for v in [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "=1+2",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "=a,b",
+            "",
+        ] {
+            csv_cell(&mut s, v);
+            s.push('|');
+        }
+        assert_eq!(
+            s,
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|'=1+2|'+1|'-1|'@SUM(A1)|\"'=a,b\"||"
+        );
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_line_per_session() {
+        let mut r = SessionReport::new(row(
+            TargetRef::Service("support".into()),
+            &[QUEUED, joined("alex"), ended(EndReason::AgentEnded)],
+        ));
+        r.workflow_path = vec!["Queue Task".into(), "=cmd|' /C calc'!A0".into()];
+        let csv = to_csv(&[r]);
+        let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], CSV_COLUMNS.join(","));
+        assert_eq!(
+            lines[1],
+            "s1,service,support,interact,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0"
+        );
+    }
+}
