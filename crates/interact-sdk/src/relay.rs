@@ -8,7 +8,7 @@
 //! message is never lost. If storing fails, [`SessionLog::truncate`] undoes the append.
 //! After a restart, [`SessionLog::restore`] rebuilds the log from the stored events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::form::{FieldError, validate_text};
 use crate::ids::{CallId, MessageId, Seq, SessionId};
@@ -32,6 +32,15 @@ pub enum Effect {
     Forward(ServerFrame),
 }
 
+/// The slot of `party` in [`SessionLog`]'s per-party maps.
+fn party_index(party: Party) -> usize {
+    match party {
+        Party::Visitor => 0,
+        Party::Agent => 1,
+        Party::System => 2,
+    }
+}
+
 /// Why an event could not be added to a log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -50,7 +59,9 @@ pub struct SessionLog {
     session: SessionId,
     modalities: Modalities,
     events: Vec<EventFrame>,
-    messages: BTreeMap<(Party, MessageId), Seq>,
+    /// Stored messages by client id, one map per party (indexed by [`party_index`]):
+    /// looked up by reference, without building a key.
+    messages: [HashMap<MessageId, Seq>; 3],
     receipts: BTreeMap<(Party, ReceiptState), Seq>,
     visitor_name: Option<String>,
     agent: Option<AgentInfo>,
@@ -67,7 +78,7 @@ impl SessionLog {
             session,
             modalities,
             events: Vec::new(),
-            messages: BTreeMap::new(),
+            messages: Default::default(),
             receipts: BTreeMap::new(),
             visitor_name: None,
             agent: None,
@@ -143,7 +154,7 @@ impl SessionLog {
                 self.visitor_name = Some(visitor.display_name.clone());
             }
             SessionEvent::Message { id, from, .. } => {
-                self.messages.insert((*from, id.clone()), ev.seq);
+                self.messages[party_index(*from)].insert(id.clone(), ev.seq);
             }
             SessionEvent::Receipt { by, up_to, state } => {
                 self.receipts.insert((*by, *state), *up_to);
@@ -198,6 +209,11 @@ impl SessionLog {
         Ok(frame)
     }
 
+    /// The sequence number of `from`'s message `id`, if it is stored.
+    fn stored(&self, from: Party, id: &MessageId) -> Option<Seq> {
+        self.messages[party_index(from)].get(id).copied()
+    }
+
     fn error(
         &self,
         code: ErrorCode,
@@ -224,13 +240,13 @@ impl SessionLog {
             _ => None,
         };
         // A resend of a stored message is acknowledged again, even after the end.
-        if let Some(seq) = msg_id.and_then(|id| self.messages.get(&(from, id.clone()))) {
+        if let Some(seq) = msg_id.and_then(|id| self.stored(from, id)) {
             let ack = ServerFrame::Ack {
                 session: self.session.clone(),
                 id: msg_id
                     .cloned()
                     .unwrap_or_else(|| unreachable!("checked above")),
-                seq: *seq,
+                seq,
             };
             return Ok(vec![Effect::Reply(ack)]);
         }
@@ -288,8 +304,8 @@ impl SessionLog {
                 seq,
             })
         };
-        if let Some(seq) = self.messages.get(&(from, id.clone())) {
-            return Ok(vec![ack(*seq)]);
+        if let Some(seq) = self.stored(from, id) {
+            return Ok(vec![ack(seq)]);
         }
         let text = validate_text(text).map_err(|e| {
             let what = match e {

@@ -72,6 +72,10 @@ Options:
   --setup-concurrency C  Relay phases: Interact chats started at once during setup
                          (default 8; the idle phase starts them one at a time)
   -h, --help             Print this message
+
+Environment:
+  RELAY_BENCH_ATTACH=S   Print each server's process id and wait S seconds before its
+                         closed loop (to attach a profiler: perf record -g -p PID)
 ";
 
 /// The command line.
@@ -451,6 +455,7 @@ async fn relay(target: Target, o: &Options) -> Result<Relay> {
     // Closed loop: M messages per pair, one in flight.
     let pairs = parked.take().await?;
     let messages = o.messages;
+    attach_pause(target, &server).await;
     let cpu = server.cpu_time()?;
     let (mut closed, pairs) = phase(pairs, &mut agents, move |mut pair, start| async move {
         tokio::time::sleep_until(start).await;
@@ -502,6 +507,22 @@ async fn relay(target: Target, o: &Options) -> Result<Relay> {
         closed,
         paced,
     })
+}
+
+/// With `RELAY_BENCH_ATTACH=SECS` in the environment, prints the server's process id and
+/// waits that long before the closed loop, to attach a profiler (`perf record -g -p PID`).
+async fn attach_pause(target: Target, server: &ServerProcess) {
+    let Some(secs) = std::env::var("RELAY_BENCH_ATTACH")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    else {
+        return;
+    };
+    eprintln!(
+        "{target:?} server pid {}: closed loop in {secs} s",
+        server.pid()
+    );
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
 }
 
 /// Runs `each` for every pair at once (starting shortly), watching the agents; returns

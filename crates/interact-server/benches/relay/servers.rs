@@ -102,6 +102,11 @@ impl ServerProcess {
         .await?
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's resident set size, in KiB (`VmRSS` of `/proc/<pid>/status`).
     pub(crate) fn rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
