@@ -107,6 +107,13 @@ pub struct Live {
     visitor_sends: Bucket,
     /// `send` frames of the agent, over all their connections.
     agent_sends: Bucket,
+    /// The session's workflow run, while it lasts (in memory only: after a restart the
+    /// session goes on as a plain queued session). See [`crate::drive`].
+    pub run: Option<crate::workflow::WorkflowRun>,
+    /// The run's one timer.
+    pub timer: Option<tokio::task::AbortHandle>,
+    /// How many steps of the run's path were recorded for reporting.
+    pub steps_recorded: usize,
 }
 
 impl Live {
@@ -118,6 +125,9 @@ impl Live {
             record,
             visitor_sends: Bucket::new(per_second),
             agent_sends: Bucket::new(per_second),
+            run: None,
+            timer: None,
+            steps_recorded: 0,
         }
     }
 
@@ -142,6 +152,8 @@ struct Routing {
     declined_by: BTreeSet<String>,
     position: Option<u32>,
     queued_at: UnixMillis,
+    /// Distribution priority, 1 to 9 (higher first); 5 unless a workflow set it.
+    priority: u8,
 }
 
 #[derive(Debug)]
@@ -175,7 +187,8 @@ struct Inner {
     routing: HashMap<SessionId, Routing>,
     visitors: HashMap<SessionId, Conn>,
     agents: BTreeMap<String, AgentLive>,
-    /// Waiting sessions, oldest first.
+    /// Waiting sessions in distribution order: highest priority first, then longest in
+    /// the queue.
     queue: Vec<SessionId>,
 }
 
@@ -220,6 +233,12 @@ impl Hub {
     /// Adds a session (new, or restored after a restart). Sessions without an agent
     /// join the queue.
     pub fn insert_session(&self, live: Live) -> LiveRef {
+        self.insert_session_with(live, true)
+    }
+
+    /// Adds a session; one without an agent joins the queue only if `queue` (a session
+    /// whose workflow runs joins it when the workflow says so: [`Self::enqueue`]).
+    pub fn insert_session_with(&self, live: Live, queue: bool) -> LiveRef {
         let id = live.record.id.clone();
         let routing = Routing {
             target: live.record.target.clone(),
@@ -228,6 +247,7 @@ impl Hub {
             declined_by: BTreeSet::new(),
             position: None,
             queued_at: live.record.created_at,
+            priority: crate::workflow::Priority::DEFAULT.get(),
         };
         let ended = live.log.is_ended();
         let live = Arc::new(tokio::sync::Mutex::new(live));
@@ -237,8 +257,9 @@ impl Hub {
                 if let Some(a) = inner.agents.get_mut(agent) {
                     a.sessions.insert(id.clone());
                 }
-            } else {
-                inner.queue.push(id.clone());
+            } else if queue {
+                let key = (std::cmp::Reverse(routing.priority), routing.queued_at);
+                Self::insert_ordered(&mut inner, id.clone(), key);
             }
             inner.routing.insert(id.clone(), routing);
         }
@@ -589,13 +610,9 @@ impl Hub {
         let inner = &mut *inner;
         let mut changes = Vec::new();
         let mut per_target: BTreeMap<TargetRef, u32> = BTreeMap::new();
-        let mut queue: Vec<(UnixMillis, SessionId)> = inner
-            .queue
-            .iter()
-            .filter_map(|s| inner.routing.get(s).map(|r| (r.queued_at, s.clone())))
-            .collect();
-        queue.sort();
-        for (_, id) in queue {
+        // The queue is kept in distribution order (priority, then time in queue).
+        let queue = inner.queue.clone();
+        for id in queue {
             let Some(r) = inner.routing.get_mut(&id) else {
                 continue;
             };
@@ -607,6 +624,103 @@ impl Hub {
             }
         }
         changes
+    }
+
+    /// Puts a waiting session in the queue with `priority` (a workflow's Queue Task), or
+    /// changes its priority if it is queued already. Its time in the queue starts now.
+    pub fn enqueue(&self, id: &SessionId, priority: u8, now: UnixMillis) {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let Some(r) = inner.routing.get_mut(id) else {
+            return;
+        };
+        if r.agent.is_some() {
+            return;
+        }
+        r.priority = priority;
+        if !inner.queue.contains(id) {
+            r.queued_at = now;
+        }
+        let key = (std::cmp::Reverse(r.priority), r.queued_at);
+        inner.queue.retain(|s| s != id);
+        Self::insert_ordered(inner, id.clone(), key);
+    }
+
+    /// Changes a queued session's priority (Distribution Priority).
+    pub fn set_priority(&self, id: &SessionId, priority: u8) {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let Some(r) = inner.routing.get_mut(id) else {
+            return;
+        };
+        r.priority = priority;
+        let key = (std::cmp::Reverse(r.priority), r.queued_at);
+        if inner.queue.contains(id) {
+            inner.queue.retain(|s| s != id);
+            Self::insert_ordered(inner, id.clone(), key);
+        }
+    }
+
+    /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
+    pub fn dequeue(&self, id: &SessionId) {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        inner.queue.retain(|s| s != id);
+        if let Some(r) = inner.routing.get_mut(id) {
+            r.position = None;
+            if let Some(agent) = r.offered_to.take()
+                && let Some(a) = inner.agents.get(&agent)
+            {
+                for c in &a.conns {
+                    c.send(&ServerFrame::OfferWithdrawn {
+                        session: id.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Hands a waiting session to another target (a workflow's Transfer): its queue
+    /// position is recomputed among the new target's sessions.
+    pub fn retarget(&self, id: &SessionId, target: TargetRef) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.routing.get_mut(id) {
+            r.target = target;
+            r.declined_by.clear();
+            r.position = None;
+        }
+    }
+
+    /// The service's members who could take a chat now, and those signed in who cannot
+    /// (busy, away, at their chat limit): (available, busy).
+    pub fn agent_counts(&self, tenant: &Tenant, target: &TargetRef) -> (u32, u32) {
+        let inner = self.lock();
+        let (mut available, mut busy) = (0, 0);
+        for u in tenant.candidates(target) {
+            let Some(a) = inner.agents.get(&u).filter(|a| !a.conns.is_empty()) else {
+                continue;
+            };
+            if a.presence == Presence::Available
+                && a.sessions.len() < self.limits.max_chats_per_agent
+            {
+                available += 1;
+            } else if a.presence != Presence::Offline {
+                busy += 1;
+            }
+        }
+        (available, busy)
+    }
+
+    /// Inserts a session into the queue at its place: highest priority first, then
+    /// longest waiting (after those with the same key).
+    fn insert_ordered(inner: &mut Inner, id: SessionId, key: (std::cmp::Reverse<u8>, UnixMillis)) {
+        let routing = &inner.routing;
+        let at = inner.queue.partition_point(|s| {
+            routing
+                .get(s)
+                .is_none_or(|r| (std::cmp::Reverse(r.priority), r.queued_at) <= key)
+        });
+        inner.queue.insert(at, id);
     }
 
     /// Sessions whose every candidate declined: clear the declines for a new round.

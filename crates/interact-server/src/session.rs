@@ -117,6 +117,11 @@ pub async fn apply(
         }
     }
     if ended {
+        // The workflow run (if any) ends with the session.
+        live.run = None;
+        if let Some(t) = live.timer.take() {
+            t.abort();
+        }
         tracing::info!(session = %id, by = ?from, "session ended");
         state.hub.session_ended(id);
         state.metrics.active_sessions.dec();
@@ -210,7 +215,15 @@ pub async fn create(
     state.metrics.active_sessions.inc();
     tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
     let rate = state.config.limits.messages_per_second_per_session;
-    let live = state.hub.insert_session(Live::new(log, record, rate));
+    let mut new = Live::new(log, record, rate);
+    new.run = crate::drive::new_run(state, &new);
+    // A session whose service has a workflow waits for its Queue Task.
+    let queue = new.run.is_none();
+    let live = state.hub.insert_session_with(new, queue);
+    if !queue {
+        let mut l = live.lock().await;
+        crate::drive::feed(state, &live, &mut l, crate::workflow::Input::Started).await;
+    }
     Ok((id, ResumeToken::new(token), live))
 }
 
@@ -223,6 +236,11 @@ async fn dispatch_now(state: &AppState) {
     for (id, position) in state.hub.position_changes() {
         if let Some(live) = state.hub.session(&id) {
             append_system(state, &live, SessionEvent::Queued { position }).await;
+            let mut l = live.lock().await;
+            if l.run.is_some() {
+                let input = crate::workflow::Input::QueueUpdate { position };
+                crate::drive::feed(state, &live, &mut l, input).await;
+            }
         }
     }
     state.hub.recycle_declined(&state.tenant);
@@ -320,6 +338,10 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         }
         l.record.agent_id = Some(agent.id.clone());
         state.hub.assigned(id, user, now());
+        let accepted = crate::workflow::Input::Accepted {
+            agent: user.to_owned(),
+        };
+        crate::drive::feed(state, &live, &mut l, accepted).await;
         tracing::info!(session = %id, agent = user, "session accepted");
         // The agent gets the whole transcript; the visitor the new event.
         for e in l.log.events_after(Seq::ZERO) {

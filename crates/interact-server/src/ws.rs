@@ -30,6 +30,9 @@ use crate::hub::{Bucket, Conn, Outgoing};
 use crate::session;
 use crate::state::{AppState, ClientIp, now};
 use crate::store::EmbedCodeRecord;
+use crate::workflow::Input;
+use interact_sdk::protocol::SessionEvent;
+use interact_sdk::relay::Effect;
 
 /// Malformed frames tolerated on one connection before it is closed.
 const MAX_MALFORMED: u32 = 5;
@@ -562,6 +565,7 @@ async fn handle_session_frame(
         return;
     };
     let ends = matches!(frame, ClientFrame::End { .. });
+    let mut fed = false;
     {
         let mut l = live.lock().await;
         // Messages are limited per session and party as well as per connection, so that
@@ -586,11 +590,35 @@ async fn handle_session_frame(
                 conn.send(&ServerFrame::Error(e));
             }
             Ok(effects) => {
-                session::apply(state, &mut l, head, effects, party, Some(conn)).await;
+                // What the session's workflow run (if any) learns from this frame.
+                let input = effects.iter().find_map(|e| match e {
+                    Effect::Append(ev) => match &ev.event {
+                        SessionEvent::Message {
+                            from: Party::Visitor,
+                            text,
+                            ..
+                        } => Some(Input::VisitorMessage(text.clone())),
+                        SessionEvent::Ended { .. } if party == Party::Visitor => {
+                            Some(Input::VisitorLeft)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                let input = input.filter(|_| l.run.is_some());
+                if input.as_ref() == Some(&Input::VisitorLeft) {
+                    // The run must hear of it before the session's end drops it.
+                    crate::drive::feed(state, &live, &mut l, Input::VisitorLeft).await;
+                }
+                let stored = session::apply(state, &mut l, head, effects, party, Some(conn)).await;
+                if stored && let Some(input @ Input::VisitorMessage(_)) = input {
+                    crate::drive::feed(state, &live, &mut l, input).await;
+                    fed = true;
+                }
             }
         }
     }
-    if ends {
+    if ends || fed {
         session::dispatch(state).await;
     }
 }

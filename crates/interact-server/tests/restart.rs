@@ -322,6 +322,8 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
     assert_eq!(
         texts,
         [
+            // The demo service's workflow greets the visitor.
+            "Hello Rita Restart, thank you for contacting Customer Care.",
             "after restart",
             "agent 0",
             "agent 1",

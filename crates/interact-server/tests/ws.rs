@@ -706,7 +706,12 @@ async fn messages_are_limited_per_session_across_connections() {
     let messages: Vec<_> = stored
         .iter()
         .filter_map(|e| match &e.event {
-            SessionEvent::Message { id, .. } => Some(id.clone()),
+            // The visitor's (the demo workflow's greeting is the system's).
+            SessionEvent::Message {
+                id,
+                from: interact_sdk::protocol::Party::Visitor,
+                ..
+            } => Some(id.clone()),
             _ => None,
         })
         .collect();

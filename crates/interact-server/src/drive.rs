@@ -1,0 +1,262 @@
+//! Drives a service's Instant Messaging workflow ([`crate::workflow::WorkflowRun`]) for
+//! its live chat sessions: feeds it what happens in the session and carries out the
+//! actions it asks for, under the session's lock.
+//!
+//! - One run per live session, kept beside the session's log in [`Live::run`], with at
+//!   most one tokio timer ([`Live::timer`]).
+//! - Messages and questions are appended as `message` events `from: system` with the
+//!   service's display name as `author`, stored and then sent like every other event.
+//! - A session whose service has a workflow joins the queue only when the workflow says
+//!   so (Queue Task), with its priority; sessions of services without one are queued at
+//!   once.
+//! - Every step the run takes is recorded as the session's workflow path, and an end the
+//!   workflow decides (Disconnect, Transfer) is recorded as the reporting outcome.
+//! - Runs live in memory: after a restart, sessions of a workflow service go on as plain
+//!   queued sessions.
+//! - Web Request is not carried out yet: every request is answered `WebFailed` at once,
+//!   so a workflow takes its failure exit.
+//! - Transfer hands the waiting session to the other service's queue (its members get
+//!   the offer); that service's own workflow does not run for it, and the report
+//!   records the outcome `transferred`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use interact_sdk::ids::MessageId;
+use interact_sdk::protocol::{EndReason, Party, SessionEvent};
+use interact_sdk::relay::Effect;
+
+use crate::hub::{Live, LiveRef};
+use crate::report;
+use crate::state::{AppState, now};
+use crate::tenant::TargetRef;
+use crate::workflow::{Action, Input, Outcome, Params, WorkflowRun};
+
+/// Creates the run of the session's workflow, if its service has one.
+pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
+    let TargetRef::Service(service) = &live.record.target else {
+        return None;
+    };
+    let name = state
+        .tenant
+        .services
+        .get(service)?
+        .config
+        .workflow
+        .as_ref()?;
+    let workflow = Arc::clone(state.config.definitions.workflows.get(name)?);
+    let mut params = Params::from([
+        ("visitor_name".to_owned(), live.record.visitor_name.clone()),
+        ("service".to_owned(), service.clone()),
+        ("session".to_owned(), live.record.id.to_string()),
+    ]);
+    params.insert(
+        "visitor_email".to_owned(),
+        live.record.visitor_email.clone(),
+    );
+    let first = live
+        .log
+        .events_after(interact_sdk::ids::Seq::ZERO)
+        .iter()
+        .find_map(|e| match &e.event {
+            SessionEvent::Message {
+                from: Party::Visitor,
+                text,
+                ..
+            } => Some(text.clone()),
+            _ => None,
+        });
+    if let Some(text) = first {
+        params.insert("first_message".to_owned(), text);
+    }
+    Some(WorkflowRun::new(workflow, params))
+}
+
+/// Feeds `input` to the session's run (if it has one) and carries out its actions.
+/// The caller holds the session's lock and runs [`crate::session::dispatch`] afterwards
+/// (the queue may have changed).
+pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: Input) {
+    let Some(mut run) = live.run.take() else {
+        return;
+    };
+    run.handle(now(), input);
+    let mut keep = true;
+    while let Some(action) = run.poll_action() {
+        record_steps(state, live, &run).await;
+        match action {
+            Action::SendMessage { text } => system_message(state, live, text).await,
+            Action::AskVisitor { question } => system_message(state, live, question).await,
+            Action::StartTimer { at } => start_timer(state, live_ref, live, at),
+            Action::QueryAgents => {
+                let (available, busy) = state.hub.agent_counts(&state.tenant, &live.record.target);
+                run.handle(now(), Input::AgentsAvailable { available, busy });
+            }
+            Action::Queue { priority } => {
+                state.hub.enqueue(&live.record.id, priority.get(), now());
+            }
+            Action::SetPriority { priority } => {
+                state.hub.set_priority(&live.record.id, priority.get());
+            }
+            Action::CancelQueue => state.hub.dequeue(&live.record.id),
+            Action::HttpRequest(req) => {
+                // Not carried out yet (see the module documentation).
+                tracing::info!(session = %live.record.id, url = %req.url, "web request not supported yet; answered as failed");
+                run.handle(now(), Input::WebFailed);
+            }
+            Action::Transfer { service } => transfer(state, live, service).await,
+            Action::Disconnect { outcome } => {
+                let reason = match outcome {
+                    Outcome::NoAgent => EndReason::NoAgent,
+                    Outcome::Failed => EndReason::Failed,
+                    _ => EndReason::Workflow,
+                };
+                record_outcome(state, live, outcome).await;
+                append(state, live, SessionEvent::Ended { reason }).await;
+            }
+            Action::Accept => {
+                // The chat stays with the queue: the run ends when an agent accepts.
+            }
+            Action::Done { end } => {
+                tracing::info!(session = %live.record.id, outcome = end.outcome().as_str(), "workflow run done");
+                keep = false;
+            }
+        }
+    }
+    record_steps(state, live, &run).await;
+    if keep && !live.log.is_ended() {
+        live.run = Some(run);
+    } else if let Some(t) = live.timer.take() {
+        t.abort();
+    }
+}
+
+/// Records the steps of the path not recorded yet.
+async fn record_steps(state: &AppState, live: &mut Live, run: &WorkflowRun) {
+    let path = run.path();
+    for visit in path.iter().skip(live.steps_recorded) {
+        let label = run.workflow().step_name(visit.step);
+        if let Err(e) = state
+            .store
+            .record_workflow_step(&live.record.id, visit.at, &label)
+            .await
+        {
+            tracing::warn!(session = %live.record.id, error = %e, "recording a workflow step failed");
+        }
+    }
+    live.steps_recorded = path.len();
+}
+
+async fn record_outcome(state: &AppState, live: &Live, outcome: Outcome) {
+    let outcome = match outcome {
+        Outcome::Handled => report::Outcome::Handled,
+        Outcome::Failed => report::Outcome::Failed,
+        Outcome::Abandoned => report::Outcome::Abandoned,
+        Outcome::Cancelled => report::Outcome::Cancelled,
+        Outcome::Transferred => report::Outcome::Transferred,
+        Outcome::NoAgent => report::Outcome::NoAgent,
+    };
+    if let Err(e) = state.store.record_outcome(&live.record.id, outcome).await {
+        tracing::warn!(session = %live.record.id, error = %e, "recording the outcome failed");
+    }
+}
+
+/// Appends a server event: stored, then sent to both parties.
+async fn append(state: &AppState, live: &mut Live, event: SessionEvent) -> bool {
+    let head = live.log.head();
+    match live.log.append(now(), event) {
+        Ok(ev) => {
+            crate::session::apply(
+                state,
+                live,
+                head,
+                vec![Effect::Append(ev)],
+                Party::System,
+                None,
+            )
+            .await
+        }
+        Err(_) => false,
+    }
+}
+
+/// A message of the service to the visitor.
+async fn system_message(state: &AppState, live: &mut Live, text: String) {
+    let author = match &live.record.target {
+        TargetRef::Service(s) => state
+            .tenant
+            .services
+            .get(s)
+            .map(|s| s.config.display_name.clone()),
+        TargetRef::User(_) => None,
+    };
+    let id = format!("wf-{}", live.log.head().next().0);
+    let Ok(id) = MessageId::new(id) else {
+        return;
+    };
+    append(
+        state,
+        live,
+        SessionEvent::Message {
+            id,
+            from: Party::System,
+            author,
+            text,
+        },
+    )
+    .await;
+}
+
+/// Hands the waiting session to another service's queue.
+async fn transfer(state: &AppState, live: &mut Live, service: String) {
+    if !state.tenant.services.contains_key(&service) {
+        record_outcome(state, live, Outcome::Failed).await;
+        append(
+            state,
+            live,
+            SessionEvent::Ended {
+                reason: EndReason::Failed,
+            },
+        )
+        .await;
+        return;
+    }
+    let target = TargetRef::Service(service);
+    tracing::info!(session = %live.record.id, to = %target, "workflow transfer");
+    record_outcome(state, live, Outcome::Transferred).await;
+    state.hub.retarget(&live.record.id, target.clone());
+    live.record.target = target;
+    let priority = crate::workflow::Priority::DEFAULT.get();
+    state.hub.enqueue(&live.record.id, priority, now());
+}
+
+/// Replaces the run's timer with one that feeds `TimerFired` at `at`.
+fn start_timer(
+    state: &AppState,
+    live_ref: &LiveRef,
+    live: &mut Live,
+    at: interact_sdk::time::UnixMillis,
+) {
+    if let Some(t) = live.timer.take() {
+        t.abort();
+    }
+    let wait = std::time::Duration::from_millis(at.0.saturating_sub(now().0));
+    let state = state.clone();
+    let live_ref = Arc::clone(live_ref);
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        timer_fired(state, live_ref).await;
+    });
+    live.timer = Some(task.abort_handle());
+}
+
+fn timer_fired(state: AppState, live_ref: LiveRef) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        {
+            let mut live = live_ref.lock().await;
+            live.timer = None;
+            feed(&state, &live_ref, &mut live, Input::TimerFired).await;
+        }
+        crate::session::dispatch(&state).await;
+    })
+}

@@ -1,0 +1,239 @@
+//! A service's Instant Messaging workflow driving real chats on a real listener: the
+//! visitor sees the workflow's messages and questions, answers, is queued when the
+//! workflow says so and an agent accepts; a workflow outside its opening hours ends the
+//! session with its message and the reporting outcome.
+
+mod common;
+
+use std::path::PathBuf;
+
+use interact_sdk::form::PreChatForm;
+use interact_sdk::protocol::{ClientFrame, EndReason, Party, Presence, ServerFrame, SessionEvent};
+use interact_server::config::Config;
+use interact_server::report::Outcome;
+use interact_server::store::ReportQuery;
+use interact_server::tenant::TargetRef;
+
+use common::{ALLOWED, DEMO, TestServer, connect_agent, connect_visitor, mid};
+
+/// The demo configuration with the support service's workflow replaced by `workflow`
+/// (TOML appended to the file, naming a `[[workflow]]` "test-im").
+fn config(dir: &std::path::Path, extra: &str) -> Config {
+    let text = DEMO.replace("workflow = \"support-im\"", "workflow = \"test-im\"") + extra;
+    let mut c = Config::parse(&text).expect("config parses");
+    c.validate().expect("config is valid");
+    c.server.database = dir.join("interact.db");
+    c.server.www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
+    c.server.listen = "127.0.0.1:0".parse().expect("addr");
+    c.demo = None;
+    c
+}
+
+const ASK: &str = r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "hello"
+activity = "message"
+text = "Welcome, {{visitor_name}}."
+
+[[workflow.step]]
+label = "ask"
+activity = "collect_information"
+questions = [{ ask = "Your order number?", save_to = "order", expect = "digits" }]
+
+[[workflow.step]]
+label = "queue"
+activity = "queue_task"
+priority = 7
+
+[[workflow.step]]
+label = "wait"
+activity = "delay"
+seconds = 600
+
+[[workflow.step]]
+label = "give_up"
+activity = "disconnect"
+outcome = "no_agent"
+"#;
+
+const CLOSED: &str = r#"
+[[opening_hours]]
+name = "never"
+time_zone = "Europe/Berlin"
+
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "hours"
+activity = "check_opening_hours"
+hours = "never"
+on_closed = "closed"
+
+[[workflow.step]]
+label = "queue"
+activity = "queue_task"
+
+[[workflow.step]]
+label = "closed"
+activity = "disconnect"
+outcome = "cancelled"
+message = "We are closed."
+"#;
+
+fn form() -> PreChatForm {
+    PreChatForm {
+        display_name: "Vera".into(),
+        email: "vera@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: None,
+    }
+}
+
+fn support() -> TargetRef {
+    TargetRef::Service("support".into())
+}
+
+fn system_text(f: &ServerFrame) -> Option<(&str, Option<&str>)> {
+    match f {
+        ServerFrame::Event(e) => match &e.event {
+            SessionEvent::Message {
+                from: Party::System,
+                text,
+                author,
+                ..
+            } => Some((text.as_str(), author.as_deref())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn workflow_greets_asks_then_queues_for_an_agent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), ASK)).await;
+    let code = server.embed_code(support()).await;
+
+    let token = server.agent_token("alex").await;
+    let mut agent = connect_agent(server.addr).await;
+    agent.agent_hello(&token).await;
+    agent
+        .send(&ClientFrame::SetPresence {
+            presence: Presence::Available,
+        })
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Presence { .. }))
+        .await;
+
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let (session, _) = visitor.start_chat(mid("start-1"), form()).await;
+
+    // The greeting and the question, from the service.
+    let frames = visitor
+        .recv_until(|f| system_text(f).is_some_and(|(t, _)| t == "Your order number?"))
+        .await;
+    let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
+    assert_eq!(
+        texts,
+        [
+            ("Welcome, Vera.", Some("Customer Care")),
+            ("Your order number?", Some("Customer Care")),
+        ]
+    );
+    // Not queued before the answer.
+    assert!(
+        !frames.iter().any(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Queued { .. }))
+        ),
+        "{frames:?}"
+    );
+
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("m1"),
+            text: "12345".into(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Queued { position: 1 })))
+        .await;
+
+    // Now the agent gets the offer and accepts.
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
+        .await;
+
+    // The workflow path is recorded for reporting.
+    let rows = server
+        .state
+        .store
+        .report_rows(&ReportQuery {
+            limit: 10,
+            ..ReportQuery::default()
+        })
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].workflow_path, ["hello", "ask", "queue", "wait"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn closed_workflow_ends_the_session_with_its_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), CLOSED)).await;
+    let code = server.embed_code(support()).await;
+
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let (session, _) = visitor.start_chat(mid("start-1"), form()).await;
+    let frames = visitor
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+    let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
+    assert_eq!(texts, [("We are closed.", Some("Customer Care"))]);
+    assert!(frames.iter().any(|f| matches!(f, ServerFrame::Event(e) if e.event == SessionEvent::Ended { reason: EndReason::Workflow })));
+    assert!(
+        !frames.iter().any(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Queued { .. }))
+        ),
+        "never queued: {frames:?}"
+    );
+
+    let rows = server
+        .state
+        .store
+        .report_rows(&ReportQuery {
+            limit: 10,
+            ..ReportQuery::default()
+        })
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, session);
+    assert_eq!(rows[0].recorded_outcome, Some(Outcome::Cancelled));
+    assert_eq!(rows[0].workflow_path, ["hours", "closed"]);
+    assert_eq!(server.state.hub.open_sessions(), 0);
+    server.stop().await;
+}
