@@ -222,7 +222,15 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         let transcript = page.texts(".iw-msg .iw-text").await;
         assert_eq!(
             transcript,
-            [FIRST, AGENT_SAYS, SECOND, AFTER_RELOAD, WELCOME_BACK],
+            [
+                FIRST,
+                // The demo service's workflow greets the visitor (as text, name and all).
+                &format!("Hello {NAME}, thank you for contacting Customer Care."),
+                AGENT_SAYS,
+                SECOND,
+                AFTER_RELOAD,
+                WELCOME_BACK
+            ],
             "the visitor sees every message once, in order"
         );
         let joined = page.texts(".iw-event").await;
@@ -412,6 +420,8 @@ async fn the_widget_reconnects_by_itself_across_a_server_restart() {
         assert_eq!(
             page.texts(".iw-msg .iw-text").await,
             [
+                // The demo service's workflow greets the visitor.
+                "Hello Cy, thank you for contacting Customer Care.",
                 "Before the restart",
                 "Typed during the restart",
                 "Welcome back"
