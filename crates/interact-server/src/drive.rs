@@ -13,8 +13,9 @@
 //!   workflow decides (Disconnect, Transfer) is recorded as the reporting outcome.
 //! - Runs live in memory: after a restart, sessions of a workflow service go on as plain
 //!   queued sessions.
-//! - Web Request is not carried out yet: every request is answered `WebFailed` at once,
-//!   so a workflow takes its failure exit.
+//! - Web Request makes a plain HTTP/1 request (`http://` URLs only, no TLS yet) off the
+//!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`] of the
+//!   answer; anything else counts as `WebFailed`.
 //! - Transfer hands the waiting session to the other service's queue (its members get
 //!   the offer); that service's own workflow does not run for it, and the report
 //!   records the outcome `transferred`.
@@ -31,7 +32,7 @@ use crate::hub::{Live, LiveRef};
 use crate::report;
 use crate::state::{AppState, now};
 use crate::tenant::TargetRef;
-use crate::workflow::{Action, Input, Outcome, Params, WorkflowRun};
+use crate::workflow::{Action, HttpRequest, Input, Outcome, Params, WorkflowRun};
 
 /// Creates the run of the session's workflow, if its service has one.
 pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
@@ -100,9 +101,8 @@ pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: 
             }
             Action::CancelQueue => state.hub.dequeue(&live.record.id),
             Action::HttpRequest(req) => {
-                // Not carried out yet (see the module documentation).
-                tracing::info!(session = %live.record.id, url = %req.url, "web request not supported yet; answered as failed");
-                run.handle(now(), Input::WebFailed);
+                let task = web_request(state.clone(), Arc::clone(live_ref), req);
+                tokio::spawn(task);
             }
             Action::Transfer { service } => transfer(state, live, service).await,
             Action::Disconnect { outcome } => {
@@ -259,4 +259,58 @@ fn timer_fired(state: AppState, live_ref: LiveRef) -> Pin<Box<dyn Future<Output 
         }
         crate::session::dispatch(&state).await;
     })
+}
+
+/// Largest Web Request answer read; a larger one counts as failed.
+pub const MAX_WEB_BODY: usize = 64 * 1024;
+
+/// Makes a Web Request step's request off the session's lock and feeds the answer.
+fn web_request(
+    state: AppState,
+    live_ref: LiveRef,
+    req: HttpRequest,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let input = match tokio::time::timeout(req.timeout, http(&req)).await {
+            Ok(Ok((status, body))) => Input::WebResponse { status, body },
+            Ok(Err(e)) => {
+                tracing::info!(url = %req.url, error = %e, "web request failed");
+                Input::WebFailed
+            }
+            Err(_) => {
+                tracing::info!(url = %req.url, "web request timed out");
+                Input::WebFailed
+            }
+        };
+        {
+            let mut live = live_ref.lock().await;
+            feed(&state, &live_ref, &mut live, input).await;
+        }
+        crate::session::dispatch(&state).await;
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One plain HTTP/1 request (`http://` only); the answer's body up to [`MAX_WEB_BODY`].
+async fn http(req: &HttpRequest) -> Result<(u16, String), BoxError> {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
+    let mut builder = axum::http::Request::builder()
+        .method(req.method.as_str())
+        .uri(&req.url);
+    for (name, value) in &req.headers {
+        builder = builder.header(name, value);
+    }
+    let body = http_body_util::Full::new(axum::body::Bytes::from(
+        req.body.clone().unwrap_or_default(),
+    ));
+    let resp = client.request(builder.body(body)?).await?;
+    let status = resp.status().as_u16();
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_WEB_BODY)
+        .collect()
+        .await?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }

@@ -237,3 +237,65 @@ async fn closed_workflow_ends_the_session_with_its_message() {
     assert_eq!(server.state.hub.open_sessions(), 0);
     server.stop().await;
 }
+
+/// A Web Request step against a local HTTP server: the answer's JSON is saved to
+/// parameters and used in the next message; a server that is gone takes the failure exit.
+#[tokio::test]
+async fn web_request_reads_a_local_http_server() {
+    use axum::routing::get;
+    let api = axum::Router::new().route(
+        "/customer/{name}",
+        get(
+            |axum::extract::Path(name): axum::extract::Path<String>| async move {
+                axum::Json(serde_json::json!({ "customer": { "tier": format!("gold-{name}") } }))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, api).await });
+
+    let workflow = format!(
+        r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "lookup"
+activity = "web_request"
+url = "http://{api_addr}/customer/{{{{visitor_name}}}}"
+timeout_secs = 5
+save = {{ tier = "/customer/tier" }}
+on_failure = "failed"
+
+[[workflow.step]]
+label = "found"
+activity = "disconnect"
+outcome = "cancelled"
+message = "Your tier: {{{{tier}}}}."
+
+[[workflow.step]]
+label = "failed"
+activity = "disconnect"
+message = "The lookup failed."
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), &workflow)).await;
+    let code = server.embed_code(support()).await;
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    visitor.start_chat(mid("start-1"), form()).await;
+    let frames = visitor
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+    let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
+    assert_eq!(texts, [("Your tier: gold-Vera.", Some("Customer Care"))]);
+    server.stop().await;
+}
