@@ -131,6 +131,18 @@ pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: 
     }
 }
 
+/// Feeds `input` to the run of session `id`, if it is live and has one. The caller runs
+/// [`crate::session::dispatch`] afterwards, and holds no session lock.
+pub async fn feed_session(state: &AppState, id: &interact_sdk::ids::SessionId, input: Input) {
+    let Some(live_ref) = state.hub.session(id) else {
+        return;
+    };
+    let mut live = live_ref.lock().await;
+    if live.run.is_some() {
+        feed(state, &live_ref, &mut live, input).await;
+    }
+}
+
 /// Records the steps of the path not recorded yet.
 async fn record_steps(state: &AppState, live: &mut Live, run: &WorkflowRun) {
     let path = run.path();

@@ -283,6 +283,10 @@ async fn dispatch_now(state: &AppState) {
             .hub
             .send_to_agent(&plan.agent, &ServerFrame::Offer(offer));
         record_offer(state, &plan.session);
+        let offered = crate::workflow::Input::Offered {
+            agent: plan.agent.clone(),
+        };
+        crate::drive::feed_session(state, &plan.session, offered).await;
         let state2 = state.clone();
         let timeout = Duration::from_secs(state.config.limits.offer_timeout_secs);
         tokio::spawn(async move {
@@ -294,6 +298,8 @@ async fn dispatch_now(state: &AppState) {
                         session: plan.session.clone(),
                     },
                 );
+                let timed_out = crate::workflow::Input::OfferTimedOut;
+                crate::drive::feed_session(&state2, &plan.session, timed_out).await;
                 dispatch(&state2).await;
             }
         });
@@ -358,6 +364,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
 /// The agent declines an offered session; it goes to the next agent.
 pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
     if state.hub.offer_failed(id, agent.as_str()) {
+        crate::drive::feed_session(state, id, crate::workflow::Input::OfferTimedOut).await;
         dispatch(state).await;
     }
 }
