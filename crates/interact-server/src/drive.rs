@@ -29,7 +29,6 @@ use interact_sdk::protocol::{EndReason, Party, SessionEvent};
 use interact_sdk::relay::Effect;
 
 use crate::hub::{Live, LiveRef};
-use crate::report;
 use crate::state::{AppState, now};
 use crate::tenant::TargetRef;
 use crate::workflow::{Action, HttpRequest, Input, Outcome, Params, WorkflowRun};
@@ -160,14 +159,6 @@ async fn record_steps(state: &AppState, live: &mut Live, run: &WorkflowRun) {
 }
 
 async fn record_outcome(state: &AppState, live: &Live, outcome: Outcome) {
-    let outcome = match outcome {
-        Outcome::Handled => report::Outcome::Handled,
-        Outcome::Failed => report::Outcome::Failed,
-        Outcome::Abandoned => report::Outcome::Abandoned,
-        Outcome::Cancelled => report::Outcome::Cancelled,
-        Outcome::Transferred => report::Outcome::Transferred,
-        Outcome::NoAgent => report::Outcome::NoAgent,
-    };
     if let Err(e) = state.store.record_outcome(&live.record.id, outcome).await {
         tracing::warn!(session = %live.record.id, error = %e, "recording the outcome failed");
     }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use interact_sdk::limits::MAX_TEXT_CHARS;
 use interact_sdk::time::UnixMillis;
-use serde::Serialize;
 
 use super::activity::{
     Activity, AvailabilityRouting, Expect, Method, Op, Priority, Target, WebRequest,
@@ -137,37 +136,8 @@ pub enum Action {
     },
 }
 
-/// Reporting outcome of a service session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// An agent took the chat.
-    Handled,
-    /// The workflow ended it (a Disconnect, an error, a withdrawn workflow).
-    Failed,
-    /// The visitor left first.
-    Abandoned,
-    /// Cancelled.
-    Cancelled,
-    /// Handed to another service.
-    Transferred,
-    /// Ended because no agent was available.
-    NoAgent,
-}
-
-impl Outcome {
-    /// The snake_case name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Handled => "handled",
-            Self::Failed => "failed",
-            Self::Abandoned => "abandoned",
-            Self::Cancelled => "cancelled",
-            Self::Transferred => "transferred",
-            Self::NoAgent => "no_agent",
-        }
-    }
-}
+/// The reporting outcome a run ends with: the reports' own type.
+pub use crate::report::Outcome;
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
