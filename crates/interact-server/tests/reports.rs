@@ -15,8 +15,7 @@ use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{AgentId, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, ClientFrame, Consent, EndReason, EventFrame, Presence, ServerFrame, SessionEvent,
-    VisitorInfo,
+    AgentInfo, ClientFrame, Consent, EndReason, EventFrame, ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
 use interact_server::report::{CSV_COLUMNS, Outcome};
@@ -27,7 +26,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-use common::{ALLOWED, TestServer, config, connect_agent, connect_visitor, mid};
+use common::{ALLOWED, TestServer, config, connect_visitor, mid};
 
 /// The demo admin token (config/demo.toml holds its SHA-256).
 const ADMIN_TOKEN: &str = "demo-admin-token";
@@ -575,24 +574,7 @@ async fn real_chats_are_reported() {
     let service_code = server.embed_code(support()).await;
     let user_code = server.embed_code(alex()).await;
 
-    let token = server.agent_token("alex").await;
-    let mut agent = connect_agent(server.addr).await;
-    agent.agent_hello(&token).await;
-    agent
-        .send(&ClientFrame::SetPresence {
-            presence: Presence::Available,
-        })
-        .await;
-    agent
-        .recv_until(|f| {
-            matches!(
-                f,
-                ServerFrame::Presence {
-                    presence: Presence::Available
-                }
-            )
-        })
-        .await;
+    let mut agent = server.available_agent("alex").await;
 
     // 1. A handled service chat: offered, accepted, a message, ended by the agent.
     let mut v1 = connect_visitor(server.addr, service_code.as_str(), Some(ALLOWED))

@@ -8,13 +8,13 @@ mod common;
 use std::path::PathBuf;
 
 use interact_sdk::form::PreChatForm;
-use interact_sdk::protocol::{ClientFrame, EndReason, Party, Presence, ServerFrame, SessionEvent};
+use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, SessionEvent};
 use interact_server::config::Config;
 use interact_server::report::Outcome;
 use interact_server::store::ReportQuery;
 use interact_server::tenant::TargetRef;
 
-use common::{ALLOWED, DEMO, TestServer, connect_agent, connect_visitor, mid};
+use common::{ALLOWED, DEMO, TestServer, connect_visitor, mid};
 
 /// The demo configuration with the support service's workflow replaced by `workflow`
 /// (TOML appended to the file, naming a `[[workflow]]` "test-im").
@@ -118,17 +118,7 @@ async fn workflow_greets_asks_then_queues_for_an_agent() {
     let server = TestServer::start(config(dir.path(), ASK)).await;
     let code = server.embed_code(support()).await;
 
-    let token = server.agent_token("alex").await;
-    let mut agent = connect_agent(server.addr).await;
-    agent.agent_hello(&token).await;
-    agent
-        .send(&ClientFrame::SetPresence {
-            presence: Presence::Available,
-        })
-        .await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Presence { .. }))
-        .await;
+    let mut agent = server.available_agent("alex").await;
 
     let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
         .await

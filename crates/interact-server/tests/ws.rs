@@ -608,14 +608,7 @@ async fn messages_are_limited_per_session_across_connections() {
     let code = server.embed_code(support()).await;
 
     // The agent takes the chat, so that both parties can write.
-    let token = server.agent_token("alex").await;
-    let mut agent = connect_agent(server.addr).await;
-    agent.agent_hello(&token).await;
-    agent
-        .send(&ClientFrame::SetPresence {
-            presence: Presence::Available,
-        })
-        .await;
+    let mut agent = server.available_agent("alex").await;
     let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
         .await
         .expect("allowed");

@@ -11,7 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentHello, ClientFrame, Hello, PROTOCOL_VERSION, Resume, ServerFrame, decode_server, encode,
+    AgentHello, ClientFrame, Hello, PROTOCOL_VERSION, Presence, Resume, ServerFrame, decode_server,
+    encode,
 };
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
@@ -89,6 +90,30 @@ impl TestServer {
             .await
             .expect("store code");
         code
+    }
+
+    /// Agent `user` signed in over a new connection, available, and confirmed so by the
+    /// server.
+    pub async fn available_agent(&self, user: &str) -> Client {
+        let token = self.agent_token(user).await;
+        let mut agent = connect_agent(self.addr).await;
+        agent.agent_hello(&token).await;
+        agent
+            .send(&ClientFrame::SetPresence {
+                presence: Presence::Available,
+            })
+            .await;
+        agent
+            .recv_until(|f| {
+                matches!(
+                    f,
+                    ServerFrame::Presence {
+                        presence: Presence::Available
+                    }
+                )
+            })
+            .await;
+        agent
     }
 
     /// A sign-in token for `user`, stored as the login endpoint would.
