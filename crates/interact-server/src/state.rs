@@ -34,6 +34,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Domain Templates (stored; cached here, refreshed on change).
     templates: RwLock<BTreeMap<String, DomainTemplate>>,
+    /// This server's own origin, from `server.public_url` (parsed once).
+    own_origin: Option<OriginPattern>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +67,7 @@ impl AppState {
         }
         let tenant = Tenant::from_config(&config);
         let metrics = Metrics::default();
+        let own_origin = OriginPattern::parse(&config.server.public_url).ok();
         let state = Self(Arc::new(Inner {
             hub: Hub::new(config.limits.clone()),
             config,
@@ -72,6 +75,7 @@ impl AppState {
             store,
             metrics,
             templates: RwLock::new(BTreeMap::new()),
+            own_origin,
         }));
         state.reload_templates().await?;
         Ok(state)
@@ -138,14 +142,17 @@ impl AppState {
     /// can only be framed by the sites the code's Domain Template allows (its CSP
     /// `frame-ancestors`).
     pub fn is_own_origin(&self, origin: &str) -> bool {
-        OriginPattern::parse(&self.config.server.public_url).is_ok_and(|own| own.matches(origin))
+        self.own_origin
+            .as_ref()
+            .is_some_and(|own| own.matches(origin))
     }
 
     /// This server's own origin, normalised (`server.public_url`).
     pub fn own_origin(&self) -> String {
-        OriginPattern::parse(&self.config.server.public_url)
-            .map(|o| o.to_string())
-            .unwrap_or_else(|_| self.config.server.public_url.clone())
+        self.own_origin
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| self.config.server.public_url.clone())
     }
 
     /// The first half of [`admit`](Self::admit), without the `Origin` check: the embed

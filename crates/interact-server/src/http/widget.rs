@@ -290,7 +290,7 @@ async fn preview(
     let code_text = record.code.as_str();
     let frame_src = format!(
         "/widget/frame?code={code_text}&host={}",
-        own.replace(':', "%3A").replace('/', "%2F")
+        percent_encoding::utf8_percent_encode(&own, crate::workflow::template::URL_ESCAPE)
     );
     let snippet = snippet(&state.config.server.public_url, &record.code);
     let page = format!(

@@ -46,8 +46,8 @@ pub enum Escape {
     Header,
 }
 
-/// The bytes left alone in a URL: RFC 3986 "unreserved".
-const URL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+/// The bytes left alone in a URL component: RFC 3986 "unreserved".
+pub(crate) const URL_ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
