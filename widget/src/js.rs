@@ -206,11 +206,7 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<
     let text: String = js_sys::JSON::stringify(value)
         .map_err(|_| JsError::new(&format!("{what}: not serialisable")))?
         .into();
-    // Through `Value`: the SDK's decoders are compiled for it already, a second
-    // `from_str` path for these few structs would cost more bytes than the detour.
-    serde_json::from_str::<serde_json::Value>(&text)
-        .and_then(T::deserialize)
-        .map_err(|e| JsError::new(&format!("{what}: {e}")))
+    crate::from_json(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
 }
 
 /// An SDK error as a JavaScript `Error` whose `name` says who is at fault

@@ -21,3 +21,10 @@ pub mod js;
 mod storage;
 pub mod view;
 pub mod widget;
+
+/// Decodes JSON text through [`serde_json::Value`]: the SDK's decoders are compiled for
+/// `Value` already (its tagged frames are read that way), so a second `from_str` path for
+/// the widget's few own structs would cost more wasm bytes than the detour.
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<serde_json::Value>(text).and_then(T::deserialize)
+}

@@ -5,7 +5,6 @@
 //! empty: the chat works, it just cannot survive a reload.
 
 use interact_sdk::ResumeState;
-use serde::Deserialize as _;
 use web_sys::Storage;
 
 /// The stored resume state of one embed code.
@@ -28,10 +27,7 @@ impl ResumeStore {
     /// The stored state, if there is a well-formed one.
     pub(crate) fn load(&self) -> Option<ResumeState> {
         let text = storage()?.get_item(&self.key).ok().flatten()?;
-        // Through `Value`, for the same reason as `js::from_js`.
-        serde_json::from_str::<serde_json::Value>(&text)
-            .and_then(ResumeState::deserialize)
-            .ok()
+        crate::from_json(&text).ok()
     }
 
     pub(crate) fn save(&self, state: &ResumeState) {
