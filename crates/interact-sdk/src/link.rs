@@ -53,6 +53,9 @@ pub(crate) struct Link {
     since: Instant,
     last_rx: Instant,
     last_tx: Instant,
+    /// When the last ping went out: the next waits a whole interval after it, whatever
+    /// the pong does.
+    last_ping: Instant,
     /// Nonce of the last ping.
     nonce: u64,
 }
@@ -65,6 +68,7 @@ impl Link {
             since: now,
             last_rx: now,
             last_tx: now,
+            last_ping: now,
             nonce: 0,
         }
     }
@@ -81,6 +85,7 @@ impl Link {
         self.since = now;
         self.last_rx = now;
         self.last_tx = now;
+        self.last_ping = now;
     }
 
     pub(crate) fn welcomed(&mut self, now: Instant) {
@@ -135,9 +140,11 @@ impl Link {
     }
 
     /// A ping goes out when either direction has been quiet for [`PING_INTERVAL`]: the
-    /// server's `pong` then proves the link alive and carries the session heads.
+    /// server's `pong` then proves the link alive and carries the session heads. At most
+    /// one ping per interval: while its pong is on the way (or lost) the receive side
+    /// stays quiet, and only [`IDLE_TIMEOUT`] decides that the link is dead.
     fn ping_at(&self) -> Instant {
-        self.last_tx.min(self.last_rx) + PING_INTERVAL
+        (self.last_tx.min(self.last_rx) + PING_INTERVAL).max(self.last_ping + PING_INTERVAL)
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -188,6 +195,7 @@ impl Link {
                     nonce: self.nonce,
                 })));
                 self.transmitted(now);
+                self.last_ping = now;
             }
             LinkAction::Drop => {
                 out.push_back(Output::Close(CloseCode::GoingAway));
@@ -247,6 +255,37 @@ mod tests {
             assert_eq!(link.handle_timeout(now), LinkAction::Connect);
         }
         assert!(last >= RECONNECT_MAX);
+    }
+
+    /// A lost pong must not make the link ping in a loop: one ping per interval until
+    /// the idle timeout drops the link.
+    #[test]
+    fn a_quiet_receive_side_gets_one_ping_per_interval() {
+        let mut ids = IdGen::new(3);
+        let mut out = VecDeque::new();
+        let mut link = Link::new(Instant::ZERO);
+        link.connected(Instant::ZERO);
+        link.welcomed(Instant::ZERO);
+        let mut pings = 0;
+        let mut now = Instant::ZERO;
+        while let Some(at) = link.poll_timeout() {
+            assert!(at > now || pings == 0, "timer stuck at {at:?}");
+            now = at;
+            let dropped = link.fire(now, &mut ids, &mut out);
+            if dropped {
+                break;
+            }
+            pings = out
+                .iter()
+                .filter(|o| matches!(o, Output::Transmit(t) if t.contains("ping")))
+                .count();
+        }
+        assert_eq!(now, Instant::ZERO + IDLE_TIMEOUT);
+        let expected = (IDLE_TIMEOUT.as_millis() / PING_INTERVAL.as_millis()) as usize - 1;
+        assert_eq!(
+            pings, expected,
+            "one ping per interval before the idle timeout"
+        );
     }
 
     #[test]

@@ -762,8 +762,11 @@ impl World {
                 self.stuck += 1;
                 assert!(
                     self.stuck < 10_000,
-                    "time does not advance at {} ms",
-                    self.now
+                    "time does not advance at {} ms (timers: visitor {}, agent {}; in flight {})",
+                    self.now,
+                    self.next_visitor_timeout,
+                    self.next_agent_timeout,
+                    self.flight.len()
                 );
             } else {
                 self.stuck = 0;
