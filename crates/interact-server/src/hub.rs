@@ -500,15 +500,16 @@ impl Hub {
         }
     }
 
-    /// Whether someone could take a chat for `target` now.
+    /// Whether a chat for `target` would reach someone: a candidate is signed in and
+    /// available. One at their chat limit still counts (the visitor waits in the queue
+    /// until a chat ends); nobody available, or only busy and away agents, is `NoAgents`.
     pub fn availability(&self, tenant: &Tenant, target: &TargetRef) -> Availability {
         let inner = self.lock();
         let open = tenant.candidates(target).iter().any(|u| {
-            inner.agents.get(u).is_some_and(|a| {
-                a.presence == Presence::Available
-                    && !a.conns.is_empty()
-                    && a.sessions.len() < self.limits.max_chats_per_agent
-            })
+            inner
+                .agents
+                .get(u)
+                .is_some_and(|a| a.presence == Presence::Available && !a.conns.is_empty())
         });
         if open {
             Availability::Open
