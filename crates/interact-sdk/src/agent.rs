@@ -71,7 +71,7 @@ impl Agent {
         &self.link.state
     }
 
-    /// The presence last set.
+    /// The presence last set here or confirmed by the server.
     pub fn presence(&self) -> Presence {
         self.presence
     }
@@ -229,7 +229,12 @@ impl Agent {
                     }
                 }
             }
-            ServerFrame::Presence { presence } => self.emit(Event::Presence(presence)),
+            ServerFrame::Presence { presence } => {
+                // The server may set it too (away after missed offers): a reconnect then
+                // keeps what the server said rather than the last choice.
+                self.presence = presence;
+                self.emit(Event::Presence(presence));
+            }
             ServerFrame::Error(e) => {
                 // A refused `accept` leaves no session behind.
                 if let Some(session) = &e.session

@@ -106,6 +106,24 @@ fn two_visitors_at_once() {
             presence: Presence::Available
         })
     ));
+    // The server sets the agent away (missed offers): the next welcome keeps it so.
+    d.receive(&ServerFrame::Presence {
+        presence: Presence::Away,
+    });
+    assert_eq!(d.agent.presence(), Presence::Away);
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: None,
+    });
+    assert!(matches!(
+        d.sent.last(),
+        Some(ClientFrame::SetPresence {
+            presence: Presence::Away
+        })
+    ));
+    d.agent.set_presence(now, Presence::Available);
 
     d.receive(&offer("s1", "Ann"));
     d.receive(&offer("s2", "Bob"));

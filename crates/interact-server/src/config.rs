@@ -116,6 +116,9 @@ pub struct LimitsSection {
     pub offer_timeout_secs: u64,
     /// Most chats an agent handles at once.
     pub max_chats_per_agent: usize,
+    /// Offers an agent may let time out in a row before they are set `away` (they left
+    /// the console open and walked off); 0 never does.
+    pub missed_offers_before_away: u32,
 }
 
 impl Default for LimitsSection {
@@ -126,6 +129,7 @@ impl Default for LimitsSection {
             messages_per_second_per_session: 5,
             offer_timeout_secs: 30,
             max_chats_per_agent: 4,
+            missed_offers_before_away: 2,
         }
     }
 }

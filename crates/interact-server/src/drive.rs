@@ -89,7 +89,7 @@ pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: 
             Action::AskVisitor { question } => system_message(state, live, question).await,
             Action::StartTimer { at } => start_timer(state, live_ref, live, at),
             Action::QueryAgents => {
-                let (available, busy) = state.hub.agent_counts(&state.tenant, &live.record.target);
+                let (available, busy) = state.hub.agent_counts(&live.record.target);
                 run.handle(now(), Input::AgentsAvailable { available, busy });
             }
             Action::Queue { priority } => {

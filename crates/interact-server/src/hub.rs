@@ -4,7 +4,7 @@
 //! This is in-memory and per node. Several nodes would share it through the store and a
 //! message bus; only the node that owns a session appends to its log.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,8 +19,11 @@ use interact_sdk::time::UnixMillis;
 use tokio::sync::mpsc;
 
 use crate::config::LimitsSection;
+use crate::routing::{AgentProfile, Output, Router, RouterConfig, TaskKind, Withdrawn};
+use crate::state::now;
 use crate::store::SessionRecord;
 use crate::tenant::{TargetRef, Tenant};
+use crate::workflow::Priority;
 
 /// What a connection's writer task sends.
 #[derive(Debug)]
@@ -144,27 +147,6 @@ impl Live {
 /// A live session handle.
 pub type LiveRef = Arc<tokio::sync::Mutex<Live>>;
 
-#[derive(Debug)]
-struct Routing {
-    target: TargetRef,
-    agent: Option<String>,
-    offered_to: Option<String>,
-    declined_by: BTreeSet<String>,
-    position: Option<u32>,
-    queued_at: UnixMillis,
-    /// Distribution priority, 1 to 9 (higher first); 5 unless a workflow set it.
-    priority: u8,
-}
-
-#[derive(Debug)]
-struct AgentLive {
-    conns: Vec<Conn>,
-    presence: Presence,
-    sessions: BTreeSet<SessionId>,
-    /// When the agent last got a task or went available (longest idle first).
-    idle_since: UnixMillis,
-}
-
 /// A session started recently: kept so that a repeated `start_chat` (its answer was lost)
 /// from the same address gets the same session and token.
 #[derive(Debug)]
@@ -178,27 +160,87 @@ struct RecentStart {
 /// How long a started session can be fetched again by repeating `start_chat`.
 const RECENT_START_TTL: std::time::Duration = std::time::Duration::from_secs(120);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     recent_starts: HashMap<(EmbedCode, MessageId), RecentStart>,
     /// Session starts per address in the last minute.
     starts_by_ip: HashMap<Option<IpAddr>, VecDeque<std::time::Instant>>,
     sessions: HashMap<SessionId, LiveRef>,
-    routing: HashMap<SessionId, Routing>,
     visitors: HashMap<SessionId, Conn>,
-    agents: BTreeMap<String, AgentLive>,
-    /// Waiting sessions in distribution order: highest priority first, then longest in
-    /// the queue.
-    queue: Vec<SessionId>,
+    /// Agents' connections (an agent may have several tabs).
+    agents: BTreeMap<String, Vec<Conn>>,
+    /// Queues, presence, load and offers.
+    router: Router,
+    /// What the router asked for that needs the sessions' logs or workflows (offers,
+    /// queue positions, expired offers): [`Hub::take_work`].
+    work: Vec<Output>,
 }
 
-/// An offer to make: send `session` to `agent`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfferPlan {
-    /// The session.
-    pub session: SessionId,
-    /// The agent (user id).
-    pub agent: String,
+impl Inner {
+    fn conns_of(&self, agent: &str) -> &[Conn] {
+        self.agents.get(agent).map_or(&[], Vec::as_slice)
+    }
+
+    /// Carries out what the router said that is only a frame to agents; keeps the rest
+    /// for [`Hub::take_work`].
+    fn flush(&mut self) {
+        while let Some(out) = self.router.poll_output() {
+            match &out {
+                Output::Withdraw {
+                    session,
+                    agent,
+                    why,
+                } => {
+                    for c in self.conns_of(agent) {
+                        c.send(&ServerFrame::OfferWithdrawn {
+                            session: session.clone(),
+                        });
+                    }
+                    if *why == Withdrawn::Expired {
+                        self.work.push(out);
+                    }
+                }
+                Output::Presence { agent, presence } => {
+                    tracing::info!(
+                        agent,
+                        ?presence,
+                        "presence set by the router (missed offers)"
+                    );
+                    for c in self.conns_of(agent) {
+                        c.send(&ServerFrame::Presence {
+                            presence: *presence,
+                        });
+                    }
+                }
+                Output::Offer { .. } | Output::Position { .. } => self.work.push(out),
+            }
+        }
+    }
+}
+
+/// The router for a tenant: every service with the members who can take its chats,
+/// every user as the target of direct contacts.
+fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Router {
+    let config = RouterConfig {
+        max_chats: u32::try_from(limits.max_chats_per_agent).unwrap_or(u32::MAX),
+        offer_timeout_ms: limits.offer_timeout_secs.saturating_mul(1000),
+        missed_offers_before_away: limits.missed_offers_before_away,
+        strategy: crate::routing::Strategy::Indexed,
+    };
+    let agents = tenant.users.values().map(|u| AgentProfile {
+        id: u.config.id.clone(),
+        calls: u.modalities.audio || u.modalities.video,
+    });
+    let targets = tenant
+        .services
+        .keys()
+        .map(|s| TargetRef::Service(s.clone()))
+        .chain(tenant.users.keys().map(|u| TargetRef::User(u.clone())))
+        .map(|t| {
+            let members = tenant.candidates(&t);
+            (t, members)
+        });
+    Router::new(config, agents, targets)
 }
 
 /// Live state of the node.
@@ -206,16 +248,22 @@ pub struct OfferPlan {
 pub struct Hub {
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
-    limits: LimitsSection,
 }
 
 impl Hub {
-    /// An empty hub.
-    pub fn new(limits: LimitsSection) -> Self {
+    /// An empty hub for the tenant's services and users.
+    pub fn new(tenant: &Tenant, limits: &LimitsSection) -> Self {
         Self {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                recent_starts: HashMap::new(),
+                starts_by_ip: HashMap::new(),
+                sessions: HashMap::new(),
+                visitors: HashMap::new(),
+                agents: BTreeMap::new(),
+                router: router_for(tenant, limits),
+                work: Vec::new(),
+            }),
             next_conn: AtomicU64::new(1),
-            limits,
         }
     }
 
@@ -240,28 +288,27 @@ impl Hub {
     /// whose workflow runs joins it when the workflow says so: [`Self::enqueue`]).
     pub fn insert_session_with(&self, live: Live, queue: bool) -> LiveRef {
         let id = live.record.id.clone();
-        let routing = Routing {
-            target: live.record.target.clone(),
-            agent: live.record.agent_id.as_ref().map(|a| a.as_str().to_owned()),
-            offered_to: None,
-            declined_by: BTreeSet::new(),
-            position: None,
-            queued_at: live.record.created_at,
-            priority: crate::workflow::Priority::DEFAULT.get(),
-        };
-        let ended = live.log.is_ended();
+        let target = live.record.target.clone();
+        let agent = live.record.agent_id.as_ref().map(|a| a.as_str().to_owned());
+        let (ended, created) = (live.log.is_ended(), live.record.created_at);
         let live = Arc::new(tokio::sync::Mutex::new(live));
         let mut inner = self.lock();
         if !ended {
-            if let Some(agent) = &routing.agent {
-                if let Some(a) = inner.agents.get_mut(agent) {
-                    a.sessions.insert(id.clone());
+            match agent {
+                Some(agent) => {
+                    inner
+                        .router
+                        .add_assigned(id.clone(), &target, TaskKind::Chat, &agent)
                 }
-            } else if queue {
-                let key = (std::cmp::Reverse(routing.priority), routing.queued_at);
-                Self::insert_ordered(&mut inner, id.clone(), key);
+                None => {
+                    inner.router.add(id.clone(), &target, TaskKind::Chat);
+                    if queue {
+                        // In the queue since it was created (a restart keeps its place).
+                        inner.router.enqueue(&id, Priority::DEFAULT, created);
+                    }
+                }
             }
-            inner.routing.insert(id.clone(), routing);
+            inner.flush();
         }
         inner.sessions.insert(id, live.clone());
         live
@@ -330,7 +377,7 @@ impl Hub {
         for c in inner
             .visitors
             .values()
-            .chain(inner.agents.values().flat_map(|a| a.conns.iter()))
+            .chain(inner.agents.values().flatten())
         {
             c.close(code, reason);
         }
@@ -343,25 +390,15 @@ impl Hub {
 
     /// Number of sessions in memory that have not ended.
     pub fn open_sessions(&self) -> usize {
-        self.lock().routing.len()
+        self.lock().router.len()
     }
 
-    /// The session ended: it leaves the queue and the agent's load.
+    /// The session ended: it leaves the queue (an open offer is withdrawn) or frees its
+    /// agent.
     pub fn session_ended(&self, id: &SessionId) {
         let mut inner = self.lock();
-        inner.queue.retain(|s| s != id);
-        if let Some(r) = inner.routing.remove(id) {
-            for agent in r.agent.iter().chain(r.offered_to.iter()) {
-                if let Some(a) = inner.agents.get_mut(agent) {
-                    a.sessions.remove(id);
-                    for c in &a.conns {
-                        c.send(&ServerFrame::OfferWithdrawn {
-                            session: id.clone(),
-                        });
-                    }
-                }
-            }
-        }
+        inner.router.remove(id, now());
+        inner.flush();
     }
 
     /// Attaches the visitor's connection to a session; returns the one it replaces.
@@ -377,78 +414,53 @@ impl Hub {
         }
     }
 
-    /// Attaches an agent's connection (an agent may have several tabs).
+    /// Attaches an agent's connection (an agent may have several tabs); the first signs
+    /// them in (presence stays `offline` until they set it).
     pub fn attach_agent(&self, info: &AgentInfo, conn: Conn, now: UnixMillis) {
         let mut inner = self.lock();
-        let user = info.id.as_str().to_owned();
-        let held: BTreeSet<SessionId> = inner
-            .routing
-            .iter()
-            .filter(|(_, r)| r.agent.as_deref() == Some(user.as_str()))
-            .map(|(s, _)| s.clone())
-            .collect();
-        let a = inner.agents.entry(user).or_insert_with(|| AgentLive {
-            conns: Vec::new(),
-            presence: Presence::Offline,
-            sessions: BTreeSet::new(),
-            idle_since: now,
-        });
-        a.sessions.extend(held);
-        a.conns.push(conn);
+        let user = info.id.as_str();
+        inner.agents.entry(user.to_owned()).or_default().push(conn);
+        inner.router.set_signed_in(user, true, now);
+        inner.flush();
     }
 
     /// Detaches an agent's connection. With no connection left the agent is offline and
     /// open offers to them go back to the queue.
     pub fn detach_agent(&self, user: &str, conn_id: u64) {
         let mut inner = self.lock();
-        let gone = match inner.agents.get_mut(user) {
-            Some(a) => {
-                a.conns.retain(|c| c.id != conn_id);
-                if a.conns.is_empty() {
-                    a.presence = Presence::Offline;
-                    true
-                } else {
-                    false
-                }
-            }
-            None => false,
+        let Some(conns) = inner.agents.get_mut(user) else {
+            return;
         };
-        if gone {
-            for r in inner.routing.values_mut() {
-                if r.offered_to.as_deref() == Some(user) {
-                    r.offered_to = None;
-                }
-            }
+        conns.retain(|c| c.id != conn_id);
+        if conns.is_empty() {
+            inner.agents.remove(user);
+            inner.router.set_signed_in(user, false, now());
+            inner.flush();
         }
     }
 
-    /// Sets an agent's presence; returns whether they are now available.
-    pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) -> bool {
+    /// Sets an agent's presence.
+    pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
         let mut inner = self.lock();
-        if let Some(a) = inner.agents.get_mut(user) {
-            if presence == Presence::Available && a.presence != Presence::Available {
-                a.idle_since = now;
-            }
-            a.presence = presence;
-        }
-        presence == Presence::Available
+        inner.router.set_presence(user, presence, now);
+        inner.flush();
     }
 
     /// Sessions held by the agent.
     pub fn agent_sessions(&self, user: &str) -> Vec<SessionId> {
-        self.lock()
-            .agents
-            .get(user)
-            .map(|a| a.sessions.iter().cloned().collect())
-            .unwrap_or_default()
+        self.lock().router.held_by(user)
+    }
+
+    /// Whether the agent holds `session`.
+    pub fn holds(&self, user: &str, session: &SessionId) -> bool {
+        self.lock().router.agent_of(session) == Some(user)
     }
 
     /// Sends a frame to every connection of the session's agent.
     pub fn send_to_agent_of(&self, id: &SessionId, frame: &ServerFrame) {
         let inner = self.lock();
-        let agent = inner.routing.get(id).and_then(|r| r.agent.clone());
-        if let Some(a) = agent.and_then(|a| inner.agents.get(&a)) {
-            for c in &a.conns {
+        if let Some(agent) = inner.router.agent_of(id) {
+            for c in inner.conns_of(agent) {
                 c.send(frame);
             }
         }
@@ -463,10 +475,8 @@ impl Hub {
 
     /// Sends a frame to every connection of an agent.
     pub fn send_to_agent(&self, user: &str, frame: &ServerFrame) {
-        if let Some(a) = self.lock().agents.get(user) {
-            for c in &a.conns {
-                c.send(frame);
-            }
+        for c in self.lock().conns_of(user) {
+            c.send(frame);
         }
     }
 
@@ -486,10 +496,7 @@ impl Hub {
     /// Sends an encoded frame to both parties of a session.
     pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
         let inner = self.lock();
-        let agent = inner.routing.get(id).and_then(|r| r.agent.as_ref());
-        let agent_conns = agent
-            .and_then(|a| inner.agents.get(a))
-            .map(|a| a.conns.as_slice());
+        let agent_conns = inner.router.agent_of(id).map(|a| inner.conns_of(a));
         for c in inner
             .visitors
             .get(id)
@@ -501,242 +508,101 @@ impl Hub {
     }
 
     /// Whether a chat for `target` would reach someone: a candidate is signed in and
-    /// available. One at their chat limit still counts (the visitor waits in the queue
-    /// until a chat ends); nobody available, or only busy and away agents, is `NoAgents`.
-    pub fn availability(&self, tenant: &Tenant, target: &TargetRef) -> Availability {
-        let inner = self.lock();
-        let open = tenant.candidates(target).iter().any(|u| {
-            inner
-                .agents
-                .get(u)
-                .is_some_and(|a| a.presence == Presence::Available && !a.conns.is_empty())
-        });
-        if open {
+    /// available. One at their chat limit or in a call still counts (the visitor waits in
+    /// the queue); nobody available, or only busy and away agents, is `NoAgents`.
+    pub fn availability(&self, target: &TargetRef) -> Availability {
+        if self.lock().router.is_open(target) {
             Availability::Open
         } else {
             Availability::NoAgents
         }
     }
 
-    /// Plans offers for waiting sessions: for each, in queue order, the available
-    /// candidate agent with spare capacity who has been idle longest and has not
-    /// declined it. Marks the sessions as offered.
-    pub fn plan_offers(&self, tenant: &Tenant) -> Vec<OfferPlan> {
+    /// What distribution asked for since the last call: offers to send, queue positions
+    /// to announce, offers that expired (for the workflows). See
+    /// [`crate::session::dispatch`].
+    pub fn take_work(&self) -> Vec<Output> {
         let mut inner = self.lock();
-        let inner = &mut *inner;
-        let mut plans = Vec::new();
-        let mut load: BTreeMap<String, usize> = inner
-            .agents
-            .iter()
-            .map(|(u, a)| {
-                let offered = inner
-                    .routing
-                    .values()
-                    .filter(|r| r.offered_to.as_deref() == Some(u.as_str()))
-                    .count();
-                (u.clone(), a.sessions.len() + offered)
-            })
-            .collect();
-        for id in &inner.queue {
-            let Some(r) = inner.routing.get_mut(id) else {
-                continue;
-            };
-            if r.offered_to.is_some() || r.agent.is_some() {
-                continue;
-            }
-            let best = tenant
-                .candidates(&r.target)
-                .into_iter()
-                .filter(|u| !r.declined_by.contains(u))
-                .filter_map(|u| inner.agents.get(&u).map(|a| (u, a)))
-                .filter(|(u, a)| {
-                    a.presence == Presence::Available
-                        && !a.conns.is_empty()
-                        && load.get(u).copied().unwrap_or(0) < self.limits.max_chats_per_agent
-                })
-                .min_by_key(|(u, a)| (a.idle_since, u.clone()))
-                .map(|(u, _)| u);
-            if let Some(agent) = best {
-                *load.entry(agent.clone()).or_default() += 1;
-                r.offered_to = Some(agent.clone());
-                plans.push(OfferPlan {
-                    session: id.clone(),
-                    agent,
-                });
-            }
-        }
-        plans
+        inner.flush();
+        std::mem::take(&mut inner.work)
     }
 
-    /// The offer of `session` to `agent` ended without acceptance (declined or timed
-    /// out); the session goes to someone else. Returns whether the offer was open.
-    pub fn offer_failed(&self, session: &SessionId, agent: &str) -> bool {
+    /// Lets offers due at `now` expire: each goes on to the next agent.
+    pub fn expire_offers(&self, now: UnixMillis) {
         let mut inner = self.lock();
-        match inner.routing.get_mut(session) {
-            Some(r) if r.offered_to.as_deref() == Some(agent) => {
-                r.offered_to = None;
-                r.declined_by.insert(agent.to_owned());
-                // Everyone declined: start a new round rather than leave it stranded.
-                true
-            }
-            _ => false,
-        }
+        inner.router.handle_timeout(now);
+        inner.flush();
+    }
+
+    /// The agent declines `session`; returns whether it was offered to them.
+    pub fn decline(&self, session: &SessionId, agent: &str) -> bool {
+        let mut inner = self.lock();
+        let open = inner.router.decline(session, agent, now());
+        inner.flush();
+        open
     }
 
     /// Whether `session` is currently offered to `agent`.
     pub fn is_offered_to(&self, session: &SessionId, agent: &str) -> bool {
-        self.lock()
-            .routing
-            .get(session)
-            .is_some_and(|r| r.offered_to.as_deref() == Some(agent))
+        self.lock().router.is_offered_to(session, agent)
     }
 
-    /// The agent took the session: it leaves the queue.
-    pub fn assigned(&self, session: &SessionId, agent: &str, now: UnixMillis) {
+    /// The agent takes the session offered to them: it leaves the queue.
+    pub fn accept(
+        &self,
+        session: &SessionId,
+        agent: &str,
+        now: UnixMillis,
+    ) -> Result<(), crate::routing::AcceptError> {
         let mut inner = self.lock();
-        inner.queue.retain(|s| s != session);
-        if let Some(r) = inner.routing.get_mut(session) {
-            r.agent = Some(agent.to_owned());
-            r.offered_to = None;
-        }
-        if let Some(a) = inner.agents.get_mut(agent) {
-            a.sessions.insert(session.clone());
-            a.idle_since = now;
-        }
+        let accepted = inner.router.accept(session, agent, now);
+        inner.flush();
+        accepted
     }
 
-    /// Queue positions that changed since they were last announced: (session, position).
-    pub fn position_changes(&self) -> Vec<(SessionId, u32)> {
+    /// Puts a session its agent accepted back in the queue (its `agent_joined` could not
+    /// be stored).
+    pub fn requeue(&self, session: &SessionId, now: UnixMillis) {
         let mut inner = self.lock();
-        let inner = &mut *inner;
-        let mut changes = Vec::new();
-        let mut per_target: BTreeMap<TargetRef, u32> = BTreeMap::new();
-        // The queue is kept in distribution order (priority, then time in queue).
-        let queue = inner.queue.clone();
-        for id in queue {
-            let Some(r) = inner.routing.get_mut(&id) else {
-                continue;
-            };
-            let n = per_target.entry(r.target.clone()).or_default();
-            *n += 1;
-            if r.position != Some(*n) {
-                r.position = Some(*n);
-                changes.push((id, *n));
-            }
-        }
-        changes
+        inner.router.requeue(session, now);
+        inner.flush();
     }
 
     /// Puts a waiting session in the queue with `priority` (a workflow's Queue Task), or
     /// changes its priority if it is queued already. Its time in the queue starts now.
     pub fn enqueue(&self, id: &SessionId, priority: u8, now: UnixMillis) {
+        let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
-        let inner = &mut *inner;
-        let Some(r) = inner.routing.get_mut(id) else {
-            return;
-        };
-        if r.agent.is_some() {
-            return;
-        }
-        r.priority = priority;
-        if !inner.queue.contains(id) {
-            r.queued_at = now;
-        }
-        let key = (std::cmp::Reverse(r.priority), r.queued_at);
-        inner.queue.retain(|s| s != id);
-        Self::insert_ordered(inner, id.clone(), key);
+        inner.router.enqueue(id, priority, now);
+        inner.flush();
     }
 
     /// Changes a queued session's priority (Distribution Priority).
     pub fn set_priority(&self, id: &SessionId, priority: u8) {
+        let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
-        let inner = &mut *inner;
-        let Some(r) = inner.routing.get_mut(id) else {
-            return;
-        };
-        r.priority = priority;
-        let key = (std::cmp::Reverse(r.priority), r.queued_at);
-        if inner.queue.contains(id) {
-            inner.queue.retain(|s| s != id);
-            Self::insert_ordered(inner, id.clone(), key);
-        }
+        inner.router.set_priority(id, priority, now());
+        inner.flush();
     }
 
     /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
     pub fn dequeue(&self, id: &SessionId) {
         let mut inner = self.lock();
-        let inner = &mut *inner;
-        inner.queue.retain(|s| s != id);
-        if let Some(r) = inner.routing.get_mut(id) {
-            r.position = None;
-            if let Some(agent) = r.offered_to.take()
-                && let Some(a) = inner.agents.get(&agent)
-            {
-                for c in &a.conns {
-                    c.send(&ServerFrame::OfferWithdrawn {
-                        session: id.clone(),
-                    });
-                }
-            }
-        }
+        inner.router.dequeue(id, now());
+        inner.flush();
     }
 
     /// Hands a waiting session to another target (a workflow's Transfer): its queue
     /// position is recomputed among the new target's sessions.
     pub fn retarget(&self, id: &SessionId, target: TargetRef) {
         let mut inner = self.lock();
-        if let Some(r) = inner.routing.get_mut(id) {
-            r.target = target;
-            r.declined_by.clear();
-            r.position = None;
-        }
+        inner.router.retarget(id, &target, now());
+        inner.flush();
     }
 
     /// The service's members who could take a chat now, and those signed in who cannot
-    /// (busy, away, at their chat limit): (available, busy).
-    pub fn agent_counts(&self, tenant: &Tenant, target: &TargetRef) -> (u32, u32) {
-        let inner = self.lock();
-        let (mut available, mut busy) = (0, 0);
-        for u in tenant.candidates(target) {
-            let Some(a) = inner.agents.get(&u).filter(|a| !a.conns.is_empty()) else {
-                continue;
-            };
-            if a.presence == Presence::Available
-                && a.sessions.len() < self.limits.max_chats_per_agent
-            {
-                available += 1;
-            } else if a.presence != Presence::Offline {
-                busy += 1;
-            }
-        }
-        (available, busy)
-    }
-
-    /// Inserts a session into the queue at its place: highest priority first, then
-    /// longest waiting (after those with the same key).
-    fn insert_ordered(inner: &mut Inner, id: SessionId, key: (std::cmp::Reverse<u8>, UnixMillis)) {
-        let routing = &inner.routing;
-        let at = inner.queue.partition_point(|s| {
-            routing
-                .get(s)
-                .is_none_or(|r| (std::cmp::Reverse(r.priority), r.queued_at) <= key)
-        });
-        inner.queue.insert(at, id);
-    }
-
-    /// Sessions whose every candidate declined: clear the declines for a new round.
-    pub fn recycle_declined(&self, tenant: &Tenant) {
-        let mut inner = self.lock();
-        for id in inner.queue.clone() {
-            if let Some(r) = inner.routing.get_mut(&id) {
-                let candidates = tenant.candidates(&r.target);
-                if r.offered_to.is_none()
-                    && !candidates.is_empty()
-                    && candidates.iter().all(|c| r.declined_by.contains(c))
-                {
-                    r.declined_by.clear();
-                }
-            }
-        }
+    /// (busy, away, at their chat limit, in a call): (available, busy).
+    pub fn agent_counts(&self, target: &TargetRef) -> (u32, u32) {
+        self.lock().router.agent_counts(target)
     }
 }

@@ -35,6 +35,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod report;
+pub mod routing;
 pub mod session;
 pub mod state;
 pub mod store;

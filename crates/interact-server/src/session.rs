@@ -16,6 +16,7 @@ use interact_sdk::time::UnixMillis;
 
 use crate::auth;
 use crate::hub::{Conn, Live, LiveRef};
+use crate::routing::Output;
 use crate::state::{AppState, now};
 use crate::store::{EmbedCodeRecord, EncodedEvent, SessionRecord, StoreError};
 
@@ -233,102 +234,122 @@ pub fn dispatch(state: &AppState) -> Pin<Box<dyn Future<Output = ()> + Send + '_
 }
 
 async fn dispatch_now(state: &AppState) {
-    for (id, position) in state.hub.position_changes() {
-        if let Some(live) = state.hub.session(&id) {
-            append_system(state, &live, SessionEvent::Queued { position }).await;
-            let mut l = live.lock().await;
-            if l.run.is_some() {
-                let input = crate::workflow::Input::QueueUpdate { position };
-                crate::drive::feed(state, &live, &mut l, input).await;
+    for work in state.hub.take_work() {
+        match work {
+            Output::Position { session, position } => {
+                announce_position(state, &session, position).await
             }
+            Output::Offer {
+                session,
+                agent,
+                expires_at,
+            } => offer(state, &session, &agent, expires_at).await,
+            Output::Withdraw { session, .. } => {
+                // The offer timed out (the agent was told by the hub); the workflow hears of it.
+                crate::drive::feed_session(state, &session, crate::workflow::Input::OfferTimedOut)
+                    .await;
+            }
+            Output::Presence { .. } => {}
         }
     }
-    state.hub.recycle_declined(&state.tenant);
-    for plan in state.hub.plan_offers(&state.tenant) {
-        let Some(live) = state.hub.session(&plan.session) else {
-            continue;
-        };
-        let offer = {
-            let live = live.lock().await;
-            let first_message =
-                live.log
-                    .events_after(Seq::ZERO)
-                    .iter()
-                    .find_map(|e| match &e.event {
-                        SessionEvent::Message {
-                            from: Party::Visitor,
-                            text,
-                            ..
-                        } => Some(text.clone()),
-                        _ => None,
-                    });
-            let Some(config) = state.tenant.widget_config(
-                &live.record.target,
-                interact_sdk::config::Availability::Open,
-            ) else {
-                continue;
-            };
-            Offer {
-                session: plan.session.clone(),
-                visitor: VisitorInfo {
-                    display_name: live.record.visitor_name.clone(),
-                    email: live.record.visitor_email.clone(),
-                },
-                target: config.target,
-                first_message,
-                expires_at: UnixMillis(now().0 + state.config.limits.offer_timeout_secs * 1000),
-            }
-        };
-        state
-            .hub
-            .send_to_agent(&plan.agent, &ServerFrame::Offer(offer));
-        record_offer(state, &plan.session);
-        let offered = crate::workflow::Input::Offered {
-            agent: plan.agent.clone(),
-        };
-        crate::drive::feed_session(state, &plan.session, offered).await;
-        let state2 = state.clone();
-        let timeout = Duration::from_secs(state.config.limits.offer_timeout_secs);
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if state2.hub.offer_failed(&plan.session, &plan.agent) {
-                state2.hub.send_to_agent(
-                    &plan.agent,
-                    &ServerFrame::OfferWithdrawn {
-                        session: plan.session.clone(),
-                    },
-                );
-                let timed_out = crate::workflow::Input::OfferTimedOut;
-                crate::drive::feed_session(&state2, &plan.session, timed_out).await;
-                dispatch(&state2).await;
-            }
-        });
+}
+
+/// Tells a waiting session (and its workflow) its new queue position.
+async fn announce_position(state: &AppState, id: &SessionId, position: u32) {
+    let Some(live) = state.hub.session(id) else {
+        return;
+    };
+    append_system(state, &live, SessionEvent::Queued { position }).await;
+    let mut l = live.lock().await;
+    if l.run.is_some() {
+        let input = crate::workflow::Input::QueueUpdate { position };
+        crate::drive::feed(state, &live, &mut l, input).await;
     }
+}
+
+/// Sends the offer of `id` to `agent` and arms its time-out.
+async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMillis) {
+    let Some(live) = state.hub.session(id) else {
+        return;
+    };
+    let offer = {
+        let live = live.lock().await;
+        let first_message = live
+            .log
+            .events_after(Seq::ZERO)
+            .iter()
+            .find_map(|e| match &e.event {
+                SessionEvent::Message {
+                    from: Party::Visitor,
+                    text,
+                    ..
+                } => Some(text.clone()),
+                _ => None,
+            });
+        let Some(config) = state.tenant.widget_config(
+            &live.record.target,
+            interact_sdk::config::Availability::Open,
+        ) else {
+            return;
+        };
+        Offer {
+            session: id.clone(),
+            visitor: VisitorInfo {
+                display_name: live.record.visitor_name.clone(),
+                email: live.record.visitor_email.clone(),
+            },
+            target: config.target,
+            first_message,
+            expires_at,
+        }
+    };
+    state.hub.send_to_agent(agent, &ServerFrame::Offer(offer));
+    record_offer(state, id);
+    let offered = crate::workflow::Input::Offered {
+        agent: agent.to_owned(),
+    };
+    crate::drive::feed_session(state, id, offered).await;
+    // The router knows when the offer lapses; this wakes it then (a little after, as the
+    // wall clock and tokio's clock may differ by a millisecond).
+    let state = state.clone();
+    let wait = Duration::from_millis(expires_at.0.saturating_sub(now().0) + 5);
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        state.hub.expire_offers(now());
+        dispatch(&state).await;
+    });
 }
 
 /// The agent accepts an offered session.
 pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Result<(), ErrorFrame> {
     let user = agent.id.as_str();
     let refuse = |msg: &str| ErrorFrame::new(ErrorCode::NotAllowed, msg).in_session(id.clone());
-    if !state.hub.is_offered_to(id, user) {
-        return Err(refuse("this session is not offered to you"));
-    }
     let live = state
         .hub
         .session(id)
         .ok_or_else(|| refuse("no such session"))?;
     {
         let mut l = live.lock().await;
+        // Taken under the session's lock: the offer cannot lapse between the check and
+        // the agent's `agent_joined`.
+        state
+            .hub
+            .accept(id, user, now())
+            .map_err(|e| refuse(&e.to_string()))?;
         let head = l.log.head();
-        let ev = l
-            .log
-            .append(
-                now(),
-                SessionEvent::AgentJoined {
-                    agent: agent.clone(),
-                },
-            )
-            .map_err(|_| refuse("the session has ended"))?;
+        let appended = l.log.append(
+            now(),
+            SessionEvent::AgentJoined {
+                agent: agent.clone(),
+            },
+        );
+        let ev = match appended {
+            Ok(ev) => ev,
+            Err(_) => {
+                state.hub.requeue(id, now());
+                return Err(refuse("the session has ended"));
+            }
+        };
         let encoded = EncodedEvent::new(&ev);
         if let Err(e) = state
             .store
@@ -337,13 +358,15 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         {
             tracing::error!(session = %id, error = %e, "storing agent_joined failed");
             l.log.truncate(head);
+            state.hub.requeue(id, now());
+            drop(l);
+            dispatch(state).await;
             return Err(internal(id));
         }
         if let Err(e) = state.store.set_session_agent(id, &agent.id).await {
             tracing::error!(session = %id, error = %e, "storing the agent failed");
         }
         l.record.agent_id = Some(agent.id.clone());
-        state.hub.assigned(id, user, now());
         let accepted = crate::workflow::Input::Accepted {
             agent: user.to_owned(),
         };
@@ -363,7 +386,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
 
 /// The agent declines an offered session; it goes to the next agent.
 pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
-    if state.hub.offer_failed(id, agent.as_str()) {
+    if state.hub.decline(id, agent.as_str()) {
         crate::drive::feed_session(state, id, crate::workflow::Input::OfferTimedOut).await;
         dispatch(state).await;
     }

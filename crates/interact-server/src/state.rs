@@ -66,10 +66,11 @@ impl AppState {
             store.put_template(&record, now()).await?;
         }
         let tenant = Tenant::from_config(&config);
+        let hub = Hub::new(&tenant, &config.limits);
         let metrics = Metrics::default();
         let own_origin = OriginPattern::parse(&config.server.public_url).ok();
         let state = Self(Arc::new(Inner {
-            hub: Hub::new(config.limits.clone()),
+            hub,
             config,
             tenant,
             store,

@@ -302,10 +302,7 @@ impl Visitor {
     }
 
     fn config(&self) -> Option<interact_sdk::config::WidgetConfig> {
-        let availability = self
-            .state
-            .hub
-            .availability(&self.state.tenant, &self.record.target);
+        let availability = self.state.hub.availability(&self.record.target);
         self.state
             .tenant
             .widget_config(&self.record.target, availability)
@@ -763,10 +760,7 @@ async fn agent_frame(state: &AppState, conn: &Conn, me: &AgentInfo, frame: Clien
         | ClientFrame::Sync { .. }
         | ClientFrame::End { .. }
         | ClientFrame::Call { .. }) => {
-            let held = f
-                .session()
-                .filter(|s| state.hub.agent_sessions(user).contains(s))
-                .cloned();
+            let held = f.session().filter(|s| state.hub.holds(user, s)).cloned();
             match held {
                 Some(sid) => handle_session_frame(state, &sid, Party::Agent, f, conn).await,
                 None => conn.send(&ServerFrame::Error(error(

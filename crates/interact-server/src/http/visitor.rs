@@ -49,7 +49,7 @@ async fn config_inner(
     origin: Option<&str>,
 ) -> Result<Response, AppError> {
     let (record, _) = state.admit(code, origin).await?;
-    let availability = state.hub.availability(&state.tenant, &record.target);
+    let availability = state.hub.availability(&record.target);
     let config = state
         .tenant
         .widget_config(&record.target, availability)

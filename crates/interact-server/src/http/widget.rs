@@ -253,7 +253,7 @@ async fn preview(
                 .into_response();
         }
     };
-    let availability = state.hub.availability(&state.tenant, &record.target);
+    let availability = state.hub.availability(&record.target);
     let config = state.tenant.widget_config(&record.target, availability);
     let name = target_name(&state, &record);
     let kind = match config.as_ref().map(|c| c.target.kind) {
