@@ -174,6 +174,8 @@ struct Inner {
     /// What the router asked for that needs the sessions' logs or workflows (offers,
     /// queue positions, expired offers): [`Hub::take_work`].
     work: Vec<Output>,
+    /// The router's deadline when it was last looked at.
+    armed: Option<UnixMillis>,
 }
 
 impl Inner {
@@ -218,6 +220,10 @@ impl Inner {
     }
 }
 
+/// Queue positions go out at most once a second (the first change at once): under load
+/// one pass over a queue then serves many decisions.
+pub const POSITION_INTERVAL_MS: u64 = 1_000;
+
 /// The router for a tenant: every service with the members who can take its chats,
 /// every user as the target of direct contacts.
 fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Router {
@@ -225,6 +231,7 @@ fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Router {
         max_chats: u32::try_from(limits.max_chats_per_agent).unwrap_or(u32::MAX),
         offer_timeout_ms: limits.offer_timeout_secs.saturating_mul(1000),
         missed_offers_before_away: limits.missed_offers_before_away,
+        position_interval_ms: POSITION_INTERVAL_MS,
         strategy: crate::routing::Strategy::Indexed,
     };
     let agents = tenant.users.values().map(|u| AgentProfile {
@@ -248,6 +255,8 @@ fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Router {
 pub struct Hub {
     inner: Mutex<Inner>,
     next_conn: AtomicU64,
+    /// Woken when the router's next deadline moves earlier ([`Hub::next_timeout`]).
+    timer: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -262,9 +271,40 @@ impl Hub {
                 agents: BTreeMap::new(),
                 router: router_for(tenant, limits),
                 work: Vec::new(),
+                armed: None,
             }),
             next_conn: AtomicU64::new(1),
+            timer: tokio::sync::Notify::new(),
         }
+    }
+
+    /// After the router was driven: carries out what it said and wakes the timer task if
+    /// its next deadline moved earlier.
+    fn settled(&self, inner: &mut Inner) {
+        inner.flush();
+        let next = inner.router.poll_timeout();
+        if next != inner.armed {
+            let earlier = match (next, inner.armed) {
+                (Some(n), Some(a)) => n < a,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            inner.armed = next;
+            if earlier {
+                self.timer.notify_one();
+            }
+        }
+    }
+
+    /// When distribution next needs [`Self::expire_offers`] (an offer lapses, coalesced
+    /// queue positions are due).
+    pub fn next_timeout(&self) -> Option<UnixMillis> {
+        self.lock().router.poll_timeout()
+    }
+
+    /// Completes when [`Self::next_timeout`] may have moved earlier.
+    pub async fn timeout_changed(&self) {
+        self.timer.notified().await;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -308,7 +348,7 @@ impl Hub {
                     }
                 }
             }
-            inner.flush();
+            self.settled(&mut inner);
         }
         inner.sessions.insert(id, live.clone());
         live
@@ -398,7 +438,7 @@ impl Hub {
     pub fn session_ended(&self, id: &SessionId) {
         let mut inner = self.lock();
         inner.router.remove(id, now());
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Attaches the visitor's connection to a session; returns the one it replaces.
@@ -421,7 +461,7 @@ impl Hub {
         let user = info.id.as_str();
         inner.agents.entry(user.to_owned()).or_default().push(conn);
         inner.router.set_signed_in(user, true, now);
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Detaches an agent's connection. With no connection left the agent is offline and
@@ -435,7 +475,7 @@ impl Hub {
         if conns.is_empty() {
             inner.agents.remove(user);
             inner.router.set_signed_in(user, false, now());
-            inner.flush();
+            self.settled(&mut inner);
         }
     }
 
@@ -443,7 +483,7 @@ impl Hub {
     pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
         let mut inner = self.lock();
         inner.router.set_presence(user, presence, now);
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Sessions held by the agent.
@@ -523,22 +563,23 @@ impl Hub {
     /// [`crate::session::dispatch`].
     pub fn take_work(&self) -> Vec<Output> {
         let mut inner = self.lock();
-        inner.flush();
+        self.settled(&mut inner);
         std::mem::take(&mut inner.work)
     }
 
-    /// Lets offers due at `now` expire: each goes on to the next agent.
+    /// Lets offers due at `now` expire (each goes on to the next agent) and coalesced
+    /// queue positions come out.
     pub fn expire_offers(&self, now: UnixMillis) {
         let mut inner = self.lock();
         inner.router.handle_timeout(now);
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// The agent declines `session`; returns whether it was offered to them.
     pub fn decline(&self, session: &SessionId, agent: &str) -> bool {
         let mut inner = self.lock();
         let open = inner.router.decline(session, agent, now());
-        inner.flush();
+        self.settled(&mut inner);
         open
     }
 
@@ -556,7 +597,7 @@ impl Hub {
     ) -> Result<(), crate::routing::AcceptError> {
         let mut inner = self.lock();
         let accepted = inner.router.accept(session, agent, now);
-        inner.flush();
+        self.settled(&mut inner);
         accepted
     }
 
@@ -565,7 +606,7 @@ impl Hub {
     pub fn requeue(&self, session: &SessionId, now: UnixMillis) {
         let mut inner = self.lock();
         inner.router.requeue(session, now);
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Puts a waiting session in the queue with `priority` (a workflow's Queue Task), or
@@ -574,7 +615,7 @@ impl Hub {
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
         inner.router.enqueue(id, priority, now);
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Changes a queued session's priority (Distribution Priority).
@@ -582,14 +623,14 @@ impl Hub {
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
         inner.router.set_priority(id, priority, now());
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
     pub fn dequeue(&self, id: &SessionId) {
         let mut inner = self.lock();
         inner.router.dequeue(id, now());
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// Hands a waiting session to another target (a workflow's Transfer): its queue
@@ -597,7 +638,7 @@ impl Hub {
     pub fn retarget(&self, id: &SessionId, target: TargetRef) {
         let mut inner = self.lock();
         inner.router.retarget(id, &target, now());
-        inner.flush();
+        self.settled(&mut inner);
     }
 
     /// The service's members who could take a chat now, and those signed in who cannot

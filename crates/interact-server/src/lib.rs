@@ -112,12 +112,14 @@ pub async fn run(
         }
     });
     let conns = state.metrics.connections.clone();
+    let timers = tokio::spawn(session::run_timers(state.clone()));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    timers.abort();
     // The upgraded connections were told to go (1001) but run on their own tasks: wait
     // until they are gone, so that nothing this server does overlaps with its successor
     // on the same database.

@@ -26,7 +26,8 @@
 //!   decline sends the task on at once without that penalty. When every member has
 //!   declined or missed a task, a new round starts.
 //! - Queue positions count per target, offered tasks included (an offered task is
-//!   still waiting); a change is announced once.
+//!   still waiting); a change is announced once, and announcements are coalesced to at
+//!   most one per `position_interval_ms` (the first at once).
 //!
 //! [`Strategy::Scan`] takes the same decisions by brute force (every waiting task
 //! against every agent). It is the specification the indexed strategy is tested
@@ -71,6 +72,10 @@ pub struct RouterConfig {
     pub offer_timeout_ms: u64,
     /// Missed offers in a row after which an agent is set away; 0 never does.
     pub missed_offers_before_away: u32,
+    /// Queue positions are announced at most this often (milliseconds; 0: at every
+    /// change). Under load one announcement then covers many decisions: each costs one
+    /// pass over the changed queues.
+    pub position_interval_ms: u64,
     /// How decisions are found.
     pub strategy: Strategy,
 }
@@ -166,11 +171,19 @@ struct Agent {
 struct Target {
     members: Vec<u32>,
     /// Every queued task (offered ones too): the positions.
-    queued: BTreeMap<TaskKey, SessionId>,
+    queued: BTreeMap<TaskKey, Queued>,
     /// Queued tasks not on offer: the candidates for distribution.
-    waiting: BTreeSet<TaskKey>,
+    /// By kind: a kind nobody is free for costs nothing to skip.
+    waiting: [BTreeSet<TaskKey>; 2],
     /// Members who could take a task of each kind now, idle longest first.
     free: [BTreeSet<AgentKey>; 2],
+}
+
+#[derive(Debug)]
+struct Queued {
+    session: SessionId,
+    /// The position last announced.
+    announced: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +208,6 @@ struct Task {
     key: Option<TaskKey>,
     state: State,
     declined: BTreeSet<u32>,
-    position: Option<u32>,
 }
 
 fn kind_index(kind: TaskKind) -> usize {
@@ -220,6 +232,10 @@ pub struct Router {
     active: BTreeSet<usize>,
     /// Targets whose positions may have changed.
     dirty: BTreeSet<usize>,
+    /// When positions were last announced.
+    positions_at: Option<UnixMillis>,
+    /// When coalesced position changes are to be announced.
+    positions_due: Option<UnixMillis>,
     arrivals: u64,
     out: VecDeque<Output>,
     decisions: u64,
@@ -243,6 +259,8 @@ impl Router {
             offers: BTreeSet::new(),
             active: BTreeSet::new(),
             dirty: BTreeSet::new(),
+            positions_at: None,
+            positions_due: None,
             arrivals: 0,
             out: VecDeque::new(),
             decisions: 0,
@@ -290,7 +308,7 @@ impl Router {
         self.targets.push(Target {
             members: Vec::new(),
             queued: BTreeMap::new(),
-            waiting: BTreeSet::new(),
+            waiting: [BTreeSet::new(), BTreeSet::new()],
             free: [BTreeSet::new(), BTreeSet::new()],
         });
         self.target_index.insert(key.clone(), t);
@@ -369,7 +387,6 @@ impl Router {
             key: None,
             state: State::Held,
             declined: BTreeSet::new(),
-            position: None,
         });
     }
 
@@ -413,8 +430,12 @@ impl Router {
                 task.priority = priority;
                 task.key = Some(key);
                 task.state = State::Waiting;
-                self.targets[t].queued.insert(key, session.clone());
-                self.targets[t].waiting.insert(key);
+                let queued = Queued {
+                    session: session.clone(),
+                    announced: None,
+                };
+                self.targets[t].queued.insert(key, queued);
+                self.targets[t].waiting[kind_index(task.kind)].insert(key);
                 self.active.insert(t);
             }
             State::Waiting | State::Offered { .. } => {
@@ -423,10 +444,12 @@ impl Router {
                 task.priority = priority;
                 task.key = Some(key);
                 let target = &mut self.targets[t];
-                target.queued.remove(&old);
-                target.queued.insert(key, session.clone());
-                if target.waiting.remove(&old) {
-                    target.waiting.insert(key);
+                if let Some(queued) = target.queued.remove(&old) {
+                    target.queued.insert(key, queued);
+                }
+                let waiting = &mut target.waiting[kind_index(task.kind)];
+                if waiting.remove(&old) {
+                    waiting.insert(key);
                 }
             }
         }
@@ -493,7 +516,6 @@ impl Router {
             return Err(AcceptError::NotOffered);
         }
         task.state = State::Assigned { agent: a };
-        task.position = None;
         let t = task.target;
         if let Some(key) = task.key.take() {
             self.targets[t].queued.remove(&key);
@@ -625,14 +647,21 @@ impl Router {
 
     // ---------------------------------------------------------------- time
 
-    /// When the next offer expires.
+    /// When the next offer expires or coalesced positions are due.
     pub fn poll_timeout(&self) -> Option<UnixMillis> {
-        self.offers.first().map(|(at, _)| *at)
+        let offer = self.offers.first().map(|(at, _)| *at);
+        match (offer, self.positions_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Expires the offers due at `now`: each goes back to the queue and on to the next
-    /// agent; the agent may be set away.
+    /// agent; the agent may be set away. Announces coalesced positions when due.
     pub fn handle_timeout(&mut self, now: UnixMillis) {
+        if self.positions_due.is_some_and(|at| at <= now) {
+            self.announce_positions(now);
+        }
         while let Some((at, session)) = self.offers.first().cloned() {
             if at > now {
                 break;
@@ -713,7 +742,10 @@ impl Router {
 
     /// A task's queue position, if it is queued.
     pub fn position(&self, session: &SessionId) -> Option<u32> {
-        self.tasks.get(session).and_then(|t| t.position)
+        let task = self.tasks.get(session)?;
+        let key = task.key?;
+        let n = self.targets[task.target].queued.range(..key).count();
+        u32::try_from(n + 1).ok()
     }
 
     // ---------------------------------------------------------------- inside
@@ -782,7 +814,7 @@ impl Router {
         }
         let (t, kind) = (task.target, task.kind);
         if let Some(key) = task.key {
-            self.targets[t].waiting.insert(key);
+            self.targets[t].waiting[kind_index(kind)].insert(key);
             self.active.insert(t);
         }
         self.offers.remove(&(expires_at, session.clone()));
@@ -810,12 +842,11 @@ impl Router {
             return;
         }
         task.state = State::Held;
-        task.position = None;
-        let t = task.target;
+        let (t, kind) = (task.target, task.kind);
         if let Some(key) = task.key.take() {
             let target = &mut self.targets[t];
             target.queued.remove(&key);
-            target.waiting.remove(&key);
+            target.waiting[kind_index(kind)].remove(&key);
         }
         self.dirty.insert(t);
     }
@@ -835,7 +866,18 @@ impl Router {
             let Some((session, a)) = pick else { break };
             self.offer(&session, a, now);
         }
-        self.announce_positions();
+        if self.dirty.is_empty() {
+            return;
+        }
+        // At most one announcement per interval: leading edge, then coalesced.
+        let next = self.positions_at.map_or(now, |at| {
+            UnixMillis(at.0 + self.config.position_interval_ms)
+        });
+        if now >= next {
+            self.announce_positions(now);
+        } else {
+            self.positions_due = Some(next);
+        }
     }
 
     /// The best (task, agent) pair, by the ordered indexes.
@@ -844,25 +886,27 @@ impl Router {
         let mut idle = Vec::new();
         for &t in &self.active {
             let target = &self.targets[t];
-            if target.waiting.is_empty() {
+            if target.waiting.iter().all(BTreeSet::is_empty) {
                 idle.push(t);
                 continue;
             }
-            if target.free.iter().all(BTreeSet::is_empty) {
-                continue;
-            }
-            for key in &target.waiting {
-                if best.is_some_and(|(b, ..)| b < *key) {
-                    break;
+            for (waiting, free) in target.waiting.iter().zip(&target.free) {
+                if free.is_empty() {
+                    continue;
                 }
-                let task = &self.tasks[&target.queued[key]];
-                let agent = target.free[kind_index(task.kind)]
-                    .iter()
-                    .map(|&(_, a)| a)
-                    .find(|a| !task.declined.contains(a));
-                if let Some(a) = agent {
-                    best = Some((*key, t, a));
-                    break;
+                for key in waiting {
+                    if best.is_some_and(|(b, ..)| b < *key) {
+                        break;
+                    }
+                    let task = &self.tasks[&target.queued[key].session];
+                    let agent = free
+                        .iter()
+                        .map(|&(_, a)| a)
+                        .find(|a| !task.declined.contains(a));
+                    if let Some(a) = agent {
+                        best = Some((*key, t, a));
+                        break;
+                    }
                 }
             }
         }
@@ -870,7 +914,7 @@ impl Router {
             self.active.remove(&t);
         }
         let (key, t, a) = best?;
-        Some((self.targets[t].queued[&key].clone(), a))
+        Some((self.targets[t].queued[&key].session.clone(), a))
     }
 
     /// The best (task, agent) pair by brute force: every waiting task in order against
@@ -908,7 +952,7 @@ impl Router {
         };
         let (t, kind) = (task.target, task.kind);
         if let Some(key) = task.key {
-            self.targets[t].waiting.remove(&key);
+            self.targets[t].waiting[kind_index(kind)].remove(&key);
         }
         self.offers.insert((expires_at, session.clone()));
         self.load(a, kind, 1);
@@ -923,17 +967,17 @@ impl Router {
         });
     }
 
-    fn announce_positions(&mut self) {
+    /// Announces the positions that changed in the targets whose queues changed.
+    fn announce_positions(&mut self, now: UnixMillis) {
+        self.positions_due = None;
+        self.positions_at = Some(now);
         while let Some(t) = self.dirty.pop_first() {
-            let target = &self.targets[t];
-            for (n, session) in target.queued.values().enumerate() {
+            for (n, queued) in self.targets[t].queued.values_mut().enumerate() {
                 let position = u32::try_from(n + 1).unwrap_or(u32::MAX);
-                if let Some(task) = self.tasks.get_mut(session)
-                    && task.position != Some(position)
-                {
-                    task.position = Some(position);
+                if queued.announced != Some(position) {
+                    queued.announced = Some(position);
                     self.out.push_back(Output::Position {
-                        session: session.clone(),
+                        session: queued.session.clone(),
                         position,
                     });
                 }

@@ -309,15 +309,28 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
         agent: agent.to_owned(),
     };
     crate::drive::feed_session(state, id, offered).await;
-    // The router knows when the offer lapses; this wakes it then (a little after, as the
-    // wall clock and tokio's clock may differ by a millisecond).
-    let state = state.clone();
-    let wait = Duration::from_millis(expires_at.0.saturating_sub(now().0) + 5);
-    tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        state.hub.expire_offers(now());
-        dispatch(&state).await;
-    });
+}
+
+/// Wakes distribution when it asks to (offers lapse, coalesced queue positions are due):
+/// one task per server, for as long as it runs.
+pub async fn run_timers(state: AppState) {
+    loop {
+        let changed = state.hub.timeout_changed();
+        match state.hub.next_timeout() {
+            Some(at) => {
+                // A little after: the wall clock and tokio's may differ by a millisecond.
+                let wait = Duration::from_millis(at.0.saturating_sub(now().0) + 2);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {
+                        state.hub.expire_offers(now());
+                        dispatch(&state).await;
+                    }
+                    () = changed => {}
+                }
+            }
+            None => changed.await,
+        }
+    }
 }
 
 /// The agent accepts an offered session.

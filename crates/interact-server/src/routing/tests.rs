@@ -27,6 +27,7 @@ fn config(strategy: Strategy) -> RouterConfig {
         max_chats: 2,
         offer_timeout_ms: TIMEOUT,
         missed_offers_before_away: 2,
+        position_interval_ms: 0,
         strategy,
     }
 }
@@ -166,6 +167,50 @@ fn chat_limit_and_positions_count_down() {
     }
     assert_eq!(seen, [2, 1], "s5 counted down while chats ended");
     assert_eq!(r.position(&sid(5)), None, "accepted tasks have no position");
+}
+
+#[test]
+fn positions_are_coalesced_to_one_announcement_per_interval() {
+    let mut r = Router::new(
+        RouterConfig {
+            position_interval_ms: 1_000,
+            ..config(Strategy::Indexed)
+        },
+        [AgentProfile {
+            id: "a0".into(),
+            calls: false,
+        }],
+        [(service("sales"), vec!["a0".to_owned()])],
+    );
+    let positions = |out: &[Output]| -> Vec<(String, u32)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Position { session, position } => Some((session.to_string(), *position)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The first change goes out at once.
+    queue(&mut r, 1, &service("sales"), 5, 0);
+    assert_eq!(positions(&drain(&mut r)), [("s1".to_owned(), 1)]);
+    // Changes within the interval wait for its end, and go out once, as they stand then.
+    queue(&mut r, 2, &service("sales"), 5, 10);
+    queue(&mut r, 3, &service("sales"), 9, 20);
+    assert!(positions(&drain(&mut r)).is_empty());
+    assert_eq!(r.poll_timeout(), Some(UnixMillis(1_000)));
+    r.handle_timeout(UnixMillis(999));
+    assert!(positions(&drain(&mut r)).is_empty());
+    r.handle_timeout(UnixMillis(1_000));
+    assert_eq!(
+        positions(&drain(&mut r)),
+        [
+            ("s3".to_owned(), 1),
+            ("s1".to_owned(), 2),
+            ("s2".to_owned(), 3)
+        ]
+    );
+    assert_eq!(r.poll_timeout(), None);
+    assert_eq!(r.position(&sid(2)), Some(3));
 }
 
 #[test]
