@@ -114,7 +114,7 @@ fn run(a: &Args, strategy: Strategy, drain_limit: u32) -> Run {
     }
     let mut result = Run::default();
     let mut held: Vec<(SessionId, String)> = Vec::new();
-    let mut take = |router: &mut Router, held: &mut Vec<(SessionId, String)>, now| {
+    let take = |router: &mut Router, held: &mut Vec<(SessionId, String)>, now| {
         let mut positions = 0;
         let mut offers = Vec::new();
         while let Some(o) = router.poll_output() {
