@@ -987,4 +987,6 @@ impl Router {
 }
 
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
