@@ -55,19 +55,7 @@ pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
         "visitor_email".to_owned(),
         live.record.visitor_email.clone(),
     );
-    let first = live
-        .log
-        .events_after(interact_sdk::ids::Seq::ZERO)
-        .iter()
-        .find_map(|e| match &e.event {
-            SessionEvent::Message {
-                from: Party::Visitor,
-                text,
-                ..
-            } => Some(text.clone()),
-            _ => None,
-        });
-    if let Some(text) = first {
+    if let Some(text) = live.first_visitor_message() {
         params.insert("first_message".to_owned(), text);
     }
     Some(WorkflowRun::new(workflow, params))

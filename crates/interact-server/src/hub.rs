@@ -134,6 +134,21 @@ impl Live {
         }
     }
 
+    /// The visitor's first message (from the pre-chat form, or the first they wrote).
+    pub fn first_visitor_message(&self) -> Option<String> {
+        self.log
+            .events_after(interact_sdk::ids::Seq::ZERO)
+            .iter()
+            .find_map(|e| match &e.event {
+                interact_sdk::protocol::SessionEvent::Message {
+                    from: Party::Visitor,
+                    text,
+                    ..
+                } => Some(text.clone()),
+                _ => None,
+            })
+    }
+
     /// Counts a `send` frame of `from` at `now`; `false` if the party is over its rate.
     pub fn allow_send(&mut self, from: Party, now: std::time::Instant) -> bool {
         match from {

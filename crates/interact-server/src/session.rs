@@ -274,18 +274,7 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
     };
     let offer = {
         let live = live.lock().await;
-        let first_message = live
-            .log
-            .events_after(Seq::ZERO)
-            .iter()
-            .find_map(|e| match &e.event {
-                SessionEvent::Message {
-                    from: Party::Visitor,
-                    text,
-                    ..
-                } => Some(text.clone()),
-                _ => None,
-            });
+        let first_message = live.first_visitor_message();
         let Some(config) = state.tenant.widget_config(
             &live.record.target,
             interact_sdk::config::Availability::Open,

@@ -34,6 +34,24 @@ async fn visitor(server: &TestServer, code: &str, name: &str) -> (Client, Sessio
     (v, session)
 }
 
+/// A server whose services queue plainly (no workflow in between), with `limits`
+/// adjusted, and an embed code for `support`.
+async fn support_without_workflow(
+    dir: &std::path::Path,
+    limits: impl FnOnce(&mut interact_server::config::LimitsSection),
+) -> (TestServer, interact_sdk::embed::EmbedCode) {
+    let mut c = config(dir);
+    limits(&mut c.limits);
+    for s in &mut c.services {
+        s.workflow = None;
+    }
+    let server = TestServer::start(c).await;
+    let code = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    (server, code)
+}
+
 async fn offered(agent: &mut Client) -> SessionId {
     let frames = agent
         .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
@@ -47,17 +65,11 @@ async fn offered(agent: &mut Client) -> SessionId {
 #[tokio::test]
 async fn a_missed_offer_moves_on_and_sets_the_agent_away() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = config(dir.path());
-    c.limits.offer_timeout_secs = 1;
-    c.limits.missed_offers_before_away = 1;
-    // Plain queueing: no workflow in between.
-    for s in &mut c.services {
-        s.workflow = None;
-    }
-    let server = TestServer::start(c).await;
-    let code = server
-        .embed_code(TargetRef::Service("support".into()))
-        .await;
+    let (server, code) = support_without_workflow(dir.path(), |limits| {
+        limits.offer_timeout_secs = 1;
+        limits.missed_offers_before_away = 1;
+    })
+    .await;
     let mut alex = server.available_agent("alex").await;
     let mut sam = server.available_agent("sam").await;
 
@@ -110,15 +122,8 @@ async fn a_missed_offer_moves_on_and_sets_the_agent_away() {
 #[tokio::test]
 async fn chats_do_not_block_up_to_the_limit_and_the_queue_counts_down() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = config(dir.path());
-    c.limits.max_chats_per_agent = 2;
-    for s in &mut c.services {
-        s.workflow = None;
-    }
-    let server = TestServer::start(c).await;
-    let code = server
-        .embed_code(TargetRef::Service("support".into()))
-        .await;
+    let (server, code) =
+        support_without_workflow(dir.path(), |limits| limits.max_chats_per_agent = 2).await;
     let mut alex = server.available_agent("alex").await;
 
     // Two chats at once: both offered to alex and accepted.
