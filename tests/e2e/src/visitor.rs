@@ -65,7 +65,11 @@ impl VisitorClient {
 
     /// Sends `start_chat` with `form` and waits for `session_started`; returns the session.
     pub async fn start_chat(&mut self, form: PreChatForm) -> SessionId {
-        let id = MessageId::new("start-1").expect("id");
+        // Unique across clients: the server takes a `start_chat` with an id it saw from the
+        // same address a moment ago for a repeat, and answers with that session.
+        static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = MessageId::new(format!("start-{n}")).expect("id");
         self.send(&ClientFrame::StartChat { id, form }).await;
         match self
             .until("the session to start", |f| {
