@@ -112,5 +112,8 @@ pub use definition::{
     Definitions, DefinitionsConfig, Place, Step, Workflow, WorkflowConfig, WorkflowError,
 };
 pub use hours::{OpeningHours, OpeningHoursConfig, is_open};
-pub use run::{Action, End, HttpRequest, Input, Outcome, TaskState, Visit, WorkflowRun};
+pub use run::{
+    Action, End, HttpRequest, Input, Outcome, ResumeError, RunSnapshot, TaskState, Visit,
+    WorkflowRun,
+};
 pub use template::Params;
