@@ -239,6 +239,8 @@ pub struct RunSnapshot {
     params: Params,
     wait: Wait,
     task: TaskState,
+    /// The last position announced (until the queue announces the new one).
+    position: Option<u32>,
     priority: Priority,
     accepted: bool,
     steps_taken: u32,
@@ -298,18 +300,18 @@ impl WorkflowRun {
     }
 
     /// The run's resumable state (everything but its workflow, the actions not polled
-    /// yet, an open offer and the queue position): take it after the actions of an input are carried out, store it, and
+    /// yet and an open offer): take it after the actions of an input are carried out, store it, and
     /// [`resume`](Self::resume) from it after a restart.
     pub fn snapshot(&self) -> RunSnapshot {
         RunSnapshot {
             params: self.params.clone(),
             wait: self.wait.clone(),
-            // An offer and the queue position do not outlive a restart: the task is
-            // queued again and told its new position.
+            // An offer does not outlive a restart: the task is queued again.
             task: match self.task {
                 TaskState::Offered => TaskState::Queued,
                 t => t,
             },
+            position: self.position,
             priority: self.priority,
             accepted: self.accepted,
             steps_taken: self.steps_taken,
@@ -367,7 +369,7 @@ impl WorkflowRun {
             params: snapshot.params,
             wait: snapshot.wait,
             task: snapshot.task,
-            position: None,
+            position: snapshot.position,
             priority: snapshot.priority,
             accepted: snapshot.accepted,
             steps_taken: snapshot.steps_taken,
