@@ -11,8 +11,17 @@
 //!   once.
 //! - Every step the run takes is recorded as the session's workflow path, and an end the
 //!   workflow decides (Disconnect, Transfer) is recorded as the reporting outcome.
-//! - Runs live in memory: after a restart, sessions of a workflow service go on as plain
-//!   queued sessions.
+//! - Runs survive a restart: after every input that changed it, the run's state
+//!   ([`crate::workflow::RunSnapshot`], deadlines as wall-clock instants) is stored with
+//!   the workflow's name and fingerprint ([`crate::store::Store::put_workflow_run`]); it
+//!   is forgotten when the run or the session ends. At a start, [`resume`] gives each
+//!   restored session its run back if its service still has the same workflow (same
+//!   name and fingerprint): a queued task is queued again with its priority, a timer is
+//!   re-armed for the same instant (at once if it is past), a Web Request in flight
+//!   counts as failed. If the workflow was removed or changed, the session ends as
+//!   `failed` (the reporting outcome too) after a system message to the visitor
+//!   ([`CANNOT_CONTINUE`]). A session whose run was over (or never stored) is restored
+//!   as a plain session.
 //! - Web Request makes a plain HTTP/1 request (`http://` URLs only, no TLS yet) off the
 //!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`] of the
 //!   answer; anything else counts as `WebFailed`.
@@ -30,12 +39,15 @@ use interact_sdk::relay::Effect;
 
 use crate::hub::{Live, LiveRef};
 use crate::state::{AppState, now};
+use crate::store::WorkflowRunRecord;
 use crate::tenant::TargetRef;
-use crate::workflow::{Action, HttpRequest, Input, Outcome, Params, WorkflowRun};
+use crate::workflow::{
+    Action, HttpRequest, Input, Outcome, Params, RunSnapshot, Workflow, WorkflowRun,
+};
 
-/// Creates the run of the session's workflow, if its service has one.
-pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
-    let TargetRef::Service(service) = &live.record.target else {
+/// The workflow the service of `target` names now, if it has one.
+fn service_workflow(state: &AppState, target: &TargetRef) -> Option<Arc<Workflow>> {
+    let TargetRef::Service(service) = target else {
         return None;
     };
     let name = state
@@ -45,7 +57,15 @@ pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
         .config
         .workflow
         .as_ref()?;
-    let workflow = Arc::clone(state.config.definitions.workflows.get(name)?);
+    state.config.definitions.workflows.get(name).cloned()
+}
+
+/// Creates the run of the session's workflow, if its service has one.
+pub fn new_run(state: &AppState, live: &Live) -> Option<WorkflowRun> {
+    let TargetRef::Service(service) = &live.record.target else {
+        return None;
+    };
+    let workflow = service_workflow(state, &live.record.target)?;
     let mut params = Params::from([
         ("visitor_name".to_owned(), live.record.visitor_name.clone()),
         ("service".to_owned(), service.clone()),
@@ -68,7 +88,21 @@ pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: 
     let Some(mut run) = live.run.take() else {
         return;
     };
+    let before = run.snapshot();
     run.handle(now(), input);
+    carry_out(state, live_ref, live, run, Some(before)).await;
+}
+
+/// Carries out the run's actions, then keeps the run (storing its state if it differs
+/// from `before`) or, once it is done or the session ended, drops it and its stored
+/// state.
+async fn carry_out(
+    state: &AppState,
+    live_ref: &LiveRef,
+    live: &mut Live,
+    mut run: WorkflowRun,
+    before: Option<RunSnapshot>,
+) {
     let mut keep = true;
     while let Some(action) = run.poll_action() {
         record_steps(state, live, &run).await;
@@ -112,10 +146,100 @@ pub async fn feed(state: &AppState, live_ref: &LiveRef, live: &mut Live, input: 
     }
     record_steps(state, live, &run).await;
     if keep && !live.log.is_ended() {
+        let snapshot = run.snapshot();
+        if before.as_ref() != Some(&snapshot) {
+            save(state, live, &run, &snapshot).await;
+        }
         live.run = Some(run);
-    } else if let Some(t) = live.timer.take() {
-        t.abort();
+    } else {
+        if let Some(t) = live.timer.take() {
+            t.abort();
+        }
+        // Already gone if the session ended (the store forgets the run with the end).
+        if let Err(e) = state.store.delete_workflow_run(&live.record.id).await {
+            tracing::warn!(session = %live.record.id, error = %e, "forgetting the workflow run failed");
+        }
     }
+}
+
+/// Stores the run's state, so that it resumes after a restart. A failure is logged: the
+/// session goes on, and after a restart resumes from the state stored before.
+async fn save(state: &AppState, live: &Live, run: &WorkflowRun, snapshot: &RunSnapshot) {
+    let json = match serde_json::to_string(snapshot) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!(session = %live.record.id, error = %e, "encoding the workflow run failed");
+            return;
+        }
+    };
+    let record = WorkflowRunRecord {
+        session: live.record.id.clone(),
+        workflow: run.workflow().name().to_owned(),
+        fingerprint: run.workflow().fingerprint().to_owned(),
+        state: json,
+        updated_at: now(),
+    };
+    if let Err(e) = state.store.put_workflow_run(&record).await {
+        tracing::warn!(session = %live.record.id, error = %e, "storing the workflow run failed");
+    }
+}
+
+/// What the visitor reads when their session's workflow cannot go on after a restart.
+pub const CANNOT_CONTINUE: &str =
+    "Sorry, this conversation cannot continue. Please start a new chat.";
+
+/// Resumes the stored run of a session restored after a restart (the caller inserted it
+/// in the hub without queueing it, and does not hold its lock). If its service still has
+/// the workflow of the same name and fingerprint, the run goes on where it was: queued
+/// again with its priority if it was, its timer re-armed, a Web Request in flight counted
+/// as failed. If the workflow is gone or changed, the session ends as `failed` (the
+/// reporting outcome too) after a message to the visitor.
+pub async fn resume(state: &AppState, live_ref: &LiveRef, stored: WorkflowRunRecord) {
+    let mut live = live_ref.lock().await;
+    let id = live.record.id.clone();
+    if live.log.is_ended() || live.record.agent_id.is_some() {
+        // The run was over (an agent took the chat) but its state was not forgotten.
+        if let Err(e) = state.store.delete_workflow_run(&id).await {
+            tracing::warn!(session = %id, error = %e, "forgetting the workflow run failed");
+        }
+        return;
+    }
+    let workflow = service_workflow(state, &live.record.target)
+        .filter(|w| w.name() == stored.workflow && w.fingerprint() == stored.fingerprint);
+    let Some(workflow) = workflow else {
+        tracing::warn!(session = %id, workflow = %stored.workflow, "the session's workflow was removed or changed: the session ends as failed");
+        cannot_continue(state, &mut live).await;
+        return;
+    };
+    let run = serde_json::from_str::<RunSnapshot>(&stored.state)
+        .map_err(|e| e.to_string())
+        .and_then(|s| WorkflowRun::resume(workflow, s, now()).map_err(|e| e.to_string()));
+    match run {
+        Ok(run) => {
+            tracing::info!(session = %id, workflow = %stored.workflow, "workflow run resumed");
+            live.steps_recorded = run.path().len();
+            carry_out(state, live_ref, &mut live, run, None).await;
+        }
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "cannot resume the workflow run: the session ends as failed");
+            cannot_continue(state, &mut live).await;
+        }
+    }
+}
+
+/// Ends a session whose workflow cannot go on: a message to the visitor, the outcome
+/// `failed`, an `ended` event with the reason `failed`.
+async fn cannot_continue(state: &AppState, live: &mut Live) {
+    system_message(state, live, CANNOT_CONTINUE.to_owned()).await;
+    record_outcome(state, live, Outcome::Failed).await;
+    append(
+        state,
+        live,
+        SessionEvent::Ended {
+            reason: EndReason::Failed,
+        },
+    )
+    .await;
 }
 
 /// Feeds `input` to the run of session `id`, if it is live and has one. The caller runs

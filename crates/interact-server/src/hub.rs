@@ -110,8 +110,8 @@ pub struct Live {
     visitor_sends: Bucket,
     /// `send` frames of the agent, over all their connections.
     agent_sends: Bucket,
-    /// The session's workflow run, while it lasts (in memory only: after a restart the
-    /// session goes on as a plain queued session). See [`crate::drive`].
+    /// The session's workflow run, while it lasts (its state is also stored, to resume
+    /// after a restart). See [`crate::drive`].
     pub run: Option<crate::workflow::WorkflowRun>,
     /// The run's one timer.
     pub timer: Option<tokio::task::AbortHandle>,

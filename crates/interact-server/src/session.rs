@@ -41,18 +41,26 @@ pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, S
     Ok(Some(state.hub.insert_session(Live::new(log, record, rate))))
 }
 
-/// Loads every session that has not ended into the hub (after a start or restart).
+/// Loads every session that has not ended into the hub (after a start or restart). A
+/// session with a stored workflow run gets its run back ([`crate::drive::resume`]: it
+/// joins the queue when the run says so, or ends as failed if its workflow changed);
+/// the others join the queue at once unless an agent has them.
 pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
     let open = state.store.open_sessions().await?;
     let n = open.len();
     for record in open {
         let events = state.store.events(&record.id).await?;
+        let run = state.store.workflow_run(&record.id).await?;
         let modalities = state.tenant.modalities(&record.target);
         match SessionLog::restore(record.id.clone(), modalities, events) {
             Ok(log) => {
                 let rate = state.config.limits.messages_per_second_per_session;
-                state.hub.insert_session(Live::new(log, record, rate));
+                let live = Live::new(log, record, rate);
+                let live = state.hub.insert_session_with(live, run.is_none());
                 state.metrics.active_sessions.inc();
+                if let Some(run) = run {
+                    crate::drive::resume(state, &live, run).await;
+                }
             }
             Err(e) => tracing::error!(session = %record.id, error = %e, "cannot restore session"),
         }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, Seq, SessionId};
-use interact_sdk::protocol::{EventFrame, Party, SessionEvent};
+use interact_sdk::protocol::{EndReason, EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 use interact_server::store::{
     EmbedCodeRecord, EncodedEvent, SessionRecord, SqliteStore, Store, StoreError, TemplateRecord,
+    WorkflowRunRecord,
 };
 use interact_server::tenant::TargetRef;
 
@@ -44,6 +45,112 @@ async fn session(store: &SqliteStore, code: &EmbedCode, n: usize) -> SessionId {
     };
     store.create_session(&record, &[]).await.expect("create");
     id
+}
+
+/// A store with the demo template and one embed code.
+async fn open_with_code(path: &std::path::Path) -> (SqliteStore, EmbedCode) {
+    let store = SqliteStore::open(path).await.expect("open");
+    store
+        .put_template(
+            &TemplateRecord {
+                name: "demo".into(),
+                origins: vec![],
+            },
+            UnixMillis(1),
+        )
+        .await
+        .expect("template");
+    let code = EmbedCode::from_random([4; 16]);
+    store
+        .create_embed_code(&EmbedCodeRecord {
+            code: code.clone(),
+            target: TargetRef::Service("support".into()),
+            template: "demo".into(),
+            created_at: UnixMillis(1),
+            revoked_at: None,
+        })
+        .await
+        .expect("code");
+    (store, code)
+}
+
+/// A session's workflow run is upserted, read back after a reopen, deleted on demand and
+/// forgotten with the session's end (in the group commit's transaction).
+#[tokio::test]
+async fn workflow_runs_are_upserted_and_forgotten_when_the_session_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("interact.db");
+    let (store, code) = open_with_code(&path).await;
+    let a = session(&store, &code, 1).await;
+    let b = session(&store, &code, 2).await;
+    let run = |s: &SessionId, state: &str, at: u64| WorkflowRunRecord {
+        session: s.clone(),
+        workflow: "support-im".into(),
+        fingerprint: "f".repeat(64),
+        state: state.into(),
+        updated_at: UnixMillis(at),
+    };
+    assert_eq!(store.workflow_run(&a).await.expect("read"), None);
+    store
+        .put_workflow_run(&run(&a, r#"{"v":1}"#, 10))
+        .await
+        .expect("put");
+    store
+        .put_workflow_run(&run(&a, r#"{"v":2}"#, 20))
+        .await
+        .expect("replace");
+    store
+        .put_workflow_run(&run(&b, r#"{"v":3}"#, 30))
+        .await
+        .expect("put");
+    let unknown = SessionId::new("s-unknown").expect("valid");
+    assert!(
+        store
+            .put_workflow_run(&run(&unknown, "{}", 1))
+            .await
+            .is_err(),
+        "only for stored sessions"
+    );
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(
+        store.workflow_run(&a).await.expect("read"),
+        Some(run(&a, r#"{"v":2}"#, 20)),
+        "the last write wins"
+    );
+    store.delete_workflow_run(&a).await.expect("delete");
+    store.delete_workflow_run(&a).await.expect("delete again");
+    assert_eq!(store.workflow_run(&a).await.expect("read"), None);
+
+    // The session's end forgets its run.
+    let ended = EventFrame {
+        session: b.clone(),
+        seq: Seq(2),
+        at: UnixMillis(40),
+        event: SessionEvent::Ended {
+            reason: EndReason::Failed,
+        },
+    };
+    store
+        .append_events(
+            &b,
+            &[
+                EncodedEvent::new(&message(&b, 1)),
+                EncodedEvent::new(&ended),
+            ],
+        )
+        .await
+        .expect("append");
+    assert_eq!(store.workflow_run(&b).await.expect("read"), None);
+    assert!(
+        store
+            .open_sessions()
+            .await
+            .expect("open")
+            .iter()
+            .all(|s| s.id != b)
+    );
 }
 
 #[tokio::test]

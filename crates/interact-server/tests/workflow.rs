@@ -1,20 +1,23 @@
 //! A service's Instant Messaging workflow driving real chats on a real listener: the
 //! visitor sees the workflow's messages and questions, answers, is queued when the
 //! workflow says so and an agent accepts; a workflow outside its opening hours ends the
-//! session with its message and the reporting outcome.
+//! session with its message and the reporting outcome; a run survives a restart, and a
+//! run whose workflow changed across a restart ends its session as failed.
 
 mod common;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use interact_sdk::form::PreChatForm;
-use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, SessionEvent};
+use interact_sdk::ids::{ResumeToken, Seq, SessionId};
+use interact_sdk::protocol::{ClientFrame, EndReason, Party, Resume, ServerFrame, SessionEvent};
 use interact_server::config::Config;
 use interact_server::report::Outcome;
-use interact_server::store::ReportQuery;
+use interact_server::store::{ReportQuery, WorkflowRunRecord};
 use interact_server::tenant::TargetRef;
 
-use common::{ALLOWED, DEMO, TestServer, connect_visitor, mid};
+use common::{ALLOWED, Client, DEMO, TestServer, connect_visitor, mid};
 
 /// The demo configuration with the support service's workflow replaced by `workflow`
 /// (TOML appended to the file, naming a `[[workflow]]` "test-im").
@@ -287,5 +290,218 @@ message = "The lookup failed."
         .await;
     let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
     assert_eq!(texts, [("Your tier: gold-Vera.", Some("Customer Care"))]);
+    server.stop().await;
+}
+
+/// Waits until the session's workflow run is stored in a state whose JSON contains
+/// `needle` (the run is stored after its actions are carried out, so a moment after the
+/// visitor sees them).
+async fn stored_run(server: &TestServer, session: &SessionId, needle: &str) -> WorkflowRunRecord {
+    for _ in 0..250 {
+        if let Some(run) = server
+            .state
+            .store
+            .workflow_run(session)
+            .await
+            .expect("read")
+            && run.state.contains(needle)
+        {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the run of {session} was not stored with {needle:?}");
+}
+
+/// The visitor connects to `server` again and resumes `session` from the start.
+async fn resume(
+    server: &TestServer,
+    code: &str,
+    session: &SessionId,
+    token: ResumeToken,
+) -> Client {
+    let mut visitor = connect_visitor(server.addr, code, Some(ALLOWED))
+        .await
+        .expect("allowed");
+    let welcome = visitor
+        .hello(Some(Resume {
+            session: session.clone(),
+            token,
+            last_seq: Seq::ZERO,
+        }))
+        .await;
+    assert!(
+        matches!(
+            welcome,
+            ServerFrame::Welcome {
+                session: Some(_),
+                ..
+            }
+        ),
+        "{welcome:?}"
+    );
+    visitor
+}
+
+/// `GET /admin/v1/reports/sessions` on the real listener.
+async fn report(server: &TestServer) -> Vec<serde_json::Value> {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<axum::body::Bytes>>();
+    let req = axum::http::Request::get(format!("http://{}/admin/v1/reports/sessions", server.addr))
+        .header("authorization", "Bearer demo-admin-token")
+        .body(http_body_util::Empty::new())
+        .expect("request");
+    let resp = client.request(req).await.expect("report answers");
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&body).expect("a JSON array")
+}
+
+/// Stop the server while the workflow waits for the visitor's answer, start it again on
+/// the same database: the answer goes on with the same run (queued with its priority,
+/// offered, accepted) and the workflow path is recorded once, without a gap or a repeat.
+#[tokio::test]
+async fn a_workflow_run_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), ASK)).await;
+    let code = server.embed_code(support()).await;
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let (session, token) = visitor.start_chat(mid("start-1"), form()).await;
+    visitor
+        .recv_until(|f| system_text(f).is_some_and(|(t, _)| t == "Your order number?"))
+        .await;
+    let stored = stored_run(&server, &session, "collect").await;
+    assert_eq!(stored.workflow, "test-im");
+    drop(visitor);
+    server.stop().await;
+
+    let server = TestServer::start(config(dir.path(), ASK)).await;
+    let mut agent = server.available_agent("alex").await;
+    // The run waits for the answer: the session is not queued, so not offered.
+    let mut early = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            early.push(agent.recv().await);
+        }
+    })
+    .await;
+    assert!(
+        !early.iter().any(|f| matches!(f, ServerFrame::Offer(_))),
+        "{early:?}"
+    );
+    let mut visitor = resume(&server, code.as_str(), &session, token).await;
+    let replay = visitor
+        .recv_until(|f| system_text(f).is_some_and(|(t, _)| t == "Your order number?"))
+        .await;
+    assert_eq!(
+        replay.iter().filter_map(system_text).count(),
+        2,
+        "nothing said twice: {replay:?}"
+    );
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("m1"),
+            text: "12345".into(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Queued { position: 1 })))
+        .await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
+        .await;
+
+    let rows = report(&server).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["session"], session.as_str());
+    assert_eq!(
+        rows[0]["workflow_path"],
+        serde_json::json!(["hello", "ask", "queue", "wait"]),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(
+        server
+            .state
+            .store
+            .workflow_run(&session)
+            .await
+            .expect("read"),
+        None,
+        "the run is over once an agent accepted"
+    );
+    server.stop().await;
+}
+
+/// A restart with the workflow changed under a waiting run: the session ends with the
+/// reason and the reporting outcome `failed`, and the visitor is told.
+#[tokio::test]
+async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), ASK)).await;
+    let code = server.embed_code(support()).await;
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let (session, token) = visitor.start_chat(mid("start-1"), form()).await;
+    stored_run(&server, &session, "collect").await;
+    drop(visitor);
+    server.stop().await;
+
+    let changed = ASK.replace("Your order number?", "Your order id?");
+    let server = TestServer::start(config(dir.path(), &changed)).await;
+    let mut visitor = resume(&server, code.as_str(), &session, token).await;
+    let frames = visitor
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+    assert!(
+        frames.iter().any(|f| matches!(f, ServerFrame::Event(e) if e.event == SessionEvent::Ended { reason: EndReason::Failed })),
+        "{frames:?}"
+    );
+    let texts: Vec<_> = frames
+        .iter()
+        .filter_map(system_text)
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Welcome, Vera.",
+            "Your order number?",
+            interact_server::drive::CANNOT_CONTINUE
+        ]
+    );
+
+    let rows = report(&server).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["session"], session.as_str());
+    assert_eq!(rows[0]["outcome"], "failed", "{}", rows[0]);
+    assert_eq!(rows[0]["end_reason"], "failed", "{}", rows[0]);
+    assert_eq!(
+        server
+            .state
+            .store
+            .workflow_run(&session)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(server.state.hub.open_sessions(), 0);
     server.stop().await;
 }

@@ -152,6 +152,21 @@ impl EncodedEvent {
     }
 }
 
+/// The stored state of a session's workflow run (see [`crate::drive`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowRunRecord {
+    /// The session.
+    pub session: SessionId,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The workflow's fingerprint ([`crate::workflow::Workflow::fingerprint`]).
+    pub fingerprint: String,
+    /// The run's snapshot, as JSON ([`crate::workflow::RunSnapshot`]).
+    pub state: String,
+    /// When it was written.
+    pub updated_at: UnixMillis,
+}
+
 /// Everything the server keeps (reporting in [`ReportStore`]).
 #[async_trait]
 pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
@@ -178,7 +193,8 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         s: &SessionRecord,
         events: &[EncodedEvent],
     ) -> Result<(), StoreError>;
-    /// Appends events to a session, atomically; records the end if one is among them.
+    /// Appends events to a session, atomically; records the end if one is among them
+    /// (and, with it, forgets the session's workflow run).
     async fn append_events(
         &self,
         session: &SessionId,
@@ -202,6 +218,16 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError>;
     /// Sessions that have not ended (to restore after a restart).
     async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Creates or replaces the stored state of a session's workflow run.
+    async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError>;
+    /// The stored workflow run of a session, if any.
+    async fn workflow_run(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<WorkflowRunRecord>, StoreError>;
+    /// Forgets a session's workflow run (it ended); nothing if there is none.
+    async fn delete_workflow_run(&self, session: &SessionId) -> Result<(), StoreError>;
 
     /// Stores an agent sign-in token (by hash).
     async fn put_agent_token(

@@ -18,7 +18,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EmbedCodeRecord, EncodedEvent, SessionRecord, Store, StoreError, TemplateRecord};
+use super::{
+    EmbedCodeRecord, EncodedEvent, SessionRecord, Store, StoreError, TemplateRecord,
+    WorkflowRunRecord,
+};
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -89,7 +92,7 @@ async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<
         .iter()
         .flat_map(|j| j.events.iter().filter(|e| e.ended.is_some()))
         .count();
-    let mut sql = String::with_capacity(80 + rows * 14 + ends * 80);
+    let mut sql = String::with_capacity(80 + rows * 14 + ends * 140);
     if ends > 0 {
         sql.push_str("BEGIN IMMEDIATE; ");
     }
@@ -104,6 +107,7 @@ async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<
     sql.push(';');
     for _ in 0..ends {
         sql.push_str(" UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?;");
+        sql.push_str(" DELETE FROM workflow_runs WHERE session_id = ?;");
     }
     if ends > 0 {
         sql.push_str(" COMMIT;");
@@ -126,6 +130,7 @@ async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<
                 query = query
                     .bind(db(e.at))
                     .bind(json(reason))
+                    .bind(job.session.as_str())
                     .bind(job.session.as_str());
             }
         }
@@ -253,6 +258,10 @@ impl SqliteStore {
                 sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3")
                     .bind(db(e.at))
                     .bind(json(reason))
+                    .bind(session.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("DELETE FROM workflow_runs WHERE session_id = $1")
                     .bind(session.as_str())
                     .execute(&mut **tx)
                     .await?;
@@ -469,6 +478,56 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::session_row).collect()
+    }
+
+    async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workflow_runs (session_id, workflow, fingerprint, state, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (session_id) DO UPDATE SET workflow = excluded.workflow, \
+             fingerprint = excluded.fingerprint, state = excluded.state, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(run.session.as_str())
+        .bind(&run.workflow)
+        .bind(&run.fingerprint)
+        .bind(&run.state)
+        .bind(db(run.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        Ok(())
+    }
+
+    async fn workflow_run(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<WorkflowRunRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT workflow, fingerprint, state, updated_at FROM workflow_runs \
+             WHERE session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(WorkflowRunRecord {
+                session: session.clone(),
+                workflow: r.try_get("workflow")?,
+                fingerprint: r.try_get("fingerprint")?,
+                state: r.try_get("state")?,
+                updated_at: ms(r.try_get("updated_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_workflow_run(&self, session: &SessionId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM workflow_runs WHERE session_id = $1")
+            .bind(session.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn put_agent_token(

@@ -33,7 +33,8 @@ impl<'de> Deserialize<'de> for Target {
 }
 
 /// Task priority for distribution: 1 (lowest) to 9 (highest); 5 if none is set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialised as the bare number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Priority(u8);
 
 impl Priority {

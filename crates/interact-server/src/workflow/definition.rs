@@ -137,6 +137,7 @@ pub struct Workflow {
     name: String,
     steps: Vec<Step>,
     max_steps: u32,
+    fingerprint: String,
 }
 
 /// Default run-time step budget.
@@ -156,6 +157,14 @@ impl Workflow {
     /// How many steps a run may take before it is ended as failed.
     pub fn max_steps(&self) -> u32 {
         self.max_steps
+    }
+
+    /// SHA-256 (hex) of the workflow's canonical form: its name, step budget and steps,
+    /// keys sorted, without comments, layout or places in the file. A stored run resumes
+    /// only under a workflow with the same fingerprint. The opening hours its steps name
+    /// are not part of it (a run can go on under changed hours).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// How a step appears in a workflow path: its label, or `#<n> <activity>` (counted
@@ -472,6 +481,7 @@ fn compile(
     }
 
     let workflow = Workflow {
+        fingerprint: fingerprint(&name, max_steps, &w.steps),
         name,
         steps,
         max_steps,
@@ -479,6 +489,27 @@ fn compile(
     check_reachable(&workflow)?;
     check_loops(&workflow)?;
     Ok(workflow)
+}
+
+/// See [`Workflow::fingerprint`]: JSON of the values as written (TOML tables are sorted
+/// maps), hashed.
+fn fingerprint(name: &str, max_steps: u32, steps: &[StepConfig]) -> String {
+    use sha2::Digest as _;
+    let steps: Vec<BTreeMap<&str, &toml::Value>> = steps
+        .iter()
+        .map(|s| {
+            s.get_ref()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.get_ref()))
+                .collect()
+        })
+        .collect();
+    let canonical = serde_json::json!({
+        "name": name,
+        "max_steps": max_steps,
+        "steps": steps,
+    });
+    hex::encode(sha2::Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 fn check_reachable(w: &Workflow) -> Result<(), WorkflowError> {

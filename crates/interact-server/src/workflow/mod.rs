@@ -97,6 +97,11 @@
 //!   failed. Loops that never wait are refused when the workflow is loaded.
 //! - Inputs that make no sense in the current state (a web response while no request is
 //!   open, anything after the end) are ignored.
+//! - A waiting run can be stored and resumed: [`WorkflowRun::snapshot`] (serde; deadlines
+//!   are wall-clock instants) and [`WorkflowRun::resume`], whose first actions queue a
+//!   queued task again and re-arm the timer for the same instant; a Web Request in
+//!   flight counts as failed. Resume only under the same workflow
+//!   ([`Workflow::fingerprint`]).
 
 pub mod activity;
 pub mod definition;
@@ -112,5 +117,8 @@ pub use definition::{
     Definitions, DefinitionsConfig, Place, Step, Workflow, WorkflowConfig, WorkflowError,
 };
 pub use hours::{OpeningHours, OpeningHoursConfig, is_open};
-pub use run::{Action, End, HttpRequest, Input, Outcome, TaskState, Visit, WorkflowRun};
+pub use run::{
+    Action, End, HttpRequest, Input, Outcome, ResumeError, RunSnapshot, TaskState, Visit,
+    WorkflowRun,
+};
 pub use template::Params;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use interact_sdk::limits::MAX_TEXT_CHARS;
 use interact_sdk::time::UnixMillis;
+use serde::{Deserialize, Serialize};
 
 use super::activity::{
     Activity, AvailabilityRouting, Expect, Method, Op, Priority, Target, WebRequest,
@@ -181,7 +182,7 @@ impl End {
 }
 
 /// One step of the workflow path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visit {
     /// The step index (from 0).
     pub step: usize,
@@ -190,7 +191,8 @@ pub struct Visit {
 }
 
 /// Where the task stands in the queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Not in the queue (never queued, or cancelled).
     NotQueued,
@@ -200,7 +202,10 @@ pub enum TaskState {
     Offered,
 }
 
-#[derive(Clone, Debug)]
+/// What a run waits for. Deadlines are absolute (wall-clock), so that a resumed run
+/// re-arms its timer for the same instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 enum Wait {
     NotStarted,
     Delay {
@@ -226,6 +231,26 @@ enum Wait {
     },
     Finished,
 }
+
+/// The resumable state of a [`WorkflowRun`] ([`WorkflowRun::snapshot`]), stored as JSON
+/// while the run waits. Its deadlines are wall-clock instants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSnapshot {
+    params: Params,
+    wait: Wait,
+    task: TaskState,
+    /// The last position announced (until the queue announces the new one).
+    position: Option<u32>,
+    priority: Priority,
+    accepted: bool,
+    steps_taken: u32,
+    path: Vec<Visit>,
+}
+
+/// Why a snapshot cannot be resumed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot resume the workflow run: {0}")]
+pub struct ResumeError(String);
 
 enum Flow {
     Goto(usize),
@@ -272,6 +297,101 @@ impl WorkflowRun {
             actions: VecDeque::new(),
             end: None,
         }
+    }
+
+    /// The run's resumable state (everything but its workflow, the actions not polled
+    /// yet and an open offer): take it after the actions of an input are carried out, store it, and
+    /// [`resume`](Self::resume) from it after a restart.
+    pub fn snapshot(&self) -> RunSnapshot {
+        RunSnapshot {
+            params: self.params.clone(),
+            wait: self.wait.clone(),
+            // An offer does not outlive a restart: the task is queued again.
+            task: match self.task {
+                TaskState::Offered => TaskState::Queued,
+                t => t,
+            },
+            position: self.position,
+            priority: self.priority,
+            accepted: self.accepted,
+            steps_taken: self.steps_taken,
+            path: self.path.clone(),
+        }
+    }
+
+    /// The run of `workflow` (the one the snapshot was taken from: same steps) from
+    /// `snapshot`, at `now`. Its first actions set up again what a restart lost:
+    ///
+    /// - a queued (or offered: the offer is gone) task is queued again with its
+    ///   priority ([`Action::Queue`]);
+    /// - a timer it waits on is armed again for the same instant ([`Action::StartTimer`];
+    ///   a deadline already past fires at once);
+    /// - a Web Request in flight counts as failed (its `on_failure` exit runs);
+    /// - an agent count it waits for is asked again ([`Action::QueryAgents`]).
+    ///
+    /// Refused if the snapshot does not fit the workflow (a step out of range or of
+    /// another activity) or is of a run that already ended.
+    pub fn resume(
+        workflow: Arc<Workflow>,
+        snapshot: RunSnapshot,
+        now: UnixMillis,
+    ) -> Result<Self, ResumeError> {
+        let steps = workflow.steps();
+        let fits = |step: usize, ok: fn(&Activity) -> bool| {
+            steps.get(step).is_some_and(|s| ok(&s.activity))
+        };
+        let valid = match &snapshot.wait {
+            Wait::NotStarted => true,
+            Wait::Finished => return Err(ResumeError("the run has ended".into())),
+            Wait::Delay { step, .. } => fits(*step, |a| matches!(a, Activity::Delay(_))),
+            Wait::Collect { step, question, .. } => {
+                fits(*step, |a| matches!(a, Activity::CollectInformation(_)))
+                    && matches!(&steps[*step].activity,
+                        Activity::CollectInformation(c) if *question < c.questions.len())
+            }
+            Wait::Input { step, .. } => fits(*step, |a| matches!(a, Activity::InputCustomer(_))),
+            Wait::Web { step } => fits(*step, |a| matches!(a, Activity::WebRequest(_))),
+            Wait::Agents { step } => fits(*step, |a| {
+                matches!(
+                    a,
+                    Activity::AvailabilityRouting(_) | Activity::GetAvailableUsers(_)
+                )
+            }),
+        } && snapshot.path.iter().all(|v| v.step < steps.len());
+        if !valid {
+            return Err(ResumeError(format!(
+                "the state does not fit workflow {:?}",
+                workflow.name()
+            )));
+        }
+        let mut run = Self {
+            workflow,
+            params: snapshot.params,
+            wait: snapshot.wait,
+            task: snapshot.task,
+            position: snapshot.position,
+            priority: snapshot.priority,
+            accepted: snapshot.accepted,
+            steps_taken: snapshot.steps_taken,
+            path: snapshot.path,
+            actions: VecDeque::new(),
+            end: None,
+        };
+        if run.task != TaskState::NotQueued {
+            run.task = TaskState::Queued;
+            run.actions.push_back(Action::Queue {
+                priority: run.priority,
+            });
+        }
+        if let Some(at) = run.deadline() {
+            run.actions.push_back(Action::StartTimer { at });
+        }
+        match run.wait {
+            Wait::Web { step } => run.on_web(now, step, None),
+            Wait::Agents { .. } => run.actions.push_back(Action::QueryAgents),
+            _ => {}
+        }
+        Ok(run)
     }
 
     /// The next thing to do, `None` when there is nothing until the next input.

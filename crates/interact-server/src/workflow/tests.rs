@@ -970,6 +970,336 @@ fn hours_message_collect_queue_and_position_announced() {
     assert_eq!(run.path_names(), ["hours", "closed"]);
 }
 
+// ---- snapshot and resume -------------------------------------------------------------
+
+/// The snapshot through its stored form (JSON), then resumed at `now`.
+fn restart(run: &WorkflowRun, now: UnixMillis) -> (WorkflowRun, Vec<Action>) {
+    let json = serde_json::to_string(&run.snapshot()).expect("encode");
+    let snapshot: RunSnapshot = serde_json::from_str(&json).expect("decode");
+    let mut resumed =
+        WorkflowRun::resume(Arc::clone(run.workflow()), snapshot, now).expect("resumes");
+    let actions = drain(&mut resumed);
+    (resumed, actions)
+}
+
+const LONG: &str = r#"
+    [[workflow]]
+    name = "support-im"
+    [[workflow.step]]
+    label = "greet"
+    activity = "message"
+    text = "Welcome, {{visitor_name}}!"
+    [[workflow.step]]
+    label = "ask"
+    activity = "collect_information"
+    timeout_secs = 120
+    questions = [
+        { ask = "Your customer number?", save_to = "customer", expect = "digits" },
+        { ask = "Your email?", save_to = "email", expect = "email" },
+    ]
+    [[workflow.step]]
+    label = "topic"
+    activity = "input_customer"
+    question = "Sales or support?"
+    retries = 1
+    choices = [{ answers = ["sales"], next = "vip" }, { answers = ["support"], next = "queue" }]
+    [[workflow.step]]
+    label = "vip"
+    activity = "distribution_priority"
+    priority = 9
+    [[workflow.step]]
+    label = "queue"
+    activity = "queue_task"
+    [[workflow.step]]
+    label = "wait"
+    activity = "delay"
+    seconds = 15
+    [[workflow.step]]
+    label = "position"
+    activity = "get_queue_position"
+    [[workflow.step]]
+    label = "announce"
+    activity = "message"
+    text = "You are number {{queue_position}} in the queue."
+    next = "wait"
+"#;
+
+/// A straight run and, for every point between two inputs, a run stored there and
+/// resumed: after the resumed run re-arms what a restart lost, it does exactly what the
+/// straight run did, and ends with the same path, parameters and end.
+#[test]
+fn a_run_resumed_from_its_snapshot_goes_on_as_if_never_stopped() {
+    let script: Vec<(u64, Input)> = vec![
+        (3, Input::VisitorMessage("no digits".into())),
+        (4, Input::VisitorMessage("4711".into())),
+        (6, Input::VisitorMessage("fay@example.com".into())),
+        (8, Input::VisitorMessage("dunno".into())),
+        (9, Input::VisitorMessage("Sales".into())),
+        (10, Input::QueueUpdate { position: 3 }),
+        (24, Input::TimerFired),
+        (30, Input::QueueUpdate { position: 1 }),
+        (
+            31,
+            Input::Offered {
+                agent: "sam".into(),
+            },
+        ),
+        (35, Input::OfferTimedOut),
+        (39, Input::TimerFired),
+        (
+            45,
+            Input::Accepted {
+                agent: "alex".into(),
+            },
+        ),
+    ];
+    let (mut straight, first) = start(LONG, &[("visitor_name", "Fay")], MON_9);
+    assert_eq!(
+        first[..2],
+        [say("Welcome, Fay!"), ask("Your customer number?")]
+    );
+    let mut expected = Vec::new();
+    for (secs, input) in &script {
+        expected.push(feed(&mut straight, at(MON_9, *secs), input.clone()));
+    }
+    assert_eq!(
+        straight.path_names(),
+        [
+            "greet", "ask", "topic", "vip", "queue", "wait", "position", "announce", "wait",
+            "position", "announce", "wait"
+        ]
+    );
+    assert_eq!(straight.end().map(End::outcome), Some(Outcome::Handled));
+    assert!(
+        expected
+            .iter()
+            .flatten()
+            .any(|a| matches!(a, Action::SendMessage { text } if text.contains("number 1"))),
+        "{expected:?}"
+    );
+
+    for stop in 0..script.len() {
+        let (mut run, _) = start(LONG, &[("visitor_name", "Fay")], MON_9);
+        for (secs, input) in &script[..stop] {
+            feed(&mut run, at(MON_9, *secs), input.clone());
+        }
+        // The restart happens a moment after the last input.
+        let restart_at = at(MON_9, script[stop].0 - 1);
+        let (mut resumed, rearm) = restart(&run, restart_at);
+        let mut wanted = Vec::new();
+        if run.task_state() != TaskState::NotQueued {
+            wanted.push(Action::Queue {
+                priority: run.priority(),
+            });
+        }
+        if let Some(at) = run.deadline() {
+            wanted.push(Action::StartTimer { at });
+        }
+        assert_eq!(rearm, wanted, "stopped before input {stop}");
+        assert_eq!(resumed.snapshot(), run.snapshot(), "stopped before {stop}");
+        for (i, (secs, input)) in script.iter().enumerate().skip(stop) {
+            let got = feed(&mut resumed, at(MON_9, *secs), input.clone());
+            assert_eq!(got, expected[i], "stopped before {stop}, input {i}");
+        }
+        assert_eq!(resumed.path(), straight.path(), "stopped before {stop}");
+        assert_eq!(resumed.params(), straight.params());
+        assert_eq!(resumed.end(), straight.end());
+        assert_eq!(resumed.priority(), straight.priority());
+    }
+}
+
+#[test]
+fn a_resumed_run_re_arms_its_timer_for_the_same_instant() {
+    let text = r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 30
+        [[workflow.step]]
+        activity = "message"
+        text = "after"
+        [[workflow.step]]
+        activity = "disconnect"
+    "#;
+    let (run, _) = start(text, &[], MON_9);
+    // Restarted within the wait: the same deadline, not 30 s from the restart.
+    let (mut resumed, a) = restart(&run, at(MON_9, 10));
+    assert_eq!(a, [Action::StartTimer { at: at(MON_9, 30) }]);
+    assert!(feed(&mut resumed, at(MON_9, 29), Input::TimerFired).is_empty());
+    assert_eq!(
+        feed(&mut resumed, at(MON_9, 30), Input::TimerFired)[0],
+        say("after")
+    );
+
+    // Restarted after the deadline: the timer is armed for the past instant (the
+    // driver fires it at once) and the run goes on.
+    let (mut late, a) = restart(&run, at(MON_9, 100));
+    assert_eq!(a, [Action::StartTimer { at: at(MON_9, 30) }]);
+    assert_eq!(
+        feed(&mut late, at(MON_9, 100), Input::TimerFired)[0],
+        say("after")
+    );
+    assert_eq!(late.path()[1].at, at(MON_9, 100));
+}
+
+#[test]
+fn a_web_request_in_flight_at_a_restart_counts_as_failed() {
+    let text = r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "queue_task"
+        priority = 2
+        [[workflow.step]]
+        label = "lookup"
+        activity = "web_request"
+        url = "http://127.0.0.1:9/x"
+        on_failure = "failed"
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "ok"
+        [[workflow.step]]
+        label = "failed"
+        activity = "delay"
+        seconds = 5
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "failed"
+    "#;
+    let (run, a) = start(text, &[], MON_9);
+    assert!(matches!(
+        a[..],
+        [Action::Queue { .. }, Action::HttpRequest(_)]
+    ));
+    let (mut resumed, a) = restart(&run, at(MON_9, 3));
+    assert_eq!(
+        a,
+        [
+            Action::Queue { priority: prio(2) },
+            Action::StartTimer { at: at(MON_9, 8) }
+        ],
+        "queued again, then the failure exit"
+    );
+    assert_eq!(resumed.path_names(), ["#1 Queue Task", "lookup", "failed"]);
+    assert!(
+        feed(
+            &mut resumed,
+            at(MON_9, 4),
+            Input::WebResponse {
+                status: 200,
+                body: String::new()
+            }
+        )
+        .is_empty(),
+        "a late answer is ignored"
+    );
+}
+
+#[test]
+fn a_snapshot_that_does_not_fit_the_workflow_is_refused() {
+    let (run, _) = start(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "message"
+        text = "hi"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 30
+        [[workflow.step]]
+        activity = "disconnect"
+        "#,
+        &[],
+        MON_9,
+    );
+    let other = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 30
+        [[workflow.step]]
+        activity = "message"
+        text = "hi"
+        [[workflow.step]]
+        activity = "disconnect"
+        "#,
+    );
+    assert!(WorkflowRun::resume(other, run.snapshot(), MON_9).is_err());
+    let short = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "disconnect"
+        "#,
+    );
+    assert!(WorkflowRun::resume(short, run.snapshot(), MON_9).is_err());
+
+    let (mut ended, _) = start(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "disconnect"
+        "#,
+        &[],
+        MON_9,
+    );
+    drain(&mut ended);
+    let e = WorkflowRun::resume(Arc::clone(ended.workflow()), ended.snapshot(), MON_9)
+        .expect_err("ended");
+    assert!(e.to_string().contains("ended"), "{e}");
+}
+
+#[test]
+fn the_fingerprint_ignores_layout_but_not_content() {
+    let a = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 30
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "bye"
+        "#,
+    );
+    let same = workflow(
+        r#"
+        # A comment, other spacing and key order.
+        [[workflow]]
+        name    = "w"
+        [[workflow.step]]
+        seconds = 30
+        activity = "delay"
+
+        [[workflow.step]]
+        message = 'bye'
+        activity = "disconnect"
+        "#,
+    );
+    let changed = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 31
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "bye"
+        "#,
+    );
+    assert_eq!(a.fingerprint().len(), 64);
+    assert_eq!(a.fingerprint(), same.fingerprint());
+    assert_ne!(a.fingerprint(), changed.fingerprint());
+}
+
 // ---- refusals and validation ----------------------------------------------------------
 
 #[test]
