@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::ws::Utf8Bytes;
 use interact_sdk::config::Availability;
 use interact_sdk::embed::EmbedCode;
+use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{MessageId, ResumeToken, SessionId};
 use interact_sdk::protocol::{AgentInfo, CloseCode, Party, Presence, ServerFrame, encode};
 use interact_sdk::relay::SessionLog;
@@ -163,12 +164,15 @@ impl Live {
 pub type LiveRef = Arc<tokio::sync::Mutex<Live>>;
 
 /// A session started recently: kept so that a repeated `start_chat` (its answer was lost)
-/// from the same address gets the same session and token.
+/// from the same address, with the same form, gets the same session and token.
 #[derive(Debug)]
 struct RecentStart {
     session: SessionId,
     token: ResumeToken,
     ip: Option<IpAddr>,
+    /// Two visitors behind one address whose clients chose the same start id (ids need
+    /// not be unguessable) are told apart by what they entered.
+    form: PreChatForm,
     at: std::time::Instant,
 }
 
@@ -177,7 +181,8 @@ const RECENT_START_TTL: std::time::Duration = std::time::Duration::from_secs(120
 
 #[derive(Debug)]
 struct Inner {
-    recent_starts: HashMap<(EmbedCode, MessageId), RecentStart>,
+    /// By embed code and start id; several when visitors' clients chose the same id.
+    recent_starts: HashMap<(EmbedCode, MessageId), Vec<RecentStart>>,
     /// Session starts per address in the last minute.
     starts_by_ip: HashMap<Option<IpAddr>, VecDeque<std::time::Instant>>,
     sessions: HashMap<SessionId, LiveRef>,
@@ -369,22 +374,25 @@ impl Hub {
         live
     }
 
-    /// The session and token of a `start_chat` repeated from the same address shortly
-    /// after the first.
+    /// The session and token of a `start_chat` repeated (same id, same form) from the
+    /// same address shortly after the first.
     pub fn recent_start(
         &self,
         code: &EmbedCode,
         id: &MessageId,
         ip: Option<IpAddr>,
+        form: &PreChatForm,
     ) -> Option<(SessionId, ResumeToken)> {
         let mut inner = self.lock();
+        inner.recent_starts.retain(|_, starts| {
+            starts.retain(|r| r.at.elapsed() < RECENT_START_TTL);
+            !starts.is_empty()
+        });
         inner
             .recent_starts
-            .retain(|_, r| r.at.elapsed() < RECENT_START_TTL);
-        inner
-            .recent_starts
-            .get(&(code.clone(), id.clone()))
-            .filter(|r| r.ip == ip)
+            .get(&(code.clone(), id.clone()))?
+            .iter()
+            .find(|r| r.ip == ip && r.form == *form)
             .map(|r| (r.session.clone(), r.token.clone()))
     }
 
@@ -396,16 +404,19 @@ impl Hub {
         ip: Option<IpAddr>,
         session: &SessionId,
         token: &ResumeToken,
+        form: &PreChatForm,
     ) {
-        self.lock().recent_starts.insert(
-            (code.clone(), id.clone()),
-            RecentStart {
+        self.lock()
+            .recent_starts
+            .entry((code.clone(), id.clone()))
+            .or_default()
+            .push(RecentStart {
                 session: session.clone(),
                 token: token.clone(),
                 ip,
+                form: form.clone(),
                 at: std::time::Instant::now(),
-            },
-        );
+            });
     }
 
     /// Counts a session start from `ip`; `false` if it exceeds `per_minute`.

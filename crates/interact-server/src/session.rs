@@ -208,7 +208,7 @@ pub async fn create(
         id: id.clone(),
         embed_code: code.code.clone(),
         target: code.target.clone(),
-        start_id: start_id.to_owned(),
+        start_id: format!("{start_id} {id}"),
         token_hash: auth::token_hash(&token),
         visitor_name: form.display_name,
         visitor_email: form.email,

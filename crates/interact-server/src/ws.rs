@@ -450,7 +450,11 @@ impl Visitor {
             e.id = Some(id.clone());
             ServerFrame::Error(e)
         };
-        if let Some(started) = self.state.hub.recent_start(&self.record.code, &id, self.ip) {
+        if let Some(started) = self
+            .state
+            .hub
+            .recent_start(&self.record.code, &id, self.ip, &form)
+        {
             self.attach(&started.0);
             self.send(&ServerFrame::SessionStarted {
                 session: started.0,
@@ -501,7 +505,7 @@ impl Visitor {
             Ok((sid, token, live)) => {
                 self.state
                     .hub
-                    .remember_start(&self.record.code, &id, self.ip, &sid, &token);
+                    .remember_start(&self.record.code, &id, self.ip, &sid, &token, &form);
                 self.attach(&sid);
                 self.send(&ServerFrame::SessionStarted {
                     session: sid,

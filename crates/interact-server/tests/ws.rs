@@ -729,3 +729,37 @@ async fn messages_are_limited_per_session_across_connections() {
     );
     server.stop().await;
 }
+
+/// A `start_chat` repeated after its answer was lost gets the same session; another
+/// visitor behind the same address whose client chose the same start id gets their own.
+#[tokio::test]
+async fn a_repeated_start_resumes_but_a_same_id_stranger_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let visitor = || async {
+        let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .expect("allowed");
+        v.hello(None).await;
+        v
+    };
+    let mut first = visitor().await;
+    let (session, token) = first.start_chat(mid("start-1"), form(None)).await;
+    // The answer was lost: the same client repeats on a new connection.
+    let mut repeat = visitor().await;
+    let (again, again_token) = repeat.start_chat(mid("start-1"), form(None)).await;
+    assert_eq!((&again, &again_token), (&session, &token));
+    // Someone else, same address, same id, another form.
+    let mut other = form(None);
+    other.display_name = "Otto Other".into();
+    other.email = "otto@example.com".into();
+    let mut stranger = visitor().await;
+    let (theirs, their_token) = stranger.start_chat(mid("start-1"), other).await;
+    assert_ne!(theirs, session);
+    assert_ne!(their_token, token);
+    // And the first visitor's repeat still finds theirs.
+    let mut late = visitor().await;
+    assert_eq!(late.start_chat(mid("start-1"), form(None)).await.0, session);
+    server.stop().await;
+}

@@ -74,7 +74,9 @@ pub struct SessionRecord {
     pub embed_code: EmbedCode,
     /// The target.
     pub target: TargetRef,
-    /// The `start_chat` id, for idempotent starts.
+    /// The client's `start_chat` id and the session, `<start id> <session id>`: client
+    /// ids need only be unique per client, so two visitors' clients may choose the same
+    /// one (the schema's `UNIQUE (embed_code, start_id)` must not refuse the second).
     pub start_id: String,
     /// SHA-256 (hex) of the resume token.
     pub token_hash: String,
@@ -208,12 +210,6 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
     /// One session.
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
-    /// The session started with `start_id` through `code`, if any.
-    async fn session_by_start(
-        &self,
-        code: &EmbedCode,
-        start_id: &str,
-    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Every event of a session, in order.
     async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError>;
     /// Sessions that have not ended (to restore after a restart).

@@ -435,21 +435,6 @@ impl Store for SqliteStore {
         row.as_ref().map(Self::session_row).transpose()
     }
 
-    async fn session_by_start(
-        &self,
-        code: &EmbedCode,
-        start_id: &str,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE embed_code = $1 AND start_id = $2"
-        ))
-        .bind(code.as_str())
-        .bind(start_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(Self::session_row).transpose()
-    }
-
     async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, at, event FROM session_events WHERE session_id = $1 ORDER BY seq",
