@@ -115,7 +115,10 @@ async fn carry_out(
                 run.handle(now(), Input::AgentsAvailable { available, busy });
             }
             Action::Queue { priority } => {
-                state.hub.enqueue(&live.record.id, priority.get(), now());
+                // A run resumed after a restart queues again: in the queue since it first
+                // was, so the restart costs no visitor their place.
+                let since = live.queued_since().unwrap_or_else(now);
+                state.hub.enqueue(&live.record.id, priority.get(), since);
             }
             Action::SetPriority { priority } => {
                 state.hub.set_priority(&live.record.id, priority.get());

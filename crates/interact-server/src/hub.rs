@@ -150,6 +150,15 @@ impl Live {
             })
     }
 
+    /// When the session was first announced a queue position, if it was.
+    pub fn queued_since(&self) -> Option<UnixMillis> {
+        self.log
+            .events_after(interact_sdk::ids::Seq::ZERO)
+            .iter()
+            .find(|e| matches!(e.event, interact_sdk::protocol::SessionEvent::Queued { .. }))
+            .map(|e| e.at)
+    }
+
     /// Counts a `send` frame of `from` at `now`; `false` if the party is over its rate.
     pub fn allow_send(&mut self, from: Party, now: std::time::Instant) -> bool {
         match from {
