@@ -50,6 +50,9 @@ pub struct Config {
     /// Limits (all have defaults).
     #[serde(default)]
     pub limits: LimitsSection,
+    /// How workflows' Web Request steps reach other services.
+    #[serde(default)]
+    pub web_requests: WebRequestsSection,
     /// Domain Templates: where widgets may be embedded.
     #[serde(default, rename = "domain_template")]
     pub domain_templates: Vec<DomainTemplateConfig>,
@@ -131,6 +134,49 @@ impl Default for LimitsSection {
             max_chats_per_agent: 4,
             missed_offers_before_away: 2,
         }
+    }
+}
+
+/// `[web_requests]`: Web Request steps speak HTTP and HTTPS; HTTPS servers must present a
+/// certificate from a public CA (Mozilla's roots, bundled) or from `ca_file`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebRequestsSection {
+    /// A PEM file of CA certificates trusted besides the public roots (an internal
+    /// service's own CA). Relative to the configuration file.
+    pub ca_file: Option<PathBuf>,
+    #[serde(skip)]
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl WebRequestsSection {
+    /// Reads the certificates of `ca_file` (relative to `base`); an unreadable file or one
+    /// without a certificate is an error naming it.
+    pub fn load_ca(&mut self, base: &Path) -> Result<(), String> {
+        use rustls::pki_types::pem::PemObject as _;
+        let Some(file) = &self.ca_file else {
+            return Ok(());
+        };
+        let path = base.join(file);
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("web_requests.ca_file {}: {e}", path.display()))?;
+        let mut store = rustls::RootCertStore::empty();
+        let (added, _) = store.add_parsable_certificates(certs.iter().cloned());
+        if added == 0 {
+            return Err(format!(
+                "web_requests.ca_file {}: no usable CA certificate in it",
+                path.display()
+            ));
+        }
+        self.ca_file = Some(path);
+        self.extra_roots = certs;
+        Ok(())
+    }
+
+    /// The certificates read from `ca_file` by [`Self::load_ca`].
+    pub fn extra_roots(&self) -> &[rustls::pki_types::CertificateDer<'static>] {
+        &self.extra_roots
     }
 }
 
@@ -258,6 +304,13 @@ impl Config {
             message,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        config
+            .web_requests
+            .load_ca(base)
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
         config.server.database = base.join(&config.server.database);
         config.server.www = base.join(&config.server.www);
         Ok(config)

@@ -22,7 +22,8 @@
 //!   `failed` (the reporting outcome too) after a system message to the visitor
 //!   ([`CANNOT_CONTINUE`]). A session whose run was over (or never stored) is restored
 //!   as a plain session.
-//! - Web Request makes a plain HTTP/1 request (`http://` URLs only, no TLS yet) off the
+//! - Web Request makes an HTTP/1 request (`http://` or `https://`, TLS by rustls against
+//!   Mozilla's roots and `[web_requests] ca_file`) with the server's one client, off the
 //!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`] of the
 //!   answer; anything else counts as `WebFailed`.
 //! - Transfer hands the waiting session to the other service's queue (its members get
@@ -389,7 +390,7 @@ fn web_request(
     req: HttpRequest,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let input = match tokio::time::timeout(req.timeout, http(&req)).await {
+        let input = match tokio::time::timeout(req.timeout, http(&state.web, &req)).await {
             Ok(Ok((status, body))) => Input::WebResponse { status, body },
             Ok(Err(e)) => {
                 tracing::info!(url = %req.url, error = %e, "web request failed");
@@ -410,11 +411,37 @@ fn web_request(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// One plain HTTP/1 request (`http://` only); the answer's body up to [`MAX_WEB_BODY`].
-async fn http(req: &HttpRequest) -> Result<(u16, String), BoxError> {
+/// The HTTP/1 client of Web Request steps: `http://` and `https://` (TLS 1.2 and 1.3 by
+/// rustls, certificates checked against Mozilla's roots and the configured CA file).
+pub type WebClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<axum::body::Bytes>,
+>;
+
+/// Builds the server's one [`WebClient`] (connections are pooled across requests).
+pub fn web_client(config: &crate::config::WebRequestsSection) -> WebClient {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Checked when the configuration was loaded.
+    roots.add_parsable_certificates(config.extra_roots().iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| unreachable!("ring supports the default TLS versions: {e}"))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector)
+}
+
+/// One HTTP/1 request; the answer's body up to [`MAX_WEB_BODY`].
+async fn http(client: &WebClient, req: &HttpRequest) -> Result<(u16, String), BoxError> {
     use http_body_util::BodyExt as _;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<axum::body::Bytes>>();
     let mut builder = axum::http::Request::builder()
         .method(req.method.as_str())
         .uri(&req.url);

@@ -32,6 +32,8 @@ pub struct Inner {
     pub hub: Hub,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The client of workflows' Web Request steps.
+    pub web: crate::drive::WebClient,
     /// Domain Templates (stored; cached here, refreshed on change).
     templates: RwLock<BTreeMap<String, DomainTemplate>>,
     /// This server's own origin, from `server.public_url` (parsed once).
@@ -67,6 +69,7 @@ impl AppState {
         }
         let tenant = Tenant::from_config(&config);
         let hub = Hub::new(&tenant, &config.limits);
+        let web = crate::drive::web_client(&config.web_requests);
         let metrics = Metrics::default();
         let own_origin = OriginPattern::parse(&config.server.public_url).ok();
         let state = Self(Arc::new(Inner {
@@ -75,6 +78,7 @@ impl AppState {
             tenant,
             store,
             metrics,
+            web,
             templates: RwLock::new(BTreeMap::new()),
             own_origin,
         }));

@@ -505,3 +505,146 @@ async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
     assert_eq!(server.state.hub.open_sessions(), 0);
     server.stop().await;
 }
+
+/// A local HTTPS server answering every request with `body` (JSON), with a certificate
+/// for 127.0.0.1 from a CA of its own; returns its address and the CA's PEM.
+async fn https_api(body: &'static str) -> (std::net::SocketAddr, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Interact test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("certificate");
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that does not trust the CA ends the handshake: nothing to do.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, ca.pem())
+}
+
+/// A Web Request step over HTTPS: with the server's CA in `[web_requests] ca_file` the
+/// answer is read; without it the certificate is refused and the step takes its failure
+/// exit.
+#[tokio::test]
+async fn web_request_speaks_https_and_checks_the_certificate() {
+    let (api, ca_pem) = https_api(r#"{"customer":{"tier":"platinum"}}"#).await;
+    let workflow = format!(
+        r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "lookup"
+activity = "web_request"
+url = "https://{api}/customer"
+timeout_secs = 5
+save = {{ tier = "/customer/tier" }}
+on_failure = "failed"
+
+[[workflow.step]]
+label = "found"
+activity = "disconnect"
+outcome = "cancelled"
+message = "Your tier: {{{{tier}}}}."
+
+[[workflow.step]]
+label = "failed"
+activity = "disconnect"
+message = "The lookup failed."
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).expect("write the CA");
+    for (trusted, expected) in [
+        (true, "Your tier: platinum."),
+        (false, "The lookup failed."),
+    ] {
+        let db = tempfile::tempdir().expect("tempdir");
+        let mut c = config(db.path(), &workflow);
+        if trusted {
+            c.web_requests.ca_file = Some(ca_file.clone());
+            c.web_requests
+                .load_ca(dir.path())
+                .expect("the CA file loads");
+        }
+        let server = TestServer::start(c).await;
+        let code = server.embed_code(support()).await;
+        let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .expect("allowed");
+        visitor.hello(None).await;
+        visitor.start_chat(mid("start-1"), form()).await;
+        let frames = visitor
+            .recv_until(
+                |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+            )
+            .await;
+        let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
+        assert_eq!(
+            texts,
+            [(expected, Some("Customer Care"))],
+            "trusted: {trusted}"
+        );
+        server.stop().await;
+    }
+}
+
+/// A CA file that holds no certificate is refused when the configuration loads.
+#[test]
+fn a_ca_file_without_certificates_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").expect("write");
+    let mut section = interact_server::config::WebRequestsSection::default();
+    section.ca_file = Some("ca.pem".into());
+    let e = section.load_ca(dir.path()).expect_err("refused");
+    assert!(
+        e.contains("ca.pem") && e.contains("no usable CA certificate"),
+        "{e}"
+    );
+}
