@@ -4,6 +4,7 @@
 // Everything a visitor typed (names, emails, messages) reaches the page through
 // textContent only: never innerHTML, never an attribute.
 
+import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { AgentClient, LIMITS, PRESENCES } from "./state.js";
 
 const TOKEN_KEY = "interact.console.token";
@@ -165,12 +166,21 @@ const views = new Map();
 const offerNodes = new Map();
 const chatNodes = new Map();
 let persisted = "";
+/** Session -> the AgentCall of its current call, once the agent accepted it here. */
+const calls = new Map();
+/** Sessions whose call the agent is accepting (devices being opened). */
+const accepting = new Set();
+/** Call ids this console hung up on because it had no media for them. */
+const orphaned = new Set();
 
 // ---------------------------------------------------------------------------------------
 // Driving the client
 
 function pump() {
   if (!client) return;
+  drain();
+  if (!client) return;
+  syncCalls();
   drain();
   if (!client) return;
   // Signed out by the server: back to the sign-in form.
@@ -186,6 +196,142 @@ function pump() {
   }
   render();
   schedule();
+}
+
+// ---------------------------------------------------------------------------------------
+// Calls (protocol §10)
+
+/** Feeds the visitor's call signals to each call, and ends what is over. */
+function syncCalls() {
+  for (const [session, conv] of client.sessions) {
+    const call = calls.get(session);
+    if (call && (!conv.call || conv.call.id !== call.id)) {
+      closeCall(session);
+    }
+    if (!conv.call) continue;
+    const live = calls.get(session);
+    const signals = conv.takeCallSignals();
+    if (live) {
+      for (const s of signals) live.handle(s);
+    } else if (conv.call.accepted && !accepting.has(session) && !orphaned.has(conv.call.id)) {
+      // Accepted before this page was loaded: its media went with the old page.
+      orphaned.add(conv.call.id);
+      client.callSignal(now(), session, { op: "hangup", reason: "failed" });
+    }
+  }
+  for (const session of [...calls.keys()]) if (!client.sessions.has(session)) closeCall(session);
+}
+
+function closeCall(session) {
+  const call = calls.get(session);
+  if (!call) return;
+  call.close();
+  calls.delete(session);
+  const view = views.get(session);
+  if (view) {
+    for (const v of [view.callRemote, view.callScreen, view.callLocal]) v.srcObject = null;
+  }
+}
+
+async function acceptCall(session) {
+  const conv = client?.sessions.get(session);
+  if (!conv || !conv.call || accepting.has(session) || calls.has(session)) return;
+  const view = views.get(session);
+  accepting.add(session);
+  const call = new AgentCall({
+    media: conv.call.media,
+    iceServers: client.iceServers ?? [],
+    onSignal: (signal) => {
+      if (!client) return;
+      client.callSignal(now(), session, signal);
+      pump();
+    },
+    onChange: () => render(),
+    onFailed: (why) => {
+      if (!client) return;
+      console.warn("interact: call failed:", why);
+      client.callSignal(now(), session, { op: "hangup", reason: "failed" });
+      closeCall(session);
+      pump();
+    },
+  });
+  call.id = conv.call.id;
+  try {
+    await call.open();
+  } catch (e) {
+    accepting.delete(session);
+    call.close();
+    if (view) setText(view.callText, `Your microphone${conv.call.media === "video" ? " or camera" : ""} is not available (${e && e.name ? e.name : "error"}). Allow it in the browser, or decline the call.`);
+    return;
+  }
+  accepting.delete(session);
+  const still = client?.sessions.get(session);
+  if (!still || !still.call || still.call.id !== call.id) {
+    call.close();
+    return;
+  }
+  calls.set(session, call);
+  client.acceptCall(now(), session);
+  pump();
+  fillDevices(session).catch(() => {});
+}
+
+async function fillDevices(session) {
+  const view = views.get(session);
+  const call = calls.get(session);
+  if (!view || !call) return;
+  const devices = await listDevices();
+  const chosen = { ...savedDevices(), ...call.devices };
+  const fill = (select, list, kind) => {
+    select.replaceChildren();
+    list.forEach((d, i) => {
+      const o = document.createElement("option");
+      o.value = d.id;
+      o.textContent = d.label || `${kind} ${i + 1}`;
+      o.selected = d.id === chosen[kind];
+      select.append(o);
+    });
+    select.closest("label").hidden = list.length === 0;
+  };
+  fill(view.callMic, devices.audioinput, "audioinput");
+  fill(view.callCam, call.media === "video" ? devices.videoinput : [], "videoinput");
+  fill(view.callSpeaker, typeof HTMLMediaElement.prototype.setSinkId === "function" ? devices.audiooutput : [], "audiooutput");
+}
+
+function renderCall(view, conv, online) {
+  const call = calls.get(view.session);
+  const ringing = conv.call && !call;
+  view.callBanner.hidden = !ringing;
+  if (ringing) {
+    const what = conv.call.media === "video" ? "a video" : "an audio";
+    if (!accepting.has(view.session) && !view.callText.textContent.includes("not available")) {
+      setText(view.callText, `The visitor is asking for ${what} call.`);
+    }
+    view.callAccept.disabled = !online || accepting.has(view.session);
+    view.callDecline.disabled = !online;
+  } else {
+    setText(view.callText, "");
+  }
+  view.callPanel.hidden = !call;
+  if (!call) return;
+  if (view.callRemote.srcObject !== call.remote) view.callRemote.srcObject = call.remote;
+  if (view.callLocal.srcObject !== call.local) view.callLocal.srcObject = call.local;
+  const screen = call.screen && conv.call?.remote?.screen !== false ? call.screen : null;
+  if (view.callScreen.srcObject !== screen) view.callScreen.srcObject = screen;
+  view.callScreen.hidden = !screen;
+  view.callLocal.hidden = call.media !== "video";
+  const remote = conv.call?.remote;
+  const state = call.pc.connectionState;
+  const parts = [state === "connected" ? "Connected" : state === "failed" ? "Connection failed" : "Connecting…"];
+  if (remote?.muted) parts.push("the visitor is muted");
+  if (screen) parts.push("the visitor shares their screen");
+  setText(view.callStatus, parts.join(" · "));
+  view.callMute.setAttribute("aria-pressed", String(call.muted));
+  setText(view.callMute, call.muted ? "Unmute" : "Mute");
+  view.callCamera.hidden = call.media !== "video";
+  view.callCamera.setAttribute("aria-pressed", String(!call.cameraOn));
+  setText(view.callCamera, call.cameraOn ? "Camera off" : "Camera on");
+  view.callHangup.disabled = !online;
 }
 
 function drain() {
@@ -733,7 +879,19 @@ function createView(session) {
     close: q(".session-close"),
     callBanner: q(".call-banner"),
     callText: q(".call-text"),
+    callAccept: q(".call-accept"),
     callDecline: q(".call-decline"),
+    callPanel: q(".call-panel"),
+    callRemote: q(".call-remote"),
+    callScreen: q(".call-screen"),
+    callLocal: q(".call-local"),
+    callStatus: q(".call-status"),
+    callMute: q(".call-mute"),
+    callCamera: q(".call-camera"),
+    callHangup: q(".call-hangup"),
+    callMic: q(".call-mic"),
+    callCam: q(".call-cam"),
+    callSpeaker: q(".call-speaker"),
     log: q(".log"),
     timeline: q(".timeline"),
     outbox: q(".outbox"),
@@ -800,6 +958,35 @@ function createView(session) {
     client.declineCall(now(), session);
     pump();
   });
+  view.callAccept.addEventListener("click", () => {
+    acceptCall(session);
+  });
+  view.callHangup.addEventListener("click", () => {
+    if (!client) return;
+    client.callSignal(now(), session, { op: "hangup", reason: "normal" });
+    closeCall(session);
+    pump();
+  });
+  view.callMute.addEventListener("click", () => {
+    const call = calls.get(session);
+    if (call) call.setMuted(!call.muted);
+  });
+  view.callCamera.addEventListener("click", () => {
+    const call = calls.get(session);
+    if (call) call.setCamera(!call.cameraOn);
+  });
+  const switcher = (select, kind) =>
+    select.addEventListener("change", () => {
+      const call = calls.get(session);
+      if (!call) return;
+      if (kind === "audiooutput") {
+        for (const el of [view.callRemote, view.callScreen]) el.setSinkId?.(select.value).catch(() => {});
+      }
+      call.switchDevice(kind, select.value).catch((e) => console.warn("interact: device switch failed", e));
+    });
+  switcher(view.callMic, "audioinput");
+  switcher(view.callCam, "videoinput");
+  switcher(view.callSpeaker, "audiooutput");
   view.form.addEventListener("submit", (e) => {
     e.preventDefault();
     sendFromComposer(view);
@@ -870,11 +1057,7 @@ function updateView(view, conv, t) {
   view.close.hidden = !(conv.ended || conv.left || conv.last === 0);
 
   // Call
-  view.callBanner.hidden = !conv.call;
-  if (conv.call) {
-    setText(view.callText, `The visitor is asking for ${conv.call.media === "video" ? "a video" : "an audio"} call. Calls are not available in this console yet.`);
-    view.callDecline.disabled = !online;
-  }
+  renderCall(view, conv, online);
 
   // Details
   const d = view.details;

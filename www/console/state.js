@@ -188,6 +188,25 @@ function decodeSignal(v) {
   if (!known.includes(v.op)) return { op: "unknown" };
   const signal = { op: v.op, call: id(v.call, "signal.call") };
   if (v.op === "start") signal.media = oneOf(v.media, ["audio", "video"], "signal.media");
+  if (v.op === "offer" || v.op === "answer") signal.sdp = str(v.sdp, "signal.sdp");
+  if (v.op === "ice") {
+    obj(v.candidate, "signal.candidate");
+    signal.candidate = {
+      candidate: str(v.candidate.candidate, "signal.candidate.candidate"),
+      sdp_mid: v.candidate.sdp_mid == null ? null : str(v.candidate.sdp_mid, "signal.candidate.sdp_mid"),
+      sdp_m_line_index:
+        v.candidate.sdp_m_line_index == null ? null : uint(v.candidate.sdp_m_line_index, "signal.candidate.sdp_m_line_index"),
+    };
+  }
+  if (v.op === "media") {
+    obj(v.state, "signal.state");
+    signal.state = {
+      muted: bool(v.state.muted, "signal.state.muted"),
+      camera: bool(v.state.camera, "signal.state.camera"),
+      screen: bool(v.state.screen, "signal.state.screen"),
+    };
+  }
+  if (v.op === "device_changed") signal.kind = str(v.kind, "signal.kind");
   if (v.op === "hangup") {
     const reason = str(v.reason, "signal.reason");
     const reasons = ["normal", "declined", "no_answer", "failed", "busy", "not_allowed", "other"];
@@ -377,14 +396,32 @@ export class Conversation {
     this.ended = false;
     this.endReason = null;
     this.endRequested = false;
-    /** A call the visitor placed that rings here: {id, media}, or null. */
+    /**
+     * The visitor's call in this session, or null: {id, media, accepted, remote}, where
+     * `accepted` says the agent took it and `remote` is the visitor's last media state.
+     */
     this.call = null;
+    /** Signals of the visitor for the current call not yet taken by the console (§10). */
+    this.callSignals = [];
     /** Visitor and system messages not yet seen by the agent. */
     this.unread = 0;
     /** Transcript entries, append-only, in seq order. */
     this.items = [];
     /** Bumped whenever a delivery state or the local/failed lists change. */
     this.version = 0;
+  }
+
+  /** The call is over (hung up, or the session ended or was left). */
+  endCall() {
+    this.call = null;
+    this.callSignals = [];
+  }
+
+  /** Takes the visitor's signals for the current call, in order. */
+  takeCallSignals() {
+    const signals = this.callSignals;
+    this.callSignals = [];
+    return signals;
   }
 
   /** Whether the agent can still write in this session. */
@@ -490,7 +527,7 @@ export class Conversation {
       case "agent_left":
         this.agents.delete(ev.agent.id);
         if (me && ev.agent.id === me.id) this.left = true;
-        if (this.call) this.call = null; // the server ends any call when the agent leaves
+        if (this.call) this.endCall(); // the server ends any call when the agent leaves
         this.items.push({ ...base, type: "agent_left", agent: ev.agent, self: me?.id === ev.agent.id });
         break;
       case "receipt":
@@ -507,19 +544,26 @@ export class Conversation {
         const s = ev.signal;
         if (s.op === "start" && ev.from === "visitor") {
           if (!this.call) {
-            this.call = { id: s.call, media: s.media };
+            this.call = { id: s.call, media: s.media, accepted: false, remote: null };
             this.items.push({ ...base, type: "call_start", media: s.media });
           }
-        } else if (s.op === "hangup" && this.call && s.call === this.call.id) {
-          this.call = null;
+        } else if (!this.call || s.call !== this.call.id) {
+          // A signal of another (earlier) call: stale (§10.1).
+        } else if (s.op === "hangup") {
+          this.endCall();
           this.items.push({ ...base, type: "call_end", reason: s.reason, by: ev.from });
+        } else if (s.op === "accept" && ev.from === "agent") {
+          this.call.accepted = true;
+        } else if (ev.from === "visitor") {
+          if (s.op === "media") this.call.remote = s.state;
+          this.callSignals.push(s);
         }
         break;
       }
       case "ended":
         this.ended = true;
         this.endReason = ev.reason;
-        this.call = null;
+        this.endCall();
         this.peerTypingUntil = null;
         for (const p of this.outbox) {
           this.failed.push({ id: p.id, text: p.text, reason: "ended" });
@@ -964,11 +1008,24 @@ export class AgentClient {
     return null;
   }
 
-  /** Declines the call ringing in `session` (calls come with a later release). */
+  /** Declines the call ringing in `session`. */
   declineCall(now, session) {
+    return this.callSignal(now, session, { op: "hangup", reason: "declined" });
+  }
+
+  /** Accepts the call ringing in `session`; the visitor's offer follows (§10.1). */
+  acceptCall(now, session) {
+    return this.callSignal(now, session, { op: "accept" });
+  }
+
+  /**
+   * Sends a signal (answer, ice, media, device_changed, hangup) for the current call in
+   * `session`; returns an error text, or null.
+   */
+  callSignal(now, session, signal) {
     const conv = this.sessions.get(session);
     if (!this.online || !conv || !conv.call) return "no call";
-    this.transmit(now, { type: "call", session, signal: { op: "hangup", call: conv.call.id, reason: "declined" } });
+    this.transmit(now, { type: "call", session, signal: { ...signal, call: conv.call.id } });
     return null;
   }
 
