@@ -235,6 +235,11 @@ pub async fn resume(state: &AppState, live_ref: &LiveRef, stored: WorkflowRunRec
 /// `failed`, an `ended` event with the reason `failed`.
 async fn cannot_continue(state: &AppState, live: &mut Live) {
     system_message(state, live, CANNOT_CONTINUE.to_owned()).await;
+    end_failed(state, live).await;
+}
+
+/// Ends the session as failed: the reporting outcome and the `ended` event.
+async fn end_failed(state: &AppState, live: &mut Live) {
     record_outcome(state, live, Outcome::Failed).await;
     append(
         state,
@@ -329,15 +334,7 @@ async fn system_message(state: &AppState, live: &mut Live, text: String) {
 /// Hands the waiting session to another service's queue.
 async fn transfer(state: &AppState, live: &mut Live, service: String) {
     if !state.tenant.services.contains_key(&service) {
-        record_outcome(state, live, Outcome::Failed).await;
-        append(
-            state,
-            live,
-            SessionEvent::Ended {
-                reason: EndReason::Failed,
-            },
-        )
-        .await;
+        end_failed(state, live).await;
         return;
     }
     let target = TargetRef::Service(service);

@@ -231,6 +231,63 @@ async fn closed_workflow_ends_the_session_with_its_message() {
     server.stop().await;
 }
 
+/// A workflow that looks the visitor up at `url` (a JSON answer with `/customer/tier`)
+/// and ends with "Your tier: ..." or, on failure, "The lookup failed.".
+fn lookup_workflow(url: &str) -> String {
+    format!(
+        r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "lookup"
+activity = "web_request"
+url = "{url}"
+timeout_secs = 5
+save = {{ tier = "/customer/tier" }}
+on_failure = "failed"
+
+[[workflow.step]]
+label = "found"
+activity = "disconnect"
+outcome = "cancelled"
+message = "Your tier: {{{{tier}}}}."
+
+[[workflow.step]]
+label = "failed"
+activity = "disconnect"
+message = "The lookup failed."
+"#
+    )
+}
+
+/// Starts a server on `c`, starts a chat, and returns the workflow's messages until the
+/// session ends.
+async fn messages_until_ended(c: Config) -> Vec<String> {
+    let server = TestServer::start(c).await;
+    let code = server.embed_code(support()).await;
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    visitor.start_chat(mid("start-1"), form()).await;
+    let frames = visitor
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
+        )
+        .await;
+    let texts = frames
+        .iter()
+        .filter_map(system_text)
+        .map(|(text, author)| {
+            assert_eq!(author, Some("Customer Care"));
+            text.to_owned()
+        })
+        .collect();
+    server.stop().await;
+    texts
+}
+
 /// A Web Request step against a local HTTP server: the answer's JSON is saved to
 /// parameters and used in the next message; a server that is gone takes the failure exit.
 #[tokio::test]
@@ -250,47 +307,10 @@ async fn web_request_reads_a_local_http_server() {
     let api_addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, api).await });
 
-    let workflow = format!(
-        r#"
-[[workflow]]
-name = "test-im"
-
-[[workflow.step]]
-label = "lookup"
-activity = "web_request"
-url = "http://{api_addr}/customer/{{{{visitor_name}}}}"
-timeout_secs = 5
-save = {{ tier = "/customer/tier" }}
-on_failure = "failed"
-
-[[workflow.step]]
-label = "found"
-activity = "disconnect"
-outcome = "cancelled"
-message = "Your tier: {{{{tier}}}}."
-
-[[workflow.step]]
-label = "failed"
-activity = "disconnect"
-message = "The lookup failed."
-"#
-    );
+    let workflow = lookup_workflow(&format!("http://{api_addr}/customer/{{{{visitor_name}}}}"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(config(dir.path(), &workflow)).await;
-    let code = server.embed_code(support()).await;
-    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
-        .await
-        .expect("allowed");
-    visitor.hello(None).await;
-    visitor.start_chat(mid("start-1"), form()).await;
-    let frames = visitor
-        .recv_until(
-            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
-        )
-        .await;
-    let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
-    assert_eq!(texts, [("Your tier: gold-Vera.", Some("Customer Care"))]);
-    server.stop().await;
+    let texts = messages_until_ended(config(dir.path(), &workflow)).await;
+    assert_eq!(texts, ["Your tier: gold-Vera."]);
 }
 
 /// Waits until the session's workflow run is stored in a state whose JSON contains
@@ -573,31 +593,7 @@ async fn https_api(body: &'static str) -> (std::net::SocketAddr, String) {
 #[tokio::test]
 async fn web_request_speaks_https_and_checks_the_certificate() {
     let (api, ca_pem) = https_api(r#"{"customer":{"tier":"platinum"}}"#).await;
-    let workflow = format!(
-        r#"
-[[workflow]]
-name = "test-im"
-
-[[workflow.step]]
-label = "lookup"
-activity = "web_request"
-url = "https://{api}/customer"
-timeout_secs = 5
-save = {{ tier = "/customer/tier" }}
-on_failure = "failed"
-
-[[workflow.step]]
-label = "found"
-activity = "disconnect"
-outcome = "cancelled"
-message = "Your tier: {{{{tier}}}}."
-
-[[workflow.step]]
-label = "failed"
-activity = "disconnect"
-message = "The lookup failed."
-"#
-    );
+    let workflow = lookup_workflow(&format!("https://{api}/customer"));
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_pem).expect("write the CA");
@@ -613,25 +609,8 @@ message = "The lookup failed."
                 .load_ca(dir.path())
                 .expect("the CA file loads");
         }
-        let server = TestServer::start(c).await;
-        let code = server.embed_code(support()).await;
-        let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
-            .await
-            .expect("allowed");
-        visitor.hello(None).await;
-        visitor.start_chat(mid("start-1"), form()).await;
-        let frames = visitor
-            .recv_until(
-                |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
-            )
-            .await;
-        let texts: Vec<_> = frames.iter().filter_map(system_text).collect();
-        assert_eq!(
-            texts,
-            [(expected, Some("Customer Care"))],
-            "trusted: {trusted}"
-        );
-        server.stop().await;
+        let texts = messages_until_ended(c).await;
+        assert_eq!(texts, [expected], "trusted: {trusted}");
     }
 }
 

@@ -180,6 +180,24 @@ impl Page {
             .unwrap_or_else(|e| panic!("unexpected script result {value}: {e}\n{script}"))
     }
 
+    /// Types `text` into the first element matching `css`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.element(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Clicks the first element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.element(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
     /// Polls `script` until it returns `true`; anything else it returns is the state
     /// reported if [`WAIT`] passes first.
     pub async fn wait_until(&self, what: &str, script: &str, args: Vec<Value>) {

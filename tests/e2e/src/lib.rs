@@ -11,6 +11,7 @@ pub mod agent;
 pub mod browser;
 pub mod stack;
 pub mod visitor;
+pub mod widget;
 mod ws;
 
 /// Set to `1` to skip the browser tests on machines without Chromium.

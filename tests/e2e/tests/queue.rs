@@ -13,6 +13,7 @@ use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
 use interact_e2e::visitor::VisitorClient;
+use interact_e2e::widget::{LAUNCHER, enter_widget, top};
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
@@ -21,8 +22,6 @@ use serde_json::json;
 /// The whole scenario; normally about 8 s.
 const LIMIT: Duration = Duration::from_secs(120);
 
-const LAUNCHER: &str = "button[data-interact=launcher]";
-const FRAME: &str = "iframe[data-interact=frame]";
 const QUEUE: &str = "p.iw-queue[role=status]";
 
 /// What the widget shows right after the start, before the server names a place.
@@ -56,48 +55,6 @@ fn position(text: &str) -> Option<u32> {
         .strip_suffix(" in the queue.")?
         .parse()
         .ok()
-}
-
-/// Switches into the widget's frame (from anywhere).
-async fn enter_widget(page: &Page) {
-    top(page).await;
-    page.wait_visible("the widget frame", FRAME).await;
-    page.element(FRAME)
-        .await
-        .enter_frame()
-        .await
-        .expect("enter the widget frame");
-    page.wait_until(
-        "the widget to mount",
-        "return document.body.dataset.ready === 'true' ? true : document.readyState;",
-        vec![],
-    )
-    .await;
-}
-
-async fn top(page: &Page) {
-    // The widget frame is one level deep: its parent is the top document (and the parent
-    // of the top document is itself).
-    page.browser
-        .enter_parent_frame()
-        .await
-        .expect("top document");
-}
-
-async fn type_into(page: &Page, css: &str, text: &str) {
-    page.element(css)
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
-}
-
-async fn click(page: &Page, css: &str) {
-    page.element(css)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 /// Waits until the widget's queue line is shown and names `expected`.
@@ -196,7 +153,7 @@ async fn the_widget_counts_down_its_place_in_the_queue_while_the_agent_finishes_
             .await
             .expect("open the host page");
         page.wait_visible("the launcher", LAUNCHER).await;
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         enter_widget(page).await;
         page.record_problems().await;
         page.wait_visible("the pre-chat form", ".iw-form").await;
@@ -207,11 +164,12 @@ async fn the_widget_counts_down_its_place_in_the_queue_while_the_agent_finishes_
         )
         .await;
         let _: bool = page.eval(RECORD_QUEUE, vec![json!(QUEUE)]).await;
-        type_into(page, "[id$='-name']", "Dana").await;
-        type_into(page, "[id$='-email']", "dana@example.com").await;
-        click(page, "[id$='-consent']").await;
-        type_into(page, "[id$='-first']", "Dana has a question.").await;
-        click(page, ".iw-start").await;
+        page.type_into("[id$='-name']", "Dana").await;
+        page.type_into("[id$='-email']", "dana@example.com").await;
+        page.click("[id$='-consent']").await;
+        page.type_into("[id$='-first']", "Dana has a question.")
+            .await;
+        page.click(".iw-start").await;
 
         // --- Third in the queue, behind Ben and Cleo.
         wait_position(page, 3).await;
@@ -269,12 +227,8 @@ async fn the_widget_counts_down_its_place_in_the_queue_while_the_agent_finishes_
         agent.say(&dana, AGENT_SAYS).await;
         page.wait_any_text("the agent's message", ".iw-agent .iw-text", AGENT_SAYS)
             .await;
-        type_into(
-            page,
-            "[id$='-text']",
-            &format!("{VISITOR_SAYS}{}", Key::Enter),
-        )
-        .await;
+        page.type_into("[id$='-text']", &format!("{VISITOR_SAYS}{}", Key::Enter))
+            .await;
         agent.wait_visitor_message(VISITOR_SAYS).await;
 
         // --- Every place the widget showed: 3, 2, 1 and nothing else, then hidden.

@@ -12,6 +12,7 @@ use interact_e2e::agent::AgentClient;
 use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
+use interact_e2e::widget::{FRAME, LAUNCHER, enter_widget, top};
 use serde_json::json;
 
 /// The whole scenario; normally about 10 s.
@@ -24,60 +25,10 @@ const SECOND: &str = "My kettle whistles & hums";
 const AFTER_RELOAD: &str = "Still there after the reload?";
 const WELCOME_BACK: &str = "Yes, I see every message once.";
 
-const LAUNCHER: &str = "button[data-interact=launcher]";
-const FRAME: &str = "iframe[data-interact=frame]";
-
 /// Lists markup in the widget that could only have come from a name or message.
 const MARKUP: &str =
     "return [...document.querySelectorAll('.iw img, .iw script, .iw b, [onerror]')]
     .map((n) => n.outerHTML);";
-
-/// Switches into the widget's frame (from anywhere).
-async fn enter_widget(page: &Page) {
-    // The widget frame is one level deep: its parent is the top document (and the parent
-    // of the top document is itself).
-    page.browser
-        .enter_parent_frame()
-        .await
-        .expect("top document");
-    page.wait_visible("the widget frame", FRAME).await;
-    page.element(FRAME)
-        .await
-        .enter_frame()
-        .await
-        .expect("enter the widget frame");
-    page.wait_until(
-        "the widget to mount",
-        "return document.body.dataset.ready === 'true' ? true : document.readyState;",
-        vec![],
-    )
-    .await;
-}
-
-async fn top(page: &Page) {
-    // The widget frame is one level deep: its parent is the top document (and the parent
-    // of the top document is itself).
-    page.browser
-        .enter_parent_frame()
-        .await
-        .expect("top document");
-}
-
-async fn type_into(page: &Page, css: &str, text: &str) {
-    page.element(css)
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
-}
-
-async fn click(page: &Page, css: &str) {
-    page.element(css)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
 
 async fn assert_text_only(page: &Page, when: &str) {
     let markup: Vec<String> = page.eval(MARKUP, vec![]).await;
@@ -140,7 +91,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         page.screenshot("launcher").await;
 
         // --- Open the widget: the pre-chat form.
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         let expanded: String = page
             .eval(
                 "return document.querySelector(arguments[0]).getAttribute('aria-expanded');",
@@ -160,7 +111,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         page.wait_text("the target's name", ".iw-title", "Customer Care").await;
 
         // Nothing filled in: errors next to the fields, nothing sent.
-        click(page, ".iw-start").await;
+        page.click(".iw-start").await;
         page.wait_visible("the name error", "[id$='-name-error']").await;
         page.wait_text(
             "the consent error",
@@ -177,11 +128,11 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
             .eval("return sessionStorage.length + localStorage.length;", vec![])
             .await;
         assert_eq!(stored, 0, "the frame stores nothing before the form is sent");
-        type_into(page, "[id$='-name']", NAME).await;
-        type_into(page, "[id$='-email']", "ann@example.com").await;
-        click(page, "[id$='-consent']").await;
-        type_into(page, "[id$='-first']", FIRST).await;
-        click(page, ".iw-start").await;
+        page.type_into("[id$='-name']", NAME).await;
+        page.type_into("[id$='-email']", "ann@example.com").await;
+        page.click("[id$='-consent']").await;
+        page.type_into("[id$='-first']", FIRST).await;
+        page.click(".iw-start").await;
 
         // --- The agent takes the chat; both sides talk.
         let session = agent.accept_next().await;
@@ -191,7 +142,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         agent.say(&session, AGENT_SAYS).await;
         page.wait_any_text("the agent's message", ".iw-agent .iw-text", AGENT_SAYS)
             .await;
-        type_into(page, "[id$='-text']", &format!("{SECOND}{}", Key::Enter)).await;
+        page.type_into("[id$='-text']", &format!("{SECOND}{}", Key::Enter)).await;
         agent.wait_visitor_message(SECOND).await;
         page.wait_until(
             "the own message to be stored by the server",
@@ -214,7 +165,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         page.record_problems().await;
         page.wait_any_text("the replayed agent message", ".iw-agent .iw-text", AGENT_SAYS)
             .await;
-        type_into(page, "[id$='-text']", &format!("{AFTER_RELOAD}{}", Key::Enter)).await;
+        page.type_into("[id$='-text']", &format!("{AFTER_RELOAD}{}", Key::Enter)).await;
         agent.wait_visitor_message(AFTER_RELOAD).await;
         agent.say(&session, WELCOME_BACK).await;
         page.wait_any_text("the agent's answer", ".iw-agent .iw-text", WELCOME_BACK)
@@ -247,7 +198,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
 
         // --- The visitor ends the chat; the reopen flag goes away with the session.
         enter_widget(page).await;
-        click(page, ".iw-end").await;
+        page.click(".iw-end").await;
         page.wait_visible("the end of the chat", ".iw-ended").await;
         top(page).await;
         page.wait_until(
@@ -285,7 +236,7 @@ async fn a_page_outside_the_domain_template_is_refused_and_starts_nothing() {
             vec![json!(LAUNCHER)],
         )
         .await;
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         page.wait_text(
             "the refusal",
             "[data-interact=refusal]",
@@ -349,7 +300,7 @@ async fn the_widget_reconnects_by_itself_across_a_server_restart() {
             .await
             .expect("open the host page");
         page.wait_visible("the launcher", LAUNCHER).await;
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         enter_widget(page).await;
         page.record_problems().await;
         page.wait_until(
@@ -358,10 +309,10 @@ async fn the_widget_reconnects_by_itself_across_a_server_restart() {
             vec![],
         )
         .await;
-        type_into(page, "[id$='-name']", "Cy").await;
-        type_into(page, "[id$='-email']", "cy@example.com").await;
-        click(page, "[id$='-consent']").await;
-        click(page, ".iw-start").await;
+        page.type_into("[id$='-name']", "Cy").await;
+        page.type_into("[id$='-email']", "cy@example.com").await;
+        page.click("[id$='-consent']").await;
+        page.click(".iw-start").await;
         let session = agent.accept_next().await;
         agent.say(&session, "Before the restart").await;
         page.wait_any_text(
@@ -386,8 +337,7 @@ async fn the_widget_reconnects_by_itself_across_a_server_restart() {
         agent.close().await;
         stack.restart_server().await;
         // Typed while the server is down or just back: kept and sent once.
-        type_into(
-            page,
+        page.type_into(
             "[id$='-text']",
             &format!("Typed during the restart{}", Key::Enter),
         )
@@ -449,7 +399,7 @@ async fn on_a_phone_sized_screen_the_widget_fills_the_screen() {
         page.browser.set_window_size(390, 844).await.expect("window size");
         page.browser.goto(&stack.host_url).await.expect("open the host page");
         page.wait_visible("the launcher", LAUNCHER).await;
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         page.wait_visible("the widget frame", FRAME).await;
         let fit: serde_json::Value = page
             .eval(
@@ -476,10 +426,10 @@ async fn on_a_phone_sized_screen_the_widget_fills_the_screen() {
             .await;
         assert!(!overflow, "nothing sticks out sideways");
         // Minimise: the launcher comes back.
-        click(page, ".iw-min").await;
+        page.click(".iw-min").await;
         top(page).await;
         page.wait_visible("the launcher again", LAUNCHER).await;
-        click(page, LAUNCHER).await;
+        page.click(LAUNCHER).await;
         page.wait_visible("the widget frame", FRAME).await;
         page.screenshot("form").await;
     })
