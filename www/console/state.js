@@ -289,6 +289,18 @@ export function decodeServerFrame(text) {
         protocol: uint(v.protocol, "protocol"),
         agent: v.agent == null ? null : agentInfo(v.agent, "agent"),
       };
+    case "ice_servers": {
+      if (!Array.isArray(v.servers)) fail("servers: expected an array");
+      const servers = v.servers.map((s, i) => {
+        obj(s, `servers[${i}]`);
+        if (!Array.isArray(s.urls)) fail(`servers[${i}].urls: expected an array`);
+        const server = { urls: s.urls.map((u, j) => str(u, `servers[${i}].urls[${j}]`)) };
+        if (s.username != null) server.username = str(s.username, `servers[${i}].username`);
+        if (s.credential != null) server.credential = str(s.credential, `servers[${i}].credential`);
+        return server;
+      });
+      return { type: "ice_servers", servers };
+    }
     case "offer":
       return {
         type: "offer",
@@ -700,6 +712,8 @@ export class AgentClient {
     /** Presence the user chose; `presence` is what the server last confirmed. */
     this.wantedPresence = PRESENCES.includes(presence) ? presence : "available";
     this.presence = null;
+    /** ICE servers for calls (RTCIceServer objects), from the server's `ice_servers`. */
+    this.iceServers = [];
     /** The last fatal error code from the server (`unauthorized`, ...), or null. */
     this.fatal = null;
     /** Offers not yet accepted, declined or withdrawn, by session. */
@@ -828,6 +842,10 @@ export class AgentClient {
       case "presence":
         this.presence = f.presence;
         this.wantedPresence = f.presence;
+        break;
+      case "ice_servers":
+        // For the next call (the server's TURN credentials for this agent, §6.2).
+        this.iceServers = f.servers;
         break;
       case "event": {
         let conv = this.sessions.get(f.session);
