@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod browser;
+pub mod console;
 pub mod stack;
 pub mod visitor;
 pub mod widget;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
 use interact_e2e::browser::{Page, with_browser};
+use interact_e2e::console::SHOWN;
 use interact_e2e::skip_browser;
 use interact_e2e::stack::Stack;
 use interact_e2e::visitor::VisitorClient;
@@ -48,9 +49,6 @@ const MARKUP_FROM_VISITOR: &str = "
       if (new URL(e.name).pathname.endsWith('/x')) bad.push('request ' + e.name);
     }
     return bad;";
-
-/// The session view on screen.
-const SHOWN: &str = ".session:not([hidden])";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_signs_in_accepts_and_chats_with_hostile_markup_shown_as_text() {
