@@ -692,7 +692,7 @@ fn server_ice_servers_case() -> Case<ServerFrame> {
                         "turns:turn.example.com:5349?transport=tcp".into(),
                     ],
                     username: Some("1717243200:s_7Hq2NcX9vR4mKp1ZtY8wLb".into()),
-                    credential: Some("mP1b3l7nLk0J0m6c6xRk0s8U2yQ=".into()),
+                    credential: Some("T6SnDCiUQk/bKFeMWthxUniNSgs=".into()),
                 },
             ],
             expires_at: Some(UnixMillis(1_717_243_200_000)),
@@ -704,7 +704,7 @@ fn server_ice_servers_case() -> Case<ServerFrame> {
                 {
                     "urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"],
                     "username": "1717243200:s_7Hq2NcX9vR4mKp1ZtY8wLb",
-                    "credential": "mP1b3l7nLk0J0m6c6xRk0s8U2yQ="
+                    "credential": "T6SnDCiUQk/bKFeMWthxUniNSgs="
                 }
             ],
             "expires_at": 1717243200000
