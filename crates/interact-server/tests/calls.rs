@@ -1,5 +1,6 @@
 //! Calls on a real listener: ICE servers with TURN credentials per session and per agent
-//! (`ice_servers`), and an agent in a call takes no other task until the call ends.
+//! (`ice_servers`), an agent in a call takes no other task until the call ends, and the
+//! call is reported.
 
 mod common;
 
@@ -9,7 +10,8 @@ use common::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{CallId, SessionId};
 use interact_sdk::protocol::{
-    CallMedia, CallSignal, ClientFrame, HangupReason, IceServer, Resume, ServerFrame, SessionEvent,
+    CallMedia, CallSignal, ClientFrame, HangupReason, IceServer, Party, Resume, ServerFrame,
+    SessionEvent,
 };
 use interact_server::config::IceServerConfig;
 use interact_server::tenant::TargetRef;
@@ -235,5 +237,43 @@ async fn an_agent_in_a_call_gets_no_other_chat_until_it_ends() {
     })
     .await;
     assert_eq!(offered(&mut alex).await, s2);
+
+    // The call is reported with the first session: audio, answered, the visitor hung up.
+    v1.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
+        .await;
+    let reports = interact_server::report::session_reports(
+        server.state.store.as_ref(),
+        &interact_server::report::ReportFilter::default(),
+    )
+    .await
+    .expect("report");
+    let r = reports
+        .iter()
+        .find(|r| r.session == s1)
+        .expect("the first session");
+    assert_eq!(r.modality, interact_server::report::Modality::Audio);
+    let [c] = &r.calls[..] else {
+        panic!("one call: {:?}", r.calls);
+    };
+    assert_eq!(c.call.as_str(), "c-one-1");
+    assert_eq!(c.media, CallMedia::Audio);
+    assert!(!c.screen_share);
+    assert_eq!(c.ended_by, Some(Party::Visitor));
+    assert_eq!(c.hangup_reason, Some(HangupReason::Normal));
+    assert_eq!(
+        c.outcome,
+        Some(interact_server::report::CallOutcome::Answered)
+    );
+    let (started, answered, ended) = (
+        c.started_at,
+        c.answered_at.expect("answered"),
+        c.ended_at.expect("ended"),
+    );
+    assert!(started <= answered && answered <= ended, "{c:?}");
+    assert_eq!(c.duration_ms, Some(ended.0 - answered.0));
+    assert!(
+        c.duration_ms >= Some(700),
+        "the call lasted while the second chat waited: {c:?}"
+    );
     server.stop().await;
 }
