@@ -12,10 +12,10 @@ use crate::ids::{IdGen, MessageId, Seq, SessionId};
 use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentHello, AgentInfo, CallSignal, ClientFrame, DeviceKind, ErrorCode, HangupReason,
-    IceCandidate, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame, decode_server,
-    encode,
+    IceCandidate, IceServer, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame,
+    decode_server, encode,
 };
-use crate::time::Instant;
+use crate::time::{Instant, UnixMillis};
 
 /// Options for [`Agent::new`].
 #[derive(Clone, Debug)]
@@ -40,6 +40,8 @@ pub struct Agent {
     presence: Presence,
     offers: BTreeMap<SessionId, Offer>,
     sessions: BTreeMap<SessionId, Conversation>,
+    /// The latest `ice_servers`: the servers and when their credentials expire.
+    ice: (Vec<IceServer>, Option<UnixMillis>),
 }
 
 impl Agent {
@@ -58,7 +60,19 @@ impl Agent {
             presence: Presence::Available,
             offers: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            ice: (Vec::new(), None),
         }
+    }
+
+    /// The ICE servers for calls from the latest `ice_servers` frame (empty until one
+    /// arrives: host candidates only).
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice.0
+    }
+
+    /// When the TURN credentials of [`Self::ice_servers`] expire, server time.
+    pub fn ice_expires_at(&self) -> Option<UnixMillis> {
+        self.ice.1
     }
 
     /// Who signed in, once the server said.
@@ -234,6 +248,16 @@ impl Agent {
                 // keeps what the server said rather than the last choice.
                 self.presence = presence;
                 self.emit(Event::Presence(presence));
+            }
+            ServerFrame::IceServers {
+                servers,
+                expires_at,
+            } => {
+                self.ice = (servers.clone(), expires_at);
+                self.emit(Event::IceServers {
+                    servers,
+                    expires_at,
+                });
             }
             ServerFrame::Error(e) => {
                 // A refused `accept` leaves no session behind.

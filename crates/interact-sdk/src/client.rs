@@ -5,8 +5,8 @@ use crate::config::WidgetConfig;
 use crate::form::FormErrors;
 use crate::ids::{MessageId, SessionId};
 use crate::link::LinkState;
-use crate::protocol::{AgentInfo, CloseCode, ErrorFrame, EventFrame, Offer, Presence};
-use crate::time::Instant;
+use crate::protocol::{AgentInfo, CloseCode, ErrorFrame, EventFrame, IceServer, Offer, Presence};
+use crate::time::{Instant, UnixMillis};
 use crate::visitor::VisitorState;
 
 /// Something that happened to the transport, reported by the driver.
@@ -91,6 +91,14 @@ pub enum Event {
         session: Option<SessionId>,
         /// What to do.
         event: CallEvent,
+    },
+    /// The ICE servers for calls arrived or were renewed (fresh TURN credentials): use
+    /// them for the next `RTCPeerConnection` (and `setConfiguration` on a live one).
+    IceServers {
+        /// The servers; empty means none (host candidates only).
+        servers: Vec<IceServer>,
+        /// When the TURN credentials expire, server time.
+        expires_at: Option<UnixMillis>,
     },
     /// Agent: signed in as this agent.
     SignedIn(AgentInfo),

@@ -129,6 +129,11 @@ impl SessionLog {
         self.call.is_some()
     }
 
+    /// Whether a call is in progress and the agent accepted it (the agent is in a call).
+    pub fn call_answered(&self) -> bool {
+        self.call.is_some() && self.call_accepted
+    }
+
     /// Every event after `after`, in order.
     pub fn events_after(&self, after: Seq) -> &[EventFrame] {
         let start = usize::try_from(after.0)

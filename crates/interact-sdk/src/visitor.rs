@@ -15,10 +15,10 @@ use crate::limits::ACK_TIMEOUT;
 use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
-    EventFrame, HangupReason, Hello, IceCandidate, MediaState, PROTOCOL_VERSION, Party, Resume,
-    ServerFrame, SessionEvent, decode_server, encode,
+    EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState, PROTOCOL_VERSION, Party,
+    Resume, ServerFrame, SessionEvent, decode_server, encode,
 };
-use crate::time::Instant;
+use crate::time::{Instant, UnixMillis};
 
 /// Most events kept while they wait for `session_started`.
 const MAX_EARLY: usize = 256;
@@ -90,6 +90,8 @@ pub struct Visitor {
     end_requested: bool,
     /// Set by `invalid_resume`: reconnect without a session after the close.
     fresh_start: bool,
+    /// The latest `ice_servers`: the servers and when their credentials expire.
+    ice: (Vec<IceServer>, Option<UnixMillis>),
 }
 
 impl Visitor {
@@ -109,6 +111,7 @@ impl Visitor {
             conv: None,
             end_requested: false,
             fresh_start: false,
+            ice: (Vec::new(), None),
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -133,6 +136,17 @@ impl Visitor {
     /// The widget configuration, once received.
     pub fn config(&self) -> Option<&WidgetConfig> {
         self.config.as_ref()
+    }
+
+    /// The ICE servers for calls from the latest `ice_servers` frame (empty until one
+    /// arrives: host candidates only).
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice.0
+    }
+
+    /// When the TURN credentials of [`Self::ice_servers`] expire, server time.
+    pub fn ice_expires_at(&self) -> Option<UnixMillis> {
+        self.ice.1
     }
 
     /// The call state.
@@ -332,6 +346,16 @@ impl Visitor {
                 {
                     conv.note_head_at(now, *head);
                 }
+            }
+            ServerFrame::IceServers {
+                servers,
+                expires_at,
+            } => {
+                self.ice = (servers.clone(), expires_at);
+                self.out.push_back(Output::Event(Event::IceServers {
+                    servers,
+                    expires_at,
+                }));
             }
             ServerFrame::Error(e) => {
                 if e.code == ErrorCode::InvalidForm && self.state == VisitorState::Starting {
@@ -573,5 +597,52 @@ fn open(conv: &mut Option<Conversation>) -> Result<&mut Conversation, Error> {
         Some(c) if !c.ended => Ok(c),
         Some(_) => Err(Error::ApiMisuse("the session has ended")),
         None => Err(Error::ApiMisuse("no session yet")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn ice_servers_are_kept_and_announced() {
+        let now = Instant::from_millis(1);
+        let mut v = Visitor::new(
+            Instant::ZERO,
+            VisitorOptions {
+                seed: 1,
+                client: None,
+                resume: None,
+            },
+        );
+        assert!(v.ice_servers().is_empty());
+        v.handle_input(now, Input::Connected).expect("ok");
+        let servers = vec![IceServer {
+            urls: vec!["stun:stun.example.com".into()],
+            username: None,
+            credential: None,
+        }];
+        let frame = encode(&ServerFrame::IceServers {
+            servers: servers.clone(),
+            expires_at: None,
+        });
+        v.handle_input(now, Input::Received(&frame)).expect("ok");
+        assert_eq!(v.ice_servers(), &servers[..]);
+        assert_eq!(v.ice_expires_at(), None);
+        let mut events = Vec::new();
+        loop {
+            match v.poll_output() {
+                Output::Timeout(_) => break,
+                Output::Event(e) => events.push(e),
+                _ => {}
+            }
+        }
+        assert!(events.contains(&Event::IceServers {
+            servers,
+            expires_at: None
+        }));
     }
 }

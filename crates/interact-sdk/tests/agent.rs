@@ -9,8 +9,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use interact_sdk::config::{Target, TargetKind};
 use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, ClientFrame, EndReason, EventFrame, Offer, PROTOCOL_VERSION, Party, Presence,
-    ServerFrame, SessionEvent, VisitorInfo, decode_client, encode,
+    AgentInfo, ClientFrame, EndReason, EventFrame, IceServer, Offer, PROTOCOL_VERSION, Party,
+    Presence, ServerFrame, SessionEvent, VisitorInfo, decode_client, encode,
 };
 use interact_sdk::time::{Instant, UnixMillis};
 use interact_sdk::{Agent, AgentOptions, Error, Event, Input, Output};
@@ -221,4 +221,51 @@ fn two_visitors_at_once() {
     };
     assert_eq!(h.resume.get(&sid("s2")), Some(&Seq(1)));
     assert_eq!(h.resume.len(), 1);
+}
+
+#[test]
+fn ice_servers_are_kept_and_announced_the_latest_replacing_the_last() {
+    let now = Instant::from_millis(10);
+    let mut d = Driver {
+        agent: Agent::new(
+            Instant::ZERO,
+            AgentOptions {
+                seed: 1,
+                token: "t".into(),
+                client: None,
+            },
+        ),
+        sent: Vec::new(),
+        events: Vec::new(),
+    };
+    d.drain();
+    d.agent.handle_input(now, Input::Connected).expect("ok");
+    d.drain();
+    assert!(d.agent.ice_servers().is_empty());
+    let turn = |user: &str| IceServer {
+        urls: vec!["turn:turn.example.com:3478".into()],
+        username: Some(format!("100:{user}")),
+        credential: Some("c2VjcmV0".into()),
+    };
+    for (servers, expires_at) in [
+        (vec![turn("a1")], Some(UnixMillis(100_000))),
+        (Vec::new(), None),
+    ] {
+        d.events.clear();
+        d.receive(&ServerFrame::IceServers {
+            servers: servers.clone(),
+            expires_at,
+        });
+        assert_eq!(d.agent.ice_servers(), &servers[..]);
+        assert_eq!(d.agent.ice_expires_at(), expires_at);
+        assert_eq!(
+            d.events,
+            vec![Event::IceServers {
+                servers,
+                expires_at
+            }]
+        );
+    }
+    // Nothing is sent back.
+    assert!(matches!(&d.sent[..], [ClientFrame::AgentHello(_)]));
 }

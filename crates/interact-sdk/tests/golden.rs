@@ -28,9 +28,9 @@ use interact_sdk::limits;
 use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{
     AgentHello, AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, Consent, DeviceKind,
-    EndReason, ErrorCode, ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, MediaState,
-    Offer, PROTOCOL_VERSION, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
-    SessionInfo, VisitorInfo, decode_client, decode_server, encode,
+    EndReason, ErrorCode, ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer,
+    MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ReceiptState, Resume, ServerFrame,
+    SessionEvent, SessionInfo, VisitorInfo, decode_client, decode_server, encode,
 };
 use interact_sdk::time::UnixMillis;
 use serde::Serialize;
@@ -677,6 +677,41 @@ fn server_pong_case() -> Case<ServerFrame> {
     )
 }
 
+fn server_ice_servers_case() -> Case<ServerFrame> {
+    (
+        ServerFrame::IceServers {
+            servers: vec![
+                IceServer {
+                    urls: vec!["stun:stun.example.com:3478".into()],
+                    username: None,
+                    credential: None,
+                },
+                IceServer {
+                    urls: vec![
+                        "turn:turn.example.com:3478?transport=udp".into(),
+                        "turns:turn.example.com:5349?transport=tcp".into(),
+                    ],
+                    username: Some("1717243200:s_7Hq2NcX9vR4mKp1ZtY8wLb".into()),
+                    credential: Some("T6SnDCiUQk/bKFeMWthxUniNSgs=".into()),
+                },
+            ],
+            expires_at: Some(UnixMillis(1_717_243_200_000)),
+        },
+        r#"{
+            "type": "ice_servers",
+            "servers": [
+                {"urls": ["stun:stun.example.com:3478"]},
+                {
+                    "urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"],
+                    "username": "1717243200:s_7Hq2NcX9vR4mKp1ZtY8wLb",
+                    "credential": "T6SnDCiUQk/bKFeMWthxUniNSgs="
+                }
+            ],
+            "expires_at": 1717243200000
+        }"#,
+    )
+}
+
 fn server_error_case() -> Case<ServerFrame> {
     (
         ServerFrame::Error(ErrorFrame {
@@ -751,6 +786,7 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
         server_offer_withdrawn_case(),
         server_presence_case(),
         server_pong_case(),
+        server_ice_servers_case(),
         server_error_case(),
         server_error_fatal_case(),
     ]
@@ -829,6 +865,34 @@ fn server_pong() {
         Ok(ServerFrame::Pong {
             nonce: 3,
             heads: BTreeMap::new()
+        })
+    );
+}
+
+#[test]
+fn server_ice_servers() {
+    check_server(server_ice_servers_case());
+    // No servers (none configured): no `expires_at`.
+    check_server((
+        ServerFrame::IceServers {
+            servers: Vec::new(),
+            expires_at: None,
+        },
+        r#"{"type":"ice_servers","servers":[]}"#,
+    ));
+    // `servers` is required; unknown members of a server are ignored.
+    assert!(decode_server(r#"{"type":"ice_servers"}"#).is_err());
+    assert_eq!(
+        decode_server(
+            r#"{"type":"ice_servers","servers":[{"urls":["stun:a.example"],"credentialType":"password"}]}"#
+        ),
+        Ok(ServerFrame::IceServers {
+            servers: vec![IceServer {
+                urls: vec!["stun:a.example".into()],
+                username: None,
+                credential: None,
+            }],
+            expires_at: None,
         })
     );
 }
@@ -1708,7 +1772,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 13 client frames, 10 server frames, 8 event
+    // One example per variant at least: 13 client frames, 11 server frames, 8 event
     // kinds, 8 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -1718,7 +1782,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (13, 10, 8, 8)
+        (13, 11, 8, 8)
     );
 }
 

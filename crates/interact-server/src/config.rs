@@ -53,6 +53,9 @@ pub struct Config {
     /// How workflows' Web Request steps reach other services.
     #[serde(default)]
     pub web_requests: WebRequestsSection,
+    /// STUN and TURN servers handed to clients for calls (none by default).
+    #[serde(default)]
+    pub ice: IceSection,
     /// Domain Templates: where widgets may be embedded.
     #[serde(default, rename = "domain_template")]
     pub domain_templates: Vec<DomainTemplateConfig>,
@@ -177,6 +180,145 @@ impl WebRequestsSection {
     /// The certificates read from `ca_file` by [`Self::load_ca`].
     pub fn extra_roots(&self) -> &[rustls::pki_types::CertificateDer<'static>] {
         &self.extra_roots
+    }
+}
+
+/// `[ice]`: the ICE servers visitors and agents get for calls (the `ice_servers` frame).
+/// TURN servers get credentials per session and per agent by the TURN REST API scheme
+/// (coturn `use-auth-secret`), see [`crate::ice`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IceSection {
+    /// How long TURN credentials are valid, in seconds (60 to 604800).
+    pub credential_ttl_secs: u64,
+    /// The servers, in the order clients get them.
+    #[serde(rename = "server")]
+    pub servers: Vec<IceServerConfig>,
+}
+
+impl Default for IceSection {
+    fn default() -> Self {
+        Self {
+            credential_ttl_secs: 86_400,
+            servers: Vec::new(),
+        }
+    }
+}
+
+/// `[[ice.server]]`: one STUN or TURN server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServerConfig {
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs of the server.
+    pub urls: Vec<String>,
+    /// The TURN REST API shared secret (coturn `static-auth-secret`), inline.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// The name of an environment variable holding the shared secret instead (read at
+    /// start).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(skip)]
+    resolved: Option<Secret>,
+}
+
+/// A secret from the configuration; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl IceServerConfig {
+    /// A server with these URLs and, for TURN, an inline secret.
+    pub fn new(urls: Vec<String>, secret: Option<&str>) -> Self {
+        Self {
+            urls,
+            secret: secret.map(|s| Secret(s.to_owned())),
+            secret_env: None,
+            resolved: None,
+        }
+    }
+
+    /// Whether any URL is a TURN URL (credentials needed).
+    pub fn is_turn(&self) -> bool {
+        self.urls
+            .iter()
+            .any(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+    }
+
+    /// The shared secret: inline, or read from `secret_env` by
+    /// [`IceSection::load_secrets`].
+    pub fn secret(&self) -> Option<&Secret> {
+        self.secret.as_ref().or(self.resolved.as_ref())
+    }
+}
+
+impl IceSection {
+    /// Checks URLs, secrets and the TTL.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(60..=604_800).contains(&self.credential_ttl_secs) {
+            return Err("ice.credential_ttl_secs must be from 60 to 604800".into());
+        }
+        for (i, server) in self.servers.iter().enumerate() {
+            let at = format!("ice.server[{i}]");
+            if server.urls.is_empty() {
+                return Err(format!("{at}: urls is empty"));
+            }
+            for url in &server.urls {
+                let scheme_ok = ["stun:", "stuns:", "turn:", "turns:"]
+                    .iter()
+                    .any(|p| url.len() > p.len() && url.starts_with(p));
+                if !scheme_ok || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!(
+                        "{at}: {url:?} is not a stun:, stuns:, turn: or turns: URL"
+                    ));
+                }
+            }
+            let secrets =
+                usize::from(server.secret.is_some()) + usize::from(server.secret_env.is_some());
+            if server.is_turn() && secrets != 1 {
+                return Err(format!(
+                    "{at}: a TURN server needs its shared secret: secret or secret_env (one of them)"
+                ));
+            }
+            if !server.is_turn() && secrets != 0 {
+                return Err(format!("{at}: only TURN servers take a secret"));
+            }
+            if server.secret.as_ref().is_some_and(|s| s.0.is_empty()) {
+                return Err(format!("{at}: secret is empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the secrets given by `secret_env` from the environment; an unset or empty
+    /// variable is an error naming it.
+    pub fn load_secrets(&mut self) -> Result<(), String> {
+        for (i, server) in self.servers.iter_mut().enumerate() {
+            if let Some(name) = &server.secret_env {
+                match std::env::var(name) {
+                    Ok(v) if !v.is_empty() => server.resolved = Some(Secret(v)),
+                    _ => {
+                        return Err(format!(
+                            "ice.server[{i}]: the environment variable {name} (secret_env) is not set"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -311,6 +453,13 @@ impl Config {
                 path: path.to_owned(),
                 message,
             })?;
+        config
+            .ice
+            .load_secrets()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
         config.server.database = base.join(&config.server.database);
         config.server.www = base.join(&config.server.www);
         Ok(config)
@@ -331,6 +480,7 @@ impl Config {
 
     /// Checks what the schema cannot: unique ids, references, URLs, origins.
     pub fn validate(&self) -> Result<(), String> {
+        self.ice.validate()?;
         let mut names = BTreeSet::new();
         for t in &self.domain_templates {
             if !names.insert(t.name.as_str()) {
@@ -533,5 +683,66 @@ mod tests {
         assert!(with(&|d| d.target = "service:nobody".into()).contains("nobody"));
         assert!(with(&|d| d.target = "service:sales".into()).contains("Interact"));
         assert!(with(&|d| d.template = "absent".into()).contains("absent"));
+    }
+
+    #[test]
+    fn ice_servers_are_checked() {
+        let base = Config::parse(DEMO).expect("parses");
+        assert!(base.ice.servers.is_empty(), "the demo has no ICE servers");
+        let with = |toml: &str| {
+            let c = Config::parse(&format!("{DEMO}\n{toml}"))?;
+            c.validate()?;
+            Ok::<_, String>(c)
+        };
+        let ok = with(
+            "[ice]\ncredential_ttl_secs = 600\n\
+             [[ice.server]]\nurls = [\"stun:stun.example.com:3478\"]\n\
+             [[ice.server]]\nurls = [\"turn:turn.example.com\", \"turns:turn.example.com:5349\"]\nsecret = \"s3cret\"\n",
+        )
+        .expect("valid");
+        assert_eq!(ok.ice.credential_ttl_secs, 600);
+        assert_eq!(ok.ice.servers.len(), 2);
+        assert_eq!(
+            ok.ice.servers[1].secret().map(Secret::expose),
+            Some("s3cret")
+        );
+        assert!(
+            !format!("{:?}", ok.ice).contains("s3cret"),
+            "Debug hides secrets"
+        );
+        for (toml, problem) in [
+            (
+                "[[ice.server]]\nurls = [\"turn:t.example\"]\n",
+                "shared secret",
+            ),
+            (
+                "[[ice.server]]\nurls = [\"turn:t.example\"]\nsecret = \"a\"\nsecret_env = \"B\"\n",
+                "one of them",
+            ),
+            (
+                "[[ice.server]]\nurls = [\"stun:s.example\"]\nsecret = \"a\"\n",
+                "only TURN",
+            ),
+            (
+                "[[ice.server]]\nurls = [\"http://s.example\"]\n",
+                "not a stun:",
+            ),
+            ("[[ice.server]]\nurls = []\n", "urls is empty"),
+            ("[ice]\ncredential_ttl_secs = 5\n", "credential_ttl_secs"),
+            (
+                "[[ice.server]]\nurls = [\"stun:s.example\"]\nusername = \"x\"\n",
+                "unknown field",
+            ),
+        ] {
+            let e = with(toml).expect_err(toml);
+            assert!(e.contains(problem), "{toml}: {e}");
+        }
+        let mut env = with(
+            "[[ice.server]]\nurls = [\"turn:t.example\"]\nsecret_env = \"INTERACT_TEST_UNSET_TURN_SECRET\"\n",
+        )
+        .expect("valid");
+        assert!(env.ice.servers[0].secret().is_none());
+        let e = env.ice.load_secrets().expect_err("unset variable");
+        assert!(e.contains("INTERACT_TEST_UNSET_TURN_SECRET"), "{e}");
     }
 }

@@ -360,15 +360,17 @@ impl Hub {
         let target = live.record.target.clone();
         let agent = live.record.agent_id.as_ref().map(|a| a.as_str().to_owned());
         let (ended, created) = (live.log.is_ended(), live.record.created_at);
+        // A session restored in the middle of an answered call keeps its agent in the call.
+        let kind = if live.log.call_answered() {
+            TaskKind::Call
+        } else {
+            TaskKind::Chat
+        };
         let live = Arc::new(tokio::sync::Mutex::new(live));
         let mut inner = self.lock();
         if !ended {
             match agent {
-                Some(agent) => {
-                    inner
-                        .router
-                        .add_assigned(id.clone(), &target, TaskKind::Chat, &agent)
-                }
+                Some(agent) => inner.router.add_assigned(id.clone(), &target, kind, &agent),
                 None => {
                     inner.router.add(id.clone(), &target, TaskKind::Chat);
                     if queue {
@@ -621,6 +623,23 @@ impl Hub {
     /// Whether `session` is currently offered to `agent`.
     pub fn is_offered_to(&self, session: &SessionId, agent: &str) -> bool {
         self.lock().router.is_offered_to(session, agent)
+    }
+
+    /// A call was accepted in `session`: its agent is in a call and gets no other task
+    /// until [`Self::call_ended`].
+    pub fn call_started(&self, session: &SessionId, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.call_started(session, now);
+        self.settled(&mut inner);
+    }
+
+    /// The call in `session` ended (hang-up, the agent left); the chat goes on and the
+    /// agent may get other tasks again (run [`crate::session::dispatch`] after). Harmless
+    /// if no call was on.
+    pub fn call_ended(&self, session: &SessionId, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.call_ended(session, now);
+        self.settled(&mut inner);
     }
 
     /// The agent takes the session offered to them: it leaves the queue.

@@ -33,6 +33,7 @@ pub mod drive;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod ice;
 pub mod metrics;
 pub mod report;
 pub mod routing;

@@ -18,8 +18,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use interact_sdk::ids::{AgentId, SessionId};
-use interact_sdk::protocol::{EndReason, SessionEvent};
+use interact_sdk::ids::{AgentId, CallId, SessionId};
+use interact_sdk::protocol::{CallMedia, CallSignal, EndReason, HangupReason, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
@@ -118,15 +118,16 @@ impl TargetKind {
     }
 }
 
-/// The modality a session is reported with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The modality a session is reported with: the richest it reached (an answered video
+/// call, else an answered audio call, else chat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Modality {
     /// Instant Messaging: every session starts as a chat.
     Chat,
-    /// An audio call (not reported yet).
+    /// An audio call was answered.
     Audio,
-    /// A video call (not reported yet).
+    /// A video call was answered.
     Video,
 }
 
@@ -138,6 +139,97 @@ impl Modality {
             Self::Audio => "audio",
             Self::Video => "video",
         }
+    }
+}
+
+/// How a call ended, for reporting. Decided by [`call_outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CallOutcome {
+    /// The agent accepted the call.
+    Answered,
+    /// The agent declined it (or was busy).
+    Declined,
+    /// Nobody answered: the caller gave up with `no_answer`, or the session ended or the
+    /// agent left while it rang.
+    Missed,
+    /// The visitor hung up while it rang.
+    Cancelled,
+    /// Media failed (answered or not), or a reason this version does not know.
+    Failed,
+}
+
+impl CallOutcome {
+    /// The name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Declined => "declined",
+            Self::Missed => "missed",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The outcome of a call that ended; the first row that applies wins:
+///
+/// | # | The call | Outcome |
+/// |---|----------|---------|
+/// | 1 | was hung up with `failed` | failed |
+/// | 2 | was accepted by the agent | answered |
+/// | 3 | was hung up with `declined` or `busy`, or by the agent with `normal` | declined |
+/// | 4 | was hung up with `no_answer`, or ended by the system (session ended, agent left) | missed |
+/// | 5 | was hung up by the visitor with `normal` | cancelled |
+/// | 6 | anything else (`not_allowed`, a reason this version does not know) | failed |
+pub fn call_outcome(answered: bool, ended_by: Party, reason: Option<HangupReason>) -> CallOutcome {
+    use HangupReason as R;
+    match (reason, ended_by) {
+        (Some(R::Failed), _) => CallOutcome::Failed,
+        _ if answered => CallOutcome::Answered,
+        (Some(R::Declined | R::Busy), _) | (Some(R::Normal), Party::Agent) => CallOutcome::Declined,
+        (Some(R::NoAnswer), _) | (None, _) | (_, Party::System) => CallOutcome::Missed,
+        (Some(R::Normal), Party::Visitor) => CallOutcome::Cancelled,
+        _ => CallOutcome::Failed,
+    }
+}
+
+/// One call of a session, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CallReport {
+    /// The call's id (the visitor's client made it).
+    pub call: CallId,
+    /// Audio or video, as the call was placed.
+    pub media: CallMedia,
+    /// Whether either side shared its screen.
+    pub screen_share: bool,
+    /// When the visitor called (it rang).
+    pub started_at: UnixMillis,
+    /// When the agent accepted.
+    pub answered_at: Option<UnixMillis>,
+    /// When it ended; none while it lasts.
+    pub ended_at: Option<UnixMillis>,
+    /// From `answered_at` to `ended_at`; none if not answered or still on.
+    pub duration_ms: Option<u64>,
+    /// Who hung up: `visitor`, `agent`, or `system` (the session ended or the agent left).
+    pub ended_by: Option<Party>,
+    /// The reason of the hang-up; none if the system ended it.
+    pub hangup_reason: Option<HangupReason>,
+    /// The outcome ([`call_outcome`]); none while it lasts.
+    pub outcome: Option<CallOutcome>,
+}
+
+impl CallReport {
+    fn end(&mut self, at: UnixMillis, by: Party, reason: Option<HangupReason>) {
+        if self.ended_at.is_some() {
+            return;
+        }
+        self.ended_at = Some(at);
+        self.duration_ms = self.answered_at.map(|a| at.0.saturating_sub(a.0));
+        self.ended_by = Some(by);
+        self.hangup_reason = reason;
+        self.outcome = Some(call_outcome(self.answered_at.is_some(), by, reason));
     }
 }
 
@@ -156,11 +248,13 @@ pub struct Lifecycle {
     pub handed_over: bool,
     /// The `ended` event.
     pub ended: Option<(UnixMillis, EndReason)>,
+    /// Its calls, in order.
+    pub calls: Vec<CallReport>,
 }
 
 impl Lifecycle {
     /// Reads a session's events in order (`(at, event)`); events that say nothing about
-    /// the course of a session (messages, receipts, calls) are skipped.
+    /// the course of a session (messages, receipts, SDP and ICE of calls) are skipped.
     pub fn from_events<'a>(
         events: impl IntoIterator<Item = (UnixMillis, &'a SessionEvent)>,
     ) -> Self {
@@ -180,12 +274,70 @@ impl Lifecycle {
                 SessionEvent::AgentLeft { .. } => {
                     someone_left = true;
                     l.agent_at_end = false;
+                    l.end_open_call(at);
                 }
-                SessionEvent::Ended { reason } => l.ended = Some((at, *reason)),
+                SessionEvent::Ended { reason } => {
+                    l.ended = Some((at, *reason));
+                    l.end_open_call(at);
+                }
+                SessionEvent::Call { from, signal } => l.call_signal(at, *from, signal),
                 _ => {}
             }
         }
         l
+    }
+}
+
+impl Lifecycle {
+    /// The call still on, if the last one is.
+    fn open_call(&mut self, call: &CallId) -> Option<&mut CallReport> {
+        self.calls
+            .last_mut()
+            .filter(|c| c.ended_at.is_none() && c.call == *call)
+    }
+
+    fn end_open_call(&mut self, at: UnixMillis) {
+        if let Some(c) = self.calls.last_mut() {
+            c.end(at, Party::System, None);
+        }
+    }
+
+    fn call_signal(&mut self, at: UnixMillis, from: Party, signal: &CallSignal) {
+        match signal {
+            CallSignal::Start { call, media } => {
+                // The relay allows one call at a time; a log that says otherwise ends the
+                // last one first.
+                self.end_open_call(at);
+                self.calls.push(CallReport {
+                    call: call.clone(),
+                    media: *media,
+                    screen_share: false,
+                    started_at: at,
+                    answered_at: None,
+                    ended_at: None,
+                    duration_ms: None,
+                    ended_by: None,
+                    hangup_reason: None,
+                    outcome: None,
+                });
+            }
+            CallSignal::Accept { call } => {
+                if let Some(c) = self.open_call(call) {
+                    c.answered_at.get_or_insert(at);
+                }
+            }
+            CallSignal::Media { call, state } if state.screen => {
+                if let Some(c) = self.open_call(call) {
+                    c.screen_share = true;
+                }
+            }
+            CallSignal::Hangup { call, reason } => {
+                if let Some(c) = self.open_call(call) {
+                    c.end(at, from, Some(*reason));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -236,7 +388,8 @@ pub struct SessionReport {
     pub target: String,
     /// Always [`CHANNEL`].
     pub channel: &'static str,
-    /// Always chat for now.
+    /// The richest modality the session reached: `video` or `audio` if such a call was
+    /// answered, else `chat`.
     pub modality: Modality,
     /// When the visitor started the session.
     pub created_at: UnixMillis,
@@ -263,6 +416,8 @@ pub struct SessionReport {
     pub outcome: Option<Outcome>,
     /// The labels of the workflow steps it went through; empty without a workflow.
     pub workflow_path: Vec<String>,
+    /// Its calls, in order (answered or not).
+    pub calls: Vec<CallReport>,
 }
 
 impl SessionReport {
@@ -285,12 +440,22 @@ impl SessionReport {
             TargetRef::Service(id) => (TargetKind::Service, id),
             TargetRef::User(id) => (TargetKind::User, id),
         };
+        let modality = lifecycle
+            .calls
+            .iter()
+            .filter(|c| c.answered_at.is_some())
+            .map(|c| match c.media {
+                CallMedia::Audio => Modality::Audio,
+                CallMedia::Video => Modality::Video,
+            })
+            .max()
+            .unwrap_or(Modality::Chat);
         Self {
             session: row.id,
             kind,
             target,
             channel: CHANNEL,
-            modality: Modality::Chat,
+            modality,
             created_at: row.created_at,
             queued_at: lifecycle.queued_at,
             offered_at: row.offered_at,
@@ -303,6 +468,7 @@ impl SessionReport {
             end_reason: lifecycle.ended.map(|(_, r)| r),
             outcome,
             workflow_path: row.workflow_path,
+            calls: lifecycle.calls,
         }
     }
 }
@@ -499,8 +665,10 @@ pub async fn session_reports(
     }
 }
 
-/// The CSV columns, in order: the JSON fields, with `workflow_path` joined by `" > "`.
-pub const CSV_COLUMNS: [&str; 17] = [
+/// The CSV columns, in order: the JSON fields, with `workflow_path` joined by `" > "`,
+/// and for `calls` their number and the sum of their `duration_ms` (`call_ms`; 0 if none
+/// was answered or none has ended).
+pub const CSV_COLUMNS: [&str; 19] = [
     "session",
     "kind",
     "target",
@@ -518,6 +686,8 @@ pub const CSV_COLUMNS: [&str; 17] = [
     "end_reason",
     "outcome",
     "workflow_path",
+    "calls",
+    "call_ms",
 ];
 
 /// The report as CSV (RFC 4180: a header row, CRLF line ends, fields with a comma, quote
@@ -558,6 +728,12 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                 end_reason,
                 r.outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
                 r.workflow_path.join(" > "),
+                r.calls.len().to_string(),
+                r.calls
+                    .iter()
+                    .filter_map(|c| c.duration_ms)
+                    .sum::<u64>()
+                    .to_string(),
             ],
         );
     }
@@ -852,6 +1028,210 @@ mod tests {
         assert_eq!((r.wait_ms, r.handling_ms, r.outcome), (None, None, None));
     }
 
+    fn call_id(n: u32) -> CallId {
+        CallId::new(format!("c{n}")).expect("valid")
+    }
+
+    fn start(n: u32, media: CallMedia) -> SessionEvent {
+        SessionEvent::Call {
+            from: Party::Visitor,
+            signal: CallSignal::Start {
+                call: call_id(n),
+                media,
+            },
+        }
+    }
+
+    fn accept(n: u32) -> SessionEvent {
+        SessionEvent::Call {
+            from: Party::Agent,
+            signal: CallSignal::Accept { call: call_id(n) },
+        }
+    }
+
+    fn hangup(n: u32, from: Party, reason: HangupReason) -> SessionEvent {
+        SessionEvent::Call {
+            from,
+            signal: CallSignal::Hangup {
+                call: call_id(n),
+                reason,
+            },
+        }
+    }
+
+    fn screen(n: u32, on: bool) -> SessionEvent {
+        SessionEvent::Call {
+            from: Party::Agent,
+            signal: CallSignal::Media {
+                call: call_id(n),
+                state: interact_sdk::protocol::MediaState {
+                    muted: false,
+                    camera: false,
+                    screen: on,
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn calls_are_read_from_the_log_with_times_who_hung_up_and_screen_sharing() {
+        // At 1000, 2000, ...: joined, start, accept, screen on, screen off, hangup by
+        // the agent; a second call declined; a third ringing when the session ends.
+        let l = life(&[
+            joined("alex"),
+            start(1, CallMedia::Video),
+            accept(1),
+            screen(1, true),
+            screen(1, false),
+            hangup(1, Party::Agent, HangupReason::Normal),
+            start(2, CallMedia::Audio),
+            hangup(2, Party::Agent, HangupReason::Declined),
+            // A late hang-up of a call that is over changes nothing.
+            hangup(1, Party::Visitor, HangupReason::Failed),
+            start(3, CallMedia::Audio),
+            ended(EndReason::VisitorEnded),
+        ]);
+        assert_eq!(l.calls.len(), 3);
+        assert_eq!(
+            l.calls[0],
+            CallReport {
+                call: call_id(1),
+                media: CallMedia::Video,
+                screen_share: true,
+                started_at: UnixMillis(2000),
+                answered_at: Some(UnixMillis(3000)),
+                ended_at: Some(UnixMillis(6000)),
+                duration_ms: Some(3000),
+                ended_by: Some(Party::Agent),
+                hangup_reason: Some(HangupReason::Normal),
+                outcome: Some(CallOutcome::Answered),
+            }
+        );
+        let c = &l.calls[1];
+        assert_eq!(
+            (c.media, c.screen_share, c.answered_at, c.duration_ms),
+            (CallMedia::Audio, false, None, None)
+        );
+        assert_eq!(c.outcome, Some(CallOutcome::Declined));
+        let c = &l.calls[2];
+        assert_eq!(
+            (c.ended_at, c.ended_by, c.hangup_reason, c.outcome),
+            (
+                Some(UnixMillis(11_000)),
+                Some(Party::System),
+                None,
+                Some(CallOutcome::Missed)
+            )
+        );
+        // A call on when the agent leaves ends then, by the system; one still on has no
+        // end and no outcome.
+        let l = life(&[
+            joined("alex"),
+            start(1, CallMedia::Audio),
+            accept(1),
+            left("alex"),
+        ]);
+        let c = &l.calls[0];
+        assert_eq!(
+            (c.ended_at, c.duration_ms, c.ended_by, c.outcome),
+            (
+                Some(UnixMillis(4000)),
+                Some(1000),
+                Some(Party::System),
+                Some(CallOutcome::Answered)
+            )
+        );
+        let l = life(&[joined("alex"), start(1, CallMedia::Audio), accept(1)]);
+        assert_eq!((l.calls[0].ended_at, l.calls[0].outcome), (None, None));
+    }
+
+    #[test]
+    fn call_outcomes_follow_the_table() {
+        use HangupReason as R;
+        use Party::{Agent, System, Visitor};
+        for (answered, by, reason, expected) in [
+            // Row 1: failed, answered or not.
+            (true, Visitor, Some(R::Failed), CallOutcome::Failed),
+            (false, Agent, Some(R::Failed), CallOutcome::Failed),
+            // Row 2: answered, however it ended.
+            (true, Visitor, Some(R::Normal), CallOutcome::Answered),
+            (true, System, None, CallOutcome::Answered),
+            // Row 3: declined.
+            (false, Agent, Some(R::Declined), CallOutcome::Declined),
+            (false, Agent, Some(R::Busy), CallOutcome::Declined),
+            (false, Agent, Some(R::Normal), CallOutcome::Declined),
+            // Row 4: missed.
+            (false, Visitor, Some(R::NoAnswer), CallOutcome::Missed),
+            (false, System, None, CallOutcome::Missed),
+            // Row 5: the visitor gave up.
+            (false, Visitor, Some(R::Normal), CallOutcome::Cancelled),
+            // Row 6: anything else.
+            (false, Visitor, Some(R::NotAllowed), CallOutcome::Failed),
+            (false, Agent, Some(R::Other), CallOutcome::Failed),
+        ] {
+            assert_eq!(
+                call_outcome(answered, by, reason),
+                expected,
+                "{answered} {by:?} {reason:?}"
+            );
+            assert_eq!(
+                serde_json::to_value(expected).expect("json"),
+                expected.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn the_session_modality_is_the_richest_answered_call_and_csv_sums_calls() {
+        let service = TargetRef::Service("support".into());
+        let modality =
+            |events: &[SessionEvent]| SessionReport::new(row(service.clone(), events)).modality;
+        assert_eq!(
+            modality(&[joined("a"), start(1, CallMedia::Video)]),
+            Modality::Chat
+        );
+        assert_eq!(
+            modality(&[joined("a"), start(1, CallMedia::Audio), accept(1)]),
+            Modality::Audio
+        );
+        let events = [
+            joined("a"),
+            start(1, CallMedia::Video),
+            accept(1),
+            hangup(1, Party::Visitor, HangupReason::Normal),
+            start(2, CallMedia::Audio),
+            accept(2),
+            screen(2, true),
+            hangup(2, Party::Agent, HangupReason::Normal),
+            start(3, CallMedia::Audio),
+            hangup(3, Party::Visitor, HangupReason::NoAnswer),
+        ];
+        assert_eq!(modality(&events), Modality::Video);
+        let r = SessionReport::new(row(service, &events));
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            json["calls"][1],
+            serde_json::json!({
+                "call": "c2",
+                "media": "audio",
+                "screen_share": true,
+                "started_at": 5000,
+                "answered_at": 6000,
+                "ended_at": 8000,
+                "duration_ms": 2000,
+                "ended_by": "agent",
+                "hangup_reason": "normal",
+                "outcome": "answered",
+            })
+        );
+        assert_eq!(json["calls"][2]["outcome"], "missed");
+        let csv = to_csv(std::slice::from_ref(&r));
+        let line = csv.lines().nth(1).expect("a row");
+        // Three calls, answered for 1000 + 2000 ms.
+        assert!(line.ends_with(",3,3000"), "{line}");
+        assert!(csv.starts_with(&CSV_COLUMNS.join(",")));
+    }
+
     #[test]
     fn filters_parse_and_name_the_bad_parameter() {
         let f = ReportFilter::from_pairs([
@@ -929,7 +1309,7 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert_eq!(
             lines[1],
-            "s1,service,support,interact,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0"
+            "s1,service,support,interact,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0"
         );
     }
 }

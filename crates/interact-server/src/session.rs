@@ -9,7 +9,8 @@ use std::time::Duration;
 use interact_sdk::form::ValidForm;
 use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, Consent, ErrorCode, ErrorFrame, Offer, Party, ServerFrame, SessionEvent, VisitorInfo,
+    AgentInfo, CallSignal, Consent, ErrorCode, ErrorFrame, Offer, Party, ServerFrame, SessionEvent,
+    VisitorInfo,
 };
 use interact_sdk::relay::{Effect, SessionLog};
 use interact_sdk::time::UnixMillis;
@@ -107,6 +108,17 @@ pub async fn apply(
                     SessionEvent::Message { .. } => {
                         state.metrics.messages_relayed.inc();
                     }
+                    // An agent in a call takes no other task (the session's end frees
+                    // them through `session_ended`).
+                    SessionEvent::Call {
+                        signal: CallSignal::Accept { .. },
+                        ..
+                    } => state.hub.call_started(id, ev.at),
+                    SessionEvent::Call {
+                        signal: CallSignal::Hangup { .. },
+                        ..
+                    }
+                    | SessionEvent::AgentLeft { .. } => state.hub.call_ended(id, ev.at),
                     SessionEvent::Ended { .. } => ended = true,
                     _ => {}
                 }

@@ -19,8 +19,8 @@ use futures_util::{SinkExt, StreamExt};
 use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::limits::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_FRAME_BYTES};
 use interact_sdk::protocol::{
-    AgentInfo, ClientFrame, CloseCode, DecodeError, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Party,
-    ServerFrame, SessionInfo, decode_client,
+    AgentInfo, CallSignal, ClientFrame, CloseCode, DecodeError, ErrorCode, ErrorFrame,
+    PROTOCOL_VERSION, Party, ServerFrame, SessionInfo, decode_client,
 };
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -308,6 +308,18 @@ impl Visitor {
             .widget_config(&self.record.target, availability)
     }
 
+    /// Sends `ice_servers` with TURN credentials for `session`, if ICE servers are
+    /// configured and the target has calls enabled.
+    fn send_ice_servers(&self, session: &SessionId) {
+        let modalities = self.state.tenant.modalities(&self.record.target);
+        if !(modalities.audio || modalities.video) {
+            return;
+        }
+        if let Some(f) = crate::ice::frame(&self.state.config.ice, session.as_str(), now()) {
+            self.send(&f);
+        }
+    }
+
     async fn handle(&mut self, frame: ClientFrame) -> Flow {
         if !self.hello {
             let ClientFrame::Hello(hello) = frame else {
@@ -435,6 +447,7 @@ impl Visitor {
             }),
             agent: None,
         });
+        self.send_ice_servers(&r.session);
         for e in l.log.events_after(r.last_seq) {
             self.send(&ServerFrame::Event(e.clone()));
         }
@@ -457,10 +470,11 @@ impl Visitor {
         {
             self.attach(&started.0);
             self.send(&ServerFrame::SessionStarted {
-                session: started.0,
+                session: started.0.clone(),
                 start_id: id,
                 resume_token: started.1,
             });
+            self.send_ice_servers(&started.0);
             return Flow::Continue;
         }
         if self.session.is_some() {
@@ -508,10 +522,11 @@ impl Visitor {
                     .remember_start(&self.record.code, &id, self.ip, &sid, &token, &form);
                 self.attach(&sid);
                 self.send(&ServerFrame::SessionStarted {
-                    session: sid,
+                    session: sid.clone(),
                     start_id: id,
                     resume_token: token,
                 });
+                self.send_ice_servers(&sid);
                 for e in live.lock().await.log.events_after(Seq::ZERO) {
                     self.send(&ServerFrame::Event(e.clone()));
                 }
@@ -565,7 +580,15 @@ async fn handle_session_frame(
         conn.send(&ServerFrame::Error(e));
         return;
     };
-    let ends = matches!(frame, ClientFrame::End { .. });
+    // Ending the session or a call may free the agent for waiting tasks.
+    let ends = matches!(
+        frame,
+        ClientFrame::End { .. }
+            | ClientFrame::Call {
+                signal: CallSignal::Hangup { .. },
+                ..
+            }
+    );
     let mut fed = false;
     {
         let mut l = live.lock().await;
@@ -727,6 +750,9 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
         session: None,
         agent: Some(info.clone()),
     });
+    if let Some(f) = crate::ice::frame(&state.config.ice, info.id.as_str(), now()) {
+        conn.send(&f);
+    }
     session::replay_for_agent(state, info.id.as_str(), &hello.resume).await;
     Some(info)
 }

@@ -1,7 +1,7 @@
 //! The session report: `GET /admin/v1/reports/sessions` through the router (`oneshot`)
 //! over sessions written straight into the store (auth, filters, JSON and CSV shape, CSV
-//! formula injection, 400s naming the parameter), and on a real listener after real
-//! chats (handled, abandoned, a direct user contact).
+//! formula injection, 400s naming the parameter, calls read from their signals), and on
+//! a real listener after real chats (handled, abandoned, a direct user contact).
 
 mod common;
 
@@ -13,9 +13,10 @@ use http_body_util::BodyExt as _;
 use interact_sdk::config::{Target, TargetKind};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
-use interact_sdk::ids::{AgentId, Seq, SessionId};
+use interact_sdk::ids::{AgentId, CallId, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, ClientFrame, Consent, EndReason, EventFrame, ServerFrame, SessionEvent, VisitorInfo,
+    AgentInfo, CallMedia, CallSignal, ClientFrame, Consent, EndReason, EventFrame, HangupReason,
+    IceCandidate, MediaState, Party, ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
 use interact_server::report::{CSV_COLUMNS, Outcome};
@@ -330,6 +331,7 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
             "end_reason": "agent_ended",
             "outcome": "handled",
             "workflow_path": [],
+            "calls": [],
         })
     );
     let summary: Vec<(String, Value, Value, Value)> = rows
@@ -483,7 +485,9 @@ async fn csv_is_an_attachment_with_a_header_and_no_formulas() {
             "2",
             "agent_ended",
             "handled",
-            ""
+            "",
+            "0",
+            "0"
         ]
     );
     assert_eq!(records[8][col("outcome")], "");
@@ -543,6 +547,207 @@ async fn bad_parameters_get_a_400_naming_them() {
         let message = v["error"]["message"].as_str().expect("message");
         assert!(message.starts_with(parameter), "{query}: {message}");
     }
+}
+
+fn call(from: Party, signal: CallSignal) -> SessionEvent {
+    SessionEvent::Call { from, signal }
+}
+
+#[tokio::test]
+async fn calls_are_reported_from_the_stored_signals() {
+    let f = Fixture::new().await;
+    let c = |n: &str| CallId::new(n).expect("valid");
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n".to_owned();
+    let media = |screen: bool| MediaState {
+        muted: false,
+        camera: true,
+        screen,
+    };
+    f.session(
+        1,
+        support(),
+        1_000,
+        &[
+            (1_100, joined("alex")),
+            // A video call with screen sharing, answered and hung up by the visitor.
+            (
+                2_000,
+                call(
+                    Party::Visitor,
+                    CallSignal::Start {
+                        call: c("c1"),
+                        media: CallMedia::Video,
+                    },
+                ),
+            ),
+            (
+                2_500,
+                call(Party::Agent, CallSignal::Accept { call: c("c1") }),
+            ),
+            (
+                2_600,
+                call(
+                    Party::Visitor,
+                    CallSignal::Offer {
+                        call: c("c1"),
+                        sdp: sdp.clone(),
+                    },
+                ),
+            ),
+            (
+                2_700,
+                call(Party::Agent, CallSignal::Answer { call: c("c1"), sdp }),
+            ),
+            (
+                2_800,
+                call(
+                    Party::Agent,
+                    CallSignal::Ice {
+                        call: c("c1"),
+                        candidate: IceCandidate {
+                            candidate: "candidate:1 1 udp 1 10.0.0.1 5000 typ host".into(),
+                            sdp_mid: None,
+                            sdp_m_line_index: Some(0),
+                        },
+                    },
+                ),
+            ),
+            (
+                3_000,
+                call(
+                    Party::Agent,
+                    CallSignal::Media {
+                        call: c("c1"),
+                        state: media(true),
+                    },
+                ),
+            ),
+            (
+                9_500,
+                call(
+                    Party::Visitor,
+                    CallSignal::Hangup {
+                        call: c("c1"),
+                        reason: HangupReason::Normal,
+                    },
+                ),
+            ),
+            // An audio call the agent declines.
+            (
+                10_000,
+                call(
+                    Party::Visitor,
+                    CallSignal::Start {
+                        call: c("c2"),
+                        media: CallMedia::Audio,
+                    },
+                ),
+            ),
+            (
+                11_000,
+                call(
+                    Party::Agent,
+                    CallSignal::Hangup {
+                        call: c("c2"),
+                        reason: HangupReason::Declined,
+                    },
+                ),
+            ),
+            // An audio call answered and still on when the agent ends the session.
+            (
+                12_000,
+                call(
+                    Party::Visitor,
+                    CallSignal::Start {
+                        call: c("c3"),
+                        media: CallMedia::Audio,
+                    },
+                ),
+            ),
+            (
+                12_100,
+                call(Party::Agent, CallSignal::Accept { call: c("c3") }),
+            ),
+            (15_100, ended(EndReason::AgentEnded)),
+        ],
+    )
+    .await;
+    f.session(
+        2,
+        support(),
+        20_000,
+        &[
+            (20_100, joined("alex")),
+            (21_000, ended(EndReason::AgentEnded)),
+        ],
+    )
+    .await;
+    let rows = f.json("").await;
+    assert_eq!(rows[0]["modality"], "video");
+    assert_eq!(
+        rows[0]["calls"],
+        json!([
+            {
+                "call": "c1",
+                "media": "video",
+                "screen_share": true,
+                "started_at": 2000,
+                "answered_at": 2500,
+                "ended_at": 9500,
+                "duration_ms": 7000,
+                "ended_by": "visitor",
+                "hangup_reason": "normal",
+                "outcome": "answered",
+            },
+            {
+                "call": "c2",
+                "media": "audio",
+                "screen_share": false,
+                "started_at": 10000,
+                "answered_at": null,
+                "ended_at": 11000,
+                "duration_ms": null,
+                "ended_by": "agent",
+                "hangup_reason": "declined",
+                "outcome": "declined",
+            },
+            {
+                "call": "c3",
+                "media": "audio",
+                "screen_share": false,
+                "started_at": 12000,
+                "answered_at": 12100,
+                "ended_at": 15100,
+                "duration_ms": 3000,
+                "ended_by": "system",
+                "hangup_reason": null,
+                "outcome": "answered",
+            },
+        ])
+    );
+    assert_eq!(rows[1]["modality"], "chat");
+    assert_eq!(rows[1]["calls"], json!([]));
+    // CSV: how many calls, and how long they were answered in all.
+    let (_, _, body) = f
+        .get_as(Some(ADMIN_TOKEN), &format!("{REPORT}?format=csv"))
+        .await;
+    let records = parse_csv(&body);
+    let col = |name: &str| CSV_COLUMNS.iter().position(|c| *c == name).expect("column");
+    assert_eq!(
+        (
+            records[1][col("modality")].as_str(),
+            records[1][col("calls")].as_str(),
+            records[1][col("call_ms")].as_str()
+        ),
+        ("video", "3", "10000")
+    );
+    assert_eq!(
+        (
+            records[2][col("calls")].as_str(),
+            records[2][col("call_ms")].as_str()
+        ),
+        ("0", "0")
+    );
 }
 
 /// Frames until an event of `session` matching `pred` arrives.

@@ -19,7 +19,7 @@ pub use call::{
 pub use client::{AgentHello, ClientFrame, Hello, Presence, ReceiptState, Resume};
 pub use error::{CloseCode, ErrorCode};
 pub use event::{AgentInfo, Consent, EndReason, Party, SessionEvent, VisitorInfo};
-pub use server::{ErrorFrame, EventFrame, Offer, ServerFrame, SessionInfo};
+pub use server::{ErrorFrame, EventFrame, IceServer, Offer, ServerFrame, SessionInfo};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

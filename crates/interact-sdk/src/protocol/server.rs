@@ -50,6 +50,21 @@ pub struct Offer {
     pub expires_at: UnixMillis,
 }
 
+/// One ICE server for the client's `RTCPeerConnection`, as `RTCIceServer` has it: STUN
+/// servers come without credentials, TURN servers with a username and credential that are
+/// valid until the frame's `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs of one server.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
 /// An error report. `fatal` errors are followed by a close.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorFrame {
@@ -171,6 +186,16 @@ pub enum ServerFrame {
         /// Highest sequence number per session (empty if left out).
         heads: BTreeMap<SessionId, Seq>,
     },
+    /// The ICE servers (STUN, TURN with credentials) to use for calls; sent after
+    /// `session_started`, after a resuming visitor's `welcome` and after an agent's
+    /// `welcome`. The latest list replaces any earlier one.
+    IceServers {
+        /// The servers; empty means none (host candidates only).
+        servers: Vec<IceServer>,
+        /// When the TURN credentials expire, server time; left out if none do.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<UnixMillis>,
+    },
     /// An error.
     Error(ErrorFrame),
     /// A frame type this version does not know.
@@ -213,6 +238,10 @@ impl<'de> Deserialize<'de> for ServerFrame {
             "pong" => Self::Pong {
                 nonce: f.field("nonce")?,
                 heads: f.or_default("heads")?,
+            },
+            "ice_servers" => Self::IceServers {
+                servers: f.field("servers")?,
+                expires_at: f.optional("expires_at")?,
             },
             "error" => Self::Error(f.rest()?),
             _ => Self::Unknown,

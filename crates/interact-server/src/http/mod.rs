@@ -50,13 +50,18 @@
 //! | `format` | `json` (default) or `csv` |
 //!
 //! JSON is an array of objects: `session`, `kind` (`service`/`user`), `target` (its id),
-//! `channel` (`interact`), `modality` (`chat`), `created_at`, `queued_at`, `offered_at`,
-//! `accepted_at`, `ended_at` (Unix ms or `null`), `wait_ms`, `handling_ms`, `agent`,
-//! `offers`, `end_reason`, `outcome` (`null` while open), `workflow_path` (a list of step
-//! labels). CSV (`text/csv`, `Content-Disposition: attachment`) has the same fields as
-//! columns under a header row, RFC 4180 quoting, the workflow path joined by ` > `, and
-//! `'` before any cell that starts with `=`, `+`, `-` or `@` (so that spreadsheets do not
-//! run it as a formula). A bad parameter gets
+//! `channel` (`interact`), `modality` (`chat`, or `audio`/`video` if such a call was
+//! answered), `created_at`, `queued_at`, `offered_at`, `accepted_at`, `ended_at` (Unix ms
+//! or `null`), `wait_ms`, `handling_ms`, `agent`, `offers`, `end_reason`, `outcome`
+//! (`null` while open), `workflow_path` (a list of step labels), `calls` (a list of
+//! `call`, `media` (`audio`/`video`), `screen_share`, `started_at`, `answered_at`,
+//! `ended_at`, `duration_ms` (answered to ended), `ended_by` (`visitor`/`agent`/`system`),
+//! `hangup_reason`, `outcome` (`answered`, `declined`, `missed`, `cancelled`, `failed`;
+//! `null` while on)). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
+//! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
+//! and `call_ms` (their durations summed); RFC 4180 quoting, the workflow path joined by
+//! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
+//! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.
 
 mod admin;

@@ -1,0 +1,279 @@
+//! Calls on a real listener: ICE servers with TURN credentials per session and per agent
+//! (`ice_servers`), an agent in a call takes no other task until the call ends, and the
+//! call is reported.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor, mid};
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::{CallId, SessionId};
+use interact_sdk::protocol::{
+    CallMedia, CallSignal, ClientFrame, HangupReason, IceServer, Party, Resume, ServerFrame,
+    SessionEvent,
+};
+use interact_server::config::IceServerConfig;
+use interact_server::tenant::TargetRef;
+
+const TURN_SECRET: &str = "test-turn-secret";
+
+fn form(name: &str) -> PreChatForm {
+    PreChatForm {
+        display_name: name.into(),
+        email: "v@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: None,
+    }
+}
+
+/// A server whose services queue plainly, alex may hold two chats (and is reachable
+/// directly by chat only), and a STUN and a TURN server are configured.
+async fn server(dir: &std::path::Path) -> TestServer {
+    let mut c = config(dir);
+    for u in &mut c.users {
+        if u.id == "alex" {
+            u.modalities = vec![interact_sdk::modality::Modality::Chat];
+        }
+    }
+    c.limits.max_chats_per_agent = 2;
+    for s in &mut c.services {
+        s.workflow = None;
+    }
+    c.ice.credential_ttl_secs = 600;
+    c.ice.servers = vec![
+        IceServerConfig::new(vec!["stun:stun.example.com:3478".into()], None),
+        IceServerConfig::new(
+            vec!["turn:turn.example.com:3478?transport=udp".into()],
+            Some(TURN_SECRET),
+        ),
+    ];
+    TestServer::start(c).await
+}
+
+/// Checks an `ice_servers` frame made for `subject`.
+fn assert_ice_for(frame: &ServerFrame, subject: &str) {
+    let ServerFrame::IceServers {
+        servers,
+        expires_at,
+    } = frame
+    else {
+        panic!("expected ice_servers, got {frame:?}");
+    };
+    let now = interact_server::state::now().0;
+    let expires = expires_at.expect("TURN credentials expire").0;
+    assert!(
+        (now + 590_000..=now + 600_000).contains(&expires),
+        "{expires} is ten minutes after {now}"
+    );
+    assert_eq!(
+        servers[0],
+        IceServer {
+            urls: vec!["stun:stun.example.com:3478".into()],
+            username: None,
+            credential: None,
+        }
+    );
+    let turn = &servers[1];
+    let username = turn.username.clone().expect("a TURN username");
+    assert_eq!(username, format!("{}:{subject}", expires / 1000));
+    assert_eq!(
+        turn.credential.as_deref(),
+        Some(interact_server::ice::turn_credential(TURN_SECRET.as_bytes(), &username).as_str())
+    );
+}
+
+async fn visitor(server: &TestServer, code: &str, name: &str) -> (Client, SessionId) {
+    let mut v = connect_visitor(server.addr, code, Some(ALLOWED))
+        .await
+        .expect("allowed origin");
+    v.hello(None).await;
+    let (session, _) = v
+        .start_chat(mid(&format!("start-{name}")), form(name))
+        .await;
+    (v, session)
+}
+
+async fn offered(agent: &mut Client) -> SessionId {
+    let frames = agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    match frames.last() {
+        Some(ServerFrame::Offer(o)) => o.session.clone(),
+        _ => unreachable!(),
+    }
+}
+
+fn is_call(f: &ServerFrame, pred: impl Fn(&CallSignal) -> bool) -> bool {
+    matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Call { signal, .. } if pred(signal)))
+}
+
+/// No offer reaches `agent` within `ms`.
+async fn no_offer_within(agent: &mut Client, ms: u64) {
+    let waited = tokio::time::timeout(
+        Duration::from_millis(ms),
+        agent.recv_until(|f| matches!(f, ServerFrame::Offer(_))),
+    )
+    .await;
+    assert!(waited.is_err(), "unexpected offer: {waited:?}");
+}
+
+#[tokio::test]
+async fn ice_servers_come_with_per_session_and_per_agent_turn_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server(dir.path()).await;
+    let support = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    // alex is reachable directly by chat only.
+    let chat_only = server.embed_code(TargetRef::User("alex".into())).await;
+
+    // The agent: right after the welcome.
+    let token = server.agent_token("alex").await;
+    let mut alex = connect_agent(server.addr).await;
+    assert!(matches!(
+        alex.agent_hello(&token).await,
+        ServerFrame::Welcome { .. }
+    ));
+    assert_ice_for(&alex.recv().await, "alex");
+
+    // A visitor of a service with calls: right after session_started, before the events.
+    let (mut v, session) = visitor(&server, support.as_str(), "Ann").await;
+    assert_ice_for(&v.recv().await, session.as_str());
+    assert!(matches!(v.recv().await, ServerFrame::Event(e) if e.seq.0 == 1));
+
+    // Resuming (a reload): right after the welcome, fresh credentials for the session.
+    let mut b = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    b.hello(None).await;
+    let (b_session, token) = b.start_chat(mid("start-Bea"), form("Bea")).await;
+    assert_ice_for(&b.recv().await, b_session.as_str());
+    drop(b);
+    let mut b = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    let welcome = b
+        .hello(Some(Resume {
+            session: b_session.clone(),
+            token,
+            last_seq: interact_sdk::ids::Seq(1),
+        }))
+        .await;
+    assert!(matches!(
+        welcome,
+        ServerFrame::Welcome {
+            session: Some(_),
+            ..
+        }
+    ));
+    assert_ice_for(&b.recv().await, b_session.as_str());
+
+    // A visitor of a chat-only target gets none.
+    let (mut c, _) = visitor(&server, chat_only.as_str(), "Cid").await;
+    assert!(matches!(c.recv().await, ServerFrame::Event(e) if e.seq.0 == 1));
+    drop((v, b));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_in_a_call_gets_no_other_chat_until_it_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server(dir.path()).await;
+    let code = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    let support = TargetRef::Service("support".into());
+    let mut alex = server.available_agent("alex").await;
+
+    let (mut v1, s1) = visitor(&server, code.as_str(), "One").await;
+    assert_eq!(offered(&mut alex).await, s1);
+    alex.send(&ClientFrame::Accept {
+        session: s1.clone(),
+    })
+    .await;
+    v1.recv_until(
+        |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })),
+    )
+    .await;
+
+    // The visitor calls, alex answers: alex is in a call.
+    let call = CallId::new("c-one-1").expect("valid");
+    v1.send(&ClientFrame::Call {
+        session: None,
+        signal: CallSignal::Start {
+            call: call.clone(),
+            media: CallMedia::Audio,
+        },
+    })
+    .await;
+    alex.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Start { .. })))
+        .await;
+    assert_eq!(server.state.hub.agent_counts(&support), (1, 0));
+    alex.send(&ClientFrame::Call {
+        session: Some(s1.clone()),
+        signal: CallSignal::Accept { call: call.clone() },
+    })
+    .await;
+    alex.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Accept { .. })))
+        .await;
+    assert_eq!(server.state.hub.agent_counts(&support), (0, 1));
+
+    // A second visitor waits although alex holds one chat of two.
+    let (mut v2, s2) = visitor(&server, code.as_str(), "Two").await;
+    v2.recv_until(
+        |f| matches!(f, ServerFrame::Event(e) if e.event == SessionEvent::Queued { position: 1 }),
+    )
+    .await;
+    no_offer_within(&mut alex, 700).await;
+
+    // The call ends: the second chat is offered to alex at once.
+    v1.send(&ClientFrame::Call {
+        session: None,
+        signal: CallSignal::Hangup {
+            call,
+            reason: HangupReason::Normal,
+        },
+    })
+    .await;
+    assert_eq!(offered(&mut alex).await, s2);
+
+    // The call is reported with the first session: audio, answered, the visitor hung up.
+    v1.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
+        .await;
+    let reports = interact_server::report::session_reports(
+        server.state.store.as_ref(),
+        &interact_server::report::ReportFilter::default(),
+    )
+    .await
+    .expect("report");
+    let r = reports
+        .iter()
+        .find(|r| r.session == s1)
+        .expect("the first session");
+    assert_eq!(r.modality, interact_server::report::Modality::Audio);
+    let [c] = &r.calls[..] else {
+        panic!("one call: {:?}", r.calls);
+    };
+    assert_eq!(c.call.as_str(), "c-one-1");
+    assert_eq!(c.media, CallMedia::Audio);
+    assert!(!c.screen_share);
+    assert_eq!(c.ended_by, Some(Party::Visitor));
+    assert_eq!(c.hangup_reason, Some(HangupReason::Normal));
+    assert_eq!(
+        c.outcome,
+        Some(interact_server::report::CallOutcome::Answered)
+    );
+    let (started, answered, ended) = (
+        c.started_at,
+        c.answered_at.expect("answered"),
+        c.ended_at.expect("ended"),
+    );
+    assert!(started <= answered && answered <= ended, "{c:?}");
+    assert_eq!(c.duration_ms, Some(ended.0 - answered.0));
+    assert!(
+        c.duration_ms >= Some(700),
+        "the call lasted while the second chat waited: {c:?}"
+    );
+    server.stop().await;
+}
