@@ -33,3 +33,25 @@ pub async fn enter_widget(page: &Page) {
     )
     .await;
 }
+
+/// Opens `host_url`, the widget, and starts a chat with `name` and a first message;
+/// leaves the page in the widget's frame.
+pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
+    page.browser.goto(host_url).await.expect("open the host page");
+    page.wait_visible("the launcher", LAUNCHER).await;
+    page.click(LAUNCHER).await;
+    enter_widget(page).await;
+    page.record_problems().await;
+    page.wait_visible("the pre-chat form", ".iw-form").await;
+    page.wait_until(
+        "the start button to be enabled",
+        "return !document.querySelector('.iw-start').disabled;",
+        vec![],
+    )
+    .await;
+    page.type_into("[id$='-name']", name).await;
+    page.type_into("[id$='-email']", "visitor@example.com").await;
+    page.click("[id$='-consent']").await;
+    page.type_into("[id$='-first']", first).await;
+    page.click(".iw-start").await;
+}

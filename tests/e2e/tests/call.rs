@@ -1,0 +1,243 @@
+//! Audio/video calls end to end: the widget on an allowed host page and the agent
+//! console, each in a headless Chromium of its own with fake camera, microphone and
+//! screen, connect a real WebRTC call over loopback through the server.
+//!
+//! Media is checked where it arrives: each side's remote `<video>` must carry a live
+//! audio and video track whose decoded frame count keeps growing. Screenshots go to
+//! `target/test-artifacts/call-*.png`.
+
+use std::time::Duration;
+
+use interact_e2e::browser::{Page, with_browser};
+use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
+use interact_e2e::skip_browser;
+use interact_e2e::stack::{Stack, require_widget_package};
+use interact_e2e::widget::{enter_widget, start_chat, top};
+use interact_server::tenant::TargetRef;
+use serde_json::json;
+
+/// The whole scenario; normally about 30 s.
+const LIMIT: Duration = Duration::from_secs(180);
+
+/// Frames decoded by the first `<video>` matching `arguments[0]` that has a live audio (if
+/// `arguments[1]`) and video track; a negative number says what is missing.
+const FRAMES: &str = "const v = document.querySelector(arguments[0]);
+     if (!v || !v.srcObject) return -1;
+     const live = (ts) => ts.some((t) => t.readyState === 'live');
+     if (!live(v.srcObject.getVideoTracks())) return -2;
+     if (arguments[1] && !live(v.srcObject.getAudioTracks())) return -3;
+     if (v.hidden) return -4;
+     return v.getVideoPlaybackQuality().totalVideoFrames;";
+
+/// Waits until the video `css` shows frames, then until it has shown more: media flows.
+async fn media_flows(page: &Page, what: &str, css: &str, audio: bool) {
+    let mut first: i64 = -1;
+    for _ in 0..300 {
+        first = page.eval(FRAMES, vec![json!(css), json!(audio)]).await;
+        if first > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(first > 0, "{what}: no frames ({first})");
+    for _ in 0..100 {
+        let now: i64 = page.eval(FRAMES, vec![json!(css), json!(audio)]).await;
+        if now > first + 5 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: frames stopped at {first}");
+}
+
+fn support() -> TargetRef {
+    TargetRef::Service("support".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_call_with_screen_sharing_between_the_widget_and_the_console() {
+    if skip_browser("the call end-to-end test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start().await;
+    let stack = &stack;
+    with_browser("call-console", LIMIT, |console| async move {
+        sign_in_available(&console, stack, "alex").await;
+        with_browser("call-visitor", LIMIT, |visitor| async move {
+            scenario(&console, &visitor, stack).await;
+        })
+        .await;
+    })
+    .await;
+}
+
+async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
+    start_chat(visitor, &stack.host_url, "Vic Video", "Can we talk?").await;
+    accept_first_offer(console).await;
+    visitor
+        .wait_visible("the video call button", ".iw-call-video")
+        .await;
+
+    // --- The device step: devices by name, a live preview, then the call.
+    visitor.click(".iw-call-video").await;
+    visitor
+        .wait_visible("the device step", ".iw-devices")
+        .await;
+    visitor
+        .wait_until(
+            "microphones listed by name",
+            "const o = [...document.querySelectorAll('.iw-mic option')].map((o) => o.textContent);
+             return o.length > 1 && o.every((t) => t.length > 0) ? true : o;",
+            vec![],
+        )
+        .await;
+    media_flows(visitor, "the camera preview", ".iw-preview", false).await;
+    top(visitor).await;
+    visitor.screenshot("devices").await;
+    enter_widget(visitor).await;
+    visitor.click(".iw-call-go").await;
+
+    // --- The console rings; the agent accepts; media flows both ways.
+    console
+        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+        .await;
+    console.click(&format!("{SHOWN} .call-accept")).await;
+    media_flows(console, "the visitor's camera at the agent", &format!("{SHOWN} .call-remote"), true).await;
+    media_flows(visitor, "the agent's camera at the visitor", ".iw-remote", true).await;
+    console
+        .wait_text("the call connected", &format!("{SHOWN} .call-status"), "Connected")
+        .await;
+    let (available, busy) = stack.state.hub.agent_counts(&support());
+    assert_eq!((available, busy), (0, 1), "an agent in a call takes no other task");
+    top(visitor).await;
+    visitor.screenshot("video").await;
+    enter_widget(visitor).await;
+    console.screenshot("video").await;
+
+    // --- Screen sharing on: a second video arrives at the agent; off: it goes.
+    visitor.click(".iw-screen").await;
+    media_flows(console, "the visitor's screen at the agent", &format!("{SHOWN} .call-screen"), false).await;
+    console.screenshot("screen").await;
+    visitor.click(".iw-screen").await;
+    console
+        .wait_until(
+            "the screen share to stop",
+            "return document.querySelector(arguments[0]).hidden ? true : 'still shown';",
+            vec![json!(format!("{SHOWN} .call-screen"))],
+        )
+        .await;
+
+    // --- The visitor switches microphone during the call: the call goes on.
+    visitor.click(".iw-devices-btn").await;
+    visitor
+        .wait_visible("the device choices in the call", ".iw-mic")
+        .await;
+    let switched: String = visitor
+        .eval(
+            "const s = document.querySelector('.iw-mic');
+             const next = [...s.options].find((o) => o.value !== s.value);
+             s.value = next.value;
+             s.dispatchEvent(new Event('change', { bubbles: true }));
+             return next.textContent;",
+            vec![],
+        )
+        .await;
+    assert!(!switched.is_empty());
+    media_flows(console, "the visitor's camera after the switch", &format!("{SHOWN} .call-remote"), true).await;
+    console
+        .wait_text("the call still connected", &format!("{SHOWN} .call-status"), "Connected")
+        .await;
+
+    // --- The agent hangs up: both sides end, the agent is free, the chat goes on.
+    console.click(&format!("{SHOWN} .call-hangup")).await;
+    visitor
+        .wait_until(
+            "the call to end at the visitor",
+            "const c = document.querySelector('.iw-call');
+             return !c || c.hidden || getComputedStyle(c).display === 'none' ? true : 'still in the call';",
+            vec![],
+        )
+        .await;
+    console
+        .wait_until(
+            "the call panel to close",
+            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
+            vec![json!(format!("{SHOWN} .call-panel"))],
+        )
+        .await;
+    for _ in 0..50 {
+        if stack.state.hub.agent_counts(&support()) == (1, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.state.hub.agent_counts(&support()), (1, 0), "free again after the call");
+
+    // --- An audio call, hung up by the visitor this time.
+    visitor.click(".iw-call-audio").await;
+    visitor
+        .wait_visible("the device step", ".iw-devices")
+        .await;
+    visitor.click(".iw-call-go").await;
+    console
+        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+        .await;
+    console.click(&format!("{SHOWN} .call-accept")).await;
+    console
+        .wait_text("the audio call connected", &format!("{SHOWN} .call-status"), "Connected")
+        .await;
+    visitor.click(".iw-hangup").await;
+    console
+        .wait_until(
+            "the call panel to close",
+            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
+            vec![json!(format!("{SHOWN} .call-panel"))],
+        )
+        .await;
+    visitor.assert_no_problems("the widget").await;
+}
+
+/// A service that enables audio but not video offers only an audio call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_without_video_never_offers_it() {
+    if skip_browser("the call end-to-end test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start_with(|c| {
+        for s in &mut c.services {
+            if s.id == "support" {
+                s.modalities.retain(|m| {
+                    !matches!(
+                        m,
+                        interact_sdk::modality::Modality::Video
+                            | interact_sdk::modality::Modality::ScreenShare
+                    )
+                });
+            }
+        }
+    })
+    .await;
+    let stack = &stack;
+    with_browser("call-audio-only", LIMIT, |console| async move {
+        sign_in_available(&console, stack, "alex").await;
+        with_browser("call-audio-only-visitor", LIMIT, |visitor| async move {
+            start_chat(&visitor, &stack.host_url, "Ada Audio", "Hello").await;
+            accept_first_offer(&console).await;
+            visitor
+                .wait_visible("the audio call button", ".iw-call-audio")
+                .await;
+            let video: bool = visitor
+                .eval(
+                    "const b = document.querySelector('.iw-call-video');
+                     return !!b && !b.hidden && getComputedStyle(b).display !== 'none';",
+                    vec![],
+                )
+                .await;
+            assert!(!video, "no video call where the service has no video");
+        })
+        .await;
+    })
+    .await;
+}
