@@ -42,3 +42,20 @@ impl ResumeStore {
         }
     }
 }
+
+/// Where the visitor's device choice is kept (one for every code: it is a property of
+/// the visitor's machine, not of a service).
+const DEVICES_KEY: &str = "interact:devices";
+
+/// The remembered device choice, if there is a well-formed one.
+pub(crate) fn load_devices() -> Option<crate::devices::DeviceChoice> {
+    let text = storage()?.get_item(DEVICES_KEY).ok().flatten()?;
+    crate::from_json(&text).ok()
+}
+
+/// Remembers the device choice. Callers do so only once the visitor consented.
+pub(crate) fn save_devices(choice: &crate::devices::DeviceChoice) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(choice)) {
+        let _ = s.set_item(DEVICES_KEY, &text);
+    }
+}
