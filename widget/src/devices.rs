@@ -12,7 +12,6 @@ use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use interact_sdk::protocol::{CallMedia, DeviceKind};
 use js_sys::{Array, Object, Reflect};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -26,16 +25,13 @@ use crate::storage;
 use crate::view::{Intent, IntentHandler};
 
 /// The devices a visitor chose; `None` is the browser's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeviceChoice {
     /// Microphone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audioinput: Option<String>,
     /// Camera.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub videoinput: Option<String>,
     /// Speaker or headset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiooutput: Option<String>,
 }
 
@@ -47,6 +43,22 @@ impl DeviceChoice {
             DeviceKind::VideoInput => self.videoinput.as_deref(),
             DeviceKind::AudioOutput => self.audiooutput.as_deref(),
         }
+    }
+
+    /// The stored form: the three ids on three lines, empty for the default. (Not JSON:
+    /// serde code for one small struct costs more wasm than these two functions.)
+    pub fn to_text(&self) -> String {
+        KINDS.map(|k| self.get(k).unwrap_or_default()).join("\n")
+    }
+
+    /// Reads [`Self::to_text`]; anything else (an id never holds a line break) is ignored.
+    pub fn from_text(text: &str) -> Option<Self> {
+        let mut choice = Self::default();
+        let mut lines = text.split('\n');
+        for kind in KINDS {
+            choice.set(kind, Some(lines.next()?.to_owned()));
+        }
+        lines.next().is_none().then_some(choice)
     }
 
     /// Chooses a device of one kind (`None` or empty: the default).
@@ -273,8 +285,9 @@ impl LevelMeter {
                     v * v
                 })
                 .sum();
-            let level = ((sum / samples.len() as f64).sqrt() * 4.0).min(1.0);
-            attr(&meter, "value", &format!("{level:.2}"));
+            // Whole percent: float formatting would cost the wasm several kilobytes.
+            let level = ((sum / samples.len() as f64).sqrt() * 400.0).min(100.0) as u32;
+            attr(&meter, "value", &level.to_string());
         });
         Some(Self {
             context,
@@ -373,7 +386,7 @@ impl DeviceStep {
             if kind == DeviceKind::AudioInput {
                 let meter = child(&row, "meter", "iw-level");
                 attr(&meter, "min", "0");
-                attr(&meter, "max", "1");
+                attr(&meter, "max", "100");
                 attr(&meter, "value", "0");
                 attr(&meter, "aria-label", s.level);
             }

@@ -197,13 +197,7 @@ impl Rtc {
             }
             Job::Event(CallEvent::RemoteOffer { sdp, .. }) => self.answer(sdp).await,
             Job::Event(CallEvent::RemoteAnswer { sdp, .. }) => {
-                let pc = self.pc()?;
-                let d = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-                d.set_sdp(&sdp);
-                wait(pc.set_remote_description(&d))
-                    .await
-                    .map_err(|_| CallFailure::Negotiation)?;
-                Ok(())
+                self.remote_description(RtcSdpType::Answer, &sdp).await
             }
             Job::Event(CallEvent::RemoteCandidate { candidate, .. }) => {
                 let pc = self.pc()?;
@@ -238,10 +232,27 @@ impl Rtc {
     fn connect(&self) -> Step {
         let i = &self.inner;
         let config = RtcConfiguration::new();
-        let servers = serde_json::to_string(&i.driver.ice_servers()).unwrap_or_default();
-        if let Ok(servers) = js_sys::JSON::parse(&servers) {
-            config.set_ice_servers(&servers);
+        // `RTCIceServer` dictionaries, built by hand (cheaper in wasm than serde_json).
+        let servers = Array::new();
+        for server in i.driver.ice_servers() {
+            let s = js_sys::Object::new();
+            let urls: Array = server
+                .urls
+                .iter()
+                .map(|u| JsValue::from(u.as_str()))
+                .collect();
+            let _ = Reflect::set(&s, &"urls".into(), &urls);
+            for (key, value) in [
+                ("username", &server.username),
+                ("credential", &server.credential),
+            ] {
+                if let Some(v) = value {
+                    let _ = Reflect::set(&s, &key.into(), &v.into());
+                }
+            }
+            servers.push(&s);
         }
+        config.set_ice_servers(&servers);
         let pc = RtcPeerConnection::new_with_configuration(&config)
             .map_err(|_| CallFailure::Unsupported)?;
         let weak = Rc::downgrade(i);
@@ -308,17 +319,20 @@ impl Rtc {
         Ok(())
     }
 
-    async fn offer(&self) -> Step {
+    /// Lets the browser make the offer or answer the state calls for
+    /// (`setLocalDescription()` without arguments), and returns its SDP.
+    async fn describe(&self) -> Result<String, CallFailure> {
         let pc = self.pc()?;
-        let offer = wait(pc.create_offer())
+        wait(pc.unchecked_ref::<Pc>().set_local_description())
             .await
             .map_err(|_| CallFailure::Negotiation)?;
-        let sdp = sdp_of(&offer)?;
-        let d = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-        d.set_sdp(&sdp);
-        wait(pc.set_local_description(&d))
-            .await
-            .map_err(|_| CallFailure::Negotiation)?;
+        pc.local_description()
+            .map(|d| d.sdp())
+            .ok_or(CallFailure::Negotiation)
+    }
+
+    async fn offer(&self) -> Step {
+        let sdp = self.describe().await?;
         self.inner
             .driver
             .local_offer(sdp)
@@ -326,25 +340,22 @@ impl Rtc {
     }
 
     async fn answer(&self, sdp: String) -> Step {
-        let pc = self.pc()?;
-        let d = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-        d.set_sdp(&sdp);
-        wait(pc.set_remote_description(&d))
-            .await
-            .map_err(|_| CallFailure::Negotiation)?;
-        let answer = wait(pc.create_answer())
-            .await
-            .map_err(|_| CallFailure::Negotiation)?;
-        let sdp = sdp_of(&answer)?;
-        let d = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        d.set_sdp(&sdp);
-        wait(pc.set_local_description(&d))
-            .await
-            .map_err(|_| CallFailure::Negotiation)?;
+        self.remote_description(RtcSdpType::Offer, &sdp).await?;
+        let sdp = self.describe().await?;
         self.inner
             .driver
             .local_answer(sdp)
             .map_err(|_| CallFailure::Negotiation)
+    }
+
+    async fn remote_description(&self, kind: RtcSdpType, sdp: &str) -> Step {
+        let pc = self.pc()?;
+        let d = RtcSessionDescriptionInit::new(kind);
+        d.set_sdp(sdp);
+        wait(pc.set_remote_description(&d))
+            .await
+            .map_err(|_| CallFailure::Negotiation)?;
+        Ok(())
     }
 
     async fn screen(&self, on: bool) -> Step {
@@ -455,9 +466,12 @@ impl Inner {
     }
 }
 
-fn sdp_of(description: &JsValue) -> Result<String, CallFailure> {
-    Reflect::get(description, &"sdp".into())
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or(CallFailure::Negotiation)
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// An `RTCPeerConnection`, for the one method web-sys only has in its old form.
+    type Pc;
+    /// `setLocalDescription()` without a description: the browser makes the offer or
+    /// answer the signalling state calls for.
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description(this: &Pc) -> js_sys::Promise;
 }

@@ -136,7 +136,6 @@ struct Inner {
     mute: HtmlButtonElement,
     camera: HtmlButtonElement,
     screen: HtmlButtonElement,
-    devices: HtmlButtonElement,
     hangup: HtmlButtonElement,
     remember: bool,
     ended: Element,
@@ -297,7 +296,7 @@ impl View {
         let mute = button(&controls, "iw-mute", s.mute);
         let camera = button(&controls, "iw-camera", s.camera_on);
         let screen = button(&controls, "iw-screen", s.share_screen);
-        let devices = button(&controls, "iw-devices-btn", s.devices);
+        button(&controls, "iw-devices-btn", s.devices);
         let hangup = button(&controls, "iw-hangup", s.hang_up);
         let log = child(&chat, "ol", "iw-log");
         attr(&log, "role", "log");
@@ -366,7 +365,6 @@ impl View {
                 mute,
                 camera,
                 screen,
-                devices,
                 hangup,
                 remember: options.remember,
                 ended,
@@ -429,34 +427,16 @@ impl View {
                 (i.on_intent)(Intent::Typing(active));
             }),
             on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
-            on(&i.audio_call, "click", |i, _| i.open_step(CallMedia::Audio)),
-            on(&i.video_call, "click", |i, _| i.open_step(CallMedia::Video)),
-            on(&i.mute, "click", |i, _| {
-                let muted = i.state.borrow().media.muted;
-                (i.on_intent)(Intent::Mute(!muted));
-            }),
-            on(&i.camera, "click", |i, _| {
-                let on = i.state.borrow().media.camera;
-                (i.on_intent)(Intent::Camera(!on));
-            }),
-            on(&i.screen, "click", |i, _| {
-                let on = i.state.borrow().media.screen;
-                (i.on_intent)(Intent::Screen(!on));
-            }),
-            on(&i.devices, "click", |i, _| {
-                let (media, remember) = {
-                    let st = i.state.borrow();
-                    (st.call, i.remember && st.consented)
-                };
-                if let Some(media) = media {
-                    if i.step.is_open() {
-                        i.step.hide();
-                    } else {
-                        i.step.open_in_call(media, remember);
-                    }
+            // One listener for every call button (each listener costs wasm).
+            on(&i.chat, "click", |i, e| {
+                let button = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<Element>().ok())
+                    .and_then(|t| t.closest("button").ok().flatten());
+                if let Some(b) = button {
+                    i.call_button(&b.class_name());
                 }
             }),
-            on(&i.hangup, "click", |i, _| (i.on_intent)(Intent::Hangup)),
             on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
             on(&i.root, "keydown", |i, e| {
                 let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
@@ -677,6 +657,32 @@ impl Inner {
         show(&self.audio_call, audio);
         show(&self.video_call, video);
         show(&self.calls, idle && (audio || video));
+    }
+
+    fn call_button(&self, class: &str) {
+        let media = self.state.borrow().media;
+        match class {
+            "iw-call-audio" => self.open_step(CallMedia::Audio),
+            "iw-call-video" => self.open_step(CallMedia::Video),
+            "iw-mute" => (self.on_intent)(Intent::Mute(!media.muted)),
+            "iw-camera" => (self.on_intent)(Intent::Camera(!media.camera)),
+            "iw-screen" => (self.on_intent)(Intent::Screen(!media.screen)),
+            "iw-hangup" => (self.on_intent)(Intent::Hangup),
+            "iw-devices-btn" => {
+                let (call, remember) = {
+                    let st = self.state.borrow();
+                    (st.call, self.remember && st.consented)
+                };
+                if let Some(call) = call {
+                    if self.step.is_open() {
+                        self.step.hide();
+                    } else {
+                        self.step.open_in_call(call, remember);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn open_step(&self, media: CallMedia) {
