@@ -13,7 +13,10 @@ use gloo_timers::callback::Timeout;
 use interact_sdk::client::{Event, Input, Output};
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::PreChatForm;
-use interact_sdk::ids::MessageId;
+use interact_sdk::ids::{CallId, MessageId};
+use interact_sdk::protocol::{
+    CallMedia, DeviceKind, HangupReason, IceCandidate, IceServer, MediaState,
+};
 use interact_sdk::time::Instant;
 use interact_sdk::{Error, LinkState, Visitor, VisitorOptions, VisitorState};
 use wasm_bindgen::JsCast;
@@ -218,6 +221,51 @@ impl Driver {
     /// Ends the chat; see [`Visitor::end_chat`].
     pub fn end(&self) -> Result<(), Error> {
         self.act(|v, now| v.end_chat(now))
+    }
+
+    /// Asks the agent for a call; see [`Visitor::start_call`].
+    pub fn start_call(&self, media: CallMedia) -> Result<CallId, Error> {
+        self.act(|v, now| v.start_call(now, media))
+    }
+
+    /// Passes the local SDP offer; see [`Visitor::local_offer`].
+    pub fn local_offer(&self, sdp: String) -> Result<(), Error> {
+        self.act(|v, now| v.local_offer(now, sdp))
+    }
+
+    /// Passes the local SDP answer; see [`Visitor::local_answer`].
+    pub fn local_answer(&self, sdp: String) -> Result<(), Error> {
+        self.act(|v, now| v.local_answer(now, sdp))
+    }
+
+    /// Passes a local ICE candidate; see [`Visitor::local_candidate`].
+    pub fn local_candidate(&self, candidate: IceCandidate) -> Result<(), Error> {
+        self.act(|v, now| v.local_candidate(now, candidate))
+    }
+
+    /// Reports mute, camera and screen state; see [`Visitor::set_media`].
+    pub fn set_media(&self, state: MediaState) -> Result<(), Error> {
+        self.act(|v, now| v.set_media(now, state))
+    }
+
+    /// Reports a device switch; see [`Visitor::device_changed`].
+    pub fn device_changed(&self, kind: DeviceKind) -> Result<(), Error> {
+        self.act(|v, now| v.device_changed(now, kind))
+    }
+
+    /// Hangs up the call; see [`Visitor::hangup`].
+    pub fn hangup(&self, reason: HangupReason) -> Result<(), Error> {
+        self.act(|v, now| v.hangup(now, reason))
+    }
+
+    /// The call's local media state.
+    pub fn local_media(&self) -> MediaState {
+        self.inner.borrow().visitor.local_media()
+    }
+
+    /// The ICE servers the server sent (empty until it did: host candidates only).
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        self.inner.borrow().visitor.ice_servers().to_vec()
     }
 
     /// Runs one intent on the machine, then carries out what it asks for.

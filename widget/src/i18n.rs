@@ -3,7 +3,24 @@
 use interact_sdk::client::DeliveryState;
 use interact_sdk::config::Availability;
 use interact_sdk::form::FieldError;
-use interact_sdk::protocol::EndReason;
+use interact_sdk::protocol::{CallMedia, EndReason, HangupReason, MediaState, Party};
+
+use crate::devices::MediaError;
+
+/// Why the widget gave up a call, or part of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallFailure {
+    /// ICE or DTLS failed: no media path to the agent.
+    Connection,
+    /// An offer or answer could not be made or applied.
+    Negotiation,
+    /// The screen could not be shared (the call goes on).
+    Screen,
+    /// A device could not be switched to (the call goes on).
+    Device,
+    /// No `RTCPeerConnection` here.
+    Unsupported,
+}
 
 /// A supported language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +90,32 @@ pub struct Strings {
     pub screen_share: &'static str,
     pub cannot_start: &'static str,
     pub server_error: &'static str,
+    pub audio_call: &'static str,
+    pub video_call: &'static str,
+    pub devices_intro: &'static str,
+    pub asking_permission: &'static str,
+    pub microphone: &'static str,
+    pub camera: &'static str,
+    pub speaker: &'static str,
+    pub device: &'static str,
+    pub level: &'static str,
+    pub preview: &'static str,
+    pub start_audio_call: &'static str,
+    pub start_video_call: &'static str,
+    pub try_again: &'static str,
+    pub cancel: &'static str,
+    pub done: &'static str,
+    pub calling: &'static str,
+    pub call_connecting: &'static str,
+    pub in_call: &'static str,
+    pub remote_video: &'static str,
+    pub own_video: &'static str,
+    pub mute: &'static str,
+    pub camera_on: &'static str,
+    pub share_screen: &'static str,
+    pub devices: &'static str,
+    pub hang_up: &'static str,
+    pub call_controls: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -102,6 +145,32 @@ static EN: Strings = Strings {
     screen_share: "Screen sharing",
     cannot_start: "A chat cannot be started right now.",
     server_error: "Something went wrong",
+    audio_call: "Audio call",
+    video_call: "Video call",
+    devices_intro: "Choose your microphone and camera. Nothing is sent until you start the call.",
+    asking_permission: "Please allow access to your microphone and camera in your browser.",
+    microphone: "Microphone",
+    camera: "Camera",
+    speaker: "Speaker",
+    device: "Device",
+    level: "Microphone level",
+    preview: "Your camera",
+    start_audio_call: "Start audio call",
+    start_video_call: "Start video call",
+    try_again: "Try again",
+    cancel: "Cancel",
+    done: "Done",
+    calling: "Calling…",
+    call_connecting: "Connecting the call…",
+    in_call: "In call",
+    remote_video: "Agent's video",
+    own_video: "Your video",
+    mute: "Mute",
+    camera_on: "Camera",
+    share_screen: "Share screen",
+    devices: "Devices",
+    hang_up: "Hang up",
+    call_controls: "Call controls",
 };
 
 static DE: Strings = Strings {
@@ -131,6 +200,32 @@ static DE: Strings = Strings {
     screen_share: "Bildschirmfreigabe",
     cannot_start: "Ein Chat kann gerade nicht gestartet werden.",
     server_error: "Etwas ist schiefgegangen",
+    audio_call: "Anruf",
+    video_call: "Videoanruf",
+    devices_intro: "Wählen Sie Mikrofon und Kamera. Gesendet wird erst, wenn Sie den Anruf starten.",
+    asking_permission: "Bitte erlauben Sie Ihrem Browser den Zugriff auf Mikrofon und Kamera.",
+    microphone: "Mikrofon",
+    camera: "Kamera",
+    speaker: "Lautsprecher",
+    device: "Gerät",
+    level: "Mikrofonpegel",
+    preview: "Ihre Kamera",
+    start_audio_call: "Anruf starten",
+    start_video_call: "Videoanruf starten",
+    try_again: "Erneut versuchen",
+    cancel: "Abbrechen",
+    done: "Fertig",
+    calling: "Anruf wird aufgebaut…",
+    call_connecting: "Verbindung wird hergestellt…",
+    in_call: "Im Gespräch",
+    remote_video: "Video des Mitarbeiters",
+    own_video: "Ihr Video",
+    mute: "Stumm",
+    camera_on: "Kamera",
+    share_screen: "Bildschirm teilen",
+    devices: "Geräte",
+    hang_up: "Auflegen",
+    call_controls: "Anrufsteuerung",
 };
 
 impl Lang {
@@ -233,6 +328,162 @@ impl Lang {
             }
             (Self::De, EndReason::IdleTimeout) => "Der Chat endete nach langer Stille.",
             (Self::De, _) => "Der Chat ist beendet.",
+        }
+    }
+
+    /// Guidance when the microphone or camera cannot be had.
+    pub fn media_error(self, e: MediaError, media: CallMedia) -> &'static str {
+        let video = media == CallMedia::Video;
+        match (self, e) {
+            (Self::En, MediaError::Denied) if video => {
+                "Your browser blocked the microphone or camera. Allow access through the camera icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
+            }
+            (Self::En, MediaError::Denied) => {
+                "Your browser blocked the microphone. Allow access through the icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
+            }
+            (Self::En, MediaError::NotFound) if video => {
+                "No microphone or camera was found. Connect one and try again, or start an audio call or keep chatting."
+            }
+            (Self::En, MediaError::NotFound) => {
+                "No microphone was found. Connect one and try again, or keep chatting."
+            }
+            (Self::En, MediaError::InUse) => {
+                "Your microphone or camera is in use by another application. Close it and try again."
+            }
+            (Self::En, MediaError::Unsupported) => {
+                "This browser cannot make calls here. You can keep chatting."
+            }
+            (Self::En, MediaError::Other) => {
+                "The microphone or camera could not be started. Try again, or keep chatting."
+            }
+            (Self::De, MediaError::Denied) if video => {
+                "Ihr Browser hat Mikrofon oder Kamera blockiert. Erlauben Sie den Zugriff über das Kamera-Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
+            }
+            (Self::De, MediaError::Denied) => {
+                "Ihr Browser hat das Mikrofon blockiert. Erlauben Sie den Zugriff über das Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
+            }
+            (Self::De, MediaError::NotFound) if video => {
+                "Es wurde kein Mikrofon und keine Kamera gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder starten Sie einen Anruf ohne Video oder chatten Sie weiter."
+            }
+            (Self::De, MediaError::NotFound) => {
+                "Es wurde kein Mikrofon gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder chatten Sie weiter."
+            }
+            (Self::De, MediaError::InUse) => {
+                "Mikrofon oder Kamera werden von einer anderen Anwendung verwendet. Schließen Sie sie und versuchen Sie es erneut."
+            }
+            (Self::De, MediaError::Unsupported) => {
+                "Mit diesem Browser sind hier keine Anrufe möglich. Der Chat geht weiter."
+            }
+            (Self::De, MediaError::Other) => {
+                "Mikrofon oder Kamera konnten nicht gestartet werden. Versuchen Sie es erneut oder chatten Sie weiter."
+            }
+        }
+    }
+
+    /// A call ended (a line in the transcript).
+    pub fn call_ended(self, reason: HangupReason, by: Party) -> &'static str {
+        let me = by == Party::Visitor;
+        match (self, reason) {
+            (Self::En, HangupReason::Declined) => "The call was declined. You can keep chatting.",
+            (Self::En, HangupReason::NoAnswer) => {
+                "Nobody answered the call. You can keep chatting."
+            }
+            (Self::En, HangupReason::Busy) => {
+                "The agent is in another call. You can keep chatting."
+            }
+            (Self::En, HangupReason::NotAllowed) => {
+                "Calls are not available here. You can keep chatting."
+            }
+            (Self::En, HangupReason::Failed) => "The call failed. You can keep chatting.",
+            (Self::En, _) if me => "You ended the call.",
+            (Self::En, _) => "The call has ended.",
+            (Self::De, HangupReason::Declined) => {
+                "Der Anruf wurde abgelehnt. Der Chat geht weiter."
+            }
+            (Self::De, HangupReason::NoAnswer) => {
+                "Niemand hat den Anruf angenommen. Der Chat geht weiter."
+            }
+            (Self::De, HangupReason::Busy) => {
+                "Der Mitarbeiter ist in einem anderen Gespräch. Der Chat geht weiter."
+            }
+            (Self::De, HangupReason::NotAllowed) => {
+                "Anrufe sind hier nicht möglich. Der Chat geht weiter."
+            }
+            (Self::De, HangupReason::Failed) => {
+                "Der Anruf ist fehlgeschlagen. Der Chat geht weiter."
+            }
+            (Self::De, _) if me => "Sie haben den Anruf beendet.",
+            (Self::De, _) => "Der Anruf ist beendet.",
+        }
+    }
+
+    /// Why this side gave up a call (a line in the transcript; the chat goes on).
+    pub fn call_failed(self, why: CallFailure) -> &'static str {
+        match (self, why) {
+            (Self::En, CallFailure::Connection) => {
+                "The call failed: no connection could be made to the agent (a firewall or network may be blocking it). You can keep chatting."
+            }
+            (Self::En, CallFailure::Negotiation) => {
+                "The call failed: the browsers could not agree on the media. You can keep chatting."
+            }
+            (Self::En, CallFailure::Screen) => {
+                "Screen sharing could not be started. The call goes on."
+            }
+            (Self::En, CallFailure::Device) => {
+                "That device could not be opened. The call goes on with the previous one."
+            }
+            (Self::En, CallFailure::Unsupported) => {
+                "The call failed: this browser cannot make calls here. You can keep chatting."
+            }
+            (Self::De, CallFailure::Connection) => {
+                "Der Anruf ist fehlgeschlagen: Es konnte keine Verbindung zum Mitarbeiter hergestellt werden (eine Firewall oder das Netzwerk blockiert sie vielleicht). Der Chat geht weiter."
+            }
+            (Self::De, CallFailure::Negotiation) => {
+                "Der Anruf ist fehlgeschlagen: Die Browser konnten sich nicht auf die Medien einigen. Der Chat geht weiter."
+            }
+            (Self::De, CallFailure::Screen) => {
+                "Die Bildschirmfreigabe konnte nicht gestartet werden. Der Anruf geht weiter."
+            }
+            (Self::De, CallFailure::Device) => {
+                "Das Gerät konnte nicht geöffnet werden. Der Anruf geht mit dem bisherigen weiter."
+            }
+            (Self::De, CallFailure::Unsupported) => {
+                "Der Anruf ist fehlgeschlagen: Mit diesem Browser sind hier keine Anrufe möglich. Der Chat geht weiter."
+            }
+        }
+    }
+
+    /// The agent's microphone, camera or screen changed (the call's status line).
+    pub fn remote_media(self, name: &str, state: MediaState) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        match self {
+            Self::En => {
+                if state.muted {
+                    parts.push("microphone off");
+                }
+                if state.screen {
+                    parts.push("sharing the screen");
+                }
+            }
+            Self::De => {
+                if state.muted {
+                    parts.push("Mikrofon aus");
+                }
+                if state.screen {
+                    parts.push("teilt den Bildschirm");
+                }
+            }
+        }
+        let head = self.strings().in_call;
+        let name = if name.is_empty() {
+            String::new()
+        } else {
+            format!(" \u{b7} {name}")
+        };
+        if parts.is_empty() {
+            format!("{head}{name}")
+        } else {
+            format!("{head}{name}: {}", parts.join(", "))
         }
     }
 

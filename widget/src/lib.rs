@@ -14,10 +14,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod devices;
 mod dom;
 pub mod driver;
 pub mod i18n;
 pub mod js;
+mod rtc;
 mod storage;
 pub mod view;
 pub mod widget;

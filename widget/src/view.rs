@@ -14,16 +14,17 @@ use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm};
 use interact_sdk::ids::MessageId;
-use interact_sdk::protocol::{Party, SessionEvent};
-use interact_sdk::{LinkState, VisitorState};
+use interact_sdk::protocol::{CallMedia, DeviceKind, MediaState, Party, SessionEvent};
+use interact_sdk::{CallEvent, LinkState, VisitorState};
 use wasm_bindgen::JsCast;
 use web_sys::{
     Element, HtmlAnchorElement, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
-    HtmlTextAreaElement, KeyboardEvent,
+    HtmlTextAreaElement, HtmlVideoElement, KeyboardEvent, MediaStream,
 };
 
+use crate::devices::{DeviceChoice, DeviceStep};
 use crate::dom::{attr, child, show, text_child, typed};
-use crate::i18n::Lang;
+use crate::i18n::{CallFailure, Lang};
 
 /// What the visitor asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +41,29 @@ pub enum Intent {
     NewChat,
     /// Hide the widget (the minimise button, or Escape).
     Minimize,
+    /// Place a call: the visitor went through the device step and confirmed. The stream
+    /// it opened is waiting in [`View::take_call_stream`].
+    StartCall {
+        /// Audio or video.
+        media: CallMedia,
+        /// The devices chosen.
+        devices: DeviceChoice,
+    },
+    /// Mute (`true`) or unmute the microphone.
+    Mute(bool),
+    /// Turn the camera on (`true`) or off.
+    Camera(bool),
+    /// Start (`true`) or stop sharing the screen.
+    Screen(bool),
+    /// Switch a device during the call.
+    SwitchDevice {
+        /// Microphone, camera or speaker.
+        kind: DeviceKind,
+        /// The device id.
+        id: String,
+    },
+    /// Hang up (or cancel a ringing call).
+    Hangup,
 }
 
 /// How the view reports intents.
@@ -52,6 +76,9 @@ pub struct ViewOptions {
     pub lang: Lang,
     /// Show a minimise button (when the widget lives in a frame the host page can hide).
     pub minimizable: bool,
+    /// Keep the visitor's device choice in `sessionStorage`, once the visitor consented
+    /// (a session exists).
+    pub remember: bool,
 }
 
 /// The mounted widget DOM. Dropping it removes its listeners (not its elements).
@@ -98,6 +125,19 @@ struct Inner {
     text: HtmlTextAreaElement,
     text_error: Element,
     end: HtmlButtonElement,
+    calls: Element,
+    audio_call: HtmlButtonElement,
+    video_call: HtmlButtonElement,
+    step: DeviceStep,
+    call: Element,
+    call_status: Element,
+    remote: HtmlVideoElement,
+    own: HtmlVideoElement,
+    mute: HtmlButtonElement,
+    camera: HtmlButtonElement,
+    screen: HtmlButtonElement,
+    hangup: HtmlButtonElement,
+    remember: bool,
     ended: Element,
     ended_text: Element,
     new_chat: HtmlButtonElement,
@@ -113,6 +153,14 @@ struct State {
     agent: Option<String>,
     /// The status line of each of the visitor's own messages.
     own: BTreeMap<MessageId, Element>,
+    /// A session exists, so the visitor consented: the device choice may be kept.
+    consented: bool,
+    /// The call in progress (placed by this view), if any.
+    call: Option<CallMedia>,
+    /// The call's local media state as last reported.
+    media: MediaState,
+    /// A failure line for the current call was shown already.
+    explained: bool,
 }
 
 /// Ids must be unique in the document, and tests mount several widgets in one.
@@ -215,6 +263,41 @@ impl View {
         show(&chat, false);
         let queue = child(&chat, "p", "iw-queue");
         attr(&queue, "role", "status");
+
+        // Calls: the buttons that start one, the device step, the call itself.
+        let calls = child(&chat, "div", "iw-calls");
+        show(&calls, false);
+        let button = |parent: &Element, class: &str, text: &str| -> HtmlButtonElement {
+            let b: HtmlButtonElement = typed(parent, "button", class);
+            attr(&b, "type", "button");
+            b.set_text_content(Some(text));
+            b
+        };
+        let audio_call = button(&calls, "iw-call-audio", s.audio_call);
+        let video_call = button(&calls, "iw-call-video", s.video_call);
+        let step = DeviceStep::mount(&chat, lang, &id, on_intent.clone());
+        let call = child(&chat, "div", "iw-call");
+        show(&call, false);
+        let call_status = child(&call, "p", "iw-call-status");
+        attr(&call_status, "role", "status");
+        let stage = child(&call, "div", "iw-stage");
+        let remote: HtmlVideoElement = typed(&stage, "video", "iw-remote");
+        remote.set_autoplay(true);
+        attr(&remote, "playsinline", "");
+        attr(&remote, "aria-label", s.remote_video);
+        let own: HtmlVideoElement = typed(&stage, "video", "iw-self");
+        own.set_autoplay(true);
+        own.set_muted(true);
+        attr(&own, "playsinline", "");
+        attr(&own, "aria-label", s.own_video);
+        let controls = child(&call, "div", "iw-call-ctl");
+        attr(&controls, "role", "toolbar");
+        attr(&controls, "aria-label", s.call_controls);
+        let mute = button(&controls, "iw-mute", s.mute);
+        let camera = button(&controls, "iw-camera", s.camera_on);
+        let screen = button(&controls, "iw-screen", s.share_screen);
+        button(&controls, "iw-devices-btn", s.devices);
+        let hangup = button(&controls, "iw-hangup", s.hang_up);
         let log = child(&chat, "ol", "iw-log");
         attr(&log, "role", "log");
         attr(&log, "aria-live", "polite");
@@ -271,6 +354,19 @@ impl View {
                 text,
                 text_error,
                 end,
+                calls,
+                audio_call,
+                video_call,
+                step,
+                call,
+                call_status,
+                remote,
+                own,
+                mute,
+                camera,
+                screen,
+                hangup,
+                remember: options.remember,
                 ended,
                 ended_text,
                 new_chat,
@@ -331,6 +427,16 @@ impl View {
                 (i.on_intent)(Intent::Typing(active));
             }),
             on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
+            // One listener for every call button (each listener costs wasm).
+            on(&i.chat, "click", |i, e| {
+                let button = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<Element>().ok())
+                    .and_then(|t| t.closest("button").ok().flatten());
+                if let Some(b) = button {
+                    i.call_button(&b.class_name());
+                }
+            }),
             on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
             on(&i.root, "keydown", |i, e| {
                 let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
@@ -341,6 +447,12 @@ impl View {
                 }
             }),
         ];
+        let weak_step = Rc::downgrade(i);
+        i.step.on_close(Rc::new(move || {
+            if let Some(i) = weak_step.upgrade() {
+                i.update_calls();
+            }
+        }));
         if let Some(min) = i.root.query_selector(".iw-min").ok().flatten() {
             listeners.push(on(&min, "click", |i, _| (i.on_intent)(Intent::Minimize)));
         }
@@ -383,8 +495,92 @@ impl View {
             Event::ServerError(error) => {
                 i.set_notice(Some(&format!("{}: {}", s.server_error, error.message)));
             }
+            Event::SessionStarted(_) => i.state.borrow_mut().consented = true,
+            Event::Call { event, .. } => i.show_call(event),
             _ => {}
         }
+    }
+
+    /// The microphone (and camera) stream the visitor confirmed in the device step.
+    pub fn take_call_stream(&self) -> Option<MediaStream> {
+        self.inner.step.take_stream()
+    }
+
+    /// A call was placed: shows it ringing, with its controls.
+    pub fn call_placed(&self, media: CallMedia) {
+        let i = &self.inner;
+        let s = i.lang.strings();
+        let screen_share = {
+            let mut st = i.state.borrow_mut();
+            st.call = Some(media);
+            st.explained = false;
+            st.media = MediaState {
+                muted: false,
+                camera: media == CallMedia::Video,
+                screen: false,
+            };
+            st.config
+                .as_ref()
+                .is_some_and(|c| c.modalities.screen_share)
+        };
+        i.call_status.set_text_content(Some(s.calling));
+        attr(
+            &i.call,
+            "data-media",
+            match media {
+                CallMedia::Audio => "audio",
+                CallMedia::Video => "video",
+            },
+        );
+        show(&i.camera, media == CallMedia::Video);
+        show(&i.screen, screen_share);
+        show(&i.own, media == CallMedia::Video);
+        show(&i.call, true);
+        let media = i.state.borrow().media;
+        i.set_call_media(media);
+        i.update_calls();
+        let _ = i.hangup.focus();
+    }
+
+    /// The media connection is up.
+    pub fn call_connected(&self) {
+        let i = &self.inner;
+        i.call_status
+            .set_text_content(Some(i.lang.strings().in_call));
+    }
+
+    /// Says in the transcript why the call, or a part of it, failed.
+    pub fn call_problem(&self, why: CallFailure) {
+        let i = &self.inner;
+        if !matches!(why, CallFailure::Screen | CallFailure::Device) {
+            i.state.borrow_mut().explained = true;
+        }
+        i.system_line(i.lang.call_failed(why));
+    }
+
+    /// Shows the local media state on the call's buttons.
+    pub fn set_call_media(&self, state: MediaState) {
+        self.inner.set_call_media(state);
+    }
+
+    /// Shows the visitor's own camera (or nothing).
+    pub fn set_own_stream(&self, stream: Option<&MediaStream>) {
+        self.inner.own.set_src_object(stream);
+    }
+
+    /// Plays the agent's audio and video (or nothing).
+    pub fn set_remote_stream(&self, stream: Option<&MediaStream>) {
+        let remote = &self.inner.remote;
+        remote.set_src_object(stream);
+        if stream.is_some() {
+            // Autoplay may need the gesture that started the call; it has just happened.
+            let _ = remote.play();
+        }
+    }
+
+    /// Plays the call's sound on the speaker `id`.
+    pub fn set_speaker(&self, id: &str) {
+        crate::devices::set_sink(&self.inner.remote, id);
     }
 
     /// Shows a message the visitor just sent, before the server stored it.
@@ -438,10 +634,113 @@ impl View {
         st.own.clear();
         st.agent = None;
         st.visitor = None;
+        st.consented = false;
+        st.call = None;
+        drop(st);
+        i.step.hide();
+        show(&i.call, false);
     }
 }
 
 impl Inner {
+    /// Shows the call buttons the target's configuration allows, while an agent is
+    /// there and no call or device step is under way.
+    fn update_calls(&self) {
+        let st = self.state.borrow();
+        let (audio, video) = st
+            .config
+            .as_ref()
+            .map_or((false, false), |c| (c.modalities.audio, c.modalities.video));
+        let idle = matches!(st.visitor, Some(VisitorState::Connected { .. }))
+            && st.call.is_none()
+            && !self.step.is_open();
+        show(&self.audio_call, audio);
+        show(&self.video_call, video);
+        show(&self.calls, idle && (audio || video));
+    }
+
+    fn call_button(&self, class: &str) {
+        let media = self.state.borrow().media;
+        match class {
+            "iw-call-audio" => self.open_step(CallMedia::Audio),
+            "iw-call-video" => self.open_step(CallMedia::Video),
+            "iw-mute" => (self.on_intent)(Intent::Mute(!media.muted)),
+            "iw-camera" => (self.on_intent)(Intent::Camera(!media.camera)),
+            "iw-screen" => (self.on_intent)(Intent::Screen(!media.screen)),
+            "iw-hangup" => (self.on_intent)(Intent::Hangup),
+            "iw-devices-btn" => {
+                let (call, remember) = {
+                    let st = self.state.borrow();
+                    (st.call, self.remember && st.consented)
+                };
+                if let Some(call) = call {
+                    if self.step.is_open() {
+                        self.step.hide();
+                    } else {
+                        self.step.open_in_call(call, remember);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn open_step(&self, media: CallMedia) {
+        let remember = self.remember && self.state.borrow().consented;
+        self.step.open(media, remember);
+        self.update_calls();
+    }
+
+    fn set_call_media(&self, state: MediaState) {
+        self.state.borrow_mut().media = state;
+        let pressed = |b: &HtmlButtonElement, on: bool| {
+            attr(b, "aria-pressed", if on { "true" } else { "false" });
+        };
+        pressed(&self.mute, state.muted);
+        pressed(&self.camera, state.camera);
+        pressed(&self.screen, state.screen);
+    }
+
+    fn show_call(&self, event: &CallEvent) {
+        let s = self.lang.strings();
+        if self.state.borrow().call.is_none() {
+            return;
+        }
+        match event {
+            CallEvent::Accepted { .. } => {
+                self.call_status.set_text_content(Some(s.call_connecting));
+            }
+            CallEvent::RemoteMedia { state, .. } => {
+                let name = self.state.borrow().agent.clone().unwrap_or_default();
+                self.call_status
+                    .set_text_content(Some(&self.lang.remote_media(&name, *state)));
+                attr(
+                    &self.remote,
+                    "data-video",
+                    if state.camera || state.screen {
+                        "on"
+                    } else {
+                        "off"
+                    },
+                );
+            }
+            CallEvent::Ended { reason, by, .. } => {
+                let explained = {
+                    let mut st = self.state.borrow_mut();
+                    st.call = None;
+                    std::mem::take(&mut st.explained)
+                };
+                show(&self.call, false);
+                self.step.hide();
+                if !explained {
+                    self.system_line(self.lang.call_ended(*reason, *by));
+                }
+                self.update_calls();
+            }
+            _ => {}
+        }
+    }
+
     fn set_notice(&self, text: Option<&str>) {
         self.notice.set_text_content(text);
         show(&self.notice, text.is_some());
@@ -492,6 +791,7 @@ impl Inner {
         let can_start = config.can_start_chat();
         self.start.set_disabled(!can_start);
         self.state.borrow_mut().config = Some(config.clone());
+        self.update_calls();
         let waiting_for_form = matches!(
             self.state.borrow().visitor,
             None | Some(VisitorState::Form) | Some(VisitorState::Loading)
@@ -556,6 +856,12 @@ impl Inner {
             _ => {}
         }
         let ended = matches!(state, VisitorState::Ended { .. });
+        if ended {
+            self.state.borrow_mut().call = None;
+            self.step.hide();
+            show(&self.call, false);
+        }
+        self.update_calls();
         show(&self.compose, in_chat && !ended);
         show(&self.end, in_chat && !ended);
         show(&self.ended, ended);

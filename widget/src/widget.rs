@@ -7,13 +7,14 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
-use interact_sdk::protocol::{Party, SessionEvent};
-use interact_sdk::{Error, VisitorState};
+use interact_sdk::protocol::{HangupReason, Party, SessionEvent};
+use interact_sdk::{CallEvent, Error, VisitorState};
 use wasm_bindgen::JsValue;
 use web_sys::Element;
 
 use crate::driver::{Driver, DriverOptions};
-use crate::i18n::Lang;
+use crate::i18n::{CallFailure, Lang};
+use crate::rtc::Rtc;
 use crate::view::{Intent, View, ViewOptions};
 
 /// What the widget tells the page around it (the loader on the host page, through the
@@ -57,6 +58,8 @@ impl fmt::Debug for Widget {
 struct Inner {
     view: RefCell<Option<View>>,
     driver: RefCell<Option<Driver>>,
+    /// The call in progress.
+    rtc: RefCell<Option<Rtc>>,
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
@@ -64,6 +67,9 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if let Some(rtc) = self.rtc.get_mut().take() {
+            rtc.close();
+        }
         if let Some(d) = self.driver.get_mut() {
             d.stop();
         }
@@ -77,6 +83,7 @@ impl Widget {
         let inner = Rc::new(Inner {
             view: RefCell::new(None),
             driver: RefCell::new(None),
+            rtc: RefCell::new(None),
             visible: Cell::new(true),
             unread: Cell::new(0),
             options,
@@ -87,6 +94,7 @@ impl Widget {
             ViewOptions {
                 lang: inner.options.lang,
                 minimizable: inner.options.notify.is_some(),
+                remember: inner.options.driver.persist,
             },
             Rc::new(move |intent| {
                 if let Some(inner) = weak.upgrade() {
@@ -153,13 +161,36 @@ impl Inner {
         driver.start();
     }
 
+    fn rtc(&self) -> Option<Rtc> {
+        self.rtc.borrow().clone()
+    }
+
+    /// Closes the call's media, if there is a call.
+    fn end_call(&self) {
+        let rtc = self.rtc.borrow_mut().take();
+        if let Some(rtc) = rtc {
+            rtc.close();
+        }
+    }
+
     fn event(&self, event: &Event) {
         if let Some(v) = self.view() {
             v.handle(event);
         }
         match event {
+            Event::Call { event, .. } => {
+                if let Some(rtc) = self.rtc() {
+                    rtc.handle(event);
+                }
+                if matches!(event, CallEvent::Ended { .. }) {
+                    self.end_call();
+                }
+            }
+            Event::State(VisitorState::Ended { .. }) => {
+                self.end_call();
+                self.notify("session", JsValue::FALSE);
+            }
             Event::SessionStarted(_) => self.notify("session", JsValue::TRUE),
-            Event::State(VisitorState::Ended { .. }) => self.notify("session", JsValue::FALSE),
             Event::Timeline(frame) => {
                 if let SessionEvent::Message {
                     from: Party::Agent | Party::System,
@@ -212,7 +243,50 @@ impl Inner {
             Intent::End => {
                 let _ = driver.end();
             }
+            Intent::StartCall { media, .. } => {
+                let Some(stream) = view.take_call_stream() else {
+                    return;
+                };
+                match driver.start_call(media) {
+                    Ok(_) => {
+                        self.end_call();
+                        view.call_placed(media);
+                        *self.rtc.borrow_mut() =
+                            Some(Rtc::new(driver.clone(), view.clone(), media, stream));
+                    }
+                    Err(e) => {
+                        crate::devices::stop(&stream);
+                        view.call_problem(CallFailure::Unsupported);
+                        view.set_notice(Some(&e.to_string()));
+                    }
+                }
+            }
+            Intent::Mute(on) => {
+                if let Some(rtc) = self.rtc() {
+                    rtc.set_muted(on);
+                }
+            }
+            Intent::Camera(on) => {
+                if let Some(rtc) = self.rtc() {
+                    rtc.set_camera(on);
+                }
+            }
+            Intent::Screen(on) => {
+                if let Some(rtc) = self.rtc() {
+                    rtc.set_screen(on);
+                }
+            }
+            Intent::SwitchDevice { kind, id } => {
+                if let Some(rtc) = self.rtc() {
+                    rtc.switch(kind, id);
+                }
+            }
+            Intent::Hangup => {
+                self.end_call();
+                let _ = driver.hangup(HangupReason::Normal);
+            }
             Intent::NewChat => {
+                self.end_call();
                 driver.stop();
                 view.reset();
                 match Driver::new(&self.options.driver) {

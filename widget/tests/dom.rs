@@ -47,6 +47,7 @@ impl Harness {
             ViewOptions {
                 lang,
                 minimizable: true,
+                remember: true,
             },
             Rc::new(move |i| sink.borrow_mut().push(i)),
         );

@@ -1,0 +1,477 @@
+//! The visitor's side of a call: one `RTCPeerConnection`, driven by the SDK's
+//! [`CallEvent`]s (the machine decides; this module only carries out). The agent accepts,
+//! we offer; the agent's answer and candidates are applied in order; screen sharing adds a
+//! video track and renegotiates; device switches replace tracks without renegotiating.
+//! Every asynchronous step runs from one queue, so they never interleave.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use interact_sdk::CallEvent;
+use interact_sdk::protocol::{CallMedia, DeviceKind, HangupReason, IceCandidate, MediaState};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+};
+
+use crate::devices::{self, MediaError};
+use crate::driver::Driver;
+use crate::i18n::CallFailure;
+use crate::view::View;
+
+/// One call in progress. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Rtc {
+    inner: Rc<Inner>,
+}
+
+enum Job {
+    Event(CallEvent),
+    Screen(bool),
+    Switch(DeviceKind, String),
+}
+
+struct Inner {
+    driver: Driver,
+    view: View,
+    media: CallMedia,
+    local: MediaStream,
+    remote: MediaStream,
+    pc: RefCell<Option<RtcPeerConnection>>,
+    /// The shared screen and the sender carrying it.
+    screen: RefCell<Option<(MediaStream, RtcRtpSender, EventListener)>>,
+    queue: RefCell<VecDeque<Job>>,
+    busy: Cell<bool>,
+    closed: Cell<bool>,
+    listeners: RefCell<Vec<EventListener>>,
+}
+
+type Step = Result<(), CallFailure>;
+
+async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+impl Rtc {
+    /// A call placed with the microphone (and camera) stream the device step opened.
+    pub(crate) fn new(driver: Driver, view: View, media: CallMedia, local: MediaStream) -> Self {
+        let remote = MediaStream::new().expect("MediaStream exists where getUserMedia does");
+        view.set_own_stream(Some(&local));
+        view.set_remote_stream(Some(&remote));
+        Self {
+            inner: Rc::new(Inner {
+                driver,
+                view,
+                media,
+                local,
+                remote,
+                pc: RefCell::new(None),
+                screen: RefCell::new(None),
+                queue: RefCell::default(),
+                busy: Cell::new(false),
+                closed: Cell::new(false),
+                listeners: RefCell::default(),
+            }),
+        }
+    }
+
+    /// Carries out a call event of the SDK. `Ended` closes at once.
+    pub(crate) fn handle(&self, event: &CallEvent) {
+        match event {
+            CallEvent::Ended { .. } => self.close(),
+            CallEvent::Accepted { .. }
+            | CallEvent::RemoteOffer { .. }
+            | CallEvent::RemoteAnswer { .. }
+            | CallEvent::RemoteCandidate { .. } => self.push(Job::Event(event.clone())),
+            _ => {}
+        }
+    }
+
+    /// Mutes or unmutes the microphone.
+    pub(crate) fn set_muted(&self, muted: bool) {
+        for t in self.inner.local.get_audio_tracks().iter() {
+            t.unchecked_into::<MediaStreamTrack>().set_enabled(!muted);
+        }
+        let state = MediaState {
+            muted,
+            ..self.inner.driver.local_media()
+        };
+        self.inner.report(state);
+    }
+
+    /// Turns the camera off or on (video calls).
+    pub(crate) fn set_camera(&self, on: bool) {
+        if self.inner.media != CallMedia::Video {
+            return;
+        }
+        for t in self.inner.local.get_video_tracks().iter() {
+            t.unchecked_into::<MediaStreamTrack>().set_enabled(on);
+        }
+        let state = MediaState {
+            camera: on,
+            ..self.inner.driver.local_media()
+        };
+        self.inner.report(state);
+    }
+
+    /// Starts or stops sharing the screen.
+    pub(crate) fn set_screen(&self, on: bool) {
+        self.push(Job::Screen(on));
+    }
+
+    /// Switches to another microphone, camera or speaker; the call goes on.
+    pub(crate) fn switch(&self, kind: DeviceKind, id: String) {
+        self.push(Job::Switch(kind, id));
+    }
+
+    /// Closes the connection and stops every local track. Idempotent.
+    pub(crate) fn close(&self) {
+        let i = &self.inner;
+        if i.closed.replace(true) {
+            return;
+        }
+        i.queue.borrow_mut().clear();
+        i.listeners.borrow_mut().clear();
+        if let Some(pc) = i.pc.borrow_mut().take() {
+            pc.close();
+        }
+        if let Some((screen, _, _)) = i.screen.borrow_mut().take() {
+            devices::stop(&screen);
+        }
+        devices::stop(&i.local);
+        i.view.set_own_stream(None);
+        i.view.set_remote_stream(None);
+    }
+
+    fn push(&self, job: Job) {
+        let i = &self.inner;
+        if i.closed.get() {
+            return;
+        }
+        i.queue.borrow_mut().push_back(job);
+        if i.busy.replace(true) {
+            return;
+        }
+        let this = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                let job = this.inner.queue.borrow_mut().pop_front();
+                let Some(job) = job else { break };
+                if this.inner.closed.get() {
+                    break;
+                }
+                let result = this.run(job).await;
+                if let Err(why) = result {
+                    this.fail(why);
+                }
+            }
+            this.inner.busy.set(false);
+        });
+    }
+
+    /// Gives up: says why in the chat, closes, hangs up with `failed`. Screen and device
+    /// problems only say so; the call goes on.
+    fn fail(&self, why: CallFailure) {
+        let i = &self.inner;
+        if i.closed.get() {
+            return;
+        }
+        i.view.call_problem(why);
+        if matches!(why, CallFailure::Screen | CallFailure::Device) {
+            return;
+        }
+        self.close();
+        let _ = i.driver.hangup(HangupReason::Failed);
+    }
+
+    async fn run(&self, job: Job) -> Step {
+        match job {
+            Job::Event(CallEvent::Accepted { .. }) => {
+                self.connect()?;
+                self.offer().await
+            }
+            Job::Event(CallEvent::RemoteOffer { sdp, .. }) => self.answer(sdp).await,
+            Job::Event(CallEvent::RemoteAnswer { sdp, .. }) => {
+                self.remote_description(RtcSdpType::Answer, &sdp).await
+            }
+            Job::Event(CallEvent::RemoteCandidate { candidate, .. }) => {
+                let pc = self.pc()?;
+                let init = web_sys::RtcIceCandidateInit::new(&candidate.candidate);
+                init.set_sdp_mid(candidate.sdp_mid.as_deref());
+                init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+                let p = if candidate.candidate.is_empty() {
+                    pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(None)
+                } else {
+                    pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init))
+                };
+                // A candidate that does not apply (say, for a stopped transceiver) is not
+                // worth the call.
+                let _ = wait(p).await;
+                Ok(())
+            }
+            Job::Event(_) => Ok(()),
+            Job::Screen(on) => self.screen(on).await,
+            Job::Switch(kind, id) => self.switch_now(kind, id).await,
+        }
+    }
+
+    fn pc(&self) -> Result<RtcPeerConnection, CallFailure> {
+        self.inner
+            .pc
+            .borrow()
+            .clone()
+            .ok_or(CallFailure::Negotiation)
+    }
+
+    /// Creates the peer connection with the server's ICE servers and the local tracks.
+    fn connect(&self) -> Step {
+        let i = &self.inner;
+        let config = RtcConfiguration::new();
+        // `RTCIceServer` dictionaries, built by hand (cheaper in wasm than serde_json).
+        let servers = Array::new();
+        for server in i.driver.ice_servers() {
+            let s = js_sys::Object::new();
+            let urls: Array = server
+                .urls
+                .iter()
+                .map(|u| JsValue::from(u.as_str()))
+                .collect();
+            let _ = Reflect::set(&s, &"urls".into(), &urls);
+            for (key, value) in [
+                ("username", &server.username),
+                ("credential", &server.credential),
+            ] {
+                if let Some(v) = value {
+                    let _ = Reflect::set(&s, &key.into(), &v.into());
+                }
+            }
+            servers.push(&s);
+        }
+        config.set_ice_servers(&servers);
+        let pc = RtcPeerConnection::new_with_configuration(&config)
+            .map_err(|_| CallFailure::Unsupported)?;
+        let weak = Rc::downgrade(i);
+        let on_candidate = {
+            let weak = weak.clone();
+            EventListener::new(&pc, "icecandidate", move |e| {
+                let (Some(i), Some(e)) = (weak.upgrade(), e.dyn_ref::<RtcPeerConnectionIceEvent>())
+                else {
+                    return;
+                };
+                let candidate = match e.candidate() {
+                    Some(c) => IceCandidate {
+                        candidate: c.candidate(),
+                        sdp_mid: c.sdp_mid(),
+                        sdp_m_line_index: c.sdp_m_line_index(),
+                    },
+                    None => IceCandidate {
+                        candidate: String::new(),
+                        sdp_mid: None,
+                        sdp_m_line_index: None,
+                    },
+                };
+                let _ = i.driver.local_candidate(candidate);
+            })
+        };
+        let on_track = {
+            let weak = weak.clone();
+            EventListener::new(&pc, "track", move |e| {
+                let (Some(i), Some(e)) = (weak.upgrade(), e.dyn_ref::<RtcTrackEvent>()) else {
+                    return;
+                };
+                let track = e.track();
+                // One remote picture: a newer video track (say, the agent's screen)
+                // replaces the older one.
+                if track.kind() == "video" {
+                    for old in i.remote.get_video_tracks().iter() {
+                        i.remote.remove_track(&old.unchecked_into());
+                    }
+                }
+                i.remote.add_track(&track);
+                i.view.set_remote_stream(Some(&i.remote));
+            })
+        };
+        let on_state = EventListener::new(&pc, "connectionstatechange", move |_| {
+            let Some(inner) = weak.upgrade() else { return };
+            let this = Rtc { inner };
+            let state = this
+                .inner
+                .pc
+                .borrow()
+                .as_ref()
+                .map(|p| p.connection_state());
+            match state {
+                Some(RtcPeerConnectionState::Failed) => this.fail(CallFailure::Connection),
+                Some(RtcPeerConnectionState::Connected) => this.inner.view.call_connected(),
+                _ => {}
+            }
+        });
+        *i.listeners.borrow_mut() = vec![on_candidate, on_track, on_state];
+        for t in i.local.get_tracks().iter() {
+            pc.add_track_0(&t.unchecked_into(), &i.local);
+        }
+        *i.pc.borrow_mut() = Some(pc);
+        Ok(())
+    }
+
+    /// Lets the browser make the offer or answer the state calls for
+    /// (`setLocalDescription()` without arguments), and returns its SDP.
+    async fn describe(&self) -> Result<String, CallFailure> {
+        let pc = self.pc()?;
+        wait(pc.unchecked_ref::<Pc>().set_local_description())
+            .await
+            .map_err(|_| CallFailure::Negotiation)?;
+        pc.local_description()
+            .map(|d| d.sdp())
+            .ok_or(CallFailure::Negotiation)
+    }
+
+    async fn offer(&self) -> Step {
+        let sdp = self.describe().await?;
+        self.inner
+            .driver
+            .local_offer(sdp)
+            .map_err(|_| CallFailure::Negotiation)
+    }
+
+    async fn answer(&self, sdp: String) -> Step {
+        self.remote_description(RtcSdpType::Offer, &sdp).await?;
+        let sdp = self.describe().await?;
+        self.inner
+            .driver
+            .local_answer(sdp)
+            .map_err(|_| CallFailure::Negotiation)
+    }
+
+    async fn remote_description(&self, kind: RtcSdpType, sdp: &str) -> Step {
+        let pc = self.pc()?;
+        let d = RtcSessionDescriptionInit::new(kind);
+        d.set_sdp(sdp);
+        wait(pc.set_remote_description(&d))
+            .await
+            .map_err(|_| CallFailure::Negotiation)?;
+        Ok(())
+    }
+
+    async fn screen(&self, on: bool) -> Step {
+        let i = &self.inner;
+        let pc = self.pc()?;
+        let sharing = i.screen.borrow().is_some();
+        if on == sharing {
+            return Ok(());
+        }
+        if on {
+            let stream = match devices::screen().await {
+                Ok(s) => s,
+                // The visitor closed the picker: nothing to say.
+                Err(MediaError::Denied) => {
+                    i.view.set_call_media(i.driver.local_media());
+                    return Ok(());
+                }
+                Err(_) => {
+                    i.view.set_call_media(i.driver.local_media());
+                    return Err(CallFailure::Screen);
+                }
+            };
+            if i.closed.get() {
+                devices::stop(&stream);
+                return Ok(());
+            }
+            let track: MediaStreamTrack = stream.get_video_tracks().get(0).unchecked_into();
+            let sender = pc.add_track_0(&track, &stream);
+            // The browser's own "stop sharing" button ends the track.
+            let weak = Rc::downgrade(i);
+            let ended = EventListener::new(&track, "ended", move |_| {
+                if let Some(inner) = weak.upgrade() {
+                    Rtc { inner }.set_screen(false);
+                }
+            });
+            *i.screen.borrow_mut() = Some((stream, sender, ended));
+        } else {
+            let Some((stream, sender, _)) = i.screen.borrow_mut().take() else {
+                return Ok(());
+            };
+            pc.remove_track(&sender);
+            devices::stop(&stream);
+        }
+        self.offer().await?;
+        let state = MediaState {
+            screen: on,
+            ..i.driver.local_media()
+        };
+        i.report(state);
+        Ok(())
+    }
+
+    async fn switch_now(&self, kind: DeviceKind, id: String) -> Step {
+        let i = &self.inner;
+        if kind == DeviceKind::AudioOutput {
+            i.view.set_speaker(&id);
+            let _ = i.driver.device_changed(kind);
+            return Ok(());
+        }
+        if kind == DeviceKind::VideoInput && i.media != CallMedia::Video {
+            return Ok(());
+        }
+        let track = devices::open_track(kind, &id)
+            .await
+            .map_err(|_| CallFailure::Device)?;
+        if i.closed.get() {
+            track.stop();
+            return Ok(());
+        }
+        let media = i.driver.local_media();
+        track.set_enabled(match kind {
+            DeviceKind::AudioInput => !media.muted,
+            _ => media.camera,
+        });
+        let pc = self.pc().ok();
+        let senders: Array = pc.map(|pc| pc.get_senders()).unwrap_or_default();
+        for s in senders.iter() {
+            let s: RtcRtpSender = s.unchecked_into();
+            if s.track().is_some_and(|t| t.kind() == track.kind()) {
+                wait(s.replace_track(Some(&track)))
+                    .await
+                    .map_err(|_| CallFailure::Device)?;
+            }
+        }
+        let old: Array = if track.kind() == "audio" {
+            i.local.get_audio_tracks()
+        } else {
+            i.local.get_video_tracks()
+        };
+        for t in old.iter() {
+            let t: MediaStreamTrack = t.unchecked_into();
+            t.stop();
+            i.local.remove_track(&t);
+        }
+        i.local.add_track(&track);
+        i.view.set_own_stream(Some(&i.local));
+        let _ = i.driver.device_changed(kind);
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Tells the agent (and the view) the new media state.
+    fn report(&self, state: MediaState) {
+        // Refused only without a call or link; the view shows the state either way.
+        let _ = self.driver.set_media(state);
+        self.view.set_call_media(state);
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// An `RTCPeerConnection`, for the one method web-sys only has in its old form.
+    type Pc;
+    /// `setLocalDescription()` without a description: the browser makes the offer or
+    /// answer the signalling state calls for.
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description(this: &Pc) -> js_sys::Promise;
+}
