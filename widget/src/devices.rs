@@ -639,7 +639,7 @@ impl StepInner {
         let video = self.state.borrow().media == CallMedia::Video;
         if video {
             self.preview.set_src_object(Some(&stream));
-            let _ = self.preview.play();
+            crate::dom::play(&self.preview);
         }
         show(&self.preview, video);
         self.fill(devices);

@@ -48,3 +48,13 @@ pub(crate) fn show(e: &Element, visible: bool) {
         attr(e, "hidden", "");
     }
 }
+
+/// Starts playing `media` (a new stream). A play interrupted by a newer stream, or held
+/// back by the autoplay policy, is not an error: `autoplay` starts it when it can.
+pub(crate) fn play(media: &web_sys::HtmlMediaElement) {
+    if let Ok(promise) = media.play() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
+    }
+}

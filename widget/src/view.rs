@@ -574,7 +574,7 @@ impl View {
         remote.set_src_object(stream);
         if stream.is_some() {
             // Autoplay may need the gesture that started the call; it has just happened.
-            let _ = remote.play();
+            crate::dom::play(remote);
         }
     }
 

@@ -116,7 +116,15 @@ impl Driver {
         let mut builder = fantoccini::ClientBuilder::new(connector);
         builder.capabilities(caps);
         let url = format!("http://127.0.0.1:{}", self.port);
-        match tokio::time::timeout(Duration::from_secs(30), builder.connect(&url)).await {
+        let mut attempt =
+            tokio::time::timeout(Duration::from_secs(30), builder.connect(&url)).await;
+        if matches!(attempt, Ok(Err(_))) {
+            // Several Chromiums starting at once on a small shared machine: one may miss
+            // chromedriver's start-up window. Once more, after a breath.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            attempt = tokio::time::timeout(Duration::from_secs(30), builder.connect(&url)).await;
+        }
+        match attempt {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => panic!(
                 "chromedriver could not start {}: {e}; run `cargo xtask prereq` (chromium and \

@@ -37,7 +37,10 @@ pub async fn enter_widget(page: &Page) {
 /// Opens `host_url`, the widget, and starts a chat with `name` and a first message;
 /// leaves the page in the widget's frame.
 pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
-    page.browser.goto(host_url).await.expect("open the host page");
+    page.browser
+        .goto(host_url)
+        .await
+        .expect("open the host page");
     page.wait_visible("the launcher", LAUNCHER).await;
     page.click(LAUNCHER).await;
     enter_widget(page).await;
@@ -50,7 +53,8 @@ pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
     )
     .await;
     page.type_into("[id$='-name']", name).await;
-    page.type_into("[id$='-email']", "visitor@example.com").await;
+    page.type_into("[id$='-email']", "visitor@example.com")
+        .await;
     page.click("[id$='-consent']").await;
     page.type_into("[id$='-first']", first).await;
     page.click(".iw-start").await;

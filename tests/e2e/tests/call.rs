@@ -50,6 +50,9 @@ async fn media_flows(page: &Page, what: &str, css: &str, audio: bool) {
     panic!("{what}: frames stopped at {first}");
 }
 
+/// The two tests each run two browsers; one pair at a time on a small machine.
+static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn support() -> TargetRef {
     TargetRef::Service("support".into())
 }
@@ -60,6 +63,7 @@ async fn a_video_call_with_screen_sharing_between_the_widget_and_the_console() {
         return;
     }
     require_widget_package();
+    let _one_at_a_time = BROWSERS.lock().await;
     let stack = Stack::start().await;
     let stack = &stack;
     with_browser("call-console", LIMIT, |console| async move {
@@ -81,9 +85,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
 
     // --- The device step: devices by name, a live preview, then the call.
     visitor.click(".iw-call-video").await;
-    visitor
-        .wait_visible("the device step", ".iw-devices")
-        .await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
     visitor
         .wait_until(
             "microphones listed by name",
@@ -103,13 +105,33 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
         .await;
     console.click(&format!("{SHOWN} .call-accept")).await;
-    media_flows(console, "the visitor's camera at the agent", &format!("{SHOWN} .call-remote"), true).await;
-    media_flows(visitor, "the agent's camera at the visitor", ".iw-remote", true).await;
+    media_flows(
+        console,
+        "the visitor's camera at the agent",
+        &format!("{SHOWN} .call-remote"),
+        true,
+    )
+    .await;
+    media_flows(
+        visitor,
+        "the agent's camera at the visitor",
+        ".iw-remote",
+        true,
+    )
+    .await;
     console
-        .wait_text("the call connected", &format!("{SHOWN} .call-status"), "Connected")
+        .wait_text(
+            "the call connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
         .await;
     let (available, busy) = stack.state.hub.agent_counts(&support());
-    assert_eq!((available, busy), (0, 1), "an agent in a call takes no other task");
+    assert_eq!(
+        (available, busy),
+        (0, 1),
+        "an agent in a call takes no other task"
+    );
     top(visitor).await;
     visitor.screenshot("video").await;
     enter_widget(visitor).await;
@@ -117,7 +139,13 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
 
     // --- Screen sharing on: a second video arrives at the agent; off: it goes.
     visitor.click(".iw-screen").await;
-    media_flows(console, "the visitor's screen at the agent", &format!("{SHOWN} .call-screen"), false).await;
+    media_flows(
+        console,
+        "the visitor's screen at the agent",
+        &format!("{SHOWN} .call-screen"),
+        false,
+    )
+    .await;
     console.screenshot("screen").await;
     visitor.click(".iw-screen").await;
     console
@@ -144,9 +172,19 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         )
         .await;
     assert!(!switched.is_empty());
-    media_flows(console, "the visitor's camera after the switch", &format!("{SHOWN} .call-remote"), true).await;
+    media_flows(
+        console,
+        "the visitor's camera after the switch",
+        &format!("{SHOWN} .call-remote"),
+        true,
+    )
+    .await;
     console
-        .wait_text("the call still connected", &format!("{SHOWN} .call-status"), "Connected")
+        .wait_text(
+            "the call still connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
         .await;
 
     // --- The agent hangs up: both sides end, the agent is free, the chat goes on.
@@ -172,20 +210,26 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(stack.state.hub.agent_counts(&support()), (1, 0), "free again after the call");
+    assert_eq!(
+        stack.state.hub.agent_counts(&support()),
+        (1, 0),
+        "free again after the call"
+    );
 
     // --- An audio call, hung up by the visitor this time.
     visitor.click(".iw-call-audio").await;
-    visitor
-        .wait_visible("the device step", ".iw-devices")
-        .await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
     visitor.click(".iw-call-go").await;
     console
         .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
         .await;
     console.click(&format!("{SHOWN} .call-accept")).await;
     console
-        .wait_text("the audio call connected", &format!("{SHOWN} .call-status"), "Connected")
+        .wait_text(
+            "the audio call connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
         .await;
     visitor.click(".iw-hangup").await;
     console
@@ -205,6 +249,7 @@ async fn a_service_without_video_never_offers_it() {
         return;
     }
     require_widget_package();
+    let _one_at_a_time = BROWSERS.lock().await;
     let stack = Stack::start_with(|c| {
         for s in &mut c.services {
             if s.id == "support" {
