@@ -179,8 +179,18 @@ impl Inner {
         }
         match event {
             Event::Call { event, .. } => {
-                if let Some(rtc) = self.rtc() {
-                    rtc.handle(event);
+                match self.rtc() {
+                    Some(rtc) => rtc.handle(event),
+                    // The other side goes on with a call this page has no media for (it
+                    // was placed before a reload): end it, so that the chat can place a
+                    // new one.
+                    None if !matches!(event, CallEvent::Ended { .. }) => {
+                        let driver = self.driver.borrow().clone();
+                        if let Some(driver) = driver {
+                            let _ = driver.hangup(HangupReason::Failed);
+                        }
+                    }
+                    None => {}
                 }
                 if matches!(event, CallEvent::Ended { .. }) {
                     self.end_call();

@@ -19,13 +19,22 @@
 //!   frame (mark `interact:form-ready`: configuration received, form shown, name field
 //!   focused), beside the baseline of a bare iframe of the same server (`/healthz`)
 //!   loading after a click, measured the same way in the same page.
+//!
+//! Calls (issue 6), with the agent console in a second Chromium (fake camera and
+//! microphone, loopback, no TURN), `--calls` video calls in one chat: from the visitor's
+//! click on "Start call" (after the device step) to the call ringing in the console, and
+//! to the first frame of the agent's video at the visitor. The console's page accepts the
+//! moment it rings (a script in the page, checking every 5 ms), so the figure is the
+//! machinery's, not a person's. Times are `Date.now()` of the two pages (one machine).
 
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use interact_e2e::browser::{Driver, Page, browser_binaries};
+use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
 use interact_e2e::stack::{Stack, require_widget_package, www};
+use interact_e2e::widget::start_chat;
 use serde_json::{Value, json};
 
 fn gzip(data: &[u8]) -> usize {
@@ -177,6 +186,7 @@ async fn one_run(page: &Page, stack: &Stack) -> [f64; 4] {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut runs = 10usize;
+    let mut calls = 5usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -187,9 +197,16 @@ async fn main() {
                     .unwrap_or(runs)
                     .max(2)
             }
+            "--calls" => {
+                calls = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(calls)
+                    .max(1)
+            }
             "--bench" => {}
             "-h" | "--help" => {
-                println!("cargo bench -p interact-e2e --bench widget [-- --runs N]");
+                println!("cargo bench -p interact-e2e --bench widget [-- --runs N --calls N]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -208,7 +225,7 @@ async fn main() {
 
     println!("Interact widget benchmark\n");
     println!(
-        "Reproduce:  cargo xtask widget && cargo bench -p interact-e2e --bench widget -- --runs {runs}"
+        "Reproduce:  cargo xtask widget && cargo bench -p interact-e2e --bench widget -- --runs {runs} --calls {calls}"
     );
     println!(
         "Machine:    {} CPUs, {}",
@@ -259,6 +276,7 @@ async fn main() {
     let _ = page.browser.clone().close().await;
     drop(driver);
     stack.stop().await;
+    let call_samples = call_runs(calls).await;
 
     println!(
         "\nSpeed in headless Chromium, {runs} navigations of the demo host page (first = cold cache)"
@@ -283,6 +301,23 @@ async fn main() {
     let ratio = median(&samples[2]) / median(&samples[3]).max(0.001);
     println!("  widget / bare iframe (medians)    x{ratio:.1}");
 
+    println!(
+        "\nCalls: {calls} video calls between the widget and the console (fake devices, loopback)"
+    );
+    println!("                                         first   median(rest)  p90(rest)");
+    println!(
+        "  click Start call -> ringing       {}",
+        summary(&call_samples[0])
+    );
+    println!(
+        "  click Start call -> agent video   {}",
+        summary(&call_samples[1])
+    );
+    println!(
+        "  accepted -> agent video           {}",
+        summary(&call_samples[2])
+    );
+
     let launcher = median(&samples[0]);
     println!("\nAims (issue 4)");
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
@@ -301,4 +336,106 @@ async fn main() {
         launcher,
         verdict(launcher < 50.0)
     );
+}
+
+/// Records, in the console's page, when a call rings, and accepts it at once.
+const AUTO_ACCEPT: &str = "window.__rang = null;
+   clearInterval(window.__autoAccept);
+   window.__autoAccept = setInterval(() => {
+     const banner = document.querySelector(arguments[0] + ' .call-banner');
+     const accept = document.querySelector(arguments[0] + ' .call-accept');
+     if (window.__rang === null && banner && !banner.hidden && !accept.disabled) {
+       window.__rang = Date.now();
+       accept.click();
+     }
+   }, 5);
+   return true;";
+
+/// Clicks Start call in the widget's frame and records when the agent's video shows its
+/// first frame.
+const START_AND_WATCH: &str = "window.__media = null;
+   const v = document.querySelector('.iw-remote');
+   clearInterval(window.__watch);
+   window.__watch = setInterval(() => {
+     if (window.__media === null && v.srcObject && v.getVideoPlaybackQuality().totalVideoFrames > 0) {
+       window.__media = Date.now();
+     }
+   }, 5);
+   const at = Date.now();
+   document.querySelector('.iw-call-go').click();
+   return at;";
+
+/// `calls` video calls in one chat: [click -> ringing, click -> agent's video, accepted ->
+/// agent's video] in milliseconds.
+async fn call_runs(calls: usize) -> [Vec<f64>; 3] {
+    let stack = Stack::start().await;
+    let (chromium, chromedriver) = browser_binaries();
+    let (agent_profile, visitor_profile) = (
+        tempfile::tempdir().expect("profile"),
+        tempfile::tempdir().expect("profile"),
+    );
+    let agent_driver = Driver::start(&chromedriver).await;
+    let console = Page::new(
+        agent_driver.session(&chromium, agent_profile.path()).await,
+        "bench-console",
+    );
+    let visitor_driver = Driver::start(&chromedriver).await;
+    let visitor = Page::new(
+        visitor_driver
+            .session(&chromium, visitor_profile.path())
+            .await,
+        "bench-visitor",
+    );
+    sign_in_available(&console, &stack, "alex").await;
+    start_chat(
+        &visitor,
+        &stack.host_url,
+        "Bench Visitor",
+        "A call, please.",
+    )
+    .await;
+    accept_first_offer(&console).await;
+    let mut out: [Vec<f64>; 3] = Default::default();
+    for _ in 0..calls {
+        visitor
+            .wait_visible("the video call button", ".iw-call-video")
+            .await;
+        visitor.click(".iw-call-video").await;
+        visitor
+            .wait_until(
+                "the device step to be ready",
+                "const b = document.querySelector('.iw-call-go');
+                 return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
+                vec![],
+            )
+            .await;
+        let _: bool = console.eval(AUTO_ACCEPT, vec![json!(SHOWN)]).await;
+        let clicked: f64 = visitor.eval(START_AND_WATCH, vec![]).await;
+        visitor
+            .wait_until(
+                "the agent's video",
+                "return window.__media !== null ? true : 'waiting';",
+                vec![],
+            )
+            .await;
+        let media: f64 = visitor.eval("return window.__media;", vec![]).await;
+        let rang: f64 = console.eval("return window.__rang;", vec![]).await;
+        out[0].push(rang - clicked);
+        out[1].push(media - clicked);
+        out[2].push(media - rang);
+        visitor.click(".iw-hangup").await;
+        console
+            .wait_until(
+                "the call panel to close",
+                "return document.querySelector(arguments[0] + ' .call-panel').hidden ? true : 'open';",
+                vec![json!(SHOWN)],
+            )
+            .await;
+    }
+    let _ = console.browser.clone().close().await;
+    let _ = visitor.browser.clone().close().await;
+    drop(agent_driver);
+    drop(visitor_driver);
+    stack.stop().await;
+    out
 }

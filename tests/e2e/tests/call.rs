@@ -240,6 +240,51 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         )
         .await;
     visitor.assert_no_problems("the widget").await;
+
+    // --- A reload in the middle of a call: the new page has no media for it, so it ends
+    // the call (the console's panel closes) and can place a new one.
+    visitor.click(".iw-call-audio").await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
+    visitor.click(".iw-call-go").await;
+    console.click(&format!("{SHOWN} .call-accept")).await;
+    console
+        .wait_text(
+            "the call connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
+        .await;
+    top(visitor).await;
+    visitor
+        .browser
+        .refresh()
+        .await
+        .expect("reload the host page");
+    console
+        .wait_until(
+            "the call to end after the visitor's reload",
+            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
+            vec![json!(format!("{SHOWN} .call-panel"))],
+        )
+        .await;
+    visitor
+        .wait_visible("the launcher", interact_e2e::widget::LAUNCHER)
+        .await;
+    // The widget comes back open if it was open (decided as the launcher is drawn);
+    // otherwise it is one click away.
+    let open: Option<String> = visitor
+        .eval(
+            "return document.querySelector(arguments[0]).getAttribute('aria-expanded');",
+            vec![json!(interact_e2e::widget::LAUNCHER)],
+        )
+        .await;
+    if open.as_deref() != Some("true") {
+        visitor.click(interact_e2e::widget::LAUNCHER).await;
+    }
+    enter_widget(visitor).await;
+    visitor
+        .wait_visible("a new call can be placed", ".iw-call-audio")
+        .await;
 }
 
 /// A service that enables audio but not video offers only an audio call.
