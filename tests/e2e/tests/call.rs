@@ -53,6 +53,20 @@ async fn media_flows(page: &Page, what: &str, css: &str, audio: bool) {
 /// The two tests each run two browsers; one pair at a time on a small machine.
 static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Waits until the agent can take a task again (their call ended), as the router sees it.
+async fn agent_free(stack: &Stack, when: &str) {
+    for _ in 0..50 {
+        if stack.state.hub.agent_counts(&support()) == (1, 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{when}: the agent is not free: {:?} (available, busy)",
+        stack.state.hub.agent_counts(&support())
+    );
+}
+
 fn support() -> TargetRef {
     TargetRef::Service("support".into())
 }
@@ -204,17 +218,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
             vec![json!(format!("{SHOWN} .call-panel"))],
         )
         .await;
-    for _ in 0..50 {
-        if stack.state.hub.agent_counts(&support()) == (1, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        stack.state.hub.agent_counts(&support()),
-        (1, 0),
-        "free again after the call"
-    );
+    agent_free(stack, "after the agent hung up").await;
 
     // --- An audio call, hung up by the visitor this time.
     visitor.click(".iw-call-audio").await;
@@ -231,6 +235,11 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
             "Connected",
         )
         .await;
+    assert_eq!(
+        stack.state.hub.agent_counts(&support()),
+        (0, 1),
+        "in the audio call"
+    );
     visitor.click(".iw-hangup").await;
     console
         .wait_until(
@@ -239,6 +248,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
             vec![json!(format!("{SHOWN} .call-panel"))],
         )
         .await;
+    agent_free(stack, "after the visitor hung up").await;
     visitor.assert_no_problems("the widget").await;
 
     // --- A reload in the middle of a call: the new page has no media for it, so it ends
