@@ -322,22 +322,24 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
 
 /// Wakes distribution when it asks to (offers lapse, coalesced queue positions are due):
 /// one task per server, for as long as it runs.
+///
+/// It also sweeps once a second: work the router produced where no caller dispatched
+/// afterwards (an offer for an agent freed by a session's end, say) waits no longer.
 pub async fn run_timers(state: AppState) {
+    const SWEEP: Duration = Duration::from_secs(1);
     loop {
         let changed = state.hub.timeout_changed();
-        match state.hub.next_timeout() {
-            Some(at) => {
-                // A little after: the wall clock and tokio's may differ by a millisecond.
-                let wait = Duration::from_millis(at.0.saturating_sub(now().0) + 2);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {
-                        state.hub.expire_offers(now());
-                        dispatch(&state).await;
-                    }
-                    () = changed => {}
-                }
+        // A little after the deadline: the wall clock and tokio's may differ by a
+        // millisecond.
+        let wait = state.hub.next_timeout().map_or(SWEEP, |at| {
+            Duration::from_millis(at.0.saturating_sub(now().0) + 2).min(SWEEP)
+        });
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                state.hub.expire_offers(now());
+                dispatch(&state).await;
             }
-            None => changed.await,
+            () = changed => {}
         }
     }
 }
