@@ -34,9 +34,9 @@ pub async fn enter_widget(page: &Page) {
     .await;
 }
 
-/// Opens `host_url`, the widget, and starts a chat with `name` and a first message;
-/// leaves the page in the widget's frame.
-pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
+/// Opens `host_url` and the widget, and waits for a usable pre-chat form (an agent is
+/// available); leaves the page in the widget's frame, recording its problems.
+pub async fn open_form(page: &Page, host_url: &str) {
     page.browser
         .goto(host_url)
         .await
@@ -52,10 +52,21 @@ pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
         vec![],
     )
     .await;
+}
+
+/// Fills the open pre-chat form (`name`, an email, consent, `first` message) and starts.
+pub async fn fill_and_start(page: &Page, name: &str, first: &str) {
     page.type_into("[id$='-name']", name).await;
     page.type_into("[id$='-email']", "visitor@example.com")
         .await;
     page.click("[id$='-consent']").await;
     page.type_into("[id$='-first']", first).await;
     page.click(".iw-start").await;
+}
+
+/// Opens `host_url`, the widget, and starts a chat with `name` and a first message;
+/// leaves the page in the widget's frame.
+pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
+    open_form(page, host_url).await;
+    fill_and_start(page, name, first).await;
 }

@@ -53,6 +53,36 @@ async fn media_flows(page: &Page, what: &str, css: &str, audio: bool) {
 /// The two tests each run two browsers; one pair at a time on a small machine.
 static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The visitor places an audio call (device step, Start call); the console accepts it once
+/// it rings; returns when the console says it is connected.
+async fn audio_call(visitor: &Page, console: &Page) {
+    visitor.click(".iw-call-audio").await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
+    visitor.click(".iw-call-go").await;
+    console
+        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+        .await;
+    console.click(&format!("{SHOWN} .call-accept")).await;
+    console
+        .wait_text(
+            "the audio call connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
+        .await;
+}
+
+/// Waits until the console's call panel is closed (the call is over there).
+async fn panel_closed(console: &Page, what: &str) {
+    console
+        .wait_until(
+            what,
+            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
+            vec![json!(format!("{SHOWN} .call-panel"))],
+        )
+        .await;
+}
+
 /// Waits until the agent can take a task again (their call ended), as the router sees it.
 async fn agent_free(stack: &Stack, when: &str) {
     for _ in 0..50 {
@@ -211,72 +241,31 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
             vec![],
         )
         .await;
-    console
-        .wait_until(
-            "the call panel to close",
-            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
-            vec![json!(format!("{SHOWN} .call-panel"))],
-        )
-        .await;
+    panel_closed(console, "the call panel to close").await;
     agent_free(stack, "after the agent hung up").await;
 
     // --- An audio call, hung up by the visitor this time.
-    visitor.click(".iw-call-audio").await;
-    visitor.wait_visible("the device step", ".iw-devices").await;
-    visitor.click(".iw-call-go").await;
-    console
-        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
-        .await;
-    console.click(&format!("{SHOWN} .call-accept")).await;
-    console
-        .wait_text(
-            "the audio call connected",
-            &format!("{SHOWN} .call-status"),
-            "Connected",
-        )
-        .await;
+    audio_call(visitor, console).await;
     assert_eq!(
         stack.state.hub.agent_counts(&support()),
         (0, 1),
         "in the audio call"
     );
     visitor.click(".iw-hangup").await;
-    console
-        .wait_until(
-            "the call panel to close",
-            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
-            vec![json!(format!("{SHOWN} .call-panel"))],
-        )
-        .await;
+    panel_closed(console, "the call panel to close").await;
     agent_free(stack, "after the visitor hung up").await;
     visitor.assert_no_problems("the widget").await;
 
     // --- A reload in the middle of a call: the new page has no media for it, so it ends
     // the call (the console's panel closes) and can place a new one.
-    visitor.click(".iw-call-audio").await;
-    visitor.wait_visible("the device step", ".iw-devices").await;
-    visitor.click(".iw-call-go").await;
-    console.click(&format!("{SHOWN} .call-accept")).await;
-    console
-        .wait_text(
-            "the call connected",
-            &format!("{SHOWN} .call-status"),
-            "Connected",
-        )
-        .await;
+    audio_call(visitor, console).await;
     top(visitor).await;
     visitor
         .browser
         .refresh()
         .await
         .expect("reload the host page");
-    console
-        .wait_until(
-            "the call to end after the visitor's reload",
-            "return document.querySelector(arguments[0]).hidden ? true : 'still open';",
-            vec![json!(format!("{SHOWN} .call-panel"))],
-        )
-        .await;
+    panel_closed(console, "the call to end after the visitor's reload").await;
     visitor
         .wait_visible("the launcher", interact_e2e::widget::LAUNCHER)
         .await;

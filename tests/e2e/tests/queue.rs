@@ -13,7 +13,7 @@ use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
 use interact_e2e::visitor::VisitorClient;
-use interact_e2e::widget::{LAUNCHER, enter_widget, top};
+use interact_e2e::widget::{enter_widget, fill_and_start, open_form, top};
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
@@ -148,28 +148,10 @@ async fn the_widget_counts_down_its_place_in_the_queue_while_the_agent_finishes_
             .expect("window size");
 
         // --- Dana opens the widget: the form is open although the agent is busy.
-        page.browser
-            .goto(&stack.host_url)
-            .await
-            .expect("open the host page");
-        page.wait_visible("the launcher", LAUNCHER).await;
-        page.click(LAUNCHER).await;
-        enter_widget(page).await;
-        page.record_problems().await;
-        page.wait_visible("the pre-chat form", ".iw-form").await;
-        page.wait_until(
-            "the start button to be enabled (an agent is signed in, at their limit)",
-            "return !document.querySelector('.iw-start').disabled;",
-            vec![],
-        )
-        .await;
+        // (The start button is enabled: an agent is signed in, at their limit.)
+        open_form(page, &stack.host_url).await;
         let _: bool = page.eval(RECORD_QUEUE, vec![json!(QUEUE)]).await;
-        page.type_into("[id$='-name']", "Dana").await;
-        page.type_into("[id$='-email']", "dana@example.com").await;
-        page.click("[id$='-consent']").await;
-        page.type_into("[id$='-first']", "Dana has a question.")
-            .await;
-        page.click(".iw-start").await;
+        fill_and_start(page, "Dana", "Dana has a question.").await;
 
         // --- Third in the queue, behind Ben and Cleo.
         wait_position(page, 3).await;
