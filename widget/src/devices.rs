@@ -1,7 +1,7 @@
 //! Microphones, cameras and speakers: asking for them (`getUserMedia`), listing them
 //! (`enumerateDevices`, which only names them after permission), the screen
 //! (`getDisplayMedia`), a microphone level meter (Web Audio), and the device step the
-//! visitor goes through before a call ([`DeviceStep`]): permission, device choice by label,
+//! visitor goes through before a call (`DeviceStep`): permission, device choice by label,
 //! a live camera preview and the level, with guidance when access is denied or no device
 //! exists. The choice is kept in `sessionStorage` only once the visitor consented.
 
