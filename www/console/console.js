@@ -230,6 +230,8 @@ function closeCall(session) {
   const view = views.get(session);
   if (view) {
     for (const v of [view.callRemote, view.callScreen, view.callLocal]) v.srcObject = null;
+    // The next call starts from "Connecting…", not from this one's last status.
+    setText(view.callStatus, "");
   }
 }
 
