@@ -135,11 +135,17 @@ fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// gzip at level 9.
+/// gzip by Zopfli: standard gzip any browser inflates, about 5% smaller than zlib's
+/// level 9 for the wasm, at a second of build time (built once, served many times).
 pub(crate) fn gzip(data: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data)?;
-    Ok(encoder.finish()?)
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        data,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// brotli at quality 11.
