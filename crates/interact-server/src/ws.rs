@@ -195,6 +195,28 @@ async fn read_loop<F, Fut>(
     }
 }
 
+/// Sends a connection fresh TURN credentials every half of their lifetime, so that one
+/// open for long (an agent signed in all day, a chat that turns into a call hours later)
+/// always holds credentials with at least half their life left when a call starts.
+/// `frame` makes the connection's frame now (`None` before its handshake, or for a target
+/// without calls). Never ends; without TURN servers it does nothing.
+async fn refresh_ice<F, Fut>(state: &AppState, conn: &Conn, mut frame: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<ServerFrame>>,
+{
+    if !state.config.ice.servers.iter().any(|s| s.is_turn()) {
+        return std::future::pending().await;
+    }
+    let every = Duration::from_millis(state.config.ice.credential_ttl_secs * 500);
+    loop {
+        tokio::time::sleep(every).await;
+        if let Some(f) = frame().await {
+            conn.send(&f);
+        }
+    }
+}
+
 fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     // Twice the protocol limit: frames up to it are refused with a proper error and close
     // code by `read_loop`; beyond it the transport drops the connection.
@@ -270,7 +292,7 @@ async fn visitor_conn(
         session: None,
     });
     let hello = std::sync::atomic::AtomicBool::new(false);
-    read_loop(
+    let reader = read_loop(
         state,
         stream,
         &conn,
@@ -285,8 +307,15 @@ async fn visitor_conn(
                 flow
             }
         },
-    )
-    .await;
+    );
+    let refresh = refresh_ice(state, &conn, || async {
+        let v = v.lock().await;
+        v.ice_frame(v.session.as_ref()?)
+    });
+    tokio::select! {
+        () = reader => {}
+        () = refresh => {}
+    }
     let v = v.into_inner();
     if let Some(s) = &v.session {
         state.hub.detach_visitor(s, conn.id);
@@ -311,13 +340,19 @@ impl Visitor {
     /// Sends `ice_servers` with TURN credentials for `session`, if ICE servers are
     /// configured and the target has calls enabled.
     fn send_ice_servers(&self, session: &SessionId) {
-        let modalities = self.state.tenant.modalities(&self.record.target);
-        if !(modalities.audio || modalities.video) {
-            return;
-        }
-        if let Some(f) = crate::ice::frame(&self.state.config.ice, session.as_str(), now()) {
+        if let Some(f) = self.ice_frame(session) {
             self.send(&f);
         }
+    }
+
+    /// The `ice_servers` frame for `session`, if ICE servers are configured and the
+    /// target has calls enabled.
+    fn ice_frame(&self, session: &SessionId) -> Option<ServerFrame> {
+        let modalities = self.state.tenant.modalities(&self.record.target);
+        if !(modalities.audio || modalities.video) {
+            return None;
+        }
+        crate::ice::frame(&self.state.config.ice, session.as_str(), now())
     }
 
     async fn handle(&mut self, frame: ClientFrame) -> Flow {
@@ -662,7 +697,7 @@ async fn agent_conn(state: &AppState, socket: WebSocket) {
     let writer = tokio::spawn(write_loop(sink, rx));
     let me: std::sync::Mutex<Option<AgentInfo>> = std::sync::Mutex::new(None);
     let signed_in = || me.lock().map(|m| m.is_some()).unwrap_or(false);
-    read_loop(state, stream, &conn, signed_in, |frame| {
+    let reader = read_loop(state, stream, &conn, signed_in, |frame| {
         let me = &me;
         let conn = &conn;
         async move {
@@ -680,8 +715,15 @@ async fn agent_conn(state: &AppState, socket: WebSocket) {
                 Some(info) => agent_frame(state, conn, &info, frame).await,
             }
         }
-    })
-    .await;
+    });
+    let refresh = refresh_ice(state, &conn, || async {
+        let id = me.lock().ok()?.as_ref()?.id.clone();
+        crate::ice::frame(&state.config.ice, id.as_str(), now())
+    });
+    tokio::select! {
+        () = reader => {}
+        () = refresh => {}
+    }
     let info = me.lock().ok().and_then(|m| m.clone());
     if let Some(info) = info {
         tracing::info!(agent = %info.id, "agent disconnected");

@@ -30,6 +30,11 @@ fn form(name: &str) -> PreChatForm {
 /// A server whose services queue plainly, alex may hold two chats (and is reachable
 /// directly by chat only), and a STUN and a TURN server are configured.
 async fn server(dir: &std::path::Path) -> TestServer {
+    server_with_ttl(dir, 600).await
+}
+
+/// [`server`] with TURN credentials valid for `ttl` seconds.
+async fn server_with_ttl(dir: &std::path::Path, ttl: u64) -> TestServer {
     let mut c = config(dir);
     for u in &mut c.users {
         if u.id == "alex" {
@@ -40,7 +45,7 @@ async fn server(dir: &std::path::Path) -> TestServer {
     for s in &mut c.services {
         s.workflow = None;
     }
-    c.ice.credential_ttl_secs = 600;
+    c.ice.credential_ttl_secs = ttl;
     c.ice.servers = vec![
         IceServerConfig::new(vec!["stun:stun.example.com:3478".into()], None),
         IceServerConfig::new(
@@ -173,6 +178,63 @@ async fn ice_servers_come_with_per_session_and_per_agent_turn_credentials() {
     let (mut c, _) = visitor(&server, chat_only.as_str(), "Cid").await;
     assert!(matches!(c.recv().await, ServerFrame::Event(e) if e.seq.0 == 1));
     drop((v, b));
+    server.stop().await;
+}
+
+/// The `expires_at` of an `ice_servers` frame.
+fn ice_expiry(frame: &ServerFrame) -> Option<u64> {
+    match frame {
+        ServerFrame::IceServers { expires_at, .. } => expires_at.map(|e| e.0),
+        _ => None,
+    }
+}
+
+/// Waits for the next `ice_servers` frame (ignoring the others) and returns its expiry.
+async fn next_ice(client: &mut Client) -> u64 {
+    let frames = client
+        .recv_until(|f| matches!(f, ServerFrame::IceServers { .. }))
+        .await;
+    frames
+        .last()
+        .and_then(ice_expiry)
+        .expect("TURN credentials expire")
+}
+
+#[tokio::test]
+async fn long_connections_get_fresh_turn_credentials_every_half_lifetime() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two seconds (below the configurable minute, set directly): new credentials every
+    // second.
+    let server = server_with_ttl(dir.path(), 2).await;
+    let support = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    // alex is reachable directly by chat only.
+    let chat_only = server.embed_code(TargetRef::User("alex".into())).await;
+
+    let token = server.agent_token("alex").await;
+    let mut alex = connect_agent(server.addr).await;
+    alex.agent_hello(&token).await;
+    let (mut v, _) = visitor(&server, support.as_str(), "Ann").await;
+    for (who, client) in [("agent", &mut alex), ("visitor", &mut v)] {
+        let first = next_ice(client).await;
+        let second = next_ice(client).await;
+        let third = next_ice(client).await;
+        // The first came with the handshake; the refreshes a second apart each.
+        assert!(
+            first <= second && second < third,
+            "{who}: each refresh expires later ({first}, {second}, {third})"
+        );
+    }
+    drop((alex, v));
+    // A target without calls gets none, now or later.
+    let (mut c, _) = visitor(&server, chat_only.as_str(), "Cid").await;
+    let waited = tokio::time::timeout(
+        Duration::from_millis(2_500),
+        c.recv_until(|f| matches!(f, ServerFrame::IceServers { .. })),
+    )
+    .await;
+    assert!(waited.is_err(), "a chat-only target got {waited:?}");
     server.stop().await;
 }
 
