@@ -461,6 +461,9 @@ impl DeviceStep {
                 Rc::new(move |i| StepInner::changed(i, kind)),
             ));
         }
+        if let Ok(devices) = media_devices() {
+            listeners.push(on(&devices, "devicechange", Rc::new(StepInner::relist)));
+        }
         *i.listeners.borrow_mut() = listeners;
     }
 
@@ -702,6 +705,51 @@ impl StepInner {
         let in_call = self.state.borrow().mode == Mode::InCall;
         show(&self.retry, !in_call && e != MediaError::Unsupported);
         self.go.set_disabled(true);
+    }
+
+    /// A device came or went (a headset plugged in): lists them again while the lists
+    /// show. Before a call, a microphone or camera in use that is gone is replaced by
+    /// opening the default one.
+    fn relist(this: &Rc<Self>) {
+        {
+            let st = this.state.borrow();
+            let lists_shown = match st.mode {
+                Mode::InCall => true,
+                // Not while asking for permission or guiding after a failure.
+                Mode::Setup => st.stream.is_some(),
+            };
+            if this.root.has_attribute("hidden") || !lists_shown {
+                return;
+            }
+        }
+        let generation = this.generation.get();
+        let weak = Rc::downgrade(this);
+        wasm_bindgen_futures::spawn_local(async move {
+            let listed = list().await;
+            let Some(i) = weak.upgrade() else { return };
+            if i.generation.get() != generation {
+                return;
+            }
+            let Ok(devices) = listed else { return };
+            let gone = {
+                let st = i.state.borrow();
+                let used = match st.media {
+                    CallMedia::Audio => &KINDS[..1],
+                    CallMedia::Video => &KINDS[..2],
+                };
+                st.mode == Mode::Setup
+                    && used.iter().any(|&kind| {
+                        st.choice
+                            .get(kind)
+                            .is_some_and(|id| !devices.iter().any(|d| d.kind == kind && d.id == id))
+                    })
+            };
+            if gone {
+                Self::acquire(&i);
+            } else {
+                i.fill(&devices);
+            }
+        });
     }
 
     fn changed(this: &Rc<Self>, kind: DeviceKind) {

@@ -312,6 +312,74 @@ async fn hostile_device_labels_are_shown_as_text() {
     assert!(body.get_attribute("data-pwned").is_none());
 }
 
+/// Waits (up to 5 s) until `selector` lists a device with id `id`.
+async fn wait_for_option(h: &Harness, selector: &str, id: &str) {
+    for _ in 0..250 {
+        if h.options(selector).iter().any(|(i, _)| i == id) {
+            return;
+        }
+        TimeoutFuture::new(20).await;
+    }
+    panic!("{selector} never listed {id}: {:?}", h.options(selector));
+}
+
+#[wasm_bindgen_test]
+async fn a_device_plugged_in_shows_up_in_the_lists() {
+    const BEFORE: &str = "return Promise.resolve([
+       {kind: 'audioinput', deviceId: 'm1', label: 'Built-in microphone'},
+       {kind: 'audiooutput', deviceId: 's1', label: 'Built-in speaker'}
+     ]);";
+    const AFTER: &str = "return Promise.resolve([
+       {kind: 'audioinput', deviceId: 'm1', label: 'Built-in microphone'},
+       {kind: 'audioinput', deviceId: 'm2', label: 'Headset microphone'},
+       {kind: 'audiooutput', deviceId: 's1', label: 'Built-in speaker'},
+       {kind: 'audiooutput', deviceId: 's2', label: 'Headset'}
+     ]);";
+    const IN_CALL: &str = "return Promise.resolve([
+       {kind: 'audioinput', deviceId: 'm1', label: 'Built-in microphone'},
+       {kind: 'audioinput', deviceId: 'm3', label: 'USB microphone'}
+     ]);";
+    let device_change = || {
+        let changed = web_sys::Event::new("devicechange").unwrap();
+        media_devices()
+            .unchecked_into::<web_sys::EventTarget>()
+            .dispatch_event(&changed)
+            .unwrap();
+    };
+    let before = Fake::new("enumerateDevices", BEFORE);
+    let h = Harness::connected(Lang::En, AV);
+    h.click(".iw-call-audio");
+    assert_eq!(h.settled().await, "ready");
+    assert_eq!(h.options(".iw-spk").len(), 1);
+
+    // The headset comes: the browser says `devicechange`, the lists follow.
+    drop(before);
+    let after = Fake::new("enumerateDevices", AFTER);
+    device_change();
+    wait_for_option(&h, ".iw-mic", "m2").await;
+    wait_for_option(&h, ".iw-spk", "s2").await;
+    assert_eq!(h.settled().await, "ready", "still ready to call");
+
+    // During the call, in the lists of its device button, too.
+    h.click(".iw-call-go");
+    h.view.call_placed(CallMedia::Audio);
+    h.click(".iw-devices-btn");
+    wait_for_option(&h, ".iw-mic", "m2").await;
+    drop(after);
+    let _in_call = Fake::new("enumerateDevices", IN_CALL);
+    device_change();
+    wait_for_option(&h, ".iw-mic", "m3").await;
+    assert!(
+        !h.options(".iw-mic").iter().any(|(id, _)| id == "m2"),
+        "the unplugged one is gone"
+    );
+    assert!(
+        h.take_intents()
+            .iter()
+            .all(|i| !matches!(i, Intent::Hangup))
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_denied_permission_says_how_to_allow_it() {
     let _gum = Fake::new("getUserMedia", &rejecting("NotAllowedError"));

@@ -278,6 +278,11 @@ async function acceptCall(session) {
   fillDevices(session).catch(() => {});
 }
 
+// A headset plugged in or out during a call: the device lists follow.
+navigator.mediaDevices?.addEventListener("devicechange", () => {
+  for (const session of calls.keys()) fillDevices(session).catch(() => {});
+});
+
 async function fillDevices(session) {
   const view = views.get(session);
   const call = calls.get(session);
