@@ -14,7 +14,7 @@ use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
 use interact_e2e::widget::{enter_widget, start_chat, top};
 use interact_server::tenant::TargetRef;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The whole scenario; normally about 30 s.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -176,6 +176,27 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         (0, 1),
         "an agent in a call takes no other task"
     );
+
+    // --- The agent plugs in a microphone mid-call: the console's list shows it.
+    let _: Value = console
+        .eval(
+            "const md = navigator.mediaDevices;
+             const real = md.enumerateDevices.bind(md);
+             md.enumerateDevices = async () => [...await real(),
+               { kind: 'audioinput', deviceId: 'usb-mic', label: 'USB microphone', groupId: '' }];
+             md.dispatchEvent(new Event('devicechange'));
+             return null;",
+            vec![],
+        )
+        .await;
+    console
+        .wait_until(
+            "the plugged-in microphone listed",
+            "return [...document.querySelectorAll(arguments[0] + ' option')]
+               .some((o) => o.value === 'usb-mic') ? true : 'not listed';",
+            vec![json!(format!("{SHOWN} .call-mic"))],
+        )
+        .await;
     top(visitor).await;
     visitor.screenshot("video").await;
     enter_widget(visitor).await;
