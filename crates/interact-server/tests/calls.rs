@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor, mid};
+use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{CallId, SessionId};
 use interact_sdk::protocol::{
@@ -54,6 +55,15 @@ async fn server_with_ttl(dir: &std::path::Path, ttl: u64) -> TestServer {
         ),
     ];
     TestServer::start(c).await
+}
+
+/// Embed codes of the support service (with calls) and of alex directly (chat only).
+async fn codes(server: &TestServer) -> (EmbedCode, EmbedCode) {
+    let support = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    let chat_only = server.embed_code(TargetRef::User("alex".into())).await;
+    (support, chat_only)
 }
 
 /// Checks an `ice_servers` frame made for `subject`.
@@ -127,11 +137,7 @@ async fn no_offer_within(agent: &mut Client, ms: u64) {
 async fn ice_servers_come_with_per_session_and_per_agent_turn_credentials() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = server(dir.path()).await;
-    let support = server
-        .embed_code(TargetRef::Service("support".into()))
-        .await;
-    // alex is reachable directly by chat only.
-    let chat_only = server.embed_code(TargetRef::User("alex".into())).await;
+    let (support, chat_only) = codes(&server).await;
 
     // The agent: right after the welcome.
     let token = server.agent_token("alex").await;
@@ -206,11 +212,7 @@ async fn long_connections_get_fresh_turn_credentials_every_half_lifetime() {
     // Two seconds (below the configurable minute, set directly): new credentials every
     // second.
     let server = server_with_ttl(dir.path(), 2).await;
-    let support = server
-        .embed_code(TargetRef::Service("support".into()))
-        .await;
-    // alex is reachable directly by chat only.
-    let chat_only = server.embed_code(TargetRef::User("alex".into())).await;
+    let (support, chat_only) = codes(&server).await;
 
     let token = server.agent_token("alex").await;
     let mut alex = connect_agent(server.addr).await;
