@@ -31,7 +31,24 @@ const line = (cls, who, text) => {
 const client = new InteractClient({ server: SERVER, code: CODE });
 let config = null;
 let agentName = "Agent";
+let connected = false;
+let inCall = false;
 const mine = new Map(); // message id -> its state element
+
+// Audio and video calls: offered only for what the target enables, once an agent is there.
+const showCallButtons = () => {
+  const has = (m) => config?.modalities.includes(m);
+  $("calls").hidden = inCall || !connected || !(has("audio") || has("video"));
+  $("audio-call").hidden = !has("audio");
+  $("video-call").hidden = !has("video");
+  $("screen").hidden = !has("screen_share");
+};
+const callStatus = (text) => { $("call-status").textContent = text; };
+const setVideo = (id, stream) => {
+  const v = $(id);
+  if (v.srcObject !== stream) v.srcObject = stream;
+  if (stream) v.play().catch(() => {}); // a newer stream may interrupt it: harmless
+};
 
 client.onEvent((e) => {
   switch (e.type) {
@@ -50,6 +67,38 @@ client.onEvent((e) => {
       if (e.state === "queued") status(e.position ? `You are number ${e.position} in line.` : "Waiting for someone…");
       if (e.state === "connected") { agentName = e.agent.display_name; status(`Talking to ${agentName}.`); }
       if (e.state === "ended") { status("This conversation has ended."); $("send").hidden = true; }
+      connected = e.state === "connected";
+      showCallButtons();
+      break;
+    case "call":
+      inCall = e.state !== "ended";
+      $("call").hidden = !inCall;
+      showCallButtons();
+      if (e.state === "calling") callStatus(`Calling ${agentName}…`);
+      if (e.state === "accepted") callStatus("Connecting…");
+      if (e.state === "connected") callStatus(`In a call with ${agentName}.`);
+      if (e.state === "ended") line("system", "", e.reason === "normal" ? "The call ended." : `The call ended (${e.reason}).`);
+      break;
+    case "local_stream":
+      setVideo("self", e.stream);
+      break;
+    case "remote_stream":
+      setVideo("remote", e.stream);
+      break;
+    case "speaker":
+      $("remote").setSinkId?.(e.id).catch(() => {});
+      break;
+    case "local_media":
+      $("mute").setAttribute("aria-pressed", String(e.muted));
+      $("mute").textContent = e.muted ? "Unmute" : "Mute";
+      $("screen").setAttribute("aria-pressed", String(e.screen));
+      $("screen").textContent = e.screen ? "Stop sharing" : "Share screen";
+      break;
+    case "call_media":
+      callStatus(e.muted ? `${agentName} is muted.` : `In a call with ${agentName}.`);
+      break;
+    case "call_problem":
+      callStatus(`Call problem: ${e.problem}`);
       break;
     case "form_rejected":
       $("form-error").textContent = e.fields.map((f) => `${f.field}: ${f.code}`).join(", ");
@@ -114,6 +163,20 @@ $("send").addEventListener("submit", (ev) => {
 });
 $("text").addEventListener("input", () => client.setTyping($("text").value.trim() !== ""));
 $("end").addEventListener("click", () => client.end());
+
+const call = async (media) => {
+  try {
+    await client.startCall(media); // asks for the microphone (and camera) first
+  } catch (err) {
+    // NotAllowed, NotFound, InUse, Unsupported (devices) or ApiMisuse (no agent yet).
+    status(`${err.name}: ${err.message}`);
+  }
+};
+$("audio-call").addEventListener("click", () => call("audio"));
+$("video-call").addEventListener("click", () => call("video"));
+$("mute").addEventListener("click", () => client.setMuted($("mute").getAttribute("aria-pressed") !== "true"));
+$("screen").addEventListener("click", () => client.shareScreen($("screen").getAttribute("aria-pressed") !== "true"));
+$("hangup").addEventListener("click", () => client.hangup());
 
 try {
   await client.checkConfig(); // says plainly if this page may not use the code

@@ -2,20 +2,26 @@
 //! own frame. Events reach JavaScript as plain objects (`InteractEvent` in the generated
 //! TypeScript declarations), built from the SDK's types with serde.
 
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
+use interact_sdk::CallEvent;
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::{FieldProblem, PreChatForm};
-use interact_sdk::ids::SessionId;
-use interact_sdk::protocol::{AgentInfo, EndReason, ErrorCode, EventFrame};
+use interact_sdk::ids::{CallId, SessionId};
+use interact_sdk::protocol::{
+    AgentInfo, CallMedia, DeviceKind, EndReason, ErrorCode, EventFrame, HangupReason, MediaState,
+};
 use interact_sdk::{Error, LinkState, VisitorState};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use web_sys::Element;
+use web_sys::{Element, MediaStream};
 
+use crate::devices::{self, DeviceChoice, MediaError};
 use crate::driver::{Driver, DriverOptions};
-use crate::i18n::Lang;
+use crate::i18n::{CallFailure, Lang};
+use crate::rtc::{CallSurface, Rtc};
 use crate::widget::{Widget, WidgetOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -80,7 +86,31 @@ export type InteractEvent =
   | { type: "event"; session: string; seq: number; at: number; event: SessionEvent }
   | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" }
   | { type: "typing"; active: boolean }
-  | { type: "error"; code: string; message: string };
+  | { type: "error"; code: string; message: string }
+  | CallEventJs;
+
+/** A call's progress (`startCall`): `calling` until the agent accepts, `accepted` while
+ * the media connects, `connected` once it flows, `ended` (with who hung up and why) when
+ * either side hangs up or it failed. */
+export type CallEventJs =
+  | { type: "call"; state: "calling" | "accepted"; call: string; media: "audio" | "video" }
+  | { type: "call"; state: "connected"; call: string }
+  | { type: "call"; state: "ended"; call: string; reason: "normal" | "declined" | "no_answer" | "failed" | "busy" | "not_allowed" | "other"; by: "visitor" | "agent" | "system" }
+  /** The agent muted, turned their camera off or shares their screen. */
+  | { type: "call_media"; muted: boolean; camera: boolean; screen: boolean }
+  /** The visitor's own media state after `setMuted`, `setCamera`, `shareScreen`. */
+  | { type: "local_media"; muted: boolean; camera: boolean; screen: boolean }
+  /** Show these: the visitor's own camera (mute it), and the agent's audio and video. */
+  | { type: "local_stream"; stream: MediaStream | null }
+  | { type: "remote_stream"; stream: MediaStream | null }
+  /** Play the agent's audio on this output (`HTMLMediaElement.setSinkId`). */
+  | { type: "speaker"; id: string }
+  /** `connection`, `negotiation` and `unsupported` end the call (`ended` follows);
+   * `screen` and `device` only mean that share or switch did not happen. */
+  | { type: "call_problem"; problem: "connection" | "negotiation" | "screen" | "device" | "unsupported" };
+
+/** A microphone, camera or speaker (labels only after the visitor allowed access). */
+export interface MediaDevice { kind: "audioinput" | "videoinput" | "audiooutput"; id: string; label: string }
 "#;
 
 /// The JavaScript shape of an [`Event`].
@@ -256,10 +286,207 @@ struct JsForm {
 /// client.connect();
 /// ```
 #[wasm_bindgen]
-#[derive(Debug)]
 pub struct InteractClient {
-    driver: Driver,
+    shared: Rc<Shared>,
     options: DriverOptions,
+}
+
+impl std::fmt::Debug for InteractClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the client and the driver's listener share. The listener holds it weakly (the
+/// driver holds the listener), so dropping the client frees all of it.
+struct Shared {
+    driver: Driver,
+    callback: RefCell<Option<js_sys::Function>>,
+    /// The call's media, while there is a call this page placed.
+    rtc: RefCell<Option<Rtc>>,
+}
+
+impl Shared {
+    fn emit(&self, event: &JsValue) {
+        let callback = self.callback.borrow().clone();
+        if let Some(f) = callback {
+            let _ = f.call1(&JsValue::NULL, event);
+        }
+    }
+
+    fn rtc(&self) -> Option<Rtc> {
+        self.rtc.borrow().clone()
+    }
+
+    fn end_call(&self) {
+        let rtc = self.rtc.borrow_mut().take();
+        if let Some(rtc) = rtc {
+            rtc.close();
+        }
+    }
+
+    /// The driver's event: to JavaScript, and a call's to its media.
+    fn on_event(&self, event: &Event) {
+        if let Some(e) = JsEvent::from_event(event) {
+            self.emit(&to_js(&e));
+        }
+        match event {
+            Event::Call { event, .. } => {
+                match self.rtc() {
+                    Some(rtc) => rtc.handle(event),
+                    // A call this page has no media for (placed before a reload) cannot
+                    // go on: end it, so that a new one can be placed.
+                    None if !matches!(event, CallEvent::Ended { .. }) => {
+                        let _ = self.driver.hangup(HangupReason::Failed);
+                    }
+                    None => {}
+                }
+                if let Some(e) = call_event(event) {
+                    self.emit(&e);
+                }
+                if matches!(event, CallEvent::Ended { .. }) {
+                    self.end_call();
+                }
+            }
+            Event::State(VisitorState::Ended { .. }) => self.end_call(),
+            _ => {}
+        }
+    }
+}
+
+/// The JavaScript event of an SDK call event, for those a custom UI shows.
+fn call_event(event: &CallEvent) -> Option<JsValue> {
+    Some(match event {
+        CallEvent::Accepted { call, media } => object(&[
+            ("type", "call".into()),
+            ("state", "accepted".into()),
+            ("call", call.as_str().into()),
+            ("media", media_name(*media).into()),
+        ]),
+        CallEvent::Ended { call, reason, by } => object(&[
+            ("type", "call".into()),
+            ("state", "ended".into()),
+            ("call", call.as_str().into()),
+            ("reason", to_js(reason)),
+            ("by", to_js(by)),
+        ]),
+        CallEvent::RemoteMedia { state, .. } => media_event("call_media", *state),
+        _ => return None,
+    })
+}
+
+fn media_name(media: CallMedia) -> &'static str {
+    match media {
+        CallMedia::Audio => "audio",
+        CallMedia::Video => "video",
+    }
+}
+
+fn media_event(kind: &'static str, state: MediaState) -> JsValue {
+    object(&[
+        ("type", kind.into()),
+        ("muted", state.muted.into()),
+        ("camera", state.camera.into()),
+        ("screen", state.screen.into()),
+    ])
+}
+
+/// A plain object with these members (events with values JSON cannot carry, such as
+/// streams; cheaper in wasm than a serde type per event).
+fn object(members: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (key, value) in members {
+        let _ = js_sys::Reflect::set(&o, &(*key).into(), value);
+    }
+    o.into()
+}
+
+/// A call behind the JavaScript API: reported as events.
+struct JsCall {
+    shared: Weak<Shared>,
+    call: CallId,
+}
+
+impl JsCall {
+    fn emit(&self, event: &JsValue) {
+        if let Some(s) = self.shared.upgrade() {
+            s.emit(event);
+        }
+    }
+}
+
+impl CallSurface for JsCall {
+    fn own_stream(&self, stream: Option<&MediaStream>) {
+        let stream = stream.map_or(JsValue::NULL, JsValue::from);
+        self.emit(&object(&[
+            ("type", "local_stream".into()),
+            ("stream", stream),
+        ]));
+    }
+    fn remote_stream(&self, stream: Option<&MediaStream>) {
+        let stream = stream.map_or(JsValue::NULL, JsValue::from);
+        self.emit(&object(&[
+            ("type", "remote_stream".into()),
+            ("stream", stream),
+        ]));
+    }
+    fn connected(&self) {
+        self.emit(&object(&[
+            ("type", "call".into()),
+            ("state", "connected".into()),
+            ("call", self.call.as_str().into()),
+        ]));
+    }
+    fn media(&self, state: MediaState) {
+        self.emit(&media_event("local_media", state));
+    }
+    fn speaker(&self, id: &str) {
+        self.emit(&object(&[("type", "speaker".into()), ("id", id.into())]));
+    }
+    fn problem(&self, why: CallFailure) {
+        let problem = match why {
+            CallFailure::Connection => "connection",
+            CallFailure::Negotiation => "negotiation",
+            CallFailure::Screen => "screen",
+            CallFailure::Device => "device",
+            CallFailure::Unsupported => "unsupported",
+        };
+        self.emit(&object(&[
+            ("type", "call_problem".into()),
+            ("problem", problem.into()),
+        ]));
+    }
+}
+
+/// A device kind as the browser names it.
+fn browser_kind(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::AudioInput => "audioinput",
+        DeviceKind::VideoInput => "videoinput",
+        DeviceKind::AudioOutput => "audiooutput",
+    }
+}
+
+fn api_misuse(message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name("ApiMisuse");
+    e.into()
+}
+
+/// `MediaError` as a JavaScript `Error` named after it (`NotAllowed`, `NotFound`, ...).
+fn media_error(e: MediaError) -> JsValue {
+    let (name, message) = match e {
+        MediaError::Denied => ("NotAllowed", "the visitor or the browser denied access"),
+        MediaError::NotFound => ("NotFound", "no microphone or camera"),
+        MediaError::InUse => ("InUse", "the device is in use by another program"),
+        MediaError::Unsupported => ("Unsupported", "no media devices here (not HTTPS?)"),
+        MediaError::Other => ("MediaError", "the devices could not be opened"),
+    };
+    let error = js_sys::Error::new(message);
+    error.set_name(name);
+    error.into()
 }
 
 #[wasm_bindgen]
@@ -277,7 +504,18 @@ impl InteractClient {
             client: Some(concat!("interact-js/", env!("CARGO_PKG_VERSION")).to_owned()),
         };
         let driver = Driver::new(&options).map_err(|e| JsError::new(&e))?;
-        Ok(Self { driver, options })
+        let shared = Rc::new(Shared {
+            driver,
+            callback: RefCell::default(),
+            rtc: RefCell::default(),
+        });
+        let weak = Rc::downgrade(&shared);
+        shared.driver.set_listener(Rc::new(move |event| {
+            if let Some(s) = weak.upgrade() {
+                s.on_event(event);
+            }
+        }));
+        Ok(Self { shared, options })
     }
 
     /// Calls `callback` with every event from now on (replacing an earlier callback).
@@ -287,11 +525,7 @@ impl InteractClient {
         #[wasm_bindgen(unchecked_param_type = "(event: InteractEvent) => void")]
         callback: js_sys::Function,
     ) {
-        self.driver.set_listener(Rc::new(move |event| {
-            if let Some(e) = JsEvent::from_event(event) {
-                let _ = callback.call1(&JsValue::NULL, &to_js(&e));
-            }
-        }));
+        *self.shared.callback.borrow_mut() = Some(callback);
     }
 
     /// Asks the server for the widget configuration over HTTP, which says plainly what a
@@ -336,14 +570,14 @@ impl InteractClient {
 
     /// Opens the connection; events follow.
     pub fn connect(&self) {
-        self.driver.start();
+        self.shared.driver.start();
     }
 
     /// The session state (`"loading"`, `"form"`, `"starting"`, `"queued"`, `"connected"`,
     /// `"ended"`).
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        match self.driver.state() {
+        match self.shared.driver.state() {
             VisitorState::Loading => "loading",
             VisitorState::Form => "form",
             VisitorState::Starting => "starting",
@@ -358,7 +592,8 @@ impl InteractClient {
     /// The widget configuration once the server sent it, else `null`.
     #[wasm_bindgen(getter, unchecked_return_type = "WidgetConfig | null")]
     pub fn config(&self) -> JsValue {
-        self.driver
+        self.shared
+            .driver
             .config()
             .map(|c| to_js(&c))
             .unwrap_or(JsValue::NULL)
@@ -378,12 +613,13 @@ impl InteractClient {
             consent: f.consent,
             first_message: f.first_message.filter(|m| !m.trim().is_empty()),
         };
-        self.driver.start_chat(form).map_err(js_error)
+        self.shared.driver.start_chat(form).map_err(js_error)
     }
 
     /// Sends a chat message and returns its id (`message_state` events follow it).
     pub fn send(&self, text: &str) -> Result<String, JsValue> {
-        self.driver
+        self.shared
+            .driver
             .send(text)
             .map(|id| id.as_str().to_owned())
             .map_err(js_error)
@@ -392,24 +628,152 @@ impl InteractClient {
     /// Tells the agent whether the visitor is typing.
     #[wasm_bindgen(js_name = setTyping)]
     pub fn set_typing(&self, active: bool) -> Result<(), JsValue> {
-        self.driver.typing(active).map_err(js_error)
+        self.shared.driver.typing(active).map_err(js_error)
     }
 
     /// Marks every message so far as read by the visitor.
     #[wasm_bindgen(js_name = markRead)]
     pub fn mark_read(&self) -> Result<(), JsValue> {
-        self.driver.mark_read().map_err(js_error)
+        self.shared.driver.mark_read().map_err(js_error)
     }
 
     /// Ends the chat.
     pub fn end(&self) -> Result<(), JsValue> {
-        self.driver.end().map_err(js_error)
+        self.shared.driver.end().map_err(js_error)
+    }
+
+    /// Lists microphones, cameras and speakers. Browsers name them only once the visitor
+    /// allowed access (after a first call, or `startCall`).
+    #[wasm_bindgen(js_name = listDevices, unchecked_return_type = "MediaDevice[]")]
+    pub async fn list_devices(&self) -> Result<JsValue, JsValue> {
+        let devices = devices::list().await.map_err(media_error)?;
+        let list = js_sys::Array::new();
+        for d in devices {
+            list.push(&object(&[
+                ("kind", browser_kind(d.kind).into()),
+                ("id", d.id.as_str().into()),
+                ("label", d.label.as_str().into()),
+            ]));
+        }
+        Ok(list.into())
+    }
+
+    /// Calls the agent of the chat: opens the microphone (and, for `"video"`, the camera;
+    /// the browser asks the visitor first), then places the call and returns its id.
+    /// `call` events follow, and the streams to show come as `local_stream` and
+    /// `remote_stream`. `devices` picks `audioinput` and `videoinput` ids from
+    /// `listDevices()` (a gone one falls back to the default). Rejects with
+    /// `NotAllowed`, `NotFound`, `InUse` or `Unsupported` when the devices cannot be
+    /// opened, and with `ApiMisuse` without an agent in the chat or for a modality the
+    /// target does not enable.
+    #[wasm_bindgen(js_name = startCall)]
+    pub async fn start_call(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"audio\" | \"video\"")] media: String,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ audioinput?: string; videoinput?: string } | undefined"
+        )]
+        devices: JsValue,
+    ) -> Result<String, JsValue> {
+        let media = match media.as_str() {
+            "audio" => CallMedia::Audio,
+            "video" => CallMedia::Video,
+            other => return Err(api_misuse(&format!("unknown call media {other:?}"))),
+        };
+        let mut choice = DeviceChoice::default();
+        for kind in [DeviceKind::AudioInput, DeviceKind::VideoInput] {
+            let id = js_sys::Reflect::get(&devices, &browser_kind(kind).into())
+                .ok()
+                .and_then(|v| v.as_string());
+            choice.set(kind, id);
+        }
+        let stream = devices::open(media, &choice).await.map_err(media_error)?;
+        let driver = &self.shared.driver;
+        match driver.start_call(media) {
+            Ok(call) => {
+                self.shared.end_call();
+                let surface = Rc::new(JsCall {
+                    shared: Rc::downgrade(&self.shared),
+                    call: call.clone(),
+                });
+                self.shared.emit(&object(&[
+                    ("type", "call".into()),
+                    ("state", "calling".into()),
+                    ("call", call.as_str().into()),
+                    ("media", media_name(media).into()),
+                ]));
+                let rtc = Rtc::new(driver.clone(), surface, media, stream);
+                *self.shared.rtc.borrow_mut() = Some(rtc);
+                Ok(call.as_str().to_owned())
+            }
+            Err(e) => {
+                devices::stop(&stream);
+                Err(js_error(e))
+            }
+        }
+    }
+
+    /// Hangs up the call.
+    pub fn hangup(&self) -> Result<(), JsValue> {
+        self.shared.end_call();
+        self.shared
+            .driver
+            .hangup(HangupReason::Normal)
+            .map_err(js_error)
+    }
+
+    /// Mutes or unmutes the visitor's microphone in the call.
+    #[wasm_bindgen(js_name = setMuted)]
+    pub fn set_muted(&self, muted: bool) -> Result<(), JsValue> {
+        self.call()?.set_muted(muted);
+        Ok(())
+    }
+
+    /// Turns the visitor's camera off or on in a video call.
+    #[wasm_bindgen(js_name = setCamera)]
+    pub fn set_camera(&self, on: bool) -> Result<(), JsValue> {
+        self.call()?.set_camera(on);
+        Ok(())
+    }
+
+    /// Starts sharing the screen (the browser asks which) or stops.
+    #[wasm_bindgen(js_name = shareScreen)]
+    pub fn share_screen(&self, on: bool) -> Result<(), JsValue> {
+        self.call()?.set_screen(on);
+        Ok(())
+    }
+
+    /// Switches the call to another microphone, camera or speaker (an id from
+    /// `listDevices()`) without dropping it.
+    #[wasm_bindgen(js_name = switchDevice)]
+    pub fn switch_device(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"audioinput\" | \"videoinput\" | \"audiooutput\"")]
+        kind: String,
+        id: String,
+    ) -> Result<(), JsValue> {
+        let kind = devices::KINDS
+            .into_iter()
+            .find(|k| browser_kind(*k) == kind)
+            .ok_or_else(|| api_misuse(&format!("unknown device kind {kind:?}")))?;
+        self.call()?.switch(kind, id);
+        Ok(())
+    }
+
+    fn call(&self) -> Result<Rtc, JsValue> {
+        self.shared
+            .rtc()
+            .ok_or_else(|| api_misuse("no call in progress"))
     }
 
     /// Closes the connection for good (the session goes on on the server; a new client
-    /// with `persist` resumes it).
+    /// with `persist` resumes it). A call in progress ends.
     pub fn close(&self) {
-        self.driver.stop();
+        if self.shared.rtc().is_some() {
+            let _ = self.shared.driver.hangup(HangupReason::Normal);
+        }
+        self.shared.end_call();
+        self.shared.driver.stop();
     }
 }
 

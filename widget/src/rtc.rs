@@ -24,6 +24,43 @@ use crate::driver::Driver;
 use crate::i18n::CallFailure;
 use crate::view::View;
 
+/// What shows a call: the widget's [`View`], or a custom UI behind the JavaScript API.
+pub(crate) trait CallSurface {
+    /// The visitor's own camera and microphone (or none, after the call).
+    fn own_stream(&self, stream: Option<&MediaStream>);
+    /// The agent's audio and video (or none, after the call).
+    fn remote_stream(&self, stream: Option<&MediaStream>);
+    /// Media flows.
+    fn connected(&self);
+    /// The visitor's own media state changed (mute, camera, screen).
+    fn media(&self, state: MediaState);
+    /// Play the agent's audio on this output device.
+    fn speaker(&self, id: &str);
+    /// Something went wrong; for `Screen` and `Device` the call goes on.
+    fn problem(&self, why: CallFailure);
+}
+
+impl CallSurface for View {
+    fn own_stream(&self, stream: Option<&MediaStream>) {
+        self.set_own_stream(stream);
+    }
+    fn remote_stream(&self, stream: Option<&MediaStream>) {
+        self.set_remote_stream(stream);
+    }
+    fn connected(&self) {
+        self.call_connected();
+    }
+    fn media(&self, state: MediaState) {
+        self.set_call_media(state);
+    }
+    fn speaker(&self, id: &str) {
+        self.set_speaker(id);
+    }
+    fn problem(&self, why: CallFailure) {
+        self.call_problem(why);
+    }
+}
+
 /// One call in progress. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Rtc {
@@ -38,7 +75,7 @@ enum Job {
 
 struct Inner {
     driver: Driver,
-    view: View,
+    view: Rc<dyn CallSurface>,
     media: CallMedia,
     local: MediaStream,
     remote: MediaStream,
@@ -59,10 +96,15 @@ async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
 
 impl Rtc {
     /// A call placed with the microphone (and camera) stream the device step opened.
-    pub(crate) fn new(driver: Driver, view: View, media: CallMedia, local: MediaStream) -> Self {
+    pub(crate) fn new(
+        driver: Driver,
+        view: Rc<dyn CallSurface>,
+        media: CallMedia,
+        local: MediaStream,
+    ) -> Self {
         let remote = MediaStream::new().expect("MediaStream exists where getUserMedia does");
-        view.set_own_stream(Some(&local));
-        view.set_remote_stream(Some(&remote));
+        view.own_stream(Some(&local));
+        view.remote_stream(Some(&remote));
         Self {
             inner: Rc::new(Inner {
                 driver,
@@ -144,8 +186,8 @@ impl Rtc {
             devices::stop(&screen);
         }
         devices::stop(&i.local);
-        i.view.set_own_stream(None);
-        i.view.set_remote_stream(None);
+        i.view.own_stream(None);
+        i.view.remote_stream(None);
     }
 
     fn push(&self, job: Job) {
@@ -181,7 +223,7 @@ impl Rtc {
         if i.closed.get() {
             return;
         }
-        i.view.call_problem(why);
+        i.view.problem(why);
         if matches!(why, CallFailure::Screen | CallFailure::Device) {
             return;
         }
@@ -293,7 +335,7 @@ impl Rtc {
                     }
                 }
                 i.remote.add_track(&track);
-                i.view.set_remote_stream(Some(&i.remote));
+                i.view.remote_stream(Some(&i.remote));
             })
         };
         let on_state = EventListener::new(&pc, "connectionstatechange", move |_| {
@@ -307,7 +349,7 @@ impl Rtc {
                 .map(|p| p.connection_state());
             match state {
                 Some(RtcPeerConnectionState::Failed) => this.fail(CallFailure::Connection),
-                Some(RtcPeerConnectionState::Connected) => this.inner.view.call_connected(),
+                Some(RtcPeerConnectionState::Connected) => this.inner.view.connected(),
                 _ => {}
             }
         });
@@ -370,11 +412,11 @@ impl Rtc {
                 Ok(s) => s,
                 // The visitor closed the picker: nothing to say.
                 Err(MediaError::Denied) => {
-                    i.view.set_call_media(i.driver.local_media());
+                    i.view.media(i.driver.local_media());
                     return Ok(());
                 }
                 Err(_) => {
-                    i.view.set_call_media(i.driver.local_media());
+                    i.view.media(i.driver.local_media());
                     return Err(CallFailure::Screen);
                 }
             };
@@ -411,7 +453,7 @@ impl Rtc {
     async fn switch_now(&self, kind: DeviceKind, id: String) -> Step {
         let i = &self.inner;
         if kind == DeviceKind::AudioOutput {
-            i.view.set_speaker(&id);
+            i.view.speaker(&id);
             let _ = i.driver.device_changed(kind);
             return Ok(());
         }
@@ -451,7 +493,7 @@ impl Rtc {
             i.local.remove_track(&t);
         }
         i.local.add_track(&track);
-        i.view.set_own_stream(Some(&i.local));
+        i.view.own_stream(Some(&i.local));
         let _ = i.driver.device_changed(kind);
         Ok(())
     }
@@ -462,7 +504,7 @@ impl Inner {
     fn report(&self, state: MediaState) {
         // Refused only without a call or link; the view shows the state either way.
         let _ = self.driver.set_media(state);
-        self.view.set_call_media(state);
+        self.view.media(state);
     }
 }
 

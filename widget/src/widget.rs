@@ -261,8 +261,12 @@ impl Inner {
                     Ok(_) => {
                         self.end_call();
                         view.call_placed(media);
-                        *self.rtc.borrow_mut() =
-                            Some(Rtc::new(driver.clone(), view.clone(), media, stream));
+                        *self.rtc.borrow_mut() = Some(Rtc::new(
+                            driver.clone(),
+                            Rc::new(view.clone()),
+                            media,
+                            stream,
+                        ));
                     }
                     Err(e) => {
                         crate::devices::stop(&stream);

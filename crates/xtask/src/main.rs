@@ -6,6 +6,7 @@
 //! [`prereq`].
 
 mod cmd;
+mod import_names;
 mod prereq;
 mod serve;
 mod test;

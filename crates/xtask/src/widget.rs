@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::cmd;
 use crate::workspace::{self, WASM_TARGET};
+use crate::{cmd, import_names};
 
 /// The widget's Cargo package.
 const PACKAGE: &str = "interact-widget";
@@ -112,6 +112,15 @@ pub(crate) fn build() -> Result<()> {
             .arg(&out)
             .arg(&optimised),
     )?;
+    let wasm_path = out.join("interact_widget_bg.wasm");
+    let js_path = out.join("interact_widget.js");
+    let (wasm, js, renamed) = import_names::shorten(
+        &fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?,
+        &fs::read_to_string(&js_path).with_context(|| format!("reading {}", js_path.display()))?,
+    )?;
+    fs::write(&wasm_path, wasm)?;
+    fs::write(&js_path, js)?;
+    println!("shortened {renamed} import names");
     for file in served_files()? {
         precompress(&file)?;
     }

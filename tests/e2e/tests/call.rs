@@ -351,3 +351,90 @@ async fn a_service_without_video_never_offers_it() {
     })
     .await;
 }
+
+/// The custom-UI example (`examples/custom-ui`) calls through the JavaScript SDK's call API
+/// (`startCall`, the `call`/`local_stream`/`remote_stream` events, `setMuted`, `hangup`),
+/// without the widget's UI: the agent takes it in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_ui_on_the_javascript_sdk_places_a_video_call() {
+    if skip_browser("the custom-UI call test") {
+        return;
+    }
+    require_widget_package();
+    let _one_at_a_time = BROWSERS.lock().await;
+    let stack = Stack::start().await;
+    let stack = &stack;
+    with_browser("call-custom-console", LIMIT, |console| async move {
+        let console = &*console;
+        sign_in_available(console, stack, "alex").await;
+        with_browser("call-custom-ui", LIMIT, |page| async move {
+            let page = &*page;
+            let url = format!(
+                "{}/custom/?server={}&code={}",
+                stack.host_url,
+                stack.server_url,
+                stack.code.as_str()
+            );
+            page.browser.goto(&url).await.expect("open the example");
+            page.record_problems().await;
+            page.wait_visible("the example's form", "#start").await;
+            page.type_into("#name", "Cy Custom").await;
+            page.type_into("#email", "cy@example.com").await;
+            page.click("#consent").await;
+            page.click("#start button").await;
+            accept_first_offer(console).await;
+
+            // No call before an agent is there; then both kinds the service enables.
+            page.wait_visible("the call buttons", "#video-call").await;
+            page.click("#video-call").await;
+            page.wait_text("calling", "#call-status", "Calling Alex Agent…")
+                .await;
+            console
+                .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+                .await;
+            console.click(&format!("{SHOWN} .call-accept")).await;
+            media_flows(
+                console,
+                "the custom UI's camera at the agent",
+                &format!("{SHOWN} .call-remote"),
+                true,
+            )
+            .await;
+            media_flows(page, "the agent's camera in the custom UI", "#remote", true).await;
+            media_flows(page, "the visitor's own camera", "#self", false).await;
+            page.wait_text("connected", "#call-status", "In a call with Alex Agent.")
+                .await;
+            assert_eq!(stack.state.hub.agent_counts(&support()), (0, 1));
+            page.screenshot("video").await;
+
+            // Mute goes through the SDK: the agent's console says so.
+            page.click("#mute").await;
+            page.wait_text("muted", "#mute", "Unmute").await;
+            console
+                .wait_until(
+                    "the console to show the visitor muted",
+                    "return document.querySelector(arguments[0]).textContent
+                       .includes('the visitor is muted') ? true : 'not shown';",
+                    vec![json!(format!("{SHOWN} .call-status"))],
+                )
+                .await;
+
+            // The visitor hangs up: the console's call ends, the agent is free, the chat
+            // goes on.
+            page.click("#hangup").await;
+            panel_closed(console, "the console's call to end").await;
+            agent_free(stack, "after the custom UI hung up").await;
+            page.wait_until(
+                "the call panel to close",
+                "return document.getElementById('call').hidden ? true : 'still open';",
+                vec![],
+            )
+            .await;
+            page.wait_visible("a new call can be placed", "#audio-call")
+                .await;
+            page.assert_no_problems("the custom-UI page").await;
+        })
+        .await;
+    })
+    .await;
+}
