@@ -1,6 +1,7 @@
 //! The JavaScript API: `InteractClient` for custom UIs, and `mountWidget` for the widget's
 //! own frame. Events reach JavaScript as plain objects (`InteractEvent` in the generated
-//! TypeScript declarations), built from the SDK's types with serde.
+//! TypeScript declarations), built from the SDK's types with serde, or member by member
+//! where they carry a `MediaStream`.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -680,6 +681,10 @@ impl InteractClient {
             "video" => CallMedia::Video,
             other => return Err(api_misuse(&format!("unknown call media {other:?}"))),
         };
+        // Before the permission prompt: a call without an agent would only be refused.
+        if !matches!(self.shared.driver.state(), VisitorState::Connected { .. }) {
+            return Err(api_misuse("a call needs an agent in the chat"));
+        }
         let mut choice = DeviceChoice::default();
         for kind in [DeviceKind::AudioInput, DeviceKind::VideoInput] {
             let id = js_sys::Reflect::get(&devices, &browser_kind(kind).into())
