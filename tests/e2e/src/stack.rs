@@ -140,6 +140,17 @@ impl Stack {
         }
     }
 
+    /// The custom-UI example (`examples/custom-ui`) on the host origin, pointed at this
+    /// server and its embed code.
+    pub fn custom_ui_url(&self) -> String {
+        format!(
+            "{}/custom/?server={}&code={}",
+            self.host_url,
+            self.server_url,
+            self.code.as_str()
+        )
+    }
+
     /// Starts everything with the demo configuration.
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await

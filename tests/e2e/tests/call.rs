@@ -6,6 +6,7 @@
 //! audio and video track whose decoded frame count keeps growing. Screenshots go to
 //! `target/test-artifacts/call-*.png`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use interact_e2e::browser::{Page, with_browser};
@@ -59,10 +60,7 @@ async fn audio_call(visitor: &Page, console: &Page) {
     visitor.click(".iw-call-audio").await;
     visitor.wait_visible("the device step", ".iw-devices").await;
     visitor.click(".iw-call-go").await;
-    console
-        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
-        .await;
-    console.click(&format!("{SHOWN} .call-accept")).await;
+    accept_ringing(console).await;
     console
         .wait_text(
             "the audio call connected",
@@ -70,6 +68,14 @@ async fn audio_call(visitor: &Page, console: &Page) {
             "Connected",
         )
         .await;
+}
+
+/// Waits for the call to ring in the console, and accepts it.
+async fn accept_ringing(console: &Page) {
+    console
+        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+        .await;
+    console.click(&format!("{SHOWN} .call-accept")).await;
 }
 
 /// Waits until the console's call panel is closed (the call is over there).
@@ -101,21 +107,35 @@ fn support() -> TargetRef {
     TargetRef::Service("support".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_video_call_with_screen_sharing_between_the_widget_and_the_console() {
-    if skip_browser("the call end-to-end test") {
+/// Runs `scenario` with a server, the agent console signed in as alex (available) and a
+/// second Chromium for the visitor's page: `(console, visitor, server)`. One pair of
+/// browsers at a time; screenshots as `<name>-console-*` and `<name>-visitor-*`.
+async fn console_and_visitor<F, Fut>(name: &str, scenario: F)
+where
+    F: FnOnce(Arc<Page>, Arc<Page>, Arc<Stack>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if skip_browser("the call end-to-end tests") {
         return;
     }
     require_widget_package();
     let _one_at_a_time = BROWSERS.lock().await;
-    let stack = Stack::start().await;
-    let stack = &stack;
-    with_browser("call-console", LIMIT, |console| async move {
-        sign_in_available(&console, stack, "alex").await;
-        with_browser("call-visitor", LIMIT, |visitor| async move {
-            scenario(&console, &visitor, stack).await;
+    let stack = Arc::new(Stack::start().await);
+    let visitor_name = format!("{name}-visitor");
+    with_browser(&format!("{name}-console"), LIMIT, |console| async move {
+        sign_in_available(&console, &stack, "alex").await;
+        with_browser(&visitor_name, LIMIT, |visitor| {
+            scenario(console, visitor, stack)
         })
         .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_call_with_screen_sharing_between_the_widget_and_the_console() {
+    console_and_visitor("call", |console, visitor, stack| async move {
+        scenario(&console, &visitor, &stack).await;
     })
     .await;
 }
@@ -145,10 +165,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
     visitor.click(".iw-call-go").await;
 
     // --- The console rings; the agent accepts; media flows both ways.
-    console
-        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
-        .await;
-    console.click(&format!("{SHOWN} .call-accept")).await;
+    accept_ringing(console).await;
     media_flows(
         console,
         "the visitor's camera at the agent",
@@ -357,84 +374,66 @@ async fn a_service_without_video_never_offers_it() {
 /// without the widget's UI: the agent takes it in the console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_ui_on_the_javascript_sdk_places_a_video_call() {
-    if skip_browser("the custom-UI call test") {
-        return;
-    }
-    require_widget_package();
-    let _one_at_a_time = BROWSERS.lock().await;
-    let stack = Stack::start().await;
-    let stack = &stack;
-    with_browser("call-custom-console", LIMIT, |console| async move {
-        let console = &*console;
-        sign_in_available(console, stack, "alex").await;
-        with_browser("call-custom-ui", LIMIT, |page| async move {
-            let page = &*page;
-            let url = format!(
-                "{}/custom/?server={}&code={}",
-                stack.host_url,
-                stack.server_url,
-                stack.code.as_str()
-            );
-            page.browser.goto(&url).await.expect("open the example");
-            page.record_problems().await;
-            page.wait_visible("the example's form", "#start").await;
-            page.type_into("#name", "Cy Custom").await;
-            page.type_into("#email", "cy@example.com").await;
-            page.click("#consent").await;
-            page.click("#start button").await;
-            accept_first_offer(console).await;
+    console_and_visitor("call-custom", |console, page, stack| async move {
+        let (console, page, stack) = (&*console, &*page, &*stack);
+        page.browser
+            .goto(&stack.custom_ui_url())
+            .await
+            .expect("open the example");
+        page.record_problems().await;
+        page.wait_visible("the example's form", "#start").await;
+        page.type_into("#name", "Cy Custom").await;
+        page.type_into("#email", "cy@example.com").await;
+        page.click("#consent").await;
+        page.click("#start button").await;
+        accept_first_offer(console).await;
 
-            // No call before an agent is there; then both kinds the service enables.
-            page.wait_visible("the call buttons", "#video-call").await;
-            page.click("#video-call").await;
-            page.wait_text("calling", "#call-status", "Calling Alex Agent…")
-                .await;
-            console
-                .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
-                .await;
-            console.click(&format!("{SHOWN} .call-accept")).await;
-            media_flows(
-                console,
-                "the custom UI's camera at the agent",
-                &format!("{SHOWN} .call-remote"),
-                true,
-            )
+        // No call before an agent is there; then both kinds the service enables.
+        page.wait_visible("the call buttons", "#video-call").await;
+        page.click("#video-call").await;
+        page.wait_text("calling", "#call-status", "Calling Alex Agent…")
             .await;
-            media_flows(page, "the agent's camera in the custom UI", "#remote", true).await;
-            media_flows(page, "the visitor's own camera", "#self", false).await;
-            page.wait_text("connected", "#call-status", "In a call with Alex Agent.")
-                .await;
-            assert_eq!(stack.state.hub.agent_counts(&support()), (0, 1));
-            page.screenshot("video").await;
-
-            // Mute goes through the SDK: the agent's console says so.
-            page.click("#mute").await;
-            page.wait_text("muted", "#mute", "Unmute").await;
-            console
-                .wait_until(
-                    "the console to show the visitor muted",
-                    "return document.querySelector(arguments[0]).textContent
-                       .includes('the visitor is muted') ? true : 'not shown';",
-                    vec![json!(format!("{SHOWN} .call-status"))],
-                )
-                .await;
-
-            // The visitor hangs up: the console's call ends, the agent is free, the chat
-            // goes on.
-            page.click("#hangup").await;
-            panel_closed(console, "the console's call to end").await;
-            agent_free(stack, "after the custom UI hung up").await;
-            page.wait_until(
-                "the call panel to close",
-                "return document.getElementById('call').hidden ? true : 'still open';",
-                vec![],
-            )
-            .await;
-            page.wait_visible("a new call can be placed", "#audio-call")
-                .await;
-            page.assert_no_problems("the custom-UI page").await;
-        })
+        accept_ringing(console).await;
+        media_flows(
+            console,
+            "the custom UI's camera at the agent",
+            &format!("{SHOWN} .call-remote"),
+            true,
+        )
         .await;
+        media_flows(page, "the agent's camera in the custom UI", "#remote", true).await;
+        media_flows(page, "the visitor's own camera", "#self", false).await;
+        page.wait_text("connected", "#call-status", "In a call with Alex Agent.")
+            .await;
+        assert_eq!(stack.state.hub.agent_counts(&support()), (0, 1));
+        page.screenshot("video").await;
+
+        // Mute goes through the SDK: the agent's console says so.
+        page.click("#mute").await;
+        page.wait_text("muted", "#mute", "Unmute").await;
+        console
+            .wait_until(
+                "the console to show the visitor muted",
+                "return document.querySelector(arguments[0]).textContent
+                       .includes('the visitor is muted') ? true : 'not shown';",
+                vec![json!(format!("{SHOWN} .call-status"))],
+            )
+            .await;
+
+        // The visitor hangs up: the console's call ends, the agent is free, the chat
+        // goes on.
+        page.click("#hangup").await;
+        panel_closed(console, "the console's call to end").await;
+        agent_free(stack, "after the custom UI hung up").await;
+        page.wait_until(
+            "the call panel to close",
+            "return document.getElementById('call').hidden ? true : 'still open';",
+            vec![],
+        )
+        .await;
+        page.wait_visible("a new call can be placed", "#audio-call")
+            .await;
+        page.assert_no_problems("the custom-UI page").await;
     })
     .await;
 }

@@ -26,13 +26,10 @@ async fn a_custom_ui_on_the_javascript_sdk_chats_with_an_agent() {
 
     with_browser("custom-ui", LIMIT, |page| async move {
         let (page, stack, agent) = (&*page, stack_ref, agent_ref);
-        let url = format!(
-            "{}/custom/?server={}&code={}",
-            stack.host_url,
-            stack.server_url,
-            stack.code.as_str()
-        );
-        page.browser.goto(&url).await.expect("open the example");
+        page.browser
+            .goto(&stack.custom_ui_url())
+            .await
+            .expect("open the example");
         page.record_problems().await;
         page.wait_text("the target from the SDK's config event", "#target", "Customer Care")
             .await;
