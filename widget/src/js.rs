@@ -22,7 +22,7 @@ use web_sys::{Element, MediaStream};
 use crate::devices::{self, DeviceChoice, MediaError};
 use crate::driver::{Driver, DriverOptions};
 use crate::i18n::{CallFailure, Lang};
-use crate::rtc::{CallSurface, Rtc};
+use crate::rtc::{CallSlot, CallSurface, Rtc};
 use crate::widget::{Widget, WidgetOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -306,7 +306,7 @@ struct Shared {
     driver: Driver,
     callback: RefCell<Option<js_sys::Function>>,
     /// The call's media, while there is a call this page placed.
-    rtc: RefCell<Option<Rtc>>,
+    rtc: CallSlot,
 }
 
 impl Shared {
@@ -317,17 +317,6 @@ impl Shared {
         }
     }
 
-    fn rtc(&self) -> Option<Rtc> {
-        self.rtc.borrow().clone()
-    }
-
-    fn end_call(&self) {
-        let rtc = self.rtc.borrow_mut().take();
-        if let Some(rtc) = rtc {
-            rtc.close();
-        }
-    }
-
     /// The driver's event: to JavaScript, and a call's to its media.
     fn on_event(&self, event: &Event) {
         if let Some(e) = JsEvent::from_event(event) {
@@ -335,23 +324,12 @@ impl Shared {
         }
         match event {
             Event::Call { event, .. } => {
-                match self.rtc() {
-                    Some(rtc) => rtc.handle(event),
-                    // A call this page has no media for (placed before a reload) cannot
-                    // go on: end it, so that a new one can be placed.
-                    None if !matches!(event, CallEvent::Ended { .. }) => {
-                        let _ = self.driver.hangup(HangupReason::Failed);
-                    }
-                    None => {}
-                }
+                self.rtc.handle(&self.driver, event);
                 if let Some(e) = call_event(event) {
                     self.emit(&e);
                 }
-                if matches!(event, CallEvent::Ended { .. }) {
-                    self.end_call();
-                }
             }
-            Event::State(VisitorState::Ended { .. }) => self.end_call(),
+            Event::State(VisitorState::Ended { .. }) => self.rtc.end(),
             _ => {}
         }
     }
@@ -508,7 +486,7 @@ impl InteractClient {
         let shared = Rc::new(Shared {
             driver,
             callback: RefCell::default(),
-            rtc: RefCell::default(),
+            rtc: CallSlot::default(),
         });
         let weak = Rc::downgrade(&shared);
         shared.driver.set_listener(Rc::new(move |event| {
@@ -696,7 +674,7 @@ impl InteractClient {
         let driver = &self.shared.driver;
         match driver.start_call(media) {
             Ok(call) => {
-                self.shared.end_call();
+                self.shared.rtc.end();
                 let surface = Rc::new(JsCall {
                     shared: Rc::downgrade(&self.shared),
                     call: call.clone(),
@@ -708,7 +686,7 @@ impl InteractClient {
                     ("media", media_name(media).into()),
                 ]));
                 let rtc = Rtc::new(driver.clone(), surface, media, stream);
-                *self.shared.rtc.borrow_mut() = Some(rtc);
+                self.shared.rtc.set(rtc);
                 Ok(call.as_str().to_owned())
             }
             Err(e) => {
@@ -720,7 +698,7 @@ impl InteractClient {
 
     /// Hangs up the call.
     pub fn hangup(&self) -> Result<(), JsValue> {
-        self.shared.end_call();
+        self.shared.rtc.end();
         self.shared
             .driver
             .hangup(HangupReason::Normal)
@@ -767,17 +745,18 @@ impl InteractClient {
 
     fn call(&self) -> Result<Rtc, JsValue> {
         self.shared
-            .rtc()
+            .rtc
+            .get()
             .ok_or_else(|| api_misuse("no call in progress"))
     }
 
     /// Closes the connection for good (the session goes on on the server; a new client
     /// with `persist` resumes it). A call in progress ends.
     pub fn close(&self) {
-        if self.shared.rtc().is_some() {
+        if self.shared.rtc.get().is_some() {
             let _ = self.shared.driver.hangup(HangupReason::Normal);
         }
-        self.shared.end_call();
+        self.shared.rtc.end();
         self.shared.driver.stop();
     }
 }

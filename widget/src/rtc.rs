@@ -61,6 +61,47 @@ impl CallSurface for View {
     }
 }
 
+/// The call a page placed, if any, as the widget and the JavaScript SDK both hold it.
+#[derive(Default)]
+pub(crate) struct CallSlot(RefCell<Option<Rtc>>);
+
+impl CallSlot {
+    /// The call in progress.
+    pub(crate) fn get(&self) -> Option<Rtc> {
+        self.0.borrow().clone()
+    }
+
+    /// Holds a newly placed call. [`Self::end`] the one before first: closing it after the
+    /// new one showed its streams would clear them.
+    pub(crate) fn set(&self, rtc: Rtc) {
+        *self.0.borrow_mut() = Some(rtc);
+    }
+
+    /// Closes the call's media, if there is a call.
+    pub(crate) fn end(&self) {
+        let rtc = self.0.borrow_mut().take();
+        if let Some(rtc) = rtc {
+            rtc.close();
+        }
+    }
+
+    /// Carries out a call event of the SDK on this page's media. The other side going on
+    /// with a call this page has no media for (it was placed before a reload) is hung up,
+    /// so that a new one can be placed; `Ended` closes the media.
+    pub(crate) fn handle(&self, driver: &Driver, event: &CallEvent) {
+        match self.get() {
+            Some(rtc) => rtc.handle(event),
+            None if !matches!(event, CallEvent::Ended { .. }) => {
+                let _ = driver.hangup(HangupReason::Failed);
+            }
+            None => {}
+        }
+        if matches!(event, CallEvent::Ended { .. }) {
+            self.end();
+        }
+    }
+}
+
 /// One call in progress. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Rtc {

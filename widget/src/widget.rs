@@ -8,13 +8,13 @@ use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
 use interact_sdk::protocol::{HangupReason, Party, SessionEvent};
-use interact_sdk::{CallEvent, Error, VisitorState};
+use interact_sdk::{Error, VisitorState};
 use wasm_bindgen::JsValue;
 use web_sys::Element;
 
 use crate::driver::{Driver, DriverOptions};
 use crate::i18n::{CallFailure, Lang};
-use crate::rtc::Rtc;
+use crate::rtc::{CallSlot, Rtc};
 use crate::view::{Intent, View, ViewOptions};
 
 /// What the widget tells the page around it (the loader on the host page, through the
@@ -59,7 +59,7 @@ struct Inner {
     view: RefCell<Option<View>>,
     driver: RefCell<Option<Driver>>,
     /// The call in progress.
-    rtc: RefCell<Option<Rtc>>,
+    rtc: CallSlot,
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
@@ -67,9 +67,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(rtc) = self.rtc.get_mut().take() {
-            rtc.close();
-        }
+        self.rtc.end();
         if let Some(d) = self.driver.get_mut() {
             d.stop();
         }
@@ -83,7 +81,7 @@ impl Widget {
         let inner = Rc::new(Inner {
             view: RefCell::new(None),
             driver: RefCell::new(None),
-            rtc: RefCell::new(None),
+            rtc: CallSlot::default(),
             visible: Cell::new(true),
             unread: Cell::new(0),
             options,
@@ -161,43 +159,18 @@ impl Inner {
         driver.start();
     }
 
-    fn rtc(&self) -> Option<Rtc> {
-        self.rtc.borrow().clone()
-    }
-
-    /// Closes the call's media, if there is a call.
-    fn end_call(&self) {
-        let rtc = self.rtc.borrow_mut().take();
-        if let Some(rtc) = rtc {
-            rtc.close();
-        }
-    }
-
     fn event(&self, event: &Event) {
         if let Some(v) = self.view() {
             v.handle(event);
         }
         match event {
             Event::Call { event, .. } => {
-                match self.rtc() {
-                    Some(rtc) => rtc.handle(event),
-                    // The other side goes on with a call this page has no media for (it
-                    // was placed before a reload): end it, so that the chat can place a
-                    // new one.
-                    None if !matches!(event, CallEvent::Ended { .. }) => {
-                        let driver = self.driver.borrow().clone();
-                        if let Some(driver) = driver {
-                            let _ = driver.hangup(HangupReason::Failed);
-                        }
-                    }
-                    None => {}
-                }
-                if matches!(event, CallEvent::Ended { .. }) {
-                    self.end_call();
+                if let Some(driver) = self.driver() {
+                    self.rtc.handle(&driver, event);
                 }
             }
             Event::State(VisitorState::Ended { .. }) => {
-                self.end_call();
+                self.rtc.end();
                 self.notify("session", JsValue::FALSE);
             }
             Event::SessionStarted(_) => self.notify("session", JsValue::TRUE),
@@ -259,9 +232,9 @@ impl Inner {
                 };
                 match driver.start_call(media) {
                     Ok(_) => {
-                        self.end_call();
+                        self.rtc.end();
                         view.call_placed(media);
-                        *self.rtc.borrow_mut() = Some(Rtc::new(
+                        self.rtc.set(Rtc::new(
                             driver.clone(),
                             Rc::new(view.clone()),
                             media,
@@ -276,31 +249,31 @@ impl Inner {
                 }
             }
             Intent::Mute(on) => {
-                if let Some(rtc) = self.rtc() {
+                if let Some(rtc) = self.rtc.get() {
                     rtc.set_muted(on);
                 }
             }
             Intent::Camera(on) => {
-                if let Some(rtc) = self.rtc() {
+                if let Some(rtc) = self.rtc.get() {
                     rtc.set_camera(on);
                 }
             }
             Intent::Screen(on) => {
-                if let Some(rtc) = self.rtc() {
+                if let Some(rtc) = self.rtc.get() {
                     rtc.set_screen(on);
                 }
             }
             Intent::SwitchDevice { kind, id } => {
-                if let Some(rtc) = self.rtc() {
+                if let Some(rtc) = self.rtc.get() {
                     rtc.switch(kind, id);
                 }
             }
             Intent::Hangup => {
-                self.end_call();
+                self.rtc.end();
                 let _ = driver.hangup(HangupReason::Normal);
             }
             Intent::NewChat => {
-                self.end_call();
+                self.rtc.end();
                 driver.stop();
                 view.reset();
                 match Driver::new(&self.options.driver) {
