@@ -506,17 +506,9 @@ impl DeviceStep {
         show(&i.preview, false);
         show(&i.root, true);
         let generation = i.bump();
-        let weak = Rc::downgrade(i);
-        wasm_bindgen_futures::spawn_local(async move {
-            let listed = list().await;
-            let Some(i) = weak.upgrade() else { return };
-            if i.generation.get() != generation {
-                return;
-            }
-            match listed {
-                Ok(devices) => i.fill(&devices),
-                Err(e) => i.guide(e),
-            }
+        StepInner::list_then(i, generation, |i, listed| match listed {
+            Ok(devices) => i.fill(&devices),
+            Err(e) => i.guide(e),
         });
     }
 
@@ -722,14 +714,7 @@ impl StepInner {
                 return;
             }
         }
-        let generation = this.generation.get();
-        let weak = Rc::downgrade(this);
-        wasm_bindgen_futures::spawn_local(async move {
-            let listed = list().await;
-            let Some(i) = weak.upgrade() else { return };
-            if i.generation.get() != generation {
-                return;
-            }
+        Self::list_then(this, this.generation.get(), |i, listed| {
             let Ok(devices) = listed else { return };
             let gone = {
                 let st = i.state.borrow();
@@ -745,9 +730,26 @@ impl StepInner {
                     })
             };
             if gone {
-                Self::acquire(&i);
+                Self::acquire(i);
             } else {
                 i.fill(&devices);
+            }
+        });
+    }
+
+    /// Lists the devices, then hands them to `then`, unless the step was dropped or moved
+    /// on meanwhile (closed or asked again: `generation` changed).
+    fn list_then(
+        this: &Rc<Self>,
+        generation: u32,
+        then: impl FnOnce(&Rc<Self>, Result<Vec<Device>, MediaError>) + 'static,
+    ) {
+        let weak = Rc::downgrade(this);
+        wasm_bindgen_futures::spawn_local(async move {
+            let listed = list().await;
+            let Some(i) = weak.upgrade() else { return };
+            if i.generation.get() == generation {
+                then(&i, listed);
             }
         });
     }
