@@ -494,10 +494,12 @@ impl Lang {
             (Self::En, DeliveryState::Sent) => "Sent",
             (Self::En, DeliveryState::Delivered) => "Delivered",
             (Self::En, DeliveryState::Read) => "Read",
+            (Self::En, DeliveryState::Failed) => "Not sent",
             (Self::De, DeliveryState::Pending) => "Wird gesendet…",
             (Self::De, DeliveryState::Sent) => "Gesendet",
             (Self::De, DeliveryState::Delivered) => "Zugestellt",
             (Self::De, DeliveryState::Read) => "Gelesen",
+            (Self::De, DeliveryState::Failed) => "Nicht gesendet",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::CallEvent;
-use interact_sdk::client::{DeliveryState, Event};
+use interact_sdk::client::Event;
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::{FieldProblem, PreChatForm};
 use interact_sdk::ids::{CallId, SessionId};
@@ -85,7 +85,7 @@ export type InteractEvent =
   | { type: "form_rejected"; fields: FieldProblem[] }
   | { type: "session_started"; session: string }
   | { type: "event"; session: string; seq: number; at: number; event: SessionEvent }
-  | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" }
+  | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" | "failed" }
   | { type: "typing"; active: boolean }
   | { type: "error"; code: string; message: string }
   | CallEventJs;
@@ -208,12 +208,7 @@ impl<'a> JsEvent<'a> {
             Event::Timeline(frame) => Self::Event(frame),
             Event::MessageState { id, state, .. } => Self::MessageState {
                 id,
-                state: match state {
-                    DeliveryState::Pending => "pending",
-                    DeliveryState::Sent => "sent",
-                    DeliveryState::Delivered => "delivered",
-                    DeliveryState::Read => "read",
-                },
+                state: state.as_str(),
             },
             Event::Typing { active, .. } => Self::Typing { active: *active },
             Event::ServerError(e) => Self::Error {

@@ -1015,13 +1015,7 @@ impl Inner {
         let Some(meta) = st.own.get(id) else { return };
         meta.set_text_content(Some(self.lang.delivery(state)));
         if let Some(li) = meta.parent_element() {
-            let key = match state {
-                DeliveryState::Pending => "pending",
-                DeliveryState::Sent => "sent",
-                DeliveryState::Delivered => "delivered",
-                DeliveryState::Read => "read",
-            };
-            attr(&li, "data-state", key);
+            attr(&li, "data-state", state.as_str());
         }
     }
 

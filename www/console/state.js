@@ -47,7 +47,7 @@ export const DELIVERY = Object.freeze(["pending", "sent", "delivered", "read"]);
 const NO_RECONNECT = new Set([1000, 1008, 4000, 4001, 4003, 4011]);
 
 /** Error codes that mean a message will never be stored, so resending it is pointless. */
-const MESSAGE_REFUSED = new Set(["invalid_field", "session_ended", "not_allowed", "unknown_session"]);
+const MESSAGE_REFUSED = new Set(["invalid_field", "session_ended", "session_full", "not_allowed", "unknown_session"]);
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -267,6 +267,18 @@ export function decodeEvent(v) {
  * members the agent console uses. Returns the frame (`type: "unknown"` for types an agent
  * does not handle) or throws `MalformedFrame`.
  */
+/** The `heads` of `welcome` and `pong`: session id -> head (default: none). */
+function heads(v) {
+  const map = new Map();
+  if (v != null) {
+    obj(v, "heads");
+    for (const [session, head] of Object.entries(v)) {
+      map.set(id(session, "heads key"), uint(head, "heads value"));
+    }
+  }
+  return map;
+}
+
 export function decodeServerFrame(text) {
   if (typeof text !== "string") fail("binary frame");
   // UTF-8 is at most 3 bytes per UTF-16 unit, so short frames skip the exact count.
@@ -288,6 +300,14 @@ export function decodeServerFrame(text) {
         type: "welcome",
         protocol: uint(v.protocol, "protocol"),
         agent: v.agent == null ? null : agentInfo(v.agent, "agent"),
+        heads: heads(v.heads),
+      };
+    case "replayed":
+      return {
+        type: "replayed",
+        session: id(v.session, "session"),
+        through: uint(v.through, "through"),
+        head: uint(v.head, "head"),
       };
     case "ice_servers": {
       if (!Array.isArray(v.servers)) fail("servers: expected an array");
@@ -334,16 +354,8 @@ export function decodeServerFrame(text) {
         from: oneOf(v.from, PARTIES, "from"),
         active: bool(v.active, "active"),
       };
-    case "pong": {
-      const heads = new Map();
-      if (v.heads != null) {
-        obj(v.heads, "heads");
-        for (const [session, head] of Object.entries(v.heads)) {
-          heads.set(id(session, "heads key"), uint(head, "heads value"));
-        }
-      }
-      return { type: "pong", nonce: v.nonce == null ? 0 : uint(v.nonce, "nonce"), heads };
-    }
+    case "pong":
+      return { type: "pong", nonce: v.nonce == null ? 0 : uint(v.nonce, "nonce"), heads: heads(v.heads) };
     case "error":
       return {
         type: "error",
@@ -453,6 +465,27 @@ export class Conversation {
   noteHeadAt(now, head) {
     this.noteHead(head);
     if (this.knownHead > this.last && this.gapSince == null) this.gapSince = now;
+  }
+
+  /**
+   * A page of a replay ended (`replayed`, §6.8): the `sync` for what is still missing,
+   * sent at once rather than after the gap timer, or null if nothing is.
+   */
+  replayed(now, head) {
+    this.noteHead(head);
+    if (this.knownHead <= this.last) return null;
+    this.gapSince = now; // if this answer is lost too, the gap timer asks again
+    return { type: "sync", session: this.session, after: this.last };
+  }
+
+  /**
+   * The server refused message `id` for the rate: it and every later message go again,
+   * in their order, after ACK_TIMEOUT (§6.5), so that none overtakes it.
+   */
+  holdFrom(now, msgId) {
+    const i = this.outbox.findIndex((p) => p.id === msgId);
+    if (i < 0) return;
+    for (const p of this.outbox.slice(i)) p.sentAt = now;
   }
 
   setOwn(id, seq, state) {
@@ -820,6 +853,23 @@ export class AgentClient {
         this.fatal = null;
         if (f.agent) this.me = f.agent;
         this.transmit(now, { type: "set_presence", presence: this.wantedPresence });
+        // The server replays only the sessions we named; the others it says we handle
+        // (a reload that lost them) are fetched from the start (§6.2).
+        for (const [s, head] of f.heads) {
+          let conv = this.sessions.get(s);
+          if (conv) {
+            conv.noteHead(head);
+            continue;
+          }
+          conv = new Conversation(s);
+          this.sessions.set(s, conv);
+          const sync = conv.replayed(now, head);
+          if (sync) this.transmit(now, sync);
+        }
+        // Sessions restored after a reload that the server does not count as ours.
+        for (const [s, c] of this.sessions) {
+          if (c.restored && c.last === 0 && !f.heads.has(s)) this.sessions.delete(s);
+        }
         for (const c of this.sessions.values()) {
           for (const frame of c.resendAll(now)) this.transmit(now, frame);
         }
@@ -865,6 +915,11 @@ export class AgentClient {
         if (conv) conv.acked(now, f.id, f.seq);
         break;
       }
+      case "replayed": {
+        const sync = this.sessions.get(f.session)?.replayed(now, f.head);
+        if (sync && this.online) this.transmit(now, sync);
+        break;
+      }
       case "typing": {
         const conv = this.sessions.get(f.session);
         if (conv && f.from !== "agent") conv.peerTyping(now, f.active);
@@ -878,14 +933,14 @@ export class AgentClient {
         }
         break;
       case "error":
-        this.handleError(f);
+        this.handleError(now, f);
         break;
       default:
         break; // unknown frames are ignored
     }
   }
 
-  handleError(e) {
+  handleError(now, e) {
     if (e.fatal) this.fatal = e.code;
     let refused = false;
     // A refused accept (or a restored session the server does not know) leaves nothing behind.
@@ -896,6 +951,9 @@ export class AgentClient {
         this.notice({ kind: "accept_refused", code: e.code, session: e.session, restored: conv.restored });
         return;
       }
+    }
+    if (e.id && e.code === "rate_limited") {
+      for (const c of e.session ? [this.sessions.get(e.session)] : this.sessions.values()) c?.holdFrom(now, e.id);
     }
     if (e.id && MESSAGE_REFUSED.has(e.code)) {
       const convs = e.session ? [this.sessions.get(e.session)] : [...this.sessions.values()];

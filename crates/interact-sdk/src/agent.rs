@@ -177,12 +177,28 @@ impl Agent {
     fn handle_frame(&mut self, now: Instant, frame: ServerFrame) -> Result<(), Error> {
         match frame {
             ServerFrame::Welcome {
-                protocol, agent, ..
+                protocol,
+                agent,
+                heads,
+                ..
             } => {
                 self.link.welcome(now, protocol, &mut self.out)?;
                 if let Some(agent) = agent {
                     self.me = Some(agent.clone());
                     self.emit(Event::SignedIn(agent));
+                }
+                // The server replays only the sessions named in `agent_hello.resume`;
+                // the others it says we handle (after a page reload, say) are fetched.
+                for (session, head) in heads {
+                    match self.sessions.get_mut(&session) {
+                        Some(conv) => conv.note_head(head),
+                        None => {
+                            let mut conv =
+                                Conversation::new(Party::Agent, session.clone(), Seq::ZERO);
+                            conv.replayed(now, head, &mut self.out);
+                            self.sessions.insert(session, conv);
+                        }
+                    }
                 }
                 let presence = ClientFrame::SetPresence {
                     presence: self.presence,
@@ -223,6 +239,11 @@ impl Agent {
                     conv.note_head_at(now, seq);
                 }
             }
+            ServerFrame::Replayed { session, head, .. } => {
+                if let Some(conv) = self.sessions.get_mut(&session) {
+                    conv.replayed(now, head, &mut self.out);
+                }
+            }
             ServerFrame::Typing {
                 session,
                 from,
@@ -260,6 +281,11 @@ impl Agent {
                 });
             }
             ServerFrame::Error(e) => {
+                if let (Some(session), Some(id)) = (&e.session, &e.id)
+                    && let Some(conv) = self.sessions.get_mut(session)
+                {
+                    conv.message_error(now, e.code, id, &mut self.out);
+                }
                 // A refused `accept` leaves no session behind.
                 if let Some(session) = &e.session
                     && matches!(e.code, ErrorCode::UnknownSession | ErrorCode::NotAllowed)

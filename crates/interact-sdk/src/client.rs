@@ -49,6 +49,23 @@ pub enum DeliveryState {
     Delivered,
     /// Seen by the other side.
     Read,
+    /// Refused by the server for good (see the `ServerError` that came with it); it is
+    /// not sent again.
+    Failed,
+}
+
+impl DeliveryState {
+    /// Its name in lower case (`pending`, `sent`, `delivered`, `read`, `failed`), as the
+    /// JavaScript SDK and the widget's markup spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// Something the application shows or acts on. Visitor and agent machines share this

@@ -181,6 +181,64 @@ impl Conversation {
         }
     }
 
+    /// A page of a replay ended (`replayed`): if the session has events this client has
+    /// not delivered, it asks for them at once rather than after the gap timer.
+    pub(crate) fn replayed(&mut self, now: Instant, head: Seq, out: &mut VecDeque<Output>) {
+        self.note_head(head);
+        if self.known_head > self.last {
+            let frame = ClientFrame::Sync {
+                session: self.target(),
+                after: self.last,
+            };
+            out.push_back(Output::Transmit(encode(&frame)));
+            // If this answer is lost too, the gap timer asks again.
+            self.gap_since = Some(now);
+        }
+    }
+
+    /// The server refused message `id` for the rate: it and every later message are
+    /// sent again, in their order, after [`ACK_TIMEOUT`] (the server refuses the later
+    /// ones until the refused one comes again, so none overtakes it).
+    pub(crate) fn hold_from(&mut self, now: Instant, id: &MessageId) {
+        if let Some(pos) = self.outbox.iter().position(|p| &p.id == id) {
+            for p in self.outbox.iter_mut().skip(pos) {
+                p.sent_at = Some(now);
+            }
+        }
+    }
+
+    /// The server refused message `id` for good (its text, or a full session): it leaves
+    /// the outbox and is reported [`DeliveryState::Failed`].
+    pub(crate) fn refused(&mut self, id: &MessageId, out: &mut VecDeque<Output>) {
+        if let Some(pos) = self.outbox.iter().position(|p| &p.id == id) {
+            self.outbox.remove(pos);
+            self.emit(
+                out,
+                Event::MessageState {
+                    session: Some(self.session.clone()),
+                    id: id.clone(),
+                    state: DeliveryState::Failed,
+                },
+            );
+        }
+    }
+
+    /// What an `error` about message `id` means for it.
+    pub(crate) fn message_error(
+        &mut self,
+        now: Instant,
+        code: crate::protocol::ErrorCode,
+        id: &MessageId,
+        out: &mut VecDeque<Output>,
+    ) {
+        use crate::protocol::ErrorCode;
+        match code {
+            ErrorCode::RateLimited => self.hold_from(now, id),
+            ErrorCode::InvalidField | ErrorCode::SessionFull => self.refused(id, out),
+            _ => {}
+        }
+    }
+
     /// Takes a sequenced event: buffers it, drops duplicates, and delivers every event
     /// that is now in order, exactly once.
     pub(crate) fn receive(&mut self, now: Instant, frame: EventFrame, out: &mut VecDeque<Output>) {

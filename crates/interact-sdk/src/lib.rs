@@ -57,6 +57,7 @@
 //!     config: Some(config),
 //!     session: None,
 //!     agent: None,
+//!     heads: Default::default(),
 //! };
 //! now = Instant::from_millis(20);
 //! visitor.handle_input(now, Input::Received(&protocol::encode(&welcome)))?;

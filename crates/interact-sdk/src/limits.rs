@@ -16,6 +16,12 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// Most events one page of a replay (a resume, a `sync` answer, an accepted session's
+/// transcript) carries before its `replayed` frame; the client asks for the rest.
+pub const REPLAY_PAGE_EVENTS: usize = 256;
+/// Most bytes of `event` frames one page of a replay carries (a page always carries at
+/// least one event).
+pub const REPLAY_PAGE_BYTES: usize = 256 * 1024;
 
 /// How often a client sends `ping` when the link is otherwise quiet.
 pub const PING_INTERVAL: Duration = Duration::from_secs(20);

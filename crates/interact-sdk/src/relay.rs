@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::form::{FieldError, validate_text};
 use crate::ids::{CallId, MessageId, Seq, SessionId};
-use crate::limits::MAX_CANDIDATE_BYTES;
+use crate::limits::{MAX_CANDIDATE_BYTES, REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS};
 use crate::modality::Modalities;
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, EndReason, ErrorCode, ErrorFrame, EventFrame,
@@ -30,6 +30,22 @@ pub enum Effect {
     Reply(ServerFrame),
     /// Send this frame to the other party's connections; it is not stored.
     Forward(ServerFrame),
+}
+
+/// How many of the frames whose encoded sizes `sizes` gives (in order) go into one page
+/// of a replay: at most [`REPLAY_PAGE_EVENTS`] and [`REPLAY_PAGE_BYTES`], but at least one
+/// if there is one, so that a single large event still gets through.
+pub fn page_len(sizes: impl IntoIterator<Item = usize>) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for size in sizes.into_iter().take(REPLAY_PAGE_EVENTS) {
+        bytes += size;
+        if n > 0 && bytes > REPLAY_PAGE_BYTES {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// The slot of `party` in [`SessionLog`]'s per-party maps.
@@ -140,6 +156,34 @@ impl SessionLog {
             .unwrap_or(usize::MAX)
             .min(self.events.len());
         &self.events[start..]
+    }
+
+    /// One page of the events after `after` ([`page_len`] of them), each as an
+    /// [`Effect::Reply`], then the `replayed` frame that says how far the page went and
+    /// where the head is: the answer to `sync`.
+    pub fn replay(&self, after: Seq) -> Vec<Effect> {
+        let events = self.events_after(after);
+        let n = page_len(
+            events
+                .iter()
+                .map(|e| crate::protocol::encode(&ServerFrame::Event(e.clone())).len()),
+        );
+        let through = events[..n].last().map_or(after.min(self.head()), |e| e.seq);
+        events[..n]
+            .iter()
+            .map(|e| Effect::Reply(ServerFrame::Event(e.clone())))
+            .chain([Effect::Reply(ServerFrame::Replayed {
+                session: self.session.clone(),
+                through,
+                head: self.head(),
+            })])
+            .collect()
+    }
+
+    /// The sequence number of `from`'s message `id`, if it is stored (a resend of it is
+    /// acknowledged again, not stored twice).
+    pub fn message_seq(&self, from: Party, id: &MessageId) -> Option<Seq> {
+        self.stored(from, id)
     }
 
     /// Removes events after `head` (after a failed write). Indexes are rebuilt.
@@ -270,11 +314,7 @@ impl SessionLog {
                 })]
             }),
             ClientFrame::Receipt { up_to, state, .. } => self.receipt(at, from, *up_to, *state),
-            ClientFrame::Sync { after, .. } => Ok(self
-                .events_after(*after)
-                .iter()
-                .map(|e| Effect::Reply(ServerFrame::Event(e.clone())))
-                .collect()),
+            ClientFrame::Sync { after, .. } => Ok(self.replay(*after)),
             ClientFrame::End { .. } => {
                 let reason = match from {
                     Party::Visitor => EndReason::VisitorEnded,
@@ -588,6 +628,53 @@ mod tests {
             .handle(UnixMillis(4), Party::Visitor, &receipt(99))
             .expect_err("beyond head");
         assert_eq!(err.code, ErrorCode::InvalidField);
+    }
+
+    #[test]
+    fn sync_answers_one_page_and_says_where_it_stopped() {
+        let mut l = log();
+        let total = crate::limits::REPLAY_PAGE_EVENTS + 10;
+        for n in 0..total {
+            l.handle(UnixMillis(1), Party::Visitor, &send(&format!("m{n}"), "hi"))
+                .expect("valid");
+        }
+        let sync = |after| ClientFrame::Sync {
+            session: None,
+            after: Seq(after),
+        };
+        let first = l
+            .handle(UnixMillis(2), Party::Agent, &sync(0))
+            .expect("sync");
+        assert_eq!(first.len(), crate::limits::REPLAY_PAGE_EVENTS + 1);
+        let page = crate::limits::REPLAY_PAGE_EVENTS as u64;
+        assert!(matches!(
+            first.last(),
+            Some(Effect::Reply(ServerFrame::Replayed { through, head, .. }))
+                if *through == Seq(page) && *head == Seq(total as u64)
+        ));
+        let rest = l
+            .handle(UnixMillis(2), Party::Agent, &sync(page))
+            .expect("sync");
+        assert_eq!(rest.len(), 11);
+        let at_head = l
+            .handle(UnixMillis(2), Party::Agent, &sync(total as u64))
+            .expect("sync");
+        assert!(matches!(
+            &at_head[..],
+            [Effect::Reply(ServerFrame::Replayed { through, head, .. })] if through == head
+        ));
+    }
+
+    #[test]
+    fn a_page_is_bounded_in_bytes_but_carries_at_least_one_event() {
+        let big = crate::limits::REPLAY_PAGE_BYTES;
+        assert_eq!(page_len([big * 2, 10]), 1);
+        assert_eq!(page_len([big / 2, big / 2, 1]), 2);
+        assert_eq!(
+            page_len(std::iter::repeat_n(1, 1000)),
+            crate::limits::REPLAY_PAGE_EVENTS
+        );
+        assert_eq!(page_len([]), 0);
     }
 
     #[test]

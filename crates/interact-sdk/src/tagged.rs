@@ -136,7 +136,8 @@ mod tests {
                 protocol: 1,
                 config: None,
                 session: None,
-                agent: None
+                agent: None,
+                heads: Default::default(),
             })
         );
     }

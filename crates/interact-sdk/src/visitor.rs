@@ -330,6 +330,11 @@ impl Visitor {
                     conv.note_head_at(now, seq);
                 }
             }
+            ServerFrame::Replayed { session, head, .. } => {
+                if let Some(conv) = self.conv.as_mut().filter(|c| c.session == session) {
+                    conv.replayed(now, head, &mut self.out);
+                }
+            }
             ServerFrame::Typing {
                 session,
                 from,
@@ -365,6 +370,9 @@ impl Visitor {
                     let fields = e.fields.clone().unwrap_or_default();
                     self.out
                         .push_back(Output::Event(Event::FormRejected(fields)));
+                }
+                if let (Some(conv), Some(id)) = (&mut self.conv, &e.id) {
+                    conv.message_error(now, e.code, id, &mut self.out);
                 }
                 if e.code == ErrorCode::InvalidResume {
                     // The session is gone for this client: start afresh after the close.

@@ -99,6 +99,7 @@ fn two_visitors_at_once() {
             id: AgentId::new("a1").expect("valid"),
             display_name: "Alex".into(),
         }),
+        heads: Default::default(),
     });
     assert!(matches!(
         d.sent.last(),
@@ -116,6 +117,7 @@ fn two_visitors_at_once() {
         config: None,
         session: None,
         agent: None,
+        heads: Default::default(),
     });
     assert!(matches!(
         d.sent.last(),
@@ -268,4 +270,205 @@ fn ice_servers_are_kept_and_announced_the_latest_replacing_the_last() {
     }
     // Nothing is sent back.
     assert!(matches!(&d.sent[..], [ClientFrame::AgentHello(_)]));
+}
+
+fn signed_in_agent() -> Driver {
+    let mut d = Driver {
+        agent: Agent::new(
+            Instant::ZERO,
+            AgentOptions {
+                seed: 7,
+                token: "t".into(),
+                client: None,
+            },
+        ),
+        sent: Vec::new(),
+        events: Vec::new(),
+    };
+    d.drain();
+    d.agent
+        .handle_input(Instant::from_millis(10), Input::Connected)
+        .expect("ok");
+    d.drain();
+    d
+}
+
+fn syncs(sent: &[ClientFrame]) -> Vec<(SessionId, Seq)> {
+    sent.iter()
+        .filter_map(|f| match f {
+            ClientFrame::Sync {
+                session: Some(s),
+                after,
+            } => Some((s.clone(), *after)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// After a reload the console knows none of its sessions: the welcome's heads name them,
+/// and the agent fetches each from the start at once, page after page, until it has all.
+#[test]
+fn sessions_named_only_in_the_welcome_heads_are_fetched_page_by_page() {
+    let mut d = signed_in_agent();
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: None,
+        heads: [(sid("s1"), Seq(3)), (sid("s2"), Seq(2))].into(),
+    });
+    assert_eq!(
+        syncs(&d.sent),
+        [(sid("s1"), Seq(0)), (sid("s2"), Seq(0))],
+        "each session is asked for from seq 0, without waiting for a timer"
+    );
+    d.sent.clear();
+    // The server sends the first page of s1: two of its three events.
+    let msg = |n: u64| SessionEvent::Message {
+        id: MessageId::new(format!("m{n}")).expect("valid"),
+        from: Party::Visitor,
+        author: Some("Ann".into()),
+        text: format!("hello {n}"),
+    };
+    d.receive(&event("s1", 1, msg(1)));
+    d.receive(&event("s1", 2, msg(2)));
+    d.receive(&ServerFrame::Replayed {
+        session: sid("s1"),
+        through: Seq(2),
+        head: Seq(3),
+    });
+    assert_eq!(
+        syncs(&d.sent),
+        [(sid("s1"), Seq(2))],
+        "more follows: asked at once"
+    );
+    d.sent.clear();
+    d.receive(&event("s1", 3, msg(3)));
+    d.receive(&ServerFrame::Replayed {
+        session: sid("s1"),
+        through: Seq(3),
+        head: Seq(3),
+    });
+    assert!(syncs(&d.sent).is_empty(), "nothing missing: no sync");
+    assert_eq!(d.agent.last_seq(&sid("s1")), Some(Seq(3)));
+    // The next agent_hello resumes both where they are.
+    d.agent
+        .handle_input(Instant::from_millis(20), Input::Disconnected(Some(1001)))
+        .expect("ok");
+    d.agent.handle_timeout(Instant::from_millis(60_000));
+    d.drain();
+    d.agent
+        .handle_input(Instant::from_millis(60_010), Input::Connected)
+        .expect("ok");
+    d.drain();
+    let hello = d.sent.iter().rev().find_map(|f| match f {
+        ClientFrame::AgentHello(h) => Some(h.resume.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        hello,
+        Some([(sid("s1"), Seq(3)), (sid("s2"), Seq(0))].into())
+    );
+}
+
+/// A message refused for the rate is sent again with every later one, in order; one
+/// refused for good is reported failed and not sent again.
+#[test]
+fn refused_messages_keep_their_order_or_fail() {
+    use interact_sdk::DeliveryState;
+    use interact_sdk::protocol::{ErrorCode, ErrorFrame};
+    let mut d = signed_in_agent();
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: None,
+        heads: [(sid("s1"), Seq(0))].into(),
+    });
+    d.receive(&offer("s9", "Ann"));
+    d.agent
+        .accept(Instant::from_millis(10), &sid("s9"))
+        .expect("offered");
+    d.receive(&event(
+        "s9",
+        1,
+        SessionEvent::Started {
+            visitor: VisitorInfo {
+                display_name: "Ann".into(),
+                email: "ann@example.com".into(),
+            },
+            consent: interact_sdk::protocol::Consent {
+                policy_version: "1".into(),
+                at: UnixMillis(1),
+            },
+            target: Target {
+                kind: TargetKind::Service,
+                display_name: "Support".into(),
+            },
+        },
+    ));
+    let t0 = Instant::from_millis(100);
+    let ids: Vec<MessageId> = (0..3)
+        .map(|n| {
+            d.agent
+                .send_message(t0, &sid("s9"), &format!("m {n}"))
+                .expect("sent")
+        })
+        .collect();
+    d.drain();
+    d.sent.clear();
+    let refuse = |code, id: &MessageId| {
+        ServerFrame::Error(
+            ErrorFrame::new(code, "no")
+                .in_session(sid("s9"))
+                .about(id.clone()),
+        )
+    };
+    // The first is refused for the rate (the later two are on their way and will be
+    // refused by the server too).
+    d.agent
+        .handle_input(
+            Instant::from_millis(200),
+            Input::Received(&encode(&refuse(ErrorCode::RateLimited, &ids[0]))),
+        )
+        .expect("ok");
+    d.drain();
+    d.agent.handle_timeout(Instant::from_millis(4_000));
+    d.drain();
+    assert!(
+        d.sent.is_empty(),
+        "held back until ACK_TIMEOUT after the refusal"
+    );
+    d.agent.handle_timeout(Instant::from_millis(5_200));
+    d.drain();
+    let resent: Vec<MessageId> = d
+        .sent
+        .iter()
+        .filter_map(|f| match f {
+            ClientFrame::Send { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent, ids, "all three again, in their order");
+    d.sent.clear();
+    d.events.clear();
+    // The second is refused for good: failed, never sent again.
+    d.agent
+        .handle_input(
+            Instant::from_millis(5_300),
+            Input::Received(&encode(&refuse(ErrorCode::SessionFull, &ids[1]))),
+        )
+        .expect("ok");
+    d.drain();
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::MessageState { id, state: DeliveryState::Failed, .. } if *id == ids[1]
+    )));
+    d.agent.handle_timeout(Instant::from_millis(20_000));
+    d.drain();
+    assert!(
+        d.sent
+            .iter()
+            .all(|f| !matches!(f, ClientFrame::Send { id, .. } if *id == ids[1]))
+    );
 }

@@ -530,6 +530,7 @@ fn server_welcome_visitor_case() -> Case<ServerFrame> {
                 head: Seq(12),
             }),
             agent: None,
+            heads: Default::default(),
         },
         r##"{
             "type": "welcome",
@@ -558,8 +559,38 @@ fn server_welcome_agent_case() -> Case<ServerFrame> {
             config: None,
             session: None,
             agent: Some(sam()),
+            heads: Default::default(),
         },
         r#"{"type":"welcome","protocol":1,"agent":{"id":"agt_4Rk9Zp2Lq7","display_name":"Sam"}}"#,
+    )
+}
+
+fn server_welcome_agent_heads_case() -> Case<ServerFrame> {
+    (
+        ServerFrame::Welcome {
+            protocol: 1,
+            config: None,
+            session: None,
+            agent: Some(sam()),
+            heads: BTreeMap::from([(sid(SESSION), Seq(12)), (sid(SESSION_2), Seq(41))]),
+        },
+        r#"{
+            "type": "welcome",
+            "protocol": 1,
+            "agent": {"id": "agt_4Rk9Zp2Lq7", "display_name": "Sam"},
+            "heads": {"s_7Hq2NcX9vR4mKp1ZtY8wLb": 12, "s_2bQx8LmT5vKc9RzW4nPy1D": 41}
+        }"#,
+    )
+}
+
+fn server_replayed_case() -> Case<ServerFrame> {
+    (
+        ServerFrame::Replayed {
+            session: sid(SESSION_2),
+            through: Seq(256),
+            head: Seq(1170),
+        },
+        r#"{"type":"replayed","session":"s_2bQx8LmT5vKc9RzW4nPy1D","through":256,"head":1170}"#,
     )
 }
 
@@ -777,7 +808,9 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
     vec![
         server_welcome_visitor_case(),
         server_welcome_agent_case(),
+        server_welcome_agent_heads_case(),
         server_session_started_case(),
+        server_replayed_case(),
         server_event_case(),
         server_ack_case(),
         server_typing_case(),
@@ -796,12 +829,14 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
 fn server_welcome() {
     check_server(server_welcome_visitor_case());
     check_server(server_welcome_agent_case());
+    check_server(server_welcome_agent_heads_case());
     check_server((
         ServerFrame::Welcome {
             protocol: 1,
             config: None,
             session: None,
             agent: None,
+            heads: Default::default(),
         },
         r#"{"type":"welcome","protocol":1}"#,
     ));
@@ -810,6 +845,11 @@ fn server_welcome() {
 #[test]
 fn server_session_started() {
     check_server(server_session_started_case());
+}
+
+#[test]
+fn server_replayed() {
+    check_server(server_replayed_case());
 }
 
 #[test]
@@ -1296,7 +1336,7 @@ fn config_defaults_and_tolerance() {
 // ---------------------------------------------------------------------------------------
 // Error codes, close codes and other enumerations.
 
-const ERROR_CODES: [(ErrorCode, &str); 15] = [
+const ERROR_CODES: [(ErrorCode, &str); 16] = [
     (ErrorCode::UnsupportedProtocol, "unsupported_protocol"),
     (ErrorCode::Malformed, "malformed"),
     (ErrorCode::FrameTooLarge, "frame_too_large"),
@@ -1312,10 +1352,11 @@ const ERROR_CODES: [(ErrorCode, &str); 15] = [
     (ErrorCode::RateLimited, "rate_limited"),
     (ErrorCode::SessionEnded, "session_ended"),
     (ErrorCode::Internal, "internal"),
+    (ErrorCode::SessionFull, "session_full"),
 ];
 
 /// Number, whether a client reconnects after it.
-const CLOSE_CODES: [(CloseCode, u16, bool); 12] = [
+const CLOSE_CODES: [(CloseCode, u16, bool); 13] = [
     (CloseCode::Normal, 1000, false),
     (CloseCode::GoingAway, 1001, true),
     (CloseCode::Policy, 1008, false),
@@ -1327,6 +1368,7 @@ const CLOSE_CODES: [(CloseCode, u16, bool); 12] = [
     (CloseCode::HandshakeTimeout, 4004, true),
     (CloseCode::RateLimited, 4008, true),
     (CloseCode::IdleTimeout, 4009, true),
+    (CloseCode::SlowConsumer, 4010, true),
     (CloseCode::Replaced, 4011, false),
 ];
 
@@ -1772,7 +1814,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 13 client frames, 11 server frames, 8 event
+    // One example per variant at least: 13 client frames, 12 server frames, 8 event
     // kinds, 8 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -1782,7 +1824,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (13, 11, 8, 8)
+        (13, 12, 8, 8)
     );
 }
 
@@ -1844,6 +1886,8 @@ fn doc_lists_every_limit() {
             limits::MAX_CANDIDATE_BYTES.to_string(),
         ),
         ("MAX_ID_LEN", interact_sdk::ids::MAX_ID_LEN.to_string()),
+        ("REPLAY_PAGE_EVENTS", limits::REPLAY_PAGE_EVENTS.to_string()),
+        ("REPLAY_PAGE_BYTES", limits::REPLAY_PAGE_BYTES.to_string()),
         ("PING_INTERVAL", secs(limits::PING_INTERVAL)),
         ("IDLE_TIMEOUT", secs(limits::IDLE_TIMEOUT)),
         ("HANDSHAKE_TIMEOUT", secs(limits::HANDSHAKE_TIMEOUT)),

@@ -125,6 +125,32 @@ pub struct LimitsSection {
     /// Offers an agent may let time out in a row before they are set `away` (they left
     /// the console open and walked off); 0 never does.
     pub missed_offers_before_away: u32,
+    /// Open TCP connections one address may have (more get `429` at once).
+    pub connections_per_ip: u32,
+    /// Open TCP connections in all (more get `503` at once); never more than the
+    /// process's open-file limit leaves room for.
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers, from the connection's start or
+    /// the previous answer; a connection that sends nothing is closed after it.
+    pub header_timeout_secs: u64,
+    /// `sync` frames a connection may send per second (bursts up to twice this).
+    pub replays_per_second: u32,
+    /// Seconds after a session's last activity (an event, or a visitor connection open)
+    /// that its resume token stops working.
+    pub resume_token_ttl_secs: u64,
+    /// Seconds after its end that an ended session can still be resumed to read it.
+    pub ended_session_grace_secs: u64,
+    /// Seconds a `start_chat` id is kept, so that a repeat gets the same session.
+    pub start_id_ttl_secs: u64,
+    /// Most events one session holds; then client frames that add one are refused.
+    pub max_events_per_session: usize,
+    /// Most bytes of events one session holds; then client frames that add one are
+    /// refused.
+    pub max_bytes_per_session: usize,
+    /// Seconds a session that has not ended stays in memory with nothing happening (and
+    /// no visitor connected) before it is dropped from memory; it stays in the database
+    /// and is read back when needed. Ended sessions go after a few seconds.
+    pub session_memory_idle_secs: u64,
 }
 
 impl Default for LimitsSection {
@@ -136,6 +162,16 @@ impl Default for LimitsSection {
             offer_timeout_secs: 30,
             max_chats_per_agent: 4,
             missed_offers_before_away: 2,
+            connections_per_ip: 128,
+            max_connections: 10_000,
+            header_timeout_secs: 10,
+            replays_per_second: 10,
+            resume_token_ttl_secs: 4 * 60 * 60,
+            ended_session_grace_secs: 10 * 60,
+            start_id_ttl_secs: 10 * 60,
+            max_events_per_session: 10_000,
+            max_bytes_per_session: 8 * 1024 * 1024,
+            session_memory_idle_secs: 5 * 60,
         }
     }
 }

@@ -11,60 +11,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use interact_sdk::config::Availability;
-use interact_sdk::embed::EmbedCode;
-use interact_sdk::form::PreChatForm;
-use interact_sdk::ids::{MessageId, ResumeToken, SessionId};
+use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{AgentInfo, CloseCode, Party, Presence, ServerFrame, encode};
 use interact_sdk::relay::SessionLog;
 use interact_sdk::time::UnixMillis;
-use tokio::sync::mpsc;
 
 use crate::config::LimitsSection;
+pub use crate::conn::Conn;
+use crate::conn::ConnEnds;
 use crate::routing::{AgentProfile, Output, Router, RouterConfig, TaskKind, Withdrawn};
 use crate::state::now;
+use crate::store::EncodedEvent;
 use crate::store::SessionRecord;
 use crate::tenant::{TargetRef, Tenant};
 use crate::workflow::Priority;
-
-/// What a connection's writer task sends.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// A text frame.
-    Frame(Utf8Bytes),
-    /// Close with this code and reason, then stop.
-    Close(CloseCode, String),
-}
-
-/// Frames queued per connection before it counts as too slow and is closed.
-pub const CONN_QUEUE: usize = 512;
-
-/// The sending half of one WebSocket connection.
-#[derive(Clone, Debug)]
-pub struct Conn {
-    /// Unique per node.
-    pub id: u64,
-    tx: mpsc::Sender<Outgoing>,
-}
-
-impl Conn {
-    /// Queues a frame; a connection whose queue is full is closed (it is not reading).
-    pub fn send(&self, frame: &ServerFrame) {
-        self.send_text(Utf8Bytes::from(encode(frame)));
-    }
-
-    /// Queues an already encoded frame (shared, not copied, between connections).
-    pub fn send_text(&self, text: Utf8Bytes) {
-        if self.tx.try_send(Outgoing::Frame(text)).is_err() {
-            self.close(CloseCode::Policy, "too slow");
-        }
-    }
-
-    /// Asks the writer to close the connection.
-    pub fn close(&self, code: CloseCode, reason: &str) {
-        // If the queue is full the writer ends anyway once the socket fails.
-        let _ = self.tx.try_send(Outgoing::Close(code, reason.to_owned()));
-    }
-}
 
 /// A token bucket: `rate` per second, bursts up to twice that.
 #[derive(Debug)]
@@ -99,18 +59,66 @@ impl Bucket {
     }
 }
 
-/// A session held in memory: its log and stored record. Locked while a frame of the
-/// session is handled, so that its events are stored and sent in order.
+/// How long after a refused (rate-limited) message the party's new messages are refused
+/// too unless the refused one comes again: so that no later message overtakes it, and a
+/// client that never sends it again does not block its party for good.
+pub const HOLD_AFTER_REFUSAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A party's message rate: a token bucket, and the message it was last refused, which
+/// later messages may not overtake.
+#[derive(Debug)]
+struct SendRate {
+    bucket: Bucket,
+    held: Option<(MessageId, std::time::Instant)>,
+}
+
+impl SendRate {
+    fn new(per_second: u32) -> Self {
+        Self {
+            bucket: Bucket::new(per_second),
+            held: None,
+        }
+    }
+
+    /// Counts message `id` at `now`; `false` if it is refused: over the rate, or a new
+    /// message while an earlier refused one has not come again.
+    fn allow(&mut self, id: &MessageId, now: std::time::Instant) -> bool {
+        if let Some((held, since)) = &self.held
+            && held != id
+            && now.saturating_duration_since(*since) < HOLD_AFTER_REFUSAL
+        {
+            return false;
+        }
+        if self.bucket.take(now) {
+            self.held = None;
+            true
+        } else {
+            self.held = Some((id.clone(), now));
+            false
+        }
+    }
+}
+
+/// A session held in memory: its log, the stored record and its events as sent. Locked
+/// while a frame of the session is handled, so that its events are stored and sent in
+/// order.
 #[derive(Debug)]
 pub struct Live {
     /// The event log.
     pub log: SessionLog,
     /// The stored record.
     pub record: SessionRecord,
+    /// The `event` frame of every stored event, in order (`frames[n]` is `seq` n + 1):
+    /// what replays send, encoded once.
+    frames: Vec<Utf8Bytes>,
+    /// Bytes of `frames`.
+    bytes: usize,
+    /// When the session last had an event or a frame (for eviction from memory).
+    pub touched: std::time::Instant,
     /// `send` frames of the visitor, over all their connections.
-    visitor_sends: Bucket,
+    visitor_sends: SendRate,
     /// `send` frames of the agent, over all their connections.
-    agent_sends: Bucket,
+    agent_sends: SendRate,
     /// The session's workflow run, while it lasts (its state is also stored, to resume
     /// after a restart). See [`crate::drive`].
     pub run: Option<crate::workflow::WorkflowRun>,
@@ -123,16 +131,73 @@ pub struct Live {
 impl Live {
     /// A live session whose parties may each send `per_second` messages a second (bursts
     /// up to twice that), however many connections they use.
+    ///
+    /// Every event of `log` must be stored: their frames are what replays send.
     pub fn new(log: SessionLog, record: SessionRecord, per_second: u32) -> Self {
+        let frames: Vec<Utf8Bytes> = log
+            .events_after(Seq::ZERO)
+            .iter()
+            .map(|e| EncodedEvent::new(e).frame())
+            .collect();
+        let bytes = frames.iter().map(|f| f.as_str().len()).sum();
         Self {
             log,
             record,
-            visitor_sends: Bucket::new(per_second),
-            agent_sends: Bucket::new(per_second),
+            frames,
+            bytes,
+            touched: std::time::Instant::now(),
+            visitor_sends: SendRate::new(per_second),
+            agent_sends: SendRate::new(per_second),
             run: None,
             timer: None,
             steps_recorded: 0,
         }
+    }
+
+    /// Takes the frames of events that are now stored (in order, right after the ones
+    /// before).
+    pub fn stored(&mut self, events: &[EncodedEvent]) {
+        for e in events {
+            debug_assert_eq!(e.seq.0, self.frames.len() as u64 + 1);
+            self.bytes += e.frame().as_str().len();
+            self.frames.push(e.frame());
+        }
+        self.touched = std::time::Instant::now();
+    }
+
+    /// When the session's last event was stored.
+    pub fn last_event_at(&self) -> UnixMillis {
+        let last = Seq(self.log.head().0.saturating_sub(1));
+        self.log
+            .events_after(last)
+            .first()
+            .map_or(self.record.created_at, |e| e.at)
+    }
+
+    /// How many events and bytes of events the session holds.
+    pub fn size(&self) -> (usize, usize) {
+        (self.frames.len(), self.bytes)
+    }
+
+    /// One page of the stored events after `after` (see
+    /// [`interact_sdk::relay::page_len`]), then the `replayed` frame that ends it.
+    pub fn page(&self, after: Seq) -> Vec<Utf8Bytes> {
+        let head = self.frames.len();
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX).min(head);
+        let rest = &self.frames[start..];
+        let n = interact_sdk::relay::page_len(rest.iter().map(|f| f.as_str().len()));
+        let through = if n > 0 {
+            Seq((start + n) as u64)
+        } else {
+            Seq(after.0.min(head as u64))
+        };
+        let mut page = rest[..n].to_vec();
+        page.push(Utf8Bytes::from(encode(&ServerFrame::Replayed {
+            session: self.record.id.clone(),
+            through,
+            head: Seq(head as u64),
+        })));
+        page
     }
 
     /// The visitor's first message (from the pre-chat form, or the first they wrote).
@@ -159,11 +224,13 @@ impl Live {
             .map(|e| e.at)
     }
 
-    /// Counts a `send` frame of `from` at `now`; `false` if the party is over its rate.
-    pub fn allow_send(&mut self, from: Party, now: std::time::Instant) -> bool {
+    /// Counts message `id` of `from` at `now`; `false` if it is refused: the party is
+    /// over its rate, or an earlier message of it was refused and has not come again
+    /// (for at most [`HOLD_AFTER_REFUSAL`]), so that it is not overtaken.
+    pub fn allow_send(&mut self, from: Party, id: &MessageId, now: std::time::Instant) -> bool {
         match from {
-            Party::Visitor => self.visitor_sends.take(now),
-            Party::Agent => self.agent_sends.take(now),
+            Party::Visitor => self.visitor_sends.allow(id, now),
+            Party::Agent => self.agent_sends.allow(id, now),
             _ => true,
         }
     }
@@ -172,32 +239,24 @@ impl Live {
 /// A live session handle.
 pub type LiveRef = Arc<tokio::sync::Mutex<Live>>;
 
-/// A session started recently: kept so that a repeated `start_chat` (its answer was lost)
-/// from the same address, with the same form, gets the same session and token.
+/// An agent's connection and the sign-in token (its hash) it was opened with.
 #[derive(Debug)]
-struct RecentStart {
-    session: SessionId,
-    token: ResumeToken,
-    ip: Option<IpAddr>,
-    /// Two visitors behind one address whose clients chose the same start id (ids need
-    /// not be unguessable) are told apart by what they entered.
-    form: PreChatForm,
-    at: std::time::Instant,
+struct AgentConn {
+    conn: Conn,
+    token_hash: String,
 }
 
-/// How long a started session can be fetched again by repeating `start_chat`.
-const RECENT_START_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+/// Addresses tracked for the session-start limit before the empty ones are swept.
+const SWEEP_STARTS_ABOVE: usize = 4096;
 
 #[derive(Debug)]
 struct Inner {
-    /// By embed code and start id; several when visitors' clients chose the same id.
-    recent_starts: HashMap<(EmbedCode, MessageId), Vec<RecentStart>>,
     /// Session starts per address in the last minute.
     starts_by_ip: HashMap<Option<IpAddr>, VecDeque<std::time::Instant>>,
     sessions: HashMap<SessionId, LiveRef>,
     visitors: HashMap<SessionId, Conn>,
     /// Agents' connections (an agent may have several tabs).
-    agents: BTreeMap<String, Vec<Conn>>,
+    agents: BTreeMap<String, Vec<AgentConn>>,
     /// Queues, presence, load and offers.
     router: Router,
     /// What the router asked for that needs the sessions' logs or workflows (offers,
@@ -208,8 +267,12 @@ struct Inner {
 }
 
 impl Inner {
-    fn conns_of(&self, agent: &str) -> &[Conn] {
-        self.agents.get(agent).map_or(&[], Vec::as_slice)
+    fn conns_of(&self, agent: &str) -> impl Iterator<Item = &Conn> {
+        self.agents
+            .get(agent)
+            .into_iter()
+            .flatten()
+            .map(|a| &a.conn)
     }
 
     /// Carries out what the router said that is only a frame to agents; keeps the rest
@@ -293,7 +356,6 @@ impl Hub {
     pub fn new(tenant: &Tenant, limits: &LimitsSection) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                recent_starts: HashMap::new(),
                 starts_by_ip: HashMap::new(),
                 sessions: HashMap::new(),
                 visitors: HashMap::new(),
@@ -340,11 +402,9 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new connection handle and the receiver its writer task drains.
-    pub fn new_conn(&self) -> (Conn, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(CONN_QUEUE);
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        (Conn { id, tx }, rx)
+    /// A new connection handle and the ends its tasks use.
+    pub fn new_conn(&self) -> (Conn, ConnEnds) {
+        Conn::new(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Adds a session (new, or restored after a restart). Sessions without an agent
@@ -385,59 +445,20 @@ impl Hub {
         live
     }
 
-    /// The session and token of a `start_chat` repeated (same id, same form) from the
-    /// same address shortly after the first.
-    pub fn recent_start(
-        &self,
-        code: &EmbedCode,
-        id: &MessageId,
-        ip: Option<IpAddr>,
-        form: &PreChatForm,
-    ) -> Option<(SessionId, ResumeToken)> {
-        let mut inner = self.lock();
-        inner.recent_starts.retain(|_, starts| {
-            starts.retain(|r| r.at.elapsed() < RECENT_START_TTL);
-            !starts.is_empty()
-        });
-        inner
-            .recent_starts
-            .get(&(code.clone(), id.clone()))?
-            .iter()
-            .find(|r| r.ip == ip && r.form == *form)
-            .map(|r| (r.session.clone(), r.token.clone()))
-    }
-
-    /// Remembers a started session for [`Self::recent_start`].
-    pub fn remember_start(
-        &self,
-        code: &EmbedCode,
-        id: &MessageId,
-        ip: Option<IpAddr>,
-        session: &SessionId,
-        token: &ResumeToken,
-        form: &PreChatForm,
-    ) {
-        self.lock()
-            .recent_starts
-            .entry((code.clone(), id.clone()))
-            .or_default()
-            .push(RecentStart {
-                session: session.clone(),
-                token: token.clone(),
-                ip,
-                form: form.clone(),
-                at: std::time::Instant::now(),
-            });
-    }
-
     /// Counts a session start from `ip`; `false` if it exceeds `per_minute`.
     pub fn allow_session_start(&self, ip: Option<IpAddr>, per_minute: u32) -> bool {
         let mut inner = self.lock();
         let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        if inner.starts_by_ip.len() > SWEEP_STARTS_ABOVE {
+            inner
+                .starts_by_ip
+                .retain(|_, s| s.back().is_some_and(|t| now.duration_since(*t) < minute));
+        }
         let starts = inner.starts_by_ip.entry(ip).or_default();
         while starts
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(60))
+            .is_some_and(|t| now.duration_since(*t) >= minute)
         {
             starts.pop_front();
         }
@@ -454,15 +475,63 @@ impl Hub {
         for c in inner
             .visitors
             .values()
-            .chain(inner.agents.values().flatten())
+            .chain(inner.agents.values().flatten().map(|a| &a.conn))
         {
             c.close(code, reason);
         }
     }
 
-    /// A live session.
+    /// A session held in memory (see [`crate::session::get`], which loads it from the
+    /// store if it was evicted).
     pub fn session(&self, id: &SessionId) -> Option<LiveRef> {
         self.lock().sessions.get(id).cloned()
+    }
+
+    /// Keeps a session loaded from the store in memory, unless another task loaded it
+    /// first: the one in memory is returned either way. Distribution is not touched (the
+    /// router kept the session while it was out of memory).
+    pub fn cache_session(&self, live: Live) -> LiveRef {
+        let id = live.record.id.clone();
+        self.lock()
+            .sessions
+            .entry(id)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(live)))
+            .clone()
+    }
+
+    /// Sessions in memory.
+    pub fn sessions_in_memory(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Drops from memory (they stay in the store) the sessions that nobody is using and
+    /// that ended more than `ended_for` ago or had nothing happen for `idle_for`, and
+    /// have no workflow run; returns how many went. A session is in use while any task
+    /// holds a handle of it (a frame being handled, a timer, a web request): handles are
+    /// only handed out under the hub's lock, which this holds.
+    pub fn evict(&self, ended_for: std::time::Duration, idle_for: std::time::Duration) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = std::time::Instant::now();
+        let before = inner.sessions.len();
+        let visitors = &inner.visitors;
+        inner.sessions.retain(|id, live| {
+            if Arc::strong_count(live) > 1 {
+                return true;
+            }
+            let Ok(l) = live.try_lock() else {
+                return true;
+            };
+            let quiet = now.saturating_duration_since(l.touched);
+            let evict = l.run.is_none()
+                && if l.log.is_ended() {
+                    quiet >= ended_for
+                } else {
+                    quiet >= idle_for && !visitors.contains_key(id)
+                };
+            !evict
+        });
+        before - inner.sessions.len()
     }
 
     /// Number of sessions in memory that have not ended.
@@ -483,22 +552,67 @@ impl Hub {
         self.lock().visitors.insert(id.clone(), conn)
     }
 
-    /// Detaches the visitor's connection `conn_id` if it is still the session's.
-    pub fn detach_visitor(&self, id: &SessionId, conn_id: u64) {
+    /// Detaches the visitor's connection `conn_id` if it is still the session's; returns
+    /// whether it was.
+    pub fn detach_visitor(&self, id: &SessionId, conn_id: u64) -> bool {
         let mut inner = self.lock();
         if inner.visitors.get(id).is_some_and(|c| c.id == conn_id) {
             inner.visitors.remove(id);
+            true
+        } else {
+            false
         }
     }
 
-    /// Attaches an agent's connection (an agent may have several tabs); the first signs
-    /// them in (presence stays `offline` until they set it).
-    pub fn attach_agent(&self, info: &AgentInfo, conn: Conn, now: UnixMillis) {
+    /// Attaches an agent's connection, opened with the sign-in token whose hash is
+    /// `token_hash` (an agent may have several tabs); the first signs them in (presence
+    /// stays `offline` until they set it).
+    pub fn attach_agent(&self, info: &AgentInfo, conn: Conn, token_hash: &str, now: UnixMillis) {
         let mut inner = self.lock();
         let user = info.id.as_str();
-        inner.agents.entry(user.to_owned()).or_default().push(conn);
+        inner
+            .agents
+            .entry(user.to_owned())
+            .or_default()
+            .push(AgentConn {
+                conn,
+                token_hash: token_hash.to_owned(),
+            });
         inner.router.set_signed_in(user, true, now);
         self.settled(&mut inner);
+    }
+
+    /// Closes at once, with the fatal `unauthorized` and 4001, every agent connection
+    /// opened with the token whose hash is `token_hash` (sign-out), or every one of
+    /// `user` if `token_hash` is `None` (an administrator signed them out); returns how
+    /// many. Their tasks detach them.
+    pub fn close_agent_conns(
+        &self,
+        user: Option<&str>,
+        token_hash: Option<&str>,
+        why: &str,
+    ) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for (u, conns) in &inner.agents {
+            if user.is_some_and(|x| x != u) {
+                continue;
+            }
+            for a in conns {
+                if token_hash.is_none_or(|h| h == a.token_hash) {
+                    a.conn.send(&ServerFrame::Error(
+                        interact_sdk::protocol::ErrorFrame::new(
+                            interact_sdk::protocol::ErrorCode::Unauthorized,
+                            why,
+                        )
+                        .into_fatal(),
+                    ));
+                    a.conn.kill(CloseCode::Unauthorized, why);
+                    closed += 1;
+                }
+            }
+        }
+        closed
     }
 
     /// Detaches an agent's connection. With no connection left the agent is offline and
@@ -508,7 +622,7 @@ impl Hub {
         let Some(conns) = inner.agents.get_mut(user) else {
             return;
         };
-        conns.retain(|c| c.id != conn_id);
+        conns.retain(|c| c.conn.id != conn_id);
         if conns.is_empty() {
             inner.agents.remove(user);
             inner.router.set_signed_in(user, false, now());
@@ -557,6 +671,18 @@ impl Hub {
         }
     }
 
+    /// Replays `session` after `after` to every connection of an agent.
+    pub fn replay_to_agent(&self, user: &str, session: &SessionId, after: Seq) {
+        for c in self.lock().conns_of(user) {
+            c.replay(session, after);
+        }
+    }
+
+    /// Whether the session's visitor has a connection on this node.
+    pub fn visitor_connected(&self, id: &SessionId) -> bool {
+        self.lock().visitors.contains_key(id)
+    }
+
     /// Sends an encoded frame to the session's visitor connection.
     pub fn send_text_to_visitor(&self, id: &SessionId, text: Utf8Bytes) {
         if let Some(c) = self.lock().visitors.get(id) {
@@ -573,12 +699,12 @@ impl Hub {
     /// Sends an encoded frame to both parties of a session.
     pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
         let inner = self.lock();
-        let agent_conns = inner.router.agent_of(id).map(|a| inner.conns_of(a));
+        let agent = inner.router.agent_of(id);
         for c in inner
             .visitors
             .get(id)
             .into_iter()
-            .chain(agent_conns.unwrap_or_default())
+            .chain(agent.into_iter().flat_map(|a| inner.conns_of(a)))
         {
             c.send_text(text.clone());
         }

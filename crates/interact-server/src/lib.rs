@@ -29,6 +29,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod drive;
 pub mod error;
 pub mod http;

@@ -21,6 +21,10 @@ pub struct Metrics {
     pub active_sessions: Gauge,
     /// Open WebSocket connections.
     pub connections: Gauge,
+    /// Open TCP connections (HTTP and WebSocket).
+    pub tcp_connections: Gauge,
+    /// Sessions held in memory (the others are read from the store when needed).
+    pub sessions_in_memory: Gauge,
     /// Chat messages stored and relayed.
     pub messages_relayed: Counter,
     /// Requests and frames refused, by reason.
@@ -32,6 +36,8 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("interact");
         let active_sessions = Gauge::default();
         let connections = Gauge::default();
+        let tcp_connections = Gauge::default();
+        let sessions_in_memory = Gauge::default();
         let messages_relayed = Counter::default();
         let rejections = Family::<Reason, Counter>::default();
         registry.register(
@@ -43,6 +49,16 @@ impl Default for Metrics {
             "connections",
             "Open WebSocket connections",
             connections.clone(),
+        );
+        registry.register(
+            "tcp_connections",
+            "Open TCP connections (HTTP and WebSocket)",
+            tcp_connections.clone(),
+        );
+        registry.register(
+            "sessions_in_memory",
+            "Sessions held in memory",
+            sessions_in_memory.clone(),
         );
         registry.register(
             "messages_relayed",
@@ -58,6 +74,8 @@ impl Default for Metrics {
             registry,
             active_sessions,
             connections,
+            tcp_connections,
+            sessions_in_memory,
             messages_relayed,
             rejections,
         }

@@ -29,8 +29,19 @@ fn internal(session: &SessionId) -> ErrorFrame {
     .in_session(session.clone())
 }
 
-/// Loads a session (ended ones too) from the store into the hub, for a resume.
-pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, StoreError> {
+/// A session, from memory or, if it is not there (evicted, or ended before a restart),
+/// loaded from the store into memory. `None` if it does not exist.
+pub async fn get(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, StoreError> {
+    if let Some(live) = state.hub.session(id) {
+        return Ok(Some(live));
+    }
+    load(state, id).await
+}
+
+/// Loads a session (ended ones too) from the store into memory. Distribution is not
+/// touched: the router keeps open sessions whether they are in memory or not. If another
+/// task loaded it meanwhile, that copy is kept and returned.
+async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, StoreError> {
     let Some(record) = state.store.session(id).await? else {
         return Ok(None);
     };
@@ -39,7 +50,36 @@ pub async fn load(state: &AppState, id: &SessionId) -> Result<Option<LiveRef>, S
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let rate = state.config.limits.messages_per_second_per_session;
-    Ok(Some(state.hub.insert_session(Live::new(log, record, rate))))
+    Ok(Some(state.hub.cache_session(Live::new(log, record, rate))))
+}
+
+/// A visitor connection of `id` closed at `at`: its resume token's lifetime counts from
+/// then (see `resume_token_ttl_secs`).
+pub async fn visitor_seen(state: &AppState, id: &SessionId, at: UnixMillis) {
+    if let Some(live) = state.hub.session(id) {
+        live.lock().await.record.visitor_seen_at = Some(at);
+    }
+    if let Err(e) = state.store.set_visitor_seen(id, at).await {
+        tracing::warn!(session = %id, error = %e, "recording the visitor's last connection failed");
+    }
+}
+
+/// One page of a replay of `id` after `after`, ending with its `replayed` frame (empty
+/// if the session cannot be read): what a connection's writer sends for
+/// [`Conn::replay`].
+pub async fn replay_page(
+    state: &AppState,
+    id: &SessionId,
+    after: Seq,
+) -> Vec<axum::extract::ws::Utf8Bytes> {
+    match get(state, id).await {
+        Ok(Some(live)) => live.lock().await.page(after),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "reading a session for a replay failed");
+            Vec::new()
+        }
+    }
 }
 
 /// Loads every session that has not ended into the hub (after a start or restart). A
@@ -81,7 +121,7 @@ pub async fn apply(
     from: Party,
     reply: Option<&Conn>,
 ) -> bool {
-    let id = &live.record.id;
+    let id = &live.record.id.clone();
     let encoded: Vec<EncodedEvent> = effects
         .iter()
         .filter_map(|e| match e {
@@ -99,6 +139,7 @@ pub async fn apply(
         live.log.truncate(head_before);
         return false;
     }
+    live.stored(&encoded);
     let mut encoded = encoded.iter();
     let mut ended = false;
     for effect in effects {
@@ -121,6 +162,15 @@ pub async fn apply(
                     | SessionEvent::AgentLeft { .. } => state.hub.call_ended(id, ev.at),
                     SessionEvent::Ended { .. } => ended = true,
                     _ => {}
+                }
+                // TURN credentials are handed out for a call, to both parties before
+                // they see it start.
+                if let SessionEvent::Call {
+                    signal: CallSignal::Start { .. },
+                    ..
+                } = &ev.event
+                {
+                    send_call_ice(state, id, live.log.agent());
                 }
                 if let Some(e) = encoded.next() {
                     state.hub.broadcast_text(id, e.frame());
@@ -150,6 +200,20 @@ pub async fn apply(
     true
 }
 
+/// Sends both parties of session `id` (its visitor, and `agent`'s connections) the
+/// `ice_servers` frame for a call starting, if ICE servers are configured.
+fn send_call_ice(state: &AppState, id: &SessionId, agent: Option<&AgentInfo>) {
+    let ice = &state.config.ice;
+    if let Some(f) = crate::ice::frame(ice, id.as_str(), now()) {
+        state.hub.send_to_visitor(id, &f);
+    }
+    if let Some(agent) = agent
+        && let Some(f) = crate::ice::frame(ice, agent.id.as_str(), now())
+    {
+        state.hub.send_to_agent(agent.id.as_str(), &f);
+    }
+}
+
 /// Appends a server event to a session (queue position, agent joined, ...).
 pub async fn append_system(state: &AppState, live: &LiveRef, event: SessionEvent) -> bool {
     let mut live = live.lock().await;
@@ -170,12 +234,40 @@ pub async fn append_system(state: &AppState, live: &LiveRef, event: SessionEvent
     }
 }
 
-/// Creates a session from a validated form; returns its id, resume token and events.
+/// What identifies a `start_chat` for idempotency: SHA-256 (hex) of the embed code, the
+/// client's start id, the client's address and the form exactly as entered. Client ids
+/// need not be unguessable, so the address and the form keep a stranger who reuses an id
+/// from getting someone else's session; the same id with another form is another chat.
+pub fn start_key(
+    code: &interact_sdk::embed::EmbedCode,
+    start_id: &interact_sdk::ids::MessageId,
+    ip: Option<std::net::IpAddr>,
+    form: &interact_sdk::form::PreChatForm,
+) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        code.as_str(),
+        start_id.as_str(),
+        &ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        &interact_sdk::protocol::encode(form),
+    ] {
+        // Length-prefixed, so that no two different tuples hash the same input.
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Creates a session from a validated form, stored with `start_key` (see [`start_key`])
+/// in the same transaction as its first events; returns its id, resume token and
+/// handle. [`StoreError::Conflict`] if a session with that key exists.
 pub async fn create(
     state: &AppState,
     code: &EmbedCodeRecord,
     origin: &str,
     start_id: &str,
+    start_key: String,
     form: ValidForm,
 ) -> Result<(SessionId, ResumeToken, LiveRef), StoreError> {
     let at = now();
@@ -221,6 +313,8 @@ pub async fn create(
         embed_code: code.code.clone(),
         target: code.target.clone(),
         start_id: format!("{start_id} {id}"),
+        start_key: Some(start_key),
+        visitor_seen_at: None,
         token_hash: auth::token_hash(&token),
         visitor_name: form.display_name,
         visitor_email: form.email,
@@ -276,7 +370,7 @@ async fn dispatch_now(state: &AppState) {
 
 /// Tells a waiting session (and its workflow) its new queue position.
 async fn announce_position(state: &AppState, id: &SessionId, position: u32) {
-    let Some(live) = state.hub.session(id) else {
+    let Ok(Some(live)) = get(state, id).await else {
         return;
     };
     append_system(state, &live, SessionEvent::Queued { position }).await;
@@ -289,7 +383,7 @@ async fn announce_position(state: &AppState, id: &SessionId, position: u32) {
 
 /// Sends the offer of `id` to `agent` and arms its time-out.
 async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMillis) {
-    let Some(live) = state.hub.session(id) else {
+    let Ok(Some(live)) = get(state, id).await else {
         return;
     };
     let offer = {
@@ -320,6 +414,28 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
     crate::drive::feed_session(state, id, offered).await;
 }
 
+/// How often [`run_timers`] drops unused sessions from memory.
+const EVICT_EVERY: Duration = Duration::from_secs(2);
+
+/// How long an ended session stays in memory once nothing uses it (a reload right after
+/// the end reads it back from the store).
+pub const ENDED_IN_MEMORY: Duration = Duration::from_secs(5);
+
+/// Drops unused sessions from memory (they stay in the store): ended ones after
+/// [`ENDED_IN_MEMORY`], open ones after `session_memory_idle_secs` without anything
+/// happening and no visitor connected.
+pub fn evict(state: &AppState) {
+    let idle = Duration::from_secs(state.config.limits.session_memory_idle_secs);
+    let gone = state.hub.evict(ENDED_IN_MEMORY, idle);
+    if gone > 0 {
+        tracing::debug!(sessions = gone, "sessions dropped from memory");
+    }
+    state
+        .metrics
+        .sessions_in_memory
+        .set(i64::try_from(state.hub.sessions_in_memory()).unwrap_or(i64::MAX));
+}
+
 /// Wakes distribution when it asks to (offers lapse, coalesced queue positions are due):
 /// one task per server, for as long as it runs.
 ///
@@ -327,7 +443,12 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
 /// afterwards (an offer for an agent freed by a session's end, say) waits no longer.
 pub async fn run_timers(state: AppState) {
     const SWEEP: Duration = Duration::from_secs(1);
+    let mut last_eviction = tokio::time::Instant::now();
     loop {
+        if last_eviction.elapsed() >= EVICT_EVERY {
+            last_eviction = tokio::time::Instant::now();
+            evict(&state);
+        }
         let changed = state.hub.timeout_changed();
         // A little after the deadline: the wall clock and tokio's may differ by a
         // millisecond.
@@ -348,9 +469,10 @@ pub async fn run_timers(state: AppState) {
 pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Result<(), ErrorFrame> {
     let user = agent.id.as_str();
     let refuse = |msg: &str| ErrorFrame::new(ErrorCode::NotAllowed, msg).in_session(id.clone());
-    let live = state
-        .hub
-        .session(id)
+    let live = get(state, id)
+        .await
+        .ok()
+        .flatten()
         .ok_or_else(|| refuse("no such session"))?;
     {
         let mut l = live.lock().await;
@@ -387,6 +509,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
             dispatch(state).await;
             return Err(internal(id));
         }
+        l.stored(std::slice::from_ref(&encoded));
         if let Err(e) = state.store.set_session_agent(id, &agent.id).await {
             tracing::error!(session = %id, error = %e, "storing the agent failed");
         }
@@ -396,12 +519,8 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         };
         crate::drive::feed(state, &live, &mut l, accepted).await;
         tracing::info!(session = %id, agent = user, "session accepted");
-        // The agent gets the whole transcript; the visitor the new event.
-        for e in l.log.events_after(Seq::ZERO) {
-            state
-                .hub
-                .send_to_agent(user, &ServerFrame::Event(e.clone()));
-        }
+        // The agent gets the whole transcript, as a replay; the visitor the new event.
+        state.hub.replay_to_agent(user, id, Seq::ZERO);
         state.hub.send_text_to_visitor(id, encoded.frame());
     }
     dispatch(state).await;
@@ -416,23 +535,18 @@ pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
     }
 }
 
-/// Replays what an agent missed in the sessions they hold.
-pub async fn replay_for_agent(
+/// The head of every session the agent handles (for its `welcome`).
+pub async fn agent_heads(
     state: &AppState,
     user: &str,
-    resume: &std::collections::BTreeMap<SessionId, Seq>,
-) {
+) -> Result<std::collections::BTreeMap<SessionId, Seq>, StoreError> {
+    let mut heads = std::collections::BTreeMap::new();
     for id in state.hub.agent_sessions(user) {
-        if let Some(live) = state.hub.session(&id) {
-            let live = live.lock().await;
-            let after = resume.get(&id).copied().unwrap_or(Seq::ZERO);
-            for e in live.log.events_after(after) {
-                state
-                    .hub
-                    .send_to_agent(user, &ServerFrame::Event(e.clone()));
-            }
+        if let Some(live) = get(state, &id).await? {
+            heads.insert(id, live.lock().await.log.head());
         }
     }
+    Ok(heads)
 }
 
 /// Records an offer for reporting (the event log does not hold offers), in the

@@ -3,36 +3,38 @@
 //! The visitor endpoint checks the embed code and the page's `Origin` before the upgrade
 //! (an unknown code gets 404 and a foreign origin 403, with no upgrade: this is what stops
 //! cross-site WebSocket hijacking). Every connection then runs the same loop: a handshake
-//! within [`HANDSHAKE_TIMEOUT`], frames checked against the protocol limits, a per-connection
-//! rate limit, and an idle timeout. `send` frames are also limited per session and party,
-//! over all of that party's connections ([`crate::hub::Live::allow_send`]).
+//! within [`HANDSHAKE_TIMEOUT`] of the upgrade (a fixed deadline: no frame moves it),
+//! frames checked against the protocol limits, a per-connection rate limit that counts
+//! every frame (WebSocket pings too), and an idle timeout. `send` frames are also limited
+//! per session and party, over all of that party's connections
+//! ([`crate::hub::Live::allow_send`]), `sync` frames per connection, and a session's size
+//! is capped. What a connection is sent goes through [`crate::conn`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::ORIGIN;
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::limits::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_FRAME_BYTES};
 use interact_sdk::protocol::{
     AgentInfo, CallSignal, ClientFrame, CloseCode, DecodeError, ErrorCode, ErrorFrame,
-    PROTOCOL_VERSION, Party, ServerFrame, SessionInfo, decode_client,
+    PROTOCOL_VERSION, Party, ServerFrame, SessionEvent, SessionInfo, decode_client,
 };
+use interact_sdk::relay::Effect;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
 use crate::auth;
-use crate::hub::{Bucket, Conn, Outgoing};
+use crate::conn::{Conn, ConnEnds};
+use crate::hub::{Bucket, Live};
 use crate::session;
 use crate::state::{AppState, ClientIp, now};
 use crate::store::EmbedCodeRecord;
 use crate::workflow::Input;
-use interact_sdk::protocol::SessionEvent;
-use interact_sdk::relay::Effect;
 
 /// Malformed frames tolerated on one connection before it is closed.
 const MAX_MALFORMED: u32 = 5;
@@ -54,46 +56,6 @@ fn fatal(conn: &Conn, code: ErrorCode, message: &str, close: CloseCode) {
     conn.close(close, message);
 }
 
-/// Most frames written to the socket with one flush.
-const MAX_BATCH: usize = 32;
-
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outgoing>,
-) {
-    // Everything already queued goes out with one flush (one `write` for an event and
-    // its ack, or for the events of many sessions to an agent).
-    'frames: while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        let mut batched = 0;
-        while let Some(out) = next.take() {
-            match out {
-                Outgoing::Frame(text) => {
-                    if sink.feed(Message::Text(text)).await.is_err() {
-                        break 'frames;
-                    }
-                }
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code: code.code(),
-                        reason: reason.chars().take(100).collect::<String>().into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break 'frames;
-                }
-            }
-            batched += 1;
-            if batched < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if sink.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = sink.close().await;
-}
-
 /// What a reader loop should do after a frame.
 #[derive(Debug, PartialEq, Eq)]
 enum Flow {
@@ -101,12 +63,22 @@ enum Flow {
     Stop,
 }
 
+/// Whether a read error is the transport refusing a message over its size limit (twice
+/// [`MAX_FRAME_BYTES`], see [`upgrade`]).
+fn is_too_big(e: &axum::Error) -> bool {
+    // tungstenite's `Error::Capacity` ("Space limit exceeded: Message too long: ...");
+    // the WebSocket tests check that such a frame closes the connection with 1009.
+    e.to_string().contains("Space limit exceeded")
+}
+
 /// Reads frames with the handshake and idle timeouts, the size check and the rate limit,
-/// and hands each decoded frame to `on_frame`.
+/// and hands each decoded frame to `on_frame`. Returns when the client goes, breaks a
+/// rule, or the connection is killed ([`Conn::kill`]).
 async fn read_loop<F, Fut>(
     state: &AppState,
     mut stream: futures_util::stream::SplitStream<WebSocket>,
     conn: &Conn,
+    mut killed: crate::conn::Killed,
     mut handshaken: impl FnMut() -> bool,
     mut on_frame: F,
 ) where
@@ -115,21 +87,25 @@ async fn read_loop<F, Fut>(
 {
     let mut bucket = Bucket::new(state.config.limits.frames_per_second);
     let mut malformed = 0;
-    // One timer per connection, not one per frame: a frame only notes when it came, and
-    // the timer, when it fires, checks the deadline that follows from that.
-    let mut last = Instant::now();
+    // The handshake deadline is fixed when the connection opens: no frame moves it, so
+    // pings cannot keep a connection that never says hello.
+    let opened = Instant::now();
+    // One timer per connection, not one per frame: a text frame only notes when it came,
+    // and the timer, when it fires, checks the deadline that follows from that.
+    let mut last = opened;
     let timer = tokio::time::sleep(HANDSHAKE_TIMEOUT);
     tokio::pin!(timer);
     loop {
         let next = tokio::select! {
+            biased;
+            _ = crate::conn::killed(&mut killed) => return,
             next = stream.next() => next,
             () = &mut timer => {
-                let (limit, on_timeout) = if handshaken() {
-                    (IDLE_TIMEOUT, CloseCode::IdleTimeout)
+                let (due, on_timeout) = if handshaken() {
+                    (last + IDLE_TIMEOUT, CloseCode::IdleTimeout)
                 } else {
-                    (HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
+                    (opened + HANDSHAKE_TIMEOUT, CloseCode::HandshakeTimeout)
                 };
-                let due = last + limit;
                 if due > Instant::now() {
                     timer.as_mut().reset(due.into());
                     continue;
@@ -140,10 +116,28 @@ async fn read_loop<F, Fut>(
             }
         };
         let msg = match next {
-            None | Some(Err(_)) => return,
+            None => return,
+            Some(Err(e)) => {
+                if is_too_big(&e) {
+                    state.metrics.reject("frame_too_large");
+                    conn.kill(CloseCode::TooBig, "frame too large");
+                }
+                return;
+            }
             Some(Ok(msg)) => msg,
         };
-        last = Instant::now();
+        let at = Instant::now();
+        // Every frame counts toward the rate, control frames included.
+        if !bucket.take(at) {
+            state.metrics.reject("rate_limited");
+            fatal(
+                conn,
+                ErrorCode::RateLimited,
+                "too many frames",
+                CloseCode::RateLimited,
+            );
+            return;
+        }
         let text = match msg {
             Message::Text(t) => t,
             Message::Binary(_) => {
@@ -157,18 +151,10 @@ async fn read_loop<F, Fut>(
                 return;
             }
             Message::Close(_) => return,
+            // Not activity: only protocol frames keep a connection from idling out.
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if !bucket.take(last) {
-            state.metrics.reject("rate_limited");
-            fatal(
-                conn,
-                ErrorCode::RateLimited,
-                "too many frames",
-                CloseCode::RateLimited,
-            );
-            return;
-        }
+        last = at;
         let frame = match decode_client(text.as_str()) {
             Ok(f) => f,
             Err(e @ DecodeError::TooLarge(_)) => {
@@ -195,11 +181,10 @@ async fn read_loop<F, Fut>(
     }
 }
 
-/// Sends a connection fresh TURN credentials every half of their lifetime, so that one
-/// open for long (an agent signed in all day, a chat that turns into a call hours later)
-/// always holds credentials with at least half their life left when a call starts.
-/// `frame` makes the connection's frame now (`None` before its handshake, or for a target
-/// without calls). Never ends; without TURN servers it does nothing.
+/// Sends a connection fresh TURN credentials every half of their lifetime while it is in
+/// a call, so that a long call always holds credentials with at least half their life
+/// left. `frame` makes the connection's frame now (`None` when it has no call in
+/// progress). Never ends; without TURN servers it does nothing.
 async fn refresh_ice<F, Fut>(state: &AppState, conn: &Conn, mut frame: F)
 where
     F: FnMut() -> Fut,
@@ -265,6 +250,8 @@ struct Visitor {
     ip: Option<std::net::IpAddr>,
     hello: bool,
     session: Option<SessionId>,
+    /// `sync` frames of this connection.
+    replays: Bucket,
 }
 
 /// The two halves of a WebSocket.
@@ -273,6 +260,18 @@ type Halves = (
     futures_util::stream::SplitStream<WebSocket>,
 );
 
+/// Starts a connection's writer task; returns the connection and what its reader
+/// watches to stop when the connection is killed.
+fn open_conn(
+    state: &AppState,
+    sink: futures_util::stream::SplitSink<WebSocket, Message>,
+) -> (Conn, crate::conn::Killed, tokio::task::JoinHandle<()>) {
+    let (conn, ends): (Conn, ConnEnds) = state.hub.new_conn();
+    let killed = ends.killed.clone();
+    let writer = tokio::spawn(crate::conn::write_loop(state.clone(), sink, ends));
+    (conn, killed, writer)
+}
+
 async fn visitor_conn(
     state: &AppState,
     (sink, stream): Halves,
@@ -280,8 +279,7 @@ async fn visitor_conn(
     origin: String,
     ip: Option<std::net::IpAddr>,
 ) {
-    let (conn, rx) = state.hub.new_conn();
-    let writer = tokio::spawn(write_loop(sink, rx));
+    let (conn, killed, writer) = open_conn(state, sink);
     let v = tokio::sync::Mutex::new(Visitor {
         state: state.clone(),
         conn: conn.clone(),
@@ -290,12 +288,14 @@ async fn visitor_conn(
         ip,
         hello: false,
         session: None,
+        replays: Bucket::new(state.config.limits.replays_per_second),
     });
     let hello = std::sync::atomic::AtomicBool::new(false);
     let reader = read_loop(
         state,
         stream,
         &conn,
+        killed,
         || hello.load(std::sync::atomic::Ordering::Relaxed),
         |frame| {
             let v = &v;
@@ -309,20 +309,65 @@ async fn visitor_conn(
         },
     );
     let refresh = refresh_ice(state, &conn, || async {
-        let v = v.lock().await;
-        v.ice_frame(v.session.as_ref()?)
+        let session = v.lock().await.session.clone()?;
+        visitor_ice(state, &session).await
     });
     tokio::select! {
         () = reader => {}
         () = refresh => {}
     }
     let v = v.into_inner();
-    if let Some(s) = &v.session {
-        state.hub.detach_visitor(s, conn.id);
+    if let Some(s) = &v.session
+        && state.hub.detach_visitor(s, conn.id)
+    {
+        session::visitor_seen(state, s, now()).await;
     }
     drop(v);
     drop(conn);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+/// The `ice_servers` frame for the visitor of `session`: only while a call is in
+/// progress in it (TURN credentials are for calls, not for chats).
+async fn visitor_ice(state: &AppState, session: &SessionId) -> Option<ServerFrame> {
+    let live = session::get(state, session).await.ok()??;
+    if !live.lock().await.log.in_call() {
+        return None;
+    }
+    crate::ice::frame(&state.config.ice, session.as_str(), now())
+}
+
+/// Whether `token` resumes `live` for a visitor of embed code `code` at `at`: the token is
+/// the session's current one, and the session is within its resume window (see
+/// `resume_token_ttl_secs` and `ended_session_grace_secs`).
+fn resumable(
+    state: &AppState,
+    live: &Live,
+    code: &interact_sdk::embed::EmbedCode,
+    token: &str,
+    at: interact_sdk::time::UnixMillis,
+) -> bool {
+    let limits = &state.config.limits;
+    let secs = |s: u64| s.saturating_mul(1000);
+    let matches = live.record.embed_code == *code
+        && auth::hashes_equal(&auth::token_hash(token), &live.record.token_hash);
+    let last_event = live.last_event_at();
+    let until = if live.log.is_ended() {
+        last_event
+            .0
+            .saturating_add(secs(limits.ended_session_grace_secs))
+    } else if state.hub.visitor_connected(&live.record.id) {
+        u64::MAX
+    } else {
+        let seen = live
+            .record
+            .visitor_seen_at
+            .unwrap_or(live.record.created_at);
+        seen.0
+            .max(last_event.0)
+            .saturating_add(secs(limits.resume_token_ttl_secs))
+    };
+    matches && at.0 < until
 }
 
 impl Visitor {
@@ -337,22 +382,17 @@ impl Visitor {
             .widget_config(&self.record.target, availability)
     }
 
-    /// Sends `ice_servers` with TURN credentials for `session`, if ICE servers are
-    /// configured and the target has calls enabled.
-    fn send_ice_servers(&self, session: &SessionId) {
-        if let Some(f) = self.ice_frame(session) {
-            self.send(&f);
-        }
-    }
-
-    /// The `ice_servers` frame for `session`, if ICE servers are configured and the
-    /// target has calls enabled.
-    fn ice_frame(&self, session: &SessionId) -> Option<ServerFrame> {
-        let modalities = self.state.tenant.modalities(&self.record.target);
-        if !(modalities.audio || modalities.video) {
-            return None;
-        }
-        crate::ice::frame(&self.state.config.ice, session.as_str(), now())
+    /// Sends a non-fatal `internal` error about client frame `id`.
+    fn internal(
+        &self,
+        id: Option<&interact_sdk::ids::MessageId>,
+        what: &str,
+        e: &dyn std::fmt::Display,
+    ) {
+        tracing::error!(error = %e, "{what}");
+        let mut f = error(ErrorCode::Internal, "the server failed; try again");
+        f.id = id.cloned();
+        self.send(&ServerFrame::Error(f));
     }
 
     async fn handle(&mut self, frame: ClientFrame) -> Flow {
@@ -383,6 +423,7 @@ impl Visitor {
                         config: self.config(),
                         session: None,
                         agent: None,
+                        heads: Default::default(),
                     });
                     Flow::Continue
                 }
@@ -396,7 +437,7 @@ impl Visitor {
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
-                    && let Some(live) = self.state.hub.session(s)
+                    && let Ok(Some(live)) = session::get(&self.state, s).await
                 {
                     heads.insert(s.clone(), live.lock().await.log.head());
                 }
@@ -434,28 +475,27 @@ impl Visitor {
     }
 
     async fn resume(&mut self, r: interact_sdk::protocol::Resume) -> Flow {
-        let live = match self.state.hub.session(&r.session) {
-            Some(l) => Some(l),
-            None => match session::load(&self.state, &r.session).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::error!(error = %e, "loading a session failed");
-                    fatal(
-                        &self.conn,
-                        ErrorCode::Internal,
-                        "try again later",
-                        CloseCode::Internal,
-                    );
-                    return Flow::Stop;
-                }
-            },
+        let live = match session::get(&self.state, &r.session).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "loading a session failed");
+                fatal(
+                    &self.conn,
+                    ErrorCode::Internal,
+                    "try again later",
+                    CloseCode::Internal,
+                );
+                return Flow::Stop;
+            }
         };
         let valid = match &live {
-            Some(l) => {
-                let l = l.lock().await;
-                l.record.embed_code == self.record.code
-                    && auth::hashes_equal(&auth::token_hash(r.token.expose()), &l.record.token_hash)
-            }
+            Some(l) => resumable(
+                &self.state,
+                &*l.lock().await,
+                &self.record.code,
+                r.token.expose(),
+                now(),
+            ),
             None => false,
         };
         let Some(live) = live.filter(|_| valid) else {
@@ -468,10 +508,7 @@ impl Visitor {
             );
             return Flow::Stop;
         };
-        if let Some(old) = self.state.hub.attach_visitor(&r.session, self.conn.clone()) {
-            old.close(CloseCode::Replaced, "resumed elsewhere");
-        }
-        self.session = Some(r.session.clone());
+        self.attach(&r.session);
         let l = live.lock().await;
         self.send(&ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
@@ -481,11 +518,14 @@ impl Visitor {
                 head: l.log.head(),
             }),
             agent: None,
+            heads: Default::default(),
         });
-        self.send_ice_servers(&r.session);
-        for e in l.log.events_after(r.last_seq) {
-            self.send(&ServerFrame::Event(e.clone()));
+        if l.log.in_call()
+            && let Some(f) = crate::ice::frame(&self.state.config.ice, r.session.as_str(), now())
+        {
+            self.send(&f);
         }
+        self.conn.replay(&r.session, r.last_seq);
         Flow::Continue
     }
 
@@ -498,19 +538,15 @@ impl Visitor {
             e.id = Some(id.clone());
             ServerFrame::Error(e)
         };
-        if let Some(started) = self
-            .state
-            .hub
-            .recent_start(&self.record.code, &id, self.ip, &form)
-        {
-            self.attach(&started.0);
-            self.send(&ServerFrame::SessionStarted {
-                session: started.0.clone(),
-                start_id: id,
-                resume_token: started.1,
-            });
-            self.send_ice_servers(&started.0);
-            return Flow::Continue;
+        // A repeat (its answer was lost, or the server restarted) gets its session back.
+        let key = session::start_key(&self.record.code, &id, self.ip, &form);
+        match self.state.store.session_by_start_key(&key).await {
+            Ok(Some(existing)) => return self.repeat_start(existing, id).await,
+            Ok(None) => {}
+            Err(e) => {
+                self.internal(Some(&id), "looking up a start id failed", &e);
+                return Flow::Continue;
+            }
         }
         if self.session.is_some() {
             self.send(&with_id(error(
@@ -550,31 +586,97 @@ impl Visitor {
             )));
             return Flow::Continue;
         }
-        match session::create(&self.state, &self.record, &self.origin, id.as_str(), valid).await {
+        let created = session::create(
+            &self.state,
+            &self.record,
+            &self.origin,
+            id.as_str(),
+            key.clone(),
+            valid,
+        )
+        .await;
+        match created {
             Ok((sid, token, live)) => {
-                self.state
-                    .hub
-                    .remember_start(&self.record.code, &id, self.ip, &sid, &token, &form);
                 self.attach(&sid);
                 self.send(&ServerFrame::SessionStarted {
                     session: sid.clone(),
                     start_id: id,
                     resume_token: token,
                 });
-                self.send_ice_servers(&sid);
                 for e in live.lock().await.log.events_after(Seq::ZERO) {
                     self.send(&ServerFrame::Event(e.clone()));
                 }
                 session::dispatch(&self.state).await;
             }
+            // The same start raced in on another connection and won: this is a repeat.
+            Err(crate::store::StoreError::Conflict) => {
+                match self.state.store.session_by_start_key(&key).await {
+                    Ok(Some(existing)) => return self.repeat_start(existing, id).await,
+                    Ok(None) => self.internal(
+                        Some(&id),
+                        "a start id conflict without its session",
+                        &"gone",
+                    ),
+                    Err(e) => self.internal(Some(&id), "looking up a start id failed", &e),
+                }
+            }
+            Err(e) => self.internal(Some(&id), "creating a session failed", &e),
+        }
+        Flow::Continue
+    }
+
+    /// Answers a repeated `start_chat` with its session: a fresh resume token (the old one
+    /// stops working), then the session's events as a replay.
+    async fn repeat_start(
+        &mut self,
+        existing: crate::store::SessionRecord,
+        id: interact_sdk::ids::MessageId,
+    ) -> Flow {
+        let refuse = |this: &Self, message: &str| {
+            this.send(&ServerFrame::Error(
+                error(ErrorCode::NotAllowed, message).about(id.clone()),
+            ));
+            Flow::Continue
+        };
+        let ttl = self
+            .state
+            .config
+            .limits
+            .start_id_ttl_secs
+            .saturating_mul(1000);
+        if now().0.saturating_sub(existing.created_at.0) > ttl {
+            self.state.metrics.reject("start_id_expired");
+            return refuse(
+                self,
+                "this start_chat id is too old to repeat; use a new id",
+            );
+        }
+        if self.session.as_ref().is_some_and(|s| *s != existing.id) {
+            return refuse(self, "this connection already has a session");
+        }
+        let token = auth::random_token();
+        let hash = auth::token_hash(&token);
+        if let Err(e) = self.state.store.set_token_hash(&existing.id, &hash).await {
+            self.internal(Some(&id), "replacing a resume token failed", &e);
+            return Flow::Continue;
+        }
+        // After the store: a copy loaded meanwhile has the new hash already.
+        match session::get(&self.state, &existing.id).await {
+            Ok(Some(live)) => live.lock().await.record.token_hash = hash,
+            Ok(None) => {}
             Err(e) => {
-                tracing::error!(error = %e, "creating a session failed");
-                self.send(&with_id(error(
-                    ErrorCode::Internal,
-                    "the chat could not be started; try again",
-                )));
+                self.internal(Some(&id), "loading a session failed", &e);
+                return Flow::Continue;
             }
         }
+        tracing::info!(session = %existing.id, "start_chat repeated; resume token replaced");
+        self.attach(&existing.id);
+        self.send(&ServerFrame::SessionStarted {
+            session: existing.id.clone(),
+            start_id: id,
+            resume_token: interact_sdk::ids::ResumeToken::new(token),
+        });
+        self.conn.replay(&existing.id, Seq::ZERO);
         Flow::Continue
     }
 
@@ -588,16 +690,53 @@ impl Visitor {
     }
 
     async fn session_frame(&mut self, frame: ClientFrame) -> Flow {
-        let own = self.session.clone();
-        let Some(sid) = own.filter(|s| frame.session().is_none_or(|f| f == s)) else {
-            self.send(&ServerFrame::Error(error(
-                ErrorCode::UnknownSession,
-                "no session on this connection",
-            )));
+        let Some(own) = self.session.clone() else {
+            let mut e = error(
+                ErrorCode::NotAllowed,
+                "no session on this connection yet: start a chat first",
+            );
+            if let ClientFrame::Send { id, .. } = &frame {
+                e.id = Some(id.clone());
+            }
+            self.send(&ServerFrame::Error(e));
             return Flow::Continue;
         };
-        handle_session_frame(&self.state, &sid, Party::Visitor, frame, &self.conn).await;
+        if frame.session().is_some_and(|f| *f != own) {
+            self.send(&ServerFrame::Error(error(
+                ErrorCode::UnknownSession,
+                "not the session of this connection",
+            )));
+            return Flow::Continue;
+        }
+        if let ClientFrame::Sync { after, .. } = frame {
+            answer_sync(&self.state, &self.conn, &own, after, &mut self.replays);
+            return Flow::Continue;
+        }
+        handle_session_frame(&self.state, &own, Party::Visitor, frame, &self.conn).await;
         Flow::Continue
+    }
+}
+
+/// Answers a `sync` with a replay, unless the connection asks too often.
+fn answer_sync(state: &AppState, conn: &Conn, sid: &SessionId, after: Seq, replays: &mut Bucket) {
+    if replays.take(Instant::now()) {
+        conn.replay(sid, after);
+    } else {
+        state.metrics.reject("sync_rate_limited");
+        conn.send(&ServerFrame::Error(
+            error(ErrorCode::RateLimited, "too many sync frames; slow down")
+                .in_session(sid.clone()),
+        ));
+    }
+}
+
+/// Whether `frame` of `party` would add an event to the session that `live` holds (a
+/// resend of a stored message only gets its `ack` again).
+fn adds_event(live: &Live, party: Party, frame: &ClientFrame) -> bool {
+    match frame {
+        ClientFrame::Send { id, .. } => live.log.message_seq(party, id).is_none(),
+        ClientFrame::Receipt { .. } | ClientFrame::Call { .. } => true,
+        _ => false,
     }
 }
 
@@ -609,11 +748,21 @@ async fn handle_session_frame(
     frame: ClientFrame,
     conn: &Conn,
 ) {
-    let Some(live) = state.hub.session(sid) else {
-        let mut e = error(ErrorCode::UnknownSession, "no such session");
-        e.session = Some(sid.clone());
-        conn.send(&ServerFrame::Error(e));
-        return;
+    let live = match session::get(state, sid).await {
+        Ok(Some(live)) => live,
+        Ok(None) => {
+            let mut e = error(ErrorCode::UnknownSession, "no such session");
+            e.session = Some(sid.clone());
+            conn.send(&ServerFrame::Error(e));
+            return;
+        }
+        Err(e) => {
+            tracing::error!(session = %sid, error = %e, "loading a session failed");
+            conn.send(&ServerFrame::Error(
+                error(ErrorCode::Internal, "try again later").in_session(sid.clone()),
+            ));
+            return;
+        }
     };
     // Ending the session or a call may free the agent for waiting tasks.
     let ends = matches!(
@@ -624,22 +773,44 @@ async fn handle_session_frame(
                 ..
             }
     );
+    let msg_id = match &frame {
+        ClientFrame::Send { id, .. } => Some(id.clone()),
+        _ => None,
+    };
+    let refuse = |code, message: &str| {
+        let mut e = error(code, message).in_session(sid.clone());
+        e.id = msg_id.clone();
+        conn.send(&ServerFrame::Error(e));
+    };
     let mut fed = false;
     {
         let mut l = live.lock().await;
+        l.touched = Instant::now();
+        let limits = &state.config.limits;
+        let (events, bytes) = l.size();
+        if adds_event(&l, party, &frame)
+            && !l.log.is_ended()
+            && (events >= limits.max_events_per_session || bytes >= limits.max_bytes_per_session)
+        {
+            state.metrics.reject("session_full");
+            refuse(
+                ErrorCode::SessionFull,
+                "this session holds as much as the server keeps for one session",
+            );
+            return;
+        }
         // Messages are limited per session and party as well as per connection, so that
-        // reconnecting (or a second tab) does not buy a fresh burst.
-        if let ClientFrame::Send { id, .. } = &frame
-            && !l.allow_send(party, Instant::now())
+        // reconnecting (or a second tab) does not buy a fresh burst; a resend of a stored
+        // message is only acknowledged again and costs nothing.
+        if let Some(id) = &msg_id
+            && l.log.message_seq(party, id).is_none()
+            && !l.allow_send(party, id, Instant::now())
         {
             state.metrics.reject("message_rate_limited");
-            let e = error(
+            refuse(
                 ErrorCode::RateLimited,
-                "too many messages in this session; slow down",
+                "too many messages in this session; send it again after a while",
             );
-            conn.send(&ServerFrame::Error(
-                e.in_session(sid.clone()).about(id.clone()),
-            ));
             return;
         }
         let head = l.log.head();
@@ -691,15 +862,24 @@ pub async fn agent_ws(State(state): State<AppState>, ws: WebSocketUpgrade) -> Re
     })
 }
 
+/// An agent signed in on a connection.
+#[derive(Clone, Debug)]
+struct SignedIn {
+    info: AgentInfo,
+    /// Closes the connection when the sign-in token expires.
+    expiry: tokio::task::AbortHandle,
+}
+
 async fn agent_conn(state: &AppState, socket: WebSocket) {
-    let (conn, rx) = state.hub.new_conn();
     let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, rx));
-    let me: std::sync::Mutex<Option<AgentInfo>> = std::sync::Mutex::new(None);
+    let (conn, killed, writer) = open_conn(state, sink);
+    let me: std::sync::Mutex<Option<SignedIn>> = std::sync::Mutex::new(None);
+    let replays = std::sync::Mutex::new(Bucket::new(state.config.limits.replays_per_second));
     let signed_in = || me.lock().map(|m| m.is_some()).unwrap_or(false);
-    let reader = read_loop(state, stream, &conn, signed_in, |frame| {
+    let reader = read_loop(state, stream, &conn, killed, signed_in, |frame| {
         let me = &me;
         let conn = &conn;
+        let replays = &replays;
         async move {
             let current = me.lock().ok().and_then(|m| m.clone());
             match current {
@@ -712,29 +892,66 @@ async fn agent_conn(state: &AppState, socket: WebSocket) {
                     }
                     None => Flow::Stop,
                 },
-                Some(info) => agent_frame(state, conn, &info, frame).await,
+                Some(s) => agent_frame(state, conn, &s.info, replays, frame).await,
             }
         }
     });
     let refresh = refresh_ice(state, &conn, || async {
-        let id = me.lock().ok()?.as_ref()?.id.clone();
-        crate::ice::frame(&state.config.ice, id.as_str(), now())
+        let id = me.lock().ok()?.as_ref()?.info.id.clone();
+        agent_ice(state, id.as_str()).await
     });
     tokio::select! {
         () = reader => {}
         () = refresh => {}
     }
-    let info = me.lock().ok().and_then(|m| m.clone());
-    if let Some(info) = info {
-        tracing::info!(agent = %info.id, "agent disconnected");
-        state.hub.detach_agent(info.id.as_str(), conn.id);
+    let signed = me.lock().ok().and_then(|m| m.clone());
+    if let Some(s) = signed {
+        s.expiry.abort();
+        tracing::info!(agent = %s.info.id, "agent disconnected");
+        state.hub.detach_agent(s.info.id.as_str(), conn.id);
         session::dispatch(state).await;
     }
     drop(conn);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
 }
 
-async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Option<AgentInfo> {
+/// The `ice_servers` frame for `agent`: only while one of their sessions has a call in
+/// progress.
+async fn agent_ice(state: &AppState, agent: &str) -> Option<ServerFrame> {
+    let mut in_call = false;
+    for id in state.hub.agent_sessions(agent) {
+        if let Ok(Some(live)) = session::get(state, &id).await
+            && live.lock().await.log.in_call()
+        {
+            in_call = true;
+            break;
+        }
+    }
+    if !in_call {
+        return None;
+    }
+    crate::ice::frame(&state.config.ice, agent, now())
+}
+
+/// Closes `conn` with the fatal `unauthorized` when the sign-in token expires at `at`.
+fn close_at_expiry(conn: &Conn, at: interact_sdk::time::UnixMillis) -> tokio::task::AbortHandle {
+    let conn = conn.clone();
+    let wait = Duration::from_millis(at.0.saturating_sub(now().0));
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        conn.send(&ServerFrame::Error(
+            error(
+                ErrorCode::Unauthorized,
+                "the sign-in has expired; sign in again",
+            )
+            .into_fatal(),
+        ));
+        conn.kill(CloseCode::Unauthorized, "the sign-in has expired");
+    })
+    .abort_handle()
+}
+
+async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Option<SignedIn> {
     let ClientFrame::AgentHello(hello) = frame else {
         fatal(
             conn,
@@ -753,24 +970,26 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
         );
         return None;
     }
-    let user = match state
-        .store
-        .agent_token(&auth::token_hash(&hello.token), now())
-        .await
-    {
-        Ok(u) => u,
+    let hash = auth::token_hash(&hello.token);
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "token lookup failed");
+        fatal(
+            conn,
+            ErrorCode::Internal,
+            "try again later",
+            CloseCode::Internal,
+        );
+    };
+    let token = match state.store.agent_token(&hash, now()).await {
+        Ok(t) => t,
         Err(e) => {
-            tracing::error!(error = %e, "token lookup failed");
-            fatal(
-                conn,
-                ErrorCode::Internal,
-                "try again later",
-                CloseCode::Internal,
-            );
+            failed(&e);
             return None;
         }
     };
-    let Some(user) = user.and_then(|u| state.tenant.users.get(&u)) else {
+    let Some((user, expires)) =
+        token.and_then(|(u, expires)| state.tenant.users.get(&u).map(|u| (u, expires)))
+    else {
         state.metrics.reject("agent_unauthorized");
         fatal(
             conn,
@@ -784,22 +1003,64 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
         id: interact_sdk::ids::AgentId::new(user.config.id.clone()).ok()?,
         display_name: user.config.display_name.clone(),
     };
-    state.hub.attach_agent(&info, conn.clone(), now());
+    state.hub.attach_agent(&info, conn.clone(), &hash, now());
+    // A sign-out between the lookup and the attach must not leave this connection open:
+    // look again now that a sign-out would find it.
+    match state.store.agent_token(&hash, now()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            state.hub.detach_agent(info.id.as_str(), conn.id);
+            fatal(
+                conn,
+                ErrorCode::Unauthorized,
+                "signed out; sign in again",
+                CloseCode::Unauthorized,
+            );
+            return None;
+        }
+        Err(e) => {
+            state.hub.detach_agent(info.id.as_str(), conn.id);
+            failed(&e);
+            return None;
+        }
+    }
     tracing::info!(agent = %info.id, "agent connected");
+    let heads = match session::agent_heads(state, info.id.as_str()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(agent = %info.id, error = %e, "reading an agent's sessions failed");
+            BTreeMap::new()
+        }
+    };
     conn.send(&ServerFrame::Welcome {
         protocol: PROTOCOL_VERSION,
         config: None,
         session: None,
         agent: Some(info.clone()),
+        heads: heads.clone(),
     });
-    if let Some(f) = crate::ice::frame(&state.config.ice, info.id.as_str(), now()) {
+    if let Some(f) = agent_ice(state, info.id.as_str()).await {
         conn.send(&f);
     }
-    session::replay_for_agent(state, info.id.as_str(), &hello.resume).await;
-    Some(info)
+    // Only what the agent names is replayed; it fetches the others with `sync`.
+    for (id, after) in &hello.resume {
+        if heads.contains_key(id) {
+            conn.replay(id, *after);
+        }
+    }
+    Some(SignedIn {
+        info,
+        expiry: close_at_expiry(conn, expires),
+    })
 }
 
-async fn agent_frame(state: &AppState, conn: &Conn, me: &AgentInfo, frame: ClientFrame) -> Flow {
+async fn agent_frame(
+    state: &AppState,
+    conn: &Conn,
+    me: &AgentInfo,
+    replays: &std::sync::Mutex<Bucket>,
+    frame: ClientFrame,
+) -> Flow {
     let user = me.id.as_str();
     match frame {
         ClientFrame::SetPresence { presence } => {
@@ -814,12 +1075,7 @@ async fn agent_frame(state: &AppState, conn: &Conn, me: &AgentInfo, frame: Clien
         }
         ClientFrame::Decline { session: sid } => session::decline(state, &me.id, &sid).await,
         ClientFrame::Ping { nonce } => {
-            let mut heads = BTreeMap::new();
-            for sid in state.hub.agent_sessions(user) {
-                if let Some(live) = state.hub.session(&sid) {
-                    heads.insert(sid, live.lock().await.log.head());
-                }
-            }
+            let heads = session::agent_heads(state, user).await.unwrap_or_default();
             conn.send(&ServerFrame::Pong { nonce, heads });
         }
         ClientFrame::Unknown => conn.send(&ServerFrame::Error(error(
@@ -833,9 +1089,13 @@ async fn agent_frame(state: &AppState, conn: &Conn, me: &AgentInfo, frame: Clien
         | ClientFrame::End { .. }
         | ClientFrame::Call { .. }) => {
             let held = f.session().filter(|s| state.hub.holds(user, s)).cloned();
-            match held {
-                Some(sid) => handle_session_frame(state, &sid, Party::Agent, f, conn).await,
-                None => conn.send(&ServerFrame::Error(error(
+            match (held, f) {
+                (Some(sid), ClientFrame::Sync { after, .. }) => {
+                    let mut bucket = replays.lock().unwrap_or_else(|p| p.into_inner());
+                    answer_sync(state, conn, &sid, after, &mut bucket);
+                }
+                (Some(sid), f) => handle_session_frame(state, &sid, Party::Agent, f, conn).await,
+                (None, _) => conn.send(&ServerFrame::Error(error(
                     ErrorCode::UnknownSession,
                     "name a session you handle",
                 ))),

@@ -1,6 +1,6 @@
 //! Calls on a real listener: ICE servers with TURN credentials per session and per agent
-//! (`ice_servers`), an agent in a call takes no other task until the call ends, and the
-//! call is reported.
+//! (`ice_servers`), handed out only for a call; an agent in a call takes no other task
+//! until the call ends, and the call is reported.
 
 mod common;
 
@@ -133,42 +133,103 @@ async fn no_offer_within(agent: &mut Client, ms: u64) {
     assert!(waited.is_err(), "unexpected offer: {waited:?}");
 }
 
+/// No `ice_servers` frame among `frames`.
+fn assert_no_ice(frames: &[ServerFrame], who: &str) {
+    assert!(
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::IceServers { .. })),
+        "{who} got TURN credentials without a call: {frames:?}"
+    );
+}
+
+/// Alex takes Ann's chat; returns Ann's connection, the session and her resume token.
+async fn chatting(
+    server: &TestServer,
+    alex: &mut Client,
+    code: &EmbedCode,
+) -> (Client, SessionId, interact_sdk::ids::ResumeToken) {
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed origin");
+    v.hello(None).await;
+    let (session, token) = v.start_chat(mid("start-Ann"), form("Ann")).await;
+    assert_eq!(offered(alex).await, session);
+    alex.send(&ClientFrame::Accept {
+        session: session.clone(),
+    })
+    .await;
+    let frames = v
+        .recv_until(
+            |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })),
+        )
+        .await;
+    assert_no_ice(&frames, "the visitor of a chat");
+    assert_no_ice(&alex.recv_for(300).await, "the agent of a chat");
+    (v, session, token)
+}
+
+/// The visitor of `session` places a call; returns its id.
+async fn place_call(v: &mut Client, n: u32) -> CallId {
+    let call = CallId::new(format!("c-ann-{n}")).expect("valid");
+    v.send(&ClientFrame::Call {
+        session: None,
+        signal: CallSignal::Start {
+            call: call.clone(),
+            media: CallMedia::Audio,
+        },
+    })
+    .await;
+    call
+}
+
+/// The frames up to the `start` of a call, which must come right after `ice_servers`.
+async fn ice_before_start(client: &mut Client, subject: &str) {
+    let frames = client
+        .recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Start { .. })))
+        .await;
+    let [.., ice, _start] = &frames[..] else {
+        panic!("ice_servers before the call's start: {frames:?}");
+    };
+    assert_ice_for(ice, subject);
+}
+
 #[tokio::test]
-async fn ice_servers_come_with_per_session_and_per_agent_turn_credentials() {
+async fn turn_credentials_are_handed_out_only_for_a_call() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = server(dir.path()).await;
-    let (support, chat_only) = codes(&server).await;
+    let (support, _) = codes(&server).await;
 
-    // The agent: right after the welcome.
+    // Signing in gets none; nor does a chat.
     let token = server.agent_token("alex").await;
     let mut alex = connect_agent(server.addr).await;
     assert!(matches!(
         alex.agent_hello(&token).await,
         ServerFrame::Welcome { .. }
     ));
-    assert_ice_for(&alex.recv().await, "alex");
+    alex.send(&ClientFrame::SetPresence {
+        presence: interact_sdk::protocol::Presence::Available,
+    })
+    .await;
+    assert_no_ice(&alex.recv_for(300).await, "a signed-in agent");
+    let (mut v, session, ann_token) = chatting(&server, &mut alex, &support).await;
 
-    // A visitor of a service with calls: right after session_started, before the events.
-    let (mut v, session) = visitor(&server, support.as_str(), "Ann").await;
-    assert_ice_for(&v.recv().await, session.as_str());
-    assert!(matches!(v.recv().await, ServerFrame::Event(e) if e.seq.0 == 1));
+    // A call starts: both get credentials of their own before they see it.
+    let call = place_call(&mut v, 1).await;
+    ice_before_start(&mut v, session.as_str()).await;
+    ice_before_start(&mut alex, "alex").await;
 
-    // Resuming (a reload): right after the welcome, fresh credentials for the session.
-    let mut b = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
+    // Mid-call, a reloaded page and a reconnected console get fresh ones after the
+    // welcome.
+    drop(v);
+    let mut v = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
         .await
         .expect("allowed");
-    b.hello(None).await;
-    let (b_session, token) = b.start_chat(mid("start-Bea"), form("Bea")).await;
-    assert_ice_for(&b.recv().await, b_session.as_str());
-    drop(b);
-    let mut b = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
-        .await
-        .expect("allowed");
-    let welcome = b
+    let welcome = v
         .hello(Some(Resume {
-            session: b_session.clone(),
-            token,
-            last_seq: interact_sdk::ids::Seq(1),
+            session: session.clone(),
+            token: ann_token.clone(),
+            last_seq: interact_sdk::ids::Seq(0),
         }))
         .await;
     assert!(matches!(
@@ -178,12 +239,44 @@ async fn ice_servers_come_with_per_session_and_per_agent_turn_credentials() {
             ..
         }
     ));
-    assert_ice_for(&b.recv().await, b_session.as_str());
+    assert_ice_for(&v.recv().await, session.as_str());
+    let mut alex2 = connect_agent(server.addr).await;
+    let welcome = alex2.agent_hello(&token).await;
+    assert!(
+        matches!(&welcome, ServerFrame::Welcome { heads, .. } if heads.contains_key(&session)),
+        "{welcome:?}"
+    );
+    assert_ice_for(&alex2.recv().await, "alex");
 
-    // A visitor of a chat-only target gets none.
-    let (mut c, _) = visitor(&server, chat_only.as_str(), "Cid").await;
-    assert!(matches!(c.recv().await, ServerFrame::Event(e) if e.seq.0 == 1));
-    drop((v, b));
+    // After the call, none again.
+    v.send(&ClientFrame::Call {
+        session: None,
+        signal: CallSignal::Hangup {
+            call,
+            reason: HangupReason::Normal,
+        },
+    })
+    .await;
+    v.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
+        .await;
+    drop(v);
+    let mut v = connect_visitor(server.addr, support.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    v.hello(Some(Resume {
+        session: session.clone(),
+        token: ann_token,
+        last_seq: interact_sdk::ids::Seq(0),
+    }))
+    .await;
+    assert_no_ice(&v.recv_for(300).await, "a visitor resuming after the call");
+    let mut alex3 = connect_agent(server.addr).await;
+    alex3.agent_hello(&token).await;
+    assert_no_ice(
+        &alex3.recv_for(300).await,
+        "an agent signing in after the call",
+    );
+    drop((alex, alex2, alex3, v));
     server.stop().await;
 }
 
@@ -207,36 +300,42 @@ async fn next_ice(client: &mut Client) -> u64 {
 }
 
 #[tokio::test]
-async fn long_connections_get_fresh_turn_credentials_every_half_lifetime() {
+async fn long_calls_get_fresh_turn_credentials_every_half_lifetime() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Two seconds (below the configurable minute, set directly): new credentials every
     // second.
     let server = server_with_ttl(dir.path(), 2).await;
-    let (support, chat_only) = codes(&server).await;
-
-    let token = server.agent_token("alex").await;
-    let mut alex = connect_agent(server.addr).await;
-    alex.agent_hello(&token).await;
-    let (mut v, _) = visitor(&server, support.as_str(), "Ann").await;
+    let (support, _) = codes(&server).await;
+    let mut alex = server.available_agent("alex").await;
+    let (mut v, _, _) = chatting(&server, &mut alex, &support).await;
+    // Nothing while it is only a chat, however long.
+    assert_no_ice(&v.recv_for(1_500).await, "the visitor of a chat");
+    let call = place_call(&mut v, 1).await;
     for (who, client) in [("agent", &mut alex), ("visitor", &mut v)] {
         let first = next_ice(client).await;
         let second = next_ice(client).await;
         let third = next_ice(client).await;
-        // The first came with the handshake; the refreshes a second apart each.
+        // The first came with the call's start; the refreshes a second apart each.
         assert!(
             first <= second && second < third,
             "{who}: each refresh expires later ({first}, {second}, {third})"
         );
     }
-    drop((alex, v));
-    // A target without calls gets none, now or later.
-    let (mut c, _) = visitor(&server, chat_only.as_str(), "Cid").await;
-    let waited = tokio::time::timeout(
-        Duration::from_millis(2_500),
-        c.recv_until(|f| matches!(f, ServerFrame::IceServers { .. })),
-    )
+    // The call ends: no more.
+    v.send(&ClientFrame::Call {
+        session: None,
+        signal: CallSignal::Hangup {
+            call,
+            reason: HangupReason::Normal,
+        },
+    })
     .await;
-    assert!(waited.is_err(), "a chat-only target got {waited:?}");
+    v.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
+        .await;
+    alex.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
+        .await;
+    assert_no_ice(&v.recv_for(2_500).await, "the visitor after the call");
+    assert_no_ice(&alex.recv_for(100).await, "the agent after the call");
     server.stop().await;
 }
 

@@ -689,9 +689,17 @@ async fn agents_sign_in_and_out() {
     // The store knows the token's hash, never the token.
     let store = &f.state.store;
     let hash = auth::token_hash(&token);
-    assert_eq!(
-        store.agent_token(&hash, now()).await.expect("store"),
-        Some("alex".to_owned())
+    let (user, expires) = store
+        .agent_token(&hash, now())
+        .await
+        .expect("store")
+        .expect("the token is known");
+    assert_eq!(user, "alex");
+    // Valid for 12 hours from now (give or take the test's own run time).
+    let twelve_hours = 12 * 60 * 60 * 1000;
+    assert!(
+        expires.0.abs_diff(now().0 + twelve_hours) < 60_000,
+        "{expires:?}"
     );
     assert_eq!(store.agent_token(&token, now()).await.expect("store"), None);
 

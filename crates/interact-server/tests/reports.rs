@@ -129,6 +129,8 @@ impl Fixture {
             embed_code: EmbedCode::from_random([n as u8; 16]),
             target,
             start_id: format!("start-{n}"),
+            start_key: None,
+            visitor_seen_at: None,
             token_hash: "0".repeat(64),
             visitor_name: "=cmd|' /C calc'!A0".into(),
             visitor_email: "vera@example.com".into(),

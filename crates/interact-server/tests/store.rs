@@ -33,6 +33,8 @@ async fn session(store: &SqliteStore, code: &EmbedCode, n: usize) -> SessionId {
         embed_code: code.clone(),
         target: TargetRef::Service("support".into()),
         start_id: format!("start{n}"),
+        start_key: None,
+        visitor_seen_at: None,
         token_hash: "0".repeat(64),
         visitor_name: "V".into(),
         visitor_email: "v@example.com".into(),

@@ -7,7 +7,7 @@ use common::{
     ALLOWED, Closed, FOREIGN, TestServer, config, connect_agent, connect_visitor, event_seqs, mid,
 };
 use interact_sdk::form::PreChatForm;
-use interact_sdk::ids::{ResumeToken, Seq};
+use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
     ClientFrame, ErrorCode, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
 };
@@ -749,7 +749,33 @@ async fn a_repeated_start_resumes_but_a_same_id_stranger_does_not() {
     // The answer was lost: the same client repeats on a new connection.
     let mut repeat = visitor().await;
     let (again, again_token) = repeat.start_chat(mid("start-1"), form(None)).await;
-    assert_eq!((&again, &again_token), (&session, &token));
+    assert_eq!(again, session);
+    // With a fresh token that replaces the first (the server keeps only hashes, so it
+    // cannot hand out the first again).
+    assert_ne!(again_token, token);
+    let resume = |token: &interact_sdk::ids::ResumeToken| Resume {
+        session: session.clone(),
+        token: token.clone(),
+        last_seq: Seq(0),
+    };
+    let mut old = visitor_conn(&server, &code).await;
+    let refused = old.hello(Some(resume(&token))).await;
+    assert!(
+        matches!(&refused, ServerFrame::Error(e) if e.code == ErrorCode::InvalidResume),
+        "{refused:?}"
+    );
+    let mut new = visitor_conn(&server, &code).await;
+    let welcome = new.hello(Some(resume(&again_token))).await;
+    assert!(
+        matches!(
+            welcome,
+            ServerFrame::Welcome {
+                session: Some(_),
+                ..
+            }
+        ),
+        "{welcome:?}"
+    );
     // Someone else, same address, same id, another form.
     let mut other = form(None);
     other.display_name = "Otto Other".into();
@@ -762,4 +788,51 @@ async fn a_repeated_start_resumes_but_a_same_id_stranger_does_not() {
     let mut late = visitor().await;
     assert_eq!(late.start_chat(mid("start-1"), form(None)).await.0, session);
     server.stop().await;
+}
+
+/// A visitor connection without a session may not send session frames (`not_allowed`);
+/// one with a session may not name another (`unknown_session`).
+#[tokio::test]
+async fn session_frames_need_the_connections_own_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let mut v = visitor_conn(&server, &code).await;
+    v.hello(None).await;
+    v.send(&ClientFrame::Send {
+        session: None,
+        id: mid("m-early"),
+        text: "hello?".into(),
+    })
+    .await;
+    let e = v.recv().await;
+    assert!(
+        matches!(&e, ServerFrame::Error(e) if e.code == ErrorCode::NotAllowed && e.id == Some(mid("m-early"))),
+        "{e:?}"
+    );
+    let (session, _) = v.start_chat(mid("start-1"), form(None)).await;
+    let other = SessionId::new("s0000000000000000000000000000000a").expect("valid");
+    assert_ne!(other, session);
+    v.send(&ClientFrame::Send {
+        session: Some(other),
+        id: mid("m-2"),
+        text: "hi".into(),
+    })
+    .await;
+    let frames = v.recv_until(|f| matches!(f, ServerFrame::Error(_))).await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Error(e)) if e.code == ErrorCode::UnknownSession),
+        "{frames:?}"
+    );
+    server.stop().await;
+}
+
+/// A visitor connection that said hello.
+async fn visitor_conn(
+    server: &TestServer,
+    code: &interact_sdk::embed::EmbedCode,
+) -> common::Client {
+    connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed")
 }

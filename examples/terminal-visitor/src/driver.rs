@@ -559,12 +559,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Driver<R, W> {
         }
         for (state, ns) in by_state {
             let ns: Vec<String> = ns.iter().map(|n| format!("#{n}")).collect();
-            let word = match state {
-                DeliveryState::Pending => "pending",
-                DeliveryState::Sent => "sent",
-                DeliveryState::Delivered => "delivered",
-                DeliveryState::Read => "read",
-            };
+            let word = state.as_str();
             self.screen
                 .line(&format!("  [{} {word}]", ns.join(" ")))
                 .await?;

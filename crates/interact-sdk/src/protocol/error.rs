@@ -37,6 +37,10 @@ pub enum ErrorCode {
     SessionEnded,
     /// The server failed; the frame may be sent again.
     Internal,
+    /// The session holds as many events or bytes as the server keeps for one session;
+    /// the frame was not stored and will not be (only `end`, `sync` and `typing` still
+    /// work).
+    SessionFull,
     /// A code this version does not know.
     #[serde(other)]
     Unknown,
@@ -70,6 +74,9 @@ pub enum CloseCode {
     RateLimited,
     /// 4009: nothing received within the idle timeout.
     IdleTimeout,
+    /// 4010: the client did not read what the server sent it fast enough; the server
+    /// closed the connection rather than drop frames. Reconnect and resume.
+    SlowConsumer,
     /// 4011: another connection resumed this session; this one is closed.
     Replaced,
 }
@@ -89,6 +96,7 @@ impl CloseCode {
             Self::HandshakeTimeout => 4004,
             Self::RateLimited => 4008,
             Self::IdleTimeout => 4009,
+            Self::SlowConsumer => 4010,
             Self::Replaced => 4011,
         }
     }
@@ -106,13 +114,14 @@ impl CloseCode {
                 | Self::Internal
                 | Self::RateLimited
                 | Self::IdleTimeout
+                | Self::SlowConsumer
                 | Self::TooBig
                 | Self::HandshakeTimeout
         )
     }
 
     /// Every close code, in numeric order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Normal,
         Self::GoingAway,
         Self::Policy,
@@ -124,6 +133,7 @@ impl CloseCode {
         Self::HandshakeTimeout,
         Self::RateLimited,
         Self::IdleTimeout,
+        Self::SlowConsumer,
         Self::Replaced,
     ];
 }

@@ -136,6 +136,11 @@ pub enum ServerFrame {
         /// Agent connections: who signed in.
         #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<AgentInfo>,
+        /// Agent connections: the head of every session the agent handles (left out when
+        /// it handles none). Only the sessions named in `agent_hello.resume` are replayed;
+        /// the client fetches the others with `sync`.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        heads: BTreeMap<SessionId, Seq>,
     },
     /// Visitor: the chat started. Keep `resume_token` to resume after a reload.
     SessionStarted {
@@ -148,6 +153,18 @@ pub enum ServerFrame {
     },
     /// A sequenced session event.
     Event(EventFrame),
+    /// The end of one page of a replay (after a resume, `sync` or `accept`): the events
+    /// after the client's position up to `through` were sent before this frame. If
+    /// `through` is below `head`, more events exist and the client asks for them with
+    /// `sync`.
+    Replayed {
+        /// The session.
+        session: SessionId,
+        /// The highest sequence number this page sent (the requested position if none).
+        through: Seq,
+        /// The session's head when the page was read.
+        head: Seq,
+    },
     /// The client's message `id` is stored as `seq`.
     Ack {
         /// The session.
@@ -211,6 +228,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 config: f.optional("config")?,
                 session: f.optional("session")?,
                 agent: f.optional("agent")?,
+                heads: f.or_default("heads")?,
             },
             "session_started" => Self::SessionStarted {
                 session: f.field("session")?,
@@ -218,6 +236,11 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 resume_token: f.field("resume_token")?,
             },
             "event" => Self::Event(f.rest()?),
+            "replayed" => Self::Replayed {
+                session: f.field("session")?,
+                through: f.field("through")?,
+                head: f.field("head")?,
+            },
             "ack" => Self::Ack {
                 session: f.field("session")?,
                 id: f.field("id")?,

@@ -186,6 +186,18 @@ impl Server {
         }
     }
 
+    /// One page of `session` after `after`, as a `sync` answers it.
+    fn replay(&self, who: Who, conn: u64, session: &SessionId, after: Seq) -> Outbox {
+        self.logs[session]
+            .replay(after)
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Reply(f) => Some((who, conn, f)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn receive(&mut self, now: u64, who: Who, conn: u64, text: &str) -> Outbox {
         let mut out = Vec::new();
         let at = UnixMillis(1_700_000_000_000 + now);
@@ -232,12 +244,11 @@ impl Server {
                         config: self.config.clone(),
                         session: session_info,
                         agent: None,
+                        heads: Default::default(),
                     },
                 ));
                 if let Some((s, last)) = session {
-                    for f in self.logs[&s].events_after(last) {
-                        out.push((who, conn, ServerFrame::Event(f.clone())));
-                    }
+                    out.extend(self.replay(who, conn, &s, last));
                 }
             }
             (Who::Agent, ClientFrame::AgentHello(h)) => {
@@ -252,12 +263,17 @@ impl Server {
                         config: None,
                         session: None,
                         agent: Some(agent_info()),
+                        heads: self
+                            .agent_sessions
+                            .iter()
+                            .map(|s| (s.clone(), self.logs[s].head()))
+                            .collect(),
                     },
                 ));
-                for s in &self.agent_sessions {
-                    let last = h.resume.get(s).copied().unwrap_or(Seq::ZERO);
-                    for f in self.logs[s].events_after(last) {
-                        out.push((who, conn, ServerFrame::Event(f.clone())));
+                // As the server: only the sessions the agent names are replayed.
+                for s in self.agent_sessions.clone() {
+                    if let Some(last) = h.resume.get(&s) {
+                        out.extend(self.replay(who, conn, &s, *last));
                     }
                 }
             }

@@ -35,6 +35,39 @@ pub(super) fn router() -> Router<AppState> {
             post(revoke_embed_code),
         )
         .route("/admin/v1/embed-codes/{code}/snippet", get(snippet))
+        .route("/admin/v1/agents/{id}/sign-out", post(sign_out_agent))
+}
+
+/// What `POST /admin/v1/agents/{id}/sign-out` did.
+#[derive(Debug, Serialize)]
+struct SignedOut {
+    /// Sign-in tokens that stopped working.
+    tokens: u64,
+    /// Open connections closed.
+    connections: usize,
+}
+
+/// Signs an agent out everywhere (an agent who left, or whose access was withdrawn):
+/// every sign-in token of theirs stops working and every open connection of theirs is
+/// closed at once (fatal `unauthorized`, close 4001). 404 for an unknown user.
+async fn sign_out_agent(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SignedOut>, AppError> {
+    if !state.tenant.users.contains_key(&id) {
+        return Err(AppError::NotFound(format!("no user {id:?}")));
+    }
+    let tokens = state.store.delete_agent_tokens_of(&id).await?;
+    let connections =
+        state
+            .hub
+            .close_agent_conns(Some(&id), None, "signed out by an administrator");
+    tracing::info!(agent = %id, tokens, connections, "agent signed out by an administrator");
+    Ok(Json(SignedOut {
+        tokens,
+        connections,
+    }))
 }
 
 /// Proof that the request carries the admin token (extracting it checks the header).

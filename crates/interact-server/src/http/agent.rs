@@ -8,11 +8,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
 use interact_sdk::time::UnixMillis;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ApiJson, bearer};
 use crate::auth;
@@ -74,7 +75,7 @@ pub(super) async fn login(
     Extension(limiter): Extension<LoginLimiter>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<impl axum::response::IntoResponse, AppError> {
     if !limiter.allow(ip, Instant::now()) {
         state.metrics.reject("login_rate_limited");
         return Err(AppError::RateLimited(
@@ -107,24 +108,30 @@ pub(super) async fn login(
         )
         .await?;
     tracing::info!(user = %user.config.id, "agent signed in");
-    Ok(Json(json!({
-        "token": token,
-        "agent": {"id": user.config.id, "display_name": user.config.display_name},
-    })))
+    // A bearer token: no cache (the browser's or a proxy's) may keep the answer.
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({
+            "token": token,
+            "agent": {"id": user.config.id, "display_name": user.config.display_name},
+        })),
+    ))
 }
 
 /// `POST /v1/agent/logout` with `Authorization: Bearer <token>`: forgets the token (204,
-/// also for a token that is already gone).
+/// also for a token that is already gone) and closes every connection opened with it.
 pub(super) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let token = bearer(&headers)
         .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is needed".into()))?;
-    state
-        .store
-        .delete_agent_token(&auth::token_hash(token))
-        .await?;
+    let hash = auth::token_hash(token);
+    state.store.delete_agent_token(&hash).await?;
+    let closed = state.hub.close_agent_conns(None, Some(&hash), "signed out");
+    if closed > 0 {
+        tracing::info!(connections = closed, "agent signed out; connections closed");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

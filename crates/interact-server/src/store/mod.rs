@@ -78,6 +78,11 @@ pub struct SessionRecord {
     /// ids need only be unique per client, so two visitors' clients may choose the same
     /// one (the schema's `UNIQUE (embed_code, start_id)` must not refuse the second).
     pub start_id: String,
+    /// What identifies the `start_chat` this session answers, unique: see
+    /// [`crate::session::start_key`]. `None` for sessions stored before it existed.
+    pub start_key: Option<String>,
+    /// The last time a visitor connection of the session was open (it closed then).
+    pub visitor_seen_at: Option<UnixMillis>,
     /// SHA-256 (hex) of the resume token.
     pub token_hash: String,
     /// Display name from the form.
@@ -189,7 +194,16 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     async fn revoke_embed_code(&self, code: &EmbedCode, at: UnixMillis)
     -> Result<bool, StoreError>;
 
-    /// Creates a session with its first events, atomically.
+    /// The session whose `start_key` is `key`, if any.
+    async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Replaces a session's resume token (its hash); the old one stops working.
+    async fn set_token_hash(&self, session: &SessionId, hash: &str) -> Result<(), StoreError>;
+    /// Records that a visitor connection of the session was open until `at`.
+    async fn set_visitor_seen(&self, session: &SessionId, at: UnixMillis)
+    -> Result<(), StoreError>;
+
+    /// Creates a session with its first events, atomically. A session with the same
+    /// `start_key` is a [`StoreError::Conflict`].
     async fn create_session(
         &self,
         s: &SessionRecord,
@@ -233,10 +247,17 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         at: UnixMillis,
         expires: UnixMillis,
     ) -> Result<(), StoreError>;
-    /// The user of a token that has not expired at `now`.
-    async fn agent_token(&self, hash: &str, now: UnixMillis) -> Result<Option<String>, StoreError>;
+    /// The user of a token that has not expired at `now`, and when it expires.
+    async fn agent_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError>;
     /// Removes a token (sign-out).
     async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError>;
+    /// Removes every token of `user` (an administrator signed them out); returns how
+    /// many there were.
+    async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -222,6 +222,8 @@ impl SqliteStore {
                 .map_err(|e| corrupt(&e))?,
             target: parse(&row.try_get::<String, _>("target")?)?,
             start_id: row.try_get("start_id")?,
+            start_key: row.try_get("start_key")?,
+            visitor_seen_at: row.try_get::<Option<i64>, _>("visitor_seen_at")?.map(ms),
             token_hash: row.try_get("token_hash")?,
             visitor_name: row.try_get("visitor_name")?,
             visitor_email: row.try_get("visitor_email")?,
@@ -271,8 +273,9 @@ impl SqliteStore {
     }
 }
 
-const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
-     consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason";
+const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, token_hash, visitor_name, \
+     visitor_email, consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
+     visitor_seen_at";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -365,6 +368,38 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() > 0)
     }
 
+    async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE start_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::session_row).transpose()
+    }
+
+    async fn set_token_hash(&self, session: &SessionId, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET token_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(session.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_visitor_seen(
+        &self,
+        session: &SessionId,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET visitor_seen_at = $1 WHERE id = $2")
+            .bind(db(at))
+            .bind(session.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_session(
         &self,
         s: &SessionRecord,
@@ -373,8 +408,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
-             consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)",
+             consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
+             start_key, visitor_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14)",
         )
         .bind(s.id.as_str())
         .bind(s.embed_code.as_str())
@@ -388,6 +424,8 @@ impl Store for SqliteStore {
         .bind(&s.origin)
         .bind(s.agent_id.as_ref().map(AgentId::as_str))
         .bind(db(s.created_at))
+        .bind(s.start_key.as_deref())
+        .bind(s.visitor_seen_at.map(db))
         .execute(&mut *tx)
         .await
         .map_err(conflict)?;
@@ -533,14 +571,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn agent_token(&self, hash: &str, now: UnixMillis) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT user_id FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
+    async fn agent_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, expires_at FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(hash)
         .bind(db(now))
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        row.map(|r| Ok((r.try_get("user_id")?, ms(r.try_get("expires_at")?))))
+            .transpose()
     }
 
     async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
@@ -549,5 +593,13 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM agent_tokens WHERE user_id = $1")
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
     }
 }

@@ -221,6 +221,23 @@ impl Client {
         }
     }
 
+    /// Every protocol frame that arrives within `ms` (the connection must stay open).
+    pub async fn recv_for(&mut self, ms: u64) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    frames.push(decode_server(t.as_str()).expect("valid server frame"))
+                }
+                Some(Ok(Message::Close(c))) => panic!("closed: {c:?}"),
+                Some(Ok(_)) => {}
+                other => panic!("the connection failed: {other:?}"),
+            }
+        }
+        frames
+    }
+
     /// Reads until the connection closes; returns the close code and frames before it.
     pub async fn closed(&mut self) -> (Closed, Vec<ServerFrame>) {
         let mut frames = Vec::new();
