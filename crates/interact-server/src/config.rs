@@ -47,6 +47,9 @@ pub struct Config {
     pub server: ServerSection,
     /// Administration.
     pub admin: AdminSection,
+    /// Where `/metrics` is served (by default nowhere).
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// Limits (all have defaults).
     #[serde(default)]
     pub limits: LimitsSection,
@@ -105,6 +108,19 @@ fn default_www() -> PathBuf {
 pub struct AdminSection {
     /// SHA-256 (hex) of the bearer token of the admin API. The token itself is not kept.
     pub token_sha256: String,
+}
+
+/// `[metrics]`: the Prometheus metrics are not public. They are served on a listen address
+/// of their own (`listen`, no token: keep it on a private network), and/or on the main
+/// address behind `Authorization: Bearer <token>` (`token_sha256`); with neither, not at
+/// all.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// A separate address that serves `GET /metrics` (and nothing else) without a token.
+    pub listen: Option<SocketAddr>,
+    /// SHA-256 (hex) of a bearer token that `GET /metrics` on the main address needs.
+    pub token_sha256: Option<String>,
 }
 
 /// `[limits]`

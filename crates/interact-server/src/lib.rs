@@ -35,6 +35,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ice;
+pub mod listen;
 pub mod metrics;
 pub mod report;
 pub mod routing;
@@ -46,14 +47,12 @@ pub mod workflow;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use interact_sdk::embed::EmbedCode;
 use tower_http::trace::TraceLayer;
 
@@ -90,8 +89,9 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish, closes every WebSocket with 1001 and waits (up to
-/// [`SHUTDOWN_GRACE`]) until they are gone. Client addresses are available to handlers
-/// ([`state::ClientIp`]).
+/// [`SHUTDOWN_GRACE`]) until they are gone. Connections are bounded per address and in
+/// all, and requests must send their headers in time ([`listen`]). Client addresses are
+/// available to handlers ([`state::ClientIp`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -107,20 +107,10 @@ pub async fn run(
             "server restarting",
         );
     };
-    // Chat frames are small and latency matters more than packet count: no Nagle delay.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let conns = state.metrics.connections.clone();
     let timers = tokio::spawn(session::run_timers(state.clone()));
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let limits = listen::ConnLimits::from_config(&state.config.limits);
+    listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
     // The upgraded connections were told to go (1001) but run on their own tasks: wait
     // until they are gone, so that nothing this server does overlaps with its successor

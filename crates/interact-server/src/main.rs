@@ -201,11 +201,32 @@ async fn open(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
 }
 
 async fn serve(path: &Path, config: Config) -> CliResult {
+    // As many open files as the system lets this process have: the connection limits
+    // are bounded by it (`listen::ConnLimits::from_config`).
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
     let listen = config.server.listen;
     let state = interact_server::build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let metrics_addr = match state.config.metrics.listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+            let bound = l.local_addr().unwrap_or(addr);
+            let app = interact_server::http::metrics_app(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     let host_page = match &state.config.demo {
         Some(demo) => match demo.host_listen {
             Some(addr) => Some(start_demo_host(&state, addr, &demo.embed_code).await?),
@@ -218,6 +239,7 @@ async fn serve(path: &Path, config: Config) -> CliResult {
         &state,
         listener.local_addr().unwrap_or(listen),
         host_page,
+        metrics_addr,
     );
     interact_server::run(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -254,6 +276,7 @@ fn print_banner(
     state: &AppState,
     addr: std::net::SocketAddr,
     host_page: Option<std::net::SocketAddr>,
+    metrics: Option<std::net::SocketAddr>,
 ) {
     let config = &state.config;
     let url = &config.server.public_url;
@@ -273,7 +296,15 @@ fn print_banner(
         println!("  Demo host page:  http://{host}/ (a stand-in customer website with the widget)");
     }
     println!("  Health:          {url}/healthz");
-    println!("  Metrics:         {url}/metrics");
+    match (metrics, &config.metrics.token_sha256) {
+        (Some(m), _) => {
+            println!("  Metrics:         http://{m}/metrics (its own address; keep it private)")
+        }
+        (None, Some(_)) => {
+            println!("  Metrics:         {url}/metrics (with the metrics bearer token)")
+        }
+        (None, None) => {}
+    }
     let users: Vec<&str> = config.users.iter().map(|u| u.id.as_str()).collect();
     let demo_password = config
         .demo

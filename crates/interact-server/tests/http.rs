@@ -155,17 +155,59 @@ fn unknown_code() -> String {
     EmbedCode::from_random([0x5a; 16]).as_str().to_owned()
 }
 
+/// The metrics token of [`health_and_metrics_are_not_public`].
+const METRICS_TOKEN: &str = "metrics-test-token";
+
 #[tokio::test]
-async fn health_and_metrics() {
+async fn health_and_metrics_are_not_public() {
+    // Without a metrics token configured, the main address does not serve them.
     let f = Fixture::new().await;
     let r = f.get("/healthz").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(text(r).await, "ok");
+    assert_eq!(f.get("/metrics").await.status(), StatusCode::NOT_FOUND);
 
-    let r = f.get("/metrics").await;
+    // With one, only with it.
+    let f = Fixture::with(|c| {
+        c.metrics.token_sha256 = Some(interact_server::auth::token_hash(METRICS_TOKEN));
+    })
+    .await;
+    assert_eq!(f.get("/metrics").await.status(), StatusCode::UNAUTHORIZED);
+    let wrong = f
+        .admin_as(Some("not-the-token"), Method::GET, "/metrics", None)
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let r = f
+        .admin_as(Some(METRICS_TOKEN), Method::GET, "/metrics", None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, &CONTENT_TYPE), Some("text/plain; version=0.0.4"));
-    assert!(text(r).await.contains("interact_active_sessions"));
+    let body = text(r).await;
+    for series in [
+        "interact_active_sessions",
+        "interact_sessions_in_memory",
+        "interact_tcp_connections",
+    ] {
+        assert!(body.contains(series), "{series} in {body}");
+    }
+
+    // The metrics' own address serves them without a token, and nothing else.
+    let own = interact_server::http::metrics_app(f.state.clone());
+    let get = |uri: &str| {
+        own.clone().oneshot(
+            request(Method::GET, uri)
+                .body(Body::empty())
+                .expect("request"),
+        )
+    };
+    assert_eq!(
+        get("/metrics").await.expect("infallible").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/v1/config").await.expect("infallible").status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -678,6 +720,11 @@ async fn agents_sign_in_and_out() {
     let f = Fixture::new().await;
     let r = f.login("alex", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // The answer carries a bearer token: no cache may keep it.
+    assert_eq!(
+        header(&r, &axum::http::header::CACHE_CONTROL),
+        Some("no-store")
+    );
     let body = json_body(r).await;
     assert_eq!(
         body["agent"],

@@ -4,12 +4,7 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{ALLOWED, DEMO, connect_agent, connect_visitor, mid};
+use common::{ALLOWED, ServerProcess, connect_agent, connect_visitor, mid};
 use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::protocol::{
     AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, Resume, ServerFrame, SessionEvent,
@@ -18,64 +13,6 @@ use interact_sdk::time::UnixMillis;
 use interact_server::store::{SqliteStore, Store};
 
 const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let text = DEMO
-        .replace(
-            "listen = \"127.0.0.1:8080\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace(
-            "database = \"../data/interact.db\"",
-            "database = \"interact.db\"",
-        )
-        .replace(
-            "www = \"../www\"",
-            &format!(
-                "www = {:?}",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../../www")
-            ),
-        );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-async fn start(config: &Path, addr: SocketAddr) -> Server {
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_interact-server"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server binary"),
-    );
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not start listening on {addr}");
-}
 
 fn messages(frames: &[ServerFrame]) -> Vec<(Seq, String)> {
     frames
@@ -93,10 +30,8 @@ fn messages(frames: &[ServerFrame]) -> Vec<(Seq, String)> {
 #[tokio::test]
 async fn kill_and_restart_mid_chat_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let config = write_config(dir.path(), port);
-    let server = start(&config, addr).await;
+    let (config, addr) = ServerProcess::write_config(dir.path(), "");
+    let server = ServerProcess::start(&config, addr).await;
 
     // An agent token, written to the same database file the server uses.
     let store = SqliteStore::open(&dir.path().join("interact.db"))
@@ -227,8 +162,8 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
         .expect("events");
 
     // SIGKILL: no shutdown, no flush beyond what was committed.
-    drop(server);
-    let server = start(&config, addr).await;
+    server.kill();
+    let server = ServerProcess::start(&config, addr).await;
 
     // The visitor resumes from what it processed: exactly the missed events, in order.
     let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))

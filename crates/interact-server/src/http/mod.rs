@@ -4,7 +4,7 @@
 //! |-------|------|
 //! | `GET /` | A small page with links. |
 //! | `GET /healthz` | `ok` while the process serves requests. |
-//! | `GET /metrics` | Prometheus text: active sessions, messages relayed, rejections by reason. |
+//! | `GET /metrics` | Prometheus text: sessions (open, in memory), connections (WebSocket, TCP), messages relayed, rejections by reason. Only with `Authorization: Bearer <token>` when `[metrics] token_sha256` is set, else 404; `[metrics] listen` serves it on an address of its own without a token ([`metrics_app`]). |
 //! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
 //! | `GET /widget/frame?code=&host=&lang=` | The page the widget's iframe loads; `host` (the embedding page's origin) must be allowed by the code's Domain Template and becomes the CSP `frame-ancestors`. |
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
@@ -29,6 +29,7 @@
 //! | `GET /admin/v1/embed-codes` | 200, `[{"code", "target", "template", "created_at", "revoked_at"}]` |
 //! | `POST /admin/v1/embed-codes` with `{"target": {"kind": "service", "id": "support"}, "template": "demo"}` | 201, the record and its `snippet`; 400 naming a missing licence or an unknown template |
 //! | `POST /admin/v1/embed-codes/{code}/revoke` | 204; 404 |
+//! | `POST /admin/v1/agents/{id}/sign-out` | 200, `{"tokens", "connections"}`: every sign-in token of the user stops working and every open connection of theirs is closed (fatal `unauthorized`, 4001); 404 for an unknown user |
 //! | `GET /admin/v1/embed-codes/{code}/snippet` | 200, the HTML snippet as `text/plain`; 404 |
 //! | `GET /admin/v1/reports/sessions?service=&user=&kind=&outcome=&from=&to=&limit=&format=` | 200, the session report (below); 400 naming a bad parameter |
 //!
@@ -68,6 +69,7 @@ mod admin;
 mod agent;
 pub mod demo;
 mod pages;
+pub use pages::metrics_app;
 mod reports;
 mod visitor;
 mod widget;

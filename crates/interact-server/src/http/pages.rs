@@ -77,8 +77,8 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /metrics`: the Prometheus text format.
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// The Prometheus text format of the metrics.
+fn metrics_text(state: &AppState) -> axum::response::Response {
     (
         [(
             CONTENT_TYPE,
@@ -86,6 +86,47 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         )],
         state.metrics.render(),
     )
+        .into_response()
+}
+
+/// `GET /metrics` on the main address: only behind `[metrics] token_sha256` (404 when it
+/// is not set, 401 without the token).
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, crate::error::AppError> {
+    use crate::error::AppError;
+    let Some(expected) = &state.config.metrics.token_sha256 else {
+        return Err(AppError::NotFound(
+            "metrics are not served here (see [metrics] in the configuration)".into(),
+        ));
+    };
+    match super::bearer(&headers) {
+        Some(token)
+            if crate::auth::hashes_equal(
+                &crate::auth::token_hash(token),
+                &expected.to_ascii_lowercase(),
+            ) =>
+        {
+            Ok(metrics_text(&state))
+        }
+        _ => {
+            state.metrics.reject("metrics_unauthorized");
+            Err(AppError::Unauthorized(
+                "/metrics needs Authorization: Bearer <metrics token>".into(),
+            ))
+        }
+    }
+}
+
+/// The app of the metrics' own address (`[metrics] listen`): `GET /metrics`, no token.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move { metrics_text(&state) }),
+        )
+        .with_state(state)
 }
 
 /// The agent console: the folder `console` of `www` at `/console/`, every answer with the

@@ -319,3 +319,110 @@ impl Client {
         }
     }
 }
+
+/// The server binary in a child process, on the demo configuration with its database in
+/// a folder of the test's, a port of its own and nothing on a fixed port (no demo host
+/// page, no metrics address). Dropping it kills the process (SIGKILL).
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    pub config: PathBuf,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl ServerProcess {
+    /// Writes the configuration into `dir`: the demo one on a free port, with the
+    /// database `dir/interact.db`, and `[limits]` overridden by `limits` (TOML key =
+    /// value lines).
+    pub fn write_config(dir: &Path, limits: &str) -> (PathBuf, SocketAddr) {
+        let port = free_port();
+        let mut config: toml::Table = DEMO.parse().expect("the demo configuration is TOML");
+        let server = config["server"].as_table_mut().expect("[server]");
+        server.insert("listen".into(), format!("127.0.0.1:{port}").into());
+        server.insert("database".into(), "interact.db".into());
+        server.insert(
+            "www".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../www").into(),
+        );
+        config.remove("metrics");
+        if let Some(demo) = config.get_mut("demo").and_then(|d| d.as_table_mut()) {
+            demo.remove("host_listen");
+        }
+        let overrides: toml::Table = limits.parse().expect("limits are TOML");
+        let table = config["limits"].as_table_mut().expect("[limits]");
+        table.extend(overrides);
+        let path = dir.join("config.toml");
+        std::fs::write(&path, toml::to_string(&config).expect("TOML")).expect("write config");
+        (path, format!("127.0.0.1:{port}").parse().expect("addr"))
+    }
+
+    /// Starts the binary on `config` and waits until it listens on `addr`.
+    pub async fn start(config: &Path, addr: SocketAddr) -> Self {
+        Self::start_with(config, addr, |c| c).await
+    }
+
+    /// [`Self::start`], with the command changed by `f` first (to run it under
+    /// `prlimit`, say: the binary's path is the command's last argument then).
+    pub async fn start_with(
+        config: &Path,
+        addr: SocketAddr,
+        f: impl FnOnce(std::process::Command) -> std::process::Command,
+    ) -> Self {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_interact-server"));
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = f(cmd).spawn().expect("start the server binary");
+        let server = Self {
+            child,
+            addr,
+            config: config.to_owned(),
+        };
+        for _ in 0..400 {
+            if TcpStream::connect(addr).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the server did not start listening on {addr}");
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its resident set size in KiB (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Kills it at once (SIGKILL: no shutdown, nothing flushed beyond what was
+    /// committed) and waits until it is gone.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
