@@ -200,6 +200,11 @@ pub struct WebRequestsSection {
     /// A PEM file of CA certificates trusted besides the public roots (an internal
     /// service's own CA). Relative to the configuration file.
     pub ca_file: Option<PathBuf>,
+    /// Whether Web Request steps may reach private, loopback, link-local and other
+    /// non-public addresses (the deny-list is on by default: a workflow cannot be made to
+    /// call the server's own network, cloud metadata services and the like). A host name
+    /// is checked for every address it resolves to.
+    pub allow_private_addresses: bool,
     #[serde(skip)]
     extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }

@@ -33,6 +33,29 @@ pub enum OriginError {
     /// The port is not a number from 1 to 65535.
     #[error("bad port")]
     Port,
+    /// The host is not a host name (labels of letters, digits and inner hyphens), an
+    /// IPv4 address or a bracketed IPv6 address.
+    #[error("the host {0:?} is not a host name or IP address")]
+    Host(String),
+    /// A wildcard must stand for the subdomains of a domain of at least two labels.
+    #[error("a wildcard needs a domain of at least two labels after *. (like *.example.com)")]
+    Wildcard,
+}
+
+/// Whether `host` (lower case) is a DNS host name: labels of 1 to 63 letters, digits and
+/// hyphens (not first or last), at most 253 bytes in all. Internationalised names are
+/// written as browsers send them, in Punycode (`xn--...`).
+fn is_host_name(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 impl OriginPattern {
@@ -63,8 +86,24 @@ impl OriginPattern {
             Some(h) => (true, h.to_owned()),
             None => (false, host),
         };
-        if host.is_empty() || host.contains('*') {
+        if host.is_empty() {
             return Err(OriginError::Shape);
+        }
+        let ip_literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+        if !(ip_literal || is_host_name(&host)) {
+            return Err(OriginError::Host(host));
+        }
+        // A wildcard stands for subdomains of a domain: two labels at least, the last
+        // not a number (that would be an address).
+        let numeric_end = host
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+        if wildcard && (ip_literal || host.split('.').count() < 2 || numeric_end) {
+            return Err(OriginError::Wildcard);
         }
         Ok(Self {
             scheme,
@@ -427,8 +466,32 @@ mod tests {
             "https://x.com:0",
             "https://a.*.com",
             "https://u@x.com",
+            // What reaches a CSP header or a page must be a host and nothing else.
+            "https://shop.example.com\"",
+            "https://shop.example.com;script-src",
+            "https://<b>.example.com",
+            "https://exa mple.com",
+            "https://shop_x.example.com",
+            "https://-shop.example.com",
+            "https://shop..example.com",
+            "https://shop.example.com.",
+            "https://[::1",
+            "https://[not-an-ip]",
+            // A wildcard over a top-level domain or an address.
+            "https://*.com",
+            "https://*.1.2.3",
+            "https://*.[::1]",
         ] {
             assert!(OriginPattern::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://xn--bcher-kva.example",
+            "http://127.0.0.1:8081",
+            "http://[::1]:8080",
+            "https://*.example.co.uk",
+            "https://localhost",
+        ] {
+            assert!(OriginPattern::parse(good).is_ok(), "{good}");
         }
     }
 

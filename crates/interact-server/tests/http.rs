@@ -584,7 +584,15 @@ async fn templates_are_validated_and_applied_at_once() {
         message.contains("https://shop.example.com/cart"),
         "{message}"
     );
-    for bad in ["null", "*", "shop.example.com"] {
+    for bad in [
+        "null",
+        "*",
+        "shop.example.com",
+        "https://shop.example.com\"",
+        "https://shop.example.com;script-src",
+        "https://<shop>.example.com",
+        "https://*.com",
+    ] {
         let r = f
             .admin(
                 Method::PUT,

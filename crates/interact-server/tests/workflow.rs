@@ -29,6 +29,8 @@ fn config(dir: &std::path::Path, extra: &str) -> Config {
     c.server.www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
     c.server.listen = "127.0.0.1:0".parse().expect("addr");
     c.demo = None;
+    // The APIs these tests call listen on loopback.
+    c.web_requests.allow_private_addresses = true;
     c
 }
 
@@ -264,13 +266,18 @@ message = "The lookup failed."
 /// Starts a server on `c`, starts a chat, and returns the workflow's messages until the
 /// session ends.
 async fn messages_until_ended(c: Config) -> Vec<String> {
+    messages_until_ended_as(c, form()).await
+}
+
+/// [`messages_until_ended`] for a visitor who filled in `form`.
+async fn messages_until_ended_as(c: Config, form: PreChatForm) -> Vec<String> {
     let server = TestServer::start(c).await;
     let code = server.embed_code(support()).await;
     let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
         .await
         .expect("allowed");
     visitor.hello(None).await;
-    visitor.start_chat(mid("start-1"), form()).await;
+    visitor.start_chat(mid("start-1"), form).await;
     let frames = visitor
         .recv_until(
             |f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. })),
@@ -311,6 +318,132 @@ async fn web_request_reads_a_local_http_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let texts = messages_until_ended(config(dir.path(), &workflow)).await;
     assert_eq!(texts, ["Your tier: gold-Vera."]);
+}
+
+/// Web Request values are encoded for where they go. A visitor named to attack the called
+/// service neither adds form fields, nor breaks out of a JSON string, nor climbs its
+/// path; and with the deny-list on (the default) a private address is not called at all.
+#[tokio::test]
+async fn web_request_values_are_encoded_and_private_addresses_refused() {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::routing::{get, post};
+    type Seen = Arc<Mutex<Vec<String>>>;
+    let seen: Seen = Arc::default();
+    fn tier() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({"customer": {"tier": "ok"}}))
+    }
+    let api = axum::Router::new()
+        .route(
+            "/form",
+            post(
+                |axum::extract::State(seen): axum::extract::State<Seen>,
+                 axum::Form(fields): axum::Form<BTreeMap<String, String>>| async move {
+                    seen.lock().expect("lock").push(format!("form {fields:?}"));
+                    tier()
+                },
+            ),
+        )
+        .route(
+            "/json",
+            post(
+                |axum::extract::State(seen): axum::extract::State<Seen>,
+                 axum::Json(v): axum::Json<serde_json::Value>| async move {
+                    seen.lock().expect("lock").push(format!("json {v}"));
+                    tier()
+                },
+            ),
+        )
+        .fallback(get(
+            |axum::extract::State(seen): axum::extract::State<Seen>, uri: axum::http::Uri| async move {
+                seen.lock().expect("lock").push(format!("get {uri}"));
+                tier()
+            },
+        ))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    let step = |extra: &str| {
+        format!(
+            r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+activity = "web_request"
+{extra}
+timeout_secs = 5
+save = {{ tier = "/customer/tier" }}
+on_failure = "failed"
+
+[[workflow.step]]
+activity = "disconnect"
+outcome = "cancelled"
+message = "Your tier: {{{{tier}}}}."
+
+[[workflow.step]]
+label = "failed"
+activity = "disconnect"
+message = "The lookup failed."
+"#
+        )
+    };
+    let named = |name: &str| PreChatForm {
+        display_name: name.into(),
+        ..form()
+    };
+    let run = |workflow: String, form: PreChatForm, allow_private: bool| async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = config(dir.path(), &workflow);
+        c.web_requests.allow_private_addresses = allow_private;
+        messages_until_ended_as(c, form).await
+    };
+    let form_step = step(&format!(
+        "method = \"POST\"\nurl = \"http://{api_addr}/form\"\nheaders = {{ \"Content-Type\" = \"application/x-www-form-urlencoded\" }}\nbody = \"name={{{{visitor_name}}}}&source=widget\""
+    ));
+    let ok = ["Your tier: ok."];
+    assert_eq!(
+        run(form_step.clone(), named("x&source=evil&admin=1"), true).await,
+        ok
+    );
+    let json_step = step(&format!(
+        "method = \"POST\"\nurl = \"http://{api_addr}/json\"\nheaders = {{ \"Content-Type\" = \"application/json\" }}\nbody = '{{\"name\":\"{{{{visitor_name}}}}\"}}'"
+    ));
+    assert_eq!(
+        run(json_step, named(r#"x","admin":true,"y":""#), true).await,
+        ok
+    );
+    let path_step = step(&format!(
+        "url = \"http://{api_addr}/users/{{{{visitor_name}}}}/tier\""
+    ));
+    assert_eq!(run(path_step.clone(), named("a/../b"), true).await, ok);
+    // A name that is a step up the path fails the request without making it.
+    assert_eq!(
+        run(path_step, named(".."), true).await,
+        ["The lookup failed."]
+    );
+    {
+        let seen = seen.lock().expect("lock");
+        assert_eq!(
+            *seen,
+            [
+                r#"form {"name": "x&source=evil&admin=1", "source": "widget"}"#.to_owned(),
+                r#"json {"name":"x\",\"admin\":true,\"y\":\""}"#.to_owned(),
+                "get /users/a%2F..%2Fb/tier".to_owned(),
+            ],
+            "exactly these requests, the values as values"
+        );
+    }
+    // The deny-list (the default): the loopback API is not called.
+    assert_eq!(
+        run(form_step, named("Vera"), false).await,
+        ["The lookup failed."]
+    );
+    assert_eq!(seen.lock().expect("lock").len(), 3, "no request was made");
 }
 
 /// Waits until the session's workflow run is stored in a state whose JSON contains

@@ -338,7 +338,9 @@ pub struct WebRequest {
     /// Request headers (values with placeholders; control characters are removed).
     #[serde(default)]
     pub headers: BTreeMap<String, Template>,
-    /// A text body (placeholders filled as they are).
+    /// A text body; placeholders are filled encoded for its `Content-Type` header
+    /// (percent-encoded for a form, escaped as in a JSON string for JSON, as they are
+    /// otherwise; without the header it is sent as `text/plain`).
     #[serde(default)]
     pub body: Option<Template>,
     /// A JSON body; placeholders in its strings are filled and JSON-escaped.
@@ -878,6 +880,16 @@ fn check_web_request(a: &WebRequest) -> Result<(), String> {
     }
     if a.body.is_some() && a.json.is_some() {
         return Err("give body or json, not both".into());
+    }
+    // A body's values are encoded by its content type: it must be known when loading.
+    if a.body.is_some()
+        && let Some((_, t)) = a
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        && t.first_placeholder().is_some()
+    {
+        return Err("headers: the Content-Type of a body cannot hold placeholders".into());
     }
     if matches!(a.method, Method::Get | Method::Delete) && (a.body.is_some() || a.json.is_some()) {
         return Err(format!("{} takes no body", a.method.as_str()));

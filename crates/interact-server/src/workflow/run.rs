@@ -252,6 +252,29 @@ pub struct RunSnapshot {
 #[error("cannot resume the workflow run: {0}")]
 pub struct ResumeError(String);
 
+/// How a text body's content type wants values written into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `application/json`, or any `+json` type.
+    Json,
+    /// Anything else (`text/plain`, XML, ...).
+    Other,
+}
+
+/// The kind of a `Content-Type` value (lower case).
+pub(crate) fn body_kind(content_type: &str) -> BodyKind {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence == "application/x-www-form-urlencoded" {
+        BodyKind::Form
+    } else if essence == "application/json" || essence.ends_with("+json") {
+        BodyKind::Json
+    } else {
+        BodyKind::Other
+    }
+}
+
 enum Flow {
     Goto(usize),
     Wait,
@@ -665,12 +688,16 @@ impl WorkflowRun {
                 });
                 Flow::Stop
             }
-            Activity::WebRequest(w) => {
-                let request = self.http_request(w);
-                self.actions.push_back(Action::HttpRequest(request));
-                self.wait = Wait::Web { step: pc };
-                Flow::Wait
-            }
+            Activity::WebRequest(w) => match self.http_request(w) {
+                Ok(request) => {
+                    self.actions.push_back(Action::HttpRequest(request));
+                    self.wait = Wait::Web { step: pc };
+                    Flow::Wait
+                }
+                // A value that cannot be sent safely: the request fails without being
+                // made.
+                Err(_) => Flow::Goto(w.on_failure.index),
+            },
             Activity::AvailabilityRouting(_) | Activity::GetAvailableUsers(_) => {
                 self.actions.push_back(Action::QueryAgents);
                 self.wait = Wait::Agents { step: pc };
@@ -760,14 +787,35 @@ impl WorkflowRun {
         }
     }
 
-    fn http_request(&self, w: &WebRequest) -> HttpRequest {
+    /// The request of a Web Request step, with the task's parameters filled in and each
+    /// encoded for where it goes: percent-encoded in the URL (a value that would make a
+    /// path segment `.` or `..` is an error), without control characters in headers, and
+    /// in a text body by its content type (percent-encoded for a form, escaped as in a
+    /// JSON string for JSON, as it is for other types; a body without a content type is
+    /// sent as `text/plain`).
+    fn http_request(&self, w: &WebRequest) -> Result<HttpRequest, String> {
         let mut headers: Vec<(String, String)> = w
             .headers
             .iter()
             .map(|(k, t)| (k.clone(), t.render(&self.params, Escape::Header)))
             .collect();
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.to_ascii_lowercase());
         let body = match (&w.body, &w.json) {
-            (Some(t), _) => Some(t.render(&self.params, Escape::Plain)),
+            (Some(t), _) => {
+                let escape = match content_type.as_deref().map(body_kind) {
+                    Some(BodyKind::Form) => Escape::Url,
+                    Some(BodyKind::Json) => Escape::JsonString,
+                    Some(BodyKind::Other) => Escape::Plain,
+                    None => {
+                        headers.push(("Content-Type".into(), "text/plain; charset=utf-8".into()));
+                        Escape::Plain
+                    }
+                };
+                Some(t.render(&self.params, escape))
+            }
             (None, Some(j)) => {
                 if !headers
                     .iter()
@@ -779,13 +827,13 @@ impl WorkflowRun {
             }
             (None, None) => None,
         };
-        HttpRequest {
+        Ok(HttpRequest {
             method: w.method,
-            url: w.url.render(&self.params, Escape::Url),
+            url: w.url.render_url(&self.params)?,
             headers,
             body,
             timeout: Duration::from_secs(w.timeout_secs.into()),
-        }
+        })
     }
 
     fn on_web(&mut self, now: UnixMillis, pc: usize, answer: Option<(u16, String)>) {

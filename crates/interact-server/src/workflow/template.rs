@@ -44,6 +44,9 @@ pub enum Escape {
     Url,
     /// Control characters removed (HTTP header values).
     Header,
+    /// Escaped as inside a JSON string, without the quotes (`"` as `\"`, control
+    /// characters as `\u...`): a text body of type JSON.
+    JsonString,
 }
 
 /// The bytes left alone in a URL component: RFC 3986 "unreserved".
@@ -115,11 +118,58 @@ impl Template {
                         Escape::Plain => out.push_str(value),
                         Escape::Url => out.extend(utf8_percent_encode(value, URL_ESCAPE)),
                         Escape::Header => out.extend(value.chars().filter(|c| !c.is_control())),
+                        Escape::JsonString => {
+                            let quoted = serde_json::Value::from(value).to_string();
+                            out.push_str(&quoted[1..quoted.len() - 1]);
+                        }
                     }
                 }
             }
         }
         out
+    }
+}
+
+impl Template {
+    /// Fills the placeholders of a URL, each value percent-encoded ([`Escape::Url`]). A
+    /// value that makes a whole segment of the path `.` or `..` is refused: the called
+    /// server would take it as a step in or up its path, not as a value.
+    pub fn render_url(&self, params: &Params) -> Result<String, String> {
+        let mut out = String::with_capacity(self.source.len());
+        let mut filled: Vec<std::ops::Range<usize>> = Vec::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Param(name) => {
+                    let value = params.get(name).map(String::as_str).unwrap_or_default();
+                    let start = out.len();
+                    out.extend(utf8_percent_encode(value, URL_ESCAPE));
+                    filled.push(start..out.len());
+                }
+            }
+        }
+        // The path: after `scheme://host`, up to the query or fragment (values cannot
+        // add a `/`, `?` or `#`: they are percent-encoded).
+        let authority = out.find("://").map_or(0, |i| i + 3);
+        let Some(path) = out[authority..].find('/').map(|i| authority + i) else {
+            return Ok(out);
+        };
+        let end = out[path..].find(['?', '#']).map_or(out.len(), |i| path + i);
+        let mut at = path + 1;
+        for segment in out[path + 1..end].split('/') {
+            let range = at..at + segment.len();
+            if matches!(segment, "." | "..")
+                && filled
+                    .iter()
+                    .any(|f| f.start < range.end.max(range.start + 1) && range.start < f.end)
+            {
+                return Err(format!(
+                    "a parameter makes the path segment {segment:?} in {out:?}"
+                ));
+            }
+            at = range.end + 1;
+        }
+        Ok(out)
     }
 }
 
@@ -194,6 +244,45 @@ mod tests {
             t.render(&p, Escape::Url),
             "https://crm.example/find?email=a%2Bb%40x.de&q=a%20b%2F..%2F%26c%3D%C3%BC"
         );
+    }
+
+    #[test]
+    fn dot_segments_from_values_are_refused() {
+        let t = Template::parse("https://crm.example/api/{{a}}/info?x={{a}}").expect("ok");
+        for (value, ok) in [
+            ("..", false),
+            (".", false),
+            ("...", true),
+            ("a..b", true),
+            ("../etc", true), // one segment: `..%2Fetc`
+            ("", true),
+        ] {
+            let r = t.render_url(&params(&[("a", value)]));
+            assert_eq!(r.is_ok(), ok, "{value:?}: {r:?}");
+        }
+        let two = Template::parse("https://crm.example/{{a}}{{b}}/x").expect("ok");
+        assert!(two.render_url(&params(&[("a", "."), ("b", ".")])).is_err());
+        // In the query a dot is only a dot.
+        let q = Template::parse("https://crm.example/find?q={{a}}").expect("ok");
+        assert_eq!(
+            q.render_url(&params(&[("a", "..")])).as_deref(),
+            Ok("https://crm.example/find?q=..")
+        );
+        // A literal `..` the workflow's author wrote is theirs.
+        let lit = Template::parse("https://crm.example/a/../b/{{x}}").expect("ok");
+        assert!(lit.render_url(&params(&[("x", "y")])).is_ok());
+    }
+
+    #[test]
+    fn json_string_values_cannot_break_out() {
+        let t = Template::parse(r#"{"name":"{{n}}"}"#).expect("ok");
+        let out = t.render(
+            &params(&[("n", "a\",\"admin\":true,\"x\":\"\n")]),
+            Escape::JsonString,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(v["name"], "a\",\"admin\":true,\"x\":\"\n");
+        assert!(v.get("admin").is_none());
     }
 
     #[test]
