@@ -27,8 +27,9 @@ pub const CONN_QUEUE: usize = 512;
 /// Most frames written to the socket with one flush.
 const MAX_BATCH: usize = 32;
 
-/// How long the writer tries to send a close frame to a client that is not reading.
-const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the writer tries to send a close frame to a client that is not reading (it
+/// may read again and learn why it was closed: 4010), before it drops the socket.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a connection's writer task sends.
 #[derive(Debug)]
@@ -47,11 +48,23 @@ pub enum Outgoing {
     Close(CloseCode, String),
 }
 
-/// Why a connection must close now, with no wait in its queue.
-type Kill = Option<(CloseCode, String)>;
+/// How a connection was told to stop from outside its own reader.
+#[derive(Clone, Debug)]
+enum Stop {
+    /// Close at once with this code and reason: the writer sends the close ahead of
+    /// anything queued ([`Conn::kill`]).
+    Now(CloseCode, String),
+    /// Stop reading at once; the writer sends what is queued, a close last
+    /// ([`Conn::end`]).
+    Reading,
+}
 
-/// What a connection's tasks watch to stop when it is killed ([`Conn::kill`]).
-pub type Killed = watch::Receiver<Kill>;
+type Kill = Option<Stop>;
+
+/// What a connection's tasks watch to stop when it is killed ([`Conn::kill`]) or ended
+/// ([`Conn::end`]).
+#[derive(Clone, Debug)]
+pub struct Killed(watch::Receiver<Kill>);
 
 /// The sending half of one WebSocket connection; cheap to clone.
 #[derive(Clone, Debug)]
@@ -80,7 +93,13 @@ impl Conn {
             tx,
             kill: Arc::new(kill),
         };
-        (conn, ConnEnds { rx, killed })
+        (
+            conn,
+            ConnEnds {
+                rx,
+                killed: Killed(killed),
+            },
+        )
     }
 
     /// Queues a frame.
@@ -121,36 +140,59 @@ impl Conn {
     }
 
     /// Closes the connection now: the writer sends the close frame ahead of anything
-    /// queued, and the reader stops. The first reason given wins.
+    /// queued, and the reader stops. The first stop given wins.
     pub fn kill(&self, code: CloseCode, reason: &str) {
-        self.kill.send_if_modified(|k| {
-            if k.is_some() {
-                return false;
-            }
+        if self.stop(Stop::Now(code, reason.to_owned())) {
             tracing::info!(
                 conn = self.id,
                 code = code.code(),
                 reason,
                 "closing a connection at once"
             );
-            *k = Some((code, reason.to_owned()));
-            true
-        });
+        }
     }
 
-    /// Whether the connection was closed with [`Self::kill`].
-    pub fn is_killed(&self) -> bool {
-        self.kill.borrow().is_some()
+    /// Ends the connection from outside (a sign-out, an expired sign-in): the reader
+    /// stops at once, so nothing more the client sends is handled, while the writer still
+    /// sends `last` and then closes with `code`.
+    pub fn end(&self, last: &ServerFrame, code: CloseCode, reason: &str) {
+        self.send(last);
+        self.close(code, reason);
+        self.stop(Stop::Reading);
+    }
+
+    fn stop(&self, stop: Stop) -> bool {
+        self.kill.send_if_modified(|k| {
+            if k.is_some() {
+                return false;
+            }
+            *k = Some(stop);
+            true
+        })
     }
 }
 
-/// Waits until the connection must close at once; pending forever if it never must.
-pub async fn killed(killed: &mut Killed) -> (CloseCode, String) {
+/// Waits until the connection must close at once ([`Conn::kill`]); pending forever if it
+/// never must. What the writer watches.
+async fn killed_now(killed: &mut Killed) -> (CloseCode, String) {
     loop {
-        if let Some(k) = killed.borrow_and_update().clone() {
-            return k;
+        if let Some(Stop::Now(code, reason)) = killed.0.borrow_and_update().clone() {
+            return (code, reason);
         }
-        if killed.changed().await.is_err() {
+        if killed.0.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// Waits until the connection must stop reading ([`Conn::kill`] or [`Conn::end`]);
+/// pending forever if it never must. What the reader watches.
+pub async fn stopped(killed: &mut Killed) {
+    loop {
+        if killed.0.borrow_and_update().is_some() {
+            return;
+        }
+        if killed.0.changed().await.is_err() {
             return std::future::pending().await;
         }
     }
@@ -170,7 +212,7 @@ pub async fn write_loop(state: AppState, mut sink: SplitSink<WebSocket, Message>
     let close = loop {
         let written = tokio::select! {
             biased;
-            k = self::killed(&mut killed) => break Some(k),
+            k = killed_now(&mut killed) => break Some(k),
             w = write_some(&state, &mut sink, &mut rx) => w,
         };
         match written {
@@ -180,10 +222,14 @@ pub async fn write_loop(state: AppState, mut sink: SplitSink<WebSocket, Message>
         }
     };
     if let Some((code, reason)) = close {
+        if code == CloseCode::SlowConsumer {
+            state.metrics.reject("slow_consumer");
+        }
         let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.send(close_message(code, &reason)))
             .await;
     }
-    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.close()).await;
+    // The close frame is out (or could not go): one more second to shut down cleanly.
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 
 /// What one round of the writer ended with.

@@ -600,14 +600,13 @@ impl Hub {
             }
             for a in conns {
                 if token_hash.is_none_or(|h| h == a.token_hash) {
-                    a.conn.send(&ServerFrame::Error(
-                        interact_sdk::protocol::ErrorFrame::new(
-                            interact_sdk::protocol::ErrorCode::Unauthorized,
-                            why,
-                        )
-                        .into_fatal(),
-                    ));
-                    a.conn.kill(CloseCode::Unauthorized, why);
+                    let fatal = interact_sdk::protocol::ErrorFrame::new(
+                        interact_sdk::protocol::ErrorCode::Unauthorized,
+                        why,
+                    )
+                    .into_fatal();
+                    a.conn
+                        .end(&ServerFrame::Error(fatal), CloseCode::Unauthorized, why);
                     closed += 1;
                 }
             }

@@ -98,7 +98,7 @@ async fn read_loop<F, Fut>(
     loop {
         let next = tokio::select! {
             biased;
-            _ = crate::conn::killed(&mut killed) => return,
+            () = crate::conn::stopped(&mut killed) => return,
             next = stream.next() => next,
             () = &mut timer => {
                 let (due, on_timeout) = if handshaken() {
@@ -939,14 +939,12 @@ fn close_at_expiry(conn: &Conn, at: interact_sdk::time::UnixMillis) -> tokio::ta
     let wait = Duration::from_millis(at.0.saturating_sub(now().0));
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
-        conn.send(&ServerFrame::Error(
-            error(
-                ErrorCode::Unauthorized,
-                "the sign-in has expired; sign in again",
-            )
-            .into_fatal(),
-        ));
-        conn.kill(CloseCode::Unauthorized, "the sign-in has expired");
+        let why = "the sign-in has expired; sign in again";
+        conn.end(
+            &ServerFrame::Error(error(ErrorCode::Unauthorized, why).into_fatal()),
+            CloseCode::Unauthorized,
+            why,
+        );
     })
     .abort_handle()
 }

@@ -244,7 +244,7 @@ impl Client {
         loop {
             match tokio::time::timeout(Duration::from_secs(5), self.ws.next())
                 .await
-                .expect("close within 5 s")
+                .unwrap_or_else(|_| panic!("close within 5 s (after {} frames)", frames.len()))
             {
                 Some(Ok(Message::Text(t))) => {
                     frames.push(decode_server(t.as_str()).expect("valid"))
