@@ -1,0 +1,529 @@
+//! Chaos: many chats at once between the SDK's own visitor and agent machines, through a
+//! proxy that cuts connections at random, while the server process is killed (SIGKILL)
+//! and started again several times, once within moments of every visitor's `start_chat`.
+//! At the end nothing is lost, duplicated or reordered, on the wire or in the database,
+//! and every visitor has exactly one session.
+//!
+//! `INTERACT_CHAOS_VISITORS`, `INTERACT_CHAOS_MESSAGES` and `INTERACT_CHAOS_KILLS` make a
+//! longer run (the defaults keep the test command short).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{ALLOWED, ServerProcess};
+use futures_util::{SinkExt, StreamExt};
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::{MessageId, SessionId};
+use interact_sdk::protocol::{Party, SessionEvent};
+use interact_sdk::time::Instant;
+use interact_sdk::{
+    Agent, AgentOptions, Error, Event, Input, Output, Visitor, VisitorOptions, VisitorState,
+};
+use interact_server::store::{SqliteStore, Store};
+use rand::{Rng, SeedableRng};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------------------
+// A TCP proxy that cuts connections.
+
+/// Forwards connections on its own port to `upstream` and cuts open ones (both sides,
+/// at once) when asked. Counts the cuts.
+struct Proxy {
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    cuts: AtomicU64,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let proxy = Arc::new(Self {
+            addr: listener.local_addr().expect("addr"),
+            conns: Arc::default(),
+            cuts: AtomicU64::new(0),
+        });
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                let mut conns = p.conns.lock().expect("lock");
+                conns.retain(|c| !c.is_finished());
+                conns.push(task.abort_handle());
+            }
+        });
+        proxy
+    }
+
+    /// Cuts one open connection at random.
+    fn cut_one(&self, rng: &mut impl Rng) {
+        let mut conns = self.conns.lock().expect("lock");
+        conns.retain(|c| !c.is_finished());
+        if !conns.is_empty() {
+            let i = rng.random_range(0..conns.len());
+            conns.swap_remove(i).abort();
+            self.cuts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving an SDK machine over a real WebSocket.
+
+/// What the driver needs of a visitor or agent machine.
+trait Machine {
+    fn poll_output(&mut self) -> Output;
+    fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error>;
+    fn handle_timeout(&mut self, now: Instant);
+}
+
+impl Machine for Visitor {
+    fn poll_output(&mut self) -> Output {
+        Visitor::poll_output(self)
+    }
+    fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        Visitor::handle_input(self, now, input)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Visitor::handle_timeout(self, now)
+    }
+}
+
+impl Machine for Agent {
+    fn poll_output(&mut self) -> Output {
+        Agent::poll_output(self)
+    }
+    fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), Error> {
+        Agent::handle_input(self, now, input)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Agent::handle_timeout(self, now)
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Milliseconds since the test began: the machines' clock.
+fn clock(origin: std::time::Instant) -> Instant {
+    Instant::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn connect(url: &str, origin: Option<&str>) -> Option<Ws> {
+    let mut req = url.into_client_request().ok()?;
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().ok()?);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .ok()?
+    .ok()
+    .map(|(ws, _)| ws)
+}
+
+/// Runs `m` until `script` says it is done: carries out its outputs on a WebSocket to
+/// `url`, feeds it what arrives and its timers, and calls `script` with every event and
+/// every 20 ms (for timed actions).
+async fn drive<M: Machine>(
+    m: &mut M,
+    url: &str,
+    origin: Option<&str>,
+    started: std::time::Instant,
+    mut script: impl FnMut(&mut M, Instant, Option<Event>) -> bool,
+) {
+    let mut ws: Option<Ws> = None;
+    loop {
+        let deadline = loop {
+            match m.poll_output() {
+                Output::Connect => {
+                    ws = connect(url, origin).await;
+                    let input = if ws.is_some() {
+                        Input::Connected
+                    } else {
+                        Input::Disconnected(None)
+                    };
+                    let _ = m.handle_input(clock(started), input);
+                }
+                Output::Transmit(text) => {
+                    if let Some(w) = &mut ws
+                        && w.send(Message::Text(text.into())).await.is_err()
+                    {
+                        ws = None;
+                        let _ = m.handle_input(clock(started), Input::Disconnected(None));
+                    }
+                }
+                Output::Close(code) => {
+                    if let Some(mut w) = ws.take() {
+                        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                            code: code.code().into(),
+                            reason: "".into(),
+                        };
+                        let _ = w.close(Some(frame)).await;
+                    }
+                }
+                Output::Event(e) => {
+                    if script(m, clock(started), Some(e)) {
+                        return;
+                    }
+                }
+                Output::Timeout(at) => break at,
+            }
+        };
+        if script(m, clock(started), None) {
+            return;
+        }
+        let wait = Duration::from_millis(
+            deadline
+                .as_millis()
+                .saturating_sub(clock(started).as_millis()),
+        )
+        .min(Duration::from_millis(20));
+        let next = async {
+            match &mut ws {
+                Some(w) => w.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            msg = next => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let _ = m.handle_input(clock(started), Input::Received(t.as_str()));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    ws = None;
+                    let code = frame.map(|f| u16::from(f.code));
+                    let _ = m.handle_input(clock(started), Input::Disconnected(code));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    ws = None;
+                    let _ = m.handle_input(clock(started), Input::Disconnected(None));
+                }
+            },
+            () = tokio::time::sleep(wait) => m.handle_timeout(clock(started)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The test.
+
+/// What one visitor saw and did.
+#[derive(Debug, Default)]
+struct VisitorLog {
+    session: Option<SessionId>,
+    /// Its own messages, in the order written.
+    sent: Vec<MessageId>,
+    /// Sequence numbers delivered by the SDK, in delivery order.
+    delivered: Vec<u64>,
+    /// Its own message ids in the order the timeline delivered them.
+    own: Vec<MessageId>,
+    /// The agent's message texts in the order the timeline delivered them.
+    agent: Vec<String>,
+    /// The machine's state and link, last seen (for a failure's report).
+    last: String,
+}
+
+/// Replies the agent sends in every session it accepts.
+const REPLIES: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions() {
+    let visitors = env_or("INTERACT_CHAOS_VISITORS", 30);
+    let messages = env_or("INTERACT_CHAOS_MESSAGES", 12);
+    let kills = env_or("INTERACT_CHAOS_KILLS", 4).max(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, addr) = ServerProcess::write_config(
+        dir.path(),
+        "sessions_per_minute_per_ip = 100000\nframes_per_second = 1000\n\
+         messages_per_second_per_session = 1000\nconnections_per_ip = 10000\n\
+         max_chats_per_agent = 1000\noffer_timeout_secs = 300\nmissed_offers_before_away = 0",
+    );
+    let server = Arc::new(Mutex::new(Some(ServerProcess::start(&config, addr).await)));
+    // An agent token in the server's database.
+    let token = interact_server::auth::random_token();
+    {
+        let store = SqliteStore::open(&dir.path().join("interact.db"))
+            .await
+            .expect("store");
+        store
+            .put_agent_token(
+                &interact_server::auth::token_hash(&token),
+                "alex",
+                interact_sdk::time::UnixMillis(0),
+                interact_sdk::time::UnixMillis(u64::MAX / 2),
+            )
+            .await
+            .expect("token");
+    }
+    let proxy = Proxy::start(addr).await;
+    let started = std::time::Instant::now();
+    let go = Arc::new(AtomicBool::new(false));
+    let all_done = Arc::new(AtomicBool::new(false));
+
+    // The agent: accepts everything, answers each session REPLIES times. The visitors
+    // come once it is available (a widget's configuration says whether anybody is).
+    let agent_done = all_done.clone();
+    let available = Arc::new(AtomicBool::new(false));
+    let agent_available = available.clone();
+    let agent_url = format!("ws://{}/v1/agent/ws", proxy.addr);
+    let agent = tokio::spawn(async move {
+        let mut a = Agent::new(
+            clock(started),
+            AgentOptions {
+                seed: 7,
+                token,
+                client: Some("chaos-agent".into()),
+            },
+        );
+        drive(&mut a, &agent_url, None, started, |a, now, e| {
+            if let Some(Event::Presence(interact_sdk::protocol::Presence::Available)) = &e {
+                agent_available.store(true, Ordering::Relaxed);
+            }
+            if let Some(Event::Offered(offer)) = &e {
+                let _ = a.accept(now, &offer.session);
+                for n in 0..REPLIES {
+                    let _ = a.send_message(now, &offer.session, &format!("reply {n}"));
+                }
+            }
+            agent_done.load(Ordering::Relaxed) && !a.has_unsent()
+        })
+        .await;
+    });
+
+    while !available.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The visitors: start together (the first kill lands among their starts), then write
+    // at random moments.
+    let url = format!("ws://{}/v1/ws?code={DEMO_CODE}", proxy.addr);
+    let mut tasks = Vec::new();
+    let logs: Vec<Arc<Mutex<VisitorLog>>> = (0..visitors).map(|_| Arc::default()).collect();
+    for (v, log) in logs.iter().enumerate() {
+        let url = url.clone();
+        let go = go.clone();
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(v as u64);
+            let mut visitor = Visitor::new(
+                clock(started),
+                VisitorOptions {
+                    seed: 1000 + v as u64,
+                    resume: None,
+                    client: Some("chaos-visitor".into()),
+                },
+            );
+            let mut started_chat = false;
+            let mut next_at = 0u64;
+            let l = log.clone();
+            drive(
+                &mut visitor,
+                &url,
+                Some(ALLOWED),
+                started,
+                move |m, now, e| {
+                    let mut log = l.lock().expect("lock");
+                    log.last = format!("{:?} {:?} unsent={}", m.state(), m.link(), m.has_unsent());
+                    match e {
+                        Some(Event::Timeline(f)) => {
+                            log.delivered.push(f.seq.0);
+                            match f.event {
+                                SessionEvent::Message {
+                                    id,
+                                    from: Party::Visitor,
+                                    ..
+                                } => log.own.push(id),
+                                SessionEvent::Message {
+                                    from: Party::Agent,
+                                    text,
+                                    ..
+                                } => log.agent.push(text),
+                                _ => {}
+                            }
+                        }
+                        Some(Event::SessionStarted(s)) => log.session = Some(s),
+                        _ => {}
+                    }
+                    // Everybody starts at once, when told.
+                    // (The SDK refuses while the configuration says nobody is available: the
+                    // agent may sign in after this visitor's welcome. A later welcome says
+                    // otherwise.)
+                    if !started_chat
+                        && *m.state() == VisitorState::Form
+                        && go.load(Ordering::Relaxed)
+                    {
+                        started_chat = m
+                            .start_chat(
+                                now,
+                                PreChatForm {
+                                    display_name: format!("Visitor {v}"),
+                                    email: format!("v{v}@example.com"),
+                                    consent: Some("2024-05".into()),
+                                    first_message: None,
+                                },
+                            )
+                            .is_ok();
+                        next_at = now.as_millis() + rng.random_range(50..300);
+                    }
+                    let chatting = matches!(
+                        m.state(),
+                        VisitorState::Queued { .. } | VisitorState::Connected { .. }
+                    );
+                    if chatting && log.sent.len() < messages && now.as_millis() >= next_at {
+                        let text = format!("v{v} m{}", log.sent.len());
+                        if let Ok(id) = m.send_message(now, &text) {
+                            log.sent.push(id);
+                        }
+                        next_at = now.as_millis() + rng.random_range(30..250);
+                    }
+                    // Done: every message written and seen back, and the agent's replies in.
+                    log.sent.len() == messages
+                        && log.own.len() >= messages
+                        && log.agent.len() >= REPLIES
+                        && !m.has_unsent()
+                },
+            )
+            .await;
+        }));
+    }
+    // Let every visitor reach its form, then go; the first kill comes 0-60 ms later.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    go.store(true, Ordering::Relaxed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    // Cuts go on until a while after the last kill. (A client whose every attempt is cut
+    // before its welcome backs off for longer and longer, up to half a minute: that is
+    // what it must do, but it would only make the test wait.)
+    let cutting = Arc::new(AtomicBool::new(true));
+    let cutter = {
+        let proxy = proxy.clone();
+        let cutting = cutting.clone();
+        tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+            while cutting.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(10..40))).await;
+                proxy.cut_one(&mut rng);
+            }
+        })
+    };
+    for k in 0..kills {
+        let pause = if k == 0 {
+            rng.random_range(0..60)
+        } else {
+            rng.random_range(400..1_500)
+        };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if let Some(s) = server.lock().expect("lock").take() {
+            s.kill();
+        }
+        let s = ServerProcess::start(&config, addr).await;
+        *server.lock().expect("lock") = Some(s);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cutting.store(false, Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    for t in tasks {
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            for (v, log) in logs.iter().enumerate() {
+                let log = log.lock().expect("lock");
+                eprintln!(
+                    "visitor {v}: session {:?}, sent {}, own {}, agent {}, last {}",
+                    log.session,
+                    log.sent.len(),
+                    log.own.len(),
+                    log.agent.len(),
+                    log.last
+                );
+            }
+            panic!("every visitor finishes within 90 s");
+        }
+    }
+    let logs: Vec<VisitorLog> = logs
+        .into_iter()
+        .map(|l| std::mem::take(&mut *l.lock().expect("lock")))
+        .collect();
+    all_done.store(true, Ordering::Relaxed);
+    tokio::time::timeout(Duration::from_secs(60), agent)
+        .await
+        .expect("the agent finishes")
+        .expect("agent task");
+    cutter.abort();
+
+    // On the wire: each visitor's timeline is 1, 2, 3, ... once each; its own messages
+    // came back once each, in the order written; the agent's replies once each, in order.
+    for (v, log) in logs.iter().enumerate() {
+        let n = log.delivered.len() as u64;
+        assert_eq!(
+            log.delivered,
+            (1..=n).collect::<Vec<_>>(),
+            "visitor {v}: seqs"
+        );
+        assert_eq!(log.own, log.sent, "visitor {v}: own messages");
+        let replies: Vec<String> = (0..REPLIES).map(|n| format!("reply {n}")).collect();
+        assert_eq!(log.agent, replies, "visitor {v}: the agent's replies");
+    }
+    // In the database: one session per visitor, and the same.
+    let store = SqliteStore::open(&dir.path().join("interact.db"))
+        .await
+        .expect("store");
+    let sessions = store.open_sessions().await.expect("sessions");
+    assert_eq!(
+        sessions.len(),
+        visitors,
+        "one session per visitor: {:?}",
+        sessions.iter().map(|s| &s.visitor_name).collect::<Vec<_>>()
+    );
+    let names: BTreeSet<&str> = sessions.iter().map(|s| s.visitor_name.as_str()).collect();
+    assert_eq!(names.len(), visitors, "no visitor has two");
+    let by_session: BTreeMap<SessionId, &VisitorLog> = logs
+        .iter()
+        .map(|l| (l.session.clone().expect("a session"), l))
+        .collect();
+    for s in &sessions {
+        let events = store.events(&s.id).await.expect("events");
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq.0).collect();
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+        let stored: Vec<MessageId> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                SessionEvent::Message {
+                    id,
+                    from: Party::Visitor,
+                    ..
+                } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let log = by_session.get(&s.id).expect("the session is a visitor's");
+        assert_eq!(stored, log.sent, "{}: stored once each, in order", s.id);
+    }
+    eprintln!(
+        "chaos: {visitors} visitors x {messages} messages, {kills} kills, {} connection cuts, {:.1} s",
+        proxy.cuts.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(s) = server.lock().expect("lock").take() {
+        s.kill();
+    }
+}
