@@ -6,6 +6,7 @@
 //! [`prereq`].
 
 mod cmd;
+mod fuzz;
 mod import_names;
 mod prereq;
 mod serve;
@@ -23,7 +24,10 @@ Usage: cargo xtask <COMMAND> [OPTIONS]
 Commands:
   test     Run every check CI runs, stopping at the first failure:
            prerequisites, rustfmt, clippy (native and wasm32), native tests,
-           wasm tests in headless Chromium, wasm import check, rustdoc
+           wasm tests in headless Chromium, wasm import check, short fuzz runs,
+           rustdoc
+  fuzz     Run every fuzz target (tests/fuzz) for --secs N seconds each
+           (default 600), two at a time; installs cargo-fuzz if needed
   prereq   Only install what `test` needs: the wasm32 target, the pinned
            wasm-bindgen-test-runner, Chromium and chromedriver
   serve    Build the widget and the reference server and start it with the demo
@@ -34,6 +38,7 @@ Commands:
 Options:
   --skip-browser   Do not require Chromium and skip the in-browser wasm tests
                    (for machines without Chromium; CI never passes this)
+  --secs N         fuzz: seconds each target runs
 ";
 
 /// A parsed command line.
@@ -43,6 +48,7 @@ enum Command {
     Prereq(Options),
     Serve,
     Widget,
+    Fuzz { secs: u64 },
     Help,
 }
 
@@ -70,6 +76,20 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
         return Err(UsageError("no command given".to_owned()));
     };
     let mut options = Options::default();
+    if command == "fuzz" {
+        let mut secs = 600;
+        while let Some(arg) = args.next() {
+            match (arg.as_str(), args.next()) {
+                ("--secs", Some(n)) => {
+                    secs = n
+                        .parse()
+                        .map_err(|_| UsageError(format!("--secs takes seconds, not `{n}`")))?;
+                }
+                _ => return Err(UsageError(format!("unknown argument `{arg}`"))),
+            }
+        }
+        return Ok(Command::Fuzz { secs });
+    }
     for arg in args {
         match arg.as_str() {
             "--skip-browser" => options.skip_browser = true,
@@ -105,6 +125,7 @@ fn main() -> ExitCode {
         Command::Test(options) => test::run(options),
         Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
         Command::Serve => serve::run(),
+        Command::Fuzz { secs } => fuzz::run(secs),
         Command::Widget => prereq::ensure_toolchain()
             .and_then(|()| prereq::ensure_test_runner())
             .and_then(|()| prereq::ensure_wasm_opt())
@@ -142,6 +163,12 @@ mod tests {
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
         assert_eq!(parse(&["widget"]), Ok(Command::Widget));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
+        assert_eq!(parse(&["fuzz"]), Ok(Command::Fuzz { secs: 600 }));
+        assert_eq!(
+            parse(&["fuzz", "--secs", "30"]),
+            Ok(Command::Fuzz { secs: 30 })
+        );
+        assert!(parse(&["fuzz", "--secs", "x"]).is_err());
         assert_eq!(parse(&["test", "--help"]), Ok(Command::Help));
     }
 

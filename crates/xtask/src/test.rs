@@ -80,6 +80,11 @@ const STEPS: &[Step] = &[
         run: wasm_imports,
     },
     Step {
+        name: "fuzz (each target briefly, cargo-fuzz)",
+        needs_browser: false,
+        run: fuzz_short,
+    },
+    Step {
         name: "rustdoc",
         needs_browser: false,
         run: rustdoc,
@@ -255,6 +260,11 @@ fn wasm_imports(_: &mut Context) -> Result<()> {
         wasm_imports::check_crate(krate)?;
     }
     Ok(())
+}
+
+/// Builds the fuzz targets and runs each for [`crate::fuzz::SHORT_RUN_SECS`].
+fn fuzz_short(_: &mut Context) -> Result<()> {
+    crate::fuzz::run(crate::fuzz::SHORT_RUN_SECS)
 }
 
 fn rustdoc(_: &mut Context) -> Result<()> {
