@@ -395,10 +395,23 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
     assert!(matches!(v.recv().await, ServerFrame::Error(e) if e.code == ErrorCode::UnknownType));
     v.send(&ClientFrame::Ping { nonce: 7 }).await;
     assert!(matches!(v.recv().await, ServerFrame::Pong { nonce: 7, .. }));
-    for _ in 0..5 {
+    // Two malformed so far (the unknown type does not count): three more, each with an
+    // error, and the connection still answers; the sixth closes it.
+    for _ in 0..3 {
         v.send_raw("nope".into()).await;
+        assert!(
+            matches!(v.recv().await, ServerFrame::Error(e) if e.code == ErrorCode::Malformed && !e.fatal)
+        );
     }
-    assert_eq!(v.closed().await.0, Closed::Code(4003));
+    v.send(&ClientFrame::Ping { nonce: 8 }).await;
+    assert!(matches!(v.recv().await, ServerFrame::Pong { nonce: 8, .. }));
+    v.send_raw("nope".into()).await;
+    let (closed, frames) = v.closed().await;
+    assert_eq!(closed, Closed::Code(4003));
+    assert!(
+        matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::Malformed && e.fatal),
+        "{frames:?}"
+    );
 
     // An oversize frame: refused with frame_too_large and 1009.
     let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
@@ -412,7 +425,19 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
     .await;
     let (closed, frames) = v.closed().await;
     assert_eq!(closed, Closed::Code(1009));
-    assert!(matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::FrameTooLarge));
+    assert!(
+        matches!(&frames[..], [ServerFrame::Error(e)] if e.code == ErrorCode::FrameTooLarge && e.fatal)
+    );
+    // One over twice the limit is not even read: 1009 without an error.
+    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("ok");
+    v.hello(None).await;
+    v.send_raw("x".repeat(3 * interact_sdk::limits::MAX_FRAME_BYTES))
+        .await;
+    let (closed, frames) = v.closed().await;
+    assert_eq!(closed, Closed::Code(1009));
+    assert!(frames.is_empty(), "{frames:?}");
 
     // A message too long for chat is refused, nothing stored, the session goes on.
     let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))

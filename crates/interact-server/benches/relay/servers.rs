@@ -210,6 +210,12 @@ fn config(dir: &Path, agents: usize, max_chats: usize) -> Result<Config> {
     c.limits.frames_per_second = 1_000_000;
     c.limits.messages_per_second_per_session = 1_000_000;
     c.limits.max_chats_per_agent = max_chats;
+    // Every client of the benchmark connects from loopback.
+    c.limits.connections_per_ip = u32::MAX;
+    c.limits.max_connections = u32::MAX;
+    c.limits.max_events_per_session = usize::MAX;
+    c.limits.max_bytes_per_session = usize::MAX;
+    c.limits.replays_per_second = 1_000_000;
     let template = c
         .users
         .iter()
