@@ -51,8 +51,12 @@ fn main() {
             id: MessageId::new(format!("m{n}")).expect("valid"),
             text: format!("{n:x>text$}"),
         };
-        log.handle(UnixMillis(1_700_000_000_000 + n as u64), Party::Visitor, &frame)
-            .expect("stored");
+        log.handle(
+            UnixMillis(1_700_000_000_000 + n as u64),
+            Party::Visitor,
+            &frame,
+        )
+        .expect("stored");
     }
     let record = SessionRecord {
         id: session,

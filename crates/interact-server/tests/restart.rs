@@ -270,3 +270,83 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
     let _: &SessionId = &session;
     drop(server);
 }
+
+/// The server is killed (SIGKILL) after a chat's start was stored but before the visitor
+/// read the answer; after the restart the visitor repeats its `start_chat`, as the
+/// protocol says, and gets the same session, with a token that works. No second session
+/// is made.
+#[tokio::test]
+async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, addr) = ServerProcess::write_config(dir.path(), "");
+    let server = ServerProcess::start(&config, addr).await;
+    let store = SqliteStore::open(&dir.path().join("interact.db"))
+        .await
+        .expect("open store");
+    let form = interact_sdk::form::PreChatForm {
+        display_name: "Cora Crash".into(),
+        email: "cora@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: Some("Are you there?".into()),
+    };
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    visitor
+        .send(&ClientFrame::StartChat {
+            id: mid("start-crash"),
+            form: form.clone(),
+        })
+        .await;
+    // Stored, but the answer is never read: the crash comes first.
+    let stored = loop {
+        let open = store.open_sessions().await.expect("sessions");
+        if let [s] = &open[..] {
+            break s.id.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    server.kill();
+    drop(visitor);
+    let server = ServerProcess::start(&config, addr).await;
+
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    let (session, token) = visitor.start_chat(mid("start-crash"), form).await;
+    assert_eq!(session, stored, "the same session");
+    assert_eq!(store.open_sessions().await.expect("sessions").len(), 1);
+    // Its first message is there once, and the new token resumes it.
+    let frames = visitor
+        .recv_until(|f| matches!(f, ServerFrame::Replayed { .. }))
+        .await;
+    let firsts = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { text, .. } if text == "Are you there?")))
+        .count();
+    assert_eq!(firsts, 1);
+    drop(visitor);
+    let mut again = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    let welcome = again
+        .hello(Some(Resume {
+            session: session.clone(),
+            token,
+            last_seq: Seq(0),
+        }))
+        .await;
+    assert!(
+        matches!(
+            welcome,
+            ServerFrame::Welcome {
+                session: Some(_),
+                ..
+            }
+        ),
+        "{welcome:?}"
+    );
+    drop(server);
+}
