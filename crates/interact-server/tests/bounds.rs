@@ -358,26 +358,11 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
     let got = seqs.last().copied().unwrap_or(Seq(0));
     assert!(got.0 < n as u64, "the queue filled up before the end");
     // The visitor resumes where it was and gets the rest.
-    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
-        .await
-        .expect("allowed");
-    let welcome = v
-        .hello(Some(Resume {
-            session: session.clone(),
-            token,
-            last_seq: got,
-        }))
-        .await;
-    let ServerFrame::Welcome {
-        session: Some(info),
-        ..
-    } = welcome
-    else {
-        panic!("{welcome:?}")
-    };
+    let (mut v, head) =
+        common::resume_visitor(server.addr, code.as_str(), &session, &token, got).await;
     let mut rest = Vec::new();
     let mut at = got;
-    while at < info.head {
+    while at < head {
         let frames = v
             .recv_until(|f| matches!(f, ServerFrame::Replayed { .. }))
             .await;
@@ -392,10 +377,7 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
         })
         .await;
     }
-    assert_eq!(
-        rest,
-        ((got.0 + 1)..=info.head.0).map(Seq).collect::<Vec<_>>()
-    );
+    assert_eq!(rest, ((got.0 + 1)..=head.0).map(Seq).collect::<Vec<_>>());
     assert!(
         server
             .state
@@ -658,23 +640,8 @@ async fn ended_sessions_leave_memory_and_sessions_are_capped() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(left, 0, "the ended session left memory");
-    let mut v = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
-        .await
-        .expect("allowed");
-    let welcome = v
-        .hello(Some(Resume {
-            session: session.clone(),
-            token,
-            last_seq: Seq(0),
-        }))
-        .await;
-    let ServerFrame::Welcome {
-        session: Some(info),
-        ..
-    } = welcome
-    else {
-        panic!("{welcome:?}")
-    };
-    assert_eq!(info.head, Seq(31), "30 events and the end");
+    let (_, head) =
+        common::resume_visitor(server.addr, code.as_str(), &session, &token, Seq(0)).await;
+    assert_eq!(head, Seq(31), "30 events and the end");
     server.stop().await;
 }

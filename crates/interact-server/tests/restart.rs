@@ -328,25 +328,6 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
         .count();
     assert_eq!(firsts, 1);
     drop(visitor);
-    let mut again = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
-        .await
-        .expect("admitted");
-    let welcome = again
-        .hello(Some(Resume {
-            session: session.clone(),
-            token,
-            last_seq: Seq(0),
-        }))
-        .await;
-    assert!(
-        matches!(
-            welcome,
-            ServerFrame::Welcome {
-                session: Some(_),
-                ..
-            }
-        ),
-        "{welcome:?}"
-    );
+    common::resume_visitor(addr, DEMO_CODE, &session, &token, Seq(0)).await;
     drop(server);
 }

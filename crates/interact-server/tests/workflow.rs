@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
-use interact_sdk::protocol::{ClientFrame, EndReason, Party, Resume, ServerFrame, SessionEvent};
+use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, SessionEvent};
 use interact_server::config::Config;
 use interact_server::report::Outcome;
 use interact_server::store::{ReportQuery, WorkflowRunRecord};
@@ -473,27 +473,9 @@ async fn resume(
     session: &SessionId,
     token: ResumeToken,
 ) -> Client {
-    let mut visitor = connect_visitor(server.addr, code, Some(ALLOWED))
+    common::resume_visitor(server.addr, code, session, &token, Seq::ZERO)
         .await
-        .expect("allowed");
-    let welcome = visitor
-        .hello(Some(Resume {
-            session: session.clone(),
-            token,
-            last_seq: Seq::ZERO,
-        }))
-        .await;
-    assert!(
-        matches!(
-            welcome,
-            ServerFrame::Welcome {
-                session: Some(_),
-                ..
-            }
-        ),
-        "{welcome:?}"
-    );
-    visitor
+        .0
 }
 
 /// `GET /admin/v1/reports/sessions` on the real listener.

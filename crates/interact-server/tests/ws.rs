@@ -789,18 +789,7 @@ async fn a_repeated_start_resumes_but_a_same_id_stranger_does_not() {
         matches!(&refused, ServerFrame::Error(e) if e.code == ErrorCode::InvalidResume),
         "{refused:?}"
     );
-    let mut new = visitor_conn(&server, &code).await;
-    let welcome = new.hello(Some(resume(&again_token))).await;
-    assert!(
-        matches!(
-            welcome,
-            ServerFrame::Welcome {
-                session: Some(_),
-                ..
-            }
-        ),
-        "{welcome:?}"
-    );
+    common::resume_visitor(server.addr, code.as_str(), &session, &again_token, Seq(0)).await;
     // Someone else, same address, same id, another form.
     let mut other = form(None);
     other.display_name = "Otto Other".into();

@@ -426,3 +426,31 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A visitor connection from [`ALLOWED`] that resumes `session` after `last_seq`;
+/// panics unless the server welcomes it. Returns the connection and the session's head.
+pub async fn resume_visitor(
+    addr: SocketAddr,
+    code: &str,
+    session: &SessionId,
+    token: &interact_sdk::ids::ResumeToken,
+    last_seq: Seq,
+) -> (Client, Seq) {
+    let mut v = connect_visitor(addr, code, Some(ALLOWED))
+        .await
+        .expect("allowed origin");
+    let welcome = v
+        .hello(Some(Resume {
+            session: session.clone(),
+            token: token.clone(),
+            last_seq,
+        }))
+        .await;
+    match welcome {
+        ServerFrame::Welcome {
+            session: Some(info),
+            ..
+        } if info.session == *session => (v, info.head),
+        other => panic!("a welcome that resumes {session}: {other:?}"),
+    }
+}
