@@ -17,9 +17,10 @@ use crate::admin::escape_html;
 use crate::state::AppState;
 
 /// The policy of the agent console: its own scripts, styles and socket only, and no
-/// framing.
+/// framing. `'wasm-unsafe-eval'` lets its scripts compile the console's WebAssembly
+/// package (the SDK's agent machine); it allows no `eval` of JavaScript.
 const CONSOLE_CSP: &str = "default-src 'self'; connect-src 'self'; style-src 'self'; \
-     script-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+     script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; frame-ancestors 'none'";
 
 /// The policy of the root page: no scripts or styles at all.
 const ROOT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
