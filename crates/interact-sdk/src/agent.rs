@@ -315,6 +315,17 @@ impl Agent {
         }
     }
 
+    /// Reconnects at once instead of waiting for the backoff (a "Retry now" button), or
+    /// after a close that is not retried by itself (a "Reconnect" button). An
+    /// [`Error::ApiMisuse`] while connecting or online.
+    pub fn reconnect_now(&mut self, now: Instant) -> Result<(), Error> {
+        if self.link.reconnect_now(now, &mut self.out) {
+            Ok(())
+        } else {
+            Err(Error::ApiMisuse("the link is connecting or online"))
+        }
+    }
+
     fn require_online(&self) -> Result<(), Error> {
         if self.link.is_online() {
             Ok(())

@@ -176,6 +176,22 @@ impl Link {
         Ok(())
     }
 
+    /// Reconnects at once (a person clicked "Retry now"): while waiting to reconnect, or
+    /// after a close that is not retried (the attempt count then starts over). Returns
+    /// whether a new transport was asked for; connecting or online links stay as they are.
+    pub(crate) fn reconnect_now(&mut self, now: Instant, out: &mut VecDeque<Output>) -> bool {
+        match self.state {
+            LinkState::Reconnecting { .. } => {}
+            LinkState::Closed { .. } => self.attempts = 0,
+            LinkState::Connecting | LinkState::Online => return false,
+        }
+        self.state = LinkState::Connecting;
+        self.since = now;
+        out.push_back(Output::Connect);
+        out.push_back(Output::Event(Event::Link(LinkState::Connecting)));
+        true
+    }
+
     /// Lets the link's timers fire and queues what the driver must do (connect, ping,
     /// drop a dead transport). Returns whether the transport was dropped.
     pub(crate) fn fire(
@@ -286,6 +302,35 @@ mod tests {
             pings, expected,
             "one ping per interval before the idle timeout"
         );
+    }
+
+    #[test]
+    fn reconnect_now_skips_the_wait_and_a_close() {
+        let mut ids = IdGen::new(5);
+        let mut out = VecDeque::new();
+        let mut link = Link::new(Instant::ZERO);
+        assert!(
+            !link.reconnect_now(Instant::ZERO, &mut out),
+            "already connecting"
+        );
+        assert!(out.is_empty());
+        link.disconnected(Instant::ZERO, None, &mut ids);
+        let now = Instant::from_millis(100);
+        assert!(link.reconnect_now(now, &mut out));
+        assert_eq!(link.state, LinkState::Connecting);
+        assert_eq!(out.pop_front(), Some(Output::Connect));
+        assert_eq!(link.poll_timeout(), Some(now + HANDSHAKE_TIMEOUT));
+        out.clear();
+        link.disconnected(now, Some(4011), &mut ids);
+        assert!(link.is_closed());
+        assert!(link.reconnect_now(now, &mut out));
+        assert_eq!(out.pop_front(), Some(Output::Connect));
+        // The attempt count starts over after a close.
+        link.disconnected(now, None, &mut ids);
+        assert!(matches!(
+            link.state,
+            LinkState::Reconnecting { attempt: 1, .. }
+        ));
     }
 
     #[test]

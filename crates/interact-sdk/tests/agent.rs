@@ -13,7 +13,7 @@ use interact_sdk::protocol::{
     Presence, ServerFrame, SessionEvent, VisitorInfo, decode_client, encode,
 };
 use interact_sdk::time::{Instant, UnixMillis};
-use interact_sdk::{Agent, AgentOptions, Error, Event, Input, Output};
+use interact_sdk::{Agent, AgentOptions, Error, Event, Input, LinkState, Output};
 
 struct Driver {
     agent: Agent,
@@ -471,4 +471,55 @@ fn refused_messages_keep_their_order_or_fail() {
             .iter()
             .all(|f| !matches!(f, ClientFrame::Send { id, .. } if *id == ids[1]))
     );
+}
+
+/// "Retry now": a link waiting to reconnect, or closed for good (another console took
+/// over with 4011), connects at once and says so; a link already connecting refuses.
+#[test]
+fn reconnect_now_connects_at_once() {
+    let mut agent = Agent::new(
+        Instant::ZERO,
+        AgentOptions {
+            seed: 7,
+            token: "t".into(),
+            client: None,
+        },
+    );
+    let drain = |agent: &mut Agent| {
+        let mut outputs = Vec::new();
+        loop {
+            match agent.poll_output() {
+                Output::Timeout(_) => return outputs,
+                o => outputs.push(o),
+            }
+        }
+    };
+    drain(&mut agent);
+    assert!(matches!(
+        agent.reconnect_now(Instant::ZERO),
+        Err(Error::ApiMisuse(_))
+    ));
+    agent
+        .handle_input(Instant::ZERO, Input::Disconnected(None))
+        .expect("ok");
+    drain(&mut agent);
+    assert!(matches!(agent.link(), LinkState::Reconnecting { .. }));
+    let now = Instant::from_millis(50);
+    agent.reconnect_now(now).expect("reconnects");
+    assert_eq!(
+        drain(&mut agent),
+        [
+            Output::Connect,
+            Output::Event(Event::Link(LinkState::Connecting))
+        ]
+    );
+    agent.handle_input(now, Input::Connected).expect("ok");
+    agent
+        .handle_input(now, Input::Disconnected(Some(4011)))
+        .expect("ok");
+    drain(&mut agent);
+    assert_eq!(agent.link(), &LinkState::Closed { code: Some(4011) });
+    agent.reconnect_now(now).expect("reconnects after a close");
+    assert_eq!(drain(&mut agent).first(), Some(&Output::Connect));
+    assert_eq!(agent.link(), &LinkState::Connecting);
 }
