@@ -30,9 +30,10 @@ Commands:
            (default 600), two at a time; installs cargo-fuzz if needed
   prereq   Only install what `test` needs: the wasm32 target, the pinned
            wasm-bindgen-test-runner, Chromium and chromedriver
-  serve    Build the widget and the reference server and start it with the demo
-           tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
-  widget   Only build the widget's wasm package into www/widget/pkg
+  serve    Build the wasm packages and the reference server and start it with the
+           demo tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
+  widget   Only build the wasm packages: the widget's into www/widget/pkg, the
+           agent console's into www/console/pkg
   help     Print this message
 
 Options:

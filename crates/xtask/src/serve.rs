@@ -10,8 +10,8 @@ use crate::{cmd, prereq, widget};
 /// The configuration the server starts with, relative to the workspace root.
 const DEMO_CONFIG: &str = "config/demo.toml";
 
-/// Builds the widget (with what that needs), then runs the server in the foreground
-/// until it stops.
+/// Builds the wasm packages of the widget and the agent console (with what that needs),
+/// then runs the server in the foreground until it stops.
 pub(crate) fn run() -> Result<()> {
     prereq::ensure_toolchain()?;
     prereq::ensure_test_runner()?;

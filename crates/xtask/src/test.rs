@@ -60,7 +60,7 @@ const STEPS: &[Step] = &[
         run: clippy_wasm,
     },
     Step {
-        name: "widget build (wasm package for the end-to-end tests)",
+        name: "widget build (wasm packages of the widget and the console, for the end-to-end tests)",
         needs_browser: false,
         run: widget_build,
     },

@@ -1,8 +1,11 @@
-//! `cargo xtask widget`: builds the widget's wasm package into `www/widget/pkg`, where the
-//! server serves it (`/widget/pkg/`): the crate for wasm32 with the `wasm` profile
-//! (release, optimised for size), `wasm-bindgen --target web` (ES module, TypeScript
-//! declarations), `wasm-opt -Oz` from binaryen, then gzip and brotli copies of every
-//! served widget file, which the server sends to browsers that accept them.
+//! `cargo xtask widget`: builds the browser's wasm packages where the server serves them:
+//! the widget's into `www/widget/pkg` (`/widget/pkg/`) and the agent console's into
+//! `www/console/pkg` (`/console/pkg/`). Each is its crate for wasm32 with the `wasm`
+//! profile (release, optimised for size), `wasm-opt -Oz` from binaryen, `wasm-bindgen
+//! --target web` (ES module, TypeScript declarations) and shorter import names; the
+//! widget also gets gzip and brotli copies of every served widget file, which the server
+//! sends to browsers that accept them. Two packages, so that a visitor's download holds
+//! no agent code.
 
 use std::fs;
 use std::io::Write as _;
@@ -13,9 +16,33 @@ use anyhow::{Context as _, Result};
 use crate::workspace::{self, WASM_TARGET};
 use crate::{cmd, import_names};
 
-/// The widget's Cargo package.
-const PACKAGE: &str = "interact-widget";
-/// The Cargo profile of the widget build (see the workspace `Cargo.toml`).
+/// One wasm package this command builds.
+#[derive(Debug)]
+struct Package {
+    /// The Cargo package.
+    package: &'static str,
+    /// The file name stem of its wasm and JavaScript (`<name>_bg.wasm`, `<name>.js`).
+    name: &'static str,
+    /// Where it goes, relative to the workspace root.
+    dir: &'static str,
+}
+
+/// The visitor's widget and JavaScript SDK (size-critical; served precompressed).
+const WIDGET: Package = Package {
+    package: "interact-widget",
+    name: "interact_widget",
+    dir: "www/widget/pkg",
+};
+
+/// The agent console's protocol layer (the SDK's `Agent` machine); not precompressed
+/// (an agent loads it once a day, and the server serves the console's files as they are).
+const CONSOLE: Package = Package {
+    package: "interact-console",
+    name: "interact_console",
+    dir: "www/console/pkg",
+};
+
+/// The Cargo profile of the wasm builds (see the workspace `Cargo.toml`).
 const PROFILE: &str = "wasm";
 
 /// The wasm features rustc enables for wasm32-unknown-unknown by default (Rust 1.82
@@ -29,9 +56,9 @@ const RUSTC_WASM_FEATURES: &[&str] = &[
     "sign-ext",
 ];
 
-/// Where the package goes, relative to the workspace root.
+/// Where the widget's package goes.
 pub(crate) fn pkg_dir() -> PathBuf {
-    workspace::root().join("www/widget/pkg")
+    workspace::root().join(WIDGET.dir)
 }
 
 /// The files of `www/widget` the server serves compressed: the loader, the frame's
@@ -55,12 +82,23 @@ pub(crate) fn served_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds the package. Without `wasm-opt` on `PATH` the build still succeeds (larger).
+/// Builds both packages, the widget (and its compressed copies) first. Without `wasm-opt` on `PATH` the build still
+/// succeeds (larger).
 pub(crate) fn build() -> Result<()> {
+    build_package(&WIDGET)?;
+    for file in served_files()? {
+        precompress(&file)?;
+    }
+    build_package(&CONSOLE)
+}
+
+/// Builds one package (a cargo invocation of its own, so that the other package's
+/// dependencies cannot change its features).
+fn build_package(package: &Package) -> Result<()> {
     cmd::run(cmd::cargo().args([
         "build",
         "--package",
-        PACKAGE,
+        package.package,
         "--target",
         WASM_TARGET,
         "--profile",
@@ -69,7 +107,7 @@ pub(crate) fn build() -> Result<()> {
     let wasm = workspace::target_dir()
         .join(WASM_TARGET)
         .join(PROFILE)
-        .join("interact_widget.wasm");
+        .join(format!("{}.wasm", package.name));
     // wasm-opt runs on rustc's output, before wasm-bindgen: the binaryen of Debian 12
     // (version 108) cannot parse the `table.fill` wasm-bindgen's glue adds.
     let optimised = wasm.with_extension("opt.wasm");
@@ -93,7 +131,7 @@ pub(crate) fn build() -> Result<()> {
             fs::copy(&wasm, &optimised)?;
         }
     }
-    let out = pkg_dir();
+    let out = workspace::root().join(package.dir);
     cmd::run(
         cmd::program_in_root("wasm-bindgen")
             .args([
@@ -106,14 +144,14 @@ pub(crate) fn build() -> Result<()> {
                 "--remove-name-section",
                 "--remove-producers-section",
                 "--out-name",
-                "interact_widget",
+                package.name,
                 "--out-dir",
             ])
             .arg(&out)
             .arg(&optimised),
     )?;
-    let wasm_path = out.join("interact_widget_bg.wasm");
-    let js_path = out.join("interact_widget.js");
+    let wasm_path = out.join(format!("{}_bg.wasm", package.name));
+    let js_path = out.join(format!("{}.js", package.name));
     let (wasm, js, renamed) = import_names::shorten(
         &fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?,
         &fs::read_to_string(&js_path).with_context(|| format!("reading {}", js_path.display()))?,
@@ -121,10 +159,7 @@ pub(crate) fn build() -> Result<()> {
     fs::write(&wasm_path, wasm)?;
     fs::write(&js_path, js)?;
     println!("shortened {renamed} import names");
-    for file in served_files()? {
-        precompress(&file)?;
-    }
-    println!("widget package: {}", out.display());
+    println!("{} package: {}", package.package, out.display());
     Ok(())
 }
 

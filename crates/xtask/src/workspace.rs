@@ -36,6 +36,10 @@ pub(crate) const WASM_CRATES: &[WasmCrate] = &[
         package: "interact-widget",
         dir: "widget",
     },
+    WasmCrate {
+        package: "interact-console",
+        dir: "crates/interact-console",
+    },
 ];
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
