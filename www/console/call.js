@@ -2,9 +2,10 @@
 // answering the visitor's offers (the agent is the polite side of perfect negotiation),
 // trickled ICE both ways, mute, camera, device switches without dropping the call.
 //
-// The call does not talk to the server itself: what it must send goes through `onSignal`
-// (the console passes it to the AgentClient), and what the visitor sent comes in through
-// `handle`, in order.
+// The call does not talk to the server itself, nor does it see a protocol frame: the
+// SDK's call machine (in the console's wasm package) tells it what the visitor did,
+// through `handle` with the machine's call events in order, and what the visitor must
+// learn goes out through the `send` callbacks, which the console hands to the machine.
 
 /** Device choices of this browser, remembered across calls (the agent's own machine). */
 const DEVICES_KEY = "interact.console.devices";
@@ -36,15 +37,22 @@ export async function listDevices() {
 export class AgentCall {
   /**
    * @param {object} o
+   * @param {string} o.id the call
    * @param {"audio"|"video"} o.media what the visitor asked for
    * @param {RTCIceServer[]} o.iceServers
-   * @param {(signal: object) => void} o.onSignal sends a signal (without `call`)
+   * @param {object} o.send what the visitor must learn, for the machine to say
+   * @param {(sdp: string) => void} o.send.answer the local answer
+   * @param {(candidate: RTCIceCandidateInit | null) => void} o.send.candidate a local ICE
+   *   candidate (null: gathering is complete)
+   * @param {(state: {muted: boolean, camera: boolean, screen: boolean}) => void} o.send.media
+   * @param {(kind: "audioinput"|"videoinput"|"audiooutput") => void} o.send.deviceChanged
    * @param {() => void} o.onChange something to show changed
    * @param {(why: string) => void} o.onFailed media could not be set up or was lost
    */
-  constructor({ media, iceServers, onSignal, onChange, onFailed }) {
+  constructor({ id, media, iceServers, send, onChange, onFailed }) {
+    this.id = id;
     this.media = media;
-    this.onSignal = onSignal;
+    this.send = send;
     this.onChange = onChange;
     this.onFailed = onFailed;
     this.devices = savedDevices();
@@ -58,11 +66,7 @@ export class AgentCall {
     this.queue = Promise.resolve();
     this.pc = new RTCPeerConnection({ iceServers });
     this.pc.addEventListener("icecandidate", (e) => {
-      const c = e.candidate;
-      const candidate = { candidate: c ? c.candidate : "" };
-      if (c && c.sdpMid != null) candidate.sdp_mid = c.sdpMid;
-      if (c && c.sdpMLineIndex != null) candidate.sdp_m_line_index = c.sdpMLineIndex;
-      this.onSignal({ op: "ice", candidate });
+      if (!this.closed) this.send.candidate(e.candidate ? e.candidate.toJSON() : null);
     });
     this.pc.addEventListener("track", (e) => this.remoteTrack(e.track, e.transceiver));
     this.pc.addEventListener("connectionstatechange", () => {
@@ -71,6 +75,16 @@ export class AgentCall {
     });
     /** Video transceivers by arrival: the first carries the camera, later ones the screen. */
     this.videoMids = [];
+  }
+
+  /** Fresh TURN credentials from the server, for the ICE restarts still to come. */
+  setIceServers(iceServers) {
+    if (this.closed) return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch {
+      // A configuration the browser refuses changes nothing for the running call.
+    }
   }
 
   constraints() {
@@ -96,40 +110,35 @@ export class AgentCall {
     this.onChange();
   }
 
-  /** Takes the visitor's signals in order (each waits for the one before). */
-  handle(signal) {
-    this.queue = this.queue.then(() => this.apply(signal)).catch((e) => this.fail(`signalling failed: ${e && e.message}`));
+  /** Takes the machine's call events for this call in order (each waits for the one before). */
+  handle(event) {
+    this.queue = this.queue.then(() => this.apply(event)).catch((e) => this.fail(`signalling failed: ${e && e.message}`));
   }
 
-  async apply(signal) {
+  async apply(event) {
     if (this.closed) return;
-    switch (signal.op) {
-      case "offer":
+    switch (event.event) {
+      case "remote_offer":
         // Polite: an offer of our own (we make none today) gives way to the visitor's.
-        await this.pc.setRemoteDescription({ type: "offer", sdp: signal.sdp });
+        if (event.rollback && this.pc.signalingState === "have-local-offer") {
+          await this.pc.setLocalDescription({ type: "rollback" });
+        }
+        await this.pc.setRemoteDescription({ type: "offer", sdp: event.sdp });
         await this.pc.setLocalDescription();
-        this.onSignal({ op: "answer", sdp: this.pc.localDescription.sdp });
+        if (!this.closed) this.send.answer(this.pc.localDescription.sdp);
         break;
-      case "answer":
+      case "remote_answer":
         if (this.pc.signalingState === "have-local-offer") {
-          await this.pc.setRemoteDescription({ type: "answer", sdp: signal.sdp });
+          await this.pc.setRemoteDescription({ type: "answer", sdp: event.sdp });
         }
         break;
-      case "ice": {
-        const c = signal.candidate;
-        if (c.candidate === "") {
-          await this.pc.addIceCandidate();
-        } else {
-          await this.pc.addIceCandidate({
-            candidate: c.candidate,
-            sdpMid: c.sdp_mid ?? undefined,
-            sdpMLineIndex: c.sdp_m_line_index ?? undefined,
-          });
-        }
+      case "remote_candidate":
+        // An empty candidate marks the end of the visitor's candidates.
+        if (event.candidate.candidate === "") await this.pc.addIceCandidate();
+        else await this.pc.addIceCandidate(event.candidate);
         break;
-      }
-      case "media":
-        if (!signal.state.screen) this.screen = null;
+      case "remote_media":
+        if (!event.state.screen) this.screen = null;
         this.onChange();
         break;
       default:
@@ -164,7 +173,7 @@ export class AgentCall {
   setMuted(muted) {
     this.muted = muted;
     for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !muted;
-    this.onSignal({ op: "media", state: this.mediaState() });
+    this.send.media(this.mediaState());
     this.onChange();
   }
 
@@ -172,7 +181,7 @@ export class AgentCall {
     if (this.media !== "video") return;
     this.cameraOn = on;
     for (const t of this.local?.getVideoTracks() ?? []) t.enabled = on;
-    this.onSignal({ op: "media", state: this.mediaState() });
+    this.send.media(this.mediaState());
     this.onChange();
   }
 
@@ -198,7 +207,7 @@ export class AgentCall {
       }
       this.local.addTrack(track);
     }
-    this.onSignal({ op: "device_changed", kind: { audioinput: "audio_input", videoinput: "video_input", audiooutput: "audio_output" }[kind] });
+    this.send.deviceChanged(kind);
     this.onChange();
   }
 
@@ -207,7 +216,7 @@ export class AgentCall {
     this.onFailed(why);
   }
 
-  /** Stops the devices and the connection (the hang-up signal is the console's). */
+  /** Stops the devices and the connection (hanging up in the machine is the console's). */
   close() {
     if (this.closed) return;
     this.closed = true;

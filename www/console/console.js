@@ -1,18 +1,25 @@
-// Interact agent console: the rendering layer. It owns the DOM, the WebSocket, the clock,
-// the random source and sessionStorage, and drives the protocol/state layer in state.js.
+// Interact agent console: the page. It owns the DOM, sessionStorage and the calls' media;
+// the SDK's own agent machine, compiled to WebAssembly (./pkg, built by `cargo xtask
+// widget`), owns the protocol: the WebSocket, the clock, frames, the link, delivery,
+// receipts and call signalling. The page hands the machine the agent's intents and
+// renders what it reports (kept per session by model.js).
 //
 // Everything a visitor typed (names, emails, messages) reaches the page through
 // textContent only: never innerHTML, never an attribute.
 
+import init, { AgentConsole } from "./pkg/interact_console.js";
 import { AgentCall, listDevices, savedDevices } from "./call.js";
-import { AgentClient, LIMITS, PRESENCES } from "./state.js";
+import { ConsoleModel } from "./model.js";
 
 const TOKEN_KEY = "interact.console.token";
 const AGENT_KEY = "interact.console.agent";
 const PRESENCE_KEY = "interact.console.presence";
 const SESSIONS_KEY = "interact.console.sessions";
 
+const PRESENCES = ["available", "busy", "away", "offline"];
+
 const $ = (id) => document.getElementById(id);
+/** The machine's clock: the link's `at` is on it. */
 const now = () => performance.now();
 
 // ---------------------------------------------------------------------------------------
@@ -42,21 +49,15 @@ const store = {
   },
 };
 
-const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/** A fresh message id: "m" and 20 characters carrying 120 random bits. */
-function newMessageId() {
-  const bytes = new Uint8Array(20);
-  crypto.getRandomValues(bytes);
-  let id = "m";
-  for (const b of bytes) id += ID_ALPHABET[b & 63];
-  return id;
-}
-
-function randomUnit() {
-  const a = new Uint32Array(1);
-  crypto.getRandomValues(a);
-  return a[0] / 2 ** 32;
+/** Runs an intent on the machine; its refusal (offline, ended session) is returned, not thrown. */
+function attempt(intent) {
+  if (!client) return new Error("signed out");
+  try {
+    intent(client);
+    return null;
+  } catch (e) {
+    return e;
+  }
 }
 
 /** Creates an element with a class and, optionally, text (always as a text node). */
@@ -110,7 +111,7 @@ const END_TEXT = {
   other: "The chat ended",
 };
 
-const STATUS_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read" };
+const STATUS_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
 
 const FAILED_TEXT = {
   ended: "Not sent: the chat ended",
@@ -118,6 +119,7 @@ const FAILED_TEXT = {
   invalid_field: "Not sent: refused by the server",
   not_allowed: "Not sent: not allowed now",
   unknown_session: "Not sent: chat not available",
+  session_full: "Not sent: the chat holds all it can",
 };
 
 const ERROR_TEXT = {
@@ -134,6 +136,7 @@ const ERROR_TEXT = {
   rate_limited: "Too many requests. Slow down a little.",
   session_ended: "That chat has already ended.",
   internal: "The server had a problem. The console will retry.",
+  session_full: "That chat holds all it can; it can only be ended.",
 };
 
 const CLOSE_TEXT = {
@@ -145,20 +148,20 @@ const CLOSE_TEXT = {
 };
 
 const COMPOSER_ERROR = {
-  too_long: `Messages can be at most ${LIMITS.MAX_TEXT_CHARS} characters long.`,
-  control_characters: "The message contains characters that cannot be sent.",
-  not_writable: "You can no longer write in this chat.",
+  too_long: (max) => `Messages can be at most ${max} characters long.`,
+  control_characters: () => "The message contains characters that cannot be sent.",
+  not_writable: () => "You can no longer write in this chat.",
 };
 
 // ---------------------------------------------------------------------------------------
-// Application state (the protocol state lives in `client`)
+// Application state (the protocol state lives in the machine, `client`)
 
-/** @type {AgentClient | null} */
+/** @type {AgentConsole | null} */
 let client = null;
-/** @type {WebSocket | null} */
-let ws = null;
-let timer = null;
+/** @type {ConsoleModel | null} */
+let model = null;
 let ticker = null;
+let renderQueued = false;
 /** The session shown, or null. */
 let active = null;
 /** Session -> view (DOM nodes and what has been rendered). */
@@ -174,52 +177,73 @@ const accepting = new Set();
 const orphaned = new Set();
 
 // ---------------------------------------------------------------------------------------
-// Driving the client
+// What the machine reports
 
-function pump() {
-  if (!client) return;
-  drain();
-  if (!client) return;
-  syncCalls();
-  drain();
-  if (!client) return;
+/** Takes one event of the machine: into the model, to the call it concerns; renders soon. */
+function onEvent(e) {
+  if (!model) return;
+  for (const n of model.apply(e)) showNotice(n);
+  if (e.type === "call" && e.event !== "incoming") {
+    const live = calls.get(e.session);
+    if (live && live.id === e.call) {
+      if (e.event === "ended") closeCall(e.session);
+      else live.handle(e);
+    }
+  } else if (e.type === "ice_servers") {
+    for (const call of calls.values()) call.setIceServers(e.servers);
+  }
+  queueRender();
+}
+
+/** Renders once the events being delivered are in (a replay brings many at once). */
+function queueRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    update();
+  });
+}
+
+/** After events or intents: what they call for, then the page. */
+function update() {
+  if (!client || !model) return;
   // Signed out by the server: back to the sign-in form.
-  const link = client.link;
-  if (link.state === "closed" && (link.code === 4001 || client.fatal === "unauthorized")) {
+  const link = model.link;
+  if (link.state === "closed" && (link.code === 4001 || model.unauthorized)) {
     signOutLocally("Your sign-in has expired or was revoked. Please sign in again.");
     return;
   }
+  syncCalls();
   // The agent sees the active session: clear its unread count, send a read receipt.
-  if (active && document.visibilityState === "visible" && client.sessions.has(active)) {
-    client.markRead(now(), active);
-    drain();
+  const conv = active ? model.sessions.get(active) : null;
+  if (conv && document.visibilityState === "visible") {
+    conv.unread = 0;
+    if (model.online && conv.writable) attempt((c) => c.markRead(active));
   }
   render();
-  schedule();
 }
 
 // ---------------------------------------------------------------------------------------
 // Calls (protocol §10)
 
-/** Feeds the visitor's call signals to each call, and ends what is over. */
+/** Ends the media of calls that are over, and hangs up calls this page has no media for. */
 function syncCalls() {
-  for (const [session, conv] of client.sessions) {
-    const call = calls.get(session);
-    if (call && (!conv.call || conv.call.id !== call.id)) {
-      closeCall(session);
-    }
-    if (!conv.call) continue;
-    const live = calls.get(session);
-    const signals = conv.takeCallSignals();
-    if (live) {
-      for (const s of signals) live.handle(s);
-    } else if (conv.call.accepted && !accepting.has(session) && !orphaned.has(conv.call.id)) {
+  for (const [session, call] of calls) {
+    const conv = model.sessions.get(session);
+    if (!conv || !conv.call || conv.call.id !== call.id) closeCall(session);
+  }
+  if (!model.online) return;
+  for (const [session, conv] of model.sessions) {
+    if (!conv.call || conv.left || calls.has(session) || accepting.has(session)) continue;
+    if (orphaned.has(conv.call.id)) continue;
+    const state = client.callState(session);
+    if (state.state === "negotiating" || state.state === "active") {
       // Accepted before this page was loaded: its media went with the old page.
       orphaned.add(conv.call.id);
-      client.callSignal(now(), session, { op: "hangup", reason: "failed" });
+      attempt((c) => c.hangup(session, "failed"));
     }
   }
-  for (const session of [...calls.keys()]) if (!client.sessions.has(session)) closeCall(session);
 }
 
 function closeCall(session) {
@@ -236,28 +260,29 @@ function closeCall(session) {
 }
 
 async function acceptCall(session) {
-  const conv = client?.sessions.get(session);
+  const conv = model?.sessions.get(session);
   if (!conv || !conv.call || accepting.has(session) || calls.has(session)) return;
   const view = views.get(session);
   accepting.add(session);
   const call = new AgentCall({
+    id: conv.call.id,
     media: conv.call.media,
-    iceServers: client.iceServers ?? [],
-    onSignal: (signal) => {
-      if (!client) return;
-      client.callSignal(now(), session, signal);
-      pump();
+    iceServers: model.iceServers,
+    send: {
+      answer: (sdp) => attempt((c) => c.localAnswer(session, sdp)),
+      candidate: (candidate) => attempt((c) => c.localCandidate(session, candidate)),
+      media: (state) => attempt((c) => c.setMedia(session, state)),
+      deviceChanged: (kind) => attempt((c) => c.deviceChanged(session, kind)),
     },
     onChange: () => render(),
     onFailed: (why) => {
       if (!client) return;
       console.warn("interact: call failed:", why);
-      client.callSignal(now(), session, { op: "hangup", reason: "failed" });
+      attempt((c) => c.hangup(session, "failed"));
       closeCall(session);
-      pump();
+      queueRender();
     },
   });
-  call.id = conv.call.id;
   try {
     await call.open();
   } catch (e) {
@@ -267,15 +292,18 @@ async function acceptCall(session) {
     return;
   }
   accepting.delete(session);
-  const still = client?.sessions.get(session);
+  const still = model?.sessions.get(session);
   if (!still || !still.call || still.call.id !== call.id) {
     call.close();
     return;
   }
   calls.set(session, call);
-  client.acceptCall(now(), session);
-  pump();
-  fillDevices(session).catch(() => {});
+  if (attempt((c) => c.acceptCall(session))) {
+    closeCall(session);
+  } else {
+    fillDevices(session).catch(() => {});
+  }
+  queueRender();
 }
 
 // A headset plugged in or out during a call: the device lists follow.
@@ -339,98 +367,6 @@ function renderCall(view, conv, online) {
   view.callCamera.setAttribute("aria-pressed", String(!call.cameraOn));
   setText(view.callCamera, call.cameraOn ? "Camera off" : "Camera on");
   view.callHangup.disabled = !online;
-}
-
-function drain() {
-  let out;
-  while (client && (out = client.poll())) {
-    switch (out.type) {
-      case "connect":
-        openSocket();
-        break;
-      case "transmit":
-        if (ws && ws.readyState === WebSocket.OPEN) ws.send(out.text);
-        break;
-      case "close":
-        closeSocket(out.code);
-        break;
-      case "notice":
-        showNotice(out);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-function schedule() {
-  clearTimeout(timer);
-  timer = null;
-  if (!client) return;
-  const at = client.nextTimeout();
-  if (!Number.isFinite(at)) return;
-  timer = setTimeout(onTimer, Math.max(0, Math.ceil(at - now())) + 1);
-}
-
-function onTimer() {
-  timer = null;
-  if (!client) return;
-  client.handleTimeout(now());
-  pump();
-}
-
-function agentSocketUrl() {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/v1/agent/ws`;
-}
-
-function openSocket() {
-  closeSocket(null);
-  let sock;
-  try {
-    sock = new WebSocket(agentSocketUrl());
-  } catch (e) {
-    console.warn("interact: cannot open the WebSocket", e);
-    setTimeout(() => {
-      if (!client) return;
-      client.handleClose(now(), null);
-      pump();
-    }, 0);
-    return;
-  }
-  sock.binaryType = "arraybuffer";
-  ws = sock;
-  sock.addEventListener("open", () => {
-    if (ws !== sock || !client) return;
-    client.handleOpen(now());
-    pump();
-  });
-  sock.addEventListener("message", (e) => {
-    if (ws !== sock || !client) return;
-    const problem = client.handleText(now(), e.data);
-    if (problem) console.warn("interact:", problem);
-    pump();
-  });
-  sock.addEventListener("close", (e) => {
-    if (ws !== sock || !client) return;
-    ws = null;
-    client.handleClose(now(), e.code);
-    pump();
-  });
-}
-
-/** Closes the current socket without reporting it to the client. */
-function closeSocket(code) {
-  const sock = ws;
-  ws = null;
-  if (!sock) return;
-  try {
-    // Browsers only let pages send 1000 and 3000-4999; anything else closes without a code.
-    if (code === 1000 || (code >= 3000 && code <= 4999)) sock.close(code);
-    else sock.close();
-  } catch {
-    // already closing
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -519,7 +455,7 @@ async function onSignIn(event) {
 
 function openChats() {
   let n = 0;
-  if (client) for (const c of client.sessions.values()) if (!c.ended && !c.left) n++;
+  if (model) for (const c of model.sessions.values()) if (!c.ended && !c.left && !c.restored) n++;
   return n;
 }
 
@@ -529,10 +465,11 @@ async function onSignOut() {
   if (open > 0 && !window.confirm(`You have ${plural(open, "open chat", "open chats")}. Sign out anyway? The visitors will wait for another agent.`)) {
     return;
   }
-  const token = client.token;
+  const token = store.get(TOKEN_KEY);
   stopConsole();
   clearStoredSession();
   showSignIn("You have signed out.", false);
+  if (!token) return;
   try {
     await fetch("/v1/agent/logout", {
       method: "POST",
@@ -560,40 +497,49 @@ function clearStoredSession() {
   persisted = "";
 }
 
-function startConsole(token, agent) {
-  stopConsole();
-  let restore = [];
+/** The sessions listed before a reload (this tab's sessionStorage), in their order. */
+function storedSessions() {
   try {
     const saved = JSON.parse(store.get(SESSIONS_KEY) ?? "[]");
-    if (Array.isArray(saved)) restore = saved.filter((s) => typeof s === "string");
+    return Array.isArray(saved) ? saved.filter((s) => typeof s === "string") : [];
   } catch {
-    restore = [];
+    return [];
   }
-  const presence = store.get(PRESENCE_KEY);
-  client = new AgentClient({
-    token,
-    now: now(),
-    newId: newMessageId,
-    random: randomUnit,
-    presence: PRESENCES.includes(presence) ? presence : "available",
-    restore,
-    me: agent,
-  });
+}
+
+function startConsole(token, agent) {
+  stopConsole();
+  const stored = store.get(PRESENCE_KEY);
+  const presence = PRESENCES.includes(stored) ? stored : "available";
+  try {
+    client = new AgentConsole({ token, presence });
+  } catch (e) {
+    console.warn("interact: cannot start the console", e);
+    signOutLocally("The console could not start. Please sign in again.");
+    return;
+  }
+  model = new ConsoleModel({ me: agent, presence, restore: storedSessions() });
+  client.onEvent(onEvent);
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
   ticker = setInterval(() => {
     if (client) render();
   }, 1000);
-  pump();
+  client.connect();
+  render();
 }
 
 function stopConsole() {
-  clearTimeout(timer);
   clearInterval(ticker);
-  timer = null;
   ticker = null;
-  closeSocket(1000);
+  for (const session of [...calls.keys()]) closeCall(session);
+  accepting.clear();
+  if (client) {
+    client.close();
+    client.free();
+  }
   client = null;
+  model = null;
   active = null;
   for (const v of views.values()) v.root.remove();
   views.clear();
@@ -610,7 +556,7 @@ function stopConsole() {
 function showNotice(n) {
   let text = null;
   if (n.kind === "accept_refused") {
-    if (!n.restored) text = "That chat is no longer available: another agent took it or the visitor left.";
+    text = "That chat is no longer available: another agent took it or the visitor left.";
   } else if (n.kind === "error") {
     console.warn(`interact: server error ${n.code}: ${n.message}`);
     if (n.code === "unauthorized") return; // handled by the close that follows
@@ -634,7 +580,7 @@ function showNotice(n) {
 // Rendering
 
 function render() {
-  if (!client) return;
+  if (!client || !model) return;
   renderConnection();
   renderPresence();
   renderOffers();
@@ -645,7 +591,7 @@ function render() {
 }
 
 function renderConnection() {
-  const link = client.link;
+  const link = model.link;
   const box = $("conn");
   const retry = $("conn-retry");
   let state = link.state;
@@ -655,7 +601,7 @@ function renderConnection() {
       text = "Online";
       break;
     case "connecting":
-      text = client.attempts > 0 ? "Reconnecting…" : "Connecting…";
+      text = model.lost ? "Reconnecting…" : "Connecting…";
       break;
     case "reconnecting": {
       const secs = Math.max(0, Math.ceil((link.at - now()) / 1000));
@@ -670,32 +616,32 @@ function renderConnection() {
   setText($("conn-text"), text);
   retry.hidden = !(link.state === "reconnecting" || link.state === "closed");
   setText(retry, link.state === "closed" ? "Reconnect" : "Retry now");
-  setText($("me-name"), client.me?.display_name ?? "");
+  setText($("me-name"), model.me?.display_name ?? "");
 }
 
 function renderPresence() {
   const select = $("presence-select");
-  if (select.value !== client.wantedPresence) select.value = client.wantedPresence;
-  const shown = client.online ? (client.presence ?? client.wantedPresence) : "offline";
+  if (select.value !== model.wantedPresence) select.value = model.wantedPresence;
+  const shown = model.online ? (model.presence ?? model.wantedPresence) : "offline";
   const wrap = select.closest(".presence");
   if (wrap.dataset.presence !== shown) wrap.dataset.presence = shown;
-  const pending = client.online && client.presence !== client.wantedPresence;
+  const pending = model.online && model.presence !== model.wantedPresence;
   wrap.classList.toggle("is-pending", pending);
 }
 
 function renderOffers() {
   const list = $("offers");
-  const online = client.online;
+  const online = model.online;
   let focusLost = false;
   for (const [session, node] of offerNodes) {
-    if (!client.offers.has(session)) {
+    if (!model.offers.has(session)) {
       if (node.root.contains(document.activeElement)) focusLost = true;
       node.root.remove();
       offerNodes.delete(session);
     }
   }
   let i = 0;
-  for (const [session, offer] of client.offers) {
+  for (const [session, offer] of model.offers) {
     let node = offerNodes.get(session);
     if (!node) {
       node = createOfferNode(session, offer);
@@ -713,7 +659,7 @@ function renderOffers() {
     setText(node.expiry, expiry);
     node.root.classList.toggle("is-urgent", left <= 10);
   }
-  const count = client.offers.size;
+  const count = model.offers.size;
   $("offers-empty").hidden = count > 0;
   const badge = $("offers-count");
   badge.hidden = count === 0;
@@ -751,18 +697,20 @@ function createOfferNode(session, offer) {
   decline.setAttribute("aria-labelledby", `${decline.id} ${name.id}`);
   accept.setAttribute("aria-labelledby", `${accept.id} ${name.id}`);
   decline.addEventListener("click", () => {
-    if (!client) return;
-    client.decline(now(), session);
-    pump();
+    if (attempt((c) => c.decline(session)) === null) model?.offers.delete(session);
+    render();
   });
   accept.addEventListener("click", () => {
-    if (!client) return;
-    if (client.accept(now(), session) === null) {
+    if (attempt((c) => c.accept(session)) === null) {
+      const offer = model.offers.get(session);
+      model.offers.delete(session);
+      const conv = model.conv(session);
+      if (!conv.offer && offer) Object.assign(conv, { offer, visitor: { ...offer.visitor }, target: { ...offer.target } });
       active = session;
-      pump();
+      update();
       views.get(session)?.input.focus();
     } else {
-      pump();
+      render();
     }
   });
   actions.append(decline, accept);
@@ -782,13 +730,13 @@ function lastMessage(conv) {
   return null;
 }
 
-function chatPreview(conv, t) {
+function chatPreview(conv) {
   if (conv.ended) {
     if (conv.endReason === "agent_ended" && conv.endRequested) return "You ended the chat";
     return END_TEXT[conv.endReason] ?? END_TEXT.other;
   }
   if (conv.left) return "You left this chat";
-  if (conv.visitorTyping(t)) return "Typing…";
+  if (conv.typing) return "Typing…";
   if (conv.local.length > 0) return `You: ${conv.local[conv.local.length - 1].text}`;
   const last = lastMessage(conv);
   if (last) return last.mine ? `You: ${last.text}` : last.text;
@@ -798,15 +746,14 @@ function chatPreview(conv, t) {
 
 function renderChats() {
   const list = $("chats");
-  const t = now();
   for (const [session, node] of chatNodes) {
-    if (!client.sessions.has(session)) {
+    if (!model.sessions.has(session)) {
       node.root.remove();
       chatNodes.delete(session);
     }
   }
   let i = 0;
-  for (const [session, conv] of client.sessions) {
+  for (const [session, conv] of model.sessions) {
     let node = chatNodes.get(session);
     if (!node) {
       node = createChatNode(session);
@@ -815,18 +762,18 @@ function renderChats() {
     if (list.children[i] !== node.root) list.insertBefore(node.root, list.children[i] ?? null);
     i++;
     setText(node.name, visitorName(conv));
-    setText(node.preview, chatPreview(conv, t));
+    setText(node.preview, chatPreview(conv));
     const current = session === active;
     if (node.button.getAttribute("aria-current") !== String(current)) {
       node.button.setAttribute("aria-current", String(current));
     }
     node.root.classList.toggle("is-ended", conv.ended || conv.left);
-    node.root.classList.toggle("is-typing", conv.visitorTyping(t));
+    node.root.classList.toggle("is-typing", conv.typing);
     node.unread.hidden = conv.unread === 0 || current;
     setText(node.unreadCount, String(conv.unread));
     setText(node.unreadLabel, conv.unread === 1 ? " unread message" : " unread messages");
   }
-  $("chats-empty").hidden = client.sessions.size > 0;
+  $("chats-empty").hidden = model.sessions.size > 0;
 }
 
 function createChatNode(session) {
@@ -849,25 +796,24 @@ function createChatNode(session) {
 
 function selectSession(session) {
   active = session;
-  pump();
+  update();
 }
 
 function renderSessions() {
   for (const [session, view] of views) {
-    if (!client.sessions.has(session)) {
+    if (!model.sessions.has(session)) {
       view.root.remove();
       views.delete(session);
     }
   }
-  if (active && !client.sessions.has(active)) active = null;
-  const t = now();
-  for (const [session, conv] of client.sessions) {
+  if (active && !model.sessions.has(active)) active = null;
+  for (const [session, conv] of model.sessions) {
     let view = views.get(session);
     if (!view) {
       view = createView(session);
       views.set(session, view);
     }
-    updateView(view, conv, t);
+    updateView(view, conv);
   }
   $("no-session").hidden = active !== null;
 }
@@ -937,42 +883,41 @@ function createView(session) {
   view.input.setAttribute("aria-describedby", errorId);
 
   view.end.addEventListener("click", () => {
-    const conv = client?.sessions.get(session);
+    const conv = model?.sessions.get(session);
     if (!conv) return;
     if (!window.confirm(`End the chat with ${visitorName(conv)}?`)) return;
-    client.end(now(), session);
-    pump();
+    if (attempt((c) => c.end(session)) === null) conv.endRequested = true;
+    render();
   });
   view.close.addEventListener("click", () => {
-    if (!client) return;
-    client.forget(session);
+    if (!model) return;
+    model.dismiss(session);
+    attempt((c) => c.forget(session));
     if (active === session) {
       active = null;
-      for (const [s, c] of client.sessions) {
+      for (const [s, c] of model.sessions) {
         if (!c.ended) {
           active = s;
           break;
         }
       }
     }
-    pump();
+    update();
     const next = active ? views.get(active) : null;
     if (next && !next.input.disabled) next.input.focus();
     else $("chats-heading").focus();
   });
   view.callDecline.addEventListener("click", () => {
-    if (!client) return;
-    client.declineCall(now(), session);
-    pump();
+    attempt((c) => c.hangup(session, "declined"));
+    render();
   });
   view.callAccept.addEventListener("click", () => {
     acceptCall(session);
   });
   view.callHangup.addEventListener("click", () => {
-    if (!client) return;
-    client.callSignal(now(), session, { op: "hangup", reason: "normal" });
+    attempt((c) => c.hangup(session, "normal"));
     closeCall(session);
-    pump();
+    render();
   });
   view.callMute.addEventListener("click", () => {
     const call = calls.get(session);
@@ -1005,10 +950,9 @@ function createView(session) {
     }
   });
   view.input.addEventListener("input", () => {
-    if (!client) return;
     setText(view.error, "");
-    client.setTyping(now(), session, view.input.value.trim() !== "");
-    pump();
+    const conv = model?.sessions.get(session);
+    if (conv?.writable && model.online) attempt((c) => c.setTyping(session, view.input.value.trim() !== ""));
   });
   // Keep a log that sits at the bottom there when the window or the details band resizes.
   new ResizeObserver(() => {
@@ -1025,19 +969,33 @@ function createView(session) {
 
 function sendFromComposer(view) {
   if (!client) return;
-  const res = client.send(now(), view.session, view.input.value);
-  if (res.error) {
-    if (res.error !== "required") setText(view.error, COMPOSER_ERROR[res.error] ?? "The message cannot be sent.");
+  const session = view.session;
+  const conv = model.sessions.get(session);
+  const text = view.input.value;
+  let id;
+  try {
+    if (!conv || !conv.writable) throw new Error("not writable");
+    id = client.send(session, text);
+  } catch (e) {
+    if (e.name === "InvalidText") {
+      if (e.code !== "required") {
+        const say = COMPOSER_ERROR[e.code];
+        setText(view.error, say ? say(e.max) : "The message cannot be sent.");
+      }
+    } else {
+      setText(view.error, COMPOSER_ERROR.not_writable());
+    }
     return;
   }
+  conv.sent(id, text.trim());
   view.input.value = "";
   setText(view.error, "");
   view.stick = true;
-  pump();
+  render();
 }
 
-function updateView(view, conv, t) {
-  const online = client.online;
+function updateView(view, conv) {
+  const online = model.online;
   const name = visitorName(conv);
   const shown = view.session === active;
   const wasVisible = view.visible;
@@ -1092,7 +1050,7 @@ function updateView(view, conv, t) {
   }
 
   // Typing
-  const typing = conv.visitorTyping(t);
+  const typing = conv.typing;
   view.typing.hidden = !typing;
   if (typing) setText(view.typingText, `${name} is typing…`);
 
@@ -1191,41 +1149,40 @@ function renderOutbox(view, conv) {
 
 function renderTitle() {
   let unread = 0;
-  for (const c of client.sessions.values()) unread += c.unread;
-  const count = unread + client.offers.size;
+  for (const c of model.sessions.values()) unread += c.unread;
+  const count = unread + model.offers.size;
   const title = count > 0 ? `(${count}) Interact agent console` : "Interact agent console";
   if (document.title !== title) document.title = title;
 }
 
+/** Keeps this tab's list of open sessions and the chosen presence for a reload. */
 function persist() {
-  const open = [];
-  for (const [s, c] of client.sessions) if (!c.ended) open.push(s);
-  const value = JSON.stringify(open);
+  const value = JSON.stringify(model.openSessions());
   if (value !== persisted) {
     store.set(SESSIONS_KEY, value);
     persisted = value;
   }
-  if (store.get(PRESENCE_KEY) !== client.wantedPresence) store.set(PRESENCE_KEY, client.wantedPresence);
+  if (store.get(PRESENCE_KEY) !== model.wantedPresence) store.set(PRESENCE_KEY, model.wantedPresence);
 }
 
 // ---------------------------------------------------------------------------------------
 // Start
 
-function init() {
+function start() {
   $("signin-form").addEventListener("submit", onSignIn);
   $("signout").addEventListener("click", onSignOut);
   $("presence-select").addEventListener("change", (e) => {
-    if (!client) return;
-    client.setPresence(now(), e.target.value);
-    pump();
+    if (!model) return;
+    const presence = e.target.value;
+    if (attempt((c) => c.setPresence(presence)) === null) model.wantedPresence = presence;
+    render();
   });
   $("conn-retry").addEventListener("click", () => {
-    if (!client) return;
-    client.reconnectNow(now());
-    pump();
+    attempt((c) => c.reconnectNow());
+    render();
   });
-  document.addEventListener("visibilitychange", () => pump());
-  window.addEventListener("focus", () => pump());
+  document.addEventListener("visibilitychange", () => update());
+  window.addEventListener("focus", () => update());
   window.addEventListener("beforeunload", (e) => {
     if (client && client.hasUnsent()) {
       e.preventDefault();
@@ -1247,4 +1204,13 @@ function init() {
   }
 }
 
-init();
+try {
+  await init();
+} catch (e) {
+  // Without the package the console cannot work; say so where a person looks.
+  console.error("interact: cannot load the console's WebAssembly package", e);
+  $("signin-view").hidden = false;
+  $("signin-error").textContent = "The console could not load. Reload the page, or ask your administrator.";
+  throw e;
+}
+start();
