@@ -4,14 +4,26 @@ use fantoccini::key::Key;
 use serde_json::json;
 
 use crate::browser::Page;
-use crate::stack::Stack;
+use crate::stack::{Stack, www};
 
 /// The session the console shows.
 pub const SHOWN: &str = ".session:not([hidden])";
 
+/// Fails with what to do if the console's wasm package (the SDK's agent machine) has not
+/// been built: without it the console page cannot start.
+pub fn require_console_package() {
+    let wasm = www().join("console/pkg/interact_console_bg.wasm");
+    assert!(
+        wasm.is_file(),
+        "{} is missing: build it with `cargo xtask widget` (`cargo xtask test` does)",
+        wasm.display()
+    );
+}
+
 /// Opens the console, signs `user` in (the demo password) and makes them available, as
 /// confirmed by the server.
 pub async fn sign_in_available(page: &Page, stack: &Stack, user: &str) {
+    require_console_package();
     page.browser
         .goto(&format!("{}/console/", stack.server_url))
         .await

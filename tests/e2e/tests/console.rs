@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
 use interact_e2e::browser::{Page, with_browser};
-use interact_e2e::console::SHOWN;
+use interact_e2e::console::{SHOWN, require_console_package};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::Stack;
 use interact_e2e::visitor::VisitorClient;
@@ -55,6 +55,7 @@ async fn agent_signs_in_accepts_and_chats_with_hostile_markup_shown_as_text() {
     if skip_browser("the agent console test in Chromium") {
         return;
     }
+    require_console_package();
     let started = Instant::now();
     let stack = Stack::start().await;
     let stack_ref = &stack;
