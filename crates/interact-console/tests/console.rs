@@ -167,7 +167,12 @@ fn offline_console() -> (AgentConsole, Rc<RefCell<Vec<JsValue>>>) {
     let events = Rc::new(RefCell::new(Vec::new()));
     let sink = events.clone();
     let callback = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
-    console.on_event(callback.as_ref().unchecked_ref::<js_sys::Function>().clone());
+    console.on_event(
+        callback
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
     callback.forget();
     (console, events)
 }
@@ -208,7 +213,10 @@ async fn without_a_server_it_backs_off_and_retries_at_once_when_asked() {
         .and_then(|w| w.performance())
         .map(|p| p.now())
         .expect("a clock");
-    assert!(at >= now - 1.0, "at {at} is on the performance clock ({now})");
+    assert!(
+        at >= now - 1.0,
+        "at {at} is on the performance clock ({now})"
+    );
     let states: Vec<String> = events
         .borrow()
         .iter()
@@ -218,7 +226,10 @@ async fn without_a_server_it_backs_off_and_retries_at_once_when_asked() {
     assert_eq!(states, ["connecting", "reconnecting"]);
 
     console.reconnect_now().expect("retries at once");
-    assert_eq!(text(&console.link(), "state").as_deref(), Some("connecting"));
+    assert_eq!(
+        text(&console.link(), "state").as_deref(),
+        Some("connecting")
+    );
     let e = console.reconnect_now().expect_err("already connecting");
     assert_eq!(name(&e), "ApiMisuse");
     console.close();
@@ -229,11 +240,16 @@ fn intents_that_make_no_sense_are_refused_by_name() {
     let (console, _events) = offline_console();
     console.connect();
     assert!(!console.online());
-    assert_eq!(name(&console.accept("s1").expect_err("no offer")), "ApiMisuse");
+    assert_eq!(
+        name(&console.accept("s1").expect_err("no offer")),
+        "ApiMisuse"
+    );
     let e = console.send("s1", "  \n ").expect_err("blank");
     assert_eq!(name(&e), "InvalidText");
     assert_eq!(text(&e, "code").as_deref(), Some("required"));
-    let e = console.send("s1", &"x".repeat(4_001)).expect_err("too long");
+    let e = console
+        .send("s1", &"x".repeat(4_001))
+        .expect_err("too long");
     assert_eq!(text(&e, "code").as_deref(), Some("too_long"));
     assert_eq!(get(&e, "max").as_f64(), Some(4_000.0));
     let e = console.send("s1", "hello").expect_err("not a session");
