@@ -12,7 +12,7 @@
 //! - **before**: what a `sync` cost until this issue: every event after `after`, each
 //!   encoded anew as an `event` frame (`encode(&ServerFrame::Event(..))`);
 //! - **now**: one page of the frames the session keeps encoded since they were stored
-//!   ([`Live::page`]): at most `REPLAY_PAGE_EVENTS` events and `REPLAY_PAGE_BYTES` bytes,
+//!   ([`LiveSession::page`]): at most `REPLAY_PAGE_EVENTS` events and `REPLAY_PAGE_BYTES` bytes,
 //!   shared (reference-counted) rather than copied, and a `replayed` frame.
 //!
 //! Both run in this process, one after the other; the ratio is what to read, the
@@ -20,15 +20,15 @@
 
 use std::time::Instant;
 
+use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::modality::Modalities;
 use interact_sdk::protocol::{ClientFrame, Party, ServerFrame, encode};
 use interact_sdk::relay::SessionLog;
 use interact_sdk::time::UnixMillis;
-use interact_server::hub::Live;
-use interact_server::store::SessionRecord;
-use interact_server::tenant::TargetRef;
+use interact_server::node::hub::LiveSession;
+use interact_store::SessionRecord;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -77,7 +77,7 @@ fn main() {
     };
     let all = log.events_after(Seq::ZERO).to_vec();
     let t = Instant::now();
-    let live = Live::new(log, record, 5);
+    let live = LiveSession::new(log, record, 5, t);
     let encode_once = t.elapsed();
     let (held, bytes) = live.size();
 

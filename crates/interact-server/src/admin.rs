@@ -10,13 +10,13 @@
 
 use std::str::FromStr;
 
+use interact_model::{LicenceError, OriginError, OriginPattern, TargetError, TargetRef, Tenant};
 use interact_sdk::embed::EmbedCode;
+use interact_sdk::time::UnixMillis;
+use interact_store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
 
 use crate::auth;
 use crate::error::AppError;
-use crate::state::now;
-use crate::store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
-use crate::tenant::{LicenceError, OriginError, OriginPattern, TargetRef, Tenant};
 
 /// Why an administrative change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +34,8 @@ pub enum AdminError {
     #[error("template name {0:?} must be 1 to 64 letters, digits, '-', '_' or '.'")]
     BadTemplateName(String),
     /// A target is not `service:<id>` or `user:<id>`.
-    #[error("target {0:?} must be service:<id> or user:<id>")]
-    BadTarget(String),
+    #[error(transparent)]
+    BadTarget(#[from] TargetError),
     /// The target cannot be embedded (unknown, or a licence is missing: the message names
     /// it).
     #[error(transparent)]
@@ -71,15 +71,6 @@ impl From<AdminError> for AppError {
             AdminError::NotFound(_) => Self::NotFound(e.to_string()),
             AdminError::Store(e) => Self::Store(e),
         }
-    }
-}
-
-/// Parses `service:<id>` or `user:<id>` (the form [`TargetRef`] displays as).
-pub fn parse_target(s: &str) -> Result<TargetRef, AdminError> {
-    match s.split_once(':') {
-        Some(("service", id)) if !id.is_empty() => Ok(TargetRef::Service(id.to_owned())),
-        Some(("user", id)) if !id.is_empty() => Ok(TargetRef::User(id.to_owned())),
-        _ => Err(AdminError::BadTarget(s.to_owned())),
     }
 }
 
@@ -125,11 +116,13 @@ fn check_template_name(name: &str) -> Result<(), AdminError> {
     }
 }
 
-/// Creates or replaces a Domain Template after validating its name and every origin.
+/// Creates or replaces a Domain Template after validating its name and every origin;
+/// `at` is the time of the change.
 pub async fn set_template(
     store: &dyn Store,
     name: &str,
     origins: &[String],
+    at: UnixMillis,
 ) -> Result<TemplateRecord, AdminError> {
     check_template_name(name)?;
     let mut normalised = Vec::with_capacity(origins.len());
@@ -147,7 +140,7 @@ pub async fn set_template(
         name: name.to_owned(),
         origins: normalised,
     };
-    store.put_template(&record, now()).await?;
+    store.put_template(&record, at).await?;
     Ok(record)
 }
 
@@ -169,18 +162,20 @@ pub async fn delete_template(store: &dyn Store, name: &str) -> Result<(), AdminE
             "no Domain Template {name:?} exists"
         ))),
         Err(StoreError::Conflict) => Err(AdminError::TemplateInUse(name.to_owned())),
-        // The foreign key from embed codes (revoked ones are kept) refuses the delete.
-        Err(StoreError::NotFound(_)) => Err(AdminError::TemplateReferenced(name.to_owned())),
+        // Revoked embed codes (which are kept) still name it.
+        Err(StoreError::Referenced(_)) => Err(AdminError::TemplateReferenced(name.to_owned())),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Issues a new embed code for `target`, bound to the Domain Template `template`.
+/// Issues a new embed code for `target`, bound to the Domain Template `template`,
+/// created `at`.
 pub async fn create_embed_code(
     store: &dyn Store,
     tenant: &Tenant,
     target: TargetRef,
     template: &str,
+    at: UnixMillis,
 ) -> Result<EmbedCodeRecord, AdminError> {
     tenant.check_embeddable(&target)?;
     if !store.templates().await?.iter().any(|t| t.name == template) {
@@ -190,17 +185,22 @@ pub async fn create_embed_code(
         code: EmbedCode::from_random(auth::random_128()),
         target,
         template: template.to_owned(),
-        created_at: now(),
+        created_at: at,
         revoked_at: None,
     };
     store.create_embed_code(&record).await?;
     Ok(record)
 }
 
-/// Revokes an embed code; unknown and already revoked codes are [`AdminError::NotFound`].
-pub async fn revoke_embed_code(store: &dyn Store, code: &str) -> Result<(), AdminError> {
+/// Revokes an embed code `at`; unknown and already revoked codes are
+/// [`AdminError::NotFound`].
+pub async fn revoke_embed_code(
+    store: &dyn Store,
+    code: &str,
+    at: UnixMillis,
+) -> Result<(), AdminError> {
     let code = parse_code(code)?;
-    if store.revoke_embed_code(&code, now()).await? {
+    if store.revoke_embed_code(&code, at).await? {
         Ok(())
     } else {
         Err(AdminError::NotFound(format!(
@@ -229,19 +229,6 @@ pub async fn snippet_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_parse_as_they_display() {
-        for t in [
-            TargetRef::Service("support".into()),
-            TargetRef::User("alex".into()),
-        ] {
-            assert_eq!(parse_target(&t.to_string()).expect("parses"), t);
-        }
-        for bad in ["support", "service:", "group:x", ""] {
-            assert!(parse_target(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn snippets_are_one_escaped_line() {

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use interact_sdk::config::{PrivacyPolicy, Theme};
-use interact_sdk::modality::Modality;
 use serde::Deserialize;
+
+pub use interact_model::{DomainTemplateConfig, Licence, ServiceConfig, UserConfig};
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -73,13 +73,13 @@ pub struct Config {
     pub demo: Option<DemoSection>,
     /// Opening hours, referenced by workflows' Check Opening Hours steps.
     #[serde(default)]
-    pub opening_hours: Vec<crate::workflow::OpeningHoursConfig>,
+    pub opening_hours: Vec<interact_workflow::OpeningHoursConfig>,
     /// Instant Messaging workflows, selected by services (`workflow = "name"`).
     #[serde(default, rename = "workflow")]
-    pub workflows: Vec<crate::workflow::WorkflowConfig>,
+    pub workflows: Vec<interact_workflow::WorkflowConfig>,
     /// The opening hours and workflows, loaded and checked by [`Config::parse`].
     #[serde(skip)]
-    pub definitions: crate::workflow::Definitions,
+    pub definitions: interact_workflow::Definitions,
 }
 
 /// `[server]`
@@ -379,18 +379,6 @@ impl IceSection {
     }
 }
 
-/// `[[domain_template]]`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DomainTemplateConfig {
-    /// Unique name, referenced by embed codes.
-    pub name: String,
-    /// Allowed origins: `scheme://host[:port]` exactly, or `scheme://*.example.com` for
-    /// any subdomain. Empty allows nothing.
-    #[serde(default)]
-    pub origins: Vec<String>,
-}
-
 /// `[demo]`: an embed code with a fixed, known value, created at start if absent, so that
 /// a demo server always has a code to print and to embed. Never use it in production: the
 /// code is public in this file.
@@ -414,79 +402,12 @@ pub struct DemoSection {
     pub host_listen: Option<std::net::SocketAddr>,
 }
 
-/// A licence a service or user holds (names as in the product documents).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Licence {
-    /// Service: Contact Center licence (chat workflows).
-    ContactCenter,
-    /// Service: Interact add-on (reachable from a website).
-    Interact,
-    /// User: Instant Messaging modality licence (receive chat tasks).
-    InstantMessaging,
-    /// User: Interact User licence (reachable directly from a website).
-    InteractUser,
-}
-
-/// `[[service]]`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    /// Unique id.
-    pub id: String,
-    /// Name shown to visitors.
-    pub display_name: String,
-    /// Licences of the service.
-    #[serde(default)]
-    pub licences: BTreeSet<Licence>,
-    /// Enabled modalities.
-    #[serde(default)]
-    pub modalities: Vec<Modality>,
-    /// Member user ids.
-    #[serde(default)]
-    pub members: Vec<String>,
-    /// The privacy policy visitors consent to.
-    pub privacy: PrivacyPolicy,
-    /// Languages, preferred first.
-    #[serde(default = "default_languages")]
-    pub languages: Vec<String>,
-    /// Presentation hints.
-    #[serde(default)]
-    pub theme: Theme,
-    /// The Instant Messaging workflow chats to this service go through (the name of a
-    /// `[[workflow]]`).
-    #[serde(default)]
-    pub workflow: Option<String>,
-}
-
-/// `[[user]]`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserConfig {
-    /// Unique id, also the sign-in name.
-    pub id: String,
-    /// Name shown to visitors.
-    pub display_name: String,
-    /// Argon2 PHC string of the password (`interact-server hash-password` makes one).
-    pub password_hash: String,
-    /// Licences of the user.
-    #[serde(default)]
-    pub licences: BTreeSet<Licence>,
-    /// Enabled modalities.
-    #[serde(default)]
-    pub modalities: Vec<Modality>,
-    /// The privacy policy visitors consent to when contacting the user directly.
-    pub privacy: Option<PrivacyPolicy>,
-    /// Languages, preferred first.
-    #[serde(default = "default_languages")]
-    pub languages: Vec<String>,
-}
-
-fn default_languages() -> Vec<String> {
-    vec!["en".into()]
-}
-
 impl Config {
+    /// The tenant this configuration declares: its services, users and Domain Templates.
+    pub fn tenant(&self) -> interact_model::Tenant {
+        interact_model::Tenant::new(&self.services, &self.users, &self.domain_templates)
+    }
+
     /// Reads and validates a configuration file. Relative paths in it are made relative
     /// to the file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -526,7 +447,7 @@ impl Config {
     /// names the line (and, for workflows, the workflow and step).
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.definitions = crate::workflow::Definitions::build(
+        config.definitions = interact_workflow::Definitions::build(
             &config.opening_hours,
             &config.workflows,
             Some(text),
@@ -544,7 +465,7 @@ impl Config {
                 return Err(format!("domain_template {:?} is defined twice", t.name));
             }
             for o in &t.origins {
-                crate::tenant::OriginPattern::parse(o)
+                interact_model::OriginPattern::parse(o)
                     .map_err(|e| format!("domain_template {:?}: origin {o:?}: {e}", t.name))?;
             }
         }
@@ -618,9 +539,11 @@ impl Config {
         demo.embed_code
             .parse::<interact_sdk::embed::EmbedCode>()
             .map_err(|e| format!("demo.embed_code: {e}"))?;
-        let target =
-            crate::admin::parse_target(&demo.target).map_err(|e| format!("demo.target: {e}"))?;
-        crate::tenant::Tenant::from_config(self)
+        let target: interact_model::TargetRef = demo
+            .target
+            .parse()
+            .map_err(|e| format!("demo.target: {e}"))?;
+        self.tenant()
             .check_embeddable(&target)
             .map_err(|e| format!("demo.target: {e}"))?;
         if !self

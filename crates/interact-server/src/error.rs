@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::store::StoreError;
+use interact_store::StoreError;
 
 /// An error an HTTP handler returns.
 #[derive(Debug, thiserror::Error)]

@@ -28,22 +28,16 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod conn;
-pub mod drive;
 pub mod error;
 pub mod http;
-pub mod hub;
 pub mod ice;
 pub mod listen;
 pub mod metrics;
-pub mod report;
-pub mod routing;
-pub mod session;
+pub mod node;
 pub mod state;
-pub mod store;
-pub mod tenant;
-pub mod workflow;
 pub mod ws;
 
 use std::future::Future;
@@ -56,9 +50,13 @@ use axum::routing::get;
 use interact_sdk::embed::EmbedCode;
 use tower_http::trace::TraceLayer;
 
+use interact_model::TargetRef;
+use interact_store::{EmbedCodeRecord, StoreError};
+use interact_store_sqlite::SqliteStore;
+
+use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::state::AppState;
-use crate::store::{EmbedCodeRecord, SqliteStore, StoreError};
 
 /// Largest HTTP request body the server reads (the JSON bodies are tiny).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -108,17 +106,19 @@ pub async fn run(
         );
     };
     let conns = state.metrics.connections.clone();
-    let timers = tokio::spawn(session::run_timers(state.clone()));
+    let timers = tokio::spawn(node::session::run_timers(state.clone()));
     let limits = listen::ConnLimits::from_config(&state.config.limits);
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
     // The upgraded connections were told to go (1001) but run on their own tasks: wait
     // until they are gone, so that nothing this server does overlaps with its successor
     // on the same database.
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-    while conns.get() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let drained = async {
+        while conns.get() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, drained).await;
     if conns.get() > 0 {
         tracing::warn!(
             connections = conns.get(),
@@ -137,9 +137,9 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5
 /// and absent.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let store = SqliteStore::open(&config.server.database).await?;
-    let state = AppState::new(config, Arc::new(store)).await?;
+    let state = AppState::new(config, Arc::new(store), Arc::new(SystemClock)).await?;
     ensure_demo_code(&state).await?;
-    let restored = session::restore(&state).await?;
+    let restored = node::session::restore(&state).await?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored open sessions");
     }
@@ -152,8 +152,10 @@ async fn ensure_demo_code(state: &AppState) -> Result<(), StartError> {
     };
     let code = EmbedCode::from_str(&demo.embed_code)
         .map_err(|e| StartError::Demo(format!("embed_code: {e}")))?;
-    let target =
-        admin::parse_target(&demo.target).map_err(|e| StartError::Demo(format!("target: {e}")))?;
+    let target: TargetRef = demo
+        .target
+        .parse()
+        .map_err(|e| StartError::Demo(format!("target: {e}")))?;
     match state.store.embed_code(&code).await? {
         Some(existing) if existing.revoked_at.is_some() => {
             tracing::warn!(code = %code.as_str(), "the demo embed code is revoked");
@@ -176,7 +178,7 @@ async fn ensure_demo_code(state: &AppState) -> Result<(), StartError> {
                 code,
                 target,
                 template: demo.template.clone(),
-                created_at: state::now(),
+                created_at: state.now(),
                 revoked_at: None,
             };
             state.store.create_embed_code(&record).await?;

@@ -3,17 +3,18 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::time::UnixMillis;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::hub::Hub;
+use interact_model::{Clock, DomainTemplate, OriginPattern, Tenant};
+use interact_store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
+
 use crate::metrics::Metrics;
-use crate::store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
-use crate::tenant::{DomainTemplate, OriginPattern, Tenant};
+use crate::node::hub::Hub;
 
 /// Everything handlers share; cheap to clone.
 #[derive(Clone, Debug)]
@@ -28,12 +29,14 @@ pub struct Inner {
     pub tenant: Tenant,
     /// Persistence.
     pub store: Arc<dyn Store>,
-    /// Live sessions and connections.
+    /// The time ([`crate::clock::SystemClock`], or a virtual clock in tests).
+    pub clock: Arc<dyn Clock>,
+    /// LiveSession sessions and connections.
     pub hub: Hub,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The client of workflows' Web Request steps.
-    pub web: crate::drive::WebClient,
+    pub web: crate::node::web::WebClient,
     /// Domain Templates (stored; cached here, refreshed on change).
     templates: RwLock<BTreeMap<String, DomainTemplate>>,
     /// This server's own origin, from `server.public_url` (parsed once).
@@ -47,29 +50,36 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Wall-clock time now.
-pub fn now() -> UnixMillis {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    UnixMillis(ms)
+impl Inner {
+    /// Wall-clock time now, from the state's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    /// Monotonic time now, from the state's clock.
+    pub fn instant(&self) -> Instant {
+        self.clock.instant()
+    }
 }
 
 impl AppState {
     /// Builds the state: seeds Domain Templates from the configuration into the store and
     /// loads the templates.
-    pub async fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, StoreError> {
+    pub async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         for t in &config.domain_templates {
             let record = TemplateRecord {
                 name: t.name.clone(),
                 origins: t.origins.clone(),
             };
-            store.put_template(&record, now()).await?;
+            store.put_template(&record, clock.now()).await?;
         }
-        let tenant = Tenant::from_config(&config);
-        let hub = Hub::new(&tenant, &config.limits);
-        let web = crate::drive::web_client(&config.web_requests);
+        let tenant = config.tenant();
+        let hub = Hub::new(&tenant, &config.limits, clock.clone());
+        let web = crate::node::web::web_client(&config.web_requests);
         let metrics = Metrics::default();
         let own_origin = OriginPattern::parse(&config.server.public_url).ok();
         let state = Self(Arc::new(Inner {
@@ -77,6 +87,7 @@ impl AppState {
             config,
             tenant,
             store,
+            clock,
             metrics,
             web,
             templates: RwLock::new(BTreeMap::new()),

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use common::{ALLOWED, Client, Closed, TestServer, config, connect_agent, connect_visitor, mid};
 use futures_util::SinkExt;
+use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
     AgentHello, ClientFrame, ErrorCode, PROTOCOL_VERSION, Resume, ServerFrame, SessionEvent, encode,
 };
 use interact_server::config::Config;
-use interact_server::tenant::TargetRef;
 use tower::ServiceExt as _;
 
 fn form(name: &str) -> PreChatForm {
@@ -558,7 +558,7 @@ async fn sign_out_expiry_and_admin_sign_out_close_agent_sockets() {
 
     // A sign-in that expires closes its connection when it does.
     let short = interact_server::auth::random_token();
-    let now = interact_server::state::now();
+    let now = interact_server::clock::system_now();
     server
         .state
         .store

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor, mid};
+use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{CallId, SessionId};
@@ -15,7 +16,6 @@ use interact_sdk::protocol::{
     SessionEvent,
 };
 use interact_server::config::IceServerConfig;
-use interact_server::tenant::TargetRef;
 
 const TURN_SECRET: &str = "test-turn-secret";
 
@@ -75,7 +75,7 @@ fn assert_ice_for(frame: &ServerFrame, subject: &str) {
     else {
         panic!("expected ice_servers, got {frame:?}");
     };
-    let now = interact_server::state::now().0;
+    let now = interact_server::clock::system_now().0;
     let expires = expires_at.expect("TURN credentials expire").0;
     assert!(
         (now + 590_000..=now + 600_000).contains(&expires),
@@ -404,9 +404,9 @@ async fn an_agent_in_a_call_gets_no_other_chat_until_it_ends() {
     // The call is reported with the first session: audio, answered, the visitor hung up.
     v1.recv_until(|f| is_call(f, |s| matches!(s, CallSignal::Hangup { .. })))
         .await;
-    let reports = interact_server::report::session_reports(
+    let reports = interact_store::session_reports(
         server.state.store.as_ref(),
-        &interact_server::report::ReportFilter::default(),
+        &interact_report::ReportFilter::default(),
     )
     .await
     .expect("report");
@@ -414,7 +414,7 @@ async fn an_agent_in_a_call_gets_no_other_chat_until_it_ends() {
         .iter()
         .find(|r| r.session == s1)
         .expect("the first session");
-    assert_eq!(r.modality, interact_server::report::Modality::Audio);
+    assert_eq!(r.modality, interact_report::Modality::Audio);
     let [c] = &r.calls[..] else {
         panic!("one call: {:?}", r.calls);
     };
@@ -423,10 +423,7 @@ async fn an_agent_in_a_call_gets_no_other_chat_until_it_ends() {
     assert!(!c.screen_share);
     assert_eq!(c.ended_by, Some(Party::Visitor));
     assert_eq!(c.hangup_reason, Some(HangupReason::Normal));
-    assert_eq!(
-        c.outcome,
-        Some(interact_server::report::CallOutcome::Answered)
-    );
+    assert_eq!(c.outcome, Some(interact_report::CallOutcome::Answered));
     let (started, answered, ended) = (
         c.started_at,
         c.answered_at.expect("answered"),

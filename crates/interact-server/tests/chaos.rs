@@ -24,7 +24,8 @@ use interact_sdk::time::Instant;
 use interact_sdk::{
     Agent, AgentOptions, Error, Event, Input, Output, Visitor, VisitorOptions, VisitorState,
 };
-use interact_server::store::{SqliteStore, Store};
+use interact_store::Store;
+use interact_store_sqlite::SqliteStore;
 use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;

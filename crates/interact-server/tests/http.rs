@@ -13,8 +13,9 @@ use axum::http::header::{
 use axum::http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use interact_sdk::embed::EmbedCode;
+use interact_server::clock::system_now as now;
 use interact_server::config::Config;
-use interact_server::state::{AppState, now};
+use interact_server::state::AppState;
 use interact_server::{app, auth, build_state};
 use serde_json::{Value, json};
 use tempfile::TempDir;

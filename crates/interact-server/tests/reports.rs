@@ -10,6 +10,8 @@ use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
+use interact_model::TargetRef;
+use interact_report::{CSV_COLUMNS, Outcome};
 use interact_sdk::config::{Target, TargetKind};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
@@ -19,10 +21,8 @@ use interact_sdk::protocol::{
     IceCandidate, MediaState, Party, ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
-use interact_server::report::{CSV_COLUMNS, Outcome};
 use interact_server::state::AppState;
-use interact_server::store::{EncodedEvent, SessionRecord};
-use interact_server::tenant::TargetRef;
+use interact_store::{EncodedEvent, SessionRecord};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
@@ -908,7 +908,7 @@ async fn real_chats_are_reported() {
 #[tokio::test]
 async fn the_store_pages_in_report_order() {
     let f = Fixture::seeded().await;
-    let mut query = interact_server::store::ReportQuery {
+    let mut query = interact_report::ReportQuery {
         limit: 3,
         ..Default::default()
     };
@@ -923,7 +923,7 @@ async fn the_store_pages_in_report_order() {
     let all: Vec<String> = (1..=8).map(|n| format!("s{n:04}")).collect();
     assert_eq!(seen, all);
     // Only the lifecycle events are read (not `started`, messages or receipts), in order.
-    query = interact_server::store::ReportQuery {
+    query = interact_report::ReportQuery {
         limit: 1,
         ..Default::default()
     };

@@ -150,9 +150,7 @@ async fn pings_do_not_hold_a_connection_and_websockets_per_address_are_capped() 
     c.limits.connections_per_ip = 24;
     let server = TestServer::start(c).await;
     let code = server
-        .embed_code(interact_server::tenant::TargetRef::Service(
-            "support".into(),
-        ))
+        .embed_code(interact_model::TargetRef::Service("support".into()))
         .await;
 
     // A ping a second, no hello: closed at the handshake timeout all the same.

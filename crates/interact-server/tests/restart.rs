@@ -10,7 +10,8 @@ use interact_sdk::protocol::{
     AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, Resume, ServerFrame, SessionEvent,
 };
 use interact_sdk::time::UnixMillis;
-use interact_server::store::{SqliteStore, Store};
+use interact_store::Store;
+use interact_store_sqlite::SqliteStore;
 
 const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
 

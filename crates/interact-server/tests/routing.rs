@@ -8,10 +8,10 @@
 mod common;
 
 use common::{ALLOWED, Client, TestServer, config, connect_visitor, mid};
+use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{ClientFrame, Presence, ServerFrame, SessionEvent};
-use interact_server::tenant::TargetRef;
 
 fn form(name: &str) -> PreChatForm {
     PreChatForm {

@@ -9,13 +9,14 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use interact_model::TargetRef;
+use interact_report::Outcome;
+use interact_report::ReportQuery;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, SessionEvent};
 use interact_server::config::Config;
-use interact_server::report::Outcome;
-use interact_server::store::{ReportQuery, WorkflowRunRecord};
-use interact_server::tenant::TargetRef;
+use interact_store::WorkflowRunRecord;
 
 use common::{ALLOWED, Client, DEMO, TestServer, connect_visitor, mid};
 
@@ -619,7 +620,7 @@ async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
         [
             "Welcome, Vera.",
             "Your order number?",
-            interact_server::drive::CANNOT_CONTINUE
+            interact_server::node::flow::CANNOT_CONTINUE
         ]
     );
 

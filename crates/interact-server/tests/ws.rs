@@ -6,12 +6,12 @@ mod common;
 use common::{
     ALLOWED, Closed, FOREIGN, TestServer, config, connect_agent, connect_visitor, event_seqs, mid,
 };
+use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
     ClientFrame, ErrorCode, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
 };
-use interact_server::tenant::TargetRef;
 
 fn form(first: Option<&str>) -> PreChatForm {
     PreChatForm {
@@ -262,7 +262,7 @@ async fn foreign_origin_and_unknown_code_get_no_upgrade() {
     server
         .state
         .store
-        .revoke_embed_code(&code, interact_server::state::now())
+        .revoke_embed_code(&code, interact_server::clock::system_now())
         .await
         .expect("revoke");
     assert_eq!(

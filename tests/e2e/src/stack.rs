@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
 use interact_server::state::AppState;
-use interact_server::store::EmbedCodeRecord;
-use interact_server::tenant::TargetRef;
+use interact_store::EmbedCodeRecord;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -159,7 +159,7 @@ impl Stack {
     /// A sign-in token for agent `user`, stored as the login endpoint would.
     pub async fn agent_token(&self, user: &str) -> String {
         let token = interact_server::auth::random_token();
-        let now = interact_server::state::now();
+        let now = interact_server::clock::system_now();
         self.state
             .store
             .put_agent_token(

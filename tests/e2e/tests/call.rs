@@ -14,7 +14,7 @@ use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
 use interact_e2e::widget::{enter_widget, start_chat, top};
-use interact_server::tenant::TargetRef;
+use interact_model::TargetRef;
 use serde_json::{Value, json};
 
 /// The whole scenario; normally about 30 s.

@@ -3,7 +3,7 @@
 //! reaches a CSP header and pages) that parses to itself, and matching never panics.
 #![no_main]
 
-use interact_server::tenant::{DomainTemplate, OriginPattern};
+use interact_model::{DomainTemplate, OriginPattern};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (String, String)| {

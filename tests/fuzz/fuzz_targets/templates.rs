@@ -5,7 +5,7 @@
 //! its string.
 #![no_main]
 
-use interact_server::workflow::template::{Escape, Params, Template, is_valid_name};
+use interact_workflow::template::{Escape, Params, Template, is_valid_name};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (String, Vec<(String, String)>)| {

@@ -34,11 +34,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
+use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
-use interact_server::store::EmbedCodeRecord;
-use interact_server::tenant::TargetRef;
+use interact_store::EmbedCodeRecord;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -229,7 +229,7 @@ fn config(dir: &Path, agents: usize, max_chats: usize) -> Result<Config> {
         .ok_or("the demo configuration has no service support")?;
     for j in 0..agents {
         let mut user = template.clone();
-        user.id = agent_id(j);
+        user.id = agent_id(j).into();
         user.display_name = format!("Bench Agent {j}");
         c.services[support].members.push(user.id.clone());
         c.users.push(user);
@@ -253,14 +253,14 @@ async fn interact(dir: &Path, agents: usize, max_chats: usize) -> Result<()> {
             code: code.clone(),
             target: TargetRef::Service("support".into()),
             template: "demo".into(),
-            created_at: interact_server::state::now(),
+            created_at: interact_server::clock::system_now(),
             revoked_at: None,
         })
         .await?;
     let mut tokens = Vec::with_capacity(agents);
     for j in 0..agents {
         let token = interact_server::auth::random_token();
-        let now = interact_server::state::now();
+        let now = interact_server::clock::system_now();
         state
             .store
             .put_agent_token(

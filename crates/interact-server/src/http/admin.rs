@@ -15,8 +15,8 @@ use crate::admin;
 use crate::auth;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{EmbedCodeRecord, TemplateRecord};
-use crate::tenant::TargetRef;
+use interact_model::TargetRef;
+use interact_store::{EmbedCodeRecord, TemplateRecord};
 
 /// The admin routes.
 pub(super) fn router() -> Router<AppState> {
@@ -55,7 +55,7 @@ async fn sign_out_agent(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SignedOut>, AppError> {
-    if !state.tenant.users.contains_key(&id) {
+    if !state.tenant.users.contains_key(id.as_str()) {
         return Err(AppError::NotFound(format!("no user {id:?}")));
     }
     let tokens = state.store.delete_agent_tokens_of(&id).await?;
@@ -118,7 +118,8 @@ async fn put_template(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<TemplateRecord>, AppError> {
-    let record = admin::set_template(state.store.as_ref(), &name, &body.origins).await?;
+    let record =
+        admin::set_template(state.store.as_ref(), &name, &body.origins, state.now()).await?;
     state.reload_templates().await?;
     tracing::info!(template = %name, origins = ?record.origins, "Domain Template set");
     Ok(Json(record))
@@ -167,6 +168,7 @@ async fn create_embed_code(
         &state.tenant,
         body.target,
         &body.template,
+        state.now(),
     )
     .await?;
     tracing::info!(code = %record.code.as_str(), target = %record.target, "embed code created");
@@ -179,7 +181,7 @@ async fn revoke_embed_code(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin::revoke_embed_code(state.store.as_ref(), &code).await?;
+    admin::revoke_embed_code(state.store.as_ref(), &code, state.now()).await?;
     tracing::info!(code = %code, "embed code revoked");
     Ok(StatusCode::NO_CONTENT)
 }

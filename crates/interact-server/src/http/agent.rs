@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{ApiJson, bearer};
 use crate::auth;
 use crate::error::AppError;
-use crate::state::{AppState, ClientIp, now};
+use crate::state::{AppState, ClientIp};
 
 /// How long a sign-in token is valid.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -76,13 +76,13 @@ pub(super) async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<impl axum::response::IntoResponse, AppError> {
-    if !limiter.allow(ip, Instant::now()) {
+    if !limiter.allow(ip, state.instant()) {
         state.metrics.reject("login_rate_limited");
         return Err(AppError::RateLimited(
             "too many sign-in attempts; wait a minute".into(),
         ));
     }
-    let user = state.tenant.users.get(&body.username).cloned();
+    let user = state.tenant.users.get(body.username.as_str()).cloned();
     let hash = user.as_ref().map(|u| u.config.password_hash.clone());
     let password = body.password;
     let verified = tokio::task::spawn_blocking(move || {
@@ -96,7 +96,7 @@ pub(super) async fn login(
         return Err(AppError::Unauthorized("wrong username or password".into()));
     };
     let token = auth::random_token();
-    let at = now();
+    let at = state.now();
     let lifetime = u64::try_from(TOKEN_LIFETIME.as_millis()).unwrap_or(u64::MAX);
     state
         .store

@@ -36,7 +36,7 @@
 //! ## The session report
 //!
 //! `GET /admin/v1/reports/sessions` lists every session, service sessions and direct user
-//! contacts alike, oldest first ([`crate::report`] derives the rows and decides the
+//! contacts alike, oldest first ([`interact_report`] derives the rows and decides the
 //! outcome). Parameters, all optional, each narrowing the list; empty values count as
 //! absent, unknown or repeated ones are refused:
 //!

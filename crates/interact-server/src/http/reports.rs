@@ -1,6 +1,6 @@
 //! `GET /admin/v1/reports/sessions`: the session report as JSON or CSV (documented in the
 //! [module docs](super#admin-api); the rows and the outcome rules are in
-//! [`crate::report`]).
+//! [`interact_report`]).
 
 use axum::Json;
 use axum::Router;
@@ -12,10 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use interact_report::{FilterError, Format, ReportFilter};
+use interact_store::session_reports;
+
 use super::NOSNIFF;
 use super::admin::Admin;
 use crate::error::AppError;
-use crate::report::{self, FilterError, Format, ReportFilter};
 use crate::state::AppState;
 
 /// The report routes.
@@ -50,7 +52,7 @@ async fn sessions(
         Ok(f) => f,
         Err(e) => return bad_parameter(&e),
     };
-    let reports = match report::session_reports(state.store.as_ref(), &filter).await {
+    let reports = match session_reports(state.store.as_ref(), &filter).await {
         Ok(r) => r,
         Err(e) => return AppError::from(e).into_response(),
     };
@@ -68,7 +70,7 @@ async fn sessions(
                 ),
                 (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
             ],
-            report::to_csv(&reports),
+            interact_report::to_csv(&reports),
         )
             .into_response(),
     }

@@ -21,8 +21,8 @@ use super::NOSNIFF;
 use crate::admin::{escape_html, snippet};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::EmbedCodeRecord;
-use crate::tenant::{DomainTemplate, OriginPattern};
+use interact_model::{DomainTemplate, OriginPattern};
+use interact_store::EmbedCodeRecord;
 
 /// `Cross-Origin-Resource-Policy`, so that pages with COEP can load the loader too.
 const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
@@ -290,7 +290,7 @@ async fn preview(
     let code_text = record.code.as_str();
     let frame_src = format!(
         "/widget/frame?code={code_text}&host={}",
-        percent_encoding::utf8_percent_encode(&own, crate::workflow::template::URL_ESCAPE)
+        percent_encoding::utf8_percent_encode(&own, interact_workflow::template::URL_ESCAPE)
     );
     let snippet = snippet(&state.config.server.public_url, &record.code);
     let page = format!(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
@@ -17,8 +18,7 @@ use interact_sdk::protocol::{
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
 use interact_server::state::AppState;
-use interact_server::store::EmbedCodeRecord;
-use interact_server::tenant::TargetRef;
+use interact_store::EmbedCodeRecord;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -119,7 +119,7 @@ impl TestServer {
     /// A sign-in token for `user`, stored as the login endpoint would.
     pub async fn agent_token(&self, user: &str) -> String {
         let token = interact_server::auth::random_token();
-        let now = interact_server::state::now();
+        let now = interact_server::clock::system_now();
         self.state
             .store
             .put_agent_token(

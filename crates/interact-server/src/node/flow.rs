@@ -1,0 +1,406 @@
+//! Drives a service's Instant Messaging workflow ([`interact_workflow::WorkflowRun`]) for
+//! its live chat sessions: feeds it what happens in the session and carries out the
+//! actions it asks for, under the session's lock.
+//!
+//! - One run per live session, kept beside the session's log in [`LiveSession::run`], with at
+//!   most one tokio timer ([`LiveSession::timer`]).
+//! - Messages and questions are appended as `message` events `from: system` with the
+//!   service's display name as `author`, stored and then sent like every other event.
+//! - A session whose service has a workflow joins the queue only when the workflow says
+//!   so (Queue Task), with its priority; sessions of services without one are queued at
+//!   once.
+//! - Every step the run takes is recorded as the session's workflow path, and an end the
+//!   workflow decides (Disconnect, Transfer) is recorded as the reporting outcome.
+//! - Runs survive a restart: after every input that changed it, the run's state
+//!   ([`interact_workflow::RunSnapshot`], deadlines as wall-clock instants) is stored with
+//!   the workflow's name and fingerprint ([`interact_store::Store::put_workflow_run`]); it
+//!   is forgotten when the run or the session ends. At a start, [`resume`] gives each
+//!   restored session its run back if its service still has the same workflow (same
+//!   name and fingerprint): a queued task is queued again with its priority, a timer is
+//!   re-armed for the same instant (at once if it is past), a Web Request in flight
+//!   counts as failed. If the workflow was removed or changed, the session ends as
+//!   `failed` (the reporting outcome too) after a system message to the visitor
+//!   ([`CANNOT_CONTINUE`]). A session whose run was over (or never stored) is restored
+//!   as a plain session.
+//! - Web Request makes an HTTP/1 request (`http://` or `https://`, TLS by rustls against
+//!   Mozilla's roots and `[web_requests] ca_file`) with the server's one client, off the
+//!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`] of the
+//!   answer; anything else counts as `WebFailed`.
+//! - Transfer hands the waiting session to the other service's queue (its members get
+//!   the offer); that service's own workflow does not run for it, and the report
+//!   records the outcome `transferred`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use interact_sdk::ids::MessageId;
+use interact_sdk::protocol::{EndReason, Party, SessionEvent};
+use interact_sdk::relay::Effect;
+
+use crate::node::hub::{LiveSession, SessionHandle};
+use crate::state::AppState;
+use interact_model::TargetRef;
+use interact_store::WorkflowRunRecord;
+use interact_workflow::{
+    Action, HttpRequest, Input, Outcome, Params, RunSnapshot, Workflow, WorkflowRun,
+};
+
+/// The workflow the service of `target` names now, if it has one.
+fn service_workflow(state: &AppState, target: &TargetRef) -> Option<Arc<Workflow>> {
+    let TargetRef::Service(service) = target else {
+        return None;
+    };
+    let name = state
+        .tenant
+        .services
+        .get(service)?
+        .config
+        .workflow
+        .as_ref()?;
+    state.config.definitions.workflows.get(name).cloned()
+}
+
+/// Creates the run of the session's workflow, if its service has one.
+pub fn new_run(state: &AppState, live: &LiveSession) -> Option<WorkflowRun> {
+    let TargetRef::Service(service) = &live.record.target else {
+        return None;
+    };
+    let workflow = service_workflow(state, &live.record.target)?;
+    let mut params = Params::from([
+        ("visitor_name".to_owned(), live.record.visitor_name.clone()),
+        ("service".to_owned(), service.to_string()),
+        ("session".to_owned(), live.record.id.to_string()),
+    ]);
+    params.insert(
+        "visitor_email".to_owned(),
+        live.record.visitor_email.clone(),
+    );
+    if let Some(text) = live.first_visitor_message() {
+        params.insert("first_message".to_owned(), text);
+    }
+    Some(WorkflowRun::new(workflow, params))
+}
+
+/// Feeds `input` to the session's run (if it has one) and carries out its actions.
+/// The caller holds the session's lock and runs [`crate::node::session::dispatch`] afterwards
+/// (the queue may have changed).
+pub async fn feed(state: &AppState, handle: &SessionHandle, live: &mut LiveSession, input: Input) {
+    let Some(mut run) = live.run.take() else {
+        return;
+    };
+    let before = run.snapshot();
+    run.handle(state.now(), input);
+    carry_out(state, handle, live, run, Some(before)).await;
+}
+
+/// Carries out the run's actions, then keeps the run (storing its state if it differs
+/// from `before`) or, once it is done or the session ended, drops it and its stored
+/// state.
+async fn carry_out(
+    state: &AppState,
+    handle: &SessionHandle,
+    live: &mut LiveSession,
+    mut run: WorkflowRun,
+    before: Option<RunSnapshot>,
+) {
+    let mut keep = true;
+    while let Some(action) = run.poll_action() {
+        record_steps(state, live, &run).await;
+        match action {
+            Action::SendMessage { text } => system_message(state, live, text).await,
+            Action::AskVisitor { question } => system_message(state, live, question).await,
+            Action::StartTimer { at } => start_timer(state, handle, live, at),
+            Action::QueryAgents => {
+                let (available, busy) = state.hub.agent_counts(&live.record.target);
+                run.handle(state.now(), Input::AgentsAvailable { available, busy });
+            }
+            Action::Queue { priority } => {
+                // A run resumed after a restart queues again: in the queue since it first
+                // was, so the restart costs no visitor their place.
+                let since = live.queued_since().unwrap_or_else(|| state.now());
+                state.hub.enqueue(&live.record.id, priority.get(), since);
+            }
+            Action::SetPriority { priority } => {
+                state.hub.set_priority(&live.record.id, priority.get());
+            }
+            Action::CancelQueue => state.hub.dequeue(&live.record.id),
+            Action::HttpRequest(req) => {
+                let task = web_request(state.clone(), Arc::clone(handle), req);
+                tokio::spawn(task);
+            }
+            Action::Transfer { service } => transfer(state, live, service).await,
+            Action::Disconnect { outcome } => {
+                let reason = match outcome {
+                    Outcome::NoAgent => EndReason::NoAgent,
+                    Outcome::Failed => EndReason::Failed,
+                    _ => EndReason::Workflow,
+                };
+                record_outcome(state, live, outcome).await;
+                append(state, live, SessionEvent::Ended { reason }).await;
+            }
+            Action::Accept => {
+                // The chat stays with the queue: the run ends when an agent accepts.
+            }
+            Action::Done { end } => {
+                tracing::info!(session = %live.record.id, outcome = end.outcome().as_str(), "workflow run done");
+                keep = false;
+            }
+        }
+    }
+    record_steps(state, live, &run).await;
+    if keep && !live.log.is_ended() {
+        let snapshot = run.snapshot();
+        if before.as_ref() != Some(&snapshot) {
+            save(state, live, &run, &snapshot).await;
+        }
+        live.run = Some(run);
+    } else {
+        if let Some(t) = live.timer.take() {
+            t.abort();
+        }
+        // Already gone if the session ended (the store forgets the run with the end).
+        if let Err(e) = state.store.delete_workflow_run(&live.record.id).await {
+            tracing::warn!(session = %live.record.id, error = %e, "forgetting the workflow run failed");
+        }
+    }
+}
+
+/// Stores the run's state, so that it resumes after a restart. A failure is logged: the
+/// session goes on, and after a restart resumes from the state stored before.
+async fn save(state: &AppState, live: &LiveSession, run: &WorkflowRun, snapshot: &RunSnapshot) {
+    let json = match serde_json::to_string(snapshot) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!(session = %live.record.id, error = %e, "encoding the workflow run failed");
+            return;
+        }
+    };
+    let record = WorkflowRunRecord {
+        session: live.record.id.clone(),
+        workflow: run.workflow().name().to_owned(),
+        fingerprint: run.workflow().fingerprint().to_owned(),
+        state: json,
+        updated_at: state.now(),
+    };
+    if let Err(e) = state.store.put_workflow_run(&record).await {
+        tracing::warn!(session = %live.record.id, error = %e, "storing the workflow run failed");
+    }
+}
+
+/// What the visitor reads when their session's workflow cannot go on after a restart.
+pub const CANNOT_CONTINUE: &str =
+    "Sorry, this conversation cannot continue. Please start a new chat.";
+
+/// Resumes the stored run of a session restored after a restart (the caller inserted it
+/// in the hub without queueing it, and does not hold its lock). If its service still has
+/// the workflow of the same name and fingerprint, the run goes on where it was: queued
+/// again with its priority if it was, its timer re-armed, a Web Request in flight counted
+/// as failed. If the workflow is gone or changed, the session ends as `failed` (the
+/// reporting outcome too) after a message to the visitor.
+pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRunRecord) {
+    let mut live = handle.lock().await;
+    let id = live.record.id.clone();
+    if live.log.is_ended() || live.record.agent_id.is_some() {
+        // The run was over (an agent took the chat) but its state was not forgotten.
+        if let Err(e) = state.store.delete_workflow_run(&id).await {
+            tracing::warn!(session = %id, error = %e, "forgetting the workflow run failed");
+        }
+        return;
+    }
+    let workflow = service_workflow(state, &live.record.target)
+        .filter(|w| w.name() == stored.workflow && w.fingerprint() == stored.fingerprint);
+    let Some(workflow) = workflow else {
+        tracing::warn!(session = %id, workflow = %stored.workflow, "the session's workflow was removed or changed: the session ends as failed");
+        cannot_continue(state, &mut live).await;
+        return;
+    };
+    let run = serde_json::from_str::<RunSnapshot>(&stored.state)
+        .map_err(|e| e.to_string())
+        .and_then(|s| WorkflowRun::resume(workflow, s, state.now()).map_err(|e| e.to_string()));
+    match run {
+        Ok(run) => {
+            tracing::info!(session = %id, workflow = %stored.workflow, "workflow run resumed");
+            live.steps_recorded = run.path().len();
+            carry_out(state, handle, &mut live, run, None).await;
+        }
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "cannot resume the workflow run: the session ends as failed");
+            cannot_continue(state, &mut live).await;
+        }
+    }
+}
+
+/// Ends a session whose workflow cannot go on: a message to the visitor, the outcome
+/// `failed`, an `ended` event with the reason `failed`.
+async fn cannot_continue(state: &AppState, live: &mut LiveSession) {
+    system_message(state, live, CANNOT_CONTINUE.to_owned()).await;
+    end_failed(state, live).await;
+}
+
+/// Ends the session as failed: the reporting outcome and the `ended` event.
+async fn end_failed(state: &AppState, live: &mut LiveSession) {
+    record_outcome(state, live, Outcome::Failed).await;
+    append(
+        state,
+        live,
+        SessionEvent::Ended {
+            reason: EndReason::Failed,
+        },
+    )
+    .await;
+}
+
+/// Feeds `input` to the run of session `id`, if it is live and has one. The caller runs
+/// [`crate::node::session::dispatch`] afterwards, and holds no session lock.
+pub async fn feed_session(state: &AppState, id: &interact_sdk::ids::SessionId, input: Input) {
+    let Some(handle) = state.hub.session(id) else {
+        return;
+    };
+    let mut live = handle.lock().await;
+    if live.run.is_some() {
+        feed(state, &handle, &mut live, input).await;
+    }
+}
+
+/// Records the steps of the path not recorded yet.
+async fn record_steps(state: &AppState, live: &mut LiveSession, run: &WorkflowRun) {
+    let path = run.path();
+    for visit in path.iter().skip(live.steps_recorded) {
+        let label = run.workflow().step_name(visit.step);
+        if let Err(e) = state
+            .store
+            .record_workflow_step(&live.record.id, visit.at, &label)
+            .await
+        {
+            tracing::warn!(session = %live.record.id, error = %e, "recording a workflow step failed");
+        }
+    }
+    live.steps_recorded = path.len();
+}
+
+async fn record_outcome(state: &AppState, live: &LiveSession, outcome: Outcome) {
+    if let Err(e) = state.store.record_outcome(&live.record.id, outcome).await {
+        tracing::warn!(session = %live.record.id, error = %e, "recording the outcome failed");
+    }
+}
+
+/// Appends a server event: stored, then sent to both parties.
+async fn append(state: &AppState, live: &mut LiveSession, event: SessionEvent) -> bool {
+    let head = live.log.head();
+    match live.log.append(state.now(), event) {
+        Ok(ev) => {
+            crate::node::session::apply(
+                state,
+                live,
+                head,
+                vec![Effect::Append(ev)],
+                Party::System,
+                None,
+            )
+            .await
+        }
+        Err(_) => false,
+    }
+}
+
+/// A message of the service to the visitor.
+async fn system_message(state: &AppState, live: &mut LiveSession, text: String) {
+    let author = match &live.record.target {
+        TargetRef::Service(s) => state
+            .tenant
+            .services
+            .get(s)
+            .map(|s| s.config.display_name.clone()),
+        TargetRef::User(_) => None,
+    };
+    let id = format!("wf-{}", live.log.head().next().0);
+    let Ok(id) = MessageId::new(id) else {
+        return;
+    };
+    append(
+        state,
+        live,
+        SessionEvent::Message {
+            id,
+            from: Party::System,
+            author,
+            text,
+        },
+    )
+    .await;
+}
+
+/// Hands the waiting session to another service's queue.
+async fn transfer(state: &AppState, live: &mut LiveSession, service: String) {
+    if !state.tenant.services.contains_key(service.as_str()) {
+        end_failed(state, live).await;
+        return;
+    }
+    let target = TargetRef::Service(service.into());
+    tracing::info!(session = %live.record.id, to = %target, "workflow transfer");
+    record_outcome(state, live, Outcome::Transferred).await;
+    state.hub.retarget(&live.record.id, target.clone());
+    live.record.target = target;
+    let priority = interact_workflow::Priority::DEFAULT.get();
+    state.hub.enqueue(&live.record.id, priority, state.now());
+}
+
+/// Replaces the run's timer with one that feeds `TimerFired` at `at`.
+fn start_timer(
+    state: &AppState,
+    handle: &SessionHandle,
+    live: &mut LiveSession,
+    at: interact_sdk::time::UnixMillis,
+) {
+    if let Some(t) = live.timer.take() {
+        t.abort();
+    }
+    let wait = std::time::Duration::from_millis(at.0.saturating_sub(state.now().0));
+    let state = state.clone();
+    let handle = Arc::clone(handle);
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        timer_fired(state, handle).await;
+    });
+    live.timer = Some(task.abort_handle());
+}
+
+fn timer_fired(state: AppState, handle: SessionHandle) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        {
+            let mut live = handle.lock().await;
+            live.timer = None;
+            feed(&state, &handle, &mut live, Input::TimerFired).await;
+        }
+        crate::node::session::dispatch(&state).await;
+    })
+}
+
+/// Makes a Web Request step's request off the session's lock and feeds the answer.
+fn web_request(
+    state: AppState,
+    handle: SessionHandle,
+    req: HttpRequest,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let allow_private = state.config.web_requests.allow_private_addresses;
+        let request = super::web::http(&state.web, &req, allow_private);
+        let input = match tokio::time::timeout(req.timeout, request).await {
+            Ok(Ok((status, body))) => Input::WebResponse { status, body },
+            Ok(Err(e)) => {
+                tracing::info!(url = %req.url, error = %e, "web request failed");
+                Input::WebFailed
+            }
+            Err(_) => {
+                tracing::info!(url = %req.url, "web request timed out");
+                Input::WebFailed
+            }
+        };
+        {
+            let mut live = handle.lock().await;
+            feed(&state, &handle, &mut live, input).await;
+        }
+        crate::node::session::dispatch(&state).await;
+    })
+}

@@ -1,0 +1,845 @@
+//! LiveSession state of one server node: sessions in memory (their logs), the connections of
+//! visitors and agents, agents' presence, the queue, and open offers.
+//!
+//! This is in-memory and per node. Several nodes would share it through the store and a
+//! message bus; only the node that owns a session appends to its log.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use interact_sdk::config::Availability;
+use interact_sdk::ids::{MessageId, Seq, SessionId};
+use interact_sdk::protocol::{AgentInfo, CloseCode, Party, Presence, ServerFrame, encode};
+use interact_sdk::relay::SessionLog;
+use interact_sdk::time::UnixMillis;
+
+use interact_model::{Clock, TargetRef, Tenant};
+use interact_routing::{AgentProfile, Distributor, DistributorConfig, Output, TaskKind, Withdrawn};
+use interact_store::{EncodedEvent, SessionRecord};
+
+use crate::config::LimitsSection;
+pub use crate::node::conn::Conn;
+use crate::node::conn::ConnEnds;
+use interact_workflow::Priority;
+
+/// A token bucket: `rate` per second, bursts up to twice that.
+#[derive(Debug)]
+pub struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    /// A bucket of `rate` per second, full at `now`.
+    pub fn new(rate: u32, now: std::time::Instant) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            rate,
+            tokens: rate * 2.0,
+            at: now,
+        }
+    }
+
+    /// Takes a token at `now`; `false` if there is none.
+    pub fn take(&mut self, now: std::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = self.at.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// How long after a refused (rate-limited) message the party's new messages are refused
+/// too unless the refused one comes again: so that no later message overtakes it, and a
+/// client that never sends it again does not block its party for good.
+pub const HOLD_AFTER_REFUSAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A party's message rate: a token bucket, and the message it was last refused, which
+/// later messages may not overtake.
+#[derive(Debug)]
+struct SendRate {
+    bucket: Bucket,
+    held: Option<(MessageId, std::time::Instant)>,
+}
+
+impl SendRate {
+    fn new(per_second: u32, now: std::time::Instant) -> Self {
+        Self {
+            bucket: Bucket::new(per_second, now),
+            held: None,
+        }
+    }
+
+    /// Counts message `id` at `now`; `false` if it is refused: over the rate, or a new
+    /// message while an earlier refused one has not come again.
+    fn allow(&mut self, id: &MessageId, now: std::time::Instant) -> bool {
+        if let Some((held, since)) = &self.held
+            && held != id
+            && now.saturating_duration_since(*since) < HOLD_AFTER_REFUSAL
+        {
+            return false;
+        }
+        if self.bucket.take(now) {
+            self.held = None;
+            true
+        } else {
+            self.held = Some((id.clone(), now));
+            false
+        }
+    }
+}
+
+/// A session held in memory: its log, the stored record and its events as sent. Locked
+/// while a frame of the session is handled, so that its events are stored and sent in
+/// order.
+#[derive(Debug)]
+pub struct LiveSession {
+    /// The event log.
+    pub log: SessionLog,
+    /// The stored record.
+    pub record: SessionRecord,
+    /// The `event` frame of every stored event, in order (`frames[n]` is `seq` n + 1):
+    /// what replays send, encoded once.
+    frames: Vec<Utf8Bytes>,
+    /// Bytes of `frames`.
+    bytes: usize,
+    /// When the session last had an event or a frame (for eviction from memory).
+    pub touched: std::time::Instant,
+    /// `send` frames of the visitor, over all their connections.
+    visitor_sends: SendRate,
+    /// `send` frames of the agent, over all their connections.
+    agent_sends: SendRate,
+    /// The session's workflow run, while it lasts (its state is also stored, to resume
+    /// after a restart). See [`crate::node::flow`].
+    pub run: Option<interact_workflow::WorkflowRun>,
+    /// The run's one timer.
+    pub timer: Option<tokio::task::AbortHandle>,
+    /// How many steps of the run's path were recorded for reporting.
+    pub steps_recorded: usize,
+}
+
+/// An event's frame as a WebSocket text message, sharing the stored bytes.
+pub fn ws_frame(e: &EncodedEvent) -> Utf8Bytes {
+    // The frame is JSON the store built from a `String`: always UTF-8, so the check
+    // only runs over bytes that pass it.
+    Utf8Bytes::try_from(e.frame()).unwrap_or_else(|_| Utf8Bytes::from(e.frame_str()))
+}
+
+impl LiveSession {
+    /// A live session whose parties may each send `per_second` messages a second (bursts
+    /// up to twice that), however many connections they use.
+    ///
+    /// Every event of `log` must be stored: their frames are what replays send. `now` is
+    /// the node's monotonic time.
+    pub fn new(
+        log: SessionLog,
+        record: SessionRecord,
+        per_second: u32,
+        now: std::time::Instant,
+    ) -> Self {
+        let frames: Vec<Utf8Bytes> = log
+            .events_after(Seq::ZERO)
+            .iter()
+            .map(|e| ws_frame(&EncodedEvent::new(e)))
+            .collect();
+        let bytes = frames.iter().map(|f| f.as_str().len()).sum();
+        Self {
+            log,
+            record,
+            frames,
+            bytes,
+            touched: now,
+            visitor_sends: SendRate::new(per_second, now),
+            agent_sends: SendRate::new(per_second, now),
+            run: None,
+            timer: None,
+            steps_recorded: 0,
+        }
+    }
+
+    /// Takes the frames of events that are now stored (in order, right after the ones
+    /// before), at the node's monotonic time `now`.
+    pub fn stored(&mut self, events: &[EncodedEvent], now: std::time::Instant) {
+        for e in events {
+            debug_assert_eq!(e.seq.0, self.frames.len() as u64 + 1);
+            let frame = ws_frame(e);
+            self.bytes += frame.len();
+            self.frames.push(frame);
+        }
+        self.touched = now;
+    }
+
+    /// When the session's last event was stored.
+    pub fn last_event_at(&self) -> UnixMillis {
+        let last = Seq(self.log.head().0.saturating_sub(1));
+        self.log
+            .events_after(last)
+            .first()
+            .map_or(self.record.created_at, |e| e.at)
+    }
+
+    /// How many events and bytes of events the session holds.
+    pub fn size(&self) -> (usize, usize) {
+        (self.frames.len(), self.bytes)
+    }
+
+    /// One page of the stored events after `after` (see
+    /// [`interact_sdk::relay::page_len`]), then the `replayed` frame that ends it.
+    pub fn page(&self, after: Seq) -> Vec<Utf8Bytes> {
+        let head = self.frames.len();
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX).min(head);
+        let rest = &self.frames[start..];
+        let n = interact_sdk::relay::page_len(rest.iter().map(|f| f.as_str().len()));
+        let through = if n > 0 {
+            Seq((start + n) as u64)
+        } else {
+            Seq(after.0.min(head as u64))
+        };
+        let mut page = rest[..n].to_vec();
+        page.push(Utf8Bytes::from(encode(&ServerFrame::Replayed {
+            session: self.record.id.clone(),
+            through,
+            head: Seq(head as u64),
+        })));
+        page
+    }
+
+    /// The visitor's first message (from the pre-chat form, or the first they wrote).
+    pub fn first_visitor_message(&self) -> Option<String> {
+        self.log
+            .events_after(interact_sdk::ids::Seq::ZERO)
+            .iter()
+            .find_map(|e| match &e.event {
+                interact_sdk::protocol::SessionEvent::Message {
+                    from: Party::Visitor,
+                    text,
+                    ..
+                } => Some(text.clone()),
+                _ => None,
+            })
+    }
+
+    /// When the session was first announced a queue position, if it was.
+    pub fn queued_since(&self) -> Option<UnixMillis> {
+        self.log
+            .events_after(interact_sdk::ids::Seq::ZERO)
+            .iter()
+            .find(|e| matches!(e.event, interact_sdk::protocol::SessionEvent::Queued { .. }))
+            .map(|e| e.at)
+    }
+
+    /// Counts message `id` of `from` at `now`; `false` if it is refused: the party is
+    /// over its rate, or an earlier message of it was refused and has not come again
+    /// (for at most [`HOLD_AFTER_REFUSAL`]), so that it is not overtaken.
+    pub fn allow_send(&mut self, from: Party, id: &MessageId, now: std::time::Instant) -> bool {
+        match from {
+            Party::Visitor => self.visitor_sends.allow(id, now),
+            Party::Agent => self.agent_sends.allow(id, now),
+            _ => true,
+        }
+    }
+}
+
+/// A session in memory, shared by whoever works on it: frames, timers, Web Requests. The
+/// hub hands handles out only under its own lock (so eviction can tell a session in use).
+pub type SessionHandle = Arc<tokio::sync::Mutex<LiveSession>>;
+
+/// An agent's connection and the sign-in token (its hash) it was opened with.
+#[derive(Debug)]
+struct AgentConn {
+    conn: Conn,
+    token_hash: String,
+}
+
+/// Addresses tracked for the session-start limit before the empty ones are swept.
+const SWEEP_STARTS_ABOVE: usize = 4096;
+
+#[derive(Debug)]
+struct Inner {
+    /// Session starts per address in the last minute.
+    starts_by_ip: HashMap<Option<IpAddr>, VecDeque<std::time::Instant>>,
+    sessions: HashMap<SessionId, SessionHandle>,
+    visitors: HashMap<SessionId, Conn>,
+    /// Agents' connections (an agent may have several tabs).
+    agents: BTreeMap<String, Vec<AgentConn>>,
+    /// Queues, presence, load and offers.
+    router: Distributor,
+    /// What the router asked for that needs the sessions' logs or workflows (offers,
+    /// queue positions, expired offers): [`Hub::take_work`].
+    work: Vec<Output>,
+    /// The router's deadline when it was last looked at.
+    armed: Option<UnixMillis>,
+}
+
+impl Inner {
+    fn conns_of(&self, agent: &str) -> impl Iterator<Item = &Conn> {
+        self.agents
+            .get(agent)
+            .into_iter()
+            .flatten()
+            .map(|a| &a.conn)
+    }
+
+    /// Carries out what the router said that is only a frame to agents; keeps the rest
+    /// for [`Hub::take_work`].
+    fn flush(&mut self) {
+        while let Some(out) = self.router.poll_output() {
+            match &out {
+                Output::Withdraw {
+                    session,
+                    agent,
+                    why,
+                } => {
+                    for c in self.conns_of(agent) {
+                        c.send(&ServerFrame::OfferWithdrawn {
+                            session: session.clone(),
+                        });
+                    }
+                    if *why == Withdrawn::Expired {
+                        self.work.push(out);
+                    }
+                }
+                Output::Presence { agent, presence } => {
+                    tracing::info!(
+                        %agent,
+                        ?presence,
+                        "presence set by the router (missed offers)"
+                    );
+                    for c in self.conns_of(agent) {
+                        c.send(&ServerFrame::Presence {
+                            presence: *presence,
+                        });
+                    }
+                }
+                Output::Offer { .. } | Output::Position { .. } => self.work.push(out),
+            }
+        }
+    }
+}
+
+/// Queue positions go out at most once a second (the first change at once): under load
+/// one pass over a queue then serves many decisions.
+pub const POSITION_INTERVAL_MS: u64 = 1_000;
+
+/// The router for a tenant: every service with the members who can take its chats,
+/// every user as the target of direct contacts.
+fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Distributor {
+    let config = DistributorConfig {
+        max_chats: u32::try_from(limits.max_chats_per_agent).unwrap_or(u32::MAX),
+        offer_timeout_ms: limits.offer_timeout_secs.saturating_mul(1000),
+        missed_offers_before_away: limits.missed_offers_before_away,
+        position_interval_ms: POSITION_INTERVAL_MS,
+        strategy: interact_routing::Strategy::Indexed,
+    };
+    let agents = tenant.users.values().map(|u| AgentProfile {
+        id: u.config.id.clone(),
+        calls: u.modalities.audio || u.modalities.video,
+    });
+    let targets = tenant
+        .services
+        .keys()
+        .map(|s| TargetRef::Service(s.clone()))
+        .chain(tenant.users.keys().map(|u| TargetRef::User(u.clone())))
+        .map(|t| {
+            let members = tenant.candidates(&t);
+            (t, members)
+        });
+    Distributor::new(config, agents, targets)
+}
+
+/// LiveSession state of the node.
+#[derive(Debug)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+    /// The node's time (the state's clock).
+    clock: Arc<dyn Clock>,
+    next_conn: AtomicU64,
+    /// Woken when the router's next deadline moves earlier ([`Hub::next_timeout`]).
+    timer: tokio::sync::Notify,
+}
+
+impl Hub {
+    /// An empty hub for the tenant's services and users.
+    pub fn new(tenant: &Tenant, limits: &LimitsSection, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            inner: Mutex::new(Inner {
+                starts_by_ip: HashMap::new(),
+                sessions: HashMap::new(),
+                visitors: HashMap::new(),
+                agents: BTreeMap::new(),
+                router: router_for(tenant, limits),
+                work: Vec::new(),
+                armed: None,
+            }),
+            next_conn: AtomicU64::new(1),
+            timer: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// After the router was driven: carries out what it said and wakes the timer task if
+    /// its next deadline moved earlier.
+    fn settled(&self, inner: &mut Inner) {
+        inner.flush();
+        let next = inner.router.poll_timeout();
+        if next != inner.armed {
+            let earlier = match (next, inner.armed) {
+                (Some(n), Some(a)) => n < a,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            inner.armed = next;
+            if earlier {
+                self.timer.notify_one();
+            }
+        }
+    }
+
+    /// When distribution next needs [`Self::expire_offers`] (an offer lapses, coalesced
+    /// queue positions are due).
+    pub fn next_timeout(&self) -> Option<UnixMillis> {
+        self.lock().router.poll_timeout()
+    }
+
+    /// Completes when [`Self::next_timeout`] may have moved earlier.
+    pub async fn timeout_changed(&self) {
+        self.timer.notified().await;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection handle and the ends its tasks use.
+    pub fn new_conn(&self) -> (Conn, ConnEnds) {
+        Conn::new(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Adds a session (new, or restored after a restart). Sessions without an agent
+    /// join the queue.
+    pub fn insert_session(&self, live: LiveSession) -> SessionHandle {
+        self.insert_session_with(live, true)
+    }
+
+    /// Adds a session; one without an agent joins the queue only if `queue` (a session
+    /// whose workflow runs joins it when the workflow says so: [`Self::enqueue`]).
+    pub fn insert_session_with(&self, live: LiveSession, queue: bool) -> SessionHandle {
+        let id = live.record.id.clone();
+        let target = live.record.target.clone();
+        let agent = live.record.agent_id.as_ref().map(|a| a.as_str().to_owned());
+        let (ended, created) = (live.log.is_ended(), live.record.created_at);
+        // A session restored in the middle of an answered call keeps its agent in the call.
+        let kind = if live.log.call_answered() {
+            TaskKind::Call
+        } else {
+            TaskKind::Chat
+        };
+        let live = Arc::new(tokio::sync::Mutex::new(live));
+        let mut inner = self.lock();
+        if !ended {
+            match agent {
+                Some(agent) => inner.router.add_assigned(id.clone(), &target, kind, &agent),
+                None => {
+                    inner.router.add(id.clone(), &target, TaskKind::Chat);
+                    if queue {
+                        // In the queue since it was created (a restart keeps its place).
+                        inner.router.enqueue(&id, Priority::DEFAULT, created);
+                    }
+                }
+            }
+            self.settled(&mut inner);
+        }
+        inner.sessions.insert(id, live.clone());
+        live
+    }
+
+    /// Counts a session start from `ip`; `false` if it exceeds `per_minute`.
+    pub fn allow_session_start(&self, ip: Option<IpAddr>, per_minute: u32) -> bool {
+        let mut inner = self.lock();
+        let now = self.clock.instant();
+        let minute = std::time::Duration::from_secs(60);
+        if inner.starts_by_ip.len() > SWEEP_STARTS_ABOVE {
+            inner
+                .starts_by_ip
+                .retain(|_, s| s.back().is_some_and(|t| now.duration_since(*t) < minute));
+        }
+        let starts = inner.starts_by_ip.entry(ip).or_default();
+        while starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            starts.pop_front();
+        }
+        if starts.len() >= per_minute as usize {
+            return false;
+        }
+        starts.push_back(now);
+        true
+    }
+
+    /// Closes every visitor and agent connection with `code`.
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
+        let inner = self.lock();
+        for c in inner
+            .visitors
+            .values()
+            .chain(inner.agents.values().flatten().map(|a| &a.conn))
+        {
+            c.close(code, reason);
+        }
+    }
+
+    /// A session held in memory (see [`crate::node::session::get`], which loads it from the
+    /// store if it was evicted).
+    pub fn session(&self, id: &SessionId) -> Option<SessionHandle> {
+        self.lock().sessions.get(id).cloned()
+    }
+
+    /// Keeps a session loaded from the store in memory, unless another task loaded it
+    /// first: the one in memory is returned either way. Distribution is not touched (the
+    /// router kept the session while it was out of memory).
+    pub fn cache_session(&self, live: LiveSession) -> SessionHandle {
+        let id = live.record.id.clone();
+        self.lock()
+            .sessions
+            .entry(id)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(live)))
+            .clone()
+    }
+
+    /// Sessions in memory.
+    pub fn sessions_in_memory(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Drops from memory (they stay in the store) the sessions that nobody is using and
+    /// that ended more than `ended_for` ago or had nothing happen for `idle_for`, and
+    /// have no workflow run; returns how many went. A session is in use while any task
+    /// holds a handle of it (a frame being handled, a timer, a web request): handles are
+    /// only handed out under the hub's lock, which this holds.
+    pub fn evict(&self, ended_for: std::time::Duration, idle_for: std::time::Duration) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = self.clock.instant();
+        let before = inner.sessions.len();
+        let visitors = &inner.visitors;
+        inner.sessions.retain(|id, live| {
+            if Arc::strong_count(live) > 1 {
+                return true;
+            }
+            let Ok(l) = live.try_lock() else {
+                return true;
+            };
+            let quiet = now.saturating_duration_since(l.touched);
+            let evict = l.run.is_none()
+                && if l.log.is_ended() {
+                    quiet >= ended_for
+                } else {
+                    quiet >= idle_for && !visitors.contains_key(id)
+                };
+            !evict
+        });
+        before - inner.sessions.len()
+    }
+
+    /// Number of sessions in memory that have not ended.
+    pub fn open_sessions(&self) -> usize {
+        self.lock().router.len()
+    }
+
+    /// The session ended: it leaves the queue (an open offer is withdrawn) or frees its
+    /// agent.
+    pub fn session_ended(&self, id: &SessionId) {
+        let mut inner = self.lock();
+        inner.router.remove(id, self.clock.now());
+        self.settled(&mut inner);
+    }
+
+    /// Attaches the visitor's connection to a session; returns the one it replaces.
+    pub fn attach_visitor(&self, id: &SessionId, conn: Conn) -> Option<Conn> {
+        self.lock().visitors.insert(id.clone(), conn)
+    }
+
+    /// Detaches the visitor's connection `conn_id` if it is still the session's; returns
+    /// whether it was.
+    pub fn detach_visitor(&self, id: &SessionId, conn_id: u64) -> bool {
+        let mut inner = self.lock();
+        if inner.visitors.get(id).is_some_and(|c| c.id == conn_id) {
+            inner.visitors.remove(id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Attaches an agent's connection, opened with the sign-in token whose hash is
+    /// `token_hash` (an agent may have several tabs); the first signs them in (presence
+    /// stays `offline` until they set it).
+    pub fn attach_agent(&self, info: &AgentInfo, conn: Conn, token_hash: &str, now: UnixMillis) {
+        let mut inner = self.lock();
+        let user = info.id.as_str();
+        inner
+            .agents
+            .entry(user.to_owned())
+            .or_default()
+            .push(AgentConn {
+                conn,
+                token_hash: token_hash.to_owned(),
+            });
+        inner.router.set_signed_in(user, true, now);
+        self.settled(&mut inner);
+    }
+
+    /// Closes at once, with the fatal `unauthorized` and 4001, every agent connection
+    /// opened with the token whose hash is `token_hash` (sign-out), or every one of
+    /// `user` if `token_hash` is `None` (an administrator signed them out); returns how
+    /// many. Their tasks detach them.
+    pub fn close_agent_conns(
+        &self,
+        user: Option<&str>,
+        token_hash: Option<&str>,
+        why: &str,
+    ) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for (u, conns) in &inner.agents {
+            if user.is_some_and(|x| x != u) {
+                continue;
+            }
+            for a in conns {
+                if token_hash.is_none_or(|h| h == a.token_hash) {
+                    let fatal = interact_sdk::protocol::ErrorFrame::new(
+                        interact_sdk::protocol::ErrorCode::Unauthorized,
+                        why,
+                    )
+                    .into_fatal();
+                    a.conn
+                        .end(&ServerFrame::Error(fatal), CloseCode::Unauthorized, why);
+                    closed += 1;
+                }
+            }
+        }
+        closed
+    }
+
+    /// Detaches an agent's connection. With no connection left the agent is offline and
+    /// open offers to them go back to the queue.
+    pub fn detach_agent(&self, user: &str, conn_id: u64) {
+        let mut inner = self.lock();
+        let Some(conns) = inner.agents.get_mut(user) else {
+            return;
+        };
+        conns.retain(|c| c.conn.id != conn_id);
+        if conns.is_empty() {
+            inner.agents.remove(user);
+            inner.router.set_signed_in(user, false, self.clock.now());
+            self.settled(&mut inner);
+        }
+    }
+
+    /// Sets an agent's presence.
+    pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.set_presence(user, presence, now);
+        self.settled(&mut inner);
+    }
+
+    /// Sessions held by the agent.
+    pub fn agent_sessions(&self, user: &str) -> Vec<SessionId> {
+        self.lock().router.held_by(user)
+    }
+
+    /// Whether the agent holds `session`.
+    pub fn holds(&self, user: &str, session: &SessionId) -> bool {
+        self.lock().router.agent_of(session) == Some(user)
+    }
+
+    /// Sends a frame to every connection of the session's agent.
+    pub fn send_to_agent_of(&self, id: &SessionId, frame: &ServerFrame) {
+        let inner = self.lock();
+        if let Some(agent) = inner.router.agent_of(id) {
+            for c in inner.conns_of(agent) {
+                c.send(frame);
+            }
+        }
+    }
+
+    /// Sends a frame to the session's visitor connection.
+    pub fn send_to_visitor(&self, id: &SessionId, frame: &ServerFrame) {
+        if let Some(c) = self.lock().visitors.get(id) {
+            c.send(frame);
+        }
+    }
+
+    /// Sends a frame to every connection of an agent.
+    pub fn send_to_agent(&self, user: &str, frame: &ServerFrame) {
+        for c in self.lock().conns_of(user) {
+            c.send(frame);
+        }
+    }
+
+    /// Replays `session` after `after` to every connection of an agent.
+    pub fn replay_to_agent(&self, user: &str, session: &SessionId, after: Seq) {
+        for c in self.lock().conns_of(user) {
+            c.replay(session, after);
+        }
+    }
+
+    /// Whether the session's visitor has a connection on this node.
+    pub fn visitor_connected(&self, id: &SessionId) -> bool {
+        self.lock().visitors.contains_key(id)
+    }
+
+    /// Sends an encoded frame to the session's visitor connection.
+    pub fn send_text_to_visitor(&self, id: &SessionId, text: Utf8Bytes) {
+        if let Some(c) = self.lock().visitors.get(id) {
+            c.send_text(text);
+        }
+    }
+
+    /// Sends a frame to both parties of a session.
+    pub fn broadcast(&self, id: &SessionId, frame: &ServerFrame) {
+        // Encoded once for every connection of the session.
+        self.broadcast_text(id, Utf8Bytes::from(encode(frame)));
+    }
+
+    /// Sends an encoded frame to both parties of a session.
+    pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
+        let inner = self.lock();
+        let agent = inner.router.agent_of(id);
+        for c in inner
+            .visitors
+            .get(id)
+            .into_iter()
+            .chain(agent.into_iter().flat_map(|a| inner.conns_of(a)))
+        {
+            c.send_text(text.clone());
+        }
+    }
+
+    /// Whether a chat for `target` would reach someone: a candidate is signed in and
+    /// available. One at their chat limit or in a call still counts (the visitor waits in
+    /// the queue); nobody available, or only busy and away agents, is `NoAgents`.
+    pub fn availability(&self, target: &TargetRef) -> Availability {
+        if self.lock().router.is_open(target) {
+            Availability::Open
+        } else {
+            Availability::NoAgents
+        }
+    }
+
+    /// What distribution asked for since the last call: offers to send, queue positions
+    /// to announce, offers that expired (for the workflows). See
+    /// [`crate::node::session::dispatch`].
+    pub fn take_work(&self) -> Vec<Output> {
+        let mut inner = self.lock();
+        self.settled(&mut inner);
+        std::mem::take(&mut inner.work)
+    }
+
+    /// Lets offers due at `now` expire (each goes on to the next agent) and coalesced
+    /// queue positions come out.
+    pub fn expire_offers(&self, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.handle_timeout(now);
+        self.settled(&mut inner);
+    }
+
+    /// The agent declines `session`; returns whether it was offered to them.
+    pub fn decline(&self, session: &SessionId, agent: &str) -> bool {
+        let mut inner = self.lock();
+        let open = inner.router.decline(session, agent, self.clock.now());
+        self.settled(&mut inner);
+        open
+    }
+
+    /// Whether `session` is currently offered to `agent`.
+    pub fn is_offered_to(&self, session: &SessionId, agent: &str) -> bool {
+        self.lock().router.is_offered_to(session, agent)
+    }
+
+    /// A call was accepted in `session`: its agent is in a call and gets no other task
+    /// until [`Self::call_ended`].
+    pub fn call_started(&self, session: &SessionId, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.call_started(session, now);
+        self.settled(&mut inner);
+    }
+
+    /// The call in `session` ended (hang-up, the agent left); the chat goes on and the
+    /// agent may get other tasks again (run [`crate::node::session::dispatch`] after). Harmless
+    /// if no call was on.
+    pub fn call_ended(&self, session: &SessionId, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.call_ended(session, now);
+        self.settled(&mut inner);
+    }
+
+    /// The agent takes the session offered to them: it leaves the queue.
+    pub fn accept(
+        &self,
+        session: &SessionId,
+        agent: &str,
+        now: UnixMillis,
+    ) -> Result<(), interact_routing::AcceptError> {
+        let mut inner = self.lock();
+        let accepted = inner.router.accept(session, agent, now);
+        self.settled(&mut inner);
+        accepted
+    }
+
+    /// Puts a session its agent accepted back in the queue (its `agent_joined` could not
+    /// be stored).
+    pub fn requeue(&self, session: &SessionId, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.router.requeue(session, now);
+        self.settled(&mut inner);
+    }
+
+    /// Puts a waiting session in the queue with `priority` (a workflow's Queue Task), or
+    /// changes its priority if it is queued already. Its time in the queue starts now.
+    pub fn enqueue(&self, id: &SessionId, priority: u8, now: UnixMillis) {
+        let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
+        let mut inner = self.lock();
+        inner.router.enqueue(id, priority, now);
+        self.settled(&mut inner);
+    }
+
+    /// Changes a queued session's priority (Distribution Priority).
+    pub fn set_priority(&self, id: &SessionId, priority: u8) {
+        let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
+        let mut inner = self.lock();
+        inner.router.set_priority(id, priority, self.clock.now());
+        self.settled(&mut inner);
+    }
+
+    /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
+    pub fn dequeue(&self, id: &SessionId) {
+        let mut inner = self.lock();
+        inner.router.dequeue(id, self.clock.now());
+        self.settled(&mut inner);
+    }
+
+    /// Hands a waiting session to another target (a workflow's Transfer): its queue
+    /// position is recomputed among the new target's sessions.
+    pub fn retarget(&self, id: &SessionId, target: TargetRef) {
+        let mut inner = self.lock();
+        inner.router.retarget(id, &target, self.clock.now());
+        self.settled(&mut inner);
+    }
+
+    /// The service's members who could take a chat now, and those signed in who cannot
+    /// (busy, away, at their chat limit, in a call): (available, busy).
+    pub fn agent_counts(&self, target: &TargetRef) -> (u32, u32) {
+        self.lock().router.agent_counts(target)
+    }
+}

@@ -1,0 +1,283 @@
+//! The live node on a virtual clock: no sockets, no database file, no sleeping.
+//!
+//! The node runs on tokio's paused time with [`VirtualClock`] and the [`MemoryStore`];
+//! connections are the node's own [`Conn`]s, read from their queues. When every task
+//! waits, tokio moves the time to the next timer at once, so a 30-second offer timeout
+//! takes no time to pass and happens at exactly the virtual instant it is due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use interact_model::{Clock, TargetRef};
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::{AgentId, SessionId};
+use interact_sdk::protocol::{
+    AgentInfo, Party, Presence, ServerFrame, SessionEvent, decode_server,
+};
+use interact_sdk::time::UnixMillis;
+use interact_server::clock::VirtualClock;
+use interact_server::config::Config;
+use interact_server::node::conn::{ConnEnds, Outgoing};
+use interact_server::node::session;
+use interact_server::state::AppState;
+use interact_store::{EmbedCodeRecord, MemoryStore};
+
+const DEMO: &str = include_str!("../../../config/demo.toml");
+
+/// 2026-03-02 10:00 UTC, a Monday.
+const START: UnixMillis = UnixMillis(1_772_445_600_000);
+
+/// The demo configuration: the `support` service runs the `support-im` workflow (greet,
+/// queue, then every 30 s a queue position), offers lapse after 30 s and two missed
+/// offers set an agent away.
+async fn node() -> (AppState, Arc<VirtualClock>) {
+    let mut config = Config::parse(DEMO).expect("the demo configuration parses");
+    config.validate().expect("the demo configuration is valid");
+    config.demo = None;
+    assert_eq!(config.limits.offer_timeout_secs, 30);
+    assert_eq!(config.limits.missed_offers_before_away, 2);
+    let clock = Arc::new(VirtualClock::new(START));
+    let state = AppState::new(config, Arc::new(MemoryStore::default()), clock.clone())
+        .await
+        .expect("state");
+    (state, clock)
+}
+
+/// A connection of `agent`, signed in and available.
+fn agent(state: &AppState, id: &str) -> (AgentInfo, ConnEnds) {
+    let info = AgentInfo {
+        id: AgentId::new(id).expect("agent id"),
+        display_name: id.to_owned(),
+    };
+    let (conn, ends) = state.hub.new_conn();
+    state
+        .hub
+        .attach_agent(&info, conn, &format!("token-of-{id}"), state.now());
+    (info, ends)
+}
+
+/// Starts a chat with `support` as the widget would, with the visitor's connection
+/// attached.
+async fn visitor(state: &AppState, name: &str) -> (SessionId, ConnEnds) {
+    let record = EmbedCodeRecord {
+        code: EmbedCode::from_random([7; 16]),
+        target: TargetRef::Service("support".into()),
+        template: "demo".into(),
+        created_at: state.now(),
+        revoked_at: None,
+    };
+    if state
+        .store
+        .embed_code(&record.code)
+        .await
+        .expect("store")
+        .is_none()
+    {
+        state.store.create_embed_code(&record).await.expect("store");
+    }
+    let form = PreChatForm {
+        display_name: name.into(),
+        email: format!("{}@example.com", name.to_lowercase()),
+        consent: Some("2024-05".into()),
+        first_message: Some("Hello?".into()),
+    };
+    let valid = form.validate("2024-05").expect("valid form");
+    let start_id = format!("start-{name}");
+    let key = format!("key-{name}");
+    let (sid, _, _) = session::create(
+        state,
+        &record,
+        "https://shop.example",
+        &start_id,
+        key,
+        valid,
+    )
+    .await
+    .expect("session created");
+    let (conn, ends) = state.hub.new_conn();
+    state.hub.attach_visitor(&sid, conn);
+    session::dispatch(state).await;
+    (sid, ends)
+}
+
+/// The next frame a connection is sent, waiting up to a virtual hour.
+async fn next(ends: &mut ConnEnds) -> ServerFrame {
+    let next = tokio::time::timeout(Duration::from_secs(3600), ends.rx.recv())
+        .await
+        .expect("a frame within a virtual hour");
+    match next.expect("the connection is open") {
+        Outgoing::Frame(text) => decode_server(&text).expect("the node sends valid frames"),
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+/// Frames already queued for a connection, without waiting.
+fn queued(ends: &mut ConnEnds) -> Vec<ServerFrame> {
+    let mut out = Vec::new();
+    while let Ok(o) = ends.rx.try_recv() {
+        if let Outgoing::Frame(text) = o {
+            out.push(decode_server(&text).expect("valid frame"));
+        }
+    }
+    out
+}
+
+fn elapsed(clock: &VirtualClock) -> u64 {
+    clock.now().0 - START.0
+}
+
+fn texts(frames: &[ServerFrame]) -> Vec<(Party, String)> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) => match &e.event {
+                SessionEvent::Message { from, text, .. } => Some((*from, text.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn offers_lapse_the_workflow_keeps_time_and_the_next_agent_accepts() {
+    let (state, clock) = node().await;
+    tokio::spawn(session::run_timers(state.clone()));
+    let (_alex, mut alex) = agent(&state, "alex");
+    state
+        .hub
+        .set_presence("alex", Presence::Available, state.now());
+
+    let (sid, mut vera) = visitor(&state, "Vera").await;
+    // The workflow greeted and queued the chat: the visitor's log says so at once.
+    let stored = state.store.events(&sid).await.expect("events");
+    assert!(
+        stored.iter().any(|e| matches!(&e.event, SessionEvent::Message { from: Party::System, text, .. } if text.starts_with("Hello Vera"))),
+        "the greeting is stored: {stored:?}"
+    );
+
+    // Alex is offered the chat at once, until 30 s from now.
+    let offer = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o;
+        }
+    };
+    assert_eq!(offer.session, sid);
+    assert_eq!(offer.first_message.as_deref(), Some("Hello?"));
+    assert_eq!(elapsed(&clock), 0);
+    assert_eq!(offer.expires_at.0, START.0 + 30_000);
+
+    // Nobody answers: the offer is withdrawn exactly when it lapses.
+    let withdrawn = loop {
+        if let ServerFrame::OfferWithdrawn { session } = next(&mut alex).await {
+            break session;
+        }
+    };
+    assert_eq!(withdrawn, sid);
+    assert_eq!(elapsed(&clock), 30_000);
+
+    // The workflow's 30-second delay came due at the same instant: the visitor hears
+    // their place in the queue.
+    tokio::task::yield_now().await;
+    let heard = texts(&queued(&mut vera));
+    assert!(
+        heard.contains(&(Party::System, "You are number 1 in the queue.".into())),
+        "{heard:?}"
+    );
+
+    // Alex missed it, so it waits for another member: Sam signs in 15 s later and is
+    // offered it at once.
+    tokio::time::advance(Duration::from_secs(15)).await;
+    let (sam_info, mut sam) = agent(&state, "sam");
+    state
+        .hub
+        .set_presence("sam", Presence::Available, state.now());
+    session::dispatch(&state).await;
+    let offer = loop {
+        if let ServerFrame::Offer(o) = next(&mut sam).await {
+            break o;
+        }
+    };
+    assert_eq!(offer.session, sid);
+    assert_eq!(elapsed(&clock), 45_000);
+    assert!(
+        !queued(&mut alex)
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Offer(_))),
+        "an agent who missed a task is not offered it again while another member has not"
+    );
+    session::accept(&state, &sam_info, &sid)
+        .await
+        .expect("Sam accepts");
+
+    // The visitor sees Sam join; the run has ended, so no more queue positions come.
+    let joined = loop {
+        if let ServerFrame::Event(e) = next(&mut vera).await
+            && let SessionEvent::AgentJoined { agent } = e.event
+        {
+            break agent;
+        }
+    };
+    assert_eq!(joined.id.as_str(), "sam");
+    let before = state.store.events(&sid).await.expect("events").len();
+    tokio::time::advance(Duration::from_secs(300)).await;
+    tokio::task::yield_now().await;
+    let after = state.store.events(&sid).await.expect("events");
+    assert_eq!(
+        after.len(),
+        before,
+        "nothing more after the accept: {after:?}"
+    );
+    let record = state
+        .store
+        .session(&sid)
+        .await
+        .expect("store")
+        .expect("session");
+    assert_eq!(record.agent_id.as_ref().map(|a| a.as_str()), Some("sam"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_chats_are_offered_in_order_as_agents_free_up() {
+    let (state, clock) = node().await;
+    tokio::spawn(session::run_timers(state.clone()));
+    let (alex_info, mut alex) = agent(&state, "alex");
+
+    // Three visitors, one second apart, while nobody is available.
+    let mut sessions = Vec::new();
+    for name in ["Ana", "Ben", "Cleo"] {
+        sessions.push(visitor(&state, name).await.0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+    assert!(
+        !queued(&mut alex)
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Offer(_))),
+        "nobody is offered anything while Alex is away"
+    );
+
+    // Alex becomes available: the oldest chat comes first.
+    state
+        .hub
+        .set_presence("alex", Presence::Available, state.now());
+    session::dispatch(&state).await;
+    let first = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(first, sessions[0]);
+    session::accept(&state, &alex_info, &first)
+        .await
+        .expect("accepted");
+
+    // Alex can hold several chats (max_chats_per_agent): the next is offered at once.
+    let second = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(second, sessions[1]);
+    assert_eq!(elapsed(&clock), 3_000, "no time passed while offering");
+}

@@ -1,0 +1,665 @@
+//! The conformance suite: what every [`Store`] backend must do, as async functions that
+//! take a fresh, empty store. A backend runs them all with one line in its tests (as
+//! matrix-rust-sdk runs one state-store suite against every store):
+//!
+//! ```ignore
+//! async fn fresh() -> (MyStore, TempDir) { /* a new, empty store */ }
+//! interact_store::store_conformance_tests!(fresh);
+//! ```
+//!
+//! The macro makes one `#[tokio::test]` per function below (the calling crate needs
+//! `tokio` with `macros` and `rt` among its dev-dependencies). `fresh` returns the store
+//! and whatever must live as long as it (a temporary folder, a database to drop).
+
+use interact_model::{Outcome, TargetRef};
+use interact_report::{ReportQuery, TargetKind};
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
+use interact_sdk::protocol::{
+    AgentInfo, Consent, EndReason, EventFrame, Party, SessionEvent, VisitorInfo,
+};
+use interact_sdk::time::UnixMillis;
+
+use crate::{
+    EmbedCodeRecord, EncodedEvent, SessionRecord, Store, StoreError, TemplateRecord,
+    WorkflowRunRecord,
+};
+
+/// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
+/// a store from `$fresh`, an async function of the calling module that returns the store
+/// and a guard to keep alive.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:ident) => {
+        mod store_conformance {
+            $crate::__conformance_test!($fresh, templates_and_embed_codes);
+            $crate::__conformance_test!($fresh, sessions_and_their_events);
+            $crate::__conformance_test!($fresh, appends_are_all_or_nothing);
+            $crate::__conformance_test!($fresh, an_end_closes_the_session);
+            $crate::__conformance_test!($fresh, start_keys_are_unique);
+            $crate::__conformance_test!($fresh, session_fields_change);
+            $crate::__conformance_test!($fresh, workflow_runs);
+            $crate::__conformance_test!($fresh, agent_tokens);
+            $crate::__conformance_test!($fresh, report_facts_and_rows);
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test {
+    ($fresh:ident, $name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let (store, _keep) = super::$fresh().await;
+            $crate::conformance::$name(&store).await;
+        }
+    };
+}
+
+fn at(ms: u64) -> UnixMillis {
+    UnixMillis(ms)
+}
+
+fn code(n: u8) -> EmbedCode {
+    EmbedCode::from_random([n; 16])
+}
+
+fn sid(s: &str) -> SessionId {
+    SessionId::new(s).expect("a valid session id")
+}
+
+async fn template(store: &dyn Store, name: &str) {
+    let t = TemplateRecord {
+        name: name.into(),
+        origins: vec!["https://shop.example.com".into()],
+    };
+    store.put_template(&t, at(1)).await.expect("put");
+}
+
+fn embed_code(n: u8, template: &str, created: u64) -> EmbedCodeRecord {
+    EmbedCodeRecord {
+        code: code(n),
+        target: TargetRef::Service("support".into()),
+        template: template.into(),
+        created_at: at(created),
+        revoked_at: None,
+    }
+}
+
+/// A session record of `id` through embed code 1, made at `created`.
+pub fn session_record(id: &str, target: TargetRef, created: u64) -> SessionRecord {
+    SessionRecord {
+        id: sid(id),
+        embed_code: code(1),
+        target,
+        start_id: format!("start {id}"),
+        start_key: Some(format!("key-{id}")),
+        visitor_seen_at: None,
+        token_hash: "0".repeat(64),
+        visitor_name: "Vera".into(),
+        visitor_email: "vera@example.com".into(),
+        consent_version: "1".into(),
+        consent_at: at(created),
+        origin: "https://shop.example.com".into(),
+        agent_id: None,
+        created_at: at(created),
+        ended: None,
+    }
+}
+
+fn frame(session: &str, seq: u64, time: u64, event: SessionEvent) -> EventFrame {
+    EventFrame {
+        session: sid(session),
+        seq: Seq(seq),
+        at: at(time),
+        event,
+    }
+}
+
+fn started() -> SessionEvent {
+    SessionEvent::Started {
+        visitor: VisitorInfo {
+            display_name: "Vera".into(),
+            email: "vera@example.com".into(),
+        },
+        consent: Consent {
+            policy_version: "1".into(),
+            at: at(1),
+        },
+        target: interact_sdk::config::Target {
+            kind: interact_sdk::config::TargetKind::Service,
+            display_name: "Support".into(),
+        },
+    }
+}
+
+fn message(n: u32) -> SessionEvent {
+    SessionEvent::Message {
+        id: MessageId::new(format!("m{n}")).expect("valid"),
+        from: Party::Visitor,
+        author: Some("Vera <b>".into()),
+        text: format!("message {n} \u{1F600} \"quoted\"\n"),
+    }
+}
+
+fn encoded(frames: &[EventFrame]) -> Vec<EncodedEvent> {
+    frames.iter().map(EncodedEvent::new).collect()
+}
+
+/// Creates session `id` (template `t`, embed code 1 exist) with `started` as event 1.
+async fn new_session(
+    store: &dyn Store,
+    id: &str,
+    target: TargetRef,
+    created: u64,
+) -> Vec<EventFrame> {
+    let first = vec![frame(id, 1, created, started())];
+    store
+        .create_session(&session_record(id, target, created), &encoded(&first))
+        .await
+        .expect("create the session");
+    first
+}
+
+/// The prerequisites of a session: template `t` and embed code 1.
+async fn setup(store: &dyn Store) {
+    template(store, "t").await;
+    store
+        .create_embed_code(&embed_code(1, "t", 1))
+        .await
+        .expect("embed code");
+}
+
+/// Domain Templates are upserted and listed by name; an embed code needs its template;
+/// a template in use cannot go, nor one that revoked codes (which are kept) still name.
+pub async fn templates_and_embed_codes(store: &dyn Store) {
+    template(store, "b").await;
+    template(store, "a").await;
+    let changed = TemplateRecord {
+        name: "b".into(),
+        origins: vec![
+            "https://*.example.org".into(),
+            "http://127.0.0.1:8081".into(),
+        ],
+    };
+    store.put_template(&changed, at(2)).await.expect("upsert");
+    let names: Vec<String> = store
+        .templates()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(store.templates().await.expect("list").contains(&changed));
+
+    assert!(matches!(
+        store.create_embed_code(&embed_code(9, "nope", 1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .create_embed_code(&embed_code(2, "a", 20))
+        .await
+        .expect("code 2");
+    store
+        .create_embed_code(&embed_code(3, "b", 10))
+        .await
+        .expect("code 3");
+    assert!(matches!(
+        store.create_embed_code(&embed_code(2, "b", 30)).await,
+        Err(StoreError::Conflict)
+    ));
+    let listed: Vec<EmbedCode> = store
+        .embed_codes()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
+    assert_eq!(listed, [code(3), code(2)], "by creation time");
+    assert_eq!(
+        store.embed_code(&code(2)).await.expect("get"),
+        Some(embed_code(2, "a", 20))
+    );
+    assert_eq!(store.embed_code(&code(7)).await.expect("get"), None);
+
+    assert!(matches!(
+        store.delete_template("a").await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        store
+            .revoke_embed_code(&code(2), at(40))
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !store
+            .revoke_embed_code(&code(2), at(41))
+            .await
+            .expect("again")
+    );
+    assert!(
+        !store
+            .revoke_embed_code(&code(7), at(41))
+            .await
+            .expect("unknown")
+    );
+    assert_eq!(
+        store
+            .embed_code(&code(2))
+            .await
+            .expect("get")
+            .and_then(|c| c.revoked_at),
+        Some(at(40))
+    );
+    assert!(matches!(
+        store.delete_template("a").await,
+        Err(StoreError::Referenced(_))
+    ));
+    assert!(!store.delete_template("zzz").await.expect("absent"));
+    template(store, "unused").await;
+    assert!(store.delete_template("unused").await.expect("deleted"));
+    assert!(
+        !store
+            .templates()
+            .await
+            .expect("list")
+            .iter()
+            .any(|t| t.name == "unused")
+    );
+}
+
+/// A session is created with its first events and read back as written, events in
+/// order, texts exactly as they were (markup, emoji, quotes, line breaks).
+pub async fn sessions_and_their_events(store: &dyn Store) {
+    setup(store).await;
+    let mut all = new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let more: Vec<EventFrame> = (2..=4)
+        .map(|n| frame("s1", n, 100 + n, message(n as u32)))
+        .collect();
+    store
+        .append_events(&sid("s1"), &encoded(&more[..1]))
+        .await
+        .expect("one");
+    store
+        .append_events(&sid("s1"), &encoded(&more[1..]))
+        .await
+        .expect("two");
+    all.extend(more);
+    assert_eq!(store.events(&sid("s1")).await.expect("events"), all);
+    assert_eq!(
+        store.session(&sid("s1")).await.expect("get"),
+        Some(session_record(
+            "s1",
+            TargetRef::Service("support".into()),
+            100
+        ))
+    );
+    assert_eq!(store.session(&sid("s9")).await.expect("get"), None);
+    assert!(store.events(&sid("s9")).await.expect("none").is_empty());
+    assert!(matches!(
+        store
+            .create_session(
+                &session_record("s1", TargetRef::Service("support".into()), 5),
+                &[]
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .append_events(&sid("s9"), &encoded(&[frame("s9", 1, 1, started())]))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let open: Vec<SessionId> = store
+        .open_sessions()
+        .await
+        .expect("open")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(open, [sid("s1")]);
+}
+
+/// An append whose events clash with stored ones stores none of them.
+pub async fn appends_are_all_or_nothing(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let clash = [
+        frame("s1", 2, 102, message(2)),
+        frame("s1", 1, 103, message(3)),
+    ];
+    assert!(matches!(
+        store.append_events(&sid("s1"), &encoded(&clash)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.events(&sid("s1")).await.expect("events").len(), 1);
+    // The retry with the right numbers goes through.
+    let retry = [frame("s1", 2, 104, message(2))];
+    store
+        .append_events(&sid("s1"), &encoded(&retry))
+        .await
+        .expect("retry");
+    assert_eq!(store.events(&sid("s1")).await.expect("events").len(), 2);
+}
+
+/// The `ended` event records the end with the session and forgets its workflow run.
+pub async fn an_end_closes_the_session(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::User("alex".into()), 50).await;
+    let run = WorkflowRunRecord {
+        session: sid("s1"),
+        workflow: "w".into(),
+        fingerprint: "f".into(),
+        state: "{}".into(),
+        updated_at: at(101),
+    };
+    store.put_workflow_run(&run).await.expect("run");
+    let end = [
+        frame("s1", 2, 110, message(2)),
+        frame(
+            "s1",
+            3,
+            120,
+            SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            },
+        ),
+    ];
+    store
+        .append_events(&sid("s1"), &encoded(&end))
+        .await
+        .expect("end");
+    let s = store.session(&sid("s1")).await.expect("get").expect("s1");
+    assert_eq!(s.ended, Some((at(120), EndReason::AgentEnded)));
+    assert_eq!(store.workflow_run(&sid("s1")).await.expect("run"), None);
+    let open: Vec<SessionId> = store
+        .open_sessions()
+        .await
+        .expect("open")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(open, [sid("s2")]);
+}
+
+/// A start key names one session: a second session with it is refused, and the key
+/// finds its session. Sessions without one (older ones) do not clash.
+pub async fn start_keys_are_unique(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let mut same_key = session_record("s2", TargetRef::Service("support".into()), 101);
+    same_key.start_key = Some("key-s1".into());
+    assert!(matches!(
+        store.create_session(&same_key, &[]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.session(&sid("s2")).await.expect("get"), None);
+    let found = store
+        .session_by_start_key("key-s1")
+        .await
+        .expect("lookup")
+        .map(|s| s.id);
+    assert_eq!(found, Some(sid("s1")));
+    assert_eq!(
+        store
+            .session_by_start_key("key-nope")
+            .await
+            .expect("lookup"),
+        None
+    );
+    for id in ["s3", "s4"] {
+        let mut old = session_record(id, TargetRef::Service("support".into()), 102);
+        old.start_key = None;
+        store.create_session(&old, &[]).await.expect("no key");
+    }
+}
+
+/// The fields that change after creation: the resume token, when the visitor was last
+/// there, the agent.
+pub async fn session_fields_change(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    store
+        .set_token_hash(&sid("s1"), &"f".repeat(64))
+        .await
+        .expect("token");
+    store
+        .set_visitor_seen(&sid("s1"), at(150))
+        .await
+        .expect("seen");
+    let agent = AgentInfo {
+        id: AgentId::new("alex").expect("valid"),
+        display_name: "Alex".into(),
+    };
+    store
+        .set_session_agent(&sid("s1"), &agent.id)
+        .await
+        .expect("agent");
+    let s = store.session(&sid("s1")).await.expect("get").expect("s1");
+    assert_eq!(s.token_hash, "f".repeat(64));
+    assert_eq!(s.visitor_seen_at, Some(at(150)));
+    assert_eq!(s.agent_id, Some(agent.id));
+}
+
+/// A workflow run's state is upserted, read and forgotten; it needs its session.
+pub async fn workflow_runs(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let mut run = WorkflowRunRecord {
+        session: sid("s1"),
+        workflow: "w".into(),
+        fingerprint: "f1".into(),
+        state: r#"{"step":1}"#.into(),
+        updated_at: at(101),
+    };
+    store.put_workflow_run(&run).await.expect("put");
+    run.state = r#"{"step":2}"#.into();
+    run.updated_at = at(102);
+    store.put_workflow_run(&run).await.expect("replace");
+    assert_eq!(
+        store.workflow_run(&sid("s1")).await.expect("get"),
+        Some(run.clone())
+    );
+    store.delete_workflow_run(&sid("s1")).await.expect("delete");
+    assert_eq!(store.workflow_run(&sid("s1")).await.expect("get"), None);
+    store
+        .delete_workflow_run(&sid("s1"))
+        .await
+        .expect("deleting nothing");
+    let orphan = WorkflowRunRecord {
+        session: sid("s9"),
+        ..run
+    };
+    assert!(matches!(
+        store.put_workflow_run(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Sign-in tokens: found until they expire, gone at sign-out; an administrator's
+/// sign-out removes every token of the user.
+pub async fn agent_tokens(store: &dyn Store) {
+    for (hash, user, expires) in [
+        ("h1", "alex", 1_000),
+        ("h2", "alex", 2_000),
+        ("h3", "sam", 3_000),
+    ] {
+        store
+            .put_agent_token(hash, user, at(1), at(expires))
+            .await
+            .expect("put");
+    }
+    assert!(matches!(
+        store.put_agent_token("h1", "sam", at(1), at(9)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.agent_token("h1", at(999)).await.expect("get"),
+        Some(("alex".into(), at(1_000)))
+    );
+    assert_eq!(
+        store.agent_token("h1", at(1_000)).await.expect("expired"),
+        None
+    );
+    assert_eq!(
+        store.agent_token("nope", at(1)).await.expect("unknown"),
+        None
+    );
+    store.delete_agent_token("h3").await.expect("sign out");
+    assert_eq!(store.agent_token("h3", at(1)).await.expect("gone"), None);
+    assert_eq!(store.delete_agent_tokens_of("alex").await.expect("all"), 2);
+    assert_eq!(store.agent_token("h2", at(1)).await.expect("gone"), None);
+    assert_eq!(store.delete_agent_tokens_of("alex").await.expect("none"), 0);
+}
+
+/// What reports read: offers (the first time and how many), a recorded outcome (the last
+/// wins), the workflow path, and rows selected, ordered and paged as asked.
+pub async fn report_facts_and_rows(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::User("alex".into()), 200).await;
+    new_session(store, "s3", TargetRef::Service("sales".into()), 200).await;
+    let joined = SessionEvent::AgentJoined {
+        agent: AgentInfo {
+            id: AgentId::new("alex").expect("valid"),
+            display_name: "Alex".into(),
+        },
+    };
+    let lifecycle = [
+        frame("s1", 2, 110, SessionEvent::Queued { position: 1 }),
+        frame("s1", 3, 115, message(3)),
+        frame("s1", 4, 120, joined.clone()),
+    ];
+    store
+        .append_events(&sid("s1"), &encoded(&lifecycle))
+        .await
+        .expect("events");
+    store
+        .record_offer(&sid("s1"), at(111))
+        .await
+        .expect("offer");
+    store
+        .record_offer(&sid("s1"), at(119))
+        .await
+        .expect("offer");
+    store
+        .record_outcome(&sid("s1"), Outcome::Cancelled)
+        .await
+        .expect("outcome");
+    store
+        .record_outcome(&sid("s1"), Outcome::Transferred)
+        .await
+        .expect("outcome");
+    for (n, label) in ["hours", "greet", "queue"].into_iter().enumerate() {
+        store
+            .record_workflow_step(&sid("s1"), at(101 + n as u64), label)
+            .await
+            .expect("step");
+    }
+    assert!(matches!(
+        store.record_offer(&sid("s9"), at(1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let all = ReportQuery {
+        limit: 10,
+        ..ReportQuery::default()
+    };
+    let rows = store.report_rows(&all).await.expect("rows");
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s2", "s3"], "by creation time, then id");
+    let s1 = &rows[0];
+    assert_eq!(s1.target, TargetRef::Service("support".into()));
+    assert_eq!((s1.offered_at, s1.offers), (Some(at(111)), 2));
+    assert_eq!(s1.recorded_outcome, Some(Outcome::Transferred));
+    assert_eq!(s1.workflow_path, ["hours", "greet", "queue"]);
+    // Lifecycle events are there in order (a backend may leave others out).
+    let kinds: Vec<(UnixMillis, &SessionEvent)> = s1
+        .events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Queued { .. } | SessionEvent::AgentJoined { .. }
+            )
+        })
+        .map(|(t, e)| (*t, e))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (at(110), &SessionEvent::Queued { position: 1 }),
+            (at(120), &joined)
+        ]
+    );
+    assert_eq!((rows[1].offers, rows[1].recorded_outcome), (0, None));
+
+    let select = |q: ReportQuery| async move {
+        store
+            .report_rows(&ReportQuery { limit: 10, ..q })
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| r.id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        select(ReportQuery {
+            kind: Some(TargetKind::User),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s2"]
+    );
+    assert_eq!(
+        select(ReportQuery {
+            service: Some("support".into()),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s1"]
+    );
+    assert_eq!(
+        select(ReportQuery {
+            user: Some("alex".into()),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s2"]
+    );
+    assert_eq!(
+        select(ReportQuery {
+            from: Some(at(150)),
+            to: Some(at(201)),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s2", "s3"]
+    );
+    assert_eq!(
+        select(ReportQuery {
+            after: Some((at(200), sid("s2"))),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s3"]
+    );
+    let limited = store
+        .report_rows(&ReportQuery {
+            limit: 2,
+            ..ReportQuery::default()
+        })
+        .await
+        .expect("rows");
+    assert_eq!(limited.len(), 2);
+    let none = store
+        .report_rows(&ReportQuery::default())
+        .await
+        .expect("rows");
+    assert!(none.is_empty(), "a limit of 0 reads nothing");
+}

@@ -1,0 +1,343 @@
+//! Interact's persistence behind one interface: the [`Store`] trait (its reporting part
+//! is [`ReportStore`]), the records it keeps, and a [`StoreError`] that says nothing of
+//! the backend. [`MemoryStore`] keeps everything in memory (tests, and a server that need
+//! not survive a restart); `interact-store-sqlite` is the embedded default. Every backend
+//! passes the same [`conformance`] suite.
+//!
+//! ```
+//! # async fn demo() -> Result<(), interact_store::StoreError> {
+//! use interact_store::{MemoryStore, Store, TemplateRecord};
+//! use interact_sdk::time::UnixMillis;
+//!
+//! let store = MemoryStore::default();
+//! let shop = TemplateRecord { name: "shop".into(), origins: vec!["https://shop.example".into()] };
+//! store.put_template(&shop, UnixMillis(1)).await?;
+//! assert_eq!(store.templates().await?, [shop]);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod conformance;
+mod memory;
+mod report;
+
+pub use memory::MemoryStore;
+pub use report::{ReportStore, session_reports};
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use interact_model::TargetRef;
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{AgentId, Seq, SessionId};
+use interact_sdk::protocol::{EndReason, EventFrame, SessionEvent, encode};
+use interact_sdk::time::UnixMillis;
+use serde::Serialize;
+
+/// A storage failure, whatever the backend. Callers log it and answer with a generic
+/// error, except for the variants that say something about the data ([`Self::Conflict`],
+/// [`Self::NotFound`], [`Self::Referenced`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (its connection, its files, its schema migration).
+    #[error("database: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored value could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// A unique key already exists.
+    #[error("already exists")]
+    Conflict,
+    /// A row the write refers to does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Rows still refer to the one the write would delete.
+    #[error("still referenced: {0}")]
+    Referenced(String),
+}
+
+impl StoreError {
+    /// A backend failure from its own error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+/// A Domain Template as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TemplateRecord {
+    /// Unique name.
+    pub name: String,
+    /// Origin patterns.
+    pub origins: Vec<String>,
+}
+
+/// An embed code as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmbedCodeRecord {
+    /// The code.
+    pub code: EmbedCode,
+    /// What it points at.
+    pub target: TargetRef,
+    /// The Domain Template it is bound to.
+    pub template: String,
+    /// When it was made.
+    pub created_at: UnixMillis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// A session as stored (its events are stored apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session.
+    pub id: SessionId,
+    /// The embed code it came through.
+    pub embed_code: EmbedCode,
+    /// The target.
+    pub target: TargetRef,
+    /// The client's `start_chat` id and the session, `<start id> <session id>`: client
+    /// ids need only be unique per client, so two visitors' clients may choose the same
+    /// one (the schema's `UNIQUE (embed_code, start_id)` must not refuse the second).
+    pub start_id: String,
+    /// What identifies the `start_chat` this session answers (the server's start key:
+    /// unique). `None` for sessions stored before it existed.
+    pub start_key: Option<String>,
+    /// The last time a visitor connection of the session was open (it closed then).
+    pub visitor_seen_at: Option<UnixMillis>,
+    /// SHA-256 (hex) of the resume token.
+    pub token_hash: String,
+    /// Display name from the form.
+    pub visitor_name: String,
+    /// Email from the form.
+    pub visitor_email: String,
+    /// Consent receipt: policy version.
+    pub consent_version: String,
+    /// Consent receipt: time.
+    pub consent_at: UnixMillis,
+    /// The page origin the chat came from.
+    pub origin: String,
+    /// The agent who took it.
+    pub agent_id: Option<AgentId>,
+    /// Creation time.
+    pub created_at: UnixMillis,
+    /// End time and reason.
+    pub ended: Option<(UnixMillis, EndReason)>,
+}
+
+/// A session event encoded once: the JSON of its [`SessionEvent`] is what the store keeps
+/// (the `event` column), and the same bytes, inside the `event` frame, are what every
+/// connection of the session is sent.
+#[derive(Clone, Debug)]
+pub struct EncodedEvent {
+    /// Its sequence number.
+    pub seq: Seq,
+    /// When the server stored it.
+    pub at: UnixMillis,
+    /// How the session ended, if this is its `ended` event.
+    pub ended: Option<EndReason>,
+    /// The whole `event` frame, as sent (UTF-8).
+    frame: Bytes,
+    /// Where the event's own JSON is inside `frame`.
+    event: Range<usize>,
+}
+
+impl EncodedEvent {
+    /// Encodes `ev`: its event's JSON once, and the `event` frame around it (the same
+    /// text as `encode(&ServerFrame::Event(ev))`).
+    pub fn new(ev: &EventFrame) -> Self {
+        let event = encode(&ev.event);
+        let session = encode(&ev.session);
+        let mut frame = String::with_capacity(event.len() + session.len() + 64);
+        frame.push_str(r#"{"type":"event","session":"#);
+        frame.push_str(&session);
+        // Writing to a String cannot fail.
+        let _ = write!(frame, r#","seq":{},"at":{},"event":"#, ev.seq.0, ev.at.0);
+        let start = frame.len();
+        frame.push_str(&event);
+        let end = frame.len();
+        frame.push('}');
+        let ended = match &ev.event {
+            SessionEvent::Ended { reason } => Some(*reason),
+            _ => None,
+        };
+        Self {
+            seq: ev.seq,
+            at: ev.at,
+            ended,
+            frame: Bytes::from(frame),
+            event: start..end,
+        }
+    }
+
+    /// The JSON of the event alone (what the store keeps).
+    pub fn event_json(&self) -> &str {
+        &self.frame_str()[self.event.clone()]
+    }
+
+    /// The `event` frame as text.
+    pub fn frame_str(&self) -> &str {
+        // Made from a `String` in `new`.
+        std::str::from_utf8(&self.frame)
+            .unwrap_or_else(|e| unreachable!("an encoded event is UTF-8: {e}"))
+    }
+
+    /// The `event` frame's bytes (shared, not copied, between connections).
+    pub fn frame(&self) -> Bytes {
+        self.frame.clone()
+    }
+}
+
+/// The stored state of a session's workflow run (the server stores it after every input
+/// that changed the run, to resume it after a restart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowRunRecord {
+    /// The session.
+    pub session: SessionId,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The workflow's fingerprint (`interact_workflow::Workflow::fingerprint`).
+    pub fingerprint: String,
+    /// The run's snapshot, as JSON (`interact_workflow::RunSnapshot`).
+    pub state: String,
+    /// When it was written.
+    pub updated_at: UnixMillis,
+}
+
+/// Everything the server keeps (reporting in [`ReportStore`]).
+#[async_trait]
+pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
+    /// Creates or replaces a Domain Template.
+    async fn put_template(&self, t: &TemplateRecord, at: UnixMillis) -> Result<(), StoreError>;
+    /// All Domain Templates, by name.
+    async fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError>;
+    /// Deletes a template that no live embed code uses; `Ok(false)` if absent,
+    /// [`StoreError::Conflict`] if a live embed code uses it, [`StoreError::Referenced`] if
+    /// only revoked ones (which are kept) still name it.
+    async fn delete_template(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new embed code: [`StoreError::Conflict`] if the code exists,
+    /// [`StoreError::NotFound`] if its template does not.
+    async fn create_embed_code(&self, r: &EmbedCodeRecord) -> Result<(), StoreError>;
+    /// One embed code, revoked or not.
+    async fn embed_code(&self, code: &EmbedCode) -> Result<Option<EmbedCodeRecord>, StoreError>;
+    /// All embed codes.
+    async fn embed_codes(&self) -> Result<Vec<EmbedCodeRecord>, StoreError>;
+    /// Revokes a code; `Ok(false)` if unknown or already revoked.
+    async fn revoke_embed_code(&self, code: &EmbedCode, at: UnixMillis)
+    -> Result<bool, StoreError>;
+
+    /// The session whose `start_key` is `key`, if any.
+    async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Replaces a session's resume token (its hash); the old one stops working.
+    async fn set_token_hash(&self, session: &SessionId, hash: &str) -> Result<(), StoreError>;
+    /// Records that a visitor connection of the session was open until `at`.
+    async fn set_visitor_seen(&self, session: &SessionId, at: UnixMillis)
+    -> Result<(), StoreError>;
+
+    /// Creates a session with its first events, atomically. A session with the same
+    /// `start_key` is a [`StoreError::Conflict`].
+    async fn create_session(
+        &self,
+        s: &SessionRecord,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError>;
+    /// Appends events to a session, atomically; records the end if one is among them
+    /// (and, with it, forgets the session's workflow run).
+    async fn append_events(
+        &self,
+        session: &SessionId,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError>;
+    /// Records the agent who took a session.
+    async fn set_session_agent(
+        &self,
+        session: &SessionId,
+        agent: &AgentId,
+    ) -> Result<(), StoreError>;
+    /// One session.
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every event of a session, in order.
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError>;
+    /// Sessions that have not ended (to restore after a restart).
+    async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Creates or replaces the stored state of a session's workflow run.
+    async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError>;
+    /// The stored workflow run of a session, if any.
+    async fn workflow_run(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<WorkflowRunRecord>, StoreError>;
+    /// Forgets a session's workflow run (it ended); nothing if there is none.
+    async fn delete_workflow_run(&self, session: &SessionId) -> Result<(), StoreError>;
+
+    /// Stores an agent sign-in token (by hash).
+    async fn put_agent_token(
+        &self,
+        hash: &str,
+        user: &str,
+        at: UnixMillis,
+        expires: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The user of a token that has not expired at `now`, and when it expires.
+    async fn agent_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError>;
+    /// Removes a token (sign-out).
+    async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError>;
+    /// Removes every token of `user` (an administrator signed them out); returns how
+    /// many there were.
+    async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use interact_sdk::ids::MessageId;
+    use interact_sdk::protocol::{AgentInfo, Party, ServerFrame};
+
+    use super::*;
+
+    #[test]
+    fn an_encoded_event_is_the_event_frame_and_its_event_json() {
+        let session = SessionId::new("s0123abc").expect("valid");
+        let events = [
+            SessionEvent::Message {
+                id: MessageId::new("m-1").expect("valid"),
+                from: Party::Visitor,
+                author: Some("Vera \"V\" <b>".into()),
+                text: "line\nbreak \u{1F600} \\ </script>".into(),
+            },
+            SessionEvent::Queued { position: 3 },
+            SessionEvent::AgentJoined {
+                agent: AgentInfo {
+                    id: AgentId::new("alex").expect("valid"),
+                    display_name: "Alex".into(),
+                },
+            },
+            SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            },
+        ];
+        for (n, event) in events.into_iter().enumerate() {
+            let ev = EventFrame {
+                session: session.clone(),
+                seq: Seq(n as u64 + 1),
+                at: UnixMillis(1_700_000_000_123 + n as u64),
+                event,
+            };
+            let e = EncodedEvent::new(&ev);
+            assert_eq!(e.frame_str(), encode(&ServerFrame::Event(ev.clone())));
+            assert_eq!(e.event_json(), encode(&ev.event));
+            assert_eq!((e.seq, e.at), (ev.seq, ev.at));
+            let ended = matches!(ev.event, SessionEvent::Ended { .. });
+            assert_eq!(e.ended.is_some(), ended);
+        }
+    }
+}

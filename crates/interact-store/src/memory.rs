@@ -1,0 +1,427 @@
+//! [`MemoryStore`]: everything in memory, behind one lock. For tests of the server's node
+//! (on a virtual clock, with no IO to wait for) and for a server that need not keep
+//! anything across a restart. It passes the same [`conformance`](crate::conformance)
+//! suite as the database backends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use interact_model::TargetRef;
+use interact_report::{Outcome, ReportQuery, ReportRow, TargetKind};
+use interact_sdk::embed::EmbedCode;
+use interact_sdk::ids::{AgentId, SessionId};
+use interact_sdk::protocol::EventFrame;
+use interact_sdk::time::UnixMillis;
+
+use crate::{
+    EmbedCodeRecord, EncodedEvent, ReportStore, SessionRecord, Store, StoreError, TemplateRecord,
+    WorkflowRunRecord,
+};
+
+/// A session's report facts besides its events.
+#[derive(Debug, Default)]
+struct ReportFacts {
+    offered_at: Option<UnixMillis>,
+    offers: u64,
+    outcome: Option<Outcome>,
+    path: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    templates: BTreeMap<String, Vec<String>>,
+    codes: BTreeMap<String, EmbedCodeRecord>,
+    sessions: BTreeMap<SessionId, SessionRecord>,
+    /// Each session's events, in order (`seq` 1 first).
+    events: HashMap<SessionId, Vec<EventFrame>>,
+    runs: HashMap<SessionId, WorkflowRunRecord>,
+    /// Token hash to (user, expiry).
+    tokens: HashMap<String, (String, UnixMillis)>,
+    reports: HashMap<SessionId, ReportFacts>,
+}
+
+/// The in-memory [`Store`].
+#[derive(Debug, Default)]
+pub struct MemoryStore(Mutex<Inner>);
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn not_found(what: &str) -> StoreError {
+    StoreError::NotFound(what.to_owned())
+}
+
+/// Decodes encoded events back into frames (as a database backend reads its rows).
+fn frames(session: &SessionId, events: &[EncodedEvent]) -> Result<Vec<EventFrame>, StoreError> {
+    events
+        .iter()
+        .map(|e| {
+            Ok(EventFrame {
+                session: session.clone(),
+                seq: e.seq,
+                at: e.at,
+                event: serde_json::from_str(e.event_json())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
+}
+
+impl Inner {
+    /// Appends `events` to `session`'s log, all or none: each must come right after the
+    /// last stored (a `seq` taken already is a [`StoreError::Conflict`]).
+    fn append(&mut self, session: &SessionId, events: &[EncodedEvent]) -> Result<(), StoreError> {
+        let new = frames(session, events)?;
+        let log = self.events.entry(session.clone()).or_default();
+        let first = log.len() as u64 + 1;
+        if new.iter().zip(first..).any(|(e, seq)| e.seq.0 != seq) {
+            return Err(StoreError::Conflict);
+        }
+        log.extend(new);
+        if let Some(ended) = events.iter().find_map(|e| e.ended.map(|r| (e.at, r)))
+            && let Some(s) = self.sessions.get_mut(session)
+        {
+            s.ended = Some(ended);
+            self.runs.remove(session);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put_template(&self, t: &TemplateRecord, _at: UnixMillis) -> Result<(), StoreError> {
+        self.lock()
+            .templates
+            .insert(t.name.clone(), t.origins.clone());
+        Ok(())
+    }
+
+    async fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .templates
+            .iter()
+            .map(|(name, origins)| TemplateRecord {
+                name: name.clone(),
+                origins: origins.clone(),
+            })
+            .collect())
+    }
+
+    async fn delete_template(&self, name: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let users = inner.codes.values().filter(|c| c.template == name);
+        let (live, revoked): (Vec<_>, Vec<_>) = users.partition(|c| c.revoked_at.is_none());
+        if !live.is_empty() {
+            return Err(StoreError::Conflict);
+        }
+        if !revoked.is_empty() {
+            return Err(StoreError::Referenced(format!(
+                "revoked embed codes name the template {name:?}"
+            )));
+        }
+        Ok(inner.templates.remove(name).is_some())
+    }
+
+    async fn create_embed_code(&self, r: &EmbedCodeRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.codes.contains_key(r.code.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        if !inner.templates.contains_key(&r.template) {
+            return Err(not_found(&format!("Domain Template {:?}", r.template)));
+        }
+        inner.codes.insert(r.code.as_str().to_owned(), r.clone());
+        Ok(())
+    }
+
+    async fn embed_code(&self, code: &EmbedCode) -> Result<Option<EmbedCodeRecord>, StoreError> {
+        Ok(self.lock().codes.get(code.as_str()).cloned())
+    }
+
+    async fn embed_codes(&self) -> Result<Vec<EmbedCodeRecord>, StoreError> {
+        let mut codes: Vec<EmbedCodeRecord> = self.lock().codes.values().cloned().collect();
+        codes.sort_by(|a, b| (a.created_at, a.code.as_str()).cmp(&(b.created_at, b.code.as_str())));
+        Ok(codes)
+    }
+
+    async fn revoke_embed_code(
+        &self,
+        code: &EmbedCode,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        match self.lock().codes.get_mut(code.as_str()) {
+            Some(c) if c.revoked_at.is_none() => {
+                c.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .values()
+            .find(|s| s.start_key.as_deref() == Some(key))
+            .cloned())
+    }
+
+    async fn set_token_hash(&self, session: &SessionId, hash: &str) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().sessions.get_mut(session) {
+            s.token_hash = hash.to_owned();
+        }
+        Ok(())
+    }
+
+    async fn set_visitor_seen(
+        &self,
+        session: &SessionId,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().sessions.get_mut(session) {
+            s.visitor_seen_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        s: &SessionRecord,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let taken = inner.sessions.contains_key(&s.id)
+            || inner.sessions.values().any(|o| {
+                (o.embed_code == s.embed_code && o.start_id == s.start_id)
+                    || (s.start_key.is_some() && o.start_key == s.start_key)
+            });
+        if taken {
+            return Err(StoreError::Conflict);
+        }
+        // Decoded before anything is written: all or nothing.
+        frames(&s.id, events)?;
+        inner.sessions.insert(s.id.clone(), s.clone());
+        if let Err(e) = inner.append(&s.id, events) {
+            inner.sessions.remove(&s.id);
+            inner.events.remove(&s.id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn append_events(
+        &self,
+        session: &SessionId,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(session) {
+            return Err(not_found(&format!("session {session}")));
+        }
+        inner.append(session, events)
+    }
+
+    async fn set_session_agent(
+        &self,
+        session: &SessionId,
+        agent: &AgentId,
+    ) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().sessions.get_mut(session) {
+            s.agent_id = Some(agent.clone());
+        }
+        Ok(())
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.lock().sessions.get(id).cloned())
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError> {
+        Ok(self.lock().events.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut open: Vec<SessionRecord> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.ended.is_none())
+            .cloned()
+            .collect();
+        open.sort_by_key(|s| s.created_at);
+        Ok(open)
+    }
+
+    async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(&run.session) {
+            return Err(not_found(&format!("session {}", run.session)));
+        }
+        inner.runs.insert(run.session.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn workflow_run(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<WorkflowRunRecord>, StoreError> {
+        Ok(self.lock().runs.get(session).cloned())
+    }
+
+    async fn delete_workflow_run(&self, session: &SessionId) -> Result<(), StoreError> {
+        self.lock().runs.remove(session);
+        Ok(())
+    }
+
+    async fn put_agent_token(
+        &self,
+        hash: &str,
+        user: &str,
+        _at: UnixMillis,
+        expires: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.tokens.contains_key(hash) {
+            return Err(StoreError::Conflict);
+        }
+        inner
+            .tokens
+            .insert(hash.to_owned(), (user.to_owned(), expires));
+        Ok(())
+    }
+
+    async fn agent_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .get(hash)
+            .filter(|(_, expires)| *expires > now)
+            .cloned())
+    }
+
+    async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
+        self.lock().tokens.remove(hash);
+        Ok(())
+    }
+
+    async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.tokens.len();
+        inner.tokens.retain(|_, (u, _)| u != user);
+        Ok((before - inner.tokens.len()) as u64)
+    }
+}
+
+impl MemoryStore {
+    /// The report facts of `session`, which must exist.
+    fn facts<R>(
+        &self,
+        session: &SessionId,
+        f: impl FnOnce(&mut ReportFacts) -> R,
+    ) -> Result<R, StoreError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(session) {
+            return Err(not_found(&format!("session {session}")));
+        }
+        Ok(f(inner.reports.entry(session.clone()).or_default()))
+    }
+}
+
+#[async_trait]
+impl ReportStore for MemoryStore {
+    async fn record_offer(&self, session: &SessionId, at: UnixMillis) -> Result<(), StoreError> {
+        self.facts(session, |r| {
+            r.offered_at.get_or_insert(at);
+            r.offers += 1;
+        })
+    }
+
+    async fn record_outcome(
+        &self,
+        session: &SessionId,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        self.facts(session, |r| r.outcome = Some(outcome))
+    }
+
+    async fn record_workflow_step(
+        &self,
+        session: &SessionId,
+        _at: UnixMillis,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        self.facts(session, |r| r.path.push(label.to_owned()))
+    }
+
+    async fn report_rows(&self, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+        let inner = self.lock();
+        let mut sessions: Vec<&SessionRecord> = inner
+            .sessions
+            .values()
+            .filter(|s| {
+                let kind = match s.target {
+                    TargetRef::Service(_) => TargetKind::Service,
+                    TargetRef::User(_) => TargetKind::User,
+                };
+                q.kind.is_none_or(|k| k == kind)
+                    && q.service.as_ref().is_none_or(
+                        |id| matches!(&s.target, TargetRef::Service(x) if x.as_str() == id),
+                    )
+                    && q.user.as_ref().is_none_or(
+                        |id| matches!(&s.target, TargetRef::User(x) if x.as_str() == id),
+                    )
+                    && q.from.is_none_or(|from| s.created_at >= from)
+                    && q.to.is_none_or(|to| s.created_at < to)
+                    && q.after
+                        .as_ref()
+                        .is_none_or(|after| (s.created_at, &s.id) > (after.0, &after.1))
+            })
+            .collect();
+        sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(sessions
+            .into_iter()
+            .take(q.limit)
+            .map(|s| {
+                let facts = inner.reports.get(&s.id);
+                ReportRow {
+                    id: s.id.clone(),
+                    target: s.target.clone(),
+                    created_at: s.created_at,
+                    offered_at: facts.and_then(|f| f.offered_at),
+                    offers: facts.map_or(0, |f| f.offers),
+                    recorded_outcome: facts.and_then(|f| f.outcome),
+                    events: inner
+                        .events
+                        .get(&s.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|e| (e.at, e.event.clone()))
+                        .collect(),
+                    workflow_path: facts.map(|f| f.path.clone()).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    async fn fresh() -> (MemoryStore, ()) {
+        (MemoryStore::default(), ())
+    }
+
+    crate::store_conformance_tests!(fresh);
+}
