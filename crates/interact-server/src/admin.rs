@@ -6,7 +6,7 @@
 //! These functions work on the [`Store`] and the [`Tenant`] alone; a running server
 //! refreshes its cached templates afterwards ([`AppState::reload_templates`]).
 //!
-//! [`AppState::reload_templates`]: crate::state::AppState::reload_templates
+//! [`AppState::reload_templates`]: crate::node::state::AppState::reload_templates
 
 use std::str::FromStr;
 

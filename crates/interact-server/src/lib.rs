@@ -37,7 +37,6 @@ pub mod ice;
 pub mod listen;
 pub mod metrics;
 pub mod node;
-pub mod state;
 pub mod ws;
 
 use std::future::Future;
@@ -56,7 +55,7 @@ use interact_store_sqlite::SqliteStore;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// Largest HTTP request body the server reads (the JSON bodies are tiny).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -89,7 +88,7 @@ pub fn app(state: AppState) -> Router {
 /// requests in flight finish, closes every WebSocket with 1001 and waits (up to
 /// [`SHUTDOWN_GRACE`]) until they are gone. Connections are bounded per address and in
 /// all, and requests must send their headers in time ([`listen`]). Client addresses are
-/// available to handlers ([`state::ClientIp`]).
+/// available to handlers ([`listen::ClientIp`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,

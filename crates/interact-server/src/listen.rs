@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// File descriptors kept free of connections, for the database, log files and the like.
 const RESERVED_FDS: u64 = 64;
@@ -301,4 +301,25 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     drop(stop_rx);
     stop_tx.closed().await;
+}
+
+/// The client's IP address, when the server runs with connect info (absent in
+/// `oneshot` tests).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
 }

@@ -15,7 +15,7 @@ use http_body_util::BodyExt as _;
 use interact_sdk::embed::EmbedCode;
 use interact_server::clock::system_now as now;
 use interact_server::config::Config;
-use interact_server::state::AppState;
+use interact_server::node::state::AppState;
 use interact_server::{app, auth, build_state};
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -20,7 +20,7 @@ use interact_server::clock::VirtualClock;
 use interact_server::config::Config;
 use interact_server::node::conn::{ConnEnds, Outgoing};
 use interact_server::node::session;
-use interact_server::state::AppState;
+use interact_server::node::state::AppState;
 use interact_store::{EmbedCodeRecord, MemoryStore};
 
 const DEMO: &str = include_str!("../../../config/demo.toml");

@@ -21,7 +21,7 @@ use interact_sdk::protocol::{
     IceCandidate, MediaState, Party, ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
-use interact_server::state::AppState;
+use interact_server::node::state::AppState;
 use interact_store::{EncodedEvent, SessionRecord};
 use serde_json::{Value, json};
 use tempfile::TempDir;

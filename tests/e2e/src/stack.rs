@@ -8,7 +8,7 @@ use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
-use interact_server::state::AppState;
+use interact_server::node::state::AppState;
 use interact_store::EmbedCodeRecord;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

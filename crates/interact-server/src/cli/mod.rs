@@ -26,7 +26,7 @@ use self::admin::{
 use self::secret::{hash_password, hash_token};
 use self::serve::serve;
 use crate::config::Config;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// The configuration used without `--config`, relative to the working directory.
 const DEFAULT_CONFIG: &str = "config/demo.toml";

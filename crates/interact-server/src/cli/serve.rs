@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::CliResult;
 use crate::config::Config;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 pub(super) async fn serve(path: &Path, config: Config) -> CliResult {
     // As many open files as the system lets this process have: the connection limits

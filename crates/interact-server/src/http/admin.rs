@@ -14,7 +14,7 @@ use super::{ApiJson, bearer};
 use crate::admin;
 use crate::auth;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::node::state::AppState;
 use interact_model::TargetRef;
 use interact_store::{EmbedCodeRecord, TemplateRecord};
 

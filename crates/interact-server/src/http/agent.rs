@@ -18,7 +18,8 @@ use serde_json::json;
 use super::{ApiJson, bearer};
 use crate::auth;
 use crate::error::AppError;
-use crate::state::{AppState, ClientIp};
+use crate::listen::ClientIp;
+use crate::node::state::AppState;
 
 /// How long a sign-in token is valid.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);

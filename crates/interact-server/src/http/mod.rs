@@ -85,7 +85,7 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// `X-Content-Type-Options: nosniff`, on every page and file the server renders.
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");

@@ -14,7 +14,7 @@ use tower_http::services::ServeDir;
 
 use super::NOSNIFF;
 use crate::admin::escape_html;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// The policy of the agent console: its own scripts, styles and socket only, and no
 /// framing. `'wasm-unsafe-eval'` lets its scripts compile the console's WebAssembly

@@ -18,7 +18,7 @@ use interact_store::session_reports;
 use super::NOSNIFF;
 use super::admin::Admin;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// The report routes.
 pub(super) fn router() -> Router<AppState> {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// The query of the visitor endpoints. A missing code is treated like an unknown one.
 #[derive(Debug, Deserialize)]

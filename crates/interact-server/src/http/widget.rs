@@ -20,7 +20,7 @@ use tower_http::services::ServeDir;
 use super::NOSNIFF;
 use crate::admin::{escape_html, snippet};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::node::state::AppState;
 use interact_model::{DomainTemplate, OriginPattern};
 use interact_store::EmbedCodeRecord;
 

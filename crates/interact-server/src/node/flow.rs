@@ -39,7 +39,7 @@ use interact_sdk::protocol::{EndReason, Party, SessionEvent};
 use interact_sdk::relay::Effect;
 
 use crate::node::hub::{LiveSession, SessionHandle};
-use crate::state::AppState;
+use crate::node::state::AppState;
 use interact_model::TargetRef;
 use interact_store::WorkflowRunRecord;
 use interact_workflow::{

@@ -13,7 +13,7 @@
 //! - [`web`]: the HTTP client of Web Request steps.
 //!
 //! The node reads the time only from the [`Clock`](interact_model::Clock) in
-//! [`AppState`](crate::state::AppState) and waits with tokio's timers, so a test runs it on
+//! [`AppState`](state::AppState) and waits with tokio's timers, so a test runs it on
 //! a virtual clock (tokio's paused time, [`crate::clock::VirtualClock`]) with the in-memory
 //! store.
 
@@ -21,4 +21,5 @@ pub mod conn;
 pub mod flow;
 pub mod hub;
 pub mod session;
+pub mod state;
 pub mod web;

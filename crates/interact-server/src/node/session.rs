@@ -21,7 +21,7 @@ use interact_workflow::Input;
 
 use crate::auth;
 use crate::node::hub::{Conn, LiveSession, SessionHandle, ws_frame};
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 fn internal(session: &SessionId) -> ErrorFrame {
     ErrorFrame::new(

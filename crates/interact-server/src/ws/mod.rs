@@ -33,7 +33,8 @@ use crate::auth;
 use crate::node::conn::{Conn, ConnEnds};
 use crate::node::hub::{Bucket, LiveSession};
 use crate::node::session;
-use crate::state::{AppState, ClientIp};
+use crate::listen::ClientIp;
+use crate::node::state::AppState;
 
 mod agent;
 mod read;

@@ -11,7 +11,7 @@ use interact_sdk::protocol::{
 use super::{MAX_MALFORMED, error, fatal};
 use crate::node::conn::{Conn, Killed};
 use crate::node::hub::Bucket;
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// What a reader loop should do after a frame.
 #[derive(Debug, PartialEq, Eq)]

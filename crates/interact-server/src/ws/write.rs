@@ -11,7 +11,7 @@ use interact_sdk::protocol::CloseCode;
 use tokio::sync::mpsc;
 
 use crate::node::conn::{ConnEnds, Outgoing, killed_now};
-use crate::state::AppState;
+use crate::node::state::AppState;
 
 /// Most frames written to the socket with one flush.
 const MAX_BATCH: usize = 32;

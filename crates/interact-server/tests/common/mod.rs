@@ -17,7 +17,7 @@ use interact_sdk::protocol::{
 };
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
-use interact_server::state::AppState;
+use interact_server::node::state::AppState;
 use interact_store::EmbedCodeRecord;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;

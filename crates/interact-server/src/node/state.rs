@@ -1,4 +1,5 @@
-//! Shared server state.
+//! The node's state: configuration, tenant, store, clock, hub, metrics and the Web
+//! Request client, shared by every handler and task (cheap to clone).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -198,26 +199,5 @@ impl AppState {
         }
         let template = self.template(&record.template);
         Ok((record, template))
-    }
-}
-
-/// The client's IP address, when the server runs with connect info (absent in
-/// `oneshot` tests).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
     }
 }
