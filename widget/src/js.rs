@@ -802,7 +802,7 @@ pub fn mount_widget(
         .lang
         .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
         .map(|t| Lang::from_tag(&t))
-        .unwrap_or(Lang::En);
+        .unwrap_or_default();
     let notify = notify.map(|f| -> crate::widget::Notify {
         Rc::new(move |kind, value| {
             let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &value);

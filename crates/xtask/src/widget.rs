@@ -82,14 +82,51 @@ pub(crate) fn served_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds both packages, the widget (and its compressed copies) first. Without `wasm-opt` on `PATH` the build still
-/// succeeds (larger).
+/// Builds both packages, the widget (and its compressed copies) first. Without
+/// `wasm-opt` on `PATH` the build still succeeds (larger).
 pub(crate) fn build() -> Result<()> {
+    write_loader_words()?;
     build_package(&WIDGET)?;
     for file in served_files()? {
         precompress(&file)?;
     }
     build_package(&CONSOLE)
+}
+
+/// Writes the loader's words of every language (from the widget's languages,
+/// `widget/src/i18n/`) into `www/widget/loader.js`, on its `var WORDS = ...;` line.
+fn write_loader_words() -> Result<()> {
+    let path = workspace::root().join("www/widget/loader.js");
+    let script =
+        fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let words = format!("var WORDS = {};", interact_widget::i18n::loader_words_js());
+    let updated = replace_words_line(&script, &words)
+        .with_context(|| format!("{} has no `var WORDS = ...;` line", path.display()))?;
+    if updated != script {
+        fs::write(&path, updated)?;
+        println!("wrote the loader's words into {}", path.display());
+    }
+    Ok(())
+}
+
+/// `script` with its one `var WORDS = ...;` line replaced by `line` (indentation kept).
+fn replace_words_line(script: &str, line: &str) -> Option<String> {
+    let mut found = false;
+    let out: Vec<String> = script
+        .split_inclusive('\n')
+        .map(|l| {
+            let trimmed = l.trim_start();
+            if !found && trimmed.starts_with("var WORDS = ") {
+                found = true;
+                let indent = &l[..l.len() - trimmed.len()];
+                let newline = if l.ends_with('\n') { "\n" } else { "" };
+                format!("{indent}{line}{newline}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    found.then(|| out.concat())
 }
 
 /// Builds one package (a cargo invocation of its own, so that the other package's
@@ -200,4 +237,20 @@ pub(crate) fn brotli(data: &[u8]) -> Result<Vec<u8>> {
         writer.write_all(data)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_words_line;
+
+    #[test]
+    fn the_words_line_is_replaced_in_place() {
+        let script = "(function () {\n  var lang = \"en\";\n  var WORDS = {};\n  go();\n})();\n";
+        let out = replace_words_line(script, "var WORDS = { en: {} };").expect("has the line");
+        assert_eq!(
+            out,
+            "(function () {\n  var lang = \"en\";\n  var WORDS = { en: {} };\n  go();\n})();\n"
+        );
+        assert_eq!(replace_words_line("var x = 1;\n", "var WORDS = {};"), None);
+    }
 }
