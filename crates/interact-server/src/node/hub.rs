@@ -272,11 +272,11 @@ struct Inner {
     /// Agents' connections (an agent may have several tabs).
     agents: BTreeMap<String, Vec<AgentConn>>,
     /// Queues, presence, load and offers.
-    router: Distributor,
-    /// What the router asked for that needs the sessions' logs or workflows (offers,
+    distributor: Distributor,
+    /// What the distributor asked for that needs the sessions' logs or workflows (offers,
     /// queue positions, expired offers): [`Hub::take_work`].
     work: Vec<Output>,
-    /// The router's deadline when it was last looked at.
+    /// The distributor's deadline when it was last looked at.
     armed: Option<UnixMillis>,
 }
 
@@ -289,10 +289,10 @@ impl Inner {
             .map(|a| &a.conn)
     }
 
-    /// Carries out what the router said that is only a frame to agents; keeps the rest
+    /// Carries out what the distributor said that is only a frame to agents; keeps the rest
     /// for [`Hub::take_work`].
     fn flush(&mut self) {
-        while let Some(out) = self.router.poll_output() {
+        while let Some(out) = self.distributor.poll_output() {
             match &out {
                 Output::Withdraw {
                     session,
@@ -312,7 +312,7 @@ impl Inner {
                     tracing::info!(
                         %agent,
                         ?presence,
-                        "presence set by the router (missed offers)"
+                        "presence set by distribution (missed offers)"
                     );
                     for c in self.conns_of(agent) {
                         c.send(&ServerFrame::Presence {
@@ -330,9 +330,9 @@ impl Inner {
 /// one pass over a queue then serves many decisions.
 pub const POSITION_INTERVAL_MS: u64 = 1_000;
 
-/// The router for a tenant: every service with the members who can take its chats,
+/// The distributor for a tenant: every service with the members who can take its chats,
 /// every user as the target of direct contacts.
-fn router_for(tenant: &Tenant, limits: &LimitsSection) -> Distributor {
+fn distributor_for(tenant: &Tenant, limits: &LimitsSection) -> Distributor {
     let config = DistributorConfig {
         max_chats: u32::try_from(limits.max_chats_per_agent).unwrap_or(u32::MAX),
         offer_timeout_ms: limits.offer_timeout_secs.saturating_mul(1000),
@@ -363,7 +363,7 @@ pub struct Hub {
     /// The node's time (the state's clock).
     clock: Arc<dyn Clock>,
     next_conn: AtomicU64,
-    /// Woken when the router's next deadline moves earlier ([`Hub::next_timeout`]).
+    /// Woken when the distributor's next deadline moves earlier ([`Hub::next_timeout`]).
     timer: tokio::sync::Notify,
 }
 
@@ -377,7 +377,7 @@ impl Hub {
                 sessions: HashMap::new(),
                 visitors: HashMap::new(),
                 agents: BTreeMap::new(),
-                router: router_for(tenant, limits),
+                distributor: distributor_for(tenant, limits),
                 work: Vec::new(),
                 armed: None,
             }),
@@ -386,11 +386,11 @@ impl Hub {
         }
     }
 
-    /// After the router was driven: carries out what it said and wakes the timer task if
+    /// After the distributor was driven: carries out what it said and wakes the timer task if
     /// its next deadline moved earlier.
     fn settled(&self, inner: &mut Inner) {
         inner.flush();
-        let next = inner.router.poll_timeout();
+        let next = inner.distributor.poll_timeout();
         if next != inner.armed {
             let earlier = match (next, inner.armed) {
                 (Some(n), Some(a)) => n < a,
@@ -407,7 +407,7 @@ impl Hub {
     /// When distribution next needs [`Self::expire_offers`] (an offer lapses, coalesced
     /// queue positions are due).
     pub fn next_timeout(&self) -> Option<UnixMillis> {
-        self.lock().router.poll_timeout()
+        self.lock().distributor.poll_timeout()
     }
 
     /// Completes when [`Self::next_timeout`] may have moved earlier.
@@ -447,12 +447,12 @@ impl Hub {
         let mut inner = self.lock();
         if !ended {
             match agent {
-                Some(agent) => inner.router.add_assigned(id.clone(), &target, kind, &agent),
+                Some(agent) => inner.distributor.add_assigned(id.clone(), &target, kind, &agent),
                 None => {
-                    inner.router.add(id.clone(), &target, TaskKind::Chat);
+                    inner.distributor.add(id.clone(), &target, TaskKind::Chat);
                     if queue {
                         // In the queue since it was created (a restart keeps its place).
-                        inner.router.enqueue(&id, Priority::DEFAULT, created);
+                        inner.distributor.enqueue(&id, Priority::DEFAULT, created);
                     }
                 }
             }
@@ -506,7 +506,7 @@ impl Hub {
 
     /// Keeps a session loaded from the store in memory, unless another task loaded it
     /// first: the one in memory is returned either way. Distribution is not touched (the
-    /// router kept the session while it was out of memory).
+    /// distributor kept the session while it was out of memory).
     pub fn cache_session(&self, live: LiveSession) -> SessionHandle {
         let id = live.record.id.clone();
         self.lock()
@@ -553,14 +553,14 @@ impl Hub {
 
     /// Number of sessions in memory that have not ended.
     pub fn open_sessions(&self) -> usize {
-        self.lock().router.len()
+        self.lock().distributor.len()
     }
 
     /// The session ended: it leaves the queue (an open offer is withdrawn) or frees its
     /// agent.
     pub fn session_ended(&self, id: &SessionId) {
         let mut inner = self.lock();
-        inner.router.remove(id, self.clock.now());
+        inner.distributor.remove(id, self.clock.now());
         self.settled(&mut inner);
     }
 
@@ -595,7 +595,7 @@ impl Hub {
                 conn,
                 token_hash: token_hash.to_owned(),
             });
-        inner.router.set_signed_in(user, true, now);
+        inner.distributor.set_signed_in(user, true, now);
         self.settled(&mut inner);
     }
 
@@ -641,7 +641,7 @@ impl Hub {
         conns.retain(|c| c.conn.id != conn_id);
         if conns.is_empty() {
             inner.agents.remove(user);
-            inner.router.set_signed_in(user, false, self.clock.now());
+            inner.distributor.set_signed_in(user, false, self.clock.now());
             self.settled(&mut inner);
         }
     }
@@ -649,24 +649,24 @@ impl Hub {
     /// Sets an agent's presence.
     pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
         let mut inner = self.lock();
-        inner.router.set_presence(user, presence, now);
+        inner.distributor.set_presence(user, presence, now);
         self.settled(&mut inner);
     }
 
     /// Sessions held by the agent.
     pub fn agent_sessions(&self, user: &str) -> Vec<SessionId> {
-        self.lock().router.held_by(user)
+        self.lock().distributor.held_by(user)
     }
 
     /// Whether the agent holds `session`.
     pub fn holds(&self, user: &str, session: &SessionId) -> bool {
-        self.lock().router.agent_of(session) == Some(user)
+        self.lock().distributor.agent_of(session) == Some(user)
     }
 
     /// Sends a frame to every connection of the session's agent.
     pub fn send_to_agent_of(&self, id: &SessionId, frame: &ServerFrame) {
         let inner = self.lock();
-        if let Some(agent) = inner.router.agent_of(id) {
+        if let Some(agent) = inner.distributor.agent_of(id) {
             for c in inner.conns_of(agent) {
                 c.send(frame);
             }
@@ -715,7 +715,7 @@ impl Hub {
     /// Sends an encoded frame to both parties of a session.
     pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
         let inner = self.lock();
-        let agent = inner.router.agent_of(id);
+        let agent = inner.distributor.agent_of(id);
         for c in inner
             .visitors
             .get(id)
@@ -730,7 +730,7 @@ impl Hub {
     /// available. One at their chat limit or in a call still counts (the visitor waits in
     /// the queue); nobody available, or only busy and away agents, is `NoAgents`.
     pub fn availability(&self, target: &TargetRef) -> Availability {
-        if self.lock().router.is_open(target) {
+        if self.lock().distributor.is_open(target) {
             Availability::Open
         } else {
             Availability::NoAgents
@@ -750,28 +750,28 @@ impl Hub {
     /// queue positions come out.
     pub fn expire_offers(&self, now: UnixMillis) {
         let mut inner = self.lock();
-        inner.router.handle_timeout(now);
+        inner.distributor.handle_timeout(now);
         self.settled(&mut inner);
     }
 
     /// The agent declines `session`; returns whether it was offered to them.
     pub fn decline(&self, session: &SessionId, agent: &str) -> bool {
         let mut inner = self.lock();
-        let open = inner.router.decline(session, agent, self.clock.now());
+        let open = inner.distributor.decline(session, agent, self.clock.now());
         self.settled(&mut inner);
         open
     }
 
     /// Whether `session` is currently offered to `agent`.
     pub fn is_offered_to(&self, session: &SessionId, agent: &str) -> bool {
-        self.lock().router.is_offered_to(session, agent)
+        self.lock().distributor.is_offered_to(session, agent)
     }
 
     /// A call was accepted in `session`: its agent is in a call and gets no other task
     /// until [`Self::call_ended`].
     pub fn call_started(&self, session: &SessionId, now: UnixMillis) {
         let mut inner = self.lock();
-        inner.router.call_started(session, now);
+        inner.distributor.call_started(session, now);
         self.settled(&mut inner);
     }
 
@@ -780,7 +780,7 @@ impl Hub {
     /// if no call was on.
     pub fn call_ended(&self, session: &SessionId, now: UnixMillis) {
         let mut inner = self.lock();
-        inner.router.call_ended(session, now);
+        inner.distributor.call_ended(session, now);
         self.settled(&mut inner);
     }
 
@@ -792,7 +792,7 @@ impl Hub {
         now: UnixMillis,
     ) -> Result<(), interact_routing::AcceptError> {
         let mut inner = self.lock();
-        let accepted = inner.router.accept(session, agent, now);
+        let accepted = inner.distributor.accept(session, agent, now);
         self.settled(&mut inner);
         accepted
     }
@@ -801,7 +801,7 @@ impl Hub {
     /// be stored).
     pub fn requeue(&self, session: &SessionId, now: UnixMillis) {
         let mut inner = self.lock();
-        inner.router.requeue(session, now);
+        inner.distributor.requeue(session, now);
         self.settled(&mut inner);
     }
 
@@ -810,7 +810,7 @@ impl Hub {
     pub fn enqueue(&self, id: &SessionId, priority: u8, now: UnixMillis) {
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
-        inner.router.enqueue(id, priority, now);
+        inner.distributor.enqueue(id, priority, now);
         self.settled(&mut inner);
     }
 
@@ -818,14 +818,14 @@ impl Hub {
     pub fn set_priority(&self, id: &SessionId, priority: u8) {
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
-        inner.router.set_priority(id, priority, self.clock.now());
+        inner.distributor.set_priority(id, priority, self.clock.now());
         self.settled(&mut inner);
     }
 
     /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
     pub fn dequeue(&self, id: &SessionId) {
         let mut inner = self.lock();
-        inner.router.dequeue(id, self.clock.now());
+        inner.distributor.dequeue(id, self.clock.now());
         self.settled(&mut inner);
     }
 
@@ -833,13 +833,13 @@ impl Hub {
     /// position is recomputed among the new target's sessions.
     pub fn retarget(&self, id: &SessionId, target: TargetRef) {
         let mut inner = self.lock();
-        inner.router.retarget(id, &target, self.clock.now());
+        inner.distributor.retarget(id, &target, self.clock.now());
         self.settled(&mut inner);
     }
 
     /// The service's members who could take a chat now, and those signed in who cannot
     /// (busy, away, at their chat limit, in a call): (available, busy).
     pub fn agent_counts(&self, target: &TargetRef) -> (u32, u32) {
-        self.lock().router.agent_counts(target)
+        self.lock().distributor.agent_counts(target)
     }
 }

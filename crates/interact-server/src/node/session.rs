@@ -41,7 +41,7 @@ pub async fn get(state: &AppState, id: &SessionId) -> Result<Option<SessionHandl
 }
 
 /// Loads a session (ended ones too) from the store into memory. Distribution is not
-/// touched: the router keeps open sessions whether they are in memory or not. If another
+/// touched: the distributor keeps open sessions whether they are in memory or not. If another
 /// task loaded it meanwhile, that copy is kept and returned.
 async fn load(state: &AppState, id: &SessionId) -> Result<Option<SessionHandle>, StoreError> {
     let Some(record) = state.store.session(id).await? else {
@@ -450,7 +450,7 @@ pub fn evict(state: &AppState) {
 /// Wakes distribution when it asks to (offers lapse, coalesced queue positions are due):
 /// one task per server, for as long as it runs.
 ///
-/// It also sweeps once a second: work the router produced where no caller dispatched
+/// It also sweeps once a second: work the distributor produced where no caller dispatched
 /// afterwards (an offer for an agent freed by a session's end, say) waits no longer.
 pub async fn run_timers(state: AppState) {
     const SWEEP: Duration = Duration::from_secs(1);
