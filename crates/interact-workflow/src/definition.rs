@@ -469,15 +469,9 @@ fn compile(
         successors.sort_unstable();
         successors.dedup();
         step.successors = successors;
-        if let Activity::CheckOpeningHours(c) = &mut step.activity {
-            let found = hours.get(&c.hours).ok_or_else(|| {
-                at_key(
-                    "hours",
-                    format!("no [[opening_hours]] is named {:?}", c.hours),
-                )
-            })?;
-            c.resolved = Some(found.clone());
-        }
+        step.activity
+            .link(hours)
+            .map_err(|(key, message)| at_key(key, message))?;
     }
 
     let workflow = Workflow {

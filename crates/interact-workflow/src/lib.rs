@@ -102,6 +102,24 @@
 //!   queued task again and re-arm the timer for the same instant; a Web Request in
 //!   flight counts as failed. Resume only under the same workflow
 //!   ([`Workflow::fingerprint`]).
+//!
+//! # Adding an activity
+//!
+//! Each activity is one file in `src/activity/`, as mini-redis has one file per command:
+//! its parameters (a strict serde struct; the structs are public as `activity::*`) and
+//! its `impl Behaviour`, which holds its checks, its exits and its step logic: what it
+//! does when the run reaches the step, and when something happens while the run waits
+//! there (it sees the run through `run::Cx`). `delay.rs` is a short example. To add one:
+//!
+//! 1. write `src/activity/<toml_name>.rs`;
+//! 2. in `src/activity/mod.rs`, declare it (`mod <toml_name>;`) and add its row to the
+//!    table: `<toml_name>::<Type> = "<toml_name>", "<Name in the documents>";` (and take
+//!    it out of [`activity::UNSUPPORTED`] if it was listed there).
+//!
+//! The table generates the [`Activity`] variant, its entry in [`activity::SUPPORTED`],
+//! and every `match` over the activities, so none can miss it; a file without its row
+//! does not compile. An activity that waits keeps its state in a variant of `run::Wait`,
+//! which is stored in a [`RunSnapshot`]: it uses one or adds one, and never changes one.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,4 +1,8 @@
 //! The interpreter: one [`WorkflowRun`] per task, without IO.
+//!
+//! The run keeps the task's state (parameters, queue, priority, what it waits for, the
+//! path) and walks the steps; what a step does is its activity's logic
+//! ([`crate::activity`]), which sees the run through `Cx`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,12 +12,9 @@ use interact_sdk::limits::MAX_TEXT_CHARS;
 use interact_sdk::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
-use crate::activity::{
-    Activity, AvailabilityRouting, Expect, Method, Op, Priority, Target, WebRequest,
-};
+use crate::activity::{Method, Priority, Target};
 use crate::definition::{Step, Workflow};
-use crate::hours::HoursStatus;
-use crate::template::{Escape, Params, json_param, render_json};
+use crate::template::{Escape, Params, Template};
 
 /// What happened, as the driver reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,34 +205,62 @@ pub enum TaskState {
     Offered,
 }
 
-/// What a run waits for. Deadlines are absolute (wall-clock), so that a resumed run
+/// What a run waits for: the state of the step it waits at. Stored in snapshots by its
+/// `kind`, so a variant is never renamed or reshaped; a new activity that waits uses one
+/// of these or adds one. Deadlines are absolute (wall-clock), so that a resumed run
 /// re-arms its timer for the same instant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Wait {
+pub(crate) enum Wait {
+    /// Before [`Input::Started`].
     NotStarted,
-    Delay {
-        step: usize,
-        deadline: UnixMillis,
-    },
+    /// A Delay step, for its timer.
+    Delay { step: usize, deadline: UnixMillis },
+    /// A Collect Information step, for the answer to a question.
     Collect {
         step: usize,
+        /// The question asked (from 0).
         question: usize,
+        /// Invalid answers to it so far.
         tries: u8,
         deadline: Option<UnixMillis>,
     },
+    /// An Input Customer step, for the answer.
     Input {
         step: usize,
+        /// Answers that matched no choice so far.
         tries: u8,
         deadline: Option<UnixMillis>,
     },
-    Web {
-        step: usize,
-    },
-    Agents {
-        step: usize,
-    },
+    /// A Web Request step, for the answer to its request.
+    Web { step: usize },
+    /// A step that asked for the service's agents ([`Action::QueryAgents`]).
+    Agents { step: usize },
+    /// The run ended.
     Finished,
+}
+
+impl Wait {
+    /// The step the run waits at.
+    fn step(&self) -> Option<usize> {
+        match *self {
+            Self::NotStarted | Self::Finished => None,
+            Self::Delay { step, .. }
+            | Self::Collect { step, .. }
+            | Self::Input { step, .. }
+            | Self::Web { step }
+            | Self::Agents { step } => Some(step),
+        }
+    }
+
+    /// The time it waits for, if any.
+    fn deadline(&self) -> Option<UnixMillis> {
+        match *self {
+            Self::Delay { deadline, .. } => Some(deadline),
+            Self::Collect { deadline, .. } | Self::Input { deadline, .. } => deadline,
+            Self::NotStarted | Self::Web { .. } | Self::Agents { .. } | Self::Finished => None,
+        }
+    }
 }
 
 /// The resumable state of a [`WorkflowRun`] ([`WorkflowRun::snapshot`]), stored as JSON
@@ -254,33 +283,44 @@ pub struct RunSnapshot {
 #[error("cannot resume the workflow run: {0}")]
 pub struct ResumeError(String);
 
-/// How a text body's content type wants values written into it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodyKind {
-    /// `application/x-www-form-urlencoded`.
-    Form,
-    /// `application/json`, or any `+json` type.
-    Json,
-    /// Anything else (`text/plain`, XML, ...).
-    Other,
+/// Where a step's logic leads.
+#[derive(Debug)]
+pub(crate) enum Flow {
+    /// Run this step next.
+    Goto(usize),
+    /// Wait for an input (or the run ended).
+    Wait,
+    /// Nowhere: the run ends as failed, unless the step ended it (cannot happen in a
+    /// checked workflow, where every way on leads to a step).
+    Stop,
 }
 
-/// The kind of a `Content-Type` value (lower case).
-pub(crate) fn body_kind(content_type: &str) -> BodyKind {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence == "application/x-www-form-urlencoded" {
-        BodyKind::Form
-    } else if essence == "application/json" || essence.ends_with("+json") {
-        BodyKind::Json
-    } else {
-        BodyKind::Other
+impl Flow {
+    /// To this step, or nowhere.
+    pub(crate) fn to(step: Option<usize>) -> Self {
+        step.map_or(Self::Stop, Self::Goto)
     }
 }
 
-enum Flow {
-    Goto(usize),
-    Wait,
-    Stop,
+/// What happens to the step the run waits at.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// The run was resumed from a snapshot; its queue entry and timer are set up again
+    /// already.
+    Resumed,
+    /// The visitor wrote in the chat.
+    VisitorMessage(&'a str),
+    /// The run's timer fired, at or after its deadline.
+    TimerFired,
+    /// The answer to the step's HTTP request: status and body, `None` if it failed.
+    WebAnswer(Option<(u16, String)>),
+    /// The service's agents, as [`Input::AgentsAvailable`] reports them.
+    Agents {
+        /// Available now.
+        available: u32,
+        /// Signed in but not available.
+        busy: u32,
+    },
 }
 
 /// One task's run through its workflow.
@@ -362,26 +402,13 @@ impl WorkflowRun {
         now: UnixMillis,
     ) -> Result<Self, ResumeError> {
         let steps = workflow.steps();
-        let fits = |step: usize, ok: fn(&Activity) -> bool| {
-            steps.get(step).is_some_and(|s| ok(&s.activity))
-        };
         let valid = match &snapshot.wait {
             Wait::NotStarted => true,
             Wait::Finished => return Err(ResumeError("the run has ended".into())),
-            Wait::Delay { step, .. } => fits(*step, |a| matches!(a, Activity::Delay(_))),
-            Wait::Collect { step, question, .. } => {
-                fits(*step, |a| matches!(a, Activity::CollectInformation(_)))
-                    && matches!(&steps[*step].activity,
-                        Activity::CollectInformation(c) if *question < c.questions.len())
-            }
-            Wait::Input { step, .. } => fits(*step, |a| matches!(a, Activity::InputCustomer(_))),
-            Wait::Web { step } => fits(*step, |a| matches!(a, Activity::WebRequest(_))),
-            Wait::Agents { step } => fits(*step, |a| {
-                matches!(
-                    a,
-                    Activity::AvailabilityRouting(_) | Activity::GetAvailableUsers(_)
-                )
-            }),
+            wait => wait
+                .step()
+                .and_then(|step| steps.get(step))
+                .is_some_and(|s| s.activity.behaviour().may_wait(wait)),
         } && snapshot.path.iter().all(|v| v.step < steps.len());
         if !valid {
             return Err(ResumeError(format!(
@@ -411,11 +438,7 @@ impl WorkflowRun {
         if let Some(at) = run.deadline() {
             run.actions.push_back(Action::StartTimer { at });
         }
-        match run.wait {
-            Wait::Web { step } => run.on_web(now, step, None),
-            Wait::Agents { .. } => run.actions.push_back(Action::QueryAgents),
-            _ => {}
-        }
+        run.on_event(now, Event::Resumed);
         Ok(run)
     }
 
@@ -451,11 +474,7 @@ impl WorkflowRun {
 
     /// The time the run waits for, if any.
     pub fn deadline(&self) -> Option<UnixMillis> {
-        match self.wait {
-            Wait::Delay { deadline, .. } => Some(deadline),
-            Wait::Collect { deadline, .. } | Wait::Input { deadline, .. } => deadline,
-            _ => None,
-        }
+        self.wait.deadline()
     }
 
     /// The steps visited so far, in order (a step in a loop appears each time).
@@ -482,27 +501,25 @@ impl WorkflowRun {
                     self.run(0, now);
                 }
             }
-            Input::VisitorMessage(text) => self.on_visitor_message(now, &text),
-            Input::TimerFired => self.on_timer(now),
+            // Other messages go to the transcript (the agent reads them); only a step that
+            // waits for the visitor acts on them.
+            Input::VisitorMessage(text) => self.on_event(now, Event::VisitorMessage(&text)),
+            Input::TimerFired => {
+                if self.deadline().is_some_and(|deadline| now >= deadline) {
+                    self.on_event(now, Event::TimerFired);
+                }
+            }
             Input::WebResponse { status, body } => {
-                if let Wait::Web { step } = self.wait {
-                    self.on_web(now, step, Some((status, body)));
-                }
+                self.on_event(now, Event::WebAnswer(Some((status, body))));
             }
-            Input::WebFailed => {
-                if let Wait::Web { step } = self.wait {
-                    self.on_web(now, step, None);
-                }
-            }
+            Input::WebFailed => self.on_event(now, Event::WebAnswer(None)),
             Input::QueueUpdate { position } => {
                 if self.task != TaskState::NotQueued {
                     self.position = Some(position);
                 }
             }
             Input::AgentsAvailable { available, busy } => {
-                if let Wait::Agents { step } = self.wait {
-                    self.on_agents(now, step, available, busy);
-                }
+                self.on_event(now, Event::Agents { available, busy });
             }
             Input::Offered { .. } => {
                 if self.task == TaskState::Queued {
@@ -542,11 +559,29 @@ impl WorkflowRun {
         self.end = Some(end);
     }
 
+    /// Puts the task in the queue with its priority (its last position forgotten).
+    fn enqueue(&mut self) {
+        self.task = TaskState::Queued;
+        self.position = None;
+        self.actions.push_back(Action::Queue {
+            priority: self.priority,
+        });
+    }
+
     fn leave_queue(&mut self) {
         if self.task != TaskState::NotQueued {
             self.actions.push_back(Action::CancelQueue);
             self.task = TaskState::NotQueued;
             self.position = None;
+        }
+    }
+
+    fn set_priority(&mut self, priority: Priority) {
+        if self.priority != priority {
+            self.priority = priority;
+            if self.task != TaskState::NotQueued {
+                self.actions.push_back(Action::SetPriority { priority });
+            }
         }
     }
 
@@ -556,24 +591,6 @@ impl WorkflowRun {
             outcome: Outcome::Failed,
         });
         self.finish(End::Failed { reason });
-    }
-
-    fn say(&mut self, text: String) {
-        let text = truncate(text);
-        if !text.trim().is_empty() {
-            self.actions.push_back(Action::SendMessage { text });
-        }
-    }
-
-    fn timer(&mut self, now: UnixMillis, secs: Option<u32>) -> Option<UnixMillis> {
-        let at = UnixMillis(now.0.saturating_add(u64::from(secs?) * 1000));
-        self.actions.push_back(Action::StartTimer { at });
-        Some(at)
-    }
-
-    /// Where an optional exit leads: its target, or the step's `next`.
-    fn exit(step: &Step, target: Option<&Target>) -> Option<usize> {
-        target.map(|t| t.index).or(step.next)
     }
 
     /// Runs steps from `pc` until one waits or the run ends.
@@ -597,477 +614,178 @@ impl WorkflowRun {
         }
     }
 
-    fn go(&mut self, now: UnixMillis, to: Option<usize>) {
-        match to {
-            Some(pc) => self.run(pc, now),
-            // Cannot happen in a checked workflow: every way on leads to a step.
-            None => self.fail("a step had nowhere to go".into()),
-        }
-    }
-
+    /// Runs the step at `pc`: its activity's [`enter`](crate::activity::Behaviour::enter).
     fn exec(&mut self, pc: usize, now: UnixMillis) -> Flow {
-        let workflow = self.workflow.clone();
+        let workflow = Arc::clone(&self.workflow);
         let step = &workflow.steps()[pc];
-        let next = |to: Option<usize>| to.map_or(Flow::Stop, Flow::Goto);
-        let flow = match &step.activity {
-            Activity::Accept(_) => {
-                if !self.accepted {
-                    self.accepted = true;
-                    self.actions.push_back(Action::Accept);
-                }
-                next(step.next)
-            }
-            Activity::Message(m) => {
-                self.say(m.text.render(&self.params, Escape::Plain));
-                next(step.next)
-            }
-            Activity::SaveToParameter(s) => {
-                let values: Vec<(String, String)> = s
-                    .set
-                    .iter()
-                    .map(|(k, t)| (k.clone(), t.render(&self.params, Escape::Plain)))
-                    .collect();
-                self.params.extend(values);
-                next(step.next)
-            }
-            Activity::Delay(d) => {
-                let deadline = UnixMillis(now.0.saturating_add(u64::from(d.seconds) * 1000));
-                self.actions.push_back(Action::StartTimer { at: deadline });
-                self.wait = Wait::Delay { step: pc, deadline };
-                Flow::Wait
-            }
-            Activity::CollectInformation(c) => {
-                let question = c.questions[0].ask.render(&self.params, Escape::Plain);
-                self.actions.push_back(Action::AskVisitor {
-                    question: truncate(question),
-                });
-                let deadline = self.timer(now, c.timeout_secs);
-                self.wait = Wait::Collect {
-                    step: pc,
-                    question: 0,
-                    tries: 0,
-                    deadline,
-                };
-                Flow::Wait
-            }
-            Activity::InputCustomer(c) => {
-                let question = c.question.render(&self.params, Escape::Plain);
-                self.actions.push_back(Action::AskVisitor {
-                    question: truncate(question),
-                });
-                let deadline = self.timer(now, c.timeout_secs);
-                self.wait = Wait::Input {
-                    step: pc,
-                    tries: 0,
-                    deadline,
-                };
-                Flow::Wait
-            }
-            Activity::Disconnect(d) => {
-                if let Some(m) = &d.message {
-                    self.say(m.render(&self.params, Escape::Plain));
-                }
-                self.leave_queue();
-                let outcome = match d.outcome {
-                    super::activity::DisconnectOutcome::Failed => Outcome::Failed,
-                    super::activity::DisconnectOutcome::NoAgent => Outcome::NoAgent,
-                    super::activity::DisconnectOutcome::Cancelled => Outcome::Cancelled,
-                };
-                self.actions.push_back(Action::Disconnect { outcome });
-                self.finish(End::Disconnected { outcome });
-                Flow::Stop
-            }
-            Activity::Transfer(t) => {
-                if let Some(m) = &t.message {
-                    self.say(m.render(&self.params, Escape::Plain));
-                }
-                self.leave_queue();
-                self.actions.push_back(Action::Transfer {
-                    service: t.service.clone(),
-                });
-                self.finish(End::Transferred {
-                    service: t.service.clone(),
-                });
-                Flow::Stop
-            }
-            Activity::WebRequest(w) => match self.http_request(w) {
-                Ok(request) => {
-                    self.actions.push_back(Action::HttpRequest(request));
-                    self.wait = Wait::Web { step: pc };
-                    Flow::Wait
-                }
-                // A value that cannot be sent safely: the request fails without being
-                // made.
-                Err(_) => Flow::Goto(w.on_failure.index),
-            },
-            Activity::AvailabilityRouting(_) | Activity::GetAvailableUsers(_) => {
-                self.actions.push_back(Action::QueryAgents);
-                self.wait = Wait::Agents { step: pc };
-                Flow::Wait
-            }
-            Activity::CheckOpeningHours(c) => {
-                let status = c
-                    .resolved
-                    .as_ref()
-                    .map_or(HoursStatus::Closed, |h| h.status(now));
-                let to = match status {
-                    HoursStatus::Open => Self::exit(step, c.on_open.as_ref()),
-                    HoursStatus::Closed => Some(c.on_closed.index),
-                    HoursStatus::Holiday => {
-                        Some(c.on_holiday.as_ref().unwrap_or(&c.on_closed).index)
-                    }
-                };
-                next(to)
-            }
-            Activity::CheckParameter(c) => {
-                let value = self.params.get(&c.parameter).cloned().unwrap_or_default();
-                let hit = c.conditions.iter().find(|cond| {
-                    let rhs = cond
-                        .value
-                        .as_ref()
-                        .map(|t| t.render(&self.params, Escape::Plain))
-                        .unwrap_or_default();
-                    holds(cond.op, &value, &rhs, cond.ignore_case)
-                });
-                next(match hit {
-                    Some(cond) => Some(cond.next.index),
-                    None => Self::exit(step, c.otherwise.as_ref()),
-                })
-            }
-            Activity::GetQueuePosition(g) => {
-                let queued = self.task != TaskState::NotQueued;
-                let value = match (queued, self.position) {
-                    (true, Some(p)) => p.to_string(),
-                    _ => String::new(),
-                };
-                self.params.insert(g.save_to.clone(), value);
-                next(if queued {
-                    step.next
-                } else {
-                    Self::exit(step, g.on_not_queued.as_ref())
-                })
-            }
-            Activity::CancelTask(_) => {
-                self.leave_queue();
-                next(step.next)
-            }
-            Activity::CheckTask(c) => next(if self.task == TaskState::NotQueued {
-                Some(c.on_not_queued.index)
-            } else {
-                Self::exit(step, c.on_queued.as_ref())
-            }),
-            Activity::DistributionPriority(d) => {
-                self.set_priority(d.priority);
-                next(step.next)
-            }
-            Activity::QueueTask(q) => {
-                if let Some(p) = q.priority {
-                    self.set_priority(p);
-                }
-                if self.task == TaskState::NotQueued {
-                    self.task = TaskState::Queued;
-                    self.position = None;
-                    self.actions.push_back(Action::Queue {
-                        priority: self.priority,
-                    });
-                }
-                next(step.next)
-            }
-        };
+        let flow = step.activity.behaviour().enter(&mut Cx {
+            run: self,
+            step,
+            pc,
+            now,
+        });
         if matches!(flow, Flow::Stop) && self.end.is_none() {
             self.fail(format!("{} had nowhere to go", workflow.step_name(pc)));
         }
         flow
     }
 
-    fn set_priority(&mut self, priority: Priority) {
-        if self.priority != priority {
-            self.priority = priority;
-            if self.task != TaskState::NotQueued {
-                self.actions.push_back(Action::SetPriority { priority });
-            }
-        }
-    }
-
-    /// The request of a Web Request step, with the task's parameters filled in and each
-    /// encoded for where it goes: percent-encoded in the URL (a value that would make a
-    /// path segment `.` or `..` is an error), without control characters in headers, and
-    /// in a text body by its content type (percent-encoded for a form, escaped as in a
-    /// JSON string for JSON, as it is for other types; a body without a content type is
-    /// sent as `text/plain`).
-    fn http_request(&self, w: &WebRequest) -> Result<HttpRequest, String> {
-        let mut headers: Vec<(String, String)> = w
-            .headers
-            .iter()
-            .map(|(k, t)| (k.clone(), t.render(&self.params, Escape::Header)))
-            .collect();
-        let content_type = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.to_ascii_lowercase());
-        let body = match (&w.body, &w.json) {
-            (Some(t), _) => {
-                let escape = match content_type.as_deref().map(body_kind) {
-                    Some(BodyKind::Form) => Escape::Url,
-                    Some(BodyKind::Json) => Escape::JsonString,
-                    Some(BodyKind::Other) => Escape::Plain,
-                    None => {
-                        headers.push(("Content-Type".into(), "text/plain; charset=utf-8".into()));
-                        Escape::Plain
-                    }
-                };
-                Some(t.render(&self.params, escape))
-            }
-            (None, Some(j)) => {
-                if !headers
-                    .iter()
-                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                {
-                    headers.push(("Content-Type".into(), "application/json".into()));
-                }
-                Some(render_json(j, &self.params).to_string())
-            }
-            (None, None) => None,
+    /// Hands `event` to the step the run waits at (its activity's
+    /// [`on_event`](crate::activity::Behaviour::on_event)) and goes where it leads.
+    fn on_event(&mut self, now: UnixMillis, event: Event<'_>) {
+        let Some(pc) = self.wait.step() else {
+            return;
         };
-        Ok(HttpRequest {
-            method: w.method,
-            url: w.url.render_url(&self.params)?,
-            headers,
-            body,
-            timeout: Duration::from_secs(w.timeout_secs.into()),
-        })
-    }
-
-    fn on_web(&mut self, now: UnixMillis, pc: usize, answer: Option<(u16, String)>) {
-        let workflow = self.workflow.clone();
+        let workflow = Arc::clone(&self.workflow);
         let step = &workflow.steps()[pc];
-        let Activity::WebRequest(w) = &step.activity else {
-            return;
-        };
-        let ok = match answer {
-            None => false,
-            Some((status, body)) => {
-                if let Some(p) = &w.save_status_to {
-                    self.params.insert(p.clone(), status.to_string());
-                }
-                if !(200..300).contains(&status) {
-                    false
-                } else if w.save.is_empty() {
-                    true
-                } else {
-                    match serde_json::from_str::<serde_json::Value>(&body) {
-                        Ok(json) => {
-                            for (param, pointer) in &w.save {
-                                match json_param(&json, pointer) {
-                                    Some(v) => self.params.insert(param.clone(), v),
-                                    None => self.params.remove(param),
-                                };
-                            }
-                            true
-                        }
-                        Err(_) => false,
-                    }
-                }
-            }
-        };
-        let to = if ok {
-            Self::exit(step, w.on_success.as_ref())
-        } else {
-            Some(w.on_failure.index)
-        };
-        self.go(now, to);
-    }
-
-    fn on_agents(&mut self, now: UnixMillis, pc: usize, available: u32, busy: u32) {
-        let workflow = self.workflow.clone();
-        let step = &workflow.steps()[pc];
-        let to = match &step.activity {
-            Activity::AvailabilityRouting(AvailabilityRouting {
-                min_available,
-                on_available,
-                on_busy,
-                on_unavailable,
-            }) => {
-                if available >= *min_available {
-                    Self::exit(step, on_available.as_ref())
-                } else if available > 0 || busy > 0 {
-                    Some(on_busy.as_ref().unwrap_or(on_unavailable).index)
-                } else {
-                    Some(on_unavailable.index)
-                }
-            }
-            Activity::GetAvailableUsers(g) => {
-                self.params.insert(g.save_to.clone(), available.to_string());
-                if let Some(b) = &g.save_busy_to {
-                    self.params.insert(b.clone(), busy.to_string());
-                }
-                step.next
-            }
-            _ => return,
-        };
-        self.go(now, to);
-    }
-
-    fn on_timer(&mut self, now: UnixMillis) {
-        let Some(deadline) = self.deadline() else {
-            return;
-        };
-        if now < deadline {
-            return;
-        }
-        let workflow = self.workflow.clone();
-        let to = match self.wait {
-            Wait::Delay { step, .. } => workflow.steps()[step].next,
-            Wait::Collect { step, .. } => {
-                let s = &workflow.steps()[step];
-                match &s.activity {
-                    Activity::CollectInformation(c) => Self::exit(s, c.on_timeout.as_ref()),
-                    _ => return,
-                }
-            }
-            Wait::Input { step, .. } => {
-                let s = &workflow.steps()[step];
-                match &s.activity {
-                    Activity::InputCustomer(c) => Self::exit(s, c.on_timeout.as_ref()),
-                    _ => return,
-                }
-            }
-            _ => return,
-        };
-        self.go(now, to);
-    }
-
-    fn on_visitor_message(&mut self, now: UnixMillis, text: &str) {
-        let workflow = self.workflow.clone();
-        match self.wait.clone() {
-            Wait::Collect {
+        let flow = step.activity.behaviour().on_event(
+            &mut Cx {
+                run: self,
                 step,
-                question,
-                tries,
-                ..
-            } => {
-                let s = &workflow.steps()[step];
-                let Activity::CollectInformation(c) = &s.activity else {
-                    return;
-                };
-                let q = &c.questions[question];
-                if let Some(value) = accept_answer(q.expect, text) {
-                    self.params.insert(q.save_to.clone(), value);
-                    if let Some(following) = c.questions.get(question + 1) {
-                        let ask = following.ask.render(&self.params, Escape::Plain);
-                        self.actions.push_back(Action::AskVisitor {
-                            question: truncate(ask),
-                        });
-                        let deadline = self.timer(now, c.timeout_secs);
-                        self.wait = Wait::Collect {
-                            step,
-                            question: question + 1,
-                            tries: 0,
-                            deadline,
-                        };
-                    } else {
-                        self.go(now, s.next);
-                    }
-                } else if tries >= c.retries {
-                    self.go(now, Self::exit(s, c.on_invalid.as_ref()));
-                } else {
-                    self.say(c.invalid_message.render(&self.params, Escape::Plain));
-                    let ask = q.ask.render(&self.params, Escape::Plain);
-                    self.actions.push_back(Action::AskVisitor {
-                        question: truncate(ask),
-                    });
-                    let deadline = self.timer(now, c.timeout_secs);
-                    self.wait = Wait::Collect {
-                        step,
-                        question,
-                        tries: tries + 1,
-                        deadline,
-                    };
+                pc,
+                now,
+            },
+            event,
+        );
+        match flow {
+            Flow::Goto(next) => self.run(next, now),
+            Flow::Wait => {}
+            Flow::Stop => {
+                if self.end.is_none() {
+                    self.fail("a step had nowhere to go".into());
                 }
             }
-            Wait::Input { step, tries, .. } => {
-                let s = &workflow.steps()[step];
-                let Activity::InputCustomer(c) = &s.activity else {
-                    return;
-                };
-                let answer = text.trim();
-                let wanted = answer.to_lowercase();
-                let choice = c
-                    .choices
-                    .iter()
-                    .find(|ch| ch.answers.iter().any(|a| a.trim().to_lowercase() == wanted));
-                if let Some(choice) = choice {
-                    if let Some(p) = &c.save_to {
-                        self.params.insert(p.clone(), truncate(answer.to_owned()));
-                    }
-                    self.go(now, Some(choice.next.index));
-                } else if tries >= c.retries {
-                    self.go(now, Self::exit(s, c.on_invalid.as_ref()));
-                } else {
-                    self.say(c.invalid_message.render(&self.params, Escape::Plain));
-                    let ask = c.question.render(&self.params, Escape::Plain);
-                    self.actions.push_back(Action::AskVisitor {
-                        question: truncate(ask),
-                    });
-                    let deadline = self.timer(now, c.timeout_secs);
-                    self.wait = Wait::Input {
-                        step,
-                        tries: tries + 1,
-                        deadline,
-                    };
-                }
-            }
-            // Other messages go to the transcript (the agent reads them); the workflow
-            // does not act on them.
-            _ => {}
         }
+    }
+}
+
+/// What a step's logic sees of its run: the step, the time of the input, and the run's
+/// state through the methods below.
+pub(crate) struct Cx<'a> {
+    run: &'a mut WorkflowRun,
+    step: &'a Step,
+    pc: usize,
+    now: UnixMillis,
+}
+
+impl Cx<'_> {
+    /// The step's index.
+    pub(crate) fn pc(&self) -> usize {
+        self.pc
+    }
+
+    /// The time of the input.
+    pub(crate) fn now(&self) -> UnixMillis {
+        self.now
+    }
+
+    /// The task's parameters.
+    pub(crate) fn params(&self) -> &Params {
+        &self.run.params
+    }
+
+    /// The task's parameters, to change.
+    pub(crate) fn params_mut(&mut self) -> &mut Params {
+        &mut self.run.params
+    }
+
+    /// `text` with the task's parameters filled in as they are (for the chat).
+    pub(crate) fn render(&self, text: &Template) -> String {
+        text.render(&self.run.params, Escape::Plain)
+    }
+
+    /// Asks the driver to do `action`.
+    pub(crate) fn push(&mut self, action: Action) {
+        self.run.actions.push_back(action);
+    }
+
+    /// Sends `text` to the visitor (cut to the chat limit; nothing if it is blank).
+    pub(crate) fn say(&mut self, text: String) {
+        let text = truncate(text);
+        if !text.trim().is_empty() {
+            self.push(Action::SendMessage { text });
+        }
+    }
+
+    /// Asks the visitor `question` (cut to the chat limit).
+    pub(crate) fn ask(&mut self, question: String) {
+        self.push(Action::AskVisitor {
+            question: truncate(question),
+        });
+    }
+
+    /// Starts a timer of `secs` seconds, if given, and returns its deadline.
+    pub(crate) fn timer(&mut self, secs: Option<u32>) -> Option<UnixMillis> {
+        let at = UnixMillis(self.now.0.saturating_add(u64::from(secs?) * 1000));
+        self.push(Action::StartTimer { at });
+        Some(at)
+    }
+
+    /// What the run waits for.
+    pub(crate) fn wait(&self) -> &Wait {
+        &self.run.wait
+    }
+
+    /// Makes the run wait (the step returns [`Flow::Wait`]).
+    pub(crate) fn set_wait(&mut self, wait: Wait) {
+        self.run.wait = wait;
+    }
+
+    /// On to the step's `next` (the following step unless it says otherwise).
+    pub(crate) fn next(&self) -> Flow {
+        Flow::to(self.step.next)
+    }
+
+    /// Where an optional exit leads: its target, or the step's `next`.
+    pub(crate) fn exit(&self, target: Option<&Target>) -> Option<usize> {
+        target.map(|t| t.index).or(self.step.next)
+    }
+
+    /// Where the task stands in the queue.
+    pub(crate) fn task(&self) -> TaskState {
+        self.run.task
+    }
+
+    /// The task's last position in the queue, as the driver reported it.
+    pub(crate) fn position(&self) -> Option<u32> {
+        self.run.position
+    }
+
+    /// Puts the task in the queue ([`Action::Queue`]).
+    pub(crate) fn enqueue(&mut self) {
+        self.run.enqueue();
+    }
+
+    /// Takes the task out of the queue, if it is in it ([`Action::CancelQueue`]).
+    pub(crate) fn leave_queue(&mut self) {
+        self.run.leave_queue();
+    }
+
+    /// Sets the task's priority (changed in the queue at once if it is queued).
+    pub(crate) fn set_priority(&mut self, priority: Priority) {
+        self.run.set_priority(priority);
+    }
+
+    /// Whether the workflow took the chat (Accept).
+    pub(crate) fn accepted(&self) -> bool {
+        self.run.accepted
+    }
+
+    /// Notes that the workflow took the chat.
+    pub(crate) fn set_accepted(&mut self) {
+        self.run.accepted = true;
+    }
+
+    /// Ends the run (the step returns [`Flow::Stop`]).
+    pub(crate) fn finish(&mut self, end: End) {
+        self.run.finish(end);
     }
 }
 
 /// Cuts a text to the chat limit.
-fn truncate(mut text: String) -> String {
+pub(crate) fn truncate(mut text: String) -> String {
     if let Some((i, _)) = text.char_indices().nth(MAX_TEXT_CHARS) {
         text.truncate(i);
     }
     text
-}
-
-fn accept_answer(expect: Expect, text: &str) -> Option<String> {
-    let t = text.trim();
-    match expect {
-        Expect::Text => (!t.is_empty()).then(|| truncate(t.to_owned())),
-        Expect::Digits => {
-            let digits: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-            (!digits.is_empty() && digits.len() <= 64 && digits.bytes().all(|b| b.is_ascii_digit()))
-                .then_some(digits)
-        }
-        Expect::Number => {
-            let n = t.replace(',', ".");
-            n.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite() && n.len() <= 64)
-                .map(|_| n)
-        }
-        Expect::Email => interact_sdk::form::validate_email(t).ok(),
-    }
-}
-
-fn holds(op: Op, value: &str, rhs: &str, ignore_case: bool) -> bool {
-    let (value, rhs) = if ignore_case {
-        (value.to_lowercase(), rhs.to_lowercase())
-    } else {
-        (value.to_owned(), rhs.to_owned())
-    };
-    let num = |s: &str| s.trim().parse::<f64>().ok();
-    match op {
-        Op::Equals => value == rhs,
-        Op::NotEquals => value != rhs,
-        Op::Contains => value.contains(&rhs),
-        Op::StartsWith => value.starts_with(&rhs),
-        Op::EndsWith => value.ends_with(&rhs),
-        Op::IsSet => !value.trim().is_empty(),
-        Op::IsEmpty => value.trim().is_empty(),
-        Op::GreaterThan => matches!((num(&value), num(&rhs)), (Some(a), Some(b)) if a > b),
-        Op::LessThan => matches!((num(&value), num(&rhs)), (Some(a), Some(b)) if a < b),
-    }
 }
