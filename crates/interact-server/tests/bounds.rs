@@ -3,12 +3,9 @@
 //! at sign-out, ended sessions leaving memory, and a cap on a session's size. Real
 //! listener, real WebSockets.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{ALLOWED, Client, Closed, TestServer, config, connect_agent, connect_visitor, mid};
 use futures_util::SinkExt;
 use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
@@ -17,6 +14,9 @@ use interact_sdk::protocol::{
     AgentHello, ClientFrame, ErrorCode, PROTOCOL_VERSION, Resume, ServerFrame, SessionEvent, encode,
 };
 use interact_server::config::Config;
+use interact_testkit::{
+    ALLOWED, Client, Closed, TestServer, config, connect_agent, connect_visitor, mid,
+};
 use tower::ServiceExt as _;
 
 fn form(name: &str) -> PreChatForm {
@@ -241,7 +241,7 @@ async fn sync_answers_are_pages_and_limited() {
     let frames = v
         .recv_until(|f| matches!(f, ServerFrame::Replayed { .. }))
         .await;
-    let events = common::event_seqs(&frames, &session);
+    let events = interact_testkit::event_seqs(&frames, &session);
     let page = interact_sdk::limits::REPLAY_PAGE_EVENTS as u64;
     assert_eq!(events, (1..=page).map(Seq).collect::<Vec<_>>());
     let Some(ServerFrame::Replayed { through, head, .. }) = frames.last() else {
@@ -276,7 +276,7 @@ async fn sync_answers_are_pages_and_limited() {
 }
 
 /// A visitor connection whose socket takes almost nothing.
-async fn slow_visitor(server: &TestServer, code: &str) -> common::Ws {
+async fn slow_visitor(server: &TestServer, code: &str) -> interact_testkit::Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
@@ -307,9 +307,7 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
     let server = TestServer::start(c).await;
     let code = server.embed_code(support()).await;
     let mut alex = server.available_agent("alex").await;
-    let mut slow = Client {
-        ws: slow_visitor(&server, code.as_str()).await,
-    };
+    let mut slow = Client::new(slow_visitor(&server, code.as_str()).await).named("visitor");
     slow.hello(None).await;
     let (session, token) = slow.start_chat(mid("start-slow"), form("Slow")).await;
     alex.recv_until(|f| matches!(f, ServerFrame::Offer(_)))
@@ -346,7 +344,7 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
     // Now read: a prefix of the session without a gap, then the close.
     let (closed, frames) = slow.closed().await;
     assert_eq!(closed, Closed::Code(4010), "closed for not reading");
-    let seqs = common::event_seqs(&frames, &session);
+    let seqs = interact_testkit::event_seqs(&frames, &session);
     let first = seqs.first().copied().unwrap_or(Seq(1)).0;
     assert_eq!(
         seqs,
@@ -359,14 +357,14 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
     assert!(got.0 < n as u64, "the queue filled up before the end");
     // The visitor resumes where it was and gets the rest.
     let (mut v, head) =
-        common::resume_visitor(server.addr, code.as_str(), &session, &token, got).await;
+        interact_testkit::resume_visitor(server.addr, code.as_str(), &session, &token, got).await;
     let mut rest = Vec::new();
     let mut at = got;
     while at < head {
         let frames = v
             .recv_until(|f| matches!(f, ServerFrame::Replayed { .. }))
             .await;
-        rest.extend(common::event_seqs(&frames, &session));
+        rest.extend(interact_testkit::event_seqs(&frames, &session));
         let Some(ServerFrame::Replayed { through, .. }) = frames.last() else {
             unreachable!()
         };
@@ -641,7 +639,8 @@ async fn ended_sessions_leave_memory_and_sessions_are_capped() {
     }
     assert_eq!(left, 0, "the ended session left memory");
     let (_, head) =
-        common::resume_visitor(server.addr, code.as_str(), &session, &token, Seq(0)).await;
+        interact_testkit::resume_visitor(server.addr, code.as_str(), &session, &token, Seq(0))
+            .await;
     assert_eq!(head, Seq(31), "30 events and the end");
     server.stop().await;
 }

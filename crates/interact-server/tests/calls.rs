@@ -2,11 +2,8 @@
 //! (`ice_servers`), handed out only for a call; an agent in a call takes no other task
 //! until the call ends, and the call is reported.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor, mid};
 use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::PreChatForm;
@@ -16,6 +13,7 @@ use interact_sdk::protocol::{
     SessionEvent,
 };
 use interact_server::config::IceServerConfig;
+use interact_testkit::{ALLOWED, Client, TestServer, config, connect_agent, connect_visitor, mid};
 
 const TURN_SECRET: &str = "test-turn-secret";
 

@@ -7,15 +7,12 @@
 //! `INTERACT_CHAOS_VISITORS`, `INTERACT_CHAOS_MESSAGES` and `INTERACT_CHAOS_KILLS` make a
 //! longer run (the defaults keep the test command short).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ALLOWED, ServerProcess};
 use futures_util::{SinkExt, StreamExt};
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{MessageId, SessionId};
@@ -26,12 +23,16 @@ use interact_sdk::{
 };
 use interact_store::Store;
 use interact_store_sqlite::SqliteStore;
+use interact_testkit::{
+    ALLOWED, DEMO_CODE, ServerProcess, agent_token, process_config, write_config,
+};
 use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
+/// The server binary under test.
+const SERVER: &str = env!("CARGO_BIN_EXE_interact-server");
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -256,29 +257,19 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
     let messages = env_or("INTERACT_CHAOS_MESSAGES", 12);
     let kills = env_or("INTERACT_CHAOS_KILLS", 4).max(1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, addr) = ServerProcess::write_config(
+    let config = write_config(
         dir.path(),
-        "sessions_per_minute_per_ip = 100000\nframes_per_second = 1000\n\
-         messages_per_second_per_session = 1000\nconnections_per_ip = 10000\n\
-         max_chats_per_agent = 1000\noffer_timeout_secs = 300\nmissed_offers_before_away = 0",
+        &process_config(
+            "sessions_per_minute_per_ip = 100000\nframes_per_second = 1000\n\
+             messages_per_second_per_session = 1000\nconnections_per_ip = 10000\n\
+             max_chats_per_agent = 1000\noffer_timeout_secs = 300\nmissed_offers_before_away = 0",
+        ),
     );
-    let server = Arc::new(Mutex::new(Some(ServerProcess::start(&config, addr).await)));
+    let first = ServerProcess::start(SERVER, &config).await;
+    let addr = first.addr;
     // An agent token in the server's database.
-    let token = interact_server::auth::random_token();
-    {
-        let store = SqliteStore::open(&dir.path().join("interact.db"))
-            .await
-            .expect("store");
-        store
-            .put_agent_token(
-                &interact_server::auth::token_hash(&token),
-                "alex",
-                interact_sdk::time::UnixMillis(0),
-                interact_sdk::time::UnixMillis(u64::MAX / 2),
-            )
-            .await
-            .expect("token");
-    }
+    let token = agent_token(&first.store().await, "alex", Duration::from_secs(24 * 3600)).await;
+    let server = Arc::new(Mutex::new(Some(first)));
     let proxy = Proxy::start(addr).await;
     let started = std::time::Instant::now();
     let go = Arc::new(AtomicBool::new(false));
@@ -435,10 +426,8 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
             rng.random_range(400..1_500)
         };
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        if let Some(s) = server.lock().expect("lock").take() {
-            s.kill();
-        }
-        let s = ServerProcess::start(&config, addr).await;
+        let mut s = server.lock().expect("lock").take().expect("the server");
+        s.restart().await;
         *server.lock().expect("lock") = Some(s);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;

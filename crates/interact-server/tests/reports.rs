@@ -3,8 +3,6 @@
 //! formula injection, 400s naming the parameter, calls read from their signals), and on
 //! a real listener after real chats (handled, abandoned, a direct user contact).
 
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -27,7 +25,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-use common::{ALLOWED, TestServer, config, connect_visitor, mid};
+use interact_testkit::{ALLOWED, TestServer, config, connect_visitor, mid};
 
 /// The demo admin token (config/demo.toml holds its SHA-256).
 const ADMIN_TOKEN: &str = "demo-admin-token";
@@ -754,7 +752,7 @@ async fn calls_are_reported_from_the_stored_signals() {
 
 /// Frames until an event of `session` matching `pred` arrives.
 async fn until_event(
-    client: &mut common::Client,
+    client: &mut interact_testkit::Client,
     session: &SessionId,
     pred: impl Fn(&SessionEvent) -> bool,
 ) {

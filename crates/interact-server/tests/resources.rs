@@ -3,15 +3,16 @@
 //! a connection that never says hello, and memory returns near its baseline after a
 //! thousand chats have ended.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{ALLOWED, Closed, ServerProcess, TestServer, config, connect_visitor, mid};
 use futures_util::{SinkExt, StreamExt};
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
+use interact_testkit::{
+    ALLOWED, Closed, ServerProcess, TestServer, config, connect_visitor, mid, process_config,
+    write_config,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -318,18 +319,21 @@ async fn until_none_in_memory(addr: SocketAddr, token: &str) {
 async fn memory_returns_near_its_baseline_after_a_thousand_ended_chats() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = "resources-metrics-token";
-    let (config, addr) = ServerProcess::write_config(
-        dir.path(),
+    let mut toml = process_config(
         "sessions_per_minute_per_ip = 1000000\nconnections_per_ip = 10000\n\
          frames_per_second = 1000\nmessages_per_second_per_session = 1000",
     );
-    let text = std::fs::read_to_string(&config).expect("config")
-        + &format!(
-            "\n[metrics]\ntoken_sha256 = \"{}\"\n",
-            interact_server::auth::token_hash(token)
-        );
-    std::fs::write(&config, text).expect("config");
-    let server = ServerProcess::start(&config, addr).await;
+    let metrics = format!(
+        "token_sha256 = \"{}\"",
+        interact_server::auth::token_hash(token)
+    );
+    toml.insert(
+        "metrics".into(),
+        metrics.parse::<toml::Table>().expect("TOML").into(),
+    );
+    let config = write_config(dir.path(), &toml);
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_interact-server"), &config).await;
+    let addr = server.addr;
 
     // Warm up until memory is at its working level (the allocator's arenas, SQLite's page
     // caches of its five connections, which fill as the database grows), then the

@@ -2,18 +2,20 @@
 //! database: the visitor and the agent resume, and no acknowledged message is lost or
 //! delivered twice.
 
-mod common;
+use std::time::Duration;
 
-use common::{ALLOWED, ServerProcess, connect_agent, connect_visitor, mid};
 use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::protocol::{
     AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, Resume, ServerFrame, SessionEvent,
 };
-use interact_sdk::time::UnixMillis;
 use interact_store::Store;
-use interact_store_sqlite::SqliteStore;
+use interact_testkit::{
+    ALLOWED, DEMO_CODE, ServerProcess, agent_token, connect_agent, connect_visitor, mid,
+    process_config, write_config,
+};
 
-const DEMO_CODE: &str = "ie1_interactdemowidgetsupporta";
+/// The server binary under test.
+const SERVER: &str = env!("CARGO_BIN_EXE_interact-server");
 
 fn messages(frames: &[ServerFrame]) -> Vec<(Seq, String)> {
     frames
@@ -31,23 +33,13 @@ fn messages(frames: &[ServerFrame]) -> Vec<(Seq, String)> {
 #[tokio::test]
 async fn kill_and_restart_mid_chat_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, addr) = ServerProcess::write_config(dir.path(), "");
-    let server = ServerProcess::start(&config, addr).await;
+    let config = write_config(dir.path(), &process_config(""));
+    let mut server = ServerProcess::start(SERVER, &config).await;
+    let addr = server.addr;
 
     // An agent token, written to the same database file the server uses.
-    let store = SqliteStore::open(&dir.path().join("interact.db"))
-        .await
-        .expect("open store");
-    let token = interact_server::auth::random_token();
-    store
-        .put_agent_token(
-            &interact_server::auth::token_hash(&token),
-            "alex",
-            UnixMillis(0),
-            UnixMillis(u64::MAX / 2),
-        )
-        .await
-        .expect("token");
+    let store = server.store().await;
+    let token = agent_token(&store, "alex", Duration::from_secs(3600)).await;
 
     let mut agent = connect_agent(addr).await;
     agent.agent_hello(&token).await;
@@ -163,8 +155,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
         .expect("events");
 
     // SIGKILL: no shutdown, no flush beyond what was committed.
-    server.kill();
-    let server = ServerProcess::start(&config, addr).await;
+    server.restart().await;
 
     // The visitor resumes from what it processed: exactly the missed events, in order.
     let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
@@ -187,7 +178,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
     let replay = visitor
         .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == info.head))
         .await;
-    let seqs = common::event_seqs(&replay, &session);
+    let seqs = interact_testkit::event_seqs(&replay, &session);
     assert_eq!(
         seqs,
         ((visitor_last.0 + 1)..=info.head.0)
@@ -213,7 +204,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
         .recv_until(|f| matches!(f, ServerFrame::Event(e) if e.seq == info.head))
         .await;
     assert_eq!(
-        common::event_seqs(&frames, &session),
+        interact_testkit::event_seqs(&frames, &session),
         ((agent_last.0 + 1)..=info.head.0)
             .map(Seq)
             .collect::<Vec<_>>()
@@ -279,11 +270,10 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
 #[tokio::test]
 async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, addr) = ServerProcess::write_config(dir.path(), "");
-    let server = ServerProcess::start(&config, addr).await;
-    let store = SqliteStore::open(&dir.path().join("interact.db"))
-        .await
-        .expect("open store");
+    let config = write_config(dir.path(), &process_config(""));
+    let mut server = ServerProcess::start(SERVER, &config).await;
+    let addr = server.addr;
+    let store = server.store().await;
     let form = interact_sdk::form::PreChatForm {
         display_name: "Cora Crash".into(),
         email: "cora@example.com".into(),
@@ -308,9 +298,8 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     };
-    server.kill();
+    server.restart().await;
     drop(visitor);
-    let server = ServerProcess::start(&config, addr).await;
 
     let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
         .await
@@ -329,6 +318,6 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
         .count();
     assert_eq!(firsts, 1);
     drop(visitor);
-    common::resume_visitor(addr, DEMO_CODE, &session, &token, Seq(0)).await;
+    interact_testkit::resume_visitor(addr, DEMO_CODE, &session, &token, Seq(0)).await;
     drop(server);
 }

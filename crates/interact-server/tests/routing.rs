@@ -5,13 +5,11 @@
 //! The rules themselves are tested on a virtual clock in `src/routing/tests.rs`; this
 //! checks that the server carries them out over WebSockets.
 
-mod common;
-
-use common::{ALLOWED, Client, TestServer, config, connect_visitor, mid};
 use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{ClientFrame, Presence, ServerFrame, SessionEvent};
+use interact_testkit::{ALLOWED, Client, TestServer, config, connect_visitor, mid};
 
 fn form(name: &str) -> PreChatForm {
     PreChatForm {

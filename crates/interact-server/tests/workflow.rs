@@ -4,9 +4,6 @@
 //! session with its message and the reporting outcome; a run survives a restart, and a
 //! run whose workflow changed across a restart ends its session as failed.
 
-mod common;
-
-use std::path::PathBuf;
 use std::time::Duration;
 
 use interact_model::TargetRef;
@@ -18,18 +15,13 @@ use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, Session
 use interact_server::config::Config;
 use interact_store::WorkflowRunRecord;
 
-use common::{ALLOWED, Client, DEMO, TestServer, connect_visitor, mid};
+use interact_testkit::{ALLOWED, Client, DEMO, TestServer, connect_visitor, mid};
 
 /// The demo configuration with the support service's workflow replaced by `workflow`
 /// (TOML appended to the file, naming a `[[workflow]]` "test-im").
 fn config(dir: &std::path::Path, extra: &str) -> Config {
     let text = DEMO.replace("workflow = \"support-im\"", "workflow = \"test-im\"") + extra;
-    let mut c = Config::parse(&text).expect("config parses");
-    c.validate().expect("config is valid");
-    c.server.database = dir.join("interact.db");
-    c.server.www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
-    c.server.listen = "127.0.0.1:0".parse().expect("addr");
-    c.demo = None;
+    let mut c = interact_testkit::config_from(&text, dir);
     // The APIs these tests call listen on loopback.
     c.web_requests.allow_private_addresses = true;
     c
@@ -474,7 +466,7 @@ async fn resume(
     session: &SessionId,
     token: ResumeToken,
 ) -> Client {
-    common::resume_visitor(server.addr, code, session, &token, Seq::ZERO)
+    interact_testkit::resume_visitor(server.addr, code, session, &token, Seq::ZERO)
         .await
         .0
 }

@@ -1,16 +1,14 @@
 //! The WebSocket endpoints on a real listener: a full chat between a visitor and an agent,
 //! and everything that must be refused without taking the server down.
 
-mod common;
-
-use common::{
-    ALLOWED, Closed, FOREIGN, TestServer, config, connect_agent, connect_visitor, event_seqs, mid,
-};
 use interact_model::TargetRef;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
     ClientFrame, ErrorCode, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
+};
+use interact_testkit::{
+    ALLOWED, Closed, FOREIGN, TestServer, config, connect_agent, connect_visitor, event_seqs, mid,
 };
 
 fn form(first: Option<&str>) -> PreChatForm {
@@ -789,7 +787,8 @@ async fn a_repeated_start_resumes_but_a_same_id_stranger_does_not() {
         matches!(&refused, ServerFrame::Error(e) if e.code == ErrorCode::InvalidResume),
         "{refused:?}"
     );
-    common::resume_visitor(server.addr, code.as_str(), &session, &again_token, Seq(0)).await;
+    interact_testkit::resume_visitor(server.addr, code.as_str(), &session, &again_token, Seq(0))
+        .await;
     // Someone else, same address, same id, another form.
     let mut other = form(None);
     other.display_name = "Otto Other".into();
@@ -845,7 +844,7 @@ async fn session_frames_need_the_connections_own_session() {
 async fn visitor_conn(
     server: &TestServer,
     code: &interact_sdk::embed::EmbedCode,
-) -> common::Client {
+) -> interact_testkit::Client {
     connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
         .await
         .expect("allowed")

@@ -92,14 +92,14 @@ async fn panel_closed(console: &Page, what: &str) {
 /// Waits until the agent can take a task again (their call ended), as the router sees it.
 async fn agent_free(stack: &Stack, when: &str) {
     for _ in 0..50 {
-        if stack.state.hub.agent_counts(&support()) == (1, 0) {
+        if stack.server.state.hub.agent_counts(&support()) == (1, 0) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
         "{when}: the agent is not free: {:?} (available, busy)",
-        stack.state.hub.agent_counts(&support())
+        stack.server.state.hub.agent_counts(&support())
     );
 }
 
@@ -187,7 +187,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
             "Connected",
         )
         .await;
-    let (available, busy) = stack.state.hub.agent_counts(&support());
+    let (available, busy) = stack.server.state.hub.agent_counts(&support());
     assert_eq!(
         (available, busy),
         (0, 1),
@@ -285,7 +285,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
     // --- An audio call, hung up by the visitor this time.
     audio_call(visitor, console).await;
     assert_eq!(
-        stack.state.hub.agent_counts(&support()),
+        stack.server.state.hub.agent_counts(&support()),
         (0, 1),
         "in the audio call"
     );
@@ -405,7 +405,7 @@ async fn a_custom_ui_on_the_javascript_sdk_places_a_video_call() {
         media_flows(page, "the visitor's own camera", "#self", false).await;
         page.wait_text("connected", "#call-status", "In a call with Alex Agent.")
             .await;
-        assert_eq!(stack.state.hub.agent_counts(&support()), (0, 1));
+        assert_eq!(stack.server.state.hub.agent_counts(&support()), (0, 1));
         page.screenshot("video").await;
 
         // Mute goes through the SDK: the agent's console says so.

@@ -278,7 +278,7 @@ async fn a_page_outside_the_domain_template_is_refused_and_starts_nothing() {
         0,
         "nothing reached the sessions"
     );
-    assert_eq!(stack.state.hub.open_sessions(), 0);
+    assert_eq!(stack.server.state.hub.open_sessions(), 0);
     stack.stop().await;
 }
 

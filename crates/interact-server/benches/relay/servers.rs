@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,16 +35,11 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use interact_model::TargetRef;
-use interact_sdk::embed::EmbedCode;
-use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
-use interact_store::EmbedCodeRecord;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::Result;
-
-const DEMO: &str = include_str!("../../../../config/demo.toml");
 
 /// What a child prints once it listens.
 #[derive(Debug, Serialize, Deserialize)]
@@ -107,33 +102,14 @@ impl ServerProcess {
         self.child.id()
     }
 
-    /// The child's resident set size, in KiB (`VmRSS` of `/proc/<pid>/status`).
+    /// The child's resident set size, in KiB.
     pub(crate) fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| "no VmRSS in /proc/<pid>/status".into())
+        Ok(interact_testkit::rss_kib(self.child.id())?)
     }
 
-    /// CPU time (user and system, all threads) the child has used so far, from
-    /// `/proc/<pid>/stat` (in clock ticks of 1/100 s, Linux's `USER_HZ`).
+    /// CPU time (user and system, all threads) the child has used so far.
     pub(crate) fn cpu_time(&self) -> Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // The fields after the command name, which is in parentheses: state is field 3,
-        // utime 14 and stime 15.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| -> Result<u64> {
-            Ok(fields
-                .get(i)
-                .ok_or("short /proc/<pid>/stat")?
-                .parse::<u64>()?)
-        };
-        Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+        Ok(interact_testkit::cpu_time(self.child.id())?)
     }
 
     /// Closes the child's stdin (it exits) and waits for it, killing it after 10 s.
@@ -200,11 +176,8 @@ fn agent_id(j: usize) -> String {
 /// The demo configuration, its database in `dir`, with `agents` synthetic agents in the
 /// `support` service and the limits raised so that they do not limit the benchmark.
 fn config(dir: &Path, agents: usize, max_chats: usize) -> Result<Config> {
-    let mut c = Config::parse(DEMO)?;
-    c.server.database = dir.join("interact.db");
-    c.server.www = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
-    c.server.listen = "127.0.0.1:0".parse()?;
-    c.demo = None;
+    // The testkit's demo configuration: the database in `dir`, port 0, no `[demo]`.
+    let mut c = interact_testkit::config(dir);
     // One address opens every session; the clients send as fast as the server answers.
     c.limits.sessions_per_minute_per_ip = u32::MAX;
     c.limits.frames_per_second = 1_000_000;
@@ -246,31 +219,15 @@ fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
 
 async fn interact(dir: &Path, agents: usize, max_chats: usize) -> Result<()> {
     let state = interact_server::build_state(config(dir, agents, max_chats)?).await?;
-    let code = EmbedCode::from_random(interact_server::auth::random_128());
-    state
-        .store
-        .create_embed_code(&EmbedCodeRecord {
-            code: code.clone(),
-            target: TargetRef::Service("support".into()),
-            template: "demo".into(),
-            created_at: interact_server::clock::system_now(),
-            revoked_at: None,
-        })
-        .await?;
+    let store = state.store.as_ref();
+    let code =
+        interact_testkit::create_embed_code(store, TargetRef::Service("support".into())).await;
     let mut tokens = Vec::with_capacity(agents);
     for j in 0..agents {
-        let token = interact_server::auth::random_token();
-        let now = interact_server::clock::system_now();
-        state
-            .store
-            .put_agent_token(
-                &interact_server::auth::token_hash(&token),
-                &agent_id(j),
-                now,
-                UnixMillis(now.0 + 24 * 3_600_000),
-            )
-            .await?;
-        tokens.push(token);
+        tokens.push(
+            interact_testkit::agent_token(store, &agent_id(j), Duration::from_secs(24 * 3600))
+                .await,
+        );
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     announce(&Ready {

@@ -447,7 +447,9 @@ impl Hub {
         let mut inner = self.lock();
         if !ended {
             match agent {
-                Some(agent) => inner.distributor.add_assigned(id.clone(), &target, kind, &agent),
+                Some(agent) => inner
+                    .distributor
+                    .add_assigned(id.clone(), &target, kind, &agent),
                 None => {
                     inner.distributor.add(id.clone(), &target, TaskKind::Chat);
                     if queue {
@@ -641,7 +643,9 @@ impl Hub {
         conns.retain(|c| c.conn.id != conn_id);
         if conns.is_empty() {
             inner.agents.remove(user);
-            inner.distributor.set_signed_in(user, false, self.clock.now());
+            inner
+                .distributor
+                .set_signed_in(user, false, self.clock.now());
             self.settled(&mut inner);
         }
     }
@@ -818,7 +822,9 @@ impl Hub {
     pub fn set_priority(&self, id: &SessionId, priority: u8) {
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
-        inner.distributor.set_priority(id, priority, self.clock.now());
+        inner
+            .distributor
+            .set_priority(id, priority, self.clock.now());
         self.settled(&mut inner);
     }
 

@@ -30,10 +30,10 @@ use serde::Deserialize;
 
 use self::read::{Flow, read_loop};
 use crate::auth;
+use crate::listen::ClientIp;
 use crate::node::conn::{Conn, ConnEnds};
 use crate::node::hub::{Bucket, LiveSession};
 use crate::node::session;
-use crate::listen::ClientIp;
 use crate::node::state::AppState;
 
 mod agent;
