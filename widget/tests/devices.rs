@@ -206,10 +206,10 @@ fn session_storage() -> web_sys::Storage {
 
 #[wasm_bindgen_test]
 fn call_buttons_follow_the_targets_modalities() {
-    let h = Harness::connected(Lang::En, &[Modality::Chat, Modality::Audio]);
+    let h = Harness::connected(Lang::EN, &[Modality::Chat, Modality::Audio]);
     assert!(h.visible(".iw-call-audio"));
     assert!(!h.visible(".iw-call-video"), "video is not enabled");
-    let chat_only = Harness::connected(Lang::En, &[Modality::Chat]);
+    let chat_only = Harness::connected(Lang::EN, &[Modality::Chat]);
     assert!(!chat_only.visible(".iw-calls"));
     // Before an agent is there, no call can be placed.
     h.view
@@ -219,7 +219,7 @@ fn call_buttons_follow_the_targets_modalities() {
 
 #[wasm_bindgen_test]
 async fn the_video_step_lists_devices_by_label_and_previews_the_camera() {
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.click(".iw-call-video");
     assert!(h.visible(".iw-devices"));
     assert!(!h.visible(".iw-calls"), "no second call while choosing");
@@ -282,7 +282,7 @@ async fn hostile_device_labels_are_shown_as_text() {
             h = HOSTILE
         ),
     );
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.click(".iw-call-audio");
     assert_eq!(h.settled().await, "ready");
     assert_eq!(
@@ -347,7 +347,7 @@ async fn a_device_plugged_in_shows_up_in_the_lists() {
             .unwrap();
     };
     let before = Fake::new("enumerateDevices", BEFORE);
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.click(".iw-call-audio");
     assert_eq!(h.settled().await, "ready");
     assert_eq!(h.options(".iw-spk").len(), 1);
@@ -383,7 +383,7 @@ async fn a_device_plugged_in_shows_up_in_the_lists() {
 #[wasm_bindgen_test]
 async fn a_denied_permission_says_how_to_allow_it() {
     let _gum = Fake::new("getUserMedia", &rejecting("NotAllowedError"));
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.click(".iw-call-video");
     assert_eq!(h.settled().await, "denied");
     assert!(h.visible(".iw-dev-guide"));
@@ -415,14 +415,14 @@ async fn a_denied_permission_says_how_to_allow_it() {
 #[wasm_bindgen_test]
 async fn no_device_says_so_in_german_too() {
     let _gum = Fake::new("getUserMedia", &rejecting("NotFoundError"));
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.click(".iw-call-audio");
     assert_eq!(h.settled().await, "no-device");
     assert_eq!(
         h.text(".iw-dev-guide"),
         "No microphone was found. Connect one and try again, or keep chatting."
     );
-    let de = Harness::connected(Lang::De, AV);
+    let de = Harness::connected(Lang::DE, AV);
     de.click(".iw-call-video");
     assert_eq!(de.settled().await, "no-device");
     assert!(
@@ -437,7 +437,7 @@ async fn no_device_says_so_in_german_too() {
 async fn the_choice_is_remembered_only_after_consent() {
     let storage = session_storage();
     storage.remove_item(DEVICES_KEY).unwrap();
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     // No session yet, so no consent: nothing is stored.
     h.click(".iw-call-audio");
     assert_eq!(h.settled().await, "ready");
@@ -478,7 +478,7 @@ async fn the_choice_is_remembered_only_after_consent() {
     let view = View::mount(
         &host,
         ViewOptions {
-            lang: Lang::En,
+            lang: Lang::EN,
             minimizable: false,
             remember: false,
         },
@@ -507,7 +507,7 @@ async fn the_choice_is_remembered_only_after_consent() {
 
 #[wasm_bindgen_test]
 fn the_call_panel_has_its_controls_and_falls_back_to_chat() {
-    let h = Harness::connected(Lang::En, AV);
+    let h = Harness::connected(Lang::EN, AV);
     h.view.call_placed(CallMedia::Audio);
     assert!(h.visible(".iw-call"));
     assert_eq!(h.text(".iw-call-status"), "Calling…");

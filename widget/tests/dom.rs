@@ -60,7 +60,7 @@ impl Harness {
 
     /// Mounted with a configuration and the form showing.
     fn with_form() -> Self {
-        let h = Self::mount(Lang::En);
+        let h = Self::mount(Lang::EN);
         h.view.handle(&Event::Link(LinkState::Online));
         h.view.handle(&Event::Config(config(Availability::Open)));
         h.view.handle(&Event::State(VisitorState::Form));
@@ -292,7 +292,7 @@ fn the_servers_verdict_is_shown_the_same_way() {
 
 #[wasm_bindgen_test]
 fn a_closed_target_says_so_and_cannot_be_started() {
-    let h = Harness::mount(Lang::En);
+    let h = Harness::mount(Lang::EN);
     h.view
         .handle(&Event::Config(config(Availability::NoAgents)));
     h.view.handle(&Event::State(VisitorState::Form));
@@ -498,7 +498,7 @@ fn queue_position_and_the_end_are_announced() {
 
 #[wasm_bindgen_test]
 fn german_strings() {
-    let h = Harness::mount(Lang::De);
+    let h = Harness::mount(Lang::DE);
     h.view.handle(&Event::Config(config(Availability::Open)));
     h.view.handle(&Event::State(VisitorState::Form));
     assert_eq!(h.text(".iw-start"), "Chat starten");

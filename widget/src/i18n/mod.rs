@@ -96,11 +96,16 @@ impl Eq for Lang {}
 
 impl Default for Lang {
     fn default() -> Self {
-        Self(LANGUAGES[0])
+        Self::EN
     }
 }
 
 impl Lang {
+    /// English.
+    pub const EN: Self = Self(&en::LANGUAGE);
+    /// German.
+    pub const DE: Self = Self(&de::LANGUAGE);
+
     /// The language for a BCP 47 tag such as `de-AT` (by its primary subtag); the default
     /// (English) for anything unknown.
     pub fn from_tag(tag: &str) -> Self {
