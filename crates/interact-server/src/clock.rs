@@ -1,5 +1,5 @@
 //! The one place the server reads a clock. Everything else asks the
-//! [`Clock`](interact_model::Clock) in [`AppState`](crate::node::state::AppState).
+//! [`interact_model::Clock`] in [`AppState`](crate::node::state::AppState).
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

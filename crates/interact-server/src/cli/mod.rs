@@ -5,9 +5,9 @@
 //! server needed), print the session report, and make the hashes the configuration file
 //! holds.
 //!
-//! The binary's `main` is [`main`]; the subcommands live by topic: [`serve`] (the server,
-//! the demo host page and the banner), [`admin`] (embed codes, Domain Templates, reports
-//! in the database) and [`secret`] (the hashes a configuration holds).
+//! The binary's `main` is [`main`]; the subcommands live by topic: `serve` (the server,
+//! the demo host page and the banner), `admin` (embed codes, Domain Templates, reports
+//! in the database) and `secret` (the hashes a configuration holds).
 
 mod admin;
 mod secret;

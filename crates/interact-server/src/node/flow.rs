@@ -24,7 +24,7 @@
 //!   as a plain session.
 //! - Web Request makes an HTTP/1 request (`http://` or `https://`, TLS by rustls against
 //!   Mozilla's roots and `[web_requests] ca_file`) with the server's one client, off the
-//!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`] of the
+//!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`](super::web::MAX_WEB_BODY) of the
 //!   answer; anything else counts as `WebFailed`.
 //! - Transfer hands the waiting session to the other service's queue (its members get
 //!   the offer); that service's own workflow does not run for it, and the report

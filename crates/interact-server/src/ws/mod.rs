@@ -3,7 +3,7 @@
 //! The visitor endpoint checks the embed code and the page's `Origin` before the upgrade
 //! (an unknown code gets 404 and a foreign origin 403, with no upgrade: this is what stops
 //! cross-site WebSocket hijacking). Every connection then runs the same loop: a handshake
-//! within [`HANDSHAKE_TIMEOUT`] of the upgrade (a fixed deadline: no frame moves it),
+//! within [`HANDSHAKE_TIMEOUT`](interact_sdk::limits::HANDSHAKE_TIMEOUT) of the upgrade (a fixed deadline: no frame moves it),
 //! frames checked against the protocol limits, a per-connection rate limit that counts
 //! every frame (WebSocket pings too), and an idle timeout. `send` frames are also limited
 //! per session and party, over all of that party's connections
