@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
+pub use interact_browser::now;
+use interact_browser::{Socket, Timer, seed, socket_url};
 use interact_sdk::client::{Event, Input, Output};
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::PreChatForm;
@@ -19,8 +19,6 @@ use interact_sdk::protocol::{
 };
 use interact_sdk::time::Instant;
 use interact_sdk::{Error, LinkState, Visitor, VisitorOptions, VisitorState};
-use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::storage::ResumeStore;
 
@@ -44,40 +42,9 @@ pub struct DriverOptions {
 impl DriverOptions {
     /// The visitor WebSocket URL: `ws(s)://host[:port]/v1/ws?code=...`.
     pub fn socket_url(&self) -> Result<String, String> {
-        let base = self.server.trim_end_matches('/');
-        let rest = if let Some(rest) = base.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = base.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            return Err(format!("server must be an http(s) URL, not {base:?}"));
-        };
         let code: String = js_sys::encode_uri_component(&self.code).into();
-        Ok(format!("{rest}/v1/ws?code={code}"))
+        socket_url(&self.server, &format!("/v1/ws?code={code}"))
     }
-}
-
-/// Milliseconds of the page's monotonic clock (`performance.now()`).
-pub fn now() -> Instant {
-    let ms = web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or_default();
-    // Rounded down; the machine works in whole milliseconds.
-    Instant::from_millis(ms as u64)
-}
-
-/// 64 random bits for the machine's id generator, from `crypto.getRandomValues`.
-fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        // No Web Crypto: ids need only be unique within a session, so the clock will do.
-        bytes = (js_sys::Date::now() as u64).to_le_bytes();
-    }
-    u64::from_le_bytes(bytes)
 }
 
 /// Drives one [`Visitor`]. Cheap to clone; all clones drive the same machine.
@@ -105,26 +72,13 @@ struct Inner {
     socket: Option<Socket>,
     /// Bumped with every new socket, so that late callbacks of old ones are ignored.
     generation: u32,
-    timer: Option<Timeout>,
+    timer: Option<Timer>,
     listener: Option<Listener>,
     /// Events waiting for the listener; see [`pump`].
     queue: VecDeque<Event>,
     dispatching: bool,
     store: Option<ResumeStore>,
     stopped: bool,
-}
-
-/// An open WebSocket and its listeners (removed when dropped).
-struct Socket {
-    ws: WebSocket,
-    _listeners: [EventListener; 3],
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        // Closing an already closing socket is harmless; the listeners go with `self`.
-        let _ = self.ws.close();
-    }
 }
 
 impl Driver {
@@ -286,11 +240,11 @@ impl Driver {
 }
 
 /// Feeds one transport or timer input to the machine, then pumps.
-fn input(weak: &Weak<RefCell<Inner>>, generation: Option<u32>, input: Input<'_>) {
+fn input(weak: &Weak<RefCell<Inner>>, generation: u32, input: Input<'_>) {
     let Some(rc) = weak.upgrade() else { return };
     {
         let mut inner = rc.borrow_mut();
-        if inner.stopped || generation.is_some_and(|g| g != inner.generation) {
+        if inner.stopped || generation != inner.generation {
             return;
         }
         // Errors mean the frame was dropped as invalid; the machine stays usable.
@@ -314,14 +268,12 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
                 Output::Connect => inner.connect(rc),
                 Output::Transmit(text) => {
                     if let Some(socket) = &inner.socket {
-                        // A failed send shows up as a close event, which the machine
-                        // handles by reconnecting and resending.
-                        let _ = socket.ws.send_with_str(&text);
+                        socket.send(&text);
                     }
                 }
                 Output::Close(code) => {
                     if let Some(socket) = inner.socket.take() {
-                        let _ = socket.ws.close_with_code(code.code());
+                        socket.close(code.code());
                     }
                 }
                 Output::Event(event) => {
@@ -361,58 +313,22 @@ impl Inner {
     fn connect(&mut self, rc: &Rc<RefCell<Inner>>) {
         self.socket = None;
         self.generation = self.generation.wrapping_add(1);
-        let generation = Some(self.generation);
-        let ws = match WebSocket::new(&self.url) {
-            Ok(ws) => ws,
-            Err(_) => {
-                // A URL the browser refuses: report it like a failed connection; the
-                // machine backs off and tries again.
-                let _ = self.visitor.handle_input(now(), Input::Disconnected(None));
-                return;
-            }
-        };
+        let generation = self.generation;
         let weak = Rc::downgrade(rc);
-        let on_open = {
-            let weak = weak.clone();
-            EventListener::new(&ws, "open", move |_| {
-                input(&weak, generation, Input::Connected);
-            })
-        };
-        let on_message = {
-            let weak = weak.clone();
-            EventListener::new(&ws, "message", move |event| {
-                let Some(event) = event.dyn_ref::<MessageEvent>() else {
-                    return;
-                };
-                // Binary frames are not part of the protocol; the server never sends any.
-                if let Some(text) = event.data().as_string() {
-                    input(&weak, generation, Input::Received(&text));
-                }
-            })
-        };
-        let on_close = EventListener::new(&ws, "close", move |event| {
-            // 1005 and 1006 are what the browser reports when no close frame came.
-            let code = event
-                .dyn_ref::<CloseEvent>()
-                .map(CloseEvent::code)
-                .filter(|c| !matches!(c, 1005 | 1006));
-            input(&weak, generation, Input::Disconnected(code));
-        });
-        self.socket = Some(Socket {
-            ws,
-            _listeners: [on_open, on_message, on_close],
-        });
+        match Socket::open(&self.url, move |i| input(&weak, generation, i)) {
+            Ok(socket) => self.socket = Some(socket),
+            // A URL the browser refuses: report it like a failed connection; the machine
+            // backs off and tries again.
+            Err(_) => {
+                let _ = self.visitor.handle_input(now(), Input::Disconnected(None));
+            }
+        }
     }
 
     /// Arms the one timer for `at` (replacing the previous one).
     fn schedule(&mut self, rc: &Rc<RefCell<Inner>>, at: Instant) {
-        let delay = at.as_millis().saturating_sub(now().as_millis());
-        // Browsers treat delays above 2^31 - 1 ms as 0; nothing here waits that long.
-        let delay = u32::try_from(delay)
-            .unwrap_or(u32::MAX)
-            .min(i32::MAX as u32);
         let weak = Rc::downgrade(rc);
-        self.timer = Some(Timeout::new(delay, move || {
+        self.timer = Timer::at(at, move || {
             let Some(rc) = weak.upgrade() else { return };
             {
                 let mut inner = rc.borrow_mut();
@@ -422,7 +338,7 @@ impl Inner {
                 inner.visitor.handle_timeout(now());
             }
             pump(&rc);
-        }));
+        });
     }
 
     /// Keeps or forgets the resume token as the session starts and ends.

@@ -3,24 +3,23 @@
 //! `interact_sdk` crate docs). This module is the only place where the console's wasm
 //! does IO.
 //!
-//! It is the widget's `driver.rs` for the other machine (same socket handling, same
-//! event queue), kept apart so that the widget's module holds no agent code; the two are
-//! small enough that a generic driver would save little and cost both a trait.
+//! The socket, the timer and the clock are `interact-browser`'s, as in the widget's
+//! `driver.rs`; the loop around the machine is this module's (it reports sessions and
+//! refused accepts, the widget's keeps a resume token), so there is no trait over the two
+//! machines.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
+pub use interact_browser::now;
+use interact_browser::{Socket, Timer, seed};
 use interact_sdk::client::{Event, Input, Output};
 use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{CloseCode, ErrorCode, ErrorFrame, Presence};
 use interact_sdk::time::Instant;
 use interact_sdk::{Agent, AgentOptions, Error, LinkState};
-use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// What the driver tells its application, in order.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,40 +43,9 @@ pub enum Report {
 /// What a driver tells its application: every [`Report`], in order.
 pub type Listener = Rc<dyn Fn(&Report)>;
 
-/// Milliseconds of the page's monotonic clock (`performance.now()`), the machine's clock.
-pub fn now() -> Instant {
-    let ms = web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or_default();
-    // Rounded down; the machine works in whole milliseconds.
-    Instant::from_millis(ms as u64)
-}
-
-/// 64 random bits for the machine's id generator, from `crypto.getRandomValues`.
-fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    let filled = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !filled {
-        // No Web Crypto: ids need only be unique within a session, so the clock will do.
-        bytes = (js_sys::Date::now() as u64).to_le_bytes();
-    }
-    u64::from_le_bytes(bytes)
-}
-
 /// The agent WebSocket URL for a server's base URL: `ws(s)://host[:port]/v1/agent/ws`.
 pub fn socket_url(server: &str) -> Result<String, String> {
-    let base = server.trim_end_matches('/');
-    let rest = if let Some(rest) = base.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        return Err(format!("server must be an http(s) URL, not {base:?}"));
-    };
-    Ok(format!("{rest}/v1/agent/ws"))
+    interact_browser::socket_url(server, "/v1/agent/ws")
 }
 
 /// Drives one [`Agent`]. Cheap to clone; all clones drive the same machine.
@@ -105,7 +73,7 @@ struct Inner {
     socket: Option<Socket>,
     /// Bumped with every new socket, so that late callbacks of old ones are ignored.
     generation: u32,
-    timer: Option<Timeout>,
+    timer: Option<Timer>,
     listener: Option<Listener>,
     /// Reports waiting for the listener; see [`pump`].
     queue: VecDeque<Report>,
@@ -113,19 +81,6 @@ struct Inner {
     /// The sessions last reported with [`Report::Sessions`].
     reported: Vec<(SessionId, bool)>,
     stopped: bool,
-}
-
-/// An open WebSocket and its listeners (removed when dropped).
-struct Socket {
-    ws: WebSocket,
-    _listeners: [EventListener; 3],
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        // Closing an already closing socket is harmless; the listeners go with `self`.
-        let _ = self.ws.close();
-    }
 }
 
 impl Driver {
@@ -177,7 +132,7 @@ impl Driver {
         let mut inner = self.inner.borrow_mut();
         inner.stopped = true;
         if let Some(socket) = inner.socket.take() {
-            let _ = socket.ws.close_with_code(CloseCode::Normal.code());
+            socket.close(CloseCode::Normal.code());
         }
         inner.timer = None;
         inner.queue.clear();
@@ -237,19 +192,12 @@ fn pump(rc: &Rc<RefCell<Inner>>) {
                 Output::Connect => inner.connect(rc),
                 Output::Transmit(text) => {
                     if let Some(socket) = &inner.socket {
-                        // A failed send shows up as a close event, which the machine
-                        // handles by reconnecting and resending.
-                        let _ = socket.ws.send_with_str(&text);
+                        socket.send(&text);
                     }
                 }
                 Output::Close(code) => {
                     if let Some(socket) = inner.socket.take() {
-                        // Pages may only send 1000 and 3000-4999; dropping the socket
-                        // closes it without a code otherwise.
-                        let code = code.code();
-                        if code == 1000 || (3000..5000).contains(&code) {
-                            let _ = socket.ws.close_with_code(code);
-                        }
+                        socket.close(code.code());
                     }
                 }
                 Output::Event(event) => {
@@ -320,61 +268,21 @@ impl Inner {
         self.socket = None;
         self.generation = self.generation.wrapping_add(1);
         let generation = self.generation;
-        let ws = match WebSocket::new(&self.url) {
-            Ok(ws) => ws,
-            Err(_) => {
-                // A URL the browser refuses: report it like a failed connection; the
-                // machine backs off and tries again.
-                let _ = self.agent.handle_input(now(), Input::Disconnected(None));
-                return;
-            }
-        };
         let weak = Rc::downgrade(rc);
-        let on_open = {
-            let weak = weak.clone();
-            EventListener::new(&ws, "open", move |_| {
-                input(&weak, generation, Input::Connected);
-            })
-        };
-        let on_message = {
-            let weak = weak.clone();
-            EventListener::new(&ws, "message", move |event| {
-                let Some(event) = event.dyn_ref::<MessageEvent>() else {
-                    return;
-                };
-                // Binary frames are not part of the protocol; the server never sends any.
-                if let Some(text) = event.data().as_string() {
-                    input(&weak, generation, Input::Received(&text));
-                }
-            })
-        };
-        let on_close = EventListener::new(&ws, "close", move |event| {
-            // 1005 and 1006 are what the browser reports when no close frame came.
-            let code = event
-                .dyn_ref::<CloseEvent>()
-                .map(CloseEvent::code)
-                .filter(|c| !matches!(c, 1005 | 1006));
-            input(&weak, generation, Input::Disconnected(code));
-        });
-        self.socket = Some(Socket {
-            ws,
-            _listeners: [on_open, on_message, on_close],
-        });
+        match Socket::open(&self.url, move |i| input(&weak, generation, i)) {
+            Ok(socket) => self.socket = Some(socket),
+            // A URL the browser refuses: report it like a failed connection; the machine
+            // backs off and tries again.
+            Err(_) => {
+                let _ = self.agent.handle_input(now(), Input::Disconnected(None));
+            }
+        }
     }
 
     /// Arms the one timer for `at` (replacing the previous one).
     fn schedule(&mut self, rc: &Rc<RefCell<Inner>>, at: Instant) {
-        if at == Instant::from_millis(u64::MAX) {
-            self.timer = None;
-            return;
-        }
-        let delay = at.as_millis().saturating_sub(now().as_millis());
-        // Browsers treat delays above 2^31 - 1 ms as 0; nothing here waits that long.
-        let delay = u32::try_from(delay)
-            .unwrap_or(u32::MAX)
-            .min(i32::MAX as u32);
         let weak = Rc::downgrade(rc);
-        self.timer = Some(Timeout::new(delay, move || {
+        self.timer = Timer::at(at, move || {
             let Some(rc) = weak.upgrade() else { return };
             {
                 let mut inner = rc.borrow_mut();
@@ -384,7 +292,7 @@ impl Inner {
                 inner.agent.handle_timeout(now());
             }
             pump(&rc);
-        }));
+        });
     }
 }
 

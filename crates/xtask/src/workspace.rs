@@ -40,6 +40,10 @@ pub(crate) const WASM_CRATES: &[WasmCrate] = &[
         package: "interact-console",
         dir: "crates/interact-console",
     },
+    WasmCrate {
+        package: "interact-browser",
+        dir: "crates/interact-browser",
+    },
 ];
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
