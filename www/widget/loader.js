@@ -27,10 +27,8 @@
   var server = new URL(script.src, location.href).origin;
   var host = location.origin;
   var lang = data.interactLang || document.documentElement.lang || navigator.language || "en";
-  // The words of every language, written by `cargo xtask widget` from the widget's own
-  // (widget/src/i18n/): edit them there.
   var WORDS = { en: { open: "Open chat", close: "Close chat", title: "Chat", unread: " unread", refused: "Chat is not available on this website." }, de: { open: "Chat öffnen", close: "Chat schließen", title: "Chat", unread: " ungelesen", refused: "Der Chat ist auf dieser Website nicht verfügbar." } };
-  var words = WORDS[String(lang).split(/[-_]/)[0].toLowerCase()] || WORDS.en;
+  var words = WORDS[lang.split(/[-_]/)[0].toLowerCase()] || WORDS.en;
   var side = data.interactPosition === "bottom-left" ? "left" : "right";
   var z = /^\d{1,10}$/.test(data.interactZIndex || "") ? data.interactZIndex : "2147483000";
   var color = /^#[0-9a-fA-F]{6}$/.test(data.interactColor || "") ? data.interactColor : "#0a5bd3";

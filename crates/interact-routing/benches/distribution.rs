@@ -200,7 +200,7 @@ fn main() {
         a.tasks, a.agents, a.services
     );
     println!(
-        "reproduce: cargo bench -p interact-server --bench routing -- --tasks {} --agents {} --services {}",
+        "reproduce: cargo bench -p interact-routing --bench distribution -- --tasks {} --agents {} --services {}",
         a.tasks, a.agents, a.services
     );
     let mut indexed = run(&a, Strategy::Indexed, u32::MAX);
