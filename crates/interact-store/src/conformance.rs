@@ -35,6 +35,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, templates_and_embed_codes);
             $crate::__conformance_test!($fresh, sessions_and_their_events);
             $crate::__conformance_test!($fresh, appends_are_all_or_nothing);
+            $crate::__conformance_test!($fresh, concurrent_appends_are_isolated);
             $crate::__conformance_test!($fresh, an_end_closes_the_session);
             $crate::__conformance_test!($fresh, start_keys_are_unique);
             $crate::__conformance_test!($fresh, session_fields_change);
@@ -344,6 +345,53 @@ pub async fn appends_are_all_or_nothing(store: &dyn Store) {
         .await
         .expect("retry");
     assert_eq!(store.events(&sid("s1")).await.expect("events").len(), 2);
+}
+
+/// Appends of many sessions at once (which a backend may commit together) each succeed or
+/// fail alone: a duplicate among them fails with [`StoreError::Conflict`] and takes none
+/// of the others with it; every acknowledged event is stored once, in order.
+pub async fn concurrent_appends_are_isolated(store: &dyn Store) {
+    setup(store).await;
+    let ids: Vec<String> = (0..20).map(|n| format!("c{n}")).collect();
+    for (n, id) in (0u64..).zip(&ids) {
+        new_session(store, id, TargetRef::Service("support".into()), 100 + n).await;
+    }
+    let append = |id: &str, seq: u64| {
+        let events = encoded(&[frame(id, seq, 200 + seq, message(seq as u32))]);
+        let session = sid(id);
+        async move { store.append_events(&session, &events).await }
+    };
+    // Every session appends 2..=6, one at a time, all sessions at once.
+    let rounds = ids.iter().map(|id| async move {
+        for seq in 2..=6 {
+            append(id, seq).await.expect("append");
+        }
+    });
+    futures_util::future::join_all(rounds).await;
+    // One more event each, at once, and a duplicate of c0's event 3 among them.
+    let mut next: Vec<_> = ids.iter().map(|id| Box::pin(append(id, 7))).collect();
+    next.insert(10, Box::pin(append("c0", 3)));
+    let results = futures_util::future::join_all(next).await;
+    for (i, result) in results.iter().enumerate() {
+        if i == 10 {
+            assert!(
+                matches!(result, Err(StoreError::Conflict)),
+                "the duplicate fails: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "append {i}: {result:?}");
+        }
+    }
+    for id in &ids {
+        let seqs: Vec<u64> = store
+            .events(&sid(id))
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq.0)
+            .collect();
+        assert_eq!(seqs, (1..=7).collect::<Vec<_>>(), "session {id}");
+    }
 }
 
 /// The `ended` event records the end with the session and forgets its workflow run.

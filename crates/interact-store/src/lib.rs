@@ -23,7 +23,7 @@ mod memory;
 mod report;
 
 pub use memory::MemoryStore;
-pub use report::{ReportStore, session_reports};
+pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
 
 use std::fmt::Write as _;
 use std::ops::Range;

@@ -10,6 +10,23 @@ use interact_sdk::time::UnixMillis;
 
 use crate::{Store, StoreError};
 
+/// For SQL backends: the stored JSON of the event kinds a report reads (an event's
+/// `event_json`) matches one of these SQL `LIKE` patterns (the tag is
+/// serialised first; a call event's members come as `kind`, `from`, `signal` and the
+/// signal's `op` first). The filter only saves reading messages and the SDP and ICE of
+/// calls; the derivation ignores other kinds anyway. (Inside a JSON string a quote is
+/// escaped, so SDP cannot fake the `","signal":{"op":` of a call.)
+pub const LIFECYCLE_PREFIXES: [&str; 8] = [
+    r#"{"kind":"queued"%"#,
+    r#"{"kind":"agent_joined"%"#,
+    r#"{"kind":"agent_left"%"#,
+    r#"{"kind":"ended"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"start"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"media"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"hangup"%"#,
+];
+
 /// The reporting part of the [`Store`].
 #[async_trait]
 pub trait ReportStore: Send + Sync {
@@ -68,6 +85,121 @@ pub async fn session_reports(
         }
         if !full {
             return Ok(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use interact_sdk::ids::{AgentId, CallId};
+    use interact_sdk::protocol::{
+        AgentInfo, CallMedia, CallSignal, EndReason, HangupReason, MediaState, Party, encode,
+    };
+
+    use super::*;
+    use interact_model::TargetRef;
+    use interact_report::TargetKind;
+    use interact_sdk::protocol::SessionEvent;
+
+    fn json<T: serde::Serialize>(v: &T) -> String {
+        serde_json::to_string(v).expect("JSON")
+    }
+
+    /// SQL `LIKE` with `%` only (`_` matches itself here, which is stricter).
+    fn like(text: &str, pattern: &str) -> bool {
+        let mut parts = pattern.split('%');
+        let first = parts.next().unwrap_or_default();
+        let Some(mut rest) = text.strip_prefix(first) else {
+            return false;
+        };
+        for part in parts {
+            match rest.find(part) {
+                Some(i) => rest = &rest[i + part.len()..],
+                None => return false,
+            }
+        }
+        pattern.ends_with('%') || rest.is_empty()
+    }
+
+    #[test]
+    fn lifecycle_events_are_stored_with_the_prefixes_the_report_reads() {
+        let agent = AgentInfo {
+            id: AgentId::new("alex").expect("valid"),
+            display_name: "Alex".into(),
+        };
+        let call = CallId::new("c1").expect("valid");
+        let signal = |from: Party, signal: CallSignal| SessionEvent::Call { from, signal };
+        let events = [
+            SessionEvent::Queued { position: 1 },
+            SessionEvent::AgentJoined {
+                agent: agent.clone(),
+            },
+            SessionEvent::AgentLeft { agent },
+            SessionEvent::Ended {
+                reason: EndReason::VisitorEnded,
+            },
+            signal(
+                Party::Visitor,
+                CallSignal::Start {
+                    call: call.clone(),
+                    media: CallMedia::Video,
+                },
+            ),
+            signal(Party::Agent, CallSignal::Accept { call: call.clone() }),
+            signal(
+                Party::Agent,
+                CallSignal::Media {
+                    call: call.clone(),
+                    state: MediaState {
+                        muted: false,
+                        camera: true,
+                        screen: true,
+                    },
+                },
+            ),
+            signal(
+                Party::System,
+                CallSignal::Hangup {
+                    call: call.clone(),
+                    reason: HangupReason::Normal,
+                },
+            ),
+        ];
+        for (event, prefix) in events.iter().zip(LIFECYCLE_PREFIXES) {
+            let stored = encode(event);
+            assert!(like(&stored, prefix), "{stored} is LIKE {prefix}");
+        }
+        // Messages and the SDP and ICE of calls are not read, whatever they hold.
+        let sdp = r#"v=0 {"kind":"call","from":"x","signal":{"op":"start"}"#.to_owned();
+        for skipped in [
+            SessionEvent::Message {
+                id: interact_sdk::ids::MessageId::new("m1").expect("valid"),
+                from: Party::Visitor,
+                author: None,
+                text: r#"{"kind":"ended"}"#.into(),
+            },
+            signal(
+                Party::Visitor,
+                CallSignal::Offer {
+                    call: call.clone(),
+                    sdp: sdp.clone(),
+                },
+            ),
+            signal(Party::Agent, CallSignal::Answer { call, sdp }),
+        ] {
+            let stored = encode(&skipped);
+            assert!(
+                !LIFECYCLE_PREFIXES.iter().any(|p| like(&stored, p)),
+                "{stored}"
+            );
+        }
+        for kind in [TargetKind::Service, TargetKind::User] {
+            let target = match kind {
+                TargetKind::Service => TargetRef::Service("x".into()),
+                TargetKind::User => TargetRef::User("x".into()),
+            };
+            let prefix = format!(r#"{{"kind":"{}","#, kind.as_str());
+            assert!(json(&target).starts_with(&prefix));
         }
     }
 }
