@@ -82,6 +82,74 @@ pub struct Config {
     pub definitions: interact_workflow::Definitions,
 }
 
+/// The environment variable that overrides `[server] database`.
+pub const DATABASE_URL_VAR: &str = "INTERACT_DATABASE_URL";
+
+/// Where the server keeps its data (`[server] database`, or `INTERACT_DATABASE_URL`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded SQLite file: `sqlite:<file>`, `sqlite://<file>` or a bare file name.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database: `postgres://...` or `postgresql://...`, as libpq takes it.
+    Postgres(String),
+}
+
+impl std::str::FromStr for Database {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(s.to_owned()));
+        }
+        let file = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(s);
+        if file.is_empty() {
+            return Err("the database is empty: give `sqlite:<file>` or `postgres://...`".into());
+        }
+        if file.contains("://") {
+            return Err(format!(
+                "unknown database URL {s:?}: give `sqlite:<file>` or `postgres://...`"
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(file)))
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The database for logs and messages: a PostgreSQL URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(file) => write!(f, "sqlite:{}", file.display()),
+            Self::Postgres(url) => match url.split_once('@') {
+                Some((user, host)) => match user.rsplit_once(':') {
+                    Some((scheme_user, _password)) if scheme_user.contains("//") => {
+                        write!(f, "{scheme_user}:***@{host}")
+                    }
+                    _ => f.write_str(url),
+                },
+                None => f.write_str(url),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Database {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// `[server]`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,8 +159,11 @@ pub struct ServerSection {
     /// The URL browsers reach the server at (used in snippets and pages), without a
     /// trailing slash.
     pub public_url: String,
-    /// The SQLite database file (created on first start), relative to the config file.
-    pub database: PathBuf,
+    /// The database: `sqlite:<file>` (or just a file name) for the embedded SQLite file,
+    /// created on first start, relative to the configuration file; or
+    /// `postgres://user[:password]@host[:port]/db` for PostgreSQL, which several nodes
+    /// share. The environment variable `INTERACT_DATABASE_URL` overrides it.
+    pub database: Database,
     /// Where the static pages live (the agent console), relative to the config file.
     #[serde(default = "default_www")]
     pub www: PathBuf,
@@ -409,8 +480,15 @@ impl Config {
     }
 
     /// Reads and validates a configuration file. Relative paths in it are made relative
-    /// to the file's folder.
+    /// to the file's folder. `INTERACT_DATABASE_URL`, when set, replaces
+    /// `[server] database`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, std::env::var(DATABASE_URL_VAR).ok().as_deref())
+    }
+
+    /// [`load`](Self::load) with the database override given rather than read from the
+    /// environment.
+    pub fn load_with(path: &Path, database_url: Option<&str>) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -438,7 +516,14 @@ impl Config {
                 path: path.to_owned(),
                 message,
             })?;
-        config.server.database = base.join(&config.server.database);
+        if let Some(url) = database_url {
+            config.server.database = url.parse().map_err(|message| ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!("{DATABASE_URL_VAR}: {message}"),
+            })?;
+        } else if let Database::Sqlite(file) = &config.server.database {
+            config.server.database = Database::Sqlite(base.join(file));
+        }
         config.server.www = base.join(&config.server.www);
         Ok(config)
     }
@@ -571,6 +656,49 @@ mod tests {
     use super::*;
 
     const DEMO: &str = include_str!("../../../config/demo.toml");
+
+    #[test]
+    fn the_database_is_a_sqlite_file_or_a_postgres_url() {
+        let parse = |s: &str| s.parse::<Database>();
+        for s in ["sqlite:data/x.db", "sqlite://data/x.db", "data/x.db"] {
+            assert_eq!(parse(s), Ok(Database::Sqlite("data/x.db".into())), "{s}");
+        }
+        let url = "postgres://interact:s3cret@db.internal:5432/interact";
+        assert_eq!(parse(url), Ok(Database::Postgres(url.into())));
+        assert!(matches!(
+            parse("postgresql://db/interact"),
+            Ok(Database::Postgres(_))
+        ));
+        // The password never reaches a log line.
+        let shown = parse(url).expect("valid").to_string();
+        assert_eq!(shown, "postgres://interact:***@db.internal:5432/interact");
+        assert_eq!(
+            parse("postgres://postgres@127.0.0.1/test")
+                .expect("valid")
+                .to_string(),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        for bad in ["", "sqlite:", "mysql://db/x", "  "] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_database_url_overrides_the_file_and_a_relative_file_follows_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("interact.toml");
+        std::fs::write(&path, DEMO).expect("write");
+        let config = Config::load_with(&path, None).expect("loads");
+        assert_eq!(
+            config.server.database,
+            Database::Sqlite(dir.path().join("../data/interact.db"))
+        );
+        let url = "postgres://postgres@127.0.0.1:5432/interact";
+        let config = Config::load_with(&path, Some(url)).expect("loads");
+        assert_eq!(config.server.database, Database::Postgres(url.into()));
+        let err = Config::load_with(&path, Some("mysql://x")).expect_err("refused");
+        assert!(err.to_string().contains("INTERACT_DATABASE_URL"), "{err}");
+    }
 
     #[test]
     fn demo_config_is_valid() {

@@ -50,11 +50,12 @@ use interact_sdk::embed::EmbedCode;
 use tower_http::trace::TraceLayer;
 
 use interact_model::TargetRef;
-use interact_store::{EmbedCodeRecord, StoreError};
+use interact_store::{EmbedCodeRecord, Store, StoreError};
+use interact_store_postgres::PgStore;
 use interact_store_sqlite::SqliteStore;
 
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::{Config, Database};
 use crate::node::state::AppState;
 
 /// Largest HTTP request body the server reads (the JSON bodies are tiny).
@@ -130,13 +131,23 @@ pub async fn run(
 /// How long [`run`] waits, after it stopped accepting, for WebSocket connections to end.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Opens the configuration's database (creating and migrating it): the SQLite file or
+/// PostgreSQL.
+pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match database {
+        Database::Sqlite(file) => Arc::new(SqliteStore::open(file).await?),
+        Database::Postgres(url) => Arc::new(PgStore::open(url).await?),
+    })
+}
+
 /// Builds the state from a loaded configuration: opens (creating and migrating) the
-/// SQLite database, seeds the Domain Templates of the configuration, restores the
+/// database ([`open_store`]), seeds the Domain Templates of the configuration, restores the
 /// sessions that had not ended, and creates the `[demo]` embed code if it is configured
 /// and absent.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
-    let store = SqliteStore::open(&config.server.database).await?;
-    let state = AppState::new(config, Arc::new(store), Arc::new(SystemClock)).await?;
+    let store = open_store(&config.server.database).await?;
+    tracing::info!(database = %config.server.database, "opened the database");
+    let state = AppState::new(config, store, Arc::new(SystemClock)).await?;
     ensure_demo_code(&state).await?;
     let restored = node::session::restore(&state).await?;
     if restored > 0 {

@@ -268,7 +268,12 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
     let first = ServerProcess::start(SERVER, &config).await;
     let addr = first.addr;
     // An agent token in the server's database.
-    let token = agent_token(&first.store().await, "alex", Duration::from_secs(24 * 3600)).await;
+    let token = agent_token(
+        first.store().await.as_ref(),
+        "alex",
+        Duration::from_secs(24 * 3600),
+    )
+    .await;
     let server = Arc::new(Mutex::new(Some(first)));
     let proxy = Proxy::start(addr).await;
     let started = std::time::Instant::now();

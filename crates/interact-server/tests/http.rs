@@ -53,7 +53,8 @@ impl Fixture {
         std::fs::write(console.join("index.html"), CONSOLE_PAGE).expect("index.html");
         let mut config = Config::parse(DEMO).expect("demo config parses");
         config.validate().expect("demo config is valid");
-        config.server.database = dir.path().join("interact.db");
+        config.server.database =
+            interact_server::config::Database::Sqlite(dir.path().join("interact.db"));
         config.server.www = dir.path().join("www");
         tweak(&mut config);
         let code = config

@@ -8,7 +8,6 @@ use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::protocol::{
     AgentHello, ClientFrame, PROTOCOL_VERSION, Party, Presence, Resume, ServerFrame, SessionEvent,
 };
-use interact_store::Store;
 use interact_testkit::{
     ALLOWED, DEMO_CODE, ServerProcess, agent_token, connect_agent, connect_visitor, mid,
     process_config, write_config,
@@ -39,7 +38,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
 
     // An agent token, written to the same database file the server uses.
     let store = server.store().await;
-    let token = agent_token(&store, "alex", Duration::from_secs(3600)).await;
+    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
 
     let mut agent = connect_agent(addr).await;
     agent.agent_hello(&token).await;

@@ -6,7 +6,9 @@
 //! - `wasm-bindgen-test-runner` (the `.cargo/config.toml` runner for wasm32) at
 //!   exactly the `wasm-bindgen` version pinned in the workspace `Cargo.toml`,
 //!   because the CLI refuses test binaries built by a different version;
-//! - Chromium and chromedriver for the headless browser tests.
+//! - Chromium and chromedriver for the headless browser tests;
+//! - a PostgreSQL server for the PostgreSQL store's tests (Debian's `postgresql`,
+//!   installed and started when nothing answers on 127.0.0.1:5432).
 
 use std::path::PathBuf;
 
@@ -35,12 +37,89 @@ pub(crate) struct Chromium {
 }
 
 /// Ensures every prerequisite of `cargo xtask test`; Chromium only when
-/// `with_browser` is set. Returns the Chromium found, if it was required.
-pub(crate) fn ensure_all(with_browser: bool) -> Result<Option<Chromium>> {
+/// `with_browser` is set. Returns the Chromium found, if it was required, and the
+/// PostgreSQL URL the tests use.
+pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, String)> {
     ensure_toolchain()?;
     ensure_test_runner()?;
     ensure_wasm_opt()?;
-    with_browser.then(ensure_chromium).transpose()
+    let postgres = ensure_postgres()?;
+    Ok((with_browser.then(ensure_chromium).transpose()?, postgres))
+}
+
+/// The environment variable naming the PostgreSQL server the tests use (a URL of a
+/// database to connect to for `CREATE DATABASE`), as `interact-store-postgres` reads it.
+pub(crate) const TEST_POSTGRES_ENV: &str = "INTERACT_TEST_POSTGRES";
+
+/// Where the tests find PostgreSQL unless [`TEST_POSTGRES_ENV`] says otherwise: this
+/// project's machines run it there with trust authentication on loopback.
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The password `cargo xtask` gives the `postgres` role of a server it installed itself
+/// (Debian's loopback connections ask for one). Only ever on loopback, for tests.
+const INSTALLED_POSTGRES: &str = "postgres://postgres:interact-tests@127.0.0.1:5432/postgres";
+
+/// Ensures a PostgreSQL server for the tests and returns its URL: the one
+/// [`TEST_POSTGRES_ENV`] names, else the one answering on 127.0.0.1:5432, else Debian's
+/// `postgresql`, installed (as root, with apt) and started here.
+pub(crate) fn ensure_postgres() -> Result<String> {
+    if let Ok(url) = std::env::var(TEST_POSTGRES_ENV) {
+        println!("PostgreSQL: {TEST_POSTGRES_ENV} (set by you)");
+        return Ok(url);
+    }
+    if postgres_answers() {
+        println!("PostgreSQL: 127.0.0.1:5432 answers");
+        return Ok(DEFAULT_POSTGRES.to_owned());
+    }
+    println!("PostgreSQL: nothing answers on 127.0.0.1:5432");
+    if cmd::find_on_path("apt-get").is_none() || !is_root()? {
+        bail!(
+            "the PostgreSQL store's tests need a PostgreSQL server: start one on \
+             127.0.0.1:5432 that the `postgres` role may use without a password, set \
+             {TEST_POSTGRES_ENV}=postgres://user:password@host:port/postgres, or run this \
+             as root on Debian, where it installs and starts the `postgresql` package"
+        );
+    }
+    if cmd::find_on_path("pg_ctlcluster").is_none() {
+        let apt_get = || {
+            let mut command = cmd::program_in_root("apt-get");
+            command.env("DEBIAN_FRONTEND", "noninteractive");
+            command
+        };
+        cmd::run(apt_get().arg("update"))?;
+        cmd::run(apt_get().args(["install", "-y", "postgresql"]))?;
+    }
+    // Debian keeps one cluster per major version under /etc/postgresql/<version>/main.
+    let version = std::fs::read_dir("/etc/postgresql")
+        .context("no /etc/postgresql after installing postgresql")?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .max_by_key(|v| v.parse::<u32>().unwrap_or(0))
+        .context("no PostgreSQL cluster in /etc/postgresql")?;
+    // Already running (on another port, say) is not an error; the check below decides.
+    let _ = cmd::run(cmd::program_in_root("pg_ctlcluster").args([&version, "main", "start"]));
+    for _ in 0..50 {
+        if postgres_answers() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    ensure!(
+        postgres_answers(),
+        "PostgreSQL {version} was started but nothing answers on 127.0.0.1:5432"
+    );
+    cmd::run(cmd::program_in_root("su").args([
+        "postgres",
+        "-c",
+        "psql -q -c \"ALTER ROLE postgres PASSWORD 'interact-tests'\"",
+    ]))?;
+    println!("PostgreSQL {version}: installed and started on 127.0.0.1:5432");
+    Ok(INSTALLED_POSTGRES.to_owned())
+}
+
+/// Whether something accepts TCP connections on PostgreSQL's port on loopback.
+fn postgres_answers() -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
 }
 
 /// Ensures the active toolchain has [`COMPONENTS`] and [`WASM_TARGET`].

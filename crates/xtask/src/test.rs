@@ -28,6 +28,8 @@ struct Context {
     options: Options,
     /// Set by the prerequisites step unless browsers are skipped.
     chromium: Option<Chromium>,
+    /// The PostgreSQL server the tests use, set by the prerequisites step.
+    postgres: Option<String>,
 }
 
 /// One check: a name for the log and the summary, and what it runs.
@@ -106,6 +108,7 @@ pub(crate) fn run(options: Options) -> Result<()> {
     let mut context = Context {
         options,
         chromium: None,
+        postgres: None,
     };
     let mut outcomes = Vec::new();
     let mut failure = None;
@@ -158,7 +161,9 @@ fn print_summary(outcomes: &[(&str, Outcome)]) {
 }
 
 fn prerequisites(context: &mut Context) -> Result<()> {
-    context.chromium = prereq::ensure_all(!context.options.skip_browser)?;
+    let (chromium, postgres) = prereq::ensure_all(!context.options.skip_browser)?;
+    context.chromium = chromium;
+    context.postgres = Some(postgres);
     Ok(())
 }
 
@@ -204,6 +209,9 @@ fn clippy_wasm(_: &mut Context) -> Result<()> {
 fn tests_native(context: &mut Context) -> Result<()> {
     let mut command = cmd::cargo();
     command.args(["test", "--workspace"]);
+    if let Some(url) = &context.postgres {
+        command.env(prereq::TEST_POSTGRES_ENV, url);
+    }
     if context.options.skip_browser {
         command.env(SKIP_BROWSER_ENV, "1");
     }

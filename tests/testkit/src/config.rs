@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use interact_server::config::Config;
+use interact_server::config::{Config, Database};
 
 /// `config/demo.toml`, the configuration the tests start from (so the tests and the demo
 /// stay in step).
@@ -39,7 +39,7 @@ pub fn config(dir: &Path) -> Config {
 pub fn config_from(text: &str, dir: &Path) -> Config {
     let mut c = Config::parse(text).expect("the test configuration parses");
     c.validate().expect("the test configuration is valid");
-    c.server.database = dir.join("interact.db");
+    c.server.database = Database::Sqlite(dir.join("interact.db"));
     c.server.www = www();
     c.server.listen = "127.0.0.1:0".parse().expect("an address");
     c.demo = None;

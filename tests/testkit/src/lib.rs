@@ -78,7 +78,7 @@
 //! // In a test: `env!("CARGO_BIN_EXE_interact-server")`.
 //! let mut server = ServerProcess::start(binary, &config).await;
 //! let store = server.store().await;
-//! let token = interact_testkit::agent_token(&store, "alex", std::time::Duration::from_secs(60)).await;
+//! let token = interact_testkit::agent_token(store.as_ref(), "alex", std::time::Duration::from_secs(60)).await;
 //! server.restart().await; // SIGKILL, then the same port and database
 //! # let _ = (token, DEMO_CODE);
 //! # }

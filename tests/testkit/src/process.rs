@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use interact_server::config::Config;
-use interact_store_sqlite::SqliteStore;
+use interact_store::Store;
 use tokio::sync::oneshot;
 
 /// What the server prints on stdout once it listens, before its address.
@@ -134,9 +134,9 @@ impl ServerProcess {
     /// Its database (the configuration's), opened from this process: to create embed
     /// codes and agent tokens ([`create_embed_code`](crate::create_embed_code),
     /// [`agent_token`](crate::agent_token)) or look at what it stored, while it runs.
-    pub async fn store(&self) -> SqliteStore {
+    pub async fn store(&self) -> Arc<dyn Store> {
         let config = Config::load(&self.config).expect("the server's configuration");
-        SqliteStore::open(&config.server.database)
+        interact_server::open_store(&config.server.database)
             .await
             .expect("open the server's database")
     }

@@ -73,7 +73,12 @@ enum Command {
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // PostgreSQL's notices ("relation ... already exists, skipping" at every
+        // migration check) are not news.
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -136,9 +141,9 @@ fn config_path(given: Option<PathBuf>) -> PathBuf {
 /// The state the administrative subcommands work on: the database, with the
 /// configuration's Domain Templates seeded as the server seeds them.
 pub(super) async fn open(config: Config) -> Result<AppState, Box<dyn std::error::Error>> {
-    let store = interact_store_sqlite::SqliteStore::open(&config.server.database)
+    let store = crate::open_store(&config.server.database)
         .await
-        .map_err(|e| format!("database {}: {e}", config.server.database.display()))?;
+        .map_err(|e| format!("database {}: {e}", config.server.database))?;
     let clock = std::sync::Arc::new(crate::clock::SystemClock);
-    Ok(AppState::new(config, std::sync::Arc::new(store), clock).await?)
+    Ok(AppState::new(config, store, clock).await?)
 }
