@@ -8,7 +8,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use interact_store::StoreError;
 
-use crate::Sql as _;
+use interact_store_sql::Sql as _;
 
 /// The server the tests use unless `INTERACT_TEST_POSTGRES` names another: the one
 /// `cargo xtask test` makes sure of (trust authentication on loopback).

@@ -1,0 +1,772 @@
+//! What the SQL store backends (`interact-store-sqlite`, `interact-store-postgres`) have
+//! in common: the SQL of every [`Store`](interact_store::Store) and
+//! [`ReportStore`](interact_store::ReportStore) method but the event append (portable SQL
+//! with `$n` placeholders, written once in [`sql_store!`]), the stored forms of times and
+//! JSON values, how a database error becomes a [`StoreError`], and the append queue of
+//! group commit ([`AppendJob`]). Each backend keeps what differs: opening the database,
+//! its migrations, and the statement that writes a group of appends.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use interact_sdk::ids::SessionId;
+use interact_sdk::time::UnixMillis;
+use interact_store::{EncodedEvent, StoreError};
+use tokio::sync::oneshot;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use {
+        async_trait, interact_model, interact_report, interact_sdk, interact_store, sqlx, tokio,
+    };
+}
+
+/// `?` for sqlx's errors: they become [`StoreError::Backend`].
+pub trait Sql<T> {
+    /// The result with the error as a [`StoreError`].
+    fn sql(self) -> Result<T, StoreError>;
+}
+
+impl<T> Sql<T> for Result<T, sqlx::Error> {
+    fn sql(self) -> Result<T, StoreError> {
+        self.map_err(StoreError::backend)
+    }
+}
+
+impl<T> Sql<T> for Result<T, sqlx::migrate::MigrateError> {
+    fn sql(self) -> Result<T, StoreError> {
+        self.map_err(StoreError::backend)
+    }
+}
+
+/// Most appends committed in one transaction.
+pub const MAX_GROUP: usize = 256;
+
+/// Most events written by one statement (4 parameters each in SQLite, far below its
+/// limit of 32,766; four arrays of this length in PostgreSQL).
+pub const MAX_ROWS: usize = 1024;
+
+/// One `append_events` call waiting for its commit.
+#[derive(Debug)]
+pub struct AppendJob {
+    /// The session.
+    pub session: SessionId,
+    /// Its events, in order.
+    pub events: Vec<EncodedEvent>,
+    /// Answered once the events are durable (or not).
+    pub done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Milliseconds as stored (`BIGINT`) into a time.
+pub fn ms(v: i64) -> UnixMillis {
+    UnixMillis(u64::try_from(v).unwrap_or(0))
+}
+
+/// A time as stored (`BIGINT`).
+pub fn db(v: UnixMillis) -> i64 {
+    i64::try_from(v.0).unwrap_or(i64::MAX)
+}
+
+/// The JSON a value is stored as.
+pub fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| unreachable!("serialising stored values: {e}"))
+}
+
+/// A stored JSON value; [`StoreError::Corrupt`] if it does not parse.
+pub fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A failed write as the store reports it: a unique key taken is a conflict, a foreign
+/// key a missing row (what the write refers to is not there).
+pub fn conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound(d.message().to_owned())
+        }
+        _ => StoreError::backend(e),
+    }
+}
+
+/// The columns of a session row, in the order the queries select them.
+pub const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, token_hash, visitor_name, \
+     visitor_email, consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
+     visitor_seen_at";
+
+/// A bound value of a query built at run time.
+#[derive(Clone, Debug)]
+pub enum Param {
+    /// A text.
+    Text(String),
+    /// An integer.
+    Int(i64),
+}
+
+/// `$first, $first+1, ...` for `n` values.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Implements [`Store`](interact_store::Store) and
+/// [`ReportStore`](interact_store::ReportStore) for `$store`, a backend on the sqlx
+/// database `$db` whose rows are `$row`. `$store` must have the fields `pool` (a
+/// `sqlx::Pool<$db>`) and `appends` (a `tokio::sync::mpsc::Sender<`[`AppendJob`]`>`,
+/// drained by the backend's group commit), and `$db` must take every statement here as it
+/// is (portable SQL, `$n` placeholders).
+#[macro_export]
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $row:ty) => {
+        const _: () = {
+            use std::collections::HashMap;
+            use std::str::FromStr;
+
+            use $crate::__private::async_trait;
+            use $crate::__private::interact_model::TargetRef;
+            use $crate::__private::interact_report::{Outcome, ReportQuery, ReportRow};
+            use $crate::__private::interact_sdk::embed::EmbedCode;
+            use $crate::__private::interact_sdk::ids::{AgentId, SessionId};
+            use $crate::__private::interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
+            use $crate::__private::interact_sdk::time::UnixMillis;
+            use $crate::__private::interact_store::{
+                EmbedCodeRecord, EncodedEvent, LIFECYCLE_PREFIXES, ReportStore, SessionRecord,
+                Store, StoreError, TemplateRecord, WorkflowRunRecord,
+            };
+            use $crate::__private::sqlx::{self, Row as _};
+            use $crate::__private::tokio::sync::oneshot;
+            use $crate::{
+                AppendJob, Param, SESSION_COLUMNS, Sql as _, conflict, db, json, ms, parse,
+                placeholders,
+            };
+
+            impl $store {
+                fn embed_row(row: &$row) -> Result<EmbedCodeRecord, StoreError> {
+                    let code: String = row.try_get("code").sql()?;
+                    Ok(EmbedCodeRecord {
+                        code: EmbedCode::from_str(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                        template: row.try_get("template").sql()?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                        revoked_at: row.try_get::<Option<i64>, _>("revoked_at").sql()?.map(ms),
+                    })
+                }
+
+                fn session_row(row: &$row) -> Result<SessionRecord, StoreError> {
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    let ended_at: Option<i64> = row.try_get("ended_at").sql()?;
+                    let end_reason: Option<String> = row.try_get("end_reason").sql()?;
+                    let ended = match (ended_at, end_reason) {
+                        (Some(at), Some(r)) => Some((ms(at), parse::<EndReason>(&r)?)),
+                        _ => None,
+                    };
+                    Ok(SessionRecord {
+                        id: SessionId::new(row.try_get::<String, _>("id").sql()?).map_err(|e| corrupt(&e))?,
+                        embed_code: EmbedCode::from_str(&row.try_get::<String, _>("embed_code").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                        start_id: row.try_get("start_id").sql()?,
+                        start_key: row.try_get("start_key").sql()?,
+                        visitor_seen_at: row
+                            .try_get::<Option<i64>, _>("visitor_seen_at")
+                            .sql()?
+                            .map(ms),
+                        token_hash: row.try_get("token_hash").sql()?,
+                        visitor_name: row.try_get("visitor_name").sql()?,
+                        visitor_email: row.try_get("visitor_email").sql()?,
+                        consent_version: row.try_get("consent_version").sql()?,
+                        consent_at: ms(row.try_get("consent_at").sql()?),
+                        origin: row.try_get("origin").sql()?,
+                        agent_id: row
+                            .try_get::<Option<String>, _>("agent_id")
+                            .sql()?
+                            .map(AgentId::new)
+                            .transpose()
+                            .map_err(|e| corrupt(&e))?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                        ended,
+                    })
+                }
+
+                async fn insert_events(
+                    tx: &mut sqlx::Transaction<'_, $db>,
+                    session: &SessionId,
+                    events: &[EncodedEvent],
+                ) -> Result<(), StoreError> {
+                    for e in events {
+                        sqlx::query(
+                            "INSERT INTO session_events (session_id, seq, at, event) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(session.as_str())
+                        .bind(i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+                        .bind(db(e.at))
+                        .bind(e.event_json())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(conflict)?;
+                        if let Some(reason) = &e.ended {
+                            sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3")
+                                .bind(db(e.at))
+                                .bind(json(reason))
+                                .bind(session.as_str())
+                                .execute(&mut **tx)
+                                .await
+                                .sql()?;
+                            sqlx::query("DELETE FROM workflow_runs WHERE session_id = $1")
+                                .bind(session.as_str())
+                                .execute(&mut **tx)
+                                .await
+                                .sql()?;
+                        }
+                    }
+                    Ok(())
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl Store for $store {
+                async fn put_template(&self, t: &TemplateRecord, at: UnixMillis) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO domain_templates (name, origins, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE SET origins = excluded.origins, updated_at = excluded.updated_at",
+                    )
+                    .bind(&t.name)
+                    .bind(json(&t.origins))
+                    .bind(db(at))
+                    .execute(&self.pool)
+                    .await.sql()?;
+                    Ok(())
+                }
+
+                async fn templates(&self) -> Result<Vec<TemplateRecord>, StoreError> {
+                    let rows = sqlx::query("SELECT name, origins FROM domain_templates ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(TemplateRecord {
+                                name: r.try_get("name").sql()?,
+                                origins: parse(&r.try_get::<String, _>("origins").sql()?)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn delete_template(&self, name: &str) -> Result<bool, StoreError> {
+                    let used: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM embed_codes WHERE template = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await
+                    .sql()?;
+                    if used > 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                    // Revoked embed codes are kept and still name their template (a foreign key).
+                    let r = sqlx::query("DELETE FROM domain_templates WHERE name = $1")
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| match conflict(e) {
+                            StoreError::NotFound(m) => StoreError::Referenced(m),
+                            other => other,
+                        })?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn create_embed_code(&self, r: &EmbedCodeRecord) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO embed_codes (code, target, template, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
+                    )
+                    .bind(r.code.as_str())
+                    .bind(json(&r.target))
+                    .bind(&r.template)
+                    .bind(db(r.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn embed_code(&self, code: &EmbedCode) -> Result<Option<EmbedCodeRecord>, StoreError> {
+                    let row = sqlx::query("SELECT * FROM embed_codes WHERE code = $1")
+                        .bind(code.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .sql()?;
+                    row.as_ref().map(Self::embed_row).transpose()
+                }
+
+                async fn embed_codes(&self) -> Result<Vec<EmbedCodeRecord>, StoreError> {
+                    let rows = sqlx::query("SELECT * FROM embed_codes ORDER BY created_at, code")
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?;
+                    rows.iter().map(Self::embed_row).collect()
+                }
+
+                async fn revoke_embed_code(
+                    &self,
+                    code: &EmbedCode,
+                    at: UnixMillis,
+                ) -> Result<bool, StoreError> {
+                    let r = sqlx::query(
+                        "UPDATE embed_codes SET revoked_at = $1 WHERE code = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(db(at))
+                    .bind(code.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE start_key = $1"
+                    ))
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    row.as_ref().map(Self::session_row).transpose()
+                }
+
+                async fn set_token_hash(&self, session: &SessionId, hash: &str) -> Result<(), StoreError> {
+                    sqlx::query("UPDATE sessions SET token_hash = $1 WHERE id = $2")
+                        .bind(hash)
+                        .bind(session.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn set_visitor_seen(
+                    &self,
+                    session: &SessionId,
+                    at: UnixMillis,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("UPDATE sessions SET visitor_seen_at = $1 WHERE id = $2")
+                        .bind(db(at))
+                        .bind(session.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn create_session(
+                    &self,
+                    s: &SessionRecord,
+                    events: &[EncodedEvent],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.pool.begin().await.sql()?;
+                    sqlx::query(
+                        "INSERT INTO sessions (id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
+                         consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
+                         start_key, visitor_seen_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14)",
+                    )
+                    .bind(s.id.as_str())
+                    .bind(s.embed_code.as_str())
+                    .bind(json(&s.target))
+                    .bind(&s.start_id)
+                    .bind(&s.token_hash)
+                    .bind(&s.visitor_name)
+                    .bind(&s.visitor_email)
+                    .bind(&s.consent_version)
+                    .bind(db(s.consent_at))
+                    .bind(&s.origin)
+                    .bind(s.agent_id.as_ref().map(AgentId::as_str))
+                    .bind(db(s.created_at))
+                    .bind(s.start_key.as_deref())
+                    .bind(s.visitor_seen_at.map(db))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                    Self::insert_events(&mut tx, &s.id, events).await?;
+                    tx.commit().await.sql()?;
+                    Ok(())
+                }
+
+                async fn append_events(
+                    &self,
+                    session: &SessionId,
+                    events: &[EncodedEvent],
+                ) -> Result<(), StoreError> {
+                    let (done, result) = oneshot::channel();
+                    let job = AppendJob {
+                        session: session.clone(),
+                        events: events.to_vec(),
+                        done,
+                    };
+                    let gone = || StoreError::backend(sqlx::Error::PoolClosed);
+                    self.appends.send(job).await.map_err(|_| gone())?;
+                    result.await.map_err(|_| gone())?
+                }
+
+                async fn set_session_agent(
+                    &self,
+                    session: &SessionId,
+                    agent: &AgentId,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("UPDATE sessions SET agent_id = $1 WHERE id = $2")
+                        .bind(agent.as_str())
+                        .bind(session.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    row.as_ref().map(Self::session_row).transpose()
+                }
+
+                async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT seq, at, event FROM session_events WHERE session_id = $1 ORDER BY seq",
+                    )
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(EventFrame {
+                                session: id.clone(),
+                                seq: interact_sdk::ids::Seq(
+                                    u64::try_from(r.try_get::<i64, _>("seq").sql()?).unwrap_or(0),
+                                ),
+                                at: ms(r.try_get("at").sql()?),
+                                event: parse(&r.try_get::<String, _>("event").sql()?)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+                    let rows = sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE ended_at IS NULL ORDER BY created_at"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::session_row).collect()
+                }
+
+                async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO workflow_runs (session_id, workflow, fingerprint, state, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (session_id) DO UPDATE SET workflow = excluded.workflow, \
+                         fingerprint = excluded.fingerprint, state = excluded.state, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(run.session.as_str())
+                    .bind(&run.workflow)
+                    .bind(&run.fingerprint)
+                    .bind(&run.state)
+                    .bind(db(run.updated_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn workflow_run(
+                    &self,
+                    session: &SessionId,
+                ) -> Result<Option<WorkflowRunRecord>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT workflow, fingerprint, state, updated_at FROM workflow_runs \
+                         WHERE session_id = $1",
+                    )
+                    .bind(session.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    row.map(|r| {
+                        Ok(WorkflowRunRecord {
+                            session: session.clone(),
+                            workflow: r.try_get("workflow").sql()?,
+                            fingerprint: r.try_get("fingerprint").sql()?,
+                            state: r.try_get("state").sql()?,
+                            updated_at: ms(r.try_get("updated_at").sql()?),
+                        })
+                    })
+                    .transpose()
+                }
+
+                async fn delete_workflow_run(&self, session: &SessionId) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM workflow_runs WHERE session_id = $1")
+                        .bind(session.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn put_agent_token(
+                    &self,
+                    hash: &str,
+                    user: &str,
+                    at: UnixMillis,
+                    expires: UnixMillis,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("INSERT INTO agent_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                        .bind(hash)
+                        .bind(user)
+                        .bind(db(at))
+                        .bind(db(expires))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn agent_token(
+                    &self,
+                    hash: &str,
+                    now: UnixMillis,
+                ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT user_id, expires_at FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
+                    )
+                    .bind(hash)
+                    .bind(db(now))
+                    .fetch_optional(&self.pool)
+                    .await.sql()?;
+                    row.map(|r| {
+                        Ok((
+                            r.try_get("user_id").sql()?,
+                            ms(r.try_get("expires_at").sql()?),
+                        ))
+                    })
+                    .transpose()
+                }
+
+                async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM agent_tokens WHERE token_hash = $1")
+                        .bind(hash)
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
+                    let r = sqlx::query("DELETE FROM agent_tokens WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(r.rows_affected())
+                }
+            }
+
+            fn bind_all<'q>(
+                mut query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                params: &'q [Param],
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                for p in params {
+                    query = match p {
+                        Param::Text(s) => query.bind(s.as_str()),
+                        Param::Int(n) => query.bind(*n),
+                    };
+                }
+                query
+            }
+
+
+            #[async_trait::async_trait]
+            impl ReportStore for $store {
+                async fn record_offer(&self, session: &SessionId, at: UnixMillis) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO session_report (session_id, offered_at, offers) VALUES ($1, $2, 1) \
+                         ON CONFLICT (session_id) DO UPDATE SET \
+                         offered_at = COALESCE(session_report.offered_at, excluded.offered_at), \
+                         offers = session_report.offers + 1",
+                    )
+                    .bind(session.as_str())
+                    .bind(db(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn record_outcome(
+                    &self,
+                    session: &SessionId,
+                    outcome: Outcome,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO session_report (session_id, outcome) VALUES ($1, $2) \
+                         ON CONFLICT (session_id) DO UPDATE SET outcome = excluded.outcome",
+                    )
+                    .bind(session.as_str())
+                    .bind(outcome.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn record_workflow_step(
+                    &self,
+                    session: &SessionId,
+                    at: UnixMillis,
+                    label: &str,
+                ) -> Result<(), StoreError> {
+                    // One writer per session (its workflow), so numbering by MAX + 1 does not race.
+                    sqlx::query(
+                        "INSERT INTO session_workflow_steps (session_id, step, at, label) \
+                         SELECT $1, COALESCE(MAX(step), 0) + 1, $2, $3 \
+                         FROM session_workflow_steps WHERE session_id = $1",
+                    )
+                    .bind(session.as_str())
+                    .bind(db(at))
+                    .bind(label)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn report_rows(&self, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
+                    if q.limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let mut params: Vec<Param> = Vec::new();
+                    let mut clauses: Vec<String> = Vec::new();
+                    let mut param = |p: Param| {
+                        params.push(p);
+                        format!("${}", params.len())
+                    };
+                    if let Some(kind) = q.kind {
+                        let prefix = format!(r#"{{"kind":"{}",%"#, kind.as_str());
+                        clauses.push(format!("s.target LIKE {}", param(Param::Text(prefix))));
+                    }
+                    // Targets are stored as the JSON of a `TargetRef`, which has one spelling.
+                    if let Some(service) = &q.service {
+                        let target = json(&TargetRef::Service(service.as_str().into()));
+                        clauses.push(format!("s.target = {}", param(Param::Text(target))));
+                    }
+                    if let Some(user) = &q.user {
+                        let target = json(&TargetRef::User(user.as_str().into()));
+                        clauses.push(format!("s.target = {}", param(Param::Text(target))));
+                    }
+                    if let Some(from) = q.from {
+                        clauses.push(format!("s.created_at >= {}", param(Param::Int(db(from)))));
+                    }
+                    if let Some(to) = q.to {
+                        clauses.push(format!("s.created_at < {}", param(Param::Int(db(to)))));
+                    }
+                    if let Some((at, id)) = &q.after {
+                        let at = param(Param::Int(db(*at)));
+                        let id = param(Param::Text(id.as_str().to_owned()));
+                        clauses.push(format!(
+                            "(s.created_at > {at} OR (s.created_at = {at} AND s.id > {id}))"
+                        ));
+                    }
+                    let limit = param(Param::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+                    let filter = if clauses.is_empty() {
+                        "1 = 1".to_owned()
+                    } else {
+                        clauses.join(" AND ")
+                    };
+                    let sql = format!(
+                        "SELECT s.id, s.target, s.created_at, r.offered_at, r.offers, r.outcome \
+                         FROM sessions s LEFT JOIN session_report r ON r.session_id = s.id \
+                         WHERE {filter} ORDER BY s.created_at, s.id LIMIT {limit}"
+                    );
+                    let rows = bind_all(sqlx::query(&sql), &params)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?;
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    let mut out = Vec::with_capacity(rows.len());
+                    let mut index = HashMap::with_capacity(rows.len());
+                    for row in &rows {
+                        let id: String = row.try_get("id").sql()?;
+                        let recorded_outcome = row
+                            .try_get::<Option<String>, _>("outcome")
+                            .sql()?
+                            .map(|o| o.parse::<Outcome>().map_err(|e| corrupt(&e)))
+                            .transpose()?;
+                        index.insert(id.clone(), out.len());
+                        out.push(ReportRow {
+                            id: SessionId::new(id).map_err(|e| corrupt(&e))?,
+                            target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                            created_at: ms(row.try_get("created_at").sql()?),
+                            offered_at: row.try_get::<Option<i64>, _>("offered_at").sql()?.map(ms),
+                            offers: row
+                                .try_get::<Option<i64>, _>("offers")
+                                .sql()?
+                                .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                            recorded_outcome,
+                            events: Vec::new(),
+                            workflow_path: Vec::new(),
+                        });
+                    }
+                    if out.is_empty() {
+                        return Ok(out);
+                    }
+                    let ids: Vec<Param> = out
+                        .iter()
+                        .map(|r| Param::Text(r.id.as_str().to_owned()))
+                        .collect();
+                    let list = placeholders(1, ids.len());
+                    let kinds = (0..LIFECYCLE_PREFIXES.len())
+                        .map(|i| format!("event LIKE ${}", ids.len() + 1 + i))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    let sql = format!(
+                        "SELECT session_id, at, event FROM session_events \
+                         WHERE session_id IN ({list}) AND ({kinds}) ORDER BY session_id, seq"
+                    );
+                    let mut event_params = ids.clone();
+                    event_params.extend(LIFECYCLE_PREFIXES.map(|p| Param::Text(p.to_owned())));
+                    for row in bind_all(sqlx::query(&sql), &event_params)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?
+                    {
+                        let id: String = row.try_get("session_id").sql()?;
+                        if let Some(&i) = index.get(&id) {
+                            let event: SessionEvent = parse(&row.try_get::<String, _>("event").sql()?)?;
+                            out[i].events.push((ms(row.try_get("at").sql()?), event));
+                        }
+                    }
+                    let sql = format!(
+                        "SELECT session_id, label FROM session_workflow_steps \
+                         WHERE session_id IN ({list}) ORDER BY session_id, step"
+                    );
+                    for row in bind_all(sqlx::query(&sql), &ids)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?
+                    {
+                        let id: String = row.try_get("session_id").sql()?;
+                        if let Some(&i) = index.get(&id) {
+                            out[i].workflow_path.push(row.try_get("label").sql()?);
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+        };
+    };
+}
