@@ -167,6 +167,18 @@ pub struct ServerSection {
     /// Where the static pages live (the agent console), relative to the config file.
     #[serde(default = "default_www")]
     pub www: PathBuf,
+    /// Addresses of reverse proxies and load balancers in front of this server
+    /// (`"10.0.0.0/8"`, `"127.0.0.1"`). Only a connection from one of them may name the
+    /// client with `Forwarded` or `X-Forwarded-For`, and only such a connection is exempt
+    /// from `[limits] connections_per_ip` (it carries many clients). Empty by default:
+    /// the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// On SIGTERM or Ctrl-C, how long to keep serving while `/readyz` answers 503, so
+    /// that a load balancer stops sending new clients before the connections are closed
+    /// (with 1001, which tells clients to reconnect, elsewhere). 0 by default.
+    #[serde(default)]
+    pub drain_secs: u64,
 }
 
 fn default_www() -> PathBuf {

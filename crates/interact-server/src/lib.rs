@@ -85,7 +85,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then stops accepting, lets
+/// Serves [`app`] on `listener` until `shutdown` completes, then drains (`/readyz`
+/// answers 503 for `[server] drain_secs` while everything else goes on), stops accepting, lets
 /// requests in flight finish, closes every WebSocket with 1001 and waits (up to
 /// [`SHUTDOWN_GRACE`]) until they are gone. Connections are bounded per address and in
 /// all, and requests must send their headers in time ([`listen`]). Client addresses are
@@ -98,6 +99,16 @@ pub async fn run(
     let hub_state = state.clone();
     let shutdown = async move {
         shutdown.await;
+        // Drain: `/readyz` says 503 from now on; keep serving for `drain_secs` so that a
+        // load balancer sends new clients elsewhere first.
+        hub_state
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let drain = hub_state.config.server.drain_secs;
+        if drain > 0 {
+            tracing::info!(seconds = drain, "draining: /readyz answers 503");
+            tokio::time::sleep(std::time::Duration::from_secs(drain)).await;
+        }
         // Upgraded connections are not part of the graceful shutdown: tell every client
         // to reconnect and resume (1001) so none waits for a dead socket.
         hub_state.hub.close_all(
@@ -107,7 +118,8 @@ pub async fn run(
     };
     let conns = state.metrics.connections.clone();
     let timers = tokio::spawn(node::session::run_timers(state.clone()));
-    let limits = listen::ConnLimits::from_config(&state.config.limits);
+    let limits =
+        listen::ConnLimits::from_config(&state.config.limits, &state.config.server.trusted_proxies);
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
     // The upgraded connections were told to go (1001) but run on their own tasks: wait

@@ -35,7 +35,7 @@ const RESERVED_FDS: u64 = 64;
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The bounds on connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnLimits {
     /// Open connections per address.
     pub per_ip: u32,
@@ -43,12 +43,15 @@ pub struct ConnLimits {
     pub total: u32,
     /// Time for a request's headers.
     pub header_timeout: Duration,
+    /// Proxies (`[server] trusted_proxies`), which carry many clients: not held to
+    /// `per_ip`.
+    pub trusted: Vec<ipnet::IpNet>,
 }
 
 impl ConnLimits {
     /// The limits of `[limits]`, with the total lowered to what the open-file limit of
     /// the process leaves room for.
-    pub fn from_config(limits: &crate::config::LimitsSection) -> Self {
+    pub fn from_config(limits: &crate::config::LimitsSection, trusted: &[ipnet::IpNet]) -> Self {
         let fds = rlimit::getrlimit(rlimit::Resource::NOFILE)
             .map(|(soft, _)| soft)
             .unwrap_or(u64::MAX);
@@ -66,6 +69,7 @@ impl ConnLimits {
             per_ip: limits.connections_per_ip.max(1),
             total,
             header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
+            trusted: trusted.to_vec(),
         }
     }
 }
@@ -123,7 +127,7 @@ impl Slots {
             return Err(Refusal::Total);
         }
         let n = c.by_ip.entry(ip).or_default();
-        if *n >= self.limits.per_ip {
+        if *n >= self.limits.per_ip && !is_trusted(&self.limits.trusted, &ip) {
             return Err(Refusal::PerAddress);
         }
         *n += 1;
@@ -226,6 +230,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let header_timeout = limits.header_timeout;
     let slots = Slots {
         counts: Arc::default(),
         limits,
@@ -272,7 +277,6 @@ pub async fn serve(
             },
         );
         let mut stop = stop_rx.clone();
-        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -304,22 +308,166 @@ pub async fn serve(
 }
 
 /// The client's IP address, when the server runs with connect info (absent in
-/// `oneshot` tests).
+/// `oneshot` tests): the TCP peer's, or, when the peer is one of `[server]
+/// trusted_proxies`, the address the proxies named ([`client_ip`]).
 #[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub Option<std::net::IpAddr>);
+pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let trusted = &state.config.server.trusted_proxies;
+        Ok(Self(peer.map(|p| client_ip(p, &parts.headers, trusted))))
+    }
+}
+
+/// Most forwarded addresses read from one request (a longer chain is cut at the left,
+/// the end a client could pad).
+const MAX_FORWARDED: usize = 16;
+
+/// Whether `ip` is one of the `trusted` proxies.
+fn is_trusted(trusted: &[ipnet::IpNet], ip: &IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
+}
+
+/// The client's address for a request from `peer`. Unless `peer` is a trusted proxy,
+/// that is `peer`: headers from anyone else are not believed. From a trusted proxy, the
+/// chain of addresses it forwarded (`Forwarded: for=...` (RFC 7239) if present, else
+/// `X-Forwarded-For`) is read from the right, the nearest hop, skipping trusted proxies:
+/// the first other address is the client. A chain that ends in something that is not an
+/// address (`unknown`, an obfuscated name) ends the walk at the last trusted hop.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    if !is_trusted(trusted, &peer) {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all(axum::http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                key.eq_ignore_ascii_case("for").then_some(value.trim())
+            })
+        })
+        .collect();
+    let chain: Vec<&str> = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect()
+    } else {
+        forwarded
+    };
+    let mut client = peer;
+    for hop in chain.iter().rev().take(MAX_FORWARDED) {
+        let Some(ip) = parse_hop(hop) else { break };
+        client = ip;
+        if !is_trusted(trusted, &ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One forwarded hop: `192.0.2.60`, `192.0.2.60:4711`, `2001:db8::17`,
+/// `"[2001:db8::17]:4711"`; `None` for anything else.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<std::net::SocketAddr>() {
+        return Some(addr.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("a header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().expect("a network")];
+        let xff = headers(&[("x-forwarded-for", "203.0.113.7")]);
+        // Anyone else's header is not believed.
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &xff, &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(client_ip(ip("10.1.2.3"), &xff, &[]), ip("10.1.2.3"));
+        // The proxy's is.
+        assert_eq!(client_ip(ip("10.1.2.3"), &xff, &trusted), ip("203.0.113.7"));
+        // No header: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &HeaderMap::new(), &trusted),
+            ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn the_chain_is_read_from_the_nearest_hop() {
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "10.0.0.0/8".parse().expect("a network"),
+            "192.0.2.9/32".parse().expect("a network"),
+        ];
+        // The client put a made-up address in front; the proxies appended the real one.
+        let h = headers(&[
+            ("x-forwarded-for", "1.2.3.4, 203.0.113.7"),
+            ("x-forwarded-for", "192.0.2.9"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+        // Forwarded wins over X-Forwarded-For, with quotes, ports and brackets.
+        let h = headers(&[
+            (
+                "forwarded",
+                r#"for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.7"#,
+            ),
+            ("x-forwarded-for", "198.51.100.99"),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &h, &trusted),
+            ip("2001:db8:cafe::17")
+        );
+        let h = headers(&[("forwarded", "for=192.0.2.60:80;by=10.0.0.5")]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("192.0.2.60"));
+        // Garbage ends the walk at the last trusted hop.
+        let h = headers(&[("forwarded", "for=unknown, for=10.0.0.8")]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("10.0.0.8"));
+        let h = headers(&[("x-forwarded-for", "<script>")]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("10.0.0.5"));
     }
 }

@@ -566,6 +566,11 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
+                async fn ping(&self) -> Result<(), StoreError> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await.sql()?;
+                    Ok(())
+                }
+
                 async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
                     let r = sqlx::query("DELETE FROM agent_tokens WHERE user_id = $1")
                         .bind(user)

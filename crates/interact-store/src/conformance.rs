@@ -175,6 +175,7 @@ async fn setup(store: &dyn Store) {
 /// Domain Templates are upserted and listed by name; an embed code needs its template;
 /// a template in use cannot go, nor one that revoked codes (which are kept) still name.
 pub async fn templates_and_embed_codes(store: &dyn Store) {
+    store.ping().await.expect("a fresh store answers");
     template(store, "b").await;
     template(store, "a").await;
     let changed = TemplateRecord {

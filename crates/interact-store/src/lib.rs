@@ -295,6 +295,9 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     /// Removes every token of `user` (an administrator signed them out); returns how
     /// many there were.
     async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError>;
+
+    /// Whether the database answers (a round trip that reads nothing), for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

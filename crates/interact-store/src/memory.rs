@@ -315,6 +315,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         let before = inner.tokens.len();

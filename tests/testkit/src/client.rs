@@ -35,6 +35,16 @@ pub async fn connect_visitor(
     code: &str,
     origin: Option<&str>,
 ) -> Result<Client, u16> {
+    connect_visitor_with(addr, code, origin, &[]).await
+}
+
+/// [`connect_visitor`] with more request headers (`X-Forwarded-For`, say).
+pub async fn connect_visitor_with(
+    addr: SocketAddr,
+    code: &str,
+    origin: Option<&str>,
+    headers: &[(&'static str, &str)],
+) -> Result<Client, u16> {
     let mut req = format!("ws://{addr}/v1/ws?code={code}")
         .into_client_request()
         .expect("a request");
@@ -44,11 +54,41 @@ pub async fn connect_visitor(
             HeaderValue::from_str(o).expect("an origin header"),
         );
     }
+    for (name, value) in headers {
+        req.headers_mut()
+            .append(*name, HeaderValue::from_str(value).expect("a header value"));
+    }
     match tokio_tungstenite::connect_async(req).await {
         Ok((ws, _)) => Ok(Client::new(ws).named("visitor")),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
         Err(e) => panic!("the visitor cannot connect to {addr}: {e}"),
     }
+}
+
+/// `GET path` over a new connection (HTTP/1.1, `Connection: close`); returns the status
+/// and the body as text. Panics if the server does not answer with HTTP.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("no answer to GET {path} within {WAIT:?}"))
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"));
+    (status, body.to_owned())
 }
 
 /// Opens the agent WebSocket (not signed in yet: see [`Client::agent_hello`]).

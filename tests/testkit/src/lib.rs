@@ -92,7 +92,8 @@ mod process;
 mod server;
 
 pub use client::{
-    Client, Closed, WAIT, Ws, connect_agent, connect_visitor, event_seqs, mid, resume_visitor,
+    Client, Closed, WAIT, Ws, connect_agent, connect_visitor, connect_visitor_with, event_seqs,
+    http_get, mid, resume_visitor,
 };
 pub use config::{
     ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, write_config, www,

@@ -73,6 +73,30 @@ pub(super) fn privacy(www: &Path) -> Router<AppState> {
         }))
 }
 
+/// `GET /readyz`: `ready` (200) while this node should get new clients: the database
+/// answers and the server is not draining; otherwise 503 and why (`draining`, or
+/// `database: ...`). Load balancers route by it; `/healthz` only says the process is up.
+pub(super) async fn readyz(State(state): State<AppState>) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining".into());
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready".into()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readyz: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database: unavailable".into(),
+            )
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database: no answer within 2 s".into(),
+        ),
+    }
+}
+
 /// `GET /healthz`: `ok` while the process serves requests.
 pub(super) async fn healthz() -> &'static str {
     "ok"

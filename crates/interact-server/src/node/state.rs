@@ -42,6 +42,8 @@ pub struct Inner {
     templates: RwLock<BTreeMap<String, DomainTemplate>>,
     /// This server's own origin, from `server.public_url` (parsed once).
     own_origin: Option<OriginPattern>,
+    /// Set when the server has begun to shut down: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for AppState {
@@ -93,6 +95,7 @@ impl AppState {
             web,
             templates: RwLock::new(BTreeMap::new()),
             own_origin,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }));
         state.reload_templates().await?;
         Ok(state)
