@@ -71,6 +71,9 @@ Options:
                          server's resident memory either way)
   --setup-concurrency C  Relay phases: Interact chats started at once during setup
                          (default 8; the idle phase starts them one at a time)
+  --postgres             Also relay through Interact on PostgreSQL (a database of its
+                         own on INTERACT_TEST_POSTGRES's server, else
+                         postgres://postgres@127.0.0.1:5432/postgres), against SQLite
   -h, --help             Print this message
 
 Environment:
@@ -90,6 +93,7 @@ struct Options {
     db_dir: PathBuf,
     idle_db_dir: PathBuf,
     setup_concurrency: usize,
+    postgres: bool,
 }
 
 impl Options {
@@ -109,11 +113,16 @@ impl Options {
                 std::env::temp_dir()
             },
             setup_concurrency: 8,
+            postgres: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "-h" || flag == "--help" {
                 return Ok(None);
+            }
+            if flag == "--postgres" {
+                o.postgres = true;
+                continue;
             }
             let value = it
                 .next()
@@ -148,8 +157,14 @@ impl Options {
     fn command(&self) -> String {
         format!(
             "cargo bench -p interact-server --bench relay -- --pairs {} --messages {} \
-             --agents {} --interval {} --paced {} --idle {}",
-            self.pairs, self.messages, self.agents, self.interval, self.paced, self.idle,
+             --agents {} --interval {} --paced {} --idle {}{}",
+            self.pairs,
+            self.messages,
+            self.agents,
+            self.interval,
+            self.paced,
+            self.idle,
+            if self.postgres { " --postgres" } else { "" },
         )
     }
 }
@@ -303,9 +318,16 @@ async fn run(o: &Options) -> Result<()> {
     );
 
     eprintln!("[1/4] relay, bare WebSocket baseline ...");
-    let bare = relay(Target::Bare, o).await?;
+    let bare = relay(Target::Bare, o, None).await?;
     eprintln!("[2/4] relay, Interact ...");
-    let interact = relay(Target::Interact, o).await?;
+    let interact = relay(Target::Interact, o, None).await?;
+    let postgres = if o.postgres {
+        eprintln!("[2b/4] relay, Interact on PostgreSQL ...");
+        let db = interact_store_postgres::TestDatabase::create().await?;
+        Some(relay(Target::Interact, o, Some(&db.url)).await?)
+    } else {
+        None
+    };
     let idle = if o.idle > 0 {
         eprintln!("[3/4] {} idle bare WebSocket connections ...", o.idle);
         let bare = idle(Target::Bare, o).await?;
@@ -315,6 +337,9 @@ async fn run(o: &Options) -> Result<()> {
         None
     };
     report(o, &bare, &interact, idle.as_ref());
+    if let Some(pg) = &postgres {
+        report_postgres(o, &interact, pg);
+    }
     Ok(())
 }
 
@@ -417,7 +442,13 @@ async fn visitors(
 }
 
 /// The `--child` arguments of a server.
-fn child_args(target: Target, dir: &Path, agents: usize, max_chats: usize) -> Vec<String> {
+fn child_args(
+    target: Target,
+    dir: &Path,
+    agents: usize,
+    max_chats: usize,
+    database: Option<&str>,
+) -> Vec<String> {
     match target {
         Target::Bare => vec!["bare".into()],
         Target::Interact => vec![
@@ -425,14 +456,17 @@ fn child_args(target: Target, dir: &Path, agents: usize, max_chats: usize) -> Ve
             dir.display().to_string(),
             agents.to_string(),
             max_chats.to_string(),
+            // The SQLite file in `dir`, or this PostgreSQL database.
+            database.unwrap_or("sqlite").to_owned(),
         ],
     }
 }
 
-async fn relay(target: Target, o: &Options) -> Result<Relay> {
+async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Relay> {
     let dir = tempfile::tempdir_in(&o.db_dir)?;
     let max_chats = o.pairs.div_ceil(o.agents) + 1;
-    let server = ServerProcess::spawn(child_args(target, dir.path(), o.agents, max_chats)).await?;
+    let args = child_args(target, dir.path(), o.agents, max_chats, database);
+    let server = ServerProcess::spawn(args).await?;
     let addr = server.ready.addr;
     let code = server.ready.code.clone();
 
@@ -563,7 +597,8 @@ async fn idle(target: Target, o: &Options) -> Result<Idle> {
     const WARM_UP: usize = 100;
     let dir = tempfile::tempdir_in(&o.idle_db_dir)?;
     let max_chats = (o.idle + WARM_UP).div_ceil(o.agents) + 1;
-    let server = ServerProcess::spawn(child_args(target, dir.path(), o.agents, max_chats)).await?;
+    let args = child_args(target, dir.path(), o.agents, max_chats, None);
+    let server = ServerProcess::spawn(args).await?;
     let at = Endpoint {
         target,
         addr: server.ready.addr,
@@ -676,13 +711,29 @@ fn ratio(a: Duration, b: Duration) -> String {
 }
 
 fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
+    phase_table_of(
+        title,
+        ("bare WebSocket", bare),
+        ("Interact", interact),
+        with_rate,
+    );
+}
+
+/// A phase's figures for a baseline and a subject, and the subject's ratios to the
+/// baseline.
+fn phase_table_of(
+    title: &str,
+    (base_name, bare): (&str, &Phase),
+    (name, interact): (&str, &Phase),
+    with_rate: bool,
+) {
     let us = |d: Duration| format!("{:.0} us", d.as_secs_f64() * 1e6);
     println!("{title}");
     println!(
         "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14}",
         "", "messages", "msgs/s", "p50", "p99", "max", "server CPU/msg"
     );
-    for (name, p) in [("bare WebSocket", bare), ("Interact", interact)] {
+    for (name, p) in [(base_name, bare), (name, interact)] {
         println!(
             "  {name:<18} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>14}",
             p.messages,
@@ -697,9 +748,11 @@ fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
             },
         );
     }
+    // "Interact / bare", "PostgreSQL / SQLite".
+    let base_short = base_name.split(' ').next().unwrap_or(base_name);
     println!(
         "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14}",
-        "Interact / bare",
+        format!("{name} / {base_short}"),
         "",
         if with_rate {
             format!("{:.1}%", 100.0 * interact.rate() / bare.rate().max(1e-9))
@@ -716,6 +769,36 @@ fn phase_table(title: &str, bare: &Phase, interact: &Phase, with_rate: bool) {
         },
     );
     println!();
+}
+
+/// Interact on PostgreSQL against Interact on SQLite, in the same run.
+fn report_postgres(o: &Options, sqlite: &Relay, pg: &Relay) {
+    println!(
+        "\nInteract on PostgreSQL (a database of its own on the local server) against \
+         Interact on SQLite; setup {:.1} s; server CPU is Interact's (PostgreSQL's own \
+         process is not counted)\n",
+        pg.setup.as_secs_f64()
+    );
+    phase_table_of(
+        &format!(
+            "Relay, closed loop: {} pairs, {} messages each, one in flight per pair",
+            o.pairs, o.messages
+        ),
+        ("SQLite", &sqlite.closed),
+        ("PostgreSQL", &pg.closed),
+        true,
+    );
+    if let (Some(s), Some(p)) = (&sqlite.paced, &pg.paced) {
+        phase_table_of(
+            &format!(
+                "Relay, paced: {} pairs, one message every {} s",
+                o.pairs, o.interval
+            ),
+            ("SQLite", s),
+            ("PostgreSQL", p),
+            false,
+        );
+    }
 }
 
 fn report(o: &Options, bare: &Relay, interact: &Relay, idle: Option<&(Idle, Idle)>) {

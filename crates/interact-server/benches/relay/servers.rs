@@ -3,9 +3,10 @@
 //! `/proc/<pid>/status` apart from the clients', and the clients and the server are
 //! separate processes as in production.
 //!
-//! - `--child interact DIR AGENTS MAX_CHATS`: the real Interact server (`build_state` and
-//!   `run` of the library, as the binary does) on `127.0.0.1:0`, with the demo
-//!   configuration, its SQLite file in `DIR`, `AGENTS` synthetic agents in the demo's
+//! - `--child interact DIR AGENTS MAX_CHATS DATABASE`: the real Interact server
+//!   (`build_state` and `run` of the library, as the binary does) on `127.0.0.1:0`, with
+//!   the demo configuration, its SQLite file in `DIR` (`DATABASE` is `sqlite`) or the
+//!   PostgreSQL database `DATABASE` (a URL), `AGENTS` synthetic agents in the demo's
 //!   `support` service, `MAX_CHATS` chats per agent, and the per-address, per-connection
 //!   and per-session rate limits raised out of the way.
 //! - `--child bare`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
@@ -153,11 +154,14 @@ pub(crate) fn child_main(args: &[String]) -> Result<()> {
         .enable_all()
         .build()?;
     match args {
-        [kind, dir, agents, max_chats] if kind == "interact" => runtime.block_on(interact(
-            Path::new(dir),
-            agents.parse()?,
-            max_chats.parse()?,
-        )),
+        [kind, dir, agents, max_chats, database] if kind == "interact" => {
+            runtime.block_on(interact(
+                Path::new(dir),
+                agents.parse()?,
+                max_chats.parse()?,
+                database,
+            ))
+        }
         [kind] if kind == "bare" => runtime.block_on(bare()),
         _ => Err(format!("bad child arguments: {args:?}").into()),
     }
@@ -217,8 +221,12 @@ fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
-async fn interact(dir: &Path, agents: usize, max_chats: usize) -> Result<()> {
-    let state = interact_server::build_state(config(dir, agents, max_chats)?).await?;
+async fn interact(dir: &Path, agents: usize, max_chats: usize, database: &str) -> Result<()> {
+    let mut config = config(dir, agents, max_chats)?;
+    if database != "sqlite" {
+        config.server.database = interact_server::config::Database::Postgres(database.into());
+    }
+    let state = interact_server::build_state(config).await?;
     let store = state.store.as_ref();
     let code =
         interact_testkit::create_embed_code(store, TargetRef::Service("support".into())).await;
