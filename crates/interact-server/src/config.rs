@@ -71,6 +71,9 @@ pub struct Config {
     /// A demo embed code the server makes sure exists at start (optional).
     #[serde(default)]
     pub demo: Option<DemoSection>,
+    /// Several nodes: how they tell each other about changes.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// Opening hours, referenced by workflows' Check Opening Hours steps.
     #[serde(default)]
     pub opening_hours: Vec<interact_workflow::OpeningHoursConfig>,
@@ -149,6 +152,25 @@ impl std::fmt::Debug for Database {
         std::fmt::Display::fmt(self, f)
     }
 }
+
+/// `[cluster]`: this server as one of several nodes on one database.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// The NATS server (`nats://host:4222`) through which nodes announce changes to each
+    /// other (Domain Templates changed through the admin API reach every node at once;
+    /// without a bus, or if a message is lost, within [`CONFIG_REFRESH`] anyway).
+    /// `INTERACT_NATS_URL` overrides it. None by default: one node.
+    #[serde(default)]
+    pub nats_url: Option<String>,
+}
+
+/// How often a node reads the Domain Templates again whatever the bus says: the bound on
+/// how long a missed announcement can leave a node behind.
+pub const CONFIG_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The environment variable that overrides `[cluster] nats_url`.
+pub const NATS_URL_VAR: &str = "INTERACT_NATS_URL";
 
 /// `[server]`
 #[derive(Clone, Debug, Deserialize)]
@@ -528,6 +550,9 @@ impl Config {
                 path: path.to_owned(),
                 message,
             })?;
+        if let Ok(url) = std::env::var(NATS_URL_VAR) {
+            config.cluster.nats_url = Some(url).filter(|u| !u.is_empty());
+        }
         if let Some(url) = database_url {
             config.server.database = url.parse().map_err(|message| ConfigError::Invalid {
                 path: path.to_owned(),

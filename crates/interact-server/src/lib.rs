@@ -68,6 +68,9 @@ pub enum StartError {
     /// The database could not be opened, migrated or read.
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    /// `[cluster] nats_url` names a NATS server that cannot be reached.
+    #[error("bus: {0}")]
+    Bus(String),
     /// The `[demo]` section cannot be honoured.
     #[error("[demo]: {0}")]
     Demo(String),
@@ -118,10 +121,12 @@ pub async fn run(
     };
     let conns = state.metrics.connections.clone();
     let timers = tokio::spawn(node::session::run_timers(state.clone()));
+    let config_changes = tokio::spawn(node::bus::follow_config(state.clone()));
     let limits =
         listen::ConnLimits::from_config(&state.config.limits, &state.config.server.trusted_proxies);
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
+    config_changes.abort();
     // The upgraded connections were told to go (1001) but run on their own tasks: wait
     // until they are gone, so that nothing this server does overlaps with its successor
     // on the same database.
@@ -159,7 +164,15 @@ pub async fn open_store(database: &Database) -> Result<Arc<dyn Store>, StoreErro
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let store = open_store(&config.server.database).await?;
     tracing::info!(database = %config.server.database, "opened the database");
+    let nats = config.cluster.nats_url.clone();
     let state = AppState::new(config, store, Arc::new(SystemClock)).await?;
+    if let Some(url) = nats {
+        let bus = node::bus::Bus::connect(&url)
+            .await
+            .map_err(|e| StartError::Bus(e.to_string()))?;
+        tracing::info!(nats = %url, "connected to the bus");
+        let _ = state.bus.set(bus);
+    }
     ensure_demo_code(&state).await?;
     let restored = node::session::restore(&state).await?;
     if restored > 0 {

@@ -8,7 +8,9 @@
 //!   because the CLI refuses test binaries built by a different version;
 //! - Chromium and chromedriver for the headless browser tests;
 //! - a PostgreSQL server for the PostgreSQL store's tests (Debian's `postgresql`,
-//!   installed and started when nothing answers on 127.0.0.1:5432).
+//!   installed and started when nothing answers on 127.0.0.1:5432);
+//! - a NATS server for the cluster tests (Debian's `nats-server`, installed and started
+//!   when nothing answers on 127.0.0.1:4222).
 
 use std::path::PathBuf;
 
@@ -39,12 +41,83 @@ pub(crate) struct Chromium {
 /// Ensures every prerequisite of `cargo xtask test`; Chromium only when
 /// `with_browser` is set. Returns the Chromium found, if it was required, and the
 /// PostgreSQL URL the tests use.
-pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, String)> {
+pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, Services)> {
     ensure_toolchain()?;
     ensure_test_runner()?;
     ensure_wasm_opt()?;
-    let postgres = ensure_postgres()?;
-    Ok((with_browser.then(ensure_chromium).transpose()?, postgres))
+    let services = Services {
+        postgres: ensure_postgres()?,
+        nats: ensure_nats()?,
+    };
+    Ok((with_browser.then(ensure_chromium).transpose()?, services))
+}
+
+/// The servers the tests use, as URLs.
+#[derive(Debug, Clone)]
+pub(crate) struct Services {
+    /// PostgreSQL ([`TEST_POSTGRES_ENV`]).
+    pub(crate) postgres: String,
+    /// NATS ([`TEST_NATS_ENV`]).
+    pub(crate) nats: String,
+}
+
+/// The environment variable naming the NATS server the cluster tests use.
+pub(crate) const TEST_NATS_ENV: &str = "INTERACT_TEST_NATS";
+
+/// Where the tests find NATS unless [`TEST_NATS_ENV`] says otherwise.
+const DEFAULT_NATS: &str = "nats://127.0.0.1:4222";
+
+/// Ensures a NATS server for the tests and returns its URL: the one [`TEST_NATS_ENV`]
+/// names, else the one answering on 127.0.0.1:4222, else Debian's `nats-server`,
+/// installed (as root, with apt) and started here in the background (with JetStream,
+/// on loopback only; it keeps running after the tests, as a system service would).
+pub(crate) fn ensure_nats() -> Result<String> {
+    if let Ok(url) = std::env::var(TEST_NATS_ENV) {
+        println!("NATS: {TEST_NATS_ENV} (set by you)");
+        return Ok(url);
+    }
+    if answers(4222) {
+        println!("NATS: 127.0.0.1:4222 answers");
+        return Ok(DEFAULT_NATS.to_owned());
+    }
+    println!("NATS: nothing answers on 127.0.0.1:4222");
+    if cmd::find_on_path("nats-server").is_none() {
+        if cmd::find_on_path("apt-get").is_none() || !is_root()? {
+            bail!(
+                "the cluster tests need a NATS server: start `nats-server -js -a 127.0.0.1 \
+                 -p 4222`, set {TEST_NATS_ENV}=nats://host:port, or run this as root on \
+                 Debian, where it installs and starts the `nats-server` package"
+            );
+        }
+        let apt_get = || {
+            let mut command = cmd::program_in_root("apt-get");
+            command.env("DEBIAN_FRONTEND", "noninteractive");
+            command
+        };
+        cmd::run(apt_get().arg("update"))?;
+        cmd::run(apt_get().args(["install", "-y", "nats-server"]))?;
+    }
+    let log = workspace::target_dir().join("nats-server.log");
+    std::fs::create_dir_all(workspace::target_dir())?;
+    let log_file = std::fs::File::create(&log)?;
+    std::process::Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", "4222"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .spawn()
+        .context("cannot start nats-server")?;
+    for _ in 0..50 {
+        if answers(4222) {
+            println!("NATS: started on 127.0.0.1:4222 (log: {})", log.display());
+            return Ok(DEFAULT_NATS.to_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    bail!(
+        "nats-server was started but nothing answers on 127.0.0.1:4222 (see {})",
+        log.display()
+    )
 }
 
 /// The environment variable naming the PostgreSQL server the tests use (a URL of a
@@ -118,7 +191,12 @@ pub(crate) fn ensure_postgres() -> Result<String> {
 
 /// Whether something accepts TCP connections on PostgreSQL's port on loopback.
 fn postgres_answers() -> bool {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+    answers(5432)
+}
+
+/// Whether something accepts TCP connections on `port` of 127.0.0.1.
+fn answers(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
 }
 

@@ -28,8 +28,8 @@ struct Context {
     options: Options,
     /// Set by the prerequisites step unless browsers are skipped.
     chromium: Option<Chromium>,
-    /// The PostgreSQL server the tests use, set by the prerequisites step.
-    postgres: Option<String>,
+    /// The PostgreSQL and NATS servers the tests use, set by the prerequisites step.
+    services: Option<prereq::Services>,
 }
 
 /// One check: a name for the log and the summary, and what it runs.
@@ -108,7 +108,7 @@ pub(crate) fn run(options: Options) -> Result<()> {
     let mut context = Context {
         options,
         chromium: None,
-        postgres: None,
+        services: None,
     };
     let mut outcomes = Vec::new();
     let mut failure = None;
@@ -161,9 +161,9 @@ fn print_summary(outcomes: &[(&str, Outcome)]) {
 }
 
 fn prerequisites(context: &mut Context) -> Result<()> {
-    let (chromium, postgres) = prereq::ensure_all(!context.options.skip_browser)?;
+    let (chromium, services) = prereq::ensure_all(!context.options.skip_browser)?;
     context.chromium = chromium;
-    context.postgres = Some(postgres);
+    context.services = Some(services);
     Ok(())
 }
 
@@ -209,8 +209,9 @@ fn clippy_wasm(_: &mut Context) -> Result<()> {
 fn tests_native(context: &mut Context) -> Result<()> {
     let mut command = cmd::cargo();
     command.args(["test", "--workspace"]);
-    if let Some(url) = &context.postgres {
-        command.env(prereq::TEST_POSTGRES_ENV, url);
+    if let Some(services) = &context.services {
+        command.env(prereq::TEST_POSTGRES_ENV, &services.postgres);
+        command.env(prereq::TEST_NATS_ENV, &services.nats);
     }
     if context.options.skip_browser {
         command.env(SKIP_BROWSER_ENV, "1");

@@ -120,7 +120,7 @@ async fn put_template(
 ) -> Result<Json<TemplateRecord>, AppError> {
     let record =
         admin::set_template(state.store.as_ref(), &name, &body.origins, state.now()).await?;
-    state.reload_templates().await?;
+    state.templates_changed().await?;
     tracing::info!(template = %name, origins = ?record.origins, "Domain Template set");
     Ok(Json(record))
 }
@@ -131,7 +131,7 @@ async fn delete_template(
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
     admin::delete_template(state.store.as_ref(), &name).await?;
-    state.reload_templates().await?;
+    state.templates_changed().await?;
     tracing::info!(template = %name, "Domain Template deleted");
     Ok(StatusCode::NO_CONTENT)
 }

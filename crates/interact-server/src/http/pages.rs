@@ -74,12 +74,15 @@ pub(super) fn privacy(www: &Path) -> Router<AppState> {
 }
 
 /// `GET /readyz`: `ready` (200) while this node should get new clients: the database
-/// answers and the server is not draining; otherwise 503 and why (`draining`, or
+/// answers, the bus (if configured) is connected and the server is not draining; otherwise 503 and why (`draining`, or
 /// `database: ...`). Load balancers route by it; `/healthz` only says the process is up.
 pub(super) async fn readyz(State(state): State<AppState>) -> (axum::http::StatusCode, String) {
     use axum::http::StatusCode;
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining".into());
+    }
+    if state.bus.get().is_some_and(|bus| !bus.is_connected()) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "bus: not connected".into());
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready".into()),

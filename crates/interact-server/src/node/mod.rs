@@ -17,6 +17,7 @@
 //! a virtual clock (tokio's paused time, [`crate::clock::VirtualClock`]) with the in-memory
 //! store.
 
+pub mod bus;
 pub mod conn;
 pub mod flow;
 pub mod hub;

@@ -44,6 +44,9 @@ pub struct Inner {
     own_origin: Option<OriginPattern>,
     /// Set when the server has begun to shut down: `/readyz` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
+    /// The bus to the other nodes, when `[cluster] nats_url` names one (set once, at
+    /// start).
+    pub bus: std::sync::OnceLock<crate::node::bus::Bus>,
 }
 
 impl std::ops::Deref for AppState {
@@ -96,9 +99,20 @@ impl AppState {
             templates: RwLock::new(BTreeMap::new()),
             own_origin,
             draining: std::sync::atomic::AtomicBool::new(false),
+            bus: std::sync::OnceLock::new(),
         }));
         state.reload_templates().await?;
         Ok(state)
+    }
+
+    /// After a change to the stored Domain Templates on this node: reads them again and
+    /// tells the other nodes (if there is a bus) to do the same.
+    pub async fn templates_changed(&self) -> Result<(), StoreError> {
+        self.reload_templates().await?;
+        if let Some(bus) = self.bus.get() {
+            bus.templates_changed().await;
+        }
+        Ok(())
     }
 
     /// Reloads the Domain Templates from the store.

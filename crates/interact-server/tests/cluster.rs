@@ -1,0 +1,94 @@
+//! Two nodes on one PostgreSQL database and one NATS server (each test with a database
+//! of its own; NATS from `INTERACT_TEST_NATS`, else `nats://127.0.0.1:4222`, which
+//! `cargo xtask test` makes sure of): what one node's admin API changes, the other
+//! enforces at once.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use interact_model::TargetRef;
+use interact_server::config::Database;
+use interact_store_postgres::TestDatabase;
+use interact_testkit::{ALLOWED, TestServer, config, connect_visitor};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The NATS server of the tests.
+fn nats_url() -> String {
+    std::env::var("INTERACT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// A node on `db` and the tests' NATS server.
+async fn node(db: &TestDatabase, dir: &std::path::Path) -> TestServer {
+    let mut cfg = config(dir);
+    cfg.server.database = Database::Postgres(db.url.clone());
+    cfg.cluster.nats_url = Some(nats_url());
+    TestServer::start(cfg).await
+}
+
+/// `PUT path` with a JSON body and the demo admin token; the status.
+async fn admin_put(addr: SocketAddr, path: &str, body: &str) -> u16 {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer demo-admin-token\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.expect("read");
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+#[tokio::test]
+async fn a_template_changed_on_one_node_refuses_the_origin_on_another_within_a_second() {
+    let db = TestDatabase::create().await.expect("a test database");
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = node(&db, dir_a.path()).await;
+    let b = node(&db, dir_b.path()).await;
+    // An embed code made on node A works on node B (one database).
+    let code = a.embed_code(TargetRef::Service("support".into())).await;
+    assert!(
+        connect_visitor(b.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .is_ok(),
+        "node B admits the demo template's origin"
+    );
+
+    // Node A's admin API removes that origin from the template.
+    let status = admin_put(
+        a.addr,
+        "/admin/v1/templates/demo",
+        r#"{"origins": ["https://shop.example.com"]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let changed = Instant::now();
+    loop {
+        match connect_visitor(b.addr, code.as_str(), Some(ALLOWED)).await {
+            Err(403) => break,
+            Ok(_) => {}
+            Err(other) => panic!("node B answered {other}"),
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "node B still admits the removed origin after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = changed.elapsed();
+    eprintln!("node B refused the removed origin {took:?} after node A's change");
+    // And node B is ready: database and bus reachable.
+    assert_eq!(
+        interact_testkit::http_get(b.addr, "/readyz").await,
+        (200, "ready".to_owned())
+    );
+    a.stop().await;
+    b.stop().await;
+}
