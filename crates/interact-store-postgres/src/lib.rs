@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::mpsc;
 
 use interact_store::StoreError;
-use interact_store_sql::{AppendJob, MAX_GROUP, MAX_ROWS, Sql as _, conflict, db, json};
+use interact_store_sql::{AppendJob, MAX_GROUP, Sql as _, conflict, db, json, next_group};
 
 /// The PostgreSQL implementation of [`Store`](interact_store::Store).
 #[derive(Clone, Debug)]
@@ -41,18 +41,7 @@ pub struct PgStore {
 /// one group, not the loop.
 async fn commit_loop(pool: PgPool, mut rx: mpsc::Receiver<AppendJob>) {
     let mut group: Vec<AppendJob> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut rows = first.events.len();
-        group.push(first);
-        while group.len() < MAX_GROUP && rows < MAX_ROWS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    rows += job.events.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while next_group(&mut rx, &mut group).await {
         if write_group(&pool, &group).await.is_ok() {
             for job in group.drain(..) {
                 let _ = job.done.send(Ok(()));

@@ -56,6 +56,30 @@ pub struct AppendJob {
     pub done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// Waits for the next append and adds it to `group` with every append already waiting
+/// behind it, up to [`MAX_GROUP`] appends or [`MAX_ROWS`] events: the next group a
+/// backend's group commit writes. `false` once the queue has closed (the store is gone).
+pub async fn next_group(
+    rx: &mut tokio::sync::mpsc::Receiver<AppendJob>,
+    group: &mut Vec<AppendJob>,
+) -> bool {
+    let Some(first) = rx.recv().await else {
+        return false;
+    };
+    let mut rows = first.events.len();
+    group.push(first);
+    while group.len() < MAX_GROUP && rows < MAX_ROWS {
+        match rx.try_recv() {
+            Ok(job) => {
+                rows += job.events.len();
+                group.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    true
+}
+
 /// Milliseconds as stored (`BIGINT`) into a time.
 pub fn ms(v: i64) -> UnixMillis {
     UnixMillis(u64::try_from(v).unwrap_or(0))

@@ -17,7 +17,7 @@ use sqlx::{ConnectOptions, SqlitePool};
 use tokio::sync::mpsc;
 
 use interact_store::StoreError;
-use interact_store_sql::{AppendJob, MAX_GROUP, MAX_ROWS, Sql as _, conflict, db, json};
+use interact_store_sql::{AppendJob, MAX_GROUP, Sql as _, conflict, db, json, next_group};
 
 /// The SQLite implementation of [`Store`](interact_store::Store).
 #[derive(Clone, Debug)]
@@ -38,18 +38,7 @@ pub struct SqliteStore {
 /// SQLite's worker thread per group rather than one per event.
 async fn commit_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<AppendJob>) {
     let mut group: Vec<AppendJob> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut rows = first.events.len();
-        group.push(first);
-        while group.len() < MAX_GROUP && rows < MAX_ROWS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    rows += job.events.len();
-                    group.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while next_group(&mut rx, &mut group).await {
         if write_group(&mut conn, &group).await.is_ok() {
             for job in group.drain(..) {
                 let _ = job.done.send(Ok(()));
