@@ -126,15 +126,24 @@ impl std::fmt::Display for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(file) => write!(f, "sqlite:{}", file.display()),
-            Self::Postgres(url) => match url.split_once('@') {
-                Some((user, host)) => match user.rsplit_once(':') {
-                    Some((scheme_user, _password)) if scheme_user.contains("//") => {
-                        write!(f, "{scheme_user}:***@{host}")
-                    }
-                    _ => f.write_str(url),
-                },
-                None => f.write_str(url),
-            },
+            Self::Postgres(url) => {
+                // scheme://[user[:password]@]host[:port][/db][?...]: the user information
+                // ends at the authority's last `@` (a password may hold `@` too).
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return f.write_str(url);
+                };
+                let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+                let (authority, tail) = rest.split_at(authority_end);
+                match authority.rsplit_once('@') {
+                    Some((userinfo, host)) => match userinfo.split_once(':') {
+                        Some((user, _password)) => {
+                            write!(f, "{scheme}://{user}:***@{host}{tail}")
+                        }
+                        None => f.write_str(url),
+                    },
+                    None => f.write_str(url),
+                }
+            }
         }
     }
 }
@@ -709,6 +718,11 @@ mod tests {
         // The password never reaches a log line.
         let shown = parse(url).expect("valid").to_string();
         assert_eq!(shown, "postgres://interact:***@db.internal:5432/interact");
+        let tricky = "postgres://interact:p@ss:w0rd@db/interact?application_name=a@b";
+        assert_eq!(
+            parse(tricky).expect("valid").to_string(),
+            "postgres://interact:***@db/interact?application_name=a@b"
+        );
         assert_eq!(
             parse("postgres://postgres@127.0.0.1/test")
                 .expect("valid")
