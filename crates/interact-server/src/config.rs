@@ -163,20 +163,34 @@ impl std::fmt::Debug for Database {
 }
 
 /// `[cluster]`: this server as one of several nodes on one database.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     /// The NATS server (`nats://host:4222`) through which nodes announce changes to each
     /// other (Domain Templates changed through the admin API reach every node at once;
-    /// without a bus, or if a message is lost, within [`CONFIG_REFRESH`] anyway).
+    /// without a bus, or if a message is lost, within `refresh_secs` anyway).
     /// `INTERACT_NATS_URL` overrides it. None by default: one node.
     #[serde(default)]
     pub nats_url: Option<String>,
+    /// How often a node reads the Domain Templates again whatever the bus says: the bound
+    /// on how long a missed announcement (or a change made with the command line) can
+    /// leave a node behind. 30 by default.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
 }
 
-/// How often a node reads the Domain Templates again whatever the bus says: the bound on
-/// how long a missed announcement can leave a node behind.
-pub const CONFIG_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            refresh_secs: default_refresh_secs(),
+        }
+    }
+}
+
+fn default_refresh_secs() -> u64 {
+    30
+}
 
 /// The environment variable that overrides `[cluster] nats_url`.
 pub const NATS_URL_VAR: &str = "INTERACT_NATS_URL";

@@ -1,6 +1,6 @@
 //! The bus between nodes (NATS, `[cluster] nats_url`). The database stays the source of
 //! truth: a message on the bus only says "read again", so a lost one costs at most
-//! [`CONFIG_REFRESH`] of delay, never data.
+//! `[cluster] refresh_secs` of delay, never data.
 //!
 //! Today it carries one announcement: the Domain Templates changed (through the admin
 //! API of any node), on [`CONFIG_SUBJECT`]; every node then reads them again.
@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::config::CONFIG_REFRESH;
 use crate::node::state::AppState;
 
 /// The subject of configuration changes.
@@ -55,7 +54,7 @@ impl Bus {
 
     /// Tells every node that the Domain Templates changed. A failure is logged, not
     /// returned: the change is in the database, and the other nodes read it again within
-    /// [`CONFIG_REFRESH`] anyway.
+    /// `[cluster] refresh_secs` anyway.
     pub async fn templates_changed(&self) {
         let sent = async {
             self.client
@@ -71,7 +70,7 @@ impl Bus {
 }
 
 /// Reads the Domain Templates again whenever the bus says they changed, and every
-/// [`CONFIG_REFRESH`] whatever it says. Runs until the server stops.
+/// `[cluster] refresh_secs` whatever it says. Runs until the server stops.
 pub async fn follow_config(state: AppState) {
     let mut changes = match state.bus.get() {
         Some(bus) => match bus.client.subscribe(CONFIG_SUBJECT).await {
@@ -83,7 +82,8 @@ pub async fn follow_config(state: AppState) {
         },
         None => None,
     };
-    let mut refresh = tokio::time::interval(CONFIG_REFRESH);
+    let every = Duration::from_secs(state.config.cluster.refresh_secs.max(1));
+    let mut refresh = tokio::time::interval(every);
     refresh.tick().await;
     loop {
         tokio::select! {
