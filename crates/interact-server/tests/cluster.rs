@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use interact_model::TargetRef;
 use interact_server::config::Database;
 use interact_store_postgres::TestDatabase;
-use interact_testkit::{ALLOWED, TestServer, config, connect_visitor};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use interact_testkit::{ALLOWED, TestServer, config, connect_visitor, http_request};
 
 /// The NATS server of the tests.
 fn nats_url() -> String {
@@ -44,20 +43,11 @@ async fn until_refused(addr: SocketAddr, code: &str, within: Duration) -> Durati
 
 /// `PUT path` with a JSON body and the demo admin token; the status.
 async fn admin_put(addr: SocketAddr, path: &str, body: &str) -> u16 {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer demo-admin-token\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).await.expect("read");
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+    let headers = [
+        ("Authorization", "Bearer demo-admin-token"),
+        ("Content-Type", "application/json"),
+    ];
+    http_request(addr, "PUT", path, &headers, body).await.0
 }
 
 #[tokio::test]

@@ -68,18 +68,39 @@ pub async fn connect_visitor_with(
 /// `GET path` over a new connection (HTTP/1.1, `Connection: close`); returns the status
 /// and the body as text. Panics if the server does not answer with HTTP.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, &[], "").await
+}
+
+/// `method path` with `headers` and `body` over a new connection (HTTP/1.1,
+/// `Connection: close`, a `Content-Length` for the body); returns the status and the
+/// body as text. Panics if the server does not answer with HTTP.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut tcp = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     tcp.write_all(request.as_bytes())
         .await
         .expect("send the request");
     let mut answer = Vec::new();
     tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
         .await
-        .unwrap_or_else(|_| panic!("no answer to GET {path} within {WAIT:?}"))
+        .unwrap_or_else(|_| panic!("no answer to {method} {path} within {WAIT:?}"))
         .expect("read the answer");
     let answer = String::from_utf8_lossy(&answer);
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));

@@ -93,7 +93,7 @@ mod server;
 
 pub use client::{
     Client, Closed, WAIT, Ws, connect_agent, connect_visitor, connect_visitor_with, event_seqs,
-    http_get, mid, resume_visitor,
+    http_get, http_request, mid, resume_visitor,
 };
 pub use config::{
     ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, write_config, www,
