@@ -3,14 +3,15 @@
 //! [`ReportStore`](interact_store::ReportStore) method but the event append (portable SQL
 //! with `$n` placeholders, written once in [`sql_store!`]), the stored forms of times and
 //! JSON values, how a database error becomes a [`StoreError`], and the append queue of
-//! group commit ([`AppendJob`]). Each backend keeps what differs: opening the database,
-//! its migrations, and the statement that writes a group of appends.
+//! group commit ([`AppendJob`], with the fencing of its jobs: [`fenced_out`]). Each backend
+//! keeps what differs: opening the database, its migrations, and the statements that
+//! write a group of appends (and read the leases of its fenced ones).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use interact_sdk::ids::SessionId;
 use interact_sdk::time::UnixMillis;
-use interact_store::{EncodedEvent, StoreError};
+use interact_store::{EncodedEvent, Epoch, StoreError};
 use tokio::sync::oneshot;
 
 #[doc(hidden)]
@@ -45,11 +46,14 @@ pub const MAX_GROUP: usize = 256;
 /// limit of 32,766; four arrays of this length in PostgreSQL).
 pub const MAX_ROWS: usize = 1024;
 
-/// One `append_events` call waiting for its commit.
+/// One `append_events` (or `append_events_fenced`) call waiting for its commit.
 #[derive(Debug)]
 pub struct AppendJob {
     /// The session.
     pub session: SessionId,
+    /// The lease epoch the append is fenced by (`append_events_fenced`): written only if
+    /// it is the session's current one. `None` for a plain `append_events`.
+    pub epoch: Option<Epoch>,
     /// Its events, in order.
     pub events: Vec<EncodedEvent>,
     /// Answered once the events are durable (or not).
@@ -78,6 +82,55 @@ pub async fn next_group(
         }
     }
     true
+}
+
+/// The sessions whose lease a group's fenced appends are checked against, each once:
+/// what a backend reads (locking it against claims) in the transaction that writes them.
+pub fn fenced_sessions(jobs: &[AppendJob]) -> Vec<&str> {
+    let mut sessions: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.epoch.is_some())
+        .map(|j| j.session.as_str())
+        .collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    sessions
+}
+
+/// Which of `jobs` their fence refuses (one flag per job): those whose epoch is not their
+/// session's current one in `leases` (session and epoch, as read in the transaction that
+/// writes the others), a session never claimed included. Plain appends never are.
+pub fn fenced_out(jobs: &[AppendJob], leases: &[(String, i64)]) -> Vec<bool> {
+    jobs.iter()
+        .map(|j| {
+            j.epoch.is_some_and(|e| {
+                let current = leases.iter().find(|(s, _)| s == j.session.as_str());
+                current.is_none_or(|&(_, c)| c != db_epoch(e))
+            })
+        })
+        .collect()
+}
+
+/// Answers the callers of a written group, in order: [`StoreError::Fenced`] where
+/// `fenced` (from [`fenced_out`]) says so, `Ok` (durable) for the others.
+pub fn answer(jobs: impl IntoIterator<Item = AppendJob>, fenced: &[bool]) {
+    for (job, &fenced) in jobs.into_iter().zip(fenced) {
+        let _ = job.done.send(if fenced {
+            Err(StoreError::Fenced)
+        } else {
+            Ok(())
+        });
+    }
+}
+
+/// An epoch as stored (`BIGINT`).
+pub fn db_epoch(e: Epoch) -> i64 {
+    i64::try_from(e.0).unwrap_or(i64::MAX)
+}
+
+/// A stored epoch.
+pub fn epoch(v: i64) -> Epoch {
+    Epoch(u64::try_from(v).unwrap_or(0))
 }
 
 /// Milliseconds as stored (`BIGINT`) into a time.
@@ -155,17 +208,36 @@ macro_rules! sql_store {
             use $crate::__private::interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
             use $crate::__private::interact_sdk::time::UnixMillis;
             use $crate::__private::interact_store::{
-                EmbedCodeRecord, EncodedEvent, LIFECYCLE_PREFIXES, ReportStore, SessionRecord,
-                Store, StoreError, TemplateRecord, WorkflowRunRecord,
+                EmbedCodeRecord, EncodedEvent, Epoch, LIFECYCLE_PREFIXES, ReportStore,
+                SessionRecord, Store, StoreError, TemplateRecord, WorkflowRunRecord,
             };
             use $crate::__private::sqlx::{self, Row as _};
             use $crate::__private::tokio::sync::oneshot;
             use $crate::{
-                AppendJob, Param, SESSION_COLUMNS, Sql as _, conflict, db, json, ms, parse,
-                placeholders,
+                AppendJob, Param, SESSION_COLUMNS, Sql as _, conflict, db, epoch, json,
+                ms, parse, placeholders,
             };
 
             impl $store {
+                /// Queues an append for the backend's group commit and waits for its answer.
+                async fn enqueue(
+                    &self,
+                    session: &SessionId,
+                    epoch: Option<Epoch>,
+                    events: &[EncodedEvent],
+                ) -> Result<(), StoreError> {
+                    let (done, result) = oneshot::channel();
+                    let job = AppendJob {
+                        session: session.clone(),
+                        epoch,
+                        events: events.to_vec(),
+                        done,
+                    };
+                    let gone = || StoreError::backend(sqlx::Error::PoolClosed);
+                    self.appends.send(job).await.map_err(|_| gone())?;
+                    result.await.map_err(|_| gone())?
+                }
+
                 fn embed_row(row: &$row) -> Result<EmbedCodeRecord, StoreError> {
                     let code: String = row.try_get("code").sql()?;
                     Ok(EmbedCodeRecord {
@@ -422,15 +494,57 @@ macro_rules! sql_store {
                     session: &SessionId,
                     events: &[EncodedEvent],
                 ) -> Result<(), StoreError> {
-                    let (done, result) = oneshot::channel();
-                    let job = AppendJob {
-                        session: session.clone(),
-                        events: events.to_vec(),
-                        done,
-                    };
-                    let gone = || StoreError::backend(sqlx::Error::PoolClosed);
-                    self.appends.send(job).await.map_err(|_| gone())?;
-                    result.await.map_err(|_| gone())?
+                    self.enqueue(session, None, events).await
+                }
+
+                async fn claim_session(
+                    &self,
+                    id: &SessionId,
+                    node: &str,
+                    at: UnixMillis,
+                ) -> Result<Epoch, StoreError> {
+                    // One statement: the row's lock orders concurrent claims, each sees the
+                    // epoch the one before wrote.
+                    let claimed: i64 = sqlx::query_scalar(
+                        "INSERT INTO session_leases (session_id, node, epoch, claimed_at) \
+                         VALUES ($1, $2, 1, $3) \
+                         ON CONFLICT (session_id) DO UPDATE SET node = excluded.node, \
+                         epoch = session_leases.epoch + 1, claimed_at = excluded.claimed_at \
+                         RETURNING epoch",
+                    )
+                    .bind(id.as_str())
+                    .bind(node)
+                    .bind(db(at))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| match conflict(e) {
+                        StoreError::NotFound(_) => StoreError::NotFound(format!("session {id}")),
+                        other => other,
+                    })?;
+                    Ok(epoch(claimed))
+                }
+
+                async fn session_owner(
+                    &self,
+                    id: &SessionId,
+                ) -> Result<Option<(String, Epoch)>, StoreError> {
+                    let row = sqlx::query("SELECT node, epoch FROM session_leases WHERE session_id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .sql()?;
+                    row.map(|r| Ok((r.try_get("node").sql()?, epoch(r.try_get("epoch").sql()?))))
+                        .transpose()
+                }
+
+                async fn append_events_fenced(
+                    &self,
+                    id: &SessionId,
+                    epoch: Epoch,
+                    events: &[EncodedEvent],
+                ) -> Result<(), StoreError> {
+                    // The backend's group write checks the epoch in its transaction.
+                    self.enqueue(id, Some(epoch), events).await
                 }
 
                 async fn set_session_agent(

@@ -17,7 +17,10 @@ use sqlx::{ConnectOptions, SqlitePool};
 use tokio::sync::mpsc;
 
 use interact_store::StoreError;
-use interact_store_sql::{AppendJob, MAX_GROUP, Sql as _, conflict, db, json, next_group};
+use interact_store_sql::{
+    AppendJob, MAX_GROUP, Sql as _, answer, conflict, db, fenced_out, fenced_sessions, json,
+    next_group, placeholders,
+};
 
 /// The SQLite implementation of [`Store`](interact_store::Store).
 #[derive(Clone, Debug)]
@@ -31,39 +34,101 @@ pub struct SqliteStore {
 /// Group commit: takes every append that is waiting, writes them all in one transaction
 /// and answers each caller after the commit. Each caller still gets its answer only once
 /// its events are durable, but many sessions share one fsync. If the group fails, each
-/// append is retried alone, so one bad append fails only its own caller.
+/// append is retried alone, so one bad append fails only its own caller. A fenced append
+/// whose epoch is stale is left out of the group and fails alone with
+/// [`StoreError::Fenced`]; the others are written.
 ///
-/// The loop has a connection of its own, and a group is one statement (one multi-row
-/// `INSERT`, inside `BEGIN`/`COMMIT` only when a session ends in it): one round trip to
-/// SQLite's worker thread per group rather than one per event.
+/// The loop has a connection of its own, and a group of plain appends is one statement
+/// (one multi-row `INSERT`, inside `BEGIN`/`COMMIT` only when a session ends in it): one
+/// round trip to SQLite's worker thread per group rather than one per event. A group
+/// with fenced appends takes the write lock first (`BEGIN IMMEDIATE`), reads their
+/// sessions' leases, writes the appends that hold theirs and commits: no claim comes in
+/// between.
 async fn commit_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<AppendJob>) {
     let mut group: Vec<AppendJob> = Vec::new();
     while next_group(&mut rx, &mut group).await {
-        if write_group(&mut conn, &group).await.is_ok() {
-            for job in group.drain(..) {
-                let _ = job.done.send(Ok(()));
-            }
+        if let Ok(fenced) = write_group(&mut conn, &group).await {
+            answer(group.drain(..), &fenced);
             continue;
         }
         for job in group.drain(..) {
-            let one = write_group(&mut conn, std::slice::from_ref(&job)).await;
-            let _ = job.done.send(one);
+            match write_group(&mut conn, std::slice::from_ref(&job)).await {
+                Ok(fenced) => answer([job], &fenced),
+                Err(e) => {
+                    let _ = job.done.send(Err(e));
+                }
+            }
         }
     }
 }
 
-/// Writes the events of `jobs` durably, all or none.
-async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<(), StoreError> {
-    let rows: usize = jobs.iter().map(|j| j.events.len()).sum();
+/// Writes the events of `jobs` durably, all or none, but for the fenced appends whose
+/// epoch is stale: those are left out, and flagged in the answer (one flag per job).
+async fn write_group(
+    conn: &mut SqliteConnection,
+    jobs: &[AppendJob],
+) -> Result<Vec<bool>, StoreError> {
+    if jobs.iter().all(|j| j.epoch.is_none()) {
+        write_events(conn, jobs.iter(), true).await?;
+        return Ok(vec![false; jobs.len()]);
+    }
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .sql()?;
+    let written = write_fenced(conn, jobs).await;
+    if written.is_err() {
+        // The transaction may be open; a failed ROLLBACK means it was not.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    written
+}
+
+/// [`write_group`] of a group with fenced appends, inside its `BEGIN IMMEDIATE`: checks
+/// their epochs, writes the appends that pass, commits.
+async fn write_fenced(
+    conn: &mut SqliteConnection,
+    jobs: &[AppendJob],
+) -> Result<Vec<bool>, StoreError> {
+    let sessions = fenced_sessions(jobs);
+    let sql = format!(
+        "SELECT session_id, epoch FROM session_leases WHERE session_id IN ({})",
+        placeholders(1, sessions.len())
+    );
+    let mut query = sqlx::query_as(&sql).persistent(sessions.len() <= 4);
+    for s in &sessions {
+        query = query.bind(*s);
+    }
+    let leases: Vec<(String, i64)> = query.fetch_all(&mut *conn).await.sql()?;
+    let fenced = fenced_out(jobs, &leases);
+    let kept = jobs
+        .iter()
+        .zip(&fenced)
+        .filter(|(_, f)| !**f)
+        .map(|(j, _)| j);
+    write_events(conn, kept, false).await?;
+    sqlx::query("COMMIT").execute(&mut *conn).await.sql()?;
+    Ok(fenced)
+}
+
+/// Writes the events of `jobs`: one statement, all or none, in a transaction of its own
+/// when a session ends among them and `own_transaction` (otherwise the caller's).
+async fn write_events<'a>(
+    conn: &mut SqliteConnection,
+    jobs: impl Iterator<Item = &'a AppendJob> + Clone,
+    own_transaction: bool,
+) -> Result<(), StoreError> {
+    let rows: usize = jobs.clone().map(|j| j.events.len()).sum();
     if rows == 0 {
         return Ok(());
     }
     let ends = jobs
-        .iter()
+        .clone()
         .flat_map(|j| j.events.iter().filter(|e| e.ended.is_some()))
         .count();
+    let transaction = own_transaction && ends > 0;
     let mut sql = String::with_capacity(80 + rows * 14 + ends * 140);
-    if ends > 0 {
+    if transaction {
         sql.push_str("BEGIN IMMEDIATE; ");
     }
     sql.push_str("INSERT INTO session_events (session_id, seq, at, event) VALUES ");
@@ -79,13 +144,13 @@ async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<
         sql.push_str(" UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?;");
         sql.push_str(" DELETE FROM workflow_runs WHERE session_id = ?;");
     }
-    if ends > 0 {
+    if transaction {
         sql.push_str(" COMMIT;");
     }
     // The statement differs with the number of rows: keep only the common small ones
     // prepared.
     let mut query = sqlx::query(&sql).persistent(rows <= 16 && ends == 0);
-    for job in jobs {
+    for job in jobs.clone() {
         for e in &job.events {
             query = query
                 .bind(job.session.as_str())
@@ -108,7 +173,7 @@ async fn write_group(conn: &mut SqliteConnection, jobs: &[AppendJob]) -> Result<
     match query.execute(&mut *conn).await {
         Ok(_) => Ok(()),
         Err(e) => {
-            if ends > 0 {
+            if transaction {
                 // The transaction may be open; a failed ROLLBACK means it was not.
                 let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
             }

@@ -21,7 +21,7 @@ use interact_sdk::protocol::{
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    EmbedCodeRecord, EncodedEvent, SessionRecord, Store, StoreError, TemplateRecord,
+    EmbedCodeRecord, EncodedEvent, Epoch, SessionRecord, Store, StoreError, TemplateRecord,
     WorkflowRunRecord,
 };
 
@@ -42,6 +42,11 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, workflow_runs);
             $crate::__conformance_test!($fresh, agent_tokens);
             $crate::__conformance_test!($fresh, report_facts_and_rows);
+            $crate::__conformance_test!($fresh, claims_count_up);
+            $crate::__conformance_test!($fresh, a_claim_fences_the_former_owner);
+            $crate::__conformance_test!($fresh, concurrent_claims_get_distinct_epochs);
+            $crate::__conformance_test!($fresh, fenced_appends_fail_alone);
+            $crate::__conformance_test!($fresh, a_claim_ends_the_former_owners_writes);
         }
     };
 }
@@ -711,4 +716,249 @@ pub async fn report_facts_and_rows(store: &dyn Store) {
         .await
         .expect("rows");
     assert!(none.is_empty(), "a limit of 0 reads nothing");
+}
+
+/// Claims of a session's lease count up from 1, whoever claims (the same node too), and
+/// the owner is the last claimer; a session never claimed has none, and an unknown
+/// session cannot be claimed.
+pub async fn claims_count_up(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::Service("support".into()), 101).await;
+    assert_eq!(store.session_owner(&sid("s1")).await.expect("owner"), None);
+    let claims = [("node-a", 1), ("node-b", 2), ("node-b", 3), ("node-a", 4)];
+    for (n, (node, expected)) in (0u64..).zip(claims) {
+        let epoch = store
+            .claim_session(&sid("s1"), node, at(200 + n))
+            .await
+            .expect("claim");
+        assert_eq!(epoch, Epoch(expected), "claim by {node}");
+        assert_eq!(
+            store.session_owner(&sid("s1")).await.expect("owner"),
+            Some((node.to_owned(), Epoch(expected)))
+        );
+    }
+    assert_eq!(
+        store.session_owner(&sid("s2")).await.expect("owner"),
+        None,
+        "another session's claims are not its own"
+    );
+    assert_eq!(
+        store
+            .claim_session(&sid("s2"), "node-b", at(300))
+            .await
+            .expect("claim"),
+        Epoch(1)
+    );
+    assert!(matches!(
+        store.claim_session(&sid("s9"), "node-a", at(300)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.session_owner(&sid("s9")).await.expect("owner"), None);
+}
+
+/// An append fenced by the current epoch is stored; once another node has claimed the
+/// session, the former owner's append is [`StoreError::Fenced`] and nothing of it is
+/// stored (not even the end it carries), while the new owner's goes through. A session
+/// never claimed takes no fenced append.
+pub async fn a_claim_fences_the_former_owner(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::Service("support".into()), 101).await;
+    let old = store
+        .claim_session(&sid("s1"), "node-a", at(150))
+        .await
+        .expect("claim");
+    store
+        .append_events_fenced(
+            &sid("s1"),
+            old,
+            &encoded(&[frame("s1", 2, 160, message(2))]),
+        )
+        .await
+        .expect("the owner's append");
+    let stored = store.events(&sid("s1")).await.expect("events");
+    assert_eq!(stored.len(), 2);
+
+    let new = store
+        .claim_session(&sid("s1"), "node-b", at(170))
+        .await
+        .expect("claim");
+    assert!(new > old);
+    let late = [
+        frame("s1", 3, 180, message(3)),
+        frame(
+            "s1",
+            4,
+            181,
+            SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            },
+        ),
+    ];
+    let refused = store
+        .append_events_fenced(&sid("s1"), old, &encoded(&late))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced)),
+        "the former owner's append: {refused:?}"
+    );
+    assert_eq!(store.events(&sid("s1")).await.expect("events"), stored);
+    let s1 = store.session(&sid("s1")).await.expect("get").expect("s1");
+    assert_eq!(s1.ended, None, "the refused end is not recorded");
+
+    let mine = [frame("s1", 3, 190, message(3))];
+    store
+        .append_events_fenced(&sid("s1"), new, &encoded(&mine))
+        .await
+        .expect("the new owner's append");
+    let seqs: Vec<u64> = store
+        .events(&sid("s1"))
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.seq.0)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+
+    let unclaimed = store
+        .append_events_fenced(
+            &sid("s2"),
+            Epoch(1),
+            &encoded(&[frame("s2", 2, 200, message(2))]),
+        )
+        .await;
+    assert!(
+        matches!(unclaimed, Err(StoreError::Fenced)),
+        "never claimed: {unclaimed:?}"
+    );
+    assert_eq!(store.events(&sid("s2")).await.expect("events").len(), 1);
+}
+
+/// Claims made at once each get an epoch of their own: 20 claims, epochs 1 to 20, and
+/// the owner is the claim that got 20.
+pub async fn concurrent_claims_get_distinct_epochs(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let nodes: Vec<String> = (0..20).map(|n| format!("node-{n}")).collect();
+    let claims = nodes.iter().map(|node| async move {
+        let epoch = store
+            .claim_session(&sid("s1"), node, at(200))
+            .await
+            .expect("claim");
+        (epoch, node.clone())
+    });
+    let mut claimed = futures_util::future::join_all(claims).await;
+    claimed.sort();
+    let epochs: Vec<u64> = claimed.iter().map(|(e, _)| e.0).collect();
+    assert_eq!(epochs, (1..=20).collect::<Vec<_>>());
+    let (last, node) = claimed.pop().expect("20 claims");
+    assert_eq!(
+        store.session_owner(&sid("s1")).await.expect("owner"),
+        Some((node, last))
+    );
+}
+
+/// Fenced appends to many sessions at once (which a backend may commit together), plain
+/// appends among them: the one whose epoch is stale fails alone with
+/// [`StoreError::Fenced`], and every other is stored.
+pub async fn fenced_appends_fail_alone(store: &dyn Store) {
+    setup(store).await;
+    let ids: Vec<String> = (0..12).map(|n| format!("f{n}")).collect();
+    let mut epochs = Vec::new();
+    for (n, id) in (0u64..).zip(&ids) {
+        new_session(store, id, TargetRef::Service("support".into()), 100 + n).await;
+        let epoch = store
+            .claim_session(&sid(id), "node-a", at(150))
+            .await
+            .expect("claim");
+        epochs.push(epoch);
+    }
+    let stale = 5;
+    store
+        .claim_session(&sid(&ids[stale]), "node-b", at(160))
+        .await
+        .expect("taken over");
+    // Events 2..=4 of every session: fenced, except every third session's (plain); a
+    // session's appends one after the other, all sessions at once.
+    let rounds = ids
+        .iter()
+        .zip(&epochs)
+        .enumerate()
+        .map(|(i, (id, &epoch))| async move {
+            let mut results = Vec::new();
+            for seq in 2..=4 {
+                let events = encoded(&[frame(id, seq, 200 + seq, message(seq as u32))]);
+                let result = if i % 3 == 0 && i != stale {
+                    store.append_events(&sid(id), &events).await
+                } else {
+                    store.append_events_fenced(&sid(id), epoch, &events).await
+                };
+                results.push(result);
+            }
+            results
+        });
+    let results = futures_util::future::join_all(rounds).await;
+    for (i, (id, results)) in ids.iter().zip(&results).enumerate() {
+        let stored: Vec<u64> = store
+            .events(&sid(id))
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq.0)
+            .collect();
+        if i == stale {
+            assert!(
+                results.iter().all(|r| matches!(r, Err(StoreError::Fenced))),
+                "the stale session's appends: {results:?}"
+            );
+            assert_eq!(stored, [1], "nothing of {id}'s stale appends");
+        } else {
+            assert!(results.iter().all(Result::is_ok), "{id}: {results:?}");
+            assert_eq!(stored, [1, 2, 3, 4], "session {id}");
+        }
+    }
+}
+
+/// Once a claim has returned, the former owner's writes are over: its appends in flight
+/// during the claim were either stored before the claim's answer or are refused, so the
+/// new owner reads, right after claiming, the whole log the old epoch wrote.
+pub async fn a_claim_ends_the_former_owners_writes(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    let old = store
+        .claim_session(&sid("s1"), "node-a", at(150))
+        .await
+        .expect("claim");
+    let writer = async {
+        let mut acknowledged = 1;
+        for seq in 2..=200 {
+            let events = encoded(&[frame("s1", seq, 200 + seq, message(seq as u32))]);
+            match store.append_events_fenced(&sid("s1"), old, &events).await {
+                Ok(()) => acknowledged = seq,
+                Err(StoreError::Fenced) => break,
+                Err(e) => panic!("append {seq}: {e}"),
+            }
+        }
+        acknowledged
+    };
+    let claimer = async {
+        // Claim while the writer is under way (a backend that answers at once has let
+        // it finish already).
+        while store.events(&sid("s1")).await.expect("events").len() < 5 {}
+        store
+            .claim_session(&sid("s1"), "node-b", at(300))
+            .await
+            .expect("claim");
+        store.events(&sid("s1")).await.expect("events").len()
+    };
+    let (acknowledged, seen) = futures_util::future::join(writer, claimer).await;
+    let stored = store.events(&sid("s1")).await.expect("events");
+    assert_eq!(
+        stored.len(),
+        seen,
+        "nothing stored after the claim returned"
+    );
+    let seqs: Vec<u64> = stored.iter().map(|e| e.seq.0).collect();
+    assert_eq!(seqs, (1..=acknowledged).collect::<Vec<_>>());
 }

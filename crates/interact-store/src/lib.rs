@@ -39,7 +39,7 @@ use serde::Serialize;
 
 /// A storage failure, whatever the backend. Callers log it and answer with a generic
 /// error, except for the variants that say something about the data ([`Self::Conflict`],
-/// [`Self::NotFound`], [`Self::Referenced`]).
+/// [`Self::NotFound`], [`Self::Referenced`], [`Self::Fenced`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -58,6 +58,10 @@ pub enum StoreError {
     /// Rows still refer to the one the write would delete.
     #[error("still referenced: {0}")]
     Referenced(String),
+    /// The session's lease has moved to another claim since this epoch: the write of a
+    /// former owner, refused (nothing of it was written).
+    #[error("fenced: the session's lease has moved to another claim")]
+    Fenced,
 }
 
 impl StoreError {
@@ -66,6 +70,13 @@ impl StoreError {
         Self::Backend(Box::new(e))
     }
 }
+
+/// The fencing token of a session's lease: [`Store::claim_session`] gives the first claim
+/// of a session `Epoch(1)` and every later claim the previous epoch + 1. A write fenced by
+/// an epoch ([`Store::append_events_fenced`]) goes through only while that epoch is the
+/// session's current one, so a dead or former owner's late write is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Epoch(pub u64);
 
 /// A Domain Template as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -251,6 +262,28 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     async fn append_events(
         &self,
         session: &SessionId,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError>;
+    /// Takes the session's lease for `node` (one writer per session): the first claim of
+    /// a session is [`Epoch(1)`](Epoch), every later one (by any node, the same one too)
+    /// the previous epoch + 1, atomically (two claims never get the same epoch).
+    /// [`StoreError::NotFound`] if the session does not exist.
+    async fn claim_session(
+        &self,
+        id: &SessionId,
+        node: &str,
+        at: UnixMillis,
+    ) -> Result<Epoch, StoreError>;
+    /// The node holding the session's lease and its epoch; `None` if never claimed.
+    async fn session_owner(&self, id: &SessionId) -> Result<Option<(String, Epoch)>, StoreError>;
+    /// [`Self::append_events`] by the holder of the lease at `epoch`: refused with
+    /// [`StoreError::Fenced`], nothing written, unless `epoch` is the session's current
+    /// one (a claim happened since, or the session was never claimed). The check and the
+    /// write are atomic: a claim either comes after the write or the write sees it.
+    async fn append_events_fenced(
+        &self,
+        id: &SessionId,
+        epoch: Epoch,
         events: &[EncodedEvent],
     ) -> Result<(), StoreError>;
     /// Records the agent who took a session.

@@ -15,8 +15,8 @@ use interact_sdk::protocol::EventFrame;
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    EmbedCodeRecord, EncodedEvent, ReportStore, SessionRecord, Store, StoreError, TemplateRecord,
-    WorkflowRunRecord,
+    EmbedCodeRecord, EncodedEvent, Epoch, ReportStore, SessionRecord, Store, StoreError,
+    TemplateRecord, WorkflowRunRecord,
 };
 
 /// A session's report facts besides its events.
@@ -39,6 +39,8 @@ struct Inner {
     /// Token hash to (user, expiry).
     tokens: HashMap<String, (String, UnixMillis)>,
     reports: HashMap<SessionId, ReportFacts>,
+    /// Each claimed session's lease: the node holding it and its epoch.
+    leases: HashMap<SessionId, (String, Epoch)>,
 }
 
 /// The in-memory [`Store`].
@@ -226,6 +228,39 @@ impl Store for MemoryStore {
             return Err(not_found(&format!("session {session}")));
         }
         inner.append(session, events)
+    }
+
+    async fn claim_session(
+        &self,
+        id: &SessionId,
+        node: &str,
+        _at: UnixMillis,
+    ) -> Result<Epoch, StoreError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(id) {
+            return Err(not_found(&format!("session {id}")));
+        }
+        let epoch = Epoch(inner.leases.get(id).map_or(0, |(_, e)| e.0) + 1);
+        inner.leases.insert(id.clone(), (node.to_owned(), epoch));
+        Ok(epoch)
+    }
+
+    async fn session_owner(&self, id: &SessionId) -> Result<Option<(String, Epoch)>, StoreError> {
+        Ok(self.lock().leases.get(id).cloned())
+    }
+
+    async fn append_events_fenced(
+        &self,
+        id: &SessionId,
+        epoch: Epoch,
+        events: &[EncodedEvent],
+    ) -> Result<(), StoreError> {
+        // Under the one lock: no claim comes between the check and the write.
+        let mut inner = self.lock();
+        if inner.leases.get(id).map(|(_, e)| *e) != Some(epoch) {
+            return Err(StoreError::Fenced);
+        }
+        inner.append(id, events)
     }
 
     async fn set_session_agent(
