@@ -5,6 +5,7 @@
 //! Everything it needs beyond `cargo` and `rustup` is installed on demand; see
 //! [`prereq`].
 
+mod cluster;
 mod cmd;
 mod fuzz;
 mod import_names;
@@ -32,6 +33,9 @@ Commands:
            wasm-bindgen-test-runner, Chromium and chromedriver
   serve    Build the wasm packages and the reference server and start it with the
            demo tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
+  cluster  Like serve, but three nodes (a, b, c) on PostgreSQL and NATS behind a TCP
+           proxy on 127.0.0.1:8090 (config and logs in data/cluster/); it prints the
+           URLs and the nodes' PIDs, to try failover with `kill -9`. Ctrl-C stops them
   widget   Only build the wasm packages: the widget's into www/widget/pkg, the
            agent console's into www/console/pkg
   help     Print this message
@@ -48,6 +52,7 @@ enum Command {
     Test(Options),
     Prereq(Options),
     Serve,
+    Cluster,
     Widget,
     Fuzz { secs: u64 },
     Help,
@@ -105,6 +110,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
             "`--skip-browser` does not apply to `serve`".to_owned(),
         )),
         "serve" => Ok(Command::Serve),
+        "cluster" if options.skip_browser => Err(UsageError(
+            "`--skip-browser` does not apply to `cluster`".to_owned(),
+        )),
+        "cluster" => Ok(Command::Cluster),
         "widget" if options.skip_browser => Err(UsageError(
             "`--skip-browser` does not apply to `widget`".to_owned(),
         )),
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
         Command::Test(options) => test::run(options),
         Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
         Command::Serve => serve::run(),
+        Command::Cluster => cluster::run(),
         Command::Fuzz { secs } => fuzz::run(secs),
         Command::Widget => prereq::ensure_toolchain()
             .and_then(|()| prereq::ensure_test_runner())
@@ -162,6 +172,7 @@ mod tests {
         );
         assert_eq!(parse(&["prereq"]), Ok(Command::Prereq(Options::default())));
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
+        assert_eq!(parse(&["cluster"]), Ok(Command::Cluster));
         assert_eq!(parse(&["widget"]), Ok(Command::Widget));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
         assert_eq!(parse(&["fuzz"]), Ok(Command::Fuzz { secs: 600 }));
@@ -179,5 +190,6 @@ mod tests {
         assert!(parse(&["tset"]).is_err());
         assert!(parse(&["test", "--fast"]).is_err());
         assert!(parse(&["serve", "--skip-browser"]).is_err());
+        assert!(parse(&["cluster", "--skip-browser"]).is_err());
     }
 }
