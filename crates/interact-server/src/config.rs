@@ -177,6 +177,12 @@ pub struct ClusterSection {
     /// leave a node behind. 30 by default.
     #[serde(default = "default_refresh_secs")]
     pub refresh_secs: u64,
+    /// The cluster's name: nodes of one cluster (one PostgreSQL database) talk on NATS
+    /// subjects under `interact.<name>.`, so that several clusters may share a NATS
+    /// server. By default a hash of `[server] database` (so every node must name the
+    /// database alike, or set the same name here).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Default for ClusterSection {
@@ -184,6 +190,7 @@ impl Default for ClusterSection {
         Self {
             nats_url: None,
             refresh_secs: default_refresh_secs(),
+            name: None,
         }
     }
 }

@@ -122,11 +122,23 @@ pub async fn run(
     let conns = state.metrics.connections.clone();
     let timers = tokio::spawn(node::session::run_timers(state.clone()));
     let config_changes = tokio::spawn(node::bus::follow_config(state.clone()));
+    let cluster = state.hub.cluster().cloned().map(|c| {
+        let lock: Option<Box<dyn node::cluster::Leadership>> = match &state.config.server.database {
+            Database::Postgres(url) => Some(Box::new(
+                interact_store_postgres::lock::AdvisoryLock::new(url, node::cluster::ROUTER_LOCK),
+            )),
+            Database::Sqlite(_) => None,
+        };
+        tokio::spawn(node::cluster::run(state.clone(), c, lock))
+    });
     let limits =
         listen::ConnLimits::from_config(&state.config.limits, &state.config.server.trusted_proxies);
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
     config_changes.abort();
+    if let Some(cluster) = cluster {
+        cluster.abort();
+    }
     // The upgraded connections were told to go (1001) but run on their own tasks: wait
     // until they are gone, so that nothing this server does overlaps with its successor
     // on the same database.
@@ -171,6 +183,25 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             .await
             .map_err(|e| StartError::Bus(e.to_string()))?;
         tracing::info!(nats = %url, "connected to the bus");
+        if matches!(state.config.server.database, Database::Postgres(_)) {
+            // Several nodes on one database: sessions, routing and deliveries go
+            // through the cluster.
+            let name = state.config.cluster.name.clone().unwrap_or_else(|| {
+                node::cluster::default_name(&state.config.server.database.to_string())
+            });
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(StartError::Bus(format!(
+                    "[cluster] name {name:?}: use letters, digits, '-' and '_'"
+                )));
+            }
+            let cluster = node::cluster::Cluster::new(bus.client().clone(), &name);
+            tracing::info!(node = %cluster.node, cluster = %name, "this server is a node of a cluster");
+            state.hub.join_cluster(cluster);
+        }
         let _ = state.bus.set(bus);
     }
     ensure_demo_code(&state).await?;

@@ -21,8 +21,6 @@ use interact_sdk::time::Instant;
 use interact_sdk::{
     Agent, AgentOptions, Error, Event, Input, Output, Visitor, VisitorOptions, VisitorState,
 };
-use interact_store::Store;
-use interact_store_sqlite::SqliteStore;
 use interact_testkit::{
     ALLOWED, DEMO_CODE, ServerProcess, agent_token, process_config, write_config,
 };
@@ -44,8 +42,9 @@ fn env_or(name: &str, default: usize) -> usize {
 // ---------------------------------------------------------------------------------------
 // A TCP proxy that cuts connections.
 
-/// Forwards connections on its own port to `upstream` and cuts open ones (both sides,
-/// at once) when asked. Counts the cuts.
+/// Forwards connections on its own port to one of its upstreams (the next that takes
+/// the connection, in turn: a node that is down is skipped) and cuts open ones (both
+/// sides, at once) when asked. Counts the cuts.
 struct Proxy {
     addr: SocketAddr,
     conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
@@ -53,7 +52,7 @@ struct Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: SocketAddr) -> Arc<Self> {
+    async fn start(upstreams: Vec<SocketAddr>) -> Arc<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let proxy = Arc::new(Self {
             addr: listener.local_addr().expect("addr"),
@@ -61,13 +60,20 @@ impl Proxy {
             cuts: AtomicU64::new(0),
         });
         let p = proxy.clone();
+        let upstreams = Arc::new(upstreams);
+        let turn = Arc::new(AtomicU64::new(0));
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                let (upstreams, turn) = (upstreams.clone(), turn.clone());
                 let task = tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    let first = turn.fetch_add(1, Ordering::Relaxed) as usize;
+                    for i in 0..upstreams.len() {
+                        let upstream = upstreams[(first + i) % upstreams.len()];
+                        if let Ok(mut server) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            return;
+                        }
+                    }
                 });
                 let mut conns = p.conns.lock().expect("lock");
                 conns.retain(|c| !c.is_finished());
@@ -251,31 +257,105 @@ struct VisitorLog {
 /// Replies the agent sends in every session it accepts.
 const REPLIES: usize = 3;
 
+/// The limits of the chaos runs: nothing in the way of many chats from one address.
+const LIMITS: &str = "sessions_per_minute_per_ip = 100000\nframes_per_second = 1000\n\
+     messages_per_second_per_session = 1000\nconnections_per_ip = 10000\n\
+     max_chats_per_agent = 1000\noffer_timeout_secs = 300\nmissed_offers_before_away = 0";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions() {
-    let visitors = env_or("INTERACT_CHAOS_VISITORS", 30);
-    let messages = env_or("INTERACT_CHAOS_MESSAGES", 12);
-    let kills = env_or("INTERACT_CHAOS_KILLS", 4).max(1);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(
-        dir.path(),
-        &process_config(
-            "sessions_per_minute_per_ip = 100000\nframes_per_second = 1000\n\
-             messages_per_second_per_session = 1000\nconnections_per_ip = 10000\n\
-             max_chats_per_agent = 1000\noffer_timeout_secs = 300\nmissed_offers_before_away = 0",
-        ),
-    );
-    let first = ServerProcess::start(SERVER, &config).await;
-    let addr = first.addr;
-    // An agent token in the server's database.
+    let config = write_config(dir.path(), &process_config(LIMITS));
+    let server = ServerProcess::start(SERVER, &config).await;
+    chaos(Chaos {
+        servers: vec![server],
+        visitors: env_or("INTERACT_CHAOS_VISITORS", 30),
+        messages: env_or("INTERACT_CHAOS_MESSAGES", 12),
+        kills: env_or("INTERACT_CHAOS_KILLS", 4).max(1),
+        seed: 99,
+    })
+    .await;
+}
+
+/// The nodes of a cluster test: on one fresh PostgreSQL database and the tests' NATS
+/// server.
+async fn cluster_nodes(
+    n: usize,
+    db: &interact_store_postgres::TestDatabase,
+) -> (Vec<ServerProcess>, Vec<tempfile::TempDir>) {
+    let nats =
+        std::env::var("INTERACT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let mut servers = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..n {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = process_config(LIMITS);
+        cfg["server"]
+            .as_table_mut()
+            .expect("[server]")
+            .insert("database".into(), db.url.clone().into());
+        let mut cluster = toml::Table::new();
+        cluster.insert("nats_url".into(), nats.clone().into());
+        cfg.insert("cluster".into(), cluster.into());
+        let config = write_config(dir.path(), &cfg);
+        servers.push(ServerProcess::start(SERVER, &config).await);
+        dirs.push(dir);
+    }
+    (servers, dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_survive_a_random_schedule_of_node_kills_in_a_cluster() {
+    let seed = std::env::var("INTERACT_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random_range(0..1_000_000u64));
+    eprintln!("cluster chaos: seed {seed} (INTERACT_CHAOS_SEED={seed} repeats this run)");
+    let db = interact_store_postgres::TestDatabase::create()
+        .await
+        .expect("a test database");
+    let (servers, _dirs) = cluster_nodes(3, &db).await;
+    chaos(Chaos {
+        servers,
+        visitors: env_or("INTERACT_CLUSTER_CHAOS_VISITORS", 20),
+        messages: env_or("INTERACT_CLUSTER_CHAOS_MESSAGES", 5),
+        kills: env_or("INTERACT_CLUSTER_CHAOS_KILLS", 4).max(1),
+        seed,
+    })
+    .await;
+}
+
+/// A chaos run: `visitors` chats of `messages` each with one agent, through a proxy that
+/// cuts connections at random and spreads them over `servers`, while `kills` times a
+/// server picked at random (by `seed`) is killed (SIGKILL) and started again.
+struct Chaos {
+    servers: Vec<ServerProcess>,
+    visitors: usize,
+    messages: usize,
+    kills: usize,
+    seed: u64,
+}
+
+async fn chaos(run: Chaos) {
+    let Chaos {
+        servers,
+        visitors,
+        messages,
+        kills,
+        seed,
+    } = run;
+    // An agent token in the servers' database.
     let token = agent_token(
-        first.store().await.as_ref(),
+        servers[0].store().await.as_ref(),
         "alex",
         Duration::from_secs(24 * 3600),
     )
     .await;
-    let server = Arc::new(Mutex::new(Some(first)));
-    let proxy = Proxy::start(addr).await;
+    let proxy = Proxy::start(servers.iter().map(|s| s.addr).collect()).await;
+    let servers: Vec<Arc<Mutex<Option<ServerProcess>>>> = servers
+        .into_iter()
+        .map(|s| Arc::new(Mutex::new(Some(s))))
+        .collect();
     let started = std::time::Instant::now();
     let go = Arc::new(AtomicBool::new(false));
     let all_done = Arc::new(AtomicBool::new(false));
@@ -323,7 +403,9 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
         let go = go.clone();
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(v as u64);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(
+                seed.wrapping_mul(1_000_003).wrapping_add(v as u64),
+            );
             let mut visitor = Visitor::new(
                 clock(started),
                 VisitorOptions {
@@ -408,7 +490,7 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
     // Let every visitor reach its form, then go; the first kill comes 0-60 ms later.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     go.store(true, Ordering::Relaxed);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // Cuts go on until a while after the last kill. (A client whose every attempt is cut
     // before its welcome backs off for longer and longer, up to half a minute: that is
     // what it must do, but it would only make the test wait.)
@@ -417,7 +499,7 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
         let proxy = proxy.clone();
         let cutting = cutting.clone();
         tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 5);
             while cutting.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(10..40))).await;
                 proxy.cut_one(&mut rng);
@@ -431,6 +513,7 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
             rng.random_range(400..1_500)
         };
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        let server = &servers[rng.random_range(0..servers.len())];
         let mut s = server.lock().expect("lock").take().expect("the server");
         s.restart().await;
         *server.lock().expect("lock") = Some(s);
@@ -451,7 +534,7 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
                     log.last
                 );
             }
-            panic!("every visitor finishes within 90 s");
+            panic!("every visitor finishes within 90 s (seed {seed})");
         }
     }
     let logs: Vec<VisitorLog> = logs
@@ -479,9 +562,17 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
         assert_eq!(log.agent, replies, "visitor {v}: the agent's replies");
     }
     // In the database: one session per visitor, and the same.
-    let store = SqliteStore::open(&dir.path().join("interact.db"))
+    let config = servers[0]
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .expect("the server")
+        .config
+        .clone();
+    let config = interact_server::config::Config::load(&config).expect("the configuration");
+    let store = interact_server::open_store(&config.server.database)
         .await
-        .expect("store");
+        .expect("the database");
     let sessions = store.open_sessions().await.expect("sessions");
     assert_eq!(
         sessions.len(),
@@ -514,11 +605,14 @@ async fn chats_survive_cuts_and_kills_without_loss_duplicates_or_extra_sessions(
         assert_eq!(stored, log.sent, "{}: stored once each, in order", s.id);
     }
     eprintln!(
-        "chaos: {visitors} visitors x {messages} messages, {kills} kills, {} connection cuts, {:.1} s",
+        "chaos: {} server(s), {visitors} visitors x {messages} messages, {kills} kills, {} connection cuts, {:.1} s",
+        servers.len(),
         proxy.cuts.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
-    if let Some(s) = server.lock().expect("lock").take() {
-        s.kill();
+    for server in &servers {
+        if let Some(s) = server.lock().expect("lock").take() {
+            s.kill();
+        }
     }
 }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod lock;
 mod testing;
 
 pub use testing::{DEFAULT_ADMIN_URL, TestDatabase};

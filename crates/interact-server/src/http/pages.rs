@@ -85,7 +85,17 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (axum::http::Status
         return (StatusCode::SERVICE_UNAVAILABLE, "bus: not connected".into());
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready".into()),
+        // A node of a cluster says which it is and whether it leads routing.
+        Ok(Ok(())) => match state.hub.cluster() {
+            Some(c) => {
+                let role = if c.is_leading() { "leader" } else { "follower" };
+                (
+                    StatusCode::OK,
+                    format!("ready\nnode {}\nrouter {role}", c.node),
+                )
+            }
+            None => (StatusCode::OK, "ready".into()),
+        },
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readyz: the database does not answer");
             (

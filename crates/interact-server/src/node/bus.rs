@@ -47,6 +47,11 @@ impl Bus {
         Ok(Self { client })
     }
 
+    /// The NATS client.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// Whether the connection is up (for `/readyz`).
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use interact_sdk::config::Availability;
@@ -21,6 +21,7 @@ use interact_routing::{AgentProfile, Distributor, DistributorConfig, Output, Tas
 use interact_store::{EncodedEvent, SessionRecord};
 
 use crate::config::LimitsSection;
+use crate::node::cluster::{Cluster, Deliver, RouterInput, To};
 pub use crate::node::conn::Conn;
 use crate::node::conn::ConnEnds;
 use interact_workflow::Priority;
@@ -125,6 +126,12 @@ pub struct LiveSession {
     pub timer: Option<tokio::task::AbortHandle>,
     /// How many steps of the run's path were recorded for reporting.
     pub steps_recorded: usize,
+    /// The epoch of this node's lease on the session, in a cluster: every append carries
+    /// it, and is refused once another node has claimed the session.
+    pub epoch: Option<interact_store::Epoch>,
+    /// Set when an append was refused because another node claimed the session: this
+    /// copy is stale and was dropped from the hub.
+    pub fenced: bool,
 }
 
 /// An event's frame as a WebSocket text message, sharing the stored bytes.
@@ -163,6 +170,8 @@ impl LiveSession {
             run: None,
             timer: None,
             steps_recorded: 0,
+            epoch: None,
+            fenced: false,
         }
     }
 
@@ -278,6 +287,9 @@ struct Inner {
     work: Vec<Output>,
     /// The distributor's deadline when it was last looked at.
     armed: Option<UnixMillis>,
+    /// The presence of the agents signed in on this node (what it reports to the router
+    /// leader in a cluster).
+    local_agents: BTreeMap<String, Presence>,
 }
 
 impl Inner {
@@ -289,9 +301,9 @@ impl Inner {
             .map(|a| &a.conn)
     }
 
-    /// Carries out what the distributor said that is only a frame to agents; keeps the rest
-    /// for [`Hub::take_work`].
-    fn flush(&mut self) {
+    /// Carries out what the distributor said that is only a frame to agents (wherever
+    /// they are connected, in a cluster); keeps the rest for [`Hub::take_work`].
+    fn flush(&mut self, cluster: Option<&Cluster>) {
         while let Some(out) = self.distributor.poll_output() {
             match &out {
                 Output::Withdraw {
@@ -299,11 +311,10 @@ impl Inner {
                     agent,
                     why,
                 } => {
-                    for c in self.conns_of(agent) {
-                        c.send(&ServerFrame::OfferWithdrawn {
-                            session: session.clone(),
-                        });
-                    }
+                    let frame = ServerFrame::OfferWithdrawn {
+                        session: session.clone(),
+                    };
+                    self.to_agent(cluster, agent, Utf8Bytes::from(encode(&frame)));
                     if *why == Withdrawn::Expired {
                         self.work.push(out);
                     }
@@ -314,14 +325,55 @@ impl Inner {
                         ?presence,
                         "presence set by distribution (missed offers)"
                     );
-                    for c in self.conns_of(agent) {
-                        c.send(&ServerFrame::Presence {
-                            presence: *presence,
-                        });
+                    if let Some(p) = self.local_agents.get_mut(agent.as_str()) {
+                        *p = *presence;
                     }
+                    let frame = ServerFrame::Presence {
+                        presence: *presence,
+                    };
+                    self.to_agent(cluster, agent, Utf8Bytes::from(encode(&frame)));
                 }
                 Output::Offer { .. } | Output::Position { .. } => self.work.push(out),
             }
+        }
+    }
+
+    /// Sends an encoded frame to every connection of an agent: here, and through the bus
+    /// to the other nodes in a cluster.
+    fn to_agent(&self, cluster: Option<&Cluster>, agent: &str, text: Utf8Bytes) {
+        if let Some(c) = cluster {
+            c.publish(
+                crate::node::cluster::DELIVER,
+                &Deliver {
+                    from: c.node.clone(),
+                    to: To::Agent {
+                        user: agent.to_owned(),
+                        text: text.as_str().to_owned(),
+                    },
+                },
+            );
+        }
+        for c in self.conns_of(agent) {
+            c.send_text(text.clone());
+        }
+    }
+
+    /// Sends an encoded frame to the visitor of a session: on this node if they are
+    /// connected here, else through the bus in a cluster.
+    fn to_visitor(&self, cluster: Option<&Cluster>, id: &SessionId, text: Utf8Bytes) {
+        if let Some(c) = self.visitors.get(id) {
+            c.send_text(text);
+        } else if let Some(c) = cluster {
+            c.publish(
+                crate::node::cluster::DELIVER,
+                &Deliver {
+                    from: c.node.clone(),
+                    to: To::Visitor {
+                        session: id.clone(),
+                        text: text.as_str().to_owned(),
+                    },
+                },
+            );
         }
     }
 }
@@ -365,6 +417,14 @@ pub struct Hub {
     next_conn: AtomicU64,
     /// Woken when the distributor's next deadline moves earlier ([`Hub::next_timeout`]).
     timer: tokio::sync::Notify,
+    /// The cluster this node is part of, if any (set once, at start).
+    cluster: OnceLock<Arc<Cluster>>,
+    /// What a fresh distributor is made of ([`Hub::reset_routing`]).
+    tenant: Tenant,
+    limits: LimitsSection,
+    /// Held while a session is loaded (and claimed, in a cluster), so that one node
+    /// claims a session once however many tasks want it.
+    pub loading: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -380,16 +440,182 @@ impl Hub {
                 distributor: distributor_for(tenant, limits),
                 work: Vec::new(),
                 armed: None,
+                local_agents: BTreeMap::new(),
             }),
             next_conn: AtomicU64::new(1),
             timer: tokio::sync::Notify::new(),
+            cluster: OnceLock::new(),
+            tenant: tenant.clone(),
+            limits: limits.clone(),
+            loading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Makes this hub a node of `cluster`.
+    pub fn join_cluster(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// The cluster, if this node is part of one.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// In a cluster whose router is another node: sends it `input` and returns `true`
+    /// (the caller does nothing more); else `false` (the caller routes here).
+    fn forward(&self, input: impl FnOnce() -> RouterInput) -> bool {
+        match self.cluster.get() {
+            Some(c) if !c.is_leading() => {
+                c.publish(crate::node::cluster::ROUTER, &input());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Tells the router leader (in a cluster) which agents this node holds, now.
+    fn report_agents(&self, inner: &Inner) {
+        if let Some(c) = self.cluster.get() {
+            c.publish(
+                crate::node::cluster::ROUTER,
+                &RouterInput::Agents {
+                    node: c.node.clone(),
+                    agents: inner.local_agents.clone(),
+                },
+            );
+        }
+    }
+
+    /// The agents signed in on this node, with their presence.
+    pub fn local_agents(&self) -> BTreeMap<String, Presence> {
+        self.lock().local_agents.clone()
+    }
+
+    /// Passes a delivery from another node to the connections it names here.
+    pub fn deliver_here(&self, to: To) {
+        let mut inner = self.lock();
+        match to {
+            To::Agent { user, text } => {
+                // The leader may have set the agent's presence (missed offers).
+                if let Ok(ServerFrame::Presence { presence }) =
+                    interact_sdk::protocol::decode_server(&text)
+                    && let Some(p) = inner.local_agents.get_mut(&user)
+                {
+                    *p = presence;
+                }
+                let text = Utf8Bytes::from(text);
+                for c in inner.conns_of(&user) {
+                    c.send_text(text.clone());
+                }
+            }
+            To::Visitor { session, text } => {
+                if let Some(c) = inner.visitors.get(&session) {
+                    c.send_text(Utf8Bytes::from(text));
+                }
+            }
+            To::AgentReplay {
+                user,
+                session,
+                after,
+            } => {
+                for c in inner.conns_of(&user) {
+                    c.replay(&session, after);
+                }
+            }
+        }
+    }
+
+    /// Drops this node's copy of a session that another node claimed with `epoch` (its
+    /// timers stop; the new owner rebuilt the session from the database).
+    pub fn forget_before(&self, id: &SessionId, epoch: u64) {
+        let mut inner = self.lock();
+        let Some(live) = inner.sessions.get(id).cloned() else {
+            return;
+        };
+        if let Ok(l) = live.try_lock()
+            && l.epoch.is_some_and(|e| e.0 >= epoch)
+        {
+            return;
+        }
+        inner.sessions.remove(id);
+        drop(inner);
+        tracing::info!(session = %id, epoch, "another node claimed a session: dropping this copy");
+        tokio::spawn(async move {
+            let mut l = live.lock().await;
+            l.run = None;
+            if let Some(t) = l.timer.take() {
+                t.abort();
+            }
+        });
+    }
+
+    /// Drops a stale copy of a session (its append was fenced); the caller holds its
+    /// lock and stops its timer.
+    pub fn forget(&self, id: &SessionId) {
+        self.lock().sessions.remove(id);
+    }
+
+    /// Routing, fresh: an empty distributor (a node that stops leading, or starts to).
+    pub fn reset_routing(&self) {
+        let mut inner = self.lock();
+        inner.distributor = distributor_for(&self.tenant, &self.limits);
+        inner.work.clear();
+        inner.armed = None;
+    }
+
+    /// Adds a session to routing here (the router): assigned to `agent`, or waiting, in
+    /// the queue since `created` if `queue`.
+    pub fn route_session(
+        &self,
+        id: SessionId,
+        target: &TargetRef,
+        agent: Option<&str>,
+        call: bool,
+        queue: bool,
+        created: UnixMillis,
+    ) {
+        let mut inner = self.lock();
+        let kind = if call { TaskKind::Call } else { TaskKind::Chat };
+        match agent {
+            Some(agent) => inner.distributor.add_assigned(id, target, kind, agent),
+            None => {
+                inner.distributor.add(id.clone(), target, TaskKind::Chat);
+                if queue {
+                    inner.distributor.enqueue(&id, Priority::DEFAULT, created);
+                }
+            }
+        }
+        self.settled(&mut inner);
+    }
+
+    /// Signs an agent in or out of routing here (the router).
+    pub fn route_signed_in(&self, user: &str, on: bool, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.distributor.set_signed_in(user, on, now);
+        self.settled(&mut inner);
+    }
+
+    /// Sets an agent's presence in routing here (the router).
+    pub fn route_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
+        let mut inner = self.lock();
+        inner.distributor.set_presence(user, presence, now);
+        self.settled(&mut inner);
+    }
+
+    /// Whether a chat for `target` would reach someone, by this node's distributor.
+    pub fn is_open_here(&self, target: &TargetRef) -> bool {
+        self.lock().distributor.is_open(target)
+    }
+
+    /// (available, busy) for `target`, by this node's distributor.
+    pub fn counts_here(&self, target: &TargetRef) -> (u32, u32) {
+        self.lock().distributor.agent_counts(target)
     }
 
     /// After the distributor was driven: carries out what it said and wakes the timer task if
     /// its next deadline moved earlier.
     fn settled(&self, inner: &mut Inner) {
-        inner.flush();
+        inner.flush(self.cluster.get().map(|c| &**c));
         let next = inner.distributor.poll_timeout();
         if next != inner.armed {
             let earlier = match (next, inner.armed) {
@@ -444,8 +670,17 @@ impl Hub {
             TaskKind::Chat
         };
         let live = Arc::new(tokio::sync::Mutex::new(live));
+        let routed_elsewhere = !ended
+            && self.forward(|| RouterInput::Add {
+                session: id.clone(),
+                target: target.clone(),
+                agent: agent.clone(),
+                call: kind == TaskKind::Call,
+                queue,
+                created,
+            });
         let mut inner = self.lock();
-        if !ended {
+        if !ended && !routed_elsewhere {
             match agent {
                 Some(agent) => inner
                     .distributor
@@ -561,6 +796,11 @@ impl Hub {
     /// The session ended: it leaves the queue (an open offer is withdrawn) or frees its
     /// agent.
     pub fn session_ended(&self, id: &SessionId) {
+        if self.forward(|| RouterInput::Remove {
+            session: id.clone(),
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.remove(id, self.clock.now());
         self.settled(&mut inner);
@@ -597,6 +837,14 @@ impl Hub {
                 conn,
                 token_hash: token_hash.to_owned(),
             });
+        inner
+            .local_agents
+            .entry(user.to_owned())
+            .or_insert(Presence::Offline);
+        if self.cluster.get().is_some() {
+            self.report_agents(&inner);
+            return;
+        }
         inner.distributor.set_signed_in(user, true, now);
         self.settled(&mut inner);
     }
@@ -643,6 +891,11 @@ impl Hub {
         conns.retain(|c| c.conn.id != conn_id);
         if conns.is_empty() {
             inner.agents.remove(user);
+            inner.local_agents.remove(user);
+            if self.cluster.get().is_some() {
+                self.report_agents(&inner);
+                return;
+            }
             inner
                 .distributor
                 .set_signed_in(user, false, self.clock.now());
@@ -653,6 +906,13 @@ impl Hub {
     /// Sets an agent's presence.
     pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
         let mut inner = self.lock();
+        if let Some(p) = inner.local_agents.get_mut(user) {
+            *p = presence;
+        }
+        if self.cluster.get().is_some() {
+            self.report_agents(&inner);
+            return;
+        }
         inner.distributor.set_presence(user, presence, now);
         self.settled(&mut inner);
     }
@@ -667,32 +927,36 @@ impl Hub {
         self.lock().distributor.agent_of(session) == Some(user)
     }
 
-    /// Sends a frame to every connection of the session's agent.
-    pub fn send_to_agent_of(&self, id: &SessionId, frame: &ServerFrame) {
-        let inner = self.lock();
-        if let Some(agent) = inner.distributor.agent_of(id) {
-            for c in inner.conns_of(agent) {
-                c.send(frame);
-            }
-        }
-    }
-
-    /// Sends a frame to the session's visitor connection.
+    /// Sends a frame to the session's visitor connection (wherever it is, in a cluster).
     pub fn send_to_visitor(&self, id: &SessionId, frame: &ServerFrame) {
-        if let Some(c) = self.lock().visitors.get(id) {
-            c.send(frame);
-        }
+        self.send_text_to_visitor(id, Utf8Bytes::from(encode(frame)));
     }
 
-    /// Sends a frame to every connection of an agent.
+    /// Sends a frame to every connection of an agent (on every node, in a cluster).
     pub fn send_to_agent(&self, user: &str, frame: &ServerFrame) {
-        for c in self.lock().conns_of(user) {
-            c.send(frame);
-        }
+        self.lock().to_agent(
+            self.cluster.get().map(|c| &**c),
+            user,
+            Utf8Bytes::from(encode(frame)),
+        );
     }
 
-    /// Replays `session` after `after` to every connection of an agent.
+    /// Replays `session` after `after` to every connection of an agent (on every node,
+    /// in a cluster).
     pub fn replay_to_agent(&self, user: &str, session: &SessionId, after: Seq) {
+        if let Some(c) = self.cluster.get() {
+            c.publish(
+                crate::node::cluster::DELIVER,
+                &Deliver {
+                    from: c.node.clone(),
+                    to: To::AgentReplay {
+                        user: user.to_owned(),
+                        session: session.clone(),
+                        after,
+                    },
+                },
+            );
+        }
         for c in self.lock().conns_of(user) {
             c.replay(session, after);
         }
@@ -705,36 +969,32 @@ impl Hub {
 
     /// Sends an encoded frame to the session's visitor connection.
     pub fn send_text_to_visitor(&self, id: &SessionId, text: Utf8Bytes) {
-        if let Some(c) = self.lock().visitors.get(id) {
-            c.send_text(text);
-        }
+        self.lock()
+            .to_visitor(self.cluster.get().map(|c| &**c), id, text);
     }
 
-    /// Sends a frame to both parties of a session.
-    pub fn broadcast(&self, id: &SessionId, frame: &ServerFrame) {
-        // Encoded once for every connection of the session.
-        self.broadcast_text(id, Utf8Bytes::from(encode(frame)));
-    }
-
-    /// Sends an encoded frame to both parties of a session.
-    pub fn broadcast_text(&self, id: &SessionId, text: Utf8Bytes) {
+    /// Sends an encoded frame to both parties of a session: its visitor and the
+    /// connections of `agent` (its agent, from its log), wherever they are in a cluster.
+    pub fn broadcast_text(&self, id: &SessionId, agent: Option<&str>, text: Utf8Bytes) {
         let inner = self.lock();
-        let agent = inner.distributor.agent_of(id);
-        for c in inner
-            .visitors
-            .get(id)
-            .into_iter()
-            .chain(agent.into_iter().flat_map(|a| inner.conns_of(a)))
-        {
-            c.send_text(text.clone());
+        let cluster = self.cluster.get().map(|c| &**c);
+        if let Some(agent) = agent {
+            inner.to_agent(cluster, agent, text.clone());
         }
+        inner.to_visitor(cluster, id, text);
     }
 
     /// Whether a chat for `target` would reach someone: a candidate is signed in and
     /// available. One at their chat limit or in a call still counts (the visitor waits in
     /// the queue); nobody available, or only busy and away agents, is `NoAgents`.
     pub fn availability(&self, target: &TargetRef) -> Availability {
-        if self.lock().distributor.is_open(target) {
+        let open = match self.cluster.get() {
+            // Before the leader was heard (a node just started), a chat may be tried:
+            // it waits in the queue if nobody can take it.
+            Some(c) if !c.is_leading() => c.availability(target).is_none_or(|a| a.0),
+            _ => self.lock().distributor.is_open(target),
+        };
+        if open {
             Availability::Open
         } else {
             Availability::NoAgents
@@ -760,6 +1020,12 @@ impl Hub {
 
     /// The agent declines `session`; returns whether it was offered to them.
     pub fn decline(&self, session: &SessionId, agent: &str) -> bool {
+        if self.forward(|| RouterInput::Decline {
+            session: session.clone(),
+            agent: agent.to_owned(),
+        }) {
+            return false;
+        }
         let mut inner = self.lock();
         let open = inner.distributor.decline(session, agent, self.clock.now());
         self.settled(&mut inner);
@@ -774,6 +1040,12 @@ impl Hub {
     /// A call was accepted in `session`: its agent is in a call and gets no other task
     /// until [`Self::call_ended`].
     pub fn call_started(&self, session: &SessionId, now: UnixMillis) {
+        if self.forward(|| RouterInput::CallStarted {
+            session: session.clone(),
+            at: now,
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.call_started(session, now);
         self.settled(&mut inner);
@@ -783,6 +1055,12 @@ impl Hub {
     /// agent may get other tasks again (run [`crate::node::session::dispatch`] after). Harmless
     /// if no call was on.
     pub fn call_ended(&self, session: &SessionId, now: UnixMillis) {
+        if self.forward(|| RouterInput::CallEnded {
+            session: session.clone(),
+            at: now,
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.call_ended(session, now);
         self.settled(&mut inner);
@@ -804,6 +1082,11 @@ impl Hub {
     /// Puts a session its agent accepted back in the queue (its `agent_joined` could not
     /// be stored).
     pub fn requeue(&self, session: &SessionId, now: UnixMillis) {
+        if self.forward(|| RouterInput::Requeue {
+            session: session.clone(),
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.requeue(session, now);
         self.settled(&mut inner);
@@ -812,6 +1095,13 @@ impl Hub {
     /// Puts a waiting session in the queue with `priority` (a workflow's Queue Task), or
     /// changes its priority if it is queued already. Its time in the queue starts now.
     pub fn enqueue(&self, id: &SessionId, priority: u8, now: UnixMillis) {
+        if self.forward(|| RouterInput::Enqueue {
+            session: id.clone(),
+            priority,
+            at: now,
+        }) {
+            return;
+        }
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
         inner.distributor.enqueue(id, priority, now);
@@ -820,6 +1110,12 @@ impl Hub {
 
     /// Changes a queued session's priority (Distribution Priority).
     pub fn set_priority(&self, id: &SessionId, priority: u8) {
+        if self.forward(|| RouterInput::SetPriority {
+            session: id.clone(),
+            priority,
+        }) {
+            return;
+        }
         let priority = Priority::new(priority).unwrap_or(Priority::DEFAULT);
         let mut inner = self.lock();
         inner
@@ -830,6 +1126,11 @@ impl Hub {
 
     /// Takes a session out of the queue (Cancel Task); an open offer is withdrawn.
     pub fn dequeue(&self, id: &SessionId) {
+        if self.forward(|| RouterInput::Dequeue {
+            session: id.clone(),
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.dequeue(id, self.clock.now());
         self.settled(&mut inner);
@@ -838,6 +1139,12 @@ impl Hub {
     /// Hands a waiting session to another target (a workflow's Transfer): its queue
     /// position is recomputed among the new target's sessions.
     pub fn retarget(&self, id: &SessionId, target: TargetRef) {
+        if self.forward(|| RouterInput::Retarget {
+            session: id.clone(),
+            target: target.clone(),
+        }) {
+            return;
+        }
         let mut inner = self.lock();
         inner.distributor.retarget(id, &target, self.clock.now());
         self.settled(&mut inner);
@@ -846,6 +1153,12 @@ impl Hub {
     /// The service's members who could take a chat now, and those signed in who cannot
     /// (busy, away, at their chat limit, in a call): (available, busy).
     pub fn agent_counts(&self, target: &TargetRef) -> (u32, u32) {
+        if let Some(c) = self.cluster.get()
+            && !c.is_leading()
+        {
+            let (_, available, busy) = c.availability(target).unwrap_or_default();
+            return (available, busy);
+        }
         self.lock().distributor.agent_counts(target)
     }
 }

@@ -11,6 +11,9 @@
 //!   it asks for carried out (messages, timers, the queue, Web Requests, transfers).
 //! - [`conn`]: what the node sends a connection through (a bounded queue, replays, closes).
 //! - [`web`]: the HTTP client of Web Request steps.
+//! - [`bus`] and [`cluster`]: several nodes on one PostgreSQL database and one NATS bus
+//!   (configuration changes, deliveries to connections on other nodes, one owner per
+//!   session, one router).
 //!
 //! The node reads the time only from the [`Clock`](interact_model::Clock) in
 //! [`AppState`](state::AppState) and waits with tokio's timers, so a test runs it on
@@ -18,6 +21,7 @@
 //! store.
 
 pub mod bus;
+pub mod cluster;
 pub mod conn;
 pub mod flow;
 pub mod hub;

@@ -20,6 +20,8 @@ use interact_store::{EmbedCodeRecord, EncodedEvent, SessionRecord, StoreError};
 use interact_workflow::Input;
 
 use crate::auth;
+use crate::node::cluster::{OwnerReply, ToOwner};
+use crate::node::conn::Outgoing;
 use crate::node::hub::{Conn, LiveSession, SessionHandle, ws_frame};
 use crate::node::state::AppState;
 
@@ -43,7 +45,53 @@ pub async fn get(state: &AppState, id: &SessionId) -> Result<Option<SessionHandl
 /// Loads a session (ended ones too) from the store into memory. Distribution is not
 /// touched: the distributor keeps open sessions whether they are in memory or not. If another
 /// task loaded it meanwhile, that copy is kept and returned.
+///
+/// In a cluster this node claims the session first (it owns it from now on; the former
+/// owner's late writes are refused), tells the other nodes, and resumes the session's
+/// workflow run if it has one.
 async fn load(state: &AppState, id: &SessionId) -> Result<Option<SessionHandle>, StoreError> {
+    let Some(cluster) = state.hub.cluster().cloned() else {
+        return Ok(read(state, id)
+            .await?
+            .map(|live| state.hub.cache_session(live)));
+    };
+    let _one_at_a_time = state.hub.loading.lock().await;
+    if let Some(live) = state.hub.session(id) {
+        return Ok(Some(live));
+    }
+    let epoch = match state
+        .store
+        .claim_session(id, &cluster.node, state.now())
+        .await
+    {
+        Ok(epoch) => epoch,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(mut live) = read(state, id).await? else {
+        return Ok(None);
+    };
+    live.epoch = Some(epoch);
+    cluster.publish(
+        crate::node::cluster::CLAIMED,
+        &crate::node::cluster::Claimed {
+            session: id.clone(),
+            node: cluster.node.clone(),
+            epoch: epoch.0,
+        },
+    );
+    tracing::debug!(session = %id, epoch = epoch.0, "claimed a session");
+    let open = !live.log.is_ended();
+    let handle = state.hub.cache_session(live);
+    drop(_one_at_a_time);
+    if open && let Some(run) = state.store.workflow_run(id).await? {
+        crate::node::flow::resume(state, &handle, run).await;
+    }
+    Ok(Some(handle))
+}
+
+/// A session as stored, rebuilt in memory (not kept: see [`load`]).
+async fn read(state: &AppState, id: &SessionId) -> Result<Option<LiveSession>, StoreError> {
     let Some(record) = state.store.session(id).await? else {
         return Ok(None);
     };
@@ -52,12 +100,13 @@ async fn load(state: &AppState, id: &SessionId) -> Result<Option<SessionHandle>,
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let rate = state.config.limits.messages_per_second_per_session;
-    Ok(Some(state.hub.cache_session(LiveSession::new(
-        log,
-        record,
-        rate,
-        state.instant(),
-    ))))
+    Ok(Some(LiveSession::new(log, record, rate, state.instant())))
+}
+
+/// Whether this node must leave session `id` to its owner: it is part of a cluster and
+/// does not hold the session.
+fn elsewhere(state: &AppState, id: &SessionId) -> bool {
+    state.hub.cluster().is_some() && state.hub.session(id).is_none()
 }
 
 /// A visitor connection of `id` closed at `at`: its resume token's lifetime counts from
@@ -79,6 +128,17 @@ pub async fn replay_page(
     id: &SessionId,
     after: Seq,
 ) -> Vec<axum::extract::ws::Utf8Bytes> {
+    if elsewhere(state, id) {
+        // Read-only: a replay does not move the session here.
+        return match read(state, id).await {
+            Ok(Some(live)) => live.page(after),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::error!(session = %id, error = %e, "reading a session for a replay failed");
+                Vec::new()
+            }
+        };
+    }
     match get(state, id).await {
         Ok(Some(live)) => live.lock().await.page(after),
         Ok(None) => Vec::new(),
@@ -94,6 +154,11 @@ pub async fn replay_page(
 /// joins the queue when the run says so, or ends as failed if its workflow changed);
 /// the others join the queue at once unless an agent has them.
 pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
+    if state.hub.cluster().is_some() {
+        // In a cluster, sessions come into memory when a node needs them (it claims
+        // them), and the router leader rebuilds the queues from the database.
+        return Ok(0);
+    }
     let open = state.store.open_sessions().await?;
     let n = open.len();
     for record in open {
@@ -137,16 +202,21 @@ pub async fn apply(
         })
         .collect();
     if !encoded.is_empty()
-        && let Err(e) = state.store.append_events(id, &encoded).await
+        && let Err(e) = append(state, live, &encoded).await
     {
+        live.log.truncate(head_before);
+        if live.fenced {
+            // The caller tries again where the session is now.
+            return false;
+        }
         tracing::error!(session = %id, error = %e, "storing events failed");
         if let Some(c) = reply {
             c.send(&ServerFrame::Error(internal(id)));
         }
-        live.log.truncate(head_before);
         return false;
     }
     live.stored(&encoded, state.instant());
+    let agent = live.log.agent().map(|a| a.id.as_str().to_owned());
     let mut encoded = encoded.iter();
     let mut ended = false;
     for effect in effects {
@@ -180,7 +250,7 @@ pub async fn apply(
                     send_call_ice(state, id, live.log.agent());
                 }
                 if let Some(e) = encoded.next() {
-                    state.hub.broadcast_text(id, ws_frame(e));
+                    state.hub.broadcast_text(id, agent.as_deref(), ws_frame(e));
                 }
             }
             Effect::Reply(f) => {
@@ -188,8 +258,9 @@ pub async fn apply(
                     c.send(&f);
                 }
             }
-            Effect::Forward(f) => match from {
-                Party::Visitor => state.hub.send_to_agent_of(id, &f),
+            Effect::Forward(f) => match (from, &agent) {
+                (Party::Visitor, Some(agent)) => state.hub.send_to_agent(agent, &f),
+                (Party::Visitor, None) => {}
                 _ => state.hub.send_to_visitor(id, &f),
             },
         }
@@ -205,6 +276,30 @@ pub async fn apply(
         state.metrics.active_sessions.dec();
     }
     true
+}
+
+/// Stores events of the session `live` holds: fenced by its lease in a cluster. A
+/// fenced append marks the copy stale and drops it from the hub (its timer stops).
+async fn append(
+    state: &AppState,
+    live: &mut LiveSession,
+    events: &[EncodedEvent],
+) -> Result<(), StoreError> {
+    let id = &live.record.id;
+    let stored = match live.epoch {
+        Some(epoch) => state.store.append_events_fenced(id, epoch, events).await,
+        None => state.store.append_events(id, events).await,
+    };
+    if let Err(StoreError::Fenced) = &stored {
+        tracing::info!(session = %id, "another node owns this session now: dropping this copy");
+        live.fenced = true;
+        live.run = None;
+        if let Some(t) = live.timer.take() {
+            t.abort();
+        }
+        state.hub.forget(id);
+    }
+    stored
 }
 
 /// Sends both parties of session `id` (its visitor, and `agent`'s connections) the
@@ -334,10 +429,15 @@ pub async fn create(
     };
     let encoded: Vec<EncodedEvent> = events.iter().map(EncodedEvent::new).collect();
     state.store.create_session(&record, &encoded).await?;
+    let epoch = match state.hub.cluster() {
+        Some(c) => Some(state.store.claim_session(&id, &c.node, at).await?),
+        None => None,
+    };
     state.metrics.active_sessions.inc();
     tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
     let rate = state.config.limits.messages_per_second_per_session;
     let mut new = LiveSession::new(log, record, rate, state.instant());
+    new.epoch = epoch;
     new.run = crate::node::flow::new_run(state, &new);
     // A session whose service has a workflow waits for its Queue Task.
     let queue = new.run.is_none();
@@ -355,6 +455,30 @@ pub fn dispatch(state: &AppState) -> Pin<Box<dyn Future<Output = ()> + Send + '_
 }
 
 async fn dispatch_now(state: &AppState) {
+    if state.hub.cluster().is_some() {
+        // The router's work goes to each session's owner, wherever it is.
+        for work in state.hub.take_work() {
+            let work = match work {
+                Output::Position { session, position } => ToOwner::Position { session, position },
+                Output::Offer {
+                    session,
+                    agent,
+                    expires_at,
+                } => ToOwner::Offer {
+                    session,
+                    agent: agent.to_string(),
+                    expires_at,
+                },
+                Output::Withdraw { session, .. } => ToOwner::OfferLapsed { session },
+                Output::Presence { .. } => continue,
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                at_owner(&state, work).await;
+            });
+        }
+        return;
+    }
     for work in state.hub.take_work() {
         match work {
             Output::Position { session, position } => {
@@ -487,12 +611,21 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
         .ok_or_else(|| refuse("no such session"))?;
     {
         let mut l = live.lock().await;
+        if l.record.agent_id.as_ref() == Some(&agent.id) && !l.log.is_ended() {
+            // Accepted already (a repeat, or a node that asked twice): the same answer.
+            state.hub.replay_to_agent(user, id, Seq::ZERO);
+            return Ok(());
+        }
         // Taken under the session's lock: the offer cannot lapse between the check and
         // the agent's `agent_joined`.
-        state
-            .hub
-            .accept(id, user, state.now())
-            .map_err(|e| refuse(&e.to_string()))?;
+        match state.hub.cluster() {
+            Some(c) if !c.is_leading() => c.ask_accept(id, user).await,
+            _ => state
+                .hub
+                .accept(id, user, state.now())
+                .map_err(|e| e.to_string()),
+        }
+        .map_err(|e| refuse(&e))?;
         let head = l.log.head();
         let appended = l.log.append(
             state.now(),
@@ -508,11 +641,7 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
             }
         };
         let encoded = EncodedEvent::new(&ev);
-        if let Err(e) = state
-            .store
-            .append_events(id, std::slice::from_ref(&encoded))
-            .await
-        {
+        if let Err(e) = append(state, &mut l, std::slice::from_ref(&encoded)).await {
             tracing::error!(session = %id, error = %e, "storing agent_joined failed");
             l.log.truncate(head);
             state.hub.requeue(id, state.now());
@@ -541,7 +670,18 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
 /// The agent declines an offered session; it goes to the next agent.
 pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
     if state.hub.decline(id, agent.as_str()) {
-        crate::node::flow::feed_session(state, id, interact_workflow::Input::OfferTimedOut).await;
+        if state.hub.cluster().is_some() {
+            at_owner(
+                state,
+                ToOwner::OfferLapsed {
+                    session: id.clone(),
+                },
+            )
+            .await;
+        } else {
+            crate::node::flow::feed_session(state, id, interact_workflow::Input::OfferTimedOut)
+                .await;
+        }
         dispatch(state).await;
     }
 }
@@ -552,12 +692,179 @@ pub async fn agent_heads(
     user: &str,
 ) -> Result<std::collections::BTreeMap<SessionId, Seq>, StoreError> {
     let mut heads = std::collections::BTreeMap::new();
-    for id in state.hub.agent_sessions(user) {
-        if let Some(live) = get(state, &id).await? {
-            heads.insert(id, live.lock().await.log.head());
+    for id in agent_sessions(state, user).await? {
+        if let Some((head, _)) = peek(state, &id).await? {
+            heads.insert(id, head);
         }
     }
     Ok(heads)
+}
+
+/// The open sessions the agent handles: from the router, or, on a node of a cluster
+/// (whose router may be elsewhere), from the database.
+pub async fn agent_sessions(state: &AppState, user: &str) -> Result<Vec<SessionId>, StoreError> {
+    if state.hub.cluster().is_none() {
+        return Ok(state.hub.agent_sessions(user));
+    }
+    Ok(state
+        .store
+        .open_sessions()
+        .await?
+        .into_iter()
+        .filter(|r| r.agent_id.as_ref().is_some_and(|a| a.as_str() == user))
+        .map(|r| r.id)
+        .collect())
+}
+
+/// A session's head and whether a call is on in it, without moving it to this node.
+pub async fn peek(state: &AppState, id: &SessionId) -> Result<Option<(Seq, bool)>, StoreError> {
+    if elsewhere(state, id) {
+        return Ok(read(state, id)
+            .await?
+            .map(|l| (l.log.head(), l.log.in_call())));
+    }
+    Ok(match get(state, id).await? {
+        Some(live) => {
+            let l = live.lock().await;
+            Some((l.log.head(), l.log.in_call()))
+        }
+        None => None,
+    })
+}
+
+/// Has the owner of session `work.session()` do `work`: this node if it holds the
+/// session; else, in a cluster, the node its lease names; if that node does not answer
+/// for it, this node claims the session and does the work itself. Returns the encoded
+/// frames for the connection the work came from.
+pub async fn at_owner(state: &AppState, work: ToOwner) -> Vec<String> {
+    let id = work.session().clone();
+    if let Some(c) = state.hub.cluster().cloned()
+        && state.hub.session(&id).is_none()
+    {
+        match state.store.session_owner(&id).await {
+            Ok(Some((node, _))) if node != c.node => {
+                if let Some(OwnerReply::Done { frames }) = c.ask_owner(&node, &work).await {
+                    return frames;
+                }
+                tracing::info!(session = %id, owner = %node, "the session's owner does not answer for it: claiming it");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(session = %id, error = %e, "looking up a session's owner failed");
+                return vec![interact_sdk::protocol::encode(&ServerFrame::Error(
+                    internal(&id),
+                ))];
+            }
+        }
+    }
+    owner_work(state, work).await
+}
+
+/// Does `work` in a session as its owner (loading and claiming it if needed); the
+/// encoded frames for the connection the work came from.
+pub async fn owner_work(state: &AppState, work: ToOwner) -> Vec<String> {
+    let mut frames = Vec::new();
+    match work {
+        ToOwner::Frame {
+            session,
+            agent,
+            frame,
+        } => {
+            let (conn, mut ends) = state.hub.new_conn();
+            agent_frame_here(state, &agent, &session, frame, &conn).await;
+            while let Ok(out) = ends.rx.try_recv() {
+                if let Outgoing::Frame(text) = out {
+                    frames.push(text.as_str().to_owned());
+                }
+            }
+        }
+        ToOwner::Position { session, position } => {
+            announce_position(state, &session, position).await;
+        }
+        ToOwner::Offer {
+            session,
+            agent,
+            expires_at,
+        } => offer(state, &session, &agent, expires_at).await,
+        ToOwner::OfferLapsed { session } => {
+            if let Ok(Some(_)) = get(state, &session).await {
+                crate::node::flow::feed_session(
+                    state,
+                    &session,
+                    interact_workflow::Input::OfferTimedOut,
+                )
+                .await;
+            }
+        }
+        ToOwner::Accept { session, agent } => {
+            if let Err(e) = accept(state, &agent, &session).await {
+                frames.push(interact_sdk::protocol::encode(&ServerFrame::Error(e)));
+            }
+        }
+    }
+    dispatch(state).await;
+    frames
+}
+
+/// A session frame of `agent` in session `id`, handled here: refused unless the agent
+/// is the session's.
+async fn agent_frame_here(
+    state: &AppState,
+    agent: &AgentInfo,
+    id: &SessionId,
+    frame: ClientFrame,
+    conn: &Conn,
+) {
+    let held_by = |live: &LiveSession| live.record.agent_id.as_ref() == Some(&agent.id);
+    let mut holds = match get(state, id).await {
+        Ok(Some(live)) => held_by(&*live.lock().await),
+        _ => false,
+    };
+    if !holds && state.hub.cluster().is_some() {
+        // This copy may predate the agent's `accept` on another node: read it again.
+        state.hub.forget(id);
+        holds = match get(state, id).await {
+            Ok(Some(live)) => held_by(&*live.lock().await),
+            _ => false,
+        };
+    }
+    if holds {
+        handle_frame(state, id, Party::Agent, frame, conn).await;
+    } else {
+        let mut e = ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle");
+        e.session = Some(id.clone());
+        conn.send(&ServerFrame::Error(e));
+    }
+}
+
+/// An agent's session frame (not `sync`), on the node the agent is connected to: handled
+/// here on one node; in a cluster, by the session's owner, whose answer goes to `conn`.
+pub async fn agent_frame(
+    state: &AppState,
+    agent: &AgentInfo,
+    id: &SessionId,
+    frame: ClientFrame,
+    conn: &Conn,
+) {
+    if state.hub.cluster().is_none() {
+        if state.hub.holds(agent.id.as_str(), id) {
+            handle_frame(state, id, Party::Agent, frame, conn).await;
+        } else {
+            conn.send(&ServerFrame::Error(ErrorFrame::new(
+                ErrorCode::UnknownSession,
+                "name a session you handle",
+            )));
+        }
+        return;
+    }
+    let work = ToOwner::Frame {
+        session: id.clone(),
+        agent: agent.clone(),
+        frame,
+    };
+    for text in at_owner(state, work).await {
+        conn.send_text(axum::extract::ws::Utf8Bytes::from(text));
+    }
 }
 
 /// Records an offer for reporting (the event log does not hold offers), in the
@@ -595,20 +902,38 @@ pub async fn handle_frame(
     frame: ClientFrame,
     conn: &Conn,
 ) {
+    // A copy fenced by another node's claim is dropped: the second try reloads (and
+    // claims) the session.
+    for _ in 0..2 {
+        if !handle_frame_once(state, sid, party, frame.clone(), conn).await {
+            return;
+        }
+    }
+    conn.send(&ServerFrame::Error(internal(sid)));
+}
+
+/// [`handle_frame`] once; `true` if this node's copy of the session turned out stale.
+async fn handle_frame_once(
+    state: &AppState,
+    sid: &SessionId,
+    party: Party,
+    frame: ClientFrame,
+    conn: &Conn,
+) -> bool {
     let live = match get(state, sid).await {
         Ok(Some(live)) => live,
         Ok(None) => {
             let mut e = ErrorFrame::new(ErrorCode::UnknownSession, "no such session");
             e.session = Some(sid.clone());
             conn.send(&ServerFrame::Error(e));
-            return;
+            return false;
         }
         Err(e) => {
             tracing::error!(session = %sid, error = %e, "loading a session failed");
             conn.send(&ServerFrame::Error(
                 ErrorFrame::new(ErrorCode::Internal, "try again later").in_session(sid.clone()),
             ));
-            return;
+            return false;
         }
     };
     // Ending the session or a call may free the agent for waiting tasks.
@@ -644,7 +969,7 @@ pub async fn handle_frame(
                 ErrorCode::SessionFull,
                 "this session holds as much as the server keeps for one session",
             );
-            return;
+            return false;
         }
         // Messages are limited per session and party as well as per connection, so that
         // reconnecting (or a second tab) does not buy a fresh burst; a resend of a stored
@@ -658,7 +983,7 @@ pub async fn handle_frame(
                 ErrorCode::RateLimited,
                 "too many messages in this session; send it again after a while",
             );
-            return;
+            return false;
         }
         let head = l.log.head();
         match l.log.handle(state.now(), party, &frame) {
@@ -688,6 +1013,9 @@ pub async fn handle_frame(
                     crate::node::flow::feed(state, &live, &mut l, Input::VisitorLeft).await;
                 }
                 let stored = apply(state, &mut l, head, effects, party, Some(conn)).await;
+                if l.fenced {
+                    return true;
+                }
                 if stored && let Some(input @ Input::VisitorMessage(_)) = input {
                     crate::node::flow::feed(state, &live, &mut l, input).await;
                     fed = true;
@@ -698,4 +1026,5 @@ pub async fn handle_frame(
     if ends || fed {
         dispatch(state).await;
     }
+    false
 }

@@ -72,10 +72,11 @@ async fn agent_conn(state: &AppState, socket: WebSocket) {
 /// progress.
 async fn agent_ice(state: &AppState, agent: &str) -> Option<ServerFrame> {
     let mut in_call = false;
-    for id in state.hub.agent_sessions(agent) {
-        if let Ok(Some(live)) = session::get(state, &id).await
-            && live.lock().await.log.in_call()
-        {
+    for id in session::agent_sessions(state, agent)
+        .await
+        .unwrap_or_default()
+    {
+        if let Ok(Some((_, true))) = session::peek(state, &id).await {
             in_call = true;
             break;
         }
@@ -225,6 +226,15 @@ async fn agent_frame(
             conn.send(&ServerFrame::Presence { presence });
             session::dispatch(state).await;
         }
+        ClientFrame::Accept { session: sid } if state.hub.cluster().is_some() => {
+            let work = crate::node::cluster::ToOwner::Accept {
+                session: sid,
+                agent: me.clone(),
+            };
+            for text in session::at_owner(state, work).await {
+                conn.send_text(axum::extract::ws::Utf8Bytes::from(text));
+            }
+        }
         ClientFrame::Accept { session: sid } => {
             if let Err(e) = session::accept(state, me, &sid).await {
                 conn.send(&ServerFrame::Error(e));
@@ -244,20 +254,23 @@ async fn agent_frame(
         | ClientFrame::Receipt { .. }
         | ClientFrame::Sync { .. }
         | ClientFrame::End { .. }
-        | ClientFrame::Call { .. }) => {
-            let held = f.session().filter(|s| state.hub.holds(user, s)).cloned();
-            match (held, f) {
-                (Some(sid), ClientFrame::Sync { after, .. }) => {
-                    let mut bucket = replays.lock().unwrap_or_else(|p| p.into_inner());
-                    answer_sync(state, conn, &sid, after, &mut bucket);
-                }
-                (Some(sid), f) => session::handle_frame(state, &sid, Party::Agent, f, conn).await,
-                (None, _) => conn.send(&ServerFrame::Error(error(
-                    ErrorCode::UnknownSession,
-                    "name a session you handle",
-                ))),
+        | ClientFrame::Call { .. }) => match (f.session().cloned(), f) {
+            (Some(sid), ClientFrame::Sync { after, .. })
+                if session::agent_sessions(state, user)
+                    .await
+                    .is_ok_and(|held| held.contains(&sid)) =>
+            {
+                let mut bucket = replays.lock().unwrap_or_else(|p| p.into_inner());
+                answer_sync(state, conn, &sid, after, &mut bucket);
             }
-        }
+            (Some(sid), f) if !matches!(f, ClientFrame::Sync { .. }) => {
+                session::agent_frame(state, me, &sid, f, conn).await;
+            }
+            _ => conn.send(&ServerFrame::Error(error(
+                ErrorCode::UnknownSession,
+                "name a session you handle",
+            ))),
+        },
         _ => conn.send(&ServerFrame::Error(error(
             ErrorCode::NotAllowed,
             "not an agent frame",
