@@ -61,6 +61,23 @@ impl Distributor {
             .is_some_and(|t| matches!(t.state, State::Offered { agent, .. } if Some(&agent) == a))
     }
 
+    /// The open offers to `agent`: each session and when its offer lapses (to send them
+    /// again to a connection the agent opened since).
+    pub fn offers_to(&self, agent: &str) -> Vec<(SessionId, UnixMillis)> {
+        let Some(&a) = self.agent_index.get(agent) else {
+            return Vec::new();
+        };
+        self.tasks
+            .iter()
+            .filter_map(|(s, t)| match t.state {
+                State::Offered {
+                    agent, expires_at, ..
+                } if agent == a => Some((s.clone(), expires_at)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// When the next offer expires or coalesced positions are due.
     pub fn poll_timeout(&self) -> Option<UnixMillis> {
         let offer = self.offers.first().map(|(at, _)| *at);

@@ -199,6 +199,11 @@ impl Distributor {
         self.tasks.len()
     }
 
+    /// Whether `session` is routed (waiting, offered or assigned).
+    pub fn contains(&self, session: &SessionId) -> bool {
+        self.tasks.contains_key(session)
+    }
+
     /// Whether no session is known.
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()

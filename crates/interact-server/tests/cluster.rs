@@ -146,14 +146,7 @@ impl Nodes {
     /// `n` nodes whose services queue plainly (no workflow), with the message rates
     /// raised so that a test can chat quickly.
     async fn start(n: usize) -> Self {
-        Self::start_with(n, |cfg| {
-            if let Some(services) = cfg.get_mut("service").and_then(|s| s.as_array_mut()) {
-                for s in services {
-                    s.as_table_mut().expect("[[service]]").remove("workflow");
-                }
-            }
-        })
-        .await
+        Self::start_with(n, no_workflows).await
     }
 
     /// `n` nodes on the demo configuration changed by `edit`, with the message rates
@@ -205,6 +198,15 @@ impl Nodes {
             .expect("a running node")
             .store()
             .await
+    }
+}
+
+/// The services queue plainly (no workflow).
+fn no_workflows(cfg: &mut toml::Table) {
+    if let Some(services) = cfg.get_mut("service").and_then(|s| s.as_array_mut()) {
+        for s in services {
+            s.as_table_mut().expect("[[service]]").remove("workflow");
+        }
     }
 }
 
@@ -536,7 +538,16 @@ async fn until_led(nodes: &Nodes, within: Duration) -> usize {
 
 #[tokio::test]
 async fn a_chat_waiting_when_the_router_leader_is_killed_is_offered_within_five_seconds() {
-    let mut nodes = Nodes::start(3).await;
+    // The agent takes one chat at a time: the first offer must be the chat that waited
+    // longest.
+    let mut nodes = Nodes::start_with(3, |cfg| {
+        no_workflows(cfg);
+        cfg["limits"]
+            .as_table_mut()
+            .expect("[limits]")
+            .insert("max_chats_per_agent".into(), 1.into());
+    })
+    .await;
     let lead = until_led(&nodes, Duration::from_secs(5)).await;
     let (agent_node, visitor_node) = ((lead + 1) % 3, (lead + 2) % 3);
     let mut agent = agent_on(&nodes, nodes.addr(agent_node), "alex").await;

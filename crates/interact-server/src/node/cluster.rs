@@ -128,7 +128,14 @@ pub enum RouterInput {
         /// The node.
         node: String,
         /// Its agents.
-        agents: BTreeMap<String, Presence>,
+        agents: AgentsReport,
+    },
+    /// An agent opened a connection: the offers open to them are sent again, so that
+    /// the new connection has them too (one that was cut may have taken an `accept`
+    /// with it).
+    Reconnected {
+        /// The agent.
+        user: String,
     },
     /// A session to route.
     Add {
@@ -265,6 +272,10 @@ pub enum ToOwner {
         agent: String,
         /// When the offer lapses.
         expires_at: UnixMillis,
+        /// Sent before already (the agent opened a connection since): the workflow and
+        /// the report heard of it then.
+        #[serde(default)]
+        again: bool,
     },
     /// An offer of the session lapsed or was declined (its workflow hears of it).
     OfferLapsed {
@@ -310,8 +321,12 @@ pub enum OwnerReply {
 #[derive(Debug)]
 struct Report {
     at: Instant,
-    agents: BTreeMap<String, Presence>,
+    agents: AgentsReport,
 }
+
+/// The agents signed in on a node, each with their presence if the node knows it (one
+/// who just opened a connection there has not said: the router keeps what it knew).
+pub type AgentsReport = BTreeMap<String, Option<Presence>>;
 
 /// This node as one of several: its id, the bus, and what it knows of the others.
 #[derive(Debug)]
@@ -439,11 +454,7 @@ impl Cluster {
     }
 
     /// Keeps what `node` said of its agents; returns what it said before.
-    fn report(
-        &self,
-        node: String,
-        agents: BTreeMap<String, Presence>,
-    ) -> Option<BTreeMap<String, Presence>> {
+    fn report(&self, node: String, agents: AgentsReport) -> Option<AgentsReport> {
         let mut reports = self.reports.lock().unwrap_or_else(|p| p.into_inner());
         reports
             .insert(
@@ -484,8 +495,9 @@ impl Cluster {
         gone
     }
 
-    /// Every agent of every node heard of lately, with the presence last reported.
-    fn all_agents(&self) -> BTreeMap<String, Presence> {
+    /// Every agent of every node heard of lately, with the presence last reported where
+    /// one was.
+    fn all_agents(&self) -> AgentsReport {
         let now = Instant::now();
         let mut all = BTreeMap::new();
         for r in self
@@ -495,7 +507,12 @@ impl Cluster {
             .values()
             .filter(|r| now.duration_since(r.at) < NODE_TIMEOUT)
         {
-            all.extend(r.agents.iter().map(|(u, p)| (u.clone(), *p)));
+            for (user, presence) in &r.agents {
+                let known = all.entry(user.clone()).or_insert(None);
+                if presence.is_some() {
+                    *known = *presence;
+                }
+            }
         }
         all
     }
@@ -503,28 +520,42 @@ impl Cluster {
 
 /// The leader applies what a node said of its agents: sign-ins, sign-outs, and presence
 /// that changed since that node's last report.
-fn apply_agents(state: &AppState, c: &Cluster, node: String, agents: BTreeMap<String, Presence>) {
+fn apply_agents(state: &AppState, c: &Cluster, node: String, agents: AgentsReport) {
     let before = c.report(node, agents.clone()).unwrap_or_default();
     if !c.is_leading() {
         return;
     }
+    tracing::debug!(?before, ?agents, "a node's agents");
     let now = state.now();
     for (user, presence) in &agents {
         if !before.contains_key(user) {
             state.hub.route_signed_in(user, true, now);
         }
-        if before.get(user) != Some(presence) {
-            state.hub.route_presence(user, *presence, now);
+        if let Some(p) = presence
+            && before.get(user) != Some(&Some(*p))
+        {
+            state.hub.route_presence(user, *p, now);
         }
     }
     for user in before.keys().filter(|u| !agents.contains_key(*u)) {
-        if !c.signed_in_anywhere(user) {
-            state.hub.route_signed_in(user, false, now);
-        }
+        left_node(state, c, user, now);
     }
     // Who can take chats may have changed: every node hears it now, not at the next
     // heartbeat.
     c.publish(AVAILABILITY, &availability(state, c));
+}
+
+/// The leader hears that `user` has no connection left on a node (it said so, or went
+/// silent): the offers made to them there go back to the queue, to be offered again to
+/// their connections elsewhere if they have any (else they are signed out).
+fn left_node(state: &AppState, c: &Cluster, user: &str, now: UnixMillis) {
+    state.hub.route_signed_in(user, false, now);
+    if c.signed_in_anywhere(user) {
+        state.hub.route_signed_in(user, true, now);
+        if let Some(Some(presence)) = c.all_agents().get(user) {
+            state.hub.route_presence(user, *presence, now);
+        }
+    }
 }
 
 /// The leader applies a routing input from a node.
@@ -539,6 +570,20 @@ fn apply_input(state: &AppState, c: &Cluster, input: RouterInput) {
     let hub = &state.hub;
     match input {
         RouterInput::Agents { .. } => {}
+        RouterInput::Reconnected { user } => {
+            for (session, expires_at) in state.hub.offers_to(&user) {
+                let work = ToOwner::Offer {
+                    session,
+                    agent: user.clone(),
+                    expires_at,
+                    again: true,
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    crate::node::session::at_owner(&state, work).await;
+                });
+            }
+        }
         RouterInput::Add {
             session,
             target,
@@ -597,7 +642,9 @@ async fn lead(state: &AppState, c: &Cluster) {
     let now = state.now();
     for (user, presence) in c.all_agents() {
         state.hub.route_signed_in(&user, true, now);
-        state.hub.route_presence(&user, presence, now);
+        if let Some(presence) = presence {
+            state.hub.route_presence(&user, presence, now);
+        }
     }
     tracing::info!(node = %c.node, sessions = n, "this node leads routing now");
     crate::node::session::dispatch(state).await;
@@ -751,8 +798,13 @@ pub async fn run(
     }
 }
 
-/// How often the leader looks for sessions with a workflow run whose owner is gone.
+/// How often the leader reads the open sessions: to route those it never heard of (a
+/// lost message, a node killed before it told), and to adopt those with a workflow run
+/// whose owner is gone.
 const SWEEP_ORPHANS: Duration = Duration::from_secs(2);
+
+/// A session this young may be on its way to the router still: the sweep leaves it.
+const ROUTE_WITHIN_MS: u64 = 2_000;
 
 /// Every [`HEARTBEAT`]: this node's agents to the leader; the leader's lock checked (or
 /// taken), silent nodes' agents signed out, and who can take chats told to every node.
@@ -776,9 +828,7 @@ async fn heartbeat(state: &AppState, c: &Cluster, lock: &mut Option<Box<dyn Lead
     if c.is_leading() {
         let now = state.now();
         for user in gone {
-            if !c.signed_in_anywhere(&user) {
-                state.hub.route_signed_in(&user, false, now);
-            }
+            left_node(state, c, &user, now);
         }
         let a = availability(state, c);
         c.publish(AVAILABILITY, &a);
@@ -786,13 +836,31 @@ async fn heartbeat(state: &AppState, c: &Cluster, lock: &mut Option<Box<dyn Lead
     }
 }
 
-/// The leader takes the sessions whose workflow run waits on a node that is gone (a
-/// timer, a queue position to announce): it claims each, which resumes its run here.
+/// The leader routes the open sessions it never heard of, and takes the sessions whose
+/// workflow run waits on a node that is gone (a timer, a queue position to announce): it
+/// claims each, which resumes its run here.
 async fn adopt_orphans(state: &AppState, c: &Cluster) {
     let live = c.live_nodes();
     let Ok(open) = state.store.open_sessions().await else {
         return;
     };
+    let now = state.now();
+    for record in &open {
+        if !state.hub.is_routed(&record.id)
+            && now.0.saturating_sub(record.created_at.0) > ROUTE_WITHIN_MS
+        {
+            tracing::info!(session = %record.id, "routing a session the router had not heard of");
+            let agent = record.agent_id.as_ref().map(|a| a.as_str().to_owned());
+            state.hub.route_session(
+                record.id.clone(),
+                &record.target,
+                agent.as_deref(),
+                false,
+                true,
+                record.created_at,
+            );
+        }
+    }
     for record in open {
         if record.agent_id.is_some() || state.hub.session(&record.id).is_some() {
             continue;

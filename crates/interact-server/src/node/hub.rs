@@ -246,6 +246,39 @@ impl LiveSession {
             .map(|e| e.at)
     }
 
+    /// Refuses message `id` of `from` at `now` as [`allow_send`](Self::allow_send) does
+    /// over the rate: later new messages of the party are refused until it comes again
+    /// (for at most [`HOLD_AFTER_REFUSAL`]), so that none overtakes it.
+    /// The first refused message is the one the others wait for: a hold in force is
+    /// kept.
+    pub fn hold_send(&mut self, from: Party, id: &MessageId, now: std::time::Instant) {
+        let rate = match from {
+            Party::Visitor => &mut self.visitor_sends,
+            Party::Agent => &mut self.agent_sends,
+            _ => return,
+        };
+        let in_force = rate
+            .held
+            .as_ref()
+            .is_some_and(|(_, since)| now.saturating_duration_since(*since) < HOLD_AFTER_REFUSAL);
+        if !in_force {
+            rate.held = Some((id.clone(), now));
+        }
+    }
+
+    /// The agent's message that later ones wait for, if any (to carry it over to a
+    /// fresh copy of the session).
+    pub fn agent_hold(&self) -> Option<(MessageId, std::time::Instant)> {
+        self.agent_sends.held.clone()
+    }
+
+    /// Puts back a hold taken from an earlier copy ([`agent_hold`](Self::agent_hold)).
+    pub fn set_agent_hold(&mut self, held: Option<(MessageId, std::time::Instant)>) {
+        if held.is_some() {
+            self.agent_sends.held = held;
+        }
+    }
+
     /// Counts message `id` of `from` at `now`; `false` if it is refused: the party is
     /// over its rate, or an earlier message of it was refused and has not come again
     /// (for at most [`HOLD_AFTER_REFUSAL`]), so that it is not overtaken.
@@ -287,9 +320,9 @@ struct Inner {
     work: Vec<Output>,
     /// The distributor's deadline when it was last looked at.
     armed: Option<UnixMillis>,
-    /// The presence of the agents signed in on this node (what it reports to the router
-    /// leader in a cluster).
-    local_agents: BTreeMap<String, Presence>,
+    /// The agents signed in on this node and their presence, if one was set or told on
+    /// this node (what it reports to the router leader in a cluster).
+    local_agents: crate::node::cluster::AgentsReport,
 }
 
 impl Inner {
@@ -326,7 +359,7 @@ impl Inner {
                         "presence set by distribution (missed offers)"
                     );
                     if let Some(p) = self.local_agents.get_mut(agent.as_str()) {
-                        *p = *presence;
+                        *p = Some(*presence);
                     }
                     let frame = ServerFrame::Presence {
                         presence: *presence,
@@ -487,7 +520,7 @@ impl Hub {
     }
 
     /// The agents signed in on this node, with their presence.
-    pub fn local_agents(&self) -> BTreeMap<String, Presence> {
+    pub fn local_agents(&self) -> crate::node::cluster::AgentsReport {
         self.lock().local_agents.clone()
     }
 
@@ -501,7 +534,7 @@ impl Hub {
                     interact_sdk::protocol::decode_server(&text)
                     && let Some(p) = inner.local_agents.get_mut(&user)
                 {
-                    *p = presence;
+                    *p = Some(presence);
                 }
                 let text = Utf8Bytes::from(text);
                 for c in inner.conns_of(&user) {
@@ -600,6 +633,11 @@ impl Hub {
         let mut inner = self.lock();
         inner.distributor.set_presence(user, presence, now);
         self.settled(&mut inner);
+    }
+
+    /// Whether this node's distributor routes `session`.
+    pub fn is_routed(&self, session: &SessionId) -> bool {
+        self.lock().distributor.contains(session)
     }
 
     /// Whether a chat for `target` would reach someone, by this node's distributor.
@@ -837,16 +875,27 @@ impl Hub {
                 conn,
                 token_hash: token_hash.to_owned(),
             });
-        inner
-            .local_agents
-            .entry(user.to_owned())
-            .or_insert(Presence::Offline);
+        inner.local_agents.entry(user.to_owned()).or_insert(None);
         if self.cluster.get().is_some() {
             self.report_agents(&inner);
             return;
         }
         inner.distributor.set_signed_in(user, true, now);
         self.settled(&mut inner);
+    }
+
+    /// An agent's new connection got its `welcome`: in a cluster, the offers made to
+    /// the agent are made again, so that this connection has them too (one that was cut
+    /// may have taken an `accept` with it). On one node offers stay with the agent.
+    pub fn agent_welcomed(&self, user: &str) {
+        if let Some(c) = self.cluster.get() {
+            c.publish(
+                crate::node::cluster::ROUTER,
+                &RouterInput::Reconnected {
+                    user: user.to_owned(),
+                },
+            );
+        }
     }
 
     /// Closes at once, with the fatal `unauthorized` and 4001, every agent connection
@@ -907,7 +956,7 @@ impl Hub {
     pub fn set_presence(&self, user: &str, presence: Presence, now: UnixMillis) {
         let mut inner = self.lock();
         if let Some(p) = inner.local_agents.get_mut(user) {
-            *p = presence;
+            *p = Some(presence);
         }
         if self.cluster.get().is_some() {
             self.report_agents(&inner);
@@ -1030,6 +1079,11 @@ impl Hub {
         let open = inner.distributor.decline(session, agent, self.clock.now());
         self.settled(&mut inner);
         open
+    }
+
+    /// The open offers to `agent` (session, when the offer lapses).
+    pub fn offers_to(&self, agent: &str) -> Vec<(SessionId, UnixMillis)> {
+        self.lock().distributor.offers_to(agent)
     }
 
     /// Whether `session` is currently offered to `agent`.

@@ -468,10 +468,12 @@ async fn dispatch_now(state: &AppState) {
                     session,
                     agent: agent.to_string(),
                     expires_at,
+                    again: false,
                 },
                 Output::Withdraw { session, .. } => ToOwner::OfferLapsed { session },
                 Output::Presence { .. } => continue,
             };
+            tracing::debug!(?work, "routing work for a session's owner");
             let state = state.clone();
             tokio::spawn(async move {
                 at_owner(&state, work).await;
@@ -488,7 +490,7 @@ async fn dispatch_now(state: &AppState) {
                 session,
                 agent,
                 expires_at,
-            } => offer(state, &session, &agent, expires_at).await,
+            } => offer(state, &session, &agent, expires_at, false).await,
             Output::Withdraw { session, .. } => {
                 // The offer timed out (the agent was told by the hub); the workflow hears of it.
                 crate::node::flow::feed_session(
@@ -516,8 +518,9 @@ async fn announce_position(state: &AppState, id: &SessionId, position: u32) {
     }
 }
 
-/// Sends the offer of `id` to `agent` and arms its time-out.
-async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMillis) {
+/// Sends the offer of `id` to `agent` and arms its time-out; `again` when it was sent
+/// before (the workflow and the report heard of it then).
+async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMillis, again: bool) {
     let Ok(Some(live)) = get(state, id).await else {
         return;
     };
@@ -542,6 +545,9 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
         }
     };
     state.hub.send_to_agent(agent, &ServerFrame::Offer(offer));
+    if again {
+        return;
+    }
     record_offer(state, id);
     let offered = interact_workflow::Input::Offered {
         agent: agent.to_owned(),
@@ -785,7 +791,8 @@ pub async fn owner_work(state: &AppState, work: ToOwner) -> Vec<String> {
             session,
             agent,
             expires_at,
-        } => offer(state, &session, &agent, expires_at).await,
+            again,
+        } => offer(state, &session, &agent, expires_at, again).await,
         ToOwner::OfferLapsed { session } => {
             if let Ok(Some(_)) = get(state, &session).await {
                 crate::node::flow::feed_session(
@@ -816,25 +823,64 @@ async fn agent_frame_here(
     conn: &Conn,
 ) {
     let held_by = |live: &LiveSession| live.record.agent_id.as_ref() == Some(&agent.id);
-    let mut holds = match get(state, id).await {
-        Ok(Some(live)) => held_by(&*live.lock().await),
-        _ => false,
+    let copy = get(state, id).await.ok().flatten();
+    let mut holds = match &copy {
+        Some(live) => held_by(&*live.lock().await),
+        None => false,
     };
-    if !holds && state.hub.cluster().is_some() {
-        // This copy may predate the agent's `accept` on another node: read it again.
+    if !holds
+        && state.hub.cluster().is_some()
+        && let Ok(Some(record)) = state.store.session(id).await
+        && record.agent_id.as_ref() == Some(&agent.id)
+    {
+        // This copy predates the agent's `accept` on another node: read it again (a
+        // message of the agent that later ones wait for still waits).
+        let hold = match &copy {
+            Some(live) => live.lock().await.agent_hold(),
+            None => None,
+        };
         state.hub.forget(id);
         holds = match get(state, id).await {
-            Ok(Some(live)) => held_by(&*live.lock().await),
+            Ok(Some(live)) => {
+                let mut l = live.lock().await;
+                l.set_agent_hold(hold);
+                held_by(&l)
+            }
             _ => false,
         };
     }
     if holds {
         handle_frame(state, id, Party::Agent, frame, conn).await;
-    } else {
-        let mut e = ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle");
-        e.session = Some(id.clone());
-        conn.send(&ServerFrame::Error(e));
+        return;
     }
+    let waiting = match state.store.session(id).await {
+        Ok(Some(r)) => r.agent_id.is_none() && r.ended.is_none(),
+        _ => false,
+    };
+    let mut e = match &frame {
+        // A message in a session still waiting for an agent: this agent's `accept` may be
+        // on its way (the connection it came on was cut while a node carried it out, and
+        // the client sends its messages again on a new one). Refused for now, as over a
+        // rate: the client holds it and sends it again a little later.
+        ClientFrame::Send { id: message, .. } if waiting && state.hub.cluster().is_some() => {
+            // Later messages of the agent wait for this one (the order of a party's
+            // messages is kept across refusals: docs/protocol.md).
+            if let Some(live) = &copy {
+                live.lock()
+                    .await
+                    .hold_send(Party::Agent, message, state.instant());
+            }
+            let mut e = ErrorFrame::new(
+                ErrorCode::RateLimited,
+                "this session is not yours yet (your accept may be on its way); send it again in a moment",
+            );
+            e.id = Some(message.clone());
+            e
+        }
+        _ => ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle"),
+    };
+    e.session = Some(id.clone());
+    conn.send(&ServerFrame::Error(e));
 }
 
 /// An agent's session frame (not `sync`), on the node the agent is connected to: handled

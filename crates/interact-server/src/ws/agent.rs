@@ -197,6 +197,7 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
         agent: Some(info.clone()),
         heads: heads.clone(),
     });
+    state.hub.agent_welcomed(info.id.as_str());
     if let Some(f) = agent_ice(state, info.id.as_str()).await {
         conn.send(&f);
     }
@@ -228,10 +229,12 @@ async fn agent_frame(
         }
         ClientFrame::Accept { session: sid } if state.hub.cluster().is_some() => {
             let work = crate::node::cluster::ToOwner::Accept {
-                session: sid,
+                session: sid.clone(),
                 agent: me.clone(),
             };
-            for text in session::at_owner(state, work).await {
+            let frames = session::at_owner(state, work).await;
+            tracing::debug!(session = %sid, answer = ?frames, "accept handled by the session's owner");
+            for text in frames {
                 conn.send_text(axum::extract::ws::Utf8Bytes::from(text));
             }
         }
