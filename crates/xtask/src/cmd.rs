@@ -40,6 +40,39 @@ pub(crate) fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Like [`run`], but reads the command's standard output line by line as it goes
+/// (echoing every line) and, if it fails, names in the error the lines `notable` picks
+/// (a test run's failed tests and panics): the error is the last thing a log shows.
+pub(crate) fn run_noting(command: &mut Command, notable: impl Fn(&str) -> bool) -> Result<()> {
+    use std::io::BufRead as _;
+    let shown = display(command);
+    println!("$ {shown}");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    let mut noted = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
+            println!("{line}");
+            if notable(&line) && noted.len() < 40 {
+                noted.push(line);
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for `{shown}`"))?;
+    if !status.success() {
+        if noted.is_empty() {
+            bail!("`{shown}` failed ({status})");
+        }
+        bail!("`{shown}` failed ({status}):\n  {}", noted.join("\n  "));
+    }
+    Ok(())
+}
+
 /// Echoes `command`, runs it and returns its standard output; its standard
 /// error is passed through. Fails unless the command exits successfully.
 pub(crate) fn stdout(command: &mut Command) -> Result<String> {

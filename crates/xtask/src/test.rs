@@ -216,7 +216,12 @@ fn tests_native(context: &mut Context) -> Result<()> {
     if context.options.skip_browser {
         command.env(SKIP_BROWSER_ENV, "1");
     }
-    cmd::run(&mut command)
+    // A failure names its tests and panics again at the very end, after the summary.
+    cmd::run_noting(&mut command, |line| {
+        (line.starts_with("test ") && line.ends_with("FAILED"))
+            || line.contains("panicked at")
+            || line.starts_with("error: test failed")
+    })
 }
 
 /// Runs each wasm crate's tests through `wasm-bindgen-test-runner` in headless
