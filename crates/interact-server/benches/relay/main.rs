@@ -74,6 +74,10 @@ Options:
   --postgres             Also relay through Interact on PostgreSQL (a database of its
                          own on INTERACT_TEST_POSTGRES's server, else
                          postgres://postgres@127.0.0.1:5432/postgres), against SQLite
+  --cluster              Also relay through three Interact nodes on one PostgreSQL
+                         database and NATS (INTERACT_TEST_NATS, else
+                         nats://127.0.0.1:4222), agents and visitors spread over the
+                         nodes; implies --postgres
   -h, --help             Print this message
 
 Environment:
@@ -94,6 +98,7 @@ struct Options {
     idle_db_dir: PathBuf,
     setup_concurrency: usize,
     postgres: bool,
+    cluster: bool,
 }
 
 impl Options {
@@ -114,6 +119,7 @@ impl Options {
             },
             setup_concurrency: 8,
             postgres: false,
+            cluster: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -122,6 +128,11 @@ impl Options {
             }
             if flag == "--postgres" {
                 o.postgres = true;
+                continue;
+            }
+            if flag == "--cluster" {
+                o.postgres = true;
+                o.cluster = true;
                 continue;
             }
             let value = it
@@ -157,14 +168,19 @@ impl Options {
     fn command(&self) -> String {
         format!(
             "cargo bench -p interact-server --bench relay -- --pairs {} --messages {} \
-             --agents {} --interval {} --paced {} --idle {}{}",
+             --agents {} --interval {} --paced {} --idle {}{}{}",
             self.pairs,
             self.messages,
             self.agents,
             self.interval,
             self.paced,
             self.idle,
-            if self.postgres { " --postgres" } else { "" },
+            if self.postgres && !self.cluster {
+                " --postgres"
+            } else {
+                ""
+            },
+            if self.cluster { " --cluster" } else { "" },
         )
     }
 }
@@ -328,6 +344,15 @@ async fn run(o: &Options) -> Result<()> {
     } else {
         None
     };
+    let cluster = if o.cluster {
+        eprintln!("[2c/4] relay, three Interact nodes on PostgreSQL + NATS ...");
+        let db = interact_store_postgres::TestDatabase::create().await?;
+        let nats =
+            std::env::var("INTERACT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        Some(relay_on(Target::Interact, o, Some(&db.url), Some(&nats), 3).await?)
+    } else {
+        None
+    };
     let idle = if o.idle > 0 {
         eprintln!("[3/4] {} idle bare WebSocket connections ...", o.idle);
         let bare = idle(Target::Bare, o).await?;
@@ -339,6 +364,9 @@ async fn run(o: &Options) -> Result<()> {
     report(o, &bare, &interact, idle.as_ref());
     if let Some(pg) = &postgres {
         report_postgres(o, &interact, pg);
+    }
+    if let Some(cluster) = &cluster {
+        report_cluster(o, &interact, postgres.as_ref(), cluster);
     }
     Ok(())
 }
@@ -360,15 +388,23 @@ struct Agents {
     receivers: Vec<mpsc::UnboundedReceiver<client::Delivered>>,
 }
 
-async fn agents(target: Target, server: &ServerProcess, n: usize, pairs: usize) -> Result<Agents> {
+/// `n` agent connections, agent `j` to server `j` modulo their number (the tokens of
+/// the first server: the servers of a cluster share one database).
+async fn agents(
+    target: Target,
+    servers: &[ServerProcess],
+    n: usize,
+    pairs: usize,
+) -> Result<Agents> {
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..pairs).map(|_| mpsc::unbounded_channel()).unzip();
     let senders = Arc::new(senders);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for j in 0..n {
-        let token = server.ready.tokens.get(j).map_or("", String::as_str);
-        let ws = client::agent(target, server.ready.addr, j, token).await?;
+        let token = servers[0].ready.tokens.get(j).map_or("", String::as_str);
+        let addr = servers[j % servers.len()].ready.addr;
+        let ws = client::agent(target, addr, j, token).await?;
         tasks.spawn(client::agent_loop(ws, senders.clone(), stopped.clone()));
     }
     Ok(Agents {
@@ -407,11 +443,11 @@ impl Parked {
     }
 }
 
-/// Where the visitors connect.
+/// Where the visitors connect: visitor `i` to address `i` modulo their number.
 #[derive(Clone, Copy, Debug)]
 struct Endpoint<'a> {
     target: Target,
-    addr: SocketAddr,
+    addrs: &'a [SocketAddr],
     code: &'a str,
 }
 
@@ -427,7 +463,10 @@ async fn visitors(
 ) -> Result<()> {
     let agent_count = agents.tasks.len();
     let mut setups = futures_util::stream::iter(receivers.into_iter().enumerate())
-        .map(|(i, rx)| client::visitor(at.target, at.addr, at.code, first + i, agent_count, rx))
+        .map(|(i, rx)| {
+            let addr = at.addrs[(first + i) % at.addrs.len()];
+            client::visitor(at.target, addr, at.code, first + i, agent_count, rx)
+        })
         .buffer_unordered(concurrency);
     loop {
         let next = tokio::select! {
@@ -448,30 +487,54 @@ fn child_args(
     agents: usize,
     max_chats: usize,
     database: Option<&str>,
+    nats: Option<&str>,
 ) -> Vec<String> {
     match target {
         Target::Bare => vec!["bare".into()],
-        Target::Interact => vec![
-            "interact".into(),
-            dir.display().to_string(),
-            agents.to_string(),
-            max_chats.to_string(),
-            // The SQLite file in `dir`, or this PostgreSQL database.
-            database.unwrap_or("sqlite").to_owned(),
-        ],
+        Target::Interact => {
+            let mut args = vec![
+                "interact".into(),
+                dir.display().to_string(),
+                agents.to_string(),
+                max_chats.to_string(),
+                // The SQLite file in `dir`, or this PostgreSQL database.
+                database.unwrap_or("sqlite").to_owned(),
+            ];
+            // A node of a cluster on this NATS server.
+            args.extend(nats.map(str::to_owned));
+            args
+        }
     }
 }
 
 async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Relay> {
+    relay_on(target, o, database, None, 1).await
+}
+
+/// The relay phases through `nodes` servers (a cluster on `nats` when there are
+/// several), agents and visitors spread over them; the servers' CPU is their sum.
+async fn relay_on(
+    target: Target,
+    o: &Options,
+    database: Option<&str>,
+    nats: Option<&str>,
+    nodes: usize,
+) -> Result<Relay> {
     let dir = tempfile::tempdir_in(&o.db_dir)?;
     let max_chats = o.pairs.div_ceil(o.agents) + 1;
-    let args = child_args(target, dir.path(), o.agents, max_chats, database);
-    let server = ServerProcess::spawn(args).await?;
-    let addr = server.ready.addr;
-    let code = server.ready.code.clone();
+    let mut servers = Vec::with_capacity(nodes);
+    for _ in 0..nodes {
+        let args = child_args(target, dir.path(), o.agents, max_chats, database, nats);
+        servers.push(ServerProcess::spawn(args).await?);
+    }
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.ready.addr).collect();
+    let code = servers[0].ready.code.clone();
+    let cpu_time = |servers: &[ServerProcess]| -> Result<Duration> {
+        servers.iter().map(|s| s.cpu_time()).sum()
+    };
 
     let started = Instant::now();
-    let mut agents = agents(target, &server, o.agents, o.pairs).await?;
+    let mut agents = agents(target, &servers, o.agents, o.pairs).await?;
     let receivers = std::mem::take(&mut agents.receivers);
     let concurrency = match target {
         Target::Interact => o.setup_concurrency,
@@ -480,7 +543,7 @@ async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Re
     let mut parked = Parked::new();
     let at = Endpoint {
         target,
-        addr,
+        addrs: &addrs,
         code: &code,
     };
     visitors(at, 0, receivers, &mut agents, concurrency, &mut parked).await?;
@@ -489,8 +552,8 @@ async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Re
     // Closed loop: M messages per pair, one in flight.
     let pairs = parked.take().await?;
     let messages = o.messages;
-    attach_pause(target, &server).await;
-    let cpu = server.cpu_time()?;
+    attach_pause(target, &servers[0]).await;
+    let cpu = cpu_time(&servers)?;
     let (mut closed, pairs) = phase(pairs, &mut agents, move |mut pair, start| async move {
         tokio::time::sleep_until(start).await;
         let mut lat = Vec::with_capacity(messages);
@@ -502,10 +565,10 @@ async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Re
     .await?;
 
     // Paced: one message per pair every `interval`, spread evenly over the pairs.
-    closed.server_cpu = server.cpu_time()?.saturating_sub(cpu);
+    closed.server_cpu = cpu_time(&servers)?.saturating_sub(cpu);
     let paced = if o.paced > 0 {
         let (n, paced, interval) = (o.pairs as f64, o.paced, o.interval);
-        let cpu = server.cpu_time()?;
+        let cpu = cpu_time(&servers)?;
         let (mut phase, _) = phase(pairs, &mut agents, move |mut pair, start| async move {
             let mut lat = Vec::with_capacity(paced);
             let mut previous_done = start;
@@ -526,7 +589,7 @@ async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Re
             Ok((pair, lat))
         })
         .await?;
-        phase.server_cpu = server.cpu_time()?.saturating_sub(cpu);
+        phase.server_cpu = cpu_time(&servers)?.saturating_sub(cpu);
         Some(phase)
     } else {
         None
@@ -534,7 +597,9 @@ async fn relay(target: Target, o: &Options, database: Option<&str>) -> Result<Re
 
     let _ = agents.stop.send(true);
     while agents.tasks.join_next().await.is_some() {}
-    server.stop().await;
+    for server in servers {
+        server.stop().await;
+    }
     drop(dir);
     Ok(Relay {
         setup,
@@ -597,18 +662,20 @@ async fn idle(target: Target, o: &Options) -> Result<Idle> {
     const WARM_UP: usize = 100;
     let dir = tempfile::tempdir_in(&o.idle_db_dir)?;
     let max_chats = (o.idle + WARM_UP).div_ceil(o.agents) + 1;
-    let args = child_args(target, dir.path(), o.agents, max_chats, None);
-    let server = ServerProcess::spawn(args).await?;
+    let args = child_args(target, dir.path(), o.agents, max_chats, None, None);
+    let servers = [ServerProcess::spawn(args).await?];
+    let server = &servers[0];
+    let addrs = [server.ready.addr];
     let at = Endpoint {
         target,
-        addr: server.ready.addr,
+        addrs: &addrs,
         code: &server.ready.code,
     };
     let (agent_count, concurrency) = match target {
         Target::Interact => (o.agents, 1),
         Target::Bare => (0, 64),
     };
-    let mut agents = agents(target, &server, agent_count, 0).await?;
+    let mut agents = agents(target, &servers, agent_count, 0).await?;
     let receivers = |n: usize| (0..n).map(|_| mpsc::unbounded_channel().1).collect();
     let mut parked = Parked::new();
 
@@ -645,6 +712,7 @@ async fn idle(target: Target, o: &Options) -> Result<Idle> {
     let _ = agents.stop.send(true);
     parked.tasks.shutdown().await;
     agents.tasks.shutdown().await;
+    let [server] = servers;
     server.stop().await;
     drop(dir);
     Ok(Idle {
@@ -749,7 +817,7 @@ fn phase_table_of(
         );
     }
     // "Interact / bare", "PostgreSQL / SQLite".
-    let base_short = base_name.split(' ').next().unwrap_or(base_name);
+    let base_short = base_name.split([' ', ',']).next().unwrap_or(base_name);
     println!(
         "  {:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14}",
         format!("{name} / {base_short}"),
@@ -796,6 +864,47 @@ fn report_postgres(o: &Options, sqlite: &Relay, pg: &Relay) {
             ),
             ("SQLite", s),
             ("PostgreSQL", p),
+            false,
+        );
+    }
+}
+
+/// Three nodes on PostgreSQL + NATS against one node on SQLite (and on PostgreSQL), in
+/// the same run.
+fn report_cluster(o: &Options, sqlite: &Relay, pg: Option<&Relay>, cluster: &Relay) {
+    println!(
+        "\nThree Interact nodes on one PostgreSQL database and NATS (agent j on node j mod 3, \
+         visitor i on node i mod 3, so most chats cross nodes) against one node; setup \
+         {:.1} s; server CPU is the three nodes' together (PostgreSQL's and NATS's own \
+         processes are not counted)\n",
+        cluster.setup.as_secs_f64()
+    );
+    let closed = format!(
+        "Relay, closed loop: {} pairs, {} messages each, one in flight per pair",
+        o.pairs, o.messages
+    );
+    phase_table_of(
+        &closed,
+        ("SQLite, 1 node", &sqlite.closed),
+        ("3 nodes", &cluster.closed),
+        true,
+    );
+    if let Some(pg) = pg {
+        phase_table_of(
+            &closed,
+            ("PostgreSQL, 1 node", &pg.closed),
+            ("3 nodes", &cluster.closed),
+            true,
+        );
+    }
+    if let (Some(s), Some(c)) = (&sqlite.paced, &cluster.paced) {
+        phase_table_of(
+            &format!(
+                "Relay, paced: {} pairs, one message every {} s",
+                o.pairs, o.interval
+            ),
+            ("SQLite, 1 node", s),
+            ("3 nodes", c),
             false,
         );
     }

@@ -3,12 +3,13 @@
 //! `/proc/<pid>/status` apart from the clients', and the clients and the server are
 //! separate processes as in production.
 //!
-//! - `--child interact DIR AGENTS MAX_CHATS DATABASE`: the real Interact server
+//! - `--child interact DIR AGENTS MAX_CHATS DATABASE [NATS]`: the real Interact server
 //!   (`build_state` and `run` of the library, as the binary does) on `127.0.0.1:0`, with
 //!   the demo configuration, its SQLite file in `DIR` (`DATABASE` is `sqlite`) or the
 //!   PostgreSQL database `DATABASE` (a URL), `AGENTS` synthetic agents in the demo's
 //!   `support` service, `MAX_CHATS` chats per agent, and the per-address, per-connection
-//!   and per-session rate limits raised out of the way.
+//!   and per-session rate limits raised out of the way; with `NATS`, a node of a cluster
+//!   on that NATS server (`[cluster] nats_url`).
 //! - `--child bare`: a bare WebSocket forwarder on the same stack (axum + tokio, served by
 //!   `axum::serve` like Interact): `/agent?n=J` registers agent socket `J`; every text frame
 //!   a `/visitor?agent=J` socket sends is forwarded verbatim to agent socket `J` and echoed
@@ -154,12 +155,15 @@ pub(crate) fn child_main(args: &[String]) -> Result<()> {
         .enable_all()
         .build()?;
     match args {
-        [kind, dir, agents, max_chats, database] if kind == "interact" => {
+        [kind, dir, agents, max_chats, database, nats @ ..]
+            if kind == "interact" && nats.len() <= 1 =>
+        {
             runtime.block_on(interact(
                 Path::new(dir),
                 agents.parse()?,
                 max_chats.parse()?,
                 database,
+                nats.first().map(String::as_str),
             ))
         }
         [kind] if kind == "bare" => runtime.block_on(bare()),
@@ -221,11 +225,18 @@ fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
-async fn interact(dir: &Path, agents: usize, max_chats: usize, database: &str) -> Result<()> {
+async fn interact(
+    dir: &Path,
+    agents: usize,
+    max_chats: usize,
+    database: &str,
+    nats: Option<&str>,
+) -> Result<()> {
     let mut config = config(dir, agents, max_chats)?;
     if database != "sqlite" {
         config.server.database = interact_server::config::Database::Postgres(database.into());
     }
+    config.cluster.nats_url = nats.map(str::to_owned);
     let state = interact_server::build_state(config).await?;
     let store = state.store.as_ref();
     let code =
