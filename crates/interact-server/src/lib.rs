@@ -200,6 +200,10 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             }
             let cluster = node::cluster::Cluster::new(bus.client().clone(), &name);
             tracing::info!(node = %cluster.node, cluster = %name, "this server is a node of a cluster");
+            cluster
+                .subscribe()
+                .await
+                .map_err(|e| StartError::Bus(e.to_string()))?;
             state.hub.join_cluster(cluster);
         }
         let _ = state.bus.set(bus);

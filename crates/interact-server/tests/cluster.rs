@@ -689,3 +689,49 @@ async fn a_workflow_timer_fires_exactly_once_across_a_kill_of_its_node() {
     );
     assert_eq!(fired(&nodes, &after).await, 1, "fired after the kill: once");
 }
+
+#[tokio::test]
+async fn the_session_start_limit_per_address_holds_across_nodes() {
+    // Two chats a minute from one address, over the whole cluster.
+    let nodes = Nodes::start_with(3, |cfg| {
+        no_workflows(cfg);
+        cfg["limits"]
+            .as_table_mut()
+            .expect("[limits]")
+            .insert("sessions_per_minute_per_ip".into(), 2.into());
+    })
+    .await;
+    let (_a, _, _) = visitor_on(nodes.addr(0), "One").await;
+    let (_b, _, _) = visitor_on(nodes.addr(1), "Two").await;
+    // The third, on the node that has not seen this address start a chat, is refused
+    // (once the other nodes' counts reached it: they go out as the chats start).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut v = connect_visitor(nodes.addr(2), DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("the demo origin is admitted")
+        .named("visitor");
+    v.hello(None).await;
+    v.send(&ClientFrame::StartChat {
+        id: mid("start-three"),
+        form: form("Three"),
+    })
+    .await;
+    let answer = v
+        .recv_until(|f| {
+            matches!(
+                f,
+                ServerFrame::SessionStarted { .. } | ServerFrame::Error(_)
+            )
+        })
+        .await;
+    match answer.last() {
+        Some(ServerFrame::Error(e)) => {
+            assert_eq!(
+                e.code,
+                interact_sdk::protocol::ErrorCode::RateLimited,
+                "{e:?}"
+            )
+        }
+        other => panic!("node C let a third chat start from the address: {other:?}"),
+    }
+}

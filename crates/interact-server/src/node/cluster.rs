@@ -52,6 +52,9 @@ pub const ACCEPT: &str = "router.accept";
 pub const CLAIMED: &str = "claimed";
 /// Who can take chats, from the router leader ([`Availability`]).
 pub const AVAILABILITY: &str = "availability";
+/// A chat was started from an address ([`Started`]): every node counts it against
+/// `sessions_per_minute_per_ip`.
+pub const STARTS: &str = "starts";
 
 /// How often a node tells the leader which agents it holds, and the leader tells every
 /// node who can take chats.
@@ -223,6 +226,15 @@ pub struct AcceptRequest {
     pub agent: String,
 }
 
+/// A node let a chat start from `ip`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Started {
+    /// The node (which counted it already).
+    pub node: String,
+    /// The client's address.
+    pub ip: Option<std::net::IpAddr>,
+}
+
 /// A node claimed a session.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claimed {
@@ -345,6 +357,21 @@ pub struct Cluster {
     reports: Mutex<HashMap<String, Report>>,
     /// Messages dropped because the outbox was full.
     dropped: std::sync::atomic::AtomicU64,
+    /// The subscriptions [`run`] reads, made by [`Cluster::subscribe`] before the node
+    /// serves anything (so that it misses nothing sent once it is up).
+    subscriptions: Mutex<Option<Subscriptions>>,
+}
+
+/// What a node of the cluster listens to.
+#[derive(Debug)]
+struct Subscriptions {
+    deliveries: async_nats::Subscriber,
+    inputs: async_nats::Subscriber,
+    accepts: async_nats::Subscriber,
+    claims: async_nats::Subscriber,
+    availabilities: async_nats::Subscriber,
+    work: async_nats::Subscriber,
+    starts: async_nats::Subscriber,
 }
 
 impl Cluster {
@@ -370,7 +397,28 @@ impl Cluster {
             availability: RwLock::new(HashMap::new()),
             reports: Mutex::new(HashMap::new()),
             dropped: std::sync::atomic::AtomicU64::new(0),
+            subscriptions: Mutex::new(None),
         })
+    }
+
+    /// Subscribes to what a node listens to; before the node serves anything.
+    pub async fn subscribe(&self) -> Result<(), async_nats::SubscribeError> {
+        let subscribe = |subject: &str| self.client.subscribe(self.subject(subject));
+        let subs = Subscriptions {
+            deliveries: subscribe(DELIVER).await?,
+            inputs: subscribe(ROUTER).await?,
+            accepts: subscribe(ACCEPT).await?,
+            claims: subscribe(CLAIMED).await?,
+            availabilities: subscribe(AVAILABILITY).await?,
+            work: subscribe(&node_subject(&self.node)).await?,
+            starts: subscribe(STARTS).await?,
+        };
+        // The server has them once it answers a round trip.
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!(error = %e, "the bus did not confirm the subscriptions");
+        }
+        *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) = Some(subs);
+        Ok(())
     }
 
     /// Publishes `msg` on `subject`, in order with this node's other messages. Never
@@ -692,31 +740,36 @@ pub async fn run(
     c: std::sync::Arc<Cluster>,
     mut lock: Option<Box<dyn Leadership>>,
 ) {
-    let subscribe = |subject: String| {
-        let client = c.client.clone();
-        let subject = c.subject(&subject);
-        async move { client.subscribe(subject).await }
+    let taken = c
+        .subscriptions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let subs = match taken {
+        Some(subs) => subs,
+        None => {
+            if let Err(e) = c.subscribe().await {
+                tracing::error!(error = %e, "cannot subscribe to the bus: this node works alone");
+                return;
+            }
+            let again = c
+                .subscriptions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            let Some(subs) = again else { return };
+            subs
+        }
     };
-    let subs = (
-        subscribe(DELIVER.into()).await,
-        subscribe(ROUTER.into()).await,
-        subscribe(ACCEPT.into()).await,
-        subscribe(CLAIMED.into()).await,
-        subscribe(AVAILABILITY.into()).await,
-        subscribe(node_subject(&c.node)).await,
-    );
-    let (
-        Ok(mut deliveries),
-        Ok(mut inputs),
-        Ok(mut accepts),
-        Ok(mut claims),
-        Ok(mut availabilities),
-        Ok(mut work),
-    ) = subs
-    else {
-        tracing::error!("cannot subscribe to the bus: this node works alone");
-        return;
-    };
+    let Subscriptions {
+        mut deliveries,
+        mut inputs,
+        mut accepts,
+        mut claims,
+        mut availabilities,
+        mut work,
+        mut starts,
+    } = subs;
     let mut beat = tokio::time::interval(HEARTBEAT);
     let mut last_sweep = Instant::now();
     loop {
@@ -755,6 +808,13 @@ pub async fn run(
                 }
                 let state = state.clone();
                 tokio::spawn(async move { crate::node::session::dispatch(&state).await });
+            }
+            Some(msg) = starts.next() => {
+                if let Ok(s) = serde_json::from_slice::<Started>(&msg.payload)
+                    && s.node != c.node
+                {
+                    state.hub.count_start(s.ip);
+                }
             }
             Some(msg) = claims.next() => {
                 if let Ok(claim) = serde_json::from_slice::<Claimed>(&msg.payload)

@@ -758,7 +758,32 @@ impl Hub {
             return false;
         }
         starts.push_back(now);
+        if let Some(c) = self.cluster.get() {
+            // The other nodes count it too: the limit is per address, not per node.
+            c.publish(
+                crate::node::cluster::STARTS,
+                &crate::node::cluster::Started {
+                    node: c.node.clone(),
+                    ip,
+                },
+            );
+        }
         true
+    }
+
+    /// Counts a session start from `ip` that another node of the cluster let through.
+    pub fn count_start(&self, ip: Option<IpAddr>) {
+        let now = self.clock.instant();
+        let minute = std::time::Duration::from_secs(60);
+        let mut inner = self.lock();
+        let starts = inner.starts_by_ip.entry(ip).or_default();
+        while starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            starts.pop_front();
+        }
+        starts.push_back(now);
     }
 
     /// Closes every visitor and agent connection with `code`.
