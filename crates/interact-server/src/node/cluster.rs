@@ -432,7 +432,13 @@ impl Cluster {
             }
         };
         if self.out.try_send((self.subject(subject), payload)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed);
+            if n.is_power_of_two() || n == 0 {
+                tracing::warn!(
+                    dropped = n + 1,
+                    "the bus's outbox is full: messages dropped (the database has what matters)"
+                );
+            }
         }
     }
 
