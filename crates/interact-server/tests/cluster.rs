@@ -227,24 +227,8 @@ async fn agent_on(nodes: &Nodes, addr: SocketAddr, user: &str) -> Client {
         Duration::from_secs(3600),
     )
     .await;
-    let mut agent = connect_agent(addr).await.waiting(Duration::from_secs(15));
-    agent.agent_hello(&token).await;
-    agent
-        .send(&ClientFrame::SetPresence {
-            presence: Presence::Available,
-        })
-        .await;
-    agent
-        .recv_until(|f| {
-            matches!(
-                f,
-                ServerFrame::Presence {
-                    presence: Presence::Available
-                }
-            )
-        })
-        .await;
-    agent
+    let agent = connect_agent(addr).await.waiting(Duration::from_secs(15));
+    interact_testkit::available_agent(agent, &token).await
 }
 
 /// A visitor on the node at `addr` who started a chat: the connection, session and token.

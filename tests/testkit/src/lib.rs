@@ -99,4 +99,4 @@ pub use config::{
     ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, write_config, www,
 };
 pub use process::{ServerProcess, cpu_time, rss_kib};
-pub use server::{TestServer, agent_token, create_embed_code, log_to_test_output};
+pub use server::{TestServer, agent_token, available_agent, create_embed_code, log_to_test_output};

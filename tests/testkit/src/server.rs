@@ -118,24 +118,7 @@ impl TestServer {
     /// server.
     pub async fn available_agent(&self, user: &str) -> Client {
         let token = self.agent_token(user).await;
-        let mut agent = connect_agent(self.addr).await;
-        agent.agent_hello(&token).await;
-        agent
-            .send(&ClientFrame::SetPresence {
-                presence: Presence::Available,
-            })
-            .await;
-        agent
-            .recv_until(|f| {
-                matches!(
-                    f,
-                    ServerFrame::Presence {
-                        presence: Presence::Available
-                    }
-                )
-            })
-            .await;
-        agent
+        available_agent(connect_agent(self.addr).await, &token).await
     }
 }
 
@@ -188,4 +171,26 @@ pub fn log_to_test_output() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .try_init();
     }
+}
+
+/// Signs `agent` (a new agent connection) in with `token` and makes them available, as
+/// confirmed by the server.
+pub async fn available_agent(mut agent: Client, token: &str) -> Client {
+    agent.agent_hello(token).await;
+    agent
+        .send(&ClientFrame::SetPresence {
+            presence: Presence::Available,
+        })
+        .await;
+    agent
+        .recv_until(|f| {
+            matches!(
+                f,
+                ServerFrame::Presence {
+                    presence: Presence::Available
+                }
+            )
+        })
+        .await;
+    agent
 }
