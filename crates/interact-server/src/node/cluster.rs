@@ -682,16 +682,8 @@ async fn lead(state: &AppState, c: &Cluster) {
         }
     };
     let n = open.len();
-    for record in open {
-        let agent = record.agent_id.as_ref().map(|a| a.as_str().to_owned());
-        state.hub.route_session(
-            record.id,
-            &record.target,
-            agent.as_deref(),
-            false,
-            true,
-            record.created_at,
-        );
+    for record in &open {
+        route_record(state, record);
     }
     let now = state.now();
     for (user, presence) in c.all_agents() {
@@ -702,6 +694,20 @@ async fn lead(state: &AppState, c: &Cluster) {
     }
     tracing::info!(node = %c.node, sessions = n, "this node leads routing now");
     crate::node::session::dispatch(state).await;
+}
+
+/// Routes a stored open session here (the router): with its agent, or waiting in the
+/// queue since it was created.
+fn route_record(state: &AppState, record: &interact_store::SessionRecord) {
+    let agent = record.agent_id.as_ref().map(|a| a.as_str());
+    state.hub.route_session(
+        record.id.clone(),
+        &record.target,
+        agent,
+        false,
+        true,
+        record.created_at,
+    );
 }
 
 /// Stops leading (the lock was lost): routing state is dropped, the next leader
@@ -916,15 +922,7 @@ async fn adopt_orphans(state: &AppState, c: &Cluster) {
             && now.0.saturating_sub(record.created_at.0) > ROUTE_WITHIN_MS
         {
             tracing::info!(session = %record.id, "routing a session the router had not heard of");
-            let agent = record.agent_id.as_ref().map(|a| a.as_str().to_owned());
-            state.hub.route_session(
-                record.id.clone(),
-                &record.target,
-                agent.as_deref(),
-                false,
-                true,
-                record.created_at,
-            );
+            route_record(state, record);
         }
     }
     for record in open {

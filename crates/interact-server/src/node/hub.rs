@@ -326,6 +326,47 @@ struct Inner {
 }
 
 impl Inner {
+    /// Adds a session to the distributor: assigned to `agent` (a `kind` task), or
+    /// waiting, in the queue since `created` (a restart or a new router keeps its place)
+    /// if `queue`.
+    fn route(
+        &mut self,
+        id: SessionId,
+        target: &TargetRef,
+        agent: Option<&str>,
+        kind: TaskKind,
+        queue: bool,
+        created: UnixMillis,
+    ) {
+        match agent {
+            Some(agent) => self.distributor.add_assigned(id, target, kind, agent),
+            None => {
+                self.distributor.add(id.clone(), target, TaskKind::Chat);
+                if queue {
+                    self.distributor.enqueue(&id, Priority::DEFAULT, created);
+                }
+            }
+        }
+    }
+
+    /// The session starts from `ip` within the last minute before `now` (older ones
+    /// dropped).
+    fn recent_starts(
+        &mut self,
+        ip: Option<IpAddr>,
+        now: std::time::Instant,
+    ) -> &mut VecDeque<std::time::Instant> {
+        let minute = std::time::Duration::from_secs(60);
+        let starts = self.starts_by_ip.entry(ip).or_default();
+        while starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            starts.pop_front();
+        }
+        starts
+    }
+
     fn conns_of(&self, agent: &str) -> impl Iterator<Item = &Conn> {
         self.agents
             .get(agent)
@@ -609,15 +650,7 @@ impl Hub {
     ) {
         let mut inner = self.lock();
         let kind = if call { TaskKind::Call } else { TaskKind::Chat };
-        match agent {
-            Some(agent) => inner.distributor.add_assigned(id, target, kind, agent),
-            None => {
-                inner.distributor.add(id.clone(), target, TaskKind::Chat);
-                if queue {
-                    inner.distributor.enqueue(&id, Priority::DEFAULT, created);
-                }
-            }
-        }
+        inner.route(id, target, agent, kind, queue, created);
         self.settled(&mut inner);
     }
 
@@ -719,18 +752,7 @@ impl Hub {
             });
         let mut inner = self.lock();
         if !ended && !routed_elsewhere {
-            match agent {
-                Some(agent) => inner
-                    .distributor
-                    .add_assigned(id.clone(), &target, kind, &agent),
-                None => {
-                    inner.distributor.add(id.clone(), &target, TaskKind::Chat);
-                    if queue {
-                        // In the queue since it was created (a restart keeps its place).
-                        inner.distributor.enqueue(&id, Priority::DEFAULT, created);
-                    }
-                }
-            }
+            inner.route(id.clone(), &target, agent.as_deref(), kind, queue, created);
             self.settled(&mut inner);
         }
         inner.sessions.insert(id, live.clone());
@@ -747,13 +769,7 @@ impl Hub {
                 .starts_by_ip
                 .retain(|_, s| s.back().is_some_and(|t| now.duration_since(*t) < minute));
         }
-        let starts = inner.starts_by_ip.entry(ip).or_default();
-        while starts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= minute)
-        {
-            starts.pop_front();
-        }
+        let starts = inner.recent_starts(ip, now);
         if starts.len() >= per_minute as usize {
             return false;
         }
@@ -774,16 +790,7 @@ impl Hub {
     /// Counts a session start from `ip` that another node of the cluster let through.
     pub fn count_start(&self, ip: Option<IpAddr>) {
         let now = self.clock.instant();
-        let minute = std::time::Duration::from_secs(60);
-        let mut inner = self.lock();
-        let starts = inner.starts_by_ip.entry(ip).or_default();
-        while starts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= minute)
-        {
-            starts.pop_front();
-        }
-        starts.push_back(now);
+        self.lock().recent_starts(ip, now).push_back(now);
     }
 
     /// Closes every visitor and agent connection with `code`.
