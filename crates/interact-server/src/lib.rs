@@ -31,6 +31,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crash;
 pub mod error;
 pub mod http;
 pub mod ice;

@@ -97,6 +97,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
                 session: None,
                 id: mid(&format!("v{i}")),
                 text: format!("visitor {i}"),
+                after: None,
             })
             .await;
         visitor_seen.extend(
@@ -116,6 +117,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
             session: Some(session.clone()),
             id: mid("a0"),
             text: "agent 0".into(),
+            after: None,
         })
         .await;
     agent
@@ -139,6 +141,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
             session: Some(session.clone()),
             id: mid("a1"),
             text: "agent 1".into(),
+            after: None,
         })
         .await;
     agent
@@ -215,6 +218,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
             session: None,
             id: mid("v2"),
             text: "visitor 2".into(),
+            after: None,
         })
         .await;
     visitor
@@ -222,6 +226,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
             session: None,
             id: mid("v3"),
             text: "after restart".into(),
+            after: None,
         })
         .await;
     agent
@@ -319,4 +324,197 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
     drop(visitor);
     interact_testkit::resume_visitor(addr, DEMO_CODE, &session, &token, Seq(0)).await;
     drop(server);
+}
+
+/// The process configuration with the support service's workflow replaced by `steps`
+/// (TOML `[[step]]` tables of a workflow named "crash").
+fn with_workflow(steps: &str) -> toml::Table {
+    let mut cfg = process_config("");
+    let workflow: toml::Table = format!("name = \"crash\"\n{steps}").parse().expect("TOML");
+    cfg.insert("workflow".into(), vec![toml::Value::from(workflow)].into());
+    for s in cfg
+        .get_mut("service")
+        .and_then(|s| s.as_array_mut())
+        .expect("[[service]]")
+    {
+        let s = s.as_table_mut().expect("[[service]]");
+        if s.get("workflow").is_some() {
+            s.insert("workflow".into(), "crash".into());
+        }
+    }
+    cfg
+}
+
+/// The service's messages stored in `session`, in order.
+async fn system_messages(store: &dyn interact_store::Store, session: &SessionId) -> Vec<String> {
+    store
+        .events(session)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter_map(|e| match e.event {
+            SessionEvent::Message {
+                from: Party::System,
+                text,
+                ..
+            } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until the service's messages in `session` end with `last`.
+async fn until_said(
+    store: &dyn interact_store::Store,
+    session: &SessionId,
+    last: &str,
+) -> Vec<String> {
+    let since = std::time::Instant::now();
+    loop {
+        let said = system_messages(store, session).await;
+        if said.last().is_some_and(|l| l == last) {
+            return said;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(15),
+            "{last:?} never came; the service said {said:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A visitor's chat with the support service, started; the connection stays open.
+async fn chat(addr: std::net::SocketAddr, name: &str) -> (interact_testkit::Client, SessionId) {
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    let form = interact_sdk::form::PreChatForm {
+        display_name: name.into(),
+        email: "crash@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: None,
+    };
+    let (session, _) = visitor.start_chat(mid("start-crash"), form).await;
+    (visitor, session)
+}
+
+/// The server aborts right after a workflow step's message is stored, before the run's
+/// state after it is: after the restart the run carries out what was left of that input
+/// (the message is not sent twice, the rest is sent once, the chat is queued).
+#[tokio::test]
+async fn a_crash_between_a_workflow_message_and_the_run_state_repeats_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        &with_workflow(
+            r#"
+            [[step]]
+            activity = "message"
+            text = "Hello."
+            [[step]]
+            activity = "delay"
+            seconds = 1
+            [[step]]
+            activity = "message"
+            text = "Thanks for waiting."
+            [[step]]
+            activity = "message"
+            text = "You are in the queue now."
+            [[step]]
+            activity = "queue_task"
+            [[step]]
+            label = "wait"
+            activity = "delay"
+            seconds = 600
+            next = "wait"
+            "#,
+        ),
+    );
+    // The second message of the workflow is the one after the timer.
+    let mut server =
+        ServerProcess::start_crashing_at(SERVER, &config, "workflow.message_stored:2").await;
+    let store = server.store().await;
+    let (visitor, session) = chat(server.addr, "Wanda Wait").await;
+    server.crashed(Duration::from_secs(15)).await;
+    drop(visitor);
+    assert_eq!(
+        system_messages(store.as_ref(), &session).await,
+        ["Hello.", "Thanks for waiting."],
+        "the crash came right after the second message was stored"
+    );
+
+    server.restart().await;
+    let said = until_said(store.as_ref(), &session, "You are in the queue now.").await;
+    assert_eq!(
+        said,
+        ["Hello.", "Thanks for waiting.", "You are in the queue now."]
+    );
+    // Queued: an agent who becomes available is offered the chat.
+    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
+    let mut agent =
+        interact_testkit::available_agent(connect_agent(server.addr).await, &token).await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(system_messages(store.as_ref(), &session).await.len(), 3);
+}
+
+/// The server aborts right after a visitor's answer is stored, before the workflow run
+/// heard it: after the restart the run hears it and goes on with it.
+#[tokio::test]
+async fn a_crash_before_the_workflow_hears_the_visitor_loses_no_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        &with_workflow(
+            r#"
+            [[step]]
+            activity = "input_customer"
+            question = "Sales or support?"
+            choices = [{ answers = ["sales"], next = "sales" }, { answers = ["support"], next = "support" }]
+            [[step]]
+            label = "sales"
+            activity = "message"
+            text = "Sales it is."
+            next = "queue"
+            [[step]]
+            label = "support"
+            activity = "message"
+            text = "Support it is."
+            [[step]]
+            label = "queue"
+            activity = "queue_task"
+            [[step]]
+            label = "wait"
+            activity = "delay"
+            seconds = 600
+            next = "wait"
+            "#,
+        ),
+    );
+    let mut server =
+        ServerProcess::start_crashing_at(SERVER, &config, "session.visitor_message_stored").await;
+    let store = server.store().await;
+    let (mut visitor, session) = chat(server.addr, "Sam Sales").await;
+    until_said(store.as_ref(), &session, "Sales or support?").await;
+    visitor
+        .send(&ClientFrame::Send {
+            session: None,
+            id: mid("answer"),
+            text: "Sales".into(),
+            after: None,
+        })
+        .await;
+    server.crashed(Duration::from_secs(15)).await;
+    drop(visitor);
+    assert_eq!(
+        system_messages(store.as_ref(), &session).await,
+        ["Sales or support?"]
+    );
+
+    server.restart().await;
+    let said = until_said(store.as_ref(), &session, "Sales it is.").await;
+    assert_eq!(said, ["Sales or support?", "Sales it is."]);
 }

@@ -70,7 +70,7 @@ pub enum Input {
 }
 
 /// An HTTP request a Web Request step asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpRequest {
     /// The method.
     pub method: Method,
@@ -88,7 +88,13 @@ pub struct HttpRequest {
 ///
 /// Exhaustive on purpose: a new action must be carried out by the driver, so adding one
 /// breaks its `match` until it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Actions not carried out yet are part of the run's [`RunSnapshot`]: the driver stores
+/// the snapshot before it carries them out, and a run resumed from it carries them out
+/// again (so each action is carried out at least once; [`WorkflowRun::action_number`]
+/// numbers them, so that the driver can make repeats harmless).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// The workflow takes the chat (Accept).
     Accept,
@@ -144,7 +150,8 @@ pub enum Action {
 pub use interact_model::Outcome;
 
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum End {
     /// An agent accepted the task; the chat goes on with them.
@@ -276,6 +283,20 @@ pub struct RunSnapshot {
     accepted: bool,
     steps_taken: u32,
     path: Vec<Visit>,
+    /// The actions not carried out yet, in order, with their numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<Numbered>,
+    /// How many actions the run has asked for (the last one's number).
+    #[serde(default)]
+    pub(crate) numbered: u64,
+}
+
+/// An action and its number in the run (from 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Numbered {
+    n: u64,
+    #[serde(flatten)]
+    action: Action,
 }
 
 /// Why a snapshot cannot be resumed.
@@ -340,7 +361,11 @@ pub struct WorkflowRun {
     accepted: bool,
     steps_taken: u32,
     path: Vec<Visit>,
-    actions: VecDeque<Action>,
+    actions: VecDeque<Numbered>,
+    /// How many actions the run has asked for.
+    numbered: u64,
+    /// The number of the action [`poll_action`](Self::poll_action) handed out last.
+    polled: u64,
     end: Option<End>,
 }
 
@@ -360,12 +385,15 @@ impl WorkflowRun {
             steps_taken: 0,
             path: Vec::new(),
             actions: VecDeque::new(),
+            numbered: 0,
+            polled: 0,
             end: None,
         }
     }
 
-    /// The run's resumable state (everything but its workflow, the actions not polled
-    /// yet and an open offer): take it after the actions of an input are carried out, store it, and
+    /// The run's resumable state: everything but its workflow and an open offer,
+    /// including the actions not polled yet. Store it after every input (before carrying
+    /// out the input's actions, so that a crash in between loses none of them) and
     /// [`resume`](Self::resume) from it after a restart.
     pub fn snapshot(&self) -> RunSnapshot {
         RunSnapshot {
@@ -381,11 +409,16 @@ impl WorkflowRun {
             accepted: self.accepted,
             steps_taken: self.steps_taken,
             path: self.path.clone(),
+            pending: self.actions.iter().cloned().collect(),
+            numbered: self.numbered,
         }
     }
 
     /// The run of `workflow` (the one the snapshot was taken from: same steps) from
-    /// `snapshot`, at `now`. Its first actions set up again what a restart lost:
+    /// `snapshot`, at `now`. Its first actions are the snapshot's actions that were not
+    /// carried out (all of them again, in order and with the same numbers, but for a Web
+    /// Request, a timer and an agent count, which the next ones set up again), then what
+    /// a restart lost:
     ///
     /// - a queued (or offered: the offer is gone) task is queued again with its
     ///   priority ([`Action::Queue`]);
@@ -395,15 +428,19 @@ impl WorkflowRun {
     /// - an agent count it waits for is asked again ([`Action::QueryAgents`]).
     ///
     /// Refused if the snapshot does not fit the workflow (a step out of range or of
-    /// another activity) or is of a run that already ended.
+    /// another activity) or is of a run that ended and has nothing left to do.
     pub fn resume(
         workflow: Arc<Workflow>,
         snapshot: RunSnapshot,
         now: UnixMillis,
     ) -> Result<Self, ResumeError> {
         let steps = workflow.steps();
+        let finished = matches!(snapshot.wait, Wait::Finished);
         let valid = match &snapshot.wait {
             Wait::NotStarted => true,
+            // An end whose actions (Transfer, Disconnect, Done) may not all have been
+            // carried out.
+            Wait::Finished if !snapshot.pending.is_empty() => true,
             Wait::Finished => return Err(ResumeError("the run has ended".into())),
             wait => wait
                 .step()
@@ -416,6 +453,18 @@ impl WorkflowRun {
                 workflow.name()
             )));
         }
+        // A Web Request's step fails it below and the timer and agent count are set up
+        // again; the rest is carried out (again).
+        let end = snapshot.pending.iter().find_map(|a| match &a.action {
+            Action::Done { end } => Some(end.clone()),
+            _ => None,
+        });
+        let pending = snapshot.pending.into_iter().filter(|a| {
+            !matches!(
+                a.action,
+                Action::HttpRequest(_) | Action::StartTimer { .. } | Action::QueryAgents
+            )
+        });
         let mut run = Self {
             workflow,
             params: snapshot.params,
@@ -426,17 +475,22 @@ impl WorkflowRun {
             accepted: snapshot.accepted,
             steps_taken: snapshot.steps_taken,
             path: snapshot.path,
-            actions: VecDeque::new(),
-            end: None,
+            actions: pending.collect(),
+            numbered: snapshot.numbered,
+            polled: 0,
+            end,
         };
+        if finished {
+            return Ok(run);
+        }
         if run.task != TaskState::NotQueued {
             run.task = TaskState::Queued;
-            run.actions.push_back(Action::Queue {
+            run.push(Action::Queue {
                 priority: run.priority,
             });
         }
         if let Some(at) = run.deadline() {
-            run.actions.push_back(Action::StartTimer { at });
+            run.push(Action::StartTimer { at });
         }
         run.on_event(now, Event::Resumed);
         Ok(run)
@@ -444,7 +498,27 @@ impl WorkflowRun {
 
     /// The next thing to do, `None` when there is nothing until the next input.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let Numbered { n, action } = self.actions.pop_front()?;
+        self.polled = n;
+        Some(action)
+    }
+
+    /// The number of the action [`poll_action`](Self::poll_action) handed out last
+    /// (actions are numbered from 1 over the run's whole life, resumes included; 0
+    /// before the first). An action carried out again after a resume has the number it
+    /// had the first time, so a driver can name what an action makes after it (a
+    /// message id) and store it once.
+    pub fn action_number(&self) -> u64 {
+        self.polled
+    }
+
+    /// Asks the driver to do `action` (after those asked for before).
+    fn push(&mut self, action: Action) {
+        self.numbered += 1;
+        self.actions.push_back(Numbered {
+            n: self.numbered,
+            action,
+        });
     }
 
     /// The task's parameters.
@@ -543,7 +617,7 @@ impl WorkflowRun {
             }
             Input::Withdrawn => {
                 self.leave_queue();
-                self.actions.push_back(Action::Disconnect {
+                self.push(Action::Disconnect {
                     outcome: Outcome::Failed,
                 });
                 self.finish(End::Failed {
@@ -555,7 +629,7 @@ impl WorkflowRun {
 
     fn finish(&mut self, end: End) {
         self.wait = Wait::Finished;
-        self.actions.push_back(Action::Done { end: end.clone() });
+        self.push(Action::Done { end: end.clone() });
         self.end = Some(end);
     }
 
@@ -563,14 +637,14 @@ impl WorkflowRun {
     fn enqueue(&mut self) {
         self.task = TaskState::Queued;
         self.position = None;
-        self.actions.push_back(Action::Queue {
+        self.push(Action::Queue {
             priority: self.priority,
         });
     }
 
     fn leave_queue(&mut self) {
         if self.task != TaskState::NotQueued {
-            self.actions.push_back(Action::CancelQueue);
+            self.push(Action::CancelQueue);
             self.task = TaskState::NotQueued;
             self.position = None;
         }
@@ -580,14 +654,14 @@ impl WorkflowRun {
         if self.priority != priority {
             self.priority = priority;
             if self.task != TaskState::NotQueued {
-                self.actions.push_back(Action::SetPriority { priority });
+                self.push(Action::SetPriority { priority });
             }
         }
     }
 
     fn fail(&mut self, reason: String) {
         self.leave_queue();
-        self.actions.push_back(Action::Disconnect {
+        self.push(Action::Disconnect {
             outcome: Outcome::Failed,
         });
         self.finish(End::Failed { reason });
@@ -696,7 +770,7 @@ impl Cx<'_> {
 
     /// Asks the driver to do `action`.
     pub(crate) fn push(&mut self, action: Action) {
-        self.run.actions.push_back(action);
+        self.run.push(action);
     }
 
     /// Sends `text` to the visitor (cut to the chat limit; nothing if it is blank).

@@ -1096,7 +1096,11 @@ fn a_run_resumed_from_its_snapshot_goes_on_as_if_never_stopped() {
             wanted.push(Action::StartTimer { at });
         }
         assert_eq!(rearm, wanted, "stopped before input {stop}");
-        assert_eq!(resumed.snapshot(), run.snapshot(), "stopped before {stop}");
+        // The same state, but for the numbers the re-arming actions took.
+        let mut same = resumed.snapshot();
+        assert_eq!(same.numbered, run.snapshot().numbered + rearm.len() as u64);
+        same.numbered = run.snapshot().numbered;
+        assert_eq!(same, run.snapshot(), "stopped before {stop}");
         for (i, (secs, input)) in script.iter().enumerate().skip(stop) {
             let got = feed(&mut resumed, at(MON_9, *secs), input.clone());
             assert_eq!(got, expected[i], "stopped before {stop}, input {i}");
@@ -1106,6 +1110,109 @@ fn a_run_resumed_from_its_snapshot_goes_on_as_if_never_stopped() {
         assert_eq!(resumed.end(), straight.end());
         assert_eq!(resumed.priority(), straight.priority());
     }
+}
+
+/// The driver stores the snapshot after an input and before it carries out the input's
+/// actions; stopped anywhere among them, the resumed run hands out every one of them
+/// again, with the numbers they had, then goes on as the straight run does.
+#[test]
+fn actions_not_carried_out_before_a_stop_are_handed_out_again_with_their_numbers() {
+    let text = r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "message"
+        text = "hi"
+        [[workflow.step]]
+        activity = "delay"
+        seconds = 30
+        [[workflow.step]]
+        activity = "message"
+        text = "after"
+        [[workflow.step]]
+        activity = "message"
+        text = "and more"
+        [[workflow.step]]
+        activity = "queue_task"
+        [[workflow.step]]
+        label = "wait"
+        activity = "delay"
+        seconds = 600
+        next = "wait"
+    "#;
+    let numbered = |run: &mut WorkflowRun| {
+        std::iter::from_fn(|| run.poll_action().map(|a| (run.action_number(), a)))
+            .collect::<Vec<_>>()
+    };
+    let (mut straight, first) = start(text, &[], MON_9);
+    assert_eq!(first, [say("hi"), Action::StartTimer { at: at(MON_9, 30) }]);
+    straight.handle(at(MON_9, 30), Input::TimerFired);
+    let stored = straight.snapshot();
+    let expected = numbered(&mut straight);
+    assert_eq!(
+        expected.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [3, 4, 5, 6]
+    );
+    assert_eq!(expected[0].1, say("after"));
+    assert_eq!(expected[1].1, say("and more"));
+
+    for carried_out in 0..expected.len() {
+        // What the driver carried out before the stop does not matter: it resumes from
+        // what it stored before the first.
+        let json = serde_json::to_string(&stored).expect("encode");
+        let snapshot: RunSnapshot = serde_json::from_str(&json).expect("decode");
+        let mut resumed =
+            WorkflowRun::resume(Arc::clone(straight.workflow()), snapshot, at(MON_9, 31))
+                .expect("resumes");
+        let again = numbered(&mut resumed);
+        // Every action again, with its number, but the timer of the new wait: it is set
+        // up again from the wait, after the stored actions.
+        let wanted: Vec<_> = expected
+            .iter()
+            .filter(|(_, a)| !matches!(a, Action::StartTimer { .. }))
+            .cloned()
+            .collect();
+        assert_eq!(
+            again[..wanted.len()],
+            wanted[..],
+            "stopped after {carried_out}"
+        );
+        assert!(
+            matches!(
+                again[wanted.len()..],
+                [(_, Action::Queue { .. }), (_, Action::StartTimer { .. })]
+            ),
+            "{again:?}"
+        );
+        assert_eq!(resumed.path(), straight.path());
+    }
+}
+
+/// A run that ended with actions left (a Transfer not carried out) resumes to carry
+/// them out; once they are, its snapshot is of an ended run.
+#[test]
+fn an_end_whose_actions_were_not_carried_out_is_resumed_to_carry_them_out() {
+    let mut run = WorkflowRun::new(
+        workflow(
+            r#"
+            [[workflow]]
+            name = "w"
+            [[workflow.step]]
+            activity = "transfer"
+            service = "sales"
+            "#,
+        ),
+        Params::new(),
+    );
+    run.handle(MON_9, Input::Started);
+    let stored = run.snapshot();
+    let straight = drain(&mut run);
+    assert!(matches!(straight.last(), Some(Action::Done { .. })));
+    let mut resumed =
+        WorkflowRun::resume(Arc::clone(run.workflow()), stored, at(MON_9, 5)).expect("resumes");
+    assert_eq!(drain(&mut resumed), straight);
+    assert_eq!(resumed.end(), run.end());
+    assert!(WorkflowRun::resume(Arc::clone(run.workflow()), resumed.snapshot(), MON_9).is_err());
 }
 
 #[test]

@@ -47,6 +47,39 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `binary serve --config <config>` and waits until it listens.
     pub async fn start(binary: impl AsRef<Path>, config: &Path) -> Self {
+        Self::start_with(binary, config, None).await
+    }
+
+    /// As [`start`](Self::start), with the process set to abort at a crash point
+    /// (`INTERACT_CRASH_AT`, see `interact_server::crash`): `point` or `point:n`. Wait for
+    /// the abort with [`crashed`](Self::crashed); [`restart`](Self::restart) starts it
+    /// again without the crash point.
+    pub async fn start_crashing_at(binary: impl AsRef<Path>, config: &Path, point: &str) -> Self {
+        Self::start_with(binary, config, Some(point)).await
+    }
+
+    /// Waits (at most `within`) until the process has exited on its own; panics if it
+    /// has not.
+    pub async fn crashed(&mut self, within: Duration) {
+        let since = std::time::Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(
+                        !status.success(),
+                        "the server exited normally, not by a crash"
+                    );
+                    return;
+                }
+                Ok(None) if since.elapsed() < within => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => panic!("the server did not crash within {within:?}: {other:?}"),
+            }
+        }
+    }
+
+    async fn start_with(binary: impl AsRef<Path>, config: &Path, crash_at: Option<&str>) -> Self {
         let binary = binary.as_ref().to_owned();
         let echo = std::env::var_os("RUST_LOG").is_some();
         let mut cmd = Command::new(&binary);
@@ -57,6 +90,9 @@ impl ServerProcess {
             .stderr(Stdio::piped());
         if !echo {
             cmd.env("RUST_LOG", "warn");
+        }
+        if let Some(point) = crash_at {
+            cmd.env("INTERACT_CRASH_AT", point);
         }
         let mut child = cmd
             .spawn()

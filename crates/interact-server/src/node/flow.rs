@@ -94,26 +94,36 @@ pub async fn feed(state: &AppState, handle: &SessionHandle, live: &mut LiveSessi
     carry_out(state, handle, live, run, Some(before)).await;
 }
 
-/// Carries out the run's actions, then keeps the run (storing its state if it differs
-/// from `before`) or, once it is done or the session ended, drops it and its stored
-/// state.
+/// Carries out the run's actions, then keeps the run or, once it is done or the session
+/// ended, drops it and its stored state.
+///
+/// The run's state is stored (when it differs from `saved`, what is stored already)
+/// before its actions are carried out, with the actions, and again after them: a crash
+/// in between resumes the run with the actions still to do, which are carried out again.
+/// Repeats are harmless: a message's id is its action's number, so it is stored once;
+/// queueing, a priority, leaving the queue and a transfer are the same when done twice.
 async fn carry_out(
     state: &AppState,
     handle: &SessionHandle,
     live: &mut LiveSession,
     mut run: WorkflowRun,
-    before: Option<RunSnapshot>,
+    mut saved: Option<RunSnapshot>,
 ) {
     let mut keep = true;
+    save_changes(state, live, &run, &mut saved).await;
     while let Some(action) = run.poll_action() {
         record_steps(state, live, &run).await;
+        let number = Some(run.action_number());
         match action {
-            Action::SendMessage { text } => system_message(state, live, text).await,
-            Action::AskVisitor { question } => system_message(state, live, question).await,
+            Action::SendMessage { text } => system_message(state, live, number, text).await,
+            Action::AskVisitor { question } => {
+                system_message(state, live, number, question).await;
+            }
             Action::StartTimer { at } => start_timer(state, handle, live, at),
             Action::QueryAgents => {
                 let (available, busy) = state.hub.agent_counts(&live.record.target);
                 run.handle(state.now(), Input::AgentsAvailable { available, busy });
+                save_changes(state, live, &run, &mut saved).await;
             }
             Action::Queue { priority } => {
                 // A run resumed after a restart queues again: in the queue since it first
@@ -150,10 +160,7 @@ async fn carry_out(
     }
     record_steps(state, live, &run).await;
     if keep && !live.log.is_ended() {
-        let snapshot = run.snapshot();
-        if before.as_ref() != Some(&snapshot) {
-            save(state, live, &run, &snapshot).await;
-        }
+        save_changes(state, live, &run, &mut saved).await;
         live.run = Some(run);
     } else {
         if let Some(t) = live.timer.take() {
@@ -166,10 +173,42 @@ async fn carry_out(
     }
 }
 
+/// Stores the run's state if it differs from `saved` (and then remembers it there).
+async fn save_changes(
+    state: &AppState,
+    live: &LiveSession,
+    run: &WorkflowRun,
+    saved: &mut Option<RunSnapshot>,
+) {
+    let snapshot = run.snapshot();
+    if saved.as_ref() != Some(&snapshot) {
+        save(state, live, run, &snapshot).await;
+        *saved = Some(snapshot);
+    }
+}
+
+/// A run's state as stored: the run's snapshot and how much of the session's log it has
+/// heard (every visitor message up to that `seq`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRun {
+    #[serde(flatten)]
+    run: RunSnapshot,
+    /// Absent in states stored before it was: such a run counts as having heard all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heard_through: Option<u64>,
+}
+
 /// Stores the run's state, so that it resumes after a restart. A failure is logged: the
 /// session goes on, and after a restart resumes from the state stored before.
+///
+/// The run has heard every visitor message in the log by now: each is fed to the run
+/// under the session's lock right after it is stored, and this runs under that lock.
 async fn save(state: &AppState, live: &LiveSession, run: &WorkflowRun, snapshot: &RunSnapshot) {
-    let json = match serde_json::to_string(snapshot) {
+    let stored = StoredRun {
+        run: snapshot.clone(),
+        heard_through: Some(live.log.head().0),
+    };
+    let json = match serde_json::to_string(&stored) {
         Ok(j) => j,
         Err(e) => {
             tracing::warn!(session = %live.record.id, error = %e, "encoding the workflow run failed");
@@ -215,13 +254,37 @@ pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRu
         cannot_continue(state, &mut live).await;
         return;
     };
-    let run = serde_json::from_str::<RunSnapshot>(&stored.state)
+    let run = serde_json::from_str::<StoredRun>(&stored.state)
         .map_err(|e| e.to_string())
-        .and_then(|s| WorkflowRun::resume(workflow, s, state.now()).map_err(|e| e.to_string()));
+        .and_then(|s| {
+            let heard = s.heard_through;
+            WorkflowRun::resume(workflow, s.run, state.now())
+                .map(|run| (run, heard))
+                .map_err(|e| e.to_string())
+        });
     match run {
-        Ok(run) => {
+        Ok((mut run, heard)) => {
             tracing::info!(session = %id, workflow = %stored.workflow, "workflow run resumed");
             live.steps_recorded = run.path().len();
+            // What the visitor wrote after the state was stored (a crash came before the
+            // run heard it), in order.
+            let heard = heard.map_or(live.log.head(), interact_sdk::ids::Seq);
+            let unheard: Vec<String> = live
+                .log
+                .events_after(heard)
+                .iter()
+                .filter_map(|ev| match &ev.event {
+                    SessionEvent::Message {
+                        from: Party::Visitor,
+                        text,
+                        ..
+                    } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect();
+            for text in unheard {
+                run.handle(state.now(), Input::VisitorMessage(text));
+            }
             carry_out(state, handle, &mut live, run, None).await;
         }
         Err(e) => {
@@ -234,7 +297,7 @@ pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRu
 /// Ends a session whose workflow cannot go on: a message to the visitor, the outcome
 /// `failed`, an `ended` event with the reason `failed`.
 async fn cannot_continue(state: &AppState, live: &mut LiveSession) {
-    system_message(state, live, CANNOT_CONTINUE.to_owned()).await;
+    system_message(state, live, None, CANNOT_CONTINUE.to_owned()).await;
     end_failed(state, live).await;
 }
 
@@ -304,8 +367,15 @@ async fn append(state: &AppState, live: &mut LiveSession, event: SessionEvent) -
     }
 }
 
-/// A message of the service to the visitor.
-async fn system_message(state: &AppState, live: &mut LiveSession, text: String) {
+/// A message of the service to the visitor: the message of the run's action `number`
+/// (stored once: a resumed run that carries the action out again finds it), or one of
+/// its own.
+async fn system_message(
+    state: &AppState,
+    live: &mut LiveSession,
+    number: Option<u64>,
+    text: String,
+) {
     let author = match &live.record.target {
         TargetRef::Service(s) => state
             .tenant
@@ -314,11 +384,18 @@ async fn system_message(state: &AppState, live: &mut LiveSession, text: String) 
             .map(|s| s.config.display_name.clone()),
         TargetRef::User(_) => None,
     };
-    let id = format!("wf-{}", live.log.head().next().0);
+    let id = match number {
+        Some(n) => format!("wf-a{n}"),
+        None => format!("wf-{}", live.log.head().next().0),
+    };
     let Ok(id) = MessageId::new(id) else {
         return;
     };
-    append(
+    if live.log.message_seq(Party::System, &id).is_some() {
+        tracing::debug!(session = %live.record.id, %id, "the workflow's message is stored already");
+        return;
+    }
+    let stored = append(
         state,
         live,
         SessionEvent::Message {
@@ -329,6 +406,9 @@ async fn system_message(state: &AppState, live: &mut LiveSession, text: String) 
         },
     )
     .await;
+    if stored && number.is_some() {
+        crate::crash::point("workflow.message_stored");
+    }
 }
 
 /// Hands the waiting session to another service's queue.

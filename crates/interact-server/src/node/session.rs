@@ -402,6 +402,7 @@ pub async fn create(
             id: interact_sdk::ids::MessageId::new(start_id)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             text,
+            after: None,
         };
         if let Ok(effects) = log.handle(at, Party::Visitor, &frame) {
             events.extend(effects.into_iter().filter_map(|e| match e {
@@ -1017,6 +1018,14 @@ async fn handle_frame_once(
             );
             return false;
         }
+        // A message whose predecessor has not arrived waits for it (and costs no rate).
+        if !l.log.is_ended()
+            && let Some(e) = l.log.out_of_order(party, &frame)
+        {
+            state.metrics.reject("message_out_of_order");
+            conn.send(&ServerFrame::Error(e));
+            return false;
+        }
         // Messages are limited per session and party as well as per connection, so that
         // reconnecting (or a second tab) does not buy a fresh burst; a resend of a stored
         // message is only acknowledged again and costs nothing.
@@ -1063,6 +1072,7 @@ async fn handle_frame_once(
                     return true;
                 }
                 if stored && let Some(input @ Input::VisitorMessage(_)) = input {
+                    crate::crash::point("session.visitor_message_stored");
                     crate::node::flow::feed(state, &live, &mut l, input).await;
                     fed = true;
                 }

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Behaviour, Target, opt};
 use crate::run::{Action, Cx, Event, Flow, HttpRequest, Wait};
 use crate::template::{Escape, Params, Template, is_valid_name, json_param, render_json};
 
 /// HTTP method of a Web Request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     /// GET
