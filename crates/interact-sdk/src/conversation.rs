@@ -75,11 +75,14 @@ impl Conversation {
         self.addressed.then(|| self.session.clone())
     }
 
-    pub(crate) fn frame_send(&self, id: MessageId, text: String) -> ClientFrame {
+    /// The `send` of message `p`, which comes after `before` (the message ahead of it in
+    /// the outbox, if any: not acknowledged yet).
+    fn frame_send(&self, p: &Pending, before: Option<&Pending>) -> ClientFrame {
         ClientFrame::Send {
             session: self.target(),
-            id,
-            text,
+            id: p.id.clone(),
+            text: p.text.clone(),
+            after: before.map(|b| b.id.clone()),
         }
     }
 
@@ -115,9 +118,8 @@ impl Conversation {
             sent_at: None,
         };
         if online {
-            out.push_back(Output::Transmit(encode(
-                &self.frame_send(p.id.clone(), p.text.clone()),
-            )));
+            let frame = self.frame_send(&p, self.outbox.back());
+            out.push_back(Output::Transmit(encode(&frame)));
             p.sent_at = Some(now);
         }
         self.emit(
@@ -133,14 +135,11 @@ impl Conversation {
 
     /// After a (re)connect: send again every message not yet acknowledged, in order.
     pub(crate) fn resend_all(&mut self, now: Instant, out: &mut VecDeque<Output>) {
-        for p in &mut self.outbox {
-            let frame = ClientFrame::Send {
-                session: self.addressed.then(|| self.session.clone()),
-                id: p.id.clone(),
-                text: p.text.clone(),
-            };
+        for i in 0..self.outbox.len() {
+            let before = i.checked_sub(1).and_then(|b| self.outbox.get(b));
+            let frame = self.frame_send(&self.outbox[i], before);
             out.push_back(Output::Transmit(encode(&frame)));
-            p.sent_at = Some(now);
+            self.outbox[i].sent_at = Some(now);
         }
         if self.known_head > self.last || !self.buffer.is_empty() {
             self.gap_since.get_or_insert(now);
@@ -430,16 +429,15 @@ impl Conversation {
             // Ask again if the gap is still there after another timeout.
             self.gap_since = Some(now);
         }
-        let target = self.target();
-        for p in &mut self.outbox {
-            if p.sent_at.is_none_or(|t| now >= t + ACK_TIMEOUT) {
-                let frame = ClientFrame::Send {
-                    session: target.clone(),
-                    id: p.id.clone(),
-                    text: p.text.clone(),
-                };
+        for i in 0..self.outbox.len() {
+            if self.outbox[i]
+                .sent_at
+                .is_none_or(|t| now >= t + ACK_TIMEOUT)
+            {
+                let before = i.checked_sub(1).and_then(|b| self.outbox.get(b));
+                let frame = self.frame_send(&self.outbox[i], before);
                 out.push_back(Output::Transmit(encode(&frame)));
-                p.sent_at = Some(now);
+                self.outbox[i].sent_at = Some(now);
             }
         }
     }

@@ -302,6 +302,9 @@ impl SessionLog {
         if self.ended && !matches!(frame, ClientFrame::Sync { .. } | ClientFrame::Typing { .. }) {
             return Err(self.error(ErrorCode::SessionEnded, "the session has ended", msg_id));
         }
+        if let Some(e) = self.out_of_order(from, frame) {
+            return Err(e);
+        }
         match frame {
             ClientFrame::Send { id, text, .. } => self.send(at, from, id, text),
             ClientFrame::Typing { active, .. } => Ok(if self.ended {
@@ -326,6 +329,28 @@ impl SessionLog {
             ClientFrame::Call { signal, .. } => self.call(at, from, signal),
             _ => Err(self.error(ErrorCode::NotAllowed, "not a session frame", None)),
         }
+    }
+
+    /// The refusal of a `send` of `from` whose `after` (the sender's message it comes
+    /// after) is not stored: `rate_limited`, so that the client sends it again after that
+    /// one. `None` for every other frame.
+    pub fn out_of_order(&self, from: Party, frame: &ClientFrame) -> Option<ErrorFrame> {
+        let ClientFrame::Send {
+            id,
+            after: Some(after),
+            ..
+        } = frame
+        else {
+            return None;
+        };
+        if self.stored(from, after).is_some() || self.stored(from, id).is_some() {
+            return None;
+        }
+        Some(self.error(
+            ErrorCode::RateLimited,
+            "the message this one comes after has not arrived yet; send them again in order",
+            Some(id),
+        ))
     }
 
     fn appended(&mut self, at: UnixMillis, event: SessionEvent) -> Result<Vec<Effect>, ErrorFrame> {
@@ -512,7 +537,51 @@ mod tests {
             session: None,
             id: MessageId::new(id).expect("valid"),
             text: text.into(),
+            after: None,
         }
+    }
+
+    fn send_after(id: &str, after: &str) -> ClientFrame {
+        ClientFrame::Send {
+            session: None,
+            id: MessageId::new(id).expect("valid"),
+            text: id.into(),
+            after: Some(MessageId::new(after).expect("valid")),
+        }
+    }
+
+    #[test]
+    fn a_message_whose_predecessor_is_missing_waits_for_it() {
+        let mut l = log();
+        let e = l
+            .handle(UnixMillis(1), Party::Agent, &send_after("m2", "m1"))
+            .expect_err("m1 is not stored");
+        assert_eq!(e.code, ErrorCode::RateLimited);
+        assert_eq!(e.id, Some(MessageId::new("m2").expect("valid")));
+        assert_eq!(l.head(), Seq(0), "nothing stored");
+        // The visitor's m1 is not the agent's.
+        l.handle(UnixMillis(2), Party::Visitor, &send("m1", "v"))
+            .expect("stored");
+        assert!(
+            l.handle(UnixMillis(3), Party::Agent, &send_after("m2", "m1"))
+                .is_err()
+        );
+        l.handle(UnixMillis(4), Party::Agent, &send("m1", "a"))
+            .expect("stored");
+        l.handle(UnixMillis(5), Party::Agent, &send_after("m2", "m1"))
+            .expect("stored after m1");
+        assert_eq!(
+            l.message_seq(Party::Agent, &MessageId::new("m2").expect("valid")),
+            Some(Seq(3))
+        );
+        // A resend of a stored message is acknowledged again whatever it names.
+        let again = l
+            .handle(UnixMillis(6), Party::Agent, &send_after("m2", "gone"))
+            .expect("acknowledged");
+        assert!(matches!(
+            again[..],
+            [Effect::Reply(ServerFrame::Ack { seq: Seq(3), .. })]
+        ));
     }
 
     #[test]

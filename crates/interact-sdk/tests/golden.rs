@@ -287,6 +287,7 @@ fn client_send_case() -> Case<ClientFrame> {
             session: None,
             id: mid(VISITOR_MSG),
             text: "It was shipped on Monday.".into(),
+            after: None,
         },
         r#"{"type":"send","id":"me5d46330166ae111-2","text":"It was shipped on Monday."}"#,
     )
@@ -298,6 +299,7 @@ fn client_send_agent_case() -> Case<ClientFrame> {
             session: Some(sid(SESSION)),
             id: mid(AGENT_MSG),
             text: "Hello Ann,\nlet me check.".into(),
+            after: None,
         },
         r#"{"type":"send","session":"s_7Hq2NcX9vR4mKp1ZtY8wLb","id":"m0f3a9c47b2e1d805-1","text":"Hello Ann,\nlet me check."}"#,
     )
@@ -1596,7 +1598,8 @@ fn unknown_fields_and_nulls_are_tolerated() {
         ClientFrame::Send {
             session: None,
             id: mid("m1"),
-            text: "hi".into()
+            text: "hi".into(),
+            after: None,
         }
     );
     let f = decode_server(r#"{"type":"welcome","protocol":1,"config":null,"motd":"hi"}"#)

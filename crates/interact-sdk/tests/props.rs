@@ -28,7 +28,7 @@ proptest! {
     #[test]
     fn send_frames_round_trip(id in message_id(), text in any::<String>(), agent in any::<bool>()) {
         let session = agent.then(|| SessionId::new("s-1").expect("valid"));
-        let frame = ClientFrame::Send { session, id, text };
+        let frame = ClientFrame::Send { session, id, text, after: None };
         let json = encode(&frame);
         prop_assert_eq!(decode_client(&json).expect("own output decodes"), frame);
     }
@@ -60,7 +60,7 @@ proptest! {
         for (n, (id, agent)) in ops.into_iter().enumerate() {
             let from = if agent { Party::Agent } else { Party::Visitor };
             let id = MessageId::new(format!("m{id}")).expect("valid");
-            let frame = ClientFrame::Send { session: None, id: id.clone(), text: format!("text {n}") };
+            let frame = ClientFrame::Send { session: None, id: id.clone(), text: format!("text {n}"), after: None };
             let effects = log.handle(UnixMillis(n as u64), from, &frame).expect("valid send");
             let acked = effects.iter().find_map(|e| match e {
                 Effect::Reply(ServerFrame::Ack { seq, .. }) => Some(*seq),

@@ -50,6 +50,7 @@ fn main() {
             session: None,
             id: MessageId::new(format!("m{n}")).expect("valid"),
             text: format!("{n:x>text$}"),
+            after: None,
         };
         log.handle(
             UnixMillis(1_700_000_000_000 + n as u64),

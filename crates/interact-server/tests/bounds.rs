@@ -65,6 +65,7 @@ async fn send_many(v: &mut Client, prefix: &str, n: usize, size: usize) {
             session: None,
             id: mid(&format!("{prefix}-{i}")),
             text: format!("{i:x>size$}"),
+            after: None,
         })
         .await;
     }
@@ -330,6 +331,7 @@ async fn a_client_that_does_not_read_is_closed_with_4010_and_loses_nothing() {
                         id: mid(&format!("a-{i}")),
                         // 4,000 characters (not spaces: they would be trimmed).
                         text: format!("{i:x>4000}"),
+                        after: None,
                     })
                     .into(),
                 ))
@@ -464,6 +466,7 @@ async fn resume_tokens_expire_and_ended_sessions_are_read_only_for_a_while() {
         session: None,
         id: mid("late"),
         text: "hello again".into(),
+        after: None,
     })
     .await;
     let e = v.recv().await;
@@ -599,6 +602,7 @@ async fn ended_sessions_leave_memory_and_sessions_are_capped() {
             session: None,
             id: id.clone(),
             text: "x".into(),
+            after: None,
         })
         .await;
         let frames = v

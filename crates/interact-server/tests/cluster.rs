@@ -315,6 +315,7 @@ async fn pump_into(
                 session: Some(session.clone()),
                 id: mid(&format!("{prefix}{next}")),
                 text: format!("{prefix}{next}"),
+                after: None,
             })
             .await;
             next += 1;
@@ -448,6 +449,7 @@ async fn the_node_that_owns_a_chat_is_killed_mid_chat_and_nothing_acknowledged_i
                 session: Some(session.clone()),
                 id: mid(&format!("v{i}")),
                 text: format!("v{i}"),
+                after: None,
             })
             .await;
     }

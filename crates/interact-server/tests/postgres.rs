@@ -49,6 +49,7 @@ async fn a_chat_on_postgres_survives_a_restart() {
                 session: None,
                 id: mid(&format!("v-{n}")),
                 text: format!("visitor {n}"),
+                after: None,
             })
             .await;
         visitor
@@ -97,6 +98,7 @@ async fn a_chat_on_postgres_survives_a_restart() {
             session: None,
             id: mid("v-after"),
             text: "after the restart".into(),
+            after: None,
         })
         .await;
     let acks = visitor

@@ -266,6 +266,7 @@ async fn one_chat(addr: SocketAddr, n: usize) {
             session: None,
             id: mid(&format!("m-{n}-{i}")),
             text: text(i),
+            after: None,
         })
         .await;
     }

@@ -149,6 +149,7 @@ async fn workflow_greets_asks_then_queues_for_an_agent() {
             session: None,
             id: mid("m1"),
             text: "12345".into(),
+            after: None,
         })
         .await;
     visitor
@@ -535,6 +536,7 @@ async fn a_workflow_run_survives_a_restart() {
             session: None,
             id: mid("m1"),
             text: "12345".into(),
+            after: None,
         })
         .await;
     visitor

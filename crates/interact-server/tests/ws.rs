@@ -108,6 +108,7 @@ async fn full_chat_between_visitor_and_agent() {
             session: None,
             id: mid("v-1"),
             text: "<script>alert(1)</script>".into(),
+            after: None,
         })
         .await;
     let acks = visitor
@@ -131,6 +132,7 @@ async fn full_chat_between_visitor_and_agent() {
             session: None,
             id: mid("v-1"),
             text: "<script>alert(1)</script>".into(),
+            after: None,
         })
         .await;
     let again = visitor
@@ -143,6 +145,7 @@ async fn full_chat_between_visitor_and_agent() {
             session: Some(session.clone()),
             id: mid("a-1"),
             text: "How can I help?".into(),
+            after: None,
         })
         .await;
     let frames = visitor.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { from: Party::Agent, .. }))).await;
@@ -447,6 +450,7 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
         session: None,
         id: mid("long"),
         text: "x".repeat(5000),
+        after: None,
     })
     .await;
     v.recv_until(|f| matches!(f, ServerFrame::Error(e) if e.code == ErrorCode::InvalidField))
@@ -673,6 +677,7 @@ async fn messages_are_limited_per_session_across_connections() {
                     session: None,
                     id: id.clone(),
                     text: "hello".into(),
+                    after: None,
                 })
                 .await;
             let frames = visitor
@@ -740,6 +745,7 @@ async fn messages_are_limited_per_session_across_connections() {
             session: Some(session.clone()),
             id: mid("a-1"),
             text: "How can I help?".into(),
+            after: None,
         })
         .await;
     agent
@@ -816,6 +822,7 @@ async fn session_frames_need_the_connections_own_session() {
         session: None,
         id: mid("m-early"),
         text: "hello?".into(),
+        after: None,
     })
     .await;
     let e = v.recv().await;
@@ -830,6 +837,7 @@ async fn session_frames_need_the_connections_own_session() {
         session: Some(other),
         id: mid("m-2"),
         text: "hi".into(),
+        after: None,
     })
     .await;
     let frames = v.recv_until(|f| matches!(f, ServerFrame::Error(_))).await;

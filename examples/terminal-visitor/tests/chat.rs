@@ -172,6 +172,7 @@ async fn chat_with_an_agent_through_the_server() {
             session: Some(session.clone()),
             id: MessageId::new("agent-raw").expect("id"),
             text: "\u{1b}[2J\u{1b}[1;1Hyou have been pwned".into(),
+            after: None,
         })
         .await;
     let refused = agent
@@ -188,6 +189,7 @@ async fn chat_with_an_agent_through_the_server() {
             session: Some(session.clone()),
             id: MessageId::new("agent-1").expect("id"),
             text: reply.into(),
+            after: None,
         })
         .await;
     term.expect(&format!(

@@ -167,6 +167,7 @@ impl AgentClient {
             session: Some(session.clone()),
             id: id.clone(),
             text: text.into(),
+            after: None,
         })
         .await;
         // Stored (acknowledged), or refused: the test must know which.

@@ -89,6 +89,7 @@ impl VisitorClient {
             session: None,
             id: id.clone(),
             text: text.into(),
+            after: None,
         })
         .await;
         self.until(

@@ -101,6 +101,13 @@ pub enum ClientFrame {
         id: MessageId,
         /// The text, at most 4000 characters.
         text: String,
+        /// The sender's message this one comes after, if that one is not acknowledged
+        /// yet: the server stores this one only once that one is stored, and otherwise
+        /// refuses it as over the rate (`rate_limited`), to be sent again with it. So a
+        /// party's messages are stored in the order it wrote them, whichever node or
+        /// connection each one reaches first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<MessageId>,
     },
     /// Typing indicator; not stored, not replayed.
     Typing {

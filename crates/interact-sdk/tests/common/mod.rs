@@ -349,6 +349,7 @@ impl Server {
                         session: None,
                         id: id.clone(),
                         text,
+                        after: None,
                     };
                     log.handle(at, Party::Visitor, &first)
                         .expect("first message");

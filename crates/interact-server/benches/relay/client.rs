@@ -360,6 +360,7 @@ pub(crate) async fn exchange(pair: &mut Pair, since: Instant) -> Result<Duration
         session: None,
         id: MessageId::new(id.clone())?,
         text,
+        after: None,
     };
     let done = async {
         pair.ws.send(Message::Text(encode(&frame).into())).await?;
