@@ -61,6 +61,24 @@ impl Distributor {
             .is_some_and(|t| matches!(t.state, State::Offered { agent, .. } if Some(&agent) == a))
     }
 
+    /// Every open offer: the session, the agent it is offered to and when it lapses, by
+    /// lapse time.
+    pub fn open_offers(&self) -> Vec<(SessionId, UserId, UnixMillis)> {
+        self.offers
+            .iter()
+            .filter_map(
+                |(expires_at, session)| match self.tasks.get(session)?.state {
+                    State::Offered { agent, .. } => Some((
+                        session.clone(),
+                        self.agents[agent as usize].id.clone(),
+                        *expires_at,
+                    )),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+
     /// The open offers to `agent`: each session and when its offer lapses (to send them
     /// again to a connection the agent opened since).
     pub fn offers_to(&self, agent: &str) -> Vec<(SessionId, UnixMillis)> {

@@ -221,8 +221,15 @@ impl Agent {
                     self.transmit(now, &accept);
                     return Ok(());
                 }
-                self.offers.insert(offer.session.clone(), offer.clone());
-                self.emit(Event::Offered(offer));
+                // A repeat of an open offer (a server sends one again when it may have
+                // been lost) is the same offer: told once.
+                if self
+                    .offers
+                    .insert(offer.session.clone(), offer.clone())
+                    .is_none_or(|before| before != offer)
+                {
+                    self.emit(Event::Offered(offer));
+                }
             }
             ServerFrame::OfferWithdrawn { session } if self.offers.remove(&session).is_some() => {
                 self.emit(Event::OfferWithdrawn(session));

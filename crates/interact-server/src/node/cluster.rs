@@ -24,7 +24,7 @@
 //!   about a heartbeat. Followers learn who can take chats from the leader's
 //!   [`Availability`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -784,6 +784,7 @@ pub async fn run(
     } = subs;
     let mut beat = tokio::time::interval(HEARTBEAT);
     let mut last_sweep = Instant::now();
+    let mut offers_before = HashSet::new();
     loop {
         tokio::select! {
             Some(msg) = deliveries.next() => {
@@ -864,6 +865,7 @@ pub async fn run(
                 if c.is_leading() && last_sweep.elapsed() >= SWEEP_ORPHANS {
                     last_sweep = Instant::now();
                     adopt_orphans(&state, &c).await;
+                    offer_again(&state, &mut offers_before);
                 }
             }
         }
@@ -942,6 +944,32 @@ async fn adopt_orphans(state: &AppState, c: &Cluster) {
             let _ = crate::node::session::get(state, &record.id).await;
         }
     }
+}
+
+/// The leader sends again every offer that was open at its last sweep too: an offer's
+/// frame may have been lost on the bus, and the agent, who never saw it, would leave the
+/// chat waiting until the offer lapsed. The agent's client takes a repeat as the offer it
+/// has. `before` holds the offers open at the last sweep.
+fn offer_again(state: &AppState, before: &mut HashSet<(SessionId, String)>) {
+    let open = state.hub.open_offers();
+    let mut now_open = HashSet::with_capacity(open.len());
+    for (session, agent, expires_at) in open {
+        let key = (session, agent);
+        if before.contains(&key) {
+            let work = ToOwner::Offer {
+                session: key.0.clone(),
+                agent: key.1.clone(),
+                expires_at,
+                again: true,
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                crate::node::session::at_owner(&state, work).await;
+            });
+        }
+        now_open.insert(key);
+    }
+    *before = now_open;
 }
 
 /// The router's lock: held by one node at a time.

@@ -1118,6 +1118,16 @@ impl Hub {
         self.lock().distributor.offers_to(agent)
     }
 
+    /// Every open offer: session, agent, when it lapses.
+    pub fn open_offers(&self) -> Vec<(SessionId, String, UnixMillis)> {
+        self.lock()
+            .distributor
+            .open_offers()
+            .into_iter()
+            .map(|(s, a, at)| (s, a.to_string(), at))
+            .collect()
+    }
+
     /// Whether `session` is currently offered to `agent`.
     pub fn is_offered_to(&self, session: &SessionId, agent: &str) -> bool {
         self.lock().distributor.is_offered_to(session, agent)
