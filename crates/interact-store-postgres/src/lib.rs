@@ -208,4 +208,10 @@ impl PgStore {
     }
 }
 
-interact_store_sql::sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
+interact_store_sql::sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    write_transaction = "BEGIN",
+    claim_lock = "FOR UPDATE SKIP LOCKED",
+);

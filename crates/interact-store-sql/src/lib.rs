@@ -4,8 +4,10 @@
 //! with `$n` placeholders, written once in [`sql_store!`]), the stored forms of times and
 //! JSON values, how a database error becomes a [`StoreError`], and the append queue of
 //! group commit ([`AppendJob`], with the fencing of its jobs: [`fenced_out`]). Each backend
-//! keeps what differs: opening the database, its migrations, and the statements that
-//! write a group of appends (and read the leases of its fenced ones).
+//! keeps what differs: opening the database, its migrations, the statements that write a
+//! group of appends (and read the leases of its fenced ones), and the two SQL fragments
+//! [`sql_store!`] takes (how a transaction that reads then writes begins, and how a claim
+//! of webhook deliveries locks the rows it takes).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -170,6 +172,13 @@ pub const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, 
      visitor_email, consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
      visitor_seen_at";
 
+/// The columns of a webhook delivery row, in the order the queries select them.
+pub const DELIVERY_COLUMNS: &str = "id, webhook, event, body, created_at, attempts, next_at, \
+     last_status, last_error, delivered_at";
+
+/// Most ids bound in one `IN (...)` list (far below SQLite's and PostgreSQL's limits).
+pub const MAX_IDS: usize = 512;
+
 /// A bound value of a query built at run time.
 #[derive(Clone, Debug)]
 pub enum Param {
@@ -193,9 +202,22 @@ pub fn placeholders(first: usize, n: usize) -> String {
 /// `sqlx::Pool<$db>`) and `appends` (a `tokio::sync::mpsc::Sender<`[`AppendJob`]`>`,
 /// drained by the backend's group commit), and `$db` must take every statement here as it
 /// is (portable SQL, `$n` placeholders).
+///
+/// What differs between the backends is given as two SQL fragments:
+/// - `write_transaction`: the statement that begins a transaction that reads and then
+///   writes (SQLite: `BEGIN IMMEDIATE`, which takes the write lock at once, so that two
+///   such transactions queue rather than one failing at its first write; PostgreSQL:
+///   `BEGIN`);
+/// - `claim_lock`: what follows the `SELECT` of the deliveries a claim takes (PostgreSQL:
+///   `FOR UPDATE SKIP LOCKED`, so that concurrent claims take distinct rows; SQLite,
+///   which has no row locks and whose write transactions are serialized: nothing).
 #[macro_export]
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $row:ty) => {
+    (
+        $store:ident, $db:ty, $row:ty,
+        write_transaction = $begin:literal,
+        claim_lock = $claim_lock:literal $(,)?
+    ) => {
         const _: () = {
             use std::collections::HashMap;
             use std::str::FromStr;
@@ -208,14 +230,15 @@ macro_rules! sql_store {
             use $crate::__private::interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
             use $crate::__private::interact_sdk::time::UnixMillis;
             use $crate::__private::interact_store::{
-                EmbedCodeRecord, EncodedEvent, Epoch, LIFECYCLE_PREFIXES, ReportStore,
-                SessionRecord, Store, StoreError, TemplateRecord, WorkflowRunRecord,
+                Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
+                LIFECYCLE_PREFIXES, NewDelivery, ReportStore, SessionRecord, Store, StoreError,
+                TemplateRecord, WebhookRecord, WorkflowRunRecord,
             };
             use $crate::__private::sqlx::{self, Row as _};
             use $crate::__private::tokio::sync::oneshot;
             use $crate::{
-                AppendJob, Param, SESSION_COLUMNS, Sql as _, conflict, db, epoch, json,
-                ms, parse, placeholders,
+                AppendJob, DELIVERY_COLUMNS, MAX_IDS, Param, SESSION_COLUMNS, Sql as _,
+                conflict, db, epoch, json, ms, parse, placeholders,
             };
 
             impl $store {
@@ -282,6 +305,50 @@ macro_rules! sql_store {
                             .map_err(|e| corrupt(&e))?,
                         created_at: ms(row.try_get("created_at").sql()?),
                         ended,
+                    })
+                }
+
+                fn audit_row(row: &$row) -> Result<AuditEntry, StoreError> {
+                    Ok(AuditEntry {
+                        id: row.try_get("id").sql()?,
+                        at: ms(row.try_get("at").sql()?),
+                        actor: row.try_get("actor").sql()?,
+                        action: row.try_get("action").sql()?,
+                        target: row.try_get("target").sql()?,
+                        before: row.try_get("before").sql()?,
+                        after: row.try_get("after").sql()?,
+                    })
+                }
+
+                fn webhook_row(row: &$row) -> Result<WebhookRecord, StoreError> {
+                    Ok(WebhookRecord {
+                        id: row.try_get("id").sql()?,
+                        url: row.try_get("url").sql()?,
+                        secret: row.try_get("secret").sql()?,
+                        events: parse(&row.try_get::<String, _>("events").sql()?)?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                    })
+                }
+
+                fn delivery_row(row: &$row) -> Result<DeliveryRecord, StoreError> {
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    Ok(DeliveryRecord {
+                        id: row.try_get("id").sql()?,
+                        webhook: row.try_get("webhook").sql()?,
+                        event: row.try_get("event").sql()?,
+                        body: row.try_get("body").sql()?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                        attempts: u32::try_from(row.try_get::<i64, _>("attempts").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        next_at: row.try_get::<Option<i64>, _>("next_at").sql()?.map(ms),
+                        last_status: row
+                            .try_get::<Option<i64>, _>("last_status")
+                            .sql()?
+                            .map(u16::try_from)
+                            .transpose()
+                            .map_err(|e| corrupt(&e))?,
+                        last_error: row.try_get("last_error").sql()?,
+                        delivered_at: row.try_get::<Option<i64>, _>("delivered_at").sql()?.map(ms),
                     })
                 }
 
@@ -716,6 +783,208 @@ macro_rules! sql_store {
                         .await
                         .sql()?;
                     Ok(r.rows_affected())
+                }
+
+                async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
+                    sqlx::query_scalar(
+                        "INSERT INTO audit_log (at, actor, action, target, before, after) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(db(entry.at))
+                    .bind(&entry.actor)
+                    .bind(&entry.action)
+                    .bind(&entry.target)
+                    .bind(entry.before.as_deref())
+                    .bind(entry.after.as_deref())
+                    .fetch_one(&self.pool)
+                    .await
+                    .sql()
+                }
+
+                async fn audit_log(
+                    &self,
+                    before: Option<i64>,
+                    limit: u32,
+                ) -> Result<Vec<AuditEntry>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, at, actor, action, target, before, after FROM audit_log \
+                         WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                    )
+                    .bind(before.unwrap_or(i64::MAX))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::audit_row).collect()
+                }
+
+                async fn put_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO webhooks (id, url, secret, events, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (id) DO UPDATE SET url = excluded.url, \
+                         secret = excluded.secret, events = excluded.events, \
+                         created_at = excluded.created_at",
+                    )
+                    .bind(&w.id)
+                    .bind(&w.url)
+                    .bind(&w.secret)
+                    .bind(json(&w.events))
+                    .bind(db(w.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(())
+                }
+
+                async fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, url, secret, events, created_at FROM webhooks ORDER BY id",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::webhook_row).collect()
+                }
+
+                async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+                    // The foreign key cascades too; deleting the deliveries here does not
+                    // depend on it (SQLite enforces foreign keys only where enabled).
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    sqlx::query("DELETE FROM webhook_deliveries WHERE webhook = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .sql()?;
+                    let r = sqlx::query("DELETE FROM webhooks WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .sql()?;
+                    tx.commit().await.sql()?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<(), StoreError> {
+                    if deliveries.is_empty() {
+                        return Ok(());
+                    }
+                    // One transaction: a missing webhook (the foreign key) rolls back the
+                    // ones inserted before it.
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    for d in deliveries {
+                        sqlx::query(
+                            "INSERT INTO webhook_deliveries \
+                             (webhook, event, body, created_at, attempts, next_at) \
+                             VALUES ($1, $2, $3, $4, 0, $4)",
+                        )
+                        .bind(&d.webhook)
+                        .bind(&d.event)
+                        .bind(&d.body)
+                        .bind(db(d.at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| match conflict(e) {
+                            StoreError::NotFound(_) => {
+                                StoreError::NotFound(format!("webhook {}", d.webhook))
+                            }
+                            other => other,
+                        })?;
+                    }
+                    tx.commit().await.sql()?;
+                    Ok(())
+                }
+
+                async fn claim_deliveries(
+                    &self,
+                    now: UnixMillis,
+                    until: UnixMillis,
+                    limit: u32,
+                ) -> Result<Vec<DeliveryRecord>, StoreError> {
+                    if limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    // Locked until the commit (PostgreSQL): a concurrent claim skips them,
+                    // and once this one commits they are no longer due.
+                    let ids: Vec<i64> = sqlx::query_scalar(concat!(
+                        "SELECT id FROM webhook_deliveries WHERE next_at <= $1 \
+                         ORDER BY next_at, id LIMIT $2 ",
+                        $claim_lock
+                    ))
+                    .bind(db(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .sql()?;
+                    let mut claimed = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(MAX_IDS) {
+                        let sql = format!(
+                            "UPDATE webhook_deliveries SET next_at = $1 WHERE id IN ({}) \
+                             RETURNING {DELIVERY_COLUMNS}",
+                            placeholders(2, chunk.len())
+                        );
+                        let mut query = sqlx::query(&sql).persistent(chunk.len() <= 16).bind(db(until));
+                        for id in chunk {
+                            query = query.bind(*id);
+                        }
+                        for row in query.fetch_all(&mut *tx).await.sql()? {
+                            claimed.push(Self::delivery_row(&row)?);
+                        }
+                    }
+                    tx.commit().await.sql()?;
+                    // In the order they were due (RETURNING keeps no order).
+                    let order: HashMap<i64, usize> =
+                        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                    claimed.sort_by_key(|d| order.get(&d.id).copied());
+                    Ok(claimed)
+                }
+
+                async fn record_attempt(&self, id: i64, attempt: &Attempt) -> Result<bool, StoreError> {
+                    let r = sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $1, \
+                         last_error = $2, next_at = $3, delivered_at = COALESCE($4, delivered_at) \
+                         WHERE id = $5",
+                    )
+                    .bind(attempt.status.map(i64::from))
+                    .bind(attempt.error.as_deref())
+                    .bind(attempt.next_at.map(db))
+                    .bind(attempt.delivered.then(|| db(attempt.at)))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn deliveries(
+                    &self,
+                    webhook: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<DeliveryRecord>, StoreError> {
+                    let rows = match webhook {
+                        Some(w) => {
+                            sqlx::query(&format!(
+                                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                                 WHERE webhook = $1 ORDER BY id DESC LIMIT $2"
+                            ))
+                            .bind(w)
+                            .bind(i64::from(limit))
+                            .fetch_all(&self.pool)
+                            .await
+                        }
+                        None => {
+                            sqlx::query(&format!(
+                                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                                 ORDER BY id DESC LIMIT $1"
+                            ))
+                            .bind(i64::from(limit))
+                            .fetch_all(&self.pool)
+                            .await
+                        }
+                    }
+                    .sql()?;
+                    rows.iter().map(Self::delivery_row).collect()
                 }
             }
 

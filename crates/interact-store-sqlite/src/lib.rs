@@ -208,4 +208,10 @@ impl SqliteStore {
     }
 }
 
-interact_store_sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+interact_store_sql::sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    write_transaction = "BEGIN IMMEDIATE",
+    claim_lock = "",
+);

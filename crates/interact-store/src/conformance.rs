@@ -21,8 +21,8 @@ use interact_sdk::protocol::{
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    EmbedCodeRecord, EncodedEvent, Epoch, SessionRecord, Store, StoreError, TemplateRecord,
-    WorkflowRunRecord,
+    Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
+    SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
 };
 
 /// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
@@ -47,6 +47,12 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, concurrent_claims_get_distinct_epochs);
             $crate::__conformance_test!($fresh, fenced_appends_fail_alone);
             $crate::__conformance_test!($fresh, a_claim_ends_the_former_owners_writes);
+            $crate::__conformance_test!($fresh, audit_log_pages_newest_first);
+            $crate::__conformance_test!($fresh, webhooks_by_id_and_their_deliveries);
+            $crate::__conformance_test!($fresh, deliveries_are_claimed_when_due);
+            $crate::__conformance_test!($fresh, attempts_are_recorded);
+            $crate::__conformance_test!($fresh, deliveries_are_listed_newest_first);
+            $crate::__conformance_test!($fresh, concurrent_delivery_claims_are_distinct);
         }
     };
 }
@@ -961,4 +967,596 @@ pub async fn a_claim_ends_the_former_owners_writes(store: &dyn Store) {
     );
     let seqs: Vec<u64> = stored.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, (1..=acknowledged).collect::<Vec<_>>());
+}
+
+fn audit(time: u64, action: &str, before: Option<&str>, after: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: at(time),
+        actor: "admin \"root\"".into(),
+        action: action.into(),
+        target: format!("target of {action}"),
+        before: before.map(Into::into),
+        after: after.map(Into::into),
+    }
+}
+
+/// Audit entries get growing ids (whatever id they came with); the log reads newest
+/// first, at most `limit`, below `before` when given, the JSON before and after as
+/// stored (`None` too).
+pub async fn audit_log_pages_newest_first(store: &dyn Store) {
+    assert!(store.audit_log(None, 10).await.expect("empty").is_empty());
+    let entries = [
+        audit(
+            100,
+            "template.put",
+            None,
+            Some(r#"{"name":"shop","origins":["https://*.example.com"]}"#),
+        ),
+        audit(
+            101,
+            "template.put",
+            Some(r#"{"name":"shop","origins":[]}"#),
+            Some(r#"{"name":"shop","origins":["\u00e9 \"q\""]}"#),
+        ),
+        audit(102, "embed_code.revoke", Some(r#"{"code":"c"}"#), None),
+        audit(102, "webhook.delete", None, None),
+        AuditEntry {
+            id: 42,
+            ..audit(103, "template.delete", Some("{}"), None)
+        },
+    ];
+    let mut stored: Vec<AuditEntry> = Vec::new();
+    for e in &entries {
+        let id = store.append_audit(e).await.expect("append");
+        if let Some(last) = stored.last() {
+            assert!(id > last.id, "ids grow: {id} after {}", last.id);
+        }
+        stored.push(AuditEntry { id, ..e.clone() });
+    }
+    let newest_first: Vec<AuditEntry> = stored.iter().rev().cloned().collect();
+    assert_eq!(store.audit_log(None, 10).await.expect("all"), newest_first);
+    assert_eq!(
+        store.audit_log(None, 2).await.expect("limit"),
+        newest_first[..2]
+    );
+    assert_eq!(
+        store.audit_log(Some(stored[3].id), 10).await.expect("page"),
+        newest_first[2..],
+        "below entry 4: entries 3, 2, 1"
+    );
+    assert_eq!(
+        store.audit_log(Some(stored[3].id), 1).await.expect("page"),
+        newest_first[2..3]
+    );
+    assert!(
+        store
+            .audit_log(Some(stored[0].id), 10)
+            .await
+            .expect("nothing older")
+            .is_empty()
+    );
+    assert!(store.audit_log(None, 0).await.expect("limit 0").is_empty());
+}
+
+fn webhook(id: &str, url: &str, events: &[&str], created: u64) -> WebhookRecord {
+    WebhookRecord {
+        id: id.into(),
+        url: url.into(),
+        secret: format!("secret of {id}"),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        created_at: at(created),
+    }
+}
+
+fn delivery(webhook: &str, n: u32, time: u64) -> NewDelivery {
+    NewDelivery {
+        webhook: webhook.into(),
+        event: "session.started".into(),
+        body: format!(r#"{{"n":{n},"text":"\u00e9 \"q\"\n"}}"#),
+        at: at(time),
+    }
+}
+
+/// The record a new delivery is stored as, with its id.
+fn stored_delivery(id: i64, d: &NewDelivery) -> DeliveryRecord {
+    DeliveryRecord {
+        id,
+        webhook: d.webhook.clone(),
+        event: d.event.clone(),
+        body: d.body.clone(),
+        created_at: d.at,
+        attempts: 0,
+        next_at: Some(d.at),
+        last_status: None,
+        last_error: None,
+        delivered_at: None,
+    }
+}
+
+/// Enqueues `new` (their webhooks exist) and returns them as stored, in order.
+async fn enqueue(store: &dyn Store, new: &[NewDelivery]) -> Vec<DeliveryRecord> {
+    store.enqueue_deliveries(new).await.expect("enqueue");
+    let mut stored = store
+        .deliveries(None, new.len() as u32)
+        .await
+        .expect("deliveries");
+    stored.reverse();
+    assert_eq!(stored.len(), new.len());
+    stored
+        .iter()
+        .zip(new)
+        .map(|(s, d)| stored_delivery(s.id, d))
+        .collect()
+}
+
+fn ids(deliveries: &[DeliveryRecord]) -> Vec<i64> {
+    deliveries.iter().map(|d| d.id).collect()
+}
+
+/// Webhooks are created, replaced (by id) and listed by id, secrets and events as
+/// stored; deleting one deletes its deliveries (and only its), and says whether it was
+/// there.
+pub async fn webhooks_by_id_and_their_deliveries(store: &dyn Store) {
+    assert!(store.webhooks().await.expect("none").is_empty());
+    let b = webhook("b", "https://hooks.example.com/b", &["session.started"], 10);
+    let a = webhook(
+        "a",
+        "http://127.0.0.1:9000/a?x=1",
+        &["session.ended", "session.started"],
+        20,
+    );
+    store.put_webhook(&b).await.expect("put b");
+    store.put_webhook(&a).await.expect("put a");
+    assert_eq!(
+        store.webhooks().await.expect("list"),
+        [a.clone(), b.clone()]
+    );
+    let b2 = WebhookRecord {
+        url: "https://hooks.example.com/b2".into(),
+        secret: "another secret".into(),
+        events: vec!["session.ended".into()],
+        ..b
+    };
+    store.put_webhook(&b2).await.expect("replace b");
+    assert_eq!(
+        store.webhooks().await.expect("list"),
+        [a.clone(), b2.clone()]
+    );
+
+    let mine = enqueue(store, &[delivery("a", 1, 100), delivery("b", 2, 100)]).await;
+    enqueue(store, &[delivery("a", 3, 100)]).await;
+    assert!(store.delete_webhook("a").await.expect("delete a"));
+    assert!(!store.delete_webhook("a").await.expect("again"));
+    assert!(!store.delete_webhook("zzz").await.expect("unknown"));
+    assert_eq!(store.webhooks().await.expect("list"), [b2]);
+    assert!(
+        store
+            .deliveries(Some("a"), 10)
+            .await
+            .expect("a's")
+            .is_empty(),
+        "a's deliveries went with it"
+    );
+    assert_eq!(
+        store.deliveries(None, 10).await.expect("all"),
+        [mine[1].clone()]
+    );
+    assert_eq!(
+        ids(&store
+            .claim_deliveries(at(1_000), at(2_000), 10)
+            .await
+            .expect("claim")),
+        [mine[1].id],
+        "a deleted webhook's deliveries are not claimed"
+    );
+}
+
+/// Enqueueing is all or nothing (an unknown webhook: [`StoreError::NotFound`], nothing
+/// stored). A claim takes only due deliveries, oldest due first (then by id), at most
+/// `limit`, and sets their `next_at` to `until`: another claim takes none of them until
+/// then, and all of them after.
+pub async fn deliveries_are_claimed_when_due(store: &dyn Store) {
+    store
+        .put_webhook(&webhook(
+            "w1",
+            "https://a.example/1",
+            &["session.started"],
+            1,
+        ))
+        .await
+        .expect("w1");
+    store
+        .put_webhook(&webhook(
+            "w2",
+            "https://a.example/2",
+            &["session.started"],
+            1,
+        ))
+        .await
+        .expect("w2");
+    store.enqueue_deliveries(&[]).await.expect("nothing");
+    let refused = store
+        .enqueue_deliveries(&[
+            delivery("w1", 0, 100),
+            delivery("nope", 0, 100),
+            delivery("w2", 0, 100),
+        ])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "an unknown webhook: {refused:?}"
+    );
+    assert!(
+        store.deliveries(None, 10).await.expect("none").is_empty(),
+        "none of them stored"
+    );
+
+    let d = enqueue(
+        store,
+        &[
+            delivery("w1", 1, 300),
+            delivery("w2", 2, 100),
+            delivery("w1", 3, 200),
+            delivery("w1", 4, 100),
+            delivery("w2", 5, 1_000),
+        ],
+    )
+    .await;
+    for pair in d.windows(2) {
+        assert!(pair[1].id > pair[0].id, "ids grow: {pair:?}");
+    }
+    let mut all = d.clone();
+    all.reverse();
+    assert_eq!(store.deliveries(None, 10).await.expect("stored"), all);
+
+    let claimed_as = |d: &DeliveryRecord, until: u64| DeliveryRecord {
+        next_at: Some(at(until)),
+        ..d.clone()
+    };
+    assert!(
+        store
+            .claim_deliveries(at(99), at(400), 10)
+            .await
+            .expect("nothing due")
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_deliveries(at(300), at(400), 0)
+            .await
+            .expect("limit 0")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(300), at(400), 2)
+            .await
+            .expect("claim"),
+        [claimed_as(&d[1], 400), claimed_as(&d[3], 400)],
+        "the two due first (at 100), by id"
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(300), at(400), 10)
+            .await
+            .expect("claim"),
+        [claimed_as(&d[2], 400), claimed_as(&d[0], 400)],
+        "the rest of the due ones, not those claimed"
+    );
+    assert!(
+        store
+            .claim_deliveries(at(300), at(400), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "all due ones are claimed"
+    );
+    assert!(
+        store
+            .claim_deliveries(at(399), at(500), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "claimed until 400"
+    );
+    let stored = store.deliveries(None, 10).await.expect("stored");
+    let next: Vec<Option<UnixMillis>> = stored.iter().rev().map(|d| d.next_at).collect();
+    assert_eq!(
+        next,
+        [
+            Some(at(400)),
+            Some(at(400)),
+            Some(at(400)),
+            Some(at(400)),
+            Some(at(1_000))
+        ]
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(400), at(500), 10)
+            .await
+            .expect("claim"),
+        [
+            claimed_as(&d[0], 500),
+            claimed_as(&d[1], 500),
+            claimed_as(&d[2], 500),
+            claimed_as(&d[3], 500)
+        ],
+        "claimable again once their claim ran out, by id (all due at 400)"
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(1_000), at(1_100), 10)
+            .await
+            .expect("claim"),
+        [
+            claimed_as(&d[0], 1_100),
+            claimed_as(&d[1], 1_100),
+            claimed_as(&d[2], 1_100),
+            claimed_as(&d[3], 1_100),
+            claimed_as(&d[4], 1_100)
+        ]
+    );
+}
+
+/// An attempt counts, and leaves its status and error; a failed one makes the delivery
+/// due again at its `next_at`, a delivered one (no `next_at`) is never claimed again and
+/// records when it was delivered. An unknown delivery is `Ok(false)`.
+pub async fn attempts_are_recorded(store: &dyn Store) {
+    store
+        .put_webhook(&webhook("w", "https://a.example/", &["session.started"], 1))
+        .await
+        .expect("webhook");
+    let d = enqueue(store, &[delivery("w", 1, 100), delivery("w", 2, 100)]).await;
+    assert_eq!(
+        ids(&store
+            .claim_deliveries(at(100), at(200), 10)
+            .await
+            .expect("claim")),
+        ids(&d)
+    );
+    let failed = Attempt {
+        at: at(150),
+        status: Some(500),
+        error: Some("HTTP 500 \"oops\"".into()),
+        delivered: false,
+        next_at: Some(at(300)),
+    };
+    assert!(
+        store
+            .record_attempt(d[0].id, &failed)
+            .await
+            .expect("failed")
+    );
+    let delivered = Attempt {
+        at: at(160),
+        status: Some(204),
+        error: None,
+        delivered: true,
+        next_at: None,
+    };
+    assert!(
+        store
+            .record_attempt(d[1].id, &delivered)
+            .await
+            .expect("delivered")
+    );
+    let first = DeliveryRecord {
+        attempts: 1,
+        next_at: Some(at(300)),
+        last_status: Some(500),
+        last_error: Some("HTTP 500 \"oops\"".into()),
+        ..d[0].clone()
+    };
+    let second = DeliveryRecord {
+        attempts: 1,
+        next_at: None,
+        last_status: Some(204),
+        delivered_at: Some(at(160)),
+        ..d[1].clone()
+    };
+    assert_eq!(
+        store.deliveries(None, 10).await.expect("stored"),
+        [second.clone(), first.clone()]
+    );
+    assert!(
+        store
+            .claim_deliveries(at(299), at(400), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the failed one is due at 300, the delivered one never"
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(300), at(400), 10)
+            .await
+            .expect("claim"),
+        [DeliveryRecord {
+            next_at: Some(at(400)),
+            ..first.clone()
+        }]
+    );
+
+    // A failure without an answer clears the last status; then a success.
+    let timeout = Attempt {
+        at: at(410),
+        status: None,
+        error: Some("timed out".into()),
+        delivered: false,
+        next_at: Some(at(600)),
+    };
+    assert!(
+        store
+            .record_attempt(d[0].id, &timeout)
+            .await
+            .expect("timeout")
+    );
+    let third = DeliveryRecord {
+        attempts: 2,
+        next_at: Some(at(600)),
+        last_status: None,
+        last_error: Some("timed out".into()),
+        ..first
+    };
+    assert_eq!(
+        store.deliveries(None, 10).await.expect("stored"),
+        [second.clone(), third.clone()]
+    );
+    let ok = Attempt {
+        at: at(620),
+        status: Some(200),
+        error: None,
+        delivered: true,
+        next_at: None,
+    };
+    assert!(store.record_attempt(d[0].id, &ok).await.expect("ok"));
+    let done = DeliveryRecord {
+        attempts: 3,
+        next_at: None,
+        last_status: Some(200),
+        last_error: None,
+        delivered_at: Some(at(620)),
+        ..third
+    };
+    assert_eq!(
+        store.deliveries(None, 10).await.expect("stored"),
+        [second, done]
+    );
+    assert!(
+        store
+            .claim_deliveries(at(1_000_000_000_000), at(1_000_000_000_001), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "delivered: never claimed again"
+    );
+
+    // A given-up delivery: no next attempt, not delivered.
+    let gone = [delivery("w", 3, 700)];
+    let gone = enqueue(store, &gone).await;
+    let given_up = Attempt {
+        at: at(710),
+        status: Some(410),
+        error: Some("HTTP 410".into()),
+        delivered: false,
+        next_at: None,
+    };
+    assert!(
+        store
+            .record_attempt(gone[0].id, &given_up)
+            .await
+            .expect("given up")
+    );
+    assert_eq!(
+        store.deliveries(None, 1).await.expect("stored"),
+        [DeliveryRecord {
+            attempts: 1,
+            next_at: None,
+            last_status: Some(410),
+            last_error: Some("HTTP 410".into()),
+            ..gone[0].clone()
+        }]
+    );
+    assert!(
+        store
+            .claim_deliveries(at(1_000_000_000_000), at(1_000_000_000_001), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "given up: never claimed again"
+    );
+
+    assert!(
+        !store
+            .record_attempt(gone[0].id + 1_000, &failed)
+            .await
+            .expect("unknown")
+    );
+}
+
+/// A webhook's deliveries (or every webhook's), newest first, at most `limit`.
+pub async fn deliveries_are_listed_newest_first(store: &dyn Store) {
+    for id in ["w1", "w2"] {
+        store
+            .put_webhook(&webhook(id, "https://a.example/", &["session.started"], 1))
+            .await
+            .expect("webhook");
+    }
+    assert!(store.deliveries(None, 10).await.expect("none").is_empty());
+    let d = enqueue(
+        store,
+        &[
+            delivery("w1", 1, 500),
+            delivery("w2", 2, 100),
+            delivery("w1", 3, 300),
+        ],
+    )
+    .await;
+    let more = enqueue(store, &[delivery("w2", 4, 50), delivery("w1", 5, 50)]).await;
+    let d = [d, more].concat();
+    assert_eq!(
+        ids(&store.deliveries(None, 10).await.expect("all")),
+        [d[4].id, d[3].id, d[2].id, d[1].id, d[0].id],
+        "newest first, whenever they are due"
+    );
+    assert_eq!(
+        ids(&store.deliveries(None, 2).await.expect("limit")),
+        [d[4].id, d[3].id]
+    );
+    assert_eq!(
+        store.deliveries(Some("w1"), 10).await.expect("w1"),
+        [d[4].clone(), d[2].clone(), d[0].clone()]
+    );
+    assert_eq!(
+        store.deliveries(Some("w2"), 1).await.expect("w2"),
+        [d[3].clone()]
+    );
+    assert!(
+        store
+            .deliveries(Some("w3"), 10)
+            .await
+            .expect("unknown")
+            .is_empty()
+    );
+    assert!(store.deliveries(None, 0).await.expect("limit 0").is_empty());
+}
+
+/// Two claims at once (two nodes) never take the same delivery: of 20 due ones, each
+/// is returned once, by one of them. Ten rounds (each on 20 new deliveries; the ones
+/// before stay claimed), as a race may go either way.
+pub async fn concurrent_delivery_claims_are_distinct(store: &dyn Store) {
+    store
+        .put_webhook(&webhook("w", "https://a.example/", &["session.started"], 1))
+        .await
+        .expect("webhook");
+    let until = at(1_000_000_000_000);
+    for round in 0..10u64 {
+        let start = round * 10_000;
+        let new: Vec<NewDelivery> = (0..20)
+            .map(|n| delivery("w", n, start + 100 + u64::from(n)))
+            .collect();
+        let d = enqueue(store, &new).await;
+        let claim = || async {
+            store
+                .claim_deliveries(at(start + 1_000), until, 20)
+                .await
+                .expect("claim")
+        };
+        let (a, b) = futures_util::future::join(claim(), claim()).await;
+        assert!(
+            a.iter().chain(&b).all(|c| c.next_at == Some(until)),
+            "claimed until {until:?}"
+        );
+        let mut claimed = [ids(&a), ids(&b)].concat();
+        claimed.sort_unstable();
+        assert_eq!(
+            claimed,
+            ids(&d),
+            "round {round}, each once: {:?} and {:?}",
+            ids(&a),
+            ids(&b)
+        );
+    }
 }
