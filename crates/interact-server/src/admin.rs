@@ -4,7 +4,9 @@
 //! allow it, and a template in use by a live embed code cannot be deleted.
 //!
 //! These functions work on the [`Store`] and the [`Tenant`] alone; a running server
-//! refreshes its cached templates afterwards ([`AppState::reload_templates`]).
+//! refreshes its cached templates afterwards ([`AppState::reload_templates`]). Every
+//! change they make is written to the audit log ([`audit`]) with who made it (`by`: the
+//! admin API's `admin`, the CLI's `cli`).
 //!
 //! [`AppState::reload_templates`]: crate::node::state::AppState::reload_templates
 
@@ -13,7 +15,8 @@ use std::str::FromStr;
 use interact_model::{LicenceError, OriginError, OriginPattern, TargetError, TargetRef, Tenant};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::time::UnixMillis;
-use interact_store::{EmbedCodeRecord, Store, StoreError, TemplateRecord};
+use interact_store::{AuditEntry, EmbedCodeRecord, Store, StoreError, TemplateRecord};
+use serde::Serialize;
 
 use crate::auth;
 use crate::error::AppError;
@@ -116,6 +119,37 @@ fn check_template_name(name: &str) -> Result<(), AdminError> {
     }
 }
 
+/// Writes an admin change to the audit log: `action` on `target` by `by` at `at`, with
+/// the target before and after (JSON; `None` where it does not exist). A failure is
+/// logged, not returned: the change itself is made (the log says the entry is missing).
+pub async fn audit<B: Serialize, A: Serialize>(
+    store: &dyn Store,
+    by: &str,
+    at: UnixMillis,
+    action: &str,
+    target: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let entry = AuditEntry {
+        id: 0,
+        at,
+        actor: by.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        before: before.map(to_json),
+        after: after.map(to_json),
+    };
+    if let Err(e) = store.append_audit(&entry).await {
+        tracing::error!(action, target, by, error = %e, "writing the audit log failed");
+    }
+}
+
+/// A value as JSON (for [`audit`]).
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| format!("\"unencodable: {e}\""))
+}
+
 /// Creates or replaces a Domain Template after validating its name and every origin;
 /// `at` is the time of the change.
 pub async fn set_template(
@@ -123,6 +157,7 @@ pub async fn set_template(
     name: &str,
     origins: &[String],
     at: UnixMillis,
+    by: &str,
 ) -> Result<TemplateRecord, AdminError> {
     check_template_name(name)?;
     let mut normalised = Vec::with_capacity(origins.len());
@@ -140,7 +175,18 @@ pub async fn set_template(
         name: name.to_owned(),
         origins: normalised,
     };
+    let before = template(store, name).await.ok();
     store.put_template(&record, at).await?;
+    audit(
+        store,
+        by,
+        at,
+        "template.put",
+        name,
+        before.as_ref(),
+        Some(&record),
+    )
+    .await;
     Ok(record)
 }
 
@@ -155,9 +201,28 @@ pub async fn template(store: &dyn Store, name: &str) -> Result<TemplateRecord, A
 }
 
 /// Deletes a Domain Template that no embed code uses.
-pub async fn delete_template(store: &dyn Store, name: &str) -> Result<(), AdminError> {
+pub async fn delete_template(
+    store: &dyn Store,
+    name: &str,
+    at: UnixMillis,
+    by: &str,
+) -> Result<(), AdminError> {
+    let before = template(store, name).await.ok();
     match store.delete_template(name).await {
-        Ok(true) => Ok(()),
+        Ok(true) => {
+            let after: Option<&TemplateRecord> = None;
+            audit(
+                store,
+                by,
+                at,
+                "template.delete",
+                name,
+                before.as_ref(),
+                after,
+            )
+            .await;
+            Ok(())
+        }
         Ok(false) => Err(AdminError::NotFound(format!(
             "no Domain Template {name:?} exists"
         ))),
@@ -176,6 +241,7 @@ pub async fn create_embed_code(
     target: TargetRef,
     template: &str,
     at: UnixMillis,
+    by: &str,
 ) -> Result<EmbedCodeRecord, AdminError> {
     tenant.check_embeddable(&target)?;
     if !store.templates().await?.iter().any(|t| t.name == template) {
@@ -189,6 +255,17 @@ pub async fn create_embed_code(
         revoked_at: None,
     };
     store.create_embed_code(&record).await?;
+    let before: Option<&EmbedCodeRecord> = None;
+    audit(
+        store,
+        by,
+        at,
+        "embed_code.create",
+        record.code.as_str(),
+        before,
+        Some(&record),
+    )
+    .await;
     Ok(record)
 }
 
@@ -198,9 +275,25 @@ pub async fn revoke_embed_code(
     store: &dyn Store,
     code: &str,
     at: UnixMillis,
+    by: &str,
 ) -> Result<(), AdminError> {
     let code = parse_code(code)?;
     if store.revoke_embed_code(&code, at).await? {
+        let after = store.embed_code(&code).await.ok().flatten();
+        let before = after.clone().map(|r| EmbedCodeRecord {
+            revoked_at: None,
+            ..r
+        });
+        audit(
+            store,
+            by,
+            at,
+            "embed_code.revoke",
+            code.as_str(),
+            before.as_ref(),
+            after.as_ref(),
+        )
+        .await;
         Ok(())
     } else {
         Err(AdminError::NotFound(format!(

@@ -123,6 +123,7 @@ pub async fn run(
     let conns = state.metrics.connections.clone();
     let timers = tokio::spawn(node::session::run_timers(state.clone()));
     let config_changes = tokio::spawn(node::bus::follow_config(state.clone()));
+    let webhooks = tokio::spawn(node::webhooks::run(state.clone()));
     let cluster = state.hub.cluster().cloned().map(|c| {
         let lock: Option<Box<dyn node::cluster::Leadership>> = match &state.config.server.database {
             Database::Postgres(url) => Some(Box::new(
@@ -137,6 +138,7 @@ pub async fn run(
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
     timers.abort();
     config_changes.abort();
+    webhooks.abort();
     if let Some(cluster) = cluster {
         cluster.abort();
     }

@@ -1150,6 +1150,15 @@ pub async fn webhooks_by_id_and_their_deliveries(store: &dyn Store) {
         [mine[1].id],
         "a deleted webhook's deliveries are not claimed"
     );
+    // The deleted deliveries' ids are not given again (a sender still holding one must
+    // not record its attempt on another delivery).
+    let gone = mine[0].id.max(mine[1].id) + 1;
+    let later = enqueue(store, &[delivery("b", 4, 100)]).await;
+    assert!(
+        later[0].id > gone,
+        "{} reuses a deleted delivery's id",
+        later[0].id
+    );
 }
 
 /// Enqueueing is all or nothing (an unknown webhook: [`StoreError::NotFound`], nothing

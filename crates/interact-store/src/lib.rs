@@ -19,9 +19,11 @@
 #![warn(missing_docs)]
 
 pub mod conformance;
+mod integration;
 mod memory;
 mod report;
 
+pub use integration::{Attempt, AuditEntry, DeliveryRecord, NewDelivery, WebhookRecord};
 pub use memory::MemoryStore;
 pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
 
@@ -331,6 +333,47 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
 
     /// Whether the database answers (a round trip that reads nothing), for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Appends an admin change to the audit log (its `id` is ignored); returns the id
+    /// it got (ids grow with every entry).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError>;
+    /// The audit log, newest first: at most `limit` entries with an id below `before`
+    /// (all if `None`).
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Creates or replaces a webhook (by id).
+    async fn put_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError>;
+    /// All webhooks, by id.
+    async fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Deletes a webhook and its deliveries; `Ok(false)` if it did not exist.
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError>;
+    /// Stores deliveries, due at their `at`. [`StoreError::NotFound`] if a webhook does
+    /// not exist (then none is stored).
+    async fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<(), StoreError>;
+    /// Claims at most `limit` deliveries due at `now` (`next_at <= now`), oldest due
+    /// first, by setting their `next_at` to `until`: until then no other claim takes
+    /// them (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two nodes never claim the same
+    /// one). Returns them as they are after the claim.
+    async fn claim_deliveries(
+        &self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Records an attempt at delivery `id`: `attempts` + 1, the status and error, and
+    /// `next_at` and `delivered_at` as the attempt says. `Ok(false)` if it is gone.
+    async fn record_attempt(&self, id: i64, attempt: &Attempt) -> Result<bool, StoreError>;
+    /// The deliveries of `webhook` (of every webhook if `None`), newest first, at most
+    /// `limit`.
+    async fn deliveries(
+        &self,
+        webhook: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@ use interact_sdk::protocol::EventFrame;
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    EmbedCodeRecord, EncodedEvent, Epoch, ReportStore, SessionRecord, Store, StoreError,
-    TemplateRecord, WorkflowRunRecord,
+    Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
+    ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
+    WorkflowRunRecord,
 };
 
 /// A session's report facts besides its events.
@@ -41,6 +42,12 @@ struct Inner {
     reports: HashMap<SessionId, ReportFacts>,
     /// Each claimed session's lease: the node holding it and its epoch.
     leases: HashMap<SessionId, (String, Epoch)>,
+    audit: Vec<AuditEntry>,
+    webhooks: BTreeMap<String, WebhookRecord>,
+    /// Deliveries by id (ids from 1, in the order stored, never used twice).
+    deliveries: BTreeMap<i64, DeliveryRecord>,
+    /// The last delivery id given.
+    delivery_ids: i64,
 }
 
 /// The in-memory [`Store`].
@@ -352,6 +359,133 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
+        let mut inner = self.lock();
+        let id = inner.audit.last().map_or(1, |e| e.id + 1);
+        inner.audit.push(AuditEntry {
+            id,
+            ..entry.clone()
+        });
+        Ok(id)
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.id < b))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError> {
+        self.lock().webhooks.insert(w.id.clone(), w.clone());
+        Ok(())
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
+        Ok(self.lock().webhooks.values().cloned().collect())
+    }
+
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let existed = inner.webhooks.remove(id).is_some();
+        inner.deliveries.retain(|_, d| d.webhook != id);
+        Ok(existed)
+    }
+
+    async fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(d) = deliveries
+            .iter()
+            .find(|d| !inner.webhooks.contains_key(&d.webhook))
+        {
+            return Err(not_found(&format!("webhook {}", d.webhook)));
+        }
+        for d in deliveries {
+            inner.delivery_ids += 1;
+            let id = inner.delivery_ids;
+            inner.deliveries.insert(
+                id,
+                DeliveryRecord {
+                    id,
+                    webhook: d.webhook.clone(),
+                    event: d.event.clone(),
+                    body: d.body.clone(),
+                    created_at: d.at,
+                    attempts: 0,
+                    next_at: Some(d.at),
+                    last_status: None,
+                    last_error: None,
+                    delivered_at: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let mut inner = self.lock();
+        let mut due: Vec<(UnixMillis, i64)> = inner
+            .deliveries
+            .values()
+            .filter_map(|d| d.next_at.filter(|at| *at <= now).map(|at| (at, d.id)))
+            .collect();
+        due.sort();
+        due.truncate(limit as usize);
+        Ok(due
+            .into_iter()
+            .filter_map(|(_, id)| {
+                let d = inner.deliveries.get_mut(&id)?;
+                d.next_at = Some(until);
+                Some(d.clone())
+            })
+            .collect())
+    }
+
+    async fn record_attempt(&self, id: i64, attempt: &Attempt) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(d) = inner.deliveries.get_mut(&id) else {
+            return Ok(false);
+        };
+        d.attempts += 1;
+        d.last_status = attempt.status;
+        d.last_error = attempt.error.clone();
+        d.next_at = attempt.next_at;
+        if attempt.delivered {
+            d.delivered_at = Some(attempt.at);
+        }
+        Ok(true)
+    }
+
+    async fn deliveries(
+        &self,
+        webhook: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .deliveries
+            .values()
+            .rev()
+            .filter(|d| webhook.is_none_or(|w| d.webhook == w))
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 
     async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {

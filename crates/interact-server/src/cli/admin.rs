@@ -89,9 +89,15 @@ pub(super) async fn embed_code(config: Config, command: EmbedCodeCommand) -> Cli
     match command {
         EmbedCodeCommand::Create { target, template } => {
             let target: TargetRef = target.parse()?;
-            let record =
-                admin::create_embed_code(store, &state.tenant, target, &template, state.now())
-                    .await?;
+            let record = admin::create_embed_code(
+                store,
+                &state.tenant,
+                target,
+                &template,
+                state.now(),
+                "cli",
+            )
+            .await?;
             println!("{}", record.code.as_str());
             println!(
                 "{}",
@@ -118,7 +124,7 @@ pub(super) async fn embed_code(config: Config, command: EmbedCodeCommand) -> Cli
             }
         }
         EmbedCodeCommand::Revoke { code } => {
-            admin::revoke_embed_code(store, &code, state.now()).await?;
+            admin::revoke_embed_code(store, &code, state.now(), "cli").await?;
             println!("revoked {}", code.trim());
         }
     }
@@ -148,7 +154,7 @@ pub(super) async fn template(path: &Path, config: Config, command: TemplateComma
             }
         }
         TemplateCommand::Set { name, origins } => {
-            let record = admin::set_template(store, &name, &origins, state.now()).await?;
+            let record = admin::set_template(store, &name, &origins, state.now(), "cli").await?;
             println!("{}  {}", record.name, record.origins.join(" "));
             from_config(&name);
             eprintln!(
@@ -156,7 +162,7 @@ pub(super) async fn template(path: &Path, config: Config, command: TemplateComma
             );
         }
         TemplateCommand::Delete { name } => {
-            admin::delete_template(store, &name).await?;
+            admin::delete_template(store, &name, state.now(), "cli").await?;
             println!("deleted {name}");
             from_config(&name);
         }

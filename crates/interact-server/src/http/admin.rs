@@ -36,6 +36,87 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/admin/v1/embed-codes/{code}/snippet", get(snippet))
         .route("/admin/v1/agents/{id}/sign-out", post(sign_out_agent))
+        .route("/admin/v1/audit", get(audit_log))
+        .route("/admin/v1/sessions/{id}/transcript", get(transcript))
+        .merge(super::webhooks::router())
+}
+
+/// Who the admin API's changes are by, in the audit log (one admin token today).
+pub(super) const BY: &str = "admin";
+
+/// The query of `GET /admin/v1/audit`.
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    /// Entries older than this id (the previous page's last).
+    before: Option<i64>,
+    /// At most this many (1 to 500, default 100).
+    limit: Option<u32>,
+}
+
+/// The audit log, newest first, a page at a time.
+async fn audit_log(
+    _: Admin,
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> Result<Json<Vec<interact_store::AuditEntry>>, AppError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest("limit is 1 to 500".into()));
+    }
+    Ok(Json(state.store.audit_log(q.before, limit).await?))
+}
+
+/// A session's transcript: the session as stored and all its events, in order.
+#[derive(Debug, Serialize)]
+struct Transcript {
+    session: TranscriptSession,
+    events: Vec<interact_sdk::protocol::EventFrame>,
+}
+
+/// What a transcript says of its session.
+#[derive(Debug, Serialize)]
+struct TranscriptSession {
+    id: interact_sdk::ids::SessionId,
+    target: String,
+    embed_code: String,
+    origin: String,
+    visitor_name: String,
+    visitor_email: String,
+    consent_version: String,
+    consent_at: u64,
+    agent: Option<interact_sdk::ids::AgentId>,
+    created_at: u64,
+    ended_at: Option<u64>,
+    end_reason: Option<interact_sdk::protocol::EndReason>,
+}
+
+/// `GET /admin/v1/sessions/{id}/transcript`: 404 for an unknown (or malformed) id.
+async fn transcript(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Transcript>, AppError> {
+    let unknown = || AppError::NotFound(format!("no session {id:?}"));
+    let sid = interact_sdk::ids::SessionId::new(id.clone()).map_err(|_| unknown())?;
+    let record = state.store.session(&sid).await?.ok_or_else(unknown)?;
+    let events = state.store.events(&sid).await?;
+    Ok(Json(Transcript {
+        session: TranscriptSession {
+            id: record.id,
+            target: record.target.to_string(),
+            embed_code: record.embed_code.as_str().to_owned(),
+            origin: record.origin,
+            visitor_name: record.visitor_name,
+            visitor_email: record.visitor_email,
+            consent_version: record.consent_version,
+            consent_at: record.consent_at.0,
+            agent: record.agent_id,
+            created_at: record.created_at.0,
+            ended_at: record.ended.map(|(at, _)| at.0),
+            end_reason: record.ended.map(|(_, r)| r),
+        },
+        events,
+    }))
 }
 
 /// What `POST /admin/v1/agents/{id}/sign-out` did.
@@ -64,10 +145,22 @@ async fn sign_out_agent(
             .hub
             .close_agent_conns(Some(&id), None, "signed out by an administrator");
     tracing::info!(agent = %id, tokens, connections, "agent signed out by an administrator");
-    Ok(Json(SignedOut {
+    let done = SignedOut {
         tokens,
         connections,
-    }))
+    };
+    let before: Option<&SignedOut> = None;
+    admin::audit(
+        state.store.as_ref(),
+        BY,
+        state.now(),
+        "agent.sign_out",
+        &id,
+        before,
+        Some(&done),
+    )
+    .await;
+    Ok(Json(done))
 }
 
 /// Proof that the request carries the admin token (extracting it checks the header).
@@ -119,7 +212,7 @@ async fn put_template(
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<TemplateRecord>, AppError> {
     let record =
-        admin::set_template(state.store.as_ref(), &name, &body.origins, state.now()).await?;
+        admin::set_template(state.store.as_ref(), &name, &body.origins, state.now(), BY).await?;
     state.templates_changed().await?;
     tracing::info!(template = %name, origins = ?record.origins, "Domain Template set");
     Ok(Json(record))
@@ -130,7 +223,7 @@ async fn delete_template(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin::delete_template(state.store.as_ref(), &name).await?;
+    admin::delete_template(state.store.as_ref(), &name, state.now(), BY).await?;
     state.templates_changed().await?;
     tracing::info!(template = %name, "Domain Template deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -169,6 +262,7 @@ async fn create_embed_code(
         body.target,
         &body.template,
         state.now(),
+        BY,
     )
     .await?;
     tracing::info!(code = %record.code.as_str(), target = %record.target, "embed code created");
@@ -181,7 +275,7 @@ async fn revoke_embed_code(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin::revoke_embed_code(state.store.as_ref(), &code, state.now()).await?;
+    admin::revoke_embed_code(state.store.as_ref(), &code, state.now(), BY).await?;
     tracing::info!(code = %code, "embed code revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -33,6 +33,16 @@
 //! | `POST /admin/v1/agents/{id}/sign-out` | 200, `{"tokens", "connections"}`: every sign-in token of the user stops working and every open connection of theirs is closed (fatal `unauthorized`, 4001); 404 for an unknown user |
 //! | `GET /admin/v1/embed-codes/{code}/snippet` | 200, the HTML snippet as `text/plain`; 404 |
 //! | `GET /admin/v1/reports/sessions?service=&user=&kind=&outcome=&from=&to=&limit=&format=` | 200, the session report (below); 400 naming a bad parameter |
+//! | `GET /admin/v1/sessions/{id}/transcript` | 200, `{"session": {...}, "events": [...]}`: the session as stored and every event frame in `seq` order; 404 |
+//! | `GET /admin/v1/audit?before=&limit=` | 200, the audit log newest first: `[{"id", "at", "actor", "action", "target", "before", "after"}]` (`before`/`after` the target as JSON text, `null` where it did not or no longer exists; `limit` 1 to 500, default 100; `before` an id, for the next page) |
+//! | `GET /admin/v1/webhooks` | 200, `[{"id", "url", "events", "created_at"}]` (never the secret) |
+//! | `POST /admin/v1/webhooks` with `{"url", "events": ["session.started", "message", "session.ended"]}` | 201, the webhook and its `secret` (shown this once); 400 naming a bad URL or event; 409 at 20 webhooks |
+//! | `GET`, `PUT`, `DELETE /admin/v1/webhooks/{id}` | 200 (`PUT`: `{"url", "events", "rotate_secret"}`; a rotated secret is in the answer, once), 204 for `DELETE` (its delivery log goes too); 404 |
+//! | `GET /admin/v1/webhooks/{id}/deliveries?limit=` | 200, the delivery log newest first: `[{"id", "webhook", "event", "body", "created_at", "attempts", "next_at", "last_status", "last_error", "delivered_at"}]` |
+//!
+//! Every change (templates, embed codes, sign-outs, webhooks; the CLI's too, as `cli`)
+//! is in the audit log. Webhook deliveries are signed and retried: see
+//! [`crate::node::webhooks`].
 //!
 //! ## The session report
 //!
@@ -73,6 +83,7 @@ mod pages;
 pub use pages::metrics_app;
 mod reports;
 mod visitor;
+mod webhooks;
 mod widget;
 
 use std::path::Path;

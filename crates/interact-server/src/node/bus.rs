@@ -2,8 +2,9 @@
 //! truth: a message on the bus only says "read again", so a lost one costs at most
 //! `[cluster] refresh_secs` of delay, never data.
 //!
-//! Today it carries one announcement: the Domain Templates changed (through the admin
-//! API of any node), on [`CONFIG_SUBJECT`]; every node then reads them again.
+//! It carries one kind of announcement, on [`CONFIG_SUBJECT`]: the Domain Templates or
+//! the webhooks changed (through the admin API of any node); every node then reads them
+//! again.
 
 use std::time::Duration;
 
@@ -61,15 +62,19 @@ impl Bus {
     /// returned: the change is in the database, and the other nodes read it again within
     /// `[cluster] refresh_secs` anyway.
     pub async fn templates_changed(&self) {
+        self.config_changed("templates").await;
+    }
+
+    /// Tells every node that `what` (`templates`, `webhooks`) changed; as
+    /// [`templates_changed`](Self::templates_changed).
+    pub async fn config_changed(&self, what: &'static str) {
         let sent = async {
-            self.client
-                .publish(CONFIG_SUBJECT, "templates".into())
-                .await?;
+            self.client.publish(CONFIG_SUBJECT, what.into()).await?;
             self.client.flush().await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         };
         if let Err(e) = sent.await {
-            tracing::warn!(error = %e, "could not announce a template change on the bus");
+            tracing::warn!(error = %e, what, "could not announce a configuration change on the bus");
         }
     }
 }
@@ -102,6 +107,9 @@ pub async fn follow_config(state: AppState) {
         }
         if let Err(e) = state.reload_templates().await {
             tracing::warn!(error = %e, "could not read the Domain Templates again");
+        }
+        if let Err(e) = state.webhooks.reload(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not read the webhooks again");
         }
     }
 }

@@ -342,7 +342,8 @@ async fn record_steps(state: &AppState, live: &mut LiveSession, run: &WorkflowRu
     live.steps_recorded = path.len();
 }
 
-async fn record_outcome(state: &AppState, live: &LiveSession, outcome: Outcome) {
+async fn record_outcome(state: &AppState, live: &mut LiveSession, outcome: Outcome) {
+    live.outcome = Some(outcome);
     if let Err(e) = state.store.record_outcome(&live.record.id, outcome).await {
         tracing::warn!(session = %live.record.id, error = %e, "recording the outcome failed");
     }

@@ -132,6 +132,9 @@ pub struct LiveSession {
     /// Set when an append was refused because another node claimed the session: this
     /// copy is stale and was dropped from the hub.
     pub fenced: bool,
+    /// The reporting outcome the session's workflow recorded, if it did (for the
+    /// `session.ended` webhook).
+    pub outcome: Option<interact_model::Outcome>,
 }
 
 /// An event's frame as a WebSocket text message, sharing the stored bytes.
@@ -172,6 +175,7 @@ impl LiveSession {
             steps_recorded: 0,
             epoch: None,
             fenced: false,
+            outcome: None,
         }
     }
 

@@ -28,3 +28,4 @@ pub mod hub;
 pub mod session;
 pub mod state;
 pub mod web;
+pub mod webhooks;

@@ -216,6 +216,11 @@ pub async fn apply(
         return false;
     }
     live.stored(&encoded, state.instant());
+    let appended = effects.iter().filter_map(|e| match e {
+        Effect::Append(ev) => Some(ev),
+        _ => None,
+    });
+    tell_webhooks(state, live, appended).await;
     let agent = live.log.agent().map(|a| a.id.as_str().to_owned());
     let mut encoded = encoded.iter();
     let mut ended = false;
@@ -276,6 +281,53 @@ pub async fn apply(
         state.metrics.active_sessions.dec();
     }
     true
+}
+
+/// Tells the webhooks of `events` just stored in `live`'s session: its messages, and
+/// its end with the reporting outcome.
+async fn tell_webhooks<'a>(
+    state: &AppState,
+    live: &LiveSession,
+    events: impl Iterator<Item = &'a interact_sdk::protocol::EventFrame>,
+) {
+    use crate::node::webhooks::{MESSAGE, SESSION_ENDED, notify};
+    for ev in events {
+        match &ev.event {
+            SessionEvent::Message {
+                id,
+                from,
+                author,
+                text,
+            } => {
+                let data = serde_json::json!({
+                    "session": ev.session,
+                    "seq": ev.seq.0,
+                    "at": ev.at.0,
+                    "message": {"id": id, "from": from, "author": author, "text": text},
+                });
+                notify(state, MESSAGE, data).await;
+            }
+            SessionEvent::Ended { reason } => {
+                let lifecycle = interact_report::Lifecycle::from_events(
+                    live.log
+                        .events_after(Seq::ZERO)
+                        .iter()
+                        .map(|e| (e.at, &e.event)),
+                );
+                let outcome = interact_report::outcome(&lifecycle, live.outcome);
+                let data = serde_json::json!({
+                    "session": ev.session,
+                    "seq": ev.seq.0,
+                    "at": ev.at.0,
+                    "reason": reason,
+                    "outcome": outcome.map(|o| o.as_str()),
+                    "agent": live.record.agent_id,
+                });
+                notify(state, SESSION_ENDED, data).await;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Stores events of the session `live` holds: fenced by its lease in a cluster. A
@@ -430,6 +482,18 @@ pub async fn create(
     };
     let encoded: Vec<EncodedEvent> = events.iter().map(EncodedEvent::new).collect();
     state.store.create_session(&record, &encoded).await?;
+    crate::node::webhooks::notify(
+        state,
+        crate::node::webhooks::SESSION_STARTED,
+        serde_json::json!({
+            "session": record.id,
+            "target": record.target.to_string(),
+            "visitor": {"name": record.visitor_name, "email": record.visitor_email},
+            "origin": record.origin,
+            "created_at": record.created_at.0,
+        }),
+    )
+    .await;
     let epoch = match state.hub.cluster() {
         Some(c) => Some(state.store.claim_session(&id, &c.node, at).await?),
         None => None,
@@ -439,6 +503,7 @@ pub async fn create(
     let rate = state.config.limits.messages_per_second_per_session;
     let mut new = LiveSession::new(log, record, rate, state.instant());
     new.epoch = epoch;
+    tell_webhooks(state, &new, events.iter()).await;
     new.run = crate::node::flow::new_run(state, &new);
     // A session whose service has a workflow waits for its Queue Task.
     let queue = new.run.is_none();

@@ -47,6 +47,8 @@ pub struct Inner {
     /// The bus to the other nodes, when `[cluster] nats_url` names one (set once, at
     /// start).
     pub bus: std::sync::OnceLock<crate::node::bus::Bus>,
+    /// The webhooks, and the signal that wakes their sender.
+    pub webhooks: crate::node::webhooks::Webhooks,
 }
 
 impl std::ops::Deref for AppState {
@@ -100,9 +102,21 @@ impl AppState {
             own_origin,
             draining: std::sync::atomic::AtomicBool::new(false),
             bus: std::sync::OnceLock::new(),
+            webhooks: crate::node::webhooks::Webhooks::default(),
         }));
         state.reload_templates().await?;
+        state.webhooks.reload(state.store.as_ref()).await?;
         Ok(state)
+    }
+
+    /// After a change to the stored webhooks on this node: reads them again and tells
+    /// the other nodes (if there is a bus) to do the same.
+    pub async fn webhooks_changed(&self) -> Result<(), StoreError> {
+        self.webhooks.reload(self.store.as_ref()).await?;
+        if let Some(bus) = self.bus.get() {
+            bus.config_changed("webhooks").await;
+        }
+        Ok(())
     }
 
     /// After a change to the stored Domain Templates on this node: reads them again and
