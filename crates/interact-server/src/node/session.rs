@@ -9,8 +9,8 @@ use std::time::Duration;
 use interact_sdk::form::ValidForm;
 use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, CallSignal, ClientFrame, Consent, ErrorCode, ErrorFrame, Offer, Party, ServerFrame,
-    SessionEvent, VisitorInfo,
+    AgentInfo, CallSignal, ClientFrame, Consent, ErrorCode, ErrorFrame, EventFrame, Offer, Party,
+    ServerFrame, SessionEvent, VisitorInfo,
 };
 use interact_sdk::relay::{Effect, SessionLog};
 use interact_sdk::time::UnixMillis;
@@ -216,11 +216,18 @@ pub async fn apply(
         return false;
     }
     live.stored(&encoded, state.instant());
-    let appended = effects.iter().filter_map(|e| match e {
-        Effect::Append(ev) => Some(ev),
-        _ => None,
-    });
-    tell_webhooks(state, live, appended).await;
+    // For the webhooks, told once the frames are on their way.
+    let appended: Vec<EventFrame> = if state.webhooks.is_empty() {
+        Vec::new()
+    } else {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Append(ev) => Some(ev.clone()),
+                _ => None,
+            })
+            .collect()
+    };
     let agent = live.log.agent().map(|a| a.id.as_str().to_owned());
     let mut encoded = encoded.iter();
     let mut ended = false;
@@ -270,6 +277,7 @@ pub async fn apply(
             },
         }
     }
+    tell_webhooks(state, live, appended.iter()).await;
     if ended {
         // The workflow run (if any) ends with the session.
         live.run = None;
@@ -288,7 +296,7 @@ pub async fn apply(
 async fn tell_webhooks<'a>(
     state: &AppState,
     live: &LiveSession,
-    events: impl Iterator<Item = &'a interact_sdk::protocol::EventFrame>,
+    events: impl Iterator<Item = &'a EventFrame>,
 ) {
     use crate::node::webhooks::{MESSAGE, SESSION_ENDED, notify};
     for ev in events {

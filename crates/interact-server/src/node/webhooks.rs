@@ -75,6 +75,14 @@ impl Webhooks {
         Ok(())
     }
 
+    /// Whether there are none (then nothing need be told).
+    pub fn is_empty(&self) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// The webhooks that receive `event`.
     fn receiving(&self, event: &str) -> Vec<String> {
         self.known
