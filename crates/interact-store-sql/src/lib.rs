@@ -232,7 +232,7 @@ macro_rules! sql_store {
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
                 LIFECYCLE_PREFIXES, NewDelivery, ReportStore, SessionRecord, Store, StoreError,
-                TemplateRecord, WebhookRecord, WorkflowRunRecord,
+                TemplateRecord, WebhookRecord, WorkflowRunRecord, WorkflowVersion,
             };
             use $crate::__private::sqlx::{self, Row as _};
             use $crate::__private::tokio::sync::oneshot;
@@ -326,6 +326,15 @@ macro_rules! sql_store {
                         url: row.try_get("url").sql()?,
                         secret: row.try_get("secret").sql()?,
                         events: parse(&row.try_get::<String, _>("events").sql()?)?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                    })
+                }
+
+                fn workflow_row(row: &$row) -> Result<WorkflowVersion, StoreError> {
+                    Ok(WorkflowVersion {
+                        name: row.try_get("name").sql()?,
+                        fingerprint: row.try_get("fingerprint").sql()?,
+                        definition: row.try_get("definition").sql()?,
                         created_at: ms(row.try_get("created_at").sql()?),
                     })
                 }
@@ -985,6 +994,83 @@ macro_rules! sql_store {
                     }
                     .sql()?;
                     rows.iter().map(Self::delivery_row).collect()
+                }
+
+                async fn put_workflow(
+                    &self,
+                    v: &WorkflowVersion,
+                    replace: bool,
+                ) -> Result<bool, StoreError> {
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    // A version is never overwritten: the first one stored stays.
+                    sqlx::query(
+                        "INSERT INTO workflow_versions (name, fingerprint, definition, created_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (name, fingerprint) DO NOTHING",
+                    )
+                    .bind(&v.name)
+                    .bind(&v.fingerprint)
+                    .bind(&v.definition)
+                    .bind(db(v.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict)?;
+                    // A seed loses to a current version, a concurrent seed's included
+                    // (PostgreSQL: the insert waits for the other's commit, then does
+                    // nothing; SQLite: the write transactions are serialized).
+                    let pointer = if replace {
+                        "INSERT INTO current_workflows (name, fingerprint, updated_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET \
+                         fingerprint = excluded.fingerprint, updated_at = excluded.updated_at"
+                    } else {
+                        "INSERT INTO current_workflows (name, fingerprint, updated_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING"
+                    };
+                    sqlx::query(pointer)
+                        .bind(&v.name)
+                        .bind(&v.fingerprint)
+                        .bind(db(v.created_at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict)?;
+                    let current: Option<String> = sqlx::query_scalar(
+                        "SELECT fingerprint FROM current_workflows WHERE name = $1",
+                    )
+                    .bind(&v.name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .sql()?;
+                    tx.commit().await.sql()?;
+                    Ok(current.as_deref() == Some(v.fingerprint.as_str()))
+                }
+
+                async fn workflows(&self) -> Result<Vec<WorkflowVersion>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT v.name, v.fingerprint, v.definition, v.created_at \
+                         FROM current_workflows c JOIN workflow_versions v \
+                         ON v.name = c.name AND v.fingerprint = c.fingerprint ORDER BY v.name",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::workflow_row).collect()
+                }
+
+                async fn workflow_version(
+                    &self,
+                    name: &str,
+                    fingerprint: &str,
+                ) -> Result<Option<WorkflowVersion>, StoreError> {
+                    sqlx::query(
+                        "SELECT name, fingerprint, definition, created_at FROM workflow_versions \
+                         WHERE name = $1 AND fingerprint = $2",
+                    )
+                    .bind(name)
+                    .bind(fingerprint)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?
+                    .map(|row| Self::workflow_row(&row))
+                    .transpose()
                 }
             }
 

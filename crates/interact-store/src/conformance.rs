@@ -23,6 +23,7 @@ use interact_sdk::time::UnixMillis;
 use crate::{
     Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
     SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
+    WorkflowVersion,
 };
 
 /// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
@@ -53,6 +54,9 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, attempts_are_recorded);
             $crate::__conformance_test!($fresh, deliveries_are_listed_newest_first);
             $crate::__conformance_test!($fresh, concurrent_delivery_claims_are_distinct);
+            $crate::__conformance_test!($fresh, workflow_versions_and_the_current_one);
+            $crate::__conformance_test!($fresh, workflow_versions_are_kept_as_first_stored);
+            $crate::__conformance_test!($fresh, concurrent_workflow_seeds_agree);
         }
     };
 }
@@ -1567,5 +1571,176 @@ pub async fn concurrent_delivery_claims_are_distinct(store: &dyn Store) {
             ids(&a),
             ids(&b)
         );
+    }
+}
+
+fn workflow(name: &str, fingerprint: &str, definition: &str, created: u64) -> WorkflowVersion {
+    WorkflowVersion {
+        name: name.into(),
+        fingerprint: fingerprint.into(),
+        definition: definition.into(),
+        created_at: at(created),
+    }
+}
+
+/// A seed (`replace = false`) makes a version current only if its name has none; a
+/// replace always does; the answer says whether the version put is current. Every
+/// version stays findable; the current ones are listed by name.
+pub async fn workflow_versions_and_the_current_one(store: &dyn Store) {
+    assert!(store.workflows().await.expect("none").is_empty());
+    let v1 = workflow("triage", "f1", "[[workflow]]\nname = \"triage\"\n# v1", 10);
+    let v2 = workflow("triage", "f2", "[[workflow]]\nname = \"triage\"\n# v2", 20);
+    let v3 = workflow("triage", "f3", "[[workflow]]\nname = \"triage\"\n# v3", 30);
+    assert!(
+        store.put_workflow(&v1, false).await.expect("seed v1"),
+        "the first seed of a name makes it current"
+    );
+    assert_eq!(
+        store.workflows().await.expect("list"),
+        std::slice::from_ref(&v1)
+    );
+    assert!(
+        !store.put_workflow(&v2, false).await.expect("seed v2"),
+        "a seed does not replace a current version"
+    );
+    assert_eq!(
+        store.workflows().await.expect("list"),
+        std::slice::from_ref(&v1)
+    );
+    assert!(
+        store.put_workflow(&v1, false).await.expect("seed v1 again"),
+        "the current version seeded again is current"
+    );
+    assert!(
+        store.put_workflow(&v3, true).await.expect("replace by v3"),
+        "a replace makes it current"
+    );
+    assert_eq!(
+        store.workflows().await.expect("list"),
+        std::slice::from_ref(&v3)
+    );
+    // Another name, sorting before the first.
+    let a = workflow(
+        "onboarding",
+        "g1",
+        "[[workflow]]\nname = \"onboarding\"",
+        40,
+    );
+    assert!(
+        store
+            .put_workflow(&a, true)
+            .await
+            .expect("replace on empty")
+    );
+    assert_eq!(
+        store.workflows().await.expect("list"),
+        [a.clone(), v3.clone()],
+        "by name"
+    );
+    for v in [&v1, &v2, &v3, &a] {
+        assert_eq!(
+            store
+                .workflow_version(&v.name, &v.fingerprint)
+                .await
+                .expect("find")
+                .as_ref(),
+            Some(v),
+            "{} {}",
+            v.name,
+            v.fingerprint
+        );
+    }
+    assert_eq!(
+        store
+            .workflow_version("triage", "g1")
+            .await
+            .expect("other name's"),
+        None
+    );
+    assert_eq!(
+        store
+            .workflow_version("triage", "f9")
+            .await
+            .expect("unknown"),
+        None
+    );
+    assert_eq!(
+        store
+            .workflow_version("zzz", "f1")
+            .await
+            .expect("unknown name"),
+        None
+    );
+}
+
+/// A version put again (same name and fingerprint) keeps the definition and the time it
+/// was first stored with; a replace still makes it current again.
+pub async fn workflow_versions_are_kept_as_first_stored(store: &dyn Store) {
+    let v1 = workflow("triage", "f1", "first", 10);
+    let v2 = workflow("triage", "f2", "second", 20);
+    assert!(store.put_workflow(&v1, true).await.expect("v1"));
+    assert!(store.put_workflow(&v2, true).await.expect("v2"));
+    let again = workflow("triage", "f1", "rewritten", 30);
+    assert!(
+        !store
+            .put_workflow(&again, false)
+            .await
+            .expect("seed v1 again"),
+        "v2 stays current"
+    );
+    assert_eq!(
+        store.workflow_version("triage", "f1").await.expect("v1"),
+        Some(v1.clone()),
+        "kept as first stored"
+    );
+    assert!(
+        store
+            .put_workflow(&again, true)
+            .await
+            .expect("replace by v1"),
+        "current again"
+    );
+    assert_eq!(
+        store.workflows().await.expect("list"),
+        std::slice::from_ref(&v1),
+        "the first stored definition and time"
+    );
+    assert_eq!(
+        store.workflow_version("triage", "f1").await.expect("v1"),
+        Some(v1)
+    );
+    assert_eq!(
+        store.workflow_version("triage", "f2").await.expect("v2"),
+        Some(v2)
+    );
+}
+
+/// Two nodes seeding the same new workflow at once (different versions) both succeed;
+/// exactly one of them is told its version is current, and it is. Ten rounds (each on a
+/// new name), as a race may go either way.
+pub async fn concurrent_workflow_seeds_agree(store: &dyn Store) {
+    for round in 0..10u64 {
+        let name = format!("w{round}");
+        let a = workflow(&name, "fa", "a", round);
+        let b = workflow(&name, "fb", "b", round);
+        let (ra, rb) = futures_util::future::join(
+            store.put_workflow(&a, false),
+            store.put_workflow(&b, false),
+        )
+        .await;
+        let (ra, rb) = (ra.expect("seed a"), rb.expect("seed b"));
+        assert!(
+            ra != rb,
+            "round {round}: exactly one is current ({ra}, {rb})"
+        );
+        let winner = if ra { a } else { b };
+        let current: Vec<WorkflowVersion> = store
+            .workflows()
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|v| v.name == name)
+            .collect();
+        assert_eq!(current, [winner], "round {round}");
     }
 }
