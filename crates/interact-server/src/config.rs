@@ -83,6 +83,10 @@ pub struct Config {
     /// The opening hours and workflows, loaded and checked by [`Config::parse`].
     #[serde(skip)]
     pub definitions: interact_workflow::Definitions,
+    /// Each `[[workflow]]` table as TOML text of its own, by name (what a fresh database
+    /// is seeded with: [`crate::node::state::AppState::new`]).
+    #[serde(skip)]
+    pub workflow_texts: std::collections::BTreeMap<String, String>,
 }
 
 /// The environment variable that overrides `[server] database`.
@@ -605,6 +609,17 @@ impl Config {
             Some(text),
         )
         .map_err(|e| e.to_string())?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        if let Some(toml::Value::Array(workflows)) = table.get("workflow") {
+            for w in workflows {
+                if let (Some(name), Ok(text)) = (
+                    w.get("name").and_then(toml::Value::as_str),
+                    toml::to_string(w),
+                ) {
+                    config.workflow_texts.insert(name.to_owned(), text);
+                }
+            }
+        }
         Ok(config)
     }
 

@@ -135,7 +135,11 @@ pub async fn run(
     });
     let limits =
         listen::ConnLimits::from_config(&state.config.limits, &state.config.server.trusted_proxies);
+    let stopped = state.clone();
     listen::serve(listener, app(state.clone()), limits, state, shutdown).await;
+    stopped
+        .stopped
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     timers.abort();
     config_changes.abort();
     webhooks.abort();

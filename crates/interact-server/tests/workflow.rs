@@ -1,8 +1,10 @@
 //! A service's Instant Messaging workflow driving real chats on a real listener: the
 //! visitor sees the workflow's messages and questions, answers, is queued when the
 //! workflow says so and an agent accepts; a workflow outside its opening hours ends the
-//! session with its message and the reporting outcome; a run survives a restart, and a
-//! run whose workflow changed across a restart ends its session as failed.
+//! session with its message and the reporting outcome; a run survives a restart and goes
+//! on with the workflow version it started with when the workflow is changed through the
+//! admin API (new chats get the new one), and a run whose version is gone ends its
+//! session as failed.
 
 use std::time::Duration;
 
@@ -576,10 +578,11 @@ async fn a_workflow_run_survives_a_restart() {
     server.stop().await;
 }
 
-/// A restart with the workflow changed under a waiting run: the session ends with the
-/// reason and the reporting outcome `failed`, and the visitor is told.
+/// A restart under a waiting run whose workflow version is nowhere to be found (a
+/// database that lost it): the session ends with the reason and the reporting outcome
+/// `failed`, and the visitor is told.
 #[tokio::test]
-async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
+async fn a_run_whose_workflow_version_is_gone_ends_as_failed_at_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start(config(dir.path(), ASK)).await;
     let code = server.embed_code(support()).await;
@@ -588,12 +591,18 @@ async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
         .expect("allowed");
     visitor.hello(None).await;
     let (session, token) = visitor.start_chat(mid("start-1"), form()).await;
-    stored_run(&server, &session, "collect").await;
+    let mut run = stored_run(&server, &session, "collect").await;
     drop(visitor);
+    run.fingerprint = "a version nobody stored".into();
+    server
+        .state
+        .store
+        .put_workflow_run(&run)
+        .await
+        .expect("store");
     server.stop().await;
 
-    let changed = ASK.replace("Your order number?", "Your order id?");
-    let server = TestServer::start(config(dir.path(), &changed)).await;
+    let server = TestServer::start(config(dir.path(), ASK)).await;
     let mut visitor = resume(&server, code.as_str(), &session, token).await;
     let frames = visitor
         .recv_until(
@@ -633,6 +642,205 @@ async fn a_changed_workflow_ends_its_sessions_as_failed_at_a_restart() {
         None
     );
     assert_eq!(server.state.hub.open_sessions(), 0);
+    server.stop().await;
+}
+
+const TIMED: &str = r#"
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+activity = "message"
+text = "Old greeting."
+
+[[workflow.step]]
+activity = "delay"
+seconds = 2
+
+[[workflow.step]]
+activity = "message"
+text = "Old after the wait."
+
+[[workflow.step]]
+label = "wait"
+activity = "delay"
+seconds = 600
+next = "wait"
+"#;
+
+/// The new version of [`TIMED`], as the admin API takes it (one workflow table).
+const TIMED_NEW: &str = r#"
+name = "test-im"
+
+[[step]]
+activity = "message"
+text = "New greeting."
+
+[[step]]
+activity = "delay"
+seconds = 2
+
+[[step]]
+activity = "message"
+text = "New after the wait."
+
+[[step]]
+label = "wait"
+activity = "delay"
+seconds = 600
+next = "wait"
+"#;
+
+/// An admin API call with the demo token: status and JSON answer.
+async fn admin_call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let headers = [
+        ("Authorization", "Bearer demo-admin-token"),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, text) =
+        interact_testkit::http_request(server.addr, method, path, &headers, &body).await;
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Waits until `visitor` has seen the service say `text`.
+async fn until_said(visitor: &mut Client, text: &str) {
+    visitor
+        .recv_until(|f| system_text(f).is_some_and(|(t, _)| t == text))
+        .await;
+}
+
+/// A workflow changed through the admin API while a chat runs: new chats run the new
+/// version at once, the running chat goes on with its own, across a restart too.
+#[tokio::test]
+async fn a_workflow_changed_live_reaches_new_chats_and_running_ones_keep_theirs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = TestServer::start(config(dir.path(), TIMED)).await;
+    let code = server.embed_code(support()).await;
+    let (status, old) = admin_call(&server, "GET", "/admin/v1/workflows/test-im", None).await;
+    assert_eq!(status, 200, "{old}");
+
+    let addr = server.addr;
+    let start = |n: &'static str| {
+        let code = code.clone();
+        async move {
+            let mut v = connect_visitor(addr, code.as_str(), Some(ALLOWED))
+                .await
+                .expect("allowed");
+            v.hello(None).await;
+            let (session, token) = v.start_chat(mid(n), form()).await;
+            (v, session, token)
+        }
+    };
+    let (mut a, session_a, token_a) = start("start-a").await;
+    until_said(&mut a, "Old greeting.").await;
+
+    let (status, new) = admin_call(
+        &server,
+        "PUT",
+        "/admin/v1/workflows/test-im",
+        Some(serde_json::json!({"definition": TIMED_NEW})),
+    )
+    .await;
+    assert_eq!(status, 200, "{new}");
+    assert_ne!(new["fingerprint"], old["fingerprint"]);
+    let (mut b, session_b, token_b) = start("start-b").await;
+    until_said(&mut b, "New greeting.").await;
+
+    // Both wait in their Delay when the server restarts.
+    drop((a, b));
+    server.restart().await;
+    let mut a = resume(&server, code.as_str(), &session_a, token_a).await;
+    let mut b = resume(&server, code.as_str(), &session_b, token_b).await;
+    until_said(&mut a, "Old after the wait.").await;
+    until_said(&mut b, "New after the wait.").await;
+    let (mut c, _, _) = start("start-c").await;
+    until_said(&mut c, "New greeting.").await;
+
+    // The change is in the audit log, before and after.
+    let (_, log) = admin_call(&server, "GET", "/admin/v1/audit", None).await;
+    let put = log
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["action"] == "workflow.put"))
+        .expect("the change is audited");
+    assert!(
+        put["before"]
+            .as_str()
+            .is_some_and(|b| b.contains("Old greeting."))
+    );
+    assert!(
+        put["after"]
+            .as_str()
+            .is_some_and(|a| a.contains("New greeting."))
+    );
+    server.stop().await;
+}
+
+/// A definition that cannot run is refused, naming the step, and changes nothing.
+#[tokio::test]
+async fn a_bad_workflow_is_refused_naming_its_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), TIMED)).await;
+    let (_, before) = admin_call(&server, "GET", "/admin/v1/workflows/test-im", None).await;
+    let unsupported = TIMED_NEW.replace(
+        "activity = \"delay\"\nseconds = 2",
+        "activity = \"voice_message\"",
+    );
+    let transfer =
+        "name = \"test-im\"\n[[step]]\nactivity = \"transfer\"\nservice = \"nowhere\"\n".to_owned();
+    let unknown = TIMED_NEW.replace("activity = \"delay\"\nseconds = 2", "activity = \"juggle\"");
+    let cases = [
+        (unsupported, "not supported"),
+        (transfer, "nowhere"),
+        (unknown, "juggle"),
+        (TIMED_NEW.replace("test-im", "other"), "names workflow"),
+        (
+            "name = \"test-im\"\n[[step]]\nactivity = ".to_owned(),
+            "line",
+        ),
+        ("x".repeat(40_000), "at most"),
+    ];
+    for (definition, says) in cases {
+        let (status, answer) = admin_call(
+            &server,
+            "PUT",
+            "/admin/v1/workflows/test-im",
+            Some(serde_json::json!({"definition": definition})),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{says:?} in {message:?}");
+    }
+    let (_, unknown_step) = admin_call(
+        &server,
+        "PUT",
+        "/admin/v1/workflows/test-im",
+        Some(serde_json::json!({"definition": TIMED_NEW.replace("activity = \"delay\"\nseconds = 2", "activity = \"juggle\"")})),
+    )
+    .await;
+    assert!(
+        unknown_step["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("step 2")),
+        "names the step: {unknown_step}"
+    );
+    let (_, after) = admin_call(&server, "GET", "/admin/v1/workflows/test-im", None).await;
+    assert_eq!(after, before, "nothing changed");
+    let (status, _) = interact_testkit::http_request(
+        server.addr,
+        "PUT",
+        "/admin/v1/workflows/test-im",
+        &[("Content-Type", "application/json")],
+        &serde_json::json!({"definition": TIMED_NEW}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 401);
     server.stop().await;
 }
 

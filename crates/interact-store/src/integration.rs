@@ -93,3 +93,18 @@ pub struct Attempt {
     /// When to try again; `None`: no more attempts (delivered, or given up).
     pub next_at: Option<UnixMillis>,
 }
+
+/// One version of a workflow: its definition as the admin wrote it (the TOML of one
+/// `[[workflow]]` table), named by the workflow's fingerprint. Versions are kept: a
+/// session's run goes on with the version it started with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkflowVersion {
+    /// The workflow's name.
+    pub name: String,
+    /// The fingerprint of its steps (`interact_workflow::Workflow::fingerprint`).
+    pub fingerprint: String,
+    /// The definition (TOML).
+    pub definition: String,
+    /// When this version was first stored.
+    pub created_at: UnixMillis,
+}

@@ -23,7 +23,9 @@ mod integration;
 mod memory;
 mod report;
 
-pub use integration::{Attempt, AuditEntry, DeliveryRecord, NewDelivery, WebhookRecord};
+pub use integration::{
+    Attempt, AuditEntry, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
+};
 pub use memory::MemoryStore;
 pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
 
@@ -374,6 +376,19 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         webhook: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Stores a workflow version (a version with the same name and fingerprint is kept
+    /// as it was) and makes it its name's current one: always if `replace`, else only if
+    /// the name has no current version yet (a seed). Returns whether it is current now.
+    async fn put_workflow(&self, v: &WorkflowVersion, replace: bool) -> Result<bool, StoreError>;
+    /// The current version of every workflow, by name.
+    async fn workflows(&self) -> Result<Vec<WorkflowVersion>, StoreError>;
+    /// One version of a workflow, current or not.
+    async fn workflow_version(
+        &self,
+        name: &str,
+        fingerprint: &str,
+    ) -> Result<Option<WorkflowVersion>, StoreError>;
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use interact_sdk::time::UnixMillis;
 use crate::{
     Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
     ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
-    WorkflowRunRecord,
+    WorkflowRunRecord, WorkflowVersion,
 };
 
 /// A session's report facts besides its events.
@@ -48,6 +48,9 @@ struct Inner {
     deliveries: BTreeMap<i64, DeliveryRecord>,
     /// The last delivery id given.
     delivery_ids: i64,
+    /// Workflow versions by (name, fingerprint), and each name's current fingerprint.
+    workflow_versions: BTreeMap<(String, String), WorkflowVersion>,
+    current_workflows: BTreeMap<String, String>,
 }
 
 /// The in-memory [`Store`].
@@ -470,6 +473,47 @@ impl Store for MemoryStore {
             d.delivered_at = Some(attempt.at);
         }
         Ok(true)
+    }
+
+    async fn put_workflow(&self, v: &WorkflowVersion, replace: bool) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        inner
+            .workflow_versions
+            .entry((v.name.clone(), v.fingerprint.clone()))
+            .or_insert_with(|| v.clone());
+        if !replace && inner.current_workflows.contains_key(&v.name) {
+            return Ok(inner.current_workflows.get(&v.name) == Some(&v.fingerprint));
+        }
+        inner
+            .current_workflows
+            .insert(v.name.clone(), v.fingerprint.clone());
+        Ok(true)
+    }
+
+    async fn workflows(&self) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .current_workflows
+            .iter()
+            .filter_map(|(name, fp)| {
+                inner
+                    .workflow_versions
+                    .get(&(name.clone(), fp.clone()))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    async fn workflow_version(
+        &self,
+        name: &str,
+        fingerprint: &str,
+    ) -> Result<Option<WorkflowVersion>, StoreError> {
+        Ok(self
+            .lock()
+            .workflow_versions
+            .get(&(name.to_owned(), fingerprint.to_owned()))
+            .cloned())
     }
 
     async fn deliveries(

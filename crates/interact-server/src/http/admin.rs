@@ -39,6 +39,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/v1/audit", get(audit_log))
         .route("/admin/v1/sessions/{id}/transcript", get(transcript))
         .merge(super::webhooks::router())
+        .merge(super::workflows::router())
 }
 
 /// Who the admin API's changes are by, in the audit log (one admin token today).

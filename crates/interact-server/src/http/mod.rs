@@ -85,6 +85,7 @@ mod reports;
 mod visitor;
 mod webhooks;
 mod widget;
+mod workflows;
 
 use std::path::Path;
 

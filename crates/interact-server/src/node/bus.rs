@@ -2,9 +2,9 @@
 //! truth: a message on the bus only says "read again", so a lost one costs at most
 //! `[cluster] refresh_secs` of delay, never data.
 //!
-//! It carries one kind of announcement, on [`CONFIG_SUBJECT`]: the Domain Templates or
-//! the webhooks changed (through the admin API of any node); every node then reads them
-//! again.
+//! It carries one kind of announcement, on [`CONFIG_SUBJECT`]: the Domain Templates,
+//! the webhooks or the workflows changed (through the admin API of any node); every node
+//! then reads them again.
 
 use std::time::Duration;
 
@@ -110,6 +110,9 @@ pub async fn follow_config(state: AppState) {
         }
         if let Err(e) = state.webhooks.reload(state.store.as_ref()).await {
             tracing::warn!(error = %e, "could not read the webhooks again");
+        }
+        if let Err(e) = crate::node::workflows::reload(&state).await {
+            tracing::warn!(error = %e, "could not read the workflows again");
         }
     }
 }

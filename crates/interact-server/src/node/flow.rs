@@ -14,14 +14,15 @@
 //! - Runs survive a restart: after every input that changed it, the run's state
 //!   ([`interact_workflow::RunSnapshot`], deadlines as wall-clock instants) is stored with
 //!   the workflow's name and fingerprint ([`interact_store::Store::put_workflow_run`]); it
-//!   is forgotten when the run or the session ends. At a start, [`resume`] gives each
-//!   restored session its run back if its service still has the same workflow (same
-//!   name and fingerprint): a queued task is queued again with its priority, a timer is
-//!   re-armed for the same instant (at once if it is past), a Web Request in flight
-//!   counts as failed. If the workflow was removed or changed, the session ends as
-//!   `failed` (the reporting outcome too) after a system message to the visitor
-//!   ([`CANNOT_CONTINUE`]). A session whose run was over (or never stored) is restored
-//!   as a plain session.
+//!   is forgotten when the run or the session ends. At a start (or a claim by another
+//!   node), [`resume`] gives each restored session its run back, on the workflow version
+//!   it started with (the current one or a stored older one:
+//!   [`crate::node::workflows::version`]): a queued task is queued again with its
+//!   priority, a timer is re-armed for the same instant (at once if it is past), a Web
+//!   Request in flight counts as failed. If that version is nowhere to be found, the
+//!   session ends as `failed` (the reporting outcome too) after a system message to the
+//!   visitor ([`CANNOT_CONTINUE`]). A session whose run was over (or never stored) is
+//!   restored as a plain session.
 //! - Web Request makes an HTTP/1 request (`http://` or `https://`, TLS by rustls against
 //!   Mozilla's roots and `[web_requests] ca_file`) with the server's one client, off the
 //!   session's lock, within the step's timeout, reading at most [`MAX_WEB_BODY`](super::web::MAX_WEB_BODY) of the
@@ -58,7 +59,7 @@ fn service_workflow(state: &AppState, target: &TargetRef) -> Option<Arc<Workflow
         .config
         .workflow
         .as_ref()?;
-    state.config.definitions.workflows.get(name).cloned()
+    state.workflows.get(name)
 }
 
 /// Creates the run of the session's workflow, if its service has one.
@@ -247,10 +248,11 @@ pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRu
         }
         return;
     }
-    let workflow = service_workflow(state, &live.record.target)
-        .filter(|w| w.name() == stored.workflow && w.fingerprint() == stored.fingerprint);
+    // The version the run started with, current or not.
+    let workflow =
+        crate::node::workflows::version(state, &stored.workflow, &stored.fingerprint).await;
     let Some(workflow) = workflow else {
-        tracing::warn!(session = %id, workflow = %stored.workflow, "the session's workflow was removed or changed: the session ends as failed");
+        tracing::warn!(session = %id, workflow = %stored.workflow, "the session's workflow version is nowhere to be found: the session ends as failed");
         cannot_continue(state, &mut live).await;
         return;
     };
@@ -451,6 +453,9 @@ fn timer_fired(state: AppState, handle: SessionHandle) -> Pin<Box<dyn Future<Out
     Box::pin(async move {
         {
             let mut live = handle.lock().await;
+            if state.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             live.timer = None;
             feed(&state, &handle, &mut live, Input::TimerFired).await;
         }
@@ -480,6 +485,9 @@ fn web_request(
         };
         {
             let mut live = handle.lock().await;
+            if state.stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             feed(&state, &handle, &mut live, input).await;
         }
         crate::node::session::dispatch(&state).await;

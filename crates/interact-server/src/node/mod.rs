@@ -29,3 +29,4 @@ pub mod session;
 pub mod state;
 pub mod web;
 pub mod webhooks;
+pub mod workflows;

@@ -44,11 +44,16 @@ pub struct Inner {
     own_origin: Option<OriginPattern>,
     /// Set when the server has begun to shut down: `/readyz` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Set once the server has stopped serving: its workflow timers and web requests
+    /// that are still under way do nothing more (a successor may own the sessions).
+    pub stopped: std::sync::atomic::AtomicBool,
     /// The bus to the other nodes, when `[cluster] nats_url` names one (set once, at
     /// start).
     pub bus: std::sync::OnceLock<crate::node::bus::Bus>,
     /// The webhooks, and the signal that wakes their sender.
     pub webhooks: crate::node::webhooks::Webhooks,
+    /// The current version of every workflow.
+    pub workflows: crate::node::workflows::Workflows,
 }
 
 impl std::ops::Deref for AppState {
@@ -101,12 +106,26 @@ impl AppState {
             templates: RwLock::new(BTreeMap::new()),
             own_origin,
             draining: std::sync::atomic::AtomicBool::new(false),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             bus: std::sync::OnceLock::new(),
             webhooks: crate::node::webhooks::Webhooks::default(),
+            workflows: crate::node::workflows::Workflows::default(),
         }));
         state.reload_templates().await?;
         state.webhooks.reload(state.store.as_ref()).await?;
+        crate::node::workflows::seed(&state).await?;
+        crate::node::workflows::reload(&state).await?;
         Ok(state)
+    }
+
+    /// After a change to the stored workflows on this node: reads them again and tells
+    /// the other nodes (if there is a bus) to do the same.
+    pub async fn workflows_changed(&self) -> Result<(), StoreError> {
+        crate::node::workflows::reload(self).await?;
+        if let Some(bus) = self.bus.get() {
+            bus.config_changed("workflows").await;
+        }
+        Ok(())
     }
 
     /// After a change to the stored webhooks on this node: reads them again and tells

@@ -1,0 +1,105 @@
+//! The admin API's workflows (`/admin/v1/workflows`): read the current versions, put a
+//! new one. What a version is, and who runs which, is [`crate::node::workflows`].
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::ApiJson;
+use super::admin::{Admin, BY};
+use crate::admin::audit;
+use crate::error::AppError;
+use crate::node::state::AppState;
+use crate::node::workflows::build;
+use interact_store::WorkflowVersion;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/admin/v1/workflows", get(list)).route(
+        "/admin/v1/workflows/{name}",
+        get(one)
+            .put(put)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                2 * crate::node::workflows::MAX_DEFINITION_BYTES,
+            )),
+    )
+}
+
+async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<WorkflowVersion>>, AppError> {
+    Ok(Json(state.store.workflows().await?))
+}
+
+async fn current(state: &AppState, name: &str) -> Result<Option<WorkflowVersion>, AppError> {
+    Ok(state
+        .store
+        .workflows()
+        .await?
+        .into_iter()
+        .find(|w| w.name == name))
+}
+
+async fn one(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<WorkflowVersion>, AppError> {
+    current(&state, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("no workflow {name:?}")))
+}
+
+/// The body of `PUT /admin/v1/workflows/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Definition {
+    /// One `[[workflow]]` table as TOML: `name` (the path's), `max_steps`, `[[step]]`s.
+    definition: String,
+}
+
+/// `PUT`: checks the definition (400 naming the step and line of what is wrong) and
+/// makes it the workflow's current version, on every node at once. New chats run it;
+/// running ones go on with the version they started with.
+async fn put(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<Definition>,
+) -> Result<Json<WorkflowVersion>, AppError> {
+    let workflow = build(&state, &body.definition).map_err(AppError::BadRequest)?;
+    if workflow.name() != name {
+        return Err(AppError::BadRequest(format!(
+            "the definition names workflow {:?}, not {name:?}",
+            workflow.name()
+        )));
+    }
+    let before = current(&state, &name).await?;
+    let version = WorkflowVersion {
+        name: name.clone(),
+        fingerprint: workflow.fingerprint().to_owned(),
+        definition: body.definition,
+        created_at: state.now(),
+    };
+    state.store.put_workflow(&version, true).await?;
+    let stored = state
+        .store
+        .workflow_version(&name, &version.fingerprint)
+        .await?
+        .unwrap_or(version);
+    audit(
+        state.store.as_ref(),
+        BY,
+        state.now(),
+        "workflow.put",
+        &name,
+        before.as_ref(),
+        Some(&stored),
+    )
+    .await;
+    state.workflows_changed().await?;
+    tracing::info!(workflow = %name, fingerprint = %stored.fingerprint, "workflow version made current");
+    Ok(Json(stored))
+}
