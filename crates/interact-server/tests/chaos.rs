@@ -440,6 +440,7 @@ async fn cluster_nodes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chats_survive_a_random_schedule_of_node_kills_in_a_cluster() {
+    let _one_cluster = CLUSTERS.lock().await;
     let seed = std::env::var("INTERACT_CHAOS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -460,6 +461,10 @@ async fn chats_survive_a_random_schedule_of_node_kills_in_a_cluster() {
     .await;
 }
 
+/// One cluster of this file at a time: two at once would hold up to 6 nodes' database
+/// pools (16 connections each) against PostgreSQL's 100, and share the machine's CPUs.
+static CLUSTERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The NATS server of the tests.
 fn nats_url() -> String {
     std::env::var("INTERACT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -472,6 +477,7 @@ fn nats_url() -> String {
 /// duplicated or reordered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chats_lose_nothing_when_the_bus_loses_session_events() {
+    let _one_cluster = CLUSTERS.lock().await;
     let db = interact_store_postgres::TestDatabase::create()
         .await
         .expect("a test database");
