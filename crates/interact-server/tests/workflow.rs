@@ -844,6 +844,149 @@ async fn a_bad_workflow_is_refused_naming_its_step() {
     server.stop().await;
 }
 
+const WEEKDAYS: &str = r#"
+[[opening_hours]]
+name = "weekdays"
+time_zone = "Europe/Berlin"
+[opening_hours.weekly]
+mon = ["09:00-17:00"]
+tue = ["09:00-17:00"]
+wed = ["09:00-17:00"]
+thu = ["09:00-17:00"]
+fri = ["09:00-17:00"]
+
+[[workflow]]
+name = "test-im"
+
+[[workflow.step]]
+label = "greeting"
+activity = "message"
+text = "Hello {{visitor_name}}."
+
+[[workflow.step]]
+label = "hours"
+activity = "check_opening_hours"
+hours = "weekdays"
+on_closed = "closed"
+
+[[workflow.step]]
+label = "topic"
+activity = "input_customer"
+question = "Sales or support?"
+choices = [{ answers = ["sales"], next = "queue" }, { answers = ["support"], next = "queue" }]
+
+[[workflow.step]]
+label = "queue"
+activity = "queue_task"
+
+[[workflow.step]]
+label = "wait"
+activity = "delay"
+seconds = 30
+next = "wait"
+
+[[workflow.step]]
+label = "closed"
+activity = "disconnect"
+outcome = "no_agent"
+message = "We are closed."
+"#;
+
+/// Saturday 12 December 2026, 10:00 in Berlin.
+const SATURDAY_10: u64 = 1_797_066_000_000;
+/// Monday 14 December 2026, 10:00 in Berlin.
+const MONDAY_10: u64 = 1_797_238_800_000;
+
+/// The dry run of a workflow on a virtual clock: the path a chat would take, what the
+/// visitor would read, and nothing sent, queued or stored.
+#[tokio::test]
+async fn a_dry_run_shows_the_path_a_chat_would_take() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), WEEKDAYS)).await;
+    let path = "/admin/v1/workflows/test-im/dry-run";
+    let dry = |body: serde_json::Value| admin_call(&server, "POST", path, Some(body));
+
+    let (status, saturday) =
+        dry(serde_json::json!({"at": SATURDAY_10, "visitor_name": "Dora"})).await;
+    assert_eq!(status, 200, "{saturday}");
+    assert_eq!(saturday["summary"], "greeting → hours → closed");
+    assert_eq!(saturday["outcome"], "no_agent");
+    let said: Vec<(&str, &str)> = saturday["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["what"].as_str().expect("what"),
+                e["detail"].as_str().expect("detail"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("say", "Hello Dora."),
+            ("say", "We are closed."),
+            ("disconnect", "no_agent")
+        ]
+    );
+
+    let (status, monday) = dry(serde_json::json!({
+        "at": MONDAY_10, "answers": ["Sales"], "for_secs": 65
+    }))
+    .await;
+    assert_eq!(status, 200, "{monday}");
+    assert_eq!(
+        monday["summary"],
+        "greeting → hours → topic → queue → wait → wait → wait"
+    );
+    assert!(monday["outcome"].is_null());
+    assert!(
+        monday["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("wait")),
+        "{monday}"
+    );
+    let whats: Vec<&str> = monday["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["what"].as_str().expect("what"))
+        .collect();
+    assert_eq!(&whats[..5], ["say", "ask", "answer", "queue", "wait"]);
+
+    // An unsaved definition can be tried; the current version stays.
+    let (_, before) = admin_call(&server, "GET", "/admin/v1/workflows/test-im", None).await;
+    let other = "name = \"test-im\"\n[[step]]\nactivity = \"disconnect\"\nmessage = \"Bye.\"\n";
+    let (status, tried) = dry(serde_json::json!({"at": MONDAY_10, "definition": other})).await;
+    assert_eq!(status, 200, "{tried}");
+    assert_eq!(tried["events"][0]["detail"], "Bye.");
+    let (_, after) = admin_call(&server, "GET", "/admin/v1/workflows/test-im", None).await;
+    assert_eq!(after, before);
+
+    // Nothing happened for real.
+    assert!(
+        server
+            .state
+            .store
+            .open_sessions()
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let (status, _) = dry(serde_json::json!({"at": MONDAY_10, "definition": "name = "})).await;
+    assert_eq!(status, 400);
+    let (status, _) = admin_call(
+        &server,
+        "POST",
+        "/admin/v1/workflows/nope/dry-run",
+        Some(serde_json::json!({"at": MONDAY_10})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
 /// A local HTTPS server answering every request with `body` (JSON), with a certificate
 /// for 127.0.0.1 from a CA of its own; returns its address and the CA's PEM.
 async fn https_api(body: &'static str) -> (std::net::SocketAddr, String) {

@@ -40,6 +40,7 @@
 //! | `GET`, `PUT`, `DELETE /admin/v1/webhooks/{id}` | 200 (`PUT`: `{"url", "events", "rotate_secret"}`; a rotated secret is in the answer, once), 204 for `DELETE` (its delivery log goes too); 404 |
 //! | `GET /admin/v1/workflows`, `GET /admin/v1/workflows/{name}` | 200, the current versions `[{"name", "fingerprint", "definition", "created_at"}]` (one for `{name}`; 404) |
 //! | `PUT /admin/v1/workflows/{name}` with `{"definition": "<TOML of one [[workflow]] table: name, max_steps, [[step]]s>"}` | 200, the version now current on every node (new chats run it; running ones keep theirs); 400 naming the step and line of what is wrong; 413 over 64 KiB |
+//! | `POST /admin/v1/workflows/{name}/dry-run` with `{"at": <Unix ms>, "visitor_name", "first_message", "answers": [...], "agents_available", "agents_busy", "for_secs", "definition"}` (all but `at` optional; `definition` tries an unsaved version) | 200, `{"path", "summary": "greeting → hours → closed", "events": [{"at", "what", "detail"}], "outcome", "waiting"}`: the run on a virtual clock, nothing sent, queued or requested (a Web Request counts as failed); 404; 400 |
 //! | `GET /admin/v1/webhooks/{id}/deliveries?limit=` | 200, the delivery log newest first: `[{"id", "webhook", "event", "body", "created_at", "attempts", "next_at", "last_status", "last_error", "delivered_at"}]` |
 //!
 //! Every change (templates, embed codes, sign-outs, webhooks; the CLI's too, as `cli`)

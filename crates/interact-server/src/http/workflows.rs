@@ -2,7 +2,7 @@
 //! new one. What a version is, and who runs which, is [`crate::node::workflows`].
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -15,14 +15,17 @@ use crate::node::workflows::build;
 use interact_store::WorkflowVersion;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/admin/v1/workflows", get(list)).route(
-        "/admin/v1/workflows/{name}",
-        get(one)
-            .put(put)
-            .layer(axum::extract::DefaultBodyLimit::max(
-                2 * crate::node::workflows::MAX_DEFINITION_BYTES,
-            )),
-    )
+    Router::new()
+        .route("/admin/v1/workflows", get(list))
+        .route("/admin/v1/workflows/{name}/dry-run", post(dry_run))
+        .route(
+            "/admin/v1/workflows/{name}",
+            get(one)
+                .put(put)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    2 * crate::node::workflows::MAX_DEFINITION_BYTES,
+                )),
+        )
 }
 
 async fn list(
@@ -102,4 +105,34 @@ async fn put(
     state.workflows_changed().await?;
     tracing::info!(workflow = %name, fingerprint = %stored.fingerprint, "workflow version made current");
     Ok(Json(stored))
+}
+
+/// The body of `POST /admin/v1/workflows/{name}/dry-run`: the chat to imagine, and
+/// optionally a definition to try instead of the current version (unsaved).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DryRunBody {
+    #[serde(default)]
+    definition: Option<String>,
+    #[serde(flatten)]
+    input: crate::node::workflows::DryRunInput,
+}
+
+/// `POST .../dry-run`: the path a chat arriving at `at` would take, on a virtual clock
+/// (nothing is sent, queued or requested): "a chat arriving Saturday 10:00 goes: hours
+/// → closed".
+async fn dry_run(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<DryRunBody>,
+) -> Result<Json<crate::node::workflows::DryRun>, AppError> {
+    let workflow = match &body.definition {
+        Some(text) => build(&state, text).map_err(AppError::BadRequest)?,
+        None => state
+            .workflows
+            .get(&name)
+            .ok_or_else(|| AppError::NotFound(format!("no workflow {name:?}")))?,
+    };
+    Ok(Json(crate::node::workflows::dry_run(workflow, &body.input)))
 }

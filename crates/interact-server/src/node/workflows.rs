@@ -142,3 +142,178 @@ pub async fn version(state: &AppState, name: &str, fingerprint: &str) -> Option<
         }
     }
 }
+
+/// What a dry run is told: when the chat arrives, who writes, and how many agents there
+/// are.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunInput {
+    /// When the chat arrives (Unix milliseconds).
+    pub at: u64,
+    /// The visitor's name (default "Visitor").
+    #[serde(default)]
+    pub visitor_name: Option<String>,
+    /// The visitor's first message, if any.
+    #[serde(default)]
+    pub first_message: Option<String>,
+    /// The visitor's answers to the workflow's questions, in order (at most 20).
+    #[serde(default)]
+    pub answers: Vec<String>,
+    /// Agents available and busy when the workflow asks (default none).
+    #[serde(default)]
+    pub agents_available: u32,
+    /// Agents signed in but busy.
+    #[serde(default)]
+    pub agents_busy: u32,
+    /// How long to follow the run on the virtual clock (seconds, 1 to 86400, default
+    /// 600).
+    #[serde(default)]
+    pub for_secs: Option<u32>,
+}
+
+/// One thing a dry run saw.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRunEvent {
+    /// When, on the virtual clock (Unix milliseconds).
+    pub at: u64,
+    /// What: `say`, `ask`, `answer`, `wait`, `queue`, `priority`, `leave_queue`,
+    /// `web_request`, `transfer`, `disconnect`, `accept`.
+    pub what: &'static str,
+    /// Its text, URL, service, priority or outcome.
+    pub detail: String,
+}
+
+/// What a dry run found: the path, in words, and what happened on the way.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRun {
+    /// The steps, in order (labels, or `#<n> <activity>`).
+    pub path: Vec<String>,
+    /// The path as one line: `greet → closed → #7 Disconnect`.
+    pub summary: String,
+    /// What the visitor and the queue would see, in order.
+    pub events: Vec<DryRunEvent>,
+    /// The reporting outcome, if the run ended within the time followed.
+    pub outcome: Option<&'static str>,
+    /// Where it waits at the end of the time followed, if it did not end.
+    pub waiting: Option<String>,
+}
+
+/// Runs `workflow` for a chat as `input` describes it, on a virtual clock: no message is
+/// sent, no queue joined, no request made (a Web Request counts as failed, as with no
+/// answer). Timers fire at once on the virtual clock.
+pub fn dry_run(workflow: Arc<Workflow>, input: &DryRunInput) -> DryRun {
+    use interact_sdk::time::UnixMillis;
+    use interact_workflow::{Action, Input, Params, WorkflowRun};
+    let horizon = input.at + u64::from(input.for_secs.unwrap_or(600).clamp(1, 86_400)) * 1000;
+    let mut params = Params::from([
+        (
+            "visitor_name".to_owned(),
+            input
+                .visitor_name
+                .clone()
+                .unwrap_or_else(|| "Visitor".into()),
+        ),
+        ("visitor_email".to_owned(), "visitor@example.com".to_owned()),
+        ("session".to_owned(), "dry-run".to_owned()),
+    ]);
+    if let Some(first) = &input.first_message {
+        params.insert("first_message".to_owned(), first.clone());
+    }
+    let mut run = WorkflowRun::new(workflow, params);
+    let mut now = input.at;
+    let mut events = Vec::new();
+    let mut answers = input.answers.iter().take(20);
+    let mut timer: Option<u64> = None;
+    let mut asked = false;
+    run.handle(UnixMillis(now), Input::Started);
+    // Bounded: every round takes an input, and timers move the clock forward.
+    for _ in 0..1000 {
+        let mut fed = None;
+        while let Some(action) = run.poll_action() {
+            let (what, detail) = match action {
+                Action::SendMessage { text } => ("say", text),
+                Action::AskVisitor { question } => {
+                    asked = true;
+                    ("ask", question)
+                }
+                Action::StartTimer { at } => {
+                    timer = Some(at.0);
+                    ("wait", format!("until {}", at.0))
+                }
+                Action::QueryAgents => {
+                    fed = Some(Input::AgentsAvailable {
+                        available: input.agents_available,
+                        busy: input.agents_busy,
+                    });
+                    continue;
+                }
+                Action::Queue { priority } => ("queue", format!("priority {}", priority.get())),
+                Action::SetPriority { priority } => ("priority", priority.get().to_string()),
+                Action::CancelQueue => ("leave_queue", String::new()),
+                Action::HttpRequest(req) => {
+                    fed = Some(Input::WebFailed);
+                    (
+                        "web_request",
+                        format!("{} (not made in a dry run: counts as failed)", req.url),
+                    )
+                }
+                Action::Transfer { service } => ("transfer", service),
+                Action::Disconnect { outcome } => ("disconnect", outcome.as_str().to_owned()),
+                Action::Accept => ("accept", String::new()),
+                Action::Done { .. } => continue,
+            };
+            events.push(DryRunEvent {
+                at: now,
+                what,
+                detail,
+            });
+        }
+        if run.end().is_some() {
+            break;
+        }
+        let next = match fed.take() {
+            Some(i) => i,
+            None if asked => match answers.next() {
+                Some(a) => {
+                    asked = false;
+                    events.push(DryRunEvent {
+                        at: now,
+                        what: "answer",
+                        detail: a.clone(),
+                    });
+                    Input::VisitorMessage(a.clone())
+                }
+                None => match timer.take() {
+                    Some(at) if at <= horizon => {
+                        now = now.max(at);
+                        Input::TimerFired
+                    }
+                    _ => break,
+                },
+            },
+            None => match timer.take() {
+                Some(at) if at <= horizon => {
+                    now = now.max(at);
+                    Input::TimerFired
+                }
+                _ => break,
+            },
+        };
+        run.handle(UnixMillis(now), next);
+    }
+    let path = run.path_names();
+    DryRun {
+        summary: path.join(" → "),
+        outcome: run.end().map(|e| e.outcome().as_str()),
+        waiting: run.end().is_none().then(|| {
+            let at = run
+                .path()
+                .last()
+                .map(|v| run.workflow().step_name(v.step))
+                .unwrap_or_default();
+            format!("at {at}, {:?} in the queue", run.task_state())
+        }),
+        path,
+        events,
+    }
+}
