@@ -311,7 +311,12 @@ pub fn dry_run(workflow: Arc<Workflow>, input: &DryRunInput) -> DryRun {
                 .last()
                 .map(|v| run.workflow().step_name(v.step))
                 .unwrap_or_default();
-            format!("at {at}, {:?} in the queue", run.task_state())
+            let task = match run.task_state() {
+                interact_workflow::TaskState::NotQueued => "not in the queue",
+                interact_workflow::TaskState::Queued => "in the queue",
+                interact_workflow::TaskState::Offered => "offered to an agent",
+            };
+            format!("at step {at}, {task}")
         }),
         path,
         events,
