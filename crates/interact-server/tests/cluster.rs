@@ -593,9 +593,8 @@ const FIRED: &str = "The timer fired.";
 /// The support service's chats wait 2 s in a workflow's Delay, then get [`FIRED`], then
 /// queue (and wait there).
 fn timer_workflow(cfg: &mut toml::Table) {
-    let workflow: toml::Table = format!(
+    let steps = format!(
         r#"
-        name = "timer-once"
         [[step]]
         activity = "delay"
         seconds = 2
@@ -610,20 +609,8 @@ fn timer_workflow(cfg: &mut toml::Table) {
         seconds = 600
         next = "wait"
         "#
-    )
-    .parse()
-    .expect("TOML");
-    cfg.insert("workflow".into(), vec![toml::Value::from(workflow)].into());
-    for s in cfg
-        .get_mut("service")
-        .and_then(|s| s.as_array_mut())
-        .expect("[[service]]")
-    {
-        let s = s.as_table_mut().expect("[[service]]");
-        if s.get("workflow").is_some() {
-            s.insert("workflow".into(), "timer-once".into());
-        }
-    }
+    );
+    interact_testkit::with_workflow(cfg, "timer-once", &steps);
 }
 
 /// How many times `session` got [`FIRED`].

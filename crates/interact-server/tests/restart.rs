@@ -330,18 +330,7 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
 /// (TOML `[[step]]` tables of a workflow named "crash").
 fn with_workflow(steps: &str) -> toml::Table {
     let mut cfg = process_config("");
-    let workflow: toml::Table = format!("name = \"crash\"\n{steps}").parse().expect("TOML");
-    cfg.insert("workflow".into(), vec![toml::Value::from(workflow)].into());
-    for s in cfg
-        .get_mut("service")
-        .and_then(|s| s.as_array_mut())
-        .expect("[[service]]")
-    {
-        let s = s.as_table_mut().expect("[[service]]");
-        if s.get("workflow").is_some() {
-            s.insert("workflow".into(), "crash".into());
-        }
-    }
+    interact_testkit::with_workflow(&mut cfg, "crash", steps);
     cfg
 }
 

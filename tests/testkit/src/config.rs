@@ -76,3 +76,22 @@ pub fn write_config(dir: &Path, config: &toml::Table) -> PathBuf {
     std::fs::write(&path, toml::to_string(config).expect("TOML")).expect("write the configuration");
     path
 }
+
+/// Replaces the configuration's workflows with one, `name` with the `[[step]]`s of
+/// `steps` (TOML), and points every service that had a workflow at it.
+pub fn with_workflow(config: &mut toml::Table, name: &str, steps: &str) {
+    let workflow: toml::Table = format!("name = {name:?}\n{steps}")
+        .parse()
+        .expect("the workflow is TOML");
+    config.insert("workflow".into(), vec![toml::Value::from(workflow)].into());
+    for s in config
+        .get_mut("service")
+        .and_then(|s| s.as_array_mut())
+        .expect("[[service]]")
+    {
+        let s = s.as_table_mut().expect("[[service]]");
+        if s.get("workflow").is_some() {
+            s.insert("workflow".into(), name.into());
+        }
+    }
+}

@@ -96,7 +96,8 @@ pub use client::{
     http_get, http_request, mid, resume_visitor,
 };
 pub use config::{
-    ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, write_config, www,
+    ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, with_workflow,
+    write_config, www,
 };
 pub use process::{ServerProcess, cpu_time, rss_kib};
 pub use server::{TestServer, agent_token, available_agent, create_embed_code, log_to_test_output};
