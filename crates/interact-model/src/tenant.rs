@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use interact_sdk::config::{Availability, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig};
 use interact_sdk::modality::{Modalities, Modality};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{DomainTemplate, DomainTemplateConfig, ServiceId, TargetRef, UserId};
 
 /// A licence a service or user holds (names as in the product documents).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Licence {
     /// Service: Contact Center licence (chat workflows).
@@ -24,7 +24,7 @@ pub enum Licence {
 }
 
 /// A service as a configuration declares it (`[[service]]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// Unique id.
@@ -52,10 +52,14 @@ pub struct ServiceConfig {
     /// `[[workflow]]`).
     #[serde(default)]
     pub workflow: Option<String>,
+    /// The users who are the service's Service Owners: they manage its settings,
+    /// members, workflow and reports in the administration (and nothing else).
+    #[serde(default)]
+    pub owners: Vec<UserId>,
 }
 
 /// A user as a configuration declares it (`[[user]]`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Unique id, also the sign-in name.
@@ -75,6 +79,9 @@ pub struct UserConfig {
     /// Languages, preferred first.
     #[serde(default = "default_languages")]
     pub languages: Vec<String>,
+    /// Whether the user is a Tenant Admin: everything in the administration.
+    #[serde(default)]
+    pub tenant_admin: bool,
 }
 
 fn default_languages() -> Vec<String> {

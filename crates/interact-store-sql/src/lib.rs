@@ -232,7 +232,7 @@ macro_rules! sql_store {
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
                 LIFECYCLE_PREFIXES, NewDelivery, ReportStore, SessionRecord, Store, StoreError,
-                TemplateRecord, WebhookRecord, WorkflowRunRecord, WorkflowVersion,
+                TemplateRecord, WebhookRecord, ConfigItem, WorkflowRunRecord, WorkflowVersion,
             };
             use $crate::__private::sqlx::{self, Row as _};
             use $crate::__private::tokio::sync::oneshot;
@@ -778,6 +778,108 @@ macro_rules! sql_store {
                         .await
                         .sql()?;
                     Ok(())
+                }
+
+                async fn put_admin_token(
+                    &self,
+                    hash: &str,
+                    user: &str,
+                    at: UnixMillis,
+                    expires: UnixMillis,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("INSERT INTO admin_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                        .bind(hash)
+                        .bind(user)
+                        .bind(db(at))
+                        .bind(db(expires))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn admin_token(
+                    &self,
+                    hash: &str,
+                    now: UnixMillis,
+                ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT user_id, expires_at FROM admin_tokens WHERE token_hash = $1 AND expires_at > $2",
+                    )
+                    .bind(hash)
+                    .bind(db(now))
+                    .fetch_optional(&self.pool)
+                    .await.sql()?;
+                    row.map(|r| {
+                        Ok((
+                            r.try_get("user_id").sql()?,
+                            ms(r.try_get("expires_at").sql()?),
+                        ))
+                    })
+                    .transpose()
+                }
+
+                async fn delete_admin_token(&self, hash: &str) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM admin_tokens WHERE token_hash = $1")
+                        .bind(hash)
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
+                async fn delete_admin_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
+                    let r = sqlx::query("DELETE FROM admin_tokens WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(r.rows_affected())
+                }
+
+                async fn put_config_item(&self, item: &ConfigItem) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO config_items (kind, name, body, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    )
+                    .bind(&item.kind)
+                    .bind(&item.name)
+                    .bind(&item.body)
+                    .bind(db(item.updated_at))
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(())
+                }
+
+                async fn config_items(&self, kind: &str) -> Result<Vec<ConfigItem>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT kind, name, body, updated_at FROM config_items WHERE kind = $1 ORDER BY name",
+                    )
+                    .bind(kind)
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(ConfigItem {
+                                kind: r.try_get("kind").sql()?,
+                                name: r.try_get("name").sql()?,
+                                body: r.try_get("body").sql()?,
+                                updated_at: ms(r.try_get("updated_at").sql()?),
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn delete_config_item(&self, kind: &str, name: &str) -> Result<bool, StoreError> {
+                    let r = sqlx::query("DELETE FROM config_items WHERE kind = $1 AND name = $2")
+                        .bind(kind)
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(r.rows_affected() > 0)
                 }
 
                 async fn ping(&self) -> Result<(), StoreError> {

@@ -21,9 +21,9 @@ use interact_sdk::protocol::{
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
-    SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
-    WorkflowVersion,
+    Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
+    NewDelivery, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
+    WorkflowRunRecord, WorkflowVersion,
 };
 
 /// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
@@ -42,6 +42,8 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, session_fields_change);
             $crate::__conformance_test!($fresh, workflow_runs);
             $crate::__conformance_test!($fresh, agent_tokens);
+            $crate::__conformance_test!($fresh, admin_tokens_are_apart_from_agent_tokens);
+            $crate::__conformance_test!($fresh, config_items_by_kind_and_name);
             $crate::__conformance_test!($fresh, report_facts_and_rows);
             $crate::__conformance_test!($fresh, claims_count_up);
             $crate::__conformance_test!($fresh, a_claim_fences_the_former_owner);
@@ -579,6 +581,96 @@ pub async fn agent_tokens(store: &dyn Store) {
     assert_eq!(store.delete_agent_tokens_of("alex").await.expect("all"), 2);
     assert_eq!(store.agent_token("h2", at(1)).await.expect("gone"), None);
     assert_eq!(store.delete_agent_tokens_of("alex").await.expect("none"), 0);
+}
+
+/// Admin sign-in tokens: found until they expire, gone at sign-out, and never taken for
+/// an agent's token (or the other way round).
+pub async fn admin_tokens_are_apart_from_agent_tokens(store: &dyn Store) {
+    store
+        .put_admin_token("a1", "dana", at(1), at(1_000))
+        .await
+        .expect("put");
+    store
+        .put_admin_token("a2", "dana", at(1), at(2_000))
+        .await
+        .expect("put");
+    store
+        .put_agent_token("g1", "dana", at(1), at(1_000))
+        .await
+        .expect("put agent");
+    assert!(matches!(
+        store.put_admin_token("a1", "sam", at(1), at(9)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.admin_token("a1", at(999)).await.expect("get"),
+        Some(("dana".into(), at(1_000)))
+    );
+    assert_eq!(
+        store.admin_token("a1", at(1_000)).await.expect("expired"),
+        None
+    );
+    assert_eq!(store.admin_token("g1", at(1)).await.expect("agent's"), None);
+    assert_eq!(store.agent_token("a2", at(1)).await.expect("admin's"), None);
+    store.delete_admin_token("a1").await.expect("sign out");
+    assert_eq!(store.admin_token("a1", at(1)).await.expect("gone"), None);
+    assert_eq!(store.delete_admin_tokens_of("dana").await.expect("all"), 1);
+    assert_eq!(store.admin_token("a2", at(1)).await.expect("gone"), None);
+    assert_eq!(
+        store.agent_token("g1", at(1)).await.expect("agent's stays"),
+        Some(("dana".into(), at(1_000)))
+    );
+}
+
+/// Configuration items: replaced by kind and name, listed by kind in name order,
+/// deleted once.
+pub async fn config_items_by_kind_and_name(store: &dyn Store) {
+    let item = |kind: &str, name: &str, body: &str, time: u64| ConfigItem {
+        kind: kind.into(),
+        name: name.into(),
+        body: body.into(),
+        updated_at: at(time),
+    };
+    for i in [
+        item("service", "sales", r#"{"v":1}"#, 1),
+        item("service", "support", r#"{"v":1}"#, 2),
+        item("user", "sales", r#"{"u":1}"#, 3),
+        item("service", "sales", r#"{"v":2, "quote": "it's"}"#, 4),
+    ] {
+        store.put_config_item(&i).await.expect("put");
+    }
+    assert_eq!(
+        store.config_items("service").await.expect("services"),
+        vec![
+            item("service", "sales", r#"{"v":2, "quote": "it's"}"#, 4),
+            item("service", "support", r#"{"v":1}"#, 2),
+        ]
+    );
+    assert_eq!(
+        store.config_items("user").await.expect("users"),
+        vec![item("user", "sales", r#"{"u":1}"#, 3)]
+    );
+    assert!(
+        store
+            .config_items("opening_hours")
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(
+        store
+            .delete_config_item("service", "sales")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_config_item("service", "sales")
+            .await
+            .expect("twice")
+    );
+    assert_eq!(store.config_items("service").await.expect("one").len(), 1);
+    assert_eq!(store.config_items("user").await.expect("kept").len(), 1);
 }
 
 /// What reports read: offers (the first time and how many), a recorded outcome (the last

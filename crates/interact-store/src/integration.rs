@@ -108,3 +108,27 @@ pub struct WorkflowVersion {
     /// When this version was first stored.
     pub created_at: UnixMillis,
 }
+
+/// One item of a tenant's configuration as the administration stores it: a service, a
+/// user or a set of opening hours, as a JSON document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigItem {
+    /// What it is: [`ConfigItem::SERVICE`], [`ConfigItem::USER`] or
+    /// [`ConfigItem::OPENING_HOURS`].
+    pub kind: String,
+    /// Its id (unique within its kind).
+    pub name: String,
+    /// The item, as JSON.
+    pub body: String,
+    /// When it was last written.
+    pub updated_at: UnixMillis,
+}
+
+impl ConfigItem {
+    /// The kind of a service.
+    pub const SERVICE: &'static str = "service";
+    /// The kind of a user.
+    pub const USER: &'static str = "user";
+    /// The kind of a set of opening hours.
+    pub const OPENING_HOURS: &'static str = "opening_hours";
+}

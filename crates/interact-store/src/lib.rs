@@ -24,7 +24,7 @@ mod memory;
 mod report;
 
 pub use integration::{
-    Attempt, AuditEntry, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
+    Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
 pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
@@ -332,6 +332,32 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     /// Removes every token of `user` (an administrator signed them out); returns how
     /// many there were.
     async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError>;
+
+    /// Stores an admin sign-in token (by hash): kept apart from agent tokens.
+    async fn put_admin_token(
+        &self,
+        hash: &str,
+        user: &str,
+        at: UnixMillis,
+        expires: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The user of an admin token that has not expired at `now`, and when it expires.
+    async fn admin_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError>;
+    /// Removes an admin token (sign-out).
+    async fn delete_admin_token(&self, hash: &str) -> Result<(), StoreError>;
+    /// Removes every admin token of `user`; returns how many there were.
+    async fn delete_admin_tokens_of(&self, user: &str) -> Result<u64, StoreError>;
+
+    /// Creates or replaces a configuration item (by kind and name).
+    async fn put_config_item(&self, item: &ConfigItem) -> Result<(), StoreError>;
+    /// Every configuration item of `kind`, by name.
+    async fn config_items(&self, kind: &str) -> Result<Vec<ConfigItem>, StoreError>;
+    /// Deletes a configuration item; `Ok(false)` if it did not exist.
+    async fn delete_config_item(&self, kind: &str, name: &str) -> Result<bool, StoreError>;
 
     /// Whether the database answers (a round trip that reads nothing), for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -15,8 +15,8 @@ use interact_sdk::protocol::EventFrame;
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch, NewDelivery,
-    ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
+    Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
+    NewDelivery, ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
     WorkflowRunRecord, WorkflowVersion,
 };
 
@@ -51,6 +51,10 @@ struct Inner {
     /// Workflow versions by (name, fingerprint), and each name's current fingerprint.
     workflow_versions: BTreeMap<(String, String), WorkflowVersion>,
     current_workflows: BTreeMap<String, String>,
+    /// Admin token hash to (user, expiry).
+    admin_tokens: HashMap<String, (String, UnixMillis)>,
+    /// Configuration items by (kind, name).
+    config: BTreeMap<(String, String), ConfigItem>,
 }
 
 /// The in-memory [`Store`].
@@ -362,6 +366,73 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn put_admin_token(
+        &self,
+        hash: &str,
+        user: &str,
+        _at: UnixMillis,
+        expires: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.admin_tokens.contains_key(hash) {
+            return Err(StoreError::Conflict);
+        }
+        inner
+            .admin_tokens
+            .insert(hash.to_owned(), (user.to_owned(), expires));
+        Ok(())
+    }
+
+    async fn admin_token(
+        &self,
+        hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+        Ok(self
+            .lock()
+            .admin_tokens
+            .get(hash)
+            .filter(|(_, expires)| *expires > now)
+            .cloned())
+    }
+
+    async fn delete_admin_token(&self, hash: &str) -> Result<(), StoreError> {
+        self.lock().admin_tokens.remove(hash);
+        Ok(())
+    }
+
+    async fn delete_admin_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.admin_tokens.len();
+        inner.admin_tokens.retain(|_, (u, _)| u != user);
+        Ok((before - inner.admin_tokens.len()) as u64)
+    }
+
+    async fn put_config_item(&self, item: &ConfigItem) -> Result<(), StoreError> {
+        self.lock()
+            .config
+            .insert((item.kind.clone(), item.name.clone()), item.clone());
+        Ok(())
+    }
+
+    async fn config_items(&self, kind: &str) -> Result<Vec<ConfigItem>, StoreError> {
+        Ok(self
+            .lock()
+            .config
+            .values()
+            .filter(|i| i.kind == kind)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_config_item(&self, kind: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .config
+            .remove(&(kind.to_owned(), name.to_owned()))
+            .is_some())
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
