@@ -660,6 +660,11 @@ impl Config {
                     return Err(format!("service {:?}: member {m:?} is not a user", s.id));
                 }
             }
+            for o in &s.owners {
+                if !ids.contains(o.as_str()) {
+                    return Err(format!("service {:?}: owner {o:?} is not a user", s.id));
+                }
+            }
             if s.privacy.safe_url().is_none() {
                 return Err(format!("service {:?}: privacy.url must be http(s)", s.id));
             }

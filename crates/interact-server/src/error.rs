@@ -21,6 +21,9 @@ pub enum AppError {
     /// Not allowed, e.g. the page's origin is outside the Domain Template (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The signed-in admin's role does not allow it (403, code `forbidden`).
+    #[error("{0}")]
+    Denied(String),
     /// Unknown or revoked (404).
     #[error("{0}")]
     NotFound(String),
@@ -41,6 +44,7 @@ impl AppError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Self::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -38,6 +38,7 @@ pub mod ice;
 pub mod listen;
 pub mod metrics;
 pub mod node;
+pub mod preview;
 pub mod ws;
 
 use std::future::Future;
@@ -248,7 +249,7 @@ async fn ensure_demo_code(state: &AppState) -> Result<(), StartError> {
         Some(_) => {}
         None => {
             state
-                .tenant
+                .tenant()
                 .check_embeddable(&target)
                 .map_err(|e| StartError::Demo(e.to_string()))?;
             let record = EmbedCodeRecord {

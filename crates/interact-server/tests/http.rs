@@ -7,8 +7,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
-    AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, VARY,
-    X_CONTENT_TYPE_OPTIONS,
+    AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE,
+    VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
@@ -111,6 +111,65 @@ impl Fixture {
             req = req.header(AUTHORIZATION, format!("Bearer {t}"));
         }
         self.send(with_json(req, body)).await
+    }
+
+    /// A signed Preview link for `code` opened: the cookie it sets (`name=ticket`).
+    async fn preview_cookie(&self, code: &str) -> String {
+        let r = self
+            .admin(
+                Method::POST,
+                &format!("/admin/v1/embed-codes/{code}/preview-link"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let link = json_body(r).await;
+        let url = link["url"].as_str().expect("url");
+        let path = url
+            .strip_prefix("http://127.0.0.1:8080")
+            .expect("the link is on the public URL");
+        assert!(
+            path.starts_with(&format!("/preview/{code}?ticket=")),
+            "{url}"
+        );
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            header(&r, &LOCATION),
+            Some(format!("/preview/{code}").as_str())
+        );
+        let cookie = header(&r, &SET_COOKIE).expect("a cookie").to_owned();
+        let max_age: u64 = cookie
+            .split("Max-Age=")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|v| v.parse().ok())
+            .expect("Max-Age");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && (3_590..=3_600).contains(&max_age)
+                && cookie.starts_with(&format!("interact_preview_{code}=")),
+            "{cookie}"
+        );
+        cookie.split(';').next().expect("name=value").to_owned()
+    }
+
+    /// `GET` with a cookie and, optionally, an `Origin`.
+    async fn get_with(
+        &self,
+        uri: &str,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Response<Body> {
+        let mut req = request(Method::GET, uri);
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        if let Some(o) = origin {
+            req = req.header(ORIGIN, o);
+        }
+        self.send(req.body(Body::empty()).expect("request")).await
     }
 
     async fn login(&self, username: &str, password: &str) -> Response<Body> {
@@ -434,7 +493,7 @@ async fn widget_frame_is_framed_only_by_the_checked_host() {
 }
 
 #[tokio::test]
-async fn an_empty_template_frames_nowhere_but_the_preview() {
+async fn the_servers_own_origin_passes_only_through_a_signed_preview_link() {
     let f = Fixture::new().await;
     let r = f
         .admin(
@@ -455,6 +514,8 @@ async fn an_empty_template_frames_nowhere_but_the_preview() {
         .as_str()
         .expect("code")
         .to_owned();
+    const OWN: &str = "http://127.0.0.1:8080";
+    let own_frame = format!("/widget/frame?code={code}&host=http%3A%2F%2F127.0.0.1%3A8080");
     let r = f
         .get(&format!(
             "/widget/frame?code={code}&host=http%3A%2F%2F127.0.0.1%3A8081"
@@ -463,22 +524,69 @@ async fn an_empty_template_frames_nowhere_but_the_preview() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = f.config(&code, Some(ALLOWED)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    // The server's own pages (Preview) may still use it.
-    let r = f.config(&code, Some("http://127.0.0.1:8080")).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    // The server's own origin passes no template by itself: not the configuration, not
+    // the frame, not the Preview page.
+    let r = f.config(&code, Some(OWN)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(f.get(&own_frame).await.status(), StatusCode::FORBIDDEN);
     let r = f.get(&format!("/preview/{code}")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        text(r)
+            .await
+            .contains("The Preview page is for administrators")
+    );
+    // A ticket that is made up, or for another code, opens nothing.
+    let r = f
+        .get(&format!("/preview/{code}?ticket={}", "ab".repeat(32)))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(text(r).await.contains("has expired or is not valid"));
+    let other = f.preview_cookie(&f.code).await;
+    let forged = other.replace(&f.code, &code);
+    let r = f
+        .get_with(&format!("/preview/{code}"), Some(&forged), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Through the signed link: the page, its frame, and the configuration from the
+    // server's own origin.
+    let cookie = f.preview_cookie(&code).await;
+    let r = f
+        .get_with(&format!("/preview/{code}"), Some(&cookie), None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = text(r).await;
     assert!(
         page.contains("None: the template allows no website"),
         "{page}"
     );
+    assert_eq!(
+        f.get_with(&own_frame, Some(&cookie), None).await.status(),
+        StatusCode::OK
+    );
+    let r = f
+        .get_with(&format!("/v1/config?code={code}"), Some(&cookie), Some(OWN))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The cookie does not make another origin pass.
+    let r = f
+        .get_with(
+            &format!("/v1/config?code={code}"),
+            Some(&cookie),
+            Some(ALLOWED),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn preview_page_shows_the_widget_snippet_and_origin_checks() {
     let f = Fixture::new().await;
-    let r = f.get(&format!("/preview/{}", f.code)).await;
+    let cookie = f.preview_cookie(&f.code).await;
+    let r = f
+        .get_with(&format!("/preview/{}", f.code), Some(&cookie), None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = header(&r, &CONTENT_SECURITY_POLICY)
         .expect("CSP")
@@ -521,7 +629,13 @@ async fn preview_page_shows_the_widget_snippet_and_origin_checks() {
         ("evil.example.net", "is not an origin"),
         ("%3Cscript%3Ealert(1)%3C%2Fscript%3E", "is not an origin"),
     ] {
-        let r = f.get(&format!("/preview/{}?origin={origin}", f.code)).await;
+        let r = f
+            .get_with(
+                &format!("/preview/{}?origin={origin}", f.code),
+                Some(&cookie),
+                None,
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         let page = text(r).await;
         assert!(page.contains(verdict), "{origin}: {page}");

@@ -91,7 +91,7 @@ pub(super) async fn embed_code(config: Config, command: EmbedCodeCommand) -> Cli
             let target: TargetRef = target.parse()?;
             let record = admin::create_embed_code(
                 store,
-                &state.tenant,
+                &state.tenant(),
                 target,
                 &template,
                 state.now(),

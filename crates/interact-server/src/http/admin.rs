@@ -1,22 +1,22 @@
 //! The admin API under `/admin/v1/` (documented in the [module docs](super#admin-api)).
 //! The rules live in [`crate::admin`], shared with the CLI.
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, bearer};
+use super::ApiJson;
+use super::openapi as doc;
 use crate::admin;
-use crate::auth;
 use crate::error::AppError;
 use crate::node::state::AppState;
 use interact_model::TargetRef;
 use interact_store::{EmbedCodeRecord, TemplateRecord};
+use utoipa::{IntoParams, ToSchema};
 
 /// The admin routes.
 pub(super) fn router() -> Router<AppState> {
@@ -37,29 +37,45 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/v1/embed-codes/{code}/snippet", get(snippet))
         .route("/admin/v1/agents/{id}/sign-out", post(sign_out_agent))
         .route("/admin/v1/audit", get(audit_log))
+        .route(
+            "/admin/v1/templates/{name}/check",
+            get(super::admin_tools::check_origin),
+        )
+        .route(
+            "/admin/v1/embed-codes/{code}/preview-link",
+            post(super::admin_tools::preview_link),
+        )
+        .route("/admin/v1/sign-in", post(super::admin_auth::sign_in))
+        .route("/admin/v1/sign-out", post(super::admin_auth::sign_out))
+        .route("/admin/v1/me", get(super::admin_auth::who_am_i))
         .route("/admin/v1/sessions/{id}/transcript", get(transcript))
         .merge(super::webhooks::router())
         .merge(super::workflows::router())
 }
 
-/// Who the admin API's changes are by, in the audit log (one admin token today).
-pub(super) const BY: &str = "admin";
-
 /// The query of `GET /admin/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// Entries older than this id (the previous page's last).
     before: Option<i64>,
     /// At most this many (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
 /// The audit log, newest first, a page at a time.
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditQuery),
+    responses(
+        (status = 200, description = "The entries, newest first.", body = [doc::AuditEntry]),
+        (status = 400, description = "A bad `before` or `limit`.", body = doc::ApiError),
+    ))]
 async fn audit_log(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<AuditQuery>,
 ) -> Result<Json<Vec<interact_store::AuditEntry>>, AppError> {
+    admin.tenant_admin()?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(AppError::BadRequest("limit is 1 to 500".into()));
@@ -68,15 +84,18 @@ async fn audit_log(
 }
 
 /// A session's transcript: the session as stored and all its events, in order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Transcript {
     session: TranscriptSession,
+    /// Every event frame of the session in `seq` order, as on the wire (docs/protocol.md).
+    #[schema(value_type = Vec<Object>)]
     events: Vec<interact_sdk::protocol::EventFrame>,
 }
 
 /// What a transcript says of its session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TranscriptSession {
+    #[schema(value_type = String)]
     id: interact_sdk::ids::SessionId,
     target: String,
     embed_code: String,
@@ -85,21 +104,30 @@ struct TranscriptSession {
     visitor_email: String,
     consent_version: String,
     consent_at: u64,
+    #[schema(value_type = Option<String>)]
     agent: Option<interact_sdk::ids::AgentId>,
     created_at: u64,
     ended_at: Option<u64>,
+    #[schema(value_type = Option<String>)]
     end_reason: Option<interact_sdk::protocol::EndReason>,
 }
 
 /// `GET /admin/v1/sessions/{id}/transcript`: 404 for an unknown (or malformed) id.
+#[utoipa::path(get, path = "/admin/v1/sessions/{id}/transcript", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The session as stored and its events.", body = Transcript),
+        (status = 404, description = "No such session.", body = doc::ApiError),
+    ))]
 async fn transcript(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Transcript>, AppError> {
     let unknown = || AppError::NotFound(format!("no session {id:?}"));
     let sid = interact_sdk::ids::SessionId::new(id.clone()).map_err(|_| unknown())?;
     let record = state.store.session(&sid).await?.ok_or_else(unknown)?;
+    admin.target(&record.target)?;
     let events = state.store.events(&sid).await?;
     Ok(Json(Transcript {
         session: TranscriptSession {
@@ -121,7 +149,7 @@ async fn transcript(
 }
 
 /// What `POST /admin/v1/agents/{id}/sign-out` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SignedOut {
     /// Sign-in tokens that stopped working.
     tokens: u64,
@@ -132,12 +160,19 @@ struct SignedOut {
 /// Signs an agent out everywhere (an agent who left, or whose access was withdrawn):
 /// every sign-in token of theirs stops working and every open connection of theirs is
 /// closed at once (fatal `unauthorized`, close 4001). 404 for an unknown user.
+#[utoipa::path(post, path = "/admin/v1/agents/{id}/sign-out", tag = "agents",
+    params(("id" = String, Path, description = "The user's id.")),
+    responses(
+        (status = 200, description = "What was signed out.", body = SignedOut),
+        (status = 404, description = "No such user.", body = doc::ApiError),
+    ))]
 async fn sign_out_agent(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SignedOut>, AppError> {
-    if !state.tenant.users.contains_key(id.as_str()) {
+    admin.tenant_admin()?;
+    if !state.tenant().users.contains_key(id.as_str()) {
         return Err(AppError::NotFound(format!("no user {id:?}")));
     }
     let tokens = state.store.delete_agent_tokens_of(&id).await?;
@@ -153,7 +188,7 @@ async fn sign_out_agent(
     let before: Option<&SignedOut> = None;
     admin::audit(
         state.store.as_ref(),
-        BY,
+        &admin.actor,
         state.now(),
         "agent.sign_out",
         &id,
@@ -164,106 +199,142 @@ async fn sign_out_agent(
     Ok(Json(done))
 }
 
-/// Proof that the request carries the admin token (extracting it checks the header).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Admin;
+pub(super) use super::admin_auth::Admin;
 
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let expected = state.config.admin.token_sha256.to_ascii_lowercase();
-        match bearer(&parts.headers) {
-            Some(token) if auth::hashes_equal(&auth::token_hash(token), &expected) => Ok(Self),
-            _ => {
-                state.metrics.reject("admin_unauthorized");
-                Err(AppError::Unauthorized(
-                    "the admin API needs Authorization: Bearer <admin token>".into(),
-                ))
-            }
-        }
-    }
-}
-
+/// Every Domain Template.
+#[utoipa::path(get, path = "/admin/v1/templates", tag = "templates",
+    responses((status = 200, description = "Every Domain Template.", body = [doc::Template])))]
 async fn list_templates(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<TemplateRecord>>, AppError> {
+    admin.tenant_admin()?;
     Ok(Json(state.store.templates().await?))
 }
 
+/// One Domain Template.
+#[utoipa::path(get, path = "/admin/v1/templates/{name}", tag = "templates",
+    params(("name" = String, Path, description = "The template's name.")),
+    responses(
+        (status = 200, description = "The template.", body = doc::Template),
+        (status = 404, description = "No such template.", body = doc::ApiError),
+    ))]
 async fn get_template(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<TemplateRecord>, AppError> {
+    admin.tenant_admin()?;
     Ok(Json(admin::template(state.store.as_ref(), &name).await?))
 }
 
 /// The body of `PUT /admin/v1/templates/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct TemplateBody {
+    /// Origin patterns, e.g. `https://shop.example.com`, `https://*.example.com`.
     origins: Vec<String>,
 }
 
+/// Creates or replaces a Domain Template.
+#[utoipa::path(put, path = "/admin/v1/templates/{name}", tag = "templates",
+    params(("name" = String, Path, description = "The template's name.")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "The stored template.", body = doc::Template),
+        (status = 400, description = "A malformed origin or name.", body = doc::ApiError),
+    ))]
 async fn put_template(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<TemplateBody>,
 ) -> Result<Json<TemplateRecord>, AppError> {
-    let record =
-        admin::set_template(state.store.as_ref(), &name, &body.origins, state.now(), BY).await?;
+    admin.tenant_admin()?;
+    let record = admin::set_template(
+        state.store.as_ref(),
+        &name,
+        &body.origins,
+        state.now(),
+        &admin.actor,
+    )
+    .await?;
     state.templates_changed().await?;
     tracing::info!(template = %name, origins = ?record.origins, "Domain Template set");
     Ok(Json(record))
 }
 
+/// Deletes a Domain Template no embed code uses.
+#[utoipa::path(delete, path = "/admin/v1/templates/{name}", tag = "templates",
+    params(("name" = String, Path, description = "The template's name.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such template.", body = doc::ApiError),
+        (status = 409, description = "An embed code uses it.", body = doc::ApiError),
+    ))]
 async fn delete_template(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin::delete_template(state.store.as_ref(), &name, state.now(), BY).await?;
+    admin.tenant_admin()?;
+    admin::delete_template(state.store.as_ref(), &name, state.now(), &admin.actor).await?;
     state.templates_changed().await?;
     tracing::info!(template = %name, "Domain Template deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every embed code, revoked ones too.
+#[utoipa::path(get, path = "/admin/v1/embed-codes", tag = "embed-codes",
+    responses((status = 200, description = "Every embed code.", body = [doc::EmbedCode])))]
 async fn list_embed_codes(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<EmbedCodeRecord>>, AppError> {
-    Ok(Json(state.store.embed_codes().await?))
+    let mut codes = state.store.embed_codes().await?;
+    codes.retain(|c| admin.sees(&c.target));
+    Ok(Json(codes))
 }
 
 /// The body of `POST /admin/v1/embed-codes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CreateEmbedCode {
+    /// The service or user it points at (which must hold the licence for it).
+    #[schema(value_type = doc::Target)]
     target: TargetRef,
+    /// The Domain Template it is bound to.
     template: String,
 }
 
 /// A new embed code and the snippet to paste.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Created {
     #[serde(flatten)]
+    #[schema(value_type = doc::EmbedCode)]
     record: EmbedCodeRecord,
+    /// The HTML snippet to paste into a website.
     snippet: String,
 }
 
+/// Creates an embed code for a service or user, bound to a Domain Template.
+#[utoipa::path(post, path = "/admin/v1/embed-codes", tag = "embed-codes",
+    request_body = CreateEmbedCode,
+    responses(
+        (status = 201, description = "The embed code and its snippet.", body = Created),
+        (status = 400, description = "A missing licence or an unknown template.", body = doc::ApiError),
+    ))]
 async fn create_embed_code(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateEmbedCode>,
 ) -> Result<(StatusCode, Json<Created>), AppError> {
+    admin.tenant_admin()?;
     let record = admin::create_embed_code(
         state.store.as_ref(),
-        &state.tenant,
+        &state.tenant(),
         body.target,
         &body.template,
         state.now(),
-        BY,
+        &admin.actor,
     )
     .await?;
     tracing::info!(code = %record.code.as_str(), target = %record.target, "embed code created");
@@ -271,21 +342,39 @@ async fn create_embed_code(
     Ok((StatusCode::CREATED, Json(Created { record, snippet })))
 }
 
+/// Revokes an embed code: websites using it stop working.
+#[utoipa::path(post, path = "/admin/v1/embed-codes/{code}/revoke", tag = "embed-codes",
+    params(("code" = String, Path, description = "The embed code.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such embed code.", body = doc::ApiError),
+    ))]
 async fn revoke_embed_code(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin::revoke_embed_code(state.store.as_ref(), &code, state.now(), BY).await?;
+    admin.tenant_admin()?;
+    admin::revoke_embed_code(state.store.as_ref(), &code, state.now(), &admin.actor).await?;
     tracing::info!(code = %code, "embed code revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The HTML snippet of an embed code.
+#[utoipa::path(get, path = "/admin/v1/embed-codes/{code}/snippet", tag = "embed-codes",
+    params(("code" = String, Path, description = "The embed code.")),
+    responses(
+        (status = 200, description = "The snippet.", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such embed code.", body = doc::ApiError),
+    ))]
 async fn snippet(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
+    if let Some(record) = state.store.embed_code(&admin::parse_code(&code)?).await? {
+        admin.target(&record.target)?;
+    }
     let snippet =
         admin::snippet_for(state.store.as_ref(), &state.config.server.public_url, &code).await?;
     Ok((

@@ -41,7 +41,7 @@ type Window = (Instant, u32);
 
 impl LoginLimiter {
     /// Counts an attempt; `false` if the address is over its limit.
-    fn allow(&self, ip: Option<IpAddr>, now: Instant) -> bool {
+    pub(super) fn allow(&self, ip: Option<IpAddr>, now: Instant) -> bool {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > SWEEP_ABOVE {
             map.retain(|_, (start, _)| now.duration_since(*start) < LOGIN_WINDOW);
@@ -83,7 +83,7 @@ pub(super) async fn login(
             "too many sign-in attempts; wait a minute".into(),
         ));
     }
-    let user = state.tenant.users.get(body.username.as_str()).cloned();
+    let user = state.tenant().users.get(body.username.as_str()).cloned();
     let hash = user.as_ref().map(|u| u.config.password_hash.clone());
     let password = body.password;
     let verified = tokio::task::spawn_blocking(move || {

@@ -13,6 +13,7 @@
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
+//! | `GET /admin/` | The admin web app (static files from `www/admin`, strict CSP); a path under `/admin/v1/` that is no API route is a JSON 404. |
 //! | `GET /privacy` | The demo configuration's stand-in privacy policy (`www/privacy.html`). |
 //!
 //! # Admin API
@@ -80,8 +81,11 @@
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.
 
 mod admin;
+mod admin_auth;
+mod admin_tools;
 mod agent;
 pub mod demo;
+pub mod openapi;
 mod pages;
 pub use pages::metrics_app;
 mod reports;
@@ -94,7 +98,7 @@ use std::path::Path;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -120,12 +124,64 @@ pub fn router(www: &Path) -> Router<AppState> {
         )
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
-        .merge(admin::router())
-        .merge(reports::router())
+        .merge(admin_api())
         .merge(pages::console(www))
+        .merge(pages::admin_app(www))
         .merge(widget::router(www))
         .merge(pages::privacy(www))
         .layer(axum::Extension(agent::LoginLimiter::default()))
+}
+
+/// The admin API's routes ([`admin`], [`reports`], the [`openapi`] document), every
+/// error of theirs JSON ([`json_errors`]).
+fn admin_api() -> Router<AppState> {
+    admin::router()
+        .merge(reports::router())
+        .route(openapi::PATH, get(openapi::document))
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Makes an error answer that is not JSON a JSON error of the same status (its other
+/// headers, `Allow` say, kept): axum's own rejections (a path or query it cannot read, a
+/// method a route does not have) are plain text or empty.
+async fn json_errors(answer: Response) -> Response {
+    let status = answer.status();
+    let is_json = answer
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return answer;
+    }
+    let (mut parts, body) = answer.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let (json, body) = json_error(status, code, &message).into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    for (name, value) in &json.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// The bearer token of an `Authorization` header, if there is one.

@@ -1,12 +1,14 @@
 //! The pages and files that are not part of the widget: the root page, health, metrics,
-//! and the agent console's static files.
+//! and the static files of the agent console and of the admin web app.
 
 use std::path::Path;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -22,6 +24,12 @@ use crate::node::state::AppState;
 const CONSOLE_CSP: &str = "default-src 'self'; connect-src 'self'; style-src 'self'; \
      script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; frame-ancestors 'none'";
 
+/// The policy of the admin web app (`www/admin`): its own scripts, styles and API only,
+/// no inline script or style, no framing, no `<base>`, forms posting nowhere else.
+const ADMIN_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
+
 /// The policy of the root page: no scripts or styles at all.
 const ROOT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
@@ -29,6 +37,7 @@ const ROOT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 pub(super) async fn root() -> impl IntoResponse {
     let links = [
         ("/console/", "Agent console"),
+        ("/admin/", "Administration"),
         ("/healthz", "Health"),
         ("/metrics", "Metrics"),
     ]
@@ -187,5 +196,38 @@ async fn console_headers(mut response: Response) -> Response {
         HeaderValue::from_static(CONSOLE_CSP),
     );
     headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}
+
+/// The admin web app: the folder `admin` of `www` at `/admin/`, every answer with
+/// [`ADMIN_CSP`], `nosniff`, `Cache-Control: no-cache` (a changed app is fetched again,
+/// revalidated by `Last-Modified`) and no referrer; `/admin` redirects to `/admin/`.
+///
+/// The admin API's routes (`/admin/v1/...`, merged from other routers) are static paths
+/// and win over the files; a path under `/admin/v1/` that no route has gets a JSON 404,
+/// never a file.
+pub(super) fn admin_app(www: &Path) -> Router<AppState> {
+    Router::new()
+        .nest_service("/admin/", ServeDir::new(www.join("admin")))
+        .layer(middleware::map_response(admin_headers))
+        .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
+        .route("/admin/v1/{*rest}", axum::routing::any(no_admin_route))
+}
+
+/// A path under `/admin/v1/` that is no route of the admin API.
+async fn no_admin_route(uri: axum::http::Uri) -> Response {
+    super::json_error(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("the admin API has no route {}", uri.path()),
+    )
+}
+
+async fn admin_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ADMIN_CSP));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }

@@ -17,6 +17,7 @@ use interact_store::session_reports;
 
 use super::NOSNIFF;
 use super::admin::Admin;
+use super::openapi as doc;
 use crate::error::AppError;
 use crate::node::state::AppState;
 
@@ -38,8 +39,30 @@ fn bad_parameter(e: &FilterError) -> Response {
         .into_response()
 }
 
+/// The session report, as JSON or CSV (every parameter is optional and narrows the list;
+/// empty values count as absent; unknown or repeated ones are refused).
+#[utoipa::path(get, path = "/admin/v1/reports/sessions", tag = "sessions", operation_id = "session_report",
+    params(
+        ("service" = Option<String>, Query, description = "Sessions for this service id."),
+        ("user" = Option<String>, Query, description = "Direct contacts with this user id."),
+        ("kind" = Option<doc::TargetKind>, Query, description = "`service` or `user`."),
+        ("outcome" = Option<String>, Query, description = "One or more outcomes, comma-separated: \
+            `handled`, `failed`, `abandoned`, `cancelled`, `transferred`, `no_agent`."),
+        ("from" = Option<u64>, Query, description = "Created at or after (Unix ms)."),
+        ("to" = Option<u64>, Query, description = "Created before (Unix ms)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000,
+            description = "At most this many rows (default 1000)."),
+        ("format" = Option<doc::ReportFormat>, Query, description = "`json` (default) or `csv`."),
+    ),
+    responses(
+        (status = 200, description = "The sessions, oldest first.", content(
+            (Vec<doc::SessionReport> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad parameter, named in `parameter`.", body = doc::ApiError),
+    ))]
 async fn sessions(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
@@ -47,15 +70,37 @@ async fn sessions(
         Ok(Query(pairs)) => pairs,
         Err(e) => return AppError::BadRequest(e.body_text()).into_response(),
     };
-    let filter = match ReportFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    {
-        Ok(f) => f,
-        Err(e) => return bad_parameter(&e),
-    };
-    let reports = match session_reports(state.store.as_ref(), &filter).await {
+    let mut filter =
+        match ReportFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(f) => f,
+            Err(e) => return bad_parameter(&e),
+        };
+    // A Service Owner sees their services' sessions only.
+    if let Some(owned) = admin.owned() {
+        let denied = match (&filter.service, &filter.user, filter.kind) {
+            (Some(s), _, _) if !admin.manages(s) => {
+                Some(format!("you are not an owner of service {s:?}"))
+            }
+            (_, Some(_), _) | (_, _, Some(interact_report::TargetKind::User)) => {
+                Some("direct contacts with users are for Tenant Admins only".to_owned())
+            }
+            _ => None,
+        };
+        if let Some(message) = denied {
+            return AppError::Denied(message).into_response();
+        }
+        if filter.service.is_none() && owned.len() == 1 {
+            filter.service = owned.first().map(ToString::to_string);
+        }
+    }
+    let mut reports = match session_reports(state.store.as_ref(), &filter).await {
         Ok(r) => r,
         Err(e) => return AppError::from(e).into_response(),
     };
+    if admin.owned().is_some() {
+        reports
+            .retain(|r| r.kind == interact_report::TargetKind::Service && admin.manages(&r.target));
+    }
     match filter.format {
         Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(reports)).into_response(),
         Format::Csv => (

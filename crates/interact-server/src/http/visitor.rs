@@ -39,7 +39,13 @@ pub(super) async fn config(
 ) -> impl IntoResponse {
     (
         VARY_ORIGIN,
-        config_inner(&state, &q.code, origin(&headers)).await,
+        config_inner(
+            &state,
+            &q.code,
+            origin(&headers),
+            crate::preview::from_cookies(&headers, q.code.trim()),
+        )
+        .await,
     )
 }
 
@@ -47,11 +53,12 @@ async fn config_inner(
     state: &AppState,
     code: &str,
     origin: Option<&str>,
+    preview: Option<&str>,
 ) -> Result<Response, AppError> {
-    let (record, _) = state.admit(code, origin).await?;
+    let (record, _) = state.admit(code, origin, preview).await?;
     let availability = state.hub.availability(&record.target);
     let config = state
-        .tenant
+        .tenant()
         .widget_config(&record.target, availability)
         .ok_or_else(|| AppError::NotFound("unknown or revoked embed code".into()))?;
     Ok((
@@ -80,7 +87,8 @@ pub(super) async fn config_preflight(
 ) -> impl IntoResponse {
     let origin = origin(&headers);
     let answer = async {
-        state.admit(&q.code, origin).await?;
+        let preview = crate::preview::from_cookies(&headers, q.code.trim());
+        state.admit(&q.code, origin, preview).await?;
         Ok::<_, AppError>((
             StatusCode::NO_CONTENT,
             allow_origin(origin)?,

@@ -8,13 +8,15 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
-use super::admin::{Admin, BY};
+use super::admin::Admin;
+use super::openapi as doc;
 use crate::admin::audit;
 use crate::auth;
 use crate::error::AppError;
 use crate::node::state::AppState;
 use crate::node::webhooks::{EVENTS, MAX_WEBHOOKS};
 use interact_store::{DeliveryRecord, WebhookRecord};
+use utoipa::{IntoParams, ToSchema};
 
 /// The longest webhook URL.
 const MAX_URL_BYTES: usize = 2048;
@@ -30,12 +32,14 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The body of `POST` and `PUT`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookBody {
     /// `http://` or `https://`.
+    #[schema(format = "uri", max_length = 2048)]
     url: String,
     /// Some of [`EVENTS`].
+    #[schema(value_type = Vec<doc::WebhookEvent>, min_items = 1)]
     events: Vec<String>,
     /// `PUT` only: make a new secret (shown in the answer, once).
     #[serde(default)]
@@ -43,10 +47,12 @@ struct WebhookBody {
 }
 
 /// A webhook as the API shows it: the secret only when it was just made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Shown {
     #[serde(flatten)]
+    #[schema(value_type = doc::Webhook)]
     record: WebhookRecord,
+    /// The secret the bodies are signed with (HMAC-SHA256): only when it was just made.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
 }
@@ -94,27 +100,47 @@ async fn find(state: &AppState, id: &str) -> Result<WebhookRecord, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("no webhook {id:?}")))
 }
 
+/// Every webhook (never their secrets).
+#[utoipa::path(get, path = "/admin/v1/webhooks", tag = "webhooks", operation_id = "list_webhooks",
+    responses((status = 200, description = "Every webhook.", body = [doc::Webhook])))]
 async fn list(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<WebhookRecord>>, AppError> {
+    admin.tenant_admin()?;
     Ok(Json(state.store.webhooks().await?))
 }
 
+/// One webhook (never its secret).
+#[utoipa::path(get, path = "/admin/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 200, description = "The webhook.", body = doc::Webhook),
+        (status = 404, description = "No such webhook.", body = doc::ApiError),
+    ))]
 async fn one(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookRecord>, AppError> {
+    admin.tenant_admin()?;
     Ok(Json(find(&state, &id).await?))
 }
 
 /// `POST`: 201 with the webhook and its secret (shown this once).
+#[utoipa::path(post, path = "/admin/v1/webhooks", tag = "webhooks", operation_id = "create_webhook",
+    request_body = WebhookBody,
+    responses(
+        (status = 201, description = "The webhook and its secret.", body = Shown),
+        (status = 400, description = "A bad URL or event.", body = doc::ApiError),
+        (status = 409, description = "There are as many webhooks as allowed.", body = doc::ApiError),
+    ))]
 async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> Result<(StatusCode, Json<Shown>), AppError> {
+    admin.tenant_admin()?;
     let events = check(&body)?;
     if state.store.webhooks().await?.len() >= MAX_WEBHOOKS {
         return Err(AppError::Conflict(format!(
@@ -132,7 +158,7 @@ async fn create(
     let none: Option<&WebhookRecord> = None;
     audit(
         state.store.as_ref(),
-        BY,
+        &admin.actor,
         state.now(),
         "webhook.create",
         &record.id,
@@ -147,12 +173,21 @@ async fn create(
 }
 
 /// `PUT`: the URL and events; a new secret if asked (then shown once).
+#[utoipa::path(put, path = "/admin/v1/webhooks/{id}", tag = "webhooks", operation_id = "change_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    request_body = WebhookBody,
+    responses(
+        (status = 200, description = "The webhook (with its new secret if rotated).", body = Shown),
+        (status = 400, description = "A bad URL or event.", body = doc::ApiError),
+        (status = 404, description = "No such webhook.", body = doc::ApiError),
+    ))]
 async fn change(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> Result<Json<Shown>, AppError> {
+    admin.tenant_admin()?;
     let events = check(&body)?;
     let before = find(&state, &id).await?;
     let record = WebhookRecord {
@@ -173,7 +208,7 @@ async fn change(
     };
     audit(
         state.store.as_ref(),
-        BY,
+        &admin.actor,
         state.now(),
         action,
         &id,
@@ -187,17 +222,24 @@ async fn change(
 }
 
 /// `DELETE`: the webhook and its delivery log; 204, or 404.
+#[utoipa::path(delete, path = "/admin/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
+    params(("id" = String, Path, description = "The webhook's id.")),
+    responses(
+        (status = 204, description = "Deleted, with its delivery log."),
+        (status = 404, description = "No such webhook.", body = doc::ApiError),
+    ))]
 async fn remove(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    admin.tenant_admin()?;
     let before = find(&state, &id).await?;
     state.store.delete_webhook(&id).await?;
     let none: Option<&WebhookRecord> = None;
     audit(
         state.store.as_ref(),
-        BY,
+        &admin.actor,
         state.now(),
         "webhook.delete",
         &id,
@@ -210,20 +252,31 @@ async fn remove(
 }
 
 /// The query of the delivery log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogQuery {
     /// At most this many (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
 /// The webhook's deliveries, newest first: each with its body, attempts, last status or
 /// error, and whether (and when) it was delivered or is due again.
+#[utoipa::path(get, path = "/admin/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    operation_id = "webhook_deliveries",
+    params(("id" = String, Path, description = "The webhook's id."), LogQuery),
+    responses(
+        (status = 200, description = "The deliveries, newest first.", body = [doc::Delivery]),
+        (status = 400, description = "A bad `limit`.", body = doc::ApiError),
+        (status = 404, description = "No such webhook.", body = doc::ApiError),
+    ))]
 async fn deliveries(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Vec<DeliveryRecord>>, AppError> {
+    admin.tenant_admin()?;
     find(&state, &id).await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {

@@ -7,7 +7,8 @@ use std::path::Path;
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware;
@@ -90,8 +91,13 @@ fn csp_origin(host: &str) -> Option<String> {
 /// be allowed by its Domain Template; the CSP `frame-ancestors` is then exactly `host`, so
 /// the browser itself refuses to show the frame anywhere else. 404 and 403 pages say why
 /// in plain words.
-async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Response {
-    match frame_inner(&state, &q).await {
+async fn frame(
+    State(state): State<AppState>,
+    Query(q): Query<FrameQuery>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let preview = crate::preview::from_cookies(&headers, q.code.trim());
+    match frame_inner(&state, &q, preview).await {
         Ok(r) => r,
         Err(e) => {
             let status = e.status();
@@ -101,10 +107,27 @@ async fn frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Re
     }
 }
 
-async fn frame_inner(state: &AppState, q: &FrameQuery) -> Result<Response, AppError> {
+async fn frame_inner(
+    state: &AppState,
+    q: &FrameQuery,
+    preview: Option<&str>,
+) -> Result<Response, AppError> {
     let (record, template) = state.lookup_code(&q.code).await?;
     let host = q.host.clone().unwrap_or_else(|| state.own_origin());
-    let allowed = template.allows(Some(&host)) || state.is_own_origin(&host);
+    // The server's own pages (the Preview page) only with a Preview ticket for the code.
+    let allowed = template.allows(Some(&host))
+        || (state.is_own_origin(&host)
+            && match preview {
+                Some(ticket) => crate::preview::check(
+                    state.store.as_ref(),
+                    record.code.as_str(),
+                    ticket,
+                    state.now(),
+                )
+                .await?
+                .is_some(),
+                None => false,
+            });
     let Some(host) = csp_origin(&host).filter(|_| allowed) else {
         state.metrics.reject("origin_not_allowed");
         return Err(AppError::Forbidden(format!(
@@ -153,7 +176,7 @@ async fn frame_inner(state: &AppState, q: &FrameQuery) -> Result<Response, AppEr
 
 fn target_name(state: &AppState, record: &EmbedCodeRecord) -> String {
     state
-        .tenant
+        .tenant()
         .widget_config(&record.target, Availability::Closed)
         .map(|c| c.target.display_name)
         .unwrap_or_default()
@@ -175,15 +198,22 @@ const PREVIEW_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'sel
      frame-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
      frame-ancestors 'none'";
 
-/// The query of the Preview page: an origin to check against the Domain Template.
+/// The query of the Preview page: an origin to check against the Domain Template, and
+/// the ticket of a signed Preview link ([`crate::preview`]).
 #[derive(Debug, Deserialize)]
 struct PreviewQuery {
     #[serde(default)]
     origin: Option<String>,
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 /// What the Domain Template says about one origin, in words.
-fn origin_verdict(state: &AppState, template: &DomainTemplate, origin: &str) -> (bool, String) {
+pub(super) fn origin_verdict(
+    state: &AppState,
+    template: &DomainTemplate,
+    origin: &str,
+) -> (bool, String) {
     let origin = origin.trim();
     if origin == "null" {
         return (
@@ -207,8 +237,11 @@ fn origin_verdict(state: &AppState, template: &DomainTemplate, origin: &str) -> 
         )
     } else if state.is_own_origin(origin) {
         (
-            true,
-            format!("{origin} is this server itself (Preview page and widget frame)."),
+            false,
+            format!(
+                "{origin} is this server itself: it shows the widget only on this Preview page \
+                 (opened through a signed link), never for a website."
+            ),
         )
     } else {
         (
@@ -229,6 +262,7 @@ async fn preview(
     State(state): State<AppState>,
     UrlPath(code): UrlPath<String>,
     Query(q): Query<PreviewQuery>,
+    request_headers: axum::http::HeaderMap,
 ) -> Response {
     let headers = [
         (
@@ -238,6 +272,14 @@ async fn preview(
         (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
+    let denied = |text: &str| {
+        (
+            StatusCode::FORBIDDEN,
+            headers.clone(),
+            plain_page("Interact Preview", text),
+        )
+            .into_response()
+    };
     let (record, template) = match state.lookup_code(&code).await {
         Ok(found) => found,
         Err(e) => {
@@ -253,8 +295,58 @@ async fn preview(
                 .into_response();
         }
     };
+    // Only through a signed link: its ticket, then the cookie it set.
+    let code_text = record.code.as_str();
+    if let Some(ticket) = q.ticket.as_deref() {
+        return match crate::preview::check(state.store.as_ref(), code_text, ticket, state.now())
+            .await
+        {
+            Ok(Some(expires)) => {
+                let max_age = expires.0.saturating_sub(state.now().0) / 1000;
+                let cookie = format!(
+                    "{}={ticket}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax",
+                    crate::preview::cookie_name(code_text)
+                );
+                let location = format!("/preview/{code_text}");
+                match (
+                    HeaderValue::from_str(&cookie),
+                    HeaderValue::from_str(&location),
+                ) {
+                    (Ok(cookie), Ok(location)) => (
+                        StatusCode::SEE_OTHER,
+                        headers,
+                        [(SET_COOKIE, cookie), (LOCATION, location)],
+                    )
+                        .into_response(),
+                    _ => denied("This Preview link is malformed."),
+                }
+            }
+            Ok(None) => denied(
+                "This Preview link has expired or is not valid. Open the Preview again from \
+                 the administration (/admin/): links are valid for one hour.",
+            ),
+            Err(e) => AppError::from(e).into_response(),
+        };
+    }
+    let cookie = crate::preview::from_cookies(&request_headers, code_text);
+    let admitted = match cookie {
+        Some(ticket) => {
+            match crate::preview::check(state.store.as_ref(), code_text, ticket, state.now()).await
+            {
+                Ok(found) => found.is_some(),
+                Err(e) => return AppError::from(e).into_response(),
+            }
+        }
+        None => false,
+    };
+    if !admitted {
+        return denied(
+            "The Preview page is for administrators: open it from the administration \
+             (/admin/), which gives a signed link valid for one hour.",
+        );
+    }
     let availability = state.hub.availability(&record.target);
-    let config = state.tenant.widget_config(&record.target, availability);
+    let config = state.tenant().widget_config(&record.target, availability);
     let name = target_name(&state, &record);
     let kind = match config.as_ref().map(|c| c.target.kind) {
         Some(TargetKind::User) => "user",
@@ -287,7 +379,6 @@ async fn preview(
         None => String::new(),
     };
     let own = state.own_origin();
-    let code_text = record.code.as_str();
     let frame_src = format!(
         "/widget/frame?code={code_text}&host={}",
         percent_encoding::utf8_percent_encode(&own, interact_workflow::template::URL_ESCAPE)

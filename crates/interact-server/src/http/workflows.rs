@@ -7,12 +7,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::ApiJson;
-use super::admin::{Admin, BY};
+use super::admin::Admin;
+use super::openapi as doc;
 use crate::admin::audit;
 use crate::error::AppError;
 use crate::node::state::AppState;
 use crate::node::workflows::build;
 use interact_store::WorkflowVersion;
+use utoipa::ToSchema;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -28,11 +30,17 @@ pub(super) fn router() -> Router<AppState> {
         )
 }
 
+/// The current version of every workflow.
+#[utoipa::path(get, path = "/admin/v1/workflows", tag = "workflows", operation_id = "list_workflows",
+    responses((status = 200, description = "The current versions.", body = [doc::WorkflowVersion])))]
 async fn list(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<WorkflowVersion>>, AppError> {
-    Ok(Json(state.store.workflows().await?))
+    let tenant = state.tenant();
+    let mut all = state.store.workflows().await?;
+    all.retain(|w| admin.manages_workflow(&tenant, &w.name));
+    Ok(Json(all))
 }
 
 async fn current(state: &AppState, name: &str) -> Result<Option<WorkflowVersion>, AppError> {
@@ -44,11 +52,19 @@ async fn current(state: &AppState, name: &str) -> Result<Option<WorkflowVersion>
         .find(|w| w.name == name))
 }
 
+/// The current version of one workflow.
+#[utoipa::path(get, path = "/admin/v1/workflows/{name}", tag = "workflows", operation_id = "get_workflow",
+    params(("name" = String, Path, description = "The workflow's name.")),
+    responses(
+        (status = 200, description = "The current version.", body = doc::WorkflowVersion),
+        (status = 404, description = "No such workflow.", body = doc::ApiError),
+    ))]
 async fn one(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<WorkflowVersion>, AppError> {
+    admin.workflow(&state.tenant(), &name)?;
     current(&state, &name)
         .await?
         .map(Json)
@@ -56,7 +72,7 @@ async fn one(
 }
 
 /// The body of `PUT /admin/v1/workflows/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Definition {
     /// One `[[workflow]]` table as TOML: `name` (the path's), `max_steps`, `[[step]]`s.
@@ -66,12 +82,20 @@ struct Definition {
 /// `PUT`: checks the definition (400 naming the step and line of what is wrong) and
 /// makes it the workflow's current version, on every node at once. New chats run it;
 /// running ones go on with the version they started with.
+#[utoipa::path(put, path = "/admin/v1/workflows/{name}", tag = "workflows", operation_id = "put_workflow",
+    params(("name" = String, Path, description = "The workflow's name.")),
+    request_body = Definition,
+    responses(
+        (status = 200, description = "The version now current on every node.", body = doc::WorkflowVersion),
+        (status = 400, description = "What is wrong, naming the step and line.", body = doc::ApiError),
+    ))]
 async fn put(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Definition>,
 ) -> Result<Json<WorkflowVersion>, AppError> {
+    admin.workflow(&state.tenant(), &name)?;
     let workflow = build(&state, &body.definition).map_err(AppError::BadRequest)?;
     if workflow.name() != name {
         return Err(AppError::BadRequest(format!(
@@ -94,7 +118,7 @@ async fn put(
         .unwrap_or(version);
     audit(
         state.store.as_ref(),
-        BY,
+        &admin.actor,
         state.now(),
         "workflow.put",
         &name,
@@ -118,15 +142,39 @@ struct DryRunBody {
     input: crate::node::workflows::DryRunInput,
 }
 
+/// The schema of [`DryRunBody`]: the input's with `definition` added (what serde's
+/// `flatten` reads; a derived `allOf` of two closed objects would refuse `definition`).
+impl utoipa::PartialSchema for DryRunBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        doc::with_string_property(
+            <crate::node::workflows::DryRunInput as utoipa::PartialSchema>::schema(),
+            "definition",
+            "A definition to try instead of the current version (TOML, as for `PUT`; unsaved).",
+        )
+    }
+}
+
+impl ToSchema for DryRunBody {}
+
 /// `POST .../dry-run`: the path a chat arriving at `at` would take, on a virtual clock
 /// (nothing is sent, queued or requested): "a chat arriving Saturday 10:00 goes: hours
 /// → closed".
+#[utoipa::path(post, path = "/admin/v1/workflows/{name}/dry-run", tag = "workflows",
+    operation_id = "dry_run_workflow",
+    params(("name" = String, Path, description = "The workflow's name.")),
+    request_body = DryRunBody,
+    responses(
+        (status = 200, description = "The run on a virtual clock.", body = crate::node::workflows::DryRun),
+        (status = 400, description = "A bad definition or input.", body = doc::ApiError),
+        (status = 404, description = "No such workflow (and no definition given).", body = doc::ApiError),
+    ))]
 async fn dry_run(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<DryRunBody>,
 ) -> Result<Json<crate::node::workflows::DryRun>, AppError> {
+    admin.workflow(&state.tenant(), &name)?;
     let workflow = match &body.definition {
         Some(text) => build(&state, text).map_err(AppError::BadRequest)?,
         None => state

@@ -721,13 +721,13 @@ fn step_down(state: &AppState, c: &Cluster) {
 /// What the leader tells every node of who can take chats.
 fn availability(state: &AppState, c: &Cluster) -> Availability {
     let targets = state
-        .tenant
+        .tenant()
         .services
         .keys()
         .map(|s| TargetRef::Service(s.clone()))
         .chain(
             state
-                .tenant
+                .tenant()
                 .users
                 .keys()
                 .map(|u| TargetRef::User(u.clone())),

@@ -52,13 +52,8 @@ fn service_workflow(state: &AppState, target: &TargetRef) -> Option<Arc<Workflow
     let TargetRef::Service(service) = target else {
         return None;
     };
-    let name = state
-        .tenant
-        .services
-        .get(service)?
-        .config
-        .workflow
-        .as_ref()?;
+    let tenant = state.tenant();
+    let name = tenant.services.get(service)?.config.workflow.as_ref()?;
     state.workflows.get(name)
 }
 
@@ -381,7 +376,7 @@ async fn system_message(
 ) {
     let author = match &live.record.target {
         TargetRef::Service(s) => state
-            .tenant
+            .tenant()
             .services
             .get(s)
             .map(|s| s.config.display_name.clone()),
@@ -416,7 +411,7 @@ async fn system_message(
 
 /// Hands the waiting session to another service's queue.
 async fn transfer(state: &AppState, live: &mut LiveSession, service: String) {
-    if !state.tenant.services.contains_key(service.as_str()) {
+    if !state.tenant().services.contains_key(service.as_str()) {
         end_failed(state, live).await;
         return;
     }

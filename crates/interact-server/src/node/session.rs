@@ -96,7 +96,7 @@ async fn read(state: &AppState, id: &SessionId) -> Result<Option<LiveSession>, S
         return Ok(None);
     };
     let events = state.store.events(id).await?;
-    let modalities = state.tenant.modalities(&record.target);
+    let modalities = state.tenant().modalities(&record.target);
     let log = SessionLog::restore(id.clone(), modalities, events)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let rate = state.config.limits.messages_per_second_per_session;
@@ -164,7 +164,7 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
     for record in open {
         let events = state.store.events(&record.id).await?;
         let run = state.store.workflow_run(&record.id).await?;
-        let modalities = state.tenant.modalities(&record.target);
+        let modalities = state.tenant().modalities(&record.target);
         match SessionLog::restore(record.id.clone(), modalities, events) {
             Ok(log) => {
                 let rate = state.config.limits.messages_per_second_per_session;
@@ -437,7 +437,7 @@ pub async fn create(
         .unwrap_or_else(|e| unreachable!("hex ids are valid: {e}"));
     let token = auth::random_token();
     let config = state
-        .tenant
+        .tenant()
         .widget_config(&code.target, interact_sdk::config::Availability::Open)
         .ok_or_else(|| StoreError::NotFound(code.target.to_string()))?;
     let mut log = SessionLog::new(id.clone(), config.modalities);
@@ -601,7 +601,7 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
     let offer = {
         let live = live.lock().await;
         let first_message = live.first_visitor_message();
-        let Some(config) = state.tenant.widget_config(
+        let Some(config) = state.tenant().widget_config(
             &live.record.target,
             interact_sdk::config::Availability::Open,
         ) else {

@@ -26,8 +26,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The configuration file.
     pub config: Config,
-    /// Services, users, licences.
-    pub tenant: Tenant,
+    /// Services, users, licences: replaced whole when the administration changes them
+    /// ([`AppState::tenant`]).
+    tenant: RwLock<Arc<Tenant>>,
     /// Persistence.
     pub store: Arc<dyn Store>,
     /// The time ([`crate::clock::SystemClock`], or a virtual clock in tests).
@@ -64,6 +65,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl Inner {
+    /// The tenant as it is now: services, users, licences (a snapshot; a change made
+    /// meanwhile is in the next one).
+    pub fn tenant(&self) -> Arc<Tenant> {
+        self.tenant
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Wall-clock time now, from the state's clock.
     pub fn now(&self) -> UnixMillis {
         self.clock.now()
@@ -98,7 +108,7 @@ impl AppState {
         let state = Self(Arc::new(Inner {
             hub,
             config,
-            tenant,
+            tenant: RwLock::new(Arc::new(tenant)),
             store,
             clock,
             metrics,
@@ -184,30 +194,43 @@ impl AppState {
 
     /// The gate every visitor request passes: the embed code must exist, not be revoked,
     /// point at a target that may be embedded, and the page's `Origin` must be allowed by
-    /// the code's Domain Template or be this server's own ([`is_own_origin`](Self::is_own_origin)).
-    /// Unknown code: 404; foreign origin: 403.
+    /// the code's Domain Template, or be this server's own with a live Preview ticket for
+    /// the code (`preview`, from the request's cookie: [`crate::preview`]). Unknown code:
+    /// 404; foreign origin: 403.
     pub async fn admit(
         &self,
         code: &str,
         origin: Option<&str>,
+        preview: Option<&str>,
     ) -> Result<(EmbedCodeRecord, DomainTemplate), AppError> {
         let (record, template) = self.lookup_code(code).await?;
-        if !(template.allows(origin) || origin.is_some_and(|o| self.is_own_origin(o))) {
-            self.metrics.reject("origin_not_allowed");
-            return Err(AppError::Forbidden(format!(
-                "origin {} is not allowed for this embed code (Domain Template {:?})",
-                origin.unwrap_or("(none)"),
-                template.name
-            )));
+        if template.allows(origin) {
+            return Ok((record, template));
         }
-        Ok((record, template))
+        if let (Some(o), Some(ticket)) = (origin, preview)
+            && self.is_own_origin(o)
+            && crate::preview::check(
+                self.store.as_ref(),
+                record.code.as_str(),
+                ticket,
+                self.now(),
+            )
+            .await?
+            .is_some()
+        {
+            return Ok((record, template));
+        }
+        self.metrics.reject("origin_not_allowed");
+        Err(AppError::Forbidden(format!(
+            "origin {} is not allowed for this embed code (Domain Template {:?})",
+            origin.unwrap_or("(none)"),
+            template.name
+        )))
     }
 
-    /// Whether `origin` is this server's own (from `server.public_url`): the pages it
-    /// serves itself, the widget frame and the Preview page, may always use a live embed
-    /// code. Other sites cannot send this `Origin` from a browser, and the widget frame
-    /// can only be framed by the sites the code's Domain Template allows (its CSP
-    /// `frame-ancestors`).
+    /// Whether `origin` is this server's own (from `server.public_url`): the origin of the
+    /// Preview page and of every widget frame. It passes a Domain Template only with a
+    /// Preview ticket ([`admit`](Self::admit)).
     pub fn is_own_origin(&self, origin: &str) -> bool {
         self.own_origin
             .as_ref()
@@ -243,7 +266,7 @@ impl AppState {
                 return Err(unknown());
             }
         };
-        if self.tenant.check_embeddable(&record.target).is_err() {
+        if self.tenant().check_embeddable(&record.target).is_err() {
             self.metrics.reject("unlicensed_target");
             return Err(unknown());
         }

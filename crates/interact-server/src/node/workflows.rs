@@ -61,7 +61,7 @@ pub fn build(state: &AppState, text: &str) -> Result<Arc<Workflow>, String> {
         .next()
         .ok_or_else(|| "no workflow in the definition".to_owned())?;
     for (step, service) in workflow.transfer_targets() {
-        if !state.tenant.services.contains_key(service) {
+        if !state.tenant().services.contains_key(service) {
             return Err(format!(
                 "{}: Transfer names service {service:?}, which does not exist",
                 workflow.place(step)
@@ -145,7 +145,7 @@ pub async fn version(state: &AppState, name: &str, fingerprint: &str) -> Option<
 
 /// What a dry run is told: when the chat arrives, who writes, and how many agents there
 /// are.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunInput {
     /// When the chat arrives (Unix milliseconds).
@@ -172,7 +172,7 @@ pub struct DryRunInput {
 }
 
 /// One thing a dry run saw.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DryRunEvent {
     /// When, on the virtual clock (Unix milliseconds).
     pub at: u64,
@@ -184,7 +184,7 @@ pub struct DryRunEvent {
 }
 
 /// What a dry run found: the path, in words, and what happened on the way.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DryRun {
     /// The steps, in order (labels, or `#<n> <activity>`).
     pub path: Vec<String>,
@@ -204,7 +204,9 @@ pub struct DryRun {
 pub fn dry_run(workflow: Arc<Workflow>, input: &DryRunInput) -> DryRun {
     use interact_sdk::time::UnixMillis;
     use interact_workflow::{Action, Input, Params, WorkflowRun};
-    let horizon = input.at + u64::from(input.for_secs.unwrap_or(600).clamp(1, 86_400)) * 1000;
+    let horizon = input
+        .at
+        .saturating_add(u64::from(input.for_secs.unwrap_or(600).clamp(1, 86_400)) * 1000);
     let mut params = Params::from([
         (
             "visitor_name".to_owned(),

@@ -143,9 +143,14 @@ async fn agent_hello(state: &AppState, conn: &Conn, frame: ClientFrame) -> Optio
             return None;
         }
     };
-    let Some((user, expires)) =
-        token.and_then(|(u, expires)| state.tenant.users.get(u.as_str()).map(|u| (u, expires)))
-    else {
+    let Some((user, expires)) = token.and_then(|(u, expires)| {
+        state
+            .tenant()
+            .users
+            .get(u.as_str())
+            .cloned()
+            .map(|u| (u, expires))
+    }) else {
         state.metrics.reject("agent_unauthorized");
         fatal(
             conn,

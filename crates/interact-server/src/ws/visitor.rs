@@ -16,7 +16,8 @@ pub async fn visitor_ws(
         .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let record = match state.admit(&q.code, origin.as_deref()).await {
+    let preview = crate::preview::from_cookies(&headers, q.code.trim());
+    let record = match state.admit(&q.code, origin.as_deref(), preview).await {
         Ok((record, _)) => record,
         Err(e) => return e.into_response(),
     };
@@ -152,7 +153,7 @@ impl Visitor {
     fn config(&self) -> Option<interact_sdk::config::WidgetConfig> {
         let availability = self.state.hub.availability(&self.record.target);
         self.state
-            .tenant
+            .tenant()
             .widget_config(&self.record.target, availability)
     }
 

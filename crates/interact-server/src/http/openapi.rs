@@ -1,0 +1,824 @@
+//! The admin API's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! annotations and served at `GET /admin/v1/openapi.json` (public: it says what the API
+//! is, not what is in it).
+//!
+//! The request and answer types of the server derive their schemas where they are
+//! defined. The records of other crates (`interact-store`, `interact-report`,
+//! `interact-model`) have their schemas here, as mirrors of what they serialize to: those
+//! crates stay free of utoipa, and the tests below check that each mirror has exactly the
+//! fields its record serializes (the API fuzzer of `tests/openapi_fuzz.rs` checks the
+//! answers against them too).
+//!
+//! Every operation but this document's needs `Authorization: Bearer <admin token>`
+//! (the `bearer` security scheme); [`Conventions`] adds the answers every operation may
+//! give (401; for those with a JSON body 400, 413, 415 and 422), all in the shape of
+//! [`ApiError`].
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{admin, reports, webhooks, workflows};
+
+/// Where the document is served.
+pub const PATH: &str = "/admin/v1/openapi.json";
+
+/// The admin API's OpenAPI document (`AdminApi::openapi()`).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Interact admin API",
+        description = "Domain Templates, embed codes, webhooks, workflows, the audit log, \
+                       transcripts and the session report of an Interact server. Errors are \
+                       `{\"error\": {\"code\", \"message\"}}`.",
+    ),
+    paths(
+        document,
+        admin::list_templates,
+        admin::get_template,
+        admin::put_template,
+        admin::delete_template,
+        admin::list_embed_codes,
+        admin::create_embed_code,
+        admin::revoke_embed_code,
+        admin::snippet,
+        admin::sign_out_agent,
+        admin::audit_log,
+        admin::transcript,
+        reports::sessions,
+        webhooks::list,
+        webhooks::create,
+        webhooks::one,
+        webhooks::change,
+        webhooks::remove,
+        webhooks::deliveries,
+        workflows::list,
+        workflows::one,
+        workflows::put,
+        workflows::dry_run,
+    ),
+    components(schemas(ApiError, ReportFormat, TargetKind)),
+    modifiers(&Conventions, &Links),
+    security(("bearer" = [])),
+    tags(
+        (name = "templates", description = "Domain Templates: the origins an embed code may be used on."),
+        (name = "embed-codes", description = "Embed codes: what a website pastes."),
+        (name = "agents", description = "Agents (users) as the administration sees them."),
+        (name = "audit", description = "The audit log of every admin change."),
+        (name = "sessions", description = "Transcripts and the session report."),
+        (name = "webhooks", description = "Webhooks and their delivery logs."),
+        (name = "workflows", description = "Instant Messaging workflows, changed live."),
+        (name = "meta", description = "This document."),
+    ),
+)]
+pub struct AdminApi;
+
+/// The document, built once.
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(AdminApi::openapi);
+
+/// This document, as JSON.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/openapi.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of the admin API.",
+        body = Object, content_type = "application/json")),
+)]
+pub(super) async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(&DOCUMENT)
+}
+
+/// Adds what every operation shares: the `bearer` security scheme, a 401 for every
+/// operation that needs it and, for those with a JSON body, the answers [`ApiJson`](super::ApiJson)
+/// gives to a body it cannot read.
+#[derive(Debug)]
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The admin token; the server keeps only its SHA-256 \
+                         (`admin.token_sha256`).",
+                    ))
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_error_answers(operation);
+            }
+        }
+    }
+}
+
+/// The shared error answers of one operation, where it does not document them itself.
+fn add_error_answers(operation: &mut Operation) {
+    // An operation without `security` of its own has the document's (the bearer token);
+    // `security(())` makes one public.
+    let public = operation
+        .security
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|r| *r == Default::default()));
+    let mut answers = Vec::new();
+    if !public {
+        answers.push((
+            "401",
+            "No or a wrong `Authorization: Bearer <admin token>`.",
+        ));
+    }
+    if operation.request_body.is_some() {
+        answers.extend([
+            (
+                "400",
+                "The body is not JSON, or not what the operation takes.",
+            ),
+            ("413", "The body is too large."),
+            ("415", "The body is not `Content-Type: application/json`."),
+            ("422", "The body is JSON of the wrong shape."),
+        ]);
+    }
+    for (status, description) in answers {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(error_answer(description)));
+    }
+}
+
+/// The links of the document: which answer gives the parameter of which operation, so that
+/// a client (and the fuzzer) can follow them: `(path, method, status, JSON pointer into
+/// the answer, parameter, operation ids)`.
+const LINKS: &[(&str, &str, &str, &str, &str, &[&str])] = &[
+    (
+        "/admin/v1/templates",
+        "get",
+        "200",
+        "/0/name",
+        "name",
+        &["get_template", "delete_template"],
+    ),
+    (
+        "/admin/v1/templates/{name}",
+        "put",
+        "200",
+        "/name",
+        "name",
+        &["get_template", "delete_template"],
+    ),
+    (
+        "/admin/v1/embed-codes",
+        "get",
+        "200",
+        "/0/code",
+        "code",
+        &["snippet", "revoke_embed_code"],
+    ),
+    (
+        "/admin/v1/embed-codes",
+        "post",
+        "201",
+        "/code",
+        "code",
+        &["snippet", "revoke_embed_code"],
+    ),
+    (
+        "/admin/v1/webhooks",
+        "get",
+        "200",
+        "/0/id",
+        "id",
+        &[
+            "get_webhook",
+            "change_webhook",
+            "delete_webhook",
+            "webhook_deliveries",
+        ],
+    ),
+    (
+        "/admin/v1/webhooks",
+        "post",
+        "201",
+        "/id",
+        "id",
+        &[
+            "get_webhook",
+            "change_webhook",
+            "delete_webhook",
+            "webhook_deliveries",
+        ],
+    ),
+    (
+        "/admin/v1/workflows",
+        "get",
+        "200",
+        "/0/name",
+        "name",
+        &["get_workflow", "dry_run_workflow"],
+    ),
+];
+
+/// Adds [`LINKS`].
+#[derive(Debug)]
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, method, status, pointer, parameter, targets) in LINKS {
+            let Some(item) = openapi.paths.paths.get_mut(*path) else {
+                continue;
+            };
+            let operation = match *method {
+                "get" => &mut item.get,
+                "put" => &mut item.put,
+                "post" => &mut item.post,
+                _ => &mut item.delete,
+            };
+            let Some(RefOr::T(answer)) = operation
+                .as_mut()
+                .and_then(|o| o.responses.responses.get_mut(*status))
+            else {
+                continue;
+            };
+            for target in *targets {
+                answer.links.insert(
+                    (*target).to_owned(),
+                    RefOr::T(
+                        LinkBuilder::new()
+                            .operation_id(*target)
+                            .parameter(*parameter, format!("$response.body#{pointer}"))
+                            .build(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `schema`, an object, with an optional string property `name` added.
+pub(super) fn with_string_property(
+    schema: RefOr<Schema>,
+    name: &str,
+    description: &str,
+) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut object)) = schema else {
+        return schema;
+    };
+    object.properties.insert(
+        name.to_owned(),
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .build(),
+        )),
+    );
+    RefOr::T(Schema::Object(object))
+}
+
+/// An answer with an [`ApiError`] body.
+fn error_answer(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build(),
+        )
+        .build()
+}
+
+/// Every error of the admin API: `{"error": {"code", "message"}}` (the session report's
+/// 400 adds `parameter`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct ApiError {
+    error: ApiErrorBody,
+}
+
+/// What went wrong.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct ApiErrorBody {
+    /// What kind of error, for programs: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `method_not_allowed`, `rate_limited`, `internal`, ...
+    #[schema(pattern = "^[a-z_]+$", min_length = 1)]
+    code: String,
+    /// What went wrong, for people.
+    message: String,
+    /// The session report's 400: the parameter that is wrong.
+    #[schema(nullable = false)]
+    parameter: Option<String>,
+}
+
+/// A Domain Template (`interact_store::TemplateRecord`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Template {
+    /// Unique name.
+    name: String,
+    /// Origin patterns, e.g. `https://shop.example.com`, `https://*.example.com`.
+    origins: Vec<String>,
+}
+
+/// What an embed code points at (`interact_model::TargetRef`): a service or a user.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Target {
+    /// `service` or `user`.
+    kind: TargetKind,
+    /// The service's or user's id.
+    id: String,
+}
+
+/// A service or a user.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(super) enum TargetKind {
+    /// A service.
+    Service,
+    /// A user.
+    User,
+}
+
+/// An embed code (`interact_store::EmbedCodeRecord`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct EmbedCode {
+    /// The code (`ie1_...`).
+    code: String,
+    /// What it points at.
+    target: Target,
+    /// The Domain Template it is bound to.
+    template: String,
+    /// When it was made (Unix ms).
+    created_at: u64,
+    /// When it was revoked (Unix ms), if it was.
+    revoked_at: Option<u64>,
+}
+
+/// One admin change (`interact_store::AuditEntry`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct AuditEntry {
+    /// Its number, in the order entries were stored.
+    id: i64,
+    /// When (Unix ms).
+    at: u64,
+    /// Who (`admin`, `cli`).
+    actor: String,
+    /// What was done, e.g. `template.put`, `embed_code.revoke`.
+    action: String,
+    /// What it was done to, e.g. the template's name.
+    target: String,
+    /// The target before the change, as JSON text (`null`: it did not exist).
+    before: Option<String>,
+    /// The target after the change, as JSON text (`null`: it no longer exists).
+    after: Option<String>,
+}
+
+/// An event a webhook may receive.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) enum WebhookEvent {
+    /// A visitor started a session.
+    #[schema(rename = "session.started")]
+    SessionStarted,
+    /// A message in a session.
+    #[schema(rename = "message")]
+    Message,
+    /// A session ended, with its outcome.
+    #[schema(rename = "session.ended")]
+    SessionEnded,
+}
+
+/// A webhook (`interact_store::WebhookRecord`; never its secret).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Webhook {
+    /// Unique id.
+    id: String,
+    /// The `http://` or `https://` URL posted to.
+    url: String,
+    /// The events it receives, in this order.
+    events: Vec<WebhookEvent>,
+    /// When it was made (Unix ms).
+    created_at: u64,
+}
+
+/// One delivery of a webhook (`interact_store::DeliveryRecord`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Delivery {
+    /// Its number.
+    id: i64,
+    /// The webhook.
+    webhook: String,
+    /// The event type.
+    event: String,
+    /// The body posted (JSON text).
+    body: String,
+    /// When it was made (Unix ms).
+    created_at: u64,
+    /// Attempts made so far.
+    attempts: u32,
+    /// When it is due (again), Unix ms; `null` once done.
+    next_at: Option<u64>,
+    /// The HTTP status of the last attempt, if it got one.
+    last_status: Option<u16>,
+    /// What went wrong in the last attempt, if it failed.
+    last_error: Option<String>,
+    /// When it was delivered (Unix ms).
+    delivered_at: Option<u64>,
+}
+
+/// One version of a workflow (`interact_store::WorkflowVersion`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct WorkflowVersion {
+    /// The workflow's name.
+    name: String,
+    /// The fingerprint of its steps.
+    fingerprint: String,
+    /// The definition: the TOML of one `[[workflow]]` table.
+    definition: String,
+    /// When this version was first stored (Unix ms).
+    created_at: u64,
+}
+
+/// The session report's format.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(super) enum ReportFormat {
+    /// JSON, an array of [`SessionReport`]s.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// One session of the report (`interact_report::SessionReport`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct SessionReport {
+    /// The session.
+    session: String,
+    /// Service session or direct user contact.
+    kind: TargetKind,
+    /// The service's or user's id.
+    target: String,
+    /// Always `interact`.
+    channel: String,
+    /// The richest modality reached.
+    modality: Modality,
+    /// When the visitor started it (Unix ms).
+    created_at: u64,
+    /// When it first waited in the queue.
+    queued_at: Option<u64>,
+    /// When it was first offered to an agent.
+    offered_at: Option<u64>,
+    /// When an agent first accepted it.
+    accepted_at: Option<u64>,
+    /// When it ended.
+    ended_at: Option<u64>,
+    /// Waiting time (ms).
+    wait_ms: Option<u64>,
+    /// Handling time (ms).
+    handling_ms: Option<u64>,
+    /// The last agent who joined.
+    agent: Option<String>,
+    /// How many times it was offered to an agent.
+    offers: u64,
+    /// The reason in its `ended` event (`visitor_ended`, `agent_ended`, `no_agent`,
+    /// `closed`, `idle_timeout`, `workflow`, `failed`, ...).
+    end_reason: Option<String>,
+    /// The outcome; `null` while open.
+    outcome: Option<Outcome>,
+    /// The labels of the workflow steps it went through.
+    workflow_path: Vec<String>,
+    /// Its calls, in order.
+    calls: Vec<CallReport>,
+}
+
+/// The modality a session is reported with.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(super) enum Modality {
+    /// Chat only.
+    Chat,
+    /// An audio call was answered.
+    Audio,
+    /// A video call was answered.
+    Video,
+}
+
+/// A session's outcome (`interact_model::Outcome`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(super) enum Outcome {
+    /// An agent was with the visitor at the end.
+    Handled,
+    /// The session failed.
+    Failed,
+    /// The visitor gave up before an agent was with them.
+    Abandoned,
+    /// The system ended it before an agent took it.
+    Cancelled,
+    /// Handed to another agent or service.
+    Transferred,
+    /// No agent could take it.
+    NoAgent,
+}
+
+/// One call of a session (`interact_report::CallReport`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct CallReport {
+    /// The call's id.
+    call: String,
+    /// `audio` or `video`.
+    media: String,
+    /// Whether either side shared its screen.
+    screen_share: bool,
+    /// When the visitor called (Unix ms).
+    started_at: u64,
+    /// When the agent accepted.
+    answered_at: Option<u64>,
+    /// When it ended.
+    ended_at: Option<u64>,
+    /// Answered to ended (ms).
+    duration_ms: Option<u64>,
+    /// `visitor`, `agent` or `system`.
+    ended_by: Option<String>,
+    /// The reason of the hang-up.
+    hangup_reason: Option<String>,
+    /// `answered`, `declined`, `missed`, `cancelled` or `failed`; `null` while on.
+    outcome: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use interact_model::TargetRef;
+    use interact_sdk::embed::EmbedCode as Code;
+    use interact_sdk::time::UnixMillis;
+    use serde::Serialize;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The property names of the component schema `name`.
+    fn properties(name: &str) -> BTreeSet<String> {
+        let doc = serde_json::to_value(&*DOCUMENT).expect("the document is JSON");
+        let schema = &doc["components"]["schemas"][name];
+        schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {name} has properties: {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The field names `record` serializes to.
+    fn fields(record: &impl Serialize) -> BTreeSet<String> {
+        match serde_json::to_value(record).expect("serializes") {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[track_caller]
+    fn mirrors(name: &str, record: &impl Serialize) {
+        assert_eq!(
+            properties(name),
+            fields(record),
+            "the schema {name} must have exactly the fields its record serializes"
+        );
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_a_bearer_scheme() {
+        let doc = serde_json::to_value(&*DOCUMENT).expect("JSON");
+        std::fs::write(
+            "/tmp/oa/doc.json",
+            serde_json::to_string_pretty(&doc).expect("x"),
+        )
+        .expect("TEMP");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+        assert_eq!(
+            doc["paths"][PATH]["get"]["security"],
+            serde_json::json!([{}])
+        );
+        let templates = &doc["paths"]["/admin/v1/templates/{name}"]["put"]["responses"];
+        for status in ["200", "400", "401", "413", "415", "422"] {
+            assert!(
+                templates.get(status).is_some(),
+                "PUT template answers {status}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_mirror_schemas_have_the_fields_of_their_records() {
+        let at = UnixMillis(1);
+        let code = Code::from_random([7; 16]);
+        let target = TargetRef::Service("support".into());
+        mirrors("Target", &target);
+        mirrors(
+            "Template",
+            &interact_store::TemplateRecord {
+                name: "demo".into(),
+                origins: vec![],
+            },
+        );
+        mirrors(
+            "EmbedCode",
+            &interact_store::EmbedCodeRecord {
+                code,
+                target,
+                template: "demo".into(),
+                created_at: at,
+                revoked_at: None,
+            },
+        );
+        mirrors(
+            "AuditEntry",
+            &interact_store::AuditEntry {
+                id: 1,
+                at,
+                actor: "admin".into(),
+                action: "template.put".into(),
+                target: "demo".into(),
+                before: None,
+                after: None,
+            },
+        );
+        mirrors(
+            "Webhook",
+            &interact_store::WebhookRecord {
+                id: "wh_1".into(),
+                url: "https://example.com".into(),
+                secret: "s".into(),
+                events: vec![],
+                created_at: at,
+            },
+        );
+        mirrors(
+            "Delivery",
+            &interact_store::DeliveryRecord {
+                id: 1,
+                webhook: "wh_1".into(),
+                event: "message".into(),
+                body: "{}".into(),
+                created_at: at,
+                attempts: 0,
+                next_at: None,
+                last_status: None,
+                last_error: None,
+                delivered_at: None,
+            },
+        );
+        mirrors(
+            "WorkflowVersion",
+            &interact_store::WorkflowVersion {
+                name: "w".into(),
+                fingerprint: "f".into(),
+                definition: String::new(),
+                created_at: at,
+            },
+        );
+    }
+
+    #[test]
+    fn the_report_schemas_have_the_fields_of_the_report() {
+        use interact_sdk::ids::{AgentId, CallId, SessionId};
+        use interact_sdk::protocol::{CallMedia, EndReason, HangupReason, Party};
+        let call = interact_report::CallReport {
+            call: CallId::new("c1").expect("a call id"),
+            media: CallMedia::Audio,
+            screen_share: false,
+            started_at: UnixMillis(1),
+            answered_at: None,
+            ended_at: None,
+            duration_ms: None,
+            ended_by: Some(Party::Visitor),
+            hangup_reason: Some(HangupReason::Normal),
+            outcome: None,
+        };
+        mirrors("CallReport", &call);
+        mirrors(
+            "SessionReport",
+            &interact_report::SessionReport {
+                session: SessionId::new("s1").expect("a session id"),
+                kind: interact_report::TargetKind::Service,
+                target: "support".into(),
+                channel: interact_report::CHANNEL,
+                modality: interact_report::Modality::Chat,
+                created_at: UnixMillis(1),
+                queued_at: None,
+                offered_at: None,
+                accepted_at: None,
+                ended_at: None,
+                wait_ms: None,
+                handling_ms: None,
+                agent: Some(AgentId::new("alex").expect("an agent id")),
+                offers: 0,
+                end_reason: Some(EndReason::Closed),
+                outcome: None,
+                workflow_path: vec![],
+                calls: vec![call],
+            },
+        );
+        let doc = serde_json::to_value(&*DOCUMENT).expect("JSON");
+        let outcomes = &doc["components"]["schemas"]["Outcome"]["enum"];
+        for outcome in interact_model::Outcome::ALL {
+            assert!(
+                outcomes
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|o| o == outcome.as_str())),
+                "Outcome lists {outcome}: {outcomes}"
+            );
+        }
+    }
+}
