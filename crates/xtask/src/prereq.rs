@@ -6,7 +6,8 @@
 //! - `wasm-bindgen-test-runner` (the `.cargo/config.toml` runner for wasm32) at
 //!   exactly the `wasm-bindgen` version pinned in the workspace `Cargo.toml`,
 //!   because the CLI refuses test binaries built by a different version;
-//! - Chromium and chromedriver for the headless browser tests;
+//! - Chromium and chromedriver for the headless browser tests, and axe-core (from npm,
+//!   into `target/npm`), which the admin app's browser test injects into every page;
 //! - a PostgreSQL server for the PostgreSQL store's tests (Debian's `postgresql`,
 //!   installed and started when nothing answers on 127.0.0.1:5432);
 //! - a NATS server for the cluster tests (Debian's `nats-server`, installed and started
@@ -49,7 +50,50 @@ pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, Servic
         postgres: ensure_postgres()?,
         nats: ensure_nats()?,
     };
-    Ok((with_browser.then(ensure_chromium).transpose()?, services))
+    let chromium = with_browser.then(ensure_chromium).transpose()?;
+    if with_browser {
+        ensure_axe()?;
+    }
+    Ok((chromium, services))
+}
+
+/// The axe-core version range the accessibility checks use.
+const AXE_CORE: &str = "axe-core@4";
+
+/// Where the browser tests read axe-core from (`tests/e2e/src/axe.rs` looks there too).
+pub(crate) fn axe_script() -> PathBuf {
+    workspace::root().join("target/npm/node_modules/axe-core/axe.min.js")
+}
+
+/// Ensures axe-core's script for the admin app's accessibility checks: installed with
+/// `npm install --prefix target/npm axe-core@4` when `target/npm/node_modules/axe-core/
+/// axe.min.js` is missing. Needs `npm` (Node.js) and the npm registry.
+pub(crate) fn ensure_axe() -> Result<()> {
+    let script = axe_script();
+    if script.is_file() {
+        println!("axe-core: {}", script.display());
+        return Ok(());
+    }
+    if cmd::find_on_path("npm").is_none() {
+        bail!(
+            "npm is not on PATH: the admin app's browser test injects axe-core from npm. \
+             Install Node.js (e.g. `apt-get install -y nodejs npm`), or pass --skip-browser"
+        );
+    }
+    let prefix = workspace::root().join("target/npm");
+    std::fs::create_dir_all(&prefix).with_context(|| format!("create {}", prefix.display()))?;
+    cmd::run(
+        cmd::program_in_root("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(AXE_CORE),
+    )?;
+    ensure!(
+        script.is_file(),
+        "npm installed axe-core, but {} is not there",
+        script.display()
+    );
+    Ok(())
 }
 
 /// The servers the tests use, as URLs.

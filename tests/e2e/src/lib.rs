@@ -8,6 +8,7 @@
 //! (`cargo xtask prereq`). `INTERACT_SKIP_BROWSER=1` skips them.
 
 pub mod agent;
+pub mod axe;
 pub mod browser;
 pub mod console;
 pub mod stack;

@@ -1,0 +1,632 @@
+//! The admin web app (`www/admin/`, served at `/admin/`) in headless Chromium:
+//!
+//! - a Tenant Admin signs in with a username and password, creates a Domain Template for
+//!   a brand-new website origin and an embed code, copies the snippet from the app into
+//!   that website's page, and a visitor there chats with an agent; no restart anywhere;
+//! - axe-core (npm, injected through WebDriver) finds no serious or critical violation on
+//!   any admin page; the workflow editor shows a validation error at its step and line,
+//!   and names with markup are shown as text;
+//! - a Service Owner sees only their navigation, and another service's page and API
+//!   answer 403, shown as a clear message.
+//!
+//! Screenshots go to `target/test-artifacts/admin-*.png`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use interact_e2e::agent::AgentClient;
+use interact_e2e::axe::assert_accessible;
+use interact_e2e::browser::{Page, with_browser};
+use interact_e2e::skip_browser;
+use interact_e2e::stack::{Stack, require_widget_package};
+use interact_e2e::widget;
+use interact_server::config::Config;
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// The demo's agents' password; the admins of the test have it too.
+const PASSWORD: &str = "demo-password";
+/// A Tenant Admin of the test configuration.
+const ADMIN: &str = "ada";
+/// The Service Owner of `support` (and nothing else).
+const OWNER: &str = "olive";
+/// The owner's display name: markup that must show as text.
+const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">Olive Owner";
+
+/// The demo configuration plus a Tenant Admin (`ada`) and the Service Owner of `support`
+/// (`olive`, whose name is markup); both have the demo password.
+fn with_admins(config: &mut Config) {
+    let base = config
+        .users
+        .iter()
+        .find(|u| u.id.as_str() == "sam")
+        .expect("the demo has sam")
+        .clone();
+    let mut ada = base.clone();
+    ada.id = ADMIN.into();
+    ada.display_name = "Ada Admin".into();
+    ada.tenant_admin = true;
+    let mut olive = base;
+    olive.id = OWNER.into();
+    olive.display_name = HOSTILE.into();
+    olive.tenant_admin = false;
+    config.users.push(ada);
+    config.users.push(olive);
+    for s in &mut config.services {
+        if s.id.as_str() == "support" {
+            s.owners = vec![OWNER.into()];
+        }
+    }
+}
+
+/// Opens the app and signs in with `user`'s password; waits for the first page.
+async fn sign_in(page: &Page, server_url: &str, user: &str) {
+    page.browser
+        .goto(&format!("{server_url}/admin/"))
+        .await
+        .expect("open the admin app");
+    page.record_problems().await;
+    page.wait_visible("the sign-in form", "#signin-form").await;
+    page.type_into("#signin-username", user).await;
+    page.type_into("#signin-password", PASSWORD).await;
+    page.click("#signin-submit").await;
+    page.wait_visible("the app", "#app-view").await;
+    wait_rendered(page).await;
+}
+
+/// Waits until the app has rendered the route in the address bar.
+async fn wait_rendered(page: &Page) {
+    page.wait_until(
+        "the page to render",
+        "const m = document.getElementById('main');
+         return m.dataset.rendered === location.hash && !m.hasAttribute('aria-busy')
+           ? true : (m.dataset.rendered ?? 'rendering') + ' / ' + location.hash;",
+        vec![],
+    )
+    .await;
+}
+
+/// Goes to `hash` (e.g. `#/templates`) and waits until it is rendered.
+async fn go(page: &Page, hash: &str) {
+    let _: Value = page
+        .eval(
+            "location.hash = arguments[0]; return null;",
+            vec![json!(hash)],
+        )
+        .await;
+    wait_rendered(page).await;
+}
+
+/// The `<h1>` of the page shown.
+async fn heading(page: &Page) -> String {
+    page.eval(
+        "return document.querySelector('#main h1')?.textContent ?? '';",
+        vec![],
+    )
+    .await
+}
+
+/// Sets a `<select>`'s value (and tells the page).
+async fn choose(page: &Page, css: &str, value: &str) {
+    let ok: bool = page
+        .eval(
+            "const s = document.querySelector(arguments[0]);
+             if (!s || ![...s.options].some((o) => o.value === arguments[1])) return false;
+             s.value = arguments[1];
+             s.dispatchEvent(new Event('change', { bubbles: true }));
+             return true;",
+            vec![json!(css), json!(value)],
+        )
+        .await;
+    assert!(ok, "{css} has no option {value:?}");
+}
+
+/// Fails if names or messages became markup, or a script from one ran.
+async fn assert_text_only(page: &Page, when: &str) {
+    let markup: Vec<String> = page
+        .eval(
+            "return [...document.querySelectorAll('img, script:not([src]), [onerror]')].map((n) => n.outerHTML);",
+            vec![],
+        )
+        .await;
+    assert!(markup.is_empty(), "{when}: text became markup: {markup:?}");
+    let title: String = page.eval("return document.title;", vec![]).await;
+    assert_ne!(title, "pwned", "{when}: a script from a name ran");
+}
+
+/// The signed-in admin's bearer token, as the app keeps it.
+async fn token(page: &Page) -> String {
+    page.eval(
+        "return JSON.parse(sessionStorage.getItem('interact-admin')).token;",
+        vec![],
+    )
+    .await
+}
+
+/// `method path` on the server with `token`; the status and the JSON answer (or null).
+async fn api(stack: &Stack, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+    let bearer = format!("Bearer {token}");
+    let (status, text) = interact_testkit::http_request(
+        stack.addr,
+        method,
+        path,
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+    .await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Whether an API answer is the server's "no such route" (a route of the admin API that
+/// is not built yet: the app says so).
+fn no_route(status: u16, answer: &Value) -> bool {
+    status == 404
+        && answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("the admin API has no route"))
+}
+
+/// Whether the page shown works, rather than saying the server has no route for it yet
+/// (services and users are moving into the database: their routes may come later). Says
+/// so on stderr when it is not there yet.
+async fn route_present(page: &Page, route: &str) -> bool {
+    let missing: bool = page
+        .eval(
+            "return [...document.querySelectorAll('#main .alert')].some((a) => a.textContent.includes('does not offer this yet'));",
+            vec![],
+        )
+        .await;
+    if missing {
+        eprintln!("NOT YET: the server has no route {route}; its page shows the API's 404");
+    }
+    !missing
+}
+
+/// A website on a brand-new origin whose page carries whatever snippet is put in `html`.
+async fn website(html: Arc<Mutex<String>>) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::response::Html;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the website");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let snippet = html.lock().expect("snippet").clone();
+            async move {
+                Html(format!(
+                    "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+                     <title>A new shop</title>\n</head>\n<body>\n<h1>A brand-new shop</h1>\n\
+                     <p>Its snippet was copied from the admin app.</p>\n{snippet}\n</body>\n</html>\n"
+                ))
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_puts_a_new_website_live_from_the_app_without_a_restart() {
+    if skip_browser("the admin app test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start_with(with_admins).await;
+    let snippet = Arc::new(Mutex::new(String::new()));
+    let (shop, shop_task) = website(snippet.clone()).await;
+    let agent_token = stack.agent_token("alex").await;
+    let mut agent = AgentClient::connect(stack.addr, &agent_token).await;
+    let (stack_ref, agent, shop) = (&stack, &mut agent, shop.as_str());
+
+    with_browser("admin", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        page.browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
+
+        // --- Sign in as a Tenant Admin.
+        sign_in(page, &stack.server_url, ADMIN).await;
+        page.wait_text("the admin's name", "#me-name", "Ada Admin").await;
+        page.wait_text("the role", "#me-role", "Tenant Admin").await;
+
+        // --- A Domain Template for the new website; a malformed origin first.
+        page.click("#nav a[href='#/templates']").await;
+        wait_rendered(page).await;
+        assert_eq!(heading(page).await, "Domain Templates");
+        page.type_into("#main form input[name=name]", "new-shop").await;
+        page.type_into(
+            "#main form textarea[name=origins]",
+            &format!("{shop}\nhttps://shop.example.com/path"),
+        )
+        .await;
+        page.click("#main form button[type=submit]").await;
+        page.wait_until(
+            "the origin's error at the field",
+            "const e = document.querySelector('textarea[name=origins] ~ .field-error');
+             return e && !e.hidden && e.textContent.startsWith('Line 2') ? true : (e ? e.textContent : 'none');",
+            vec![],
+        )
+        .await;
+        let invalid: Option<String> = page
+            .eval(
+                "return document.querySelector('textarea[name=origins]').getAttribute('aria-invalid');",
+                vec![],
+            )
+            .await;
+        assert_eq!(invalid.as_deref(), Some("true"));
+        let area = page.element("#main form textarea[name=origins]").await;
+        area.clear().await.expect("clear");
+        area.send_keys(shop).await.expect("type the origin");
+        page.click("#main form button[type=submit]").await;
+        wait_rendered(page).await;
+        assert_eq!(heading(page).await, "Domain Template: new-shop");
+
+        // The live check, as the admin types.
+        page.type_into("input[name=origin]", shop).await;
+        page.wait_until(
+            "the live check to allow the website",
+            "const v = document.querySelector('.verdict');
+             return v && v.classList.contains('verdict-ok') ? true : (v ? v.className + ': ' + v.textContent : 'none');",
+            vec![],
+        )
+        .await;
+        let check = page.element("input[name=origin]").await;
+        check.clear().await.expect("clear");
+        check
+            .send_keys("https://elsewhere.example.net")
+            .await
+            .expect("type");
+        page.wait_until(
+            "the live check to refuse another origin",
+            "const v = document.querySelector('.verdict');
+             return v && v.classList.contains('verdict-no') ? true : (v ? v.className + ': ' + v.textContent : 'none');",
+            vec![],
+        )
+        .await;
+        page.screenshot("template").await;
+
+        // --- An embed code for the service with that template; the snippet from the app.
+        page.click("#nav a[href='#/embed-codes']").await;
+        wait_rendered(page).await;
+        choose(page, "select[name=template]", "new-shop").await;
+        let target_is_select: bool = page
+            .eval("return document.querySelector('[name=target]').tagName === 'SELECT';", vec![])
+            .await;
+        if target_is_select {
+            choose(page, "select[name=target]", "service:support").await;
+        } else {
+            page.type_into("input[name=target]", "service:support").await;
+        }
+        page.click("#main form button[type=submit]").await;
+        page.wait_visible("the new code", ".created .new-code").await;
+        let copied_snippet: String = page
+            .eval(
+                "return document.querySelector('.created textarea[data-snippet]').value;",
+                vec![],
+            )
+            .await;
+        assert!(
+            copied_snippet.contains(&format!("{}/widget/loader.js", stack.server_url)),
+            "the snippet loads the widget from this server: {copied_snippet}"
+        );
+        page.click(".created button[data-copy]").await;
+        page.wait_until(
+            "the copy button to answer",
+            "const c = document.querySelector('.created .copied');
+             return c && c.textContent !== '' ? true : 'nothing yet';",
+            vec![],
+        )
+        .await;
+        let code: String = page
+            .eval("return document.querySelector('.created .new-code').textContent;", vec![])
+            .await;
+        page.wait_any_text("the code in the list", "table.data code", &code)
+            .await;
+
+        // The Preview button: a signed link that opens the Preview page.
+        let preview = "[...document.querySelectorAll('table.data tr')].find((tr) => tr.querySelector('code')?.textContent === arguments[0])";
+        let _: Value = page
+            .eval(
+                &format!(
+                    "const tr = {preview}; [...tr.querySelectorAll('button')].find((b) => b.textContent === 'Preview').click(); return null;"
+                ),
+                vec![json!(code)],
+            )
+            .await;
+        page.wait_until(
+            "the signed Preview link",
+            &format!("const tr = {preview}; const a = tr.querySelector('a.preview-link'); return a ? true : tr.textContent;"),
+            vec![json!(code)],
+        )
+        .await;
+        let link: String = page
+            .eval(
+                &format!("const tr = {preview}; return tr.querySelector('a.preview-link').href;"),
+                vec![json!(code)],
+            )
+            .await;
+        assert!(
+            link.starts_with(&format!("{}/", stack.server_url)),
+            "the Preview link is on this server: {link}"
+        );
+        page.screenshot("embed-code").await;
+        page.assert_no_problems("the admin app").await;
+
+        // --- The website, with the copied snippet: a visitor chats with an agent.
+        *snippet.lock().expect("snippet") = copied_snippet;
+        widget::start_chat(page, shop, "Wes Visitor", "Hello from the new shop").await;
+        let session = agent.accept_next().await;
+        agent.wait_visitor_message("Hello from the new shop").await;
+        agent.say(&session, "Welcome to the new shop!").await;
+        page.wait_any_text("the agent's answer", ".iw-agent .iw-text", "Welcome to the new shop!")
+            .await;
+        page.assert_no_problems("the widget on the new website").await;
+        page.screenshot("chat").await;
+        widget::top(page).await;
+
+        // The signed Preview link opens the Preview page (here in this tab).
+        page.browser.goto(&link).await.expect("open the Preview link");
+        page.wait_until(
+            "the Preview page",
+            "const h = document.querySelector('h1');
+             return h && h.textContent.startsWith('Preview:') ? true : document.body.innerText.slice(0, 300);",
+            vec![],
+        )
+        .await;
+    })
+    .await;
+    shop_task.abort();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
+    if skip_browser("the admin app's accessibility test") {
+        return;
+    }
+    let _ = interact_e2e::axe::script();
+    let stack = Stack::start_with(with_admins).await;
+    let stack_ref = &stack;
+
+    with_browser("admin-axe", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        page.browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
+        page.browser
+            .goto(&format!("{}/admin/", stack.server_url))
+            .await
+            .expect("open the admin app");
+        page.wait_visible("the sign-in form", "#signin-form").await;
+        assert_accessible(page, "the sign-in page").await;
+        sign_in(page, &stack.server_url, ADMIN).await;
+
+        // A webhook, so its list and delivery log have a row; the secret shows once.
+        go(page, "#/webhooks").await;
+        page.type_into("input[name=url]", "https://hooks.example.com/interact")
+            .await;
+        page.click("#main form button[type=submit]").await;
+        page.wait_until(
+            "the secret, shown once",
+            "const s = document.getElementById('webhook-secret');
+             return s && s.value.length > 10 ? true : 'no secret';",
+            vec![],
+        )
+        .await;
+        assert_accessible(page, "the webhooks page with a new secret").await;
+        let hook: String = page
+            .eval(
+                "return document.querySelector('a[href^=\"#/webhooks/\"]').getAttribute('href');",
+                vec![],
+            )
+            .await;
+
+        for hash in [
+            "#/services",
+            "#/services/support",
+            "#/users",
+            "#/templates",
+            "#/templates/demo",
+            "#/embed-codes",
+            "#/workflows",
+            "#/reports",
+            "#/audit",
+            "#/webhooks",
+            hook.as_str(),
+        ] {
+            go(page, hash).await;
+            assert_accessible(page, hash).await;
+            assert_text_only(page, hash).await;
+            page.screenshot(&format!("page-{}", hash.trim_start_matches("#/").replace('/', "-")))
+                .await;
+        }
+
+        // The users page lists the owner by a name that is markup: shown as text.
+        go(page, "#/users").await;
+        if route_present(page, "GET /admin/v1/users").await {
+            page.wait_any_text("the owner's name as text", "table.data a", HOSTILE)
+                .await;
+            assert_text_only(page, "the users page").await;
+        }
+
+        // The workflow editor: an unknown activity is shown at its step and line.
+        go(page, "#/workflows/support-im").await;
+        let _: Value = page
+            .eval(
+                "const a = document.getElementById('definition');
+                 a.value = a.value.replace('activity = \"queue_task\"', 'activity = \"juggle\"');
+                 a.dispatchEvent(new Event('input'));
+                 return null;",
+                vec![],
+            )
+            .await;
+        page.click("#main form[aria-labelledby=editor-heading] button[type=submit]")
+            .await;
+        page.wait_visible("the error at the step", ".step-error").await;
+        let (step_label, gutter, message): (String, String, String) = page
+            .eval(
+                "return [document.querySelector('.step-error button').textContent,
+                         document.querySelector('.gutter-error')?.textContent ?? '',
+                         document.getElementById('definition-error').textContent];",
+                vec![],
+            )
+            .await;
+        assert!(step_label.contains("juggle"), "the step marked: {step_label}");
+        assert!(message.contains("juggle"), "the server's message: {message}");
+        let line: usize = gutter.parse().unwrap_or_else(|_| panic!("a line marked: {gutter:?}"));
+        let at_line: String = page
+            .eval(
+                "return document.getElementById('definition').value.split('\\n')[arguments[0] - 1];",
+                vec![json!(line)],
+            )
+            .await;
+        assert!(
+            at_line.contains("juggle") || at_line.contains("[[step]]"),
+            "line {line} is the step's: {at_line:?}"
+        );
+        assert_accessible(page, "the workflow editor with an error").await;
+        page.screenshot("workflow-error").await;
+
+        // The dry run of the saved version (the editor opened afresh), a visitor named
+        // with markup: a sentence and the events, all text.
+        go(page, "#/workflows").await;
+        go(page, "#/workflows/support-im").await;
+        page.element("input[name=visitor_name]")
+            .await
+            .clear()
+            .await
+            .expect("clear");
+        page.type_into("input[name=visitor_name]", HOSTILE).await;
+        page.click("#main form[aria-labelledby=dry-heading] button[type=submit]")
+            .await;
+        page.wait_visible("the dry run's summary", ".dry-result .summary")
+            .await;
+        let summary: String = page
+            .eval("return document.querySelector('.dry-result .summary').textContent;", vec![])
+            .await;
+        assert!(
+            summary.starts_with("A chat arriving Saturday") && summary.contains("→"),
+            "the dry run in words: {summary}"
+        );
+        let events = page.texts(".dry-result td").await;
+        assert!(
+            events.iter().any(|t| t.contains(HOSTILE)),
+            "the greeting names the visitor, as text: {events:?}"
+        );
+        assert_text_only(page, "the dry run").await;
+        assert_accessible(page, "the dry run").await;
+        page.screenshot("dry-run").await;
+        page.assert_no_problems("the admin app").await;
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_owner_is_refused_another_services_pages_and_api() {
+    if skip_browser("the admin app's Service Owner test") {
+        return;
+    }
+    let stack = Stack::start_with(with_admins).await;
+    let stack_ref = &stack;
+
+    with_browser("admin-owner", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        page.browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
+
+        // A user who is only an agent is not let in.
+        page.browser
+            .goto(&format!("{}/admin/", stack.server_url))
+            .await
+            .expect("open the admin app");
+        page.wait_visible("the sign-in form", "#signin-form").await;
+        page.type_into("#signin-username", "alex").await;
+        page.type_into("#signin-password", PASSWORD).await;
+        page.click("#signin-submit").await;
+        page.wait_until(
+            "the refusal of an agent",
+            "const e = document.getElementById('signin-error').textContent;
+             return e.startsWith('This account has no administration role') ? true : e;",
+            vec![],
+        )
+        .await;
+
+        sign_in(page, &stack.server_url, OWNER).await;
+        page.wait_text("the owner's name, as text", "#me-name", HOSTILE).await;
+        page.wait_text("the role", "#me-role", "Service Owner").await;
+        assert_text_only(page, "the owner's top bar").await;
+        let nav: Vec<String> = page
+            .eval(
+                "return [...document.querySelectorAll('#nav li')].filter((li) => li.checkVisibility()).map((li) => li.dataset.page);",
+                vec![],
+            )
+            .await;
+        assert_eq!(nav, ["services", "workflows", "reports"], "the owner's navigation");
+
+        // Their own service opens; another one is refused with a clear message.
+        go(page, "#/services/support").await;
+        let services_api = route_present(page, "GET /admin/v1/services/{id}").await;
+        if services_api {
+            assert_eq!(heading(page).await, "Service: Customer Care");
+        }
+        go(page, "#/services/sales").await;
+        if services_api {
+            page.wait_until(
+                "the refusal",
+                "const a = document.querySelector('#main .alert-forbidden');
+                 return a && a.textContent.startsWith('Not allowed') ? true : document.getElementById('main').textContent;",
+                vec![],
+            )
+            .await;
+            page.screenshot("refused").await;
+        }
+        go(page, "#/templates").await;
+        page.wait_visible("the refusal of templates", "#main .alert-forbidden")
+            .await;
+        assert_accessible(page, "a refused page").await;
+
+        // The API says the same to the owner's token.
+        let token = token(page).await;
+        for (method, path, body) in [
+            ("GET", "/admin/v1/services/sales", ""),
+            ("PUT", "/admin/v1/services/sales", "{}"),
+            ("GET", "/admin/v1/templates", ""),
+            ("GET", "/admin/v1/users", ""),
+            ("GET", "/admin/v1/audit", ""),
+        ] {
+            let (status, answer) = api(stack, method, path, &token, body).await;
+            if no_route(status, &answer) {
+                eprintln!("NOT YET: the server has no route {method} {path}; its 403 is not checked");
+                continue;
+            }
+            assert_eq!(status, 403, "{method} {path}: {answer}");
+            assert_eq!(answer["error"]["code"], "forbidden", "{method} {path}: {answer}");
+        }
+        if services_api {
+            let (status, answer) =
+                api(stack, "GET", "/admin/v1/services/support", &token, "").await;
+            assert_eq!(status, 200, "the owner's own service: {answer}");
+        }
+
+        // Signing out ends the token.
+        page.click("#signout").await;
+        page.wait_visible("the sign-in form again", "#signin-form").await;
+        let (status, _) = api(stack, "GET", "/admin/v1/workflows", &token, "").await;
+        assert_eq!(status, 401, "the token no longer works after signing out");
+        page.assert_no_problems("the admin app").await;
+    })
+    .await;
+    stack.stop().await;
+}
