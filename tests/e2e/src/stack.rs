@@ -108,6 +108,21 @@ impl Stack {
         )
     }
 
+    /// A signed link to the Preview page of the demo code, as the administration gives one
+    /// (`POST /admin/v1/embed-codes/{code}/preview-link`).
+    pub async fn preview_link(&self) -> String {
+        let state = &self.server.state;
+        let (ticket, _) =
+            interact_server::preview::issue(state.store.as_ref(), self.code.as_str(), state.now())
+                .await
+                .expect("a Preview ticket");
+        format!(
+            "{}/preview/{}?ticket={ticket}",
+            self.server_url,
+            self.code.as_str()
+        )
+    }
+
     /// A sign-in token for agent `user`, stored as the login endpoint would.
     pub async fn agent_token(&self, user: &str) -> String {
         self.server.agent_token(user).await

@@ -27,8 +27,16 @@ async fn the_preview_page_shows_the_live_widget_the_snippet_and_checks_origins()
             .set_window_size(1200, 900)
             .await
             .expect("window size");
-        let url = format!("{}/preview/{}", stack.server_url, stack.code.as_str());
+        // Only through a signed link (which sets the ticket's cookie and redirects to the
+        // plain address).
+        let url = stack.preview_link().await;
         page.browser.goto(&url).await.expect("open the Preview page");
+        let here = page.browser.current_url().await.expect("url");
+        assert_eq!(
+            here.as_str(),
+            format!("{}/preview/{}", stack.server_url, stack.code.as_str()),
+            "the ticket leaves the address bar"
+        );
         page.record_problems().await;
         page.wait_text("the heading", "h1", "Preview: Customer Care")
             .await;

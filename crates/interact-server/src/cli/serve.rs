@@ -40,7 +40,22 @@ pub(super) async fn serve(path: &Path, config: Config) -> CliResult {
         },
         None => None,
     };
+    // The Preview page opens only through a signed link: one for the demo code, for the
+    // first hour.
+    let preview = match &state.config.demo {
+        Some(demo) => crate::preview::issue(state.store.as_ref(), &demo.embed_code, state.now())
+            .await
+            .ok()
+            .map(|(ticket, _)| {
+                format!(
+                    "{}/preview/{}?ticket={ticket}",
+                    state.config.server.public_url, demo.embed_code
+                )
+            }),
+        None => None,
+    };
     print_banner(
+        preview,
         path,
         &state,
         listener.local_addr().unwrap_or(listen),
@@ -78,6 +93,7 @@ async fn start_demo_host(
 }
 
 fn print_banner(
+    preview: Option<String>,
     path: &Path,
     state: &AppState,
     addr: std::net::SocketAddr,
@@ -88,14 +104,16 @@ fn print_banner(
     let url = &config.server.public_url;
     println!("Interact server listening on {addr}");
     println!("  Agent console:   {url}/console/");
-    match &config.demo {
-        Some(demo) => {
-            println!("  Preview page:    {url}/preview/{}", demo.embed_code);
+    println!("  Administration:  {url}/admin/");
+    match (&config.demo, preview) {
+        (Some(demo), Some(link)) => {
+            println!(
+                "  Preview page:    {link} (valid for an hour; the administration makes new links)"
+            );
             println!("  Demo embed code: {} ({})", demo.embed_code, demo.target);
         }
-        None => println!(
-            "  Preview page:    {url}/preview/<embed code> \
-             (`interact-server embed-code create` makes a code)"
+        _ => println!(
+            "  Preview page:    from the administration's embed codes (a signed link, valid for an hour)"
         ),
     }
     if let Some(host) = host_page {
@@ -111,7 +129,20 @@ fn print_banner(
         }
         (None, None) => {}
     }
-    let users: Vec<&str> = config.users.iter().map(|u| u.id.as_str()).collect();
+    let tenant = state.tenant();
+    let admins: Vec<String> = config
+        .users
+        .iter()
+        .filter_map(|u| {
+            crate::http::admin_role_name(&tenant, &u.id).map(|role| format!("{} ({role})", u.id))
+        })
+        .collect();
+    let users: Vec<&str> = config
+        .users
+        .iter()
+        .filter(|u| !u.licences.is_empty())
+        .map(|u| u.id.as_str())
+        .collect();
     let demo_password = config
         .demo
         .as_ref()
@@ -127,6 +158,12 @@ fn print_banner(
             "  Demo agents:     {} with password {p:?}",
             users.join(", ")
         );
+        if !admins.is_empty() {
+            println!(
+                "  Demo admins:     {} with password {p:?}",
+                admins.join(", ")
+            );
+        }
     } else if !users.is_empty() {
         println!(
             "  Agents:          {} (sign-in names; the demo password is in {})",

@@ -184,6 +184,15 @@ async fn json_errors(answer: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
+/// The admin role of a user, as the banner of `serve` names it (`Tenant Admin`, `Service
+/// Owner`), or `None` for an agent.
+pub fn admin_role_name(tenant: &interact_model::Tenant, user: &str) -> Option<&'static str> {
+    admin_auth::Role::of(tenant, user).map(|r| match r {
+        admin_auth::Role::TenantAdmin => "Tenant Admin",
+        admin_auth::Role::ServiceOwner(_) => "Service Owner",
+    })
+}
+
 /// The bearer token of an `Authorization` header, if there is one.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
