@@ -299,6 +299,81 @@ impl Distributor {
         router
     }
 
+    /// Takes a changed directory (the administration changed users, members or
+    /// licences): the same arguments as [`new`](Self::new), applied to the running
+    /// router. Queued tasks, offers and held sessions stay; each target's members become
+    /// the ones given (a new member who is free gets tasks at once), new agents and
+    /// targets are added, and an agent no longer listed keeps what it holds but is a
+    /// member of nothing, so it gets no more tasks.
+    pub fn set_directory(
+        &mut self,
+        agents: impl IntoIterator<Item = AgentProfile>,
+        targets: impl IntoIterator<Item = (TargetRef, Vec<UserId>)>,
+        now: UnixMillis,
+    ) {
+        // Out of every free set: membership changes under them.
+        for a in 0..self.agents.len() {
+            for k in 0..2 {
+                if let Some(key) = self.agents[a].free_as[k].take() {
+                    for &t in &self.agents[a].targets {
+                        self.targets[t].free[k].remove(&key);
+                    }
+                }
+            }
+            self.agents[a].targets.clear();
+        }
+        for target in &mut self.targets {
+            target.members.clear();
+        }
+        let mut listed = std::collections::HashSet::new();
+        for p in agents {
+            listed.insert(p.id.clone());
+            match self.agent_index.get(&p.id) {
+                Some(&a) => self.agents[a as usize].calls_licensed = p.calls,
+                None => {
+                    let i = u32::try_from(self.agents.len()).unwrap_or(u32::MAX);
+                    self.agent_index.insert(p.id.clone(), i);
+                    self.agents.push(Agent {
+                        id: p.id,
+                        calls_licensed: p.calls,
+                        signed_in: false,
+                        presence: Presence::Offline,
+                        chat_load: 0,
+                        call_load: 0,
+                        idle_since: UnixMillis(0),
+                        missed: 0,
+                        held: BTreeSet::new(),
+                        targets: Vec::new(),
+                        free_as: [None, None],
+                    });
+                }
+            }
+        }
+        for (key, members) in targets {
+            let t = self.target(&key);
+            for m in members {
+                if !listed.contains(&m) {
+                    continue;
+                }
+                if let Some(&a) = self.agent_index.get(&m)
+                    && !self.targets[t].members.contains(&a)
+                {
+                    self.targets[t].members.push(a);
+                    self.agents[a as usize].targets.push(t);
+                }
+            }
+        }
+        for a in 0..self.agents.len() {
+            self.refresh(u32::try_from(a).unwrap_or(u32::MAX));
+        }
+        for (t, target) in self.targets.iter().enumerate() {
+            if target.waiting.iter().any(|w| !w.is_empty()) {
+                self.active.insert(t);
+            }
+        }
+        self.settle(now);
+    }
+
     fn target(&mut self, key: &TargetRef) -> usize {
         if let Some(&t) = self.target_index.get(key) {
             return t;

@@ -681,3 +681,54 @@ fn simulate_day(seed: u64) {
         mean(5)
     );
 }
+
+#[test]
+fn a_changed_directory_takes_effect_on_the_running_router() {
+    for strategy in [Strategy::Indexed, Strategy::Scan] {
+        let mut r = router(2, strategy);
+        sign_in(&mut r, "a0", 1);
+        sign_in(&mut r, "a1", 2);
+        // a0 holds one chat of `support`; two more wait in a queue nobody free serves.
+        queue(&mut r, 1, &service("support"), 5, 10);
+        assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a0")]));
+        r.accept(&sid(1), "a0", UnixMillis(11)).expect("offered");
+        r.set_presence("a0", Presence::Away, UnixMillis(12));
+        queue(&mut r, 2, &service("support"), 5, 13);
+        assert!(
+            offers(&drain(&mut r)).is_empty(),
+            "a1 is no member of support"
+        );
+
+        // The administration makes a1 a member of support, adds a new agent a9 (member
+        // of support) and drops a0 from every list.
+        let directory = |agents: &[&str], support: &[&str]| {
+            let profiles: Vec<AgentProfile> = agents
+                .iter()
+                .map(|a| AgentProfile {
+                    id: (*a).into(),
+                    calls: true,
+                })
+                .collect();
+            let members: Vec<UserId> = support.iter().map(|a| (*a).into()).collect();
+            (profiles, vec![(service("support"), members)])
+        };
+        let (agents, targets) = directory(&["a1", "a9"], &["a1", "a9"]);
+        r.set_directory(agents, targets, UnixMillis(20));
+        assert_eq!(
+            offers(&drain(&mut r)),
+            pairs(&[("s2", "a1")]),
+            "{strategy:?}: the new member gets the waiting chat at once"
+        );
+        assert_eq!(r.agent_of(&sid(1)), Some("a0"), "a0 keeps what it holds");
+        r.set_presence("a0", Presence::Available, UnixMillis(21));
+        queue(&mut r, 3, &service("support"), 5, 22);
+        queue(&mut r, 4, &service("support"), 5, 23);
+        sign_in(&mut r, "a9", 24);
+        let got = offers(&drain(&mut r));
+        assert!(
+            got.iter().all(|(_, a)| a != "a0"),
+            "{strategy:?}: a0 is no longer a member: {got:?}"
+        );
+        assert_eq!(got.len(), 2, "{strategy:?}: {got:?}");
+    }
+}
