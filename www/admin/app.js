@@ -83,7 +83,7 @@ function context(gen) {
     /** Whether the page is still the one shown (a slow answer for a page left is dropped). */
     current: () => gen === generation,
     navigate: (hash) => {
-      if (location.hash === hash) route();
+      if (location.hash === hash) route(true);
       else location.hash = hash;
     },
   };
@@ -110,8 +110,8 @@ function showApp() {
   route();
 }
 
-/** Shows the page the hash names. */
-async function route() {
+/** Shows the page the hash names; `moveFocus` after a navigation within the app. */
+async function route(moveFocus = false) {
   if (!me) return;
   generation += 1;
   const gen = generation;
@@ -149,6 +149,12 @@ async function route() {
   if (gen !== generation) return;
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : "Interact"} · Interact administration`;
+  // After a navigation, focus moves to the new page's heading, as it would on a page
+  // load, so keyboard and screen-reader users start there.
+  if (moveFocus && heading) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
   // Which route the page shows (tests wait for it).
   main.dataset.rendered = location.hash;
 }
@@ -243,7 +249,7 @@ async function start() {
     event.preventDefault();
     main.focus();
   });
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route(true));
 
   const kept = session.load();
   if (!kept) {

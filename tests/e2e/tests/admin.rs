@@ -266,8 +266,9 @@ async fn a_tenant_admin_puts_a_new_website_live_from_the_app_without_a_restart()
         area.clear().await.expect("clear");
         area.send_keys(shop).await.expect("type the origin");
         page.click("#main form button[type=submit]").await;
+        page.wait_text("the new template's page", "#main h1", "Domain Template: new-shop")
+            .await;
         wait_rendered(page).await;
-        assert_eq!(heading(page).await, "Domain Template: new-shop");
 
         // The live check, as the admin types.
         page.type_into("input[name=origin]", shop).await;
@@ -450,6 +451,18 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
                 .await;
         }
 
+        // An origin typed with markup in the live check is answered as text.
+        go(page, "#/templates/demo").await;
+        page.type_into("input[name=origin]", HOSTILE).await;
+        page.wait_until(
+            "the check's verdict on markup",
+            "const v = document.querySelector('.verdict');
+             return v && v.classList.contains('verdict-no') ? true : (v ? v.className + ': ' + v.textContent : 'none');",
+            vec![],
+        )
+        .await;
+        assert_text_only(page, "the origin check").await;
+
         // The users page lists the owner by a name that is markup: shown as text.
         go(page, "#/users").await;
         if route_present(page, "GET /admin/v1/users").await {
@@ -563,6 +576,17 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
         )
         .await;
 
+        // The operator's admin token signs in too (a Tenant Admin named Operator).
+        page.click("details.operator summary").await;
+        page.type_into("#signin-token", "demo-admin-token").await;
+        page.click("#token-form button[type=submit]").await;
+        page.wait_visible("the app", "#app-view").await;
+        page.wait_text("the operator's role", "#me-role", "Tenant Admin")
+            .await;
+        wait_rendered(page).await;
+        page.click("#signout").await;
+        page.wait_visible("the sign-in form", "#signin-form").await;
+
         sign_in(page, &stack.server_url, OWNER).await;
         page.wait_text("the owner's name, as text", "#me-name", HOSTILE).await;
         page.wait_text("the role", "#me-role", "Service Owner").await;
@@ -620,7 +644,29 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             assert_eq!(status, 200, "the owner's own service: {answer}");
         }
 
-        // Signing out ends the token.
+        // A sign-in that ends elsewhere (here: signed out through the API) sends the app
+        // back to the sign-in form at its next request.
+        let (status, answer) = api(stack, "POST", "/admin/v1/sign-out", &token, "").await;
+        assert_eq!(status, 204, "sign-out: {answer}");
+        let _: Value = page
+            .eval("location.hash = '#/workflows'; return null;", vec![])
+            .await;
+        page.wait_until(
+            "the sign-in form after the token ended",
+            "const e = document.getElementById('signin-error');
+             return !document.getElementById('signin-view').hidden && e.textContent.startsWith('Your session has ended')
+               ? true : e.textContent;",
+            vec![],
+        )
+        .await;
+        let kept: Option<String> = page
+            .eval("return sessionStorage.getItem('interact-admin');", vec![])
+            .await;
+        assert_eq!(kept, None, "the ended token is not kept");
+
+        // Signing out in the app ends the token on the server.
+        sign_in(page, &stack.server_url, OWNER).await;
+        let token = self::token(page).await;
         page.click("#signout").await;
         page.wait_visible("the sign-in form again", "#signin-form").await;
         let (status, _) = api(stack, "GET", "/admin/v1/workflows", &token, "").await;
