@@ -597,7 +597,33 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
                 vec![],
             )
             .await;
-        assert_eq!(nav, ["services", "workflows", "reports"], "the owner's navigation");
+        assert_eq!(
+            nav,
+            ["services", "embed-codes", "workflows", "reports"],
+            "the owner's navigation"
+        );
+
+        // Their service's embed codes: the snippet and the Preview, no creating or revoking.
+        go(page, "#/embed-codes").await;
+        let (targets, buttons): (Vec<String>, Vec<String>) = page
+            .eval(
+                "const rows = [...document.querySelectorAll('table.data tbody tr')];
+                 return [rows.map((r) => r.children[1].textContent),
+                         [...document.querySelectorAll('#main button')].map((b) => b.textContent)];",
+                vec![],
+            )
+            .await;
+        assert!(
+            !targets.is_empty() && targets.iter().all(|t| t == "service:support"),
+            "only the owner's service's codes: {targets:?}"
+        );
+        assert!(
+            buttons.iter().all(|b| b == "Snippet" || b == "Preview"),
+            "no create or revoke for an owner: {buttons:?}"
+        );
+        page.click("#main table.data button:nth-child(2)").await;
+        page.wait_visible("the owner's Preview link", "a.preview-link")
+            .await;
 
         // Their own service opens; another one is refused with a clear message.
         go(page, "#/services/support").await;

@@ -47,6 +47,7 @@ async function preview(ctx, code, slot) {
 }
 
 function codesTable(ctx, codes, reload) {
+  const admin = ctx.isTenantAdmin;
   const rows = codes
     .slice()
     .sort((a, b) => Number(b.created_at) - Number(a.created_at))
@@ -83,7 +84,8 @@ function codesTable(ctx, codes, reload) {
             ctx.announce(describe(e), "error");
           }
         });
-        actions.append(snippetButton, previewButton, revoke);
+        actions.append(snippetButton, previewButton);
+        if (admin) actions.append(revoke);
       }
       return [
         h("div", {}, h("code", {}, code), slot),
@@ -99,11 +101,12 @@ function codesTable(ctx, codes, reload) {
 }
 
 export async function render(ctx) {
+  const admin = ctx.isTenantAdmin;
   const [codes, templates, services, users] = await Promise.all([
     get("/admin/v1/embed-codes"),
-    get("/admin/v1/templates").catch(() => []),
-    get("/admin/v1/services").catch(() => null),
-    get("/admin/v1/users").catch(() => null),
+    admin ? get("/admin/v1/templates").catch(() => []) : [],
+    admin ? get("/admin/v1/services").catch(() => null) : null,
+    admin ? get("/admin/v1/users").catch(() => null) : null,
   ]);
   if (!ctx.current()) return;
 
@@ -186,8 +189,14 @@ export async function render(ctx) {
   replace(
     ctx.main,
     h("h1", {}, title),
-    h("p", { class: "lead" }, "An embed code puts the widget of a service or a user on the websites its Domain Template allows."),
-    form,
+    h(
+      "p",
+      { class: "lead" },
+      admin
+        ? "An embed code puts the widget of a service or a user on the websites its Domain Template allows."
+        : "The embed codes of your services: their snippets and their Preview. A Tenant Admin creates and revokes them.",
+    ),
+    admin ? form : null,
     h("h2", {}, "All embed codes"),
     list,
   );
