@@ -463,6 +463,31 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
         .await;
         assert_text_only(page, "the origin check").await;
 
+        // Revoking asks first, in an accessible dialog.
+        go(page, "#/embed-codes").await;
+        page.click("#main table.data .btn-danger").await;
+        page.wait_until(
+            "the confirmation dialog",
+            "const d = document.getElementById('confirm'); return d.open ? true : 'closed';",
+            vec![],
+        )
+        .await;
+        assert_accessible(page, "the confirmation dialog").await;
+        page.click("#confirm-ok").await;
+        page.wait_visible("the revoked code", "#main table.data .badge-off")
+            .await;
+
+        // The CSV download is fetched with the token and saved from a blob.
+        go(page, "#/reports").await;
+        page.click("#csv").await;
+        page.wait_until(
+            "the download",
+            "const s = document.getElementById('status').textContent;
+             return s === 'The CSV file is downloading.' ? true : s;",
+            vec![],
+        )
+        .await;
+
         // The users page lists the owner by a name that is markup: shown as text.
         go(page, "#/users").await;
         if route_present(page, "GET /admin/v1/users").await {
@@ -508,6 +533,28 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
         );
         assert_accessible(page, "the workflow editor with an error").await;
         page.screenshot("workflow-error").await;
+
+        // Put right, it saves: the error goes and a new version is current.
+        let _: Value = page
+            .eval(
+                "const a = document.getElementById('definition');
+                 a.value = a.value.replace('activity = \"juggle\"', 'activity = \"queue_task\"')
+                   .replace('thank you for contacting Customer Care.', 'welcome to Customer Care.');
+                 a.dispatchEvent(new Event('input'));
+                 return null;",
+                vec![],
+            )
+            .await;
+        page.click("#main form[aria-labelledby=editor-heading] button[type=submit]")
+            .await;
+        page.wait_until(
+            "the save",
+            "const s = document.getElementById('status').textContent;
+             return s.startsWith('Workflow support-im saved') && document.getElementById('definition-error').hidden
+               ? true : s;",
+            vec![],
+        )
+        .await;
 
         // The dry run of the saved version (the editor opened afresh), a visitor named
         // with markup: a sentence and the events, all text.
