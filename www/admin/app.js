@@ -9,6 +9,7 @@ import * as users from "./pages/users.js";
 import * as templates from "./pages/templates.js";
 import * as embedCodes from "./pages/embed-codes.js";
 import * as workflows from "./pages/workflows.js";
+import * as hours from "./pages/hours.js";
 import * as reports from "./pages/reports.js";
 import * as audit from "./pages/audit.js";
 import * as webhooks from "./pages/webhooks.js";
@@ -19,6 +20,7 @@ const PAGES = {
   templates,
   "embed-codes": embedCodes,
   workflows,
+  "opening-hours": hours,
   reports,
   audit,
   webhooks,

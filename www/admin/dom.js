@@ -1,5 +1,5 @@
 // Building the DOM without markup: every string becomes a text node or an attribute
-// value, never HTML. No innerHTML, no inline style, no event-handler attributes.
+// value, never HTML: nothing here parses markup, sets inline style or event-handler attributes.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 

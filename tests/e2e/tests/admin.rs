@@ -126,7 +126,7 @@ async fn choose(page: &Page, css: &str, value: &str) {
 async fn assert_text_only(page: &Page, when: &str) {
     let markup: Vec<String> = page
         .eval(
-            "return [...document.querySelectorAll('img, script:not([src]), [onerror]')].map((n) => n.outerHTML);",
+            "return [...document.querySelectorAll('img, script:not([src]), [onerror], #main b')].map((n) => n.outerHTML);",
             vec![],
         )
         .await;
@@ -439,6 +439,9 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
             "#/templates/demo",
             "#/embed-codes",
             "#/workflows",
+            "#/opening-hours",
+            "#/opening-hours/support-hours",
+            "#/users/alex",
             "#/reports",
             "#/audit",
             "#/webhooks",
@@ -494,6 +497,26 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
             page.wait_any_text("the owner's name as text", "table.data a", HOSTILE)
                 .await;
             assert_text_only(page, "the users page").await;
+        }
+
+        // A service renamed with markup in its name: saved, and listed as text.
+        go(page, "#/services/sales").await;
+        if route_present(page, "GET /admin/v1/services/{id}").await {
+            let name = page.element("#main input[name=display_name]").await;
+            name.clear().await.expect("clear");
+            name.send_keys("Sales <b>EU</b> & Co").await.expect("type");
+            page.click("#main form button[type=submit]").await;
+            page.wait_until(
+                "the service saved",
+                "const s = document.getElementById('status').textContent;
+                 return s.startsWith('Service Sales <b>EU</b> & Co saved') ? true : s;",
+                vec![],
+            )
+            .await;
+            go(page, "#/services").await;
+            page.wait_any_text("the new name, as text", "table.data a", "Sales <b>EU</b> & Co")
+                .await;
+            assert_text_only(page, "the services list").await;
         }
 
         // The workflow editor: an unknown activity is shown at its step and line.
@@ -646,7 +669,7 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             .await;
         assert_eq!(
             nav,
-            ["services", "embed-codes", "workflows", "reports"],
+            ["services", "embed-codes", "workflows", "opening-hours", "reports"],
             "the owner's navigation"
         );
 
@@ -694,14 +717,27 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             .await;
         assert_accessible(page, "a refused page").await;
 
-        // The API says the same to the owner's token.
+        // The API says the same to the owner's token. (Their own service, as the body of
+        // a change to another one, so that only the role can refuse it.)
         let token = token(page).await;
+        let (status, own) = api(stack, "GET", "/admin/v1/services/support", &token, "").await;
+        let mut other_body = own.clone();
+        if let Some(o) = other_body.as_object_mut() {
+            o.remove("id");
+        }
+        let other_body = other_body.to_string();
+        if no_route(status, &own) {
+            eprintln!("NOT YET: the server has no route GET /admin/v1/services/{{id}}");
+        } else {
+            assert_eq!(status, 200, "the owner's own service: {own}");
+        }
         for (method, path, body) in [
             ("GET", "/admin/v1/services/sales", ""),
-            ("PUT", "/admin/v1/services/sales", "{}"),
+            ("PUT", "/admin/v1/services/sales", other_body.as_str()),
             ("GET", "/admin/v1/templates", ""),
-            ("GET", "/admin/v1/users", ""),
+            ("PUT", "/admin/v1/users/alex", "{\"display_name\": \"Alex\"}"),
             ("GET", "/admin/v1/audit", ""),
+            ("GET", "/admin/v1/webhooks", ""),
         ] {
             let (status, answer) = api(stack, method, path, &token, body).await;
             if no_route(status, &answer) {
@@ -710,11 +746,6 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             }
             assert_eq!(status, 403, "{method} {path}: {answer}");
             assert_eq!(answer["error"]["code"], "forbidden", "{method} {path}: {answer}");
-        }
-        if services_api {
-            let (status, answer) =
-                api(stack, "GET", "/admin/v1/services/support", &token, "").await;
-            assert_eq!(status, 200, "the owner's own service: {answer}");
         }
 
         // A sign-in that ends elsewhere (here: signed out through the API) sends the app
@@ -748,4 +779,133 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
     })
     .await;
     stack.stop().await;
+}
+
+/// `GET path` on the server: the status, the headers asked for and the body.
+async fn fetch(stack: &Stack, path: &str, headers: &[&str]) -> (u16, Vec<Option<String>>, String) {
+    use axum::body::Body;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let url = format!("{}{path}", stack.server_url);
+    let response = client
+        .request(
+            axum::http::Request::get(&url)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    let values = headers
+        .iter()
+        .map(|h| {
+            response
+                .headers()
+                .get(*h)
+                .map(|v| v.to_str().expect("ASCII header").to_owned())
+        })
+        .collect();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+        .await
+        .expect("body");
+    (status, values, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_app_is_served_with_a_strict_policy_and_the_api_wins_over_its_files() {
+    const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                       img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'; form-action 'self'";
+    let stack = Stack::start().await;
+    let (status, location, _) = fetch(&stack, "/admin", &["location"]).await;
+    assert_eq!((status, location[0].as_deref()), (308, Some("/admin/")));
+    for (path, content_type) in [
+        ("/admin/", "text/html"),
+        ("/admin/app.js", "text/javascript"),
+        ("/admin/pages/workflows.js", "text/javascript"),
+        ("/admin/admin.css", "text/css"),
+    ] {
+        let (status, h, _) = fetch(
+            &stack,
+            path,
+            &[
+                "content-type",
+                "content-security-policy",
+                "x-content-type-options",
+                "cache-control",
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            h[0].as_deref().is_some_and(|t| t.starts_with(content_type)),
+            "{path}: {:?}",
+            h[0]
+        );
+        assert_eq!(h[1].as_deref(), Some(CSP), "{path}");
+        assert_eq!(h[2].as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(h[3].as_deref(), Some("no-cache"), "{path}");
+    }
+    // The API's routes are not files, and a path under /admin/v1/ is never a file.
+    let (status, _, body) = fetch(&stack, "/admin/v1/templates", &[]).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, h, body) = fetch(&stack, "/admin/v1/index.html", &["content-type"]).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        h[0].as_deref()
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{h:?}"
+    );
+    let (_, _, root) = fetch(&stack, "/", &[]).await;
+    assert!(
+        root.contains("href=\"/admin/\""),
+        "the root page links the app: {root}"
+    );
+    stack.stop().await;
+}
+
+#[test]
+fn the_admin_app_never_parses_markup_nor_inlines_script_or_style() {
+    let dir = interact_e2e::stack::www().join("admin");
+    let mut files = Vec::new();
+    let mut todo = vec![dir.clone()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 5, "the app's files: {files:?}");
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let name = path.display();
+        if path.extension().is_some_and(|e| e == "js") {
+            for banned in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                "setAttribute(\"style\"",
+                ".style.",
+                "localStorage",
+            ] {
+                assert!(!text.contains(banned), "{name} uses {banned}");
+            }
+        }
+        if path.extension().is_some_and(|e| e == "html") {
+            assert!(!text.contains(" style="), "{name} has a style attribute");
+            assert!(!text.contains("<style"), "{name} has a style element");
+            assert!(
+                !text.contains("<script>") && !text.contains(" on"),
+                "{name} has an inline script or handler"
+            );
+        }
+    }
 }

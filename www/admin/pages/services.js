@@ -92,6 +92,11 @@ async function renderOne(ctx, id) {
   const displayName = h("input", { type: "text", name: "display_name", value: x.display_name ?? "", autocomplete: "off" });
   fields.display_name = field("Display name", displayName, { help: "What visitors read in the widget." });
   const licences = checkboxes("Licences", LICENCES, x.licences, "licences");
+  if (!ctx.isTenantAdmin) {
+    // Only a Tenant Admin changes licences (and owners); shown, sent back unchanged.
+    for (const box of licences.node.querySelectorAll("input")) box.disabled = true;
+    licences.node.append(h("p", { class: "help" }, "Only a Tenant Admin changes licences."));
+  }
   const modalities = checkboxes("Modalities", MODALITIES, x.modalities, "modalities");
 
   // Members and owners: users to tick, or ids to type where the user list is not readable.
@@ -166,7 +171,10 @@ async function renderOne(ctx, id) {
       theme.focus();
       return;
     }
+    // What the page does not edit goes back as it came (the id is the path's).
+    const { id: _id, ...kept } = service ?? {};
     const body = {
+      ...kept,
       display_name: displayName.value.trim(),
       licences: licences.values(),
       modalities: modalities.values(),

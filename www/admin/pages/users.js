@@ -3,13 +3,13 @@
 
 import { ApiError, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
-import { MODALITIES, fieldOf } from "./services.js";
+import { MODALITIES, fieldOf, list } from "./services.js";
 
 export const title = "Users";
 
 const LICENCES = [
-  ["instant_messaging", "Instant messaging (service chats)"],
-  ["interact_user", "Interact user (own embed code)"],
+  ["instant_messaging", "Instant messaging: takes the chats of their services"],
+  ["interact_user", "Interact on: reachable directly from websites (an embed code of their own)"],
 ];
 
 export async function render(ctx, [id]) {
@@ -52,15 +52,25 @@ async function renderOne(ctx, id) {
   // The API lists users (there is no GET of one): find this one there.
   const user = (await get("/admin/v1/users")).find((x) => x.id === id) ?? null;
   if (!ctx.current()) return;
-  const u = user ?? { id, display_name: "", licences: [], interact: false, modalities: ["chat"], tenant_admin: false };
+  const u = user ?? { id, display_name: "", licences: [], modalities: ["chat"], languages: ["en"], privacy: null, tenant_admin: false };
   const displayName = h("input", { type: "text", name: "display_name", value: u.display_name ?? "", autocomplete: "off" });
   const fields = { display_name: field("Display name", displayName, { help: "What visitors and colleagues read." }) };
   const licences = checkboxes("Licences", LICENCES, u.licences, "licences");
   const modalities = checkboxes("Direct modalities (when contacted through their own embed code)", MODALITIES, u.modalities, "modalities");
-  const interact = h("input", { type: "checkbox", id: "user-interact", checked: Boolean(u.interact) });
   const admin = h("input", { type: "checkbox", id: "user-admin", checked: Boolean(u.tenant_admin) });
+  const languages = h("input", { type: "text", name: "languages", value: (u.languages ?? ["en"]).join(", "), autocomplete: "off", spellcheck: "false" });
+  fields.languages = field("Languages, preferred first", languages, { help: "BCP 47 tags, e.g. en, de." });
+  const privacyUrl = h("input", { type: "text", inputmode: "url", name: "privacy_url", value: u.privacy?.url ?? "", autocomplete: "off", spellcheck: "false" });
+  const privacyText = h("textarea", { name: "privacy_text", rows: "3" });
+  privacyText.value = u.privacy?.text ?? "";
+  const privacyVersion = h("input", { type: "text", name: "privacy_version", value: u.privacy?.version ?? "", autocomplete: "off" });
+  fields.privacy = field("Privacy policy URL", privacyUrl);
+  const privacyTextField = field("Consent text for direct contacts", privacyText);
+  const privacyVersionField = field("Privacy version", privacyVersion);
   const password = h("input", { type: "password", name: "password", autocomplete: "new-password" });
-  fields.password = field("New password", password, { help: "Leave empty to keep the current one. At least 12 characters." });
+  fields.password = field(user ? "New password" : "Password", password, {
+    help: user ? "Leave empty to keep the current one; 8 to 256 characters." : "8 to 256 characters; a new user needs one.",
+  });
   const problem = formProblem();
   const save = h("button", { class: "btn btn-primary", type: "submit" }, user ? "Save user" : "Create user");
   const form = h(
@@ -70,8 +80,16 @@ async function renderOne(ctx, id) {
     problem.node,
     fields.display_name.field,
     h("div", { class: "row" }, licences.node, modalities.node),
-    h("div", { class: "check" }, interact, h("label", { for: "user-interact" }, "Interact on (reachable from websites)")),
     h("div", { class: "check" }, admin, h("label", { for: "user-admin" }, "Tenant Admin (manages everything here)")),
+    fields.languages.field,
+    h(
+      "fieldset",
+      { class: "group" },
+      h("legend", {}, "Privacy policy of direct contacts (leave empty without Interact)"),
+      fields.privacy.field,
+      privacyTextField.field,
+      privacyVersionField.field,
+    ),
     fields.password.field,
     h("div", { class: "actions" }, save),
   );
@@ -79,11 +97,13 @@ async function renderOne(ctx, id) {
     event.preventDefault();
     problem.show("");
     for (const f of Object.values(fields)) setFieldError(f, "");
+    const privacy = { url: privacyUrl.value.trim(), text: privacyText.value.trim(), version: privacyVersion.value.trim() };
     const body = {
       display_name: displayName.value.trim(),
       licences: licences.values(),
-      interact: interact.checked,
       modalities: modalities.values(),
+      privacy: privacy.url || privacy.text || privacy.version ? privacy : null,
+      languages: list(languages.value),
       tenant_admin: admin.checked,
     };
     if (password.value) body.password = password.value;
