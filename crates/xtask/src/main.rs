@@ -30,7 +30,8 @@ Commands:
   fuzz     Run every fuzz target (tests/fuzz) for --secs N seconds each
            (default 600), two at a time; installs cargo-fuzz if needed
   prereq   Only install what `test` needs: the wasm32 target, the pinned
-           wasm-bindgen-test-runner, Chromium and chromedriver, axe-core (npm)
+           wasm-bindgen-test-runner, Chromium and chromedriver, axe-core (npm),
+           schemathesis (PyPI, into target/schemathesis-venv)
   serve    Build the wasm packages and the reference server and start it with the
            demo tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
   cluster  Like serve, but three nodes (a, b, c) on PostgreSQL and NATS behind a TCP

@@ -11,7 +11,10 @@
 //! - a PostgreSQL server for the PostgreSQL store's tests (Debian's `postgresql`,
 //!   installed and started when nothing answers on 127.0.0.1:5432);
 //! - a NATS server for the cluster tests (Debian's `nats-server`, installed and started
-//!   when nothing answers on 127.0.0.1:4222).
+//!   when nothing answers on 127.0.0.1:4222);
+//! - schemathesis (from PyPI, at the version its requirements file pins) for the admin
+//!   API's fuzz test, in a Python virtual environment of its own,
+//!   `target/schemathesis-venv`.
 
 use std::path::PathBuf;
 
@@ -46,6 +49,7 @@ pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, Servic
     ensure_toolchain()?;
     ensure_test_runner()?;
     ensure_wasm_opt()?;
+    ensure_schemathesis()?;
     let services = Services {
         postgres: ensure_postgres()?,
         nats: ensure_nats()?,
@@ -55,6 +59,97 @@ pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, Servic
         ensure_axe()?;
     }
     Ok((chromium, services))
+}
+
+/// The requirements file pinning schemathesis, the property-based API fuzzer of the admin
+/// API's test (`crates/interact-server/tests/openapi_fuzz.rs`, which reads it too).
+const SCHEMATHESIS_REQUIREMENTS: &str =
+    "crates/interact-server/tests/openapi_fuzz/requirements.txt";
+
+/// Where schemathesis is installed (the fuzz test looks there).
+fn schemathesis_venv() -> PathBuf {
+    workspace::target_dir().join("schemathesis-venv")
+}
+
+/// Ensures schemathesis at the pinned version in [`schemathesis_venv`]: `python3 -m
+/// venv` there, then `pip install -r` [`SCHEMATHESIS_REQUIREMENTS`], recorded by a copy
+/// of the requirements (`installed-requirements.txt`), so that a changed pin installs
+/// again. Needs Python 3.11 or later with `venv` (on Debian, as root, `python3` and
+/// `python3-venv` are installed with apt when missing) and PyPI.
+pub(crate) fn ensure_schemathesis() -> Result<()> {
+    let venv = schemathesis_venv();
+    let requirements = workspace::root().join(SCHEMATHESIS_REQUIREMENTS);
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let stamp = venv.join("installed-requirements.txt");
+    if venv.join("bin/schemathesis").is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
+    {
+        println!("schemathesis: {}", venv.display());
+        return Ok(());
+    }
+    if !venv.join("bin/pip").is_file() {
+        let python = python_with_venv()?;
+        cmd::run(
+            cmd::program_in_root(&python)
+                .args(["-m", "venv"])
+                .arg(&venv),
+        )?;
+    }
+    cmd::run(
+        cmd::program_in_root(venv.join("bin/pip"))
+            .args(["install", "--disable-pip-version-check", "--quiet", "-r"])
+            .arg(&requirements),
+    )?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))?;
+    ensure!(
+        venv.join("bin/schemathesis").is_file(),
+        "pip installed {}, but {} has no bin/schemathesis",
+        requirements.display(),
+        venv.display()
+    );
+    println!("schemathesis: installed into {}", venv.display());
+    Ok(())
+}
+
+/// A Python of at least 3.11 on `PATH` that can make virtual environments (`python3`,
+/// else `python3.13`, `python3.12`, `python3.11`), installing Debian's `python3` and
+/// `python3-venv` with apt as root when there is none.
+fn python_with_venv() -> Result<PathBuf> {
+    let find = || {
+        ["python3", "python3.13", "python3.12", "python3.11"]
+            .into_iter()
+            .filter_map(cmd::find_on_path)
+            .find(|python| {
+                std::process::Command::new(python)
+                    .args([
+                        "-c",
+                        "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    };
+    if let Some(python) = find() {
+        return Ok(python);
+    }
+    if cmd::find_on_path("apt-get").is_none() || !is_root()? {
+        bail!(
+            "the admin API's fuzz test needs schemathesis, which needs Python 3.11 or later \
+             with venv on PATH as python3 (Debian: `apt-get install -y python3 \
+             python3-venv`), or run this as root on Debian, where it installs them"
+        );
+    }
+    let apt_get = || {
+        let mut command = cmd::program_in_root("apt-get");
+        command.env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    cmd::run(apt_get().arg("update"))?;
+    cmd::run(apt_get().args(["install", "-y", "python3", "python3-venv"]))?;
+    find().context("no Python 3.11 or later with venv on PATH after installing python3-venv")
 }
 
 /// The axe-core version range the accessibility checks use.
