@@ -701,6 +701,27 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
         if services_api {
             assert_eq!(heading(page).await, "Service: Customer Care");
         }
+        if services_api {
+            // They change their service (not its licences).
+            let disabled: bool = page
+                .eval(
+                    "return [...document.querySelectorAll('#main input[name=licences]')].every((b) => b.disabled);",
+                    vec![],
+                )
+                .await;
+            assert!(disabled, "an owner's licences are read-only");
+            let languages = page.element("#main input[name=languages]").await;
+            languages.clear().await.expect("clear");
+            languages.send_keys("de, en").await.expect("type");
+            page.click("#main form button[type=submit]").await;
+            page.wait_until(
+                "the owner's change saved",
+                "const s = document.getElementById('status').textContent;
+                 return s.startsWith('Service Customer Care saved') ? true : s;",
+                vec![],
+            )
+            .await;
+        }
         go(page, "#/services/sales").await;
         if services_api {
             page.wait_until(

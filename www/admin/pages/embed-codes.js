@@ -124,15 +124,23 @@ export async function render(ctx) {
   // The form: a target from the services and users the API lists (or typed), a template.
   let targetControl;
   const targets = [];
-  for (const s of services ?? []) targets.push([`service:${s.id}`, `Service: ${s.display_name} (${s.id})`]);
-  for (const u of users ?? []) targets.push([`user:${u.id}`, `User: ${u.display_name} (${u.id})`]);
+  // Only what may be embedded: services with the Interact licence, users with Interact on.
+  for (const s of services ?? []) {
+    if ((s.licences ?? []).includes("interact")) targets.push([`service:${s.id}`, `Service: ${s.display_name} (${s.id})`]);
+  }
+  for (const u of users ?? []) {
+    if (u.interact) targets.push([`user:${u.id}`, `User: ${u.display_name} (${u.id})`]);
+  }
   if (targets.length > 0) {
     targetControl = h("select", { name: "target" }, targets.map(([v, l]) => h("option", { value: v }, l)));
   } else {
     targetControl = h("input", { type: "text", name: "target", placeholder: "service:support", autocomplete: "off", spellcheck: "false", class: "mono" });
   }
   const targetField = field("Target", targetControl, {
-    help: targets.length > 0 ? "The service or user the widget contacts." : "service:<id> or user:<id>.",
+    help:
+      targets.length > 0
+        ? "The service or user the widget contacts: services with the Interact licence, users with Interact on."
+        : "service:<id> or user:<id>.",
   });
   const templateSelect = h(
     "select",
