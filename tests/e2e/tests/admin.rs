@@ -695,6 +695,19 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
         page.wait_visible("the owner's Preview link", "a.preview-link")
             .await;
 
+        // Their reports: their services only, no "all services".
+        go(page, "#/reports").await;
+        let (options, alerts): (Vec<String>, usize) = page
+            .eval(
+                "return [[...document.querySelectorAll('#main select[name=service] option')].map((o) => o.value),
+                         document.querySelectorAll('#main .alert').length];",
+                vec![],
+            )
+            .await;
+        assert_eq!(options, ["support"], "the owner's report filter");
+        assert_eq!(alerts, 0, "the owner's report loads");
+        assert_accessible(page, "the owner's reports").await;
+
         // Their own service opens; another one is refused with a clear message.
         go(page, "#/services/support").await;
         let services_api = route_present(page, "GET /admin/v1/services/{id}").await;

@@ -1,7 +1,7 @@
 // Services: contact-center queues, their licences, modalities, members, owners,
 // workflow, languages, privacy text and theme. A Service Owner sees only theirs.
 
-import { ApiError, describe, get, put, seg } from "../api.js";
+import { ApiError, del, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
 
 export const title = "Services";
@@ -203,11 +203,28 @@ async function renderOne(ctx, id) {
     }
   });
 
+  let danger = null;
+  if (service && ctx.isTenantAdmin) {
+    const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete service");
+    remove.addEventListener("click", async () => {
+      if (!(await ctx.confirm(`Delete the service ${id}? Revoke its embed codes first; its reports stay.`, "Delete service"))) return;
+      try {
+        await del(`/admin/v1/services/${seg(id)}`);
+        ctx.announce(`Service ${id} deleted.`);
+        ctx.navigate("#/services");
+      } catch (e) {
+        ctx.announce(describe(e), "error");
+      }
+    });
+    danger = h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove);
+  }
+
   replace(
     ctx.main,
     h("p", { class: "crumbs" }, h("a", { href: "#/services" }, "Services")),
     h("h1", {}, `Service: ${x.display_name || id}`),
     service ? null : h("p", { class: "alert alert-info" }, "A new service: nothing is stored until you create it."),
     form,
+    danger,
   );
 }

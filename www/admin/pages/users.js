@@ -1,7 +1,7 @@
 // Users (agents): licences, Interact on or off, direct modalities, the Tenant Admin role
 // and a new password.
 
-import { ApiError, describe, get, put, seg } from "../api.js";
+import { ApiError, del, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
 import { MODALITIES, fieldOf, list } from "./services.js";
 
@@ -125,11 +125,28 @@ async function renderOne(ctx, id) {
       save.disabled = false;
     }
   });
+  let danger = null;
+  if (user) {
+    const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete user");
+    remove.addEventListener("click", async () => {
+      if (!(await ctx.confirm(`Delete the user ${id}? They are signed out everywhere at once; remove them from services first.`, "Delete user"))) return;
+      try {
+        await del(`/admin/v1/users/${seg(id)}`);
+        ctx.announce(`User ${id} deleted.`);
+        ctx.navigate("#/users");
+      } catch (e) {
+        ctx.announce(describe(e), "error");
+      }
+    });
+    danger = h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove);
+  }
+
   replace(
     ctx.main,
     h("p", { class: "crumbs" }, h("a", { href: "#/users" }, "Users")),
     h("h1", {}, `User: ${u.display_name || id}`),
     user ? null : h("p", { class: "alert alert-info" }, "A new user: nothing is stored until you create it."),
     form,
+    danger,
   );
 }
