@@ -335,7 +335,9 @@ pub(super) async fn sign_in(
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "No bearer token", body = super::openapi::ApiError),
-    )
+    ),
+    // Any bearer token: an unknown one is signed out already.
+    security((), ("bearer" = []))
 )]
 pub(super) async fn sign_out(
     State(state): State<AppState>,

@@ -34,6 +34,10 @@ pub(super) fn router() -> Router<AppState> {
 /// The body of `POST` and `PUT`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://hooks.example.com/interact",
+    "events": ["session.started", "session.ended"]
+}))]
 struct WebhookBody {
     /// `http://` or `https://`.
     #[schema(format = "uri", max_length = 2048)]
