@@ -636,49 +636,10 @@ impl Config {
                     .map_err(|e| format!("domain_template {:?}: origin {o:?}: {e}", t.name))?;
             }
         }
-        let mut ids = BTreeSet::new();
-        for u in &self.users {
-            check_id(&u.id)?;
-            if !ids.insert(u.id.as_str()) {
-                return Err(format!("user {:?} is defined twice", u.id));
-            }
-            if !u.password_hash.starts_with("$argon2") {
-                return Err(format!(
-                    "user {:?}: password_hash must be an argon2 PHC string",
-                    u.id
-                ));
-            }
-        }
-        let mut service_ids = BTreeSet::new();
-        for s in &self.services {
-            check_id(&s.id)?;
-            if !service_ids.insert(s.id.as_str()) {
-                return Err(format!("service {:?} is defined twice", s.id));
-            }
-            for m in &s.members {
-                if !ids.contains(m.as_str()) {
-                    return Err(format!("service {:?}: member {m:?} is not a user", s.id));
-                }
-            }
-            for o in &s.owners {
-                if !ids.contains(o.as_str()) {
-                    return Err(format!("service {:?}: owner {o:?} is not a user", s.id));
-                }
-            }
-            if s.privacy.safe_url().is_none() {
-                return Err(format!("service {:?}: privacy.url must be http(s)", s.id));
-            }
-        }
-        for s in &self.services {
-            if let Some(w) = &s.workflow
-                && !self.definitions.workflows.contains_key(w)
-            {
-                return Err(format!(
-                    "service {:?}: workflow {w:?} is not defined (no [[workflow]] has that name)",
-                    s.id
-                ));
-            }
-        }
+        check_tenant(&self.services, &self.users, |w| {
+            self.definitions.workflows.contains_key(w)
+        })?;
+        let service_ids: BTreeSet<&str> = self.services.iter().map(|s| s.id.as_str()).collect();
         for w in self.definitions.workflows.values() {
             for (step, service) in w.transfer_targets() {
                 if !service_ids.contains(service) {
@@ -730,6 +691,98 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Checks a tenant's services and users as the configuration file's and the
+/// administration's changes must be: unique ids, members and owners that are users,
+/// argon2 password hashes, http(s) privacy links, and workflows that exist (`workflow`
+/// says whether one does).
+pub fn check_tenant(
+    services: &[ServiceConfig],
+    users: &[UserConfig],
+    workflow: impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    let mut ids = BTreeSet::new();
+    for u in users {
+        check_id(&u.id)?;
+        if !ids.insert(u.id.as_str()) {
+            return Err(format!("user {:?} is defined twice", u.id.as_str()));
+        }
+        if !u.password_hash.starts_with("$argon2") {
+            return Err(format!(
+                "user {:?}: password_hash must be an argon2 PHC string",
+                u.id.as_str()
+            ));
+        }
+        if u.display_name.trim().is_empty() || u.display_name.chars().count() > 100 {
+            return Err(format!(
+                "user {:?}: display_name must be 1 to 100 characters",
+                u.id
+            ));
+        }
+    }
+    let mut service_ids = BTreeSet::new();
+    for s in services {
+        check_id(s.id.as_str())?;
+        if !service_ids.insert(s.id.as_str()) {
+            return Err(format!("service {:?} is defined twice", s.id.as_str()));
+        }
+        if s.display_name.trim().is_empty() || s.display_name.chars().count() > 100 {
+            return Err(format!(
+                "service {:?}: display_name must be 1 to 100 characters",
+                s.id.as_str()
+            ));
+        }
+        for m in &s.members {
+            if !ids.contains(m.as_str()) {
+                return Err(format!(
+                    "service {:?}: member {:?} is not a user",
+                    s.id.as_str(),
+                    m.as_str()
+                ));
+            }
+        }
+        for o in &s.owners {
+            if !ids.contains(o.as_str()) {
+                return Err(format!(
+                    "service {:?}: owner {:?} is not a user",
+                    s.id.as_str(),
+                    o.as_str()
+                ));
+            }
+        }
+        if s.privacy.safe_url().is_none() {
+            return Err(format!(
+                "service {:?}: privacy.url must be http(s)",
+                s.id.as_str()
+            ));
+        }
+        if s.privacy.url.len() > 2048
+            || s.privacy.text.chars().count() > 2000
+            || !(1..=64).contains(&s.privacy.version.len())
+        {
+            return Err(format!(
+                "service {:?}: privacy.url at most 2048 bytes, privacy.text at most 2000 \
+                 characters, privacy.version 1 to 64 bytes",
+                s.id.as_str()
+            ));
+        }
+        if s.languages.len() > 20 || s.members.len() > 10_000 || s.owners.len() > 1_000 {
+            return Err(format!(
+                "service {:?}: at most 20 languages, 10000 members and 1000 owners",
+                s.id.as_str()
+            ));
+        }
+        if let Some(w) = &s.workflow
+            && !workflow(w)
+        {
+            return Err(format!(
+                "service {:?}: workflow {w:?} is not defined (no [[workflow]] has that name)",
+                s.id.as_str()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_id(id: &str) -> Result<(), String> {

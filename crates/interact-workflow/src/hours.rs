@@ -28,7 +28,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 /// `[[opening_hours]]` as written in the TOML file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHoursConfig {
     /// Unique name, referenced by Check Opening Hours steps (`hours = "office"`).
@@ -44,7 +44,7 @@ pub struct OpeningHoursConfig {
 }
 
 /// `[opening_hours.weekly]`: intervals `"HH:MM-HH:MM"` per day (end may be `24:00`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyConfig {
     /// Monday.
@@ -71,7 +71,7 @@ pub struct WeeklyConfig {
 }
 
 /// `[[opening_hours.holiday]]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayConfig {
     /// The local date, `YYYY-MM-DD`.

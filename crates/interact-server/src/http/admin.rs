@@ -51,6 +51,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/v1/sessions/{id}/transcript", get(transcript))
         .merge(super::webhooks::router())
         .merge(super::workflows::router())
+        .merge(super::directory::router())
 }
 
 /// The query of `GET /admin/v1/audit`.
@@ -161,7 +162,7 @@ struct SignedOut {
 /// every sign-in token of theirs stops working and every open connection of theirs is
 /// closed at once (fatal `unauthorized`, close 4001). 404 for an unknown user.
 #[utoipa::path(post, path = "/admin/v1/agents/{id}/sign-out", tag = "agents",
-    params(("id" = String, Path, description = "The user's id.")),
+    params(("id" = String, Path, description = "The user's id.", example = "alex")),
     responses(
         (status = 200, description = "What was signed out.", body = SignedOut),
         (status = 404, description = "No such user.", body = doc::ApiError),
@@ -230,6 +231,7 @@ async fn get_template(
 
 /// The body of `PUT /admin/v1/templates/{name}`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"origins": ["https://shop.example.com", "https://*.example.com"]}))]
 struct TemplateBody {
     /// Origin patterns, e.g. `https://shop.example.com`, `https://*.example.com`.
     origins: Vec<String>,
@@ -297,6 +299,7 @@ async fn list_embed_codes(
 
 /// The body of `POST /admin/v1/embed-codes`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"target": {"kind": "service", "id": "support"}, "template": "demo"}))]
 struct CreateEmbedCode {
     /// The service or user it points at (which must hold the licence for it).
     #[schema(value_type = doc::Target)]

@@ -12,6 +12,7 @@
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
+//! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
 //! | `GET /admin/` | The admin web app (static files from `www/admin`, strict CSP); a path under `/admin/v1/` that is no API route is a JSON 404. |
 //! | `GET /privacy` | The demo configuration's stand-in privacy policy (`www/privacy.html`). |
@@ -20,7 +21,10 @@
 //!
 //! Every request carries `Authorization: Bearer <admin token>`; the server keeps only the
 //! token's SHA-256 (`admin.token_sha256`). Bodies and answers are JSON; errors are
-//! `{"error": {"code": ..., "message": ...}}`.
+//! `{"error": {"code": ..., "message": ...}}`, axum's own rejections too (a path or query
+//! it cannot read, a method a route does not have: `json_errors`). `GET
+//! /admin/v1/openapi.json` (no token needed) describes every operation ([`openapi`]);
+//! `tests/openapi_fuzz.rs` runs a fuzzer against it.
 //!
 //! | Request | Answer |
 //! |---------|--------|
@@ -85,6 +89,7 @@ mod admin_auth;
 mod admin_tools;
 mod agent;
 pub mod demo;
+mod directory;
 pub mod openapi;
 mod pages;
 pub use pages::metrics_app;

@@ -9,22 +9,23 @@
 //! fields its record serializes (the API fuzzer of `tests/openapi_fuzz.rs` checks the
 //! answers against them too).
 //!
-//! Every operation but this document's needs `Authorization: Bearer <admin token>`
-//! (the `bearer` security scheme); [`Conventions`] adds the answers every operation may
-//! give (401; for those with a JSON body 400, 413, 415 and 422), all in the shape of
-//! [`ApiError`].
+//! Every operation but this document and `POST /admin/v1/sign-in` needs `Authorization:
+//! Bearer <token>`, the operator's admin token or a sign-in's (the `bearer` security
+//! scheme); `Conventions` adds the answers every operation may give (401 and 403; for
+//! those with a JSON body 400, 413, 415 and 422), all in the shape of `ApiError`, and
+//! `Links` says which answer gives which operation its path parameter.
 
 use std::sync::LazyLock;
 
 use axum::Json;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{admin, reports, webhooks, workflows};
+use super::{admin, admin_auth, admin_tools, directory, reports, webhooks, workflows};
 
 /// Where the document is served.
 pub const PATH: &str = "/admin/v1/openapi.json";
@@ -40,6 +41,9 @@ pub const PATH: &str = "/admin/v1/openapi.json";
     ),
     paths(
         document,
+        admin_auth::sign_in,
+        admin_auth::sign_out,
+        admin_auth::who_am_i,
         admin::list_templates,
         admin::get_template,
         admin::put_template,
@@ -49,6 +53,8 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         admin::revoke_embed_code,
         admin::snippet,
         admin::sign_out_agent,
+        admin_tools::check_origin,
+        admin_tools::preview_link,
         admin::audit_log,
         admin::transcript,
         reports::sessions,
@@ -62,11 +68,23 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         workflows::one,
         workflows::put,
         workflows::dry_run,
+        directory::list_services,
+        directory::get_service,
+        directory::put_service,
+        directory::delete_service,
+        directory::list_users,
+        directory::get_user,
+        directory::put_user,
+        directory::delete_user,
+        directory::list_hours,
+        directory::put_hours,
+        directory::delete_hours,
     ),
     components(schemas(ApiError, ReportFormat, TargetKind)),
     modifiers(&Conventions, &Links),
     security(("bearer" = [])),
     tags(
+        (name = "session", description = "Signing in and out of the administration."),
         (name = "templates", description = "Domain Templates: the origins an embed code may be used on."),
         (name = "embed-codes", description = "Embed codes: what a website pastes."),
         (name = "agents", description = "Agents (users) as the administration sees them."),
@@ -74,6 +92,9 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         (name = "sessions", description = "Transcripts and the session report."),
         (name = "webhooks", description = "Webhooks and their delivery logs."),
         (name = "workflows", description = "Instant Messaging workflows, changed live."),
+        (name = "services", description = "Services: licences, modalities, members, owners, workflow, privacy text, theme."),
+        (name = "users", description = "Users: licences, direct modalities, roles, passwords (never shown)."),
+        (name = "opening-hours", description = "Opening hours and holidays, named by workflows."),
         (name = "meta", description = "This document."),
     ),
 )]
@@ -95,9 +116,9 @@ pub(super) async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(&DOCUMENT)
 }
 
-/// Adds what every operation shares: the `bearer` security scheme, a 401 for every
-/// operation that needs it and, for those with a JSON body, the answers [`ApiJson`](super::ApiJson)
-/// gives to a body it cannot read.
+/// Adds what every operation shares: the `bearer` security scheme, a 401 and a 403 for
+/// every operation that needs it and, for those with a JSON body, the answers
+/// [`ApiJson`](super::ApiJson) gives to a body it cannot read.
 #[derive(Debug)]
 struct Conventions;
 
@@ -143,10 +164,13 @@ fn add_error_answers(operation: &mut Operation) {
         .is_some_and(|s| s.iter().all(|r| *r == Default::default()));
     let mut answers = Vec::new();
     if !public {
-        answers.push((
-            "401",
-            "No or a wrong `Authorization: Bearer <admin token>`.",
-        ));
+        answers.extend([
+            (
+                "401",
+                "No or a wrong `Authorization: Bearer <admin token>`.",
+            ),
+            ("403", "The admin's role does not allow this."),
+        ]);
     }
     if operation.request_body.is_some() {
         answers.extend([
@@ -168,10 +192,20 @@ fn add_error_answers(operation: &mut Operation) {
     }
 }
 
+/// A link: `(path, method, status, JSON pointer into the answer, parameter, operation
+/// ids)`.
+type Link = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
 /// The links of the document: which answer gives the parameter of which operation, so that
-/// a client (and the fuzzer) can follow them: `(path, method, status, JSON pointer into
-/// the answer, parameter, operation ids)`.
-const LINKS: &[(&str, &str, &str, &str, &str, &[&str])] = &[
+/// a client (and the fuzzer) can follow them.
+const LINKS: &[Link] = &[
     (
         "/admin/v1/templates",
         "get",
@@ -277,7 +311,7 @@ impl Modify for Links {
     }
 }
 
-/// `schema`, an object, with an optional string property `name` added.
+/// `schema`, an object, with an optional string property `name` added (`null` allowed).
 pub(super) fn with_string_property(
     schema: RefOr<Schema>,
     name: &str,
@@ -290,7 +324,7 @@ pub(super) fn with_string_property(
         name.to_owned(),
         RefOr::T(Schema::Object(
             ObjectBuilder::new()
-                .schema_type(Type::String)
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
                 .description(Some(description))
                 .build(),
         )),
@@ -675,11 +709,6 @@ mod tests {
     #[test]
     fn the_document_is_openapi_3_1_with_a_bearer_scheme() {
         let doc = serde_json::to_value(&*DOCUMENT).expect("JSON");
-        std::fs::write(
-            "/tmp/oa/doc.json",
-            serde_json::to_string_pretty(&doc).expect("x"),
-        )
-        .expect("TEMP");
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(
             doc["components"]["securitySchemes"]["bearer"]["scheme"],

@@ -111,6 +111,9 @@ pub async fn follow_config(state: AppState) {
         if let Err(e) = state.webhooks.reload(state.store.as_ref()).await {
             tracing::warn!(error = %e, "could not read the webhooks again");
         }
+        if let Err(e) = crate::node::directory::reload(&state).await {
+            tracing::warn!(error = %e, "could not read the tenant's configuration again");
+        }
         if let Err(e) = crate::node::workflows::reload(&state).await {
             tracing::warn!(error = %e, "could not read the workflows again");
         }

@@ -470,10 +470,26 @@ fn distributor_for(tenant: &Tenant, limits: &LimitsSection) -> Distributor {
         position_interval_ms: POSITION_INTERVAL_MS,
         strategy: interact_routing::Strategy::Indexed,
     };
-    let agents = tenant.users.values().map(|u| AgentProfile {
-        id: u.config.id.clone(),
-        calls: u.modalities.audio || u.modalities.video,
-    });
+    let (agents, targets) = directory(tenant);
+    Distributor::new(config, agents, targets)
+}
+
+/// The tenant as routing sees it: every user as an agent, and every service and user as
+/// a target with the members who can take its chats.
+fn directory(
+    tenant: &Tenant,
+) -> (
+    Vec<AgentProfile>,
+    Vec<(TargetRef, Vec<interact_model::UserId>)>,
+) {
+    let agents = tenant
+        .users
+        .values()
+        .map(|u| AgentProfile {
+            id: u.config.id.clone(),
+            calls: u.modalities.audio || u.modalities.video,
+        })
+        .collect();
     let targets = tenant
         .services
         .keys()
@@ -482,8 +498,9 @@ fn distributor_for(tenant: &Tenant, limits: &LimitsSection) -> Distributor {
         .map(|t| {
             let members = tenant.candidates(&t);
             (t, members)
-        });
-    Distributor::new(config, agents, targets)
+        })
+        .collect();
+    (agents, targets)
 }
 
 /// LiveSession state of the node.
@@ -497,8 +514,9 @@ pub struct Hub {
     timer: tokio::sync::Notify,
     /// The cluster this node is part of, if any (set once, at start).
     cluster: OnceLock<Arc<Cluster>>,
-    /// What a fresh distributor is made of ([`Hub::reset_routing`]).
-    tenant: Tenant,
+    /// What a fresh distributor is made of ([`Hub::reset_routing`]); replaced by
+    /// [`Hub::set_tenant`].
+    tenant: Mutex<Tenant>,
     limits: LimitsSection,
     /// Held while a session is loaded (and claimed, in a cluster), so that one node
     /// claims a session once however many tasks want it.
@@ -523,7 +541,7 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             timer: tokio::sync::Notify::new(),
             cluster: OnceLock::new(),
-            tenant: tenant.clone(),
+            tenant: Mutex::new(tenant.clone()),
             limits: limits.clone(),
             loading: tokio::sync::Mutex::new(()),
         }
@@ -633,10 +651,26 @@ impl Hub {
         self.lock().sessions.remove(id);
     }
 
+    /// The administration changed the tenant: routing takes the new users, members and
+    /// licences at once, keeping its queues, offers and held sessions.
+    pub fn set_tenant(&self, tenant: &Tenant) {
+        *self.tenant.lock().unwrap_or_else(|p| p.into_inner()) = tenant.clone();
+        let (agents, targets) = directory(tenant);
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        inner.distributor.set_directory(agents, targets, now);
+        self.settled(&mut inner);
+    }
+
     /// Routing, fresh: an empty distributor (a node that stops leading, or starts to).
     pub fn reset_routing(&self) {
         let mut inner = self.lock();
-        inner.distributor = distributor_for(&self.tenant, &self.limits);
+        let tenant = self
+            .tenant
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        inner.distributor = distributor_for(&tenant, &self.limits);
         inner.work.clear();
         inner.armed = None;
     }

@@ -23,6 +23,7 @@
 pub mod bus;
 pub mod cluster;
 pub mod conn;
+pub mod directory;
 pub mod flow;
 pub mod hub;
 pub mod session;

@@ -55,6 +55,11 @@ pub struct Inner {
     pub webhooks: crate::node::webhooks::Webhooks,
     /// The current version of every workflow.
     pub workflows: crate::node::workflows::Workflows,
+    /// The opening hours in force (the tenant's configuration: [`crate::node::directory`]).
+    pub directory: crate::node::directory::Directory,
+    /// Held while this node changes the tenant's configuration, so that two changes
+    /// never read the same before.
+    pub directory_changes: tokio::sync::Mutex<()>,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,6 +91,11 @@ impl Inner {
 }
 
 impl AppState {
+    /// Puts a changed tenant in force for every request from now on.
+    pub(crate) fn set_tenant(&self, tenant: Tenant) {
+        *self.tenant.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tenant);
+    }
+
     /// Builds the state: seeds Domain Templates from the configuration into the store and
     /// loads the templates.
     pub async fn new(
@@ -120,11 +130,17 @@ impl AppState {
             bus: std::sync::OnceLock::new(),
             webhooks: crate::node::webhooks::Webhooks::default(),
             workflows: crate::node::workflows::Workflows::default(),
+            directory: crate::node::directory::Directory::default(),
+            directory_changes: tokio::sync::Mutex::new(()),
         }));
         state.reload_templates().await?;
         state.webhooks.reload(state.store.as_ref()).await?;
+        crate::node::directory::seed(&state).await?;
+        // The stored opening hours first: the workflows are built with them.
+        crate::node::directory::load_hours(&state).await?;
         crate::node::workflows::seed(&state).await?;
         crate::node::workflows::reload(&state).await?;
+        crate::node::directory::reload(&state).await?;
         Ok(state)
     }
 

@@ -50,7 +50,7 @@ pub fn build(state: &AppState, text: &str) -> Result<Arc<Workflow>, String> {
     }
     let config: WorkflowConfig = toml::from_str(text).map_err(|e| e.to_string())?;
     let defs = Definitions::build(
-        &state.config.opening_hours,
+        &state.directory.hours(),
         std::slice::from_ref(&config),
         Some(text),
     )

@@ -1,0 +1,280 @@
+//! The tenant's configuration lives in the database: services (licences, modalities,
+//! members, owners, workflow, languages, privacy text and version, theme), users
+//! (licences, modalities, roles, password hash) and opening hours (with holidays),
+//! changed through the administration without a restart.
+//!
+//! - The configuration file's `[[service]]`, `[[user]]` and `[[opening_hours]]` tables
+//!   seed a database that has never had a tenant ([`seed`]); from then on the database
+//!   is the truth, and the file's tables are not read again (a node says so at start if
+//!   they differ).
+//! - Every change is checked as a whole tenant before it is stored
+//!   ([`crate::config::check_tenant`], plus the opening hours every workflow names), is
+//!   in the audit log, and reaches every node at once: this node reloads and tells the
+//!   others on the bus (each also reloads every `[cluster] refresh_secs`).
+//! - A reload swaps the tenant every request reads ([`AppState::tenant`]), hands routing
+//!   the new members ([`crate::node::hub::Hub::set_tenant`]) and rebuilds the workflows
+//!   with the new opening hours. Running sessions go on: their agents, queues and
+//!   workflow versions stay.
+
+use std::sync::{Arc, RwLock};
+
+use interact_model::{ServiceConfig, Tenant, UserConfig};
+use interact_store::{ConfigItem, Store, StoreError};
+use interact_workflow::OpeningHoursConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::node::state::AppState;
+
+/// The marker item that says the database has had a tenant (seeded or imported).
+const SEEDED: (&str, &str) = ("meta", "seeded");
+
+/// A tenant's whole configuration, as `config export` writes it and `config import` and
+/// the seed read it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Contact-center services.
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    /// Users (agents, Service Owners, Tenant Admins).
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+    /// Opening hours, named by workflows' Check Opening Hours steps.
+    #[serde(default)]
+    pub opening_hours: Vec<OpeningHoursConfig>,
+}
+
+/// The opening hours in force on this node (what workflows are built with).
+#[derive(Debug, Default)]
+pub struct Directory {
+    hours: RwLock<Arc<Vec<OpeningHoursConfig>>>,
+}
+
+impl Directory {
+    /// The opening hours now.
+    pub fn hours(&self) -> Arc<Vec<OpeningHoursConfig>> {
+        self.hours.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Why a change is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The tenant it would make is inconsistent (the message says how).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads the tenant's configuration from the store.
+pub async fn load(store: &dyn Store) -> Result<TenantConfig, StoreError> {
+    fn parse<T: serde::de::DeserializeOwned>(items: Vec<ConfigItem>) -> Vec<T> {
+        items
+            .into_iter()
+            .filter_map(|i| match serde_json::from_str(&i.body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::error!(kind = %i.kind, name = %i.name, error = %e, "a stored configuration item does not load");
+                    None
+                }
+            })
+            .collect()
+    }
+    Ok(TenantConfig {
+        services: parse(store.config_items(ConfigItem::SERVICE).await?),
+        users: parse(store.config_items(ConfigItem::USER).await?),
+        opening_hours: parse(store.config_items(ConfigItem::OPENING_HOURS).await?),
+    })
+}
+
+/// Checks a whole tenant: [`crate::config::check_tenant`], opening hours that load, and
+/// workflows (named by services) that exist in `workflows` and whose hours exist.
+pub fn check(tenant: &TenantConfig, workflow_exists: impl Fn(&str) -> bool) -> Result<(), String> {
+    crate::config::check_tenant(&tenant.services, &tenant.users, workflow_exists)?;
+    interact_workflow::Definitions::build(&tenant.opening_hours, &[], None)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Stores `tenant` whole (replacing what is stored; items it lacks are deleted) and marks
+/// the database as having a tenant. Checked first.
+pub async fn store_all(
+    store: &dyn Store,
+    tenant: &TenantConfig,
+    at: interact_sdk::time::UnixMillis,
+) -> Result<(), ChangeError> {
+    let old = load(store).await?;
+    for s in &old.services {
+        if !tenant.services.iter().any(|n| n.id == s.id) {
+            store.delete_config_item(ConfigItem::SERVICE, &s.id).await?;
+        }
+    }
+    for u in &old.users {
+        if !tenant.users.iter().any(|n| n.id == u.id) {
+            store.delete_config_item(ConfigItem::USER, &u.id).await?;
+        }
+    }
+    for h in &old.opening_hours {
+        if !tenant.opening_hours.iter().any(|n| n.name == h.name) {
+            store
+                .delete_config_item(ConfigItem::OPENING_HOURS, &h.name)
+                .await?;
+        }
+    }
+    for s in &tenant.services {
+        put(store, ConfigItem::SERVICE, &s.id, s, at).await?;
+    }
+    for u in &tenant.users {
+        put(store, ConfigItem::USER, &u.id, u, at).await?;
+    }
+    for h in &tenant.opening_hours {
+        put(store, ConfigItem::OPENING_HOURS, &h.name, h, at).await?;
+    }
+    put(store, SEEDED.0, SEEDED.1, &true, at).await?;
+    Ok(())
+}
+
+async fn put<T: Serialize>(
+    store: &dyn Store,
+    kind: &str,
+    name: &str,
+    value: &T,
+    at: interact_sdk::time::UnixMillis,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode {kind} {name}: {e}")))?;
+    store
+        .put_config_item(&ConfigItem {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            body,
+            updated_at: at,
+        })
+        .await
+}
+
+/// Fills a database that has never had a tenant with the configuration file's services,
+/// users and opening hours; says so if the file's differ from a stored tenant.
+pub async fn seed(state: &AppState) -> Result<(), StoreError> {
+    let file = TenantConfig {
+        services: state.config.services.clone(),
+        users: state.config.users.clone(),
+        opening_hours: state.config.opening_hours.clone(),
+    };
+    let seeded = state
+        .store
+        .config_items(SEEDED.0)
+        .await?
+        .iter()
+        .any(|i| i.name == SEEDED.1);
+    if !seeded {
+        match store_all(state.store.as_ref(), &file, state.now()).await {
+            Ok(()) => tracing::info!(
+                services = file.services.len(),
+                users = file.users.len(),
+                "the database's tenant is seeded from the configuration file"
+            ),
+            Err(ChangeError::Store(e)) => return Err(e),
+            Err(ChangeError::Invalid(e)) => tracing::error!(error = %e, "cannot seed the tenant"),
+        }
+    } else if load(state.store.as_ref()).await? != file {
+        tracing::info!(
+            "the configuration file's services, users or opening hours differ from the \
+             database's, which are used (change them in the administration, or with \
+             `interact-server config import`)"
+        );
+    }
+    Ok(())
+}
+
+/// Puts the stored opening hours in force without checking the rest (at start, before
+/// the workflows that name them are loaded).
+pub async fn load_hours(state: &AppState) -> Result<(), StoreError> {
+    let hours = load(state.store.as_ref()).await?.opening_hours;
+    *state
+        .directory
+        .hours
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Arc::new(hours);
+    Ok(())
+}
+
+/// Reads the tenant again and puts it in force on this node: the tenant requests read,
+/// routing's members, the opening hours workflows are built with. A stored tenant that
+/// does not check (written by hand, or by an older version) is refused whole: the node
+/// keeps the one it has and says why.
+pub async fn reload(state: &AppState) -> Result<(), StoreError> {
+    let config = load(state.store.as_ref()).await?;
+    let workflows: Vec<String> = state
+        .store
+        .workflows()
+        .await?
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    if let Err(e) = check(&config, |w| workflows.iter().any(|n| n == w)) {
+        tracing::error!(error = %e, "the stored tenant does not check; keeping the one in force");
+        return Ok(());
+    }
+    let tenant = Tenant::new(&config.services, &config.users, &[]);
+    *state
+        .directory
+        .hours
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Arc::new(config.opening_hours);
+    state.hub.set_tenant(&tenant);
+    state.set_tenant(tenant);
+    Ok(())
+}
+
+/// Changes the tenant through `change` (applied to the stored one), checks the result,
+/// stores it, puts it in force here and tells the other nodes. Returns the tenant before
+/// and after.
+pub async fn change(
+    state: &AppState,
+    change: impl FnOnce(&mut TenantConfig) -> Result<(), String>,
+) -> Result<(TenantConfig, TenantConfig), ChangeError> {
+    let _one_at_a_time = state.directory_changes.lock().await;
+    let before = load(state.store.as_ref()).await?;
+    let mut after = before.clone();
+    change(&mut after).map_err(ChangeError::Invalid)?;
+    let workflows: Vec<String> = state
+        .store
+        .workflows()
+        .await?
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    check(&after, |w| workflows.iter().any(|n| n == w)).map_err(ChangeError::Invalid)?;
+    // Every workflow must still find its opening hours.
+    let hours_changed = before.opening_hours != after.opening_hours;
+    if hours_changed {
+        for w in state.store.workflows().await? {
+            let config: Result<interact_workflow::WorkflowConfig, _> =
+                toml::from_str(&w.definition);
+            if let Ok(config) = config
+                && let Err(e) = interact_workflow::Definitions::build(
+                    &after.opening_hours,
+                    std::slice::from_ref(&config),
+                    Some(&w.definition),
+                )
+            {
+                return Err(ChangeError::Invalid(format!(
+                    "workflow {:?} would not load: {e}",
+                    w.name
+                )));
+            }
+        }
+    }
+    store_all(state.store.as_ref(), &after, state.now()).await?;
+    reload(state).await?;
+    if hours_changed {
+        crate::node::workflows::reload(state).await?;
+    }
+    if let Some(bus) = state.bus.get() {
+        bus.config_changed("tenant").await;
+    }
+    Ok((before, after))
+}
