@@ -128,11 +128,12 @@ export function table(caption, headers, rows, { empty = "Nothing yet.", classNam
   );
 }
 
-/** A date and time in the admin's locale, from Unix milliseconds (or "—"). */
-export function when(ms) {
+/** A date and time in the admin's locale, from Unix milliseconds (or "—"); `seconds` too. */
+export function when(ms, seconds = false) {
   if (ms === null || ms === undefined || ms === "") return "—";
   const d = new Date(Number(ms));
-  return Number.isNaN(d.getTime()) ? String(ms) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const timeStyle = seconds ? "medium" : "short";
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle });
 }
 
 /** A duration in milliseconds as "1 min 5 s" (or "—"). */

@@ -20,6 +20,7 @@ use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
 use interact_e2e::widget;
+use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
 use interact_server::config::Config;
 use serde_json::{Value, json};
 
@@ -382,6 +383,44 @@ async fn a_tenant_admin_puts_a_new_website_live_from_the_app_without_a_restart()
             vec![],
         )
         .await;
+
+        // The agent ends the chat; the report has it, handled, and its transcript.
+        agent
+            .send(&ClientFrame::End {
+                session: Some(session.clone()),
+            })
+            .await;
+        agent
+            .until("the end of the chat", |f| {
+                matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Ended { .. }))
+            })
+            .await;
+        page.browser
+            .goto(&format!("{}/admin/#/reports", stack.server_url))
+            .await
+            .expect("back to the admin app");
+        page.record_problems().await;
+        page.wait_visible("the app, still signed in", "#app-view").await;
+        wait_rendered(page).await;
+        page.wait_any_text("the chat's row", "table.data td", "handled")
+            .await;
+        let bars: usize = page
+            .eval(
+                "return document.querySelectorAll('svg.chart rect[data-outcome=handled]').length;",
+                vec![],
+            )
+            .await;
+        assert_eq!(bars, 1, "one day's bar of handled sessions");
+        page.click("#main table.data button").await;
+        page.wait_any_text(
+            "the transcript",
+            ".transcript td",
+            "Hello from the new shop",
+        )
+        .await;
+        assert_accessible(page, "the report with a session and its transcript").await;
+        page.screenshot("report").await;
+        page.assert_no_problems("the admin app's report").await;
     })
     .await;
     shop_task.abort();

@@ -323,7 +323,8 @@ async function showTranscript(ctx, id, slot) {
     const t = await get(`/admin/v1/sessions/${seg(id)}/transcript`);
     const rows = (t.events ?? []).map((f) => {
       const e = f.event ?? {};
-      return [String(f.seq), when(f.at), e.kind ?? "", e.from ?? "", e.text ?? e.reason ?? ""];
+      const from = typeof e.from === "string" ? e.from : e.agent?.display_name ?? "";
+      return [String(f.seq), when(f.at, true), e.kind ?? "", from, e.text ?? e.reason ?? ""];
     });
     replace(
       slot,
