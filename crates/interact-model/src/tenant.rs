@@ -50,7 +50,7 @@ pub struct ServiceConfig {
     pub theme: Theme,
     /// The Instant Messaging workflow chats to this service go through (the name of a
     /// `[[workflow]]`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
     /// The users who are the service's Service Owners: they manage its settings,
     /// members, workflow and reports in the administration (and nothing else).
@@ -75,6 +75,7 @@ pub struct UserConfig {
     #[serde(default)]
     pub modalities: Vec<Modality>,
     /// The privacy policy visitors consent to when contacting the user directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyPolicy>,
     /// Languages, preferred first.
     #[serde(default = "default_languages")]

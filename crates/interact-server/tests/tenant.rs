@@ -332,3 +332,90 @@ async fn opening_hours_and_roles_change_at_once() {
     assert_eq!(status, 403, "{body}");
     server.stop().await;
 }
+
+/// Runs `interact-server --config <config> <args>`: exit success, standard output and
+/// standard error.
+fn cli(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_interact-server"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run interact-server");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_export_and_import_round_trip_a_tenant() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = interact_testkit::write_config(dir.path(), &interact_testkit::process_config(""));
+    let (ok, text, err) = cli(&config, &["config", "export"]);
+    assert!(ok, "{err}");
+    let mut export: toml::Table = text.parse().expect("the export is TOML");
+    assert_eq!(export["interact_tenant"].as_integer(), Some(1));
+    for key in [
+        "service",
+        "user",
+        "opening_hours",
+        "domain_template",
+        "workflow",
+    ] {
+        assert!(
+            export
+                .get(key)
+                .and_then(toml::Value::as_array)
+                .is_some_and(|a| !a.is_empty()),
+            "{key} in {text}"
+        );
+    }
+
+    // Rename a service, drop a member and add a Domain Template; import the result.
+    let services = export["service"].as_array_mut().expect("services");
+    let support = services
+        .iter_mut()
+        .find(|s| s["id"].as_str() == Some("support"))
+        .expect("support");
+    support["display_name"] = "Customer Care (imported)".into();
+    support["members"] = toml::Value::Array(vec!["alex".into()]);
+    let mut template = toml::Table::new();
+    template.insert("name".into(), "imported".into());
+    template.insert(
+        "origins".into(),
+        toml::Value::Array(vec!["https://shop.example.com".into()]),
+    );
+    export["domain_template"]
+        .as_array_mut()
+        .expect("templates")
+        .push(toml::Value::Table(template));
+    let file = dir.path().join("tenant.toml");
+    std::fs::write(&file, toml::to_string(&export).expect("TOML")).expect("write");
+    let (ok, out, err) = cli(&config, &["config", "import", file.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 2 services, 3 users"), "{out}");
+
+    // The database has it: the JSON export says the same as the file imported.
+    let (ok, json_text, err) = cli(&config, &["config", "export", "--format", "json"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&json_text).expect("JSON");
+    let from_toml: serde_json::Value =
+        serde_json::to_value(&export).expect("the imported file as JSON");
+    assert_eq!(json["service"], from_toml["service"]);
+    assert_eq!(json["user"], from_toml["user"]);
+    assert_eq!(json["domain_template"], from_toml["domain_template"]);
+
+    // A file with a broken reference changes nothing, and says what is wrong.
+    let mut bad = export.clone();
+    bad["service"].as_array_mut().expect("services")[0]["members"] =
+        toml::Value::Array(vec!["ghost".into()]);
+    std::fs::write(&file, toml::to_string(&bad).expect("TOML")).expect("write");
+    let (ok, _, err) = cli(&config, &["config", "import", file.to_str().expect("path")]);
+    assert!(!ok);
+    assert!(err.contains("member \"ghost\" is not a user"), "{err}");
+    let (_, again, _) = cli(&config, &["config", "export", "--format", "json"]);
+    assert_eq!(again, json_text, "nothing changed");
+}

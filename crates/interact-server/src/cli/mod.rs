@@ -12,6 +12,7 @@
 mod admin;
 mod secret;
 mod serve;
+mod tenant;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use self::admin::{
 };
 use self::secret::{hash_password, hash_token};
 use self::serve::serve;
+use self::tenant::{ConfigCommand, config_command};
 use crate::config::Config;
 use crate::node::state::AppState;
 
@@ -57,6 +59,10 @@ enum Command {
     /// Reports (read from the database; a running server need not be stopped).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Export or import the tenant's configuration (services, users, opening hours,
+    /// Domain Templates, workflows) as TOML or JSON.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the HTML snippet of an embed code, to paste into a website.
     Snippet {
         /// The embed code.
@@ -108,6 +114,7 @@ async fn run(cli: Cli) -> CliResult {
             template(&path, config, c).await
         }
         Command::Report(c) => report_command(load()?.1, c).await,
+        Command::Config(c) => config_command(load()?.1, c).await,
         Command::Snippet { code } => {
             let state = open(load()?.1).await?;
             let public_url = &state.config.server.public_url;

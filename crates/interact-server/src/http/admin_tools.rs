@@ -18,6 +18,7 @@ use crate::node::state::AppState;
 pub(super) struct CheckQuery {
     /// The origin to check, as `scheme://host[:port]`.
     #[serde(default)]
+    #[param(example = "https://shop.example.com")]
     origin: String,
 }
 

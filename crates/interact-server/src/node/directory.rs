@@ -11,7 +11,7 @@
 //!   ([`crate::config::check_tenant`], plus the opening hours every workflow names), is
 //!   in the audit log, and reaches every node at once: this node reloads and tells the
 //!   others on the bus (each also reloads every `[cluster] refresh_secs`).
-//! - A reload swaps the tenant every request reads ([`AppState::tenant`]), hands routing
+//! - A reload swaps the tenant every request reads ([`Inner::tenant`](crate::node::state::Inner::tenant)), hands routing
 //!   the new members ([`crate::node::hub::Hub::set_tenant`]) and rebuilds the workflows
 //!   with the new opening hours. Running sessions go on: their agents, queues and
 //!   workflow versions stay.
@@ -277,4 +277,178 @@ pub async fn change(
         bus.config_changed("tenant").await;
     }
     Ok((before, after))
+}
+
+/// A tenant as `interact-server config export` writes it and `config import` reads it
+/// (TOML or JSON): the tenant's configuration, its Domain Templates and the current
+/// version of every workflow. Not in it: embed codes (they are in websites already),
+/// sessions, the audit log, webhooks (their secrets stay in the database).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Export {
+    /// Which format version this is (1).
+    pub interact_tenant: u32,
+    /// Domain Templates.
+    #[serde(default, rename = "domain_template")]
+    pub templates: Vec<ExportedTemplate>,
+    /// Services, users and opening hours.
+    #[serde(flatten)]
+    pub tenant: TenantConfig,
+    /// Workflows: each one `[[workflow]]` table, as the admin API takes it.
+    #[serde(default, rename = "workflow")]
+    pub workflows: Vec<toml::Table>,
+}
+
+/// A Domain Template in an [`Export`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedTemplate {
+    /// Its name.
+    pub name: String,
+    /// Its origins.
+    pub origins: Vec<String>,
+}
+
+/// The tenant as stored now.
+pub async fn export(state: &AppState) -> Result<Export, StoreError> {
+    let templates = state
+        .store
+        .templates()
+        .await?
+        .into_iter()
+        .map(|t| ExportedTemplate {
+            name: t.name,
+            origins: t.origins,
+        })
+        .collect();
+    let mut workflows = Vec::new();
+    for w in state.store.workflows().await? {
+        match w.definition.parse::<toml::Table>() {
+            Ok(t) => workflows.push(t),
+            Err(e) => {
+                return Err(StoreError::Corrupt(format!(
+                    "workflow {:?} is not TOML: {e}",
+                    w.name
+                )));
+            }
+        }
+    }
+    Ok(Export {
+        interact_tenant: 1,
+        templates,
+        tenant: load(state.store.as_ref()).await?,
+        workflows,
+    })
+}
+
+/// Replaces the stored tenant with `export` (templates and workflows it names are
+/// created or replaced; others stay), after checking all of it: every workflow builds
+/// against the imported opening hours and services, and the tenant checks against the
+/// workflows there will be. Audited as `config.import` by `by`. Running nodes take it
+/// within `[cluster] refresh_secs` (or at once, when told on the bus).
+pub async fn import(state: &AppState, export: &Export, by: &str) -> Result<(), ChangeError> {
+    if export.interact_tenant != 1 {
+        return Err(ChangeError::Invalid(format!(
+            "interact_tenant = {}: this server reads version 1",
+            export.interact_tenant
+        )));
+    }
+    let mut texts = Vec::new();
+    for table in &export.workflows {
+        let text =
+            toml::to_string(table).map_err(|e| ChangeError::Invalid(format!("a workflow: {e}")))?;
+        let config: interact_workflow::WorkflowConfig =
+            toml::from_str(&text).map_err(|e| ChangeError::Invalid(format!("a workflow: {e}")))?;
+        let defs = interact_workflow::Definitions::build(
+            &export.tenant.opening_hours,
+            std::slice::from_ref(&config),
+            Some(&text),
+        )
+        .map_err(|e| ChangeError::Invalid(e.to_string()))?;
+        for w in defs.workflows.values() {
+            for (step, service) in w.transfer_targets() {
+                if !export
+                    .tenant
+                    .services
+                    .iter()
+                    .any(|s| s.id.as_str() == service)
+                {
+                    return Err(ChangeError::Invalid(format!(
+                        "{}: Transfer names service {service:?}, which the import lacks",
+                        w.place(step)
+                    )));
+                }
+            }
+            texts.push((
+                w.name().to_owned(),
+                w.fingerprint().to_owned(),
+                text.clone(),
+            ));
+        }
+    }
+    let stored: Vec<String> = state
+        .store
+        .workflows()
+        .await?
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    check(&export.tenant, |w| {
+        stored.iter().any(|n| n == w) || texts.iter().any(|(n, _, _)| n == w)
+    })
+    .map_err(ChangeError::Invalid)?;
+    for t in &export.templates {
+        for o in &t.origins {
+            interact_model::OriginPattern::parse(o).map_err(|e| {
+                ChangeError::Invalid(format!("domain_template {:?}: origin {o:?}: {e}", t.name))
+            })?;
+        }
+    }
+    let _one_at_a_time = state.directory_changes.lock().await;
+    let before = export_quietly(state).await;
+    let at = state.now();
+    for t in &export.templates {
+        crate::admin::set_template(state.store.as_ref(), &t.name, &t.origins, at, by)
+            .await
+            .map_err(|e| ChangeError::Invalid(e.to_string()))?;
+    }
+    store_all(state.store.as_ref(), &export.tenant, at).await?;
+    for (name, fingerprint, text) in texts {
+        let version = interact_store::WorkflowVersion {
+            name,
+            fingerprint,
+            definition: text,
+            created_at: at,
+        };
+        state.store.put_workflow(&version, true).await?;
+    }
+    crate::admin::audit(
+        state.store.as_ref(),
+        by,
+        at,
+        "config.import",
+        "tenant",
+        before.map(redacted).as_ref(),
+        Some(&redacted(export.clone())),
+    )
+    .await;
+    reload(state).await?;
+    crate::node::workflows::reload(state).await?;
+    state.reload_templates().await?;
+    if let Some(bus) = state.bus.get() {
+        bus.config_changed("tenant").await;
+    }
+    Ok(())
+}
+
+/// An export for the audit log: the password hashes replaced by `(set)`.
+fn redacted(mut export: Export) -> Export {
+    for u in &mut export.tenant.users {
+        u.password_hash = "(set)".into();
+    }
+    export
+}
+
+/// [`export`], or `None` (for the audit log's before) if it fails.
+async fn export_quietly(state: &AppState) -> Option<Export> {
+    export(state).await.ok()
 }
