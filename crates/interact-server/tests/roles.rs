@@ -77,6 +77,20 @@ impl Fixture {
         body["token"].as_str().expect("token").to_owned()
     }
 
+    /// Service `id` as the operator reads it.
+    async fn service(&self, id: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Some(OPERATOR_TOKEN),
+                Method::GET,
+                &format!("/admin/v1/services/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     /// A new embed code for `target` (`{"kind", "id"}`), by the operator.
     async fn code_for(&self, target: Value) -> String {
         let body = json!({"target": target, "template": "demo"});
@@ -199,6 +213,9 @@ async fn every_admin_route_refuses_the_roles_it_must() {
         )
         .await;
     let support_im = json!({"definition": support_im["definition"]});
+
+    let sales = f.service("sales").await;
+    let support = f.service("support").await;
 
     let row = |method: Method, uri: &str, body: Option<Value>, owner: S, admin: S| Row {
         method,
@@ -376,6 +393,67 @@ async fn every_admin_route_refuses_the_roles_it_must() {
             Some(json!({"at": 1_700_000_000_000u64})),
             S::FORBIDDEN,
             S::OK,
+        ),
+        row(g.clone(), "/admin/v1/services", None, S::OK, S::OK),
+        row(g.clone(), "/admin/v1/services/support", None, S::OK, S::OK),
+        row(
+            g.clone(),
+            "/admin/v1/services/sales",
+            None,
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            Method::PUT,
+            "/admin/v1/services/sales",
+            Some(sales.clone()),
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            Method::PUT,
+            "/admin/v1/services/support",
+            Some(support.clone()),
+            S::OK,
+            S::OK,
+        ),
+        row(
+            Method::DELETE,
+            "/admin/v1/services/nothing",
+            None,
+            S::FORBIDDEN,
+            S::NOT_FOUND,
+        ),
+        row(g.clone(), "/admin/v1/users", None, S::OK, S::OK),
+        row(g.clone(), "/admin/v1/users/alex", None, S::OK, S::OK),
+        row(
+            Method::PUT,
+            "/admin/v1/users/matrix",
+            Some(json!({"display_name": "Matrix", "password": "matrix-password"})),
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            Method::DELETE,
+            "/admin/v1/users/matrix",
+            None,
+            S::FORBIDDEN,
+            S::NO_CONTENT,
+        ),
+        row(g.clone(), "/admin/v1/opening-hours", None, S::OK, S::OK),
+        row(
+            Method::PUT,
+            "/admin/v1/opening-hours/matrix",
+            Some(json!({"time_zone": "UTC", "weekly": {"mon": ["09:00-17:00"]}})),
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            Method::DELETE,
+            "/admin/v1/opening-hours/matrix",
+            None,
+            S::FORBIDDEN,
+            S::NO_CONTENT,
         ),
         row(g.clone(), "/admin/v1/reports/sessions", None, S::OK, S::OK),
         row(
