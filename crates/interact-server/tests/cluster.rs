@@ -76,6 +76,46 @@ async fn a_template_changed_on_one_node_refuses_the_origin_on_another_within_a_s
         "node B admits the demo template's origin"
     );
 
+    // A service renamed through node A is renamed in node B's widget configuration
+    // within a second.
+    let (status, service) = http_request(
+        a.addr,
+        "GET",
+        "/admin/v1/services/support",
+        &[("Authorization", "Bearer demo-admin-token")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{service}");
+    let mut service: serde_json::Value = serde_json::from_str(&service).expect("json");
+    service["display_name"] = "Customer Care, renamed".into();
+    let status = admin_put(a.addr, "/admin/v1/services/support", &service.to_string()).await;
+    assert_eq!(status, 200);
+    let since = Instant::now();
+    loop {
+        let (status, config) = http_request(
+            b.addr,
+            "GET",
+            &format!("/v1/config?code={}", code.as_str()),
+            &[("Origin", ALLOWED)],
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{config}");
+        if config.contains("Customer Care, renamed") {
+            eprintln!(
+                "node B showed the renamed service {:?} after node A's change",
+                since.elapsed()
+            );
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "node B still shows the old name after a second: {config}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // Node A's admin API removes that origin from the template.
     let status = admin_put(
         a.addr,
