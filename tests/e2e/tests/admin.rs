@@ -162,31 +162,6 @@ async fn api(stack: &Stack, method: &str, path: &str, token: &str, body: &str) -
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Whether an API answer is the server's "no such route" (a route of the admin API that
-/// is not built yet: the app says so).
-fn no_route(status: u16, answer: &Value) -> bool {
-    status == 404
-        && answer["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("the admin API has no route"))
-}
-
-/// Whether the page shown works, rather than saying the server has no route for it yet
-/// (services and users are moving into the database: their routes may come later). Says
-/// so on stderr when it is not there yet.
-async fn route_present(page: &Page, route: &str) -> bool {
-    let missing: bool = page
-        .eval(
-            "return [...document.querySelectorAll('#main .alert')].some((a) => a.textContent.includes('does not offer this yet'));",
-            vec![],
-        )
-        .await;
-    if missing {
-        eprintln!("NOT YET: the server has no route {route}; its page shows the API's 404");
-    }
-    !missing
-}
-
 /// A website on a brand-new origin whose page carries whatever snippet is put in `html`.
 async fn website(html: Arc<Mutex<String>>) -> (String, tokio::task::JoinHandle<()>) {
     use axum::response::Html;
@@ -532,31 +507,27 @@ async fn every_admin_page_passes_axe_and_shows_names_and_errors_as_text() {
 
         // The users page lists the owner by a name that is markup: shown as text.
         go(page, "#/users").await;
-        if route_present(page, "GET /admin/v1/users").await {
-            page.wait_any_text("the owner's name as text", "table.data a", HOSTILE)
-                .await;
-            assert_text_only(page, "the users page").await;
-        }
+        page.wait_any_text("the owner's name as text", "table.data a", HOSTILE)
+            .await;
+        assert_text_only(page, "the users page").await;
 
         // A service renamed with markup in its name: saved, and listed as text.
         go(page, "#/services/sales").await;
-        if route_present(page, "GET /admin/v1/services/{id}").await {
-            let name = page.element("#main input[name=display_name]").await;
-            name.clear().await.expect("clear");
-            name.send_keys("Sales <b>EU</b> & Co").await.expect("type");
-            page.click("#main form button[type=submit]").await;
-            page.wait_until(
-                "the service saved",
-                "const s = document.getElementById('status').textContent;
-                 return s.startsWith('Service Sales <b>EU</b> & Co saved') ? true : s;",
-                vec![],
-            )
+        let name = page.element("#main input[name=display_name]").await;
+        name.clear().await.expect("clear");
+        name.send_keys("Sales <b>EU</b> & Co").await.expect("type");
+        page.click("#main form button[type=submit]").await;
+        page.wait_until(
+            "the service saved",
+            "const s = document.getElementById('status').textContent;
+             return s.startsWith('Service Sales <b>EU</b> & Co saved') ? true : s;",
+            vec![],
+        )
+        .await;
+        go(page, "#/services").await;
+        page.wait_any_text("the new name, as text", "table.data a", "Sales <b>EU</b> & Co")
             .await;
-            go(page, "#/services").await;
-            page.wait_any_text("the new name, as text", "table.data a", "Sales <b>EU</b> & Co")
-                .await;
-            assert_text_only(page, "the services list").await;
-        }
+        assert_text_only(page, "the services list").await;
 
         // The workflow editor: an unknown activity is shown at its step and line.
         go(page, "#/workflows/support-im").await;
@@ -749,42 +720,36 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
 
         // Their own service opens; another one is refused with a clear message.
         go(page, "#/services/support").await;
-        let services_api = route_present(page, "GET /admin/v1/services/{id}").await;
-        if services_api {
-            assert_eq!(heading(page).await, "Service: Customer Care");
-        }
-        if services_api {
-            // They change their service (not its licences).
-            let disabled: bool = page
-                .eval(
-                    "return [...document.querySelectorAll('#main input[name=licences]')].every((b) => b.disabled);",
-                    vec![],
-                )
-                .await;
-            assert!(disabled, "an owner's licences are read-only");
-            let languages = page.element("#main input[name=languages]").await;
-            languages.clear().await.expect("clear");
-            languages.send_keys("de, en").await.expect("type");
-            page.click("#main form button[type=submit]").await;
-            page.wait_until(
-                "the owner's change saved",
-                "const s = document.getElementById('status').textContent;
-                 return s.startsWith('Service Customer Care saved') ? true : s;",
+        assert_eq!(heading(page).await, "Service: Customer Care");
+
+        // They change their service (not its licences).
+        let disabled: bool = page
+            .eval(
+                "return [...document.querySelectorAll('#main input[name=licences]')].every((b) => b.disabled);",
                 vec![],
             )
             .await;
-        }
+        assert!(disabled, "an owner's licences are read-only");
+        let languages = page.element("#main input[name=languages]").await;
+        languages.clear().await.expect("clear");
+        languages.send_keys("de, en").await.expect("type");
+        page.click("#main form button[type=submit]").await;
+        page.wait_until(
+            "the owner's change saved",
+            "const s = document.getElementById('status').textContent;
+             return s.startsWith('Service Customer Care saved') ? true : s;",
+            vec![],
+        )
+        .await;
         go(page, "#/services/sales").await;
-        if services_api {
-            page.wait_until(
-                "the refusal",
-                "const a = document.querySelector('#main .alert-forbidden');
-                 return a && a.textContent.startsWith('Not allowed') ? true : document.getElementById('main').textContent;",
-                vec![],
-            )
-            .await;
-            page.screenshot("refused").await;
-        }
+        page.wait_until(
+            "the refusal",
+            "const a = document.querySelector('#main .alert-forbidden');
+             return a && a.textContent.startsWith('Not allowed') ? true : document.getElementById('main').textContent;",
+            vec![],
+        )
+        .await;
+        page.screenshot("refused").await;
         go(page, "#/templates").await;
         page.wait_visible("the refusal of templates", "#main .alert-forbidden")
             .await;
@@ -799,11 +764,7 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             o.remove("id");
         }
         let other_body = other_body.to_string();
-        if no_route(status, &own) {
-            eprintln!("NOT YET: the server has no route GET /admin/v1/services/{{id}}");
-        } else {
-            assert_eq!(status, 200, "the owner's own service: {own}");
-        }
+        assert_eq!(status, 200, "the owner's own service: {own}");
         for (method, path, body) in [
             ("GET", "/admin/v1/services/sales", ""),
             ("PUT", "/admin/v1/services/sales", other_body.as_str()),
@@ -813,10 +774,6 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
             ("GET", "/admin/v1/webhooks", ""),
         ] {
             let (status, answer) = api(stack, method, path, &token, body).await;
-            if no_route(status, &answer) {
-                eprintln!("NOT YET: the server has no route {method} {path}; its 403 is not checked");
-                continue;
-            }
             assert_eq!(status, 403, "{method} {path}: {answer}");
             assert_eq!(answer["error"]["code"], "forbidden", "{method} {path}: {answer}");
         }
