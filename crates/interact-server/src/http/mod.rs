@@ -9,7 +9,7 @@
 //! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
 //! | `GET /widget/frame?code=&host=&lang=` | The page the widget's iframe loads; `host` (the embedding page's origin) must be allowed by the code's Domain Template and becomes the CSP `frame-ancestors`. |
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
-//! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. |
+//! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
 //! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
@@ -19,8 +19,10 @@
 //!
 //! # Admin API
 //!
-//! Every request carries `Authorization: Bearer <admin token>`; the server keeps only the
-//! token's SHA-256 (`admin.token_sha256`). Bodies and answers are JSON; errors are
+//! Every request but sign-in carries `Authorization: Bearer <token>`: the operator's admin
+//! token (the server keeps only its SHA-256, `admin.token_sha256`; a Tenant Admin), or a
+//! token from `POST /admin/v1/sign-in`. What each role may do is in
+//! `admin_auth.rs`; a refusal is 403 `forbidden`. Bodies and answers are JSON; errors are
 //! `{"error": {"code": ..., "message": ...}}`, axum's own rejections too (a path or query
 //! it cannot read, a method a route does not have: `json_errors`). `GET
 //! /admin/v1/openapi.json` (no token needed) describes every operation ([`openapi`]);
@@ -28,6 +30,13 @@
 //!
 //! | Request | Answer |
 //! |---------|--------|
+//! | `POST /admin/v1/sign-in` with `{"username", "password"}` | 200, `{"token", "expires_at", "user": {"id", "display_name"}, "role": "tenant_admin" \| "service_owner", "services"}`; 401 wrong credentials; 403 an agent; 429 |
+//! | `POST /admin/v1/sign-out`, `GET /admin/v1/me` | 204; 200, as sign-in without the token |
+//! | `GET`, `PUT`, `DELETE /admin/v1/services/{id}`, `GET /admin/v1/services` | the services as JSON (`{"id", "display_name", "licences", "modalities", "members", "owners", "workflow", "languages", "privacy", "theme"}`); `PUT` creates or replaces, in force on every node at once; 400 naming what is wrong; 409 deleting a service a live embed code points at |
+//! | `GET`, `PUT`, `DELETE /admin/v1/users/{id}`, `GET /admin/v1/users` | the users (`{"id", "display_name", "licences", "interact", "modalities", "privacy", "languages", "tenant_admin", "owns"}`, never a hash); `PUT` takes `password` (needed for a new user) |
+//! | `GET /admin/v1/opening-hours`, `PUT`, `DELETE /admin/v1/opening-hours/{name}` | opening hours and holidays (`{"time_zone", "weekly", "holiday"}`), in force for workflows at once; 400 deleting hours a workflow names |
+//! | `GET /admin/v1/templates/{name}/check?origin=` | 200, `{"origin", "allowed", "reason"}`: whether a page of that origin may show the widget, and why |
+//! | `POST /admin/v1/embed-codes/{code}/preview-link` | 200, `{"url", "expires_at"}`: a signed link to the code's Preview page, valid for an hour |
 //! | `GET /admin/v1/templates` | 200, `[{"name", "origins"}]` |
 //! | `GET /admin/v1/templates/{name}` | 200, `{"name", "origins"}`; 404 |
 //! | `PUT /admin/v1/templates/{name}` with `{"origins": [...]}` | 200, the stored template; 400 naming a malformed origin |
