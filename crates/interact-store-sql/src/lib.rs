@@ -361,6 +361,62 @@ macro_rules! sql_store {
                     })
                 }
 
+                /// Sign-in tokens live in two tables of one shape: `agent_tokens` (the
+                /// console's) and `admin_tokens` (the administration's and Preview tickets).
+                async fn put_token(
+                    pool: &sqlx::Pool<$db>,
+                    table: &str,
+                    hash: &str,
+                    user: &str,
+                    at: UnixMillis,
+                    expires: UnixMillis,
+                ) -> Result<(), StoreError> {
+                    let sql = format!("INSERT INTO {table} (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)");
+                    sqlx::query(&sql)
+                        .bind(hash)
+                        .bind(user)
+                        .bind(db(at))
+                        .bind(db(expires))
+                        .execute(pool)
+                        .await
+                        .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn get_token(
+                    pool: &sqlx::Pool<$db>,
+                    table: &str,
+                    hash: &str,
+                    now: UnixMillis,
+                ) -> Result<Option<(String, UnixMillis)>, StoreError> {
+                    let sql = format!("SELECT user_id, expires_at FROM {table} WHERE token_hash = $1 AND expires_at > $2");
+                    let row = sqlx::query(&sql)
+                        .bind(hash)
+                        .bind(db(now))
+                        .fetch_optional(pool)
+                        .await
+                        .sql()?;
+                    row.map(|r| {
+                        Ok((
+                            r.try_get("user_id").sql()?,
+                            ms(r.try_get("expires_at").sql()?),
+                        ))
+                    })
+                    .transpose()
+                }
+
+                /// Deletes the tokens of `table` whose `column` is `value`; how many.
+                async fn delete_tokens(
+                    pool: &sqlx::Pool<$db>,
+                    table: &str,
+                    column: &str,
+                    value: &str,
+                ) -> Result<u64, StoreError> {
+                    let sql = format!("DELETE FROM {table} WHERE {column} = $1");
+                    let r = sqlx::query(&sql).bind(value).execute(pool).await.sql()?;
+                    Ok(r.rows_affected())
+                }
+
                 async fn insert_events(
                     tx: &mut sqlx::Transaction<'_, $db>,
                     session: &SessionId,
@@ -739,15 +795,7 @@ macro_rules! sql_store {
                     at: UnixMillis,
                     expires: UnixMillis,
                 ) -> Result<(), StoreError> {
-                    sqlx::query("INSERT INTO agent_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                        .bind(hash)
-                        .bind(user)
-                        .bind(db(at))
-                        .bind(db(expires))
-                        .execute(&self.pool)
-                        .await
-                        .map_err(conflict)?;
-                    Ok(())
+                    Self::put_token(&self.pool, "agent_tokens", hash, user, at, expires).await
                 }
 
                 async fn agent_token(
@@ -755,29 +803,11 @@ macro_rules! sql_store {
                     hash: &str,
                     now: UnixMillis,
                 ) -> Result<Option<(String, UnixMillis)>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT user_id, expires_at FROM agent_tokens WHERE token_hash = $1 AND expires_at > $2",
-                    )
-                    .bind(hash)
-                    .bind(db(now))
-                    .fetch_optional(&self.pool)
-                    .await.sql()?;
-                    row.map(|r| {
-                        Ok((
-                            r.try_get("user_id").sql()?,
-                            ms(r.try_get("expires_at").sql()?),
-                        ))
-                    })
-                    .transpose()
+                    Self::get_token(&self.pool, "agent_tokens", hash, now).await
                 }
 
                 async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM agent_tokens WHERE token_hash = $1")
-                        .bind(hash)
-                        .execute(&self.pool)
-                        .await
-                        .sql()?;
-                    Ok(())
+                    Self::delete_tokens(&self.pool, "agent_tokens", "token_hash", hash).await.map(drop)
                 }
 
                 async fn put_admin_token(
@@ -787,15 +817,7 @@ macro_rules! sql_store {
                     at: UnixMillis,
                     expires: UnixMillis,
                 ) -> Result<(), StoreError> {
-                    sqlx::query("INSERT INTO admin_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                        .bind(hash)
-                        .bind(user)
-                        .bind(db(at))
-                        .bind(db(expires))
-                        .execute(&self.pool)
-                        .await
-                        .map_err(conflict)?;
-                    Ok(())
+                    Self::put_token(&self.pool, "admin_tokens", hash, user, at, expires).await
                 }
 
                 async fn admin_token(
@@ -803,38 +825,15 @@ macro_rules! sql_store {
                     hash: &str,
                     now: UnixMillis,
                 ) -> Result<Option<(String, UnixMillis)>, StoreError> {
-                    let row = sqlx::query(
-                        "SELECT user_id, expires_at FROM admin_tokens WHERE token_hash = $1 AND expires_at > $2",
-                    )
-                    .bind(hash)
-                    .bind(db(now))
-                    .fetch_optional(&self.pool)
-                    .await.sql()?;
-                    row.map(|r| {
-                        Ok((
-                            r.try_get("user_id").sql()?,
-                            ms(r.try_get("expires_at").sql()?),
-                        ))
-                    })
-                    .transpose()
+                    Self::get_token(&self.pool, "admin_tokens", hash, now).await
                 }
 
                 async fn delete_admin_token(&self, hash: &str) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM admin_tokens WHERE token_hash = $1")
-                        .bind(hash)
-                        .execute(&self.pool)
-                        .await
-                        .sql()?;
-                    Ok(())
+                    Self::delete_tokens(&self.pool, "admin_tokens", "token_hash", hash).await.map(drop)
                 }
 
                 async fn delete_admin_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
-                    let r = sqlx::query("DELETE FROM admin_tokens WHERE user_id = $1")
-                        .bind(user)
-                        .execute(&self.pool)
-                        .await
-                        .sql()?;
-                    Ok(r.rows_affected())
+                    Self::delete_tokens(&self.pool, "admin_tokens", "user_id", user).await
                 }
 
                 async fn put_config_item(&self, item: &ConfigItem) -> Result<(), StoreError> {
@@ -888,12 +887,7 @@ macro_rules! sql_store {
                 }
 
                 async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
-                    let r = sqlx::query("DELETE FROM agent_tokens WHERE user_id = $1")
-                        .bind(user)
-                        .execute(&self.pool)
-                        .await
-                        .sql()?;
-                    Ok(r.rows_affected())
+                    Self::delete_tokens(&self.pool, "agent_tokens", "user_id", user).await
                 }
 
                 async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {

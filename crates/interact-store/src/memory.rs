@@ -37,8 +37,8 @@ struct Inner {
     /// Each session's events, in order (`seq` 1 first).
     events: HashMap<SessionId, Vec<EventFrame>>,
     runs: HashMap<SessionId, WorkflowRunRecord>,
-    /// Token hash to (user, expiry).
-    tokens: HashMap<String, (String, UnixMillis)>,
+    /// The console's sign-in tokens.
+    tokens: Tokens,
     reports: HashMap<SessionId, ReportFacts>,
     /// Each claimed session's lease: the node holding it and its epoch.
     leases: HashMap<SessionId, (String, Epoch)>,
@@ -51,10 +51,39 @@ struct Inner {
     /// Workflow versions by (name, fingerprint), and each name's current fingerprint.
     workflow_versions: BTreeMap<(String, String), WorkflowVersion>,
     current_workflows: BTreeMap<String, String>,
-    /// Admin token hash to (user, expiry).
-    admin_tokens: HashMap<String, (String, UnixMillis)>,
+    /// The administration's sign-in tokens and Preview tickets.
+    admin_tokens: Tokens,
     /// Configuration items by (kind, name).
     config: BTreeMap<(String, String), ConfigItem>,
+}
+
+/// Sign-in tokens by hash: the user and the expiry.
+type Tokens = HashMap<String, (String, UnixMillis)>;
+
+fn put_token(
+    tokens: &mut Tokens,
+    hash: &str,
+    user: &str,
+    expires: UnixMillis,
+) -> Result<(), StoreError> {
+    if tokens.contains_key(hash) {
+        return Err(StoreError::Conflict);
+    }
+    tokens.insert(hash.to_owned(), (user.to_owned(), expires));
+    Ok(())
+}
+
+fn live_token(tokens: &Tokens, hash: &str, now: UnixMillis) -> Option<(String, UnixMillis)> {
+    tokens
+        .get(hash)
+        .filter(|(_, expires)| *expires > now)
+        .cloned()
+}
+
+fn delete_tokens_of(tokens: &mut Tokens, user: &str) -> u64 {
+    let before = tokens.len();
+    tokens.retain(|_, (u, _)| u != user);
+    (before - tokens.len()) as u64
 }
 
 /// The in-memory [`Store`].
@@ -336,14 +365,7 @@ impl Store for MemoryStore {
         _at: UnixMillis,
         expires: UnixMillis,
     ) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if inner.tokens.contains_key(hash) {
-            return Err(StoreError::Conflict);
-        }
-        inner
-            .tokens
-            .insert(hash.to_owned(), (user.to_owned(), expires));
-        Ok(())
+        put_token(&mut self.lock().tokens, hash, user, expires)
     }
 
     async fn agent_token(
@@ -351,12 +373,7 @@ impl Store for MemoryStore {
         hash: &str,
         now: UnixMillis,
     ) -> Result<Option<(String, UnixMillis)>, StoreError> {
-        Ok(self
-            .lock()
-            .tokens
-            .get(hash)
-            .filter(|(_, expires)| *expires > now)
-            .cloned())
+        Ok(live_token(&self.lock().tokens, hash, now))
     }
 
     async fn delete_agent_token(&self, hash: &str) -> Result<(), StoreError> {
@@ -375,14 +392,7 @@ impl Store for MemoryStore {
         _at: UnixMillis,
         expires: UnixMillis,
     ) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if inner.admin_tokens.contains_key(hash) {
-            return Err(StoreError::Conflict);
-        }
-        inner
-            .admin_tokens
-            .insert(hash.to_owned(), (user.to_owned(), expires));
-        Ok(())
+        put_token(&mut self.lock().admin_tokens, hash, user, expires)
     }
 
     async fn admin_token(
@@ -390,12 +400,7 @@ impl Store for MemoryStore {
         hash: &str,
         now: UnixMillis,
     ) -> Result<Option<(String, UnixMillis)>, StoreError> {
-        Ok(self
-            .lock()
-            .admin_tokens
-            .get(hash)
-            .filter(|(_, expires)| *expires > now)
-            .cloned())
+        Ok(live_token(&self.lock().admin_tokens, hash, now))
     }
 
     async fn delete_admin_token(&self, hash: &str) -> Result<(), StoreError> {
@@ -404,10 +409,7 @@ impl Store for MemoryStore {
     }
 
     async fn delete_admin_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
-        let before = inner.admin_tokens.len();
-        inner.admin_tokens.retain(|_, (u, _)| u != user);
-        Ok((before - inner.admin_tokens.len()) as u64)
+        Ok(delete_tokens_of(&mut self.lock().admin_tokens, user))
     }
 
     async fn put_config_item(&self, item: &ConfigItem) -> Result<(), StoreError> {
@@ -604,10 +606,7 @@ impl Store for MemoryStore {
     }
 
     async fn delete_agent_tokens_of(&self, user: &str) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
-        let before = inner.tokens.len();
-        inner.tokens.retain(|_, (u, _)| u != user);
-        Ok((before - inner.tokens.len()) as u64)
+        Ok(delete_tokens_of(&mut self.lock().tokens, user))
     }
 }
 

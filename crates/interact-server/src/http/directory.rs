@@ -210,13 +210,13 @@ fn user_view(u: &UserConfig, tenant: &TenantConfig) -> User {
 /// What the audit log keeps of a user: everything but the password hash (and whether
 /// it changed).
 #[derive(Serialize)]
-struct AuditedUser<'a> {
+struct AuditedUser {
     #[serde(flatten)]
     user: User,
-    password_hash: &'a str,
+    password_hash: &'static str,
 }
 
-fn audited<'a>(u: &'a UserConfig, tenant: &TenantConfig) -> AuditedUser<'a> {
+fn audited(u: &UserConfig, tenant: &TenantConfig) -> AuditedUser {
     AuditedUser {
         user: user_view(u, tenant),
         // A fingerprint of the hash, so the log shows that a password changed.
@@ -355,42 +355,59 @@ async fn delete_service(
             c.code.as_str()
         )));
     }
-    let (before, _) = directory::change(&state, |t| {
-        let n = t.services.len();
-        t.services.retain(|s| s.id.as_str() != id);
-        if t.services.len() == n {
-            return Err(format!("NOT_FOUND: no service {id:?}"));
-        }
-        Ok(())
-    })
-    .await
-    .map_err(not_found_or)?;
-    let old = before
-        .services
-        .iter()
-        .find(|s| s.id.as_str() == id)
-        .map(Service::from);
-    audit::<Service, Service>(
-        state.store.as_ref(),
-        &admin.actor,
-        state.now(),
+    delete_item(
+        &state,
+        &admin,
         "service.delete",
+        &format!("no service {id:?}"),
+        |t| {
+            let n = t.services.len();
+            t.services.retain(|s| s.id.as_str() != id);
+            t.services.len() < n
+        },
+        |t| {
+            t.services
+                .iter()
+                .find(|s| s.id.as_str() == id)
+                .map(Service::from)
+        },
         &id,
-        old.as_ref(),
-        None,
     )
-    .await;
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// As [`forbidden_or`], for `NOT_FOUND: ` (a 404).
-fn not_found_or(e: ChangeError) -> AppError {
-    match e {
-        ChangeError::Invalid(m) if m.starts_with("NOT_FOUND: ") => {
-            AppError::NotFound(m.trim_start_matches("NOT_FOUND: ").to_owned())
-        }
-        e => e.into(),
-    }
+/// Takes an item out of the tenant with `remove` (which says whether there was one: if
+/// not, 404 `missing`), and audits `action` on `target` with the item as `view` shows it
+/// (`AuditedUser` for a user: no hash).
+async fn delete_item<V: Serialize>(
+    state: &AppState,
+    admin: &Admin,
+    action: &str,
+    missing: &str,
+    remove: impl FnOnce(&mut TenantConfig) -> bool,
+    view: impl FnOnce(&TenantConfig) -> Option<V>,
+    target: &str,
+) -> Result<(), AppError> {
+    const GONE: &str = "NOT_FOUND";
+    let (before, _) =
+        directory::change(state, |t| if remove(t) { Ok(()) } else { Err(GONE.into()) })
+            .await
+            .map_err(|e| match e {
+                ChangeError::Invalid(m) if m == GONE => AppError::NotFound(missing.to_owned()),
+                e => e.into(),
+            })?;
+    audit::<V, V>(
+        state.store.as_ref(),
+        &admin.actor,
+        state.now(),
+        action,
+        target,
+        view(&before).as_ref(),
+        None,
+    )
+    .await;
+    Ok(())
 }
 
 /// Every user (for Tenant Admins and for Service Owners choosing members).
@@ -509,30 +526,28 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     admin.tenant_admin()?;
-    let (before, _) = directory::change(&state, |t| {
-        let n = t.users.len();
-        t.users.retain(|u| u.id.as_str() != id);
-        if t.users.len() == n {
-            return Err(format!("NOT_FOUND: no user {id:?}"));
-        }
-        Ok(())
-    })
-    .await
-    .map_err(not_found_or)?;
+    delete_item(
+        &state,
+        &admin,
+        "user.delete",
+        &format!("no user {id:?}"),
+        |t| {
+            let n = t.users.len();
+            t.users.retain(|u| u.id.as_str() != id);
+            t.users.len() < n
+        },
+        |t| {
+            t.users
+                .iter()
+                .find(|u| u.id.as_str() == id)
+                .map(|u| audited(u, t))
+        },
+        &id,
+    )
+    .await?;
     state.store.delete_agent_tokens_of(&id).await?;
     state.store.delete_admin_tokens_of(&id).await?;
     state.hub.close_agent_conns(Some(&id), None, "user deleted");
-    let old = before.users.iter().find(|u| u.id.as_str() == id);
-    audit::<AuditedUser<'_>, AuditedUser<'_>>(
-        state.store.as_ref(),
-        &admin.actor,
-        state.now(),
-        "user.delete",
-        &id,
-        old.map(|u| audited(u, &before)).as_ref(),
-        None,
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -605,26 +620,19 @@ async fn delete_hours(
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
     admin.tenant_admin()?;
-    let (before, _) = directory::change(&state, |t| {
-        let n = t.opening_hours.len();
-        t.opening_hours.retain(|h| h.name != name);
-        if t.opening_hours.len() == n {
-            return Err(format!("NOT_FOUND: no opening hours {name:?}"));
-        }
-        Ok(())
-    })
-    .await
-    .map_err(not_found_or)?;
-    let old = before.opening_hours.iter().find(|h| h.name == name);
-    audit::<OpeningHoursConfig, OpeningHoursConfig>(
-        state.store.as_ref(),
-        &admin.actor,
-        state.now(),
+    delete_item(
+        &state,
+        &admin,
         "opening_hours.delete",
+        &format!("no opening hours {name:?}"),
+        |t| {
+            let n = t.opening_hours.len();
+            t.opening_hours.retain(|h| h.name != name);
+            t.opening_hours.len() < n
+        },
+        |t| t.opening_hours.iter().find(|h| h.name == name).cloned(),
         &name,
-        old,
-        None,
     )
-    .await;
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
