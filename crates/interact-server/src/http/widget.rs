@@ -303,8 +303,14 @@ async fn preview(
         {
             Ok(Some(expires)) => {
                 let max_age = expires.0.saturating_sub(state.now().0) / 1000;
+                // `Secure` where the server is reached over https (the demo is http).
+                let secure = if state.config.server.public_url.starts_with("https://") {
+                    "; Secure"
+                } else {
+                    ""
+                };
                 let cookie = format!(
-                    "{}={ticket}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax",
+                    "{}={ticket}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}",
                     crate::preview::cookie_name(code_text)
                 );
                 let location = format!("/preview/{code_text}");
