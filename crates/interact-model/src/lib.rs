@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod channel;
 mod clock;
 mod ids;
 mod origin;
@@ -24,6 +25,7 @@ mod priority;
 mod target;
 mod tenant;
 
+pub use channel::Channel;
 pub use clock::Clock;
 pub use ids::{ServiceId, UserId};
 pub use origin::{DomainTemplate, DomainTemplateConfig, OriginError, OriginPattern};

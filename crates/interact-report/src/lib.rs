@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use interact_model::Outcome;
 use interact_model::TargetRef;
 
-/// The channel of every session of this server (the documents' "Interact" channel, as
-/// opposed to WhatsApp).
-pub const CHANNEL: &str = "interact";
+pub use interact_model::Channel;
 
 /// Rows a report returns unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 1_000;
@@ -42,6 +40,8 @@ pub struct ReportQuery {
     pub service: Option<String>,
     /// Only direct contacts with this user.
     pub user: Option<String>,
+    /// Only sessions of this channel.
+    pub channel: Option<Channel>,
     /// Created at or after.
     pub from: Option<UnixMillis>,
     /// Created before.
@@ -59,6 +59,8 @@ pub struct ReportRow {
     pub id: SessionId,
     /// The service or user contacted.
     pub target: TargetRef,
+    /// How the visitor came.
+    pub channel: Channel,
     /// Creation time.
     pub created_at: UnixMillis,
     /// When it was first offered to an agent.
@@ -362,8 +364,8 @@ pub struct SessionReport {
     pub kind: TargetKind,
     /// The service's or user's id.
     pub target: String,
-    /// Always [`CHANNEL`].
-    pub channel: &'static str,
+    /// How the visitor came: `widget`, `whatsapp`.
+    pub channel: Channel,
     /// The richest modality the session reached: `video` or `audio` if such a call was
     /// answered, else `chat`.
     pub modality: Modality,
@@ -430,7 +432,7 @@ impl SessionReport {
             session: row.id,
             kind,
             target,
-            channel: CHANNEL,
+            channel: row.channel,
             modality,
             created_at: row.created_at,
             queued_at: lifecycle.queued_at,
@@ -468,6 +470,8 @@ pub struct ReportFilter {
     pub service: Option<String>,
     /// Only direct contacts with this user.
     pub user: Option<String>,
+    /// Only sessions of this channel (`widget`, `whatsapp`).
+    pub channel: Option<Channel>,
     /// Only these outcomes (any of them); empty means every session, open ones too.
     pub outcomes: Vec<Outcome>,
     /// Created at or after (Unix ms).
@@ -486,6 +490,7 @@ impl Default for ReportFilter {
             kind: None,
             service: None,
             user: None,
+            channel: None,
             outcomes: Vec::new(),
             from: None,
             to: None,
@@ -537,6 +542,7 @@ impl ReportFilter {
             match name {
                 "service" => f.service = Some(value.to_owned()),
                 "user" => f.user = Some(value.to_owned()),
+                "channel" => f.channel = Some(value.parse().map_err(|m| err(name, m))?),
                 "kind" => {
                     f.kind = Some(match value {
                         "service" => TargetKind::Service,
@@ -590,6 +596,7 @@ impl ReportFilter {
             kind: self.kind,
             service: self.service.clone(),
             user: self.user.clone(),
+            channel: self.channel,
             from: self.from,
             to: self.to,
             after: None,
@@ -644,7 +651,7 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                 r.session.as_str().to_owned(),
                 r.kind.as_str().to_owned(),
                 r.target.clone(),
-                r.channel.to_owned(),
+                r.channel.as_str().to_owned(),
                 r.modality.as_str().to_owned(),
                 r.created_at.0.to_string(),
                 opt(r.queued_at),
@@ -915,6 +922,7 @@ mod tests {
         ReportRow {
             id: SessionId::new("s1").expect("valid"),
             target,
+            channel: Channel::Widget,
             created_at: UnixMillis(500),
             offered_at: None,
             offers: 0,
@@ -941,7 +949,7 @@ mod tests {
             (r.kind, r.target.as_str()),
             (TargetKind::Service, "support")
         );
-        assert_eq!((r.channel, r.modality), ("interact", Modality::Chat));
+        assert_eq!((r.channel, r.modality), (Channel::Widget, Modality::Chat));
         // Never accepted: waited until the end.
         let r = SessionReport::new(row(
             service.clone(),
@@ -1242,7 +1250,7 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert_eq!(
             lines[1],
-            "s1,service,support,interact,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0"
+            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0"
         );
     }
 }

@@ -60,6 +60,7 @@ fn main() {
         .expect("stored");
     }
     let record = SessionRecord {
+        channel: interact_model::Channel::Widget,
         id: session,
         embed_code: EmbedCode::from_random([7; 16]),
         target: TargetRef::Service("support".into()),

@@ -123,6 +123,7 @@ impl Fixture {
             },
         );
         let record = SessionRecord {
+            channel: interact_model::Channel::Widget,
             id: id.clone(),
             embed_code: EmbedCode::from_random([n as u8; 16]),
             target,
@@ -317,7 +318,7 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
             "session": "s0001",
             "kind": "service",
             "target": "support",
-            "channel": "interact",
+            "channel": "widget",
             "modality": "chat",
             "created_at": 1000,
             "queued_at": 1100,
@@ -472,7 +473,7 @@ async fn csv_is_an_attachment_with_a_header_and_no_formulas() {
             "s0001",
             "service",
             "support",
-            "interact",
+            "widget",
             "chat",
             "1000",
             "1100",
@@ -521,6 +522,7 @@ async fn bad_parameters_get_a_400_naming_them() {
     let f = Fixture::new().await;
     for (query, parameter) in [
         ("?kind=group", "kind"),
+        ("?channel=interact", "channel"),
         ("?outcome=lost", "outcome"),
         ("?outcome=handled,,", "outcome"),
         ("?from=2024-05-01T00:00:00Z", "from"),
@@ -870,7 +872,7 @@ async fn real_chats_are_reported() {
     for (r, (kind, target, outcome, agent, reason)) in rows.iter().zip(expected) {
         assert_eq!(r["kind"], kind, "{r}");
         assert_eq!(r["target"], target, "{r}");
-        assert_eq!(r["channel"], "interact");
+        assert_eq!(r["channel"], "widget");
         assert_eq!(r["modality"], "chat");
         assert_eq!(r["outcome"], outcome, "{r}");
         assert_eq!(r["agent"].as_str(), agent, "{r}");

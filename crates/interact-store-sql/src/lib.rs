@@ -170,7 +170,7 @@ pub fn conflict(e: sqlx::Error) -> StoreError {
 /// The columns of a session row, in the order the queries select them.
 pub const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, token_hash, visitor_name, \
      visitor_email, consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
-     visitor_seen_at";
+     visitor_seen_at, channel";
 
 /// The columns of a webhook delivery row, in the order the queries select them.
 pub const DELIVERY_COLUMNS: &str = "id, webhook, event, body, created_at, attempts, next_at, \
@@ -305,6 +305,11 @@ macro_rules! sql_store {
                             .map_err(|e| corrupt(&e))?,
                         created_at: ms(row.try_get("created_at").sql()?),
                         ended,
+                        channel: row
+                            .try_get::<String, _>("channel")
+                            .sql()?
+                            .parse()
+                            .map_err(|e: String| corrupt(&e))?,
                     })
                 }
 
@@ -596,8 +601,8 @@ macro_rules! sql_store {
                     sqlx::query(
                         "INSERT INTO sessions (id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
                          consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
-                         start_key, visitor_seen_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14)",
+                         start_key, visitor_seen_at, channel) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14, $15)",
                     )
                     .bind(s.id.as_str())
                     .bind(s.embed_code.as_str())
@@ -613,6 +618,7 @@ macro_rules! sql_store {
                     .bind(db(s.created_at))
                     .bind(s.start_key.as_deref())
                     .bind(s.visitor_seen_at.map(db))
+                    .bind(s.channel.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict)?;
@@ -1262,6 +1268,12 @@ macro_rules! sql_store {
                         let target = json(&TargetRef::User(user.as_str().into()));
                         clauses.push(format!("s.target = {}", param(Param::Text(target))));
                     }
+                    if let Some(channel) = q.channel {
+                        clauses.push(format!(
+                            "s.channel = {}",
+                            param(Param::Text(channel.as_str().to_owned()))
+                        ));
+                    }
                     if let Some(from) = q.from {
                         clauses.push(format!("s.created_at >= {}", param(Param::Int(db(from)))));
                     }
@@ -1282,7 +1294,7 @@ macro_rules! sql_store {
                         clauses.join(" AND ")
                     };
                     let sql = format!(
-                        "SELECT s.id, s.target, s.created_at, r.offered_at, r.offers, r.outcome \
+                        "SELECT s.id, s.target, s.channel, s.created_at, r.offered_at, r.offers, r.outcome \
                          FROM sessions s LEFT JOIN session_report r ON r.session_id = s.id \
                          WHERE {filter} ORDER BY s.created_at, s.id LIMIT {limit}"
                     );
@@ -1304,6 +1316,11 @@ macro_rules! sql_store {
                         out.push(ReportRow {
                             id: SessionId::new(id).map_err(|e| corrupt(&e))?,
                             target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                            channel: row
+                                .try_get::<String, _>("channel")
+                                .sql()?
+                                .parse()
+                                .map_err(|e: String| corrupt(&e))?,
                             created_at: ms(row.try_get("created_at").sql()?),
                             offered_at: row.try_get::<Option<i64>, _>("offered_at").sql()?.map(ms),
                             offers: row

@@ -30,6 +30,7 @@ fn message(session: &SessionId, seq: u64) -> EventFrame {
 async fn session(store: &SqliteStore, code: &EmbedCode, n: usize) -> SessionId {
     let id = SessionId::new(format!("s{n}")).expect("valid");
     let record = SessionRecord {
+        channel: interact_model::Channel::Widget,
         id: id.clone(),
         embed_code: code.clone(),
         target: TargetRef::Service("support".into()),

@@ -108,6 +108,7 @@ fn embed_code(n: u8, template: &str, created: u64) -> EmbedCodeRecord {
 /// A session record of `id` through embed code 1, made at `created`.
 pub fn session_record(id: &str, target: TargetRef, created: u64) -> SessionRecord {
     SessionRecord {
+        channel: interact_model::Channel::Widget,
         id: sid(id),
         embed_code: code(1),
         target,
@@ -679,7 +680,20 @@ pub async fn report_facts_and_rows(store: &dyn Store) {
     setup(store).await;
     new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
     new_session(store, "s2", TargetRef::User("alex".into()), 200).await;
-    new_session(store, "s3", TargetRef::Service("sales".into()), 200).await;
+    let mut whatsapp = session_record("s3", TargetRef::Service("sales".into()), 200);
+    whatsapp.channel = interact_model::Channel::Whatsapp;
+    store
+        .create_session(&whatsapp, &encoded(&[frame("s3", 1, 200, started())]))
+        .await
+        .expect("create a WhatsApp session");
+    assert_eq!(
+        store
+            .session(&sid("s3"))
+            .await
+            .expect("read")
+            .map(|s| s.channel),
+        Some(interact_model::Channel::Whatsapp)
+    );
     let joined = SessionEvent::AgentJoined {
         agent: AgentInfo {
             id: AgentId::new("alex").expect("valid"),
@@ -772,6 +786,23 @@ pub async fn report_facts_and_rows(store: &dyn Store) {
         .await,
         ["s2"]
     );
+    assert_eq!(
+        select(ReportQuery {
+            channel: Some(interact_model::Channel::Whatsapp),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s3"]
+    );
+    assert_eq!(
+        select(ReportQuery {
+            channel: Some(interact_model::Channel::Widget),
+            ..ReportQuery::default()
+        })
+        .await,
+        ["s1", "s2"]
+    );
+    assert_eq!(rows[2].channel, interact_model::Channel::Whatsapp);
     assert_eq!(
         select(ReportQuery {
             service: Some("support".into()),

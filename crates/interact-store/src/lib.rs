@@ -142,6 +142,8 @@ pub struct SessionRecord {
     pub created_at: UnixMillis,
     /// End time and reason.
     pub ended: Option<(UnixMillis, EndReason)>,
+    /// How the visitor came.
+    pub channel: interact_model::Channel,
 }
 
 /// A session event encoded once: the JSON of its [`SessionEvent`] is what the store keeps

@@ -668,6 +668,7 @@ impl ReportStore for MemoryStore {
                     && q.user.as_ref().is_none_or(
                         |id| matches!(&s.target, TargetRef::User(x) if x.as_str() == id),
                     )
+                    && q.channel.is_none_or(|c| c == s.channel)
                     && q.from.is_none_or(|from| s.created_at >= from)
                     && q.to.is_none_or(|to| s.created_at < to)
                     && q.after
@@ -684,6 +685,7 @@ impl ReportStore for MemoryStore {
                 ReportRow {
                     id: s.id.clone(),
                     target: s.target.clone(),
+                    channel: s.channel,
                     created_at: s.created_at,
                     offered_at: facts.and_then(|f| f.offered_at),
                     offers: facts.map_or(0, |f| f.offers),

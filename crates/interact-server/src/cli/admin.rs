@@ -42,6 +42,9 @@ pub(super) enum ReportCommand {
         /// Only direct contacts with this user id.
         #[arg(long)]
         user: Option<String>,
+        /// `widget` or `whatsapp`.
+        #[arg(long)]
+        channel: Option<String>,
         /// `service` or `user`.
         #[arg(long)]
         kind: Option<String>,
@@ -174,6 +177,7 @@ pub(super) async fn report_command(config: Config, command: ReportCommand) -> Cl
     let ReportCommand::Sessions {
         service,
         user,
+        channel,
         kind,
         outcome,
         from,
@@ -184,6 +188,7 @@ pub(super) async fn report_command(config: Config, command: ReportCommand) -> Cl
     let given = [
         ("service", service),
         ("user", user),
+        ("channel", channel),
         ("kind", kind),
         ("outcome", outcome),
         ("from", from),

@@ -72,6 +72,7 @@
 //! |-----------|---------|
 //! | `service` | sessions for this service id |
 //! | `user` | direct contacts with this user id |
+//! | `channel` | `widget` or `whatsapp`: how the visitor came |
 //! | `kind` | `service` or `user` |
 //! | `outcome` | one or more of `handled`, `failed`, `abandoned`, `cancelled`, `transferred`, `no_agent`, comma-separated (open sessions have no outcome and are left out) |
 //! | `from`, `to` | created at or after `from`, before `to`; Unix milliseconds |
@@ -79,7 +80,7 @@
 //! | `format` | `json` (default) or `csv` |
 //!
 //! JSON is an array of objects: `session`, `kind` (`service`/`user`), `target` (its id),
-//! `channel` (`interact`), `modality` (`chat`, or `audio`/`video` if such a call was
+//! `channel` (`widget`; `whatsapp` for the WhatsApp connector's), `modality` (`chat`, or `audio`/`video` if such a call was
 //! answered), `created_at`, `queued_at`, `offered_at`, `accepted_at`, `ended_at` (Unix ms
 //! or `null`), `wait_ms`, `handling_ms`, `agent`, `offers`, `end_reason`, `outcome`
 //! (`null` while open), `workflow_path` (a list of step labels), `calls` (a list of

@@ -565,7 +565,8 @@ pub(super) struct SessionReport {
     kind: TargetKind,
     /// The service's or user's id.
     target: String,
-    /// Always `interact`.
+    /// How the visitor came: `widget` or `whatsapp`.
+    #[schema(pattern = "^(widget|whatsapp)$")]
     channel: String,
     /// The richest modality reached.
     modality: Modality,
@@ -822,7 +823,7 @@ mod tests {
                 session: SessionId::new("s1").expect("a session id"),
                 kind: interact_report::TargetKind::Service,
                 target: "support".into(),
-                channel: interact_report::CHANNEL,
+                channel: interact_report::Channel::Widget,
                 modality: interact_report::Modality::Chat,
                 created_at: UnixMillis(1),
                 queued_at: None,

@@ -45,6 +45,7 @@ fn bad_parameter(e: &FilterError) -> Response {
     params(
         ("service" = Option<String>, Query, description = "Sessions for this service id."),
         ("user" = Option<String>, Query, description = "Direct contacts with this user id."),
+        ("channel" = Option<String>, Query, description = "`widget` or `whatsapp`.", example = "widget"),
         ("kind" = Option<doc::TargetKind>, Query, description = "`service` or `user`."),
         ("outcome" = Option<String>, Query, description = "One or more outcomes, comma-separated: \
             `handled`, `failed`, `abandoned`, `cancelled`, `transferred`, `no_agent`."),

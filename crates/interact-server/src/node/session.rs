@@ -472,6 +472,7 @@ pub async fn create(
         }
     }
     let record = SessionRecord {
+        channel: interact_model::Channel::Widget,
         id: id.clone(),
         embed_code: code.code.clone(),
         target: code.target.clone(),
