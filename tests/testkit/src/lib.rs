@@ -29,6 +29,9 @@
 //!   one and panics, naming itself and what it waited for, when a test's expectation is
 //!   not met; [`TestServer::available_agent`] signs an agent in and makes it available;
 //!   [`resume_visitor`] resumes a session.
+//! - **Twilio**: [`twilio::StandInTwilio`] plays Twilio for the WhatsApp connector: its
+//!   Messages resource (Basic authentication, documented answers and errors, faults on
+//!   demand) and the signed webhooks it sends (incoming messages, status callbacks).
 //!
 //! `RUST_LOG` (e.g. `RUST_LOG=interact_server=debug`) shows the server's log in a failing
 //! test's output ([`log_to_test_output`]; a server process writes it to stderr).
@@ -90,6 +93,7 @@ mod client;
 mod config;
 mod process;
 mod server;
+pub mod twilio;
 
 pub use client::{
     Client, Closed, WAIT, Ws, connect_agent, connect_visitor, connect_visitor_with, event_seqs,
