@@ -14,6 +14,7 @@ use crate::{cmd, workspace};
 pub(super) struct Demo {
     pub(super) embed_code: Option<String>,
     pub(super) agent_password: Option<String>,
+    /// The agents: users with a licence (the demo's Tenant Admin has none).
     pub(super) users: Vec<String>,
 }
 
@@ -33,6 +34,11 @@ impl Demo {
             .and_then(toml::Value::as_array)
             .into_iter()
             .flatten()
+            .filter(|user| {
+                user.get("licences")
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(|l| !l.is_empty())
+            })
             .filter_map(|user| user.get("id")?.as_str().map(str::to_owned))
             .collect();
         Ok(Self {
