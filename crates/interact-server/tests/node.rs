@@ -92,6 +92,7 @@ async fn visitor(state: &AppState, name: &str) -> (SessionId, ConnEnds) {
         &start_id,
         key,
         valid,
+        interact_model::Channel::Widget,
     )
     .await
     .expect("session created");

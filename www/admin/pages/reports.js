@@ -217,6 +217,11 @@ export async function render(ctx) {
   for (const [id, label] of known) if (!owned || owned.includes(id)) serviceOptions.push([id, label]);
   const service = h("select", { name: "service" }, serviceOptions.map(([v, l]) => h("option", { value: v }, l)));
   const outcome = h("select", { name: "outcome" }, h("option", { value: "" }, "Any outcome"), OUTCOMES.map((o) => h("option", { value: o }, o.replace("_", " "))));
+  const channel = h(
+    "select",
+    { name: "channel" },
+    [["", "Any channel"], ["widget", "Website widget"], ["whatsapp", "WhatsApp"]].map(([v, l]) => h("option", { value: v }, l)),
+  );
   const from = h("input", { type: "date", name: "from" });
   const to = h("input", { type: "date", name: "to" });
   const weekAgo = new Date();
@@ -233,6 +238,7 @@ export async function render(ctx) {
       { class: "row" },
       field("Service", service).field,
       field("Outcome", outcome).field,
+      field("Channel", channel).field,
       field("From (day)", from).field,
       field("To (day, included)", to).field,
     ),
@@ -242,6 +248,7 @@ export async function render(ctx) {
   const query = (format) => ({
     service: service.value,
     outcome: outcome.value,
+    channel: channel.value,
     from: dayStart(from.value),
     to: dayStart(to.value, 1),
     limit: 10000,
@@ -298,6 +305,7 @@ function reportView(ctx, rows) {
     return [
       when(r.created_at),
       r.kind === "user" ? `user ${r.target}` : r.target,
+      r.channel === "whatsapp" ? "WhatsApp" : "Widget",
       r.agent ?? "—",
       duration(r.wait_ms),
       duration(r.handling_ms),
@@ -311,7 +319,7 @@ function reportView(ctx, rows) {
     {},
     h("div", { class: "charts" }, stackedBars(perDay(rows)), histogram(waitHistogram(rows))),
     h("h2", {}, `Sessions (${rows.length}${rows.length > newest.length ? `, the newest ${newest.length} shown` : ""})`),
-    table("Sessions, newest first", ["Started", "Target", "Agent", "Wait", "Handling", "Outcome", "Workflow path", "Transcript"], tableRows, {
+    table("Sessions, newest first", ["Started", "Target", "Channel", "Agent", "Wait", "Handling", "Outcome", "Workflow path", "Transcript"], tableRows, {
       empty: "No sessions match.",
     }),
     transcript,

@@ -52,6 +52,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(super::webhooks::router())
         .merge(super::workflows::router())
         .merge(super::directory::router())
+        .merge(super::whatsapp::admin_router())
 }
 
 /// The query of `GET /admin/v1/audit`.

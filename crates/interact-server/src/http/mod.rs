@@ -106,6 +106,7 @@ pub use pages::metrics_app;
 mod reports;
 mod visitor;
 mod webhooks;
+mod whatsapp;
 mod widget;
 mod workflows;
 
@@ -140,6 +141,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
         .merge(admin_api())
+        .merge(whatsapp::webhook_router())
         .merge(pages::console(www))
         .merge(pages::admin_app(www))
         .merge(widget::router(www))

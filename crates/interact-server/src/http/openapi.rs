@@ -25,7 +25,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{admin, admin_auth, admin_tools, directory, reports, webhooks, workflows};
+use super::{admin, admin_auth, admin_tools, directory, reports, webhooks, whatsapp, workflows};
 
 /// Where the document is served.
 pub const PATH: &str = "/admin/v1/openapi.json";
@@ -79,6 +79,9 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         directory::list_hours,
         directory::put_hours,
         directory::delete_hours,
+        whatsapp::get_connector,
+        whatsapp::put_connector,
+        whatsapp::delete_connector,
     ),
     components(schemas(ApiError, ReportFormat, TargetKind)),
     modifiers(&Conventions, &Links),

@@ -30,4 +30,5 @@ pub mod session;
 pub mod state;
 pub mod web;
 pub mod webhooks;
+pub mod whatsapp;
 pub mod workflows;

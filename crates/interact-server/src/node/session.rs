@@ -431,6 +431,7 @@ pub async fn create(
     start_id: &str,
     start_key: String,
     form: ValidForm,
+    channel: interact_model::Channel,
 ) -> Result<(SessionId, ResumeToken, SessionHandle), StoreError> {
     let at = state.now();
     let id = SessionId::new(format!("s{}", hex::encode(auth::random_128())))
@@ -472,7 +473,7 @@ pub async fn create(
         }
     }
     let record = SessionRecord {
-        channel: interact_model::Channel::Widget,
+        channel,
         id: id.clone(),
         embed_code: code.code.clone(),
         target: code.target.clone(),

@@ -369,6 +369,7 @@ impl Visitor {
             id.as_str(),
             key.clone(),
             valid,
+            interact_model::Channel::Widget,
         )
         .await;
         match created {
