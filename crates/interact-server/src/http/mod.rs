@@ -11,6 +11,7 @@
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
+//! | `POST /v1/whatsapp/{service}` | Twilio's incoming-message webhook for a service's WhatsApp connector: signature first (403), then the message into the sender's session (`whatsapp.rs`). |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
 //! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
@@ -35,6 +36,7 @@
 //! | `GET`, `PUT`, `DELETE /admin/v1/services/{id}`, `GET /admin/v1/services` | the services as JSON (`{"id", "display_name", "licences", "modalities", "members", "owners", "workflow", "languages", "privacy", "theme"}`); `PUT` creates or replaces, in force on every node at once; 400 naming what is wrong; 409 deleting a service a live embed code points at |
 //! | `GET`, `PUT`, `DELETE /admin/v1/users/{id}`, `GET /admin/v1/users` | the users (`{"id", "display_name", "licences", "interact", "modalities", "privacy", "languages", "tenant_admin", "owns"}`, never a hash); `PUT` takes `password` (needed for a new user) |
 //! | `GET /admin/v1/opening-hours`, `PUT`, `DELETE /admin/v1/opening-hours/{name}` | opening hours and holidays (`{"time_zone", "weekly", "holiday"}`), in force for workflows at once; 400 deleting hours a workflow names |
+//! | `GET`, `PUT`, `DELETE /admin/v1/services/{id}/whatsapp` | the service's WhatsApp connector: `{"account_sid", "auth_token" (a `file:`/`env:` reference, never the token), "sender" (`+1` only), "api_base"}` plus `webhook_url`; 400 naming what is wrong |
 //! | `GET /admin/v1/templates/{name}/check?origin=` | 200, `{"origin", "allowed", "reason"}`: whether a page of that origin may show the widget, and why |
 //! | `POST /admin/v1/embed-codes/{code}/preview-link` | 200, `{"url", "expires_at"}`: a signed link to the code's Preview page, valid for an hour |
 //! | `GET /admin/v1/templates` | 200, `[{"name", "origins"}]` |
