@@ -136,6 +136,62 @@ pub async fn store_all(
     Ok(())
 }
 
+/// Writes the items of `after` that differ from `before`, and deletes those it lacks.
+async fn store_changes(
+    store: &dyn Store,
+    before: &TenantConfig,
+    after: &TenantConfig,
+    at: interact_sdk::time::UnixMillis,
+) -> Result<(), StoreError> {
+    async fn kind<T: Serialize + PartialEq>(
+        store: &dyn Store,
+        kind: &str,
+        before: &[T],
+        after: &[T],
+        name: impl Fn(&T) -> &str,
+        at: interact_sdk::time::UnixMillis,
+    ) -> Result<(), StoreError> {
+        for old in before {
+            if !after.iter().any(|n| name(n) == name(old)) {
+                store.delete_config_item(kind, name(old)).await?;
+            }
+        }
+        for new in after {
+            if !before.iter().any(|o| o == new) {
+                put(store, kind, name(new), new, at).await?;
+            }
+        }
+        Ok(())
+    }
+    kind(
+        store,
+        ConfigItem::SERVICE,
+        &before.services,
+        &after.services,
+        |s| s.id.as_str(),
+        at,
+    )
+    .await?;
+    kind(
+        store,
+        ConfigItem::USER,
+        &before.users,
+        &after.users,
+        |u| u.id.as_str(),
+        at,
+    )
+    .await?;
+    kind(
+        store,
+        ConfigItem::OPENING_HOURS,
+        &before.opening_hours,
+        &after.opening_hours,
+        |h| h.name.as_str(),
+        at,
+    )
+    .await
+}
+
 async fn put<T: Serialize>(
     store: &dyn Store,
     kind: &str,
@@ -268,7 +324,9 @@ pub async fn change(
             }
         }
     }
-    store_all(state.store.as_ref(), &after, state.now()).await?;
+    // Only what this change changed: another node's change made meanwhile to other items
+    // stays (a whole rewrite from this node's `before` would undo it).
+    store_changes(state.store.as_ref(), &before, &after, state.now()).await?;
     reload(state).await?;
     if hours_changed {
         crate::node::workflows::reload(state).await?;
