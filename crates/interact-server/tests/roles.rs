@@ -486,12 +486,29 @@ async fn every_admin_route_refuses_the_roles_it_must() {
         ),
     ];
 
+    // A Preview ticket is no admin token.
+    let (status, link) = f
+        .call(
+            Some(OPERATOR_TOKEN),
+            Method::POST,
+            &format!("/admin/v1/embed-codes/{support_code}/preview-link"),
+            None,
+        )
+        .await;
+    assert_eq!(status, S::OK, "{link}");
+    let ticket = link["url"]
+        .as_str()
+        .and_then(|u| u.split("ticket=").nth(1))
+        .expect("a ticket")
+        .to_owned();
+
     let mut wrong = Vec::new();
     // Owner first: their refusals change nothing the Tenant Admin's rows depend on.
     for (who, token) in [
         ("nobody", None),
         ("agent", Some(agent.as_str())),
         ("a made-up token", Some("0123456789abcdef")),
+        ("a Preview ticket", Some(ticket.as_str())),
         ("owner", Some(sam.as_str())),
         ("admin", Some(dana.as_str())),
     ] {
