@@ -183,6 +183,16 @@ async fn an_inbound_whatsapp_message_runs_the_workflow_and_reaches_an_agent() {
         "{said:?}"
     );
 
+    // A burst faster than a session's message rate: every message is stored, in order.
+    let burst: Vec<String> = (0..12).map(|n| format!("burst {n}")).collect();
+    for text in &burst {
+        let m = twilio.inbound(CUSTOMER, SENDER, text);
+        assert_eq!(twilio.send_inbound(&webhook, &m).await, 200, "{text}");
+    }
+    let said = texts(&server, &session).await;
+    let got: Vec<&String> = said.iter().filter(|t| t.starts_with("burst ")).collect();
+    assert_eq!(got, burst.iter().collect::<Vec<_>>());
+
     // A forged or missing signature: 403, nothing stored.
     let third = twilio.inbound(CUSTOMER, SENDER, "forged");
     let forged = Webhook::signed(&webhook, &twilio.auth_token, third.params()).forged();

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use interact_model::{Channel, Licence, TargetRef};
 use interact_sdk::form::ValidForm;
 use interact_sdk::ids::{MessageId, SessionId};
-use interact_sdk::protocol::{ClientFrame, Party, ServerFrame};
+use interact_sdk::protocol::{ClientFrame, ErrorCode, Party, ServerFrame};
 use interact_store::{ConfigItem, EmbedCodeRecord, StoreError};
 use interact_twilio::inbound::Inbound;
 use serde::{Deserialize, Serialize};
@@ -171,6 +171,11 @@ pub fn webhook_path(service: &str) -> String {
     format!("/v1/whatsapp/{service}")
 }
 
+/// How often a message the session refuses for its rate is tried again, and the pause
+/// between tries (about three seconds in all).
+const RATE_RETRIES: u32 = 12;
+const RATE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// What became of an inbound message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
@@ -233,20 +238,38 @@ pub async fn receive(
                 text,
                 after: None,
             };
-            let (conn, mut ends) = crate::node::conn::Conn::new(0);
-            crate::node::session::handle_frame(state, &session.id, Party::Visitor, frame, &conn)
+            // WhatsApp has no client to send again: a message the session refuses for
+            // its rate is tried again here for a while (Twilio does not retry webhooks).
+            for attempt in 0..RATE_RETRIES {
+                let (conn, mut ends) = crate::node::conn::Conn::new(0);
+                crate::node::session::handle_frame(
+                    state,
+                    &session.id,
+                    Party::Visitor,
+                    frame.clone(),
+                    &conn,
+                )
                 .await;
-            // The session answers on the connection: an ack (stored, or stored before)
-            // or an error.
-            while let Ok(out) = ends.rx.try_recv() {
-                if let crate::node::conn::Outgoing::Frame(text) = out
-                    && let Ok(ServerFrame::Error(e)) =
-                        interact_sdk::protocol::decode_server(text.as_str())
-                {
-                    return Err(InboundError::Busy(e.message));
+                // The session answers on the connection: an ack (stored, or stored
+                // before) or an error.
+                let mut refused = None;
+                while let Ok(out) = ends.rx.try_recv() {
+                    if let crate::node::conn::Outgoing::Frame(text) = out
+                        && let Ok(ServerFrame::Error(e)) =
+                            interact_sdk::protocol::decode_server(text.as_str())
+                    {
+                        refused = Some(e);
+                    }
+                }
+                match refused {
+                    None => return Ok(Received::Joined(session.id)),
+                    Some(e) if e.code == ErrorCode::RateLimited && attempt + 1 < RATE_RETRIES => {
+                        tokio::time::sleep(RATE_RETRY_PAUSE).await;
+                    }
+                    Some(e) => return Err(InboundError::Busy(e.message)),
                 }
             }
-            Ok(Received::Joined(session.id))
+            Err(InboundError::Busy("the session is busy".into()))
         }
         None => {
             let code = EmbedCodeRecord {
