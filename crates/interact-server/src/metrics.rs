@@ -1,4 +1,5 @@
-//! Prometheus metrics: active sessions, messages relayed, rejections by reason.
+//! Prometheus metrics: active sessions, sessions started by channel, messages by channel
+//! and sender, calls by modality, rejections by reason.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,6 +12,29 @@ use prometheus_client::registry::Registry;
 pub struct Reason {
     /// Why something was rejected.
     pub reason: String,
+}
+
+/// Label of the sessions-started counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    /// `widget`, `whatsapp`.
+    pub channel: &'static str,
+}
+
+/// Labels of the message counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MessageLabel {
+    /// `widget`, `whatsapp`.
+    pub channel: &'static str,
+    /// `visitor`, `agent`, `system`.
+    pub from: &'static str,
+}
+
+/// Label of the call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModalityLabel {
+    /// `audio`, `video`.
+    pub modality: &'static str,
 }
 
 /// The server's metrics.
@@ -29,6 +53,12 @@ pub struct Metrics {
     pub messages_relayed: Counter,
     /// Requests and frames refused, by reason.
     pub rejections: Family<Reason, Counter>,
+    /// Sessions started, by channel.
+    pub sessions_started: Family<ChannelLabel, Counter>,
+    /// Chat messages stored, by channel and sender.
+    pub messages: Family<MessageLabel, Counter>,
+    /// Calls started, by modality.
+    pub calls_started: Family<ModalityLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -40,6 +70,24 @@ impl Default for Metrics {
         let sessions_in_memory = Gauge::default();
         let messages_relayed = Counter::default();
         let rejections = Family::<Reason, Counter>::default();
+        let sessions_started = Family::<ChannelLabel, Counter>::default();
+        let messages = Family::<MessageLabel, Counter>::default();
+        let calls_started = Family::<ModalityLabel, Counter>::default();
+        registry.register(
+            "sessions_started",
+            "Sessions started, by channel",
+            sessions_started.clone(),
+        );
+        registry.register(
+            "messages",
+            "Chat messages stored, by channel and sender",
+            messages.clone(),
+        );
+        registry.register(
+            "calls_started",
+            "Calls started, by modality",
+            calls_started.clone(),
+        );
         registry.register(
             "active_sessions",
             "Sessions not yet ended",
@@ -78,6 +126,9 @@ impl Default for Metrics {
             sessions_in_memory,
             messages_relayed,
             rejections,
+            sessions_started,
+            messages,
+            calls_started,
         }
     }
 }

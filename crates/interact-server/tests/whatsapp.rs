@@ -241,6 +241,15 @@ async fn an_inbound_whatsapp_message_runs_the_workflow_and_reaches_an_agent() {
     )
     .await;
     assert_eq!(widget.as_array().map(Vec::len), Some(0), "{widget}");
+    // The metrics count by channel: one session, 14 messages from the customer.
+    let metrics = server.state.metrics.render();
+    for line in [
+        "interact_sessions_started_total{channel=\"whatsapp\"} 1",
+        "interact_messages_total{channel=\"whatsapp\",from=\"visitor\"} 14",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(!metrics.contains("channel=\"widget\""), "{metrics}");
     server.stop().await;
     twilio.stop().await;
 }

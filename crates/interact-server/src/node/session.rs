@@ -181,6 +181,44 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
     Ok(n)
 }
 
+/// Counts a stored event in the metrics by channel and modality (messages by sender,
+/// calls by media).
+fn count(state: &AppState, channel: interact_model::Channel, event: &SessionEvent) {
+    use crate::metrics::{MessageLabel, ModalityLabel};
+    match event {
+        SessionEvent::Message { from, .. } => {
+            let from = match from {
+                Party::Visitor => "visitor",
+                Party::Agent => "agent",
+                Party::System => "system",
+            };
+            state
+                .metrics
+                .messages
+                .get_or_create(&MessageLabel {
+                    channel: channel.as_str(),
+                    from,
+                })
+                .inc();
+        }
+        SessionEvent::Call {
+            signal: CallSignal::Start { media, .. },
+            ..
+        } => {
+            let modality = match media {
+                interact_sdk::protocol::CallMedia::Audio => "audio",
+                interact_sdk::protocol::CallMedia::Video => "video",
+            };
+            state
+                .metrics
+                .calls_started
+                .get_or_create(&ModalityLabel { modality })
+                .inc();
+        }
+        _ => {}
+    }
+}
+
 /// Stores the appended events of `effects`, then carries them out: events to both
 /// parties, replies to `reply`, forwards to the other party. On a store failure the log
 /// is rolled back and the sender gets `internal`. Each event is encoded once, for the
@@ -234,6 +272,7 @@ pub async fn apply(
     for effect in effects {
         match effect {
             Effect::Append(ev) => {
+                count(state, live.record.channel, &ev.event);
                 match &ev.event {
                     SessionEvent::Message { .. } => {
                         state.metrics.messages_relayed.inc();
@@ -509,7 +548,17 @@ pub async fn create(
         None => None,
     };
     state.metrics.active_sessions.inc();
-    tracing::info!(session = %id, target = %record.target, origin = %record.origin, "session started");
+    for e in &events {
+        count(state, record.channel, &e.event);
+    }
+    state
+        .metrics
+        .sessions_started
+        .get_or_create(&crate::metrics::ChannelLabel {
+            channel: record.channel.as_str(),
+        })
+        .inc();
+    tracing::info!(session = %id, target = %record.target, origin = %record.origin, channel = %record.channel, "session started");
     let rate = state.config.limits.messages_per_second_per_session;
     let mut new = LiveSession::new(log, record, rate, state.instant());
     new.epoch = epoch;
