@@ -5,7 +5,7 @@
 //! | `GET /` | A small page with links. |
 //! | `GET /healthz` | `ok` while the process serves requests. |
 //! | `GET /readyz` | `ready` (200) while the database answers, the bus (`[cluster] nats_url`) is connected and the server is not draining (a node of a cluster adds `node <id>` and `router leader` or `router follower` on lines of their own); 503 and why otherwise. For load balancers. |
-//! | `GET /metrics` | Prometheus text: sessions (open, in memory), connections (WebSocket, TCP), messages relayed, rejections by reason. Only with `Authorization: Bearer <token>` when `[metrics] token_sha256` is set, else 404; `[metrics] listen` serves it on an address of its own without a token ([`metrics_app`]). |
+//! | `GET /metrics` | Prometheus text: sessions (open, in memory, started by channel), connections (WebSocket, TCP), messages relayed (and by channel and sender), calls started by modality, rejections by reason. Only with `Authorization: Bearer <token>` when `[metrics] token_sha256` is set, else 404; `[metrics] listen` serves it on an address of its own without a token ([`metrics_app`]). |
 //! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
 //! | `GET /widget/frame?code=&host=&lang=` | The page the widget's iframe loads; `host` (the embedding page's origin) must be allowed by the code's Domain Template and becomes the CSP `frame-ancestors`. |
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
