@@ -140,6 +140,8 @@ async fn admins_sign_in_agents_do_not() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "tenant_admin");
     assert!(me.get("token").is_none(), "{me}");
+    assert_eq!(me["expires_at"], dana["expires_at"], "{me}");
+    assert!(dana["expires_at"].as_u64().is_some(), "{dana}");
     let (status, _) = f
         .call(Some(token), Method::POST, "/admin/v1/sign-out", None)
         .await;

@@ -83,6 +83,8 @@ pub(crate) struct Admin {
     pub(crate) actor: String,
     /// What they may do.
     pub(crate) role: Role,
+    /// When the sign-in ends (`None` for the operator's token).
+    pub(crate) expires_at: Option<UnixMillis>,
 }
 
 impl Admin {
@@ -186,9 +188,10 @@ impl FromRequestParts<AppState> for Admin {
             return Ok(Self {
                 actor: OPERATOR.into(),
                 role: Role::TenantAdmin,
+                expires_at: None,
             });
         }
-        let (user, _) = state
+        let (user, expires) = state
             .store
             .admin_token(&hash, state.now())
             .await?
@@ -199,7 +202,11 @@ impl FromRequestParts<AppState> for Admin {
             state.metrics.reject("admin_forbidden");
             AppError::Denied(format!("{user} is no longer an administrator"))
         })?;
-        Ok(Self { actor: user, role })
+        Ok(Self {
+            actor: user,
+            role,
+            expires_at: Some(expires),
+        })
     }
 }
 
@@ -322,7 +329,11 @@ pub(super) async fn sign_in(
         .put_admin_token(&auth::token_hash(&token), &id, at, expires)
         .await?;
     tracing::info!(user = %id, role = role.name(), "admin signed in");
-    let admin = Admin { actor: id, role };
+    let admin = Admin {
+        actor: id,
+        role,
+        expires_at: Some(expires),
+    };
     Ok((
         [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(me(&state, &admin, Some(token), Some(expires))),
@@ -365,7 +376,7 @@ pub(super) async fn sign_out(
     )
 )]
 pub(super) async fn who_am_i(admin: Admin, State(state): State<AppState>) -> Json<Me> {
-    Json(me(&state, &admin, None, None))
+    Json(me(&state, &admin, None, admin.expires_at))
 }
 
 #[cfg(test)]
@@ -409,6 +420,7 @@ mod tests {
         let admin = Admin {
             actor: "owen".into(),
             role: owen,
+            expires_at: None,
         };
         assert!(admin.service("support").is_ok());
         assert!(matches!(admin.service("sales"), Err(AppError::Denied(_))));
