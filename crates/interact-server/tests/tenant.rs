@@ -264,8 +264,18 @@ async fn opening_hours_and_roles_change_at_once() {
     let (_, log) = call(addr, OPERATOR, "GET", "/admin/v1/audit?limit=1", None).await;
     assert_eq!(log[0]["action"], "opening_hours.put", "{log}");
     assert_eq!(log[0]["target"], "support-hours", "{log}");
-    assert!(log[0]["before"].as_str().is_some_and(|b| b.contains("00:00-24:00")), "{log}");
-    assert!(log[0]["after"].as_str().is_some_and(|a| !a.contains("00:00-24:00")), "{log}");
+    assert!(
+        log[0]["before"]
+            .as_str()
+            .is_some_and(|b| b.contains("00:00-24:00")),
+        "{log}"
+    );
+    assert!(
+        log[0]["after"]
+            .as_str()
+            .is_some_and(|a| !a.contains("00:00-24:00")),
+        "{log}"
+    );
     // Hours a workflow names cannot go; bad hours are refused.
     let (status, body) = call(
         addr,
