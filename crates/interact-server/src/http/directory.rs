@@ -58,6 +58,8 @@ impl From<ChangeError> for AppError {
     fn from(e: ChangeError) -> Self {
         match e {
             ChangeError::Invalid(m) => Self::BadRequest(m),
+            ChangeError::NotFound(m) => Self::NotFound(m),
+            ChangeError::Denied(m) => Self::Denied(m),
             ChangeError::Store(e) => Self::Store(e),
         }
     }
@@ -290,7 +292,9 @@ async fn put_service(
         match t.services.iter_mut().find(|s| s.id == config.id) {
             Some(s) => {
                 if owner && (s.licences != config.licences || s.owners != config.owners) {
-                    return Err("FORBIDDEN: only a Tenant Admin changes licences or owners".into());
+                    return Err(ChangeError::Denied(
+                        "only a Tenant Admin changes licences or owners".into(),
+                    ));
                 }
                 *s = config.clone();
             }
@@ -298,8 +302,7 @@ async fn put_service(
         }
         Ok(())
     })
-    .await
-    .map_err(forbidden_or)?;
+    .await?;
     let find = |t: &TenantConfig| {
         t.services
             .iter()
@@ -318,17 +321,6 @@ async fn put_service(
     )
     .await;
     Ok(Json(stored))
-}
-
-/// A change refused inside [`directory::change`] because of the role (the message starts
-/// with `FORBIDDEN: `) is a 403; anything else as [`AppError::from`].
-fn forbidden_or(e: ChangeError) -> AppError {
-    match e {
-        ChangeError::Invalid(m) if m.starts_with("FORBIDDEN: ") => {
-            AppError::Denied(m.trim_start_matches("FORBIDDEN: ").to_owned())
-        }
-        e => e.into(),
-    }
 }
 
 /// Deletes a service (Tenant Admins). 409 while a live embed code points at it.
@@ -389,14 +381,14 @@ async fn delete_item<V: Serialize>(
     view: impl FnOnce(&TenantConfig) -> Option<V>,
     target: &str,
 ) -> Result<(), AppError> {
-    const GONE: &str = "NOT_FOUND";
-    let (before, _) =
-        directory::change(state, |t| if remove(t) { Ok(()) } else { Err(GONE.into()) })
-            .await
-            .map_err(|e| match e {
-                ChangeError::Invalid(m) if m == GONE => AppError::NotFound(missing.to_owned()),
-                e => e.into(),
-            })?;
+    let (before, _) = directory::change(state, |t| {
+        if remove(t) {
+            Ok(())
+        } else {
+            Err(ChangeError::NotFound(missing.to_owned()))
+        }
+    })
+    .await?;
     audit::<V, V>(
         state.store.as_ref(),
         &admin.actor,
@@ -476,7 +468,11 @@ async fn put_user(
         let password_hash = match (&hash, existing) {
             (Some(h), _) => h.clone(),
             (None, Some(i)) => t.users[i].password_hash.clone(),
-            (None, None) => return Err("password: a new user needs one".into()),
+            (None, None) => {
+                return Err(ChangeError::Invalid(
+                    "password: a new user needs one".into(),
+                ));
+            }
         };
         let user = UserConfig {
             id: id.as_str().into(),

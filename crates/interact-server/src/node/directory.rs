@@ -63,6 +63,12 @@ pub enum ChangeError {
     /// The tenant it would make is inconsistent (the message says how).
     #[error("{0}")]
     Invalid(String),
+    /// The change names an item that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The admin's role does not allow this change.
+    #[error("{0}")]
+    Denied(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -233,7 +239,7 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
                 "the database's tenant is seeded from the configuration file"
             ),
             Err(ChangeError::Store(e)) => return Err(e),
-            Err(ChangeError::Invalid(e)) => tracing::error!(error = %e, "cannot seed the tenant"),
+            Err(e) => tracing::error!(error = %e, "cannot seed the tenant"),
         }
     } else if load(state.store.as_ref()).await? != file {
         tracing::info!(
@@ -290,12 +296,12 @@ pub async fn reload(state: &AppState) -> Result<(), StoreError> {
 /// and after.
 pub async fn change(
     state: &AppState,
-    change: impl FnOnce(&mut TenantConfig) -> Result<(), String>,
+    change: impl FnOnce(&mut TenantConfig) -> Result<(), ChangeError>,
 ) -> Result<(TenantConfig, TenantConfig), ChangeError> {
     let _one_at_a_time = state.directory_changes.lock().await;
     let before = load(state.store.as_ref()).await?;
     let mut after = before.clone();
-    change(&mut after).map_err(ChangeError::Invalid)?;
+    change(&mut after)?;
     let workflows: Vec<String> = state
         .store
         .workflows()
