@@ -938,7 +938,7 @@ async fn a_dry_run_shows_the_path_a_chat_would_take() {
     assert_eq!(status, 200, "{monday}");
     assert_eq!(
         monday["summary"],
-        "greeting → hours → topic → queue → wait → wait → wait"
+        "greeting → hours → topic → queue → wait × 3"
     );
     assert!(monday["outcome"].is_null());
     assert_eq!(monday["waiting"], "at step wait, in the queue");

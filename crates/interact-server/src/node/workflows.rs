@@ -183,12 +183,43 @@ pub struct DryRunEvent {
     pub detail: String,
 }
 
+/// `path` as one line, with a run of repeats folded: `a → (b → c) × 3 → b`. At each
+/// place the repeat that covers the most steps is taken (the shorter one on a tie).
+fn fold(path: &[String]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < path.len() {
+        let rest = &path[i..];
+        // (length of the repeated part, times): the one covering the most steps.
+        let mut best = (1, 1);
+        for k in 1..=rest.len() / 2 {
+            let times = rest
+                .chunks_exact(k)
+                .take_while(|chunk| *chunk == &rest[..k])
+                .count();
+            if times >= 2 && k * times > best.0 * best.1 {
+                best = (k, times);
+            }
+        }
+        let (k, times) = best;
+        let part = rest[..k].join(" → ");
+        parts.push(match (k, times) {
+            (_, 1) => part,
+            (1, n) => format!("{part} × {n}"),
+            (_, n) => format!("({part}) × {n}"),
+        });
+        i += k * times;
+    }
+    parts.join(" → ")
+}
+
 /// What a dry run found: the path, in words, and what happened on the way.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DryRun {
     /// The steps, in order (labels, or `#<n> <activity>`).
     pub path: Vec<String>,
-    /// The path as one line: `greet → closed → #7 Disconnect`.
+    /// The path as one line, a loop folded: `greet → queue → (wait → announce) × 12 →
+    /// wait`.
     pub summary: String,
     /// What the visitor and the queue would see, in order.
     pub events: Vec<DryRunEvent>,
@@ -305,7 +336,7 @@ pub fn dry_run(workflow: Arc<Workflow>, input: &DryRunInput) -> DryRun {
     }
     let path = run.path_names();
     DryRun {
-        summary: path.join(" → "),
+        summary: fold(&path),
         outcome: run.end().map(|e| e.outcome().as_str()),
         waiting: run.end().is_none().then(|| {
             let at = run
@@ -322,5 +353,26 @@ pub fn dry_run(workflow: Arc<Workflow>, input: &DryRunInput) -> DryRun {
         }),
         path,
         events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    fn path(steps: &str) -> Vec<String> {
+        steps.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn loops_are_folded_in_the_summary() {
+        assert_eq!(fold(&path("a b c")), "a → b → c");
+        assert_eq!(fold(&path("q w w w")), "q → w × 3");
+        assert_eq!(
+            fold(&path("h g q w p a w p a w p a w")),
+            "h → g → q → (w → p → a) × 3 → w"
+        );
+        assert_eq!(fold(&path("a b a c")), "a → b → a → c");
+        assert_eq!(fold(&[]), "");
     }
 }
