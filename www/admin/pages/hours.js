@@ -1,8 +1,9 @@
 // Opening hours: the weekly hours and holidays that workflows' Check Opening Hours steps
 // read, each in its own time zone.
 
-import { ApiError, del, describe, get, put, seg } from "../api.js";
+import { ApiError, describe, get, put, seg } from "../api.js";
 import { field, formProblem, h, replace, setFieldError, table } from "../dom.js";
+import { dangerZone } from "./danger.js";
 
 export const title = "Opening hours";
 
@@ -155,21 +156,17 @@ async function renderOne(ctx, name) {
     }
   });
 
-  let danger = null;
-  if (found && ctx.isTenantAdmin) {
-    const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete opening hours");
-    remove.addEventListener("click", async () => {
-      if (!(await ctx.confirm(`Delete the opening hours ${name}? Workflows that check them must be changed first.`, "Delete"))) return;
-      try {
-        await del(`/admin/v1/opening-hours/${seg(name)}`);
-        ctx.announce(`Opening hours ${name} deleted.`);
-        ctx.navigate("#/opening-hours");
-      } catch (e) {
-        ctx.announce(describe(e), "error");
-      }
-    });
-    danger = h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove);
-  }
+  const danger =
+    found && ctx.isTenantAdmin
+      ? dangerZone(ctx, {
+          button: "Delete opening hours",
+          question: `Delete the opening hours ${name}? Workflows that check them must be changed first.`,
+          confirmLabel: "Delete",
+          path: `/admin/v1/opening-hours/${seg(name)}`,
+          done: `Opening hours ${name} deleted.`,
+          back: "#/opening-hours",
+        })
+      : null;
 
   replace(
     ctx.main,

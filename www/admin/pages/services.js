@@ -1,8 +1,9 @@
 // Services: contact-center queues, their licences, modalities, members, owners,
 // workflow, languages, privacy text and theme. A Service Owner sees only theirs.
 
-import { ApiError, del, describe, get, put, seg } from "../api.js";
+import { ApiError, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
+import { dangerZone } from "./danger.js";
 
 export const title = "Services";
 
@@ -203,21 +204,17 @@ async function renderOne(ctx, id) {
     }
   });
 
-  let danger = null;
-  if (service && ctx.isTenantAdmin) {
-    const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete service");
-    remove.addEventListener("click", async () => {
-      if (!(await ctx.confirm(`Delete the service ${id}? Revoke its embed codes first; its reports stay.`, "Delete service"))) return;
-      try {
-        await del(`/admin/v1/services/${seg(id)}`);
-        ctx.announce(`Service ${id} deleted.`);
-        ctx.navigate("#/services");
-      } catch (e) {
-        ctx.announce(describe(e), "error");
-      }
-    });
-    danger = h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove);
-  }
+  const danger =
+    service && ctx.isTenantAdmin
+      ? dangerZone(ctx, {
+          button: "Delete service",
+          question: `Delete the service ${id}? Revoke its embed codes first; its reports stay.`,
+          confirmLabel: "Delete service",
+          path: `/admin/v1/services/${seg(id)}`,
+          done: `Service ${id} deleted.`,
+          back: "#/services",
+        })
+      : null;
 
   replace(
     ctx.main,

@@ -1,7 +1,8 @@
 // Domain Templates: which websites (origins) may use the embed codes bound to each.
 
-import { ApiError, del, describe, get, put, seg } from "../api.js";
+import { ApiError, describe, get, put, seg } from "../api.js";
 import { field, formProblem, h, replace, setFieldError, table } from "../dom.js";
+import { dangerZone } from "./danger.js";
 
 export const title = "Domain Templates";
 
@@ -178,17 +179,6 @@ async function renderOne(ctx, name) {
     check();
   });
 
-  const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete template");
-  remove.addEventListener("click", async () => {
-    if (!(await ctx.confirm(`Delete the Domain Template ${name}? Embed codes bound to it must be revoked first.`, "Delete template"))) return;
-    try {
-      await del(`/admin/v1/templates/${seg(name)}`);
-      ctx.announce(`Domain Template ${name} deleted.`);
-      ctx.navigate("#/templates");
-    } catch (e) {
-      ctx.announce(describe(e), "error");
-    }
-  });
 
   replace(
     ctx.main,
@@ -196,6 +186,13 @@ async function renderOne(ctx, name) {
     h("h1", {}, `Domain Template: ${name}`),
     form,
     checkForm,
-    h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove),
+    dangerZone(ctx, {
+      button: "Delete template",
+      question: `Delete the Domain Template ${name}? Embed codes bound to it must be revoked first.`,
+      confirmLabel: "Delete template",
+      path: `/admin/v1/templates/${seg(name)}`,
+      done: `Domain Template ${name} deleted.`,
+      back: "#/templates",
+    }),
   );
 }

@@ -1,8 +1,9 @@
 // Users (agents): licences, Interact on or off, direct modalities, the Tenant Admin role
 // and a new password.
 
-import { ApiError, del, describe, get, put, seg } from "../api.js";
+import { ApiError, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
+import { dangerZone } from "./danger.js";
 import { MODALITIES, fieldOf, list } from "./services.js";
 
 export const title = "Users";
@@ -125,21 +126,16 @@ async function renderOne(ctx, id) {
       save.disabled = false;
     }
   });
-  let danger = null;
-  if (user) {
-    const remove = h("button", { class: "btn btn-danger", type: "button" }, "Delete user");
-    remove.addEventListener("click", async () => {
-      if (!(await ctx.confirm(`Delete the user ${id}? They are signed out everywhere at once; remove them from services first.`, "Delete user"))) return;
-      try {
-        await del(`/admin/v1/users/${seg(id)}`);
-        ctx.announce(`User ${id} deleted.`);
-        ctx.navigate("#/users");
-      } catch (e) {
-        ctx.announce(describe(e), "error");
-      }
-    });
-    danger = h("div", { class: "card danger-zone" }, h("h2", {}, "Delete"), remove);
-  }
+  const danger = user
+    ? dangerZone(ctx, {
+        button: "Delete user",
+        question: `Delete the user ${id}? They are signed out everywhere at once; remove them from services first.`,
+        confirmLabel: "Delete user",
+        path: `/admin/v1/users/${seg(id)}`,
+        done: `User ${id} deleted.`,
+        back: "#/users",
+      })
+    : null;
 
   replace(
     ctx.main,
