@@ -264,38 +264,8 @@ impl Distributor {
             out: VecDeque::new(),
             decisions: 0,
         };
-        for p in agents {
-            if router.agent_index.contains_key(&p.id) {
-                continue;
-            }
-            let i = u32::try_from(router.agents.len()).unwrap_or(u32::MAX);
-            router.agent_index.insert(p.id.clone(), i);
-            router.agents.push(Agent {
-                id: p.id,
-                calls_licensed: p.calls,
-                signed_in: false,
-                presence: Presence::Offline,
-                chat_load: 0,
-                call_load: 0,
-                idle_since: UnixMillis(0),
-                missed: 0,
-                held: BTreeSet::new(),
-                targets: Vec::new(),
-                free_as: [None, None],
-            });
-        }
-        for (key, members) in targets {
-            router.target(&key);
-            let t = router.target_index[&key];
-            for m in members {
-                if let Some(&a) = router.agent_index.get(&m)
-                    && !router.targets[t].members.contains(&a)
-                {
-                    router.targets[t].members.push(a);
-                    router.agents[a as usize].targets.push(t);
-                }
-            }
-        }
+        // Nothing is queued or signed in yet: taking the directory settles nothing.
+        router.set_directory(agents, targets, UnixMillis(0));
         router
     }
 
@@ -327,7 +297,10 @@ impl Distributor {
         }
         let mut listed = std::collections::HashSet::new();
         for p in agents {
-            listed.insert(p.id.clone());
+            // The first profile of an id counts.
+            if !listed.insert(p.id.clone()) {
+                continue;
+            }
             match self.agent_index.get(&p.id) {
                 Some(&a) => self.agents[a as usize].calls_licensed = p.calls,
                 None => {
