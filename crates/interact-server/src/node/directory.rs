@@ -48,6 +48,8 @@ pub struct TenantConfig {
 #[derive(Debug, Default)]
 pub struct Directory {
     hours: RwLock<Arc<Vec<OpeningHoursConfig>>>,
+    /// The tenant configuration last put in force ([`reload`] skips the same again).
+    applied: std::sync::Mutex<Option<TenantConfig>>,
 }
 
 impl Directory {
@@ -104,42 +106,15 @@ pub fn check(tenant: &TenantConfig, workflow_exists: impl Fn(&str) -> bool) -> R
     Ok(())
 }
 
-/// Stores `tenant` whole (replacing what is stored; items it lacks are deleted) and marks
-/// the database as having a tenant. Checked first.
+/// Stores `tenant` whole (what is stored becomes it: items it lacks are deleted) and
+/// marks the database as having a tenant. The caller checks it first.
 pub async fn store_all(
     store: &dyn Store,
     tenant: &TenantConfig,
     at: interact_sdk::time::UnixMillis,
-) -> Result<(), ChangeError> {
-    let old = load(store).await?;
-    for s in &old.services {
-        if !tenant.services.iter().any(|n| n.id == s.id) {
-            store.delete_config_item(ConfigItem::SERVICE, &s.id).await?;
-        }
-    }
-    for u in &old.users {
-        if !tenant.users.iter().any(|n| n.id == u.id) {
-            store.delete_config_item(ConfigItem::USER, &u.id).await?;
-        }
-    }
-    for h in &old.opening_hours {
-        if !tenant.opening_hours.iter().any(|n| n.name == h.name) {
-            store
-                .delete_config_item(ConfigItem::OPENING_HOURS, &h.name)
-                .await?;
-        }
-    }
-    for s in &tenant.services {
-        put(store, ConfigItem::SERVICE, &s.id, s, at).await?;
-    }
-    for u in &tenant.users {
-        put(store, ConfigItem::USER, &u.id, u, at).await?;
-    }
-    for h in &tenant.opening_hours {
-        put(store, ConfigItem::OPENING_HOURS, &h.name, h, at).await?;
-    }
-    put(store, SEEDED.0, SEEDED.1, &true, at).await?;
-    Ok(())
+) -> Result<(), StoreError> {
+    store_changes(store, &load(store).await?, tenant, at).await?;
+    put(store, SEEDED.0, SEEDED.1, &true, at).await
 }
 
 /// Writes the items of `after` that differ from `before`, and deletes those it lacks.
@@ -232,15 +207,12 @@ pub async fn seed(state: &AppState) -> Result<(), StoreError> {
         .iter()
         .any(|i| i.name == SEEDED.1);
     if !seeded {
-        match store_all(state.store.as_ref(), &file, state.now()).await {
-            Ok(()) => tracing::info!(
-                services = file.services.len(),
-                users = file.users.len(),
-                "the database's tenant is seeded from the configuration file"
-            ),
-            Err(ChangeError::Store(e)) => return Err(e),
-            Err(e) => tracing::error!(error = %e, "cannot seed the tenant"),
-        }
+        store_all(state.store.as_ref(), &file, state.now()).await?;
+        tracing::info!(
+            services = file.services.len(),
+            users = file.users.len(),
+            "the database's tenant is seeded from the configuration file"
+        );
     } else if load(state.store.as_ref()).await? != file {
         tracing::info!(
             "the configuration file's services, users or opening hours differ from the \
@@ -269,6 +241,18 @@ pub async fn load_hours(state: &AppState) -> Result<(), StoreError> {
 /// keeps the one it has and says why.
 pub async fn reload(state: &AppState) -> Result<(), StoreError> {
     let config = load(state.store.as_ref()).await?;
+    let applied = || {
+        state
+            .directory
+            .applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    };
+    // Every node rereads at every announcement and refresh: routing is rebuilt only when
+    // the tenant did change.
+    if applied().as_ref() == Some(&config) {
+        return Ok(());
+    }
     let workflows: Vec<String> = state
         .store
         .workflows()
@@ -285,9 +269,10 @@ pub async fn reload(state: &AppState) -> Result<(), StoreError> {
         .directory
         .hours
         .write()
-        .unwrap_or_else(|p| p.into_inner()) = Arc::new(config.opening_hours);
+        .unwrap_or_else(|p| p.into_inner()) = Arc::new(config.opening_hours.clone());
     state.hub.set_tenant(&tenant);
     state.set_tenant(tenant);
+    *applied() = Some(config);
     Ok(())
 }
 
@@ -302,18 +287,12 @@ pub async fn change(
     let before = load(state.store.as_ref()).await?;
     let mut after = before.clone();
     change(&mut after)?;
-    let workflows: Vec<String> = state
-        .store
-        .workflows()
-        .await?
-        .into_iter()
-        .map(|w| w.name)
-        .collect();
-    check(&after, |w| workflows.iter().any(|n| n == w)).map_err(ChangeError::Invalid)?;
+    let workflows = state.store.workflows().await?;
+    check(&after, |name| workflows.iter().any(|w| w.name == name)).map_err(ChangeError::Invalid)?;
     // Every workflow must still find its opening hours.
     let hours_changed = before.opening_hours != after.opening_hours;
     if hours_changed {
-        for w in state.store.workflows().await? {
+        for w in &workflows {
             let config: Result<interact_workflow::WorkflowConfig, _> =
                 toml::from_str(&w.definition);
             if let Ok(config) = config
