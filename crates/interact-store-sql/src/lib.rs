@@ -176,6 +176,10 @@ pub const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, 
 pub const DELIVERY_COLUMNS: &str = "id, webhook, event, body, created_at, attempts, next_at, \
      last_status, last_error, delivered_at";
 
+/// The columns of an outbound piece, in the order the queries select them.
+pub const OUTBOUND_COLUMNS: &str = "id, session_id, message_id, part, seq, connector, to_address, \
+     body, created_at, attempts, next_at, state, sid, uncertain, error, updated_at";
+
 /// Most ids bound in one `IN (...)` list (far below SQLite's and PostgreSQL's limits).
 pub const MAX_IDS: usize = 512;
 
@@ -231,13 +235,14 @@ macro_rules! sql_store {
             use $crate::__private::interact_sdk::time::UnixMillis;
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-                LIFECYCLE_PREFIXES, NewDelivery, ReportStore, SessionRecord, Store, StoreError,
+                LIFECYCLE_PREFIXES, NewDelivery, NewOutbound, OutboundRecord, OutboundState,
+                OutboundUpdate, ReportStore, SessionRecord, Store, StoreError,
                 TemplateRecord, WebhookRecord, ConfigItem, WorkflowRunRecord, WorkflowVersion,
             };
             use $crate::__private::sqlx::{self, Row as _};
             use $crate::__private::tokio::sync::oneshot;
             use $crate::{
-                AppendJob, DELIVERY_COLUMNS, MAX_IDS, Param, SESSION_COLUMNS, Sql as _,
+                AppendJob, DELIVERY_COLUMNS, MAX_IDS, OUTBOUND_COLUMNS, Param, SESSION_COLUMNS, Sql as _,
                 conflict, db, epoch, json, ms, parse, placeholders,
             };
 
@@ -363,6 +368,36 @@ macro_rules! sql_store {
                             .map_err(|e| corrupt(&e))?,
                         last_error: row.try_get("last_error").sql()?,
                         delivered_at: row.try_get::<Option<i64>, _>("delivered_at").sql()?.map(ms),
+                    })
+                }
+
+                fn outbound_row(row: &$row) -> Result<OutboundRecord, StoreError> {
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    let state: String = row.try_get("state").sql()?;
+                    Ok(OutboundRecord {
+                        id: row.try_get("id").sql()?,
+                        session: SessionId::new(row.try_get::<String, _>("session_id").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        message: row.try_get("message_id").sql()?,
+                        part: u32::try_from(row.try_get::<i64, _>("part").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        seq: $crate::__private::interact_sdk::ids::Seq(
+                            u64::try_from(row.try_get::<i64, _>("seq").sql()?)
+                                .map_err(|e| corrupt(&e))?,
+                        ),
+                        connector: row.try_get("connector").sql()?,
+                        to: row.try_get("to_address").sql()?,
+                        body: row.try_get("body").sql()?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                        attempts: u32::try_from(row.try_get::<i64, _>("attempts").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        next_at: row.try_get::<Option<i64>, _>("next_at").sql()?.map(ms),
+                        state: OutboundState::parse(&state)
+                            .ok_or_else(|| corrupt(&format!("outbound state {state:?}")))?,
+                        sid: row.try_get("sid").sql()?,
+                        uncertain: row.try_get::<i64, _>("uncertain").sql()? != 0,
+                        error: row.try_get("error").sql()?,
+                        updated_at: ms(row.try_get("updated_at").sql()?),
                     })
                 }
 
@@ -1066,6 +1101,133 @@ macro_rules! sql_store {
                     .await
                     .sql()?;
                     Ok(r.rows_affected() > 0)
+                }
+
+                async fn enqueue_outbound(&self, pieces: &[NewOutbound]) -> Result<u64, StoreError> {
+                    if pieces.is_empty() {
+                        return Ok(0);
+                    }
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    let mut new = 0;
+                    for p in pieces {
+                        let r = sqlx::query(
+                            "INSERT INTO outbound_messages \
+                             (session_id, message_id, part, seq, connector, to_address, body, \
+                              created_at, next_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) \
+                             ON CONFLICT (session_id, message_id, part) DO NOTHING",
+                        )
+                        .bind(p.session.as_str())
+                        .bind(&p.message)
+                        .bind(i64::from(p.part))
+                        .bind(i64::try_from(p.seq.0).map_err(StoreError::backend)?)
+                        .bind(&p.connector)
+                        .bind(&p.to)
+                        .bind(&p.body)
+                        .bind(db(p.at))
+                        .execute(&mut *tx)
+                        .await
+                        .sql()?;
+                        new += r.rows_affected();
+                    }
+                    tx.commit().await.sql()?;
+                    Ok(new)
+                }
+
+                async fn claim_outbound(
+                    &self,
+                    now: UnixMillis,
+                    until: UnixMillis,
+                    limit: u32,
+                ) -> Result<Vec<OutboundRecord>, StoreError> {
+                    if limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let mut tx = self.pool.begin_with($begin).await.sql()?;
+                    // Each session's earliest pending piece, if due. A piece another claim
+                    // holds (locked, PostgreSQL) is skipped, and the pieces after it are
+                    // not taken: it is still pending.
+                    let ids: Vec<i64> = sqlx::query_scalar(concat!(
+                        "SELECT o.id FROM outbound_messages o \
+                         WHERE o.state = 'pending' AND o.next_at <= $1 AND NOT EXISTS \
+                         (SELECT 1 FROM outbound_messages e WHERE e.session_id = o.session_id \
+                          AND e.state = 'pending' AND e.id < o.id) \
+                         ORDER BY o.id LIMIT $2 ",
+                        $claim_lock
+                    ))
+                    .bind(db(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .sql()?;
+                    let mut claimed = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(MAX_IDS) {
+                        let sql = format!(
+                            "UPDATE outbound_messages SET next_at = $1 WHERE id IN ({}) \
+                             RETURNING {OUTBOUND_COLUMNS}",
+                            placeholders(2, chunk.len())
+                        );
+                        let mut query = sqlx::query(&sql).persistent(chunk.len() <= 16).bind(db(until));
+                        for id in chunk {
+                            query = query.bind(*id);
+                        }
+                        for row in query.fetch_all(&mut *tx).await.sql()? {
+                            claimed.push(Self::outbound_row(&row)?);
+                        }
+                    }
+                    tx.commit().await.sql()?;
+                    claimed.sort_by_key(|o| o.id);
+                    Ok(claimed)
+                }
+
+                async fn update_outbound(
+                    &self,
+                    id: i64,
+                    update: &OutboundUpdate,
+                ) -> Result<Option<OutboundRecord>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "UPDATE outbound_messages SET attempts = attempts + $1, state = $2, \
+                         sid = COALESCE($3, sid), next_at = $4, uncertain = $5, error = $6, \
+                         updated_at = $7 WHERE id = $8 RETURNING {OUTBOUND_COLUMNS}"
+                    ))
+                    .bind(i64::from(update.attempted))
+                    .bind(update.state.as_str())
+                    .bind(update.sid.as_deref())
+                    .bind(update.next_at.map(db))
+                    .bind(i64::from(update.uncertain))
+                    .bind(update.error.as_deref())
+                    .bind(db(update.at))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    row.as_ref().map(Self::outbound_row).transpose()
+                }
+
+                async fn outbound_by_sid(&self, sid: &str) -> Result<Option<OutboundRecord>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages WHERE sid = $1"
+                    ))
+                    .bind(sid)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    row.as_ref().map(Self::outbound_row).transpose()
+                }
+
+                async fn session_outbound(
+                    &self,
+                    session: &SessionId,
+                ) -> Result<Vec<OutboundRecord>, StoreError> {
+                    let rows = sqlx::query(&format!(
+                        "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages \
+                         WHERE session_id = $1 ORDER BY id"
+                    ))
+                    .bind(session.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::outbound_row).collect()
                 }
 
                 async fn deliveries(

@@ -22,8 +22,8 @@ use interact_sdk::time::UnixMillis;
 
 use crate::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-    NewDelivery, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
-    WorkflowRunRecord, WorkflowVersion,
+    NewDelivery, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, SessionRecord, Store,
+    StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord, WorkflowVersion,
 };
 
 /// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
@@ -56,6 +56,10 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, attempts_are_recorded);
             $crate::__conformance_test!($fresh, deliveries_are_listed_newest_first);
             $crate::__conformance_test!($fresh, concurrent_delivery_claims_are_distinct);
+            $crate::__conformance_test!($fresh, outbound_pieces_are_stored_once);
+            $crate::__conformance_test!($fresh, outbound_pieces_leave_in_order);
+            $crate::__conformance_test!($fresh, outbound_updates_and_provider_ids);
+            $crate::__conformance_test!($fresh, concurrent_outbound_claims_are_distinct);
             $crate::__conformance_test!($fresh, workflow_versions_and_the_current_one);
             $crate::__conformance_test!($fresh, workflow_versions_are_kept_as_first_stored);
             $crate::__conformance_test!($fresh, concurrent_workflow_seeds_agree);
@@ -1865,5 +1869,308 @@ pub async fn concurrent_workflow_seeds_agree(store: &dyn Store) {
             .filter(|v| v.name == name)
             .collect();
         assert_eq!(current, [winner], "round {round}");
+    }
+}
+
+fn piece(session: &str, message: &str, part: u32, time: u64) -> NewOutbound {
+    NewOutbound {
+        session: sid(session),
+        message: message.into(),
+        part,
+        seq: Seq(time),
+        connector: "support".into(),
+        to: "whatsapp:+447700900123".into(),
+        body: format!("{message} part {part}"),
+        at: at(time),
+    }
+}
+
+fn outbound_ids(pieces: &[OutboundRecord]) -> Vec<(String, String, u32)> {
+    pieces
+        .iter()
+        .map(|o| (o.session.to_string(), o.message.clone(), o.part))
+        .collect()
+}
+
+fn key(session: &str, message: &str, part: u32) -> (String, String, u32) {
+    (session.into(), message.into(), part)
+}
+
+/// An update after an attempt: `state`, maybe a provider id, due again at `next`.
+fn sent(time: u64, state: OutboundState, sid: Option<&str>, next: Option<u64>) -> OutboundUpdate {
+    OutboundUpdate {
+        at: at(time),
+        attempted: true,
+        state,
+        sid: sid.map(str::to_owned),
+        next_at: next.map(at),
+        uncertain: false,
+        error: None,
+    }
+}
+
+/// A piece is stored once per (session, message, part), whoever stores it again, and
+/// comes back as stored: pending, due at its time, no attempts.
+pub async fn outbound_pieces_are_stored_once(store: &dyn Store) {
+    let first = [piece("s-1", "m-1", 0, 100), piece("s-1", "m-1", 1, 100)];
+    assert_eq!(store.enqueue_outbound(&first).await.expect("enqueue"), 2);
+    let again = [piece("s-1", "m-1", 1, 200), piece("s-1", "m-2", 0, 200)];
+    assert_eq!(
+        store.enqueue_outbound(&again).await.expect("enqueue again"),
+        1,
+        "only m-2 is new"
+    );
+    assert_eq!(store.enqueue_outbound(&[]).await.expect("nothing"), 0);
+    let stored = store.session_outbound(&sid("s-1")).await.expect("list");
+    assert_eq!(
+        outbound_ids(&stored),
+        [
+            key("s-1", "m-1", 0),
+            key("s-1", "m-1", 1),
+            key("s-1", "m-2", 0)
+        ]
+    );
+    let p = &stored[1];
+    assert_eq!(p.body, "m-1 part 1", "the first storing's text is kept");
+    assert_eq!(p.created_at, at(100));
+    assert_eq!(p.next_at, Some(at(100)));
+    assert_eq!(p.state, OutboundState::Pending);
+    assert_eq!(
+        (p.attempts, p.uncertain, p.sid.as_deref()),
+        (0, false, None)
+    );
+    assert_eq!(p.seq, Seq(100));
+    assert_eq!(p.connector, "support");
+    assert_eq!(p.to, "whatsapp:+447700900123");
+    assert!(stored.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
+    assert!(
+        store
+            .session_outbound(&sid("s-2"))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}
+
+/// A claim takes each session's earliest pending piece when it is due, and nothing
+/// after it until it is no longer pending; a claimed piece is not claimed again before
+/// `until`.
+pub async fn outbound_pieces_leave_in_order(store: &dyn Store) {
+    store
+        .enqueue_outbound(&[
+            piece("s-a", "m-1", 0, 100),
+            piece("s-a", "m-1", 1, 100),
+            piece("s-b", "m-1", 0, 150),
+            piece("s-a", "m-2", 0, 160),
+            piece("s-c", "m-1", 0, 5_000),
+        ])
+        .await
+        .expect("enqueue");
+    assert!(
+        store
+            .claim_outbound(at(99), at(10_000), 10)
+            .await
+            .expect("early")
+            .is_empty(),
+        "nothing is due before its time"
+    );
+    let claimed = store
+        .claim_outbound(at(1_000), at(2_000), 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        outbound_ids(&claimed),
+        [key("s-a", "m-1", 0), key("s-b", "m-1", 0)],
+        "each session's head; s-c is not due"
+    );
+    assert!(claimed.iter().all(|o| o.next_at == Some(at(2_000))));
+    assert!(
+        store
+            .claim_outbound(at(1_500), at(3_000), 10)
+            .await
+            .expect("again")
+            .is_empty(),
+        "claimed heads hold their sessions back"
+    );
+    // The head of s-a is accepted: its next piece may go.
+    let head = claimed[0].id;
+    store
+        .update_outbound(head, &sent(1_600, OutboundState::Sent, Some("SMa1"), None))
+        .await
+        .expect("update")
+        .expect("exists");
+    let next = store
+        .claim_outbound(at(1_700), at(3_000), 10)
+        .await
+        .expect("next");
+    assert_eq!(outbound_ids(&next), [key("s-a", "m-1", 1)]);
+    // It fails for now, to be tried again at 4 000: m-2 waits behind it.
+    store
+        .update_outbound(
+            next[0].id,
+            &sent(1_800, OutboundState::Pending, None, Some(4_000)),
+        )
+        .await
+        .expect("retry later")
+        .expect("exists");
+    let blocked = store
+        .claim_outbound(at(3_500), at(9_000), 10)
+        .await
+        .expect("blocked");
+    assert_eq!(
+        outbound_ids(&blocked),
+        [key("s-b", "m-1", 0)],
+        "s-a waits for its retry (m-2 does not pass it); s-b's claim has lapsed"
+    );
+    let due = store
+        .claim_outbound(at(4_000), at(9_000), 10)
+        .await
+        .expect("retry due");
+    assert_eq!(
+        outbound_ids(&due),
+        [key("s-a", "m-1", 1)],
+        "the retry alone"
+    );
+    // Given up: the session's next message goes.
+    let retry = due.iter().find(|o| o.session == sid("s-a")).expect("s-a");
+    store
+        .update_outbound(retry.id, &sent(4_100, OutboundState::Failed, None, None))
+        .await
+        .expect("fail")
+        .expect("exists");
+    let after = store
+        .claim_outbound(at(9_500), at(20_000), 10)
+        .await
+        .expect("after");
+    assert!(
+        outbound_ids(&after).contains(&key("s-a", "m-2", 0)),
+        "after a piece is given up the next goes: {:?}",
+        outbound_ids(&after)
+    );
+    assert!(
+        outbound_ids(&after).contains(&key("s-c", "m-1", 0)),
+        "s-c is due now"
+    );
+    assert_eq!(
+        store
+            .claim_outbound(at(30_000), at(40_000), 1)
+            .await
+            .expect("limit")
+            .len(),
+        1,
+        "at most the limit"
+    );
+}
+
+/// An update sets the state, the error, the due time and the uncertainty, counts an
+/// attempt only when one was made, keeps a known provider id, and refuses an id that
+/// another piece has; pieces are found by their provider id.
+pub async fn outbound_updates_and_provider_ids(store: &dyn Store) {
+    store
+        .enqueue_outbound(&[piece("s-1", "m-1", 0, 10), piece("s-1", "m-2", 0, 20)])
+        .await
+        .expect("enqueue");
+    let stored = store.session_outbound(&sid("s-1")).await.expect("list");
+    let (one, two) = (stored[0].id, stored[1].id);
+    let lost = OutboundUpdate {
+        at: at(30),
+        attempted: true,
+        state: OutboundState::Pending,
+        sid: None,
+        next_at: Some(at(1_030)),
+        uncertain: true,
+        error: Some("no answer within 10 s".into()),
+    };
+    let p = store
+        .update_outbound(one, &lost)
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!((p.attempts, p.uncertain), (1, true));
+    assert_eq!(p.error.as_deref(), Some("no answer within 10 s"));
+    assert_eq!((p.next_at, p.updated_at), (Some(at(1_030)), at(30)));
+    let found = store
+        .update_outbound(one, &sent(1_100, OutboundState::Sent, Some("SM1"), None))
+        .await
+        .expect("sent")
+        .expect("exists");
+    assert_eq!(found.attempts, 2);
+    assert_eq!(
+        (found.state, found.sid.as_deref()),
+        (OutboundState::Sent, Some("SM1"))
+    );
+    assert_eq!(
+        (found.next_at, found.uncertain, found.error),
+        (None, false, None)
+    );
+    // A status report: no attempt, the id is kept.
+    let report = OutboundUpdate {
+        at: at(1_200),
+        attempted: false,
+        state: OutboundState::Delivered,
+        sid: None,
+        next_at: None,
+        uncertain: false,
+        error: None,
+    };
+    let delivered = store
+        .update_outbound(one, &report)
+        .await
+        .expect("report")
+        .expect("exists");
+    assert_eq!(delivered.attempts, 2, "a report is no attempt");
+    assert_eq!(delivered.sid.as_deref(), Some("SM1"), "the id is kept");
+    assert_eq!(delivered.state, OutboundState::Delivered);
+    assert_eq!(
+        store.outbound_by_sid("SM1").await.expect("by sid"),
+        Some(delivered.clone())
+    );
+    assert_eq!(store.outbound_by_sid("SM2").await.expect("none"), None);
+    assert!(
+        matches!(
+            store
+                .update_outbound(two, &sent(1_300, OutboundState::Sent, Some("SM1"), None))
+                .await,
+            Err(StoreError::Conflict)
+        ),
+        "one provider id, one piece"
+    );
+    assert_eq!(
+        store
+            .update_outbound(999_999, &report)
+            .await
+            .expect("unknown"),
+        None
+    );
+}
+
+/// Two claims at once take distinct pieces (each session's head once).
+pub async fn concurrent_outbound_claims_are_distinct(store: &dyn Store) {
+    let until = at(1_000_000_000_000);
+    for round in 0..5u64 {
+        let start = round * 10_000;
+        let new: Vec<NewOutbound> = (0..20u32)
+            .map(|n| {
+                piece(
+                    &format!("r{round}-s{n}"),
+                    "m-1",
+                    0,
+                    start + 100 + u64::from(n),
+                )
+            })
+            .collect();
+        store.enqueue_outbound(&new).await.expect("enqueue");
+        let claim = || async {
+            store
+                .claim_outbound(at(start + 1_000), until, 20)
+                .await
+                .expect("claim")
+        };
+        let (a, b) = futures_util::future::join(claim(), claim()).await;
+        let mut claimed: Vec<_> = a.iter().chain(&b).map(|o| o.session.to_string()).collect();
+        claimed.sort_unstable();
+        let mut expected: Vec<_> = (0..20u32).map(|n| format!("r{round}-s{n}")).collect();
+        expected.sort_unstable();
+        assert_eq!(claimed, expected, "round {round}: each once");
     }
 }

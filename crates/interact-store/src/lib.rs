@@ -21,12 +21,14 @@
 pub mod conformance;
 mod integration;
 mod memory;
+mod outbox;
 mod report;
 
 pub use integration::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
+pub use outbox::{NewOutbound, OutboundRecord, OutboundState, OutboundUpdate};
 pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
 
 use std::fmt::Write as _;
@@ -404,6 +406,35 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         webhook: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Stores outbound pieces ([`outbox`](crate::NewOutbound)), due at their `at`; a
+    /// piece whose session, message and part are stored already is left as it is.
+    /// Returns how many were new.
+    async fn enqueue_outbound(&self, pieces: &[NewOutbound]) -> Result<u64, StoreError>;
+    /// Claims at most `limit` pending pieces due at `now`, oldest first, by setting their
+    /// `next_at` to `until`. A piece is taken only when no earlier piece of its session is
+    /// still pending (due or not), so a session's pieces go out in order. Concurrent
+    /// claims take distinct pieces.
+    async fn claim_outbound(
+        &self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<OutboundRecord>, StoreError>;
+    /// Changes piece `id` as `update` says; `Ok(None)` if there is none. Returns the piece
+    /// as it is now.
+    async fn update_outbound(
+        &self,
+        id: i64,
+        update: &OutboundUpdate,
+    ) -> Result<Option<OutboundRecord>, StoreError>;
+    /// The piece the provider knows as `sid`.
+    async fn outbound_by_sid(&self, sid: &str) -> Result<Option<OutboundRecord>, StoreError>;
+    /// The pieces of `session`, in the order they were stored.
+    async fn session_outbound(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<OutboundRecord>, StoreError>;
 
     /// Stores a workflow version (a version with the same name and fingerprint is kept
     /// as it was) and makes it its name's current one: always if `replace`, else only if

@@ -16,8 +16,9 @@ use interact_sdk::time::UnixMillis;
 
 use crate::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-    NewDelivery, ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
-    WorkflowRunRecord, WorkflowVersion,
+    NewDelivery, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, ReportStore,
+    SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
+    WorkflowVersion,
 };
 
 /// A session's report facts besides its events.
@@ -55,6 +56,8 @@ struct Inner {
     admin_tokens: Tokens,
     /// Configuration items by (kind, name).
     config: BTreeMap<(String, String), ConfigItem>,
+    /// Outbound pieces by id (ids from 1, in the order stored).
+    outbound: BTreeMap<i64, OutboundRecord>,
 }
 
 /// Sign-in tokens by hash: the user and the expiry.
@@ -546,6 +549,127 @@ impl Store for MemoryStore {
             d.delivered_at = Some(attempt.at);
         }
         Ok(true)
+    }
+
+    async fn enqueue_outbound(&self, pieces: &[NewOutbound]) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let mut new = 0;
+        for p in pieces {
+            let stored = inner
+                .outbound
+                .values()
+                .any(|o| o.session == p.session && o.message == p.message && o.part == p.part);
+            if stored {
+                continue;
+            }
+            let id = inner.outbound.keys().next_back().map_or(1, |last| last + 1);
+            inner.outbound.insert(
+                id,
+                OutboundRecord {
+                    id,
+                    session: p.session.clone(),
+                    message: p.message.clone(),
+                    part: p.part,
+                    seq: p.seq,
+                    connector: p.connector.clone(),
+                    to: p.to.clone(),
+                    body: p.body.clone(),
+                    created_at: p.at,
+                    attempts: 0,
+                    next_at: Some(p.at),
+                    state: OutboundState::Pending,
+                    sid: None,
+                    uncertain: false,
+                    error: None,
+                    updated_at: p.at,
+                },
+            );
+            new += 1;
+        }
+        Ok(new)
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: UnixMillis,
+        until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<OutboundRecord>, StoreError> {
+        let mut inner = self.lock();
+        // The earliest pending piece of each session (ids are in the order stored).
+        let mut heads: HashMap<&SessionId, i64> = HashMap::new();
+        for o in inner.outbound.values() {
+            if o.state == OutboundState::Pending {
+                heads.entry(&o.session).or_insert(o.id);
+            }
+        }
+        let mut due: Vec<i64> = heads
+            .into_values()
+            .filter(|id| inner.outbound[id].next_at.is_some_and(|at| at <= now))
+            .collect();
+        due.sort_unstable();
+        due.truncate(limit as usize);
+        Ok(due
+            .into_iter()
+            .filter_map(|id| {
+                let o = inner.outbound.get_mut(&id)?;
+                o.next_at = Some(until);
+                Some(o.clone())
+            })
+            .collect())
+    }
+
+    async fn update_outbound(
+        &self,
+        id: i64,
+        update: &OutboundUpdate,
+    ) -> Result<Option<OutboundRecord>, StoreError> {
+        let mut inner = self.lock();
+        if let Some(sid) = &update.sid
+            && inner
+                .outbound
+                .values()
+                .any(|o| o.id != id && o.sid.as_ref() == Some(sid))
+        {
+            return Err(StoreError::Conflict);
+        }
+        let Some(o) = inner.outbound.get_mut(&id) else {
+            return Ok(None);
+        };
+        if update.attempted {
+            o.attempts += 1;
+        }
+        o.state = update.state;
+        if update.sid.is_some() {
+            o.sid.clone_from(&update.sid);
+        }
+        o.next_at = update.next_at;
+        o.uncertain = update.uncertain;
+        o.error.clone_from(&update.error);
+        o.updated_at = update.at;
+        Ok(Some(o.clone()))
+    }
+
+    async fn outbound_by_sid(&self, sid: &str) -> Result<Option<OutboundRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .outbound
+            .values()
+            .find(|o| o.sid.as_deref() == Some(sid))
+            .cloned())
+    }
+
+    async fn session_outbound(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<OutboundRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .outbound
+            .values()
+            .filter(|o| &o.session == session)
+            .cloned()
+            .collect())
     }
 
     async fn put_workflow(&self, v: &WorkflowVersion, replace: bool) -> Result<bool, StoreError> {
