@@ -233,7 +233,11 @@ impl Conversation {
         use crate::protocol::ErrorCode;
         match code {
             ErrorCode::RateLimited => self.hold_from(now, id),
-            ErrorCode::InvalidField | ErrorCode::SessionFull => self.refused(id, out),
+            // Refused for good: its text, a full session, or what the channel allows
+            // (a WhatsApp reply outside the 24-hour window).
+            ErrorCode::InvalidField | ErrorCode::SessionFull | ErrorCode::NotAllowed => {
+                self.refused(id, out);
+            }
             _ => {}
         }
     }
@@ -299,6 +303,18 @@ impl Conversation {
                         self.own.remove(&seq);
                     }
                 }
+            }
+            SessionEvent::Undelivered { message, from, .. } if *from == self.me => {
+                // Stored, and never reached the other party's channel: failed for good.
+                self.own.retain(|_, (id, _)| id != message);
+                self.emit(
+                    out,
+                    Event::MessageState {
+                        session: Some(self.session.clone()),
+                        id: message.clone(),
+                        state: DeliveryState::Failed,
+                    },
+                );
             }
             SessionEvent::Call { from, signal } if *from != self.me => {
                 if let Some(ev) = self.call.handle_remote(signal.clone()) {

@@ -51,6 +51,8 @@ fn offer(s: &str, name: &str) -> ServerFrame {
         visitor: VisitorInfo {
             display_name: name.into(),
             email: format!("{}@example.com", name.to_lowercase()),
+            channel: None,
+            phone: None,
         },
         target: Target {
             kind: TargetKind::Service,
@@ -396,6 +398,8 @@ fn refused_messages_keep_their_order_or_fail() {
             visitor: VisitorInfo {
                 display_name: "Ann".into(),
                 email: "ann@example.com".into(),
+                channel: None,
+                phone: None,
             },
             consent: interact_sdk::protocol::Consent {
                 policy_version: "1".into(),
@@ -471,6 +475,49 @@ fn refused_messages_keep_their_order_or_fail() {
             .iter()
             .all(|f| !matches!(f, ClientFrame::Send { id, .. } if *id == ids[1]))
     );
+    // The third is not allowed (a WhatsApp reply outside the 24-hour window): failed too.
+    d.events.clear();
+    d.agent
+        .handle_input(
+            Instant::from_millis(20_100),
+            Input::Received(&encode(&refuse(ErrorCode::NotAllowed, &ids[2]))),
+        )
+        .expect("ok");
+    d.drain();
+    assert!(d.events.iter().any(|e| matches!(
+        e,
+        Event::MessageState { id, state: DeliveryState::Failed, .. } if *id == ids[2]
+    )));
+    // The first is stored, then its channel could not deliver it: failed.
+    d.events.clear();
+    d.receive(&event(
+        "s9",
+        2,
+        SessionEvent::Message {
+            id: ids[0].clone(),
+            from: Party::Agent,
+            author: Some("Alex".into()),
+            text: "m 0".into(),
+        },
+    ));
+    d.receive(&event(
+        "s9",
+        3,
+        SessionEvent::Undelivered {
+            message: ids[0].clone(),
+            from: Party::Agent,
+            reason: "The number is not on WhatsApp.".into(),
+        },
+    ));
+    let states: Vec<DeliveryState> = d
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageState { id, state, .. } if *id == ids[0] => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, [DeliveryState::Sent, DeliveryState::Failed]);
 }
 
 /// "Retry now": a link waiting to reconnect, or closed for good (another console took

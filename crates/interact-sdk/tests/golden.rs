@@ -77,6 +77,8 @@ fn ann() -> VisitorInfo {
     VisitorInfo {
         display_name: "Ann Example".into(),
         email: "ann@example.com".into(),
+        channel: None,
+        phone: None,
     }
 }
 

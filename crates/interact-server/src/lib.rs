@@ -125,6 +125,7 @@ pub async fn run(
     let timers = tokio::spawn(node::session::run_timers(state.clone()));
     let config_changes = tokio::spawn(node::bus::follow_config(state.clone()));
     let webhooks = tokio::spawn(node::webhooks::run(state.clone()));
+    let whatsapp = tokio::spawn(node::whatsapp::run(state.clone()));
     let cluster = state.hub.cluster().cloned().map(|c| {
         let lock: Option<Box<dyn node::cluster::Leadership>> = match &state.config.server.database {
             Database::Postgres(url) => Some(Box::new(
@@ -144,6 +145,7 @@ pub async fn run(
     timers.abort();
     config_changes.abort();
     webhooks.abort();
+    whatsapp.abort();
     if let Some(cluster) = cluster {
         cluster.abort();
     }

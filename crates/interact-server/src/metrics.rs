@@ -37,6 +37,13 @@ pub struct ModalityLabel {
     pub modality: &'static str,
 }
 
+/// Label of the WhatsApp sending counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `accepted` (Twilio took it), `failed` (given up).
+    pub outcome: &'static str,
+}
+
 /// The server's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -59,6 +66,8 @@ pub struct Metrics {
     pub messages: Family<MessageLabel, Counter>,
     /// Calls started, by modality.
     pub calls_started: Family<ModalityLabel, Counter>,
+    /// WhatsApp messages handed to Twilio, by outcome.
+    pub whatsapp_sent: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -73,6 +82,12 @@ impl Default for Metrics {
         let sessions_started = Family::<ChannelLabel, Counter>::default();
         let messages = Family::<MessageLabel, Counter>::default();
         let calls_started = Family::<ModalityLabel, Counter>::default();
+        let whatsapp_sent = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "whatsapp_sent",
+            "WhatsApp messages handed to Twilio, by outcome (accepted, failed)",
+            whatsapp_sent.clone(),
+        );
         registry.register(
             "sessions_started",
             "Sessions started, by channel",
@@ -129,6 +144,7 @@ impl Default for Metrics {
             sessions_started,
             messages,
             calls_started,
+            whatsapp_sent,
         }
     }
 }

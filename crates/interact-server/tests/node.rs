@@ -282,3 +282,96 @@ async fn queued_chats_are_offered_in_order_as_agents_free_up() {
     assert_eq!(second, sessions[1]);
     assert_eq!(elapsed(&clock), 3_000, "no time passed while offering");
 }
+
+/// WhatsApp's 24-hour customer service window: an agent's free-form reply is stored and
+/// queued for Twilio while the customer wrote in the last 24 hours, refused with the
+/// reason (and nothing stored) after, and allowed again once the customer writes.
+#[tokio::test(start_paused = true)]
+async fn whatsapp_replies_are_refused_outside_the_24_hour_window() {
+    use interact_sdk::protocol::{ClientFrame, ErrorCode};
+    use interact_server::node::whatsapp::{self, Received};
+    let (state, _clock) = node().await;
+    let (alex_info, mut alex) = agent(&state, "alex");
+    state
+        .hub
+        .set_presence("alex", Presence::Available, state.now());
+    let inbound = |sid: &str, body: &str| {
+        let params: Vec<(String, String)> = [
+            ("MessageSid", sid),
+            ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+            ("From", "whatsapp:+12025550188"),
+            ("To", "whatsapp:+12025550123"),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+        interact_twilio::inbound::Inbound::from_form(&params).expect("inbound")
+    };
+    let first = inbound("SM00000000000000000000000000000001", "Hello?");
+    let Received::Started(sid) = whatsapp::receive(&state, "support", &first)
+        .await
+        .expect("received")
+    else {
+        panic!("a new session")
+    };
+    // The workflow greets and queues; Alex is offered the chat.
+    while !matches!(next(&mut alex).await, ServerFrame::Offer(_)) {}
+    session::accept(&state, &alex_info, &sid)
+        .await
+        .expect("Alex accepts");
+    let send = |id: &str, text: &str| ClientFrame::Send {
+        session: Some(sid.clone()),
+        id: interact_sdk::ids::MessageId::new(id).expect("id"),
+        text: text.into(),
+        after: None,
+    };
+    let (conn, mut replies) = state.hub.new_conn();
+    session::agent_frame(&state, &alex_info, &sid, send("r-1", "Hi there"), &conn).await;
+    let queued_for = |pieces: &[interact_store::OutboundRecord], id: &str| {
+        pieces.iter().any(|p| p.message == id)
+    };
+    let pieces = state.store.session_outbound(&sid).await.expect("outbox");
+    assert!(queued_for(&pieces, "r-1"), "{pieces:?}");
+
+    // A day later (and a second).
+    tokio::time::advance(Duration::from_secs(24 * 3600 + 1)).await;
+    let _ = queued(&mut replies);
+    session::agent_frame(&state, &alex_info, &sid, send("r-2", "Still there?"), &conn).await;
+    let refused = queued(&mut replies)
+        .into_iter()
+        .find_map(|f| match f {
+            ServerFrame::Error(e) => Some(e),
+            _ => None,
+        })
+        .expect("refused");
+    assert_eq!(refused.code, ErrorCode::NotAllowed);
+    assert_eq!(refused.id.as_ref().map(|i| i.as_str()), Some("r-2"));
+    assert!(refused.message.contains("24 hours"), "{}", refused.message);
+    assert!(refused.message.contains("templates"), "{}", refused.message);
+    let events = state.store.events(&sid).await.expect("events");
+    assert!(
+        !events.iter().any(
+            |e| matches!(&e.event, SessionEvent::Message { text, .. } if text == "Still there?")
+        ),
+        "not stored"
+    );
+    assert!(!queued_for(
+        &state.store.session_outbound(&sid).await.expect("outbox"),
+        "r-2"
+    ));
+
+    // The customer writes again: the window opens again.
+    let again = inbound("SM00000000000000000000000000000002", "Yes, sorry");
+    assert_eq!(
+        whatsapp::receive(&state, "support", &again)
+            .await
+            .expect("joined"),
+        Received::Joined(sid.clone())
+    );
+    session::agent_frame(&state, &alex_info, &sid, send("r-2", "Still there?"), &conn).await;
+    assert!(queued_for(
+        &state.store.session_outbound(&sid).await.expect("outbox"),
+        "r-2"
+    ));
+}

@@ -111,6 +111,8 @@ impl Fixture {
                 visitor: VisitorInfo {
                     display_name: "=cmd|' /C calc'!A0".into(),
                     email: "vera@example.com".into(),
+                    channel: None,
+                    phone: None,
                 },
                 consent: Consent {
                     policy_version: "2024-05".into(),

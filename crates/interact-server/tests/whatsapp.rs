@@ -6,7 +6,11 @@
 
 use std::net::SocketAddr;
 
-use interact_sdk::protocol::{ServerFrame, SessionEvent};
+use std::time::Duration;
+
+use interact_sdk::ids::{MessageId, SessionId};
+use interact_sdk::protocol::{ClientFrame, Party, ReceiptState, ServerFrame, SessionEvent};
+use interact_store::OutboundState;
 use interact_testkit::twilio::{StandInTwilio, Webhook};
 use interact_testkit::{TestServer, config, http_request};
 use serde_json::{Value, json};
@@ -33,6 +37,9 @@ async fn server(dir: &std::path::Path) -> TestServer {
         .expect("bind");
     let mut cfg = config(dir);
     cfg.server.public_url = format!("http://{}", listener.local_addr().expect("addr"));
+    // The stand-in Twilio listens on loopback, which a connector may not reach unless
+    // private addresses are allowed (as for workflows' web requests and webhooks).
+    cfg.web_requests.allow_private_addresses = true;
     TestServer::start_on(listener, cfg).await
 }
 
@@ -250,6 +257,317 @@ async fn an_inbound_whatsapp_message_runs_the_workflow_and_reaches_an_agent() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     assert!(!metrics.contains("channel=\"widget\""), "{metrics}");
+    server.stop().await;
+    twilio.stop().await;
+}
+
+/// Configures `support`'s connector for `twilio`; returns its webhook URL.
+async fn connect(server: &TestServer, twilio: &StandInTwilio, dir: &std::path::Path) -> String {
+    let token_file = dir.join("twilio-token");
+    std::fs::write(&token_file, &twilio.auth_token).expect("token file");
+    let (status, shown) = call(
+        server.addr,
+        "PUT",
+        "/admin/v1/services/support/whatsapp",
+        Some(json!({
+            "account_sid": twilio.account_sid,
+            "auth_token": format!("file:{}", token_file.display()),
+            "sender": SENDER,
+            "api_base": twilio.url(),
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{shown}");
+    shown["webhook_url"]
+        .as_str()
+        .expect("webhook_url")
+        .to_owned()
+}
+
+/// Waits until `twilio` has created `n` messages (up to 30 s: retries back off).
+async fn created(
+    twilio: &StandInTwilio,
+    n: usize,
+) -> Vec<interact_testkit::twilio::RecordedMessage> {
+    for _ in 0..300 {
+        let created = twilio.created();
+        if created.len() >= n {
+            return created;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "expected {n} messages at Twilio, got {:#?}",
+        twilio.requests()
+    );
+}
+
+/// The bodies Twilio created, in order.
+fn bodies(created: &[interact_testkit::twilio::RecordedMessage]) -> Vec<String> {
+    created
+        .iter()
+        .map(|r| r.form_value("Body").unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A customer writes, the only agent is offered the session and accepts it.
+async fn accepted(
+    server: &TestServer,
+    twilio: &StandInTwilio,
+    webhook: &str,
+    text: &str,
+) -> (interact_testkit::Client, SessionId) {
+    let mut alex = server.available_agent("alex").await;
+    let first = twilio
+        .inbound(CUSTOMER, SENDER, text)
+        .with_profile_name(Some("Wanda"));
+    assert_eq!(twilio.send_inbound(webhook, &first).await, 200);
+    let frames = alex
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    let Some(ServerFrame::Offer(offer)) = frames.last() else {
+        unreachable!("recv_until ends with an offer")
+    };
+    // The console shows the channel and the number instead of an email.
+    assert_eq!(offer.visitor.channel.as_deref(), Some("whatsapp"));
+    assert_eq!(offer.visitor.phone.as_deref(), Some(CUSTOMER));
+    assert_eq!(offer.visitor.display_name, "Wanda");
+    let session = offer.session.clone();
+    alex.send(&ClientFrame::Accept {
+        session: session.clone(),
+    })
+    .await;
+    alex.recv_until(|f| {
+        matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))
+    })
+    .await;
+    (alex, session)
+}
+
+fn reply(session: &SessionId, id: &str, text: &str) -> ClientFrame {
+    ClientFrame::Send {
+        session: Some(session.clone()),
+        id: MessageId::new(id).expect("id"),
+        text: text.into(),
+        after: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reach_twilio_and_the_agent_sees_them_delivered_and_read() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = server(dir.path()).await;
+    let twilio = StandInTwilio::start().await;
+    twilio.status_callbacks(&["sent", "delivered", "read"]);
+    let webhook = connect(&server, &twilio, dir.path()).await;
+    let (mut alex, session) = accepted(&server, &twilio, &webhook, "Hello from WhatsApp").await;
+
+    // The workflow's greeting went out through the Messages resource.
+    let sent = created(&twilio, 1).await;
+    let greeting = &sent[0];
+    assert_eq!(greeting.method, "POST");
+    assert_eq!(
+        greeting.path,
+        format!("/2010-04-01/Accounts/{}/Messages.json", twilio.account_sid)
+    );
+    assert_eq!(
+        greeting.form_value("From"),
+        Some(format!("whatsapp:{SENDER}").as_str())
+    );
+    assert_eq!(
+        greeting.form_value("To"),
+        Some(format!("whatsapp:{CUSTOMER}").as_str())
+    );
+    assert!(
+        greeting
+            .form_value("Body")
+            .is_some_and(|b| b.contains("thank you for contacting Customer Care")),
+        "{greeting:?}"
+    );
+    let callback = greeting
+        .form_value("StatusCallback")
+        .expect("StatusCallback");
+    assert!(
+        callback.starts_with(&format!("{}/v1/whatsapp/support/status?", server.url())),
+        "{callback}"
+    );
+
+    // The agent replies; markup is text, sent as it is.
+    let text = "<b>Hi Wanda</b> & welcome: how can I help?";
+    alex.send(&reply(&session, "r-1", text)).await;
+    let sent = created(&twilio, 2).await;
+    assert_eq!(sent[1].form_value("Body"), Some(text));
+    assert_eq!(
+        sent[1].form_value("To"),
+        Some(format!("whatsapp:{CUSTOMER}").as_str())
+    );
+    // Twilio reports it sent, delivered and read: the agent sees the customer's receipts.
+    let mut read = None;
+    for _ in 0..100 {
+        let pieces = server
+            .state
+            .store
+            .session_outbound(&session)
+            .await
+            .expect("outbox");
+        read = pieces
+            .into_iter()
+            .find(|p| p.message == "r-1" && p.state == OutboundState::Read);
+        if read.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let read = read.expect("r-1 read");
+    let receipt = |wanted: ReceiptState| {
+        move |f: &ServerFrame| {
+            matches!(f, ServerFrame::Event(e) if matches!(
+                e.event,
+                SessionEvent::Receipt { by: Party::Visitor, state, up_to } if state == wanted && up_to >= read.seq
+            ))
+        }
+    };
+    let seen = alex.recv_until(receipt(ReceiptState::Read)).await;
+    assert!(
+        seen.iter().any(receipt(ReceiptState::Delivered)),
+        "delivered before read: {seen:?}"
+    );
+    // A status callback again (Twilio retries) or late changes nothing: read stays read.
+    let sid = sent[1].sid.clone().expect("sid");
+    assert_eq!(twilio.send_status(callback, &sid, "delivered").await, 204);
+    let again = server
+        .state
+        .store
+        .outbound_by_sid(&sid)
+        .await
+        .expect("read")
+        .expect("piece");
+    assert_eq!(again.state, OutboundState::Read);
+    // A forged status callback is refused.
+    let forged = Webhook::signed(
+        callback,
+        "not-the-token",
+        interact_testkit::twilio::StatusUpdate::new(&twilio.account_sid, &sid, "failed").params(),
+    );
+    assert_eq!(forged.send().await, 403);
+
+    // The customer sends a photo: one polite answer, once even if Twilio sends it again;
+    // the agent sees it.
+    let photo = twilio
+        .inbound(CUSTOMER, SENDER, "look at this")
+        .with_media("image/jpeg");
+    for _ in 0..2 {
+        assert_eq!(twilio.send_inbound(&webhook, &photo).await, 200);
+    }
+    let sent = created(&twilio, 3).await;
+    assert!(
+        sent[2]
+            .form_value("Body")
+            .is_some_and(|b| b.contains("can't receive photos")),
+        "{:?}",
+        bodies(&sent)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refusals = bodies(&twilio.created())
+        .iter()
+        .filter(|b| b.contains("can't receive photos"))
+        .count();
+    assert_eq!(refusals, 1, "{:?}", bodies(&twilio.created()));
+    let frames = alex
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(
+            &e.event,
+            SessionEvent::Message { from: Party::System, text, .. } if text.contains("can't receive photos")
+        )))
+        .await;
+    assert!(!frames.is_empty());
+
+    // A number WhatsApp cannot deliver to: the agent is told, the message fails.
+    twilio.fail_delivery_to(CUSTOMER, 63003);
+    alex.send(&reply(&session, "r-2", "Are you still there?"))
+        .await;
+    let frames = alex
+        .recv_until(|f| {
+            matches!(f, ServerFrame::Event(e) if matches!(
+                &e.event,
+                SessionEvent::Undelivered { message, .. } if message.as_str() == "r-2"
+            ))
+        })
+        .await;
+    let Some(ServerFrame::Event(e)) = frames.last() else {
+        unreachable!()
+    };
+    let SessionEvent::Undelivered { from, reason, .. } = &e.event else {
+        unreachable!()
+    };
+    assert_eq!(*from, Party::Agent);
+    assert!(!reason.is_empty(), "a reason in words");
+
+    let metrics = server.state.metrics.render();
+    assert!(
+        metrics.contains("interact_whatsapp_sent_total{outcome=\"accepted\"} 4"),
+        "{metrics}"
+    );
+    server.stop().await;
+    twilio.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twilio_outage_delays_replies_which_then_arrive_once_in_order() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = server(dir.path()).await;
+    let twilio = StandInTwilio::start().await;
+    let webhook = connect(&server, &twilio, dir.path()).await;
+    let (mut alex, session) = accepted(&server, &twilio, &webhook, "Hi").await;
+    let greeting = created(&twilio, 1).await;
+    assert_eq!(greeting.len(), 1);
+
+    // Twilio answers 503 (it may or may not have created the message), then 429.
+    twilio.fail_next(3, 503);
+    let texts = ["one", "two", "three"];
+    for (n, text) in texts.iter().enumerate() {
+        alex.send(&reply(&session, &format!("o-{n}"), text)).await;
+    }
+    let sent = created(&twilio, 4).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent_now = twilio.created();
+    assert_eq!(
+        sent_now.len(),
+        sent.len(),
+        "nothing more after: {:?}",
+        bodies(&sent_now)
+    );
+    assert_eq!(
+        bodies(&sent_now)[1..],
+        texts.map(str::to_owned),
+        "each once, in order"
+    );
+    let failed = twilio.requests().iter().filter(|r| r.status == 503).count();
+    assert_eq!(failed, 3, "the outage was met");
+    // After a 503 the connector looked before sending again.
+    assert!(
+        twilio.requests().iter().any(|r| r.method == "GET"),
+        "{:#?}",
+        twilio.requests()
+    );
+
+    twilio.fail_next(1, 429);
+    alex.send(&reply(&session, "o-3", "four")).await;
+    let sent = created(&twilio, 5).await;
+    assert_eq!(sent[4].form_value("Body"), Some("four"));
+    let pieces = server
+        .state
+        .store
+        .session_outbound(&session)
+        .await
+        .expect("outbox");
+    assert!(
+        pieces
+            .iter()
+            .all(|p| p.state == OutboundState::Sent && p.sid.is_some()),
+        "{pieces:#?}"
+    );
+    let retried = pieces.iter().find(|p| p.message == "o-0").expect("o-0");
+    assert!(retried.attempts > 1, "{retried:?}");
     server.stop().await;
     twilio.stop().await;
 }

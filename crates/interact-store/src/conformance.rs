@@ -145,6 +145,8 @@ fn started() -> SessionEvent {
         visitor: VisitorInfo {
             display_name: "Vera".into(),
             email: "vera@example.com".into(),
+            channel: None,
+            phone: None,
         },
         consent: Consent {
             policy_version: "1".into(),

@@ -25,8 +25,17 @@ pub enum Party {
 pub struct VisitorInfo {
     /// Display name from the pre-chat form.
     pub display_name: String,
-    /// Email address from the pre-chat form.
+    /// Email address from the pre-chat form (empty where the channel has none).
     pub email: String,
+    /// How the visitor came, where it is not the widget: `whatsapp`. Absent for the
+    /// widget (and in sessions stored before channels existed); a client shows a channel
+    /// it does not know as it would the widget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The visitor's phone number (E.164, e.g. `+447700900123`) where the channel has one
+    /// (WhatsApp): shown instead of the email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// The receipt of the visitor's privacy consent.
@@ -122,6 +131,17 @@ pub enum SessionEvent {
         /// Delivered or read.
         state: ReceiptState,
     },
+    /// A message the server could not pass on to the other party's channel (a WhatsApp
+    /// message Twilio did not deliver, a reply outside WhatsApp's 24-hour window): it is
+    /// stored, and the recipient never got it.
+    Undelivered {
+        /// The message's id (its sender's).
+        message: MessageId,
+        /// Who sent it.
+        from: Party,
+        /// Why, in words for an agent.
+        reason: String,
+    },
     /// Call signalling from one party to the other.
     Call {
         /// Who sent it.
@@ -166,6 +186,11 @@ impl<'de> Deserialize<'de> for SessionEvent {
                 by: f.field("by")?,
                 up_to: f.field("up_to")?,
                 state: f.field("state")?,
+            },
+            "undelivered" => Self::Undelivered {
+                message: f.field("message")?,
+                from: f.field("from")?,
+                reason: f.field("reason")?,
             },
             "call" => Self::Call {
                 from: f.field("from")?,

@@ -176,6 +176,8 @@ impl Server {
                         visitor: VisitorInfo {
                             display_name: "Vera Visitor".into(),
                             email: "vera@example.com".into(),
+                            channel: None,
+                            phone: None,
                         },
                         target: demo_config().target,
                         first_message: None,
@@ -335,6 +337,8 @@ impl Server {
                         visitor: VisitorInfo {
                             display_name: valid.display_name.clone(),
                             email: valid.email.clone(),
+                            channel: None,
+                            phone: None,
                         },
                         consent: Consent {
                             policy_version: valid.consent_version.clone(),

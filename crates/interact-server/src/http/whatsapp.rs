@@ -7,6 +7,7 @@
 //! | `PUT /admin/v1/services/{id}/whatsapp` | 200, as `GET`; 400 naming what is wrong (a sender outside `+1`, a service without the Contact Center licence, a reference that does not resolve) |
 //! | `DELETE /admin/v1/services/{id}/whatsapp` | 204; 404 |
 //! | `POST /v1/whatsapp/{service}` | Twilio's webhook: 200 with empty TwiML; 403 for a bad or missing `X-Twilio-Signature` (nothing stored); 404 for a service without a connector; 400 for a malformed message; 503 when the session refuses it for now |
+//! | `POST /v1/whatsapp/{service}/status?session=..&piece=..` | Twilio's status callback for a message the connector sent (the connector gives Twilio this URL): 204; 403, 404 and 400 as above |
 //!
 //! Tenant Admins only: a connector holds a reference to the tenant's Twilio secret.
 
@@ -40,7 +41,9 @@ pub(super) fn admin_router() -> Router<AppState> {
 
 /// Twilio's webhook.
 pub(super) fn webhook_router() -> Router<AppState> {
-    Router::new().route("/v1/whatsapp/{service}", post(inbound))
+    Router::new()
+        .route("/v1/whatsapp/{service}", post(inbound))
+        .route("/v1/whatsapp/{service}/status", post(status))
 }
 
 impl From<ConnectorError> for AppError {
@@ -155,6 +158,50 @@ async fn delete_connector(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A webhook from Twilio for `service`'s connector, its signature checked: the
+/// connector and the form's parameters, or the answer to give (404 without a connector,
+/// 403 for a bad or missing signature or another account's message).
+async fn signed(
+    state: &AppState,
+    service: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Connector, Vec<(String, String)>), Response> {
+    let Ok(Some(connector)) = whatsapp::connector(state, service).await else {
+        return Err(AppError::NotFound("no WhatsApp connector here".into()).into_response());
+    };
+    let token = match connector.token() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(service = %service, error = %e, "the WhatsApp connector's token cannot be read");
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "connector unavailable").into_response());
+        }
+    };
+    // The signature first: nothing of an unsigned request is read further.
+    let url = format!("{}{uri}", state.config.server.public_url);
+    let params = interact_twilio::form::parse(body);
+    let valid = headers
+        .get(interact_twilio::signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|sig| interact_twilio::signature::verify(&token, &url, &params, sig));
+    if !valid {
+        state.metrics.reject("whatsapp_signature");
+        return Err(AppError::Denied("invalid X-Twilio-Signature".into()).into_response());
+    }
+    let account = params
+        .iter()
+        .find(|(k, _)| k == "AccountSid")
+        .map(|(_, v)| v.as_str());
+    if account.is_some_and(|a| a != connector.account_sid) {
+        state.metrics.reject("whatsapp_account");
+        return Err(
+            AppError::Denied("the message is for another Twilio account".into()).into_response(),
+        );
+    }
+    Ok((connector, params))
+}
+
 /// Twilio's incoming-message webhook for `service` (see the module docs).
 async fn inbound(
     State(state): State<AppState>,
@@ -163,27 +210,10 @@ async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(Some(connector)) = whatsapp::connector(&state, &service).await else {
-        return AppError::NotFound("no WhatsApp connector here".into()).into_response();
+    let (connector, params) = match signed(&state, &service, &uri, &headers, &body).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
     };
-    let token = match connector.token() {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(service = %service, error = %e, "the WhatsApp connector's token cannot be read");
-            return (StatusCode::SERVICE_UNAVAILABLE, "connector unavailable").into_response();
-        }
-    };
-    // The signature first: nothing of an unsigned request is read further.
-    let url = format!("{}{uri}", state.config.server.public_url);
-    let params = interact_twilio::form::parse(&body);
-    let signed = headers
-        .get(interact_twilio::signature::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|sig| interact_twilio::signature::verify(&token, &url, &params, sig));
-    if !signed {
-        state.metrics.reject("whatsapp_signature");
-        return AppError::Denied("invalid X-Twilio-Signature".into()).into_response();
-    }
     let message = match interact_twilio::inbound::Inbound::from_form(&params) {
         Ok(m) => m,
         Err(e) => {
@@ -210,5 +240,41 @@ async fn inbound(
         }
         Err(InboundError::Busy(m)) => (StatusCode::SERVICE_UNAVAILABLE, m).into_response(),
         Err(InboundError::Store(e)) => AppError::Store(e).into_response(),
+    }
+}
+
+/// Twilio's status callback for a message `service`'s connector sent: signed like the
+/// inbound webhook; 204 once taken (a callback for no message of ours too: Twilio need
+/// not send it again).
+async fn status(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (_, params) = match signed(&state, &service, &uri, &headers, &body).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let callback = match interact_twilio::status::StatusCallback::from_form(&params) {
+        Ok(c) => c,
+        Err(e) => {
+            state.metrics.reject("whatsapp_malformed");
+            return AppError::BadRequest(e.to_string()).into_response();
+        }
+    };
+    let query = interact_twilio::form::parse(uri.query().unwrap_or_default().as_bytes());
+    let find = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let session = find("session").and_then(|s| interact_sdk::ids::SessionId::new(s).ok());
+    let piece = find("piece").and_then(|p| p.parse::<i64>().ok());
+    match whatsapp::status(&state, &service, session.as_ref(), piece, &callback).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => AppError::Store(e).into_response(),
     }
 }

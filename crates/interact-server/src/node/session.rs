@@ -255,17 +255,18 @@ pub async fn apply(
     }
     live.stored(&encoded, state.instant());
     // For the webhooks, told once the frames are on their way.
-    let appended: Vec<EventFrame> = if state.webhooks.is_empty() {
-        Vec::new()
-    } else {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Append(ev) => Some(ev.clone()),
-                _ => None,
-            })
-            .collect()
-    };
+    let appended: Vec<EventFrame> =
+        if state.webhooks.is_empty() && live.record.channel != interact_model::Channel::Whatsapp {
+            Vec::new()
+        } else {
+            effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Append(ev) => Some(ev.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
     let agent = live.log.agent().map(|a| a.id.as_str().to_owned());
     let mut encoded = encoded.iter();
     let mut ended = false;
@@ -317,6 +318,7 @@ pub async fn apply(
         }
     }
     tell_webhooks(state, live, appended.iter()).await;
+    crate::node::whatsapp::enqueue(state, live, &appended).await;
     if ended {
         // The workflow run (if any) ends with the session.
         live.run = None;
@@ -482,10 +484,7 @@ pub async fn create(
         .ok_or_else(|| StoreError::NotFound(code.target.to_string()))?;
     let mut log = SessionLog::new(id.clone(), config.modalities);
     let started = SessionEvent::Started {
-        visitor: VisitorInfo {
-            display_name: form.display_name.clone(),
-            email: form.email.clone(),
-        },
+        visitor: visitor_info(&form.display_name, &form.email, channel, origin),
         consent: Consent {
             policy_version: form.consent_version.clone(),
             at,
@@ -574,6 +573,25 @@ pub async fn create(
     Ok((id, ResumeToken::new(token), live))
 }
 
+/// The visitor as agents see them: for a channel other than the widget, the channel and
+/// the phone number it came from (a WhatsApp session's origin is `whatsapp:+<number>`).
+fn visitor_info(
+    name: &str,
+    email: &str,
+    channel: interact_model::Channel,
+    origin: &str,
+) -> VisitorInfo {
+    let other = channel != interact_model::Channel::Widget;
+    VisitorInfo {
+        display_name: name.to_owned(),
+        email: email.to_owned(),
+        channel: other.then(|| channel.as_str().to_owned()),
+        phone: other
+            .then(|| origin.split_once(':').map(|(_, number)| number.to_owned()))
+            .flatten(),
+    }
+}
+
 /// Announces changed queue positions and offers waiting sessions to available agents.
 pub fn dispatch(state: &AppState) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
     Box::pin(dispatch_now(state))
@@ -660,10 +678,12 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
         };
         Offer {
             session: id.clone(),
-            visitor: VisitorInfo {
-                display_name: live.record.visitor_name.clone(),
-                email: live.record.visitor_email.clone(),
-            },
+            visitor: visitor_info(
+                &live.record.visitor_name,
+                &live.record.visitor_email,
+                live.record.channel,
+                &live.record.origin,
+            ),
             target: config.target,
             first_message,
             expires_at,
@@ -1162,6 +1182,17 @@ async fn handle_frame_once(
                 ErrorCode::RateLimited,
                 "too many messages in this session; send it again after a while",
             );
+            return false;
+        }
+        // A WhatsApp reply outside the 24-hour customer service window would be refused
+        // by WhatsApp: it is refused here, with the reason, and not stored.
+        if party == Party::Agent
+            && let Some(id) = &msg_id
+            && l.log.message_seq(party, id).is_none()
+            && let Err(why) = crate::node::whatsapp::may_reply(&l, state.now())
+        {
+            state.metrics.reject("whatsapp_window_closed");
+            refuse(ErrorCode::NotAllowed, &why);
             return false;
         }
         let head = l.log.head();

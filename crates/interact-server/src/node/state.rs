@@ -53,6 +53,9 @@ pub struct Inner {
     pub bus: std::sync::OnceLock<crate::node::bus::Bus>,
     /// The webhooks, and the signal that wakes their sender.
     pub webhooks: crate::node::webhooks::Webhooks,
+    /// Wakes the WhatsApp sender ([`crate::node::whatsapp::run`]) when messages are
+    /// stored to send.
+    pub outbox: tokio::sync::Notify,
     /// The current version of every workflow.
     pub workflows: crate::node::workflows::Workflows,
     /// The opening hours in force (the tenant's configuration: [`crate::node::directory`]).
@@ -129,6 +132,7 @@ impl AppState {
             stopped: std::sync::atomic::AtomicBool::new(false),
             bus: std::sync::OnceLock::new(),
             webhooks: crate::node::webhooks::Webhooks::default(),
+            outbox: tokio::sync::Notify::new(),
             workflows: crate::node::workflows::Workflows::default(),
             directory: crate::node::directory::Directory::default(),
             directory_changes: tokio::sync::Mutex::new(()),

@@ -139,8 +139,45 @@ pub(crate) async fn http(
     req: &HttpRequest,
     allow_private: bool,
 ) -> Result<(u16, String), BoxError> {
+    let answer = request(client, req, allow_private).await?;
+    Ok((
+        answer.status,
+        String::from_utf8_lossy(&answer.body).into_owned(),
+    ))
+}
+
+/// An answer to [`request`].
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The body, at most [`MAX_WEB_BODY`] bytes.
+    pub body: axum::body::Bytes,
+}
+
+/// Why [`request`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// The request was never sent: the address is refused, the URL is bad, or no
+    /// connection was made.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// The request may have reached the server, and no (whole) answer came back.
+    #[error("no answer: {0}")]
+    Lost(String),
+}
+
+/// One HTTP/1 request, telling a request never sent from one whose answer was lost.
+pub(crate) async fn request(
+    client: &WebClient,
+    req: &HttpRequest,
+    allow_private: bool,
+) -> Result<Answer, Failure> {
     use http_body_util::BodyExt as _;
-    let uri: axum::http::Uri = req.url.parse()?;
+    let not_sent = |e: &dyn std::fmt::Display| Failure::NotSent(e.to_string());
+    let uri: axum::http::Uri = req.url.parse().map_err(|e| not_sent(&e))?;
     let host = uri.host().unwrap_or_default();
     if let Ok(ip) = host
         .trim_start_matches('[')
@@ -149,7 +186,7 @@ pub(crate) async fn http(
         && !allow_private
         && !is_public(ip)
     {
-        return Err(format!("{ip} is not a public address").into());
+        return Err(Failure::NotSent(format!("{ip} is not a public address")));
     }
     let mut builder = axum::http::Request::builder()
         .method(req.method.as_str())
@@ -160,13 +197,32 @@ pub(crate) async fn http(
     let body = http_body_util::Full::new(axum::body::Bytes::from(
         req.body.clone().unwrap_or_default(),
     ));
-    let resp = client.request(builder.body(body)?).await?;
+    let resp = client
+        .request(builder.body(body).map_err(|e| not_sent(&e))?)
+        .await
+        .map_err(|e| {
+            if e.is_connect() {
+                Failure::NotSent(e.to_string())
+            } else {
+                Failure::Lost(e.to_string())
+            }
+        })?;
     let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(axum::http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = http_body_util::Limited::new(resp.into_body(), MAX_WEB_BODY)
         .collect()
-        .await?
+        .await
+        .map_err(|e| Failure::Lost(e.to_string()))?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 #[cfg(test)]

@@ -20,15 +20,25 @@
 //! Outbound replies through the Messages resource come next (issue 14).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use interact_model::{Channel, Licence, TargetRef};
 use interact_sdk::form::ValidForm;
-use interact_sdk::ids::{MessageId, SessionId};
-use interact_sdk::protocol::{ClientFrame, ErrorCode, Party, ServerFrame};
-use interact_store::{ConfigItem, EmbedCodeRecord, StoreError};
+use interact_sdk::ids::{MessageId, Seq, SessionId};
+use interact_sdk::protocol::{
+    ClientFrame, ErrorCode, EventFrame, Party, ReceiptState, ServerFrame, SessionEvent,
+};
+use interact_sdk::time::UnixMillis;
+use interact_store::{
+    ConfigItem, EmbedCodeRecord, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate,
+    SessionRecord, StoreError,
+};
 use interact_twilio::inbound::Inbound;
+use interact_workflow::HttpRequest;
+use interact_workflow::activity::Method;
 use serde::{Deserialize, Serialize};
 
+use crate::node::hub::LiveSession;
 use crate::node::state::AppState;
 
 /// The configuration item kind of a connector (named by its service's id).
@@ -46,6 +56,14 @@ pub struct Connector {
     /// Where the auth token is: `file:/path/to/token` or `env:VARIABLE` (the operator's
     /// secret reference; the token itself is never stored or shown).
     pub auth_token: String,
+    /// An API key's SID (`SK` and 32 hex digits), to send with instead of the auth token
+    /// (Twilio's recommendation for production). The auth token is still needed: Twilio
+    /// signs its webhooks with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_sid: Option<String>,
+    /// Where the API key's secret is: `file:/path` or `env:VARIABLE` (never the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret: Option<String>,
     /// The WhatsApp Business sender number, `+1` and ten digits (United States only).
     pub sender: String,
     /// The Twilio API's base URL (`https://api.twilio.com` unless testing).
@@ -102,7 +120,42 @@ impl Connector {
             ));
         }
         self.token().map_err(ConnectorError::Invalid)?;
+        match (&self.api_key_sid, &self.api_key_secret) {
+            (None, None) => {}
+            (Some(sid), Some(secret)) => {
+                if !interact_twilio::is_sid(sid, "SK") {
+                    return Err(ConnectorError::Invalid(
+                        "api_key_sid: a Twilio API key SID is SK and 32 hex digits".into(),
+                    ));
+                }
+                resolve(secret).map_err(|e| {
+                    ConnectorError::Invalid(e.replace("auth_token", "api_key_secret"))
+                })?;
+            }
+            _ => {
+                return Err(ConnectorError::Invalid(
+                    "api_key_sid and api_key_secret go together".into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// What the REST API calls authenticate with: the API key if there is one, else the
+    /// auth token (read from their references now).
+    pub fn credentials(&self) -> Result<interact_twilio::outbound::Credentials, String> {
+        use interact_twilio::outbound::Credentials;
+        Ok(match (&self.api_key_sid, &self.api_key_secret) {
+            (Some(key_sid), Some(secret)) => Credentials::ApiKey {
+                account_sid: self.account_sid.clone(),
+                key_sid: key_sid.clone(),
+                secret: resolve(secret).map_err(|e| e.replace("auth_token", "api_key_secret"))?,
+            },
+            _ => Credentials::AuthToken {
+                account_sid: self.account_sid.clone(),
+                auth_token: self.token()?,
+            },
+        })
     }
 
     /// The auth token, read from its reference now.
@@ -223,8 +276,9 @@ pub async fn receive(
         .into_iter()
         .find(|s| s.channel == Channel::Whatsapp && s.target == target && s.origin == sender);
     let text = if message.body.trim().is_empty() {
-        // Media alone: the text says so (attachments are not supported).
-        "(an attachment, which this channel does not take)".to_owned()
+        // Media alone: the text says so (attachments are not supported; the service
+        // answers it: `answer_media`).
+        "(sent an attachment, which was not received)".to_owned()
     } else {
         message.body.clone()
     };
@@ -262,7 +316,10 @@ pub async fn receive(
                     }
                 }
                 match refused {
-                    None => return Ok(Received::Joined(session.id)),
+                    None => {
+                        answer_media(state, &session.id, message).await;
+                        return Ok(Received::Joined(session.id));
+                    }
                     Some(e) if e.code == ErrorCode::RateLimited && attempt + 1 < RATE_RETRIES => {
                         tokio::time::sleep(RATE_RETRY_PAUSE).await;
                     }
@@ -308,6 +365,7 @@ pub async fn receive(
             .await
             {
                 Ok((sid, _, _)) => {
+                    answer_media(state, &sid, message).await;
                     crate::node::session::dispatch(state).await;
                     Ok(Received::Started(sid))
                 }
@@ -316,4 +374,572 @@ pub async fn receive(
             }
         }
     }
+}
+
+/// The service's answer to a message that came with media (text only, as documented).
+pub const MEDIA_REPLY: &str = "Sorry, we can't receive photos, files or voice messages \
+    here, so we didn't get what you attached. Please write your message as text.";
+
+/// Answers an inbound message that came with media, once per message (a replayed webhook
+/// finds the answer stored): the customer is told, and the agent sees it in the chat.
+async fn answer_media(state: &AppState, session: &SessionId, message: &Inbound) {
+    if !message.has_media() {
+        return;
+    }
+    state.metrics.reject("whatsapp_media");
+    let Ok(id) = MessageId::new(format!("wa-media-{}", message.message_sid)) else {
+        return;
+    };
+    let Ok(Some(handle)) = crate::node::session::get(state, session).await else {
+        return;
+    };
+    let author = {
+        let l = handle.lock().await;
+        if l.log.message_seq(Party::System, &id).is_some() || l.log.is_ended() {
+            return;
+        }
+        match &l.record.target {
+            TargetRef::Service(s) => state
+                .tenant()
+                .services
+                .get(s)
+                .map(|s| s.config.display_name.clone()),
+            TargetRef::User(_) => None,
+        }
+    };
+    let event = SessionEvent::Message {
+        id,
+        from: Party::System,
+        author,
+        text: MEDIA_REPLY.to_owned(),
+    };
+    crate::node::session::append_system(state, &handle, event).await;
+}
+
+/// When the customer last wrote in the session (what opens WhatsApp's 24-hour customer
+/// service window), if ever.
+fn last_inbound<'a>(events: impl DoubleEndedIterator<Item = &'a EventFrame>) -> Option<UnixMillis> {
+    events.rev().find_map(|e| match &e.event {
+        SessionEvent::Message {
+            from: Party::Visitor,
+            ..
+        } => Some(e.at),
+        _ => None,
+    })
+}
+
+/// Why a free-form message cannot be sent now in a WhatsApp session whose customer last
+/// wrote at `last` (`None`: it can).
+fn outside_window(last: Option<UnixMillis>, now: UnixMillis) -> Option<String> {
+    let open = last.is_some_and(|l| interact_twilio::window::customer_service_window(l.0, now.0));
+    if open {
+        return None;
+    }
+    let closed = last.map_or_else(String::new, |l| {
+        let at = interact_twilio::window::window_closes_at(l.0);
+        i64::try_from(at)
+            .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| format!(" (it closed {})", t.strftime("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default()
+    });
+    Some(format!(
+        "WhatsApp allows replies only within 24 hours of the customer's last message{closed}; \
+         this reply was not sent. Message templates, WhatsApp's way to write after that, \
+         are not supported: the customer must write first."
+    ))
+}
+
+/// Whether an agent may send a free-form reply in WhatsApp session `live` now: `Err`
+/// says why not (outside the 24-hour customer service window).
+pub fn may_reply(live: &LiveSession, now: UnixMillis) -> Result<(), String> {
+    if live.record.channel != Channel::Whatsapp {
+        return Ok(());
+    }
+    let last = last_inbound(live.log.events_after(Seq::ZERO).iter());
+    outside_window(last, now).map_or(Ok(()), Err)
+}
+
+/// The outbound pieces of the agent's and the service's messages among `events` (just
+/// stored in WhatsApp session `record`).
+fn pieces<'a>(
+    record: &SessionRecord,
+    events: impl Iterator<Item = &'a EventFrame>,
+) -> Vec<NewOutbound> {
+    let TargetRef::Service(service) = &record.target else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ev in events {
+        let SessionEvent::Message { id, from, text, .. } = &ev.event else {
+            continue;
+        };
+        if *from == Party::Visitor {
+            continue;
+        }
+        // Sent as it is: markup is not interpreted, it is text.
+        for (part, body) in interact_twilio::outbound::split_body(text)
+            .into_iter()
+            .enumerate()
+        {
+            out.push(NewOutbound {
+                session: record.id.clone(),
+                message: id.as_str().to_owned(),
+                part: u32::try_from(part).unwrap_or(u32::MAX),
+                seq: ev.seq,
+                connector: service.to_string(),
+                to: record.origin.clone(),
+                body,
+                at: ev.at,
+            });
+        }
+    }
+    out
+}
+
+/// Stores, to be sent, the agent's and the service's messages among `events` just stored
+/// in session `live` (nothing unless it is a WhatsApp session), and wakes the sender. A
+/// failure is logged; the sender's sweep at start stores what was missed.
+pub async fn enqueue(state: &AppState, live: &LiveSession, events: &[EventFrame]) {
+    if live.record.channel != Channel::Whatsapp {
+        return;
+    }
+    let new = pieces(&live.record, events.iter());
+    if new.is_empty() {
+        return;
+    }
+    match state.store.enqueue_outbound(&new).await {
+        Ok(_) => state.outbox.notify_one(),
+        Err(e) => {
+            tracing::warn!(session = %live.record.id, error = %e, "storing WhatsApp messages to send failed");
+        }
+    }
+}
+
+/// Stores what the open WhatsApp sessions wrote and the outbox lacks (a node that
+/// stopped between storing a message and its outbound piece); pieces stored already are
+/// left as they are.
+async fn sweep(state: &AppState) {
+    let open = match state.store.open_sessions().await {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading open sessions for the WhatsApp outbox failed");
+            return;
+        }
+    };
+    for record in open.iter().filter(|s| s.channel == Channel::Whatsapp) {
+        let Ok(events) = state.store.events(&record.id).await else {
+            continue;
+        };
+        let new = pieces(record, events.iter());
+        match state.store.enqueue_outbound(&new).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(session = %record.id, pieces = n, "WhatsApp messages stored to send after a restart");
+            }
+            Err(e) => {
+                tracing::warn!(session = %record.id, error = %e, "WhatsApp outbox sweep failed")
+            }
+        }
+    }
+}
+
+/// Attempts at one piece before it is given up.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// How long one request to Twilio may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claim keeps a piece from other nodes (longer than an attempt and a look
+/// for an earlier one).
+const CLAIM_FOR: Duration = Duration::from_secs(60);
+/// Pieces claimed at once.
+const CLAIM_BATCH: u32 = 16;
+/// How often a node looks for due pieces when nothing wakes it.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Sends due outbound pieces until the server stops (every node runs it; claims keep
+/// two nodes from sending the same piece).
+pub async fn run(state: AppState) {
+    sweep(&state).await;
+    loop {
+        let now = state.now();
+        let until = UnixMillis(now.0 + CLAIM_FOR.as_millis() as u64);
+        let due = match state.store.claim_outbound(now, until, CLAIM_BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming WhatsApp messages to send failed");
+                Vec::new()
+            }
+        };
+        let full = due.len() == CLAIM_BATCH as usize;
+        // One piece per session at most (claims take each session's earliest only), so
+        // sending them at once keeps every session's order.
+        futures_util::future::join_all(due.into_iter().map(|p| send(&state, p))).await;
+        if !full {
+            let _ = tokio::time::timeout(POLL, state.outbox.notified()).await;
+        }
+    }
+}
+
+/// What became of one attempt at a piece.
+enum Sent {
+    /// Twilio has it, as `sid`.
+    Accepted(String),
+    /// Try again after `delay`; `uncertain` if Twilio may have created it.
+    Again {
+        delay: Duration,
+        uncertain: bool,
+        error: String,
+    },
+    /// Given up.
+    Failed(String),
+}
+
+/// One attempt at piece `p`, recorded; a piece given up is reported in its session.
+async fn send(state: &AppState, p: OutboundRecord) {
+    let outcome = attempt(state, &p).await;
+    let at = state.now();
+    let attempts = p.attempts + 1;
+    let update = match outcome {
+        Sent::Accepted(sid) => {
+            state
+                .metrics
+                .whatsapp_sent
+                .get_or_create(&crate::metrics::OutcomeLabel {
+                    outcome: "accepted",
+                })
+                .inc();
+            OutboundUpdate {
+                at,
+                attempted: true,
+                state: OutboundState::Sent,
+                sid: Some(sid),
+                next_at: None,
+                uncertain: false,
+                error: None,
+            }
+        }
+        Sent::Again {
+            delay,
+            uncertain,
+            error,
+        } if attempts < MAX_ATTEMPTS => {
+            tracing::info!(session = %p.session, piece = p.id, attempts, error = %error, "WhatsApp message not sent yet; trying again");
+            OutboundUpdate {
+                at,
+                attempted: true,
+                state: OutboundState::Pending,
+                sid: None,
+                next_at: Some(UnixMillis(at.0 + delay.as_millis() as u64)),
+                uncertain,
+                error: Some(error),
+            }
+        }
+        Sent::Again { error, .. } | Sent::Failed(error) => {
+            state
+                .metrics
+                .whatsapp_sent
+                .get_or_create(&crate::metrics::OutcomeLabel { outcome: "failed" })
+                .inc();
+            let reason = if attempts >= MAX_ATTEMPTS && !error.contains("24 hours") {
+                format!("Twilio did not take the message after {attempts} attempts ({error})")
+            } else {
+                error
+            };
+            OutboundUpdate {
+                at,
+                attempted: true,
+                state: OutboundState::Failed,
+                sid: None,
+                next_at: None,
+                uncertain: false,
+                error: Some(reason),
+            }
+        }
+    };
+    match state.store.update_outbound(p.id, &update).await {
+        Ok(Some(now)) if now.state == OutboundState::Failed => {
+            tracing::warn!(session = %p.session, piece = p.id, error = now.error.as_deref().unwrap_or_default(), "WhatsApp message given up");
+            undelivered(state, &now).await;
+        }
+        Ok(_) => {}
+        // Another piece has this sid: a status callback tied it there first.
+        Err(StoreError::Conflict) => {
+            tracing::warn!(session = %p.session, piece = p.id, "Twilio's message id is another piece's");
+        }
+        Err(e) => {
+            tracing::warn!(session = %p.session, piece = p.id, error = %e, "recording a WhatsApp attempt failed")
+        }
+    }
+}
+
+/// One attempt at piece `p`: look for it at Twilio first if an earlier attempt may have
+/// created it, else create it.
+async fn attempt(state: &AppState, p: &OutboundRecord) -> Sent {
+    use interact_twilio::outbound::{self as tw, Disposition};
+    let again = |uncertain: bool, error: String| Sent::Again {
+        delay: tw::backoff(p.attempts, Some(rand::random())),
+        uncertain,
+        error,
+    };
+    let Ok(Some(connector)) = connector(state, &p.connector).await else {
+        return Sent::Failed("the service's WhatsApp connector was removed".into());
+    };
+    let credentials = match connector.credentials() {
+        Ok(c) => c,
+        Err(e) => return again(p.uncertain, e),
+    };
+    // Twilio would refuse a free-form message outside the window (63016): say so here.
+    match state.store.events(&p.session).await {
+        Ok(events) => {
+            if let Some(why) = outside_window(last_inbound(events.iter()), state.now()) {
+                return Sent::Failed(why);
+            }
+        }
+        Err(e) => return again(p.uncertain, e.to_string()),
+    }
+    let (Ok(from), Ok(to)) = (
+        interact_twilio::WhatsAppAddress::parse(&format!("whatsapp:{}", connector.sender)),
+        interact_twilio::WhatsAppAddress::parse(&p.to),
+    ) else {
+        return Sent::Failed(format!("{} is not a WhatsApp address", p.to));
+    };
+    let callback = format!(
+        "{}/v1/whatsapp/{}/status?session={}&piece={}",
+        state.config.server.public_url, p.connector, p.session, p.id
+    );
+    let request = match tw::MessageRequest::new(from, to, p.body.clone(), Some(callback)) {
+        Ok(r) => r,
+        Err(e) => return Sent::Failed(e.to_string()),
+    };
+    let auth = credentials.authorization();
+    let allow_private = state.config.web_requests.allow_private_addresses;
+    if p.uncertain {
+        // An earlier attempt may have created it: look before sending again.
+        let url = tw::list_url(&connector.api_base, &connector.account_sid, &request);
+        let list = HttpRequest {
+            method: Method::Get,
+            url,
+            headers: vec![
+                ("Authorization".into(), auth.clone()),
+                ("Accept".into(), "application/json".into()),
+            ],
+            body: None,
+            timeout: ATTEMPT_TIMEOUT,
+        };
+        let answer = tokio::time::timeout(
+            ATTEMPT_TIMEOUT,
+            crate::node::web::request(&state.web, &list, allow_private),
+        )
+        .await;
+        let page = match answer {
+            Ok(Ok(a)) if a.status == 200 => match tw::parse_page(&a.body) {
+                Ok(page) => page,
+                Err(e) => return again(true, e.to_string()),
+            },
+            Ok(Ok(a)) => {
+                return again(
+                    true,
+                    format!("listing messages: Twilio answered {}", a.status),
+                );
+            }
+            Ok(Err(e)) => return again(true, e.to_string()),
+            Err(_) => return again(true, "listing messages: no answer within 10 s".into()),
+        };
+        let known: Vec<String> = state
+            .store
+            .session_outbound(&p.session)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.id != p.id)
+            .filter_map(|o| o.sid)
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        if let Some(found) = tw::find_sent(&page, &request, &known) {
+            tracing::info!(session = %p.session, piece = p.id, sid = %found.sid, "an earlier attempt had sent the WhatsApp message");
+            return Sent::Accepted(found.sid.clone());
+        }
+    }
+    let create = HttpRequest {
+        method: Method::Post,
+        url: tw::messages_url(&connector.api_base, &connector.account_sid),
+        headers: vec![
+            ("Authorization".into(), auth),
+            ("Content-Type".into(), tw::CONTENT_TYPE.into()),
+            ("Accept".into(), "application/json".into()),
+        ],
+        body: Some(request.form_body()),
+        timeout: ATTEMPT_TIMEOUT,
+    };
+    let answer = tokio::time::timeout(
+        ATTEMPT_TIMEOUT,
+        crate::node::web::request(&state.web, &create, allow_private),
+    )
+    .await;
+    let (disposition, error) = match answer {
+        Ok(Ok(a)) => match tw::read_answer(a.status, a.retry_after.as_deref(), &a.body) {
+            Ok(message) => return Sent::Accepted(message.sid),
+            Err(d) => (d, format!("Twilio answered {}", a.status)),
+        },
+        Ok(Err(crate::node::web::Failure::NotSent(e))) => {
+            (tw::transport(tw::TransportFailure::Connect), e)
+        }
+        Ok(Err(crate::node::web::Failure::Lost(e))) => {
+            (tw::transport(tw::TransportFailure::Lost), e)
+        }
+        Err(_) => (
+            tw::transport(tw::TransportFailure::Lost),
+            "no answer within 10 s".to_owned(),
+        ),
+    };
+    let delay = disposition
+        .delay(p.attempts, Some(rand::random()))
+        .unwrap_or_default();
+    match disposition {
+        Disposition::Retry { .. } => Sent::Again {
+            delay,
+            uncertain: false,
+            error,
+        },
+        Disposition::Reconcile { .. } => Sent::Again {
+            delay,
+            uncertain: true,
+            error,
+        },
+        Disposition::Fail { message, .. } => Sent::Failed(message),
+    }
+}
+
+/// Tells piece `p`'s session that its message never reached the customer (once per
+/// message): the agent sees it, and the message fails in the console.
+async fn undelivered(state: &AppState, p: &OutboundRecord) {
+    let Ok(Some(handle)) = crate::node::session::get(state, &p.session).await else {
+        return;
+    };
+    let event = {
+        let l = handle.lock().await;
+        if l.log.is_ended() {
+            return;
+        }
+        let events = l.log.events_after(Seq::ZERO);
+        let told = events.iter().any(|e| {
+            matches!(&e.event, SessionEvent::Undelivered { message, .. } if message.as_str() == p.message)
+        });
+        let from = events.iter().find_map(|e| match &e.event {
+            SessionEvent::Message { id, from, .. }
+                if id.as_str() == p.message && *from != Party::Visitor =>
+            {
+                Some(*from)
+            }
+            _ => None,
+        });
+        let (Some(from), false) = (from, told) else {
+            return;
+        };
+        let Ok(message) = MessageId::new(p.message.clone()) else {
+            return;
+        };
+        SessionEvent::Undelivered {
+            message,
+            from,
+            reason: p
+                .error
+                .clone()
+                .unwrap_or_else(|| "WhatsApp did not deliver it".into()),
+        }
+    };
+    crate::node::session::append_system(state, &handle, event).await;
+}
+
+/// A status callback for piece `piece` of `session` (as the callback URL names them):
+/// the piece moves forward, never back (a replayed or late callback changes nothing),
+/// and the session hears of it: delivered and read as the customer's receipts, a failure
+/// as an undelivered message.
+pub async fn status(
+    state: &AppState,
+    service: &str,
+    session: Option<&SessionId>,
+    piece: Option<i64>,
+    callback: &interact_twilio::status::StatusCallback,
+) -> Result<(), StoreError> {
+    use interact_twilio::status::Delivery;
+    let Some(delivery) = callback.delivery() else {
+        // queued, sending, accepted...: nothing an agent sees.
+        return Ok(());
+    };
+    let mut found = state.store.outbound_by_sid(&callback.message_sid).await?;
+    if found.is_none()
+        && let (Some(session), Some(piece)) = (session, piece)
+    {
+        // The answer to its creation was lost: the callback ties Twilio's id to it.
+        found = state
+            .store
+            .session_outbound(session)
+            .await?
+            .into_iter()
+            .find(|o| o.id == piece && o.sid.is_none());
+    }
+    let Some(p) = found.filter(|p| p.connector == service) else {
+        tracing::debug!(sid = %callback.message_sid, "a status callback for no message of ours");
+        return Ok(());
+    };
+    let current = match p.state {
+        OutboundState::Pending => None,
+        OutboundState::Sent => Some(Delivery::Sent),
+        OutboundState::Delivered => Some(Delivery::Delivered),
+        OutboundState::Read => Some(Delivery::Read),
+        OutboundState::Failed => Some(Delivery::Failed),
+    };
+    if !Delivery::advances(current, delivery) {
+        return Ok(());
+    }
+    let (new_state, error) = match delivery {
+        Delivery::Sent => (OutboundState::Sent, None),
+        Delivery::Delivered => (OutboundState::Delivered, None),
+        Delivery::Read => (OutboundState::Read, None),
+        Delivery::Failed => (
+            OutboundState::Failed,
+            Some(
+                callback
+                    .error_code
+                    .and_then(interact_twilio::errors::describe)
+                    .map_or_else(
+                        || format!("WhatsApp did not deliver it ({})", callback.status),
+                        str::to_owned,
+                    ),
+            ),
+        ),
+    };
+    let update = OutboundUpdate {
+        at: state.now(),
+        attempted: false,
+        state: new_state,
+        sid: Some(callback.message_sid.clone()),
+        next_at: None,
+        uncertain: false,
+        error,
+    };
+    let Some(p) = state.store.update_outbound(p.id, &update).await? else {
+        return Ok(());
+    };
+    let receipt = match delivery {
+        Delivery::Delivered => Some(ReceiptState::Delivered),
+        Delivery::Read => Some(ReceiptState::Read),
+        Delivery::Failed => {
+            undelivered(state, &p).await;
+            None
+        }
+        Delivery::Sent => None,
+    };
+    if let Some(receipt) = receipt {
+        // The customer's receipt, as a widget visitor's client would send it.
+        let (conn, _ends) = crate::node::conn::Conn::new(0);
+        let frame = ClientFrame::Receipt {
+            session: Some(p.session.clone()),
+            up_to: p.seq,
+            state: receipt,
+        };
+        crate::node::session::handle_frame(state, &p.session, Party::Visitor, frame, &conn).await;
+    }
+    Ok(())
 }
