@@ -68,6 +68,7 @@ export type SessionEvent =
   | { kind: "agent_joined"; agent: AgentInfo }
   | { kind: "agent_left"; agent: AgentInfo }
   | { kind: "receipt"; by: "visitor" | "agent" | "system"; up_to: number; state: "delivered" | "read" }
+  | { kind: "undelivered"; message: string; from: "visitor" | "agent" | "system"; reason: string }
   | { kind: "call"; from: "visitor" | "agent" | "system"; signal: { op: string; [key: string]: unknown } }
   | { kind: "ended"; reason: string }
   | { kind: "unknown" };

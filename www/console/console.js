@@ -560,7 +560,10 @@ function showNotice(n) {
   } else if (n.kind === "error") {
     console.warn(`interact: server error ${n.code}: ${n.message}`);
     if (n.code === "unauthorized") return; // handled by the close that follows
-    if (n.refused) text = "A message could not be sent; it is marked in the chat.";
+    // A refusal the server explains (a WhatsApp reply outside the 24-hour window) is
+    // shown in its words, as text.
+    if (n.refused && n.code === "not_allowed" && n.message) text = n.message;
+    else if (n.refused) text = "A message could not be sent; it is marked in the chat.";
     else text = ERROR_TEXT[n.code] ?? `The server reported an error (${n.code}).`;
   }
   if (!text) return;
@@ -678,9 +681,10 @@ function createOfferNode(session, offer) {
   name.id = nextDomId("offer-name");
   const expiry = el("span", "offer-expiry");
   head.append(name, expiry);
-  const email = el("div", "offer-email", offer.visitor.email);
+  const contact = el("div", "offer-email", contactOf(offer.visitor));
+  if (offer.visitor.channel === "whatsapp") contact.prepend(channelBadge(offer.visitor.channel));
   const target = el("div", "offer-target", `via ${offer.target.display_name}`);
-  root.append(head, email, target);
+  root.append(head, contact, target);
   if (offer.first_message) {
     root.append(el("p", "offer-message", offer.first_message));
   } else {
@@ -716,6 +720,34 @@ function createOfferNode(session, offer) {
   actions.append(decline, accept);
   root.append(actions);
   return { root, accept, decline, expiry };
+}
+
+/** How to reach the visitor: the phone number on WhatsApp, else the email. */
+function contactOf(visitor) {
+  if (!visitor) return "";
+  return visitor.channel === "whatsapp" ? visitor.phone ?? "" : visitor.email ?? "";
+}
+
+const CHANNEL_NAMES = { whatsapp: "WhatsApp" };
+
+/** A small badge naming the visitor's channel, with its icon (built as DOM, no markup). */
+function channelBadge(channel) {
+  const badge = el("span", `channel-badge channel-${channel}`);
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const bubble = document.createElementNS(ns, "path");
+  // A speech bubble with its tail at the bottom left, and a handset inside.
+  bubble.setAttribute("d", "M12 2.5a9.5 9.5 0 0 0-8.2 14.3L2.5 21.5l4.8-1.3A9.5 9.5 0 1 0 12 2.5z");
+  bubble.setAttribute("class", "channel-icon-bubble");
+  const phone = document.createElementNS(ns, "path");
+  phone.setAttribute("d", "M9.1 7.2c.3 0 .5 0 .7.5l.8 1.9c.1.2 0 .4-.1.6l-.6.7c-.1.2-.2.3 0 .6.7 1.2 1.7 2.1 2.9 2.7.3.1.4.1.6-.1l.8-.9c.2-.2.3-.2.6-.1l1.8.9c.3.1.4.2.4.4 0 .6-.3 1.4-1 1.8-.7.4-1.6.5-3.3-.2-2-.8-3.5-2.6-4.2-3.8-.6-1.1-.7-2.1-.2-3 .3-.6.6-.9.8-1z");
+  phone.setAttribute("class", "channel-icon-phone");
+  svg.append(bubble, phone);
+  badge.append(svg, el("span", "channel-name", CHANNEL_NAMES[channel] ?? channel));
+  return badge;
 }
 
 function visitorName(conv) {
@@ -858,6 +890,7 @@ function createView(session) {
     details: {
       name: q(".d-name"),
       email: q(".d-email"),
+      emailLabel: q(".d-email-label"),
       target: q(".d-target"),
       consentVersion: q(".d-consent-version"),
       consentTime: q(".d-consent-time"),
@@ -1005,9 +1038,12 @@ function updateView(view, conv) {
   // Header
   setText(view.title, name);
   const sub = [];
-  if (conv.visitor?.email) sub.push(conv.visitor.email);
+  const whatsapp = conv.visitor?.channel === "whatsapp";
+  if (whatsapp) sub.push("WhatsApp");
+  if (contactOf(conv.visitor)) sub.push(contactOf(conv.visitor));
   if (conv.target) sub.push(`via ${conv.target.display_name}`);
   setText(view.sub, sub.join(" · "));
+  view.root.classList.toggle("is-whatsapp", whatsapp);
   let state = "";
   if (conv.ended) state = "Ended";
   else if (conv.left) state = "Left";
@@ -1027,7 +1063,8 @@ function updateView(view, conv) {
   // Details
   const d = view.details;
   setText(d.name, conv.visitor?.display_name ?? "—");
-  setText(d.email, conv.visitor?.email ?? "—");
+  setText(d.emailLabel, whatsapp ? "WhatsApp" : "Email");
+  setText(d.email, contactOf(conv.visitor) || "—");
   setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
   setText(d.consentVersion, conv.consent ? `Privacy policy version ${conv.consent.policy_version}` : "—");
   setText(d.consentTime, conv.consent ? `given ${dateTimeFmt.format(new Date(conv.consent.at))}` : "");
@@ -1087,6 +1124,8 @@ function systemText(conv, item) {
     case "call_end":
       if (item.by === "agent" && item.reason === "declined") return "The call was declined";
       return item.by === "visitor" ? "The visitor hung up" : "The call ended";
+    case "undelivered":
+      return `${item.from === "agent" ? "Your message" : "A message"} did not reach the visitor: ${item.reason}`;
     case "ended":
       if (item.reason === "agent_ended" && conv.endRequested) return "You ended the chat";
       return END_TEXT[item.reason] ?? END_TEXT.other;

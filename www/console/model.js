@@ -166,6 +166,11 @@ export class Conversation {
           for (const [id, s] of this.seqs) if (s <= ev.up_to) this.setState(id, ev.state);
         }
         break;
+      case "undelivered":
+        // Stored, and the visitor's channel (WhatsApp) never delivered it.
+        if (ev.from === "agent") this.setState(ev.message, "failed");
+        this.items.push({ ...base, type: "undelivered", from: ev.from, reason: ev.reason });
+        break;
       case "call": {
         const s = ev.signal;
         if (s.op === "start" && ev.from === "visitor") {

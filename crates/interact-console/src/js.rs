@@ -36,7 +36,11 @@ export interface AgentConsoleOptions {
 export type Presence = "available" | "busy" | "away" | "offline";
 export type Party = "visitor" | "agent" | "system";
 export interface AgentInfo { id: string; display_name: string }
-export interface VisitorInfo { display_name: string; email: string }
+/**
+ * The visitor. `email` is empty on channels without one; `channel` ("whatsapp") and
+ * `phone` (E.164) are there for visitors who did not come through the widget.
+ */
+export interface VisitorInfo { display_name: string; email: string; channel?: "whatsapp" | string; phone?: string }
 export interface Target { kind: "service" | "user"; display_name: string }
 
 /** The connection: `at` (on the `performance.now()` clock) is when a reconnect starts. */
@@ -55,6 +59,7 @@ export type SessionEvent =
   | { kind: "agent_joined"; agent: AgentInfo }
   | { kind: "agent_left"; agent: AgentInfo }
   | { kind: "receipt"; by: Party; up_to: number; state: "delivered" | "read" }
+  | { kind: "undelivered"; message: string; from: Party; reason: string }
   | { kind: "call"; from: Party; signal: { op: string; call: string; media?: "audio" | "video"; reason?: string } }
   | { kind: "ended"; reason: string }
   | { kind: "unknown" };

@@ -1043,6 +1043,35 @@ fn event_receipt_case() -> Case<SessionEvent> {
     )
 }
 
+fn event_undelivered_case() -> Case<SessionEvent> {
+    (
+        SessionEvent::Undelivered {
+            message: MessageId::new("m-42").expect("id"),
+            from: Party::Agent,
+            reason: "The recipient is not a WhatsApp user.".into(),
+        },
+        r#"{"kind":"undelivered","message":"m-42","from":"agent","reason":"The recipient is not a WhatsApp user."}"#,
+    )
+}
+
+fn event_started_whatsapp_case() -> Case<SessionEvent> {
+    let (mut event, _) = event_started_case();
+    if let SessionEvent::Started { visitor, .. } = &mut event {
+        visitor.email = String::new();
+        visitor.channel = Some("whatsapp".into());
+        visitor.phone = Some("+447700900123".into());
+    }
+    (
+        event,
+        r#"{
+            "kind": "started",
+            "visitor": {"display_name": "Ann Example", "email": "", "channel": "whatsapp", "phone": "+447700900123"},
+            "consent": {"policy_version": "2024-05", "at": 1717171200000},
+            "target": {"kind": "service", "display_name": "Customer Care"}
+        }"#,
+    )
+}
+
 fn event_call_case() -> Case<SessionEvent> {
     (
         SessionEvent::Call {
@@ -1071,6 +1100,8 @@ fn event_cases() -> Vec<Case<SessionEvent>> {
         event_agent_joined_case(),
         event_agent_left_case(),
         event_receipt_case(),
+        event_undelivered_case(),
+        event_started_whatsapp_case(),
         event_call_case(),
         event_ended_case(),
     ]
@@ -1105,6 +1136,16 @@ fn event_agent_left() {
 #[test]
 fn event_receipt() {
     check_event(event_receipt_case());
+}
+
+#[test]
+fn event_undelivered() {
+    check_event(event_undelivered_case());
+}
+
+#[test]
+fn event_started_on_whatsapp() {
+    check_event(event_started_whatsapp_case());
 }
 
 #[test]
@@ -1819,7 +1860,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 13 client frames, 12 server frames, 8 event
+    // One example per variant at least: 13 client frames, 12 server frames, 9 event
     // kinds, 8 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -1829,7 +1870,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (13, 12, 8, 8)
+        (13, 12, 9, 8)
     );
 }
 
