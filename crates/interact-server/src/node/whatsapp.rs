@@ -16,8 +16,31 @@
 //!   the session's start key, a later one's is the message's id (`wa-<MessageSid>`),
 //!   which the session log takes once.
 //!
-//! Sessions record `channel = whatsapp` and `origin = whatsapp:+<number>` (the sender).
-//! Outbound replies through the Messages resource come next (issue 14).
+//!   A message with media gets one polite answer from the service ([`MEDIA_REPLY`]),
+//!   which the agent sees in the chat: this channel is text only, as documented.
+//! - **Outbound** ([`enqueue`], [`run`]): the agent's and the workflow's messages in a
+//!   WhatsApp session are stored, in the same step that stores the message, as pieces
+//!   of a durable outbox (`outbound_messages`; a text over 1,600 characters is cut).
+//!   Every node sends due pieces through Twilio's Messages resource (`From`, `To`,
+//!   `Body` as text, `StatusCallback` naming the session and piece), claiming them
+//!   first; only each session's earliest unfinished piece can be claimed, so a
+//!   session's messages arrive in order. A `429` or a connection never made is tried
+//!   again after a backoff (or Twilio's `Retry-After`); a `5xx` or a lost answer may have
+//!   created the message, and Twilio's Messages resource has no idempotency key, so the
+//!   next attempt first lists the messages to the customer and takes a matching one as
+//!   sent rather than sending twice. Other `4xx`, [`MAX_ATTEMPTS`] attempts, or a closed
+//!   window give up: the session gets an `undelivered` event with the reason.
+//! - **Status callbacks** ([`status`]): signed like the inbound webhook; a message only
+//!   moves forward (sent → delivered → read, or failed); delivered and read are stored as
+//!   the customer's receipts up to the message, so the agent's console shows them as for
+//!   a widget visitor; failed becomes an `undelivered` event.
+//! - **The 24-hour customer service window** ([`may_reply`]): an agent's free-form reply
+//!   more than 24 hours after the customer's last message is refused with the reason
+//!   (`not_allowed`), and nothing is stored; WhatsApp's message templates, the only way
+//!   to write after that, are out of scope.
+//!
+//! Sessions record `channel = whatsapp` and `origin = whatsapp:+<number>` (the sender);
+//! agents see the channel and the number in the session's `visitor`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -942,4 +965,100 @@ pub async fn status(
         crate::node::session::handle_frame(state, &p.session, Party::Visitor, frame, &conn).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: u64 = 3_600_000;
+
+    #[test]
+    fn the_window_is_24_hours_from_the_customers_last_message() {
+        let last = UnixMillis(1_772_445_600_000);
+        assert_eq!(outside_window(Some(last), last), None);
+        assert_eq!(
+            outside_window(Some(last), UnixMillis(last.0 + 24 * HOUR - 1)),
+            None
+        );
+        let closed =
+            outside_window(Some(last), UnixMillis(last.0 + 24 * HOUR)).expect("closed at 24 hours");
+        assert!(
+            closed.contains("it closed 2026-03-03 10:00 UTC"),
+            "{closed}"
+        );
+        assert!(closed.contains("templates"), "{closed}");
+        assert!(
+            outside_window(None, last).is_some(),
+            "no message from the customer, no window"
+        );
+    }
+
+    fn message(seq: u64, at: u64, from: Party, text: &str) -> EventFrame {
+        EventFrame {
+            session: SessionId::new("s1").expect("id"),
+            seq: Seq(seq),
+            at: UnixMillis(at),
+            event: SessionEvent::Message {
+                id: MessageId::new(format!("m{seq}")).expect("id"),
+                from,
+                author: None,
+                text: text.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn agent_and_service_messages_become_pieces_visitor_ones_do_not() {
+        let record = SessionRecord {
+            channel: Channel::Whatsapp,
+            id: SessionId::new("s1").expect("id"),
+            embed_code: connector_code("support"),
+            target: TargetRef::Service("support".into()),
+            start_id: String::new(),
+            start_key: None,
+            visitor_seen_at: None,
+            token_hash: String::new(),
+            visitor_name: "Wanda".into(),
+            visitor_email: String::new(),
+            consent_version: String::new(),
+            consent_at: UnixMillis(0),
+            origin: "whatsapp:+12025550188".into(),
+            agent_id: None,
+            created_at: UnixMillis(0),
+            ended: None,
+        };
+        let long = "word ".repeat(400);
+        let events = [
+            message(2, 10, Party::Visitor, "Hi"),
+            message(3, 11, Party::System, "Welcome!"),
+            message(4, 12, Party::Agent, "<b>Hello</b> &amp;"),
+            message(5, 13, Party::Agent, &long),
+        ];
+        let pieces = pieces(&record, events.iter());
+        let got: Vec<(&str, u32, u64, &str)> = pieces
+            .iter()
+            .map(|p| (p.message.as_str(), p.part, p.seq.0, p.to.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("m3", 0, 3, "whatsapp:+12025550188"),
+                ("m4", 0, 4, "whatsapp:+12025550188"),
+                ("m5", 0, 5, "whatsapp:+12025550188"),
+                ("m5", 1, 5, "whatsapp:+12025550188"),
+            ]
+        );
+        assert_eq!(
+            pieces[1].body, "<b>Hello</b> &amp;",
+            "markup is sent as text"
+        );
+        assert!(pieces.iter().all(|p| p.connector == "support"));
+        assert!(pieces[2].body.chars().count() <= 1600);
+        assert_eq!(
+            format!("{} {}", pieces[2].body, pieces[3].body),
+            long.trim(),
+            "the pieces make the text"
+        );
+    }
 }
