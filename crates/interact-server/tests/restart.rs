@@ -507,3 +507,92 @@ async fn a_crash_before_the_workflow_hears_the_visitor_loses_no_answer() {
     let said = until_said(store.as_ref(), &session, "Sales it is.").await;
     assert_eq!(said, ["Sales or support?", "Sales it is."]);
 }
+
+/// The server aborts right after the workflow's greeting to a WhatsApp customer is
+/// stored, before its outbound piece is: after the restart the greeting goes out to
+/// Twilio, once.
+#[tokio::test]
+async fn a_crash_before_a_whatsapp_reply_is_queued_still_sends_it_once() {
+    use interact_testkit::twilio::{StandInTwilio, Webhook};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Twilio signs the URL it posts to: the public URL is the server's own address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut config = interact_testkit::process_config("");
+    let server_table = config["server"].as_table_mut().expect("[server]");
+    server_table.insert("listen".into(), format!("127.0.0.1:{port}").into());
+    server_table.insert(
+        "public_url".into(),
+        format!("http://127.0.0.1:{port}").into(),
+    );
+    let mut web = toml::Table::new();
+    web.insert("allow_private_addresses".into(), true.into());
+    config.insert("web_requests".into(), web.into());
+    let config = write_config(dir.path(), &config);
+    let twilio = StandInTwilio::start().await;
+    let token = dir.path().join("twilio-token");
+    std::fs::write(&token, &twilio.auth_token).expect("token file");
+
+    let mut server =
+        ServerProcess::start_crashing_at(SERVER, &config, "whatsapp.reply_stored").await;
+    let store = server.store().await;
+    let body = serde_json::json!({
+        "account_sid": twilio.account_sid,
+        "auth_token": format!("file:{}", token.display()),
+        "sender": "+12025550123",
+        "api_base": twilio.url(),
+    })
+    .to_string();
+    let (status, answer) = interact_testkit::http_request(
+        server.addr,
+        "PUT",
+        "/admin/v1/services/support/whatsapp",
+        &[
+            ("Authorization", "Bearer demo-admin-token"),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let webhook = format!("http://127.0.0.1:{port}/v1/whatsapp/support");
+    let hello = twilio.inbound("+12025550188", "+12025550123", "Hello?");
+    // The server dies while it answers.
+    let _ = Webhook::signed(&webhook, &twilio.auth_token, hello.params())
+        .try_send()
+        .await;
+    server.crashed(Duration::from_secs(15)).await;
+    let open = store.open_sessions().await.expect("open");
+    assert_eq!(open.len(), 1, "the customer's session is stored");
+    let session = open[0].id.clone();
+    assert_eq!(
+        system_messages(store.as_ref(), &session).await.len(),
+        1,
+        "the greeting is stored"
+    );
+    assert!(
+        store
+            .session_outbound(&session)
+            .await
+            .expect("outbox")
+            .is_empty(),
+        "its piece is not"
+    );
+    assert!(twilio.created().is_empty());
+
+    server.restart().await;
+    let sent = twilio.wait_for_created(1).await;
+    assert!(
+        sent[0]
+            .form_value("Body")
+            .is_some_and(|b| b.contains("thank you for contacting Customer Care")),
+        "{sent:?}"
+    );
+    assert_eq!(sent[0].form_value("To"), Some("whatsapp:+12025550188"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(twilio.created().len(), 1, "once");
+    twilio.stop().await;
+}

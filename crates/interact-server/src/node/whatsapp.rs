@@ -531,6 +531,8 @@ pub async fn enqueue(state: &AppState, live: &LiveSession, events: &[EventFrame]
     if new.is_empty() {
         return;
     }
+    // The message is stored, its outbound piece not yet.
+    crate::crash::point("whatsapp.reply_stored");
     match state.store.enqueue_outbound(&new).await {
         Ok(_) => state.outbox.notify_one(),
         Err(e) => {
