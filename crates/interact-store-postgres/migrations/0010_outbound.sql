@@ -26,3 +26,6 @@ CREATE UNIQUE INDEX outbound_messages_piece ON outbound_messages (session_id, me
 CREATE UNIQUE INDEX outbound_messages_sid ON outbound_messages (sid) WHERE sid IS NOT NULL;
 -- Claims look at the pending pieces, each session's earliest first.
 CREATE INDEX outbound_messages_pending ON outbound_messages (session_id, id) WHERE state = 'pending';
+
+-- An inbound WhatsApp message finds its sender's open session by its origin.
+CREATE INDEX sessions_open_origin ON sessions (origin) WHERE ended_at IS NULL;

@@ -777,6 +777,26 @@ macro_rules! sql_store {
                     rows.iter().map(Self::session_row).collect()
                 }
 
+                async fn open_session_from(
+                    &self,
+                    channel: $crate::__private::interact_model::Channel,
+                    target: &TargetRef,
+                    origin: &str,
+                ) -> Result<Option<SessionRecord>, StoreError> {
+                    let row = sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE ended_at IS NULL \
+                         AND origin = $1 AND target = $2 AND channel = $3 \
+                         ORDER BY created_at DESC, id DESC LIMIT 1"
+                    ))
+                    .bind(origin)
+                    .bind(json(target))
+                    .bind(channel.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    row.as_ref().map(Self::session_row).transpose()
+                }
+
                 async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError> {
                     sqlx::query(
                         "INSERT INTO workflow_runs (session_id, workflow, fingerprint, state, updated_at) \

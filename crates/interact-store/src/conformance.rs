@@ -56,6 +56,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, attempts_are_recorded);
             $crate::__conformance_test!($fresh, deliveries_are_listed_newest_first);
             $crate::__conformance_test!($fresh, concurrent_delivery_claims_are_distinct);
+            $crate::__conformance_test!($fresh, open_sessions_are_found_by_origin);
             $crate::__conformance_test!($fresh, outbound_pieces_are_stored_once);
             $crate::__conformance_test!($fresh, outbound_pieces_leave_in_order);
             $crate::__conformance_test!($fresh, outbound_updates_and_provider_ids);
@@ -2175,4 +2176,97 @@ pub async fn concurrent_outbound_claims_are_distinct(store: &dyn Store) {
         expected.sort_unstable();
         assert_eq!(claimed, expected, "round {round}: each once");
     }
+}
+
+/// A sender's open session is found by channel, target and origin: the newest open one,
+/// never an ended one, another channel's, another target's or another sender's.
+pub async fn open_sessions_are_found_by_origin(store: &dyn Store) {
+    use interact_model::Channel;
+    setup(store).await;
+    let support = TargetRef::Service("support".into());
+    let sales = TargetRef::Service("sales".into());
+    let wanda = "whatsapp:+12025550188";
+    let whatsapp = |id: &str, target: TargetRef, origin: &str, created: u64| {
+        let mut r = session_record(id, target, created);
+        r.channel = Channel::Whatsapp;
+        r.origin = origin.into();
+        r.start_key = Some(format!("key-{id}"));
+        r
+    };
+    let first = [frame("w-old", 1, 100, started())];
+    let records = [
+        whatsapp("w-old", support.clone(), wanda, 100),
+        whatsapp("w-sales", sales.clone(), wanda, 300),
+        whatsapp("w-other", support.clone(), "whatsapp:+12025550177", 400),
+    ];
+    for r in &records {
+        let first: Vec<EventFrame> = first
+            .iter()
+            .map(|f| frame(r.id.as_str(), 1, f.at.0, started()))
+            .collect();
+        store
+            .create_session(r, &encoded(&first))
+            .await
+            .expect("create");
+    }
+    // A widget session from an origin that happens to look the same.
+    let mut widget = session_record("widget", support.clone(), 500);
+    widget.origin = wanda.into();
+    store
+        .create_session(&widget, &encoded(&[frame("widget", 1, 500, started())]))
+        .await
+        .expect("create");
+    let found = |target: TargetRef, origin: &'static str| async move {
+        store
+            .open_session_from(Channel::Whatsapp, &target, origin)
+            .await
+            .expect("read")
+            .map(|s| s.id.to_string())
+    };
+    assert_eq!(
+        found(support.clone(), wanda).await.as_deref(),
+        Some("w-old")
+    );
+    assert_eq!(
+        found(sales.clone(), wanda).await.as_deref(),
+        Some("w-sales")
+    );
+    assert_eq!(found(support.clone(), "whatsapp:+1999").await, None);
+    // A newer one is found first; an ended one never.
+    store
+        .create_session(
+            &whatsapp("w-new", support.clone(), wanda, 600),
+            &encoded(&[frame("w-new", 1, 600, started())]),
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        found(support.clone(), wanda).await.as_deref(),
+        Some("w-new")
+    );
+    let end = [frame(
+        "w-new",
+        2,
+        700,
+        SessionEvent::Ended {
+            reason: EndReason::AgentEnded,
+        },
+    )];
+    store
+        .append_events(&sid("w-new"), &encoded(&end))
+        .await
+        .expect("end");
+    assert_eq!(
+        found(support.clone(), wanda).await.as_deref(),
+        Some("w-old")
+    );
+    assert_eq!(
+        store
+            .open_session_from(Channel::Widget, &support, wanda)
+            .await
+            .expect("read")
+            .map(|s| s.id.to_string())
+            .as_deref(),
+        Some("widget")
+    );
 }

@@ -306,6 +306,15 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     async fn events(&self, id: &SessionId) -> Result<Vec<EventFrame>, StoreError>;
     /// Sessions that have not ended (to restore after a restart).
     async fn open_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    /// The open session of `channel` for `target` started from `origin` (a WhatsApp
+    /// sender's `whatsapp:+<number>`), the newest if there are several. An index keeps
+    /// it from reading every open session.
+    async fn open_session_from(
+        &self,
+        channel: interact_model::Channel,
+        target: &TargetRef,
+        origin: &str,
+    ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Creates or replaces the stored state of a session's workflow run.
     async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError>;

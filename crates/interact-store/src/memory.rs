@@ -340,6 +340,26 @@ impl Store for MemoryStore {
         Ok(open)
     }
 
+    async fn open_session_from(
+        &self,
+        channel: interact_model::Channel,
+        target: &TargetRef,
+        origin: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| {
+                s.ended.is_none()
+                    && s.channel == channel
+                    && &s.target == target
+                    && s.origin == origin
+            })
+            .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .cloned())
+    }
+
     async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if !inner.sessions.contains_key(&run.session) {

@@ -294,10 +294,8 @@ pub async fn receive(
     let target = TargetRef::Service(service.into());
     let open = state
         .store
-        .open_sessions()
-        .await?
-        .into_iter()
-        .find(|s| s.channel == Channel::Whatsapp && s.target == target && s.origin == sender);
+        .open_session_from(Channel::Whatsapp, &target, &sender)
+        .await?;
     let text = if message.body.trim().is_empty() {
         // Media alone: the text says so (attachments are not supported; the service
         // answers it: `answer_media`).
