@@ -27,7 +27,10 @@ pub use integration::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
-pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
+pub use report::{
+    LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, ReportStore, session_reports,
+    usage,
+};
 
 use std::fmt::Write as _;
 use std::ops::Range;
