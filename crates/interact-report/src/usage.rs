@@ -16,9 +16,10 @@
 //! | `messages_out` | messages from the agent or the service (workflow messages: `system`) | each was stored |
 //! | `audio_minutes`, `video_minutes` | answered calls of that media (as placed), from the agent's accept to the hang-up (or the session's end, the agent leaving, the next call) | each minute happened: a call over midnight counts on both days |
 //! | `screen_share_minutes` | time during an answered call when either side shared its screen (a `media` signal with `screen` on, until one with it off or the call's end) | as for calls |
-//! | `whatsapp_received`, `whatsapp_sent` | `messages_in` and `messages_out` of `whatsapp` sessions (0 for other channels) | as for messages |
+//! | `whatsapp_received`, `whatsapp_sent` | `messages_in` and `messages_out` of `whatsapp` sessions (0 for other channels): what the session stored, whether or not Twilio delivered it | as for messages |
 //!
-//! A call still on is counted once it has ended. Minutes are the row's milliseconds
+//! A call's media is as it was placed (its `start` signal): an audio call in which a
+//! camera was switched on stays audio. A call still on is counted once it has ended. Minutes are the row's milliseconds
 //! summed, then given as decimal minutes rounded to 0.01 (half up): `1.5` is 90 seconds.
 //! Rows with nothing to count are left out; rows are ordered by day, kind, target and
 //! channel.
