@@ -306,12 +306,14 @@ impl UsageFilter {
         }
         f.to = to.unwrap_or(today);
         f.from = from.unwrap_or(Day(f.to.0.saturating_sub(DEFAULT_DAYS - 1)));
+        // A wrong range names `to`, unless `to` was left to its default (today).
+        let culprit = if to.is_some() { "to" } else { "from" };
         if f.to < f.from {
-            return Err(err("to", "must not be before from".into()));
+            return Err(err(culprit, format!("{} is after {}", f.from, f.to)));
         }
         if f.days() > MAX_DAYS {
             return Err(err(
-                "to",
+                culprit,
                 format!(
                     "the range {} to {} is {} days; at most {MAX_DAYS}",
                     f.from,
@@ -1173,7 +1175,8 @@ mod tests {
         for (pairs, bad) in [
             (vec![("from", "2024-01-01"), ("to", "2025-01-01")], "to"),
             (vec![("from", "2024-05-02"), ("to", "2024-05-01")], "to"),
-            (vec![("from", "2024-06-01")], "to"),
+            (vec![("from", "2024-06-01")], "from"),
+            (vec![("from", "2023-05-30")], "from"),
             (vec![("from", "1714521600000")], "from"),
             (vec![("to", "2024-02-30")], "to"),
             (vec![("kind", "group")], "kind"),
