@@ -14,6 +14,10 @@
 //!
 //! Times are Unix milliseconds everywhere (filters, JSON and CSV), like every other time of
 //! the admin API.
+//!
+//! Usage metering per modality (chat sessions, messages in and out, audio, video and
+//! screen-share minutes, WhatsApp messages, per UTC day) is the [`usage`] module, listed
+//! by `GET /admin/v1/usage` and `interact-server report usage`.
 
 use interact_sdk::ids::{AgentId, CallId, SessionId};
 use interact_sdk::protocol::{CallMedia, CallSignal, EndReason, HangupReason, Party, SessionEvent};
@@ -24,6 +28,12 @@ pub use interact_model::Outcome;
 use interact_model::TargetRef;
 
 pub use interact_model::Channel;
+
+pub mod usage;
+pub use usage::{
+    Day, DayUsage, MessageCount, Minutes, USAGE_CSV_COLUMNS, Usage, UsageFilter, UsageQuery,
+    UsageRow, usage_csv,
+};
 
 /// Rows a report returns unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 1_000;
@@ -77,7 +87,7 @@ pub struct ReportRow {
 }
 
 /// Whether a session was for a service or a direct contact with a user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
     /// A service session.

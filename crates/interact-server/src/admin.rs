@@ -21,6 +21,17 @@ use serde::Serialize;
 use crate::auth;
 use crate::error::AppError;
 
+/// The tenant's name in usage reports. A server serves one tenant, and nothing in its
+/// configuration names it but the URL its visitors and agents reach it at: the host (and
+/// port, if one is given) of `[server] public_url` (`https://chat.shop.example` gives
+/// `chat.shop.example`).
+pub fn tenant_name(public_url: &str) -> &str {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
 /// Why an administrative change was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -322,6 +333,18 @@ pub async fn snippet_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tenant_is_named_by_the_public_urls_host() {
+        for (url, name) in [
+            ("https://chat.shop.example", "chat.shop.example"),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("https://shop.example/interact", "shop.example"),
+            ("shop.example", "shop.example"),
+        ] {
+            assert_eq!(super::tenant_name(url), name, "{url}");
+        }
+    }
 
     #[test]
     fn snippets_are_one_escaped_line() {

@@ -486,6 +486,35 @@ async fn every_admin_route_refuses_the_roles_it_must() {
             S::FORBIDDEN,
             S::OK,
         ),
+        row(g.clone(), "/admin/v1/usage", None, S::OK, S::OK),
+        row(
+            g.clone(),
+            "/admin/v1/usage?service=support&format=csv",
+            None,
+            S::OK,
+            S::OK,
+        ),
+        row(
+            g.clone(),
+            "/admin/v1/usage?service=sales",
+            None,
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            g.clone(),
+            "/admin/v1/usage?kind=user",
+            None,
+            S::FORBIDDEN,
+            S::OK,
+        ),
+        row(
+            g.clone(),
+            "/admin/v1/usage?user=alex",
+            None,
+            S::FORBIDDEN,
+            S::OK,
+        ),
     ];
 
     // A Preview ticket is no admin token.

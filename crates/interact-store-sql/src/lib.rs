@@ -228,15 +228,19 @@ macro_rules! sql_store {
 
             use $crate::__private::async_trait;
             use $crate::__private::interact_model::TargetRef;
-            use $crate::__private::interact_report::{Outcome, ReportQuery, ReportRow};
+            use $crate::__private::interact_report::{
+                Day, MessageCount, Outcome, ReportQuery, ReportRow, TargetKind, UsageQuery,
+                UsageRow,
+            };
             use $crate::__private::interact_sdk::embed::EmbedCode;
             use $crate::__private::interact_sdk::ids::{AgentId, SessionId};
             use $crate::__private::interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
             use $crate::__private::interact_sdk::time::UnixMillis;
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-                LIFECYCLE_PREFIXES, NewDelivery, NewOutbound, OutboundRecord, OutboundState,
-                OutboundUpdate, ReportStore, SessionRecord, Store, StoreError,
+                LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, NewDelivery,
+                NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, ReportStore,
+                SessionRecord, Store, StoreError,
                 TemplateRecord, WebhookRecord, ConfigItem, WorkflowRunRecord, WorkflowVersion,
             };
             use $crate::__private::sqlx::{self, Row as _};
@@ -1432,30 +1436,17 @@ macro_rules! sql_store {
                         return Ok(Vec::new());
                     }
                     let mut params: Vec<Param> = Vec::new();
-                    let mut clauses: Vec<String> = Vec::new();
+                    let mut clauses = target_clauses(
+                        &mut params,
+                        q.kind,
+                        q.service.as_deref(),
+                        q.user.as_deref(),
+                        q.channel,
+                    );
                     let mut param = |p: Param| {
                         params.push(p);
                         format!("${}", params.len())
                     };
-                    if let Some(kind) = q.kind {
-                        let prefix = format!(r#"{{"kind":"{}",%"#, kind.as_str());
-                        clauses.push(format!("s.target LIKE {}", param(Param::Text(prefix))));
-                    }
-                    // Targets are stored as the JSON of a `TargetRef`, which has one spelling.
-                    if let Some(service) = &q.service {
-                        let target = json(&TargetRef::Service(service.as_str().into()));
-                        clauses.push(format!("s.target = {}", param(Param::Text(target))));
-                    }
-                    if let Some(user) = &q.user {
-                        let target = json(&TargetRef::User(user.as_str().into()));
-                        clauses.push(format!("s.target = {}", param(Param::Text(target))));
-                    }
-                    if let Some(channel) = q.channel {
-                        clauses.push(format!(
-                            "s.channel = {}",
-                            param(Param::Text(channel.as_str().to_owned()))
-                        ));
-                    }
                     if let Some(from) = q.from {
                         clauses.push(format!("s.created_at >= {}", param(Param::Int(db(from)))));
                     }
@@ -1522,25 +1513,9 @@ macro_rules! sql_store {
                         .map(|r| Param::Text(r.id.as_str().to_owned()))
                         .collect();
                     let list = placeholders(1, ids.len());
-                    let kinds = (0..LIFECYCLE_PREFIXES.len())
-                        .map(|i| format!("event LIKE ${}", ids.len() + 1 + i))
-                        .collect::<Vec<_>>()
-                        .join(" OR ");
-                    let sql = format!(
-                        "SELECT session_id, at, event FROM session_events \
-                         WHERE session_id IN ({list}) AND ({kinds}) ORDER BY session_id, seq"
-                    );
-                    let mut event_params = ids.clone();
-                    event_params.extend(LIFECYCLE_PREFIXES.map(|p| Param::Text(p.to_owned())));
-                    for row in bind_all(sqlx::query(&sql), &event_params)
-                        .fetch_all(&self.pool)
-                        .await
-                        .sql()?
-                    {
-                        let id: String = row.try_get("session_id").sql()?;
+                    for (id, at, event) in self.lifecycle_events(&ids).await? {
                         if let Some(&i) = index.get(&id) {
-                            let event: SessionEvent = parse(&row.try_get::<String, _>("event").sql()?)?;
-                            out[i].events.push((ms(row.try_get("at").sql()?), event));
+                            out[i].events.push((at, event));
                         }
                     }
                     let sql = format!(
@@ -1559,6 +1534,194 @@ macro_rules! sql_store {
                     }
                     Ok(out)
                 }
+
+                async fn usage_rows(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+                    if q.limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let mut params: Vec<Param> = Vec::new();
+                    let mut clauses = target_clauses(
+                        &mut params,
+                        q.kind,
+                        q.service.as_deref(),
+                        q.user.as_deref(),
+                        q.channel,
+                    );
+                    let mut param = |p: Param| {
+                        params.push(p);
+                        format!("${}", params.len())
+                    };
+                    // Sessions that were open at some time of the range.
+                    clauses.push(format!("s.created_at < {}", param(Param::Int(db(q.to)))));
+                    clauses.push(format!(
+                        "(s.ended_at IS NULL OR s.ended_at >= {})",
+                        param(Param::Int(db(q.from)))
+                    ));
+                    if let Some((at, id)) = &q.after {
+                        let at = param(Param::Int(db(*at)));
+                        let id = param(Param::Text(id.as_str().to_owned()));
+                        clauses.push(format!(
+                            "(s.created_at > {at} OR (s.created_at = {at} AND s.id > {id}))"
+                        ));
+                    }
+                    let limit = param(Param::Int(i64::try_from(q.limit).unwrap_or(i64::MAX)));
+                    let sql = format!(
+                        "SELECT s.id, s.target, s.channel, s.created_at FROM sessions s \
+                         WHERE {} ORDER BY s.created_at, s.id LIMIT {limit}",
+                        clauses.join(" AND ")
+                    );
+                    let rows = bind_all(sqlx::query(&sql), &params)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?;
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    let mut out = Vec::with_capacity(rows.len());
+                    let mut index = HashMap::with_capacity(rows.len());
+                    for row in &rows {
+                        let id: String = row.try_get("id").sql()?;
+                        index.insert(id.clone(), out.len());
+                        out.push(UsageRow {
+                            id: SessionId::new(id).map_err(|e| corrupt(&e))?,
+                            target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                            channel: row
+                                .try_get::<String, _>("channel")
+                                .sql()?
+                                .parse()
+                                .map_err(|e: String| corrupt(&e))?,
+                            created_at: ms(row.try_get("created_at").sql()?),
+                            events: Vec::new(),
+                            messages: Vec::new(),
+                        });
+                    }
+                    if out.is_empty() {
+                        return Ok(out);
+                    }
+                    let ids: Vec<Param> = out
+                        .iter()
+                        .map(|r| Param::Text(r.id.as_str().to_owned()))
+                        .collect();
+                    for (id, at, event) in self.lifecycle_events(&ids).await? {
+                        if let Some(&i) = index.get(&id) {
+                            out[i].events.push((at, event));
+                        }
+                    }
+                    // Messages counted per session and UTC day of the range, by sender,
+                    // from the stored JSON's start (the texts stay in the database).
+                    let n = ids.len();
+                    let sql = format!(
+                        "SELECT session_id, at / {day_ms} AS day, \
+                         SUM(CASE WHEN event LIKE ${p_in} THEN 1 ELSE 0 END) AS inbound, \
+                         SUM(CASE WHEN event LIKE ${p_agent} OR event LIKE ${p_system} THEN 1 ELSE 0 END) AS outbound \
+                         FROM session_events \
+                         WHERE session_id IN ({list}) AND at >= ${p_from} AND at < ${p_to} \
+                         AND event LIKE ${p_message} \
+                         GROUP BY session_id, at / {day_ms}",
+                        day_ms = $crate::__private::interact_report::usage::DAY_MS,
+                        list = placeholders(1, n),
+                        p_in = n + 1,
+                        p_agent = n + 2,
+                        p_system = n + 3,
+                        p_from = n + 4,
+                        p_to = n + 5,
+                        p_message = n + 6,
+                    );
+                    let mut count_params = ids;
+                    count_params.extend([
+                        Param::Text(MESSAGE_IN_PATTERN.to_owned()),
+                        Param::Text(MESSAGE_OUT_PATTERNS[0].to_owned()),
+                        Param::Text(MESSAGE_OUT_PATTERNS[1].to_owned()),
+                        Param::Int(db(q.from)),
+                        Param::Int(db(q.to)),
+                        Param::Text(r#"{"kind":"message",%"#.to_owned()),
+                    ]);
+                    let count = |v: i64| u64::try_from(v).unwrap_or(0);
+                    for row in bind_all(sqlx::query(&sql), &count_params)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?
+                    {
+                        let id: String = row.try_get("session_id").sql()?;
+                        if let Some(&i) = index.get(&id) {
+                            out[i].messages.push(MessageCount {
+                                day: Day(count(row.try_get("day").sql()?)),
+                                inbound: count(row.try_get("inbound").sql()?),
+                                outbound: count(row.try_get("outbound").sql()?),
+                            });
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+
+            impl $store {
+                /// The lifecycle events ([`LIFECYCLE_PREFIXES`]) of the sessions `ids`
+                /// (at most [`MAX_IDS`]): session, time and event, each session's in order.
+                async fn lifecycle_events(
+                    &self,
+                    ids: &[Param],
+                ) -> Result<Vec<(String, UnixMillis, SessionEvent)>, StoreError> {
+                    let list = placeholders(1, ids.len());
+                    let kinds = (0..LIFECYCLE_PREFIXES.len())
+                        .map(|i| format!("event LIKE ${}", ids.len() + 1 + i))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    let sql = format!(
+                        "SELECT session_id, at, event FROM session_events \
+                         WHERE session_id IN ({list}) AND ({kinds}) ORDER BY session_id, seq"
+                    );
+                    let mut params = ids.to_vec();
+                    params.extend(LIFECYCLE_PREFIXES.map(|p| Param::Text(p.to_owned())));
+                    let mut out = Vec::new();
+                    for row in bind_all(sqlx::query(&sql), &params)
+                        .fetch_all(&self.pool)
+                        .await
+                        .sql()?
+                    {
+                        let event: SessionEvent = parse(&row.try_get::<String, _>("event").sql()?)?;
+                        out.push((
+                            row.try_get("session_id").sql()?,
+                            ms(row.try_get("at").sql()?),
+                            event,
+                        ));
+                    }
+                    Ok(out)
+                }
+            }
+
+            /// The `WHERE` clauses (on `sessions s`) of a report's filters, their values
+            /// added to `params`.
+            fn target_clauses(
+                params: &mut Vec<Param>,
+                kind: Option<TargetKind>,
+                service: Option<&str>,
+                user: Option<&str>,
+                channel: Option<$crate::__private::interact_model::Channel>,
+            ) -> Vec<String> {
+                let mut clauses = Vec::new();
+                let mut param = |p: Param| {
+                    params.push(p);
+                    format!("${}", params.len())
+                };
+                if let Some(kind) = kind {
+                    let prefix = format!(r#"{{"kind":"{}",%"#, kind.as_str());
+                    clauses.push(format!("s.target LIKE {}", param(Param::Text(prefix))));
+                }
+                // Targets are stored as the JSON of a `TargetRef`, which has one spelling.
+                if let Some(service) = service {
+                    let target = json(&TargetRef::Service(service.into()));
+                    clauses.push(format!("s.target = {}", param(Param::Text(target))));
+                }
+                if let Some(user) = user {
+                    let target = json(&TargetRef::User(user.into()));
+                    clauses.push(format!("s.target = {}", param(Param::Text(target))));
+                }
+                if let Some(channel) = channel {
+                    clauses.push(format!(
+                        "s.channel = {}",
+                        param(Param::Text(channel.as_str().to_owned()))
+                    ));
+                }
+                clauses
             }
         };
     };

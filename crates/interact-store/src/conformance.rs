@@ -12,11 +12,12 @@
 //! and whatever must live as long as it (a temporary folder, a database to drop).
 
 use interact_model::{Outcome, TargetRef};
-use interact_report::{ReportQuery, TargetKind};
+use interact_report::{Day, MessageCount, ReportQuery, TargetKind, UsageQuery, UsageRow};
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
+use interact_sdk::ids::{AgentId, CallId, MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
-    AgentInfo, Consent, EndReason, EventFrame, Party, SessionEvent, VisitorInfo,
+    AgentInfo, CallMedia, CallSignal, Consent, EndReason, EventFrame, MediaState, Party,
+    ReceiptState, SessionEvent, VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
 
@@ -45,6 +46,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, admin_tokens_are_apart_from_agent_tokens);
             $crate::__conformance_test!($fresh, config_items_by_kind_and_name);
             $crate::__conformance_test!($fresh, report_facts_and_rows);
+            $crate::__conformance_test!($fresh, usage_rows_count_messages_per_day);
             $crate::__conformance_test!($fresh, claims_count_up);
             $crate::__conformance_test!($fresh, a_claim_fences_the_former_owner);
             $crate::__conformance_test!($fresh, concurrent_claims_get_distinct_epochs);
@@ -856,6 +858,321 @@ pub async fn report_facts_and_rows(store: &dyn Store) {
         .await
         .expect("rows");
     assert!(none.is_empty(), "a limit of 0 reads nothing");
+}
+
+/// What usage reads: the sessions open at some time of a range (created before its end,
+/// not ended before its start), selected by target and channel, ordered and paged as
+/// report rows; each with its lifecycle events in order, and its messages in the range
+/// counted per UTC day, from the visitor and from the agent or service (a text that
+/// looks like another message or sender changes nothing).
+pub async fn usage_rows_count_messages_per_day(store: &dyn Store) {
+    const DAY: u64 = 86_400_000;
+    // 2024-05-01T00:00:00Z; the range is 1 and 2 May.
+    let d = 19_844 * DAY;
+    setup(store).await;
+    let say = |n: u32, from: Party, text: &str| SessionEvent::Message {
+        id: MessageId::new(format!("m{n}")).expect("valid"),
+        from,
+        author: (from != Party::Visitor).then(|| "Alex".to_owned()),
+        text: text.to_owned(),
+    };
+    let fake = r#"","from":"visitor","text":"{\"kind\":\"message\",\"from\":\"agent\"}"#;
+    let signal = |from: Party, signal: CallSignal| SessionEvent::Call { from, signal };
+    let call = CallId::new("c1").expect("valid");
+    let agent = AgentInfo {
+        id: AgentId::new("alex").expect("valid"),
+        display_name: "Alex \"from\":\"visitor\"".into(),
+    };
+    // Sessions, by creation: s2 (a user contact, over before the range), s3 (WhatsApp,
+    // open since the day before), s1 (in the range, with a call, ended on its second
+    // day), s4 (after the range).
+    let create = |id: &'static str, target: TargetRef, channel, created: u64| async move {
+        let mut record = session_record(id, target, created);
+        record.channel = channel;
+        store
+            .create_session(&record, &encoded(&[frame(id, 1, created, started())]))
+            .await
+            .expect("create");
+    };
+    let widget = interact_model::Channel::Widget;
+    let whatsapp = interact_model::Channel::Whatsapp;
+    let support = || TargetRef::Service("support".into());
+    create("s1", support(), widget, d + 3_600_000).await;
+    create("s2", TargetRef::User("alex".into()), widget, d - 2 * DAY).await;
+    create("s3", TargetRef::Service("sales".into()), whatsapp, d - DAY).await;
+    create("s4", support(), widget, d + 2 * DAY).await;
+    let h = d + 3_600_000;
+    let s1 = [
+        frame("s1", 2, h + 1, SessionEvent::Queued { position: 1 }),
+        frame("s1", 3, h + 2, say(1, Party::Visitor, "hello")),
+        frame(
+            "s1",
+            4,
+            h + 3,
+            SessionEvent::AgentJoined {
+                agent: agent.clone(),
+            },
+        ),
+        frame("s1", 5, h + 4, say(2, Party::Agent, fake)),
+        frame(
+            "s1",
+            6,
+            h + 5,
+            say(3, Party::System, "Bye \"from\":\"visitor\""),
+        ),
+        frame(
+            "s1",
+            7,
+            h + 6,
+            SessionEvent::Receipt {
+                by: Party::Visitor,
+                up_to: Seq(6),
+                state: ReceiptState::Read,
+            },
+        ),
+        frame(
+            "s1",
+            8,
+            h + 10,
+            signal(
+                Party::Visitor,
+                CallSignal::Start {
+                    call: call.clone(),
+                    media: CallMedia::Audio,
+                },
+            ),
+        ),
+        frame(
+            "s1",
+            9,
+            h + 11,
+            signal(
+                Party::Visitor,
+                CallSignal::Offer {
+                    call: call.clone(),
+                    sdp: r#"{"kind":"message","id":"m","from":"visitor"}"#.into(),
+                },
+            ),
+        ),
+        frame(
+            "s1",
+            10,
+            h + 12,
+            signal(Party::Agent, CallSignal::Accept { call: call.clone() }),
+        ),
+        frame(
+            "s1",
+            11,
+            h + 13,
+            signal(
+                Party::Agent,
+                CallSignal::Media {
+                    call: call.clone(),
+                    state: MediaState {
+                        muted: false,
+                        camera: false,
+                        screen: true,
+                    },
+                },
+            ),
+        ),
+        frame(
+            "s1",
+            12,
+            d + DAY + 5,
+            signal(
+                Party::Visitor,
+                CallSignal::Hangup {
+                    call: call.clone(),
+                    reason: interact_sdk::protocol::HangupReason::Normal,
+                },
+            ),
+        ),
+        frame("s1", 13, d + DAY + 6, say(4, Party::Visitor, fake)),
+        frame(
+            "s1",
+            14,
+            d + DAY + 7,
+            SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            },
+        ),
+    ];
+    let s2 = [
+        frame("s2", 2, d - 2 * DAY + 1, say(1, Party::Visitor, "old")),
+        frame(
+            "s2",
+            3,
+            d - DAY - 1,
+            SessionEvent::Ended {
+                reason: EndReason::VisitorEnded,
+            },
+        ),
+    ];
+    let s3 = [
+        // The day before the range, its first millisecond, its last day's last
+        // millisecond, and the first after it.
+        frame("s3", 2, d - 1, say(1, Party::Visitor, "before")),
+        frame("s3", 3, d, say(2, Party::Visitor, "first")),
+        frame("s3", 4, d + 2 * DAY - 1, say(3, Party::Agent, "last")),
+        frame("s3", 5, d + 2 * DAY, say(4, Party::Agent, "after")),
+    ];
+    for (id, events) in [("s1", &s1[..]), ("s2", &s2[..]), ("s3", &s3[..])] {
+        store
+            .append_events(&sid(id), &encoded(events))
+            .await
+            .expect("events");
+    }
+
+    let range = UsageQuery {
+        from: at(d),
+        to: at(d + 2 * DAY),
+        limit: 10,
+        ..UsageQuery::default()
+    };
+    let rows = store.usage_rows(&range).await.expect("rows");
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["s3", "s1"], "open in the range, by creation time");
+    let counts = |r: &UsageRow| {
+        let mut m = r.messages.clone();
+        m.sort_by_key(|c| c.day);
+        m
+    };
+    let count = |day: u64, inbound: u64, outbound: u64| MessageCount {
+        day: Day(day),
+        inbound,
+        outbound,
+    };
+    assert_eq!(
+        counts(&rows[0]),
+        [count(19_844, 1, 0), count(19_845, 0, 1)],
+        "s3: the range's messages only"
+    );
+    assert_eq!(
+        counts(&rows[1]),
+        [count(19_844, 1, 2), count(19_845, 1, 0)],
+        "s1: messages by day and sender"
+    );
+    let s1_row = &rows[1];
+    assert_eq!(
+        (
+            &s1_row.target,
+            s1_row.channel,
+            s1_row.created_at,
+            rows[0].channel
+        ),
+        (&support(), widget, at(h), whatsapp)
+    );
+    // The lifecycle events, in order (a backend may add others; messages are counted
+    // apart).
+    let lifecycle: Vec<(UnixMillis, &SessionEvent)> = s1_row
+        .events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Queued { .. }
+                    | SessionEvent::AgentJoined { .. }
+                    | SessionEvent::Ended { .. }
+                    | SessionEvent::Call {
+                        signal: CallSignal::Start { .. }
+                            | CallSignal::Accept { .. }
+                            | CallSignal::Media { .. }
+                            | CallSignal::Hangup { .. },
+                        ..
+                    }
+            )
+        })
+        .map(|(t, e)| (*t, e))
+        .collect();
+    let expected: Vec<(UnixMillis, &SessionEvent)> = [0, 2, 6, 8, 9, 10, 12]
+        .into_iter()
+        .map(|i| (s1[i].at, &s1[i].event))
+        .collect();
+    assert_eq!(lifecycle, expected);
+
+    let select = |q: UsageQuery| async move {
+        store
+            .usage_rows(&UsageQuery { limit: 10, ..q })
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| r.id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let range = || UsageQuery {
+        from: at(d),
+        to: at(d + 2 * DAY),
+        ..UsageQuery::default()
+    };
+    assert_eq!(
+        select(UsageQuery {
+            service: Some("support".into()),
+            ..range()
+        })
+        .await,
+        ["s1"]
+    );
+    assert_eq!(
+        select(UsageQuery {
+            channel: Some(whatsapp),
+            ..range()
+        })
+        .await,
+        ["s3"]
+    );
+    assert_eq!(
+        select(UsageQuery {
+            kind: Some(TargetKind::User),
+            ..range()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+    // The day s2 ended and s3 began: s2 only (s3 was created at the range's end).
+    let before = UsageQuery {
+        from: at(d - 2 * DAY),
+        to: at(d - DAY),
+        ..UsageQuery::default()
+    };
+    assert_eq!(select(before.clone()).await, ["s2"]);
+    assert_eq!(
+        select(UsageQuery {
+            user: Some("alex".into()),
+            ..before.clone()
+        })
+        .await,
+        ["s2"]
+    );
+    let rows = store
+        .usage_rows(&UsageQuery { limit: 1, ..before })
+        .await
+        .expect("rows");
+    assert_eq!(counts(&rows[0]), [count(19_842, 1, 0)]);
+    // Everything from s2's day on, page by page.
+    let all = || UsageQuery {
+        from: at(d - 2 * DAY),
+        to: at(d + 3 * DAY),
+        ..UsageQuery::default()
+    };
+    assert_eq!(select(all()).await, ["s2", "s3", "s1", "s4"]);
+    assert_eq!(
+        select(UsageQuery {
+            after: Some((at(d - DAY), sid("s3"))),
+            ..all()
+        })
+        .await,
+        ["s1", "s4"]
+    );
+    let page = store
+        .usage_rows(&UsageQuery { limit: 2, ..all() })
+        .await
+        .expect("rows");
+    assert_eq!(page.len(), 2);
+    assert!(
+        store.usage_rows(&all()).await.expect("rows").is_empty(),
+        "a limit of 0 reads nothing"
+    );
 }
 
 /// Claims of a session's lease count up from 1, whoever claims (the same node too), and

@@ -29,7 +29,10 @@ pub use integration::{
 };
 pub use memory::MemoryStore;
 pub use outbox::{NewOutbound, OutboundRecord, OutboundState, OutboundUpdate};
-pub use report::{LIFECYCLE_PREFIXES, ReportStore, session_reports};
+pub use report::{
+    LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, ReportStore, session_reports,
+    usage,
+};
 
 use std::fmt::Write as _;
 use std::ops::Range;

@@ -8,10 +8,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use interact_model::TargetRef;
-use interact_report::{Outcome, ReportQuery, ReportRow, TargetKind};
+use interact_report::{
+    Day, MessageCount, Outcome, ReportQuery, ReportRow, TargetKind, UsageQuery, UsageRow,
+};
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{AgentId, SessionId};
-use interact_sdk::protocol::EventFrame;
+use interact_sdk::protocol::{EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 
 use crate::{
@@ -801,19 +803,13 @@ impl ReportStore for MemoryStore {
             .sessions
             .values()
             .filter(|s| {
-                let kind = match s.target {
-                    TargetRef::Service(_) => TargetKind::Service,
-                    TargetRef::User(_) => TargetKind::User,
-                };
-                q.kind.is_none_or(|k| k == kind)
-                    && q.service.as_ref().is_none_or(
-                        |id| matches!(&s.target, TargetRef::Service(x) if x.as_str() == id),
-                    )
-                    && q.user.as_ref().is_none_or(
-                        |id| matches!(&s.target, TargetRef::User(x) if x.as_str() == id),
-                    )
-                    && q.channel.is_none_or(|c| c == s.channel)
-                    && q.from.is_none_or(|from| s.created_at >= from)
+                selects(
+                    s,
+                    q.kind,
+                    q.service.as_deref(),
+                    q.user.as_deref(),
+                    q.channel,
+                ) && q.from.is_none_or(|from| s.created_at >= from)
                     && q.to.is_none_or(|to| s.created_at < to)
                     && q.after
                         .as_ref()
@@ -846,6 +842,84 @@ impl ReportStore for MemoryStore {
             })
             .collect())
     }
+
+    async fn usage_rows(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        let inner = self.lock();
+        let mut sessions: Vec<&SessionRecord> = inner
+            .sessions
+            .values()
+            .filter(|s| {
+                selects(
+                    s,
+                    q.kind,
+                    q.service.as_deref(),
+                    q.user.as_deref(),
+                    q.channel,
+                ) && s.created_at < q.to
+                    && s.ended.is_none_or(|(at, _)| at >= q.from)
+                    && q.after
+                        .as_ref()
+                        .is_none_or(|after| (s.created_at, &s.id) > (after.0, &after.1))
+            })
+            .collect();
+        sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(sessions
+            .into_iter()
+            .take(q.limit)
+            .map(|s| {
+                let events = inner.events.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
+                let mut messages: BTreeMap<Day, MessageCount> = BTreeMap::new();
+                for e in events {
+                    let SessionEvent::Message { from, .. } = &e.event else {
+                        continue;
+                    };
+                    if e.at < q.from || e.at >= q.to {
+                        continue;
+                    }
+                    let day = Day::of(e.at);
+                    let count = messages.entry(day).or_insert(MessageCount {
+                        day,
+                        inbound: 0,
+                        outbound: 0,
+                    });
+                    match from {
+                        Party::Visitor => count.inbound += 1,
+                        Party::Agent | Party::System => count.outbound += 1,
+                    }
+                }
+                UsageRow {
+                    id: s.id.clone(),
+                    target: s.target.clone(),
+                    channel: s.channel,
+                    created_at: s.created_at,
+                    events: events
+                        .iter()
+                        .filter(|e| !matches!(e.event, SessionEvent::Message { .. }))
+                        .map(|e| (e.at, e.event.clone()))
+                        .collect(),
+                    messages: messages.into_values().collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// Whether a report's or usage report's filters select session `s`.
+fn selects(
+    s: &SessionRecord,
+    kind: Option<TargetKind>,
+    service: Option<&str>,
+    user: Option<&str>,
+    channel: Option<interact_model::Channel>,
+) -> bool {
+    let (k, id) = match &s.target {
+        TargetRef::Service(id) => (TargetKind::Service, id.as_str()),
+        TargetRef::User(id) => (TargetKind::User, id.as_str()),
+    };
+    kind.is_none_or(|x| x == k)
+        && service.is_none_or(|x| k == TargetKind::Service && x == id)
+        && user.is_none_or(|x| k == TargetKind::User && x == id)
+        && channel.is_none_or(|c| c == s.channel)
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 //! lacks are written apart.
 
 use async_trait::async_trait;
-use interact_report::{Outcome, ReportFilter, ReportQuery, ReportRow, SessionReport};
+use interact_report::{
+    DayUsage, Outcome, ReportFilter, ReportQuery, ReportRow, SessionReport, Usage, UsageFilter,
+    UsageQuery, UsageRow,
+};
 use interact_sdk::ids::SessionId;
 use interact_sdk::time::UnixMillis;
 
@@ -25,6 +28,20 @@ pub const LIFECYCLE_PREFIXES: [&str; 8] = [
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"media"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"hangup"%"#,
+];
+
+/// For SQL backends: a message from the visitor is stored as JSON that matches this SQL
+/// `LIKE` pattern, one from the agent or the service one of [`MESSAGE_OUT_PATTERNS`]
+/// (`kind` first, then the message's `id`, then `from`). An id is a JSON string in which a
+/// quote would be escaped (and ids are `A-Z a-z 0-9 - _` anyway), so nothing in it can
+/// fake the `","from":` that ends it; the text comes after `from`.
+pub const MESSAGE_IN_PATTERN: &str = r#"{"kind":"message","id":"%","from":"visitor"%"#;
+
+/// For SQL backends: the stored JSON of a message from the agent or from the service
+/// (workflow messages, `system`) matches one of these; see [`MESSAGE_IN_PATTERN`].
+pub const MESSAGE_OUT_PATTERNS: [&str; 2] = [
+    r#"{"kind":"message","id":"%","from":"agent"%"#,
+    r#"{"kind":"message","id":"%","from":"system"%"#,
 ];
 
 /// The reporting part of the [`Store`].
@@ -50,6 +67,14 @@ pub trait ReportStore: Send + Sync {
 
     /// The sessions `query` selects, ordered by `created_at` and then id.
     async fn report_rows(&self, query: &ReportQuery) -> Result<Vec<ReportRow>, StoreError>;
+
+    /// The sessions that may have had usage in `query`'s range (created before `query.to`,
+    /// not ended before `query.from`) and that its filters select, ordered by `created_at`
+    /// and then id: each with its lifecycle events (all of them, as
+    /// [`report_rows`](Self::report_rows) reads them) and its messages counted per UTC day
+    /// of the range, from the visitor and from the agent or service. Message texts are
+    /// not read.
+    async fn usage_rows(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError>;
 }
 
 /// Sessions read from the store per round trip.
@@ -89,6 +114,29 @@ pub async fn session_reports(
     }
 }
 
+/// The usage report of `tenant`: every day, target and channel of `filter`'s range with
+/// anything to count (see [`interact_report::usage`]), sessions read page by page.
+pub async fn usage(
+    store: &dyn Store,
+    filter: &UsageFilter,
+    tenant: &str,
+) -> Result<Vec<DayUsage>, StoreError> {
+    let mut query = filter.query();
+    query.limit = PAGE;
+    let mut usage = Usage::new(tenant, filter.from, filter.to);
+    loop {
+        let rows = store.usage_rows(&query).await?;
+        let full = rows.len() == query.limit;
+        query.after = rows.last().map(|r| (r.created_at, r.id.clone()));
+        for row in &rows {
+            usage.add(row);
+        }
+        if !full {
+            return Ok(usage.rows());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use interact_sdk::ids::{AgentId, CallId};
@@ -119,6 +167,56 @@ mod tests {
             }
         }
         pattern.ends_with('%') || rest.is_empty()
+    }
+
+    #[test]
+    fn messages_are_stored_with_the_prefixes_usage_counts() {
+        let message = |id: &str, from: Party, author: Option<&str>, text: &str| {
+            encode(&SessionEvent::Message {
+                id: interact_sdk::ids::MessageId::new(id).expect("valid"),
+                from,
+                author: author.map(str::to_owned),
+                text: text.to_owned(),
+            })
+        };
+        let fake = r#"x","from":"visitor","text":"{\"kind\":\"message\",\"id\":\"m\",\"from\":\"visitor\"}"#;
+        for (stored, inbound, outbound) in [
+            (message("m1", Party::Visitor, None, "hi"), true, false),
+            (message("from", Party::Visitor, None, fake), true, false),
+            (message("m2", Party::Agent, Some("Alex"), fake), false, true),
+            (
+                message("visitor", Party::Agent, None, "\"from\":\"visitor\""),
+                false,
+                true,
+            ),
+            (
+                message("m3", Party::System, Some("Support"), fake),
+                false,
+                true,
+            ),
+        ] {
+            let out = MESSAGE_OUT_PATTERNS.iter().any(|p| like(&stored, p));
+            assert_eq!(
+                (like(&stored, MESSAGE_IN_PATTERN), out),
+                (inbound, outbound),
+                "{stored}"
+            );
+        }
+        // No other event is a message.
+        let agent = AgentInfo {
+            id: AgentId::new("alex").expect("valid"),
+            display_name: "from visitor".into(),
+        };
+        for other in [
+            SessionEvent::AgentJoined { agent },
+            SessionEvent::Ended {
+                reason: EndReason::VisitorEnded,
+            },
+        ] {
+            let stored = encode(&other);
+            assert!(!like(&stored, MESSAGE_IN_PATTERN), "{stored}");
+            assert!(!MESSAGE_OUT_PATTERNS.iter().any(|p| like(&stored, p)));
+        }
     }
 
     #[test]

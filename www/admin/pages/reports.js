@@ -1,5 +1,6 @@
 // Reports: the session report filtered, sessions per day by outcome and the wait-time
-// distribution as SVG charts, the rows, a transcript, and the CSV download.
+// distribution as SVG charts, the rows, a transcript, and the CSV download; then usage
+// per UTC day, target and channel (GET /admin/v1/usage) as a table, and its CSV.
 
 import { describe, get, request, seg } from "../api.js";
 import { duration, field, formProblem, h, replace, s, table, uid, when } from "../dom.js";
@@ -207,6 +208,52 @@ function dayStart(value, plusDays = 0) {
   return Number.isNaN(d.getTime()) ? "" : String(d.getTime());
 }
 
+/** Usage columns: the JSON field and its heading. */
+export const USAGE_COLUMNS = [
+  ["chat_sessions", "Chats"],
+  ["messages_in", "Messages in"],
+  ["messages_out", "Messages out"],
+  ["audio_minutes", "Audio min"],
+  ["video_minutes", "Video min"],
+  ["screen_share_minutes", "Screen share min"],
+  ["whatsapp_received", "WhatsApp in"],
+  ["whatsapp_sent", "WhatsApp out"],
+];
+
+/** A usage figure as shown: minutes with two decimals, counts as they are. */
+function figure(field, value) {
+  const n = Number(value ?? 0);
+  return field.endsWith("_minutes") ? n.toFixed(2) : String(n);
+}
+
+/** Usage rows summed per column (minutes in hundredths, so the sum does not drift). */
+export function usageTotals(rows) {
+  const totals = {};
+  for (const [field] of USAGE_COLUMNS) {
+    const hundredths = field.endsWith("_minutes");
+    const sum = rows.reduce((a, r) => a + (hundredths ? Math.round(Number(r[field] ?? 0) * 100) : Number(r[field] ?? 0)), 0);
+    totals[field] = hundredths ? sum / 100 : sum;
+  }
+  return totals;
+}
+
+/** The usage table: one line per UTC day, target and channel, and the totals. */
+export function usageView(rows) {
+  const lines = rows.map((r) => [
+    r.day,
+    r.kind === "user" ? `user ${r.target}` : r.target,
+    r.channel === "whatsapp" ? "WhatsApp" : "Widget",
+    ...USAGE_COLUMNS.map(([field]) => figure(field, r[field])),
+  ]);
+  if (rows.length > 1) {
+    const totals = usageTotals(rows);
+    lines.push(["Total", "", "", ...USAGE_COLUMNS.map(([field]) => figure(field, totals[field]))]);
+  }
+  return table({ text: "Usage per UTC day, target and channel", visible: false }, ["Day (UTC)", "Target", "Channel", ...USAGE_COLUMNS.map(([, label]) => label)], lines, {
+    empty: "No usage in this range.",
+  });
+}
+
 export async function render(ctx) {
   const services = await get("/admin/v1/services").catch(() => null);
   if (!ctx.current()) return;
@@ -229,6 +276,7 @@ export async function render(ctx) {
   from.value = `${weekAgo.getFullYear()}-${String(weekAgo.getMonth() + 1).padStart(2, "0")}-${String(weekAgo.getDate()).padStart(2, "0")}`;
   const problem = formProblem();
   const download = h("button", { class: "btn", type: "button", id: "csv" }, "Download CSV");
+  const downloadUsage = h("button", { class: "btn", type: "button", id: "usage-csv" }, "Download usage CSV");
   const form = h(
     "form",
     { class: "card form filters", novalidate: true, "aria-label": "Report filters" },
@@ -245,6 +293,7 @@ export async function render(ctx) {
     h("div", { class: "actions" }, h("button", { class: "btn btn-primary", type: "submit" }, "Show"), download),
   );
   const out = h("div", { class: "report" });
+  const usageOut = h("div", { class: "usage" });
   const query = (format) => ({
     service: service.value,
     outcome: outcome.value,
@@ -255,9 +304,30 @@ export async function render(ctx) {
     format,
   });
 
+  // Usage counts whole UTC days: the day inputs as they are, both included.
+  const usageQuery = (format) => ({
+    service: service.value,
+    channel: channel.value,
+    from: from.value,
+    to: to.value,
+    format,
+  });
+
+  async function loadUsage() {
+    replace(usageOut, h("p", { class: "loading" }, "Loading…"));
+    try {
+      const rows = await get("/admin/v1/usage", usageQuery("json"));
+      if (!ctx.current()) return;
+      replace(usageOut, usageView(rows));
+    } catch (e) {
+      replace(usageOut, ctx.errorBox(e));
+    }
+  }
+
   async function load() {
     problem.show("");
     replace(out, h("p", { class: "loading" }, "Loading…"));
+    const usage = loadUsage();
     try {
       const rows = await get("/admin/v1/reports/sessions", query("json"));
       if (!ctx.current()) return;
@@ -265,26 +335,30 @@ export async function render(ctx) {
     } catch (e) {
       replace(out, ctx.errorBox(e));
     }
+    await usage;
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
   });
-  download.addEventListener("click", async () => {
+  /** Fetches `path` as CSV with the token and saves it as `name`. */
+  async function save(path, q, name, announcement) {
     try {
-      const blob = await request("GET", "/admin/v1/reports/sessions", { query: query("csv"), as: "blob" });
+      const blob = await request("GET", path, { query: q, as: "blob" });
       const url = URL.createObjectURL(blob);
-      const a = h("a", { download: `sessions-${new Date().toISOString().slice(0, 10)}.csv` });
+      const a = h("a", { download: `${name}-${new Date().toISOString().slice(0, 10)}.csv` });
       a.href = url;
       document.body.append(a);
       a.click();
       a.remove();
       window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      ctx.announce("The CSV file is downloading.");
+      ctx.announce(announcement);
     } catch (e) {
       problem.show(describe(e));
     }
-  });
+  }
+  download.addEventListener("click", () => save("/admin/v1/reports/sessions", query("csv"), "sessions", "The CSV file is downloading."));
+  downloadUsage.addEventListener("click", () => save("/admin/v1/usage", usageQuery("csv"), "usage", "The usage CSV file is downloading."));
 
   replace(
     ctx.main,
@@ -292,6 +366,18 @@ export async function render(ctx) {
     h("p", { class: "lead" }, "Every session, service sessions and direct contacts alike; open sessions have no outcome yet and count only in the table."),
     form,
     out,
+    h(
+      "section",
+      { class: "usage-section", "aria-labelledby": "usage-heading" },
+      h("h2", { id: "usage-heading" }, "Usage"),
+      h(
+        "p",
+        {},
+        "Per UTC day (the From and To days, both included; the last 30 days up to To if From is empty), target and channel: chats started, messages in (visitors) and out (agents and the service), call and screen-share minutes of answered calls, WhatsApp messages. The service and channel filters apply; the outcome filter does not.",
+      ),
+      h("div", { class: "actions" }, downloadUsage),
+      usageOut,
+    ),
   );
   await load();
 }

@@ -65,6 +65,34 @@ pub(super) enum ReportCommand {
         #[arg(long, default_value = "csv")]
         format: String,
     },
+    /// Usage per UTC day, target (service, or user for direct contacts) and channel: chat
+    /// sessions, messages in and out, audio, video and screen-share minutes (decimal,
+    /// rounded to 0.01), WhatsApp messages received and sent; the same rows as `GET
+    /// /admin/v1/usage`.
+    Usage {
+        /// The first UTC day, `YYYY-MM-DD` [default: the 30 days up to --to].
+        #[arg(long)]
+        from: Option<String>,
+        /// The last UTC day, included, `YYYY-MM-DD` [default: today]; at most 366 days
+        /// from --from.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only sessions for this service id.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only direct contacts with this user id.
+        #[arg(long)]
+        user: Option<String>,
+        /// `widget` or `whatsapp`.
+        #[arg(long)]
+        channel: Option<String>,
+        /// `service` or `user`.
+        #[arg(long)]
+        kind: Option<String>,
+        /// `csv` or `json`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,39 +202,84 @@ pub(super) async fn template(path: &Path, config: Config, command: TemplateComma
 }
 
 pub(super) async fn report_command(config: Config, command: ReportCommand) -> CliResult {
-    let ReportCommand::Sessions {
-        service,
-        user,
-        channel,
-        kind,
-        outcome,
-        from,
-        to,
-        limit,
-        format,
-    } = command;
-    let given = [
-        ("service", service),
-        ("user", user),
-        ("channel", channel),
-        ("kind", kind),
-        ("outcome", outcome),
-        ("from", from),
-        ("to", to),
-        ("limit", limit),
-        ("format", Some(format)),
-    ];
-    let filter = report::ReportFilter::from_pairs(
-        given
-            .iter()
-            .filter_map(|(name, value)| Some((*name, value.as_deref()?))),
-    )
-    .map_err(|e| format!("--{e}"))?;
+    match command {
+        ReportCommand::Sessions {
+            service,
+            user,
+            channel,
+            kind,
+            outcome,
+            from,
+            to,
+            limit,
+            format,
+        } => {
+            let given = [
+                ("service", service),
+                ("user", user),
+                ("channel", channel),
+                ("kind", kind),
+                ("outcome", outcome),
+                ("from", from),
+                ("to", to),
+                ("limit", limit),
+                ("format", Some(format)),
+            ];
+            sessions_command(config, &given).await
+        }
+        ReportCommand::Usage {
+            from,
+            to,
+            service,
+            user,
+            channel,
+            kind,
+            format,
+        } => {
+            let given = [
+                ("from", from),
+                ("to", to),
+                ("service", service),
+                ("user", user),
+                ("channel", channel),
+                ("kind", kind),
+                ("format", Some(format)),
+            ];
+            usage_command(config, &given).await
+        }
+    }
+}
+
+/// The options given (name and value) as the pairs a filter reads.
+fn pairs<'a>(given: &'a [(&'a str, Option<String>)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    given
+        .iter()
+        .filter_map(|(name, value)| Some((*name, value.as_deref()?)))
+}
+
+/// `report sessions`: the session report of the options `given`.
+async fn sessions_command(config: Config, given: &[(&str, Option<String>)]) -> CliResult {
+    let filter = report::ReportFilter::from_pairs(pairs(given)).map_err(|e| format!("--{e}"))?;
     let state = open(config).await?;
     let reports = interact_store::session_reports(state.store.as_ref(), &filter).await?;
     match filter.format {
         report::Format::Csv => print!("{}", report::to_csv(&reports)),
         report::Format::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+    Ok(())
+}
+
+/// `report usage`: the usage report of the options `given`.
+async fn usage_command(config: Config, given: &[(&str, Option<String>)]) -> CliResult {
+    let today = report::Day::of(crate::clock::system_now());
+    let filter =
+        report::UsageFilter::from_pairs(pairs(given), today).map_err(|e| format!("--{e}"))?;
+    let state = open(config).await?;
+    let tenant = admin::tenant_name(&state.config.server.public_url);
+    let rows = interact_store::usage(state.store.as_ref(), &filter, tenant).await?;
+    match filter.format {
+        report::Format::Csv => print!("{}", report::usage_csv(&rows)),
+        report::Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
     }
     Ok(())
 }

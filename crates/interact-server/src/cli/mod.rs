@@ -2,12 +2,12 @@
 //!
 //! `interact-server serve` starts the server; the other subcommands administer embed codes
 //! and Domain Templates directly in the database named by the configuration (no running
-//! server needed), print the session report, and make the hashes the configuration file
-//! holds.
+//! server needed), print the session report and usage (`report sessions`, `report
+//! usage`), and make the hashes the configuration file holds.
 //!
 //! The binary's `main` is [`main`]; the subcommands live by topic: `serve` (the server,
 //! the demo host page and the banner), `admin` (embed codes, Domain Templates, reports
-//! in the database) and `secret` (the hashes a configuration holds).
+//! and usage in the database) and `secret` (the hashes a configuration holds).
 
 mod admin;
 mod secret;

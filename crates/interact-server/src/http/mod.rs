@@ -12,7 +12,7 @@
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `POST /v1/whatsapp/{service}` | Twilio's incoming-message webhook for a service's WhatsApp connector: signature first (403), then the message into the sender's session (`whatsapp.rs`). |
-//! | `/admin/v1/...` | The admin API: Domain Templates, embed codes and the session report (see [`admin`](self#admin-api)). |
+//! | `/admin/v1/...` | The admin API: Domain Templates, embed codes, the session report and usage (see [`admin`](self#admin-api)). |
 //! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
 //! | `GET /console/` | The agent console (static files from `www/console`). |
 //! | `GET /admin/` | The admin web app (static files from `www/admin`, strict CSP); a path under `/admin/v1/` that is no API route is a JSON 404. |
@@ -49,6 +49,7 @@
 //! | `POST /admin/v1/agents/{id}/sign-out` | 200, `{"tokens", "connections"}`: every sign-in token of the user stops working and every open connection of theirs is closed (fatal `unauthorized`, 4001); 404 for an unknown user |
 //! | `GET /admin/v1/embed-codes/{code}/snippet` | 200, the HTML snippet as `text/plain`; 404 |
 //! | `GET /admin/v1/reports/sessions?service=&user=&kind=&outcome=&from=&to=&limit=&format=` | 200, the session report (below); 400 naming a bad parameter |
+//! | `GET /admin/v1/usage?from=&to=&service=&user=&kind=&channel=&format=` | 200, usage per UTC day, target and channel (below); 400 naming a bad parameter |
 //! | `GET /admin/v1/sessions/{id}/transcript` | 200, `{"session": {...}, "events": [...]}`: the session as stored and every event frame in `seq` order; 404 |
 //! | `GET /admin/v1/audit?before=&limit=` | 200, the audit log newest first: `[{"id", "at", "actor", "action", "target", "before", "after"}]` (`before`/`after` the target as JSON text, `null` where it did not or no longer exists; `limit` 1 to 500, default 100; `before` an id, for the next page) |
 //! | `GET /admin/v1/webhooks` | 200, `[{"id", "url", "events", "created_at"}]` (never the secret) |
@@ -95,6 +96,32 @@
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.
+//!
+//! ## Usage
+//!
+//! `GET /admin/v1/usage` meters usage per modality, for billing: one row per UTC day,
+//! target (a service, or a user for direct contacts) and channel with anything to count,
+//! ordered by day, kind, target and channel ([`interact_report::usage`] says exactly what
+//! counts on which day). Parameters, all optional; empty values count as absent, unknown
+//! or repeated ones are refused with a 400 naming them:
+//!
+//! | Parameter | Meaning |
+//! |-----------|---------|
+//! | `from`, `to` | the first and the last UTC day counted, both included, `YYYY-MM-DD`; `to` is today by default, `from` the 30th day up to `to`; at most 366 days |
+//! | `service`, `user`, `kind`, `channel` | as for the session report |
+//! | `format` | `json` (default) or `csv` |
+//!
+//! JSON is an array of objects: `tenant` (the host of `[server] public_url`: a server
+//! serves one tenant), `day` (`YYYY-MM-DD`), `kind`, `target`, `channel`,
+//! `chat_sessions` (started that day), `messages_in` (from visitors), `messages_out`
+//! (from agents, and the service's workflow), `audio_minutes` and `video_minutes`
+//! (answered calls, accept to hang-up, split at UTC midnight), `screen_share_minutes`
+//! (either side sharing during an answered call), `whatsapp_received` and
+//! `whatsapp_sent` (the messages of `whatsapp` sessions). Minutes are decimal minutes
+//! rounded to 0.01 (`1.5` is 90 seconds); a call still on counts once it has ended. CSV
+//! (`usage.csv`) has the same columns in that order, minutes with two decimals, quoted
+//! and defused as the session report's. A Service Owner gets their services' rows only,
+//! and 403 for another service, `user=` or `kind=user`, as for the session report.
 
 mod admin;
 mod admin_auth;

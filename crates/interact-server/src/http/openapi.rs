@@ -36,7 +36,8 @@ pub const PATH: &str = "/admin/v1/openapi.json";
     info(
         title = "Interact admin API",
         description = "Domain Templates, embed codes, webhooks, workflows, the audit log, \
-                       transcripts and the session report of an Interact server. Errors are \
+                       transcripts, the session report and usage metering of an Interact \
+                       server. Errors are \
                        `{\"error\": {\"code\", \"message\"}}`.",
     ),
     paths(
@@ -58,6 +59,7 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         admin::audit_log,
         admin::transcript,
         reports::sessions,
+        reports::usage,
         webhooks::list,
         webhooks::create,
         webhooks::one,
@@ -93,6 +95,7 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         (name = "agents", description = "Agents (users) as the administration sees them."),
         (name = "audit", description = "The audit log of every admin change."),
         (name = "sessions", description = "Transcripts and the session report."),
+        (name = "usage", description = "Usage per UTC day and modality, for billing."),
         (name = "webhooks", description = "Webhooks and their delivery logs."),
         (name = "workflows", description = "Instant Messaging workflows, changed live."),
         (name = "services", description = "Services: licences, modalities, members, owners, workflow, privacy text, theme."),
@@ -618,6 +621,46 @@ pub(super) enum Modality {
     Video,
 }
 
+/// The usage of one tenant, UTC day, target and channel (`interact_report::DayUsage`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct DayUsage {
+    /// The tenant: the host of the server's public URL.
+    tenant: String,
+    /// The UTC day, `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    day: String,
+    /// Service sessions or direct user contacts.
+    kind: TargetKind,
+    /// The service's or user's id.
+    target: String,
+    /// How the visitors came: `widget` or `whatsapp`.
+    #[schema(pattern = "^(widget|whatsapp)$")]
+    channel: String,
+    /// Sessions started that day.
+    chat_sessions: u64,
+    /// Messages from visitors.
+    messages_in: u64,
+    /// Messages from agents or the service (workflow messages).
+    messages_out: u64,
+    /// Answered audio calls, accept to hang-up: decimal minutes rounded to 0.01.
+    #[schema(minimum = 0)]
+    audio_minutes: f64,
+    /// Answered video calls, as `audio_minutes`.
+    #[schema(minimum = 0)]
+    video_minutes: f64,
+    /// Screen sharing (either side) during answered calls, as `audio_minutes`.
+    #[schema(minimum = 0)]
+    screen_share_minutes: f64,
+    /// `messages_in` of WhatsApp sessions (0 for other channels).
+    whatsapp_received: u64,
+    /// `messages_out` of WhatsApp sessions (0 for other channels).
+    whatsapp_sent: u64,
+}
+
 /// A session's outcome (`interact_model::Outcome`).
 #[allow(
     dead_code,
@@ -841,6 +884,24 @@ mod tests {
                 outcome: None,
                 workflow_path: vec![],
                 calls: vec![call],
+            },
+        );
+        mirrors(
+            "DayUsage",
+            &interact_report::DayUsage {
+                tenant: "shop.example".into(),
+                day: interact_report::Day(19_844),
+                kind: interact_report::TargetKind::Service,
+                target: "support".into(),
+                channel: interact_report::Channel::Widget,
+                chat_sessions: 1,
+                messages_in: 2,
+                messages_out: 3,
+                audio_minutes: interact_report::Minutes { ms: 90_000 },
+                video_minutes: interact_report::Minutes::default(),
+                screen_share_minutes: interact_report::Minutes::default(),
+                whatsapp_received: 0,
+                whatsapp_sent: 0,
             },
         );
         let doc = serde_json::to_value(&*DOCUMENT).expect("JSON");

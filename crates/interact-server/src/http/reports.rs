@@ -1,6 +1,7 @@
-//! `GET /admin/v1/reports/sessions`: the session report as JSON or CSV (documented in the
-//! [module docs](super#admin-api); the rows and the outcome rules are in
-//! [`interact_report`]).
+//! `GET /admin/v1/reports/sessions`: the session report as JSON or CSV, and `GET
+//! /admin/v1/usage`: usage per UTC day, target, channel and modality (both documented in
+//! the [module docs](super#admin-api); the rows, the outcome rules and what usage counts
+//! are in [`interact_report`] and [`interact_report::usage`]).
 
 use axum::Json;
 use axum::Router;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use interact_report::{FilterError, Format, ReportFilter};
+use interact_report::{Day, FilterError, Format, ReportFilter, TargetKind, UsageFilter};
 use interact_store::session_reports;
 
 use super::NOSNIFF;
@@ -23,7 +24,9 @@ use crate::node::state::AppState;
 
 /// The report routes.
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/admin/v1/reports/sessions", get(sessions))
+    Router::new()
+        .route("/admin/v1/reports/sessions", get(sessions))
+        .route("/admin/v1/usage", get(usage))
 }
 
 /// A 400 that names the parameter: `{"error": {"code", "message", "parameter"}}`.
@@ -78,15 +81,12 @@ async fn sessions(
         };
     // A Service Owner sees their services' sessions only.
     if let Some(owned) = admin.owned() {
-        let denied = match (&filter.service, &filter.user, filter.kind) {
-            (Some(s), _, _) if !admin.manages(s) => {
-                Some(format!("you are not an owner of service {s:?}"))
-            }
-            (_, Some(_), _) | (_, _, Some(interact_report::TargetKind::User)) => {
-                Some("direct contacts with users are for Tenant Admins only".to_owned())
-            }
-            _ => None,
-        };
+        let denied = owner_refusal(
+            &admin,
+            filter.service.as_deref(),
+            filter.user.as_deref(),
+            filter.kind,
+        );
         if let Some(message) = denied {
             return AppError::Denied(message).into_response();
         }
@@ -99,8 +99,7 @@ async fn sessions(
         Err(e) => return AppError::from(e).into_response(),
     };
     if admin.owned().is_some() {
-        reports
-            .retain(|r| r.kind == interact_report::TargetKind::Service && admin.manages(&r.target));
+        reports.retain(|r| r.kind == TargetKind::Service && admin.manages(&r.target));
     }
     match filter.format {
         Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(reports)).into_response(),
@@ -117,6 +116,108 @@ async fn sessions(
                 (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
             ],
             interact_report::to_csv(&reports),
+        )
+            .into_response(),
+    }
+}
+
+/// Why a Service Owner may not ask for this usage or report: a service they do not own,
+/// or direct contacts with users (for Tenant Admins only). `None` if they may.
+fn owner_refusal(
+    admin: &Admin,
+    service: Option<&str>,
+    user: Option<&str>,
+    kind: Option<TargetKind>,
+) -> Option<String> {
+    match (service, user, kind) {
+        (Some(s), _, _) if !admin.manages(s) => {
+            Some(format!("you are not an owner of service {s:?}"))
+        }
+        (_, Some(_), _) | (_, _, Some(TargetKind::User)) => {
+            Some("direct contacts with users are for Tenant Admins only".to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Usage per UTC day, target (service, or user for direct contacts) and channel: chat
+/// sessions, messages in and out, audio, video and screen-share minutes, WhatsApp
+/// messages; as JSON or CSV (every parameter is optional; empty values count as absent;
+/// unknown or repeated ones are refused).
+#[utoipa::path(get, path = "/admin/v1/usage", tag = "usage", operation_id = "usage_report",
+    params(
+        ("from" = Option<String>, Query, format = Date, example = "2024-05-01",
+            description = "The first UTC day (`YYYY-MM-DD`); by default the 30 days up to `to`."),
+        ("to" = Option<String>, Query, format = Date, example = "2024-05-31",
+            description = "The last UTC day, included (`YYYY-MM-DD`); by default today. \
+            At most 366 days from `from`."),
+        ("service" = Option<String>, Query, description = "Sessions for this service id."),
+        ("user" = Option<String>, Query, description = "Direct contacts with this user id."),
+        ("channel" = Option<String>, Query, description = "`widget` or `whatsapp`.", example = "widget"),
+        ("kind" = Option<doc::TargetKind>, Query, description = "`service` or `user`."),
+        ("format" = Option<doc::ReportFormat>, Query, description = "`json` (default) or `csv`."),
+    ),
+    responses(
+        (status = 200, description = "Usage per day, kind, target and channel, in that order; \
+            days and targets without usage are left out.", content(
+            (Vec<doc::DayUsage> = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad parameter, named in `parameter`.", body = doc::ApiError),
+    ))]
+async fn usage(
+    admin: Admin,
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let pairs = match query {
+        Ok(Query(pairs)) => pairs,
+        Err(e) => return AppError::BadRequest(e.body_text()).into_response(),
+    };
+    let today = Day::of(state.now());
+    let mut filter =
+        match UsageFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), today) {
+            Ok(f) => f,
+            Err(e) => return bad_parameter(&e),
+        };
+    // A Service Owner sees their services' usage only, as in the session report.
+    if let Some(owned) = admin.owned() {
+        let refusal = owner_refusal(
+            &admin,
+            filter.service.as_deref(),
+            filter.user.as_deref(),
+            filter.kind,
+        );
+        if let Some(message) = refusal {
+            return AppError::Denied(message).into_response();
+        }
+        if filter.service.is_none() && owned.len() == 1 {
+            filter.service = owned.first().map(ToString::to_string);
+        }
+    }
+    let tenant = crate::admin::tenant_name(&state.config.server.public_url);
+    let mut rows = match interact_store::usage(state.store.as_ref(), &filter, tenant).await {
+        Ok(r) => r,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    if admin.owned().is_some() {
+        rows.retain(|r| r.kind == TargetKind::Service && admin.manages(&r.target));
+    }
+    match filter.format {
+        Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(rows)).into_response(),
+        Format::Csv => (
+            [
+                (
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                ),
+                (
+                    CONTENT_DISPOSITION,
+                    HeaderValue::from_static(r#"attachment; filename="usage.csv""#),
+                ),
+                (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+            ],
+            interact_report::usage_csv(&rows),
         )
             .into_response(),
     }
