@@ -622,6 +622,22 @@ async fn send(state: &AppState, p: OutboundRecord) {
     let outcome = attempt(state, &p).await;
     let at = state.now();
     let attempts = p.attempts + 1;
+    let failed = |reason: String| {
+        state
+            .metrics
+            .whatsapp_sent
+            .get_or_create(&crate::metrics::OutcomeLabel { outcome: "failed" })
+            .inc();
+        OutboundUpdate {
+            at,
+            attempted: true,
+            state: OutboundState::Failed,
+            sid: None,
+            next_at: None,
+            uncertain: false,
+            error: Some(reason),
+        }
+    };
     let update = match outcome {
         Sent::Accepted(sid) => {
             state
@@ -631,10 +647,18 @@ async fn send(state: &AppState, p: OutboundRecord) {
                     outcome: "accepted",
                 })
                 .inc();
+            // A status callback may have come before Twilio's answer did (it names the
+            // piece): what it said stands.
+            let reported = match state.store.outbound_by_sid(&sid).await {
+                Ok(Some(known)) if known.id == p.id && known.state != OutboundState::Pending => {
+                    Some(known.state)
+                }
+                _ => None,
+            };
             OutboundUpdate {
                 at,
                 attempted: true,
-                state: OutboundState::Sent,
+                state: reported.unwrap_or(OutboundState::Sent),
                 sid: Some(sid),
                 next_at: None,
                 uncertain: false,
@@ -657,27 +681,10 @@ async fn send(state: &AppState, p: OutboundRecord) {
                 error: Some(error),
             }
         }
-        Sent::Again { error, .. } | Sent::Failed(error) => {
-            state
-                .metrics
-                .whatsapp_sent
-                .get_or_create(&crate::metrics::OutcomeLabel { outcome: "failed" })
-                .inc();
-            let reason = if attempts >= MAX_ATTEMPTS && !error.contains("24 hours") {
-                format!("Twilio did not take the message after {attempts} attempts ({error})")
-            } else {
-                error
-            };
-            OutboundUpdate {
-                at,
-                attempted: true,
-                state: OutboundState::Failed,
-                sid: None,
-                next_at: None,
-                uncertain: false,
-                error: Some(reason),
-            }
-        }
+        Sent::Again { error, .. } => failed(format!(
+            "Twilio did not take the message after {attempts} attempts ({error})"
+        )),
+        Sent::Failed(reason) => failed(reason),
     };
     match state.store.update_outbound(p.id, &update).await {
         Ok(Some(now)) if now.state == OutboundState::Failed => {
