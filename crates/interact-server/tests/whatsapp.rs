@@ -543,6 +543,20 @@ async fn a_twilio_outage_delays_replies_which_then_arrive_once_in_order() {
     );
     let failed = twilio.requests().iter().filter(|r| r.status == 503).count();
     assert_eq!(failed, 3, "the outage was met");
+    let count = |method: &str| {
+        twilio
+            .requests()
+            .iter()
+            .filter(|r| r.method == method)
+            .count()
+    };
+    eprintln!(
+        "outage: {} requests to Twilio ({} POST, {} GET to look for an earlier attempt, {failed} answered 503) for {} messages",
+        twilio.requests().len(),
+        count("POST"),
+        count("GET"),
+        sent_now.len(),
+    );
     // After a 503 the connector looked before sending again.
     assert!(
         twilio.requests().iter().any(|r| r.method == "GET"),
