@@ -169,9 +169,15 @@ async fn scenario(page: &Page, stack: &Stack, twilio: &StandInTwilio, webhook: &
     )
     .await;
     page.wait_text(
-        "the header's channel and number",
+        "the header's badge",
+        &format!("{SHOWN} .session-sub .channel-badge.channel-whatsapp"),
+        "WhatsApp",
+    )
+    .await;
+    page.wait_text(
+        "the header's badge, number and service",
         &format!("{SHOWN} .session-sub"),
-        &format!("WhatsApp · {CUSTOMER} · via Customer Care"),
+        &format!("WhatsApp{CUSTOMER} · via Customer Care"),
     )
     .await;
     page.wait_text(
