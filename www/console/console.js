@@ -1039,10 +1039,15 @@ function updateView(view, conv) {
   setText(view.title, name);
   const sub = [];
   const whatsapp = conv.visitor?.channel === "whatsapp";
-  if (whatsapp) sub.push("WhatsApp");
   if (contactOf(conv.visitor)) sub.push(contactOf(conv.visitor));
   if (conv.target) sub.push(`via ${conv.target.display_name}`);
-  setText(view.sub, sub.join(" · "));
+  // WhatsApp's badge (as in the offer) before the number; rebuilt only when it changes.
+  const subText = sub.join(" · ");
+  const subKey = `${whatsapp ? "whatsapp" : ""}|${subText}`;
+  if (view.subKey !== subKey) {
+    view.subKey = subKey;
+    view.sub.replaceChildren(...(whatsapp ? [channelBadge("whatsapp")] : []), subText);
+  }
   view.root.classList.toggle("is-whatsapp", whatsapp);
   let state = "";
   if (conv.ended) state = "Ended";

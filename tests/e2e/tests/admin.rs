@@ -8,6 +8,10 @@
 //!   and names with markup are shown as text;
 //! - a Service Owner sees only their navigation, and another service's page and API
 //!   answer 403, shown as a clear message.
+//! - a Tenant Admin connects WhatsApp (Twilio) on a service's page: a `+44` sender is
+//!   refused with the server's message at the field, a `+1` one is saved with a `file:`
+//!   reference (the token itself never shown) and the webhook URL to give Twilio is
+//!   shown; then the connector is removed after a confirmation.
 //!
 //! Screenshots go to `target/test-artifacts/admin-*.png`.
 
@@ -820,6 +824,145 @@ async fn a_service_owner_is_refused_another_services_pages_and_api() {
     })
     .await;
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_admin_connects_whatsapp_on_the_service_page() {
+    if skip_browser("the admin app's WhatsApp card test") {
+        return;
+    }
+    let _ = interact_e2e::axe::script();
+    let stack = Stack::start_with(with_admins).await;
+    // The auth token, in a file the connector's reference names (any token will do: the
+    // server reads it to check the reference, and sends nothing to Twilio here).
+    let secrets = tempfile::tempdir().expect("a folder for the token");
+    let token_file = secrets.path().join("twilio-auth-token");
+    let secret_token = "f00dfeedc0ffee5ecre7f00dfeedc0ff";
+    std::fs::write(&token_file, secret_token).expect("write the token");
+    let reference = format!("file:{}", token_file.display());
+    let (stack_ref, reference) = (&stack, reference.as_str());
+
+    with_browser("admin-whatsapp", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        page.browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
+        sign_in(page, &stack.server_url, ADMIN).await;
+        go(page, "#/services/support").await;
+        page.wait_text("the card", "#whatsapp h2", "WhatsApp (Twilio)")
+            .await;
+        page.wait_visible("no connector yet", "#whatsapp .whatsapp-none")
+            .await;
+        let (base, help): (String, String) = page
+            .eval(
+                "return [document.querySelector('#whatsapp input[name=api_base]').value,
+                         document.getElementById('whatsapp').textContent];",
+                vec![],
+            )
+            .await;
+        assert_eq!(base, "https://api.twilio.com", "the API base's default");
+        for words in ["file:/path or env:NAME", "never stored", "(+1)", "Contact Center licence", "templates are not supported", "24 hours"] {
+            assert!(help.contains(words), "the help says {words:?}: {help}");
+        }
+
+        // A UK sender: the server's refusal, at the field.
+        let account = "AC0123456789abcdef0123456789abcdef";
+        page.type_into("#whatsapp input[name=account_sid]", account).await;
+        page.type_into("#whatsapp input[name=auth_token]", reference).await;
+        page.type_into("#whatsapp input[name=sender]", "+447700900123").await;
+        page.click("#whatsapp form button[type=submit]").await;
+        page.wait_until(
+            "the server's refusal of a +44 sender",
+            "const e = document.querySelector('#whatsapp input[name=sender] ~ .field-error');
+             return e && !e.hidden && e.textContent.startsWith('sender: ')
+               && e.textContent.includes('United States numbers (+1) only') ? true : (e ? e.textContent : 'none');",
+            vec![],
+        )
+        .await;
+        let invalid: Option<String> = page
+            .eval(
+                "return document.querySelector('#whatsapp input[name=sender]').getAttribute('aria-invalid');",
+                vec![],
+            )
+            .await;
+        assert_eq!(invalid.as_deref(), Some("true"));
+        assert_accessible(page, "the WhatsApp card with the server's refusal").await;
+        show_in_window(page, "#whatsapp input[name=sender]").await;
+        page.screenshot("refused").await;
+
+        // A US sender: saved; the webhook URL to give Twilio is shown.
+        let sender = page.element("#whatsapp input[name=sender]").await;
+        sender.clear().await.expect("clear");
+        sender.send_keys("+12025550123").await.expect("type the sender");
+        page.click("#whatsapp form button[type=submit]").await;
+        page.wait_until(
+            "the webhook URL",
+            "const u = document.getElementById('whatsapp-webhook');
+             return u && u.value === arguments[0] ? true : (u ? u.value : 'none');",
+            vec![json!(format!("{}/v1/whatsapp/support", stack.server_url))],
+        )
+        .await;
+        let summary: String = page
+            .eval("return document.querySelector('#whatsapp .whatsapp-summary').textContent;", vec![])
+            .await;
+        assert!(
+            summary.contains("+12025550123") && summary.contains(account),
+            "what the connector is: {summary}"
+        );
+        let admin_token = token(page).await;
+        let (status, stored) = api(stack, "GET", "/admin/v1/services/support/whatsapp", &admin_token, "").await;
+        assert_eq!(status, 200, "{stored}");
+        assert_eq!(stored["auth_token"], reference, "the reference is stored, not the token");
+        assert_eq!(stored["sender"], "+12025550123");
+        assert_eq!(stored["api_base"], "https://api.twilio.com");
+        assert!(stored.get("api_key_sid").is_none(), "no API key given: {stored}");
+
+        // Shown again on a fresh page, from the server; the token itself never is.
+        go(page, "#/services").await;
+        go(page, "#/services/support").await;
+        page.wait_visible("the stored connector", "#whatsapp-webhook").await;
+        let (form_reference, text): (String, String) = page
+            .eval(
+                "return [document.querySelector('#whatsapp input[name=auth_token]').value,
+                         document.body.textContent + [...document.querySelectorAll('input')].map((i) => i.value).join(' ')];",
+                vec![],
+            )
+            .await;
+        assert_eq!(form_reference, reference);
+        assert!(!text.contains(secret_token), "the token is never shown");
+        assert_accessible(page, "the service page with a WhatsApp connector").await;
+        assert_text_only(page, "the WhatsApp card").await;
+        show_in_window(page, "#whatsapp").await;
+        page.screenshot("connected").await;
+
+        // Removed, after a confirmation.
+        page.click("#whatsapp .btn-danger").await;
+        page.wait_until(
+            "the confirmation dialog",
+            "const d = document.getElementById('confirm'); return d.open ? true : 'closed';",
+            vec![],
+        )
+        .await;
+        page.click("#confirm-ok").await;
+        page.wait_visible("no connector any more", "#whatsapp .whatsapp-none")
+            .await;
+        let (status, _) = api(stack, "GET", "/admin/v1/services/support/whatsapp", &admin_token, "").await;
+        assert_eq!(status, 404, "the connector is gone");
+        page.assert_no_problems("the admin app").await;
+    })
+    .await;
+    stack.stop().await;
+}
+
+/// Scrolls the element matching `css` into the middle of the window, for a screenshot.
+async fn show_in_window(page: &Page, css: &str) {
+    let _: Value = page
+        .eval(
+            "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return null;",
+            vec![json!(css)],
+        )
+        .await;
 }
 
 /// `GET path` on the server: the status, the headers asked for and the body.

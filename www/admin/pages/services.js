@@ -4,6 +4,7 @@
 import { ApiError, describe, get, put, seg } from "../api.js";
 import { checkboxes, field, formProblem, h, replace, setFieldError, table } from "../dom.js";
 import { dangerZone } from "./danger.js";
+import { loadConnector, whatsappCard } from "./whatsapp.js";
 
 export const title = "Services";
 
@@ -82,9 +83,16 @@ async function renderOne(ctx, id) {
     // A new service (Tenant Admins only); anything else (403 included) is the page's error.
     if (!(e instanceof ApiError) || e.status !== 404 || !ctx.isTenantAdmin || /no route/.test(e.message)) throw e;
   }
-  const [users, workflows] = await Promise.all([
+  const [users, workflows, whatsapp] = await Promise.all([
     get("/admin/v1/users").catch(() => null),
     get("/admin/v1/workflows").catch(() => []),
+    // The WhatsApp connector: Tenant Admins only (it holds a secret's reference).
+    service && ctx.isTenantAdmin
+      ? loadConnector(id).then(
+          (connector) => ({ connector }),
+          (error) => ({ error }),
+        )
+      : null,
   ]);
   if (!ctx.current()) return;
   const x = service ?? { id, display_name: "", licences: [], modalities: ["chat"], members: [], owners: [], workflow: null, languages: ["en"], privacy: { url: "", text: "", version: "" }, theme: {} };
@@ -222,6 +230,7 @@ async function renderOne(ctx, id) {
     h("h1", {}, `Service: ${x.display_name || id}`),
     service ? null : h("p", { class: "alert alert-info" }, "A new service: nothing is stored until you create it."),
     form,
+    whatsapp ? whatsappCard(ctx, id, whatsapp, (service.licences ?? []).includes("contact_center")) : null,
     danger,
   );
 }
