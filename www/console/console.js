@@ -794,6 +794,14 @@ function renderChats() {
     if (list.children[i] !== node.root) list.insertBefore(node.root, list.children[i] ?? null);
     i++;
     setText(node.name, visitorName(conv));
+    // A WhatsApp chat is marked in the list too (the badge before the name).
+    const channel = conv.visitor?.channel === "whatsapp" ? "whatsapp" : null;
+    if (node.channel !== channel) {
+      node.badge?.remove();
+      node.badge = channel ? channelBadge(channel) : null;
+      if (node.badge) node.name.before(node.badge);
+      node.channel = channel;
+    }
     setText(node.preview, chatPreview(conv));
     const current = session === active;
     if (node.button.getAttribute("aria-current") !== String(current)) {
@@ -823,7 +831,7 @@ function createChatNode(session) {
   button.append(top, preview);
   button.addEventListener("click", () => selectSession(session));
   root.append(button);
-  return { root, button, name, preview, unread, unreadCount, unreadLabel };
+  return { root, button, name, preview, unread, unreadCount, unreadLabel, channel: null, badge: null };
 }
 
 function selectSession(session) {
@@ -1048,7 +1056,6 @@ function updateView(view, conv) {
     view.subKey = subKey;
     view.sub.replaceChildren(...(whatsapp ? [channelBadge("whatsapp")] : []), subText);
   }
-  view.root.classList.toggle("is-whatsapp", whatsapp);
   let state = "";
   if (conv.ended) state = "Ended";
   else if (conv.left) state = "Left";
@@ -1071,8 +1078,10 @@ function updateView(view, conv) {
   setText(d.emailLabel, whatsapp ? "WhatsApp" : "Email");
   setText(d.email, contactOf(conv.visitor) || "—");
   setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
-  setText(d.consentVersion, conv.consent ? `Privacy policy version ${conv.consent.policy_version}` : "—");
-  setText(d.consentTime, conv.consent ? `given ${dateTimeFmt.format(new Date(conv.consent.at))}` : "");
+  // A WhatsApp customer agreed to no policy here: the version is empty.
+  const consent = conv.consent?.policy_version ? conv.consent : null;
+  setText(d.consentVersion, consent ? `Privacy policy version ${consent.policy_version}` : "—");
+  setText(d.consentTime, consent ? `given ${dateTimeFmt.format(new Date(consent.at))}` : "");
   setText(d.started, conv.startedAt != null ? dateTimeFmt.format(new Date(conv.startedAt)) : "—");
   setText(d.agents, conv.agents.size > 0 ? [...conv.agents.values()].join(", ") : "—");
   setText(d.session, conv.session);

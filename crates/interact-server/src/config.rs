@@ -56,6 +56,9 @@ pub struct Config {
     /// How workflows' Web Request steps reach other services.
     #[serde(default)]
     pub web_requests: WebRequestsSection,
+    /// Where connectors' secret references may point (`[secrets]`).
+    #[serde(default)]
+    pub secrets: SecretsSection,
     /// STUN and TURN servers handed to clients for calls (none by default).
     #[serde(default)]
     pub ice: IceSection,
@@ -331,6 +334,30 @@ impl Default for LimitsSection {
     }
 }
 
+/// `[secrets]`: what a connector's secret reference may name. A Tenant Admin gives a
+/// connector (WhatsApp through Twilio) its secrets as references, never as values; only
+/// the secrets the operator put here can be named, so an admin cannot make the server
+/// read its other files or environment (and send them to an API base of their choice).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSection {
+    /// A folder of secret files, one secret per file: `file:NAME` names a file in it
+    /// (`file:/abs/path` must lie in it). Relative to the configuration file. Without it,
+    /// `file:` references are refused.
+    pub dir: Option<PathBuf>,
+    /// The prefix of the environment variables `env:NAME` may name.
+    pub env_prefix: String,
+}
+
+impl Default for SecretsSection {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            env_prefix: "INTERACT_SECRET_".into(),
+        }
+    }
+}
+
 /// `[web_requests]`: Web Request steps speak HTTP and HTTPS; HTTPS servers must present a
 /// certificate from a public CA (Mozilla's roots, bundled) or from `ca_file`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -570,6 +597,9 @@ impl Config {
             message,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(dir) = &config.secrets.dir {
+            config.secrets.dir = Some(base.join(dir));
+        }
         config
             .web_requests
             .load_ca(base)

@@ -531,6 +531,10 @@ async fn a_crash_before_a_whatsapp_reply_is_queued_still_sends_it_once() {
     let mut web = toml::Table::new();
     web.insert("allow_private_addresses".into(), true.into());
     config.insert("web_requests".into(), web.into());
+    // The token's file is a secret next to the configuration.
+    let mut secrets = toml::Table::new();
+    secrets.insert("dir".into(), ".".into());
+    config.insert("secrets".into(), secrets.into());
     let config = write_config(dir.path(), &config);
     let twilio = StandInTwilio::start().await;
     let token = dir.path().join("twilio-token");
@@ -542,7 +546,7 @@ async fn a_crash_before_a_whatsapp_reply_is_queued_still_sends_it_once() {
     // The connector, as the admin API stores it (read from the database at every use).
     let body = serde_json::json!({
         "account_sid": twilio.account_sid,
-        "auth_token": format!("file:{}", token.display()),
+        "auth_token": "file:twilio-token",
         "sender": "+12025550123",
         "api_base": twilio.url(),
     })

@@ -91,8 +91,13 @@ async fn an_inbound_whatsapp_message_runs_the_workflow_and_reaches_an_agent() {
         ),
         (
             "support",
-            connector(SENDER, "file:/nonexistent/token".into()),
-            "cannot read",
+            connector(SENDER, "file:/etc/hostname".into()),
+            "names a file in the secrets folder",
+        ),
+        (
+            "support",
+            connector(SENDER, "env:HOME".into()),
+            "starting with INTERACT_SECRET_",
         ),
     ] {
         let (status, answer) = call(
@@ -164,6 +169,10 @@ async fn an_inbound_whatsapp_message_runs_the_workflow_and_reaches_an_agent() {
     assert_eq!(record.channel, interact_model::Channel::Whatsapp);
     assert_eq!(record.origin, format!("whatsapp:{CUSTOMER}"));
     assert_eq!(record.visitor_name, "Wanda <b>WhatsApp</b>");
+    assert_eq!(
+        record.consent_version, "",
+        "the customer agreed to no privacy policy here"
+    );
     let said = texts(&server, &session).await;
     assert_eq!(
         said.first().map(String::as_str),

@@ -832,10 +832,16 @@ async fn a_tenant_admin_connects_whatsapp_on_the_service_page() {
         return;
     }
     let _ = interact_e2e::axe::script();
-    let stack = Stack::start_with(with_admins).await;
-    // The auth token, in a file the connector's reference names (any token will do: the
-    // server reads it to check the reference, and sends nothing to Twilio here).
+    // The auth token, in a file of the operator's secrets folder that the connector's
+    // reference names (any token will do: the server reads it to check the reference,
+    // and sends nothing to Twilio here).
     let secrets = tempfile::tempdir().expect("a folder for the token");
+    let folder = secrets.path().to_owned();
+    let stack = Stack::start_with(|c| {
+        with_admins(c);
+        c.secrets.dir = Some(folder);
+    })
+    .await;
     let token_file = secrets.path().join("twilio-auth-token");
     let secret_token = "f00dfeedc0ffee5ecre7f00dfeedc0ff";
     std::fs::write(&token_file, secret_token).expect("write the token");
@@ -862,7 +868,7 @@ async fn a_tenant_admin_connects_whatsapp_on_the_service_page() {
             )
             .await;
         assert_eq!(base, "https://api.twilio.com", "the API base's default");
-        for words in ["file:/path or env:NAME", "never stored", "(+1)", "Contact Center licence", "templates are not supported", "24 hours"] {
+        for words in ["file:NAME or env:NAME", "never stored", "(+1)", "Contact Center licence", "templates are not supported", "24 hours"] {
             assert!(help.contains(words), "the help says {words:?}: {help}");
         }
 

@@ -58,10 +58,16 @@ async fn an_agent_answers_a_whatsapp_customer_in_the_console_and_sees_it_read() 
     // The server's public URL is already its own address (Twilio signs the URL it posts
     // to); the stand-in listens on loopback, which the connector may reach only with
     // private addresses allowed.
-    let stack = Stack::start_with(|c| c.web_requests.allow_private_addresses = true).await;
+    let secrets = tempfile::tempdir().expect("a folder for the token");
+    let folder = secrets.path().to_owned();
+    let stack = Stack::start_with(|c| {
+        c.web_requests.allow_private_addresses = true;
+        // The operator's secrets folder, where the connector's reference may point.
+        c.secrets.dir = Some(folder);
+    })
+    .await;
     let twilio = StandInTwilio::start().await;
     twilio.status_callbacks(&["sent", "delivered", "read"]);
-    let secrets = tempfile::tempdir().expect("a folder for the token");
     let webhook = connect(&stack, &twilio, secrets.path()).await;
 
     let (stack_ref, twilio_ref, webhook) = (&stack, &twilio, webhook.as_str());

@@ -43,6 +43,8 @@ pub fn config_from(text: &str, dir: &Path) -> Config {
     c.server.www = www();
     c.server.listen = "127.0.0.1:0".parse().expect("an address");
     c.demo = None;
+    // Connectors' secret references may name files in the test's folder.
+    c.secrets.dir = Some(dir.to_owned());
     c
 }
 

@@ -59,14 +59,14 @@ function content(ctx, service, connector, error, licensed, show) {
     account_sid: field("Account SID", input("account_sid", connector?.account_sid, { placeholder: "AC…" }), {
       help: "Your Twilio account's SID: AC and 32 hex digits (Twilio Console, Account info).",
     }),
-    auth_token: field("Auth token reference", input("auth_token", connector?.auth_token, { placeholder: "file:/etc/interact/twilio-token" }), {
-      help: "Where the server reads the auth token: file:/path/to/token or env:VARIABLE. Twilio signs its webhooks with it.",
+    auth_token: field("Auth token reference", input("auth_token", connector?.auth_token, { placeholder: "file:twilio-token" }), {
+      help: "Where the server reads the auth token: file:NAME (a file in the server's secrets folder) or env:NAME (a variable starting with INTERACT_SECRET_, unless the operator chose another prefix). Twilio signs its webhooks with it.",
     }),
     api_key_sid: field("API key SID (optional)", input("api_key_sid", connector?.api_key_sid, { placeholder: "SK…" }), {
       help: "To send with an API key instead of the auth token (Twilio's advice for production): SK and 32 hex digits.",
     }),
     api_key_secret: field("API key secret reference (optional)", input("api_key_secret", connector?.api_key_secret, { placeholder: "env:TWILIO_API_KEY_SECRET" }), {
-      help: "Where the server reads the API key's secret: file:/path or env:VARIABLE. Give both API key fields or neither.",
+      help: "Where the server reads the API key's secret, as for the auth token. Give both API key fields or neither.",
     }),
     sender: field("Sender number", input("sender", connector?.sender, { placeholder: "+12025550123", inputmode: "tel" }), {
       help: "The WhatsApp Business sender: +1 and 10 digits (United States numbers only).",
@@ -84,7 +84,7 @@ function content(ctx, service, connector, error, licensed, show) {
     h(
       "ul",
       { class: "help whatsapp-rules" },
-      h("li", {}, "Secrets are given as references, file:/path or env:NAME, which the server reads when it needs them: the auth token and the API key secret themselves are never stored nor shown here."),
+      h("li", {}, "Secrets are given as references, file:NAME or env:NAME, to what the server's operator put in its secrets ([secrets] in the server's configuration), which the server reads when it needs them: the auth token and the API key secret themselves are never stored nor shown here."),
       h("li", {}, "Only United States senders (+1) are accepted, and only for services with the Contact Center licence."),
       h("li", {}, "Message templates are not supported: agents can reply only within 24 hours of the customer's last message, as WhatsApp allows without a template."),
     ),

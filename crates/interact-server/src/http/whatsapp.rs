@@ -171,7 +171,7 @@ async fn signed(
     let Ok(Some(connector)) = whatsapp::connector(state, service).await else {
         return Err(AppError::NotFound("no WhatsApp connector here".into()).into_response());
     };
-    let token = match connector.token() {
+    let token = match connector.token(&state.config.secrets) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(service = %service, error = %e, "the WhatsApp connector's token cannot be read");

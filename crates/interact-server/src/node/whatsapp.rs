@@ -2,11 +2,12 @@
 //! messages turned into IM sessions that run the service's workflow like widget chats.
 //!
 //! - **Configuration** (per service, in the database as a configuration item of kind
-//!   `whatsapp`): the Twilio Account SID, the auth token as the operator's *secret
-//!   reference* (`file:/path` or `env:NAME`; the token itself is never stored, and the
-//!   API never shows it), the WhatsApp sender number (United States `+1` only, as the
-//!   documents say) and the API's base URL. Only a service with the Contact Center
-//!   licence gets one.
+//!   `whatsapp`): the Twilio Account SID, the auth token (or an API key) as a *secret
+//!   reference* to what the operator put in the server's secrets (`file:NAME` in
+//!   `[secrets] dir`, `env:NAME` with `[secrets] env_prefix`; nothing else can be named,
+//!   the token itself is never stored, and the API never shows it), the WhatsApp sender
+//!   number (United States `+1` only, as the documents say) and the API's base URL. Only
+//!   a service with the Contact Center licence gets one.
 //! - **Inbound** (`POST /v1/whatsapp/{service}`, Twilio's incoming-message webhook): the
 //!   `X-Twilio-Signature` is checked first, over this server's public URL and the form
 //!   (a bad or missing one: 403, nothing stored). The sender's open WhatsApp session with
@@ -42,7 +43,6 @@
 //! Sessions record `channel = whatsapp` and `origin = whatsapp:+<number>` (the sender);
 //! agents see the channel and the number in the session's `visitor`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use interact_model::{Channel, Licence, TargetRef};
@@ -61,6 +61,7 @@ use interact_workflow::HttpRequest;
 use interact_workflow::activity::Method;
 use serde::{Deserialize, Serialize};
 
+use crate::config::SecretsSection;
 use crate::node::hub::LiveSession;
 use crate::node::state::AppState;
 
@@ -76,7 +77,8 @@ pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 pub struct Connector {
     /// The Twilio Account SID (`AC` and 32 hex digits).
     pub account_sid: String,
-    /// Where the auth token is: `file:/path/to/token` or `env:VARIABLE` (the operator's
+    /// Where the auth token is: `file:NAME` (a file in `[secrets] dir`) or `env:NAME` (a
+    /// variable with `[secrets] env_prefix`), a secret the operator put there (the operator's
     /// secret reference; the token itself is never stored or shown).
     pub auth_token: String,
     /// An API key's SID (`SK` and 32 hex digits), to send with instead of the auth token
@@ -84,7 +86,7 @@ pub struct Connector {
     /// signs its webhooks with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_sid: Option<String>,
-    /// Where the API key's secret is: `file:/path` or `env:VARIABLE` (never the secret).
+    /// Where the API key's secret is, as for `auth_token` (never the secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
     /// The WhatsApp Business sender number, `+1` and ten digits (United States only).
@@ -142,7 +144,8 @@ impl Connector {
                 "api_base: an http(s) URL of at most 512 bytes".into(),
             ));
         }
-        self.token().map_err(ConnectorError::Invalid)?;
+        let secrets = &state.config.secrets;
+        self.token(secrets).map_err(ConnectorError::Invalid)?;
         match (&self.api_key_sid, &self.api_key_secret) {
             (None, None) => {}
             (Some(sid), Some(secret)) => {
@@ -151,7 +154,7 @@ impl Connector {
                         "api_key_sid: a Twilio API key SID is SK and 32 hex digits".into(),
                     ));
                 }
-                resolve(secret).map_err(|e| {
+                resolve(secret, secrets).map_err(|e| {
                     ConnectorError::Invalid(e.replace("auth_token", "api_key_secret"))
                 })?;
             }
@@ -166,41 +169,73 @@ impl Connector {
 
     /// What the REST API calls authenticate with: the API key if there is one, else the
     /// auth token (read from their references now).
-    pub fn credentials(&self) -> Result<interact_twilio::outbound::Credentials, String> {
+    pub fn credentials(
+        &self,
+        secrets: &SecretsSection,
+    ) -> Result<interact_twilio::outbound::Credentials, String> {
         use interact_twilio::outbound::Credentials;
         Ok(match (&self.api_key_sid, &self.api_key_secret) {
             (Some(key_sid), Some(secret)) => Credentials::ApiKey {
                 account_sid: self.account_sid.clone(),
                 key_sid: key_sid.clone(),
-                secret: resolve(secret).map_err(|e| e.replace("auth_token", "api_key_secret"))?,
+                secret: resolve(secret, secrets)
+                    .map_err(|e| e.replace("auth_token", "api_key_secret"))?,
             },
             _ => Credentials::AuthToken {
                 account_sid: self.account_sid.clone(),
-                auth_token: self.token()?,
+                auth_token: self.token(secrets)?,
             },
         })
     }
 
     /// The auth token, read from its reference now.
-    pub fn token(&self) -> Result<String, String> {
-        resolve(&self.auth_token)
+    pub fn token(&self, secrets: &SecretsSection) -> Result<String, String> {
+        resolve(&self.auth_token, secrets)
     }
 }
 
-/// Reads a secret reference: `file:/path` (the file's text, trimmed) or `env:NAME`.
-fn resolve(reference: &str) -> Result<String, String> {
-    let refuse = || {
-        "auth_token: give a secret reference, file:/path/to/token or env:VARIABLE (the \
-         token itself is never stored)"
-            .to_owned()
-    };
-    let value = if let Some(path) = reference.strip_prefix("file:") {
-        std::fs::read_to_string(PathBuf::from(path))
-            .map_err(|e| format!("auth_token: cannot read {path}: {e}"))?
+/// Reads a secret reference: `file:NAME` (the text, trimmed, of a file in `[secrets]
+/// dir`) or `env:NAME` (an environment variable with `[secrets] env_prefix`). Anything
+/// else is refused without looking: a reference cannot make the server read another file
+/// or variable, nor say whether one exists.
+fn resolve(reference: &str, secrets: &SecretsSection) -> Result<String, String> {
+    let value = if let Some(name) = reference.strip_prefix("file:") {
+        let Some(dir) = &secrets.dir else {
+            return Err(
+                "auth_token: file references need a secrets folder ([secrets] dir in the \
+                 server's configuration)"
+                    .into(),
+            );
+        };
+        let outside = || {
+            format!(
+                "auth_token: a file reference names a file in the secrets folder {} \
+                 ([secrets] dir)",
+                dir.display()
+            )
+        };
+        let dir = std::fs::canonicalize(dir).map_err(|_| outside())?;
+        let path = std::fs::canonicalize(dir.join(name)).map_err(|_| outside())?;
+        if !path.starts_with(&dir) || !path.is_file() {
+            return Err(outside());
+        }
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("auth_token: cannot read {name}: {e}"))?
     } else if let Some(name) = reference.strip_prefix("env:") {
+        if !name.starts_with(&secrets.env_prefix) || name.len() == secrets.env_prefix.len() {
+            return Err(format!(
+                "auth_token: an env reference names a variable starting with {} ([secrets] \
+                 env_prefix)",
+                secrets.env_prefix
+            ));
+        }
         std::env::var(name).map_err(|_| format!("auth_token: ${name} is not set"))?
     } else {
-        return Err(refuse());
+        return Err(
+            "auth_token: give a secret reference, file:NAME (a file in the server's secrets \
+             folder) or env:NAME (the token itself is never stored)"
+                .into(),
+        );
     };
     let token = value.trim().to_owned();
     if token.is_empty() || token.len() > 256 {
@@ -357,12 +392,6 @@ pub async fn receive(
                 created_at: state.now(),
                 revoked_at: None,
             };
-            let consent_version = state
-                .tenant()
-                .services
-                .get(service)
-                .map(|s| s.config.privacy.version.clone())
-                .unwrap_or_default();
             let form = ValidForm {
                 display_name: message
                     .profile_name
@@ -370,7 +399,8 @@ pub async fn receive(
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| message.from.e164().to_owned()),
                 email: String::new(),
-                consent_version,
+                // The customer saw no privacy policy here: none is recorded as agreed.
+                consent_version: String::new(),
                 first_message: Some(text),
             };
             let key = format!("whatsapp {service} {}", message.message_sid);
@@ -714,7 +744,7 @@ async fn attempt(state: &AppState, p: &OutboundRecord) -> Sent {
     let Ok(Some(connector)) = connector(state, &p.connector).await else {
         return Sent::Failed("the service's WhatsApp connector was removed".into());
     };
-    let credentials = match connector.credentials() {
+    let credentials = match connector.credentials(&state.config.secrets) {
         Ok(c) => c,
         Err(e) => return again(p.uncertain, e),
     };
@@ -999,6 +1029,50 @@ mod tests {
             outside_window(None, last).is_some(),
             "no message from the customer, no window"
         );
+    }
+
+    #[test]
+    fn references_name_only_the_operators_secrets() {
+        let root = tempfile::tempdir().expect("dir");
+        let dir = root.path().join("secrets");
+        std::fs::create_dir(&dir).expect("secrets folder");
+        std::fs::write(dir.join("token"), "  the-token\n").expect("token");
+        std::fs::write(root.path().join("other"), "not a secret").expect("other");
+        let secrets = SecretsSection {
+            dir: Some(dir.clone()),
+            env_prefix: "INTERACT_SECRET_".into(),
+        };
+        assert_eq!(resolve("file:token", &secrets).as_deref(), Ok("the-token"));
+        let absolute = format!("file:{}", dir.join("token").display());
+        assert_eq!(resolve(&absolute, &secrets).as_deref(), Ok("the-token"));
+        for outside in [
+            "file:../other".to_owned(),
+            format!("file:{}", root.path().join("other").display()),
+            "file:/etc/hostname".to_owned(),
+            "file:missing".to_owned(),
+            "file:.".to_owned(),
+        ] {
+            let e = resolve(&outside, &secrets).expect_err(&outside);
+            assert!(
+                e.contains("names a file in the secrets folder"),
+                "{outside}: {e}"
+            );
+            assert!(
+                !e.contains("No such file"),
+                "says nothing of what exists: {e}"
+            );
+        }
+        for name in ["env:HOME", "env:INTERACT_SECRET_", "env:PATH"] {
+            let e = resolve(name, &secrets).expect_err(name);
+            assert!(e.contains("starting with INTERACT_SECRET_"), "{name}: {e}");
+        }
+        assert!(
+            resolve("env:INTERACT_SECRET_NOT_SET_ANYWHERE", &secrets)
+                .is_err_and(|e| e.contains("is not set"))
+        );
+        assert!(resolve("the-token", &secrets).is_err_and(|e| e.contains("secret reference")));
+        let none = SecretsSection::default();
+        assert!(resolve("file:token", &none).is_err_and(|e| e.contains("[secrets] dir")));
     }
 
     fn message(seq: u64, at: u64, from: Party, text: &str) -> EventFrame {
