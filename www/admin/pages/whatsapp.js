@@ -65,7 +65,7 @@ function content(ctx, service, connector, error, licensed, show) {
     api_key_sid: field("API key SID (optional)", input("api_key_sid", connector?.api_key_sid, { placeholder: "SK…" }), {
       help: "To send with an API key instead of the auth token (Twilio's advice for production): SK and 32 hex digits.",
     }),
-    api_key_secret: field("API key secret reference (optional)", input("api_key_secret", connector?.api_key_secret, { placeholder: "env:TWILIO_API_KEY_SECRET" }), {
+    api_key_secret: field("API key secret reference (optional)", input("api_key_secret", connector?.api_key_secret, { placeholder: "env:INTERACT_SECRET_TWILIO_API_KEY" }), {
       help: "Where the server reads the API key's secret, as for the auth token. Give both API key fields or neither.",
     }),
     sender: field("Sender number", input("sender", connector?.sender, { placeholder: "+12025550123", inputmode: "tel" }), {
