@@ -26,10 +26,60 @@ pub struct WorkflowConfig {
     /// Steps a run may take before it is ended as failed (10 to 100000, default 1000).
     #[serde(default)]
     pub max_steps: Option<u32>,
+    /// The tasks it runs: `instant_messaging` (the default) or `audio_video` (calls
+    /// started from the widget, which the documents limit further).
+    #[serde(default)]
+    pub modality: WorkflowModality,
     /// The steps, in order; the first runs first.
     #[serde(rename = "step")]
     pub steps: Vec<StepConfig>,
 }
+
+/// The tasks a workflow runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowModality {
+    /// Chats (the widget's and WhatsApp's).
+    #[default]
+    InstantMessaging,
+    /// Audio/Video calls initiated from Interact.
+    AudioVideo,
+}
+
+impl WorkflowModality {
+    /// How the documents name it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::InstantMessaging => "Instant Messaging",
+            Self::AudioVideo => "Audio/Video calls initiated from Interact",
+        }
+    }
+}
+
+/// What the documents exclude for Audio/Video calls initiated from Interact: the
+/// activity (TOML name and the documents' name), the parameter that makes a step of it
+/// excluded (`None`: the activity itself), and the documents' words.
+pub const NOT_FOR_CALLS: &[(&str, &str, Option<&str>, &str)] = &[
+    (
+        "transfer",
+        "Transfer",
+        Some("user"),
+        "can only target services",
+    ),
+    (
+        "queue_task",
+        "Queue",
+        Some("distribution"),
+        "the \"Pickup\" distribution type is not supported",
+    ),
+    ("voice_message", "Voice Message", None, "not supported"),
+    (
+        "input_customer",
+        "Customer Input",
+        Some("dtmf"),
+        "sending DTMF over Interact (Client/SDK) is not supported",
+    ),
+];
 
 /// A document of opening hours and workflows only (the server's configuration file has
 /// the same tables among its others).
@@ -89,6 +139,18 @@ pub enum WorkflowError {
         /// The activity's name in the product documents, e.g. "Play Music".
         activity: &'static str,
     },
+    /// A step of an Audio/Video workflow does what the documents exclude for calls
+    /// initiated from Interact ([`NOT_FOR_CALLS`], or an activity this server runs for
+    /// neither modality).
+    #[error("{place}: {activity}: {limitation} for Audio/Video calls initiated from Interact")]
+    NotForCalls {
+        /// Where (the line of the parameter that excludes it, if one does).
+        place: Place,
+        /// The activity's name in the product documents.
+        activity: &'static str,
+        /// Why, in the documents' words.
+        limitation: &'static str,
+    },
     /// The step names no known activity.
     #[error("{place}: unknown activity {name:?}")]
     UnknownActivity {
@@ -135,6 +197,7 @@ pub struct Step {
 #[derive(Clone, Debug)]
 pub struct Workflow {
     name: String,
+    modality: WorkflowModality,
     steps: Vec<Step>,
     max_steps: u32,
     fingerprint: String,
@@ -147,6 +210,11 @@ impl Workflow {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The tasks it runs.
+    pub fn modality(&self) -> WorkflowModality {
+        self.modality
     }
 
     /// The steps, in order.
@@ -341,6 +409,32 @@ fn compile(
         };
         let activity_line = key_line("activity").or(place.line);
         let key = normalize_name(&written);
+        if w.modality == WorkflowModality::AudioVideo {
+            // What the documents exclude for calls, named by the parameter that does.
+            let excluded = NOT_FOR_CALLS.iter().find(|(k, _, param, _)| {
+                *k == key
+                    && match param {
+                        None => true,
+                        Some(p) => keys.get(*p).is_some_and(|v| excludes(p, v.get_ref())),
+                    }
+            });
+            if let Some((_, activity, param, limitation)) = excluded {
+                place.line = param.and_then(|p| key_line(p)).or(activity_line);
+                return Err(WorkflowError::NotForCalls {
+                    place,
+                    activity,
+                    limitation,
+                });
+            }
+            if let Some((_, display)) = activity::UNSUPPORTED.iter().find(|(k, _)| *k == key) {
+                place.line = activity_line;
+                return Err(WorkflowError::NotForCalls {
+                    place,
+                    activity: display,
+                    limitation: "not supported by this server",
+                });
+            }
+        }
         if let Some((_, display)) = activity::UNSUPPORTED.iter().find(|(k, _)| *k == key) {
             place.line = activity_line;
             return Err(WorkflowError::Unsupported {
@@ -475,7 +569,8 @@ fn compile(
     }
 
     let workflow = Workflow {
-        fingerprint: fingerprint(&name, max_steps, &w.steps),
+        fingerprint: fingerprint(&name, w.modality, max_steps, &w.steps),
+        modality: w.modality,
         name,
         steps,
         max_steps,
@@ -487,7 +582,12 @@ fn compile(
 
 /// See [`Workflow::fingerprint`]: JSON of the values as written (TOML tables are sorted
 /// maps), hashed.
-fn fingerprint(name: &str, max_steps: u32, steps: &[StepConfig]) -> String {
+fn fingerprint(
+    name: &str,
+    modality: WorkflowModality,
+    max_steps: u32,
+    steps: &[StepConfig],
+) -> String {
     use sha2::Digest as _;
     let steps: Vec<BTreeMap<&str, &toml::Value>> = steps
         .iter()
@@ -498,12 +598,27 @@ fn fingerprint(name: &str, max_steps: u32, steps: &[StepConfig]) -> String {
                 .collect()
         })
         .collect();
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "name": name,
         "max_steps": max_steps,
         "steps": steps,
     });
+    // Instant Messaging workflows keep the fingerprints they had before modalities.
+    if modality != WorkflowModality::InstantMessaging {
+        canonical["modality"] = serde_json::json!(modality);
+    }
     hex::encode(sha2::Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Whether parameter `param = value` of a step makes it one the documents exclude for
+/// calls ([`NOT_FOR_CALLS`]): a Transfer to a user, Pickup distribution, DTMF input.
+fn excludes(param: &str, value: &toml::Value) -> bool {
+    match (param, value) {
+        ("distribution", toml::Value::String(s)) => normalize_name(s) == "pickup",
+        ("dtmf", toml::Value::Boolean(b)) => *b,
+        ("user", _) => true,
+        _ => false,
+    }
 }
 
 fn check_reachable(w: &Workflow) -> Result<(), WorkflowError> {

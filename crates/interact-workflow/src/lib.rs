@@ -8,6 +8,11 @@
 //!   supported for Instant Messaging exist ([`activity::SUPPORTED`]); a workflow naming
 //!   another one ([`activity::UNSUPPORTED`], e.g. Play Music) is refused with an error
 //!   that names the activity, the workflow, the step and the line.
+//! - **Modalities** ([`WorkflowModality`]): a workflow runs chats (`instant_messaging`,
+//!   the default) or calls (`modality = "audio_video"`). A call workflow is also refused
+//!   what the documents exclude for Audio/Video calls initiated from Interact
+//!   ([`NOT_FOR_CALLS`]: a Transfer to a user, Pickup distribution, Voice Message, DTMF
+//!   input), by name and place ([`WorkflowError::NotForCalls`]).
 //! - **Opening hours** ([`hours`]): a time zone, weekly hours and holidays;
 //!   [`hours::is_open`] is a pure function of the hours and an instant.
 //! - **The interpreter** ([`WorkflowRun`]): a state machine per task. The driver feeds
@@ -135,7 +140,8 @@ mod tests;
 
 pub use activity::Activity;
 pub use definition::{
-    Definitions, DefinitionsConfig, Place, Step, Workflow, WorkflowConfig, WorkflowError,
+    Definitions, DefinitionsConfig, NOT_FOR_CALLS, Place, Step, Workflow, WorkflowConfig,
+    WorkflowError, WorkflowModality,
 };
 pub use hours::{OpeningHours, OpeningHoursConfig, is_open};
 pub use interact_model::Priority;

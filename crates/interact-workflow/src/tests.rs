@@ -1791,3 +1791,207 @@ fn bad_opening_hours_are_refused() {
     .expect_err("bad interval");
     assert!(e.to_string().contains("weekly.mon"), "{e}");
 }
+
+// ---- Audio/Video workflows -------------------------------------------------------------
+
+/// The line (counted from 1) of the whole document `text` is loaded from that contains
+/// `needle` (the last such line).
+fn line_of_text(text: &str, needle: &str) -> usize {
+    let whole = format!("{HOURS}\n{text}");
+    whole
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .last()
+        .expect("the needle is in the text")
+}
+
+/// An Audio/Video workflow whose third step is `step` (TOML keys, one per line).
+fn call_workflow(step: &str) -> String {
+    format!(
+        r#"
+        [[workflow]]
+        name = "support-av"
+        modality = "audio_video"
+        [[workflow.step]]
+        activity = "message"
+        text = "Thanks for calling."
+        [[workflow.step]]
+        activity = "queue_task"
+        [[workflow.step]]
+        label = "third"
+        {step}
+        [[workflow.step]]
+        activity = "disconnect"
+        "#
+    )
+}
+
+#[test]
+fn what_the_documents_exclude_for_calls_is_refused_by_name_and_place() {
+    let cases = [
+        (
+            "activity = \"transfer\"\n        user = \"alex\"",
+            "user = \"alex\"",
+            "Transfer",
+            "can only target services",
+        ),
+        (
+            "activity = \"queue_task\"\n        distribution = \"Pickup\"",
+            "distribution = \"Pickup\"",
+            "Queue",
+            "the \"Pickup\" distribution type is not supported",
+        ),
+        (
+            "activity = \"Voice Message\"",
+            "activity = \"Voice Message\"",
+            "Voice Message",
+            "not supported",
+        ),
+        (
+            "activity = \"input_customer\"\n        question = \"Press 1 for sales\"\n        choices = [{ answers = [\"1\"], next = \"third\" }]\n        dtmf = true",
+            "dtmf = true",
+            "Customer Input",
+            "sending DTMF over Interact (Client/SDK) is not supported",
+        ),
+    ];
+    for (step, at, activity, limitation) in cases {
+        let text = call_workflow(step);
+        let e = err(&text);
+        let line = line_of_text(&text, at);
+        match &e {
+            WorkflowError::NotForCalls {
+                place,
+                activity: a,
+                limitation: l,
+            } => {
+                assert_eq!((*a, *l), (activity, limitation));
+                assert_eq!(place.workflow, "support-av");
+                assert_eq!(place.step, Some(3));
+                assert_eq!(place.label.as_deref(), Some("third"));
+                assert_eq!(place.line, Some(line), "{e}");
+            }
+            other => panic!("{activity}: {other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "workflow \"support-av\" step 3 (\"third\"), line {line}: {activity}: \
+                 {limitation} for Audio/Video calls initiated from Interact"
+            )
+        );
+    }
+    // An activity this server runs for neither modality says so for calls too.
+    let e = err(&call_workflow("activity = \"play_music\""));
+    assert!(
+        matches!(
+            &e,
+            WorkflowError::NotForCalls {
+                activity: "Play Music",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn chats_refuse_pickup_dtmf_and_transfers_to_users_at_their_key() {
+    for (step, at, words) in [
+        (
+            "activity = \"transfer\"\n        user = \"alex\"",
+            "user = \"alex\"",
+            "Transfer: user: a Transfer can only target services",
+        ),
+        (
+            "activity = \"queue_task\"\n        distribution = \"pickup\"",
+            "distribution = \"pickup\"",
+            "Queue Task: distribution: \"Pickup\" is not supported",
+        ),
+        (
+            "activity = \"input_customer\"\n        question = \"Sales?\"\n        choices = [{ answers = [\"yes\"], next = \"third\" }]\n        dtmf = true",
+            "dtmf = true",
+            "Input Customer: dtmf: a chat has no keypad",
+        ),
+    ] {
+        let text = call_workflow(step).replace("modality = \"audio_video\"", "");
+        let e = err(&text);
+        let line = line_of_text(&text, at);
+        match &e {
+            WorkflowError::Invalid { place, message } => {
+                assert!(message.starts_with(words), "{message}");
+                assert_eq!(place.line, Some(line), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // "offer" is the distribution that is there.
+    let text = call_workflow("activity = \"queue_task\"\n        distribution = \"offer\"")
+        .replace("modality = \"audio_video\"", "");
+    assert_eq!(workflow(&text).steps().len(), 4);
+}
+
+#[test]
+fn a_call_workflow_runs_what_the_documents_allow_and_fingerprints_apart() {
+    let text = r#"
+        [[workflow]]
+        name = "support-av"
+        modality = "audio_video"
+        [[workflow.step]]
+        activity = "check_opening_hours"
+        hours = "office"
+        on_closed = "closed"
+        [[workflow.step]]
+        activity = "message"
+        text = "Thanks for calling {{visitor_name}}."
+        [[workflow.step]]
+        activity = "queue_task"
+        distribution = "offer"
+        [[workflow.step]]
+        label = "wait"
+        activity = "delay"
+        seconds = 60
+        [[workflow.step]]
+        activity = "transfer"
+        service = "sales"
+        message = "Let me put you through to Sales."
+        [[workflow.step]]
+        label = "closed"
+        activity = "disconnect"
+        message = "We are closed."
+    "#;
+    let w = workflow(text);
+    assert_eq!(w.modality(), WorkflowModality::AudioVideo);
+    assert_eq!(w.transfer_targets().collect::<Vec<_>>(), [(4, "sales")]);
+    // Open on Monday 09:00: greeted, queued, and after a minute transferred to Sales.
+    let (mut run, actions) = start(text, &[("visitor_name", "Ana")], MON_9);
+    assert_eq!(actions[0], say("Thanks for calling Ana."));
+    assert!(matches!(actions[1], Action::Queue { .. }), "{actions:?}");
+    assert!(
+        matches!(actions[2], Action::StartTimer { at } if at == at_secs(MON_9, 60)),
+        "{actions:?}"
+    );
+    let later = feed(&mut run, at_secs(MON_9, 60), Input::TimerFired);
+    assert!(
+        later.contains(&Action::Transfer {
+            service: "sales".into()
+        }),
+        "{later:?}"
+    );
+    // Closed on Saturday: the caller hears so and the call ends.
+    let saturday = at_secs(MON_9, 5 * 24 * 3600);
+    let (_, actions) = start(text, &[], saturday);
+    assert_eq!(actions[0], say("We are closed."), "{actions:?}");
+    // The same steps as a chat workflow fingerprint differently (a stored run of one
+    // never resumes as the other); chat workflows keep their fingerprints.
+    let chat = workflow(&text.replace("modality = \"audio_video\"", ""));
+    assert_eq!(chat.modality(), WorkflowModality::InstantMessaging);
+    assert_ne!(chat.fingerprint(), w.fingerprint());
+    let explicit = workflow(&text.replace("audio_video", "instant_messaging"));
+    assert_eq!(chat.fingerprint(), explicit.fingerprint());
+}
+
+fn at_secs(base: UnixMillis, secs: u64) -> UnixMillis {
+    at(base, secs)
+}

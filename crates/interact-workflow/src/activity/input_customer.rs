@@ -44,6 +44,10 @@ pub struct InputCustomer {
     /// Where to go when the retries are used up (default: the next step).
     #[serde(default)]
     pub on_invalid: Option<Target>,
+    /// Answers as keypad tones (DTMF): not over Interact, whose visitors type (the
+    /// documents exclude it for calls; a chat has no keypad).
+    #[serde(default)]
+    pub dtmf: bool,
 }
 
 impl InputCustomer {
@@ -85,6 +89,9 @@ impl InputCustomer {
 
 impl Behaviour for InputCustomer {
     fn check(&self) -> Result<(), String> {
+        if self.dtmf {
+            return Err("dtmf: a chat has no keypad; answers are typed".into());
+        }
         check_text("question", &self.question)?;
         check_range("choices (count)", self.choices.len() as u64, 1, 20)?;
         let mut seen = std::collections::BTreeSet::new();

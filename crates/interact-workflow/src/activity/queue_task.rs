@@ -13,12 +13,25 @@ pub struct QueueTask {
     /// Overrides the Distribution Priority for this task.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// How the queue hands out tasks: `offer` (the default: offered to one available
+    /// agent at a time). The product's `pickup` (agents take tasks from a list) is not
+    /// supported; the documents exclude it for calls.
+    #[serde(default)]
+    pub distribution: Option<String>,
 }
 
 impl Behaviour for QueueTask {
     /// The range is checked when the priority is read.
     fn check(&self) -> Result<(), String> {
-        Ok(())
+        match self.distribution.as_deref().map(super::normalize_name) {
+            None => Ok(()),
+            Some(d) if d == "offer" => Ok(()),
+            Some(d) if d == "pickup" => Err(
+                "distribution: \"Pickup\" is not supported: tasks are offered to agents (\"offer\")"
+                    .into(),
+            ),
+            Some(_) => Err("distribution must be \"offer\"".into()),
+        }
     }
 
     fn targets_mut(&mut self) -> Vec<(&'static str, &mut Target)> {

@@ -11,7 +11,11 @@ use crate::template::Template;
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// The service id.
+    #[serde(default)]
     pub service: String,
+    /// A user: not a target over Interact (the documents: services only).
+    #[serde(default)]
+    pub user: Option<String>,
     /// Sent to the visitor first.
     #[serde(default)]
     pub message: Option<Template>,
@@ -22,6 +26,9 @@ impl Behaviour for Transfer {
     ///
     /// [`Workflow::transfer_targets`]: crate::Workflow::transfer_targets
     fn check(&self) -> Result<(), String> {
+        if self.user.is_some() {
+            return Err("user: a Transfer can only target services".into());
+        }
         if self.service.is_empty() {
             return Err("service must not be empty".into());
         }
