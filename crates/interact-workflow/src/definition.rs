@@ -419,7 +419,7 @@ fn compile(
                     }
             });
             if let Some((_, activity, param, limitation)) = excluded {
-                place.line = param.and_then(|p| key_line(p)).or(activity_line);
+                place.line = param.and_then(&key_line).or(activity_line);
                 return Err(WorkflowError::NotForCalls {
                     place,
                     activity,
