@@ -52,6 +52,10 @@ pub struct ServiceConfig {
     /// `[[workflow]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
+    /// The Audio/Video workflow calls to this service go through (a `[[workflow]]` with
+    /// `modality = "audio_video"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub av_workflow: Option<String>,
     /// The users who are the service's Service Owners: they manage its settings,
     /// members, workflow and reports in the administration (and nothing else).
     #[serde(default)]

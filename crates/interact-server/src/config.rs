@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use interact_workflow::WorkflowModality;
 use serde::Deserialize;
 
 pub use interact_model::{DomainTemplateConfig, Licence, ServiceConfig, UserConfig};
@@ -667,7 +668,7 @@ impl Config {
             }
         }
         check_tenant(&self.services, &self.users, |w| {
-            self.definitions.workflows.contains_key(w)
+            self.definitions.workflows.get(w).map(|w| w.modality())
         })?;
         let service_ids: BTreeSet<&str> = self.services.iter().map(|s| s.id.as_str()).collect();
         for w in self.definitions.workflows.values() {
@@ -725,12 +726,13 @@ impl Config {
 
 /// Checks a tenant's services and users as the configuration file's and the
 /// administration's changes must be: unique ids, members and owners that are users,
-/// argon2 password hashes, http(s) privacy links, and workflows that exist (`workflow`
-/// says whether one does).
+/// argon2 password hashes, http(s) privacy links, and workflows that exist for the
+/// right modality (`workflow` gives a workflow's modality, `None` if there is none):
+/// `workflow` a chat workflow, `av_workflow` a call workflow.
 pub fn check_tenant(
     services: &[ServiceConfig],
     users: &[UserConfig],
-    workflow: impl Fn(&str) -> bool,
+    workflow: impl Fn(&str) -> Option<WorkflowModality>,
 ) -> Result<(), String> {
     let mut ids = BTreeSet::new();
     for u in users {
@@ -803,13 +805,34 @@ pub fn check_tenant(
                 s.id.as_str()
             ));
         }
-        if let Some(w) = &s.workflow
-            && !workflow(w)
-        {
-            return Err(format!(
-                "service {:?}: workflow {w:?} is not defined (no [[workflow]] has that name)",
-                s.id.as_str()
-            ));
+        for (key, name, wanted) in [
+            ("workflow", &s.workflow, WorkflowModality::InstantMessaging),
+            ("av_workflow", &s.av_workflow, WorkflowModality::AudioVideo),
+        ] {
+            let Some(w) = name else { continue };
+            match workflow(w) {
+                None => {
+                    return Err(format!(
+                        "service {:?}: {key} {w:?} is not defined (no [[workflow]] has that \
+                         name)",
+                        s.id.as_str()
+                    ));
+                }
+                Some(m) if m != wanted => {
+                    return Err(format!(
+                        "service {:?}: {key} {w:?} is a workflow for {}; {key} needs one for \
+                         {} (modality = \"{}\")",
+                        s.id.as_str(),
+                        m.display_name(),
+                        wanted.display_name(),
+                        match wanted {
+                            WorkflowModality::InstantMessaging => "instant_messaging",
+                            WorkflowModality::AudioVideo => "audio_video",
+                        }
+                    ));
+                }
+                Some(_) => {}
+            }
         }
     }
     Ok(())

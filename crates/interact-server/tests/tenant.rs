@@ -434,3 +434,100 @@ fn config_export_and_import_round_trip_a_tenant() {
     let (_, again, _) = cli(&config, &["config", "export", "--format", "json"]);
     assert_eq!(again, json_text, "nothing changed");
 }
+
+/// A service's chats run a chat workflow and its calls a call workflow
+/// (`modality = "audio_video"`): a service naming one for the other is refused, as is a
+/// workflow change that would turn a workflow a service runs into the other modality.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_run_chat_and_call_workflows_of_the_right_modality() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = TestServer::start(config(dir.path())).await;
+    let addr = server.addr;
+    let calls = "name = \"support-av\"\nmodality = \"audio_video\"\n\n[[step]]\nactivity = \"queue_task\"\n\n[[step]]\nlabel = \"wait\"\nactivity = \"delay\"\nseconds = 600\nnext = \"wait\"\n";
+    let (status, body) = call(
+        addr,
+        OPERATOR,
+        "PUT",
+        "/admin/v1/workflows/support-av",
+        Some(json!({ "definition": calls })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // What the documents exclude for calls is refused with its place.
+    let pickup = calls.replace(
+        "activity = \"queue_task\"\n",
+        "activity = \"queue_task\"\ndistribution = \"pickup\"\n",
+    );
+    let (status, body) = call(
+        addr,
+        OPERATOR,
+        "PUT",
+        "/admin/v1/workflows/support-av",
+        Some(json!({ "definition": pickup })),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("step 1")
+            && message.contains("Queue: the \"Pickup\" distribution type is not supported for Audio/Video calls initiated from Interact"),
+        "{message}"
+    );
+
+    let (_, mut support) = call(addr, OPERATOR, "GET", "/admin/v1/services/support", None).await;
+    support["av_workflow"] = json!("support-av");
+    let (status, body) = call(
+        addr,
+        OPERATOR,
+        "PUT",
+        "/admin/v1/services/support",
+        Some(support.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["av_workflow"], "support-av");
+    assert_eq!(body["workflow"], "support-im");
+    let ran = server.state.tenant();
+    assert_eq!(
+        ran.services
+            .get("support")
+            .and_then(|s| s.config.av_workflow.as_deref()),
+        Some("support-av")
+    );
+
+    // Swapped: refused, naming the field and the modality.
+    let mut swapped = support.clone();
+    swapped["workflow"] = json!("support-av");
+    swapped["av_workflow"] = json!("support-im");
+    let (status, body) = call(
+        addr,
+        OPERATOR,
+        "PUT",
+        "/admin/v1/services/support",
+        Some(swapped),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("workflow \"support-av\" is a workflow for Audio/Video calls"),
+        "{message}"
+    );
+
+    // The call workflow cannot become a chat workflow while support runs it for calls.
+    let (status, body) = call(
+        addr,
+        OPERATOR,
+        "PUT",
+        "/admin/v1/workflows/support-av",
+        Some(json!({ "definition": calls.replace("modality = \"audio_video\"\n", "") })),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string()
+            .contains("service \\\"support\\\" runs it for calls"),
+        "{body}"
+    );
+    server.stop().await;
+}

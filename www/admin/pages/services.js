@@ -32,7 +32,9 @@ export function list(text) {
 export function fieldOf(message, names) {
   const m = /^([a-z_]+)(?:\.[a-z_]+)?\s*:/.exec(message);
   if (m && names.includes(m[1])) return m[1];
-  return names.find((n) => new RegExp(`\\b${n}\\b`).test(message)) ?? null;
+  // The longest name first: "av_workflow" before "workflow".
+  const longestFirst = [...names].sort((a, b) => b.length - a.length);
+  return longestFirst.find((n) => new RegExp(`\\b${n}\\b`).test(message)) ?? null;
 }
 
 export async function render(ctx, [id]) {
@@ -128,16 +130,26 @@ async function renderOne(ctx, id) {
     const kept = x.owners ?? [];
     owners = { node: h("p", {}, h("strong", {}, "Owners: "), kept.join(", ") || "—"), values: () => kept };
   }
-  const workflow = h(
-    "select",
-    { name: "workflow" },
-    h("option", { value: "" }, "None (chats go straight to the queue)"),
-    workflows.map((w) => h("option", { value: w.name, selected: w.name === x.workflow }, w.name)),
-  );
-  if (x.workflow && !workflows.some((w) => w.name === x.workflow)) {
-    workflow.append(h("option", { value: x.workflow, selected: true }, x.workflow));
-  }
+  // A workflow runs chats, or calls when its definition says modality = "audio_video".
+  const forCalls = (w) => /^\s*modality\s*=\s*["']audio_video["']/m.test(w.definition ?? "");
+  const pick = (name, current, none, list) => {
+    const select = h(
+      "select",
+      { name },
+      h("option", { value: "" }, none),
+      list.map((w) => h("option", { value: w.name, selected: w.name === current }, w.name)),
+    );
+    if (current && !list.some((w) => w.name === current)) {
+      select.append(h("option", { value: current, selected: true }, current));
+    }
+    return select;
+  };
+  const workflow = pick("workflow", x.workflow, "None (chats go straight to the queue)", workflows.filter((w) => !forCalls(w)));
   fields.workflow = field("Workflow", workflow);
+  const avWorkflow = pick("av_workflow", x.av_workflow, "None", workflows.filter(forCalls));
+  fields.av_workflow = field("Call workflow (Audio/Video)", avWorkflow, {
+    help: "A workflow with modality = \"audio_video\", for calls started from the widget.",
+  });
   const languages = h("input", { type: "text", name: "languages", value: (x.languages ?? []).join(", "), autocomplete: "off", spellcheck: "false" });
   fields.languages = field("Languages, preferred first", languages, { help: "BCP 47 tags, e.g. en, de." });
   const privacyUrl = h("input", { type: "text", inputmode: "url", name: "privacy_url", value: x.privacy?.url ?? "", autocomplete: "off", spellcheck: "false" });
@@ -163,6 +175,7 @@ async function renderOne(ctx, id) {
     members.node,
     owners.node,
     fields.workflow.field,
+    fields.av_workflow.field,
     fields.languages.field,
     h("fieldset", { class: "group" }, h("legend", {}, "Privacy"), fields.privacy.field, privacyTextField.field, privacyVersionField.field),
     fields.theme.field,
@@ -190,6 +203,7 @@ async function renderOne(ctx, id) {
       members: members.values(),
       owners: owners.values(),
       workflow: workflow.value || null,
+      av_workflow: avWorkflow.value || null,
       languages: list(languages.value),
       privacy: { url: privacyUrl.value.trim(), text: privacyText.value.trim(), version: privacyVersion.value.trim() },
       theme: themeValue,

@@ -141,7 +141,10 @@ impl Admin {
         let mut users = tenant
             .services
             .values()
-            .filter(|s| s.config.workflow.as_deref() == Some(name))
+            .filter(|s| {
+                s.config.workflow.as_deref() == Some(name)
+                    || s.config.av_workflow.as_deref() == Some(name)
+            })
             .peekable();
         match self.role {
             Role::TenantAdmin => true,

@@ -91,6 +91,10 @@ pub(super) struct Service {
     /// The Instant Messaging workflow its chats run.
     #[serde(default)]
     workflow: Option<String>,
+    /// The Audio/Video workflow its calls run (a workflow with `modality =
+    /// "audio_video"`).
+    #[serde(default)]
+    av_workflow: Option<String>,
     /// Languages, preferred first (BCP 47).
     #[serde(default = "default_languages")]
     languages: Vec<String>,
@@ -117,6 +121,7 @@ impl From<&ServiceConfig> for Service {
             members: s.members.iter().map(ToString::to_string).collect(),
             owners: s.owners.iter().map(ToString::to_string).collect(),
             workflow: s.workflow.clone(),
+            av_workflow: s.av_workflow.clone(),
             languages: s.languages.clone(),
             privacy: s.privacy.clone(),
             theme: s.theme.clone(),
@@ -134,6 +139,7 @@ impl Service {
             members: self.members.into_iter().map(Into::into).collect(),
             owners: self.owners.into_iter().map(Into::into).collect(),
             workflow: self.workflow.filter(|w| !w.is_empty()),
+            av_workflow: self.av_workflow.filter(|w| !w.is_empty()),
             languages: self.languages,
             privacy: self.privacy,
             theme: self.theme,

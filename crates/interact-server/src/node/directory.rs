@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 
 use interact_model::{ServiceConfig, Tenant, UserConfig};
 use interact_store::{ConfigItem, Store, StoreError};
-use interact_workflow::OpeningHoursConfig;
+use interact_workflow::{OpeningHoursConfig, WorkflowModality};
 use serde::{Deserialize, Serialize};
 
 use crate::node::state::AppState;
@@ -97,10 +97,32 @@ pub async fn load(store: &dyn Store) -> Result<TenantConfig, StoreError> {
     })
 }
 
+/// The modality a workflow definition (the TOML of one `[[workflow]]` table) declares.
+fn modality_of(definition: &str) -> WorkflowModality {
+    toml::from_str::<toml::Table>(definition)
+        .ok()
+        .and_then(|t| t.get("modality")?.clone().try_into().ok())
+        .unwrap_or_default()
+}
+
+/// The modality of the current stored version of workflow `name`, if there is one.
+fn stored_modality(
+    workflows: &[interact_store::WorkflowVersion],
+    name: &str,
+) -> Option<WorkflowModality> {
+    workflows
+        .iter()
+        .find(|w| w.name == name)
+        .map(|w| modality_of(&w.definition))
+}
+
 /// Checks a whole tenant: [`crate::config::check_tenant`], opening hours that load, and
 /// workflows (named by services) that exist in `workflows` and whose hours exist.
-pub fn check(tenant: &TenantConfig, workflow_exists: impl Fn(&str) -> bool) -> Result<(), String> {
-    crate::config::check_tenant(&tenant.services, &tenant.users, workflow_exists)?;
+pub fn check(
+    tenant: &TenantConfig,
+    workflow: impl Fn(&str) -> Option<WorkflowModality>,
+) -> Result<(), String> {
+    crate::config::check_tenant(&tenant.services, &tenant.users, workflow)?;
     interact_workflow::Definitions::build(&tenant.opening_hours, &[], None)
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -253,14 +275,8 @@ pub async fn reload(state: &AppState) -> Result<(), StoreError> {
     if applied().as_ref() == Some(&config) {
         return Ok(());
     }
-    let workflows: Vec<String> = state
-        .store
-        .workflows()
-        .await?
-        .into_iter()
-        .map(|w| w.name)
-        .collect();
-    if let Err(e) = check(&config, |w| workflows.iter().any(|n| n == w)) {
+    let workflows = state.store.workflows().await?;
+    if let Err(e) = check(&config, |w| stored_modality(&workflows, w)) {
         tracing::error!(error = %e, "the stored tenant does not check; keeping the one in force");
         return Ok(());
     }
@@ -288,7 +304,7 @@ pub async fn change(
     let mut after = before.clone();
     change(&mut after)?;
     let workflows = state.store.workflows().await?;
-    check(&after, |name| workflows.iter().any(|w| w.name == name)).map_err(ChangeError::Invalid)?;
+    check(&after, |name| stored_modality(&workflows, name)).map_err(ChangeError::Invalid)?;
     // Every workflow must still find its opening hours.
     let hours_changed = before.opening_hours != after.opening_hours;
     if hours_changed {
@@ -428,15 +444,14 @@ pub async fn import(state: &AppState, export: &Export, by: &str) -> Result<(), C
             ));
         }
     }
-    let stored: Vec<String> = state
-        .store
-        .workflows()
-        .await?
-        .into_iter()
-        .map(|w| w.name)
-        .collect();
+    let stored = state.store.workflows().await?;
     check(&export.tenant, |w| {
-        stored.iter().any(|n| n == w) || texts.iter().any(|(n, _, _)| n == w)
+        // The import's own version of a workflow wins over the stored one.
+        texts
+            .iter()
+            .find(|(n, _, _)| n == w)
+            .map(|(_, _, text)| modality_of(text))
+            .or_else(|| stored_modality(&stored, w))
     })
     .map_err(ChangeError::Invalid)?;
     for t in &export.templates {

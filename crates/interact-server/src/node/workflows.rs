@@ -60,11 +60,36 @@ pub fn build(state: &AppState, text: &str) -> Result<Arc<Workflow>, String> {
         .into_values()
         .next()
         .ok_or_else(|| "no workflow in the definition".to_owned())?;
+    let tenant = state.tenant();
     for (step, service) in workflow.transfer_targets() {
-        if !state.tenant().services.contains_key(service) {
+        if !tenant.services.contains_key(service) {
             return Err(format!(
                 "{}: Transfer names service {service:?}, which does not exist",
                 workflow.place(step)
+            ));
+        }
+    }
+    // The services that run it must keep a workflow of their modality.
+    let name = workflow.name();
+    for s in tenant.services.values() {
+        let uses = match workflow.modality() {
+            interact_workflow::WorkflowModality::InstantMessaging => {
+                s.config.av_workflow.as_deref() == Some(name)
+            }
+            interact_workflow::WorkflowModality::AudioVideo => {
+                s.config.workflow.as_deref() == Some(name)
+            }
+        };
+        if uses {
+            return Err(format!(
+                "workflow {name:?}: service {:?} runs it for {}; its modality cannot become \
+                 {}",
+                s.config.id.as_str(),
+                match workflow.modality() {
+                    interact_workflow::WorkflowModality::InstantMessaging => "calls",
+                    interact_workflow::WorkflowModality::AudioVideo => "chats",
+                },
+                workflow.modality().display_name()
             ));
         }
     }
