@@ -799,7 +799,11 @@ function renderChats() {
     if (node.channel !== channel) {
       node.badge?.remove();
       node.badge = channel ? channelBadge(channel) : null;
-      if (node.badge) node.name.before(node.badge);
+      if (node.badge) {
+        // The icon alone in the list; its name is for screen readers.
+        node.badge.querySelector(".channel-name")?.classList.add("visually-hidden");
+        node.name.before(node.badge);
+      }
       node.channel = channel;
     }
     setText(node.preview, chatPreview(conv));

@@ -101,21 +101,33 @@ async fn sessions(
     if admin.owned().is_some() {
         reports.retain(|r| r.kind == TargetKind::Service && admin.manages(&r.target));
     }
-    match filter.format {
-        Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(reports)).into_response(),
+    answer(
+        filter.format,
+        &reports,
+        r#"attachment; filename="sessions.csv""#,
+        interact_report::to_csv,
+    )
+}
+
+/// A report's rows as JSON, or as a CSV download named by `disposition`.
+fn answer<T: serde::Serialize>(
+    format: Format,
+    rows: &[T],
+    disposition: &'static str,
+    csv: impl Fn(&[T]) -> String,
+) -> Response {
+    match format {
+        Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(rows)).into_response(),
         Format::Csv => (
             [
                 (
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/csv; charset=utf-8"),
                 ),
-                (
-                    CONTENT_DISPOSITION,
-                    HeaderValue::from_static(r#"attachment; filename="sessions.csv""#),
-                ),
+                (CONTENT_DISPOSITION, HeaderValue::from_static(disposition)),
                 (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
             ],
-            interact_report::to_csv(&reports),
+            csv(rows),
         )
             .into_response(),
     }
@@ -203,22 +215,10 @@ async fn usage(
     if admin.owned().is_some() {
         rows.retain(|r| r.kind == TargetKind::Service && admin.manages(&r.target));
     }
-    match filter.format {
-        Format::Json => ([(X_CONTENT_TYPE_OPTIONS, NOSNIFF)], Json(rows)).into_response(),
-        Format::Csv => (
-            [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (
-                    CONTENT_DISPOSITION,
-                    HeaderValue::from_static(r#"attachment; filename="usage.csv""#),
-                ),
-                (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
-            ],
-            interact_report::usage_csv(&rows),
-        )
-            .into_response(),
-    }
+    answer(
+        filter.format,
+        &rows,
+        r#"attachment; filename="usage.csv""#,
+        interact_report::usage_csv,
+    )
 }
