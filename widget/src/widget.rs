@@ -102,6 +102,7 @@ impl Widget {
         );
         *inner.view.borrow_mut() = Some(view);
         Inner::attach(&inner, driver);
+        install_test_hook(&inner);
         Ok(Self { inner })
     }
 
@@ -130,6 +131,40 @@ impl Widget {
     pub fn view(&self) -> Option<View> {
         self.inner.view.borrow().clone()
     }
+}
+
+/// `window.__interactTest` in the widget's frame, for the end-to-end tests of a network
+/// change mid-call: `dropLink()` closes the signalling WebSocket as a network loss would
+/// (the widget reconnects and resumes), `restartIce()` restarts the call's ICE as when its
+/// connection fails. Both only do what the widget does by itself when the network changes;
+/// each returns whether there was something to act on. The frame is of the server's
+/// origin, so a host page cannot reach it.
+fn install_test_hook(inner: &Rc<Inner>) {
+    use wasm_bindgen::closure::Closure;
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let hook = js_sys::Object::new();
+    let drop_link = {
+        let weak = Rc::downgrade(inner);
+        Closure::<dyn Fn() -> bool>::new(move || {
+            weak.upgrade()
+                .and_then(|i| i.driver())
+                .is_some_and(|d| d.drop_link())
+        })
+    };
+    let restart_ice = {
+        let weak = Rc::downgrade(inner);
+        Closure::<dyn Fn() -> bool>::new(move || {
+            weak.upgrade().is_some_and(|i| i.rtc.force_restart())
+        })
+    };
+    let _ = js_sys::Reflect::set(&hook, &"dropLink".into(), drop_link.as_ref());
+    let _ = js_sys::Reflect::set(&hook, &"restartIce".into(), restart_ice.as_ref());
+    let _ = js_sys::Reflect::set(&window, &"__interactTest".into(), &hook);
+    // One widget per frame: the hook lives as long as the page.
+    drop_link.forget();
+    restart_ice.forget();
 }
 
 impl Inner {
