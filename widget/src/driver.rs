@@ -223,7 +223,7 @@ impl Driver {
     }
 
     /// Drops the signalling link as a network change would: the WebSocket closes and the
-    /// machine reconnects as after any loss (the test hook `__interactTest.dropLink()`);
+    /// machine reconnects as after any loss (the test hook's `dropLink`);
     /// `false` if there was no socket.
     pub fn drop_link(&self) -> bool {
         {

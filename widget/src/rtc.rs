@@ -92,8 +92,8 @@ impl CallSlot {
         *self.0.borrow_mut() = Some(rtc);
     }
 
-    /// Restarts the call's ICE now, as if its connection had failed (the test hook
-    /// `__interactTest.restartIce()`); `false` without a call.
+    /// Restarts the call's ICE now, as if its connection had failed (the test hook's
+    /// `restartIce`); `false` without a call.
     pub(crate) fn force_restart(&self) -> bool {
         match self.get() {
             Some(rtc) => {
@@ -373,10 +373,13 @@ impl Rtc {
 
     /// The connection's state changed: media flows, or the path broke (restart ICE at
     /// once when `failed`, after a grace when `disconnected`).
-    fn on_connection_state(&self) {
+    /// `ice`: ICE's own event, which says nothing new of a connection that works unless a
+    /// restart is under way.
+    fn on_connection_state(&self, ice: bool) {
         let i = &self.inner;
         let Ok(pc) = self.pc() else { return };
         match pc.connection_state() {
+            RtcPeerConnectionState::Connected if ice && !i.restarting.get() => {}
             RtcPeerConnectionState::Connected => {
                 if !i.forced.get() {
                     let watch = i.watch.borrow_mut().take();
@@ -538,7 +541,7 @@ impl Rtc {
             let weak = weak.clone();
             EventListener::new(&pc, name, move |_| {
                 if let Some(inner) = weak.upgrade() {
-                    Rtc { inner }.on_connection_state();
+                    Rtc { inner }.on_connection_state(name == "iceconnectionstatechange");
                 }
             })
         });

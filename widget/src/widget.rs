@@ -133,38 +133,34 @@ impl Widget {
     }
 }
 
-/// `window.__interactTest` in the widget's frame, for the end-to-end tests of a network
-/// change mid-call: `dropLink()` closes the signalling WebSocket as a network loss would
-/// (the widget reconnects and resumes), `restartIce()` restarts the call's ICE as when its
-/// connection fails. Both only do what the widget does by itself when the network changes;
-/// each returns whether there was something to act on. The frame is of the server's
-/// origin, so a host page cannot reach it.
+/// A test hook in the widget's frame, for the end-to-end tests of a network change
+/// mid-call: an `interact-test` event on `window` whose `detail` is `"dropLink"` closes the
+/// signalling WebSocket as a network loss would (the widget reconnects and resumes), and
+/// `"restartIce"` restarts the call's ICE as when its connection fails; whether there was
+/// something to act on lands in `window.__interactTestResult`. Both only do what the
+/// widget does by itself when the network changes. The frame is of the server's origin,
+/// so a host page cannot reach it. (An event listener rather than functions on `window`:
+/// it needs no closure type of its own in the wasm.)
 fn install_test_hook(inner: &Rc<Inner>) {
-    use wasm_bindgen::closure::Closure;
     let Some(window) = web_sys::window() else {
         return;
     };
-    let hook = js_sys::Object::new();
-    let drop_link = {
-        let weak = Rc::downgrade(inner);
-        Closure::<dyn Fn() -> bool>::new(move || {
-            weak.upgrade()
-                .and_then(|i| i.driver())
-                .is_some_and(|d| d.drop_link())
-        })
-    };
-    let restart_ice = {
-        let weak = Rc::downgrade(inner);
-        Closure::<dyn Fn() -> bool>::new(move || {
-            weak.upgrade().is_some_and(|i| i.rtc.force_restart())
-        })
-    };
-    let _ = js_sys::Reflect::set(&hook, &"dropLink".into(), drop_link.as_ref());
-    let _ = js_sys::Reflect::set(&hook, &"restartIce".into(), restart_ice.as_ref());
-    let _ = js_sys::Reflect::set(&window, &"__interactTest".into(), &hook);
+    let weak = Rc::downgrade(inner);
+    let target = window.clone();
+    gloo_events::EventListener::new(&window, "interact-test", move |event| {
+        let what = js_sys::Reflect::get(event, &"detail".into())
+            .ok()
+            .and_then(|d| d.as_string());
+        let inner = weak.upgrade();
+        let done = match (what.as_deref(), inner) {
+            (Some("dropLink"), Some(i)) => i.driver().is_some_and(|d| d.drop_link()),
+            (Some("restartIce"), Some(i)) => i.rtc.force_restart(),
+            _ => false,
+        };
+        let _ = js_sys::Reflect::set(&target, &"__interactTestResult".into(), &done.into());
+    })
     // One widget per frame: the hook lives as long as the page.
-    drop_link.forget();
-    restart_ice.forget();
+    .forget();
 }
 
 impl Inner {
