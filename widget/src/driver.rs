@@ -222,6 +222,25 @@ impl Driver {
         self.inner.borrow().visitor.ice_servers().to_vec()
     }
 
+    /// Drops the signalling link as a network change would: the WebSocket closes and the
+    /// machine reconnects as after any loss (the test hook's `dropLink`);
+    /// `false` if there was no socket.
+    pub fn drop_link(&self) -> bool {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if inner.stopped || inner.socket.is_none() {
+                return false;
+            }
+            // Dropping the socket closes it and takes its listeners along; the machine
+            // learns of the loss here, as from a close without a code.
+            inner.socket = None;
+            inner.generation = inner.generation.wrapping_add(1);
+            let _ = inner.visitor.handle_input(now(), Input::Disconnected(None));
+        }
+        pump(&self.inner);
+        true
+    }
+
     /// Runs one intent on the machine, then carries out what it asks for.
     fn act<T>(
         &self,

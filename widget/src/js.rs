@@ -92,11 +92,14 @@ export type InteractEvent =
   | CallEventJs;
 
 /** A call's progress (`startCall`): `calling` until the agent accepts, `accepted` while
- * the media connects, `connected` once it flows, `ended` (with who hung up and why) when
- * either side hangs up or it failed. */
+ * the media connects, `connected` once it flows, `reconnecting` when the media path broke
+ * (a network change) and ICE restart number `attempt` is under way (`connected` follows
+ * when media flows again), `ended` (with who hung up and why) when either side hangs up or
+ * it failed. */
 export type CallEventJs =
   | { type: "call"; state: "calling" | "accepted"; call: string; media: "audio" | "video" }
   | { type: "call"; state: "connected"; call: string }
+  | { type: "call"; state: "reconnecting"; call: string; attempt: number }
   | { type: "call"; state: "ended"; call: string; reason: "normal" | "declined" | "no_answer" | "failed" | "busy" | "not_allowed" | "other"; by: "visitor" | "agent" | "system" }
   /** The agent muted, turned their camera off or shares their screen. */
   | { type: "call_media"; muted: boolean; camera: boolean; screen: boolean }
@@ -419,6 +422,14 @@ impl CallSurface for JsCall {
     }
     fn speaker(&self, id: &str) {
         self.emit(&object(&[("type", "speaker".into()), ("id", id.into())]));
+    }
+    fn reconnecting(&self, attempt: u32) {
+        self.emit(&object(&[
+            ("type", "call".into()),
+            ("state", "reconnecting".into()),
+            ("call", self.call.as_str().into()),
+            ("attempt", attempt.into()),
+        ]));
     }
     fn problem(&self, why: CallFailure) {
         let problem = match why {

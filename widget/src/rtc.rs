@@ -3,20 +3,29 @@
 //! we offer; the agent's answer and candidates are applied in order; screen sharing adds a
 //! video track and renegotiates; device switches replace tracks without renegotiating.
 //! Every asynchronous step runs from one queue, so they never interleave.
+//!
+//! A network change mid-call (Wi-Fi to mobile) breaks the media path: when the connection
+//! goes `failed` (at once) or stays `disconnected` for [`DISCONNECT_GRACE_MS`], the visitor,
+//! who makes the offers (protocol §10.2), restarts ICE: `restartIce()` and a new offer
+//! through the usual renegotiation. While the signalling link is down the offer waits for
+//! it. At most [`MAX_RESTARTS`] restarts per call, each given longer to work; then the call
+//! ends with `failed`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use interact_sdk::CallEvent;
+use gloo_timers::callback::Timeout;
 use interact_sdk::protocol::{CallMedia, DeviceKind, HangupReason, IceCandidate, MediaState};
+use interact_sdk::{CallEvent, LinkState};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcPeerConnectionState, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
+    RtcTrackEvent,
 };
 
 use crate::devices::{self, MediaError};
@@ -38,6 +47,9 @@ pub(crate) trait CallSurface {
     fn speaker(&self, id: &str);
     /// Something went wrong; for `Screen` and `Device` the call goes on.
     fn problem(&self, why: CallFailure);
+    /// The media path broke; ICE restart number `attempt` (from 1) is under way, or waits
+    /// for the signalling link. [`Self::connected`] says when media flows again.
+    fn reconnecting(&self, attempt: u32);
 }
 
 impl CallSurface for View {
@@ -59,6 +71,9 @@ impl CallSurface for View {
     fn problem(&self, why: CallFailure) {
         self.call_problem(why);
     }
+    fn reconnecting(&self, attempt: u32) {
+        self.call_reconnecting(attempt);
+    }
 }
 
 /// The call a page placed, if any, as the widget and the JavaScript SDK both hold it.
@@ -75,6 +90,18 @@ impl CallSlot {
     /// new one showed its streams would clear them.
     pub(crate) fn set(&self, rtc: Rtc) {
         *self.0.borrow_mut() = Some(rtc);
+    }
+
+    /// Restarts the call's ICE now, as if its connection had failed (the test hook's
+    /// `restartIce`); `false` without a call.
+    pub(crate) fn force_restart(&self) -> bool {
+        match self.get() {
+            Some(rtc) => {
+                rtc.force_restart();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Closes the call's media, if there is a call.
@@ -112,7 +139,19 @@ enum Job {
     Event(CallEvent),
     Screen(bool),
     Switch(DeviceKind, String),
+    /// An ICE restart: `restartIce()` and a new offer.
+    Restart,
 }
+
+/// How long a `disconnected` connection may take to come back by itself before ICE
+/// restarts.
+pub(crate) const DISCONNECT_GRACE_MS: u32 = 2_500;
+/// ICE restarts per call at most; a connection still down after the last ends the call.
+pub(crate) const MAX_RESTARTS: u32 = 3;
+/// How long restart number `n` (from 1) gets to bring the connection back: `n` times this.
+const RESTART_WAIT_MS: u32 = 5_000;
+/// How often a restart waiting for the signalling link looks again.
+const LINK_POLL_MS: u32 = 500;
 
 struct Inner {
     driver: Driver,
@@ -127,6 +166,14 @@ struct Inner {
     busy: Cell<bool>,
     closed: Cell<bool>,
     listeners: RefCell<Vec<EventListener>>,
+    /// ICE restarts made in this call.
+    restarts: Cell<u32>,
+    /// A restart is under way (made, or waiting for the link): the view says so.
+    restarting: Cell<bool>,
+    /// The next restart is due even if the connection looks fine (the test hook).
+    forced: Cell<bool>,
+    /// The pending look at the connection (grace, backoff, link wait).
+    watch: RefCell<Option<Timeout>>,
 }
 
 type Step = Result<(), CallFailure>;
@@ -159,6 +206,10 @@ impl Rtc {
                 busy: Cell::new(false),
                 closed: Cell::new(false),
                 listeners: RefCell::default(),
+                restarts: Cell::new(0),
+                restarting: Cell::new(false),
+                forced: Cell::new(false),
+                watch: RefCell::default(),
             }),
         }
     }
@@ -220,6 +271,8 @@ impl Rtc {
         }
         i.queue.borrow_mut().clear();
         i.listeners.borrow_mut().clear();
+        let watch = i.watch.borrow_mut().take();
+        drop(watch);
         if let Some(pc) = i.pc.borrow_mut().take() {
             pc.close();
         }
@@ -280,7 +333,13 @@ impl Rtc {
             }
             Job::Event(CallEvent::RemoteOffer { sdp, .. }) => self.answer(sdp).await,
             Job::Event(CallEvent::RemoteAnswer { sdp, .. }) => {
-                self.remote_description(RtcSdpType::Answer, &sdp).await
+                // An answer to an offer a restart replaced finds nothing to answer.
+                if self.pc()?.signaling_state() != RtcSignalingState::HaveLocalOffer {
+                    return Ok(());
+                }
+                self.remote_description(RtcSdpType::Answer, &sdp).await?;
+                self.settled();
+                Ok(())
             }
             Job::Event(CallEvent::RemoteCandidate { candidate, .. }) => {
                 let pc = self.pc()?;
@@ -300,6 +359,104 @@ impl Rtc {
             Job::Event(_) => Ok(()),
             Job::Screen(on) => self.screen(on).await,
             Job::Switch(kind, id) => self.switch_now(kind, id).await,
+            Job::Restart => {
+                let pc = self.pc()?;
+                pc.unchecked_ref::<Pc>().restart_ice();
+                let sdp = self.describe().await?;
+                // Refused only if the link dropped meanwhile: the machine is unchanged and
+                // the next look at the connection offers again.
+                let _ = self.inner.driver.local_offer(sdp);
+                Ok(())
+            }
+        }
+    }
+
+    /// The connection's state changed: media flows, or the path broke (restart ICE at
+    /// once when `failed`, after a grace when `disconnected`).
+    /// `ice`: ICE's own event, which says nothing new of a connection that works unless a
+    /// restart is under way.
+    fn on_connection_state(&self, ice: bool) {
+        let i = &self.inner;
+        let Ok(pc) = self.pc() else { return };
+        match pc.connection_state() {
+            RtcPeerConnectionState::Connected if ice && !i.restarting.get() => {}
+            RtcPeerConnectionState::Connected => {
+                if !i.forced.get() {
+                    let watch = i.watch.borrow_mut().take();
+                    drop(watch);
+                }
+                i.restarting.set(false);
+                i.view.connected();
+            }
+            RtcPeerConnectionState::Failed if !i.restarting.get() => self.look_in(0),
+            RtcPeerConnectionState::Disconnected if i.watch.borrow().is_none() => {
+                self.look_in(DISCONNECT_GRACE_MS);
+            }
+            _ => {}
+        }
+    }
+
+    /// Restarts ICE now, as if the connection had failed.
+    fn force_restart(&self) {
+        self.inner.forced.set(true);
+        self.look_in(0);
+    }
+
+    /// Looks at the connection in `ms` (replacing the pending look).
+    fn look_in(&self, ms: u32) {
+        let weak = Rc::downgrade(&self.inner);
+        let timeout = Timeout::new(ms, move || {
+            if let Some(inner) = weak.upgrade() {
+                Rtc { inner }.look();
+            }
+        });
+        let old = self.inner.watch.borrow_mut().replace(timeout);
+        drop(old);
+    }
+
+    /// Restarts ICE if the connection is still down (or a restart was forced), once the
+    /// signalling link is online; gives the call up after [`MAX_RESTARTS`].
+    fn look(&self) {
+        let i = &self.inner;
+        if i.closed.get() {
+            return;
+        }
+        let Ok(pc) = self.pc() else { return };
+        if pc.connection_state() == RtcPeerConnectionState::Connected && !i.forced.get() {
+            let watch = i.watch.borrow_mut().take();
+            drop(watch);
+            if i.restarting.replace(false) {
+                i.view.connected();
+            }
+            return;
+        }
+        if i.restarts.get() >= MAX_RESTARTS {
+            self.fail(CallFailure::Connection);
+            return;
+        }
+        i.restarting.set(true);
+        if i.driver.link() != LinkState::Online {
+            // The offer goes out once the link is back.
+            i.view.reconnecting(i.restarts.get() + 1);
+            self.look_in(LINK_POLL_MS);
+            return;
+        }
+        i.forced.set(false);
+        let n = i.restarts.get() + 1;
+        i.restarts.set(n);
+        i.view.reconnecting(n);
+        self.push(Job::Restart);
+        self.look_in(RESTART_WAIT_MS * n);
+    }
+
+    /// A renegotiation finished: if it was a restart and media flows, say so.
+    fn settled(&self) {
+        let i = &self.inner;
+        let connected = self
+            .pc()
+            .is_ok_and(|pc| pc.connection_state() == RtcPeerConnectionState::Connected);
+        if connected && !i.forced.get() && i.restarting.replace(false) {
+            i.view.connected();
         }
     }
 
@@ -379,22 +536,17 @@ impl Rtc {
                 i.view.remote_stream(Some(&i.remote));
             })
         };
-        let on_state = EventListener::new(&pc, "connectionstatechange", move |_| {
-            let Some(inner) = weak.upgrade() else { return };
-            let this = Rtc { inner };
-            let state = this
-                .inner
-                .pc
-                .borrow()
-                .as_ref()
-                .map(|p| p.connection_state());
-            match state {
-                Some(RtcPeerConnectionState::Failed) => this.fail(CallFailure::Connection),
-                Some(RtcPeerConnectionState::Connected) => this.inner.view.connected(),
-                _ => {}
-            }
+        // `connectionState` sums up ICE and DTLS; ICE's own event can come first.
+        let on_state = ["connectionstatechange", "iceconnectionstatechange"].map(|name| {
+            let weak = weak.clone();
+            EventListener::new(&pc, name, move |_| {
+                if let Some(inner) = weak.upgrade() {
+                    Rtc { inner }.on_connection_state(name == "iceconnectionstatechange");
+                }
+            })
         });
-        *i.listeners.borrow_mut() = vec![on_candidate, on_track, on_state];
+        let [on_state, on_ice_state] = on_state;
+        *i.listeners.borrow_mut() = vec![on_candidate, on_track, on_state, on_ice_state];
         for t in i.local.get_tracks().iter() {
             pc.add_track_0(&t.unchecked_into(), &i.local);
         }
@@ -557,4 +709,7 @@ extern "C" {
     /// answer the signalling state calls for.
     #[wasm_bindgen(method, js_name = setLocalDescription)]
     fn set_local_description(this: &Pc) -> js_sys::Promise;
+    /// `restartIce()`: the next offer carries new ICE credentials (web-sys lacks it).
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &Pc);
 }

@@ -549,6 +549,15 @@ impl View {
             .set_text_content(Some(i.lang.strings().in_call));
     }
 
+    /// The call's media path broke and ICE restart number `attempt` is under way: the
+    /// status line says so, and `data-ice-restarts` on the call counts the restarts.
+    pub fn call_reconnecting(&self, attempt: u32) {
+        let i = &self.inner;
+        i.call_status
+            .set_text_content(Some(i.lang.strings().call_reconnecting));
+        attr(&i.call, "data-ice-restarts", &attempt.to_string());
+    }
+
     /// Says in the transcript why the call, or a part of it, failed.
     pub fn call_problem(&self, why: CallFailure) {
         let i = &self.inner;

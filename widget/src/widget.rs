@@ -102,6 +102,7 @@ impl Widget {
         );
         *inner.view.borrow_mut() = Some(view);
         Inner::attach(&inner, driver);
+        install_test_hook(&inner);
         Ok(Self { inner })
     }
 
@@ -130,6 +131,36 @@ impl Widget {
     pub fn view(&self) -> Option<View> {
         self.inner.view.borrow().clone()
     }
+}
+
+/// A test hook in the widget's frame, for the end-to-end tests of a network change
+/// mid-call: an `interact-test` event on `window` whose `detail` is `"dropLink"` closes the
+/// signalling WebSocket as a network loss would (the widget reconnects and resumes), and
+/// `"restartIce"` restarts the call's ICE as when its connection fails; whether there was
+/// something to act on lands in `window.__interactTestResult`. Both only do what the
+/// widget does by itself when the network changes. The frame is of the server's origin,
+/// so a host page cannot reach it. (An event listener rather than functions on `window`:
+/// it needs no closure type of its own in the wasm.)
+fn install_test_hook(inner: &Rc<Inner>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    let target = window.clone();
+    gloo_events::EventListener::new(&window, "interact-test", move |event| {
+        let what = js_sys::Reflect::get(event, &"detail".into())
+            .ok()
+            .and_then(|d| d.as_string());
+        let inner = weak.upgrade();
+        let done = match (what.as_deref(), inner) {
+            (Some("dropLink"), Some(i)) => i.driver().is_some_and(|d| d.drop_link()),
+            (Some("restartIce"), Some(i)) => i.rtc.force_restart(),
+            _ => false,
+        };
+        let _ = js_sys::Reflect::set(&target, &"__interactTestResult".into(), &done.into());
+    })
+    // One widget per frame: the hook lives as long as the page.
+    .forget();
 }
 
 impl Inner {

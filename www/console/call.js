@@ -6,6 +6,21 @@
 // SDK's call machine (in the console's wasm package) tells it what the visitor did,
 // through `handle` with the machine's call events in order, and what the visitor must
 // learn goes out through the `send` callbacks, which the console hands to the machine.
+//
+// A network change mid-call (protocol §10.2): when the connection goes `disconnected` or
+// `failed`, the visitor, who makes the offers, restarts ICE with a new offer; the agent
+// answers it like any renegotiation and shows "Reconnecting the call…" meanwhile. Only if
+// the connection has not come back after GIVE_UP_MS (the visitor's restarts take about
+// 30 s before it hangs up itself) does the agent's side give the call up.
+
+/** How long a broken connection may wait for the visitor's ICE restart. */
+const GIVE_UP_MS = 45_000;
+
+/** The `a=ice-ufrag` of an SDP (its first), or null. */
+export function iceUfrag(sdp) {
+  const m = /^a=ice-ufrag:(\S+)/m.exec(sdp ?? "");
+  return m ? m[1] : null;
+}
 
 /** Device choices of this browser, remembered across calls (the agent's own machine). */
 const DEVICES_KEY = "interact.console.devices";
@@ -69,12 +84,34 @@ export class AgentCall {
       if (!this.closed) this.send.candidate(e.candidate ? e.candidate.toJSON() : null);
     });
     this.pc.addEventListener("track", (e) => this.remoteTrack(e.track, e.transceiver));
-    this.pc.addEventListener("connectionstatechange", () => {
-      if (this.pc.connectionState === "failed") this.fail("the connection to the visitor failed");
-      this.onChange();
-    });
+    /** ICE restarts answered in this call (remote offers with new ICE credentials). */
+    this.iceRestarts = 0;
+    /** The media path broke, or a restart is under way: "Reconnecting the call…". */
+    this.reconnecting = false;
+    this.giveUp = null;
+    const onState = () => this.connectionState();
+    this.pc.addEventListener("connectionstatechange", onState);
+    this.pc.addEventListener("iceconnectionstatechange", onState);
     /** Video transceivers by arrival: the first carries the camera, later ones the screen. */
     this.videoMids = [];
+  }
+
+  /** The connection's state changed: flowing again, or broken (wait for a restart). */
+  connectionState() {
+    if (this.closed) return;
+    const state = this.pc.connectionState;
+    if (state === "connected") {
+      this.reconnecting = false;
+      clearTimeout(this.giveUp);
+      this.giveUp = null;
+    } else if (state === "failed" || state === "disconnected") {
+      this.reconnecting = true;
+      this.giveUp ??= setTimeout(() => {
+        this.giveUp = null;
+        if (this.pc.connectionState !== "connected") this.fail("the connection to the visitor failed");
+      }, GIVE_UP_MS);
+    }
+    this.onChange();
   }
 
   /** Fresh TURN credentials from the server, for the ICE restarts still to come. */
@@ -123,9 +160,21 @@ export class AgentCall {
         if (event.rollback && this.pc.signalingState === "have-local-offer") {
           await this.pc.setLocalDescription({ type: "rollback" });
         }
+        {
+          // New ICE credentials in a renegotiation: the visitor restarts ICE.
+          const before = iceUfrag(this.pc.remoteDescription?.sdp);
+          const after = iceUfrag(event.sdp);
+          if (before && after && before !== after) {
+            this.iceRestarts += 1;
+            this.reconnecting = true;
+          }
+        }
         await this.pc.setRemoteDescription({ type: "offer", sdp: event.sdp });
         await this.pc.setLocalDescription();
         if (!this.closed) this.send.answer(this.pc.localDescription.sdp);
+        // A restart of a connection that still worked leaves it connected: no event.
+        if (this.pc.connectionState === "connected") this.reconnecting = false;
+        this.onChange();
         break;
       case "remote_answer":
         if (this.pc.signalingState === "have-local-offer") {
@@ -220,6 +269,7 @@ export class AgentCall {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.giveUp);
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.pc.close();
   }

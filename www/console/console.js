@@ -357,7 +357,9 @@ function renderCall(view, conv, online) {
   view.callLocal.hidden = call.media !== "video";
   const remote = conv.call?.remote;
   const state = call.pc.connectionState;
-  const parts = [state === "connected" ? "Connected" : state === "failed" ? "Connection failed" : "Connecting…"];
+  const parts = [
+    call.reconnecting ? "Reconnecting the call…" : state === "connected" ? "Connected" : "Connecting…",
+  ];
   if (remote?.muted) parts.push("the visitor is muted");
   if (screen) parts.push("the visitor shares their screen");
   setText(view.callStatus, parts.join(" · "));
@@ -367,6 +369,7 @@ function renderCall(view, conv, online) {
   view.callCamera.setAttribute("aria-pressed", String(!call.cameraOn));
   setText(view.callCamera, call.cameraOn ? "Camera off" : "Camera on");
   view.callHangup.disabled = !online;
+  view.callPanel.dataset.iceRestarts = String(call.iceRestarts);
 }
 
 // ---------------------------------------------------------------------------------------

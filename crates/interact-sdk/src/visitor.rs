@@ -516,6 +516,22 @@ impl Visitor {
         Ok(&mut self.open_conv()?.call)
     }
 
+    /// Runs `f` on the call machine and sends the signal it makes, only while online: a
+    /// signal refused for want of a link leaves the machine as it was (an offer refused
+    /// offline, say an ICE restart's, is not outstanding; the driver offers again once the
+    /// link is back).
+    fn call_signal(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Call) -> Result<CallSignal, Error>,
+    ) -> Result<(), Error> {
+        if !self.link.is_online() {
+            return Err(Error::ApiMisuse("call signalling needs the link online"));
+        }
+        let signal = f(self.call_mut()?)?;
+        self.signal(now, signal)
+    }
+
     /// Asks the agent for an audio or video call, if the target enables that modality.
     pub fn start_call(&mut self, now: Instant, media: CallMedia) -> Result<CallId, Error> {
         let modalities = self
@@ -541,20 +557,17 @@ impl Visitor {
 
     /// Passes the local SDP offer (first negotiation or renegotiation).
     pub fn local_offer(&mut self, now: Instant, sdp: String) -> Result<(), Error> {
-        let signal = self.call_mut()?.local_offer(sdp)?;
-        self.signal(now, signal)
+        self.call_signal(now, |c| c.local_offer(sdp))
     }
 
     /// Passes the local SDP answer to a remote offer.
     pub fn local_answer(&mut self, now: Instant, sdp: String) -> Result<(), Error> {
-        let signal = self.call_mut()?.local_answer(sdp)?;
-        self.signal(now, signal)
+        self.call_signal(now, |c| c.local_answer(sdp))
     }
 
     /// Passes a local ICE candidate.
     pub fn local_candidate(&mut self, now: Instant, candidate: IceCandidate) -> Result<(), Error> {
-        let signal = self.call_mut()?.local_candidate(candidate)?;
-        self.signal(now, signal)
+        self.call_signal(now, |c| c.local_candidate(candidate))
     }
 
     /// Reports mute, camera and screen-share state. Enabling the screen needs the
@@ -569,14 +582,12 @@ impl Visitor {
                 "the target does not enable screen sharing",
             ));
         }
-        let signal = self.call_mut()?.set_media(state)?;
-        self.signal(now, signal)
+        self.call_signal(now, |c| c.set_media(state))
     }
 
     /// Reports a device switch; the call goes on.
     pub fn device_changed(&mut self, now: Instant, kind: DeviceKind) -> Result<(), Error> {
-        let signal = self.call_mut()?.device_changed(kind)?;
-        self.signal(now, signal)
+        self.call_signal(now, |c| c.device_changed(kind))
     }
 
     /// Hangs up the current call; the chat goes on.

@@ -409,6 +409,89 @@ fn call_signalling_through_the_relay() {
         .expect("chat");
 }
 
+/// An ICE restart (protocol §10.2) is a renegotiation: when the visitor's media path
+/// fails while its signalling link is down too, the restart offer is refused without
+/// leaving an offer outstanding, goes out once the link is back, reaches the agent exactly
+/// once and is answered; an offer the agent makes meanwhile is not taken for a collision.
+#[test]
+fn an_ice_restart_offer_goes_out_once_after_the_link_is_back() {
+    let mut w = World::new(12, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor
+        .start_call(w.at(), CallMedia::Video)
+        .expect("call");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent.accept_call(w.at(), &session).expect("accept");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.visitor
+        .local_offer(w.at(), "v=0\r\na=ice-ufrag:old".into())
+        .expect("offer");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent
+        .local_answer(w.at(), &session, "v=0\r\na=ice-ufrag:agent-old".into())
+        .expect("answer");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(w.visitor.call_state(), CallState::Active { .. }));
+
+    // The network changes: the signalling link drops with the media path.
+    w.cut_visitor();
+    assert!(!matches!(w.visitor.link(), LinkState::Online));
+    assert!(matches!(
+        w.visitor
+            .local_offer(w.at(), "v=0\r\na=ice-ufrag:new".into()),
+        Err(Error::ApiMisuse(_))
+    ));
+    assert!(matches!(w.visitor.call_state(), CallState::Active { .. }));
+    w.run_until_cond(10_000, |w| w.visitor.link() == &LinkState::Online);
+
+    // Nothing outstanding on the visitor's side: an offer from the agent is applied, not
+    // ignored as a collision.
+    w.agent
+        .local_offer(w.at(), &session, "v=0\r\na=ice-ufrag:agent-offer".into())
+        .expect("agent offer");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(
+        call_events(&w, Who::Visitor).last(),
+        Some(CallEvent::RemoteOffer {
+            rollback: false,
+            ..
+        })
+    ));
+    w.visitor
+        .local_answer(w.at(), "v=0\r\na=ice-ufrag:visitor-answer".into())
+        .expect("answer the agent");
+    w.pump();
+    w.run_until(w.now + 100);
+
+    // The restart offer, now that the link is back: exactly once at the agent, answered.
+    w.visitor
+        .local_offer(w.at(), "v=0\r\na=ice-ufrag:new".into())
+        .expect("restart offer");
+    w.pump();
+    w.run_until(w.now + 500);
+    let restarts = call_events(&w, Who::Agent)
+        .iter()
+        .filter(|e| matches!(e, CallEvent::RemoteOffer { sdp, .. } if sdp.contains("ufrag:new")))
+        .count();
+    assert_eq!(restarts, 1, "the restart offer reaches the agent once");
+    w.agent
+        .local_answer(w.at(), &session, "v=0\r\na=ice-ufrag:agent-new".into())
+        .expect("answer the restart");
+    w.pump();
+    w.run_until(w.now + 500);
+    assert!(matches!(
+        call_events(&w, Who::Visitor).last(),
+        Some(CallEvent::RemoteAnswer { sdp, .. }) if sdp.contains("agent-new")
+    ));
+    assert!(matches!(w.visitor.call_state(), CallState::Active { .. }));
+    assert!(w.server.logs[&session].in_call());
+}
+
 #[test]
 fn modalities_not_enabled_are_never_offered() {
     let mut w = World::new(12, NetConfig::PERFECT);

@@ -324,6 +324,137 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         .await;
 }
 
+/// A network change mid-call (protocol §10.2): the visitor's signalling WebSocket drops
+/// and its ICE restarts (the widget's test hook, an `interact-test` event: `dropLink`
+/// closes the socket as a network loss does, `restartIce` takes the path a failed
+/// connection takes). The restart offer waits for the link, goes out once it is back, the console
+/// answers it (new ICE credentials: its count of restarts grows), both sides say
+/// "Reconnecting the call…" then connected again, and frames flow again both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_call_recovers_after_a_network_change() {
+    console_and_visitor("call-ice", |console, visitor, stack| async move {
+        let (console, visitor, stack) = (&*console, &*visitor, &*stack);
+        start_chat(
+            visitor,
+            &stack.host_url,
+            "Nia Network",
+            "Calling from a train",
+        )
+        .await;
+        accept_first_offer(console).await;
+        visitor
+            .wait_visible("the video call button", ".iw-call-video")
+            .await;
+        visitor.click(".iw-call-video").await;
+        visitor.wait_visible("the device step", ".iw-devices").await;
+        visitor.click(".iw-call-go").await;
+        accept_ringing(console).await;
+        let remote = format!("{SHOWN} .call-remote");
+        media_flows(console, "the visitor's camera at the agent", &remote, true).await;
+        media_flows(
+            visitor,
+            "the agent's camera at the visitor",
+            ".iw-remote",
+            true,
+        )
+        .await;
+        console
+            .wait_text(
+                "the call connected",
+                &format!("{SHOWN} .call-status"),
+                "Connected",
+            )
+            .await;
+        let restarts = "return document.querySelector(arguments[0]).dataset.iceRestarts ?? '0';";
+        let panel = format!("{SHOWN} .call-panel");
+        let before: String = console.eval(restarts, vec![json!(panel)]).await;
+        assert_eq!(before, "0", "no ICE restart before the network change");
+
+        // --- The network changes: the signalling link drops and ICE restarts.
+        let acted: Vec<bool> = visitor
+            .eval(
+                "const act = (what) => {
+                   window.__interactTestResult = null;
+                   window.dispatchEvent(new CustomEvent('interact-test', { detail: what }));
+                   return window.__interactTestResult;
+                 };
+                 return [act('dropLink'), act('restartIce')];",
+                vec![],
+            )
+            .await;
+        assert_eq!(acted, [true, true], "a link to drop and a call to restart");
+        visitor
+            .wait_until(
+                "the widget to restart the call's ICE",
+                "const c = document.querySelector('.iw-call');
+                 return c.dataset.iceRestarts === '1' ? true : (c.dataset.iceRestarts ?? 'none');",
+                vec![],
+            )
+            .await;
+        // The restart offer went out after the link came back, and the console answered
+        // it: the offer's ICE ufrag differs from the one before.
+        console
+            .wait_until(
+                "the console to answer an ICE restart",
+                "const n = document.querySelector(arguments[0]).dataset.iceRestarts;
+                 return n === '1' ? true : n;",
+                vec![json!(panel)],
+            )
+            .await;
+        visitor
+            .wait_until(
+                "the widget connected again",
+                "const s = document.querySelector('.iw-call-status').textContent;
+                 return s.startsWith('In call') ? true : s;",
+                vec![],
+            )
+            .await;
+        console
+            .wait_text(
+                "the call connected again",
+                &format!("{SHOWN} .call-status"),
+                "Connected",
+            )
+            .await;
+
+        // --- Frames flow again, both ways, counted from now on.
+        media_flows(
+            console,
+            "the visitor's camera after the restart",
+            &remote,
+            true,
+        )
+        .await;
+        media_flows(
+            visitor,
+            "the agent's camera after the restart",
+            ".iw-remote",
+            true,
+        )
+        .await;
+        let after: i64 = console.eval(FRAMES, vec![json!(remote), json!(true)]).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let later: i64 = console.eval(FRAMES, vec![json!(remote), json!(true)]).await;
+        assert!(
+            later > after,
+            "frames keep coming after the restart ({after} -> {later})"
+        );
+        console.screenshot("restarted").await;
+        assert_eq!(
+            stack.server.state.hub.agent_counts(&support()),
+            (0, 1),
+            "the call goes on"
+        );
+
+        // --- It ends normally.
+        visitor.click(".iw-hangup").await;
+        panel_closed(console, "the call panel to close").await;
+        agent_free(stack, "after the restarted call").await;
+        visitor.assert_no_problems("the widget").await;
+    })
+    .await;
+}
+
 /// A service that enables audio but not video offers only an audio call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_without_video_never_offers_it() {

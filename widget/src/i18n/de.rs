@@ -63,6 +63,7 @@ pub(super) static LANGUAGE: Language = Language {
         calling: "Anruf wird aufgebaut…",
         call_connecting: "Verbindung wird hergestellt…",
         in_call: "Im Gespräch",
+        call_reconnecting: "Anruf wird wieder verbunden…",
         remote_video: "Video des Mitarbeiters",
         own_video: "Ihr Video",
         mute: "Stumm",

@@ -63,6 +63,7 @@ pub(super) static LANGUAGE: Language = Language {
         calling: "Calling…",
         call_connecting: "Connecting the call…",
         in_call: "In call",
+        call_reconnecting: "Reconnecting the call…",
         remote_video: "Agent's video",
         own_video: "Your video",
         mute: "Mute",

@@ -279,6 +279,8 @@ pub struct Strings {
     pub calling: &'static str,
     pub call_connecting: &'static str,
     pub in_call: &'static str,
+    /// In the call's status line: the media path broke, ICE restarts.
+    pub call_reconnecting: &'static str,
     pub remote_video: &'static str,
     pub own_video: &'static str,
     pub mute: &'static str,
