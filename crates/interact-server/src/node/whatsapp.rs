@@ -606,15 +606,27 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLAIM_FOR: Duration = Duration::from_secs(60);
 /// Pieces claimed at once.
 const CLAIM_BATCH: u32 = 16;
-/// How often a node looks for due pieces when nothing wakes it.
-const POLL: Duration = Duration::from_millis(500);
+/// How soon a node looks for due pieces again after finding some (or being woken).
+const FIRST_POLL: Duration = Duration::from_millis(500);
+/// The longest a node goes without looking: while it finds nothing it looks half as
+/// often each time, up to this (a piece another node claimed and never sent is due again
+/// after [`CLAIM_FOR`]; this node's own retries wake it when due).
+const LONGEST_POLL: Duration = Duration::from_secs(8);
 
 /// Sends due outbound pieces until the server stops (every node runs it; claims keep
-/// two nodes from sending the same piece).
+/// two nodes from sending the same piece). A node with nothing to send costs one claim
+/// query every [`LONGEST_POLL`]: it is woken when a message is stored here, and when a
+/// retry it scheduled comes due.
 pub async fn run(state: AppState) {
     sweep(&state).await;
+    let mut idle = FIRST_POLL;
+    // The earliest retry this node scheduled and has not looked for since.
+    let mut retry_at: Option<UnixMillis> = None;
     loop {
         let now = state.now();
+        if retry_at.is_some_and(|at| at <= now) {
+            retry_at = None;
+        }
         let until = UnixMillis(now.0 + CLAIM_FOR.as_millis() as u64);
         let due = match state.store.claim_outbound(now, until, CLAIM_BATCH).await {
             Ok(due) => due,
@@ -624,11 +636,28 @@ pub async fn run(state: AppState) {
             }
         };
         let full = due.len() == CLAIM_BATCH as usize;
+        idle = if due.is_empty() {
+            (idle * 2).min(LONGEST_POLL)
+        } else {
+            FIRST_POLL
+        };
         // One piece per session at most (claims take each session's earliest only), so
         // sending them at once keeps every session's order.
-        futures_util::future::join_all(due.into_iter().map(|p| send(&state, p))).await;
-        if !full {
-            let _ = tokio::time::timeout(POLL, state.outbox.notified()).await;
+        let retries =
+            futures_util::future::join_all(due.into_iter().map(|p| send(&state, p))).await;
+        retry_at = retries.into_iter().flatten().chain(retry_at).min();
+        if full {
+            continue;
+        }
+        let now = state.now();
+        let wait = retry_at.map_or(idle, |at| {
+            idle.min(Duration::from_millis(at.0.saturating_sub(now.0)))
+        });
+        if tokio::time::timeout(wait, state.outbox.notified())
+            .await
+            .is_ok()
+        {
+            idle = FIRST_POLL;
         }
     }
 }
@@ -648,7 +677,8 @@ enum Sent {
 }
 
 /// One attempt at piece `p`, recorded; a piece given up is reported in its session.
-async fn send(state: &AppState, p: OutboundRecord) {
+/// Returns when it is due again, if it is to be tried again.
+async fn send(state: &AppState, p: OutboundRecord) -> Option<UnixMillis> {
     let outcome = attempt(state, &p).await;
     let at = state.now();
     let attempts = p.attempts + 1;
@@ -716,6 +746,7 @@ async fn send(state: &AppState, p: OutboundRecord) {
         )),
         Sent::Failed(reason) => failed(reason),
     };
+    let again = update.next_at;
     match state.store.update_outbound(p.id, &update).await {
         Ok(Some(now)) if now.state == OutboundState::Failed => {
             tracing::warn!(session = %p.session, piece = p.id, error = now.error.as_deref().unwrap_or_default(), "WhatsApp message given up");
@@ -730,6 +761,7 @@ async fn send(state: &AppState, p: OutboundRecord) {
             tracing::warn!(session = %p.session, piece = p.id, error = %e, "recording a WhatsApp attempt failed")
         }
     }
+    again
 }
 
 /// One attempt at piece `p`: look for it at Twilio first if an earlier attempt may have
