@@ -615,7 +615,7 @@ const LONGEST_POLL: Duration = Duration::from_secs(8);
 
 /// Sends due outbound pieces until the server stops (every node runs it; claims keep
 /// two nodes from sending the same piece). A node with nothing to send costs one claim
-/// query every [`LONGEST_POLL`]: it is woken when a message is stored here, and when a
+/// query every 8 s: it is woken when a message is stored here, and when a
 /// retry it scheduled comes due.
 pub async fn run(state: AppState) {
     sweep(&state).await;
