@@ -80,19 +80,13 @@ async fn sessions(
             Err(e) => return bad_parameter(&e),
         };
     // A Service Owner sees their services' sessions only.
-    if let Some(owned) = admin.owned() {
-        let denied = owner_refusal(
-            &admin,
-            filter.service.as_deref(),
-            filter.user.as_deref(),
-            filter.kind,
-        );
-        if let Some(message) = denied {
-            return AppError::Denied(message).into_response();
-        }
-        if filter.service.is_none() && owned.len() == 1 {
-            filter.service = owned.first().map(ToString::to_string);
-        }
+    if let Err(refused) = scope(
+        &admin,
+        &mut filter.service,
+        filter.user.as_deref(),
+        filter.kind,
+    ) {
+        return refused.into_response();
     }
     let mut reports = match session_reports(state.store.as_ref(), &filter).await {
         Ok(r) => r,
@@ -107,6 +101,26 @@ async fn sessions(
         r#"attachment; filename="sessions.csv""#,
         interact_report::to_csv,
     )
+}
+
+/// Narrows a report to what a Service Owner may see: refused (403) if it names another
+/// service, a user or direct contacts; their one service if it names none.
+fn scope(
+    admin: &Admin,
+    service: &mut Option<String>,
+    user: Option<&str>,
+    kind: Option<TargetKind>,
+) -> Result<(), AppError> {
+    let Some(owned) = admin.owned() else {
+        return Ok(());
+    };
+    if let Some(message) = owner_refusal(admin, service.as_deref(), user, kind) {
+        return Err(AppError::Denied(message));
+    }
+    if service.is_none() && owned.len() == 1 {
+        *service = owned.first().map(ToString::to_string);
+    }
+    Ok(())
 }
 
 /// A report's rows as JSON, or as a CSV download named by `disposition`.
@@ -193,19 +207,13 @@ async fn usage(
             Err(e) => return bad_parameter(&e),
         };
     // A Service Owner sees their services' usage only, as in the session report.
-    if let Some(owned) = admin.owned() {
-        let refusal = owner_refusal(
-            &admin,
-            filter.service.as_deref(),
-            filter.user.as_deref(),
-            filter.kind,
-        );
-        if let Some(message) = refusal {
-            return AppError::Denied(message).into_response();
-        }
-        if filter.service.is_none() && owned.len() == 1 {
-            filter.service = owned.first().map(ToString::to_string);
-        }
+    if let Err(refused) = scope(
+        &admin,
+        &mut filter.service,
+        filter.user.as_deref(),
+        filter.kind,
+    ) {
+        return refused.into_response();
     }
     let tenant = crate::admin::tenant_name(&state.config.server.public_url);
     let mut rows = match interact_store::usage(state.store.as_ref(), &filter, tenant).await {
