@@ -577,12 +577,20 @@ async fn a_twilio_outage_delays_replies_which_then_arrive_once_in_order() {
     alex.send(&reply(&session, "o-3", "four")).await;
     let sent = created(&twilio, 5).await;
     assert_eq!(sent[4].form_value("Body"), Some("four"));
-    let pieces = server
-        .state
-        .store
-        .session_outbound(&session)
-        .await
-        .expect("outbox");
+    // Twilio records the message before the server has read its answer: wait for that.
+    let mut pieces = Vec::new();
+    for _ in 0..50 {
+        pieces = server
+            .state
+            .store
+            .session_outbound(&session)
+            .await
+            .expect("outbox");
+        if pieces.iter().all(|p| p.state == OutboundState::Sent) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         pieces
             .iter()
