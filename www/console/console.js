@@ -336,6 +336,11 @@ async function fillDevices(session) {
 function renderCall(view, conv, online) {
   const call = calls.get(view.session);
   const ringing = conv.call && !call;
+  // Call-first: the agent answered the ring when accepting the offer.
+  if (ringing && conv.autoAnswer === conv.call.id && !accepting.has(view.session)) {
+    conv.autoAnswer = null;
+    acceptCall(view.session);
+  }
   view.callBanner.hidden = !ringing;
   if (ringing) {
     const what = conv.call.media === "video" ? "a video" : "an audio";
@@ -688,6 +693,11 @@ function createOfferNode(session, offer) {
   if (offer.visitor.channel === "whatsapp") contact.prepend(channelBadge(offer.visitor.channel));
   const target = el("div", "offer-target", `via ${offer.target.display_name}`);
   root.append(head, contact, target);
+  if (offer.call) {
+    // Call-first: the offer rings; accepting it answers the call the visitor places.
+    root.classList.add("offer-call");
+    root.append(el("p", "offer-ring", offer.call === "video" ? "Incoming video call" : "Incoming audio call"));
+  }
   if (offer.first_message) {
     root.append(el("p", "offer-message", offer.first_message));
   } else {

@@ -58,6 +58,15 @@ export class Conversation {
     this.call = null;
     /** The call the transcript shows as asked for (its `start` without a `hangup` yet). */
     this.transcriptCall = null;
+    /** Call-first: the medium the visitor called with from the start, or null for a chat. */
+    this.callFirst = offer?.call ?? null;
+    /**
+     * Call-first: this agent accepted the session, so the call it rang for is answered
+     * as soon as the visitor places it: true until then.
+     */
+    this.answerFirstCall = false;
+    /** The call to answer without asking (the call-first call of this agent), or null. */
+    this.autoAnswer = null;
     /** Bumped whenever a delivery state or the local/failed lists change. */
     this.version = 0;
   }
@@ -116,6 +125,7 @@ export class Conversation {
         this.visitor = { ...ev.visitor };
         this.consent = { ...ev.consent };
         this.target = { ...ev.target };
+        this.callFirst = ev.call ?? null;
         this.startedAt = at;
         this.items.push({ ...base, type: "started", visitor: this.visitor, target: this.target });
         break;
@@ -149,7 +159,11 @@ export class Conversation {
         break;
       case "agent_joined":
         this.agents.set(ev.agent.id, ev.agent.display_name);
-        if (me && ev.agent.id === me.id) this.left = false;
+        if (me && ev.agent.id === me.id) {
+          this.left = false;
+          // Accepting a call-first offer was answering its ring.
+          this.answerFirstCall = this.callFirst != null;
+        }
         this.items.push({ ...base, type: "agent_joined", agent: ev.agent, self: me?.id === ev.agent.id });
         break;
       case "agent_left":
@@ -174,6 +188,10 @@ export class Conversation {
       case "call": {
         const s = ev.signal;
         if (s.op === "start" && ev.from === "visitor") {
+          if (this.answerFirstCall) {
+            this.answerFirstCall = false;
+            this.autoAnswer = s.call;
+          }
           if (this.transcriptCall == null) {
             this.transcriptCall = s.call;
             this.items.push({ ...base, type: "call_start", media: s.media });

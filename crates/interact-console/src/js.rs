@@ -53,7 +53,7 @@ export interface Link {
 
 /** A sequenced session event (docs/protocol.md §9); names and texts are plain text. */
 export type SessionEvent =
-  | { kind: "started"; visitor: VisitorInfo; consent: { policy_version: string; at: number }; target: Target }
+  | { kind: "started"; visitor: VisitorInfo; consent: { policy_version: string; at: number }; target: Target; call?: "audio" | "video" }
   | { kind: "message"; id: string; from: Party; author?: string; text: string }
   | { kind: "queued"; position: number }
   | { kind: "agent_joined"; agent: AgentInfo }
@@ -79,7 +79,7 @@ export type CallEventJs =
 export type ConsoleEvent =
   | ({ type: "link" } & Link)
   | { type: "signed_in"; agent: AgentInfo }
-  | { type: "offer"; session: string; visitor: VisitorInfo; target: Target; first_message?: string; expires_at: number }
+  | { type: "offer"; session: string; visitor: VisitorInfo; target: Target; first_message?: string; call?: "audio" | "video"; expires_at: number }
   | { type: "offer_withdrawn"; session: string }
   | { type: "presence"; presence: Presence }
   | { type: "timeline"; session: string; seq: number; at: number; event: SessionEvent }

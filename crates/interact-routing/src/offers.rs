@@ -163,8 +163,16 @@ impl Distributor {
         if refuse {
             task.declined.insert(agent);
             let members = &self.targets[task.target].members;
-            if members.iter().all(|m| task.declined.contains(m)) {
-                // Everyone had it: a new round rather than a stranded task.
+            // Members who can never take a task of this kind (a call, without the
+            // licence) are not waited for.
+            let agents = &self.agents;
+            let kind = task.kind;
+            if members
+                .iter()
+                .filter(|m| kind == TaskKind::Chat || agents[**m as usize].calls_licensed)
+                .all(|m| task.declined.contains(m))
+            {
+                // Everyone who could had it: a new round rather than a stranded task.
                 task.declined.clear();
             }
         }

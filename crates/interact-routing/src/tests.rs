@@ -321,6 +321,27 @@ fn a_call_blocks_the_agent_and_chat_does_not() {
 }
 
 #[test]
+fn a_declined_call_comes_back_to_its_only_licensed_member() {
+    // a0 and a1 take calls, a2 does not; a0 declines, a1 misses: the round is over for
+    // everyone who could take it, so a0 gets it again (a2 never counts).
+    let mut r = router(3, Strategy::Indexed);
+    for (i, a) in ["a0", "a1", "a2"].into_iter().enumerate() {
+        sign_in(&mut r, a, i as u64);
+    }
+    r.add(sid(1), &service("sales"), TaskKind::Call);
+    r.enqueue(&sid(1), Priority::DEFAULT, UnixMillis(10));
+    assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a0")]));
+    assert!(r.decline(&sid(1), "a0", UnixMillis(11)));
+    assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a1")]));
+    assert!(r.decline(&sid(1), "a1", UnixMillis(12)));
+    assert_eq!(
+        offers(&drain(&mut r)),
+        pairs(&[("s1", "a0")]),
+        "a new round, without waiting for a2 who cannot take calls"
+    );
+}
+
+#[test]
 fn signing_out_takes_offers_back_and_cancel_withdraws() {
     let mut r = router(2, Strategy::Indexed);
     sign_in(&mut r, "a0", 0);

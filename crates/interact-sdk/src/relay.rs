@@ -84,6 +84,10 @@ pub struct SessionLog {
     call: Option<(CallId, CallMedia)>,
     /// Whether the agent accepted the current call (offers and answers need it).
     call_accepted: bool,
+    /// Call-first: the medium the visitor asked for in `start_chat`.
+    call_first: Option<CallMedia>,
+    /// Whether a call was placed since the current agent joined.
+    called_this_agent: bool,
     ended: bool,
 }
 
@@ -100,6 +104,8 @@ impl SessionLog {
             agent: None,
             call: None,
             call_accepted: false,
+            call_first: None,
+            called_this_agent: false,
             ended: false,
         }
     }
@@ -148,6 +154,21 @@ impl SessionLog {
     /// Whether a call is in progress and the agent accepted it (the agent is in a call).
     pub fn call_answered(&self) -> bool {
         self.call.is_some() && self.call_accepted
+    }
+
+    /// Call-first: the medium of the call the visitor asked for when the session started
+    /// (the session is routed as a call task); `None` for a chat.
+    pub fn call_first(&self) -> Option<CallMedia> {
+        self.call_first
+    }
+
+    /// Whether the session is routed as a call task now: an answered call is on, or it is
+    /// call-first and its current agent's call has not been placed and ended yet (the agent
+    /// who accepts a call-first session is in a call from the accept on).
+    pub fn call_task(&self) -> bool {
+        self.call_answered()
+            || (self.call_first.is_some() && !self.called_this_agent)
+            || (self.call_first.is_some() && self.call.is_some())
     }
 
     /// Every event after `after`, in order.
@@ -199,8 +220,9 @@ impl SessionLog {
 
     fn apply(&mut self, ev: EventFrame) {
         match &ev.event {
-            SessionEvent::Started { visitor, .. } => {
+            SessionEvent::Started { visitor, call, .. } => {
                 self.visitor_name = Some(visitor.display_name.clone());
+                self.call_first = *call;
             }
             SessionEvent::Message { id, from, .. } => {
                 self.messages[party_index(*from)].insert(id.clone(), ev.seq);
@@ -215,7 +237,10 @@ impl SessionLog {
                     *d = (*d).max(*up_to);
                 }
             }
-            SessionEvent::AgentJoined { agent } => self.agent = Some(agent.clone()),
+            SessionEvent::AgentJoined { agent } => {
+                self.agent = Some(agent.clone());
+                self.called_this_agent = false;
+            }
             SessionEvent::AgentLeft { .. } => {
                 self.agent = None;
                 self.call = None;
@@ -224,6 +249,7 @@ impl SessionLog {
                 CallSignal::Start { call, media } => {
                     self.call = Some((call.clone(), *media));
                     self.call_accepted = false;
+                    self.called_this_agent = true;
                 }
                 CallSignal::Accept { .. } => self.call_accepted = true,
                 CallSignal::Hangup { .. } => self.call = None,

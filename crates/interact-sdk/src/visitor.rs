@@ -92,6 +92,12 @@ pub struct Visitor {
     fresh_start: bool,
     /// The latest `ice_servers`: the servers and when their credentials expire.
     ice: (Vec<IceServer>, Option<UnixMillis>),
+    /// Call-first: the medium asked for in the `start_chat` in flight.
+    start_call: Option<CallMedia>,
+    /// Call-first: the medium of the session's `started` event.
+    call_first: Option<CallMedia>,
+    /// Whether the visitor placed a call since the current agent joined.
+    called_agent: bool,
 }
 
 impl Visitor {
@@ -112,6 +118,9 @@ impl Visitor {
             end_requested: false,
             fresh_start: false,
             ice: (Vec::new(), None),
+            start_call: None,
+            call_first: None,
+            called_agent: false,
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -203,7 +212,8 @@ impl Visitor {
 
     fn send_start(&mut self, now: Instant) {
         if let Some((id, form)) = self.start.clone() {
-            self.transmit(now, &ClientFrame::StartChat { id, form });
+            let call = self.start_call;
+            self.transmit(now, &ClientFrame::StartChat { id, form, call });
             self.start_sent_at = Some(now);
         }
     }
@@ -392,21 +402,37 @@ impl Visitor {
     /// Updates the session state from timeline events pushed since `before`.
     fn apply_timeline(&mut self, before: usize) {
         let mut next = None;
+        let (mut call_first, mut called) = (self.call_first, self.called_agent);
         for o in self.out.range(before..) {
             if let Output::Event(Event::Timeline(f)) = o {
                 next = match &f.event {
                     SessionEvent::Queued { position } => Some(VisitorState::Queued {
                         position: Some(*position),
                     }),
-                    SessionEvent::AgentJoined { agent } => Some(VisitorState::Connected {
-                        agent: agent.clone(),
-                    }),
+                    SessionEvent::Started { call, .. } => {
+                        call_first = *call;
+                        next
+                    }
+                    SessionEvent::AgentJoined { agent } => {
+                        called = false;
+                        Some(VisitorState::Connected {
+                            agent: agent.clone(),
+                        })
+                    }
+                    SessionEvent::Call {
+                        from: Party::Visitor,
+                        signal: CallSignal::Start { .. },
+                    } => {
+                        called = true;
+                        next
+                    }
                     SessionEvent::AgentLeft { .. } => Some(VisitorState::Queued { position: None }),
                     SessionEvent::Ended { reason } => Some(VisitorState::Ended { reason: *reason }),
                     _ => next,
                 };
             }
         }
+        (self.call_first, self.called_agent) = (call_first, called);
         if let Some(state) = next {
             let ended = matches!(state, VisitorState::Ended { .. });
             self.set_state(state);
@@ -434,6 +460,58 @@ impl Visitor {
     /// Starts the chat with the pre-chat form, after validating it with the same rules the
     /// server applies. On [`Error::InvalidForm`] nothing is sent.
     pub fn start_chat(&mut self, now: Instant, form: PreChatForm) -> Result<(), Error> {
+        self.start_session(now, form, None)
+    }
+
+    /// Starts a call-first session: like [`Self::start_chat`], but the session is an
+    /// audio or video call from the start, routed by the service's Audio/Video workflow
+    /// and rung at the agent's side. Once an agent accepts (the state becomes
+    /// [`VisitorState::Connected`]), [`Self::pending_call`] says which call to place with
+    /// [`Self::start_call`] (the driver opens the media first). The chat stays available
+    /// beside the call.
+    pub fn start_with_call(
+        &mut self,
+        now: Instant,
+        form: PreChatForm,
+        media: CallMedia,
+    ) -> Result<(), Error> {
+        if !self.modality_enabled(media) {
+            return Err(Error::ApiMisuse("the target does not enable this modality"));
+        }
+        self.start_session(now, form, Some(media))
+    }
+
+    /// Call-first: the call to place now, if the session started with one, an agent has
+    /// just accepted it (or taken it over after a transfer) and no call was placed with
+    /// them yet.
+    pub fn pending_call(&self) -> Option<CallMedia> {
+        let connected = matches!(self.state, VisitorState::Connected { .. });
+        self.call_first.filter(|_| connected && !self.called_agent)
+    }
+
+    /// The medium of a call-first session (`None` for a chat).
+    pub fn call_first(&self) -> Option<CallMedia> {
+        self.call_first
+    }
+
+    fn modality_enabled(&self, media: CallMedia) -> bool {
+        let modalities = self
+            .config
+            .as_ref()
+            .map(|c| c.modalities)
+            .unwrap_or_default();
+        match media {
+            CallMedia::Audio => modalities.audio,
+            CallMedia::Video => modalities.video,
+        }
+    }
+
+    fn start_session(
+        &mut self,
+        now: Instant,
+        form: PreChatForm,
+        call: Option<CallMedia>,
+    ) -> Result<(), Error> {
         if self.state != VisitorState::Form {
             return Err(Error::ApiMisuse("start_chat needs the form state"));
         }
@@ -448,6 +526,7 @@ impl Visitor {
             .map_err(Error::InvalidForm)?;
         let id = self.ids.message_id();
         self.start = Some((id, form));
+        self.start_call = call;
         if self.link.is_online() {
             self.send_start(now);
         }
@@ -534,16 +613,7 @@ impl Visitor {
 
     /// Asks the agent for an audio or video call, if the target enables that modality.
     pub fn start_call(&mut self, now: Instant, media: CallMedia) -> Result<CallId, Error> {
-        let modalities = self
-            .config
-            .as_ref()
-            .map(|c| c.modalities)
-            .unwrap_or_default();
-        let allowed = match media {
-            CallMedia::Audio => modalities.audio,
-            CallMedia::Video => modalities.video,
-        };
-        if !allowed {
+        if !self.modality_enabled(media) {
             return Err(Error::ApiMisuse("the target does not enable this modality"));
         }
         if !self.link.is_online() {
@@ -552,6 +622,7 @@ impl Visitor {
         let id = self.ids.call_id();
         let signal = self.call_mut()?.start(id.clone(), media)?;
         self.signal(now, signal)?;
+        self.called_agent = true;
         Ok(id)
     }
 

@@ -60,6 +60,7 @@ fn offer(s: &str, name: &str) -> ServerFrame {
         },
         first_message: None,
         expires_at: UnixMillis(30_000),
+        call: None,
     })
 }
 
@@ -409,6 +410,7 @@ fn refused_messages_keep_their_order_or_fail() {
                 kind: TargetKind::Service,
                 display_name: "Support".into(),
             },
+            call: None,
         },
     ));
     let t0 = Instant::from_millis(100);

@@ -253,6 +253,7 @@ fn client_start_chat_case() -> Case<ClientFrame> {
                 consent: Some("2024-05".into()),
                 first_message: Some(FIRST_MESSAGE.into()),
             },
+            call: None,
         },
         r#"{
             "type": "start_chat",
@@ -277,6 +278,7 @@ fn client_start_chat_unticked_case() -> Case<ClientFrame> {
                 consent: None,
                 first_message: None,
             },
+            call: None,
         },
         // `consent` is sent as null, `first_message` is left out.
         r#"{"type":"start_chat","id":"m6a4329ef01211476-1","form":{"display_name":" Ann ","email":"ann@example.com","consent":null}}"#,
@@ -656,6 +658,7 @@ fn server_offer_case() -> Case<ServerFrame> {
             target: customer_care(),
             first_message: Some(FIRST_MESSAGE.into()),
             expires_at: UnixMillis(1_717_171_230_000),
+            call: None,
         }),
         r#"{
             "type": "offer",
@@ -679,6 +682,7 @@ fn server_offer_without_message_case() -> Case<ServerFrame> {
             },
             first_message: None,
             expires_at: UnixMillis(1),
+            call: None,
         }),
         r#"{"type":"offer","session":"s_2bQx8LmT5vKc9RzW4nPy1D","visitor":{"display_name":"Ann Example","email":"ann@example.com"},"target":{"kind":"user","display_name":"Sam"},"expires_at":1}"#,
     )
@@ -977,6 +981,7 @@ fn event_started_case() -> Case<SessionEvent> {
                 at: UnixMillis(1_717_171_200_000),
             },
             target: customer_care(),
+            call: None,
         },
         r#"{
             "kind": "started",

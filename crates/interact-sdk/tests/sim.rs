@@ -537,3 +537,68 @@ fn modalities_not_enabled_are_never_offered() {
         Err(Error::ApiMisuse(_))
     ));
 }
+
+#[test]
+fn a_call_first_session_rings_the_agent_and_asks_the_visitor_to_call_once_accepted() {
+    let mut w = World::new(17, NetConfig::PERFECT);
+    w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+    w.visitor
+        .start_with_call(w.at(), demo_form(None), CallMedia::Video)
+        .expect("valid form");
+    w.pump();
+    w.run_until_cond(10_000, |w| {
+        w.agent.offers().count() == 1 && w.agent.link() == &LinkState::Online
+    });
+    // The offer says it is a call (the console rings), and nothing is to be placed yet.
+    assert_eq!(
+        w.agent.offers().next().and_then(|o| o.call),
+        Some(CallMedia::Video)
+    );
+    assert_eq!(w.visitor.pending_call(), None);
+    assert_eq!(accept_offers(&mut w), 1);
+    w.run_until_cond(10_000, |w| {
+        matches!(w.visitor.state(), VisitorState::Connected { .. })
+    });
+    let session = w.server.logs.keys().next().expect("one session").clone();
+    assert_eq!(w.visitor.call_first(), Some(CallMedia::Video));
+    assert_eq!(w.visitor.pending_call(), Some(CallMedia::Video));
+    w.visitor
+        .start_call(w.at(), CallMedia::Video)
+        .expect("call");
+    assert_eq!(w.visitor.pending_call(), None, "placed once");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(matches!(
+        call_events(&w, Who::Agent)[..],
+        [CallEvent::Incoming {
+            media: CallMedia::Video,
+            ..
+        }]
+    ));
+    // The relay counts the session as a call task until that call ends.
+    assert!(w.server.logs[&session].call_task());
+    w.visitor
+        .hangup(w.at(), HangupReason::Normal)
+        .expect("hangup");
+    w.pump();
+    w.run_until(w.now + 100);
+    assert!(!w.server.logs[&session].call_task());
+    assert_eq!(
+        w.visitor.pending_call(),
+        None,
+        "the chat goes on without a new call"
+    );
+    // A chat never asks for a call.
+    let mut chat = World::new(18, NetConfig::PERFECT);
+    started_and_connected(&mut chat, None);
+    assert_eq!(chat.visitor.pending_call(), None);
+    assert!(
+        !chat
+            .server
+            .logs
+            .values()
+            .next()
+            .expect("a session")
+            .call_task()
+    );
+}

@@ -750,6 +750,7 @@ async fn the_session_start_limit_per_address_holds_across_nodes() {
     v.send(&ClientFrame::StartChat {
         id: mid("start-three"),
         form: form("Three"),
+        call: None,
     })
     .await;
     let answer = v

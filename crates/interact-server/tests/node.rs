@@ -60,9 +60,32 @@ fn agent(state: &AppState, id: &str) -> (AgentInfo, ConnEnds) {
 /// Starts a chat with `support` as the widget would, with the visitor's connection
 /// attached.
 async fn visitor(state: &AppState, name: &str) -> (SessionId, ConnEnds) {
+    visitor_with(state, name, None).await
+}
+
+/// Starts a session with `support`: a chat, or call-first with `call`.
+async fn visitor_with(
+    state: &AppState,
+    name: &str,
+    call: Option<interact_sdk::protocol::CallMedia>,
+) -> (SessionId, ConnEnds) {
+    visitor_to(state, name, TargetRef::Service("support".into()), call).await
+}
+
+/// Starts a session with `target` (a chat, or call-first with `call`).
+async fn visitor_to(
+    state: &AppState,
+    name: &str,
+    target: TargetRef,
+    call: Option<interact_sdk::protocol::CallMedia>,
+) -> (SessionId, ConnEnds) {
+    let seed = match &target {
+        TargetRef::Service(_) => 7,
+        TargetRef::User(_) => 8,
+    };
     let record = EmbedCodeRecord {
-        code: EmbedCode::from_random([7; 16]),
-        target: TargetRef::Service("support".into()),
+        code: EmbedCode::from_random([seed; 16]),
+        target,
         template: "demo".into(),
         created_at: state.now(),
         revoked_at: None,
@@ -92,7 +115,10 @@ async fn visitor(state: &AppState, name: &str) -> (SessionId, ConnEnds) {
         &start_id,
         key,
         valid,
-        interact_model::Channel::Widget,
+        session::Via {
+            channel: interact_model::Channel::Widget,
+            call,
+        },
     )
     .await
     .expect("session created");
@@ -102,14 +128,20 @@ async fn visitor(state: &AppState, name: &str) -> (SessionId, ConnEnds) {
     (sid, ends)
 }
 
-/// The next frame a connection is sent, waiting up to a virtual hour.
+/// The next frame a connection is sent, waiting up to a virtual hour (a replay the
+/// connection is asked to send, after an accept, is skipped).
 async fn next(ends: &mut ConnEnds) -> ServerFrame {
-    let next = tokio::time::timeout(Duration::from_secs(3600), ends.rx.recv())
-        .await
-        .expect("a frame within a virtual hour");
-    match next.expect("the connection is open") {
-        Outgoing::Frame(text) => decode_server(&text).expect("the node sends valid frames"),
-        other => panic!("expected a frame, got {other:?}"),
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(3600), ends.rx.recv())
+            .await
+            .expect("a frame within a virtual hour");
+        match next.expect("the connection is open") {
+            Outgoing::Frame(text) => {
+                return decode_server(&text).expect("the node sends valid frames");
+            }
+            Outgoing::Replay { .. } => {}
+            other => panic!("expected a frame, got {other:?}"),
+        }
     }
 }
 
@@ -374,4 +406,284 @@ async fn whatsapp_replies_are_refused_outside_the_24_hour_window() {
         &state.store.session_outbound(&sid).await.expect("outbox"),
         "r-2"
     ));
+}
+
+/// The visitor's or the agent's call signal in `sid`, as their connection would send it.
+async fn signal(
+    state: &AppState,
+    sid: &SessionId,
+    who: Option<&AgentInfo>,
+    signal: interact_sdk::protocol::CallSignal,
+) {
+    use interact_sdk::protocol::ClientFrame;
+    let (conn, _ends) = state.hub.new_conn();
+    match who {
+        None => {
+            let frame = ClientFrame::Call {
+                session: None,
+                signal,
+            };
+            session::handle_frame(state, sid, Party::Visitor, frame, &conn).await;
+        }
+        Some(agent) => {
+            let frame = ClientFrame::Call {
+                session: Some(sid.clone()),
+                signal,
+            };
+            session::agent_frame(state, agent, sid, frame, &conn).await;
+        }
+    }
+    session::dispatch(state).await;
+}
+
+/// Whether `ends` was offered anything since it was last read.
+fn offered(ends: &mut ConnEnds) -> Vec<SessionId> {
+    queued(ends)
+        .into_iter()
+        .filter_map(|f| match f {
+            ServerFrame::Offer(o) => Some(o.session),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Call-first (issue: calls as tasks of their own): the session runs the service's
+/// Audio/Video workflow (not its IM one) on the virtual clock, is offered only to a member
+/// who may take calls, rings (the offer says `video`), and its agent takes no other task
+/// from the accept until the call ends; the chat goes on after.
+#[tokio::test(start_paused = true)]
+async fn a_call_first_session_runs_the_av_workflow_and_blocks_its_agent_until_the_call_ends() {
+    use interact_sdk::ids::CallId;
+    use interact_sdk::protocol::{CallMedia, CallSignal, HangupReason};
+    let (state, clock) = node().await;
+    tokio::spawn(session::run_timers(state.clone()));
+    let (alex_info, mut alex) = agent(&state, "alex");
+    let (_sam_info, mut sam) = agent(&state, "sam");
+    for who in ["alex", "sam"] {
+        state
+            .hub
+            .set_presence(who, Presence::Available, state.now());
+    }
+
+    let (call, mut cora) = visitor_with(&state, "Cora", Some(CallMedia::Video)).await;
+    let stored = state.store.events(&call).await.expect("events");
+    assert!(
+        matches!(
+            stored[0].event,
+            SessionEvent::Started {
+                call: Some(CallMedia::Video),
+                ..
+            }
+        ),
+        "{:?}",
+        stored[0]
+    );
+    let said: Vec<&str> = stored
+        .iter()
+        .filter_map(|e| match &e.event {
+            SessionEvent::Message {
+                from: Party::System,
+                text,
+                ..
+            } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        ["Hello Cora, we are connecting your call to Customer Care."]
+    );
+
+    // Alex (calls licensed) is rung; Sam (chat only) is offered nothing.
+    let offer = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o;
+        }
+    };
+    assert_eq!(
+        (offer.session.clone(), offer.call),
+        (call.clone(), Some(CallMedia::Video))
+    );
+    assert!(
+        offered(&mut sam).is_empty(),
+        "a chat-only agent is not rung"
+    );
+
+    // Nobody answers for 30 s: the ring lapses and the AV workflow tells the position.
+    loop {
+        if let ServerFrame::OfferWithdrawn { .. } = next(&mut alex).await {
+            break;
+        }
+    }
+    assert_eq!(elapsed(&clock), 30_000);
+    tokio::task::yield_now().await;
+    let heard = texts(&queued(&mut cora));
+    assert!(
+        heard.contains(&(Party::System, "Your call is number 1 in the queue.".into())),
+        "{heard:?}"
+    );
+
+    // Sam goes away, so only Alex could take a chat. Alex is rung again and accepts.
+    state.hub.set_presence("sam", Presence::Away, state.now());
+    state
+        .hub
+        .set_presence("alex", Presence::Available, state.now());
+    session::dispatch(&state).await;
+    let again = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(again, call);
+    session::accept(&state, &alex_info, &call)
+        .await
+        .expect("Alex accepts");
+    session::dispatch(&state).await;
+
+    // A chat arrives: Alex is in the call (accepted, not placed yet) and is not offered it.
+    let (chat, _dan) = visitor(&state, "Dan").await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    session::dispatch(&state).await;
+    assert!(
+        !offered(&mut alex).contains(&chat),
+        "blocked from the accept on"
+    );
+
+    // The visitor places the call, Alex answers, and it lasts a minute: still blocked.
+    let id = CallId::new("c-first-1").expect("call id");
+    signal(
+        &state,
+        &call,
+        None,
+        CallSignal::Start {
+            call: id.clone(),
+            media: CallMedia::Video,
+        },
+    )
+    .await;
+    signal(
+        &state,
+        &call,
+        Some(&alex_info),
+        CallSignal::Accept { call: id.clone() },
+    )
+    .await;
+    tokio::time::advance(Duration::from_secs(60)).await;
+    session::dispatch(&state).await;
+    assert!(
+        !offered(&mut alex).contains(&chat),
+        "blocked during the call"
+    );
+
+    // Hang-up: Alex is free again and is offered the waiting chat at once; the call-first
+    // session goes on as a chat.
+    signal(
+        &state,
+        &call,
+        Some(&alex_info),
+        CallSignal::Hangup {
+            call: id,
+            reason: HangupReason::Normal,
+        },
+    )
+    .await;
+    let next_offer = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(next_offer, chat);
+    let live = session::get(&state, &call)
+        .await
+        .expect("store")
+        .expect("session");
+    assert!(
+        !live.lock().await.log.is_ended(),
+        "the chat stays after the call"
+    );
+}
+
+/// A direct call-first contact with a user: the user is "not available" to a second chat
+/// offer while the call lasts, and available again after (chats do not block).
+#[tokio::test(start_paused = true)]
+async fn a_direct_call_makes_the_user_unavailable_to_other_chats_until_it_ends() {
+    use interact_sdk::ids::CallId;
+    use interact_sdk::protocol::{CallMedia, CallSignal, HangupReason};
+    let (state, _clock) = node().await;
+    tokio::spawn(session::run_timers(state.clone()));
+    let (alex_info, mut alex) = agent(&state, "alex");
+    state
+        .hub
+        .set_presence("alex", Presence::Available, state.now());
+    let direct = TargetRef::User("alex".into());
+
+    let (call, _v) = visitor_to(&state, "Cora", direct.clone(), Some(CallMedia::Audio)).await;
+    let offer = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o;
+        }
+    };
+    assert_eq!(
+        (offer.session.clone(), offer.call),
+        (call.clone(), Some(CallMedia::Audio))
+    );
+    session::accept(&state, &alex_info, &call)
+        .await
+        .expect("accepted");
+    let id = CallId::new("c-direct-1").expect("call id");
+    signal(
+        &state,
+        &call,
+        None,
+        CallSignal::Start {
+            call: id.clone(),
+            media: CallMedia::Audio,
+        },
+    )
+    .await;
+    signal(
+        &state,
+        &call,
+        Some(&alex_info),
+        CallSignal::Accept { call: id.clone() },
+    )
+    .await;
+
+    // A second visitor writes to Alex directly: not offered while the call lasts.
+    let (chat, _w) = visitor_to(&state, "Dan", direct.clone(), None).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    session::dispatch(&state).await;
+    assert!(
+        !offered(&mut alex).contains(&chat),
+        "not available during the call"
+    );
+
+    signal(
+        &state,
+        &call,
+        None,
+        CallSignal::Hangup {
+            call: id,
+            reason: HangupReason::Normal,
+        },
+    )
+    .await;
+    let after = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(after, chat, "available again once the call ended");
+
+    // A chat does not block: with the direct chat accepted, a third visitor is offered too.
+    session::accept(&state, &alex_info, &chat)
+        .await
+        .expect("accepted");
+    let (third, _x) = visitor_to(&state, "Eve", direct, None).await;
+    let offered_third = loop {
+        if let ServerFrame::Offer(o) = next(&mut alex).await {
+            break o.session;
+        }
+    };
+    assert_eq!(offered_third, third);
 }

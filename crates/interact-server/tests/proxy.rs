@@ -33,6 +33,7 @@ async fn start_from(server: &TestServer, code: &str, forwarded: &str, n: usize) 
     v.send(&ClientFrame::StartChat {
         id: mid(&format!("start-{n}")),
         form: form(),
+        call: None,
     })
     .await;
     match v.recv().await {

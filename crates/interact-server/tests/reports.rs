@@ -122,6 +122,7 @@ impl Fixture {
                     kind,
                     display_name: "x".into(),
                 },
+                call: None,
             },
         );
         let record = SessionRecord {

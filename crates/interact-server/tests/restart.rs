@@ -62,6 +62,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
         .send(&ClientFrame::StartChat {
             id: mid("start"),
             form,
+            call: None,
         })
         .await;
     let frames = visitor
@@ -292,6 +293,7 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
         .send(&ClientFrame::StartChat {
             id: mid("start-crash"),
             form: form.clone(),
+            call: None,
         })
         .await;
     // Stored, but the answer is never read: the crash comes first.

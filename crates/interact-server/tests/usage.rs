@@ -528,6 +528,7 @@ async fn stored_session(
                 kind,
                 display_name: "x".into(),
             },
+            call: None,
         },
     );
     let record = SessionRecord {

@@ -466,6 +466,7 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
     v2.send(&ClientFrame::StartChat {
         id: mid("s2"),
         form: bad,
+        call: None,
     })
     .await;
     let ServerFrame::Error(e) = v2.recv().await else {
@@ -501,6 +502,7 @@ async fn shutdown_tells_clients_to_resume() {
     v.send(&ClientFrame::StartChat {
         id: mid("s1"),
         form: form(None),
+        call: None,
     })
     .await;
     v.recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
@@ -533,6 +535,7 @@ async fn rate_limits_hold() {
         v.send(&ClientFrame::StartChat {
             id: mid(&format!("s{i}")),
             form: form(None),
+            call: None,
         })
         .await;
         match v.recv().await {

@@ -159,6 +159,7 @@ fn started() -> SessionEvent {
             kind: interact_sdk::config::TargetKind::Service,
             display_name: "Support".into(),
         },
+        call: None,
     }
 }
 

@@ -339,7 +339,17 @@ impl Client {
         id: MessageId,
         form: PreChatForm,
     ) -> (SessionId, ResumeToken) {
-        self.send(&ClientFrame::StartChat { id, form }).await;
+        self.start_session(id, form, None).await
+    }
+
+    /// Sends a call-first `start_chat` (`call` set) and waits for `session_started`.
+    pub async fn start_session(
+        &mut self,
+        id: MessageId,
+        form: PreChatForm,
+        call: Option<interact_sdk::protocol::CallMedia>,
+    ) -> (SessionId, ResumeToken) {
+        self.send(&ClientFrame::StartChat { id, form, call }).await;
         let frames = self
             .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
             .await;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::CallSignal;
+use super::{CallMedia, CallSignal};
 use crate::form::PreChatForm;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
 
@@ -91,6 +91,10 @@ pub enum ClientFrame {
         id: MessageId,
         /// The form as entered; the server validates it with the same rules as the UI.
         form: PreChatForm,
+        /// Call-first: the session is a call of this medium from the start (routed as a
+        /// call task by the service's Audio/Video workflow); absent for a chat.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<CallMedia>,
     },
     /// A chat message. A repeat with the same `id` is acknowledged again, not stored twice.
     Send {

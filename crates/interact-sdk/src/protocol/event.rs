@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{CallSignal, ReceiptState};
+use super::{CallMedia, CallSignal, ReceiptState};
 use crate::config::Target;
 use crate::ids::{AgentId, MessageId, Seq};
 use crate::tagged::Tagged;
@@ -94,6 +94,10 @@ pub enum SessionEvent {
         consent: Consent,
         /// The service or user contacted.
         target: Target,
+        /// Call-first: the visitor asked for a call of this medium from the start (the
+        /// session is routed as a call task); absent for a chat.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call: Option<CallMedia>,
     },
     /// A chat message.
     Message {
@@ -166,6 +170,7 @@ impl<'de> Deserialize<'de> for SessionEvent {
                 visitor: f.field("visitor")?,
                 consent: f.field("consent")?,
                 target: f.field("target")?,
+                call: f.optional("call")?,
             },
             "message" => Self::Message {
                 id: f.field("id")?,

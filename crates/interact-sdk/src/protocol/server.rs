@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{AgentInfo, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
+use super::{AgentInfo, CallMedia, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
 use crate::config::{Target, WidgetConfig};
 use crate::form::FormErrors;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
@@ -46,6 +46,10 @@ pub struct Offer {
     /// The first message, if the visitor wrote one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_message: Option<String>,
+    /// Call-first: the visitor calls with this medium (the agent's side rings); absent
+    /// for a chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallMedia>,
     /// Until when the agent can accept, server time.
     pub expires_at: UnixMillis,
 }

@@ -182,6 +182,7 @@ impl Server {
                         target: demo_config().target,
                         first_message: None,
                         expires_at: UnixMillis(now + 30_000),
+                        call: log.call_first(),
                     }),
                 ));
             }
@@ -296,7 +297,7 @@ impl Server {
                 };
                 out.push((who, conn, ServerFrame::Pong { nonce, heads }));
             }
-            (Who::Visitor, ClientFrame::StartChat { id, form }) => {
+            (Who::Visitor, ClientFrame::StartChat { id, form, call }) => {
                 if let Some(session) = self.starts.get(&id).cloned() {
                     self.visitor_conn = Some((conn, Some(session.clone())));
                     out.push((
@@ -345,6 +346,7 @@ impl Server {
                             at,
                         },
                         target: config.target.clone(),
+                        call,
                     },
                 )
                 .expect("fresh log");

@@ -294,6 +294,7 @@ pub(crate) async fn visitor(
                         consent: Some("2024-05".into()),
                         first_message: None,
                     },
+                    call: None,
                 },
             )
             .await?;

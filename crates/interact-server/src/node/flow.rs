@@ -47,13 +47,24 @@ use interact_workflow::{
     Action, HttpRequest, Input, Outcome, Params, RunSnapshot, Workflow, WorkflowRun,
 };
 
-/// The workflow the service of `target` names now, if it has one.
-fn service_workflow(state: &AppState, target: &TargetRef) -> Option<Arc<Workflow>> {
+/// The workflow the service of `target` names now for a session of this kind: its
+/// Audio/Video workflow (`av_workflow`) for a call-first session, its IM workflow
+/// (`workflow`) for a chat.
+fn service_workflow(
+    state: &AppState,
+    target: &TargetRef,
+    call_first: bool,
+) -> Option<Arc<Workflow>> {
     let TargetRef::Service(service) = target else {
         return None;
     };
     let tenant = state.tenant();
-    let name = tenant.services.get(service)?.config.workflow.as_ref()?;
+    let config = &tenant.services.get(service)?.config;
+    let name = if call_first {
+        config.av_workflow.as_ref()?
+    } else {
+        config.workflow.as_ref()?
+    };
     state.workflows.get(name)
 }
 
@@ -62,7 +73,8 @@ pub fn new_run(state: &AppState, live: &LiveSession) -> Option<WorkflowRun> {
     let TargetRef::Service(service) = &live.record.target else {
         return None;
     };
-    let workflow = service_workflow(state, &live.record.target)?;
+    let call_first = live.log.call_first().is_some();
+    let workflow = service_workflow(state, &live.record.target, call_first)?;
     let mut params = Params::from([
         ("visitor_name".to_owned(), live.record.visitor_name.clone()),
         ("service".to_owned(), service.to_string()),

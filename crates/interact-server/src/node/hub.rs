@@ -345,7 +345,7 @@ impl Inner {
         match agent {
             Some(agent) => self.distributor.add_assigned(id, target, kind, agent),
             None => {
-                self.distributor.add(id.clone(), target, TaskKind::Chat);
+                self.distributor.add(id.clone(), target, kind);
                 if queue {
                     self.distributor.enqueue(&id, Priority::DEFAULT, created);
                 }
@@ -772,8 +772,9 @@ impl Hub {
         let target = live.record.target.clone();
         let agent = live.record.agent_id.as_ref().map(|a| a.as_str().to_owned());
         let (ended, created) = (live.log.is_ended(), live.record.created_at);
-        // A session restored in the middle of an answered call keeps its agent in the call.
-        let kind = if live.log.call_answered() {
+        // A session restored in the middle of an answered call keeps its agent in the call;
+        // a call-first session is a call task from the start.
+        let kind = if live.log.call_task() {
             TaskKind::Call
         } else {
             TaskKind::Chat

@@ -446,6 +446,7 @@ pub fn start_key(
     start_id: &interact_sdk::ids::MessageId,
     ip: Option<std::net::IpAddr>,
     form: &interact_sdk::form::PreChatForm,
+    call: Option<interact_sdk::protocol::CallMedia>,
 ) -> String {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
@@ -459,7 +460,36 @@ pub fn start_key(
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
+    // A call-first start is another start than the same form for a chat (and a chat's
+    // key is what it was before call-first starts existed).
+    if let Some(media) = call {
+        let part = match media {
+            interact_sdk::protocol::CallMedia::Audio => "call:audio",
+            interact_sdk::protocol::CallMedia::Video => "call:video",
+        };
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
     hex::encode(h.finalize())
+}
+
+/// How a new session comes: its channel, and for a call-first session the call's medium.
+#[derive(Clone, Copy, Debug)]
+pub struct Via {
+    /// The widget, WhatsApp, ...
+    pub channel: interact_model::Channel,
+    /// Call-first: the visitor starts with a call of this medium.
+    pub call: Option<interact_sdk::protocol::CallMedia>,
+}
+
+impl Via {
+    /// A chat through `channel`.
+    pub fn chat(channel: interact_model::Channel) -> Self {
+        Self {
+            channel,
+            call: None,
+        }
+    }
 }
 
 /// Creates a session from a validated form, stored with `start_key` (see [`start_key`])
@@ -472,8 +502,9 @@ pub async fn create(
     start_id: &str,
     start_key: String,
     form: ValidForm,
-    channel: interact_model::Channel,
+    via: Via,
 ) -> Result<(SessionId, ResumeToken, SessionHandle), StoreError> {
+    let Via { channel, call } = via;
     let at = state.now();
     let id = SessionId::new(format!("s{}", hex::encode(auth::random_128())))
         .unwrap_or_else(|e| unreachable!("hex ids are valid: {e}"));
@@ -490,6 +521,7 @@ pub async fn create(
             at,
         },
         target: config.target.clone(),
+        call,
     };
     let mut events = vec![
         log.append(at, started)
@@ -557,7 +589,7 @@ pub async fn create(
             channel: record.channel.as_str(),
         })
         .inc();
-    tracing::info!(session = %id, target = %record.target, origin = %record.origin, channel = %record.channel, "session started");
+    tracing::info!(session = %id, target = %record.target, origin = %record.origin, channel = %record.channel, call = ?call, "session started");
     let rate = state.config.limits.messages_per_second_per_session;
     let mut new = LiveSession::new(log, record, rate, state.instant());
     new.epoch = epoch;
@@ -686,6 +718,7 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
             ),
             target: config.target,
             first_message,
+            call: live.log.call_first(),
             expires_at,
         }
     };

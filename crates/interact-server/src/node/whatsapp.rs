@@ -411,7 +411,7 @@ pub async fn receive(
                 id.as_str(),
                 key,
                 form,
-                Channel::Whatsapp,
+                crate::node::session::Via::chat(Channel::Whatsapp),
             )
             .await
             {

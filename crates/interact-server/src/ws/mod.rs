@@ -22,8 +22,8 @@ use futures_util::StreamExt;
 use interact_sdk::ids::{Seq, SessionId};
 use interact_sdk::limits::MAX_FRAME_BYTES;
 use interact_sdk::protocol::{
-    AgentInfo, ClientFrame, CloseCode, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Party, ServerFrame,
-    SessionInfo,
+    AgentInfo, CallMedia, ClientFrame, CloseCode, ErrorCode, ErrorFrame, PROTOCOL_VERSION, Party,
+    ServerFrame, SessionInfo,
 };
 use interact_store::EmbedCodeRecord;
 use serde::Deserialize;

@@ -208,7 +208,7 @@ impl Visitor {
             };
         }
         match frame {
-            ClientFrame::StartChat { id, form } => Box::pin(self.start(id, form)).await,
+            ClientFrame::StartChat { id, form, call } => Box::pin(self.start(id, form, call)).await,
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
@@ -309,13 +309,14 @@ impl Visitor {
         &mut self,
         id: interact_sdk::ids::MessageId,
         form: interact_sdk::form::PreChatForm,
+        call: Option<CallMedia>,
     ) -> Flow {
         let with_id = |mut e: ErrorFrame| {
             e.id = Some(id.clone());
             ServerFrame::Error(e)
         };
         // A repeat (its answer was lost, or the server restarted) gets its session back.
-        let key = session::start_key(&self.record.code, &id, self.ip, &form);
+        let key = session::start_key(&self.record.code, &id, self.ip, &form, call);
         match self.state.store.session_by_start_key(&key).await {
             Ok(Some(existing)) => return self.repeat_start(existing, id).await,
             Ok(None) => {}
@@ -340,6 +341,20 @@ impl Visitor {
             );
             return Flow::Stop;
         };
+        if let Some(media) = call {
+            let enabled = match media {
+                CallMedia::Audio => config.modalities.audio,
+                CallMedia::Video => config.modalities.video,
+            };
+            if !enabled {
+                self.state.metrics.reject("modality_not_enabled");
+                self.send(&with_id(error(
+                    ErrorCode::NotAllowed,
+                    "this target does not take calls of this kind",
+                )));
+                return Flow::Continue;
+            }
+        }
         let valid = match form.validate(&config.privacy.version) {
             Ok(v) => v,
             Err(fields) => {
@@ -369,7 +384,10 @@ impl Visitor {
             id.as_str(),
             key.clone(),
             valid,
-            interact_model::Channel::Widget,
+            session::Via {
+                channel: interact_model::Channel::Widget,
+                call,
+            },
         )
         .await;
         match created {
