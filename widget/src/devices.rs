@@ -527,6 +527,11 @@ impl DeviceStep {
         !self.inner.root.has_attribute("hidden")
     }
 
+    /// Whether the step holds a stream: confirmed (it waits for the call) or previewing.
+    pub(crate) fn has_stream(&self) -> bool {
+        self.inner.state.borrow().stream.is_some()
+    }
+
     /// The stream the visitor confirmed, for the call (the step no longer stops it).
     pub(crate) fn take_stream(&self) -> Option<MediaStream> {
         self.inner.state.borrow_mut().stream.take()

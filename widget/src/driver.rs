@@ -157,6 +157,16 @@ impl Driver {
         self.act(|v, now| v.start_chat(now, form))
     }
 
+    /// Starts a call-first session; see [`Visitor::start_with_call`].
+    pub fn start_with_call(&self, form: PreChatForm, media: CallMedia) -> Result<(), Error> {
+        self.act(|v, now| v.start_with_call(now, form, media))
+    }
+
+    /// The call-first call to place now; see [`Visitor::pending_call`].
+    pub fn pending_call(&self) -> Option<CallMedia> {
+        self.inner.borrow().visitor.pending_call()
+    }
+
     /// Sends a chat message; see [`Visitor::send_message`].
     pub fn send(&self, text: &str) -> Result<MessageId, Error> {
         self.act(|v, now| v.send_message(now, text))

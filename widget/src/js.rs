@@ -586,12 +586,26 @@ impl InteractClient {
     }
 
     /// Starts the chat with the pre-chat form; throws `InvalidForm` (with `fields`) if the
-    /// SDK's checks fail, and nothing is sent then.
+    /// SDK's checks fail, and nothing is sent then. With `{ call: "audio" | "video" }` the
+    /// session starts as a call instead (call-first): it is routed as a call and rings at
+    /// the agent's side; once `state` is `connected`, `pendingCall()` names the call to
+    /// place with `startCall` (the chat stays available beside it).
     #[wasm_bindgen(js_name = startChat)]
     pub fn start_chat(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PreChatForm")] form: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "{ call?: \"audio\" | \"video\" } | undefined")]
+        options: JsValue,
     ) -> Result<(), JsValue> {
+        let call = js_sys::Reflect::get(&options, &"call".into())
+            .ok()
+            .and_then(|v| v.as_string());
+        let call = match call.as_deref() {
+            None => None,
+            Some("audio") => Some(CallMedia::Audio),
+            Some("video") => Some(CallMedia::Video),
+            Some(other) => return Err(api_misuse(&format!("unknown call media {other:?}"))),
+        };
         let f: JsForm = from_js(&form, "form").map_err(JsValue::from)?;
         let form = PreChatForm {
             display_name: f.display_name,
@@ -599,7 +613,22 @@ impl InteractClient {
             consent: f.consent,
             first_message: f.first_message.filter(|m| !m.trim().is_empty()),
         };
-        self.shared.driver.start_chat(form).map_err(js_error)
+        match call {
+            Some(media) => self.shared.driver.start_with_call(form, media),
+            None => self.shared.driver.start_chat(form),
+        }
+        .map_err(js_error)
+    }
+
+    /// Call-first: the call to place now with `startCall` (`"audio"` or `"video"`), once
+    /// an agent accepted the session (or took it over after a transfer) and no call was
+    /// placed with them yet; otherwise `null`.
+    #[wasm_bindgen(js_name = pendingCall, unchecked_return_type = "\"audio\" | \"video\" | null")]
+    pub fn pending_call(&self) -> JsValue {
+        self.shared
+            .driver
+            .pending_call()
+            .map_or(JsValue::NULL, |m| media_name(m).into())
     }
 
     /// Sends a chat message and returns its id (`message_state` events follow it).

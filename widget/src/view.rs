@@ -116,6 +116,10 @@ struct Inner {
     policy: HtmlAnchorElement,
     first: HtmlTextAreaElement,
     start: HtmlButtonElement,
+    /// Call-first: "Or start with" and the call buttons under Start.
+    first_calls: Element,
+    first_audio: HtmlButtonElement,
+    first_video: HtmlButtonElement,
     fields: BTreeMap<Field, FormField>,
     chat: Element,
     queue: Element,
@@ -161,6 +165,8 @@ struct State {
     media: MediaState,
     /// A failure line for the current call was shown already.
     explained: bool,
+    /// Call-first: the form, valid, while the visitor goes through the device step.
+    first_call: Option<PreChatForm>,
 }
 
 /// Ids must be unique in the document, and tests mount several widgets in one.
@@ -257,6 +263,21 @@ impl View {
         let start: HtmlButtonElement = typed(&form, "button", "iw-start");
         attr(&start, "type", "submit");
         start.set_text_content(Some(s.start));
+        // Call-first: start with a call instead of a chat (after the device step).
+        let first_calls = child(&form, "div", "iw-first");
+        attr(&first_calls, "role", "group");
+        attr(&first_calls, "aria-labelledby", &id("first-with"));
+        let with = text_child(&first_calls, "span", "iw-first-with", s.start_with);
+        attr(&with, "id", &id("first-with"));
+        let first_button = |class: &str, text: &str| -> HtmlButtonElement {
+            let b: HtmlButtonElement = typed(&first_calls, "button", class);
+            attr(&b, "type", "button");
+            b.set_text_content(Some(text));
+            b
+        };
+        let first_audio = first_button("iw-first-audio", s.call_first_audio);
+        let first_video = first_button("iw-first-video", s.call_first_video);
+        show(&first_calls, false);
 
         // The chat.
         let chat = child(&root, "div", "iw-chat");
@@ -345,6 +366,9 @@ impl View {
                 policy,
                 first,
                 start,
+                first_calls,
+                first_audio,
+                first_video,
                 fields,
                 chat,
                 queue,
@@ -438,6 +462,17 @@ impl View {
                 }
             }),
             on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
+            on(&i.first_calls, "click", |i, e| {
+                let button = e
+                    .target()
+                    .and_then(|t| t.dyn_into::<Element>().ok())
+                    .and_then(|t| t.closest("button").ok().flatten());
+                match button.map(|b| b.class_name()).as_deref() {
+                    Some("iw-first-audio") => i.submit_call(CallMedia::Audio),
+                    Some("iw-first-video") => i.submit_call(CallMedia::Video),
+                    _ => {}
+                }
+            }),
             on(&i.root, "keydown", |i, e| {
                 let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
                     return;
@@ -450,6 +485,10 @@ impl View {
         let weak_step = Rc::downgrade(i);
         i.step.on_close(Rc::new(move || {
             if let Some(i) = weak_step.upgrade() {
+                // Call-first: cancelled before the call was placed: back to the form.
+                if !i.step.has_stream() && i.state.borrow_mut().first_call.take().is_some() {
+                    i.show_state(&VisitorState::Form);
+                }
                 i.update_calls();
             }
         }));
@@ -504,6 +543,28 @@ impl View {
     /// The microphone (and camera) stream the visitor confirmed in the device step.
     pub fn take_call_stream(&self) -> Option<MediaStream> {
         self.inner.step.take_stream()
+    }
+
+    /// Call-first: the form the visitor filled in before the device step, if the step
+    /// was for a call-first start (then the session starts with the call).
+    pub fn take_first_call(&self) -> Option<PreChatForm> {
+        self.inner.state.borrow_mut().first_call.take()
+    }
+
+    /// Call-first: the session is started and waits for an agent; the call shows as
+    /// waiting (hang-up ends the session).
+    pub fn call_waiting(&self, media: CallMedia) {
+        self.call_placed(media);
+        let i = &self.inner;
+        i.call_status
+            .set_text_content(Some(i.lang.strings().call_waiting));
+    }
+
+    /// Call-first: the start failed; the form shows again.
+    pub fn back_to_form(&self) {
+        self.inner.state.borrow_mut().call = None;
+        show(&self.inner.call, false);
+        self.inner.show_state(&VisitorState::Form);
     }
 
     /// A call was placed: shows it ringing, with its controls.
@@ -799,6 +860,9 @@ impl Inner {
         }
         let can_start = config.can_start_chat();
         self.start.set_disabled(!can_start);
+        show(&self.first_audio, m.audio);
+        show(&self.first_video, m.video);
+        show(&self.first_calls, can_start && (m.audio || m.video));
         self.state.borrow_mut().config = Some(config.clone());
         self.update_calls();
         let waiting_for_form = matches!(
@@ -911,14 +975,29 @@ impl Inner {
         }
     }
 
-    fn submit_form(&self) {
+    /// Call-first: checks the form as Start does, then opens the device step for the call.
+    fn submit_call(&self, media: CallMedia) {
+        let Some(form) = self.checked_form() else {
+            return;
+        };
+        self.state.borrow_mut().first_call = Some(form);
+        show(&self.form, false);
+        show(&self.chat, true);
+        show(&self.compose, false);
+        show(&self.end, false);
+        show(&self.queue, false);
+        self.step.open(media, false);
+    }
+
+    /// The form as entered if it passes the SDK's checks, else `None` with the errors
+    /// shown next to the fields.
+    fn checked_form(&self) -> Option<PreChatForm> {
         let version = self
             .state
             .borrow()
             .config
             .as_ref()
-            .map(|c| c.privacy.version.clone());
-        let Some(version) = version else { return };
+            .map(|c| c.privacy.version.clone())?;
         let first = self.first.value();
         let form = PreChatForm {
             display_name: self.name.value(),
@@ -929,9 +1008,18 @@ impl Inner {
         match form.validate(&version) {
             Ok(_) => {
                 self.show_form_errors(&FormErrors::default());
-                (self.on_intent)(Intent::StartChat(form));
+                Some(form)
             }
-            Err(errors) => self.show_form_errors(&errors),
+            Err(errors) => {
+                self.show_form_errors(&errors);
+                None
+            }
+        }
+    }
+
+    fn submit_form(&self) {
+        if let Some(form) = self.checked_form() {
+            (self.on_intent)(Intent::StartChat(form));
         }
     }
 

@@ -10,7 +10,7 @@ use interact_sdk::client::Event;
 use interact_sdk::protocol::{HangupReason, Party, SessionEvent};
 use interact_sdk::{Error, VisitorState};
 use wasm_bindgen::JsValue;
-use web_sys::Element;
+use web_sys::{Element, MediaStream};
 
 use crate::driver::{Driver, DriverOptions};
 use crate::i18n::{CallFailure, Lang};
@@ -60,6 +60,9 @@ struct Inner {
     driver: RefCell<Option<Driver>>,
     /// The call in progress.
     rtc: CallSlot,
+    /// Call-first: the media the visitor confirmed, until an agent answers and the call
+    /// is placed.
+    first_stream: RefCell<Option<MediaStream>>,
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
@@ -82,6 +85,7 @@ impl Widget {
             view: RefCell::new(None),
             driver: RefCell::new(None),
             rtc: CallSlot::default(),
+            first_stream: RefCell::default(),
             visible: Cell::new(true),
             unread: Cell::new(0),
             options,
@@ -184,6 +188,9 @@ impl Inner {
         driver.set_listener(Rc::new(move |event| {
             if let Some(inner) = weak.upgrade() {
                 inner.event(event);
+                if matches!(event, Event::State(VisitorState::Connected { .. })) {
+                    Inner::place_first_call(&inner);
+                }
             }
         }));
         *this.driver.borrow_mut() = Some(driver.clone());
@@ -201,6 +208,7 @@ impl Inner {
                 }
             }
             Event::State(VisitorState::Ended { .. }) => {
+                self.drop_first_stream();
                 self.rtc.end();
                 self.notify("session", JsValue::FALSE);
             }
@@ -215,6 +223,71 @@ impl Inner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Call-first: an agent accepted (or took over after a transfer), so the visitor
+    /// calls them, with the media confirmed in the device step, or after a transfer with
+    /// the devices chosen then, opened again.
+    fn place_first_call(this: &Rc<Self>) {
+        let (Some(driver), Some(_)) = (this.driver(), this.view()) else {
+            return;
+        };
+        let Some(media) = driver.pending_call() else {
+            return;
+        };
+        let place = {
+            let weak = Rc::downgrade(this);
+            move |stream: MediaStream| {
+                let Some(this) = weak.upgrade() else {
+                    crate::devices::stop(&stream);
+                    return;
+                };
+                let (Some(view), Some(driver)) = (this.view(), this.driver()) else {
+                    crate::devices::stop(&stream);
+                    return;
+                };
+                // Still to place (not ended or placed meanwhile).
+                if driver.pending_call() != Some(media) {
+                    crate::devices::stop(&stream);
+                    return;
+                }
+                match driver.start_call(media) {
+                    Ok(_) => {
+                        this.rtc.end();
+                        view.call_placed(media);
+                        this.rtc
+                            .set(Rtc::new(driver, Rc::new(view.clone()), media, stream));
+                    }
+                    Err(e) => {
+                        crate::devices::stop(&stream);
+                        view.set_notice(Some(&e.to_string()));
+                    }
+                }
+            }
+        };
+        let kept = this.first_stream.borrow_mut().take();
+        if let Some(stream) = kept {
+            place(stream);
+            return;
+        }
+        let weak = Rc::downgrade(this);
+        wasm_bindgen_futures::spawn_local(async move {
+            let choice = crate::storage::load_devices().unwrap_or_default();
+            match crate::devices::open(media, &choice).await {
+                Ok(stream) => place(stream),
+                Err(_) => {
+                    if let Some(view) = weak.upgrade().and_then(|t| t.view()) {
+                        view.call_problem(CallFailure::Unsupported);
+                    }
+                }
+            }
+        });
+    }
+
+    fn drop_first_stream(&self) {
+        if let Some(stream) = self.first_stream.borrow_mut().take() {
+            crate::devices::stop(&stream);
         }
     }
 
@@ -261,6 +334,27 @@ impl Inner {
                 let Some(stream) = view.take_call_stream() else {
                     return;
                 };
+                if let Some(form) = view.take_first_call() {
+                    // Call-first: the session starts now and waits for an agent.
+                    match driver.start_with_call(form, media) {
+                        Ok(()) => {
+                            self.drop_first_stream();
+                            *self.first_stream.borrow_mut() = Some(stream);
+                            view.call_waiting(media);
+                        }
+                        Err(e) => {
+                            crate::devices::stop(&stream);
+                            view.back_to_form();
+                            match e {
+                                Error::InvalidForm(errors) => {
+                                    view.handle(&Event::FormRejected(errors));
+                                }
+                                e => view.set_notice(Some(&e.to_string())),
+                            }
+                        }
+                    }
+                    return;
+                }
                 match driver.start_call(media) {
                     Ok(_) => {
                         self.rtc.end();
@@ -299,11 +393,17 @@ impl Inner {
                     rtc.switch(kind, id);
                 }
             }
+            Intent::Hangup if self.first_stream.borrow().is_some() => {
+                // Call-first, nobody answered yet: hanging up ends the session.
+                self.drop_first_stream();
+                let _ = driver.end();
+            }
             Intent::Hangup => {
                 self.rtc.end();
                 let _ = driver.hangup(HangupReason::Normal);
             }
             Intent::NewChat => {
+                self.drop_first_stream();
                 self.rtc.end();
                 driver.stop();
                 view.reset();

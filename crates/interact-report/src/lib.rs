@@ -196,6 +196,10 @@ pub struct CallReport {
     pub started_at: UnixMillis,
     /// When the agent accepted.
     pub answered_at: Option<UnixMillis>,
+    /// How long it rang: from `started_at` to `answered_at`, or to `ended_at` if nobody
+    /// answered; none while it rings. (A call-first call was answered when its session
+    /// was accepted: see the session's `ring_ms`.)
+    pub ring_ms: Option<u64>,
     /// When it ended; none while it lasts.
     pub ended_at: Option<UnixMillis>,
     /// From `answered_at` to `ended_at`; none if not answered or still on.
@@ -215,6 +219,8 @@ impl CallReport {
         }
         self.ended_at = Some(at);
         self.duration_ms = self.answered_at.map(|a| at.0.saturating_sub(a.0));
+        self.ring_ms
+            .get_or_insert(at.0.saturating_sub(self.started_at.0));
         self.ended_by = Some(by);
         self.hangup_reason = reason;
         self.outcome = Some(call_outcome(self.answered_at.is_some(), by, reason));
@@ -238,6 +244,8 @@ pub struct Lifecycle {
     pub ended: Option<(UnixMillis, EndReason)>,
     /// Its calls, in order.
     pub calls: Vec<CallReport>,
+    /// Call-first: the medium the visitor started the session with.
+    pub call_first: Option<CallMedia>,
 }
 
 impl Lifecycle {
@@ -250,6 +258,7 @@ impl Lifecycle {
         let mut someone_left = false;
         for (at, event) in events {
             match event {
+                SessionEvent::Started { call, .. } => l.call_first = *call,
                 SessionEvent::Queued { .. } => {
                     l.queued_at.get_or_insert(at);
                 }
@@ -302,6 +311,7 @@ impl Lifecycle {
                     screen_share: false,
                     started_at: at,
                     answered_at: None,
+                    ring_ms: None,
                     ended_at: None,
                     duration_ms: None,
                     ended_by: None,
@@ -312,6 +322,7 @@ impl Lifecycle {
             CallSignal::Accept { call } => {
                 if let Some(c) = self.open_call(call) {
                     c.answered_at.get_or_insert(at);
+                    c.ring_ms.get_or_insert(at.0.saturating_sub(c.started_at.0));
                 }
             }
             CallSignal::Media { call, state } if state.screen => {
@@ -377,8 +388,11 @@ pub struct SessionReport {
     /// How the visitor came: `widget`, `whatsapp`.
     pub channel: Channel,
     /// The richest modality the session reached: `video` or `audio` if such a call was
-    /// answered, else `chat`.
+    /// answered (or the session started as such a call), else `chat`.
     pub modality: Modality,
+    /// Call-first: `audio` or `video` if the visitor started the session with a call
+    /// (then routed as a call task); none for a chat.
+    pub call_first: Option<CallMedia>,
     /// When the visitor started the session.
     pub created_at: UnixMillis,
     /// When it first waited in the queue.
@@ -394,6 +408,12 @@ pub struct SessionReport {
     pub wait_ms: Option<u64>,
     /// From `accepted_at` to `ended_at`; none if no agent accepted or it is open.
     pub handling_ms: Option<u64>,
+    /// How long it rang at agents before one accepted: from `offered_at` to
+    /// `accepted_at`; none if never offered or not accepted. For a call-first session
+    /// this is the call's ring time.
+    pub ring_ms: Option<u64>,
+    /// Talk time: the sum of the answered calls' `duration_ms` (ended calls only).
+    pub talk_ms: u64,
     /// The last agent who joined.
     pub agent: Option<AgentId>,
     /// How many times it was offered to an agent (declined and timed-out offers too).
@@ -428,22 +448,30 @@ impl SessionReport {
             TargetRef::Service(id) => (TargetKind::Service, id.to_string()),
             TargetRef::User(id) => (TargetKind::User, id.to_string()),
         };
+        let of = |media: CallMedia| match media {
+            CallMedia::Audio => Modality::Audio,
+            CallMedia::Video => Modality::Video,
+        };
         let modality = lifecycle
             .calls
             .iter()
             .filter(|c| c.answered_at.is_some())
-            .map(|c| match c.media {
-                CallMedia::Audio => Modality::Audio,
-                CallMedia::Video => Modality::Video,
-            })
+            .map(|c| of(c.media))
+            .chain(lifecycle.call_first.map(of))
             .max()
             .unwrap_or(Modality::Chat);
+        let ring_ms = match (row.offered_at, lifecycle.accepted_at) {
+            (Some(from), Some(to)) => Some(since(from, to)),
+            _ => None,
+        };
+        let talk_ms = lifecycle.calls.iter().filter_map(|c| c.duration_ms).sum();
         Self {
             session: row.id,
             kind,
             target,
             channel: row.channel,
             modality,
+            call_first: lifecycle.call_first,
             created_at: row.created_at,
             queued_at: lifecycle.queued_at,
             offered_at: row.offered_at,
@@ -451,6 +479,8 @@ impl SessionReport {
             ended_at,
             wait_ms,
             handling_ms,
+            ring_ms,
+            talk_ms,
             agent: lifecycle.agent,
             offers: row.offers,
             end_reason: lifecycle.ended.map(|(_, r)| r),
@@ -616,9 +646,10 @@ impl ReportFilter {
 }
 
 /// The CSV columns, in order: the JSON fields, with `workflow_path` joined by `" > "`,
-/// and for `calls` their number and the sum of their `duration_ms` (`call_ms`; 0 if none
-/// was answered or none has ended).
-pub const CSV_COLUMNS: [&str; 19] = [
+/// and for `calls` their number and the sum of their `duration_ms` (`call_ms`, the same
+/// as `talk_ms`; 0 if none was answered or none has ended); `call_first` and `ring_ms`
+/// come last (added after the others).
+pub const CSV_COLUMNS: [&str; 21] = [
     "session",
     "kind",
     "target",
@@ -638,6 +669,8 @@ pub const CSV_COLUMNS: [&str; 19] = [
     "workflow_path",
     "calls",
     "call_ms",
+    "call_first",
+    "ring_ms",
 ];
 
 /// The report as CSV (RFC 4180: a header row, CRLF line ends, fields with a comma, quote
@@ -679,11 +712,14 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                 r.outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
                 r.workflow_path.join(" > "),
                 r.calls.len().to_string(),
-                r.calls
-                    .iter()
-                    .filter_map(|c| c.duration_ms)
-                    .sum::<u64>()
-                    .to_string(),
+                r.talk_ms.to_string(),
+                r.call_first
+                    .map(|m| match m {
+                        CallMedia::Audio => "audio".to_owned(),
+                        CallMedia::Video => "video".to_owned(),
+                    })
+                    .unwrap_or_default(),
+                num(r.ring_ms),
             ],
         );
     }
@@ -947,6 +983,60 @@ mod tests {
     }
 
     #[test]
+    fn a_call_first_session_reports_its_medium_ring_and_talk_time() {
+        let started = SessionEvent::Started {
+            visitor: interact_sdk::protocol::VisitorInfo {
+                display_name: "Cora".into(),
+                email: "cora@example.com".into(),
+                channel: None,
+                phone: None,
+            },
+            consent: interact_sdk::protocol::Consent {
+                policy_version: "2024-05".into(),
+                at: UnixMillis(500),
+            },
+            target: interact_sdk::config::Target {
+                kind: interact_sdk::config::TargetKind::Service,
+                display_name: "Customer Care".into(),
+            },
+            call: Some(CallMedia::Video),
+        };
+        // Never answered: still a video session, with no talk time.
+        let mut row = row(TargetRef::Service("support".into()), &[]);
+        row.events = vec![
+            (UnixMillis(500), started.clone()),
+            (UnixMillis(1000), QUEUED),
+            (UnixMillis(9000), ended(EndReason::VisitorEnded)),
+        ];
+        let r = SessionReport::new(row.clone());
+        assert_eq!(
+            (r.modality, r.call_first),
+            (Modality::Video, Some(CallMedia::Video))
+        );
+        assert_eq!((r.ring_ms, r.talk_ms), (None, 0));
+        // Rung at 2000 (the offer), accepted at 4500, called at 5000, answered at 5200 by
+        // the console, hung up at 65200: 2.5 s of ringing, a minute of talk.
+        row.offered_at = Some(UnixMillis(2000));
+        row.events = vec![
+            (UnixMillis(500), started),
+            (UnixMillis(1000), QUEUED),
+            (UnixMillis(4500), joined("alex")),
+            (UnixMillis(5000), start(1, CallMedia::Video)),
+            (UnixMillis(5200), accept(1)),
+            (
+                UnixMillis(65200),
+                hangup(1, Party::Visitor, HangupReason::Normal),
+            ),
+            (UnixMillis(70000), ended(EndReason::VisitorEnded)),
+        ];
+        let r = SessionReport::new(row);
+        assert_eq!((r.ring_ms, r.talk_ms), (Some(2500), 60_000));
+        assert_eq!(r.calls[0].ended_by, Some(Party::Visitor));
+        let csv = to_csv(&[r]);
+        assert!(csv.trim_end().ends_with(",video,2500"), "{csv}");
+    }
+
+    #[test]
     fn wait_and_handling_times() {
         // Queued at 1000, accepted at 2000, ended at 3000.
         let service = TargetRef::Service("support".into());
@@ -1051,6 +1141,7 @@ mod tests {
                 screen_share: true,
                 started_at: UnixMillis(2000),
                 answered_at: Some(UnixMillis(3000)),
+                ring_ms: Some(1000),
                 ended_at: Some(UnixMillis(6000)),
                 duration_ms: Some(3000),
                 ended_by: Some(Party::Agent),
@@ -1168,6 +1259,7 @@ mod tests {
                 "screen_share": true,
                 "started_at": 5000,
                 "answered_at": 6000,
+                "ring_ms": 1000,
                 "ended_at": 8000,
                 "duration_ms": 2000,
                 "ended_by": "agent",
@@ -1178,8 +1270,8 @@ mod tests {
         assert_eq!(json["calls"][2]["outcome"], "missed");
         let csv = to_csv(std::slice::from_ref(&r));
         let line = csv.lines().nth(1).expect("a row");
-        // Three calls, answered for 1000 + 2000 ms.
-        assert!(line.ends_with(",3,3000"), "{line}");
+        // Three calls, answered for 1000 + 2000 ms; a chat: no call-first medium nor ring.
+        assert!(line.ends_with(",3,3000,,"), "{line}");
         assert!(csv.starts_with(&CSV_COLUMNS.join(",")));
     }
 
@@ -1260,7 +1352,7 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert_eq!(
             lines[1],
-            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0"
+            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0,,"
         );
     }
 }

@@ -323,6 +323,7 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
             "target": "support",
             "channel": "widget",
             "modality": "chat",
+            "call_first": null,
             "created_at": 1000,
             "queued_at": 1100,
             "offered_at": 1200,
@@ -330,6 +331,8 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
             "ended_at": 9500,
             "wait_ms": 400,
             "handling_ms": 8000,
+            "ring_ms": 300,
+            "talk_ms": 0,
             "agent": "alex",
             "offers": 2,
             "end_reason": "agent_ended",
@@ -491,7 +494,9 @@ async fn csv_is_an_attachment_with_a_header_and_no_formulas() {
             "handled",
             "",
             "0",
-            "0"
+            "0",
+            "",
+            "300"
         ]
     );
     assert_eq!(records[8][col("outcome")], "");
@@ -698,6 +703,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "screen_share": true,
                 "started_at": 2000,
                 "answered_at": 2500,
+                "ring_ms": 500,
                 "ended_at": 9500,
                 "duration_ms": 7000,
                 "ended_by": "visitor",
@@ -710,6 +716,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "screen_share": false,
                 "started_at": 10000,
                 "answered_at": null,
+                "ring_ms": 1000,
                 "ended_at": 11000,
                 "duration_ms": null,
                 "ended_by": "agent",
@@ -722,6 +729,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "screen_share": false,
                 "started_at": 12000,
                 "answered_at": 12100,
+                "ring_ms": 100,
                 "ended_at": 15100,
                 "duration_ms": 3000,
                 "ended_by": "system",

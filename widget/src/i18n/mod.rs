@@ -262,6 +262,13 @@ pub struct Strings {
     pub cannot_start: &'static str,
     pub server_error: &'static str,
     pub audio_call: &'static str,
+    /// Before the form's call buttons: "Or start with".
+    pub start_with: &'static str,
+    /// The form's call-first buttons.
+    pub call_first_audio: &'static str,
+    pub call_first_video: &'static str,
+    /// A call-first call waiting for an agent.
+    pub call_waiting: &'static str,
     pub video_call: &'static str,
     pub devices_intro: &'static str,
     pub asking_permission: &'static str,

@@ -84,15 +84,19 @@
 //!
 //! JSON is an array of objects: `session`, `kind` (`service`/`user`), `target` (its id),
 //! `channel` (`widget`; `whatsapp` for the WhatsApp connector's), `modality` (`chat`, or `audio`/`video` if such a call was
-//! answered), `created_at`, `queued_at`, `offered_at`, `accepted_at`, `ended_at` (Unix ms
-//! or `null`), `wait_ms`, `handling_ms`, `agent`, `offers`, `end_reason`, `outcome`
+//! answered or the session started as one), `call_first` (`audio`/`video` for a session
+//! the visitor started with a call, else `null`), `created_at`, `queued_at`, `offered_at`,
+//! `accepted_at`, `ended_at` (Unix ms or `null`), `wait_ms`, `handling_ms`, `ring_ms`
+//! (first offer to accept: how long it rang), `talk_ms` (the answered calls' durations),
+//! `agent`, `offers`, `end_reason`, `outcome`
 //! (`null` while open), `workflow_path` (a list of step labels), `calls` (a list of
 //! `call`, `media` (`audio`/`video`), `screen_share`, `started_at`, `answered_at`,
-//! `ended_at`, `duration_ms` (answered to ended), `ended_by` (`visitor`/`agent`/`system`),
+//! `ring_ms` (start to answer, or to the end if unanswered), `ended_at`, `duration_ms`
+//! (answered to ended), `ended_by` (`visitor`/`agent`/`system`),
 //! `hangup_reason`, `outcome` (`answered`, `declined`, `missed`, `cancelled`, `failed`;
 //! `null` while on)). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
 //! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
-//! and `call_ms` (their durations summed); RFC 4180 quoting, the workflow path joined by
+//! and `call_ms` (their durations summed), then `call_first` and `ring_ms`; RFC 4180 quoting, the workflow path joined by
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.

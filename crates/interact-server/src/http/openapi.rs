@@ -574,8 +574,12 @@ pub(super) struct SessionReport {
     /// How the visitor came: `widget` or `whatsapp`.
     #[schema(pattern = "^(widget|whatsapp)$")]
     channel: String,
-    /// The richest modality reached.
+    /// The richest modality reached (a call-first session's medium at least).
     modality: Modality,
+    /// `audio` or `video` if the visitor started with a call (call-first); `null` for a
+    /// chat.
+    #[schema(pattern = "^(audio|video)$")]
+    call_first: Option<String>,
     /// When the visitor started it (Unix ms).
     created_at: u64,
     /// When it first waited in the queue.
@@ -590,6 +594,10 @@ pub(super) struct SessionReport {
     wait_ms: Option<u64>,
     /// Handling time (ms).
     handling_ms: Option<u64>,
+    /// Ring time (ms): first offer to accept.
+    ring_ms: Option<u64>,
+    /// Talk time (ms): the answered calls' durations.
+    talk_ms: u64,
     /// The last agent who joined.
     agent: Option<String>,
     /// How many times it was offered to an agent.
@@ -700,6 +708,8 @@ pub(super) struct CallReport {
     started_at: u64,
     /// When the agent accepted.
     answered_at: Option<u64>,
+    /// Start to answer, or to the end if unanswered (ms).
+    ring_ms: Option<u64>,
     /// When it ended.
     ended_at: Option<u64>,
     /// Answered to ended (ms).
@@ -856,6 +866,7 @@ mod tests {
             screen_share: false,
             started_at: UnixMillis(1),
             answered_at: None,
+            ring_ms: Some(3),
             ended_at: None,
             duration_ms: None,
             ended_by: Some(Party::Visitor),
@@ -871,6 +882,7 @@ mod tests {
                 target: "support".into(),
                 channel: interact_report::Channel::Widget,
                 modality: interact_report::Modality::Chat,
+                call_first: Some(CallMedia::Video),
                 created_at: UnixMillis(1),
                 queued_at: None,
                 offered_at: None,
@@ -878,6 +890,8 @@ mod tests {
                 ended_at: None,
                 wait_ms: None,
                 handling_ms: None,
+                ring_ms: Some(2),
+                talk_ms: 0,
                 agent: Some(AgentId::new("alex").expect("an agent id")),
                 offers: 0,
                 end_reason: Some(EndReason::Closed),
