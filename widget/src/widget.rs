@@ -339,8 +339,10 @@ impl Inner {
                     match driver.start_with_call(form, media) {
                         Ok(()) => {
                             self.drop_first_stream();
-                            *self.first_stream.borrow_mut() = Some(stream);
                             view.call_waiting(media);
+                            // The visitor sees their own camera while it rings.
+                            view.set_own_stream(Some(&stream));
+                            *self.first_stream.borrow_mut() = Some(stream);
                         }
                         Err(e) => {
                             crate::devices::stop(&stream);

@@ -18,8 +18,9 @@ use crate::{Store, StoreError};
 /// serialised first; a call event's members come as `kind`, `from`, `signal` and the
 /// signal's `op` first). The filter only saves reading messages and the SDP and ICE of
 /// calls; the derivation ignores other kinds anyway. (Inside a JSON string a quote is
-/// escaped, so SDP cannot fake the `","signal":{"op":` of a call.)
-pub const LIFECYCLE_PREFIXES: [&str; 8] = [
+/// escaped, so SDP cannot fake the `","signal":{"op":` of a call, nor a visitor's name the
+/// `"call":"` member of a call-first session's `started`; a chat's `started` is not read.)
+pub const LIFECYCLE_PREFIXES: [&str; 9] = [
     r#"{"kind":"queued"%"#,
     r#"{"kind":"agent_joined"%"#,
     r#"{"kind":"agent_left"%"#,
@@ -28,6 +29,7 @@ pub const LIFECYCLE_PREFIXES: [&str; 8] = [
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"media"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"hangup"%"#,
+    r#"{"kind":"started"%"call":"%"#,
 ];
 
 /// For SQL backends: a message from the visitor is stored as JSON that matches this SQL
@@ -227,6 +229,23 @@ mod tests {
         };
         let call = CallId::new("c1").expect("valid");
         let signal = |from: Party, signal: CallSignal| SessionEvent::Call { from, signal };
+        let started = |call: Option<CallMedia>, name: &str| SessionEvent::Started {
+            visitor: interact_sdk::protocol::VisitorInfo {
+                display_name: name.into(),
+                email: "ann@example.com".into(),
+                channel: None,
+                phone: None,
+            },
+            consent: interact_sdk::protocol::Consent {
+                policy_version: "2024-05".into(),
+                at: UnixMillis(1),
+            },
+            target: interact_sdk::config::Target {
+                kind: interact_sdk::config::TargetKind::Service,
+                display_name: "Care \"call\":\"video".into(),
+            },
+            call,
+        };
         let events = [
             SessionEvent::Queued { position: 1 },
             SessionEvent::AgentJoined {
@@ -262,7 +281,9 @@ mod tests {
                     reason: HangupReason::Normal,
                 },
             ),
+            started(Some(CallMedia::Video), "Ann \"call\":\"x"),
         ];
+        assert_eq!(events.len(), LIFECYCLE_PREFIXES.len());
         for (event, prefix) in events.iter().zip(LIFECYCLE_PREFIXES) {
             let stored = encode(event);
             assert!(like(&stored, prefix), "{stored} is LIKE {prefix}");
@@ -284,6 +305,8 @@ mod tests {
                 },
             ),
             signal(Party::Agent, CallSignal::Answer { call, sdp }),
+            // A chat's start, whatever its names say.
+            started(None, "Ann \"call\":\"video"),
         ] {
             let stored = encode(&skipped);
             assert!(

@@ -70,7 +70,12 @@ impl VisitorClient {
         static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let id = MessageId::new(format!("start-{n}")).expect("id");
-        self.send(&ClientFrame::StartChat { id, form }).await;
+        self.send(&ClientFrame::StartChat {
+            id,
+            form,
+            call: None,
+        })
+        .await;
         match self
             .until("the session to start", |f| {
                 matches!(f, ServerFrame::SessionStarted { .. })

@@ -568,3 +568,185 @@ async fn a_custom_ui_on_the_javascript_sdk_places_a_video_call() {
     })
     .await;
 }
+
+/// Sets the console's presence and waits until the server confirms it.
+async fn set_presence(console: &Page, presence: &str) {
+    console
+        .element("#presence-select")
+        .await
+        .select_by_value(presence)
+        .await
+        .expect("choose a presence");
+    console
+        .wait_until(
+            "the presence confirmed by the server",
+            "const p = document.querySelector('.presence');
+             return p.dataset.presence === arguments[0] && !p.classList.contains('is-pending')
+               ? true : p.dataset.presence + ' ' + p.className;",
+            vec![json!(presence)],
+        )
+        .await;
+}
+
+/// The session report of the one session so far.
+async fn only_report(stack: &Stack) -> interact_report::SessionReport {
+    let filter = interact_report::ReportFilter::from_pairs([]).expect("a filter");
+    let mut reports = interact_store::session_reports(&*stack.server.state.store, &filter)
+        .await
+        .expect("the report");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.remove(0)
+}
+
+/// Call-first (issue 15): the visitor starts with a video call from the form, without
+/// chatting; it waits in the queue with its position (the agent is away), rings at the
+/// console once the agent is available, is answered by accepting the offer, and media
+/// flows both ways; the visitor shares the screen; the chat works beside the call; the
+/// visitor's hang-up frees the agent and the session goes on as a chat. The report shows
+/// a video session with ring and talk time and who hung up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_starts_with_a_video_call_that_queues_and_rings() {
+    console_and_visitor("call-first", |console, visitor, stack| async move {
+        call_first(&console, &visitor, &stack).await;
+    })
+    .await;
+}
+
+async fn call_first(console: &Page, visitor: &Page, stack: &Stack) {
+    interact_e2e::widget::open_form(visitor, &stack.host_url).await;
+    visitor
+        .wait_visible("the call-first buttons", ".iw-first-video")
+        .await;
+    // The agent steps away: the call will wait in the queue.
+    set_presence(console, "away").await;
+
+    // A call-first start checks the form first, as Start does.
+    visitor.click(".iw-first-video").await;
+    visitor
+        .wait_visible("the name's error", "[id$='-name-error']")
+        .await;
+    assert!(
+        !visitor.is_visible(".iw-devices").await,
+        "no device step yet"
+    );
+    visitor.type_into("[id$='-name']", "Cora Caller").await;
+    visitor
+        .type_into("[id$='-email']", "cora@example.com")
+        .await;
+    visitor.click("[id$='-consent']").await;
+    visitor.click(".iw-first-video").await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
+    media_flows(visitor, "the camera preview", ".iw-preview", false).await;
+    visitor.click(".iw-call-go").await;
+
+    // Waiting in the queue, with its position; nothing was written.
+    visitor
+        .wait_text(
+            "the queue position",
+            ".iw-queue",
+            "You are next in the queue.",
+        )
+        .await;
+    visitor
+        .wait_text(
+            "the call waiting for an agent",
+            ".iw-call-status",
+            "Waiting for an agent to answer\u{2026}",
+        )
+        .await;
+    top(visitor).await;
+    visitor.screenshot("queued").await;
+    enter_widget(visitor).await;
+    assert!(
+        visitor.texts(".iw-log .iw-own").await.is_empty(),
+        "no chat message from the visitor"
+    );
+
+    // The agent comes back: the offer rings as a video call; accepting answers it.
+    set_presence(console, "available").await;
+    console
+        .wait_text(
+            "the ringing offer",
+            "#offers .offer-call .offer-ring",
+            "Incoming video call",
+        )
+        .await;
+    console.screenshot("ringing").await;
+    accept_first_offer(console).await;
+    media_flows(
+        console,
+        "the visitor's camera at the agent",
+        &format!("{SHOWN} .call-remote"),
+        true,
+    )
+    .await;
+    media_flows(
+        visitor,
+        "the agent's camera at the visitor",
+        ".iw-remote",
+        true,
+    )
+    .await;
+    console
+        .wait_text(
+            "the call connected",
+            &format!("{SHOWN} .call-status"),
+            "Connected",
+        )
+        .await;
+    assert!(
+        !console.is_visible(&format!("{SHOWN} .call-banner")).await,
+        "accepting the offer answered the call: it does not ring again"
+    );
+    assert_eq!(
+        stack.server.state.hub.agent_counts(&support()),
+        (0, 1),
+        "the agent of a call-first session takes no other task"
+    );
+
+    // Screen sharing, and the chat beside the call.
+    visitor.click(".iw-screen").await;
+    media_flows(
+        console,
+        "the visitor's screen at the agent",
+        &format!("{SHOWN} .call-screen"),
+        false,
+    )
+    .await;
+    visitor
+        .type_into(".iw-compose textarea", "Can you see my screen?\n")
+        .await;
+    console
+        .wait_any_text(
+            "the visitor's message beside the call",
+            &format!("{SHOWN} .msg-visitor .msg-text"),
+            "Can you see my screen?",
+        )
+        .await;
+    top(visitor).await;
+    visitor.screenshot("in-call").await;
+    enter_widget(visitor).await;
+    console.screenshot("in-call").await;
+
+    // The visitor hangs up: the agent is free, the session goes on as a chat.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    visitor.click(".iw-hangup").await;
+    panel_closed(console, "the call panel to close").await;
+    agent_free(stack, "after the call-first call").await;
+    visitor
+        .wait_visible("the chat goes on", ".iw-compose textarea")
+        .await;
+    visitor.assert_no_problems("the widget").await;
+
+    let report = only_report(stack).await;
+    assert_eq!(
+        (report.modality.as_str(), report.call_first.is_some()),
+        ("video", true)
+    );
+    assert!(report.ring_ms.is_some_and(|ms| ms > 0), "{report:?}");
+    assert!(report.talk_ms >= 1_000, "{report:?}");
+    assert_eq!(report.calls.len(), 1);
+    let call = &report.calls[0];
+    assert!(call.screen_share);
+    assert_eq!(call.ended_by, Some(interact_sdk::protocol::Party::Visitor));
+}
