@@ -86,8 +86,10 @@ pub struct SessionLog {
     call_accepted: bool,
     /// Call-first: the medium the visitor asked for in `start_chat`.
     call_first: Option<CallMedia>,
-    /// Whether a call was placed since the current agent joined.
-    called_this_agent: bool,
+    /// Call-first: the visitor owes the current (or next) agent a call: from the start
+    /// until a call is placed, and again when the agent leaves during a call (a transfer:
+    /// the call goes on with the next agent).
+    call_owed: bool,
     ended: bool,
 }
 
@@ -105,7 +107,7 @@ impl SessionLog {
             call: None,
             call_accepted: false,
             call_first: None,
-            called_this_agent: false,
+            call_owed: true,
             ended: false,
         }
     }
@@ -167,7 +169,7 @@ impl SessionLog {
     /// who accepts a call-first session is in a call from the accept on).
     pub fn call_task(&self) -> bool {
         self.call_answered()
-            || (self.call_first.is_some() && !self.called_this_agent)
+            || (self.call_first.is_some() && self.call_owed)
             || (self.call_first.is_some() && self.call.is_some())
     }
 
@@ -237,19 +239,17 @@ impl SessionLog {
                     *d = (*d).max(*up_to);
                 }
             }
-            SessionEvent::AgentJoined { agent } => {
-                self.agent = Some(agent.clone());
-                self.called_this_agent = false;
-            }
+            SessionEvent::AgentJoined { agent } => self.agent = Some(agent.clone()),
             SessionEvent::AgentLeft { .. } => {
                 self.agent = None;
+                self.call_owed |= self.call.is_some();
                 self.call = None;
             }
             SessionEvent::Call { signal, .. } => match signal {
                 CallSignal::Start { call, media } => {
                     self.call = Some((call.clone(), *media));
                     self.call_accepted = false;
-                    self.called_this_agent = true;
+                    self.call_owed = false;
                 }
                 CallSignal::Accept { .. } => self.call_accepted = true,
                 CallSignal::Hangup { .. } => self.call = None,

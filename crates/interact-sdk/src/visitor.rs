@@ -96,8 +96,11 @@ pub struct Visitor {
     start_call: Option<CallMedia>,
     /// Call-first: the medium of the session's `started` event.
     call_first: Option<CallMedia>,
-    /// Whether the visitor placed a call since the current agent joined.
-    called_agent: bool,
+    /// Call-first: a call is owed to the current (or next) agent: until one is placed,
+    /// and again after the agent left during a call (a transfer).
+    call_owed: bool,
+    /// A call was placed and not hung up yet, as the timeline says.
+    call_on: bool,
 }
 
 impl Visitor {
@@ -120,7 +123,8 @@ impl Visitor {
             ice: (Vec::new(), None),
             start_call: None,
             call_first: None,
-            called_agent: false,
+            call_owed: true,
+            call_on: false,
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -402,7 +406,7 @@ impl Visitor {
     /// Updates the session state from timeline events pushed since `before`.
     fn apply_timeline(&mut self, before: usize) {
         let mut next = None;
-        let (mut call_first, mut called) = (self.call_first, self.called_agent);
+        let (mut call_first, mut owed, mut on) = (self.call_first, self.call_owed, self.call_on);
         for o in self.out.range(before..) {
             if let Output::Event(Event::Timeline(f)) = o {
                 next = match &f.event {
@@ -413,26 +417,35 @@ impl Visitor {
                         call_first = *call;
                         next
                     }
-                    SessionEvent::AgentJoined { agent } => {
-                        called = false;
-                        Some(VisitorState::Connected {
-                            agent: agent.clone(),
-                        })
-                    }
+                    SessionEvent::AgentJoined { agent } => Some(VisitorState::Connected {
+                        agent: agent.clone(),
+                    }),
                     SessionEvent::Call {
                         from: Party::Visitor,
                         signal: CallSignal::Start { .. },
                     } => {
-                        called = true;
+                        (owed, on) = (false, true);
                         next
                     }
-                    SessionEvent::AgentLeft { .. } => Some(VisitorState::Queued { position: None }),
+                    SessionEvent::Call {
+                        signal: CallSignal::Hangup { .. },
+                        ..
+                    } => {
+                        on = false;
+                        next
+                    }
+                    SessionEvent::AgentLeft { .. } => {
+                        // A transfer during the call: the visitor calls the next agent.
+                        owed |= on;
+                        on = false;
+                        Some(VisitorState::Queued { position: None })
+                    }
                     SessionEvent::Ended { reason } => Some(VisitorState::Ended { reason: *reason }),
                     _ => next,
                 };
             }
         }
-        (self.call_first, self.called_agent) = (call_first, called);
+        (self.call_first, self.call_owed, self.call_on) = (call_first, owed, on);
         if let Some(state) = next {
             let ended = matches!(state, VisitorState::Ended { .. });
             self.set_state(state);
@@ -482,11 +495,12 @@ impl Visitor {
     }
 
     /// Call-first: the call to place now, if the session started with one, an agent has
-    /// just accepted it (or taken it over after a transfer) and no call was placed with
-    /// them yet.
+    /// accepted it and no call was placed with them yet, or another agent took it over
+    /// after a transfer made during the call (the call goes on with them). A call-first
+    /// session whose call ended goes on as a chat, also after a transfer.
     pub fn pending_call(&self) -> Option<CallMedia> {
         let connected = matches!(self.state, VisitorState::Connected { .. });
-        self.call_first.filter(|_| connected && !self.called_agent)
+        self.call_first.filter(|_| connected && self.call_owed)
     }
 
     /// The medium of a call-first session (`None` for a chat).
@@ -622,7 +636,7 @@ impl Visitor {
         let id = self.ids.call_id();
         let signal = self.call_mut()?.start(id.clone(), media)?;
         self.signal(now, signal)?;
-        self.called_agent = true;
+        self.call_owed = false;
         Ok(id)
     }
 

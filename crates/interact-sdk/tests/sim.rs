@@ -602,3 +602,65 @@ fn a_call_first_session_rings_the_agent_and_asks_the_visitor_to_call_once_accept
             .call_task()
     );
 }
+
+/// The relay's view of a call-first session across a transfer: an agent leaving during the
+/// call owes the next agent a call (a call task again); leaving after it ended does not.
+#[test]
+fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
+    use interact_sdk::ids::{AgentId, CallId, SessionId};
+    use interact_sdk::protocol::{AgentInfo, CallSignal, Consent, VisitorInfo};
+    use interact_sdk::relay::SessionLog;
+    use interact_sdk::time::UnixMillis;
+    let agent = |id: &str| AgentInfo {
+        id: AgentId::new(id).expect("id"),
+        display_name: id.into(),
+    };
+    let call = |n: &str, signal: fn(CallId) -> CallSignal, from: Party| SessionEvent::Call {
+        from,
+        signal: signal(CallId::new(n).expect("id")),
+    };
+    let start = |c| CallSignal::Start {
+        call: c,
+        media: CallMedia::Audio,
+    };
+    let hangup = |c| CallSignal::Hangup {
+        call: c,
+        reason: HangupReason::Normal,
+    };
+    let mut log = SessionLog::new(SessionId::new("s1").expect("id"), Modalities::ALL);
+    let at = UnixMillis(1);
+    let mut push = |log: &mut SessionLog, e| {
+        log.append(at, e).expect("appended");
+    };
+    push(
+        &mut log,
+        SessionEvent::Started {
+            visitor: VisitorInfo {
+                display_name: "Cora".into(),
+                email: "cora@example.com".into(),
+                channel: None,
+                phone: None,
+            },
+            consent: Consent {
+                policy_version: "2024-05".into(),
+                at,
+            },
+            target: common::demo_config().target,
+            call: Some(CallMedia::Audio),
+        },
+    );
+    assert!(log.call_task(), "waiting: a call task");
+    push(&mut log, SessionEvent::AgentJoined { agent: agent("a") });
+    push(&mut log, call("c1", start, Party::Visitor));
+    assert!(log.call_task());
+    // Transferred during the call: the next agent is owed the call.
+    push(&mut log, SessionEvent::AgentLeft { agent: agent("a") });
+    assert!(log.call_task(), "still a call for the next agent");
+    push(&mut log, SessionEvent::AgentJoined { agent: agent("b") });
+    push(&mut log, call("c2", start, Party::Visitor));
+    push(&mut log, call("c2", hangup, Party::Agent));
+    assert!(!log.call_task(), "the call ended: a chat");
+    // Transferred after the call ended: a chat for the next agent too.
+    push(&mut log, SessionEvent::AgentLeft { agent: agent("b") });
+    assert!(!log.call_task());
+}

@@ -287,8 +287,12 @@ pub async fn apply(
                     SessionEvent::Call {
                         signal: CallSignal::Hangup { .. },
                         ..
+                    } => state.hub.call_ended(id, ev.at),
+                    // A call-first session's agent leaving during the call (a transfer)
+                    // keeps it a call task for the next agent.
+                    SessionEvent::AgentLeft { .. } if !live.log.call_task() => {
+                        state.hub.call_ended(id, ev.at);
                     }
-                    | SessionEvent::AgentLeft { .. } => state.hub.call_ended(id, ev.at),
                     SessionEvent::Ended { .. } => ended = true,
                     _ => {}
                 }
