@@ -629,7 +629,7 @@ fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
     };
     let mut log = SessionLog::new(SessionId::new("s1").expect("id"), Modalities::ALL);
     let at = UnixMillis(1);
-    let mut push = |log: &mut SessionLog, e| {
+    let push = |log: &mut SessionLog, e| {
         log.append(at, e).expect("appended");
     };
     push(
