@@ -3,7 +3,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::CallId;
-use crate::limits::MAX_SDP_BYTES;
+use crate::limits::{
+    MAX_QUALITY_BITRATE_KBPS, MAX_QUALITY_DELAY_MS, MAX_QUALITY_FRAME_PX, MAX_QUALITY_SAMPLES,
+    MAX_SDP_BYTES,
+};
 use crate::tagged::Tagged;
 
 /// Whether `sdp` may be signalled: 1 to [`MAX_SDP_BYTES`] bytes, and no control characters
@@ -84,6 +87,67 @@ pub enum HangupReason {
     Other,
 }
 
+/// The smallest, the median and the largest value of one figure of a call's quality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Spread {
+    /// The smallest value.
+    pub min: u32,
+    /// The median (of an even count, the mean of the two middle values, rounded down).
+    pub median: u32,
+    /// The largest value.
+    pub max: u32,
+}
+
+impl Spread {
+    fn is_valid(&self, bound: u32) -> bool {
+        self.min <= self.median && self.median <= self.max && self.max <= bound
+    }
+}
+
+/// One side's summary of a call's quality so far, from the `getStats()` samples it took
+/// (see [`crate::quality`]). A figure is absent when no sample had it (an audio call has
+/// no frame size).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QualitySummary {
+    /// How many samples the side took (one every 2 s in the reference clients).
+    pub samples: u32,
+    /// Round-trip time of the connection, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<Spread>,
+    /// Jitter of the received media, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<Spread>,
+    /// Received packets lost in a sample's interval, per mille of the packets expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_permille: Option<Spread>,
+    /// Received bitrate (audio and video), in kbit/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<Spread>,
+    /// Width of the received video, in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width_px: Option<Spread>,
+    /// Height of the received video, in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height_px: Option<Spread>,
+}
+
+impl QualitySummary {
+    /// Whether the server accepts it: 1 to [`MAX_QUALITY_SAMPLES`] samples, and every
+    /// figure ordered (`min` ≤ `median` ≤ `max`) and within its bound (delays up to
+    /// [`MAX_QUALITY_DELAY_MS`], loss up to 1000 ‰, bitrate up to
+    /// [`MAX_QUALITY_BITRATE_KBPS`], frame sizes up to [`MAX_QUALITY_FRAME_PX`]).
+    pub fn is_valid(&self) -> bool {
+        let ok = |s: &Option<Spread>, bound| s.as_ref().is_none_or(|s| s.is_valid(bound));
+        (1..=MAX_QUALITY_SAMPLES).contains(&self.samples)
+            && ok(&self.rtt_ms, MAX_QUALITY_DELAY_MS)
+            && ok(&self.jitter_ms, MAX_QUALITY_DELAY_MS)
+            && ok(&self.loss_permille, 1000)
+            && ok(&self.bitrate_kbps, MAX_QUALITY_BITRATE_KBPS)
+            && ok(&self.width_px, MAX_QUALITY_FRAME_PX)
+            && ok(&self.height_px, MAX_QUALITY_FRAME_PX)
+    }
+}
+
 /// One call signalling step, tagged by `"op"`. SDP is an opaque string. (`Deserialize` is
 /// implemented by hand, see `tagged.rs`.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -144,6 +208,14 @@ pub enum CallSignal {
         /// Why.
         reason: HangupReason,
     },
+    /// The sender's summary of the call's quality so far (sent every 30 s during the call
+    /// and once when it ends); the report keeps each side's last.
+    Quality {
+        /// The call.
+        call: CallId,
+        /// The summary.
+        summary: QualitySummary,
+    },
     /// A signal this version does not know.
     Unknown,
 }
@@ -183,6 +255,10 @@ impl<'de> Deserialize<'de> for CallSignal {
                 call: f.field("call")?,
                 reason: f.field("reason")?,
             },
+            "quality" => Self::Quality {
+                call: f.field("call")?,
+                summary: f.field("summary")?,
+            },
             _ => Self::Unknown,
         })
     }
@@ -199,7 +275,8 @@ impl CallSignal {
             | Self::Ice { call, .. }
             | Self::Media { call, .. }
             | Self::DeviceChanged { call, .. }
-            | Self::Hangup { call, .. } => Some(call),
+            | Self::Hangup { call, .. }
+            | Self::Quality { call, .. } => Some(call),
             Self::Unknown => None,
         }
     }
