@@ -244,8 +244,12 @@ impl QualityMeter {
 
     /// Takes a sample from `reading`, made at `now`: loss and bitrate are taken over the
     /// time since the previous reading (none for the first, or when a counter went
-    /// backwards, as when the browser replaced a stream). Returns the sample.
+    /// backwards, as when the browser replaced a stream). Returns the sample. A reading
+    /// with nothing in it (the connection is not up yet) is no sample.
     pub fn record(&mut self, now: Instant, reading: StatsReading) -> QualitySample {
+        if reading == StatsReading::default() {
+            return QualitySample::default();
+        }
         let mut sample = QualitySample {
             rtt_ms: reading.rtt_ms,
             jitter_ms: reading.jitter_ms,
@@ -542,7 +546,15 @@ mod tests {
     fn a_summary_is_due_every_interval() {
         let mut m = QualityMeter::new();
         assert!(!m.due(Instant::from_millis(100_000)));
-        m.record(Instant::from_millis(1000), StatsReading::default());
+        // An empty reading is no sample.
+        m.record(Instant::from_millis(500), StatsReading::default());
+        assert_eq!(m.samples(), 0);
+        assert!(!m.due(Instant::from_millis(100_000)));
+        let rtt = StatsReading {
+            rtt_ms: Some(1),
+            ..Default::default()
+        };
+        m.record(Instant::from_millis(1000), rtt);
         assert!(!m.due(Instant::from_millis(30_999)));
         assert!(m.due(Instant::from_millis(31_000)));
         m.reported(Instant::from_millis(31_000));

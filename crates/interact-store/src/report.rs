@@ -17,9 +17,10 @@ use crate::{Store, StoreError};
 /// `event_json`) matches one of these SQL `LIKE` patterns (the tag is
 /// serialised first; a call event's members come as `kind`, `from`, `signal` and the
 /// signal's `op` first). The filter only saves reading messages and the SDP and ICE of
-/// calls; the derivation ignores other kinds anyway. (Inside a JSON string a quote is
-/// escaped, so SDP cannot fake the `","signal":{"op":` of a call.)
-pub const LIFECYCLE_PREFIXES: [&str; 8] = [
+/// calls (their `quality` summaries are read: the report shows them); the derivation
+/// ignores other kinds anyway. (Inside a JSON string a quote is escaped, so SDP cannot
+/// fake the `","signal":{"op":` of a call.)
+pub const LIFECYCLE_PREFIXES: [&str; 9] = [
     r#"{"kind":"queued"%"#,
     r#"{"kind":"agent_joined"%"#,
     r#"{"kind":"agent_left"%"#,
@@ -28,6 +29,7 @@ pub const LIFECYCLE_PREFIXES: [&str; 8] = [
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"media"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"hangup"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"quality"%"#,
 ];
 
 /// For SQL backends: a message from the visitor is stored as JSON that matches this SQL
@@ -260,6 +262,16 @@ mod tests {
                 CallSignal::Hangup {
                     call: call.clone(),
                     reason: HangupReason::Normal,
+                },
+            ),
+            signal(
+                Party::Visitor,
+                CallSignal::Quality {
+                    call: call.clone(),
+                    summary: interact_sdk::protocol::QualitySummary {
+                        samples: 1,
+                        ..Default::default()
+                    },
                 },
             ),
         ];
