@@ -593,32 +593,32 @@ impl Rtc {
                 *field = Some(field.unwrap_or(0).max(v.max(0.0) as u32));
             }
         };
-        report
-            .unchecked_ref::<js_sys::Map>()
-            .for_each(&mut |stat: JsValue, _: JsValue| {
-                let num = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_f64();
-                let text = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_string();
-                match text("type").as_deref() {
-                    Some("candidate-pair")
-                        if Reflect::get(&stat, &"nominated".into()).ok() == Some(JsValue::TRUE)
-                            && text("state").as_deref() == Some("succeeded") =>
-                    {
-                        max(
-                            &mut r.rtt_ms,
-                            num("currentRoundTripTime").map(|s| s * 1000.0),
-                        );
-                    }
-                    Some("inbound-rtp") => {
-                        sum(&mut r.packets_received, num("packetsReceived"));
-                        sum(&mut r.packets_lost, num("packetsLost"));
-                        sum(&mut r.bytes_received, num("bytesReceived"));
-                        max(&mut r.jitter_ms, num("jitter").map(|s| s * 1000.0));
-                        max(&mut r.width_px, num("frameWidth"));
-                        max(&mut r.height_px, num("frameHeight"));
-                    }
-                    _ => {}
+        // Iterated as an array: cheaper in wasm than a `forEach` callback.
+        let stats = Array::from(&report.unchecked_ref::<js_sys::Map>().values());
+        for stat in stats.iter() {
+            let num = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_f64();
+            let text = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_string();
+            match text("type").as_deref() {
+                Some("candidate-pair")
+                    if Reflect::get(&stat, &"nominated".into()).ok() == Some(JsValue::TRUE)
+                        && text("state").as_deref() == Some("succeeded") =>
+                {
+                    max(
+                        &mut r.rtt_ms,
+                        num("currentRoundTripTime").map(|s| s * 1000.0),
+                    );
                 }
-            });
+                Some("inbound-rtp") => {
+                    sum(&mut r.packets_received, num("packetsReceived"));
+                    sum(&mut r.packets_lost, num("packetsLost"));
+                    sum(&mut r.bytes_received, num("bytesReceived"));
+                    max(&mut r.jitter_ms, num("jitter").map(|s| s * 1000.0));
+                    max(&mut r.width_px, num("frameWidth"));
+                    max(&mut r.height_px, num("frameHeight"));
+                }
+                _ => {}
+            }
+        }
         // Refused only once the call is over.
         let _ = self.inner.driver.call_stats(r);
     }

@@ -560,7 +560,7 @@ impl Agent {
     }
 
     /// The median figures of the last few quality samples of the call in `session`
-    /// ([`QualityMeter::recent`](crate::quality::QualityMeter::recent)).
+    /// ([`QualityMeter::latest`](crate::quality::QualityMeter::latest)).
     pub fn call_quality(&self, session: &SessionId) -> Option<QualitySample> {
         self.sessions.get(session)?.call.quality_recent()
     }

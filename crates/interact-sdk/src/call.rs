@@ -343,7 +343,7 @@ impl Call {
 
     /// The median figures of the latest quality samples of the current call.
     pub(crate) fn quality_recent(&self) -> Option<QualitySample> {
-        self.quality.recent()
+        self.quality.latest()
     }
 
     /// The quality summary of the current call so far, if it has samples.

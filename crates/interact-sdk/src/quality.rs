@@ -34,7 +34,6 @@
 //!
 //! [`CallSignal::Quality`]: crate::protocol::CallSignal::Quality
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -198,21 +197,36 @@ pub fn rate(sample: &QualitySample) -> Option<QualityRating> {
     rating
 }
 
-/// The median of `values` (sorted here): of an even count, the mean of the two middle
-/// values rounded down; `None` if there are none.
-fn median(values: &mut [u32]) -> Option<u32> {
-    values.sort_unstable();
+/// The median of `values`: of an even count, the mean of the two middle values rounded
+/// down; `None` if there are none.
+fn median(values: &[u32]) -> Option<u32> {
     let n = values.len();
-    if n == 0 {
+    let upper = kth(values, n / 2)?;
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    let lower = u64::from(kth(values, n / 2 - 1)?);
+    u32::try_from((lower + u64::from(upper)) / 2).ok()
+}
+
+/// The `k`-th smallest of `values` (from 0), found by halving the range of values: 32
+/// counts at most, and no sort (whose code would weigh more in the widget than the time it
+/// saves on a few thousand values every 30 s).
+fn kth(values: &[u32], k: usize) -> Option<u32> {
+    let (mut lo, mut hi) = (*values.iter().min()?, *values.iter().max()?);
+    if k >= values.len() {
         return None;
     }
-    let mid = n / 2;
-    Some(if n % 2 == 1 {
-        values[mid]
-    } else {
-        let sum = u64::from(values[mid - 1]) + u64::from(values[mid]);
-        u32::try_from(sum / 2).unwrap_or(u32::MAX)
-    })
+    // The answer is the smallest `v` with more than `k` values at most `v`.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if values.iter().filter(|v| **v <= mid).count() > k {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(lo)
 }
 
 /// The samples of one call and their summary, in bounded memory (see the
@@ -230,8 +244,9 @@ pub struct QualityMeter {
     stride: u32,
     /// Samples since the last one kept.
     skipped: u32,
-    /// The latest samples, for the rating.
-    recent: VecDeque<QualitySample>,
+    /// The latest samples, for the rating: sample `n` (from 0) is at
+    /// `n % RATING_WINDOW`.
+    recent: [QualitySample; RATING_WINDOW],
     /// When the last summary was sent (or the first sample taken).
     reported_at: Option<Instant>,
 }
@@ -292,16 +307,13 @@ impl QualityMeter {
     /// Adds a sample made elsewhere (values beyond the summary's bounds are clamped).
     pub fn add(&mut self, sample: QualitySample) {
         let sample = sample.clamped();
+        self.recent[self.samples as usize % RATING_WINDOW] = sample;
         self.samples = self.samples.saturating_add(1);
         for (range, value) in self.range.iter_mut().zip(sample.figures()) {
             if let Some(v) = value {
                 *range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
             }
         }
-        if self.recent.len() == RATING_WINDOW {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(sample);
         let stride = self.stride.max(1);
         self.skipped += 1;
         if self.skipped < stride {
@@ -337,9 +349,9 @@ impl QualityMeter {
         }
         let spread = |i: usize| {
             let (min, max) = self.range[i]?;
-            let mut values: Vec<u32> = self.kept.iter().filter_map(|s| s.figures()[i]).collect();
+            let values: Vec<u32> = self.kept.iter().filter_map(|s| s.figures()[i]).collect();
             // The kept samples may all lack a figure that a dropped one had.
-            let median = median(&mut values).unwrap_or(min).clamp(min, max);
+            let median = median(&values).unwrap_or(min).clamp(min, max);
             Some(Spread { min, median, max })
         };
         Some(QualitySummary {
@@ -353,14 +365,24 @@ impl QualityMeter {
         })
     }
 
+    /// The latest samples, at most [`RATING_WINDOW`], in no particular order.
+    fn recent(&self) -> &[QualitySample] {
+        let n = (self.samples as usize).min(RATING_WINDOW);
+        &self.recent[..n]
+    }
+
     /// The median of each figure over the last [`RATING_WINDOW`] samples.
-    pub fn recent(&self) -> Option<QualitySample> {
-        if self.recent.is_empty() {
+    pub fn latest(&self) -> Option<QualitySample> {
+        if self.samples == 0 {
             return None;
         }
         let med = |i: usize| {
-            let mut v: Vec<u32> = self.recent.iter().filter_map(|s| s.figures()[i]).collect();
-            median(&mut v)
+            let v: Vec<u32> = self
+                .recent()
+                .iter()
+                .filter_map(|s| s.figures()[i])
+                .collect();
+            median(&v)
         };
         Some(QualitySample {
             rtt_ms: med(0),
@@ -372,9 +394,9 @@ impl QualityMeter {
         })
     }
 
-    /// The rating of the last samples ([`rate`] of [`QualityMeter::recent`]).
+    /// The rating of the last samples ([`rate`] of [`QualityMeter::latest`]).
     pub fn rating(&self) -> Option<QualityRating> {
-        self.recent().as_ref().and_then(rate)
+        self.latest().as_ref().and_then(rate)
     }
 
     /// Whether a periodic summary is due at `now`: [`QUALITY_INTERVAL`] after the first
@@ -426,6 +448,31 @@ mod tests {
         // 10 30 41 50: (30 + 41) / 2, rounded down.
         assert_eq!(s.rtt_ms.map(|s| s.median), Some(35));
         assert_eq!(s.jitter_ms, None, "no sample had jitter");
+    }
+
+    #[test]
+    fn the_median_without_a_sort_is_the_sorted_one() {
+        let mut seed: u64 = 7;
+        for n in 1..60 {
+            let values: Vec<u32> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    // Few distinct values (duplicates), or the whole range.
+                    let v = (seed >> 33) as u32;
+                    if n % 2 == 0 { v % 5 } else { v }
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let expected = if n % 2 == 1 {
+                sorted[n / 2]
+            } else {
+                ((u64::from(sorted[n / 2 - 1]) + u64::from(sorted[n / 2])) / 2) as u32
+            };
+            assert_eq!(median(&values), Some(expected), "{values:?}");
+        }
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[u32::MAX, u32::MAX - 1]), Some(u32::MAX - 1));
     }
 
     #[test]

@@ -1365,6 +1365,24 @@ fn signal_quality() {
     };
     assert_eq!(summary.samples, 1);
     assert!(summary.is_valid());
+    // A summary without its count, a figure without its median, a negative value: errors.
+    for bad in [
+        r#"{"samples":-1}"#,
+        r#"{"rtt_ms":{"min":1,"median":1,"max":1}}"#,
+        r#"{"samples":1,"rtt_ms":{"min":1,"max":1}}"#,
+        r#"{"samples":1,"jitter_ms":{"min":"1","median":1,"max":1}}"#,
+        r#"{"samples":4294967296}"#,
+    ] {
+        let text = format!(r#"{{"op":"quality","call":"c1","summary":{bad}}}"#);
+        assert!(serde_json::from_str::<CallSignal>(&text).is_err(), "{bad}");
+        assert!(
+            serde_json::from_str::<QualitySummary>(bad).is_err(),
+            "{bad}"
+        );
+    }
+    let null: QualitySummary =
+        serde_json::from_str(r#"{"samples":2,"rtt_ms":null}"#).expect("a null figure");
+    assert_eq!(null.rtt_ms, None);
 }
 
 #[test]

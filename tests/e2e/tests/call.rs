@@ -598,11 +598,11 @@ async fn a_video_call_shows_and_reports_its_quality() {
         let quality = format!("{SHOWN} .call-quality");
         console
             .wait_until(
-                "the call's quality shown with round trip and video size",
+                "the call's quality shown with its figures",
                 "const q = document.querySelector(arguments[0]);
                  if (!q || q.hidden) return 'hidden';
-                 return /round trip \\d+ ms/.test(q.title) && /video \\d+×\\d+/.test(q.title)
-                   ? true : q.title;",
+                 const all = [/round trip \\d+ ms/, /packet loss \\d+\\.\\d %/, /\\d+ kbit\\/s/, /video \\d+×\\d+/];
+                 return all.every((r) => r.test(q.title)) ? true : q.title;",
                 vec![json!(quality)],
             )
             .await;
@@ -623,7 +623,14 @@ async fn a_video_call_shows_and_reports_its_quality() {
             text.contains("connection") && text.contains("round trip"),
             "words and figures for everyone: {text:?}"
         );
+        let _: Value = console
+            .eval(
+                "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return null;",
+                vec![json!(quality)],
+            )
+            .await;
         console.screenshot("quality").await;
+        eprintln!("the console shows {shown}");
 
         // --- The agent hangs up; the report has both sides' summaries.
         console.click(&format!("{SHOWN} .call-hangup")).await;
@@ -647,10 +654,17 @@ async fn a_video_call_shows_and_reports_its_quality() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let q = &last[0]["calls"][0]["quality"];
+        eprintln!("the report has {q}");
         for side in ["visitor", "agent"] {
             let s = &q[side];
-            assert!(s["samples"].as_u64() > Some(0), "{side}: samples in {q}");
+            // Loss and bitrate come from two readings at least.
+            assert!(s["samples"].as_u64() >= Some(2), "{side}: samples in {q}");
             assert!(s["rtt_ms"]["median"].is_u64(), "{side}: round trip in {q}");
+            assert!(
+                s["bitrate_kbps"]["max"].as_u64() > Some(0),
+                "{side}: bitrate in {q}"
+            );
+            assert!(s["loss_permille"]["max"].is_u64(), "{side}: loss in {q}");
             assert!(
                 s["height_px"]["max"].as_u64() > Some(0),
                 "{side}: video height in {q}"

@@ -1,5 +1,6 @@
 //! Audio/video call signalling. The server relays these; it never touches media.
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::CallId;
@@ -88,7 +89,7 @@ pub enum HangupReason {
 }
 
 /// The smallest, the median and the largest value of one figure of a call's quality.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Spread {
     /// The smallest value.
     pub min: u32,
@@ -106,32 +107,63 @@ impl Spread {
 
 /// One side's summary of a call's quality so far, from the `getStats()` samples it took
 /// (see [`crate::quality`]). A figure is absent when no sample had it (an audio call has
-/// no frame size).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// no frame size). (`Deserialize` is implemented by hand: read from a JSON value, it
+/// costs the widget less than the derive's visitors.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct QualitySummary {
     /// How many samples the side took (one every 2 s in the reference clients).
     pub samples: u32,
     /// Round-trip time of the connection, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<Spread>,
     /// Jitter of the received media, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_ms: Option<Spread>,
     /// Received packets lost in a sample's interval, per mille of the packets expected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_permille: Option<Spread>,
     /// Received bitrate (audio and video), in kbit/s.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bitrate_kbps: Option<Spread>,
     /// Width of the received video, in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub width_px: Option<Spread>,
     /// Height of the received video, in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub height_px: Option<Spread>,
 }
 
+impl<'de> Deserialize<'de> for QualitySummary {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_value(&value).ok_or_else(|| D::Error::custom("invalid quality summary"))
+    }
+}
+
 impl QualitySummary {
+    /// Reads a summary from its JSON; `None` if `samples` or a member of a figure is
+    /// missing or not a `u32`. Unknown members are ignored; a figure may be `null`.
+    fn from_value(v: &serde_json::Value) -> Option<Self> {
+        let num = |v: &serde_json::Value, key: &str| u32::try_from(v.get(key)?.as_u64()?).ok();
+        let figure = |name: &str| match v.get(name) {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(f) => Some(Some(Spread {
+                min: num(f, "min")?,
+                median: num(f, "median")?,
+                max: num(f, "max")?,
+            })),
+        };
+        Some(Self {
+            samples: num(v, "samples")?,
+            rtt_ms: figure("rtt_ms")?,
+            jitter_ms: figure("jitter_ms")?,
+            loss_permille: figure("loss_permille")?,
+            bitrate_kbps: figure("bitrate_kbps")?,
+            width_px: figure("width_px")?,
+            height_px: figure("height_px")?,
+        })
+    }
+
     /// Whether the server accepts it: 1 to [`MAX_QUALITY_SAMPLES`] samples, and every
     /// figure ordered (`min` ≤ `median` ≤ `max`) and within its bound (delays up to
     /// [`MAX_QUALITY_DELAY_MS`], loss up to 1000 ‰, bitrate up to
@@ -257,7 +289,8 @@ impl<'de> Deserialize<'de> for CallSignal {
             },
             "quality" => Self::Quality {
                 call: f.field("call")?,
-                summary: f.field("summary")?,
+                summary: QualitySummary::from_value(&f.value("summary")?)
+                    .ok_or_else(|| D::Error::custom("invalid quality summary"))?,
             },
             _ => Self::Unknown,
         })
