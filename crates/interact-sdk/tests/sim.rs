@@ -633,3 +633,50 @@ fn quality_summaries_go_out_every_interval_and_at_the_end() {
     assert!(w.agent.call_stats(w.at(), &session, reading(41)).is_err());
     assert!(w.agent.call_quality(&session).is_none());
 }
+
+/// A call that ends with its session: the side that ends the chat sends its quality
+/// summary first, so it is stored before `ended`; the other side sends nothing after.
+#[test]
+fn ending_the_chat_in_a_call_sends_the_quality_summary_first() {
+    let mut w = World::new(14, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor
+        .start_call(w.at(), CallMedia::Audio)
+        .expect("call");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent.accept_call(w.at(), &session).expect("accept");
+    w.pump();
+    w.run_until(w.now + 100);
+    let reading = StatsReading {
+        rtt_ms: Some(120),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        w.visitor.call_stats(w.at(), reading).expect("visitor");
+        w.agent
+            .call_stats(w.at(), &session, reading)
+            .expect("agent");
+        w.run_until(w.now + 2_000);
+    }
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 500);
+    let events = w.server.logs[&session].events_after(Seq::ZERO);
+    let tail: Vec<&SessionEvent> = events.iter().rev().take(2).map(|e| &e.event).collect();
+    assert!(
+        matches!(
+            tail[..],
+            [
+                SessionEvent::Ended { .. },
+                SessionEvent::Call {
+                    from: Party::Visitor,
+                    signal: CallSignal::Quality { .. },
+                }
+            ]
+        ),
+        "{tail:?}"
+    );
+    assert_eq!(stored_quality(&w, &session, Party::Visitor), [3]);
+    assert!(stored_quality(&w, &session, Party::Agent).is_empty());
+}
