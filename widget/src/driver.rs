@@ -17,6 +17,7 @@ use interact_sdk::ids::{CallId, MessageId};
 use interact_sdk::protocol::{
     CallMedia, DeviceKind, HangupReason, IceCandidate, IceServer, MediaState,
 };
+use interact_sdk::quality::{QualityRating, StatsReading};
 use interact_sdk::time::Instant;
 use interact_sdk::{Error, LinkState, Visitor, VisitorOptions, VisitorState};
 
@@ -220,6 +221,11 @@ impl Driver {
     /// Hangs up the call; see [`Visitor::hangup`].
     pub fn hangup(&self, reason: HangupReason) -> Result<(), Error> {
         self.act(|v, now| v.hangup(now, reason))
+    }
+
+    /// Takes a quality sample of the call; see [`Visitor::call_stats`].
+    pub fn call_stats(&self, reading: StatsReading) -> Result<Option<QualityRating>, Error> {
+        self.act(|v, now| v.call_stats(now, reading))
     }
 
     /// The call's local media state.

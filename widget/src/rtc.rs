@@ -10,14 +10,19 @@
 //! through the usual renegotiation. While the signalling link is down the offer waits for
 //! it. At most [`MAX_RESTARTS`] restarts per call, each given longer to work; then the call
 //! ends with `failed`.
+//!
+//! Once the agent accepted, `getStats()` is read every
+//! [`SAMPLE_INTERVAL`](interact_sdk::quality::SAMPLE_INTERVAL) and passed to the machine,
+//! which sends the call's quality summaries (protocol §10.4, `quality`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use interact_sdk::protocol::{CallMedia, DeviceKind, HangupReason, IceCandidate, MediaState};
+use interact_sdk::quality::{SAMPLE_INTERVAL, StatsReading};
 use interact_sdk::{CallEvent, LinkState};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -174,6 +179,8 @@ struct Inner {
     forced: Cell<bool>,
     /// The pending look at the connection (grace, backoff, link wait).
     watch: RefCell<Option<Timeout>>,
+    /// Reads `getStats()` for the call's quality while the connection exists.
+    sampler: RefCell<Option<Interval>>,
 }
 
 type Step = Result<(), CallFailure>;
@@ -210,6 +217,7 @@ impl Rtc {
                 restarting: Cell::new(false),
                 forced: Cell::new(false),
                 watch: RefCell::default(),
+                sampler: RefCell::default(),
             }),
         }
     }
@@ -273,6 +281,8 @@ impl Rtc {
         i.listeners.borrow_mut().clear();
         let watch = i.watch.borrow_mut().take();
         drop(watch);
+        let sampler = i.sampler.borrow_mut().take();
+        drop(sampler);
         if let Some(pc) = i.pc.borrow_mut().take() {
             pc.close();
         }
@@ -551,7 +561,66 @@ impl Rtc {
             pc.add_track_0(&t.unchecked_into(), &i.local);
         }
         *i.pc.borrow_mut() = Some(pc);
+        let ms = u32::try_from(SAMPLE_INTERVAL.as_millis()).unwrap_or(u32::MAX);
+        let sampler = Interval::new(ms, move || {
+            if let Some(inner) = weak.upgrade() {
+                wasm_bindgen_futures::spawn_local(Rtc { inner }.sample());
+            }
+        });
+        *i.sampler.borrow_mut() = Some(sampler);
         Ok(())
+    }
+
+    /// Reads `getStats()` and passes the figures to the machine (see
+    /// [`StatsReading`] for which statistics count).
+    async fn sample(self) {
+        let Ok(pc) = self.pc() else { return };
+        let Ok(report) = wait(pc.get_stats()).await else {
+            return;
+        };
+        if self.inner.closed.get() {
+            return;
+        }
+        let mut r = StatsReading::default();
+        let sum = |field: &mut Option<u64>, v: Option<f64>| {
+            if let Some(v) = v {
+                // A negative `packetsLost` counts as none.
+                *field = Some(field.unwrap_or(0) + v.max(0.0) as u64);
+            }
+        };
+        let max = |field: &mut Option<u32>, v: Option<f64>| {
+            if let Some(v) = v {
+                *field = Some(field.unwrap_or(0).max(v.max(0.0) as u32));
+            }
+        };
+        // Iterated as an array: cheaper in wasm than a `forEach` callback.
+        let stats = Array::from(&report.unchecked_ref::<js_sys::Map>().values());
+        for stat in stats.iter() {
+            let num = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_f64();
+            let text = |key: &str| Reflect::get(&stat, &key.into()).ok()?.as_string();
+            match text("type").as_deref() {
+                Some("candidate-pair")
+                    if Reflect::get(&stat, &"nominated".into()).ok() == Some(JsValue::TRUE)
+                        && text("state").as_deref() == Some("succeeded") =>
+                {
+                    max(
+                        &mut r.rtt_ms,
+                        num("currentRoundTripTime").map(|s| s * 1000.0),
+                    );
+                }
+                Some("inbound-rtp") => {
+                    sum(&mut r.packets_received, num("packetsReceived"));
+                    sum(&mut r.packets_lost, num("packetsLost"));
+                    sum(&mut r.bytes_received, num("bytesReceived"));
+                    max(&mut r.jitter_ms, num("jitter").map(|s| s * 1000.0));
+                    max(&mut r.width_px, num("frameWidth"));
+                    max(&mut r.height_px, num("frameHeight"));
+                }
+                _ => {}
+            }
+        }
+        // Refused only once the call is over.
+        let _ = self.inner.driver.call_stats(r);
     }
 
     /// Lets the browser make the offer or answer the state calls for

@@ -16,6 +16,38 @@
 /** How long a broken connection may wait for the visitor's ICE restart. */
 const GIVE_UP_MS = 45_000;
 
+/** How often the call's quality is sampled (`getStats()`), as the widget does. */
+const SAMPLE_MS = 2_000;
+
+/**
+ * The figures of one `getStats()` report the console's machine takes (`CallStatsReading`,
+ * integers): the selected candidate pair's round-trip time, the inbound streams' counters
+ * summed, their largest jitter and the inbound video's frame size.
+ */
+export function statsReading(report) {
+  const r = {};
+  const ms = (s) => Math.round(s * 1000);
+  const max = (key, v) => {
+    if (typeof v === "number" && v >= 0) r[key] = Math.max(r[key] ?? 0, Math.round(v));
+  };
+  const sum = (key, v) => {
+    if (typeof v === "number") r[key] = (r[key] ?? 0) + Math.max(0, Math.round(v));
+  };
+  report.forEach((s) => {
+    if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+      if (typeof s.currentRoundTripTime === "number") max("rtt_ms", ms(s.currentRoundTripTime));
+    } else if (s.type === "inbound-rtp") {
+      sum("packets_received", s.packetsReceived);
+      sum("packets_lost", s.packetsLost);
+      sum("bytes_received", s.bytesReceived);
+      if (typeof s.jitter === "number") max("jitter_ms", ms(s.jitter));
+      max("width_px", s.frameWidth);
+      max("height_px", s.frameHeight);
+    }
+  });
+  return r;
+}
+
 /** The `a=ice-ufrag` of an SDP (its first), or null. */
 export function iceUfrag(sdp) {
   const m = /^a=ice-ufrag:(\S+)/m.exec(sdp ?? "");
@@ -61,6 +93,8 @@ export class AgentCall {
    *   candidate (null: gathering is complete)
    * @param {(state: {muted: boolean, camera: boolean, screen: boolean}) => void} o.send.media
    * @param {(kind: "audioinput"|"videoinput"|"audiooutput") => void} o.send.deviceChanged
+   * @param {(reading: object) => object | null} o.send.stats a `getStats()` reading; gives
+   *   the call's quality now (`CallQuality`)
    * @param {() => void} o.onChange something to show changed
    * @param {(why: string) => void} o.onFailed media could not be set up or was lost
    */
@@ -94,6 +128,25 @@ export class AgentCall {
     this.pc.addEventListener("iceconnectionstatechange", onState);
     /** Video transceivers by arrival: the first carries the camera, later ones the screen. */
     this.videoMids = [];
+    /** The call's quality now (`CallQuality`), once sampled. */
+    this.quality = null;
+    this.sampler = null;
+  }
+
+  /** Samples the call's quality every SAMPLE_MS from now on (once it is accepted). */
+  startStats() {
+    this.sampler ??= setInterval(() => this.sample().catch(() => {}), SAMPLE_MS);
+  }
+
+  async sample() {
+    if (this.closed) return;
+    const report = await this.pc.getStats();
+    if (this.closed) return;
+    const quality = this.send.stats(statsReading(report));
+    if (quality) {
+      this.quality = quality;
+      this.onChange();
+    }
   }
 
   /** The connection's state changed: flowing again, or broken (wait for a restart). */
@@ -270,6 +323,7 @@ export class AgentCall {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.giveUp);
+    clearInterval(this.sampler);
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.pc.close();
   }

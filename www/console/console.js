@@ -256,6 +256,7 @@ function closeCall(session) {
     for (const v of [view.callRemote, view.callScreen, view.callLocal]) v.srcObject = null;
     // The next call starts from "Connecting…", not from this one's last status.
     setText(view.callStatus, "");
+    view.callQuality.hidden = true;
   }
 }
 
@@ -273,6 +274,13 @@ async function acceptCall(session) {
       candidate: (candidate) => attempt((c) => c.localCandidate(session, candidate)),
       media: (state) => attempt((c) => c.setMedia(session, state)),
       deviceChanged: (kind) => attempt((c) => c.deviceChanged(session, kind)),
+      stats: (reading) => {
+        try {
+          return client ? client.callStats(session, reading) : null;
+        } catch {
+          return null; // The call is over.
+        }
+      },
     },
     onChange: () => render(),
     onFailed: (why) => {
@@ -301,6 +309,7 @@ async function acceptCall(session) {
   if (attempt((c) => c.acceptCall(session))) {
     closeCall(session);
   } else {
+    call.startStats();
     fillDevices(session).catch(() => {});
   }
   queueRender();
@@ -375,6 +384,30 @@ function renderCall(view, conv, online) {
   setText(view.callCamera, call.cameraOn ? "Camera off" : "Camera on");
   view.callHangup.disabled = !online;
   view.callPanel.dataset.iceRestarts = String(call.iceRestarts);
+  renderQuality(view, call.quality);
+}
+
+const RATING_TEXT = { good: "Good connection", fair: "Fair connection", poor: "Poor connection" };
+
+/**
+ * The call's quality (`CallQuality`) as three bars and words, with the figures behind
+ * the rating in the title and, for screen readers, in the text.
+ */
+function renderQuality(view, q) {
+  const rating = q?.rating ?? null;
+  view.callQuality.hidden = !rating;
+  if (!rating) return;
+  const figures = [];
+  if (q.rtt_ms != null) figures.push(`round trip ${q.rtt_ms} ms`);
+  if (q.loss_permille != null) figures.push(`packet loss ${(q.loss_permille / 10).toFixed(1)} %`);
+  if (q.jitter_ms != null) figures.push(`jitter ${q.jitter_ms} ms`);
+  if (q.bitrate_kbps != null) figures.push(`${q.bitrate_kbps} kbit/s received`);
+  if (q.width_px != null && q.height_px != null) figures.push(`video ${q.width_px}×${q.height_px}`);
+  const details = figures.join(", ");
+  view.callQuality.dataset.rating = rating;
+  if (view.callQuality.title !== details) view.callQuality.title = details;
+  setText(view.callQualityText, RATING_TEXT[rating]);
+  setText(view.callQualityDetails, details ? `: ${details}` : "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -896,6 +929,9 @@ function createView(session) {
     callScreen: q(".call-screen"),
     callLocal: q(".call-local"),
     callStatus: q(".call-status"),
+    callQuality: q(".call-quality"),
+    callQualityText: q(".call-quality-text"),
+    callQualityDetails: q(".call-quality-details"),
     callMute: q(".call-mute"),
     callCamera: q(".call-camera"),
     callHangup: q(".call-hangup"),

@@ -14,6 +14,7 @@ use interact_sdk::protocol::{
     AgentInfo, CallMedia, DeviceKind, ErrorCode, EventFrame, HangupReason, IceCandidate, IceServer,
     MediaState, Offer, Party, Presence,
 };
+use interact_sdk::quality::{QualityRating, QualitySample, StatsReading};
 use interact_sdk::time::UnixMillis;
 use interact_sdk::{CallState, Error, LinkState};
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,36 @@ export type ConsoleEvent =
   | { type: "error"; code: string; message: string; session?: string; id?: string; fatal: boolean }
   | { type: "accept_refused"; session: string; code: string }
   | { type: "sessions"; sessions: Array<{ session: string; ended: boolean }> };
+
+/**
+ * One reading of `RTCPeerConnection.getStats()` (integers; leave out what is missing):
+ * `currentRoundTripTime` of the selected candidate pair and the largest inbound `jitter`
+ * in ms, the inbound-rtp streams' `packetsReceived`, `packetsLost` and `bytesReceived`
+ * summed (cumulative), the inbound video's `frameWidth` and `frameHeight`.
+ */
+export interface CallStatsReading {
+  rtt_ms?: number;
+  jitter_ms?: number;
+  packets_received?: number;
+  packets_lost?: number;
+  bytes_received?: number;
+  width_px?: number;
+  height_px?: number;
+}
+
+/**
+ * The call's quality now: the median of each figure over the last samples (null where
+ * none had it) and their rating (null without round-trip time, loss or jitter).
+ */
+export interface CallQuality {
+  rating: "good" | "fair" | "poor" | null;
+  rtt_ms: number | null;
+  jitter_ms: number | null;
+  loss_permille: number | null;
+  bitrate_kbps: number | null;
+  width_px: number | null;
+  height_px: number | null;
+}
 
 /** A session's call as the machine has it. */
 export type CallStateJs =
@@ -443,6 +474,14 @@ struct JsMedia {
     screen: bool,
 }
 
+/// The JavaScript shape of the call's quality (`CallQuality`).
+#[derive(Serialize)]
+struct JsQuality {
+    rating: Option<&'static str>,
+    #[serde(flatten)]
+    recent: QualitySample,
+}
+
 /// The agent console's connection to the server: the SDK's `Agent` machine on a browser
 /// WebSocket, with one timer on the `performance.now()` clock.
 ///
@@ -788,6 +827,29 @@ impl AgentConsole {
         .find(|k| browser_kind(*k) == kind)
         .ok_or_else(|| misuse(&format!("unknown device kind {kind:?}")))?;
         self.act(|a, now| a.device_changed(now, &s, kind))
+    }
+
+    /// Takes a quality sample of the answered call in `session` from a `getStats()`
+    /// reading (every 2 s): the machine sends the call's quality summary every 30 s and
+    /// when the call ends. Returns the call's quality now, for the indicator.
+    #[wasm_bindgen(js_name = callStats, unchecked_return_type = "CallQuality")]
+    pub fn call_stats(
+        &self,
+        session: &str,
+        #[wasm_bindgen(unchecked_param_type = "CallStatsReading")] reading: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let s = session_id(session)?;
+        let reading: StatsReading = from_js(&reading, "reading")?;
+        let rating = self.act(|a, now| a.call_stats(now, &s, reading))?;
+        let recent = self
+            .shared
+            .driver
+            .with(|a| a.call_quality(&s))
+            .unwrap_or_default();
+        Ok(to_js(&JsQuality {
+            rating: rating.map(QualityRating::as_str),
+            recent,
+        }))
     }
 
     /// Hangs up the call in `session`: `normal`, `declined` (a ringing call the agent

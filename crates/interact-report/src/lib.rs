@@ -20,7 +20,9 @@
 //! by `GET /admin/v1/usage` and `interact-server report usage`.
 
 use interact_sdk::ids::{AgentId, CallId, SessionId};
-use interact_sdk::protocol::{CallMedia, CallSignal, EndReason, HangupReason, Party, SessionEvent};
+use interact_sdk::protocol::{
+    CallMedia, CallSignal, EndReason, HangupReason, Party, QualitySummary, SessionEvent,
+};
 use interact_sdk::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
@@ -210,6 +212,20 @@ pub struct CallReport {
     pub hangup_reason: Option<HangupReason>,
     /// The outcome ([`call_outcome`]); none while it lasts.
     pub outcome: Option<CallOutcome>,
+    /// Each side's summary of the call's quality: the last `quality` signal it sent.
+    pub quality: CallQuality,
+}
+
+/// Each side's summary of a call's quality (protocol §10.4, `quality`): per figure
+/// (round-trip time, jitter, loss, received bitrate and video size) the smallest, median
+/// and largest value of the samples it took. None for a side that sent none (a call
+/// never answered, a client without `getStats()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CallQuality {
+    /// What the visitor measured.
+    pub visitor: Option<QualitySummary>,
+    /// What the agent measured.
+    pub agent: Option<QualitySummary>,
 }
 
 impl CallReport {
@@ -317,6 +333,7 @@ impl Lifecycle {
                     ended_by: None,
                     hangup_reason: None,
                     outcome: None,
+                    quality: CallQuality::default(),
                 });
             }
             CallSignal::Accept { call } => {
@@ -333,6 +350,17 @@ impl Lifecycle {
             CallSignal::Hangup { call, reason } => {
                 if let Some(c) = self.open_call(call) {
                     c.end(at, from, Some(*reason));
+                }
+            }
+            // Each summary covers the call so far, so the last one counts; it may come
+            // shortly after the call ended.
+            CallSignal::Quality { call, summary } => {
+                if let Some(c) = self.calls.iter_mut().rev().find(|c| c.call == *call) {
+                    match from {
+                        Party::Visitor => c.quality.visitor = Some(*summary),
+                        Party::Agent => c.quality.agent = Some(*summary),
+                        Party::System => {}
+                    }
                 }
             }
             _ => {}
@@ -1147,6 +1175,7 @@ mod tests {
                 ended_by: Some(Party::Agent),
                 hangup_reason: Some(HangupReason::Normal),
                 outcome: Some(CallOutcome::Answered),
+                quality: CallQuality::default(),
             }
         );
         let c = &l.calls[1];
@@ -1185,6 +1214,47 @@ mod tests {
         );
         let l = life(&[joined("alex"), start(1, CallMedia::Audio), accept(1)]);
         assert_eq!((l.calls[0].ended_at, l.calls[0].outcome), (None, None));
+    }
+
+    fn quality(n: u32, from: Party, samples: u32) -> SessionEvent {
+        SessionEvent::Call {
+            from,
+            signal: CallSignal::Quality {
+                call: call_id(n),
+                summary: QualitySummary {
+                    samples,
+                    ..Default::default()
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn each_side_s_last_quality_summary_is_reported() {
+        let l = life(&[
+            joined("alex"),
+            start(1, CallMedia::Video),
+            accept(1),
+            quality(1, Party::Visitor, 15),
+            quality(1, Party::Agent, 14),
+            quality(1, Party::Agent, 29),
+            hangup(1, Party::Agent, HangupReason::Normal),
+            // Final summaries come after the hang-up; one for an unknown call is ignored.
+            quality(1, Party::Visitor, 31),
+            quality(7, Party::Visitor, 99),
+            start(2, CallMedia::Audio),
+            quality(1, Party::Agent, 30),
+        ]);
+        let samples = |q: Option<QualitySummary>| q.map(|q| q.samples);
+        let q = l.calls[0].quality;
+        assert_eq!((samples(q.visitor), samples(q.agent)), (Some(31), Some(30)));
+        assert_eq!(l.calls[1].quality, CallQuality::default());
+        let json = serde_json::to_value(&l.calls[0]).expect("serialises");
+        assert_eq!(json["quality"]["visitor"]["samples"], 31);
+        assert_eq!(
+            serde_json::to_value(&l.calls[1]).expect("serialises")["quality"],
+            serde_json::json!({"visitor": null, "agent": null})
+        );
     }
 
     #[test]
@@ -1265,6 +1335,7 @@ mod tests {
                 "ended_by": "agent",
                 "hangup_reason": "normal",
                 "outcome": "answered",
+                "quality": {"visitor": null, "agent": null},
             })
         );
         assert_eq!(json["calls"][2]["outcome"], "missed");

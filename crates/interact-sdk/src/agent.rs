@@ -15,6 +15,7 @@ use crate::protocol::{
     IceCandidate, IceServer, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame,
     decode_server, encode,
 };
+use crate::quality::{QualityRating, QualitySample, StatsReading};
 use crate::time::{Instant, UnixMillis};
 
 /// Options for [`Agent::new`].
@@ -432,7 +433,12 @@ impl Agent {
     /// Ends `session`.
     pub fn end(&mut self, now: Instant, session: &SessionId) -> Result<(), Error> {
         self.require_online()?;
-        let frame = self.conv(session)?.frame_end();
+        let conv = self.conv(session)?;
+        let frame = conv.frame_end();
+        // A call ends with the session: its quality summary goes first.
+        if let Some(quality) = conv.call.quality_signal().map(|q| conv.frame_call(q)) {
+            self.transmit(now, &quality);
+        }
         self.transmit(now, &frame);
         Ok(())
     }
@@ -525,8 +531,38 @@ impl Agent {
         let (signal, event) = conv.call.hangup(reason)?;
         conv.emit_call(event, &mut self.out);
         let frame = conv.frame_call(signal);
+        let quality = conv.call.take_final_quality().map(|q| conv.frame_call(q));
         self.transmit(now, &frame);
+        if let Some(quality) = quality {
+            self.transmit(now, &quality);
+        }
         Ok(())
+    }
+
+    /// Takes a quality sample of the answered call in `session` from a `getStats()`
+    /// reading and sends the call's quality summary when one is due (as
+    /// [`Visitor::call_stats`](crate::Visitor::call_stats)). Returns the rating of the
+    /// latest samples.
+    pub fn call_stats(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        reading: StatsReading,
+    ) -> Result<Option<QualityRating>, Error> {
+        let online = self.link.is_online();
+        let conv = self.conv(session)?;
+        let rating = conv.call.stats(now, reading)?;
+        if online && let Some(quality) = conv.call.quality_due(now) {
+            let frame = conv.frame_call(quality);
+            self.transmit(now, &frame);
+        }
+        Ok(rating)
+    }
+
+    /// The median figures of the last few quality samples of the call in `session`
+    /// ([`QualityMeter::latest`](crate::quality::QualityMeter::latest)).
+    pub fn call_quality(&self, session: &SessionId) -> Option<QualitySample> {
+        self.sessions.get(session)?.call.quality_recent()
     }
 }
 

@@ -14,6 +14,8 @@ use crate::limits::MAX_SDP_BYTES;
 use crate::protocol::{
     CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, Party, is_valid_sdp,
 };
+use crate::quality::{QualityMeter, QualityRating, QualitySample, StatsReading};
+use crate::time::Instant;
 
 /// Where a call stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +135,10 @@ pub(crate) struct Call {
     pub(crate) state: CallState,
     making_offer: bool,
     pub(crate) local_media: MediaState,
+    /// The quality samples of the current call.
+    quality: QualityMeter,
+    /// The final quality summary of the call that just ended, for the driver to send.
+    final_quality: Option<CallSignal>,
 }
 
 impl Call {
@@ -142,6 +148,8 @@ impl Call {
             state: CallState::Idle,
             making_offer: false,
             local_media: MediaState::default(),
+            quality: QualityMeter::new(),
+            final_quality: None,
         }
     }
 
@@ -310,9 +318,54 @@ impl Call {
     }
 
     fn reset(&mut self) {
+        self.final_quality = self.quality_signal();
+        self.quality = QualityMeter::new();
         self.state = CallState::Idle;
         self.making_offer = false;
         self.local_media = MediaState::default();
+    }
+
+    /// Takes a quality sample of the answered call; returns the rating of the latest
+    /// samples.
+    pub(crate) fn stats(
+        &mut self,
+        now: Instant,
+        reading: StatsReading,
+    ) -> Result<Option<QualityRating>, Error> {
+        match self.state {
+            CallState::Negotiating { .. } | CallState::Active { .. } => {
+                self.quality.record(now, reading);
+                Ok(self.quality.rating())
+            }
+            _ => Err(Error::ApiMisuse("quality samples need an answered call")),
+        }
+    }
+
+    /// The median figures of the latest quality samples of the current call.
+    pub(crate) fn quality_recent(&self) -> Option<QualitySample> {
+        self.quality.latest()
+    }
+
+    /// The quality summary of the current call so far, if it has samples.
+    pub(crate) fn quality_signal(&self) -> Option<CallSignal> {
+        Some(CallSignal::Quality {
+            call: self.state.call()?.clone(),
+            summary: self.quality.summary()?,
+        })
+    }
+
+    /// The periodic quality summary, if one is due at `now`; it counts as sent.
+    pub(crate) fn quality_due(&mut self, now: Instant) -> Option<CallSignal> {
+        if !self.quality.due(now) {
+            return None;
+        }
+        self.quality.reported(now);
+        self.quality_signal()
+    }
+
+    /// The final quality summary of the call that ended last, once.
+    pub(crate) fn take_final_quality(&mut self) -> Option<CallSignal> {
+        self.final_quality.take()
     }
 
     /// Applies a signal from the other side. Signals for another call than the current

@@ -320,6 +320,10 @@ impl Conversation {
                 if let Some(ev) = self.call.handle_remote(signal.clone()) {
                     self.emit_call(ev, out);
                 }
+                // The other side hung up: this side's last word on the call's quality.
+                if let Some(quality) = self.call.take_final_quality() {
+                    out.push_back(Output::Transmit(encode(&self.frame_call(quality))));
+                }
             }
             SessionEvent::Call { signal, .. } => self.call.apply_own(signal),
             SessionEvent::Ended { .. } => {
@@ -329,6 +333,8 @@ impl Conversation {
                 if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
                     self.emit_call(ev, out);
                 }
+                // Too late to send: the periodic summaries stand.
+                self.call.take_final_quality();
             }
             _ => {}
         }

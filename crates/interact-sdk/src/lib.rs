@@ -124,6 +124,7 @@ pub mod limits;
 mod link;
 pub mod modality;
 pub mod protocol;
+pub mod quality;
 pub mod relay;
 mod tagged;
 pub mod time;

@@ -16,6 +16,14 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// Most samples a call's quality summary may count (a day at one sample a second).
+pub const MAX_QUALITY_SAMPLES: u32 = 86_400;
+/// Largest round-trip time or jitter a quality summary may hold, in milliseconds.
+pub const MAX_QUALITY_DELAY_MS: u32 = 60_000;
+/// Largest bitrate a quality summary may hold, in kbit/s (10 Gbit/s).
+pub const MAX_QUALITY_BITRATE_KBPS: u32 = 10_000_000;
+/// Largest video frame width or height a quality summary may hold, in pixels.
+pub const MAX_QUALITY_FRAME_PX: u32 = 16_384;
 /// Most events one page of a replay (a resume, a `sync` answer, an accepted session's
 /// transcript) carries before its `replayed` frame; the client asks for the rest.
 pub const REPLAY_PAGE_EVENTS: usize = 256;
@@ -37,6 +45,11 @@ pub const GAP_TIMEOUT: Duration = Duration::from_millis(500);
 pub const TYPING_TTL: Duration = Duration::from_secs(6);
 /// How often a client refreshes `typing: true` while the user keeps typing.
 pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
+/// How often a side in a call sends its quality summary (and once more when the call
+/// ends), so that a closed tab still leaves one.
+pub const QUALITY_INTERVAL: Duration = Duration::from_secs(30);
+/// How long after a call ended the server still stores a side's quality summary for it.
+pub const QUALITY_LATE: Duration = Duration::from_secs(60);
 /// First reconnect delay; doubled each attempt up to [`RECONNECT_MAX`].
 pub const RECONNECT_MIN: Duration = Duration::from_millis(500);
 /// Longest reconnect delay.

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::form::{FieldError, validate_text};
 use crate::ids::{CallId, MessageId, Seq, SessionId};
-use crate::limits::{MAX_CANDIDATE_BYTES, REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS};
+use crate::limits::{MAX_CANDIDATE_BYTES, QUALITY_LATE, REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS};
 use crate::modality::Modalities;
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, EndReason, ErrorCode, ErrorFrame, EventFrame,
@@ -90,6 +90,8 @@ pub struct SessionLog {
     /// until a call is placed, and again when the agent leaves during a call (a transfer:
     /// the call goes on with the next agent).
     call_owed: bool,
+    /// The call that ended last and when: its late quality summaries are still stored.
+    last_call: Option<(CallId, UnixMillis)>,
     ended: bool,
 }
 
@@ -108,6 +110,7 @@ impl SessionLog {
             call_accepted: false,
             call_first: None,
             call_owed: true,
+            last_call: None,
             ended: false,
         }
     }
@@ -243,7 +246,7 @@ impl SessionLog {
             SessionEvent::AgentLeft { .. } => {
                 self.agent = None;
                 self.call_owed |= self.call.is_some();
-                self.call = None;
+                self.end_call(ev.at);
             }
             SessionEvent::Call { signal, .. } => match signal {
                 CallSignal::Start { call, media } => {
@@ -252,7 +255,7 @@ impl SessionLog {
                     self.call_owed = false;
                 }
                 CallSignal::Accept { .. } => self.call_accepted = true,
-                CallSignal::Hangup { .. } => self.call = None,
+                CallSignal::Hangup { .. } => self.end_call(ev.at),
                 _ => {}
             },
             SessionEvent::Ended { .. } => {
@@ -262,6 +265,12 @@ impl SessionLog {
             _ => {}
         }
         self.events.push(ev);
+    }
+
+    fn end_call(&mut self, at: UnixMillis) {
+        if let Some((call, _)) = self.call.take() {
+            self.last_call = Some((call, at));
+        }
     }
 
     /// Appends an event the server itself produces (started, queue position, agent
@@ -479,6 +488,29 @@ impl SessionLog {
                 }
             }
             CallSignal::Unknown => return refuse("unknown call signal"),
+            CallSignal::Quality { call, summary } => {
+                if !summary.is_valid() {
+                    return Err(self.error(
+                        ErrorCode::InvalidField,
+                        "quality summary out of bounds",
+                        None,
+                    ));
+                }
+                if current == Some(call) {
+                    if !self.call_accepted {
+                        return refuse("the call has not been accepted yet");
+                    }
+                } else {
+                    let late_ms = u64::try_from(QUALITY_LATE.as_millis()).unwrap_or(u64::MAX);
+                    let late = self.last_call.as_ref().is_some_and(|(c, ended)| {
+                        c == call && at.0 <= ended.0.saturating_add(late_ms)
+                    });
+                    // Like a late hang-up: harmless, and not worth an error.
+                    if !late {
+                        return Ok(Vec::new());
+                    }
+                }
+            }
             CallSignal::Accept { call } if current == Some(call) => {
                 if from != Party::Agent || self.call_accepted {
                     return refuse("only the agent accepts a ringing call");
@@ -552,6 +584,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::limits;
     use crate::protocol::{ReceiptState, SessionEvent};
 
     fn log() -> SessionLog {
@@ -770,6 +803,161 @@ mod tests {
             crate::limits::REPLAY_PAGE_EVENTS
         );
         assert_eq!(page_len([]), 0);
+    }
+
+    /// A log with an agent and the visitor's video call `c1`, accepted if `accepted`.
+    fn in_call(accepted: bool) -> SessionLog {
+        let mut l = SessionLog::new(SessionId::new("s1").expect("valid"), Modalities::ALL);
+        l.append(
+            UnixMillis(1),
+            SessionEvent::AgentJoined {
+                agent: AgentInfo {
+                    id: crate::ids::AgentId::new("alex").expect("valid"),
+                    display_name: "Alex".into(),
+                },
+            },
+        )
+        .expect("open");
+        let call = CallId::new("c1").expect("valid");
+        l.handle(
+            UnixMillis(2),
+            Party::Visitor,
+            &signal(CallSignal::Start {
+                call: call.clone(),
+                media: CallMedia::Video,
+            }),
+        )
+        .expect("start");
+        if accepted {
+            l.handle(
+                UnixMillis(3),
+                Party::Agent,
+                &signal(CallSignal::Accept { call }),
+            )
+            .expect("accept");
+        }
+        l
+    }
+
+    fn signal(signal: CallSignal) -> ClientFrame {
+        ClientFrame::Call {
+            session: None,
+            signal,
+        }
+    }
+
+    fn quality(call: &str, samples: u32) -> ClientFrame {
+        signal(CallSignal::Quality {
+            call: CallId::new(call).expect("valid"),
+            summary: crate::protocol::QualitySummary {
+                samples,
+                rtt_ms: Some(crate::protocol::Spread {
+                    min: 10,
+                    median: 20,
+                    max: 30,
+                }),
+                ..Default::default()
+            },
+        })
+    }
+
+    #[test]
+    fn quality_is_stored_for_the_answered_call_and_shortly_after_it() {
+        let refused = |r: Result<Vec<Effect>, ErrorFrame>| r.expect_err("refused").code;
+        let stored = |r: Result<Vec<Effect>, ErrorFrame>| {
+            matches!(r.expect("accepted")[..], [Effect::Append(_)])
+        };
+        let ignored = |r: Result<Vec<Effect>, ErrorFrame>| r.expect("accepted").is_empty();
+        // Ringing: not yet.
+        let mut l = in_call(false);
+        assert_eq!(
+            refused(l.handle(UnixMillis(4), Party::Visitor, &quality("c1", 1))),
+            ErrorCode::NotAllowed
+        );
+        let mut l = in_call(true);
+        assert!(stored(l.handle(
+            UnixMillis(4),
+            Party::Visitor,
+            &quality("c1", 1)
+        )));
+        assert!(stored(l.handle(
+            UnixMillis(5),
+            Party::Agent,
+            &quality("c1", 2)
+        )));
+        // Another call's: ignored.
+        assert!(ignored(l.handle(
+            UnixMillis(5),
+            Party::Agent,
+            &quality("c0", 2)
+        )));
+        // Out of bounds: refused, whichever call.
+        assert_eq!(
+            refused(l.handle(UnixMillis(6), Party::Agent, &quality("c1", 0))),
+            ErrorCode::InvalidField
+        );
+        let over = limits::MAX_QUALITY_SAMPLES + 1;
+        assert_eq!(
+            refused(l.handle(UnixMillis(6), Party::Agent, &quality("c1", over))),
+            ErrorCode::InvalidField
+        );
+        let disordered = signal(CallSignal::Quality {
+            call: CallId::new("c1").expect("valid"),
+            summary: crate::protocol::QualitySummary {
+                samples: 3,
+                loss_permille: Some(crate::protocol::Spread {
+                    min: 0,
+                    median: 2000,
+                    max: 3000,
+                }),
+                ..Default::default()
+            },
+        });
+        assert_eq!(
+            refused(l.handle(UnixMillis(6), Party::Agent, &disordered)),
+            ErrorCode::InvalidField
+        );
+        // The call ends at 10 000; a late summary is stored up to 60 s later.
+        let hangup = signal(CallSignal::Hangup {
+            call: CallId::new("c1").expect("valid"),
+            reason: crate::protocol::HangupReason::Normal,
+        });
+        l.handle(UnixMillis(10_000), Party::Agent, &hangup)
+            .expect("hangup");
+        assert!(stored(l.handle(
+            UnixMillis(10_001),
+            Party::Agent,
+            &quality("c1", 3)
+        )));
+        assert!(stored(l.handle(
+            UnixMillis(70_000),
+            Party::Visitor,
+            &quality("c1", 3)
+        )));
+        let head = l.head();
+        assert!(ignored(l.handle(
+            UnixMillis(70_001),
+            Party::Visitor,
+            &quality("c1", 3)
+        )));
+        // After a restart too.
+        let mut r = SessionLog::restore(
+            l.session().clone(),
+            Modalities::ALL,
+            l.events_after(Seq::ZERO).to_vec(),
+        )
+        .expect("contiguous");
+        assert!(stored(r.handle(
+            UnixMillis(69_000),
+            Party::Visitor,
+            &quality("c1", 4)
+        )));
+        assert!(ignored(r.handle(
+            UnixMillis(70_001),
+            Party::Visitor,
+            &quality("c1", 4)
+        )));
+        assert_eq!(l.head(), head, "nothing stored when ignored");
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl<E: Error> Tagged<E> {
         &self.tag
     }
 
+    /// A required field, as it came (for types that read themselves from a [`Value`]).
+    pub(crate) fn value(&mut self, name: &'static str) -> Result<Value, E> {
+        take(&mut self.fields, name).ok_or_else(|| E::missing_field(name))
+    }
+
     /// A required field.
     pub(crate) fn field<T: DeserializeOwned>(&mut self, name: &'static str) -> Result<T, E> {
         let value = take(&mut self.fields, name).ok_or_else(|| E::missing_field(name))?;

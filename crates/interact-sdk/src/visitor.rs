@@ -18,6 +18,7 @@ use crate::protocol::{
     EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState, PROTOCOL_VERSION, Party,
     Resume, ServerFrame, SessionEvent, decode_server, encode,
 };
+use crate::quality::{QualityRating, StatsReading};
 use crate::time::{Instant, UnixMillis};
 
 /// Most events kept while they wait for `session_started`.
@@ -588,9 +589,15 @@ impl Visitor {
 
     /// Ends the chat. Sent now, or as soon as the link is back.
     pub fn end_chat(&mut self, now: Instant) -> Result<(), Error> {
-        let end = self.open_conv()?.frame_end();
+        let conv = self.open_conv()?;
+        let end = conv.frame_end();
+        // A call ends with the session: its quality summary goes first.
+        let quality = conv.call.quality_signal().map(|q| conv.frame_call(q));
         self.end_requested = true;
         if self.link.is_online() {
+            if let Some(quality) = quality {
+                self.transmit(now, &quality);
+            }
             self.transmit(now, &end);
         }
         Ok(())
@@ -684,7 +691,29 @@ impl Visitor {
         // Best effort: if the link is down the agent learns from the session's end or
         // its own media timeout.
         let _ = self.signal(now, signal);
+        if let Some(quality) = self.call_mut()?.take_final_quality() {
+            let _ = self.signal(now, quality);
+        }
         Ok(())
+    }
+
+    /// Takes a quality sample of the answered call from a `getStats()` reading (every
+    /// [`SAMPLE_INTERVAL`](crate::quality::SAMPLE_INTERVAL) in the reference widget) and
+    /// sends the call's quality summary when one is due (every
+    /// [`QUALITY_INTERVAL`](crate::limits::QUALITY_INTERVAL), while online; the final one
+    /// goes with the hang-up). Returns the rating of the latest samples.
+    pub fn call_stats(
+        &mut self,
+        now: Instant,
+        reading: StatsReading,
+    ) -> Result<Option<QualityRating>, Error> {
+        let online = self.link.is_online();
+        let call = self.call_mut()?;
+        let rating = call.stats(now, reading)?;
+        if online && let Some(quality) = call.quality_due(now) {
+            self.signal(now, quality)?;
+        }
+        Ok(rating)
     }
 
     /// The call's current local media state.

@@ -29,8 +29,9 @@ use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{
     AgentHello, AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, Consent, DeviceKind,
     EndReason, ErrorCode, ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer,
-    MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ReceiptState, Resume, ServerFrame,
-    SessionEvent, SessionInfo, VisitorInfo, decode_client, decode_server, encode,
+    MediaState, Offer, PROTOCOL_VERSION, Party, Presence, QualitySummary, ReceiptState, Resume,
+    ServerFrame, SessionEvent, SessionInfo, Spread, VisitorInfo, decode_client, decode_server,
+    encode,
 };
 use interact_sdk::time::UnixMillis;
 use serde::Serialize;
@@ -1281,6 +1282,25 @@ fn signal_hangup_case() -> Case<CallSignal> {
     )
 }
 
+fn signal_quality_case() -> Case<CallSignal> {
+    let spread = |min, median, max| Some(Spread { min, median, max });
+    (
+        CallSignal::Quality {
+            call: call_id(),
+            summary: QualitySummary {
+                samples: 15,
+                rtt_ms: spread(21, 34, 160),
+                jitter_ms: spread(1, 3, 12),
+                loss_permille: spread(0, 0, 25),
+                bitrate_kbps: None,
+                width_px: None,
+                height_px: None,
+            },
+        },
+        r#"{"op":"quality","call":"ce75801c1cd4cea77-3","summary":{"samples":15,"rtt_ms":{"min":21,"median":34,"max":160},"jitter_ms":{"min":1,"median":3,"max":12},"loss_permille":{"min":0,"median":0,"max":25}}}"#,
+    )
+}
+
 fn signal_cases() -> Vec<Case<CallSignal>> {
     vec![
         signal_start_case(),
@@ -1292,6 +1312,7 @@ fn signal_cases() -> Vec<Case<CallSignal>> {
         signal_media_case(),
         signal_device_changed_case(),
         signal_hangup_case(),
+        signal_quality_case(),
     ]
 }
 
@@ -1334,6 +1355,39 @@ fn signal_device_changed() {
 #[test]
 fn signal_hangup() {
     check_signal(signal_hangup_case());
+}
+
+#[test]
+fn signal_quality() {
+    check_signal(signal_quality_case());
+    // Unknown members, in the signal and in the summary, are ignored.
+    let s: CallSignal = serde_json::from_str(
+        r#"{"op":"quality","call":"ce75801c1cd4cea77-3","v":2,"summary":{"samples":1,"mos":4,"rtt_ms":{"min":1,"median":1,"max":1,"p95":1}}}"#,
+    )
+    .expect("tolerant");
+    let CallSignal::Quality { summary, .. } = s else {
+        panic!("a quality signal: {s:?}");
+    };
+    assert_eq!(summary.samples, 1);
+    assert!(summary.is_valid());
+    // A summary without its count, a figure without its median, a negative value: errors.
+    for bad in [
+        r#"{"samples":-1}"#,
+        r#"{"rtt_ms":{"min":1,"median":1,"max":1}}"#,
+        r#"{"samples":1,"rtt_ms":{"min":1,"max":1}}"#,
+        r#"{"samples":1,"jitter_ms":{"min":"1","median":1,"max":1}}"#,
+        r#"{"samples":4294967296}"#,
+    ] {
+        let text = format!(r#"{{"op":"quality","call":"c1","summary":{bad}}}"#);
+        assert!(serde_json::from_str::<CallSignal>(&text).is_err(), "{bad}");
+        assert!(
+            serde_json::from_str::<QualitySummary>(bad).is_err(),
+            "{bad}"
+        );
+    }
+    let null: QualitySummary =
+        serde_json::from_str(r#"{"samples":2,"rtt_ms":null}"#).expect("a null figure");
+    assert_eq!(null.rtt_ms, None);
 }
 
 #[test]
@@ -1866,7 +1920,7 @@ fn doc_shows_every_variant() {
         assert!(roles.contains(role), "no `json {role}` example");
     }
     // One example per variant at least: 13 client frames, 12 server frames, 9 event
-    // kinds, 8 call signal ops.
+    // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
         (
@@ -1875,7 +1929,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (13, 12, 9, 8)
+        (13, 12, 9, 9)
     );
 }
 
@@ -1937,6 +1991,24 @@ fn doc_lists_every_limit() {
             limits::MAX_CANDIDATE_BYTES.to_string(),
         ),
         ("MAX_ID_LEN", interact_sdk::ids::MAX_ID_LEN.to_string()),
+        (
+            "MAX_QUALITY_SAMPLES",
+            limits::MAX_QUALITY_SAMPLES.to_string(),
+        ),
+        (
+            "MAX_QUALITY_DELAY_MS",
+            limits::MAX_QUALITY_DELAY_MS.to_string(),
+        ),
+        (
+            "MAX_QUALITY_BITRATE_KBPS",
+            limits::MAX_QUALITY_BITRATE_KBPS.to_string(),
+        ),
+        (
+            "MAX_QUALITY_FRAME_PX",
+            limits::MAX_QUALITY_FRAME_PX.to_string(),
+        ),
+        ("QUALITY_INTERVAL", secs(limits::QUALITY_INTERVAL)),
+        ("QUALITY_LATE", secs(limits::QUALITY_LATE)),
         ("REPLAY_PAGE_EVENTS", limits::REPLAY_PAGE_EVENTS.to_string()),
         ("REPLAY_PAGE_BYTES", limits::REPLAY_PAGE_BYTES.to_string()),
         ("PING_INTERVAL", secs(limits::PING_INTERVAL)),

@@ -16,8 +16,9 @@ use interact_sdk::form::Field;
 use interact_sdk::ids::Seq;
 use interact_sdk::modality::Modalities;
 use interact_sdk::protocol::{
-    CallMedia, ErrorCode, HangupReason, IceCandidate, MediaState, Party, SessionEvent,
+    CallMedia, CallSignal, ErrorCode, HangupReason, IceCandidate, MediaState, Party, SessionEvent,
 };
+use interact_sdk::quality::{QualityRating, StatsReading};
 use interact_sdk::{DeliveryState, Error, Event, LinkState, VisitorState};
 
 fn started_and_connected(w: &mut World, first: Option<&str>) -> interact_sdk::ids::SessionId {
@@ -663,4 +664,146 @@ fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
     // Transferred after the call ended: a chat for the next agent too.
     push(&mut log, SessionEvent::AgentLeft { agent: agent("b") });
     assert!(!log.call_task());
+}
+
+/// The quality summaries of `from` stored in the session's log, in order.
+fn stored_quality(w: &World, session: &interact_sdk::ids::SessionId, from: Party) -> Vec<u32> {
+    w.server.logs[session]
+        .events_after(Seq::ZERO)
+        .iter()
+        .filter_map(|e| match &e.event {
+            SessionEvent::Call {
+                from: f,
+                signal: CallSignal::Quality { summary, .. },
+            } if *f == from => Some(summary.samples),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Both sides sample the answered call every 2 s on the virtual clock: each sends its
+/// summary every 30 s, and its final one when the call ends (the agent after its own
+/// hang-up, the visitor when it hears of it), each covering the whole call.
+#[test]
+fn quality_summaries_go_out_every_interval_and_at_the_end() {
+    let mut w = World::new(13, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    // Not before the call is answered.
+    assert!(matches!(
+        w.visitor.call_stats(w.at(), StatsReading::default()),
+        Err(Error::ApiMisuse(_))
+    ));
+    w.visitor
+        .start_call(w.at(), CallMedia::Video)
+        .expect("call");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent.accept_call(w.at(), &session).expect("accept");
+    w.pump();
+    w.run_until(w.now + 100);
+    let reading = |n: u64| StatsReading {
+        rtt_ms: Some(40),
+        jitter_ms: Some(5),
+        packets_received: Some(n * 100),
+        packets_lost: Some(0),
+        bytes_received: Some(n * 250_000),
+        width_px: Some(640),
+        height_px: Some(480),
+    };
+    // 40 samples, one every 2 s: 78 s, so two periodic summaries each (at 30 s and 60 s).
+    for n in 0..40 {
+        let v = w.visitor.call_stats(w.at(), reading(n)).expect("visitor");
+        let a = w
+            .agent
+            .call_stats(w.at(), &session, reading(n))
+            .expect("agent");
+        assert_eq!(
+            (v, a),
+            (Some(QualityRating::Good), Some(QualityRating::Good))
+        );
+        w.pump();
+        w.run_until(w.now + 2_000);
+    }
+    assert_eq!(stored_quality(&w, &session, Party::Visitor), [16, 31]);
+    assert_eq!(stored_quality(&w, &session, Party::Agent), [16, 31]);
+    let recent = w.agent.call_quality(&session).expect("samples");
+    assert_eq!(
+        (recent.rtt_ms, recent.bitrate_kbps, recent.height_px),
+        (Some(40), Some(1000), Some(480))
+    );
+    w.agent
+        .hangup(w.at(), &session, HangupReason::Normal)
+        .expect("hangup");
+    w.pump();
+    w.run_until(w.now + 500);
+    assert_eq!(stored_quality(&w, &session, Party::Visitor), [16, 31, 40]);
+    assert_eq!(stored_quality(&w, &session, Party::Agent), [16, 31, 40]);
+    let last = w.server.logs[&session]
+        .events_after(Seq::ZERO)
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event {
+            SessionEvent::Call {
+                signal: CallSignal::Quality { summary, .. },
+                ..
+            } => Some(*summary),
+            _ => None,
+        })
+        .expect("a summary");
+    assert_eq!(last.height_px.map(|h| h.median), Some(480));
+    assert_eq!(
+        last.bitrate_kbps.map(|b| (b.min, b.max)),
+        Some((1000, 1000))
+    );
+    assert_eq!(last.loss_permille.map(|l| l.max), Some(0));
+    // The call is over: no more samples, nothing more sent.
+    assert!(w.agent.call_stats(w.at(), &session, reading(41)).is_err());
+    assert!(w.agent.call_quality(&session).is_none());
+}
+
+/// A call that ends with its session: the side that ends the chat sends its quality
+/// summary first, so it is stored before `ended`; the other side sends nothing after.
+#[test]
+fn ending_the_chat_in_a_call_sends_the_quality_summary_first() {
+    let mut w = World::new(14, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor
+        .start_call(w.at(), CallMedia::Audio)
+        .expect("call");
+    w.pump();
+    w.run_until(w.now + 100);
+    w.agent.accept_call(w.at(), &session).expect("accept");
+    w.pump();
+    w.run_until(w.now + 100);
+    let reading = StatsReading {
+        rtt_ms: Some(120),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        w.visitor.call_stats(w.at(), reading).expect("visitor");
+        w.agent
+            .call_stats(w.at(), &session, reading)
+            .expect("agent");
+        w.run_until(w.now + 2_000);
+    }
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 500);
+    let events = w.server.logs[&session].events_after(Seq::ZERO);
+    let tail: Vec<&SessionEvent> = events.iter().rev().take(2).map(|e| &e.event).collect();
+    assert!(
+        matches!(
+            tail[..],
+            [
+                SessionEvent::Ended { .. },
+                SessionEvent::Call {
+                    from: Party::Visitor,
+                    signal: CallSignal::Quality { .. },
+                }
+            ]
+        ),
+        "{tail:?}"
+    );
+    assert_eq!(stored_quality(&w, &session, Party::Visitor), [3]);
+    assert!(stored_quality(&w, &session, Party::Agent).is_empty());
 }

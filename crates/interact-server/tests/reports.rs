@@ -16,7 +16,8 @@ use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{AgentId, CallId, Seq, SessionId};
 use interact_sdk::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, Consent, EndReason, EventFrame, HangupReason,
-    IceCandidate, MediaState, Party, ServerFrame, SessionEvent, VisitorInfo,
+    IceCandidate, MediaState, Party, QualitySummary, ServerFrame, SessionEvent, Spread,
+    VisitorInfo,
 };
 use interact_sdk::time::UnixMillis;
 use interact_server::node::state::AppState;
@@ -563,6 +564,22 @@ fn call(from: Party, signal: CallSignal) -> SessionEvent {
     SessionEvent::Call { from, signal }
 }
 
+/// A quality summary of `call`: `samples` samples, round-trip time 10 to 90 ms.
+fn quality(call: &str, samples: u32, median: u32) -> CallSignal {
+    CallSignal::Quality {
+        call: CallId::new(call).expect("valid"),
+        summary: QualitySummary {
+            samples,
+            rtt_ms: Some(Spread {
+                min: 10,
+                median,
+                max: 90,
+            }),
+            ..Default::default()
+        },
+    }
+}
+
 #[tokio::test]
 async fn calls_are_reported_from_the_stored_signals() {
     let f = Fixture::new().await;
@@ -632,6 +649,11 @@ async fn calls_are_reported_from_the_stored_signals() {
                     },
                 ),
             ),
+            // Quality summaries: each side's last counts, the agent's came after the
+            // hang-up.
+            (5_000, call(Party::Visitor, quality("c1", 1, 40))),
+            (8_000, call(Party::Visitor, quality("c1", 3, 45))),
+            (8_100, call(Party::Agent, quality("c1", 2, 50))),
             (
                 9_500,
                 call(
@@ -642,6 +664,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                     },
                 ),
             ),
+            (9_600, call(Party::Agent, quality("c1", 4, 60))),
             // An audio call the agent declines.
             (
                 10_000,
@@ -709,6 +732,10 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "ended_by": "visitor",
                 "hangup_reason": "normal",
                 "outcome": "answered",
+                "quality": {
+                    "visitor": {"samples": 3, "rtt_ms": {"min": 10, "median": 45, "max": 90}},
+                    "agent": {"samples": 4, "rtt_ms": {"min": 10, "median": 60, "max": 90}},
+                },
             },
             {
                 "call": "c2",
@@ -722,6 +749,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "ended_by": "agent",
                 "hangup_reason": "declined",
                 "outcome": "declined",
+                "quality": {"visitor": null, "agent": null},
             },
             {
                 "call": "c3",
@@ -735,6 +763,7 @@ async fn calls_are_reported_from_the_stored_signals() {
                 "ended_by": "system",
                 "hangup_reason": null,
                 "outcome": "answered",
+                "quality": {"visitor": null, "agent": null},
             },
         ])
     );

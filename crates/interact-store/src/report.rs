@@ -17,10 +17,11 @@ use crate::{Store, StoreError};
 /// `event_json`) matches one of these SQL `LIKE` patterns (the tag is
 /// serialised first; a call event's members come as `kind`, `from`, `signal` and the
 /// signal's `op` first). The filter only saves reading messages and the SDP and ICE of
-/// calls; the derivation ignores other kinds anyway. (Inside a JSON string a quote is
-/// escaped, so SDP cannot fake the `","signal":{"op":` of a call, nor a visitor's name the
-/// `"call":"` member of a call-first session's `started`; a chat's `started` is not read.)
-pub const LIFECYCLE_PREFIXES: [&str; 9] = [
+/// calls (their `quality` summaries are read: the report shows them); the derivation
+/// ignores other kinds anyway. (Inside a JSON string a quote is escaped, so SDP cannot
+/// fake the `","signal":{"op":` of a call, nor a visitor's name the `"call":"` member of a
+/// call-first session's `started`; a chat's `started` is not read.)
+pub const LIFECYCLE_PREFIXES: [&str; 10] = [
     r#"{"kind":"queued"%"#,
     r#"{"kind":"agent_joined"%"#,
     r#"{"kind":"agent_left"%"#,
@@ -29,6 +30,7 @@ pub const LIFECYCLE_PREFIXES: [&str; 9] = [
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"media"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"hangup"%"#,
+    r#"{"kind":"call","from":"%","signal":{"op":"quality"%"#,
     r#"{"kind":"started"%"call":"%"#,
 ];
 
@@ -279,6 +281,16 @@ mod tests {
                 CallSignal::Hangup {
                     call: call.clone(),
                     reason: HangupReason::Normal,
+                },
+            ),
+            signal(
+                Party::Visitor,
+                CallSignal::Quality {
+                    call: call.clone(),
+                    summary: interact_sdk::protocol::QualitySummary {
+                        samples: 1,
+                        ..Default::default()
+                    },
                 },
             ),
             started(Some(CallMedia::Video), "Ann \"call\":\"x"),

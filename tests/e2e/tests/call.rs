@@ -750,3 +750,117 @@ async fn call_first(console: &Page, visitor: &Page, stack: &Stack) {
     assert!(call.screen_share);
     assert_eq!(call.ended_by, Some(interact_sdk::protocol::Party::Visitor));
 }
+/// Call quality (protocol §10.4, `quality`): during a video call both sides sample
+/// `getStats()`; the console shows a rating in words and bars with the figures behind it;
+/// after the hang-up the session report holds each side's summary of the call, with
+/// round-trip time and the received video's height.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_call_shows_and_reports_its_quality() {
+    console_and_visitor("call-quality", |console, visitor, stack| async move {
+        let (console, visitor, stack) = (&*console, &*visitor, &*stack);
+        start_chat(visitor, &stack.host_url, "Quinn Quality", "How do I sound?").await;
+        accept_first_offer(console).await;
+        visitor
+            .wait_visible("the video call button", ".iw-call-video")
+            .await;
+        visitor.click(".iw-call-video").await;
+        visitor.wait_visible("the device step", ".iw-devices").await;
+        visitor.click(".iw-call-go").await;
+        accept_ringing(console).await;
+        media_flows(
+            console,
+            "the visitor's camera at the agent",
+            &format!("{SHOWN} .call-remote"),
+            true,
+        )
+        .await;
+
+        // --- The indicator: a rating in words, the figures in its title and text.
+        let quality = format!("{SHOWN} .call-quality");
+        console
+            .wait_until(
+                "the call's quality shown with its figures",
+                "const q = document.querySelector(arguments[0]);
+                 if (!q || q.hidden) return 'hidden';
+                 const all = [/round trip \\d+ ms/, /packet loss \\d+\\.\\d %/, /\\d+ kbit\\/s/, /video \\d+×\\d+/];
+                 return all.every((r) => r.test(q.title)) ? true : q.title;",
+                vec![json!(quality)],
+            )
+            .await;
+        let shown: Value = console
+            .eval(
+                "const q = document.querySelector(arguments[0]);
+                 return { rating: q.dataset.rating, text: q.textContent, title: q.title };",
+                vec![json!(quality)],
+            )
+            .await;
+        let rating = shown["rating"].as_str().unwrap_or_default();
+        assert!(
+            ["good", "fair", "poor"].contains(&rating),
+            "a rating: {shown}"
+        );
+        let text = shown["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("connection") && text.contains("round trip"),
+            "words and figures for everyone: {text:?}"
+        );
+        let _: Value = console
+            .eval(
+                "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return null;",
+                vec![json!(quality)],
+            )
+            .await;
+        console.screenshot("quality").await;
+        eprintln!("the console shows {shown}");
+
+        // --- The agent hangs up; the report has both sides' summaries.
+        console.click(&format!("{SHOWN} .call-hangup")).await;
+        panel_closed(console, "the call panel to close").await;
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            let (status, body) = interact_testkit::http_request(
+                stack.addr,
+                "GET",
+                "/admin/v1/reports/sessions",
+                &[("Authorization", "Bearer demo-admin-token")],
+                "",
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            last = serde_json::from_str(&body).expect("the report is JSON");
+            let q = &last[0]["calls"][0]["quality"];
+            if q["visitor"].is_object() && q["agent"].is_object() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let q = &last[0]["calls"][0]["quality"];
+        eprintln!("the report has {q}");
+        for side in ["visitor", "agent"] {
+            let s = &q[side];
+            // Loss and bitrate come from two readings at least.
+            assert!(s["samples"].as_u64() >= Some(2), "{side}: samples in {q}");
+            assert!(s["rtt_ms"]["median"].is_u64(), "{side}: round trip in {q}");
+            assert!(
+                s["bitrate_kbps"]["max"].as_u64() > Some(0),
+                "{side}: bitrate in {q}"
+            );
+            assert!(s["loss_permille"]["max"].is_u64(), "{side}: loss in {q}");
+            assert!(
+                s["height_px"]["max"].as_u64() > Some(0),
+                "{side}: video height in {q}"
+            );
+            let (min, median, max) = (
+                &s["height_px"]["min"],
+                &s["height_px"]["median"],
+                &s["height_px"]["max"],
+            );
+            assert!(
+                min.as_u64() <= median.as_u64() && median.as_u64() <= max.as_u64(),
+                "{side}: ordered figures in {q}"
+            );
+        }
+        visitor.assert_no_problems("the widget").await;
+    })
+    .await;
+}

@@ -1,9 +1,13 @@
 //! Audio/video call signalling. The server relays these; it never touches media.
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::CallId;
-use crate::limits::MAX_SDP_BYTES;
+use crate::limits::{
+    MAX_QUALITY_BITRATE_KBPS, MAX_QUALITY_DELAY_MS, MAX_QUALITY_FRAME_PX, MAX_QUALITY_SAMPLES,
+    MAX_SDP_BYTES,
+};
 use crate::tagged::Tagged;
 
 /// Whether `sdp` may be signalled: 1 to [`MAX_SDP_BYTES`] bytes, and no control characters
@@ -84,6 +88,98 @@ pub enum HangupReason {
     Other,
 }
 
+/// The smallest, the median and the largest value of one figure of a call's quality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Spread {
+    /// The smallest value.
+    pub min: u32,
+    /// The median (of an even count, the mean of the two middle values, rounded down).
+    pub median: u32,
+    /// The largest value.
+    pub max: u32,
+}
+
+impl Spread {
+    fn is_valid(&self, bound: u32) -> bool {
+        self.min <= self.median && self.median <= self.max && self.max <= bound
+    }
+}
+
+/// One side's summary of a call's quality so far, from the `getStats()` samples it took
+/// (see [`crate::quality`]). A figure is absent when no sample had it (an audio call has
+/// no frame size). (`Deserialize` is implemented by hand: read from a JSON value, it
+/// costs the widget less than the derive's visitors.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct QualitySummary {
+    /// How many samples the side took (one every 2 s in the reference clients).
+    pub samples: u32,
+    /// Round-trip time of the connection, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<Spread>,
+    /// Jitter of the received media, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<Spread>,
+    /// Received packets lost in a sample's interval, per mille of the packets expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_permille: Option<Spread>,
+    /// Received bitrate (audio and video), in kbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<Spread>,
+    /// Width of the received video, in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width_px: Option<Spread>,
+    /// Height of the received video, in pixels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height_px: Option<Spread>,
+}
+
+impl<'de> Deserialize<'de> for QualitySummary {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_value(&value).ok_or_else(|| D::Error::custom("invalid quality summary"))
+    }
+}
+
+impl QualitySummary {
+    /// Reads a summary from its JSON; `None` if `samples` or a member of a figure is
+    /// missing or not a `u32`. Unknown members are ignored; a figure may be `null`.
+    fn from_value(v: &serde_json::Value) -> Option<Self> {
+        let num = |v: &serde_json::Value, key: &str| u32::try_from(v.get(key)?.as_u64()?).ok();
+        let figure = |name: &str| match v.get(name) {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(f) => Some(Some(Spread {
+                min: num(f, "min")?,
+                median: num(f, "median")?,
+                max: num(f, "max")?,
+            })),
+        };
+        Some(Self {
+            samples: num(v, "samples")?,
+            rtt_ms: figure("rtt_ms")?,
+            jitter_ms: figure("jitter_ms")?,
+            loss_permille: figure("loss_permille")?,
+            bitrate_kbps: figure("bitrate_kbps")?,
+            width_px: figure("width_px")?,
+            height_px: figure("height_px")?,
+        })
+    }
+
+    /// Whether the server accepts it: 1 to [`MAX_QUALITY_SAMPLES`] samples, and every
+    /// figure ordered (`min` ≤ `median` ≤ `max`) and within its bound (delays up to
+    /// [`MAX_QUALITY_DELAY_MS`], loss up to 1000 ‰, bitrate up to
+    /// [`MAX_QUALITY_BITRATE_KBPS`], frame sizes up to [`MAX_QUALITY_FRAME_PX`]).
+    pub fn is_valid(&self) -> bool {
+        let ok = |s: &Option<Spread>, bound| s.as_ref().is_none_or(|s| s.is_valid(bound));
+        (1..=MAX_QUALITY_SAMPLES).contains(&self.samples)
+            && ok(&self.rtt_ms, MAX_QUALITY_DELAY_MS)
+            && ok(&self.jitter_ms, MAX_QUALITY_DELAY_MS)
+            && ok(&self.loss_permille, 1000)
+            && ok(&self.bitrate_kbps, MAX_QUALITY_BITRATE_KBPS)
+            && ok(&self.width_px, MAX_QUALITY_FRAME_PX)
+            && ok(&self.height_px, MAX_QUALITY_FRAME_PX)
+    }
+}
+
 /// One call signalling step, tagged by `"op"`. SDP is an opaque string. (`Deserialize` is
 /// implemented by hand, see `tagged.rs`.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -144,6 +240,14 @@ pub enum CallSignal {
         /// Why.
         reason: HangupReason,
     },
+    /// The sender's summary of the call's quality so far (sent every 30 s during the call
+    /// and once when it ends); the report keeps each side's last.
+    Quality {
+        /// The call.
+        call: CallId,
+        /// The summary.
+        summary: QualitySummary,
+    },
     /// A signal this version does not know.
     Unknown,
 }
@@ -183,6 +287,11 @@ impl<'de> Deserialize<'de> for CallSignal {
                 call: f.field("call")?,
                 reason: f.field("reason")?,
             },
+            "quality" => Self::Quality {
+                call: f.field("call")?,
+                summary: QualitySummary::from_value(&f.value("summary")?)
+                    .ok_or_else(|| D::Error::custom("invalid quality summary"))?,
+            },
             _ => Self::Unknown,
         })
     }
@@ -199,7 +308,8 @@ impl CallSignal {
             | Self::Ice { call, .. }
             | Self::Media { call, .. }
             | Self::DeviceChanged { call, .. }
-            | Self::Hangup { call, .. } => Some(call),
+            | Self::Hangup { call, .. }
+            | Self::Quality { call, .. } => Some(call),
             Self::Unknown => None,
         }
     }

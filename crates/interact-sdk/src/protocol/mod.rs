@@ -14,7 +14,8 @@ mod event;
 mod server;
 
 pub use call::{
-    CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, is_valid_sdp,
+    CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, QualitySummary,
+    Spread, is_valid_sdp,
 };
 pub use client::{AgentHello, ClientFrame, Hello, Presence, ReceiptState, Resume};
 pub use error::{CloseCode, ErrorCode};

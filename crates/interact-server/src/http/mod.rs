@@ -94,9 +94,13 @@
 //! `ring_ms` (start to answer, or to the end if unanswered), `ended_at`, `duration_ms`
 //! (answered to ended), `ended_by` (`visitor`/`agent`/`system`),
 //! `hangup_reason`, `outcome` (`answered`, `declined`, `missed`, `cancelled`, `failed`;
-//! `null` while on)). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
+//! `null` while on), `quality` (`visitor` and `agent`: the last quality summary each side
+//! sent, or `null`: `samples` and, for each figure it measured, `rtt_ms`, `jitter_ms`,
+//! `loss_permille`, `bitrate_kbps`, `width_px`, `height_px`, an object of `min`,
+//! `median` and `max`; protocol §10.4))). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
 //! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
-//! and `call_ms` (their durations summed), then `call_first` and `ring_ms`; RFC 4180 quoting, the workflow path joined by
+//! and `call_ms` (their durations summed; the calls' quality is in JSON only), then
+//! `call_first` and `ring_ms`; RFC 4180 quoting, the workflow path joined by
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.

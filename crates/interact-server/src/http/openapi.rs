@@ -720,6 +720,60 @@ pub(super) struct CallReport {
     hangup_reason: Option<String>,
     /// `answered`, `declined`, `missed`, `cancelled` or `failed`; `null` while on.
     outcome: Option<String>,
+    /// Each side's last quality summary.
+    quality: CallQuality,
+}
+
+/// Each side's summary of a call's quality (`interact_report::CallQuality`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct CallQuality {
+    /// What the visitor measured; `null` if it sent nothing.
+    visitor: Option<QualitySummary>,
+    /// What the agent measured; `null` if it sent nothing.
+    agent: Option<QualitySummary>,
+}
+
+/// One side's summary of a call's quality (protocol §10.4, `quality`); a figure no
+/// sample had is left out.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct QualitySummary {
+    /// How many samples (one every 2 s).
+    samples: u32,
+    /// Round-trip time, ms.
+    rtt_ms: Option<Spread>,
+    /// Jitter of the received media, ms.
+    jitter_ms: Option<Spread>,
+    /// Received packets lost, per mille.
+    loss_permille: Option<Spread>,
+    /// Received bitrate, kbit/s.
+    bitrate_kbps: Option<Spread>,
+    /// Width of the received video, pixels.
+    width_px: Option<Spread>,
+    /// Height of the received video, pixels.
+    height_px: Option<Spread>,
+}
+
+/// The smallest, median and largest value of one figure.
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Spread {
+    /// The smallest.
+    min: u32,
+    /// The median.
+    median: u32,
+    /// The largest.
+    max: u32,
 }
 
 #[cfg(test)]
@@ -872,8 +926,26 @@ mod tests {
             ended_by: Some(Party::Visitor),
             hangup_reason: Some(HangupReason::Normal),
             outcome: None,
+            quality: interact_report::CallQuality::default(),
         };
         mirrors("CallReport", &call);
+        let spread = Some(interact_sdk::protocol::Spread {
+            min: 1,
+            median: 2,
+            max: 3,
+        });
+        let summary = interact_sdk::protocol::QualitySummary {
+            samples: 1,
+            rtt_ms: spread,
+            jitter_ms: spread,
+            loss_permille: spread,
+            bitrate_kbps: spread,
+            width_px: spread,
+            height_px: spread,
+        };
+        mirrors("QualitySummary", &summary);
+        mirrors("Spread", &spread);
+        mirrors("CallQuality", &call.quality);
         mirrors(
             "SessionReport",
             &interact_report::SessionReport {
