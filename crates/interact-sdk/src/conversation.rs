@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::call::{Call, CallEvent};
 use crate::client::{DeliveryState, Event, Output};
-use crate::ids::{MessageId, Seq, SessionId};
+use crate::ids::{AgentId, MessageId, Seq, SessionId};
 use crate::limits::{ACK_TIMEOUT, GAP_TIMEOUT, TYPING_REFRESH, TYPING_TTL};
 use crate::protocol::{
     CallSignal, ClientFrame, EventFrame, HangupReason, Party, ReceiptState, SessionEvent, encode,
@@ -46,7 +46,11 @@ pub(crate) struct Conversation {
     peer_typing_until: Option<Instant>,
     typing_sent_at: Option<Instant>,
     pub(crate) call: Call,
+    /// Over for this client: the session ended, or (an agent's) the agent left it.
     pub(crate) ended: bool,
+    /// The agent this client is (agent clients): its own `agent_left` (a transfer) closes
+    /// the session here, as `ended` does.
+    pub(crate) agent: Option<AgentId>,
 }
 
 impl Conversation {
@@ -68,6 +72,7 @@ impl Conversation {
             typing_sent_at: None,
             call: Call::new(me),
             ended: false,
+            agent: None,
         }
     }
 
@@ -328,6 +333,17 @@ impl Conversation {
                 // A call cannot outlive its session.
                 if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
                     self.emit_call(ev, out);
+                }
+            }
+            SessionEvent::AgentLeft { agent } => {
+                // A call ends when the agent leaves (a transfer).
+                if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
+                    self.emit_call(ev, out);
+                }
+                if self.agent.as_ref() == Some(&agent.id) {
+                    // This agent transferred the session: it is over for them.
+                    self.ended = true;
+                    self.outbox.clear();
                 }
             }
             _ => {}
