@@ -19,10 +19,11 @@ use crate::{Store, StoreError};
 /// signal's `op` first). The filter only saves reading messages and the SDP and ICE of
 /// calls; the derivation ignores other kinds anyway. (Inside a JSON string a quote is
 /// escaped, so SDP cannot fake the `","signal":{"op":` of a call.)
-pub const LIFECYCLE_PREFIXES: [&str; 8] = [
+pub const LIFECYCLE_PREFIXES: [&str; 9] = [
     r#"{"kind":"queued"%"#,
     r#"{"kind":"agent_joined"%"#,
     r#"{"kind":"agent_left"%"#,
+    r#"{"kind":"transferred"%"#,
     r#"{"kind":"ended"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"start"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
@@ -232,7 +233,22 @@ mod tests {
             SessionEvent::AgentJoined {
                 agent: agent.clone(),
             },
-            SessionEvent::AgentLeft { agent },
+            SessionEvent::AgentLeft {
+                agent: agent.clone(),
+            },
+            SessionEvent::Transferred {
+                by: Some(agent),
+                from: interact_sdk::protocol::TargetInfo {
+                    kind: interact_sdk::config::TargetKind::Service,
+                    id: interact_sdk::ids::TargetId::new("support").expect("valid"),
+                    display_name: "Support".into(),
+                },
+                to: interact_sdk::protocol::TargetInfo {
+                    kind: interact_sdk::config::TargetKind::User,
+                    id: interact_sdk::ids::TargetId::new("sam").expect("valid"),
+                    display_name: "Sam".into(),
+                },
+            },
             SessionEvent::Ended {
                 reason: EndReason::VisitorEnded,
             },
