@@ -11,6 +11,7 @@
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
+//! | `GET /v1/agent/transfer-targets` | With the agent's bearer token: the services (with how many members could take a chat) and users (whether they could) a session may be transferred to. |
 //! | `POST /v1/whatsapp/{service}` | Twilio's incoming-message webhook for a service's WhatsApp connector: signature first (403), then the message into the sender's session (`whatsapp.rs`). |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes, the session report and usage (see [`admin`](self#admin-api)). |
 //! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
@@ -90,9 +91,13 @@
 //! `call`, `media` (`audio`/`video`), `screen_share`, `started_at`, `answered_at`,
 //! `ended_at`, `duration_ms` (answered to ended), `ended_by` (`visitor`/`agent`/`system`),
 //! `hangup_reason`, `outcome` (`answered`, `declined`, `missed`, `cancelled`, `failed`;
-//! `null` while on)). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
+//! `null` while on)), `transfers` (how many times it was transferred) and `legs` (one per
+//! target, split at its transfers: `kind`, `target`, `started_at`, `queued_at`,
+//! `accepted_at`, `agent`, `ended_at`, `outcome`; every leg but the last `transferred`;
+//! `target` is the last leg's, `outcome` `transferred` for any transferred session). CSV
+//! (`text/csv`, `Content-Disposition: attachment`) has the same
 //! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
-//! and `call_ms` (their durations summed); RFC 4180 quoting, the workflow path joined by
+//! and `call_ms` (their durations summed), then `transfers` (no `legs`); RFC 4180 quoting, the workflow path joined by
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.
@@ -169,6 +174,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         )
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
+        .route("/v1/agent/transfer-targets", get(agent::transfer_targets))
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))
@@ -176,6 +182,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .merge(widget::router(www))
         .merge(pages::privacy(www))
         .layer(axum::Extension(agent::LoginLimiter::default()))
+        .layer(axum::Extension(agent::TargetsLimiter::default()))
 }
 
 /// The admin API's routes ([`admin`], [`reports`], the [`openapi`] document), every
