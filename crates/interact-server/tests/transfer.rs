@@ -359,6 +359,7 @@ async fn a_chat_goes_to_a_user_and_a_restart_keeps_its_new_target() {
         (to(TargetKind::User, "nobody"), ErrorCode::InvalidField),
         (to(TargetKind::Service, "support"), ErrorCode::NotAllowed),
         (to(TargetKind::User, "alex"), ErrorCode::NotAllowed),
+        (to(TargetKind::User, "dana"), ErrorCode::NotAllowed),
     ] {
         alex.send(&transfer(&session, target.clone())).await;
         let e = refused(&mut alex).await;
@@ -491,6 +492,39 @@ async fn a_call_is_transferred_to_services_only_and_ends() {
     let (_other, second) = visitor_again(&server, code.as_str()).await;
     alex.recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == second))
         .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_transfer_targets_are_the_services_and_the_people_who_take_chats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let token = server.agent_token("alex").await;
+    let _alex = server.available_agent("alex").await;
+    let path = "/v1/agent/transfer-targets";
+    let bearer = format!("Bearer {token}");
+    let (status, body) =
+        interact_testkit::http_request(server.addr, "GET", path, &[("Authorization", &bearer)], "")
+            .await;
+    assert_eq!(status, 200, "{body}");
+    let targets: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        targets,
+        serde_json::json!({
+            "services": [
+                {"id": "sales", "display_name": "Sales", "available": 0},
+                {"id": "support", "display_name": "Customer Care", "available": 1},
+            ],
+            // Not Alex (who asks), not Dana (who takes no chats).
+            "users": [{"id": "sam", "display_name": "Sam Support", "available": false}],
+        })
+    );
+    for auth in [None, Some("Bearer not-a-token")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        let (status, _) =
+            interact_testkit::http_request(server.addr, "GET", path, &headers, "").await;
+        assert_eq!(status, 401, "{auth:?}");
+    }
     server.stop().await;
 }
 

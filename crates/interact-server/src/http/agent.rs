@@ -137,7 +137,8 @@ pub(super) async fn login(
 /// `GET /v1/agent/transfer-targets` with `Authorization: Bearer <agent token>` →
 /// `{"services": [{"id", "display_name", "available"}], "users": [{"id", "display_name",
 /// "available"}]}`: every service of the tenant with how many of its members could take
-/// a chat now, and every user but the caller with whether they could (docs/protocol.md
+/// a chat now, and every user who takes chats but the caller with whether they could
+/// (docs/protocol.md
 /// §2.4). 401 without a valid token; more than [`TARGET_LISTS_PER_WINDOW`] a minute from
 /// one address: 429.
 pub(super) async fn transfer_targets(
@@ -176,7 +177,7 @@ pub(super) async fn transfer_targets(
     let users: Vec<_> = tenant
         .users
         .iter()
-        .filter(|(id, _)| id.as_str() != me)
+        .filter(|(id, u)| id.as_str() != me && u.can_take_service_chats())
         .map(|(id, u)| {
             let (available, _) = state.hub.agent_counts(&TargetRef::User(id.clone()));
             json!({"id": id, "display_name": u.config.display_name, "available": available > 0})

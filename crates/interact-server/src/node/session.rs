@@ -844,7 +844,8 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
 /// - the session has ended: `session_ended`;
 /// - `by` is not the session's agent: `not_allowed`;
 /// - the tenant has no such service or user: `invalid_field`;
-/// - the session is for that target already, or `by` transfers it to themselves:
+/// - the session is for that target already, or `by` transfers it to themselves, or to a
+///   user who takes no chats (no Instant Messaging licence, or chat not enabled):
 ///   `not_allowed`;
 /// - to a user while a call is in progress (ringing or answered): `not_allowed` (calls are
 ///   transferred to services only, as documented for calls from the widget).
@@ -880,6 +881,15 @@ pub fn transfer_refusal(
     }
     if to.kind == TargetKind::User && to.id.as_str() == by.id.as_str() {
         return refuse(ErrorCode::NotAllowed, "not to yourself");
+    }
+    if let TargetRef::User(user) = &target
+        && !state
+            .tenant()
+            .users
+            .get(user)
+            .is_some_and(interact_model::User::can_take_service_chats)
+    {
+        return refuse(ErrorCode::NotAllowed, "that person takes no chats");
     }
     if to.kind == TargetKind::User && live.log.in_call() {
         return refuse(
