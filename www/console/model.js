@@ -149,7 +149,11 @@ export class Conversation {
         break;
       case "agent_joined":
         this.agents.set(ev.agent.id, ev.agent.display_name);
-        if (me && ev.agent.id === me.id) this.left = false;
+        if (me && ev.agent.id === me.id) {
+          // The session came back to this agent (transferred to them again).
+          this.left = false;
+          this.transferredTo = null;
+        }
         this.items.push({ ...base, type: "agent_joined", agent: ev.agent, self: me?.id === ev.agent.id });
         break;
       case "agent_left":

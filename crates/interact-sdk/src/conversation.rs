@@ -49,8 +49,11 @@ pub(crate) struct Conversation {
     /// Over for this client: the session ended, or (an agent's) the agent left it.
     pub(crate) ended: bool,
     /// The agent this client is (agent clients): its own `agent_left` (a transfer) closes
-    /// the session here, as `ended` does.
+    /// the session here, as `ended` does, until its own `agent_joined` (the session came
+    /// back to this agent).
     pub(crate) agent: Option<AgentId>,
+    /// Closed by this agent's own `agent_left` (not by `ended`).
+    left: bool,
 }
 
 impl Conversation {
@@ -73,6 +76,7 @@ impl Conversation {
             call: Call::new(me),
             ended: false,
             agent: None,
+            left: false,
         }
     }
 
@@ -329,6 +333,7 @@ impl Conversation {
             SessionEvent::Call { signal, .. } => self.call.apply_own(signal),
             SessionEvent::Ended { .. } => {
                 self.ended = true;
+                self.left = false;
                 self.outbox.clear();
                 // A call cannot outlive its session.
                 if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
@@ -340,11 +345,19 @@ impl Conversation {
                 if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
                     self.emit_call(ev, out);
                 }
-                if self.agent.as_ref() == Some(&agent.id) {
+                if self.agent.as_ref() == Some(&agent.id) && !self.ended {
                     // This agent transferred the session: it is over for them.
                     self.ended = true;
+                    self.left = true;
                     self.outbox.clear();
                 }
+            }
+            SessionEvent::AgentJoined { agent }
+                if self.left && self.agent.as_ref() == Some(&agent.id) =>
+            {
+                // Transferred back to this agent, who accepted it again.
+                self.ended = false;
+                self.left = false;
             }
             _ => {}
         }

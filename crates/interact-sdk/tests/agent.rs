@@ -682,4 +682,25 @@ fn own_transfer_closes_the_session_for_the_agent_only() {
         _ => None,
     });
     assert_eq!(resumed, Some(vec![sid("s2")]));
+    // Transferred back to alex, who accepts it again: theirs once more.
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: Some(me("alex")),
+        heads: [(sid("s2"), Seq(2))].into(),
+    });
+    d.receive(&offer("s1", "Ann"));
+    d.agent
+        .accept(Instant::from_millis(60_010), &sid("s1"))
+        .expect("offered");
+    d.receive(&event(
+        "s1",
+        4,
+        SessionEvent::AgentJoined { agent: me("alex") },
+    ));
+    assert!(d.agent.sessions().all(|(_, ended)| !ended));
+    d.agent
+        .send_message(Instant::from_millis(60_020), &sid("s1"), "back again")
+        .expect("s1 is the agent's again");
 }
