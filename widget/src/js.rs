@@ -67,6 +67,7 @@ export type SessionEvent =
   | { kind: "queued"; position: number }
   | { kind: "agent_joined"; agent: AgentInfo }
   | { kind: "agent_left"; agent: AgentInfo }
+  | { kind: "transferred"; by?: AgentInfo; from: { kind: "service" | "user"; id: string; display_name: string }; to: { kind: "service" | "user"; id: string; display_name: string } }
   | { kind: "receipt"; by: "visitor" | "agent" | "system"; up_to: number; state: "delivered" | "read" }
   | { kind: "undelivered"; message: string; from: "visitor" | "agent" | "system"; reason: string }
   | { kind: "call"; from: "visitor" | "agent" | "system"; signal: { op: string; [key: string]: unknown } }

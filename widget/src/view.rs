@@ -1081,6 +1081,9 @@ impl Inner {
             SessionEvent::AgentLeft { agent } => {
                 self.system_line(&self.lang.left(&agent.display_name));
             }
+            SessionEvent::Transferred { to, .. } => {
+                self.system_line(&self.lang.transferred(&to.display_name));
+            }
             SessionEvent::Ended { reason } => self.system_line(self.lang.ended(*reason)),
             _ => {}
         }

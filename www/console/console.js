@@ -598,6 +598,8 @@ function showNotice(n) {
   let text = null;
   if (n.kind === "accept_refused") {
     text = "That chat is no longer available: another agent took it or the visitor left.";
+  } else if (n.kind === "transfer_refused") {
+    text = `The chat was not transferred: ${n.message}.`;
   } else if (n.kind === "error") {
     console.warn(`interact: server error ${n.code}: ${n.message}`);
     if (n.code === "unauthorized") return; // handled by the close that follows
@@ -813,6 +815,7 @@ function chatPreview(conv) {
     if (conv.endReason === "agent_ended" && conv.endRequested) return "You ended the chat";
     return END_TEXT[conv.endReason] ?? END_TEXT.other;
   }
+  if (conv.left && conv.transferredTo) return `Transferred to ${conv.transferredTo}`;
   if (conv.left) return "You left this chat";
   if (conv.typing) return "Typing…";
   if (conv.local.length > 0) return `You: ${conv.local[conv.local.length - 1].text}`;
@@ -919,6 +922,7 @@ function createView(session) {
     sub: q(".session-sub"),
     state: q(".session-state"),
     end: q(".session-end"),
+    transfer: q(".session-transfer"),
     close: q(".session-close"),
     callBanner: q(".call-banner"),
     callText: q(".call-text"),
@@ -982,6 +986,9 @@ function createView(session) {
     if (!window.confirm(`End the chat with ${visitorName(conv)}?`)) return;
     if (attempt((c) => c.end(session)) === null) conv.endRequested = true;
     render();
+  });
+  view.transfer.addEventListener("click", () => {
+    openTransfer(session, view.transfer);
   });
   view.close.addEventListener("click", () => {
     if (!model) return;
@@ -1061,6 +1068,110 @@ function createView(session) {
   return view;
 }
 
+// ---------------------------------------------------------------------------------------
+// Transfer: a dialog listing the services and people the session may go to.
+
+/** The session the transfer dialog is open for, and the button to give focus back to. */
+let transferring = null;
+
+async function openTransfer(session, opener) {
+  const conv = model?.sessions.get(session);
+  if (!conv || !conv.writable) return;
+  transferring = { session, opener };
+  const dialog = /** @type {HTMLDialogElement} */ ($("transfer-dialog"));
+  const inCall = conv.call != null || conv.transcriptCall != null;
+  setText($("transfer-title"), `Transfer the chat with ${visitorName(conv)}`);
+  setText(
+    $("transfer-note"),
+    inCall
+      ? "A call is in progress: it can go to a service only, and it ends when you transfer."
+      : "The transcript goes with the chat; the visitor waits for the next agent.",
+  );
+  setText($("transfer-error"), "");
+  const services = $("transfer-services-list");
+  const users = $("transfer-users-list");
+  services.replaceChildren(el("li", "transfer-loading", "Loading…"));
+  users.replaceChildren();
+  $("transfer-users").hidden = inCall;
+  $("transfer-confirm").disabled = true;
+  if (!dialog.open) dialog.showModal();
+  let targets;
+  try {
+    const res = await fetch("/v1/agent/transfer-targets", {
+      headers: { Authorization: `Bearer ${store.get(TOKEN_KEY) ?? ""}` },
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    if (!res.ok) throw new Error(`status ${res.status}`);
+    targets = await res.json();
+  } catch (e) {
+    console.warn("interact: cannot list transfer targets", e);
+    services.replaceChildren();
+    setText($("transfer-error"), "The list could not be loaded. Close and try again.");
+    return;
+  }
+  if (transferring?.session !== session) return;
+  const option = (kind, t, detail) => {
+    const li = el("li", "transfer-option");
+    const label = el("label", "transfer-label");
+    const input = document.createElement("input");
+    input.type = "radio";
+    input.name = "transfer-target";
+    input.value = `${kind}:${t.id}`;
+    input.dataset.kind = kind;
+    input.dataset.id = t.id;
+    input.dataset.name = t.display_name;
+    input.addEventListener("change", () => {
+      $("transfer-confirm").disabled = false;
+    });
+    label.append(input, el("span", "transfer-name", t.display_name), el("span", "transfer-detail", detail));
+    li.append(label);
+    return li;
+  };
+  const here = conv.target;
+  services.replaceChildren(
+    ...(targets.services ?? [])
+      .filter((t) => !(here?.kind === "service" && here.display_name === t.display_name))
+      .map((t) => option("service", t, t.available > 0 ? `${t.available} available` : "nobody available")),
+  );
+  if (services.childElementCount === 0) services.append(el("li", "transfer-loading", "No other service."));
+  users.replaceChildren(
+    ...(inCall ? [] : targets.users ?? []).map((t) => option("user", t, t.available ? "available" : "not available")),
+  );
+  const first = dialog.querySelector("input[name=transfer-target]");
+  if (first) first.focus();
+}
+
+function closeTransfer() {
+  const dialog = /** @type {HTMLDialogElement} */ ($("transfer-dialog"));
+  if (dialog.open) dialog.close();
+}
+
+function onTransferClosed() {
+  const opener = transferring?.opener;
+  transferring = null;
+  if (opener && !opener.hidden && opener.isConnected) opener.focus();
+}
+
+function confirmTransfer(event) {
+  event.preventDefault();
+  if (!transferring) return;
+  const { session } = transferring;
+  const picked = /** @type {HTMLInputElement | null} */ (
+    $("transfer-dialog").querySelector("input[name=transfer-target]:checked")
+  );
+  if (!picked) return;
+  const error = attempt((c) => c.transfer(session, picked.dataset.kind, picked.dataset.id));
+  if (error) {
+    setText($("transfer-error"), "The chat cannot be transferred now (offline, or it has ended).");
+    return;
+  }
+  const conv = model?.sessions.get(session);
+  if (conv) conv.transferPending = picked.dataset.name;
+  closeTransfer();
+  render();
+}
+
 function sendFromComposer(view) {
   if (!client) return;
   const session = view.session;
@@ -1111,7 +1222,9 @@ function updateView(view, conv) {
   }
   let state = "";
   if (conv.ended) state = "Ended";
+  else if (conv.left && conv.transferredTo) state = `Transferred to ${conv.transferredTo}`;
   else if (conv.left) state = "Left";
+  else if (conv.transferPending) state = "Transferring…";
   else if (conv.endRequested) state = "Ending…";
   else if (conv.last === 0) state = "Joining…";
   setText(view.state, state);
@@ -1121,6 +1234,8 @@ function updateView(view, conv) {
   view.end.hidden = !conv.writable || conv.last === 0;
   view.end.disabled = !online || conv.endRequested;
   view.close.hidden = !(conv.ended || conv.left || conv.last === 0);
+  view.transfer.hidden = !conv.writable || conv.last === 0;
+  view.transfer.disabled = !online || conv.endRequested || conv.transferPending != null;
 
   // Call
   renderCall(view, conv, online);
@@ -1163,7 +1278,13 @@ function updateView(view, conv) {
   const writable = conv.writable;
   view.input.disabled = !writable;
   view.send.disabled = !writable;
-  const placeholder = conv.ended ? "This chat has ended." : conv.left ? "You left this chat." : "Write a reply…";
+  const placeholder = conv.ended
+    ? "This chat has ended."
+    : conv.left && conv.transferredTo
+      ? `Transferred to ${conv.transferredTo}.`
+      : conv.left
+        ? "You left this chat."
+        : "Write a reply…";
   if (view.input.placeholder !== placeholder) view.input.placeholder = placeholder;
 
   if (shown && view.stick && (appended || !wasVisible)) view.log.scrollTop = view.log.scrollHeight;
@@ -1186,6 +1307,9 @@ function systemText(conv, item) {
       return `${who(item.agent, item.self)} joined the chat`;
     case "agent_left":
       return `${who(item.agent, item.self)} left the chat`;
+    case "transferred":
+      if (item.self) return `You transferred the chat to ${item.to.display_name}`;
+      return `${item.by ? item.by.display_name : "The workflow"} transferred the chat to ${item.to.display_name}`;
     case "call_start":
       return `The visitor asked for ${item.media === "video" ? "a video" : "an audio"} call`;
     case "call_end":
@@ -1283,6 +1407,9 @@ function start() {
     if (attempt((c) => c.setPresence(presence)) === null) model.wantedPresence = presence;
     render();
   });
+  $("transfer-form").addEventListener("submit", confirmTransfer);
+  $("transfer-cancel").addEventListener("click", closeTransfer);
+  $("transfer-dialog").addEventListener("close", onTransferClosed);
   $("conn-retry").addEventListener("click", () => {
     attempt((c) => c.reconnectNow());
     render();

@@ -160,7 +160,9 @@ export class Conversation {
       case "agent_joined":
         this.agents.set(ev.agent.id, ev.agent.display_name);
         if (me && ev.agent.id === me.id) {
+          // The session came back to this agent (transferred to them again).
           this.left = false;
+          this.transferredTo = null;
           // Accepting a call-first offer was answering its ring.
           this.answerFirstCall = this.callFirst != null;
         }
@@ -174,6 +176,18 @@ export class Conversation {
         }
         this.items.push({ ...base, type: "agent_left", agent: ev.agent, self: me?.id === ev.agent.id });
         break;
+      case "transferred": {
+        // Names are shown as text. The agent's own `agent_left` follows a transfer of theirs.
+        const self = me != null && ev.by?.id === me.id;
+        if (self) {
+          this.transferredTo = ev.to.display_name;
+          this.transferPending = null;
+        }
+        // The session is for its new target from now on.
+        this.target = { kind: ev.to.kind, display_name: ev.to.display_name };
+        this.items.push({ ...base, type: "transferred", by: ev.by ?? null, to: ev.to, self });
+        break;
+      }
       case "receipt":
         // Also for messages sent before a reload, which the machine no longer tracks.
         if (ev.by !== "agent") {
@@ -360,6 +374,12 @@ export class ConsoleModel {
         if (conv && e.id != null) {
           conv.refused(e.id, e.code);
           refused = conv.stateOf(e.id) === "failed";
+        }
+        // A transfer the server refused: said in its words (plain text).
+        if (conv?.transferPending && e.id == null && ["not_allowed", "invalid_field", "session_ended"].includes(e.code)) {
+          conv.transferPending = null;
+          notices.push({ kind: "transfer_refused", code: e.code, message: e.message });
+          break;
         }
         notices.push({ kind: "error", code: e.code, message: e.message, refused });
         break;

@@ -43,6 +43,8 @@ export interface AgentInfo { id: string; display_name: string }
  */
 export interface VisitorInfo { display_name: string; email: string; channel?: "whatsapp" | string; phone?: string }
 export interface Target { kind: "service" | "user"; display_name: string }
+/** A service or user by id, as `transferred` events name them. */
+export interface TargetInfo { kind: "service" | "user"; id: string; display_name: string }
 
 /** The connection: `at` (on the `performance.now()` clock) is when a reconnect starts. */
 export interface Link {
@@ -59,6 +61,7 @@ export type SessionEvent =
   | { kind: "queued"; position: number }
   | { kind: "agent_joined"; agent: AgentInfo }
   | { kind: "agent_left"; agent: AgentInfo }
+  | { kind: "transferred"; by?: AgentInfo; from: TargetInfo; to: TargetInfo }
   | { kind: "receipt"; by: Party; up_to: number; state: "delivered" | "read" }
   | { kind: "undelivered"; message: string; from: Party; reason: string }
   | { kind: "call"; from: Party; signal: { op: string; call: string; media?: "audio" | "video"; reason?: string } }
@@ -729,6 +732,29 @@ impl AgentConsole {
     pub fn end(&self, session: &str) -> Result<(), JsValue> {
         let s = session_id(session)?;
         self.act(|a, now| a.end(now, &s))
+    }
+
+    /// Transfers `session` to the service or user `id` (`kind` `"service"` or `"user"`;
+    /// `GET /v1/agent/transfer-targets` lists them). The session's `transferred` and
+    /// `agent_left` timeline events follow, after which it is over for this agent (ended
+    /// in `sessions`); or an `error` (`not_allowed`, `invalid_field`) and it stays.
+    /// Throws `ApiMisuse` for an unknown kind, an ended session or one the agent does not
+    /// handle.
+    pub fn transfer(
+        &self,
+        session: &str,
+        #[wasm_bindgen(unchecked_param_type = "\"service\" | \"user\"")] kind: &str,
+        id: &str,
+    ) -> Result<(), JsValue> {
+        let s = session_id(session)?;
+        let kind = match kind {
+            "service" => interact_sdk::config::TargetKind::Service,
+            "user" => interact_sdk::config::TargetKind::User,
+            _ => return Err(misuse(&format!("unknown target kind {kind:?}"))),
+        };
+        let id = interact_sdk::ids::TargetId::new(id).map_err(|_| misuse("not a target id"))?;
+        let to = interact_sdk::protocol::TransferTarget { kind, id };
+        self.act(|a, now| a.transfer(now, &s, to))
     }
 
     /// Drops an ended session (its tab was closed).

@@ -4,7 +4,9 @@
 //!
 //! A report is derived when it is read, from what the session already stores: the
 //! `sessions` row (target, creation time) and the lifecycle events of its log (`queued`,
-//! `agent_joined`, `agent_left`, `ended`), read by [`Lifecycle::from_events`]. The event
+//! `agent_joined`, `agent_left`, `transferred`, `ended`), read by
+//! [`Lifecycle::from_events`]. A session transferred to another service or user is one
+//! report with a leg per target ([`legs`]): each `transferred` event ends a leg. The event
 //! append path writes nothing extra for reporting. What the log does not hold is written
 //! apart, by the store's reporting part: when a session was first
 //! offered to an agent (and how often), an outcome recorded explicitly by a workflow
@@ -21,7 +23,7 @@
 
 use interact_sdk::ids::{AgentId, CallId, SessionId};
 use interact_sdk::protocol::{
-    CallMedia, CallSignal, EndReason, HangupReason, Party, QualitySummary, SessionEvent,
+    CallMedia, CallSignal, EndReason, HangupReason, Party, QualitySummary, SessionEvent, TargetInfo,
 };
 use interact_sdk::time::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -256,6 +258,8 @@ pub struct Lifecycle {
     pub agent_at_end: bool,
     /// Whether an agent joined after another had left (a transfer between agents).
     pub handed_over: bool,
+    /// How many `transferred` events it has (an agent's or a workflow's transfers).
+    pub transfers: u32,
     /// The `ended` event.
     pub ended: Option<(UnixMillis, EndReason)>,
     /// Its calls, in order.
@@ -289,6 +293,7 @@ impl Lifecycle {
                     l.agent_at_end = false;
                     l.end_open_call(at);
                 }
+                SessionEvent::Transferred { .. } => l.transfers += 1,
                 SessionEvent::Ended { reason } => {
                     l.ended = Some((at, *reason));
                     l.end_open_call(at);
@@ -376,7 +381,7 @@ impl Lifecycle {
 /// | 1 | has not ended | none (it is open) |
 /// | 2 | has an outcome recorded by its workflow (Cancel Task, an invalid workflow, a transfer to a service) | that outcome |
 /// | 3 | ended with `failed`, or a reason this version does not know (`other`) | failed |
-/// | 4 | had an agent join after another agent left | transferred |
+/// | 4 | was transferred (a `transferred` event), or had an agent join after another agent left | transferred |
 /// | 5 | had an agent with the visitor when it ended (any other reason) | handled |
 /// | 6 | had no agent at its end and ended with `visitor_ended` or `idle_timeout` | abandoned |
 /// | 7 | had no agent at its end and ended with `no_agent` | no_agent |
@@ -387,6 +392,10 @@ impl Lifecycle {
 ///
 /// "No agent at its end" includes a session whose agent left and that nobody took over:
 /// the visitor then waited again, so leaving is abandoning.
+///
+/// A transferred session is thus `transferred` as a whole, however its last target
+/// finished it; how each target's part (leg) ended is in its [`legs`]: every leg but the
+/// last is `transferred`, the last has the outcome this table gives for its own events.
 pub fn outcome(lifecycle: &Lifecycle, recorded: Option<Outcome>) -> Option<Outcome> {
     let (_, reason) = lifecycle.ended?;
     if let Some(o) = recorded {
@@ -394,7 +403,7 @@ pub fn outcome(lifecycle: &Lifecycle, recorded: Option<Outcome>) -> Option<Outco
     }
     Some(match reason {
         EndReason::Failed | EndReason::Other => Outcome::Failed,
-        _ if lifecycle.handed_over => Outcome::Transferred,
+        _ if lifecycle.handed_over || lifecycle.transfers > 0 => Outcome::Transferred,
         _ if lifecycle.agent_at_end => Outcome::Handled,
         EndReason::VisitorEnded | EndReason::IdleTimeout => Outcome::Abandoned,
         EndReason::NoAgent => Outcome::NoAgent,
@@ -404,6 +413,101 @@ pub fn outcome(lifecycle: &Lifecycle, recorded: Option<Outcome>) -> Option<Outco
     })
 }
 
+/// One leg of a session: its time with one target, from the session's start (or the
+/// transfer that began the leg) to the next transfer (or the session's end).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LegReport {
+    /// Service or user.
+    pub kind: TargetKind,
+    /// The service's or user's id.
+    pub target: String,
+    /// When the leg began: the session's creation, or the transfer to this target.
+    pub started_at: UnixMillis,
+    /// When it first waited in this target's queue.
+    pub queued_at: Option<UnixMillis>,
+    /// When an agent of this leg first accepted it.
+    pub accepted_at: Option<UnixMillis>,
+    /// The last agent who joined during this leg.
+    pub agent: Option<AgentId>,
+    /// When it ended: the next transfer, or the session's end; none while it lasts.
+    pub ended_at: Option<UnixMillis>,
+    /// `transferred` for a leg a transfer ended; for the last leg the outcome of
+    /// [`outcome`]'s table applied to its own events (an outcome recorded by a workflow
+    /// counts, except a recorded transfer, which belongs to an earlier leg); none while
+    /// it lasts.
+    pub outcome: Option<Outcome>,
+}
+
+/// The legs of a session for `target` (its target now) created at `created_at`, from its
+/// events (`(at, event)`, in order) and the outcome its workflow recorded: one leg per
+/// target, split at each `transferred` event. The first leg's target is the first
+/// transfer's `from` (`target` if it was never transferred), each later one's the
+/// previous transfer's `to`.
+pub fn legs(
+    target: &TargetRef,
+    created_at: UnixMillis,
+    events: &[(UnixMillis, SessionEvent)],
+    recorded: Option<Outcome>,
+) -> Vec<LegReport> {
+    let kind_of = |t: &TargetRef| match t {
+        TargetRef::Service(id) => (TargetKind::Service, id.to_string()),
+        TargetRef::User(id) => (TargetKind::User, id.to_string()),
+    };
+    let info = |t: &TargetInfo| {
+        let kind = match t.kind {
+            interact_sdk::config::TargetKind::Service => TargetKind::Service,
+            interact_sdk::config::TargetKind::User => TargetKind::User,
+        };
+        (kind, t.id.to_string())
+    };
+    // Where each leg after the first begins: the index of its `transferred` event and of
+    // its first own event, when, and its target.
+    let mut starts = Vec::new();
+    let mut first = kind_of(target);
+    for (i, (at, event)) in events.iter().enumerate() {
+        if let SessionEvent::Transferred { from, to, .. } = event {
+            if starts.is_empty() {
+                first = info(from);
+            }
+            // The next leg begins after the transfer and the `agent_left` of the agent
+            // who made it (which ends this leg).
+            let mut begin = i + 1;
+            while let Some((_, SessionEvent::AgentLeft { .. })) = events.get(begin) {
+                begin += 1;
+            }
+            starts.push((i, begin, *at, info(to)));
+        }
+    }
+    let mut bounds = vec![(0, 0, created_at, first)];
+    bounds.extend(starts);
+    let transferred = bounds.len() > 1;
+    let mut out = Vec::with_capacity(bounds.len());
+    for (n, (_, begin, started_at, (kind, target))) in bounds.iter().cloned().enumerate() {
+        let next = bounds.get(n + 1);
+        // A leg's events end before the `transferred` event that ends it.
+        let end = next.map_or(events.len(), |b| b.0).max(begin);
+        let life = Lifecycle::from_events(events[begin..end].iter().map(|(at, e)| (*at, e)));
+        let (ended_at, outcome) = match next {
+            Some((_, _, at, _)) => (Some(*at), Some(Outcome::Transferred)),
+            None => {
+                let recorded = recorded.filter(|o| !transferred || *o != Outcome::Transferred);
+                (life.ended.map(|(at, _)| at), outcome(&life, recorded))
+            }
+        };
+        out.push(LegReport {
+            kind,
+            target,
+            started_at,
+            queued_at: life.queued_at,
+            accepted_at: life.accepted_at,
+            agent: life.agent,
+            ended_at,
+            outcome,
+        });
+    }
+    out
+}
+
 /// One session as reported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionReport {
@@ -411,7 +515,8 @@ pub struct SessionReport {
     pub session: SessionId,
     /// Service session or direct user contact.
     pub kind: TargetKind,
-    /// The service's or user's id.
+    /// The service's or user's id: the one it was for last (after its transfers; the
+    /// first target is its first leg's).
     pub target: String,
     /// How the visitor came: `widget`, `whatsapp`.
     pub channel: Channel,
@@ -454,6 +559,11 @@ pub struct SessionReport {
     pub workflow_path: Vec<String>,
     /// Its calls, in order (answered or not).
     pub calls: Vec<CallReport>,
+    /// How many times it was transferred to another service or user.
+    pub transfers: u32,
+    /// Its legs ([`legs`]): one per target, the first from its start; a single leg if it
+    /// was never transferred.
+    pub legs: Vec<LegReport>,
 }
 
 impl SessionReport {
@@ -461,6 +571,12 @@ impl SessionReport {
     pub fn new(row: ReportRow) -> Self {
         let lifecycle = Lifecycle::from_events(row.events.iter().map(|(at, e)| (*at, e)));
         let outcome = outcome(&lifecycle, row.recorded_outcome);
+        let legs = legs(
+            &row.target,
+            row.created_at,
+            &row.events,
+            row.recorded_outcome,
+        );
         let ended_at = lifecycle.ended.map(|(at, _)| at);
         let waited_from = lifecycle.queued_at.unwrap_or(row.created_at);
         let since = |from: UnixMillis, to: UnixMillis| to.0.saturating_sub(from.0);
@@ -515,6 +631,8 @@ impl SessionReport {
             outcome,
             workflow_path: row.workflow_path,
             calls: lifecycle.calls,
+            transfers: lifecycle.transfers,
+            legs,
         }
     }
 }
@@ -675,9 +793,9 @@ impl ReportFilter {
 
 /// The CSV columns, in order: the JSON fields, with `workflow_path` joined by `" > "`,
 /// and for `calls` their number and the sum of their `duration_ms` (`call_ms`, the same
-/// as `talk_ms`; 0 if none was answered or none has ended); `call_first` and `ring_ms`
-/// come last (added after the others).
-pub const CSV_COLUMNS: [&str; 21] = [
+/// as `talk_ms`; 0 if none was answered or none has ended); `call_first`, `ring_ms` and
+/// `transfers` come last (added after the others; the `legs` are in the JSON only).
+pub const CSV_COLUMNS: [&str; 22] = [
     "session",
     "kind",
     "target",
@@ -699,6 +817,7 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "call_ms",
     "call_first",
     "ring_ms",
+    "transfers",
 ];
 
 /// The report as CSV (RFC 4180: a header row, CRLF line ends, fields with a comma, quote
@@ -748,6 +867,7 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                     })
                     .unwrap_or_default(),
                 num(r.ring_ms),
+                r.transfers.to_string(),
             ],
         );
     }
@@ -1061,7 +1181,7 @@ mod tests {
         assert_eq!((r.ring_ms, r.talk_ms), (Some(2500), 60_000));
         assert_eq!(r.calls[0].ended_by, Some(Party::Visitor));
         let csv = to_csv(&[r]);
-        assert!(csv.trim_end().ends_with(",video,2500"), "{csv}");
+        assert!(csv.trim_end().ends_with(",video,2500,0"), "{csv}");
     }
 
     #[test]
@@ -1341,8 +1461,9 @@ mod tests {
         assert_eq!(json["calls"][2]["outcome"], "missed");
         let csv = to_csv(std::slice::from_ref(&r));
         let line = csv.lines().nth(1).expect("a row");
-        // Three calls, answered for 1000 + 2000 ms; a chat: no call-first medium nor ring.
-        assert!(line.ends_with(",3,3000,,"), "{line}");
+        // Three calls, answered for 1000 + 2000 ms; a chat: no call-first medium nor ring,
+        // no transfer.
+        assert!(line.ends_with(",3,3000,,,0"), "{line}");
         assert!(csv.starts_with(&CSV_COLUMNS.join(",")));
     }
 
@@ -1423,7 +1544,163 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert_eq!(
             lines[1],
-            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0,,"
+            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0,,,0"
         );
+    }
+
+    fn target_info(kind: interact_sdk::config::TargetKind, id: &str) -> TargetInfo {
+        TargetInfo {
+            kind,
+            id: interact_sdk::ids::TargetId::new(id).expect("valid"),
+            display_name: id.to_uppercase(),
+        }
+    }
+
+    /// A transfer by `by` (an agent) or by a workflow (`None`) from service `from` to
+    /// `to` (`user:<id>` or a service's id).
+    fn transferred(by: Option<&str>, from: &str, to: &str) -> SessionEvent {
+        use interact_sdk::config::TargetKind as K;
+        let to = match to.strip_prefix("user:") {
+            Some(user) => target_info(K::User, user),
+            None => target_info(K::Service, to),
+        };
+        SessionEvent::Transferred {
+            by: by.map(agent),
+            from: target_info(K::Service, from),
+            to,
+        }
+    }
+
+    #[test]
+    fn a_session_never_transferred_has_one_leg_like_itself() {
+        let r = SessionReport::new(row(
+            TargetRef::Service("support".into()),
+            &[QUEUED, joined("alex"), ended(EndReason::AgentEnded)],
+        ));
+        assert_eq!(r.transfers, 0);
+        assert_eq!(
+            r.legs,
+            [LegReport {
+                kind: TargetKind::Service,
+                target: "support".into(),
+                started_at: UnixMillis(500),
+                queued_at: Some(UnixMillis(1000)),
+                accepted_at: Some(UnixMillis(2000)),
+                agent: Some(AgentId::new("alex").expect("valid")),
+                ended_at: Some(UnixMillis(3000)),
+                outcome: Some(Outcome::Handled),
+            }]
+        );
+    }
+
+    #[test]
+    fn an_agents_transfer_ends_a_leg_and_the_next_target_has_the_next() {
+        // Queued 1000, alex 2000, transferred 3000, alex left 4000, queued 5000, sam 6000,
+        // ended 7000.
+        let events = [
+            QUEUED,
+            joined("alex"),
+            transferred(Some("alex"), "support", "billing"),
+            left("alex"),
+            QUEUED,
+            joined("sam"),
+            ended(EndReason::VisitorEnded),
+        ];
+        // The session's target is the last one.
+        let r = SessionReport::new(row(TargetRef::Service("billing".into()), &events));
+        assert_eq!(r.transfers, 1);
+        assert_eq!(r.outcome, Some(Outcome::Transferred));
+        assert_eq!(r.target, "billing");
+        let summary: Vec<_> = r
+            .legs
+            .iter()
+            .map(|l| {
+                (
+                    l.target.as_str(),
+                    l.started_at.0,
+                    l.queued_at.map(|t| t.0),
+                    l.accepted_at.map(|t| t.0),
+                    l.agent.as_ref().map(AgentId::as_str),
+                    l.ended_at.map(|t| t.0),
+                    l.outcome,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "support",
+                    500,
+                    Some(1000),
+                    Some(2000),
+                    Some("alex"),
+                    Some(3000),
+                    Some(Outcome::Transferred)
+                ),
+                (
+                    "billing",
+                    3000,
+                    Some(5000),
+                    Some(6000),
+                    Some("sam"),
+                    Some(7000),
+                    Some(Outcome::Handled)
+                ),
+            ]
+        );
+        // In CSV: the count of transfers, last.
+        assert!(to_csv(&[r]).trim_end().ends_with(",transferred,,0,0,,,1"));
+    }
+
+    #[test]
+    fn the_last_leg_may_be_abandoned_open_or_a_user_and_a_recorded_transfer_is_the_first_legs() {
+        // A workflow's transfer (no agent), then a transfer to a user, who never came.
+        let events = [
+            transferred(None, "support", "billing"),
+            QUEUED,
+            joined("sam"),
+            transferred(Some("sam"), "billing", "user:alex"),
+            left("sam"),
+            ended(EndReason::VisitorEnded),
+        ];
+        let mut row = row(TargetRef::User("alex".into()), &events);
+        row.recorded_outcome = Some(Outcome::Transferred);
+        let r = SessionReport::new(row.clone());
+        assert_eq!(r.transfers, 2);
+        let legs: Vec<_> = r
+            .legs
+            .iter()
+            .map(|l| (l.kind, l.target.as_str(), l.agent.is_some(), l.outcome))
+            .collect();
+        assert_eq!(
+            legs,
+            [
+                (
+                    TargetKind::Service,
+                    "support",
+                    false,
+                    Some(Outcome::Transferred)
+                ),
+                (
+                    TargetKind::Service,
+                    "billing",
+                    true,
+                    Some(Outcome::Transferred)
+                ),
+                (TargetKind::User, "alex", false, Some(Outcome::Abandoned)),
+            ]
+        );
+        // Another recorded outcome is the last leg's (and the session's).
+        row.recorded_outcome = Some(Outcome::Cancelled);
+        let r = SessionReport::new(row.clone());
+        assert_eq!(r.legs[2].outcome, Some(Outcome::Cancelled));
+        assert_eq!(r.outcome, Some(Outcome::Cancelled));
+        // Still open: the last leg has no end and no outcome.
+        row.events.pop();
+        row.recorded_outcome = None;
+        let r = SessionReport::new(row);
+        assert_eq!((r.legs[2].ended_at, r.legs[2].outcome), (None, None));
+        assert_eq!(r.outcome, None);
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! | Column | Counts | On the UTC day |
 //! |--------|--------|----------------|
-//! | `chat_sessions` | sessions started (every session starts as a chat) | it was created |
+//! | `chat_sessions` | sessions started (every session starts as a chat; a transferred one once, for the target it is for now) | it was created |
 //! | `messages_in` | messages from the visitor | each was stored |
 //! | `messages_out` | messages from the agent or the service (workflow messages: `system`) | each was stored |
 //! | `audio_minutes`, `video_minutes` | answered calls of that media (as placed), from the agent's accept to the hang-up (or the session's end, the agent leaving, the next call) | each minute happened: a call over midnight counts on both days |
@@ -1203,6 +1203,48 @@ mod tests {
                 (day("2024-05-02"), DAY_MS),
                 (day("2024-05-03"), 5),
             ]
+        );
+    }
+
+    #[test]
+    fn a_transferred_session_counts_once_for_the_target_it_is_for() {
+        use interact_sdk::config::TargetKind as K;
+        use interact_sdk::ids::TargetId;
+        use interact_sdk::protocol::TargetInfo;
+        let info = |id: &str| TargetInfo {
+            kind: K::Service,
+            id: TargetId::new(id).expect("valid"),
+            display_name: id.into(),
+        };
+        let events = [
+            (
+                MAY_1 + MIN,
+                SessionEvent::Transferred {
+                    by: None,
+                    from: info("support"),
+                    to: info("billing"),
+                },
+            ),
+            (MAY_1 + 2 * MIN, ended()),
+        ];
+        let billing = TargetRef::Service("billing".into());
+        let row = session(
+            "s1",
+            billing,
+            Channel::Widget,
+            MAY_1,
+            &events,
+            &[("2024-05-01", 2, 1)],
+        );
+        let rows = usage("2024-05-01", "2024-05-01", &[row]);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            (
+                rows[0].target.as_str(),
+                rows[0].chat_sessions,
+                rows[0].messages_in
+            ),
+            ("billing", 1, 2)
         );
     }
 }

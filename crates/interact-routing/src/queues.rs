@@ -102,16 +102,16 @@ impl Distributor {
         self.settle(now);
     }
 
-    /// Hands a task that is not yet assigned to another target (Transfer): it joins the
-    /// new target's queue now if it was queued, and no one has declined it there.
+    /// Hands a task to another target (Transfer): it joins the new target's queue now if
+    /// it was queued, and no one has declined it there. An assigned task (an agent's
+    /// transfer) frees its agent and waits, not queued, for the new target's workflow
+    /// or [`Self::enqueue`].
     pub fn retarget(&mut self, session: &SessionId, target: &TargetRef, now: UnixMillis) {
         let to = self.target(target);
+        self.unassign(session);
         let Some(task) = self.tasks.get(session) else {
             return;
         };
-        if matches!(task.state, State::Assigned { .. }) {
-            return;
-        }
         let was_queued = task.state != State::Held;
         let priority = task.priority;
         self.unqueue(session);
@@ -128,18 +128,24 @@ impl Distributor {
     /// Puts an assigned task back in the queue, at the back of its priority (the
     /// acceptance could not be stored).
     pub fn requeue(&mut self, session: &SessionId, now: UnixMillis) {
-        let Some(task) = self.tasks.get_mut(session) else {
-            return;
-        };
+        if let Some(priority) = self.unassign(session) {
+            self.enqueue(session, priority, now);
+        }
+    }
+
+    /// Takes an assigned task from its agent (who is freed), held and not queued; its
+    /// priority, or `None` if it was not assigned.
+    fn unassign(&mut self, session: &SessionId) -> Option<Priority> {
+        let task = self.tasks.get_mut(session)?;
         let State::Assigned { agent } = task.state else {
-            return;
+            return None;
         };
         task.state = State::Held;
         let (kind, priority) = (task.kind, task.priority);
         self.agents[agent as usize].held.remove(session);
         self.load(agent, kind, -1);
         self.refresh(agent);
-        self.enqueue(session, priority, now);
+        Some(priority)
     }
 
     /// The session ended: it leaves the queue (an open offer is withdrawn) or frees its

@@ -370,6 +370,27 @@ fn signing_out_takes_offers_back_and_cancel_withdraws() {
     assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a0")]));
 }
 
+#[test]
+fn an_agents_transfer_frees_them_and_waits_for_the_new_target() {
+    let mut r = router(2, Strategy::Indexed);
+    sign_in(&mut r, "a1", 0);
+    queue(&mut r, 1, &service("sales"), 5, 1);
+    assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a1")]));
+    r.accept(&sid(1), "a1", UnixMillis(2)).expect("offered");
+    assert_eq!(r.agent_of(&sid(1)), Some("a1"));
+    // To support (even agents only): a1 holds it no more, and it waits for its
+    // workflow's Queue Task there.
+    r.retarget(&sid(1), &service("support"), UnixMillis(3));
+    assert_eq!(r.agent_of(&sid(1)), None);
+    assert!(r.held_by("a1").is_empty());
+    assert_eq!(r.queue_len(&service("support")), 0);
+    check_invariants(&r);
+    sign_in(&mut r, "a0", 4);
+    r.enqueue(&sid(1), Priority::DEFAULT, UnixMillis(5));
+    assert_eq!(offers(&drain(&mut r)), pairs(&[("s1", "a0")]));
+    check_invariants(&r);
+}
+
 /// One step of a random history.
 #[derive(Clone, Debug)]
 enum Op {

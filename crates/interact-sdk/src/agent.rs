@@ -13,7 +13,7 @@ use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentHello, AgentInfo, CallSignal, ClientFrame, DeviceKind, ErrorCode, HangupReason,
     IceCandidate, IceServer, MediaState, Offer, PROTOCOL_VERSION, Party, Presence, ServerFrame,
-    decode_server, encode,
+    TransferTarget, decode_server, encode,
 };
 use crate::quality::{QualityRating, QualitySample, StatsReading};
 use crate::time::{Instant, UnixMillis};
@@ -96,7 +96,8 @@ impl Agent {
         self.offers.values()
     }
 
-    /// Sessions the agent handles, with whether each has ended.
+    /// Sessions the agent handles, with whether each has ended (or was transferred by
+    /// this agent: over for them).
     pub fn sessions(&self) -> impl Iterator<Item = (&SessionId, bool)> {
         self.sessions.iter().map(|(id, c)| (id, c.ended))
     }
@@ -194,8 +195,7 @@ impl Agent {
                     match self.sessions.get_mut(&session) {
                         Some(conv) => conv.note_head(head),
                         None => {
-                            let mut conv =
-                                Conversation::new(Party::Agent, session.clone(), Seq::ZERO);
+                            let mut conv = self.new_conv(&session);
                             conv.replayed(now, head, &mut self.out);
                             self.sessions.insert(session, conv);
                         }
@@ -236,10 +236,13 @@ impl Agent {
                 self.emit(Event::OfferWithdrawn(session));
             }
             ServerFrame::Event(ev) => {
-                let conv = self.sessions.entry(ev.session.clone()).or_insert_with(|| {
-                    Conversation::new(Party::Agent, ev.session.clone(), Seq::ZERO)
-                });
-                conv.receive(now, ev, &mut self.out);
+                if !self.sessions.contains_key(&ev.session) {
+                    let conv = self.new_conv(&ev.session);
+                    self.sessions.insert(ev.session.clone(), conv);
+                }
+                if let Some(conv) = self.sessions.get_mut(&ev.session) {
+                    conv.receive(now, ev, &mut self.out);
+                }
             }
             ServerFrame::Ack { session, id, seq } => {
                 if let Some(conv) = self.sessions.get_mut(&session) {
@@ -356,9 +359,10 @@ impl Agent {
         if self.offers.remove(session).is_none() {
             return Err(Error::ApiMisuse("no such offer"));
         }
-        self.sessions
-            .entry(session.clone())
-            .or_insert_with(|| Conversation::new(Party::Agent, session.clone(), Seq::ZERO));
+        if !self.sessions.contains_key(session) {
+            let conv = self.new_conv(session);
+            self.sessions.insert(session.clone(), conv);
+        }
         self.transmit(
             now,
             &ClientFrame::Accept {
@@ -385,6 +389,35 @@ impl Agent {
 
     fn conv(&mut self, session: &SessionId) -> Result<&mut Conversation, Error> {
         open(&mut self.sessions, session)
+    }
+
+    /// A new conversation of this agent (its own `agent_left` closes it).
+    fn new_conv(&self, session: &SessionId) -> Conversation {
+        let mut conv = Conversation::new(Party::Agent, session.clone(), Seq::ZERO);
+        conv.agent = self.me.as_ref().map(|me| me.id.clone());
+        conv
+    }
+
+    /// Transfers `session` to another service or user. The server answers with the
+    /// session's `transferred` and `agent_left` events, after which the session is over
+    /// for this agent (as if it had ended: read-only, not resumed); or with an `error`
+    /// (`not_allowed`, `invalid_field`) and the session stays.
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        session: &SessionId,
+        to: TransferTarget,
+    ) -> Result<(), Error> {
+        self.require_online()?;
+        self.conv(session)?;
+        self.transmit(
+            now,
+            &ClientFrame::Transfer {
+                session: session.clone(),
+                to,
+            },
+        );
+        Ok(())
     }
 
     /// Sends a chat message in `session`; kept and resent until acknowledged.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::call::{Call, CallEvent};
 use crate::client::{DeliveryState, Event, Output};
-use crate::ids::{MessageId, Seq, SessionId};
+use crate::ids::{AgentId, MessageId, Seq, SessionId};
 use crate::limits::{ACK_TIMEOUT, GAP_TIMEOUT, TYPING_REFRESH, TYPING_TTL};
 use crate::protocol::{
     CallSignal, ClientFrame, EventFrame, HangupReason, Party, ReceiptState, SessionEvent, encode,
@@ -46,7 +46,14 @@ pub(crate) struct Conversation {
     peer_typing_until: Option<Instant>,
     typing_sent_at: Option<Instant>,
     pub(crate) call: Call,
+    /// Over for this client: the session ended, or (an agent's) the agent left it.
     pub(crate) ended: bool,
+    /// The agent this client is (agent clients): its own `agent_left` (a transfer) closes
+    /// the session here, as `ended` does, until its own `agent_joined` (the session came
+    /// back to this agent).
+    pub(crate) agent: Option<AgentId>,
+    /// Closed by this agent's own `agent_left` (not by `ended`).
+    left: bool,
 }
 
 impl Conversation {
@@ -68,6 +75,8 @@ impl Conversation {
             typing_sent_at: None,
             call: Call::new(me),
             ended: false,
+            agent: None,
+            left: false,
         }
     }
 
@@ -328,6 +337,7 @@ impl Conversation {
             SessionEvent::Call { signal, .. } => self.call.apply_own(signal),
             SessionEvent::Ended { .. } => {
                 self.ended = true;
+                self.left = false;
                 self.outbox.clear();
                 // A call cannot outlive its session.
                 if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
@@ -335,6 +345,25 @@ impl Conversation {
                 }
                 // Too late to send: the periodic summaries stand.
                 self.call.take_final_quality();
+            }
+            SessionEvent::AgentLeft { agent } => {
+                // A call ends when the agent leaves (a transfer).
+                if let Ok((_, ev)) = self.call.hangup(HangupReason::Normal) {
+                    self.emit_call(ev, out);
+                }
+                if self.agent.as_ref() == Some(&agent.id) && !self.ended {
+                    // This agent transferred the session: it is over for them.
+                    self.ended = true;
+                    self.left = true;
+                    self.outbox.clear();
+                }
+            }
+            SessionEvent::AgentJoined { agent }
+                if self.left && self.agent.as_ref() == Some(&agent.id) =>
+            {
+                // Transferred back to this agent, who accepted it again.
+                self.ended = false;
+                self.left = false;
             }
             _ => {}
         }

@@ -102,6 +102,11 @@ string_id!(
     /// An agent (a user of the contact center), assigned by the server.
     AgentId
 );
+string_id!(
+    /// A service's or a user's id, as the server's configuration names it: where a
+    /// transfer goes.
+    TargetId
+);
 
 /// A server-assigned sequence number, per session, starting at 1 with no gaps.
 #[derive(

@@ -572,3 +572,137 @@ fn reconnect_now_connects_at_once() {
     assert_eq!(drain(&mut agent).first(), Some(&Output::Connect));
     assert_eq!(agent.link(), &LinkState::Connecting);
 }
+
+/// A transfer: the frame names the session and the target; the agent's own `agent_left`
+/// closes the session for them (not resumed, not writable), while another agent's (in a
+/// transcript replayed to the next agent) does not.
+#[test]
+fn own_transfer_closes_the_session_for_the_agent_only() {
+    use interact_sdk::ids::TargetId;
+    use interact_sdk::protocol::{AgentInfo, TargetInfo, TransferTarget};
+    let me = |id: &str| AgentInfo {
+        id: AgentId::new(id).expect("valid"),
+        display_name: id.to_uppercase(),
+    };
+    let mut d = signed_in_agent();
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: Some(me("alex")),
+        heads: Default::default(),
+    });
+    for s in ["s1", "s2"] {
+        d.receive(&offer(s, "Ann"));
+        d.agent
+            .accept(Instant::from_millis(10), &sid(s))
+            .expect("offered");
+        d.receive(&event(s, 1, SessionEvent::Queued { position: 1 }));
+    }
+    let billing = TransferTarget {
+        kind: TargetKind::Service,
+        id: TargetId::new("billing").expect("valid"),
+    };
+    d.sent.clear();
+    d.agent
+        .transfer(Instant::from_millis(20), &sid("s1"), billing.clone())
+        .expect("online, a session of the agent's");
+    d.drain();
+    assert_eq!(
+        d.sent,
+        [ClientFrame::Transfer {
+            session: sid("s1"),
+            to: billing.clone(),
+        }]
+    );
+    assert!(
+        d.agent
+            .transfer(Instant::from_millis(20), &sid("s7"), billing.clone())
+            .is_err()
+    );
+    // The server's answer: transferred, then alex's agent_left.
+    d.receive(&event(
+        "s1",
+        2,
+        SessionEvent::Transferred {
+            by: Some(me("alex")),
+            from: TargetInfo {
+                kind: TargetKind::Service,
+                id: TargetId::new("support").expect("valid"),
+                display_name: "Support".into(),
+            },
+            to: TargetInfo {
+                kind: TargetKind::Service,
+                id: TargetId::new("billing").expect("valid"),
+                display_name: "Billing".into(),
+            },
+        },
+    ));
+    d.receive(&event(
+        "s1",
+        3,
+        SessionEvent::AgentLeft { agent: me("alex") },
+    ));
+    // Another agent's leaving (a colleague, in s2's history) changes nothing.
+    d.receive(&event(
+        "s2",
+        2,
+        SessionEvent::AgentLeft { agent: me("sam") },
+    ));
+    let sessions: Vec<(SessionId, bool)> = d
+        .agent
+        .sessions()
+        .map(|(s, ended)| (s.clone(), ended))
+        .collect();
+    assert_eq!(sessions, [(sid("s1"), true), (sid("s2"), false)]);
+    assert!(matches!(
+        d.agent
+            .send_message(Instant::from_millis(30), &sid("s1"), "still there?"),
+        Err(Error::ApiMisuse(_))
+    ));
+    assert!(
+        d.agent
+            .transfer(Instant::from_millis(30), &sid("s1"), billing)
+            .is_err()
+    );
+    d.agent
+        .send_message(Instant::from_millis(30), &sid("s2"), "hello")
+        .expect("s2 is still the agent's");
+    // After a reconnect only s2 is resumed.
+    d.sent.clear();
+    d.agent
+        .handle_input(Instant::from_millis(40), Input::Disconnected(Some(1006)))
+        .expect("ok");
+    d.agent.handle_timeout(Instant::from_millis(60_000));
+    d.drain();
+    d.agent
+        .handle_input(Instant::from_millis(60_001), Input::Connected)
+        .expect("ok");
+    d.drain();
+    let resumed = d.sent.iter().find_map(|f| match f {
+        ClientFrame::AgentHello(h) => Some(h.resume.keys().cloned().collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(resumed, Some(vec![sid("s2")]));
+    // Transferred back to alex, who accepts it again: theirs once more.
+    d.receive(&ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        config: None,
+        session: None,
+        agent: Some(me("alex")),
+        heads: [(sid("s2"), Seq(2))].into(),
+    });
+    d.receive(&offer("s1", "Ann"));
+    d.agent
+        .accept(Instant::from_millis(60_010), &sid("s1"))
+        .expect("offered");
+    d.receive(&event(
+        "s1",
+        4,
+        SessionEvent::AgentJoined { agent: me("alex") },
+    ));
+    assert!(d.agent.sessions().all(|(_, ended)| !ended));
+    d.agent
+        .send_message(Instant::from_millis(60_020), &sid("s1"), "back again")
+        .expect("s1 is the agent's again");
+}

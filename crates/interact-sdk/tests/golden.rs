@@ -23,15 +23,15 @@ use interact_sdk::config::{
 };
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
-use interact_sdk::ids::{AgentId, CallId, MessageId, ResumeToken, Seq, SessionId};
+use interact_sdk::ids::{AgentId, CallId, MessageId, ResumeToken, Seq, SessionId, TargetId};
 use interact_sdk::limits;
 use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{
     AgentHello, AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, Consent, DeviceKind,
     EndReason, ErrorCode, ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer,
     MediaState, Offer, PROTOCOL_VERSION, Party, Presence, QualitySummary, ReceiptState, Resume,
-    ServerFrame, SessionEvent, SessionInfo, Spread, VisitorInfo, decode_client, decode_server,
-    encode,
+    ServerFrame, SessionEvent, SessionInfo, Spread, TargetInfo, TransferTarget, VisitorInfo,
+    decode_client, decode_server, encode,
 };
 use interact_sdk::time::UnixMillis;
 use serde::Serialize;
@@ -390,6 +390,19 @@ fn client_decline_case() -> Case<ClientFrame> {
     )
 }
 
+fn client_transfer_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::Transfer {
+            session: sid(SESSION),
+            to: TransferTarget {
+                kind: TargetKind::Service,
+                id: TargetId::new("billing").expect("valid"),
+            },
+        },
+        r#"{"type":"transfer","session":"s_7Hq2NcX9vR4mKp1ZtY8wLb","to":{"kind":"service","id":"billing"}}"#,
+    )
+}
+
 fn client_ping_case() -> Case<ClientFrame> {
     (
         ClientFrame::Ping { nonce: 7 },
@@ -415,6 +428,7 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_set_presence_case(),
         client_accept_case(),
         client_decline_case(),
+        client_transfer_case(),
         client_ping_case(),
     ]
 }
@@ -489,6 +503,11 @@ fn client_accept() {
 #[test]
 fn client_decline() {
     check_client(client_decline_case());
+}
+
+#[test]
+fn client_transfer() {
+    check_client(client_transfer_case());
 }
 
 #[test]
@@ -1038,6 +1057,44 @@ fn event_agent_left_case() -> Case<SessionEvent> {
     )
 }
 
+fn customer_care_info() -> TargetInfo {
+    TargetInfo {
+        kind: TargetKind::Service,
+        id: TargetId::new("support").expect("valid"),
+        display_name: "Customer Care".into(),
+    }
+}
+
+fn event_transferred_case() -> Case<SessionEvent> {
+    (
+        SessionEvent::Transferred {
+            by: Some(sam()),
+            from: customer_care_info(),
+            to: TargetInfo {
+                kind: TargetKind::Service,
+                id: TargetId::new("billing").expect("valid"),
+                display_name: "Billing".into(),
+            },
+        },
+        r#"{"kind":"transferred","by":{"id":"agt_4Rk9Zp2Lq7","display_name":"Sam"},"from":{"kind":"service","id":"support","display_name":"Customer Care"},"to":{"kind":"service","id":"billing","display_name":"Billing"}}"#,
+    )
+}
+
+fn event_transferred_by_workflow_case() -> Case<SessionEvent> {
+    (
+        SessionEvent::Transferred {
+            by: None,
+            from: customer_care_info(),
+            to: TargetInfo {
+                kind: TargetKind::Service,
+                id: TargetId::new("billing").expect("valid"),
+                display_name: "Billing".into(),
+            },
+        },
+        r#"{"kind":"transferred","from":{"kind":"service","id":"support","display_name":"Customer Care"},"to":{"kind":"service","id":"billing","display_name":"Billing"}}"#,
+    )
+}
+
 fn event_receipt_case() -> Case<SessionEvent> {
     (
         SessionEvent::Receipt {
@@ -1105,6 +1162,8 @@ fn event_cases() -> Vec<Case<SessionEvent>> {
         event_queued_case(),
         event_agent_joined_case(),
         event_agent_left_case(),
+        event_transferred_case(),
+        event_transferred_by_workflow_case(),
         event_receipt_case(),
         event_undelivered_case(),
         event_started_whatsapp_case(),
@@ -1122,6 +1181,12 @@ fn event_started() {
 fn event_message() {
     check_event(event_message_case());
     check_event(event_message_system_case());
+}
+
+#[test]
+fn event_transferred() {
+    check_event(event_transferred_case());
+    check_event(event_transferred_by_workflow_case());
 }
 
 #[test]
@@ -1919,7 +1984,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 13 client frames, 12 server frames, 9 event
+    // One example per variant at least: 14 client frames, 12 server frames, 10 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -1929,7 +1994,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (13, 12, 9, 9)
+        (14, 12, 10, 9)
     );
 }
 

@@ -340,6 +340,17 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
             "outcome": "handled",
             "workflow_path": [],
             "calls": [],
+            "transfers": 0,
+            "legs": [{
+                "kind": "service",
+                "target": "support",
+                "started_at": 1000,
+                "queued_at": 1100,
+                "accepted_at": 1500,
+                "agent": "alex",
+                "ended_at": 9500,
+                "outcome": "handled",
+            }],
         })
     );
     let summary: Vec<(String, Value, Value, Value)> = rows
@@ -497,7 +508,8 @@ async fn csv_is_an_attachment_with_a_header_and_no_formulas() {
             "0",
             "0",
             "",
-            "300"
+            "300",
+            "0"
         ]
     );
     assert_eq!(records[8][col("outcome")], "");

@@ -738,6 +738,20 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
+                async fn transfer_session(
+                    &self,
+                    session: &SessionId,
+                    target: &TargetRef,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("UPDATE sessions SET target = $1, agent_id = NULL WHERE id = $2")
+                        .bind(json(target))
+                        .bind(session.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(())
+                }
+
                 async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
                     let row = sqlx::query(&format!(
                         "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"

@@ -41,6 +41,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, an_end_closes_the_session);
             $crate::__conformance_test!($fresh, start_keys_are_unique);
             $crate::__conformance_test!($fresh, session_fields_change);
+            $crate::__conformance_test!($fresh, a_transfer_changes_target_and_frees_the_agent);
             $crate::__conformance_test!($fresh, workflow_runs);
             $crate::__conformance_test!($fresh, agent_tokens);
             $crate::__conformance_test!($fresh, admin_tokens_are_apart_from_agent_tokens);
@@ -521,6 +522,60 @@ pub async fn session_fields_change(store: &dyn Store) {
     assert_eq!(s.token_hash, "f".repeat(64));
     assert_eq!(s.visitor_seen_at, Some(at(150)));
     assert_eq!(s.agent_id, Some(agent.id));
+}
+
+/// A transfer: the session is for its new target (in reports, the open sessions and the
+/// lookup by origin too) and no agent holds it; the others are untouched.
+pub async fn a_transfer_changes_target_and_frees_the_agent(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::Service("support".into()), 101).await;
+    let alex = AgentId::new("alex").expect("valid");
+    for s in ["s1", "s2"] {
+        store
+            .set_session_agent(&sid(s), &alex)
+            .await
+            .expect("agent");
+    }
+    let sales = TargetRef::Service("sales".into());
+    store
+        .transfer_session(&sid("s1"), &sales)
+        .await
+        .expect("transfer");
+    let s1 = store.session(&sid("s1")).await.expect("get").expect("s1");
+    assert_eq!((s1.target, s1.agent_id), (sales.clone(), None));
+    let s2 = store.session(&sid("s2")).await.expect("get").expect("s2");
+    assert_eq!(
+        (s2.target, s2.agent_id),
+        (TargetRef::Service("support".into()), Some(alex))
+    );
+    let open = store.open_sessions().await.expect("open");
+    let s1 = open.iter().find(|s| s.id == sid("s1")).expect("open s1");
+    assert_eq!((&s1.target, &s1.agent_id), (&sales, &None));
+    let rows = store
+        .report_rows(&ReportQuery {
+            service: Some("sales".into()),
+            limit: 10,
+            ..ReportQuery::default()
+        })
+        .await
+        .expect("rows");
+    assert_eq!(
+        rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        [sid("s1")]
+    );
+    // To a user, then; a session that does not exist is no error.
+    let user = TargetRef::User("alex".into());
+    store
+        .transfer_session(&sid("s1"), &user)
+        .await
+        .expect("to a user");
+    let s1 = store.session(&sid("s1")).await.expect("get").expect("s1");
+    assert_eq!(s1.target, user);
+    store
+        .transfer_session(&sid("s9"), &sales)
+        .await
+        .expect("unknown session");
 }
 
 /// A workflow run's state is upserted, read and forgotten; it needs its session.

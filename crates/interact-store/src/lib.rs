@@ -303,6 +303,13 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         session: &SessionId,
         agent: &AgentId,
     ) -> Result<(), StoreError>;
+    /// Records a transfer: the session is for `target` from now on and no agent holds it
+    /// (it waits for the new target's workflow or queue). Nothing if it does not exist.
+    async fn transfer_session(
+        &self,
+        session: &SessionId,
+        target: &TargetRef,
+    ) -> Result<(), StoreError>;
     /// One session.
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// Every event of a session, in order.

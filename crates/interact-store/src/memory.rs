@@ -322,6 +322,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn transfer_session(
+        &self,
+        session: &SessionId,
+        target: &TargetRef,
+    ) -> Result<(), StoreError> {
+        if let Some(s) = self.lock().sessions.get_mut(session) {
+            s.target = target.clone();
+            s.agent_id = None;
+        }
+        Ok(())
+    }
+
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         Ok(self.lock().sessions.get(id).cloned())
     }

@@ -21,10 +21,11 @@ use crate::{Store, StoreError};
 /// ignores other kinds anyway. (Inside a JSON string a quote is escaped, so SDP cannot
 /// fake the `","signal":{"op":` of a call, nor a visitor's name the `"call":"` member of a
 /// call-first session's `started`; a chat's `started` is not read.)
-pub const LIFECYCLE_PREFIXES: [&str; 10] = [
+pub const LIFECYCLE_PREFIXES: [&str; 11] = [
     r#"{"kind":"queued"%"#,
     r#"{"kind":"agent_joined"%"#,
     r#"{"kind":"agent_left"%"#,
+    r#"{"kind":"transferred"%"#,
     r#"{"kind":"ended"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"start"%"#,
     r#"{"kind":"call","from":"%","signal":{"op":"accept"%"#,
@@ -253,7 +254,22 @@ mod tests {
             SessionEvent::AgentJoined {
                 agent: agent.clone(),
             },
-            SessionEvent::AgentLeft { agent },
+            SessionEvent::AgentLeft {
+                agent: agent.clone(),
+            },
+            SessionEvent::Transferred {
+                by: Some(agent),
+                from: interact_sdk::protocol::TargetInfo {
+                    kind: interact_sdk::config::TargetKind::Service,
+                    id: interact_sdk::ids::TargetId::new("support").expect("valid"),
+                    display_name: "Support".into(),
+                },
+                to: interact_sdk::protocol::TargetInfo {
+                    kind: interact_sdk::config::TargetKind::User,
+                    id: interact_sdk::ids::TargetId::new("sam").expect("valid"),
+                    display_name: "Sam".into(),
+                },
+            },
             SessionEvent::Ended {
                 reason: EndReason::VisitorEnded,
             },

@@ -104,6 +104,7 @@ pub(super) static LANGUAGE: Language = Language {
     },
     joined: |name| format!("{name} ist dem Chat beigetreten."),
     left: |name| format!("{name} hat den Chat verlassen."),
+    transferred: |name| format!("Sie werden an {name} weitergeleitet."),
     typing: |name| format!("{name} schreibt…"),
     ended: |reason| match reason {
         EndReason::VisitorEnded => "Sie haben den Chat beendet.",

@@ -102,6 +102,7 @@ pub(super) static LANGUAGE: Language = Language {
     },
     joined: |name| format!("{name} joined the chat."),
     left: |name| format!("{name} left the chat."),
+    transferred: |name| format!("You are being transferred to {name}."),
     typing: |name| format!("{name} is typing…"),
     ended: |reason| match reason {
         EndReason::VisitorEnded => "You ended the chat.",

@@ -40,6 +40,8 @@ pub struct Language {
     pub joined: fn(&str) -> String,
     /// An agent (named) left the chat.
     pub left: fn(&str) -> String,
+    /// The chat goes to another service or person (named): a transfer.
+    pub transferred: fn(&str) -> String,
     /// The other side (named) is typing.
     pub typing: fn(&str) -> String,
     /// The chat ended, and why.
@@ -149,6 +151,11 @@ impl Lang {
     /// An agent left the chat.
     pub fn left(self, name: &str) -> String {
         (self.0.left)(name)
+    }
+
+    /// The chat was transferred to another service or person.
+    pub fn transferred(self, name: &str) -> String {
+        (self.0.transferred)(name)
     }
 
     /// The other side is typing.

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{CallMedia, CallSignal};
+use crate::config::TargetKind;
 use crate::form::PreChatForm;
-use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
+use crate::ids::{MessageId, ResumeToken, Seq, SessionId, TargetId};
 
 /// A visitor's first frame on a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,15 @@ pub enum Presence {
     Away,
     /// Signed out.
     Offline,
+}
+
+/// Where an agent transfers a session: a service or a user, by id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransferTarget {
+    /// Service or user.
+    pub kind: TargetKind,
+    /// The service's or user's id.
+    pub id: TargetId,
 }
 
 /// A frame from a client. Fields named `session` are required on agent connections
@@ -168,6 +178,14 @@ pub enum ClientFrame {
         /// The offered session.
         session: SessionId,
     },
+    /// Agent: hand the session to another service or user. The session keeps its
+    /// transcript; the agent leaves it (`transferred`, then `agent_left`).
+    Transfer {
+        /// The session (always required).
+        session: SessionId,
+        /// Where it goes.
+        to: TransferTarget,
+    },
     /// Keep-alive; answered with `pong`.
     Ping {
         /// Echoed in the `pong`.
@@ -189,7 +207,9 @@ impl ClientFrame {
             | Self::Sync { session, .. }
             | Self::End { session }
             | Self::Call { session, .. } => session.as_ref(),
-            Self::Accept { session } | Self::Decline { session } => Some(session),
+            Self::Accept { session }
+            | Self::Decline { session }
+            | Self::Transfer { session, .. } => Some(session),
             _ => None,
         }
     }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{CallMedia, CallSignal, ReceiptState};
-use crate::config::Target;
-use crate::ids::{AgentId, MessageId, Seq};
+use crate::config::{Target, TargetKind};
+use crate::ids::{AgentId, MessageId, Seq, TargetId};
 use crate::tagged::Tagged;
 use crate::time::UnixMillis;
 
@@ -53,6 +53,17 @@ pub struct AgentInfo {
     /// The agent's id.
     pub id: AgentId,
     /// The name shown to the visitor.
+    pub display_name: String,
+}
+
+/// A service or user a session was transferred from or to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Service or user.
+    pub kind: TargetKind,
+    /// The service's or user's id.
+    pub id: TargetId,
+    /// Its display name.
     pub display_name: String,
 }
 
@@ -126,6 +137,17 @@ pub enum SessionEvent {
         /// The agent.
         agent: AgentInfo,
     },
+    /// The session was handed to another service or user (by its agent, or by its
+    /// workflow's Transfer). An agent's transfer is followed by its `agent_left`.
+    Transferred {
+        /// The agent who transferred it; absent when the session's workflow did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        by: Option<AgentInfo>,
+        /// The service or user it was for until now.
+        from: TargetInfo,
+        /// The service or user it is for from now on.
+        to: TargetInfo,
+    },
     /// The other party received or read events up to `up_to`.
     Receipt {
         /// Who sent the receipt.
@@ -186,6 +208,11 @@ impl<'de> Deserialize<'de> for SessionEvent {
             },
             "agent_left" => Self::AgentLeft {
                 agent: f.field("agent")?,
+            },
+            "transferred" => Self::Transferred {
+                by: f.optional("by")?,
+                from: f.field("from")?,
+                to: f.field("to")?,
             },
             "receipt" => Self::Receipt {
                 by: f.field("by")?,

@@ -17,9 +17,9 @@ pub use call::{
     CallMedia, CallSignal, DeviceKind, HangupReason, IceCandidate, MediaState, QualitySummary,
     Spread, is_valid_sdp,
 };
-pub use client::{AgentHello, ClientFrame, Hello, Presence, ReceiptState, Resume};
+pub use client::{AgentHello, ClientFrame, Hello, Presence, ReceiptState, Resume, TransferTarget};
 pub use error::{CloseCode, ErrorCode};
-pub use event::{AgentInfo, Consent, EndReason, Party, SessionEvent, VisitorInfo};
+pub use event::{AgentInfo, Consent, EndReason, Party, SessionEvent, TargetInfo, VisitorInfo};
 pub use server::{ErrorFrame, EventFrame, IceServer, Offer, ServerFrame, SessionInfo};
 
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! Agent sign-in and sign-out. The console exchanges a user's password for a bearer token
 //! (256 random bits, stored only as its SHA-256, valid for [`TOKEN_LIFETIME`]) and sends
-//! it in its first WebSocket frame, never in a URL.
+//! it in its first WebSocket frame, never in a URL. With the token, the console also lists
+//! where a session may be transferred ([`transfer_targets`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,6 +12,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::{Extension, Json};
+use interact_model::TargetRef;
 use interact_sdk::time::UnixMillis;
 use serde::Deserialize;
 use serde_json::json;
@@ -42,6 +44,11 @@ type Window = (Instant, u32);
 impl LoginLimiter {
     /// Counts an attempt; `false` if the address is over its limit.
     pub(super) fn allow(&self, ip: Option<IpAddr>, now: Instant) -> bool {
+        self.allow_up_to(ip, now, LOGINS_PER_WINDOW)
+    }
+
+    /// Counts a request; `false` if the address made more than `limit` in its window.
+    fn allow_up_to(&self, ip: Option<IpAddr>, now: Instant, limit: u32) -> bool {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > SWEEP_ABOVE {
             map.retain(|_, (start, _)| now.duration_since(*start) < LOGIN_WINDOW);
@@ -52,9 +59,17 @@ impl LoginLimiter {
             *count = 0;
         }
         *count += 1;
-        *count <= LOGINS_PER_WINDOW
+        *count <= limit
     }
 }
+
+/// Transfer-target lists one address may ask for per [`LOGIN_WINDOW`].
+const TARGET_LISTS_PER_WINDOW: u32 = 60;
+
+/// Counts `GET /v1/agent/transfer-targets` per client address (as [`LoginLimiter`], at
+/// most [`TARGET_LISTS_PER_WINDOW`] a minute).
+#[derive(Clone, Debug, Default)]
+pub(super) struct TargetsLimiter(LoginLimiter);
 
 /// The body of `POST /v1/agent/login`.
 #[derive(Debug, Deserialize)]
@@ -116,6 +131,61 @@ pub(super) async fn login(
             "token": token,
             "agent": {"id": user.config.id, "display_name": user.config.display_name},
         })),
+    ))
+}
+
+/// `GET /v1/agent/transfer-targets` with `Authorization: Bearer <agent token>` →
+/// `{"services": [{"id", "display_name", "available"}], "users": [{"id", "display_name",
+/// "available"}]}`: every service of the tenant with how many of its members could take
+/// a chat now, and every user who takes chats but the caller with whether they could
+/// (docs/protocol.md
+/// §2.4). 401 without a valid token; more than [`TARGET_LISTS_PER_WINDOW`] a minute from
+/// one address: 429.
+pub(super) async fn transfer_targets(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    if !limiter
+        .0
+        .allow_up_to(ip, state.instant(), TARGET_LISTS_PER_WINDOW)
+    {
+        state.metrics.reject("transfer_targets_rate_limited");
+        return Err(AppError::RateLimited(
+            "too many requests; wait a minute".into(),
+        ));
+    }
+    let token = bearer(&headers)
+        .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is needed".into()))?;
+    let Some((me, _)) = state
+        .store
+        .agent_token(&auth::token_hash(token), state.now())
+        .await?
+    else {
+        return Err(AppError::Unauthorized("sign in again".into()));
+    };
+    let tenant = state.tenant();
+    let services: Vec<_> = tenant
+        .services
+        .iter()
+        .map(|(id, s)| {
+            let (available, _) = state.hub.agent_counts(&TargetRef::Service(id.clone()));
+            json!({"id": id, "display_name": s.config.display_name, "available": available})
+        })
+        .collect();
+    let users: Vec<_> = tenant
+        .users
+        .iter()
+        .filter(|(id, u)| id.as_str() != me && u.can_take_service_chats())
+        .map(|(id, u)| {
+            let (available, _) = state.hub.agent_counts(&TargetRef::User(id.clone()));
+            json!({"id": id, "display_name": u.config.display_name, "available": available > 0})
+        })
+        .collect();
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({"services": services, "users": users})),
     ))
 }
 

@@ -11,6 +11,7 @@
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
+//! | `GET /v1/agent/transfer-targets` | With the agent's bearer token: the services (with how many members could take a chat) and users (whether they could) a session may be transferred to. |
 //! | `POST /v1/whatsapp/{service}` | Twilio's incoming-message webhook for a service's WhatsApp connector: signature first (403), then the message into the sender's session (`whatsapp.rs`). |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes, the session report and usage (see [`admin`](self#admin-api)). |
 //! | `GET /admin/v1/openapi.json` | The admin API's OpenAPI 3.1 document, generated from the handlers' annotations ([`openapi`]); public. |
@@ -97,10 +98,14 @@
 //! `null` while on), `quality` (`visitor` and `agent`: the last quality summary each side
 //! sent, or `null`: `samples` and, for each figure it measured, `rtt_ms`, `jitter_ms`,
 //! `loss_permille`, `bitrate_kbps`, `width_px`, `height_px`, an object of `min`,
-//! `median` and `max`; protocol §10.4))). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
+//! `median` and `max`; protocol §10.4)), `transfers` (how many times it was transferred)
+//! and `legs` (one per target, split at its transfers: `kind`, `target`, `started_at`,
+//! `queued_at`, `accepted_at`, `agent`, `ended_at`, `outcome`; every leg but the last
+//! `transferred`; `target` is the last leg's, `outcome` `transferred` for any transferred
+//! session). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
 //! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
 //! and `call_ms` (their durations summed; the calls' quality is in JSON only), then
-//! `call_first` and `ring_ms`; RFC 4180 quoting, the workflow path joined by
+//! `call_first`, `ring_ms` and `transfers` (no `legs`); RFC 4180 quoting, the workflow path joined by
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.
@@ -177,6 +182,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         )
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
+        .route("/v1/agent/transfer-targets", get(agent::transfer_targets))
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))
@@ -184,6 +190,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .merge(widget::router(www))
         .merge(pages::privacy(www))
         .layer(axum::Extension(agent::LoginLimiter::default()))
+        .layer(axum::Extension(agent::TargetsLimiter::default()))
 }
 
 /// The admin API's routes ([`admin`], [`reports`], the [`openapi`] document), every

@@ -611,6 +611,37 @@ pub(super) struct SessionReport {
     workflow_path: Vec<String>,
     /// Its calls, in order.
     calls: Vec<CallReport>,
+    /// How many times it was transferred to another service or user.
+    transfers: u32,
+    /// Its legs: one per target, split at its transfers (a single leg if never
+    /// transferred).
+    legs: Vec<LegReport>,
+}
+
+/// One leg of a session: its time with one target (`interact_report::LegReport`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct LegReport {
+    /// Service or user.
+    kind: TargetKind,
+    /// The service's or user's id.
+    target: String,
+    /// When the leg began: the session's creation, or the transfer to this target.
+    started_at: u64,
+    /// When it first waited in this target's queue.
+    queued_at: Option<u64>,
+    /// When an agent of this leg first accepted it.
+    accepted_at: Option<u64>,
+    /// The last agent who joined during this leg.
+    agent: Option<String>,
+    /// When it ended (the next transfer, or the session's end).
+    ended_at: Option<u64>,
+    /// `transferred` for a leg a transfer ended, else as the session's end says; `null`
+    /// while it lasts.
+    outcome: Option<Outcome>,
 }
 
 /// The modality a session is reported with.
@@ -970,6 +1001,21 @@ mod tests {
                 outcome: None,
                 workflow_path: vec![],
                 calls: vec![call],
+                transfers: 0,
+                legs: vec![],
+            },
+        );
+        mirrors(
+            "LegReport",
+            &interact_report::LegReport {
+                kind: interact_report::TargetKind::Service,
+                target: "support".into(),
+                started_at: UnixMillis(1),
+                queued_at: None,
+                accepted_at: None,
+                agent: None,
+                ended_at: None,
+                outcome: None,
             },
         );
         mirrors(

@@ -395,7 +395,12 @@ async fn system_message(
         TargetRef::User(_) => None,
     };
     let id = match number {
-        Some(n) => format!("wf-a{n}"),
+        // A run started after an agent's transfer numbers its actions from 1 again: its
+        // messages' ids say after which transfer (runs never span one).
+        Some(n) => match agent_transfers(live) {
+            0 => format!("wf-a{n}"),
+            k => format!("wf-t{k}-a{n}"),
+        },
         None => format!("wf-{}", live.log.head().next().0),
     };
     let Ok(id) = MessageId::new(id) else {
@@ -421,15 +426,41 @@ async fn system_message(
     }
 }
 
-/// Hands the waiting session to another service's queue.
+/// How many times agents transferred the session (each starts a new run).
+fn agent_transfers(live: &LiveSession) -> usize {
+    live.log
+        .events_after(interact_sdk::ids::Seq::ZERO)
+        .iter()
+        .filter(|e| matches!(&e.event, SessionEvent::Transferred { by: Some(_), .. }))
+        .count()
+}
+
+/// Hands the waiting session to another service's queue: a `transferred` event without
+/// `by`, and the session's new target stored (a restart keeps it).
 async fn transfer(state: &AppState, live: &mut LiveSession, service: String) {
-    if !state.tenant().services.contains_key(service.as_str()) {
+    let target = TargetRef::Service(service.into());
+    let (Some(from), Some(to)) = (
+        crate::node::session::from_info(state, &live.record.target),
+        crate::node::session::target_info(state, &target),
+    ) else {
         end_failed(state, live).await;
         return;
-    }
-    let target = TargetRef::Service(service.into());
+    };
     tracing::info!(session = %live.record.id, to = %target, "workflow transfer");
     record_outcome(state, live, Outcome::Transferred).await;
+    // Carried out again after a restart (the run's actions are): told once.
+    let told = live
+        .log
+        .events_after(interact_sdk::ids::Seq::ZERO)
+        .iter()
+        .any(|e| matches!(&e.event, SessionEvent::Transferred { to: t, .. } if t.id == to.id));
+    if !told {
+        let by = None;
+        append(state, live, SessionEvent::Transferred { by, from, to }).await;
+    }
+    if let Err(e) = state.store.transfer_session(&live.record.id, &target).await {
+        tracing::warn!(session = %live.record.id, error = %e, "storing the session's new target failed");
+    }
     state.hub.retarget(&live.record.id, target.clone());
     live.record.target = target;
     let priority = interact_workflow::Priority::DEFAULT.get();

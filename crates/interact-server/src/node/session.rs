@@ -6,15 +6,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use interact_sdk::config::TargetKind;
 use interact_sdk::form::ValidForm;
-use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId};
+use interact_sdk::ids::{AgentId, ResumeToken, Seq, SessionId, TargetId};
 use interact_sdk::protocol::{
     AgentInfo, CallSignal, ClientFrame, Consent, ErrorCode, ErrorFrame, EventFrame, Offer, Party,
-    ServerFrame, SessionEvent, VisitorInfo,
+    ServerFrame, SessionEvent, TargetInfo, TransferTarget, VisitorInfo,
 };
 use interact_sdk::relay::{Effect, SessionLog};
 use interact_sdk::time::UnixMillis;
 
+use interact_model::TargetRef;
 use interact_routing::Output;
 use interact_store::{EmbedCodeRecord, EncodedEvent, SessionRecord, StoreError};
 use interact_workflow::Input;
@@ -306,7 +308,13 @@ pub async fn apply(
                     send_call_ice(state, id, live.log.agent());
                 }
                 if let Some(e) = encoded.next() {
-                    state.hub.broadcast_text(id, agent.as_deref(), ws_frame(e));
+                    // The agent a transfer takes the session from is told of it too.
+                    let to_agent = match &ev.event {
+                        SessionEvent::Transferred { by: Some(a), .. }
+                        | SessionEvent::AgentLeft { agent: a } => Some(a.id.as_str()),
+                        _ => agent.as_deref(),
+                    };
+                    state.hub.broadcast_text(id, to_agent, ws_frame(e));
                 }
             }
             Effect::Reply(f) => {
@@ -598,15 +606,27 @@ pub async fn create(
     let mut new = LiveSession::new(log, record, rate, state.instant());
     new.epoch = epoch;
     tell_webhooks(state, &new, events.iter()).await;
-    new.run = crate::node::flow::new_run(state, &new);
-    // A session whose service has a workflow waits for its Queue Task.
-    let queue = new.run.is_none();
-    let live = state.hub.insert_session_with(new, queue);
-    if !queue {
+    let live = state.hub.insert_session_with(new, false);
+    {
         let mut l = live.lock().await;
-        crate::node::flow::feed(state, &live, &mut l, interact_workflow::Input::Started).await;
+        start_work(state, &live, &mut l).await;
     }
     Ok((id, ResumeToken::new(token), live))
+}
+
+/// Starts the work of the session's target, for a new session or one just transferred:
+/// the run of its service's workflow ([`crate::node::flow::new_run`]), fed `Started`
+/// (a session whose service has a workflow waits for its Queue Task), or without one
+/// the target's queue at the default priority. The caller holds the session's lock (the
+/// hub routes the session already) and runs [`dispatch`] afterwards.
+pub async fn start_work(state: &AppState, handle: &SessionHandle, live: &mut LiveSession) {
+    live.run = crate::node::flow::new_run(state, live);
+    if live.run.is_some() {
+        crate::node::flow::feed(state, handle, live, Input::Started).await;
+    } else {
+        let priority = interact_workflow::Priority::DEFAULT.get();
+        state.hub.enqueue(&live.record.id, priority, state.now());
+    }
 }
 
 /// The visitor as agents see them: for a channel other than the widget, the channel and
@@ -855,6 +875,196 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
     Ok(())
 }
 
+/// Why `by` may not transfer the session `live` holds to `to`, if they may not: the rules
+/// of an agent's transfer, in one place (docs/protocol.md §6.12).
+///
+/// - the session has ended: `session_ended`;
+/// - `by` is not the session's agent: `not_allowed`;
+/// - the tenant has no such service or user: `invalid_field`;
+/// - the session is for that target already, or `by` transfers it to themselves, or to a
+///   user who takes no chats (no Instant Messaging licence, or chat not enabled):
+///   `not_allowed`;
+/// - to a user while a call is in progress (ringing or answered): `not_allowed` (calls are
+///   transferred to services only, as documented for calls from the widget).
+pub fn transfer_refusal(
+    state: &AppState,
+    live: &LiveSession,
+    by: &AgentInfo,
+    to: &TransferTarget,
+) -> Option<ErrorFrame> {
+    let refuse = |code, message: &str| {
+        Some(ErrorFrame::new(code, message).in_session(live.record.id.clone()))
+    };
+    if live.log.is_ended() {
+        return refuse(ErrorCode::SessionEnded, "the session has ended");
+    }
+    if live.log.agent().map(|a| &a.id) != Some(&by.id) {
+        return refuse(
+            ErrorCode::NotAllowed,
+            "only the session's agent may transfer it",
+        );
+    }
+    let Some((target, _)) = transfer_target(state, to) else {
+        return refuse(
+            ErrorCode::InvalidField,
+            match to.kind {
+                TargetKind::Service => "no such service",
+                TargetKind::User => "no such user",
+            },
+        );
+    };
+    if target == live.record.target {
+        return refuse(ErrorCode::NotAllowed, "the session is there already");
+    }
+    if to.kind == TargetKind::User && to.id.as_str() == by.id.as_str() {
+        return refuse(ErrorCode::NotAllowed, "not to yourself");
+    }
+    if let TargetRef::User(user) = &target
+        && !state
+            .tenant()
+            .users
+            .get(user)
+            .is_some_and(interact_model::User::can_take_service_chats)
+    {
+        return refuse(ErrorCode::NotAllowed, "that person takes no chats");
+    }
+    // A call on, or a call-first session whose call is still owed (the documented limit of
+    // calls from the widget: Transfer targets services only).
+    if to.kind == TargetKind::User && (live.log.in_call() || live.log.call_task()) {
+        return refuse(
+            ErrorCode::NotAllowed,
+            "calls are transferred to services only",
+        );
+    }
+    None
+}
+
+/// The service or user `to` names: as routing knows it, and as `transferred` shows it.
+fn transfer_target(state: &AppState, to: &TransferTarget) -> Option<(TargetRef, TargetInfo)> {
+    let target = match to.kind {
+        TargetKind::Service => TargetRef::Service(to.id.as_str().into()),
+        TargetKind::User => TargetRef::User(to.id.as_str().into()),
+    };
+    let info = target_info(state, &target)?;
+    Some((target, info))
+}
+
+/// A service or user of the tenant as `transferred` events show it; `None` if the
+/// tenant has no such target.
+pub fn target_info(state: &AppState, target: &TargetRef) -> Option<TargetInfo> {
+    let tenant = state.tenant();
+    let (kind, id, display_name) = match target {
+        TargetRef::Service(id) => (
+            TargetKind::Service,
+            id.as_str(),
+            tenant.services.get(id)?.config.display_name.clone(),
+        ),
+        TargetRef::User(id) => (
+            TargetKind::User,
+            id.as_str(),
+            tenant.users.get(id)?.config.display_name.clone(),
+        ),
+    };
+    Some(TargetInfo {
+        kind,
+        id: TargetId::new(id).ok()?,
+        display_name,
+    })
+}
+
+/// The session's target as `transferred` shows where it came from: by its id if the
+/// tenant no longer has it.
+pub fn from_info(state: &AppState, target: &TargetRef) -> Option<TargetInfo> {
+    target_info(state, target).or_else(|| {
+        let (kind, id) = match target {
+            TargetRef::Service(id) => (TargetKind::Service, id.as_str()),
+            TargetRef::User(id) => (TargetKind::User, id.as_str()),
+        };
+        Some(TargetInfo {
+            kind,
+            id: TargetId::new(id).ok()?,
+            display_name: id.to_owned(),
+        })
+    })
+}
+
+/// The agent `by` transfers session `id` (which they hold; the caller checked) to `to`.
+/// Refused on `conn` as [`transfer_refusal`] says; else, under the session's lock and
+/// in one append, `transferred` and `by`'s `agent_left` (any call ends, `by` is told and
+/// hears nothing more of the session), then the session is the new target's: stored so
+/// (a restart keeps it), handed to routing for that target, and its work started there
+/// ([`start_work`]: the target's workflow, or its queue).
+pub async fn transfer(
+    state: &AppState,
+    by: &AgentInfo,
+    id: &SessionId,
+    to: &TransferTarget,
+    conn: &Conn,
+) {
+    let handle = match get(state, id).await {
+        Ok(Some(handle)) => handle,
+        Ok(None) => {
+            conn.send(&ServerFrame::Error(
+                ErrorFrame::new(ErrorCode::UnknownSession, "no such session")
+                    .in_session(id.clone()),
+            ));
+            return;
+        }
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "loading a session failed");
+            conn.send(&ServerFrame::Error(internal(id)));
+            return;
+        }
+    };
+    {
+        let mut l = handle.lock().await;
+        l.touched = state.instant();
+        if let Some(e) = transfer_refusal(state, &l, by, to) {
+            state.metrics.reject("transfer_refused");
+            conn.send(&ServerFrame::Error(e));
+            return;
+        }
+        let (Some((target, to_info)), Some(from), Some(agent)) = (
+            transfer_target(state, to),
+            from_info(state, &l.record.target),
+            l.log.agent().cloned(),
+        ) else {
+            return;
+        };
+        let at = state.now();
+        let head = l.log.head();
+        let transferred = SessionEvent::Transferred {
+            by: Some(by.clone()),
+            from,
+            to: to_info,
+        };
+        let events: Result<Vec<Effect>, _> = [transferred, SessionEvent::AgentLeft { agent }]
+            .into_iter()
+            .map(|e| l.log.append(at, e).map(Effect::Append))
+            .collect();
+        let Ok(events) = events else {
+            l.log.truncate(head);
+            conn.send(&ServerFrame::Error(internal(id)));
+            return;
+        };
+        if !apply(state, &mut l, head, events, Party::Agent, Some(conn)).await {
+            return;
+        }
+        if let Err(e) = state.store.transfer_session(id, &target).await {
+            tracing::error!(session = %id, error = %e, "storing the session's new target failed");
+        }
+        tracing::info!(session = %id, agent = %by.id, to = %target, "session transferred");
+        state.hub.retarget(id, target.clone());
+        l.record.target = target;
+        l.record.agent_id = None;
+        if let Some(t) = l.timer.take() {
+            t.abort();
+        }
+        start_work(state, &handle, &mut l).await;
+    }
+    dispatch(state).await;
+}
+
 /// The agent declines an offered session; it goes to the next agent.
 pub async fn decline(state: &AppState, agent: &AgentId, id: &SessionId) {
     if state.hub.decline(id, agent.as_str()) {
@@ -1032,7 +1242,7 @@ async fn agent_frame_here(
         };
     }
     if holds {
-        handle_frame(state, id, Party::Agent, frame, conn).await;
+        held_frame(state, agent, id, frame, conn).await;
         return;
     }
     let waiting = match state.store.session(id).await {
@@ -1059,10 +1269,38 @@ async fn agent_frame_here(
             e.id = Some(message.clone());
             e
         }
-        _ => ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle"),
+        _ => not_held(id, &frame),
     };
     e.session = Some(id.clone());
     conn.send(&ServerFrame::Error(e));
+}
+
+/// A session frame of `agent` in session `id`, which they hold: a transfer, or the
+/// frames of the session's log.
+async fn held_frame(
+    state: &AppState,
+    agent: &AgentInfo,
+    id: &SessionId,
+    frame: ClientFrame,
+    conn: &Conn,
+) {
+    match frame {
+        ClientFrame::Transfer { to, .. } => transfer(state, agent, id, &to, conn).await,
+        frame => handle_frame(state, id, Party::Agent, frame, conn).await,
+    }
+}
+
+/// The answer to an agent's frame in a session they do not hold: `unknown_session`; for
+/// a transfer `not_allowed` (only the session's agent may transfer it).
+fn not_held(id: &SessionId, frame: &ClientFrame) -> ErrorFrame {
+    let e = match frame {
+        ClientFrame::Transfer { .. } => ErrorFrame::new(
+            ErrorCode::NotAllowed,
+            "only the session's agent may transfer it",
+        ),
+        _ => ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle"),
+    };
+    e.in_session(id.clone())
 }
 
 /// An agent's session frame (not `sync`), on the node the agent is connected to: handled
@@ -1076,12 +1314,9 @@ pub async fn agent_frame(
 ) {
     if state.hub.cluster().is_none() {
         if state.hub.holds(agent.id.as_str(), id) {
-            handle_frame(state, id, Party::Agent, frame, conn).await;
+            held_frame(state, agent, id, frame, conn).await;
         } else {
-            conn.send(&ServerFrame::Error(ErrorFrame::new(
-                ErrorCode::UnknownSession,
-                "name a session you handle",
-            )));
+            conn.send(&ServerFrame::Error(not_held(id, &frame)));
         }
         return;
     }

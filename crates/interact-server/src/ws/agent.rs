@@ -262,7 +262,8 @@ async fn agent_frame(
         | ClientFrame::Receipt { .. }
         | ClientFrame::Sync { .. }
         | ClientFrame::End { .. }
-        | ClientFrame::Call { .. }) => match (f.session().cloned(), f) {
+        | ClientFrame::Call { .. }
+        | ClientFrame::Transfer { .. }) => match (f.session().cloned(), f) {
             (Some(sid), ClientFrame::Sync { after, .. })
                 if session::agent_sessions(state, user)
                     .await
