@@ -1080,12 +1080,16 @@ async function openTransfer(session, opener) {
   transferring = { session, opener };
   const dialog = /** @type {HTMLDialogElement} */ ($("transfer-dialog"));
   const inCall = conv.call != null || conv.transcriptCall != null;
-  setText($("transfer-title"), `Transfer the chat with ${visitorName(conv)}`);
+  // Call-first: the visitor calls the next agent, so the call goes on with them.
+  const callGoesOn = inCall && conv.callFirst != null;
+  setText($("transfer-title"), `Transfer the ${callGoesOn ? "call" : "chat"} with ${visitorName(conv)}`);
   setText(
     $("transfer-note"),
-    inCall
-      ? "A call is in progress: it can go to a service only, and it ends when you transfer."
-      : "The transcript goes with the chat; the visitor waits for the next agent.",
+    callGoesOn
+      ? "A call is in progress: it can go to a service only. It leaves you when you transfer, and goes on with the agent who takes it."
+      : inCall
+        ? "A call is in progress: it can go to a service only, and it ends when you transfer."
+        : "The transcript goes with the chat; the visitor waits for the next agent.",
   );
   setText($("transfer-error"), "");
   const services = $("transfer-services-list");

@@ -864,3 +864,202 @@ async fn a_video_call_shows_and_reports_its_quality() {
     })
     .await;
 }
+
+/// The scenario of issue 15, end to end in three headless Chromiums with fake devices: a
+/// visitor starts a video call without chatting and waits in the queue with a position;
+/// the console rings and its agent (Alex, Customer Care) accepts; media flows both ways;
+/// the visitor shares the screen; Alex transfers the call to Sales, whose agent (Sam, in a
+/// console of their own) is rung and accepts; the call goes on with Sam (frames again
+/// both ways); the visitor's hang-up frees both agents; the report shows the two legs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_call_first_is_transferred_to_another_service_and_goes_on() {
+    use interact_sdk::modality::Modality as M;
+    if skip_browser("the call transfer end-to-end test") {
+        return;
+    }
+    require_widget_package();
+    let _one_at_a_time = BROWSERS.lock().await;
+    let stack = Stack::start_with(|c| {
+        for s in &mut c.services {
+            match s.id.as_str() {
+                "support" => s.members = vec!["alex".into()],
+                "sales" => {
+                    s.members = vec!["sam".into()];
+                    s.modalities = vec![M::Chat, M::Audio, M::Video, M::ScreenShare];
+                }
+                _ => {}
+            }
+        }
+        for u in &mut c.users {
+            if u.id == "sam" {
+                u.modalities = vec![M::Chat, M::Audio, M::Video];
+            }
+        }
+    })
+    .await;
+    let stack = Arc::new(stack);
+    with_browser("xfer-alex", LIMIT, |alex| async move {
+        sign_in_available(&alex, &stack, "alex").await;
+        with_browser("xfer-sam", LIMIT, |sam| async move {
+            sign_in_available(&sam, &stack, "sam").await;
+            with_browser("xfer-visitor", LIMIT, |visitor| async move {
+                transfer_scenario(&alex, &sam, &visitor, &stack).await;
+            })
+            .await;
+        })
+        .await;
+    })
+    .await;
+}
+
+async fn transfer_scenario(alex: &Page, sam: &Page, visitor: &Page, stack: &Stack) {
+    let sales = TargetRef::Service("sales".into());
+    interact_e2e::widget::open_form(visitor, &stack.host_url).await;
+    set_presence(alex, "away").await;
+    visitor.type_into("[id$='-name']", "Cora Caller").await;
+    visitor
+        .type_into("[id$='-email']", "cora@example.com")
+        .await;
+    visitor.click("[id$='-consent']").await;
+    visitor.click(".iw-first-video").await;
+    visitor.wait_visible("the device step", ".iw-devices").await;
+    media_flows(visitor, "the camera preview", ".iw-preview", false).await;
+    visitor.click(".iw-call-go").await;
+    visitor
+        .wait_text(
+            "the queue position",
+            ".iw-queue",
+            "You are next in the queue.",
+        )
+        .await;
+
+    // Alex comes back, is rung, accepts: media both ways, then the screen.
+    set_presence(alex, "available").await;
+    alex.wait_text(
+        "Alex rung",
+        "#offers .offer-call .offer-ring",
+        "Incoming video call",
+    )
+    .await;
+    accept_first_offer(alex).await;
+    media_flows(
+        alex,
+        "the visitor's camera at Alex",
+        &format!("{SHOWN} .call-remote"),
+        true,
+    )
+    .await;
+    media_flows(visitor, "Alex's camera at the visitor", ".iw-remote", true).await;
+    visitor.click(".iw-screen").await;
+    media_flows(
+        alex,
+        "the visitor's screen at Alex",
+        &format!("{SHOWN} .call-screen"),
+        false,
+    )
+    .await;
+    assert_eq!(stack.server.state.hub.agent_counts(&support()), (0, 1));
+
+    // Alex transfers the call to Sales: only services are offered during a call.
+    alex.click(&format!("{SHOWN} .session-transfer")).await;
+    alex.wait_visible("the transfer dialog", "#transfer-dialog")
+        .await;
+    alex.wait_until(
+        "Sales listed",
+        "return document.querySelector('#transfer-services-list input[value=\"service:sales\"]')
+           ? true : document.getElementById('transfer-dialog').textContent;",
+        vec![],
+    )
+    .await;
+    assert!(
+        alex.texts("#transfer-users-list .transfer-name")
+            .await
+            .iter()
+            .all(|t| t.is_empty())
+            || !alex.is_visible("#transfer-users-list").await,
+        "no people to transfer a call to"
+    );
+    alex.screenshot("transfer-dialog").await;
+    alex.click("#transfer-services-list input[value=\"service:sales\"]")
+        .await;
+    alex.click("#transfer-confirm").await;
+    panel_closed(alex, "Alex's call to end with the transfer").await;
+    agent_free(stack, "Alex after the transfer").await;
+
+    // Sam is rung for the call and accepts; the visitor calls Sam, and media flows.
+    sam.wait_text(
+        "Sam rung",
+        "#offers .offer-call .offer-ring",
+        "Incoming video call",
+    )
+    .await;
+    accept_first_offer(sam).await;
+    media_flows(
+        sam,
+        "the visitor's camera at Sam",
+        &format!("{SHOWN} .call-remote"),
+        true,
+    )
+    .await;
+    media_flows(visitor, "Sam's camera at the visitor", ".iw-remote", true).await;
+    sam.wait_text(
+        "Sam's call connected",
+        &format!("{SHOWN} .call-status"),
+        "Connected",
+    )
+    .await;
+    assert_eq!(
+        stack.server.state.hub.agent_counts(&sales),
+        (0, 1),
+        "Sam is in the call"
+    );
+    top(visitor).await;
+    visitor.screenshot("after-transfer").await;
+    enter_widget(visitor).await;
+    sam.screenshot("after-transfer").await;
+
+    // The visitor hangs up: both agents are free.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    visitor.click(".iw-hangup").await;
+    panel_closed(sam, "Sam's call panel to close").await;
+    for _ in 0..50 {
+        if stack.server.state.hub.agent_counts(&sales) == (1, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stack.server.state.hub.agent_counts(&sales), (1, 0));
+    agent_free(stack, "Alex at the end").await;
+    visitor.assert_no_problems("the widget").await;
+
+    // The report: a video session in two legs, the first transferred by Alex.
+    let report = only_report(stack).await;
+    assert_eq!(report.modality.as_str(), "video");
+    assert_eq!(report.transfers, 1);
+    let legs: Vec<(String, Option<String>, Option<String>)> = report
+        .legs
+        .iter()
+        .map(|l| {
+            (
+                l.target.clone(),
+                l.agent.as_ref().map(|a| a.as_str().to_owned()),
+                l.outcome.map(|o| o.as_str().to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            (
+                "support".into(),
+                Some("alex".into()),
+                Some("transferred".into())
+            ),
+            ("sales".into(), Some("sam".into()), None),
+        ],
+        "{report:?}"
+    );
+    assert_eq!(report.calls.len(), 2, "one call with each agent");
+    assert!(report.calls[0].screen_share);
+    assert!(report.calls.iter().all(|c| c.answered_at.is_some()));
+}
