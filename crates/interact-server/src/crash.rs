@@ -8,7 +8,9 @@
 //! The points: `workflow.message_stored` (a workflow's message is stored, the run's state
 //! after it not yet) and `session.visitor_message_stored` (a visitor's message is stored,
 //! the session's workflow run has not heard it yet) and `whatsapp.reply_stored` (an agent's
-//! or the service's message in a WhatsApp session is stored, its outbound piece not yet).
+//! or the service's message in a WhatsApp session is stored, its outbound piece not yet)
+//! and `transfer.events_stored` (an agent's transfer is stored as events, the session's new
+//! target not yet).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -600,3 +600,80 @@ async fn a_crash_before_a_whatsapp_reply_is_queued_still_sends_it_once() {
     assert_eq!(twilio.created().len(), 1, "once");
     twilio.stop().await;
 }
+
+/// The server aborts right after an agent's transfer is stored as events, before the
+/// session's new target is: after the restart the log's `transferred` says where the
+/// session went, the record is mended, and the new target's agent is offered it.
+#[tokio::test]
+async fn a_crash_after_a_transfer_is_stored_still_sends_the_session_on() {
+    use interact_sdk::config::TargetKind;
+    use interact_sdk::ids::TargetId;
+    use interact_sdk::protocol::TransferTarget;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &process_config(""));
+    let mut server =
+        ServerProcess::start_crashing_at(SERVER, &config, "transfer.events_stored").await;
+    let store = server.store().await;
+    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
+    let mut alex = connect_agent(server.addr).await;
+    alex.agent_hello(&token).await;
+    alex.send(&ClientFrame::SetPresence {
+        presence: Presence::Available,
+    })
+    .await;
+    let (visitor, session) = chat(server.addr, "Tom Transfer").await;
+    alex.recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    alex.send(&ClientFrame::Accept {
+        session: session.clone(),
+    })
+    .await;
+    alex.recv_until(|f| matches!(f, ServerFrame::Replayed { session: s, through, head } if *s == session && through == head))
+        .await;
+    alex.send(&ClientFrame::Transfer {
+        session: session.clone(),
+        to: TransferTarget {
+            kind: TargetKind::User,
+            id: TargetId::new("sam").expect("valid"),
+        },
+    })
+    .await;
+    server.crashed(Duration::from_secs(15)).await;
+    drop((alex, visitor));
+    let record = store
+        .session(&session)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        record.target,
+        interact_model::TargetRef::Service("support".into()),
+        "the crash came before the new target was stored"
+    );
+
+    server.restart().await;
+    let token = agent_token(store.as_ref(), "sam", Duration::from_secs(3600)).await;
+    let mut sam = connect_agent(server.addr).await;
+    sam.agent_hello(&token).await;
+    sam.send(&ClientFrame::SetPresence {
+        presence: Presence::Available,
+    })
+    .await;
+    let frames = sam
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Offer(o)) if o.target.display_name == "Sam Support"),
+        "{frames:?}"
+    );
+    let record = store
+        .session(&session)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (record.target, record.agent_id),
+        (interact_model::TargetRef::User("sam".into()), None),
+        "mended in the store"
+    );
+}

@@ -80,7 +80,8 @@ pub fn write_config(dir: &Path, config: &toml::Table) -> PathBuf {
 }
 
 /// Replaces the configuration's workflows with one, `name` with the `[[step]]`s of
-/// `steps` (TOML), and points every service that had a workflow at it.
+/// `steps` (TOML), and points every service that had a workflow at it (its Audio/Video
+/// workflow is gone with the others: its call-first sessions run none).
 pub fn with_workflow(config: &mut toml::Table, name: &str, steps: &str) {
     let workflow: toml::Table = format!("name = {name:?}\n{steps}")
         .parse()
@@ -95,5 +96,6 @@ pub fn with_workflow(config: &mut toml::Table, name: &str, steps: &str) {
         if s.get("workflow").is_some() {
             s.insert("workflow".into(), name.into());
         }
+        s.remove("av_workflow");
     }
 }

@@ -98,11 +98,45 @@ async fn read(state: &AppState, id: &SessionId) -> Result<Option<LiveSession>, S
         return Ok(None);
     };
     let events = state.store.events(id).await?;
-    let modalities = state.tenant().modalities(&record.target);
-    let log = SessionLog::restore(id.clone(), modalities, events)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (log, record) = rebuild(state, record, events).await?;
     let rate = state.config.limits.messages_per_second_per_session;
     Ok(Some(LiveSession::new(log, record, rate, state.instant())))
+}
+
+/// A stored session's log and record, as they go back into memory. A transfer whose events
+/// were stored but not its new target (the process stopped in between) is finished: the
+/// log's last `transferred` says where the session went, and the record is mended (in the
+/// store too, unless an agent has joined since).
+async fn rebuild(
+    state: &AppState,
+    mut record: SessionRecord,
+    events: Vec<EventFrame>,
+) -> Result<(SessionLog, SessionRecord), StoreError> {
+    let moved = events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event {
+            SessionEvent::Transferred { to, .. } => Some(match to.kind {
+                TargetKind::Service => TargetRef::Service(to.id.as_str().into()),
+                TargetKind::User => TargetRef::User(to.id.as_str().into()),
+            }),
+            _ => None,
+        })
+        .filter(|t| *t != record.target);
+    if let Some(target) = &moved {
+        record.target = target.clone();
+    }
+    let modalities = state.tenant().modalities(&record.target);
+    let log = SessionLog::restore(record.id.clone(), modalities, events)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(target) = &moved
+        && log.agent().is_none()
+    {
+        tracing::warn!(session = %record.id, to = %target, "mending a transfer the store had not finished");
+        state.store.transfer_session(&record.id, target).await?;
+        record.agent_id = None;
+    }
+    Ok((log, record))
 }
 
 /// Whether this node must leave session `id` to its owner: it is part of a cluster and
@@ -166,9 +200,9 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
     for record in open {
         let events = state.store.events(&record.id).await?;
         let run = state.store.workflow_run(&record.id).await?;
-        let modalities = state.tenant().modalities(&record.target);
-        match SessionLog::restore(record.id.clone(), modalities, events) {
-            Ok(log) => {
+        let id = record.id.clone();
+        match rebuild(state, record, events).await {
+            Ok((log, record)) => {
                 let rate = state.config.limits.messages_per_second_per_session;
                 let live = LiveSession::new(log, record, rate, state.instant());
                 let live = state.hub.insert_session_with(live, run.is_none());
@@ -177,7 +211,7 @@ pub async fn restore(state: &AppState) -> Result<usize, StoreError> {
                     crate::node::flow::resume(state, &live, run).await;
                 }
             }
-            Err(e) => tracing::error!(session = %record.id, error = %e, "cannot restore session"),
+            Err(e) => tracing::error!(session = %id, error = %e, "cannot restore session"),
         }
     }
     Ok(n)
@@ -1050,6 +1084,7 @@ pub async fn transfer(
         if !apply(state, &mut l, head, events, Party::Agent, Some(conn)).await {
             return;
         }
+        crate::crash::point("transfer.events_stored");
         if let Err(e) = state.store.transfer_session(id, &target).await {
             tracing::error!(session = %id, error = %e, "storing the session's new target failed");
         }
