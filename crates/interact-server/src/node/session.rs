@@ -1326,16 +1326,19 @@ async fn held_frame(
 }
 
 /// The answer to an agent's frame in a session they do not hold: `unknown_session`; for
-/// a transfer `not_allowed` (only the session's agent may transfer it).
+/// a transfer `not_allowed` (only the session's agent may transfer it), naming the
+/// session. (On one node `unknown_session` names none, as it always did: the agent's
+/// machine then keeps its messages and sends them again, which a session it is about to
+/// hold again after a restart needs.)
 fn not_held(id: &SessionId, frame: &ClientFrame) -> ErrorFrame {
-    let e = match frame {
+    match frame {
         ClientFrame::Transfer { .. } => ErrorFrame::new(
             ErrorCode::NotAllowed,
             "only the session's agent may transfer it",
-        ),
+        )
+        .in_session(id.clone()),
         _ => ErrorFrame::new(ErrorCode::UnknownSession, "name a session you handle"),
-    };
-    e.in_session(id.clone())
+    }
 }
 
 /// An agent's session frame (not `sync`), on the node the agent is connected to: handled
