@@ -342,7 +342,7 @@ fn call_event(event: &CallEvent) -> Option<JsValue> {
             ("type", "call".into()),
             ("state", "accepted".into()),
             ("call", call.as_str().into()),
-            ("media", media_name(*media).into()),
+            ("media", media.as_str().into()),
         ]),
         CallEvent::Ended { call, reason, by } => object(&[
             ("type", "call".into()),
@@ -354,13 +354,6 @@ fn call_event(event: &CallEvent) -> Option<JsValue> {
         CallEvent::RemoteMedia { state, .. } => media_event("call_media", *state),
         _ => return None,
     })
-}
-
-fn media_name(media: CallMedia) -> &'static str {
-    match media {
-        CallMedia::Audio => "audio",
-        CallMedia::Video => "video",
-    }
 }
 
 fn media_event(kind: &'static str, state: MediaState) -> JsValue {
@@ -629,7 +622,7 @@ impl InteractClient {
         self.shared
             .driver
             .pending_call()
-            .map_or(JsValue::NULL, |m| media_name(m).into())
+            .map_or(JsValue::NULL, |m| m.as_str().into())
     }
 
     /// Sends a chat message and returns its id (`message_state` events follow it).
@@ -720,7 +713,7 @@ impl InteractClient {
                     ("type", "call".into()),
                     ("state", "calling".into()),
                     ("call", call.as_str().into()),
-                    ("media", media_name(media).into()),
+                    ("media", media.as_str().into()),
                 ]));
                 let rtc = Rtc::new(driver.clone(), surface, media, stream);
                 self.shared.rtc.set(rtc);

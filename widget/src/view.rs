@@ -453,21 +453,13 @@ impl View {
             on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
             // One listener for every call button (each listener costs wasm).
             on(&i.chat, "click", |i, e| {
-                let button = e
-                    .target()
-                    .and_then(|t| t.dyn_into::<Element>().ok())
-                    .and_then(|t| t.closest("button").ok().flatten());
-                if let Some(b) = button {
+                if let Some(b) = clicked_button(e) {
                     i.call_button(&b.class_name());
                 }
             }),
             on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
             on(&i.first_calls, "click", |i, e| {
-                let button = e
-                    .target()
-                    .and_then(|t| t.dyn_into::<Element>().ok())
-                    .and_then(|t| t.closest("button").ok().flatten());
-                match button.map(|b| b.class_name()).as_deref() {
+                match clicked_button(e).map(|b| b.class_name()).as_deref() {
                     Some("iw-first-audio") => i.submit_call(CallMedia::Audio),
                     Some("iw-first-video") => i.submit_call(CallMedia::Video),
                     _ => {}
@@ -585,14 +577,7 @@ impl View {
                 .is_some_and(|c| c.modalities.screen_share)
         };
         i.call_status.set_text_content(Some(s.calling));
-        attr(
-            &i.call,
-            "data-media",
-            match media {
-                CallMedia::Audio => "audio",
-                CallMedia::Video => "video",
-            },
-        );
+        attr(&i.call, "data-media", media.as_str());
         show(&i.camera, media == CallMedia::Video);
         show(&i.screen, screen_share);
         show(&i.own, media == CallMedia::Video);
@@ -1122,4 +1107,11 @@ impl Inner {
     fn scroll(&self) {
         self.log.set_scroll_top(self.log.scroll_height());
     }
+}
+
+/// The button a click landed on (or inside), for listeners that serve several buttons.
+fn clicked_button(e: &web_sys::Event) -> Option<Element> {
+    e.target()
+        .and_then(|t| t.dyn_into::<Element>().ok())
+        .and_then(|t| t.closest("button").ok().flatten())
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
-use interact_sdk::protocol::{HangupReason, Party, SessionEvent};
+use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{Error, VisitorState};
 use wasm_bindgen::JsValue;
 use web_sys::{Element, MediaStream};
@@ -252,17 +252,8 @@ impl Inner {
                     crate::devices::stop(&stream);
                     return;
                 }
-                match driver.start_call(media) {
-                    Ok(_) => {
-                        this.rtc.end();
-                        view.call_placed(media);
-                        this.rtc
-                            .set(Rtc::new(driver, Rc::new(view.clone()), media, stream));
-                    }
-                    Err(e) => {
-                        crate::devices::stop(&stream);
-                        view.set_notice(Some(&e.to_string()));
-                    }
+                if let Err(e) = this.place_call(&driver, &view, media, stream) {
+                    view.set_notice(Some(&e.to_string()));
                 }
             }
         };
@@ -283,6 +274,31 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// Places a call of `media` on `stream` (the visitor's confirmed devices): the
+    /// view shows it and this page's media carries it. On a refusal the stream is
+    /// stopped and the error returned for the caller to show.
+    fn place_call(
+        &self,
+        driver: &Driver,
+        view: &View,
+        media: CallMedia,
+        stream: MediaStream,
+    ) -> Result<(), Error> {
+        if let Err(e) = driver.start_call(media) {
+            crate::devices::stop(&stream);
+            return Err(e);
+        }
+        self.rtc.end();
+        view.call_placed(media);
+        self.rtc.set(Rtc::new(
+            driver.clone(),
+            Rc::new(view.clone()),
+            media,
+            stream,
+        ));
+        Ok(())
     }
 
     fn drop_first_stream(&self) {
@@ -357,22 +373,9 @@ impl Inner {
                     }
                     return;
                 }
-                match driver.start_call(media) {
-                    Ok(_) => {
-                        self.rtc.end();
-                        view.call_placed(media);
-                        self.rtc.set(Rtc::new(
-                            driver.clone(),
-                            Rc::new(view.clone()),
-                            media,
-                            stream,
-                        ));
-                    }
-                    Err(e) => {
-                        crate::devices::stop(&stream);
-                        view.call_problem(CallFailure::Unsupported);
-                        view.set_notice(Some(&e.to_string()));
-                    }
+                if let Err(e) = self.place_call(&driver, &view, media, stream) {
+                    view.call_problem(CallFailure::Unsupported);
+                    view.set_notice(Some(&e.to_string()));
                 }
             }
             Intent::Mute(on) => {

@@ -454,13 +454,6 @@ fn browser_kind(kind: DeviceKind) -> &'static str {
     }
 }
 
-fn media_name(media: CallMedia) -> &'static str {
-    match media {
-        CallMedia::Audio => "audio",
-        CallMedia::Video => "video",
-    }
-}
-
 #[derive(Deserialize)]
 struct Options {
     token: String,
@@ -661,7 +654,7 @@ impl AgentConsole {
             let _ = js_sys::Reflect::set(&o, &"state".into(), &state.into());
             if let (Some(call), Some(media)) = (call, media) {
                 let _ = js_sys::Reflect::set(&o, &"call".into(), &call.as_str().into());
-                let _ = js_sys::Reflect::set(&o, &"media".into(), &media_name(*media).into());
+                let _ = js_sys::Reflect::set(&o, &"media".into(), &media.as_str().into());
             }
             o.into()
         }))

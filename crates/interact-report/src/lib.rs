@@ -861,10 +861,7 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                 r.calls.len().to_string(),
                 r.talk_ms.to_string(),
                 r.call_first
-                    .map(|m| match m {
-                        CallMedia::Audio => "audio".to_owned(),
-                        CallMedia::Video => "video".to_owned(),
-                    })
+                    .map(|m| m.as_str().to_owned())
                     .unwrap_or_default(),
                 num(r.ring_ms),
                 r.transfers.to_string(),

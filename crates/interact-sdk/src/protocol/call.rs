@@ -31,6 +31,17 @@ pub enum CallMedia {
     Video,
 }
 
+impl CallMedia {
+    /// Its name on the wire, `"audio"` or `"video"` (also in reports, metrics and the
+    /// JavaScript APIs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Audio => "audio",
+            Self::Video => "video",
+        }
+    }
+}
+
 /// A trickled ICE candidate, as `RTCIceCandidateInit` has it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceCandidate {

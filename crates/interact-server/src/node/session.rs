@@ -116,10 +116,7 @@ async fn rebuild(
         .iter()
         .rev()
         .find_map(|e| match &e.event {
-            SessionEvent::Transferred { to, .. } => Some(match to.kind {
-                TargetKind::Service => TargetRef::Service(to.id.as_str().into()),
-                TargetKind::User => TargetRef::User(to.id.as_str().into()),
-            }),
+            SessionEvent::Transferred { to, .. } => Some(target_ref(to.kind, &to.id)),
             _ => None,
         })
         .filter(|t| *t != record.target);
@@ -241,10 +238,7 @@ fn count(state: &AppState, channel: interact_model::Channel, event: &SessionEven
             signal: CallSignal::Start { media, .. },
             ..
         } => {
-            let modality = match media {
-                interact_sdk::protocol::CallMedia::Audio => "audio",
-                interact_sdk::protocol::CallMedia::Video => "video",
-            };
+            let modality = media.as_str();
             state
                 .metrics
                 .calls_started
@@ -509,10 +503,7 @@ pub fn start_key(
     // A call-first start is another start than the same form for a chat (and a chat's
     // key is what it was before call-first starts existed).
     if let Some(media) = call {
-        let part = match media {
-            interact_sdk::protocol::CallMedia::Audio => "call:audio",
-            interact_sdk::protocol::CallMedia::Video => "call:video",
-        };
+        let part = format!("call:{}", media.as_str());
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
@@ -973,12 +964,17 @@ pub fn transfer_refusal(
     None
 }
 
+/// The service or user a protocol target (`kind` and `id`) names.
+fn target_ref(kind: TargetKind, id: &TargetId) -> TargetRef {
+    match kind {
+        TargetKind::Service => TargetRef::Service(id.as_str().into()),
+        TargetKind::User => TargetRef::User(id.as_str().into()),
+    }
+}
+
 /// The service or user `to` names: as routing knows it, and as `transferred` shows it.
 fn transfer_target(state: &AppState, to: &TransferTarget) -> Option<(TargetRef, TargetInfo)> {
-    let target = match to.kind {
-        TargetKind::Service => TargetRef::Service(to.id.as_str().into()),
-        TargetKind::User => TargetRef::User(to.id.as_str().into()),
-    };
+    let target = target_ref(to.kind, &to.id);
     let info = target_info(state, &target)?;
     Some((target, info))
 }
