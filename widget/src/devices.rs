@@ -22,7 +22,19 @@ use web_sys::{
 use crate::dom::{attr, child, show, text_child, typed};
 use crate::i18n::Lang;
 use crate::storage;
-use crate::view::{Intent, IntentHandler};
+
+/// What the visitor did in the device step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepAction {
+    /// Confirmed the devices for a call of this media; the stream waits in
+    /// [`DeviceStep::take_stream`].
+    Confirm(CallMedia),
+    /// Switched a device during the call.
+    Switch(DeviceKind, String),
+}
+
+/// How the device step reports what the visitor did.
+pub type ActionHandler = Rc<dyn Fn(StepAction)>;
 
 /// The devices a visitor chose; `None` is the browser's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -314,8 +326,14 @@ enum Mode {
 /// The device step: shown in the chat after the visitor chose an audio or video call, and
 /// again during a call to switch devices.
 #[derive(Clone)]
-pub(crate) struct DeviceStep {
+pub struct DeviceStep {
     inner: Rc<StepInner>,
+}
+
+impl std::fmt::Debug for DeviceStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceStep").finish_non_exhaustive()
+    }
 }
 
 struct StepInner {
@@ -332,7 +350,7 @@ struct StepInner {
     state: RefCell<StepState>,
     /// Bumped by every acquisition and by closing, so late results are dropped.
     generation: Cell<u32>,
-    on_intent: IntentHandler,
+    on_intent: ActionHandler,
     /// Told whenever the step hides.
     on_close: RefCell<Option<Rc<dyn Fn()>>>,
     listeners: RefCell<Vec<EventListener>>,
@@ -349,11 +367,11 @@ struct StepState {
 
 impl DeviceStep {
     /// Builds the (hidden) step in `parent`; `id` makes element ids unique.
-    pub(crate) fn mount(
+    pub fn mount(
         parent: &Element,
         lang: Lang,
         id: &dyn Fn(&str) -> String,
-        on_intent: IntentHandler,
+        on_intent: ActionHandler,
     ) -> Self {
         let s = lang.strings();
         let root = child(parent, "div", "iw-devices");
@@ -469,7 +487,7 @@ impl DeviceStep {
 
     /// Starts the step for a call: asks for the devices, then shows them. `remember`:
     /// the visitor consented, so the choice may be kept in `sessionStorage`.
-    pub(crate) fn open(&self, media: CallMedia, remember: bool) {
+    pub fn open(&self, media: CallMedia, remember: bool) {
         let i = &self.inner;
         let s = i.lang.strings();
         i.release();
@@ -491,7 +509,7 @@ impl DeviceStep {
     }
 
     /// Shows the device lists during a call; a change asks to switch at once.
-    pub(crate) fn open_in_call(&self, media: CallMedia, remember: bool) {
+    pub fn open_in_call(&self, media: CallMedia, remember: bool) {
         let i = &self.inner;
         {
             let mut st = i.state.borrow_mut();
@@ -513,27 +531,27 @@ impl DeviceStep {
     }
 
     /// Sets what to call whenever the step hides.
-    pub(crate) fn on_close(&self, f: Rc<dyn Fn()>) {
+    pub fn on_close(&self, f: Rc<dyn Fn()>) {
         *self.inner.on_close.borrow_mut() = Some(f);
     }
 
     /// Hides the step, stopping any preview it still holds.
-    pub(crate) fn hide(&self) {
+    pub fn hide(&self) {
         self.inner.hide();
     }
 
     /// Whether the step shows.
-    pub(crate) fn is_open(&self) -> bool {
+    pub fn is_open(&self) -> bool {
         !self.inner.root.has_attribute("hidden")
     }
 
     /// Whether the step holds a stream: confirmed (it waits for the call) or previewing.
-    pub(crate) fn has_stream(&self) -> bool {
+    pub fn has_stream(&self) -> bool {
         self.inner.state.borrow().stream.is_some()
     }
 
     /// The stream the visitor confirmed, for the call (the step no longer stops it).
-    pub(crate) fn take_stream(&self) -> Option<MediaStream> {
+    pub fn take_stream(&self) -> Option<MediaStream> {
         self.inner.state.borrow_mut().stream.take()
     }
 }
@@ -772,7 +790,7 @@ impl StepInner {
                 if remember {
                     storage::save_devices(&choice);
                 }
-                (this.on_intent)(Intent::SwitchDevice { kind, id });
+                (this.on_intent)(StepAction::Switch(kind, id));
             }
             // A new microphone or camera: open it for the preview and the meter.
             Mode::Setup if kind != DeviceKind::AudioOutput => Self::acquire(this),
@@ -797,9 +815,6 @@ impl StepInner {
         self.preview.set_src_object(None);
         show(&self.root, false);
         self.closed();
-        (self.on_intent)(Intent::StartCall {
-            media,
-            devices: choice,
-        });
+        (self.on_intent)(StepAction::Confirm(media));
     }
 }

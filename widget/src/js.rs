@@ -10,19 +10,21 @@ use interact_sdk::CallEvent;
 use interact_sdk::client::Event;
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::{FieldProblem, PreChatForm};
-use interact_sdk::ids::{CallId, SessionId};
+use interact_sdk::ids::SessionId;
 use interact_sdk::protocol::{
-    AgentInfo, CallMedia, DeviceKind, EndReason, ErrorCode, EventFrame, HangupReason, MediaState,
+    AgentInfo, CallMedia, EndReason, ErrorCode, EventFrame, HangupReason,
 };
 use interact_sdk::{Error, LinkState, VisitorState};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, MediaStream};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Element;
 
-use crate::devices::{self, DeviceChoice, MediaError};
 use crate::driver::{Driver, DriverOptions};
-use crate::i18n::{CallFailure, Lang};
-use crate::rtc::{CallSlot, CallSurface, Rtc};
+use crate::headless::{media_event, object};
+use crate::i18n::Lang;
+use crate::link::{self, CallHandle, CallLink, LinkHost};
+use crate::port::Placed;
 use crate::widget::{Widget, WidgetOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -305,8 +307,10 @@ impl std::fmt::Debug for InteractClient {
 struct Shared {
     driver: Driver,
     callback: RefCell<Option<js_sys::Function>>,
-    /// The call's media, while there is a call this page placed.
-    rtc: CallSlot,
+    /// The call this page placed, in the call module (loaded by the first `startCall`).
+    call: RefCell<Option<CallHandle>>,
+    /// Where the call module comes from.
+    server: String,
 }
 
 impl Shared {
@@ -324,13 +328,58 @@ impl Shared {
         }
         match event {
             Event::Call { event, .. } => {
-                self.rtc.handle(&self.driver, event);
+                let call = self.call.borrow().clone();
+                match call {
+                    Some(call) => call.handle(event),
+                    // No media here for the call (placed before a reload): hang it up,
+                    // so that a new one can be placed.
+                    None if !matches!(event, CallEvent::Ended { .. }) => {
+                        let _ = self.driver.hangup(HangupReason::Failed);
+                    }
+                    None => {}
+                }
+                if matches!(event, CallEvent::Ended { .. }) {
+                    self.end_call();
+                }
                 if let Some(e) = call_event(event) {
                     self.emit(&e);
                 }
             }
-            Event::State(VisitorState::Ended { .. }) => self.rtc.end(),
+            Event::State(VisitorState::Ended { .. }) => self.end_call(),
             _ => {}
+        }
+    }
+
+    /// Ends the media of the call this page placed, if any.
+    fn end_call(&self) {
+        let call = self.call.borrow_mut().take();
+        if let Some(call) = call {
+            call.call_end();
+        }
+    }
+}
+
+/// The JavaScript client behind the call module's [`CallLink`].
+struct ClientHost(Weak<Shared>);
+
+impl LinkHost for ClientHost {
+    fn driver(&self) -> Option<Driver> {
+        Some(self.0.upgrade()?.driver.clone())
+    }
+
+    fn confirm(&self, driver: &Driver, media: CallMedia) -> Result<Placed, JsValue> {
+        let call = driver.start_call(media).map_err(js_error)?;
+        // The call before this one ends first: its streams going away afterwards would
+        // clear the new call's.
+        if let Some(shared) = self.0.upgrade() {
+            shared.end_call();
+        }
+        Ok(Placed::Call(call))
+    }
+
+    fn emit(&self, event: &JsValue) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.emit(event);
         }
     }
 }
@@ -356,96 +405,12 @@ fn call_event(event: &CallEvent) -> Option<JsValue> {
     })
 }
 
-fn media_event(kind: &'static str, state: MediaState) -> JsValue {
-    object(&[
-        ("type", kind.into()),
-        ("muted", state.muted.into()),
-        ("camera", state.camera.into()),
-        ("screen", state.screen.into()),
-    ])
-}
-
-/// A plain object with these members (events with values JSON cannot carry, such as
-/// streams; cheaper in wasm than a serde type per event).
-fn object(members: &[(&str, JsValue)]) -> JsValue {
-    let o = js_sys::Object::new();
-    for (key, value) in members {
-        let _ = js_sys::Reflect::set(&o, &(*key).into(), value);
-    }
-    o.into()
-}
-
-/// A call behind the JavaScript API: reported as events.
-struct JsCall {
-    shared: Weak<Shared>,
-    call: CallId,
-}
-
-impl JsCall {
-    fn emit(&self, event: &JsValue) {
-        if let Some(s) = self.shared.upgrade() {
-            s.emit(event);
-        }
-    }
-}
-
-impl CallSurface for JsCall {
-    fn own_stream(&self, stream: Option<&MediaStream>) {
-        let stream = stream.map_or(JsValue::NULL, JsValue::from);
-        self.emit(&object(&[
-            ("type", "local_stream".into()),
-            ("stream", stream),
-        ]));
-    }
-    fn remote_stream(&self, stream: Option<&MediaStream>) {
-        let stream = stream.map_or(JsValue::NULL, JsValue::from);
-        self.emit(&object(&[
-            ("type", "remote_stream".into()),
-            ("stream", stream),
-        ]));
-    }
-    fn connected(&self) {
-        self.emit(&object(&[
-            ("type", "call".into()),
-            ("state", "connected".into()),
-            ("call", self.call.as_str().into()),
-        ]));
-    }
-    fn media(&self, state: MediaState) {
-        self.emit(&media_event("local_media", state));
-    }
-    fn speaker(&self, id: &str) {
-        self.emit(&object(&[("type", "speaker".into()), ("id", id.into())]));
-    }
-    fn reconnecting(&self, attempt: u32) {
-        self.emit(&object(&[
-            ("type", "call".into()),
-            ("state", "reconnecting".into()),
-            ("call", self.call.as_str().into()),
-            ("attempt", attempt.into()),
-        ]));
-    }
-    fn problem(&self, why: CallFailure) {
-        let problem = match why {
-            CallFailure::Connection => "connection",
-            CallFailure::Negotiation => "negotiation",
-            CallFailure::Screen => "screen",
-            CallFailure::Device => "device",
-            CallFailure::Unsupported => "unsupported",
-        };
-        self.emit(&object(&[
-            ("type", "call_problem".into()),
-            ("problem", problem.into()),
-        ]));
-    }
-}
-
-/// A device kind as the browser names it.
-fn browser_kind(kind: DeviceKind) -> &'static str {
-    match kind {
-        DeviceKind::AudioInput => "audioinput",
-        DeviceKind::VideoInput => "videoinput",
-        DeviceKind::AudioOutput => "audiooutput",
+/// `Ok` if the call's media took the change.
+fn done(taken: bool) -> Result<(), JsValue> {
+    if taken {
+        Ok(())
+    } else {
+        Err(api_misuse("no call in progress"))
     }
 }
 
@@ -453,20 +418,6 @@ fn api_misuse(message: &str) -> JsValue {
     let e = js_sys::Error::new(message);
     e.set_name("ApiMisuse");
     e.into()
-}
-
-/// `MediaError` as a JavaScript `Error` named after it (`NotAllowed`, `NotFound`, ...).
-fn media_error(e: MediaError) -> JsValue {
-    let (name, message) = match e {
-        MediaError::Denied => ("NotAllowed", "the visitor or the browser denied access"),
-        MediaError::NotFound => ("NotFound", "no microphone or camera"),
-        MediaError::InUse => ("InUse", "the device is in use by another program"),
-        MediaError::Unsupported => ("Unsupported", "no media devices here (not HTTPS?)"),
-        MediaError::Other => ("MediaError", "the devices could not be opened"),
-    };
-    let error = js_sys::Error::new(message);
-    error.set_name(name);
-    error.into()
 }
 
 #[wasm_bindgen]
@@ -487,7 +438,8 @@ impl InteractClient {
         let shared = Rc::new(Shared {
             driver,
             callback: RefCell::default(),
-            rtc: CallSlot::default(),
+            call: RefCell::default(),
+            server: options.server.trim_end_matches('/').to_owned(),
         });
         let weak = Rc::downgrade(&shared);
         shared.driver.set_listener(Rc::new(move |event| {
@@ -655,16 +607,8 @@ impl InteractClient {
     /// allowed access (after a first call, or `startCall`).
     #[wasm_bindgen(js_name = listDevices, unchecked_return_type = "MediaDevice[]")]
     pub async fn list_devices(&self) -> Result<JsValue, JsValue> {
-        let devices = devices::list().await.map_err(media_error)?;
-        let list = js_sys::Array::new();
-        for d in devices {
-            list.push(&object(&[
-                ("kind", browser_kind(d.kind).into()),
-                ("id", d.id.as_str().into()),
-                ("label", d.label.as_str().into()),
-            ]));
-        }
-        Ok(list.into())
+        let module = link::call_module(&self.shared.server).await?;
+        JsFuture::from(module.list_devices()).await
     }
 
     /// Calls the agent of the chat: opens the microphone (and, for `"video"`, the camera;
@@ -693,42 +637,19 @@ impl InteractClient {
         if !matches!(self.shared.driver.state(), VisitorState::Connected { .. }) {
             return Err(api_misuse("a call needs an agent in the chat"));
         }
-        let mut choice = DeviceChoice::default();
-        for kind in [DeviceKind::AudioInput, DeviceKind::VideoInput] {
-            let id = js_sys::Reflect::get(&devices, &browser_kind(kind).into())
-                .ok()
-                .and_then(|v| v.as_string());
-            choice.set(kind, id);
-        }
-        let stream = devices::open(media, &choice).await.map_err(media_error)?;
-        let driver = &self.shared.driver;
-        match driver.start_call(media) {
-            Ok(call) => {
-                self.shared.rtc.end();
-                let surface = Rc::new(JsCall {
-                    shared: Rc::downgrade(&self.shared),
-                    call: call.clone(),
-                });
-                self.shared.emit(&object(&[
-                    ("type", "call".into()),
-                    ("state", "calling".into()),
-                    ("call", call.as_str().into()),
-                    ("media", media.as_str().into()),
-                ]));
-                let rtc = Rtc::new(driver.clone(), surface, media, stream);
-                self.shared.rtc.set(rtc);
-                Ok(call.as_str().to_owned())
-            }
-            Err(e) => {
-                devices::stop(&stream);
-                Err(js_error(e))
-            }
-        }
+        let module = link::call_module(&self.shared.server).await?;
+        let link = CallLink::new(Rc::new(ClientHost(Rc::downgrade(&self.shared))));
+        let call: CallHandle = JsFuture::from(module.start_call(link, media.as_str(), &devices))
+            .await?
+            .unchecked_into();
+        let id = call.call_id();
+        *self.shared.call.borrow_mut() = Some(call);
+        Ok(id)
     }
 
     /// Hangs up the call.
     pub fn hangup(&self) -> Result<(), JsValue> {
-        self.shared.rtc.end();
+        self.shared.end_call();
         self.shared
             .driver
             .hangup(HangupReason::Normal)
@@ -738,22 +659,19 @@ impl InteractClient {
     /// Mutes or unmutes the visitor's microphone in the call.
     #[wasm_bindgen(js_name = setMuted)]
     pub fn set_muted(&self, muted: bool) -> Result<(), JsValue> {
-        self.call()?.set_muted(muted);
-        Ok(())
+        done(self.call()?.set_muted(muted))
     }
 
     /// Turns the visitor's camera off or on in a video call.
     #[wasm_bindgen(js_name = setCamera)]
     pub fn set_camera(&self, on: bool) -> Result<(), JsValue> {
-        self.call()?.set_camera(on);
-        Ok(())
+        done(self.call()?.set_camera(on))
     }
 
     /// Starts sharing the screen (the browser asks which) or stops.
     #[wasm_bindgen(js_name = shareScreen)]
     pub fn share_screen(&self, on: bool) -> Result<(), JsValue> {
-        self.call()?.set_screen(on);
-        Ok(())
+        done(self.call()?.share_screen(on))
     }
 
     /// Switches the call to another microphone, camera or speaker (an id from
@@ -765,28 +683,27 @@ impl InteractClient {
         kind: String,
         id: String,
     ) -> Result<(), JsValue> {
-        let kind = devices::KINDS
-            .into_iter()
-            .find(|k| browser_kind(*k) == kind)
-            .ok_or_else(|| api_misuse(&format!("unknown device kind {kind:?}")))?;
-        self.call()?.switch(kind, id);
-        Ok(())
+        if !matches!(kind.as_str(), "audioinput" | "videoinput" | "audiooutput") {
+            return Err(api_misuse(&format!("unknown device kind {kind:?}")));
+        }
+        done(self.call()?.switch_device(&kind, &id))
     }
 
-    fn call(&self) -> Result<Rtc, JsValue> {
+    fn call(&self) -> Result<CallHandle, JsValue> {
         self.shared
-            .rtc
-            .get()
+            .call
+            .borrow()
+            .clone()
             .ok_or_else(|| api_misuse("no call in progress"))
     }
 
     /// Closes the connection for good (the session goes on on the server; a new client
     /// with `persist` resumes it). A call in progress ends.
     pub fn close(&self) {
-        if self.shared.rtc.get().is_some() {
+        if self.shared.call.borrow().is_some() {
             let _ = self.shared.driver.hangup(HangupReason::Normal);
         }
-        self.shared.rtc.end();
+        self.shared.end_call();
         self.shared.driver.stop();
     }
 }

@@ -17,11 +17,18 @@
 pub mod devices;
 mod dom;
 pub mod driver;
+pub mod headless;
 pub mod i18n;
+#[cfg(feature = "chat")]
 pub mod js;
+#[cfg(feature = "chat")]
+mod link;
+pub mod panel;
+pub mod port;
 mod rtc;
 mod storage;
 pub mod view;
+#[cfg(feature = "chat")]
 pub mod widget;
 
 /// Decodes JSON text through [`serde_json::Value`]: the SDK's decoders are compiled for

@@ -21,9 +21,9 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
+use interact_sdk::CallEvent;
 use interact_sdk::protocol::{CallMedia, DeviceKind, HangupReason, IceCandidate, MediaState};
 use interact_sdk::quality::{SAMPLE_INTERVAL, StatsReading};
-use interact_sdk::{CallEvent, LinkState};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -34,9 +34,8 @@ use web_sys::{
 };
 
 use crate::devices::{self, MediaError};
-use crate::driver::Driver;
 use crate::i18n::CallFailure;
-use crate::view::View;
+use crate::port::CallPort;
 
 /// What shows a call: the widget's [`View`], or a custom UI behind the JavaScript API.
 pub(crate) trait CallSurface {
@@ -55,30 +54,6 @@ pub(crate) trait CallSurface {
     /// The media path broke; ICE restart number `attempt` (from 1) is under way, or waits
     /// for the signalling link. [`Self::connected`] says when media flows again.
     fn reconnecting(&self, attempt: u32);
-}
-
-impl CallSurface for View {
-    fn own_stream(&self, stream: Option<&MediaStream>) {
-        self.set_own_stream(stream);
-    }
-    fn remote_stream(&self, stream: Option<&MediaStream>) {
-        self.set_remote_stream(stream);
-    }
-    fn connected(&self) {
-        self.call_connected();
-    }
-    fn media(&self, state: MediaState) {
-        self.set_call_media(state);
-    }
-    fn speaker(&self, id: &str) {
-        self.set_speaker(id);
-    }
-    fn problem(&self, why: CallFailure) {
-        self.call_problem(why);
-    }
-    fn reconnecting(&self, attempt: u32) {
-        self.call_reconnecting(attempt);
-    }
 }
 
 /// The call a page placed, if any, as the widget and the JavaScript SDK both hold it.
@@ -120,11 +95,11 @@ impl CallSlot {
     /// Carries out a call event of the SDK on this page's media. The other side going on
     /// with a call this page has no media for (it was placed before a reload) is hung up,
     /// so that a new one can be placed; `Ended` closes the media.
-    pub(crate) fn handle(&self, driver: &Driver, event: &CallEvent) {
+    pub(crate) fn handle(&self, port: &dyn CallPort, event: &CallEvent) {
         match self.get() {
             Some(rtc) => rtc.handle(event),
             None if !matches!(event, CallEvent::Ended { .. }) => {
-                let _ = driver.hangup(HangupReason::Failed);
+                port.hangup(HangupReason::Failed);
             }
             None => {}
         }
@@ -159,7 +134,7 @@ const RESTART_WAIT_MS: u32 = 5_000;
 const LINK_POLL_MS: u32 = 500;
 
 struct Inner {
-    driver: Driver,
+    port: Rc<dyn CallPort>,
     view: Rc<dyn CallSurface>,
     media: CallMedia,
     local: MediaStream,
@@ -192,7 +167,7 @@ async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
 impl Rtc {
     /// A call placed with the microphone (and camera) stream the device step opened.
     pub(crate) fn new(
-        driver: Driver,
+        port: Rc<dyn CallPort>,
         view: Rc<dyn CallSurface>,
         media: CallMedia,
         local: MediaStream,
@@ -202,7 +177,7 @@ impl Rtc {
         view.remote_stream(Some(&remote));
         Self {
             inner: Rc::new(Inner {
-                driver,
+                port,
                 view,
                 media,
                 local,
@@ -241,7 +216,7 @@ impl Rtc {
         }
         let state = MediaState {
             muted,
-            ..self.inner.driver.local_media()
+            ..self.inner.port.local_media()
         };
         self.inner.report(state);
     }
@@ -256,7 +231,7 @@ impl Rtc {
         }
         let state = MediaState {
             camera: on,
-            ..self.inner.driver.local_media()
+            ..self.inner.port.local_media()
         };
         self.inner.report(state);
     }
@@ -332,7 +307,7 @@ impl Rtc {
             return;
         }
         self.close();
-        let _ = i.driver.hangup(HangupReason::Failed);
+        i.port.hangup(HangupReason::Failed);
     }
 
     async fn run(&self, job: Job) -> Step {
@@ -375,7 +350,7 @@ impl Rtc {
                 let sdp = self.describe().await?;
                 // Refused only if the link dropped meanwhile: the machine is unchanged and
                 // the next look at the connection offers again.
-                let _ = self.inner.driver.local_offer(sdp);
+                self.inner.port.local_offer(sdp);
                 Ok(())
             }
         }
@@ -445,7 +420,7 @@ impl Rtc {
             return;
         }
         i.restarting.set(true);
-        if i.driver.link() != LinkState::Online {
+        if !i.port.online() {
             // The offer goes out once the link is back.
             i.view.reconnecting(i.restarts.get() + 1);
             self.look_in(LINK_POLL_MS);
@@ -484,7 +459,7 @@ impl Rtc {
         let config = RtcConfiguration::new();
         // `RTCIceServer` dictionaries, built by hand (cheaper in wasm than serde_json).
         let servers = Array::new();
-        for server in i.driver.ice_servers() {
+        for server in i.port.ice_servers() {
             let s = js_sys::Object::new();
             let urls: Array = server
                 .urls
@@ -525,7 +500,7 @@ impl Rtc {
                         sdp_m_line_index: None,
                     },
                 };
-                let _ = i.driver.local_candidate(candidate);
+                i.port.local_candidate(candidate);
             })
         };
         let on_track = {
@@ -620,7 +595,7 @@ impl Rtc {
             }
         }
         // Refused only once the call is over.
-        let _ = self.inner.driver.call_stats(r);
+        self.inner.port.call_stats(r);
     }
 
     /// Lets the browser make the offer or answer the state calls for
@@ -637,19 +612,21 @@ impl Rtc {
 
     async fn offer(&self) -> Step {
         let sdp = self.describe().await?;
-        self.inner
-            .driver
-            .local_offer(sdp)
-            .map_err(|_| CallFailure::Negotiation)
+        if self.inner.port.local_offer(sdp) {
+            Ok(())
+        } else {
+            Err(CallFailure::Negotiation)
+        }
     }
 
     async fn answer(&self, sdp: String) -> Step {
         self.remote_description(RtcSdpType::Offer, &sdp).await?;
         let sdp = self.describe().await?;
-        self.inner
-            .driver
-            .local_answer(sdp)
-            .map_err(|_| CallFailure::Negotiation)
+        if self.inner.port.local_answer(sdp) {
+            Ok(())
+        } else {
+            Err(CallFailure::Negotiation)
+        }
     }
 
     async fn remote_description(&self, kind: RtcSdpType, sdp: &str) -> Step {
@@ -674,11 +651,11 @@ impl Rtc {
                 Ok(s) => s,
                 // The visitor closed the picker: nothing to say.
                 Err(MediaError::Denied) => {
-                    i.view.media(i.driver.local_media());
+                    i.view.media(i.port.local_media());
                     return Ok(());
                 }
                 Err(_) => {
-                    i.view.media(i.driver.local_media());
+                    i.view.media(i.port.local_media());
                     return Err(CallFailure::Screen);
                 }
             };
@@ -706,7 +683,7 @@ impl Rtc {
         self.offer().await?;
         let state = MediaState {
             screen: on,
-            ..i.driver.local_media()
+            ..i.port.local_media()
         };
         i.report(state);
         Ok(())
@@ -716,7 +693,7 @@ impl Rtc {
         let i = &self.inner;
         if kind == DeviceKind::AudioOutput {
             i.view.speaker(&id);
-            let _ = i.driver.device_changed(kind);
+            i.port.device_changed(kind);
             return Ok(());
         }
         if kind == DeviceKind::VideoInput && i.media != CallMedia::Video {
@@ -729,7 +706,7 @@ impl Rtc {
             track.stop();
             return Ok(());
         }
-        let media = i.driver.local_media();
+        let media = i.port.local_media();
         track.set_enabled(match kind {
             DeviceKind::AudioInput => !media.muted,
             _ => media.camera,
@@ -756,7 +733,7 @@ impl Rtc {
         }
         i.local.add_track(&track);
         i.view.own_stream(Some(&i.local));
-        let _ = i.driver.device_changed(kind);
+        i.port.device_changed(kind);
         Ok(())
     }
 }
@@ -765,7 +742,7 @@ impl Inner {
     /// Tells the agent (and the view) the new media state.
     fn report(&self, state: MediaState) {
         // Refused only without a call or link; the view shows the state either way.
-        let _ = self.driver.set_media(state);
+        self.port.set_media(state);
         self.view.media(state);
     }
 }

@@ -14,15 +14,14 @@ use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm};
 use interact_sdk::ids::MessageId;
-use interact_sdk::protocol::{CallMedia, DeviceKind, MediaState, Party, SessionEvent};
+use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
 use wasm_bindgen::JsCast;
 use web_sys::{
     Element, HtmlAnchorElement, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
-    HtmlTextAreaElement, HtmlVideoElement, KeyboardEvent, MediaStream,
+    HtmlTextAreaElement, KeyboardEvent,
 };
 
-use crate::devices::{DeviceChoice, DeviceStep};
 use crate::dom::{attr, child, show, text_child, typed};
 use crate::i18n::{CallFailure, Lang};
 
@@ -41,29 +40,18 @@ pub enum Intent {
     NewChat,
     /// Hide the widget (the minimise button, or Escape).
     Minimize,
-    /// Place a call: the visitor went through the device step and confirmed. The stream
-    /// it opened is waiting in [`View::take_call_stream`].
-    StartCall {
+    /// Open the device step for a call: a call button in the chat, or (call-first, with
+    /// the checked form) one under the form. The call module, loaded on the first one,
+    /// takes it from there ([`crate::panel`]); the chat's call area is
+    /// [`View::call_host`].
+    Call {
         /// Audio or video.
         media: CallMedia,
-        /// The devices chosen.
-        devices: DeviceChoice,
+        /// Call-first: the form, valid; the session starts with the call.
+        first: Option<PreChatForm>,
+        /// The visitor consented, so the device choice may be kept.
+        remember: bool,
     },
-    /// Mute (`true`) or unmute the microphone.
-    Mute(bool),
-    /// Turn the camera on (`true`) or off.
-    Camera(bool),
-    /// Start (`true`) or stop sharing the screen.
-    Screen(bool),
-    /// Switch a device during the call.
-    SwitchDevice {
-        /// Microphone, camera or speaker.
-        kind: DeviceKind,
-        /// The device id.
-        id: String,
-    },
-    /// Hang up (or cancel a ringing call).
-    Hangup,
 }
 
 /// How the view reports intents.
@@ -132,15 +120,8 @@ struct Inner {
     calls: Element,
     audio_call: HtmlButtonElement,
     video_call: HtmlButtonElement,
-    step: DeviceStep,
-    call: Element,
-    call_status: Element,
-    remote: HtmlVideoElement,
-    own: HtmlVideoElement,
-    mute: HtmlButtonElement,
-    camera: HtmlButtonElement,
-    screen: HtmlButtonElement,
-    hangup: HtmlButtonElement,
+    /// Where the call module puts the device step and the call panel.
+    call_host: Element,
     remember: bool,
     ended: Element,
     ended_text: Element,
@@ -159,14 +140,12 @@ struct State {
     own: BTreeMap<MessageId, Element>,
     /// A session exists, so the visitor consented: the device choice may be kept.
     consented: bool,
-    /// The call in progress (placed by this view), if any.
-    call: Option<CallMedia>,
-    /// The call's local media state as last reported.
-    media: MediaState,
+    /// A call was placed from this page (its end gets a line in the transcript).
+    in_call: bool,
+    /// The call module shows its device step or call panel: no call buttons meanwhile.
+    call_busy: bool,
     /// A failure line for the current call was shown already.
     explained: bool,
-    /// Call-first: the form, valid, while the visitor goes through the device step.
-    first_call: Option<PreChatForm>,
 }
 
 /// Ids must be unique in the document, and tests mount several widgets in one.
@@ -285,7 +264,7 @@ impl View {
         let queue = child(&chat, "p", "iw-queue");
         attr(&queue, "role", "status");
 
-        // Calls: the buttons that start one, the device step, the call itself.
+        // Calls: the buttons that start one; the call module's device step and panel.
         let calls = child(&chat, "div", "iw-calls");
         show(&calls, false);
         let button = |parent: &Element, class: &str, text: &str| -> HtmlButtonElement {
@@ -296,29 +275,7 @@ impl View {
         };
         let audio_call = button(&calls, "iw-call-audio", s.audio_call);
         let video_call = button(&calls, "iw-call-video", s.video_call);
-        let step = DeviceStep::mount(&chat, lang, &id, on_intent.clone());
-        let call = child(&chat, "div", "iw-call");
-        show(&call, false);
-        let call_status = child(&call, "p", "iw-call-status");
-        attr(&call_status, "role", "status");
-        let stage = child(&call, "div", "iw-stage");
-        let remote: HtmlVideoElement = typed(&stage, "video", "iw-remote");
-        remote.set_autoplay(true);
-        attr(&remote, "playsinline", "");
-        attr(&remote, "aria-label", s.remote_video);
-        let own: HtmlVideoElement = typed(&stage, "video", "iw-self");
-        own.set_autoplay(true);
-        own.set_muted(true);
-        attr(&own, "playsinline", "");
-        attr(&own, "aria-label", s.own_video);
-        let controls = child(&call, "div", "iw-call-ctl");
-        attr(&controls, "role", "toolbar");
-        attr(&controls, "aria-label", s.call_controls);
-        let mute = button(&controls, "iw-mute", s.mute);
-        let camera = button(&controls, "iw-camera", s.camera_on);
-        let screen = button(&controls, "iw-screen", s.share_screen);
-        button(&controls, "iw-devices-btn", s.devices);
-        let hangup = button(&controls, "iw-hangup", s.hang_up);
+        let call_host = child(&chat, "div", "iw-callhost");
         let log = child(&chat, "ol", "iw-log");
         attr(&log, "role", "log");
         attr(&log, "aria-live", "polite");
@@ -381,15 +338,7 @@ impl View {
                 calls,
                 audio_call,
                 video_call,
-                step,
-                call,
-                call_status,
-                remote,
-                own,
-                mute,
-                camera,
-                screen,
-                hangup,
+                call_host,
                 remember: options.remember,
                 ended,
                 ended_text,
@@ -474,16 +423,6 @@ impl View {
                 }
             }),
         ];
-        let weak_step = Rc::downgrade(i);
-        i.step.on_close(Rc::new(move || {
-            if let Some(i) = weak_step.upgrade() {
-                // Call-first: cancelled before the call was placed: back to the form.
-                if !i.step.has_stream() && i.state.borrow_mut().first_call.take().is_some() {
-                    i.show_state(&VisitorState::Form);
-                }
-                i.update_calls();
-            }
-        }));
         if let Some(min) = i.root.query_selector(".iw-min").ok().flatten() {
             listeners.push(on(&min, "click", |i, _| (i.on_intent)(Intent::Minimize)));
         }
@@ -532,76 +471,29 @@ impl View {
         }
     }
 
-    /// The microphone (and camera) stream the visitor confirmed in the device step.
-    pub fn take_call_stream(&self) -> Option<MediaStream> {
-        self.inner.step.take_stream()
+    /// Where the call module mounts its device step and call panel.
+    pub fn call_host(&self) -> &Element {
+        &self.inner.call_host
     }
 
-    /// Call-first: the form the visitor filled in before the device step, if the step
-    /// was for a call-first start (then the session starts with the call).
-    pub fn take_first_call(&self) -> Option<PreChatForm> {
-        self.inner.state.borrow_mut().first_call.take()
+    /// The call module shows (`true`) or hid its device step or call panel.
+    pub fn set_call_busy(&self, busy: bool) {
+        self.inner.state.borrow_mut().call_busy = busy;
+        self.inner.update_calls();
     }
 
-    /// Call-first: the session is started and waits for an agent; the call shows as
-    /// waiting (hang-up ends the session).
-    pub fn call_waiting(&self, media: CallMedia) {
-        self.call_placed(media);
-        let i = &self.inner;
-        i.call_status
-            .set_text_content(Some(i.lang.strings().call_waiting));
+    /// A call was placed (or, call-first, waits for an agent): its end gets a line in the
+    /// transcript.
+    pub fn call_started(&self) {
+        let mut st = self.inner.state.borrow_mut();
+        st.in_call = true;
+        st.explained = false;
     }
 
-    /// Call-first: the start failed; the form shows again.
+    /// Call-first: the device step was cancelled or the start failed; the form shows
+    /// again.
     pub fn back_to_form(&self) {
-        self.inner.state.borrow_mut().call = None;
-        show(&self.inner.call, false);
         self.inner.show_state(&VisitorState::Form);
-    }
-
-    /// A call was placed: shows it ringing, with its controls.
-    pub fn call_placed(&self, media: CallMedia) {
-        let i = &self.inner;
-        let s = i.lang.strings();
-        let screen_share = {
-            let mut st = i.state.borrow_mut();
-            st.call = Some(media);
-            st.explained = false;
-            st.media = MediaState {
-                muted: false,
-                camera: media == CallMedia::Video,
-                screen: false,
-            };
-            st.config
-                .as_ref()
-                .is_some_and(|c| c.modalities.screen_share)
-        };
-        i.call_status.set_text_content(Some(s.calling));
-        attr(&i.call, "data-media", media.as_str());
-        show(&i.camera, media == CallMedia::Video);
-        show(&i.screen, screen_share);
-        show(&i.own, media == CallMedia::Video);
-        show(&i.call, true);
-        let media = i.state.borrow().media;
-        i.set_call_media(media);
-        i.update_calls();
-        let _ = i.hangup.focus();
-    }
-
-    /// The media connection is up.
-    pub fn call_connected(&self) {
-        let i = &self.inner;
-        i.call_status
-            .set_text_content(Some(i.lang.strings().in_call));
-    }
-
-    /// The call's media path broke and ICE restart number `attempt` is under way: the
-    /// status line says so, and `data-ice-restarts` on the call counts the restarts.
-    pub fn call_reconnecting(&self, attempt: u32) {
-        let i = &self.inner;
-        i.call_status
-            .set_text_content(Some(i.lang.strings().call_reconnecting));
-        attr(&i.call, "data-ice-restarts", &attempt.to_string());
     }
 
     /// Says in the transcript why the call, or a part of it, failed.
@@ -611,31 +503,6 @@ impl View {
             i.state.borrow_mut().explained = true;
         }
         i.system_line(i.lang.call_failed(why));
-    }
-
-    /// Shows the local media state on the call's buttons.
-    pub fn set_call_media(&self, state: MediaState) {
-        self.inner.set_call_media(state);
-    }
-
-    /// Shows the visitor's own camera (or nothing).
-    pub fn set_own_stream(&self, stream: Option<&MediaStream>) {
-        self.inner.own.set_src_object(stream);
-    }
-
-    /// Plays the agent's audio and video (or nothing).
-    pub fn set_remote_stream(&self, stream: Option<&MediaStream>) {
-        let remote = &self.inner.remote;
-        remote.set_src_object(stream);
-        if stream.is_some() {
-            // Autoplay may need the gesture that started the call; it has just happened.
-            crate::dom::play(remote);
-        }
-    }
-
-    /// Plays the call's sound on the speaker `id`.
-    pub fn set_speaker(&self, id: &str) {
-        crate::devices::set_sink(&self.inner.remote, id);
     }
 
     /// Shows a message the visitor just sent, before the server stored it.
@@ -690,10 +557,8 @@ impl View {
         st.agent = None;
         st.visitor = None;
         st.consented = false;
-        st.call = None;
-        drop(st);
-        i.step.hide();
-        show(&i.call, false);
+        st.in_call = false;
+        st.call_busy = false;
     }
 }
 
@@ -707,92 +572,40 @@ impl Inner {
             .as_ref()
             .map_or((false, false), |c| (c.modalities.audio, c.modalities.video));
         let idle = matches!(st.visitor, Some(VisitorState::Connected { .. }))
-            && st.call.is_none()
-            && !self.step.is_open();
+            && !st.in_call
+            && !st.call_busy;
         show(&self.audio_call, audio);
         show(&self.video_call, video);
         show(&self.calls, idle && (audio || video));
     }
 
     fn call_button(&self, class: &str) {
-        let media = self.state.borrow().media;
-        match class {
-            "iw-call-audio" => self.open_step(CallMedia::Audio),
-            "iw-call-video" => self.open_step(CallMedia::Video),
-            "iw-mute" => (self.on_intent)(Intent::Mute(!media.muted)),
-            "iw-camera" => (self.on_intent)(Intent::Camera(!media.camera)),
-            "iw-screen" => (self.on_intent)(Intent::Screen(!media.screen)),
-            "iw-hangup" => (self.on_intent)(Intent::Hangup),
-            "iw-devices-btn" => {
-                let (call, remember) = {
-                    let st = self.state.borrow();
-                    (st.call, self.remember && st.consented)
-                };
-                if let Some(call) = call {
-                    if self.step.is_open() {
-                        self.step.hide();
-                    } else {
-                        self.step.open_in_call(call, remember);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn open_step(&self, media: CallMedia) {
-        let remember = self.remember && self.state.borrow().consented;
-        self.step.open(media, remember);
-        self.update_calls();
-    }
-
-    fn set_call_media(&self, state: MediaState) {
-        self.state.borrow_mut().media = state;
-        let pressed = |b: &HtmlButtonElement, on: bool| {
-            attr(b, "aria-pressed", if on { "true" } else { "false" });
+        let media = match class {
+            "iw-call-audio" => CallMedia::Audio,
+            "iw-call-video" => CallMedia::Video,
+            _ => return,
         };
-        pressed(&self.mute, state.muted);
-        pressed(&self.camera, state.camera);
-        pressed(&self.screen, state.screen);
+        let remember = self.remember && self.state.borrow().consented;
+        (self.on_intent)(Intent::Call {
+            media,
+            first: None,
+            remember,
+        });
     }
 
     fn show_call(&self, event: &CallEvent) {
-        let s = self.lang.strings();
-        if self.state.borrow().call.is_none() {
-            return;
-        }
-        match event {
-            CallEvent::Accepted { .. } => {
-                self.call_status.set_text_content(Some(s.call_connecting));
-            }
-            CallEvent::RemoteMedia { state, .. } => {
-                let name = self.state.borrow().agent.clone().unwrap_or_default();
-                self.call_status
-                    .set_text_content(Some(&self.lang.remote_media(&name, *state)));
-                attr(
-                    &self.remote,
-                    "data-video",
-                    if state.camera || state.screen {
-                        "on"
-                    } else {
-                        "off"
-                    },
-                );
-            }
-            CallEvent::Ended { reason, by, .. } => {
-                let explained = {
-                    let mut st = self.state.borrow_mut();
-                    st.call = None;
-                    std::mem::take(&mut st.explained)
-                };
-                show(&self.call, false);
-                self.step.hide();
-                if !explained {
-                    self.system_line(self.lang.call_ended(*reason, *by));
+        if let CallEvent::Ended { reason, by, .. } = event {
+            let explained = {
+                let mut st = self.state.borrow_mut();
+                if !std::mem::take(&mut st.in_call) {
+                    return;
                 }
-                self.update_calls();
+                std::mem::take(&mut st.explained)
+            };
+            if !explained {
+                self.system_line(self.lang.call_ended(*reason, *by));
             }
-            _ => {}
+            self.update_calls();
         }
     }
 
@@ -915,9 +728,7 @@ impl Inner {
         }
         let ended = matches!(state, VisitorState::Ended { .. });
         if ended {
-            self.state.borrow_mut().call = None;
-            self.step.hide();
-            show(&self.call, false);
+            self.state.borrow_mut().in_call = false;
         }
         self.update_calls();
         show(&self.compose, in_chat && !ended);
@@ -965,13 +776,16 @@ impl Inner {
         let Some(form) = self.checked_form() else {
             return;
         };
-        self.state.borrow_mut().first_call = Some(form);
         show(&self.form, false);
         show(&self.chat, true);
         show(&self.compose, false);
         show(&self.end, false);
         show(&self.queue, false);
-        self.step.open(media, false);
+        (self.on_intent)(Intent::Call {
+            media,
+            first: Some(form),
+            remember: false,
+        });
     }
 
     /// The form as entered if it passes the SDK's checks, else `None` with the errors

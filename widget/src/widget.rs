@@ -7,14 +7,16 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
+use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
-use interact_sdk::{Error, VisitorState};
+use interact_sdk::{CallEvent, Error, VisitorState};
 use wasm_bindgen::JsValue;
-use web_sys::{Element, MediaStream};
+use web_sys::Element;
 
 use crate::driver::{Driver, DriverOptions};
 use crate::i18n::{CallFailure, Lang};
-use crate::rtc::{CallSlot, Rtc};
+use crate::link::{self, CallLink, LinkHost, PanelHandle};
+use crate::port::Placed;
 use crate::view::{Intent, View, ViewOptions};
 
 /// What the widget tells the page around it (the loader on the host page, through the
@@ -58,19 +60,33 @@ impl fmt::Debug for Widget {
 struct Inner {
     view: RefCell<Option<View>>,
     driver: RefCell<Option<Driver>>,
-    /// The call in progress.
-    rtc: CallSlot,
-    /// Call-first: the media the visitor confirmed, until an agent answers and the call
-    /// is placed.
-    first_stream: RefCell<Option<MediaStream>>,
+    /// The call module's panel, loaded on the first call.
+    panel: RefCell<Panel>,
+    /// Call-first: the form, valid, while the visitor goes through the device step.
+    first_form: RefCell<Option<PreChatForm>>,
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
 }
 
+/// What the panel waits for, while the call module loads.
+type PanelJob = Box<dyn FnOnce(&PanelHandle)>;
+
+/// The call module's panel: not loaded (no call yet), loading (with what to do once it
+/// is), or there.
+#[derive(Default)]
+enum Panel {
+    #[default]
+    None,
+    Loading(Vec<PanelJob>),
+    Ready(PanelHandle),
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.rtc.end();
+        if let Panel::Ready(panel) = self.panel.get_mut() {
+            panel.panel_end();
+        }
         if let Some(d) = self.driver.get_mut() {
             d.stop();
         }
@@ -84,8 +100,8 @@ impl Widget {
         let inner = Rc::new(Inner {
             view: RefCell::new(None),
             driver: RefCell::new(None),
-            rtc: CallSlot::default(),
-            first_stream: RefCell::default(),
+            panel: RefCell::default(),
+            first_form: RefCell::default(),
             visible: Cell::new(true),
             unread: Cell::new(0),
             options,
@@ -158,7 +174,7 @@ fn install_test_hook(inner: &Rc<Inner>) {
         let inner = weak.upgrade();
         let done = match (what.as_deref(), inner) {
             (Some("dropLink"), Some(i)) => i.driver().is_some_and(|d| d.drop_link()),
-            (Some("restartIce"), Some(i)) => i.rtc.force_restart(),
+            (Some("restartIce"), Some(i)) => i.ready_panel().is_some_and(|p| p.force_restart()),
             _ => false,
         };
         let _ = js_sys::Reflect::set(&target, &"__interactTestResult".into(), &done.into());
@@ -202,14 +218,12 @@ impl Inner {
             v.handle(event);
         }
         match event {
-            Event::Call { event, .. } => {
-                if let Some(driver) = self.driver() {
-                    self.rtc.handle(&driver, event);
-                }
-            }
+            Event::Call { event, .. } => self.call_event(event),
             Event::State(VisitorState::Ended { .. }) => {
-                self.drop_first_stream();
-                self.rtc.end();
+                self.first_form.take();
+                if let Some(panel) = self.ready_panel() {
+                    panel.panel_end();
+                }
                 self.notify("session", JsValue::FALSE);
             }
             Event::SessionStarted(_) => self.notify("session", JsValue::TRUE),
@@ -226,85 +240,93 @@ impl Inner {
         }
     }
 
-    /// Call-first: an agent accepted (or took over after a transfer), so the visitor
-    /// calls them, with the media confirmed in the device step, or after a transfer with
-    /// the devices chosen then, opened again.
-    fn place_first_call(this: &Rc<Self>) {
-        let (Some(driver), Some(_)) = (this.driver(), this.view()) else {
-            return;
-        };
-        let Some(media) = driver.pending_call() else {
-            return;
-        };
-        let place = {
-            let weak = Rc::downgrade(this);
-            move |stream: MediaStream| {
-                let Some(this) = weak.upgrade() else {
-                    crate::devices::stop(&stream);
-                    return;
+    /// A call event: to the call module's panel, which carries it out. Without the panel
+    /// this page has no media for the call (placed before a reload): it is hung up, so
+    /// that a new one can be placed.
+    fn call_event(&self, event: &CallEvent) {
+        let Some(driver) = self.driver() else { return };
+        match self.ready_panel() {
+            Some(panel) => {
+                let agent = match driver.state() {
+                    VisitorState::Connected { agent } => agent.display_name,
+                    _ => String::new(),
                 };
-                let (Some(view), Some(driver)) = (this.view(), this.driver()) else {
-                    crate::devices::stop(&stream);
-                    return;
-                };
-                // Still to place (not ended or placed meanwhile).
-                if driver.pending_call() != Some(media) {
-                    crate::devices::stop(&stream);
-                    return;
-                }
-                if let Err(e) = this.place_call(&driver, &view, media, stream) {
-                    view.set_notice(Some(&e.to_string()));
-                }
+                panel.handle(event, &agent);
             }
-        };
-        let kept = this.first_stream.borrow_mut().take();
-        if let Some(stream) = kept {
-            place(stream);
-            return;
+            None if !matches!(event, CallEvent::Ended { .. }) => {
+                let _ = driver.hangup(HangupReason::Failed);
+            }
+            None => {}
         }
+    }
+
+    fn ready_panel(&self) -> Option<PanelHandle> {
+        match &*self.panel.borrow() {
+            Panel::Ready(panel) => Some(panel.clone()),
+            _ => None,
+        }
+    }
+
+    /// Call-first: an agent accepted (or took over after a transfer), so the visitor
+    /// calls them (the panel places the call).
+    fn place_first_call(this: &Rc<Self>) {
+        if this.driver().and_then(|d| d.pending_call()).is_some() {
+            Inner::with_panel(this, |panel| panel.place_pending());
+        }
+    }
+
+    /// Runs `job` on the call module's panel, loading the module first if this is the
+    /// page's first call.
+    fn with_panel(this: &Rc<Self>, job: impl FnOnce(&PanelHandle) + 'static) {
+        let mut slot = this.panel.borrow_mut();
+        match &mut *slot {
+            Panel::Ready(panel) => {
+                let panel = panel.clone();
+                drop(slot);
+                job(&panel);
+                return;
+            }
+            Panel::Loading(jobs) => {
+                jobs.push(Box::new(job));
+                return;
+            }
+            Panel::None => *slot = Panel::Loading(vec![Box::new(job)]),
+        }
+        drop(slot);
         let weak = Rc::downgrade(this);
+        let server = this.options.driver.server.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let choice = crate::storage::load_devices().unwrap_or_default();
-            match crate::devices::open(media, &choice).await {
-                Ok(stream) => place(stream),
+            let loaded = link::call_module(&server).await;
+            let Some(this) = weak.upgrade() else { return };
+            let Some(view) = this.view() else { return };
+            let module = match loaded {
+                Ok(module) => module,
                 Err(_) => {
-                    if let Some(view) = weak.upgrade().and_then(|t| t.view()) {
-                        view.call_problem(CallFailure::Unsupported);
+                    // Not loaded (offline, blocked): the chat goes on; the next call
+                    // click tries again.
+                    *this.panel.borrow_mut() = Panel::None;
+                    if this.first_form.take().is_some() {
+                        view.back_to_form();
                     }
+                    view.set_call_busy(false);
+                    view.call_problem(CallFailure::Unsupported);
+                    return;
+                }
+            };
+            let host = Rc::new(WidgetHost(Rc::downgrade(&this)));
+            let panel = module.mount_panel(
+                view.call_host(),
+                CallLink::new(host),
+                this.options.lang.tag(),
+            );
+            let before =
+                std::mem::replace(&mut *this.panel.borrow_mut(), Panel::Ready(panel.clone()));
+            if let Panel::Loading(jobs) = before {
+                for job in jobs {
+                    job(&panel);
                 }
             }
         });
-    }
-
-    /// Places a call of `media` on `stream` (the visitor's confirmed devices): the
-    /// view shows it and this page's media carries it. On a refusal the stream is
-    /// stopped and the error returned for the caller to show.
-    fn place_call(
-        &self,
-        driver: &Driver,
-        view: &View,
-        media: CallMedia,
-        stream: MediaStream,
-    ) -> Result<(), Error> {
-        if let Err(e) = driver.start_call(media) {
-            crate::devices::stop(&stream);
-            return Err(e);
-        }
-        self.rtc.end();
-        view.call_placed(media);
-        self.rtc.set(Rtc::new(
-            driver.clone(),
-            Rc::new(view.clone()),
-            media,
-            stream,
-        ));
-        Ok(())
-    }
-
-    fn drop_first_stream(&self) {
-        if let Some(stream) = self.first_stream.borrow_mut().take() {
-            crate::devices::stop(&stream);
-        }
     }
 
     fn agent_message(&self) {
@@ -346,70 +368,23 @@ impl Inner {
             Intent::End => {
                 let _ = driver.end();
             }
-            Intent::StartCall { media, .. } => {
-                let Some(stream) = view.take_call_stream() else {
-                    return;
-                };
-                if let Some(form) = view.take_first_call() {
-                    // Call-first: the session starts now and waits for an agent.
-                    match driver.start_with_call(form, media) {
-                        Ok(()) => {
-                            self.drop_first_stream();
-                            view.call_waiting(media);
-                            // The visitor sees their own camera while it rings.
-                            view.set_own_stream(Some(&stream));
-                            *self.first_stream.borrow_mut() = Some(stream);
-                        }
-                        Err(e) => {
-                            crate::devices::stop(&stream);
-                            view.back_to_form();
-                            match e {
-                                Error::InvalidForm(errors) => {
-                                    view.handle(&Event::FormRejected(errors));
-                                }
-                                e => view.set_notice(Some(&e.to_string())),
-                            }
-                        }
-                    }
-                    return;
-                }
-                if let Err(e) = self.place_call(&driver, &view, media, stream) {
-                    view.call_problem(CallFailure::Unsupported);
-                    view.set_notice(Some(&e.to_string()));
-                }
-            }
-            Intent::Mute(on) => {
-                if let Some(rtc) = self.rtc.get() {
-                    rtc.set_muted(on);
-                }
-            }
-            Intent::Camera(on) => {
-                if let Some(rtc) = self.rtc.get() {
-                    rtc.set_camera(on);
-                }
-            }
-            Intent::Screen(on) => {
-                if let Some(rtc) = self.rtc.get() {
-                    rtc.set_screen(on);
-                }
-            }
-            Intent::SwitchDevice { kind, id } => {
-                if let Some(rtc) = self.rtc.get() {
-                    rtc.switch(kind, id);
-                }
-            }
-            Intent::Hangup if self.first_stream.borrow().is_some() => {
-                // Call-first, nobody answered yet: hanging up ends the session.
-                self.drop_first_stream();
-                let _ = driver.end();
-            }
-            Intent::Hangup => {
-                self.rtc.end();
-                let _ = driver.hangup(HangupReason::Normal);
+            Intent::Call {
+                media,
+                first,
+                remember,
+            } => {
+                let is_first = first.is_some();
+                *self.first_form.borrow_mut() = first;
+                view.set_call_busy(true);
+                Inner::with_panel(&self, move |panel| {
+                    panel.open_step(media.as_str(), remember, is_first);
+                });
             }
             Intent::NewChat => {
-                self.drop_first_stream();
-                self.rtc.end();
+                self.first_form.take();
+                if let Some(panel) = self.ready_panel() {
+                    panel.panel_end();
+                }
                 driver.stop();
                 view.reset();
                 match Driver::new(&self.options.driver) {
@@ -418,6 +393,76 @@ impl Inner {
                 }
             }
             Intent::Minimize => self.notify("close", JsValue::NULL),
+        }
+    }
+}
+
+/// The widget behind the call module's [`CallLink`] (held weakly: the widget holds the
+/// panel, which holds the link).
+struct WidgetHost(Weak<Inner>);
+
+impl LinkHost for WidgetHost {
+    fn driver(&self) -> Option<Driver> {
+        self.0.upgrade()?.driver()
+    }
+
+    fn confirm(&self, driver: &Driver, media: CallMedia) -> Result<Placed, JsValue> {
+        let inner = self.0.upgrade().ok_or(JsValue::NULL)?;
+        let view = inner.view().ok_or(JsValue::NULL)?;
+        let first = inner.first_form.borrow_mut().take();
+        let was_first = first.is_some();
+        let placed = match first {
+            // Call-first: the session starts now and waits for an agent.
+            Some(form) => driver
+                .start_with_call(form, media)
+                .map(|()| Placed::Waiting),
+            None => driver.start_call(media).map(Placed::Call),
+        };
+        match placed {
+            Ok(placed) => {
+                view.call_started();
+                Ok(placed)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                match e {
+                    Error::InvalidForm(errors) => {
+                        view.back_to_form();
+                        view.handle(&Event::FormRejected(errors));
+                    }
+                    _ if was_first => {
+                        view.back_to_form();
+                        view.set_notice(Some(&message));
+                    }
+                    _ => {
+                        view.call_problem(CallFailure::Unsupported);
+                        view.set_notice(Some(&message));
+                    }
+                }
+                Err(JsValue::from_str(&message))
+            }
+        }
+    }
+
+    fn busy(&self, busy: bool) {
+        if let Some(view) = self.0.upgrade().and_then(|i| i.view()) {
+            view.set_call_busy(busy);
+        }
+    }
+
+    fn problem(&self, why: CallFailure) {
+        if let Some(view) = self.0.upgrade().and_then(|i| i.view()) {
+            view.call_problem(why);
+        }
+    }
+
+    fn cancelled(&self) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let first = inner.first_form.borrow_mut().take();
+        if let (Some(_), Some(view)) = (first, inner.view()) {
+            view.back_to_form();
         }
     }
 }

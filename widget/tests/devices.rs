@@ -1,8 +1,9 @@
-//! The device step before a call, in headless Chromium with fake devices
+//! The device step before a call and the call panel (the call module's UI, mounted in the
+//! chat view's call area as the widget does), in headless Chromium with fake devices
 //! (`--use-fake-device-for-media-stream --use-fake-ui-for-media-stream` in
 //! `webdriver.json`): devices listed by label (as text), the camera preview, guidance when
 //! access is denied or no device exists, the choice remembered only after consent, and the
-//! call's controls.
+//! call's controls. The session behind the panel is a recording [`CallPort`].
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -13,9 +14,15 @@ use interact_sdk::client::Event;
 use interact_sdk::config::{Availability, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig};
 use interact_sdk::ids::{AgentId, CallId, SessionId};
 use interact_sdk::modality::{Modalities, Modality};
-use interact_sdk::protocol::{AgentInfo, CallMedia, HangupReason, MediaState, Party};
+use interact_sdk::protocol::{
+    AgentInfo, CallMedia, DeviceKind, HangupReason, IceCandidate, IceServer, MediaState, Party,
+};
+use interact_sdk::quality::StatsReading;
 use interact_sdk::{CallEvent, VisitorState};
-use interact_widget::i18n::Lang;
+use interact_widget::devices::track_device;
+use interact_widget::i18n::{CallFailure, Lang};
+use interact_widget::panel::CallPanel;
+use interact_widget::port::{CallPort, Placed};
 use interact_widget::view::{Intent, View, ViewOptions};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -27,8 +34,77 @@ wasm_bindgen_test_configure!(run_in_browser);
 const HOSTILE: &str = "<img src=x onerror=\"document.body.dataset.pwned=1\">Mic";
 const DEVICES_KEY: &str = "interact:devices";
 
+/// What the panel asked of the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Asked {
+    Confirm(CallMedia),
+    Media(MediaState),
+    Hangup(HangupReason),
+    Cancelled,
+}
+
+/// The session behind the panel: records what it is asked, places every call, and tells
+/// the view what the widget's own port would.
+struct Port {
+    view: View,
+    asked: RefCell<Vec<Asked>>,
+    media: RefCell<MediaState>,
+}
+
+impl CallPort for Port {
+    fn confirm(&self, media: CallMedia) -> Result<Placed, JsValue> {
+        self.asked.borrow_mut().push(Asked::Confirm(media));
+        self.view.call_started();
+        Ok(Placed::Call(CallId::new("c1").unwrap()))
+    }
+    fn pending_call(&self) -> Option<CallMedia> {
+        None
+    }
+    fn end_session(&self) {}
+    fn screen_share(&self) -> bool {
+        true
+    }
+    fn online(&self) -> bool {
+        true
+    }
+    fn ice_servers(&self) -> Vec<IceServer> {
+        Vec::new()
+    }
+    fn local_offer(&self, _: String) -> bool {
+        true
+    }
+    fn local_answer(&self, _: String) -> bool {
+        true
+    }
+    fn local_candidate(&self, _: IceCandidate) {}
+    fn local_media(&self) -> MediaState {
+        *self.media.borrow()
+    }
+    fn set_media(&self, state: MediaState) {
+        *self.media.borrow_mut() = state;
+        self.asked.borrow_mut().push(Asked::Media(state));
+    }
+    fn device_changed(&self, _: DeviceKind) {}
+    fn hangup(&self, reason: HangupReason) {
+        self.asked.borrow_mut().push(Asked::Hangup(reason));
+    }
+    fn call_stats(&self, _: StatsReading) {}
+    fn busy(&self, busy: bool) {
+        self.view.set_call_busy(busy);
+    }
+    fn problem(&self, why: CallFailure) {
+        self.view.call_problem(why);
+    }
+    fn cancelled(&self) {
+        self.asked.borrow_mut().push(Asked::Cancelled);
+    }
+    fn emit(&self, _: &JsValue) {}
+}
+
 struct Harness {
     view: View,
+    panel: CallPanel,
+    port: Rc<Port>,
     host: Element,
     intents: Rc<RefCell<Vec<Intent>>>,
 }
@@ -36,20 +112,48 @@ struct Harness {
 impl Harness {
     /// A view with an agent connected, for a target with `modalities`.
     fn connected(lang: Lang, modalities: &[Modality]) -> Self {
+        Self::with_remember(lang, modalities, true)
+    }
+
+    /// Like [`Self::connected`]; `remember`: the widget may keep the device choice.
+    fn with_remember(lang: Lang, modalities: &[Modality], remember: bool) -> Self {
         let document = web_sys::window().unwrap().document().unwrap();
         let host = document.create_element("div").unwrap();
         document.body().unwrap().append_child(&host).unwrap();
         let intents = Rc::new(RefCell::new(Vec::new()));
         let sink = intents.clone();
+        let panel_slot: Rc<RefCell<Option<CallPanel>>> = Rc::default();
+        let panel_for_intents = panel_slot.clone();
         let view = View::mount(
             &host,
             ViewOptions {
                 lang,
                 minimizable: false,
-                remember: true,
+                remember,
             },
-            Rc::new(move |i| sink.borrow_mut().push(i)),
+            Rc::new(move |i| {
+                // As the widget does: a call button opens the panel's device step.
+                if let (
+                    Intent::Call {
+                        media,
+                        first,
+                        remember,
+                    },
+                    Some(panel),
+                ) = (&i, &*panel_for_intents.borrow())
+                {
+                    panel.open_step(*media, *remember, first.is_some());
+                }
+                sink.borrow_mut().push(i);
+            }),
         );
+        let port = Rc::new(Port {
+            view: view.clone(),
+            asked: RefCell::default(),
+            media: RefCell::default(),
+        });
+        let panel = CallPanel::mount(view.call_host(), lang, port.clone());
+        *panel_slot.borrow_mut() = Some(panel.clone());
         view.handle(&Event::Config(config(modalities)));
         view.handle(&Event::State(VisitorState::Form));
         let agent = AgentInfo {
@@ -59,9 +163,33 @@ impl Harness {
         view.handle(&Event::State(VisitorState::Connected { agent }));
         Self {
             view,
+            panel,
+            port,
             host,
             intents,
         }
+    }
+
+    /// A call event, to the view and the panel (as the widget passes it on).
+    fn call_event(&self, event: CallEvent) {
+        self.panel.handle(&event, "Alex");
+        self.view.handle(&Event::Call {
+            session: None,
+            event,
+        });
+    }
+
+    fn asked(&self) -> Vec<Asked> {
+        std::mem::take(&mut *self.port.asked.borrow_mut())
+    }
+
+    /// The stream the call carries (the visitor's own video element shows it).
+    fn own_stream(&self) -> Option<web_sys::MediaStream> {
+        self.find(".iw-self")
+            .dyn_into::<HtmlVideoElement>()
+            .unwrap()
+            .src_object()
+            .map(|s| s.unchecked_into())
     }
 
     fn find(&self, selector: &str) -> Element {
@@ -129,11 +257,8 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        if let Some(stream) = self.view.take_call_stream() {
-            for t in stream.get_tracks().iter() {
-                t.unchecked_into::<web_sys::MediaStreamTrack>().stop();
-            }
-        }
+        // Stops every track the panel holds.
+        self.panel.end();
         self.host.remove();
     }
 }
@@ -250,22 +375,22 @@ async fn the_video_step_lists_devices_by_label_and_previews_the_camera() {
     );
 
     h.click(".iw-call-go");
-    let intents = h.take_intents();
-    let [Intent::StartCall { media, devices }] = intents.as_slice() else {
-        panic!("expected StartCall, got {intents:?}");
-    };
-    assert_eq!(*media, CallMedia::Video);
-    assert!(devices.audioinput.is_some() && devices.videoinput.is_some());
+    assert_eq!(h.asked(), vec![Asked::Confirm(CallMedia::Video)]);
     assert!(!h.visible(".iw-devices"));
-    let stream = h
-        .view
-        .take_call_stream()
-        .expect("the stream goes to the call");
+    assert!(h.visible(".iw-call"), "the call rings");
+    let stream = h.own_stream().expect("the stream goes to the call");
     assert_eq!(stream.get_audio_tracks().length(), 1);
     assert_eq!(stream.get_video_tracks().length(), 1);
-    for t in stream.get_tracks().iter() {
-        t.unchecked_into::<web_sys::MediaStreamTrack>().stop();
-    }
+    let [intent] = h.take_intents().try_into().unwrap();
+    assert_eq!(
+        intent,
+        Intent::Call {
+            media: CallMedia::Video,
+            first: None,
+            remember: false,
+        },
+        "no session yet, so no consent to keep the choice"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -362,7 +487,7 @@ async fn a_device_plugged_in_shows_up_in_the_lists() {
 
     // During the call, in the lists of its device button, too.
     h.click(".iw-call-go");
-    h.view.call_placed(CallMedia::Audio);
+    assert!(h.visible(".iw-call"));
     h.click(".iw-devices-btn");
     wait_for_option(&h, ".iw-mic", "m2").await;
     drop(after);
@@ -374,9 +499,8 @@ async fn a_device_plugged_in_shows_up_in_the_lists() {
         "the unplugged one is gone"
     );
     assert!(
-        h.take_intents()
-            .iter()
-            .all(|i| !matches!(i, Intent::Hangup))
+        h.asked().iter().all(|a| !matches!(a, Asked::Hangup(_))),
+        "switching lists never hangs up"
     );
 }
 
@@ -404,7 +528,7 @@ async fn a_denied_permission_says_how_to_allow_it() {
             .disabled()
     );
     assert!(!h.visible(".iw-mic"));
-    assert!(h.take_intents().is_empty());
+    assert!(h.asked().is_empty());
     assert!(h.visible(".iw-compose"), "the chat stays usable");
     // Cancel: back to the call buttons.
     h.click(".iw-dev-close");
@@ -442,11 +566,11 @@ async fn the_choice_is_remembered_only_after_consent() {
     h.click(".iw-call-audio");
     assert_eq!(h.settled().await, "ready");
     h.click(".iw-call-go");
-    assert!(matches!(
-        h.take_intents().as_slice(),
-        [Intent::StartCall { .. }]
-    ));
+    assert_eq!(h.asked(), vec![Asked::Confirm(CallMedia::Audio)]);
     assert_eq!(storage.get_item(DEVICES_KEY).unwrap(), None);
+    // That call ends; the next one comes after consent.
+    h.panel.end();
+    h.view.set_call_busy(false);
 
     // A session exists only after the visitor consented in the pre-chat form.
     h.view
@@ -463,42 +587,17 @@ async fn the_choice_is_remembered_only_after_consent() {
     h.click(".iw-call-go");
     let stored = storage.get_item(DEVICES_KEY).unwrap().expect("remembered");
     assert!(stored.starts_with(&format!("{mic}\n")), "{stored}");
-    assert!(matches!(
-        h.take_intents().as_slice(),
-        [Intent::StartCall { devices, .. }] if devices.audioinput.as_deref() == Some(mic.as_str())
-    ));
+    assert_eq!(h.asked(), vec![Asked::Confirm(CallMedia::Audio)]);
+    let stream = h.own_stream().expect("the call holds the stream");
+    let track = stream.get_audio_tracks().get(0).unchecked_into();
+    assert_eq!(track_device(&track).as_deref(), Some(mic.as_str()));
 
     // Without `remember` (the driver keeps nothing), consent or not, nothing is stored.
     storage.remove_item(DEVICES_KEY).unwrap();
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
-    let intents = Rc::new(RefCell::new(Vec::new()));
-    let sink = intents.clone();
-    let view = View::mount(
-        &host,
-        ViewOptions {
-            lang: Lang::EN,
-            minimizable: false,
-            remember: false,
-        },
-        Rc::new(move |i| sink.borrow_mut().push(i)),
-    );
-    let other = Harness {
-        view,
-        host,
-        intents,
-    };
-    other.view.handle(&Event::Config(config(AV)));
+    let other = Harness::with_remember(Lang::EN, AV, false);
     other
         .view
         .handle(&Event::SessionStarted(SessionId::new("s2").unwrap()));
-    other.view.handle(&Event::State(VisitorState::Connected {
-        agent: AgentInfo {
-            id: AgentId::new("a1").unwrap(),
-            display_name: "Alex".into(),
-        },
-    }));
     other.click(".iw-call-audio");
     assert_eq!(other.settled().await, "ready");
     other.click(".iw-call-go");
@@ -506,42 +605,47 @@ async fn the_choice_is_remembered_only_after_consent() {
 }
 
 #[wasm_bindgen_test]
-fn the_call_panel_has_its_controls_and_falls_back_to_chat() {
+async fn the_call_panel_has_its_controls_and_falls_back_to_chat() {
     let h = Harness::connected(Lang::EN, AV);
-    h.view.call_placed(CallMedia::Audio);
+    h.click(".iw-call-audio");
+    assert_eq!(h.settled().await, "ready");
+    h.click(".iw-call-go");
     assert!(h.visible(".iw-call"));
     assert_eq!(h.text(".iw-call-status"), "Calling…");
     assert!(!h.visible(".iw-calls"), "one call at a time");
     assert!(!h.visible(".iw-camera"), "no camera in an audio call");
     assert!(h.visible(".iw-screen"), "screen sharing is enabled");
     assert!(h.visible(".iw-compose"), "the chat goes on during a call");
+    assert_eq!(h.asked(), vec![Asked::Confirm(CallMedia::Audio)]);
     h.click(".iw-mute");
-    h.click(".iw-screen");
-    h.click(".iw-hangup");
     assert_eq!(
-        h.take_intents(),
-        vec![Intent::Mute(true), Intent::Screen(true), Intent::Hangup]
+        h.asked(),
+        vec![Asked::Media(MediaState {
+            muted: true,
+            ..MediaState::default()
+        })]
+    );
+    assert_eq!(
+        h.find(".iw-mute").get_attribute("aria-pressed").as_deref(),
+        Some("true")
     );
     let call = CallId::new("c1").unwrap();
-    h.view.handle(&Event::Call {
-        session: None,
-        event: CallEvent::RemoteMedia {
-            call: call.clone(),
-            state: MediaState {
-                muted: true,
-                camera: false,
-                screen: false,
-            },
+    h.call_event(CallEvent::RemoteMedia {
+        call: call.clone(),
+        state: MediaState {
+            muted: true,
+            camera: false,
+            screen: false,
         },
     });
     assert_eq!(h.text(".iw-call-status"), "In call · Alex: microphone off");
-    h.view.handle(&Event::Call {
-        session: None,
-        event: CallEvent::Ended {
-            call,
-            reason: HangupReason::Declined,
-            by: Party::Agent,
-        },
+    h.click(".iw-hangup");
+    assert_eq!(h.asked(), vec![Asked::Hangup(HangupReason::Normal)]);
+    // The machine says the call ended (here: the agent declined before).
+    h.call_event(CallEvent::Ended {
+        call,
+        reason: HangupReason::Declined,
+        by: Party::Agent,
     });
     assert!(!h.visible(".iw-call"));
     assert!(h.visible(".iw-calls"), "another call may be placed");

@@ -1,5 +1,5 @@
 //! The JavaScript SDK's call methods refuse what cannot work, before any permission
-//! prompt, with errors a page can tell apart by `name`. (Calls that connect are tested end
+//! prompt or module load, with errors a page can tell apart by `name`. (Calls that connect are tested end
 //! to end: `tests/e2e/tests/call.rs` places one from the custom-UI example.)
 #![cfg(target_arch = "wasm32")]
 
@@ -54,8 +54,23 @@ async fn calls_without_an_agent_or_with_unknown_arguments_are_refused() {
 }
 
 #[wasm_bindgen_test]
+async fn without_the_call_module_device_lists_are_refused_by_name() {
+    // The call code comes from the client's server on the first use; there is none.
+    let e = client().list_devices().await.expect_err("no server");
+    assert_eq!(name(&e), "CallModuleUnavailable");
+    let message = String::from(e.unchecked_ref::<js_sys::Error>().message());
+    assert!(
+        message.contains("http://127.0.0.1:9/widget/pkg/interact_widget_call.js"),
+        "{message}"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn devices_are_listed_with_the_browsers_kinds() {
-    let list = client().list_devices().await.expect("a list");
+    // What the call module's `listDevices` returns (the library function it exports).
+    let list = interact_widget::headless::list_devices()
+        .await
+        .expect("a list");
     let list: js_sys::Array = list.unchecked_into();
     assert!(list.length() > 0, "the fake devices");
     for d in list.iter() {

@@ -61,7 +61,12 @@ impl CallState {
 }
 
 /// What the driver must do, or show, because of a signal from the other side.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialisable (tagged by `event`, snake case) so that a page can hand it to code in
+/// another wasm module: the widget's call module, which is loaded on the first call and
+/// carries the events out on its `RTCPeerConnection`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CallEvent {
     /// Agent side: a call rings. Accept or decline.
@@ -473,6 +478,68 @@ mod tests {
 
     fn pair() -> (Call, Call) {
         (Call::new(Party::Visitor), Call::new(Party::Agent))
+    }
+
+    /// The widget's chat module hands call events to its call module as JSON: every
+    /// variant comes back as it went, tagged by `event`.
+    #[test]
+    fn call_events_cross_as_json_and_come_back_equal() {
+        let media = MediaState {
+            muted: true,
+            camera: false,
+            screen: true,
+        };
+        let events = [
+            CallEvent::Incoming {
+                call: id("c1"),
+                media: CallMedia::Audio,
+            },
+            CallEvent::Accepted {
+                call: id("c1"),
+                media: CallMedia::Video,
+            },
+            CallEvent::RemoteOffer {
+                call: id("c1"),
+                sdp: "v=0\r\n".into(),
+                rollback: true,
+            },
+            CallEvent::RemoteAnswer {
+                call: id("c1"),
+                sdp: "v=0\r\n".into(),
+            },
+            CallEvent::RemoteCandidate {
+                call: id("c1"),
+                candidate: IceCandidate {
+                    candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+                    sdp_mid: Some("0".into()),
+                    sdp_m_line_index: Some(0),
+                },
+            },
+            CallEvent::RemoteMedia {
+                call: id("c1"),
+                state: media,
+            },
+            CallEvent::RemoteDeviceChanged {
+                call: id("c1"),
+                kind: DeviceKind::VideoInput,
+            },
+            CallEvent::Ended {
+                call: id("c1"),
+                reason: HangupReason::NoAnswer,
+                by: Party::System,
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_string(&event).expect("serialises");
+            assert!(json.starts_with("{\"event\":\""), "{json}");
+            let back: CallEvent = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, event);
+        }
+        assert_eq!(
+            serde_json::from_str::<CallEvent>("{\"event\":\"ended\",\"call\":\"c1\"}").ok(),
+            None,
+            "a missing field is refused"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `cargo xtask widget`: builds the browser's wasm packages where the server serves them:
-//! the widget's into `www/widget/pkg` (`/widget/pkg/`) and the agent console's into
+//! the widget's two (the chat module every visitor loads, and the call module it loads on
+//! the first call) into `www/widget/pkg` (`/widget/pkg/`) and the agent console's into
 //! `www/console/pkg` (`/console/pkg/`). Each is its crate for wasm32 with the `wasm`
 //! profile (release, optimised for size), `wasm-opt -Oz` from binaryen, `wasm-bindgen
 //! --target web` (ES module, TypeScript declarations) and shorter import names; the
@@ -27,10 +28,19 @@ struct Package {
     dir: &'static str,
 }
 
-/// The visitor's widget and JavaScript SDK (size-critical; served precompressed).
+/// The visitor's widget and JavaScript SDK, its chat path (size-critical; served
+/// precompressed).
 const WIDGET: Package = Package {
     package: "interact-widget",
     name: "interact_widget",
+    dir: "www/widget/pkg",
+};
+
+/// The widget's call module (device step, peer connection, call panel), which the chat
+/// module loads on the first call; served precompressed too.
+const CALL: Package = Package {
+    package: "interact-widget-call",
+    name: "interact_widget_call",
     dir: "www/widget/pkg",
 };
 
@@ -62,18 +72,27 @@ pub(crate) fn pkg_dir() -> PathBuf {
 }
 
 /// The files of `www/widget` the server serves compressed: the loader, the frame's
-/// script and style, and the package's JavaScript and wasm.
+/// script and style, and the packages' JavaScript (with the snippets wasm-bindgen writes
+/// under `pkg/snippets/`) and wasm.
 pub(crate) fn served_files() -> Result<Vec<PathBuf>> {
     let www = workspace::root().join("www/widget");
     let mut files = Vec::new();
-    for dir in [www.clone(), pkg_dir()] {
+    // `www/widget` itself only at its top; the package with its subfolders.
+    let mut dirs = vec![(www, false), (pkg_dir(), true)];
+    while let Some((dir, deep)) = dirs.pop() {
         for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
             let path = entry?.path();
+            if path.is_dir() {
+                if deep {
+                    dirs.push((path, true));
+                }
+                continue;
+            }
             let served = matches!(
                 path.extension().and_then(|e| e.to_str()),
                 Some("js" | "css" | "wasm")
             );
-            if served && path.is_file() {
+            if served {
                 files.push(path);
             }
         }
@@ -82,11 +101,18 @@ pub(crate) fn served_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds both packages, the widget (and its compressed copies) first. Without
+/// Builds the packages, the widget's two (and their compressed copies) first. Without
 /// `wasm-opt` on `PATH` the build still succeeds (larger).
 pub(crate) fn build() -> Result<()> {
     write_loader_words()?;
+    // wasm-bindgen names the snippet folders by a hash: drop the last build's.
+    let snippets = pkg_dir().join("snippets");
+    if snippets.is_dir() {
+        fs::remove_dir_all(&snippets)
+            .with_context(|| format!("removing {}", snippets.display()))?;
+    }
     build_package(&WIDGET)?;
+    build_package(&CALL)?;
     for file in served_files()? {
         precompress(&file)?;
     }

@@ -37,6 +37,10 @@ pub(crate) const WASM_CRATES: &[WasmCrate] = &[
         dir: "widget",
     },
     WasmCrate {
+        package: "interact-widget-call",
+        dir: "widget/call",
+    },
+    WasmCrate {
         package: "interact-console",
         dir: "crates/interact-console",
     },

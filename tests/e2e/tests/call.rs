@@ -17,6 +17,26 @@ use interact_e2e::widget::{enter_widget, start_chat, top};
 use interact_model::TargetRef;
 use serde_json::{Value, json};
 
+/// The call module's files this page fetched so far (the chat path has none of them).
+const CALL_MODULE_FETCHED: &str = "return performance.getEntriesByType('resource')
+       .map((e) => new URL(e.name).pathname)
+       .filter((p) => p.includes('interact_widget_call'));";
+
+/// Asserts that the frame fetched the call module's script and wasm (`true`), or
+/// neither (`false`).
+async fn call_module_loaded(page: &Page, loaded: bool, when: &str) {
+    let fetched: Vec<String> = page.eval(CALL_MODULE_FETCHED, vec![]).await;
+    let expected: Vec<String> = if loaded {
+        vec![
+            "/widget/pkg/interact_widget_call.js".into(),
+            "/widget/pkg/interact_widget_call_bg.wasm".into(),
+        ]
+    } else {
+        Vec::new()
+    };
+    assert_eq!(fetched, expected, "the call module's files {when}");
+}
+
 /// The whole scenario; normally about 30 s.
 const LIMIT: Duration = Duration::from_secs(180);
 
@@ -147,9 +167,13 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         .wait_visible("the video call button", ".iw-call-video")
         .await;
 
+    // --- The call code is a module of its own, loaded on the first call click.
+    call_module_loaded(visitor, false, "before the first call click").await;
+
     // --- The device step: devices by name, a live preview, then the call.
     visitor.click(".iw-call-video").await;
     visitor.wait_visible("the device step", ".iw-devices").await;
+    call_module_loaded(visitor, true, "after the first call click").await;
     visitor
         .wait_until(
             "microphones listed by name",
@@ -629,6 +653,7 @@ async fn call_first(console: &Page, visitor: &Page, stack: &Stack) {
         !visitor.is_visible(".iw-devices").await,
         "no device step yet"
     );
+    call_module_loaded(visitor, false, "while the form is refused").await;
     visitor.type_into("[id$='-name']", "Cora Caller").await;
     visitor
         .type_into("[id$='-email']", "cora@example.com")
@@ -636,6 +661,7 @@ async fn call_first(console: &Page, visitor: &Page, stack: &Stack) {
     visitor.click("[id$='-consent']").await;
     visitor.click(".iw-first-video").await;
     visitor.wait_visible("the device step", ".iw-devices").await;
+    call_module_loaded(visitor, true, "after the call-first click").await;
     media_flows(visitor, "the camera preview", ".iw-preview", false).await;
     visitor.click(".iw-call-go").await;
 
@@ -923,6 +949,7 @@ async fn transfer_scenario(alex: &Page, sam: &Page, visitor: &Page, stack: &Stac
     visitor.click("[id$='-consent']").await;
     visitor.click(".iw-first-video").await;
     visitor.wait_visible("the device step", ".iw-devices").await;
+    call_module_loaded(visitor, true, "after the call-first click").await;
     media_flows(visitor, "the camera preview", ".iw-preview", false).await;
     visitor.click(".iw-call-go").await;
     visitor

@@ -84,6 +84,32 @@ pub enum CallFailure {
     Unsupported,
 }
 
+impl CallFailure {
+    /// The failure's name in the JavaScript API (`call_problem` events).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connection => "connection",
+            Self::Negotiation => "negotiation",
+            Self::Screen => "screen",
+            Self::Device => "device",
+            Self::Unsupported => "unsupported",
+        }
+    }
+
+    /// The failure named `name` ([`Self::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Connection,
+            Self::Negotiation,
+            Self::Screen,
+            Self::Device,
+            Self::Unsupported,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == name)
+    }
+}
+
 /// A language the widget speaks: a handle on its [`Language`].
 #[derive(Clone, Copy, Debug)]
 pub struct Lang(&'static Language);
