@@ -14,7 +14,7 @@ pub enum Error {
     /// The pre-chat form is invalid; the errors say why, per field.
     #[error("invalid form: {0}")]
     InvalidForm(FormErrors),
-    /// The chat text is invalid (empty, too long, control characters).
+    /// The chat text is invalid (empty or nothing visible, too long, control characters).
     #[error("invalid text: {0}")]
     InvalidText(FieldError),
     /// The server sent something invalid; the frame was dropped.

@@ -12,6 +12,8 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
 /// Longest email address, in bytes.
 pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest local part (before the `@`) of an email address, in bytes (RFC 5321).
+pub const MAX_EMAIL_LOCAL_BYTES: usize = 64;
 /// Longest SDP blob in an offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.

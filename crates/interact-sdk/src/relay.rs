@@ -415,7 +415,7 @@ impl SessionLog {
         let text = validate_text(text).map_err(|e| {
             let what = match e {
                 FieldError::TooLong { .. } => "message is too long",
-                FieldError::Required => "message is empty",
+                FieldError::Required => "message is empty or has nothing visible",
                 _ => "message contains control characters",
             };
             self.error(ErrorCode::InvalidField, what, Some(id))

@@ -2050,6 +2050,10 @@ fn doc_lists_every_limit() {
             limits::MAX_DISPLAY_NAME_CHARS.to_string(),
         ),
         ("MAX_EMAIL_BYTES", limits::MAX_EMAIL_BYTES.to_string()),
+        (
+            "MAX_EMAIL_LOCAL_BYTES",
+            limits::MAX_EMAIL_LOCAL_BYTES.to_string(),
+        ),
         ("MAX_SDP_BYTES", limits::MAX_SDP_BYTES.to_string()),
         (
             "MAX_CANDIDATE_BYTES",

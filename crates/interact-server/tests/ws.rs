@@ -2,7 +2,7 @@
 //! and everything that must be refused without taking the server down.
 
 use interact_model::TargetRef;
-use interact_sdk::form::PreChatForm;
+use interact_sdk::form::{Field, FieldError, PreChatForm};
 use interact_sdk::ids::{ResumeToken, Seq, SessionId};
 use interact_sdk::protocol::{
     ClientFrame, ErrorCode, Party, Presence, ReceiptState, Resume, ServerFrame, SessionEvent,
@@ -481,6 +481,153 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
             |e| !matches!(&e.event, SessionEvent::Message { id, .. } if id.as_str() == "long")
         )
     );
+    // The server is still up.
+    assert!(
+        connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+            .await
+            .is_ok()
+    );
+    server.stop().await;
+}
+
+/// Names and messages with nothing visible (a zero-width space, a Hangul filler...) are
+/// refused like empty ones, from visitors and agents alike; the session goes on.
+#[tokio::test]
+async fn invisible_names_and_messages_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let mut agent = server.available_agent("alex").await;
+    let mut v = visitor_conn(&server, &code).await;
+    v.hello(None).await;
+
+    // A zero-width name: `required`, for the name only (a blank first message is none).
+    for (i, name) in [
+        "\u{200B}",
+        " \u{200B}\u{FEFF} ",
+        "\u{3164}",
+        "\u{2800}\u{0301}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut blank = form(Some("\u{200B}"));
+        blank.display_name = name.into();
+        let id = mid(&format!("blank-{i}"));
+        v.send(&ClientFrame::StartChat {
+            id: id.clone(),
+            form: blank,
+            call: None,
+        })
+        .await;
+        let ServerFrame::Error(e) = v.recv().await else {
+            panic!("error expected for {name:?}")
+        };
+        assert_eq!(e.code, ErrorCode::InvalidForm, "{name:?}");
+        assert_eq!(e.id, Some(id));
+        assert!(!e.fatal);
+        let fields = e.fields.expect("fields").fields;
+        assert_eq!(fields.len(), 1, "{name:?}: {fields:?}");
+        assert_eq!(fields[0].field, Field::DisplayName);
+        assert_eq!(fields[0].error, FieldError::Required);
+    }
+
+    // The same connection then starts a chat with a visible name (RTL, between bidi marks).
+    let mut ok = form(Some("\u{2060}\u{200D}"));
+    ok.display_name = " \u{200F}سارة\u{200F} ".into();
+    let (session, _) = v.start_chat(mid("s-ok"), ok).await;
+    let offers = agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(_)))
+        .await;
+    let Some(ServerFrame::Offer(offer)) = offers.last() else {
+        unreachable!()
+    };
+    assert_eq!(offer.visitor.display_name, "\u{200F}سارة\u{200F}");
+    assert_eq!(offer.first_message, None, "a blank first message is none");
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    let joined = |f: &ServerFrame| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }));
+    agent.recv_until(joined).await;
+    v.recv_until(joined).await;
+
+    // Blank messages from the visitor: `invalid_field` with their id, each; not fatal.
+    for (i, text) in [
+        "\u{200B}",
+        "\u{200B}\u{200C}\u{200D}",
+        "\u{3000}\u{00A0}\u{FFA0}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = mid(&format!("v-blank-{i}"));
+        v.send(&ClientFrame::Send {
+            session: None,
+            id: id.clone(),
+            text: text.into(),
+            after: None,
+        })
+        .await;
+        let frames = v
+            .recv_until(|f| matches!(f, ServerFrame::Error(_) | ServerFrame::Ack { .. }))
+            .await;
+        let Some(ServerFrame::Error(e)) = frames.last() else {
+            panic!("{text:?} was taken: {frames:?}")
+        };
+        assert_eq!(e.code, ErrorCode::InvalidField, "{text:?}");
+        assert_eq!(e.id, Some(id));
+        assert!(!e.fatal);
+    }
+    // And from the agent.
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a-blank"),
+            text: "\u{FEFF}\u{200B}".into(),
+            after: None,
+        })
+        .await;
+    let frames = agent
+        .recv_until(|f| matches!(f, ServerFrame::Error(_) | ServerFrame::Ack { .. }))
+        .await;
+    assert!(
+        matches!(frames.last(), Some(ServerFrame::Error(e)) if e.code == ErrorCode::InvalidField && e.id == Some(mid("a-blank")) && !e.fatal),
+        "{frames:?}"
+    );
+
+    // The session goes on: visible messages both ways, emoji and all.
+    v.send(&ClientFrame::Send {
+        session: None,
+        id: mid("v-ok"),
+        text: "\u{200B}hi 👋".into(),
+        after: None,
+    })
+    .await;
+    v.recv_until(|f| matches!(f, ServerFrame::Ack { id, .. } if id.as_str() == "v-ok"))
+        .await;
+    agent
+        .send(&ClientFrame::Send {
+            session: Some(session.clone()),
+            id: mid("a-ok"),
+            text: "Hello Sara".into(),
+            after: None,
+        })
+        .await;
+    v.recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(&e.event, SessionEvent::Message { from: Party::Agent, text, .. } if text == "Hello Sara")))
+        .await;
+
+    // Only the visible messages were stored (besides the workflow's own).
+    let stored = server.state.store.events(&session).await.expect("events");
+    let messages: Vec<&str> = stored
+        .iter()
+        .filter_map(|e| match &e.event {
+            SessionEvent::Message { id, from, .. } if *from != Party::System => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, ["v-ok", "a-ok"]);
     // The server is still up.
     assert!(
         connect_visitor(server.addr, code.as_str(), Some(ALLOWED))

@@ -46,7 +46,7 @@
 use std::time::Duration;
 
 use interact_model::{Channel, Licence, TargetRef};
-use interact_sdk::form::ValidForm;
+use interact_sdk::form::{ValidForm, is_blank, validate_display_name};
 use interact_sdk::ids::{MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
     ClientFrame, ErrorCode, EventFrame, Party, ReceiptState, ServerFrame, SessionEvent,
@@ -331,7 +331,9 @@ pub async fn receive(
         .store
         .open_session_from(Channel::Whatsapp, &target, &sender)
         .await?;
-    let text = if message.body.trim().is_empty() {
+    // Nothing visible (empty, or only zero-width characters and the like: the rule of the
+    // chat's own messages, which would refuse it) is no text.
+    let text = if is_blank(&message.body) {
         // Media alone: the text says so (attachments are not supported; the service
         // answers it: `answer_media`).
         "(sent an attachment, which was not received)".to_owned()
@@ -392,11 +394,13 @@ pub async fn receive(
                 created_at: state.now(),
                 revoked_at: None,
             };
+            // The profile name if it is one the widget's form would take (something
+            // visible, no control characters, at most 80 characters), else the number.
             let form = ValidForm {
                 display_name: message
                     .profile_name
-                    .clone()
-                    .filter(|n| !n.trim().is_empty())
+                    .as_deref()
+                    .and_then(|n| validate_display_name(n).ok())
                     .unwrap_or_else(|| message.from.e164().to_owned()),
                 email: String::new(),
                 // The customer saw no privacy policy here: none is recorded as agreed.
