@@ -557,7 +557,7 @@ impl InteractClient {
             display_name: f.display_name,
             email: f.email,
             consent: f.consent,
-            first_message: f.first_message.filter(|m| !m.trim().is_empty()),
+            first_message: f.first_message.filter(|m| !interact_sdk::form::is_blank(m)),
         };
         match call {
             Some(media) => self.shared.driver.start_with_call(form, media),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use gloo_events::{EventListener, EventListenerOptions};
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
-use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm};
+use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
 use interact_sdk::ids::MessageId;
 use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
@@ -396,8 +396,20 @@ impl View {
                 }
             }),
             on(&i.text, "input", |i, _| {
-                let active = !i.text.value().trim().is_empty();
+                let active = !is_blank(&i.text.value());
                 (i.on_intent)(Intent::Typing(active));
+                // The refusal was about the text as it was.
+                if !i.text_error.has_attribute("hidden") {
+                    show(&i.text_error, false);
+                    let _ = i.text.remove_attribute("aria-invalid");
+                }
+            }),
+            // A field's error was about its value as it was: editing clears it.
+            on(&i.form, "input", |i, e| {
+                let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
+                if let Some(target) = target {
+                    i.clear_field_error(&target);
+                }
             }),
             on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
             // One listener for every call button (each listener costs wasm).
@@ -749,6 +761,14 @@ impl Inner {
         }
     }
 
+    /// Hides the error of the form field whose control is `control`, if it shows one.
+    fn clear_field_error(&self, control: &Element) {
+        if let Some(f) = self.fields.values().find(|f| f.control == *control) {
+            show(&f.error, false);
+            let _ = f.control.remove_attribute("aria-invalid");
+        }
+    }
+
     fn show_form_errors(&self, errors: &FormErrors) {
         let mut first_bad = None;
         for (field, f) in &self.fields {
@@ -802,7 +822,7 @@ impl Inner {
             display_name: self.name.value(),
             email: self.email.value(),
             consent: self.consent.checked().then(|| version.clone()),
-            first_message: (!first.trim().is_empty()).then_some(first),
+            first_message: (!is_blank(&first)).then_some(first),
         };
         match form.validate(&version) {
             Ok(_) => {
@@ -824,7 +844,7 @@ impl Inner {
 
     fn submit_message(&self) {
         let text = self.text.value();
-        if text.trim().is_empty() {
+        if is_blank(&text) {
             return;
         }
         if let Err(e) = interact_sdk::form::validate_text(&text) {

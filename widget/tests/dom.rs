@@ -264,6 +264,64 @@ fn a_bad_email_is_refused_then_a_valid_form_is_sent_with_the_policy_version() {
     );
 }
 
+/// Types `value` into the control at `selector` as a visitor would (an `input` event
+/// that bubbles).
+fn type_value(h: &Harness, selector: &str, value: &str) {
+    let e = h.find(selector);
+    js_sys::Reflect::set(&e, &"value".into(), &value.into()).unwrap();
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let input = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
+    e.dispatch_event(&input).unwrap();
+}
+
+#[wasm_bindgen_test]
+fn invisible_names_and_quoted_emails_are_refused_and_stale_errors_clear() {
+    let h = Harness::with_form();
+    // Only a zero-width space and a word joiner: nothing an agent could read.
+    h.input("[id$='-name']").set_value("\u{200b}\u{2060}");
+    // The HTML standard's e-mail rule has no quoted local parts (nor has Chromium's).
+    h.input("[id$='-email']")
+        .set_value("\"quoted\"@example.com");
+    h.input("[id$='-consent']").set_checked(true);
+    h.click(".iw-start");
+    assert!(h.take_intents().is_empty());
+    assert!(h.visible("[id$='-name-error']"));
+    assert!(h.visible("[id$='-email-error']"));
+    // Editing the name clears its error (about the old value), not the e-mail's.
+    type_value(&h, "[id$='-name']", "Ann");
+    assert!(!h.visible("[id$='-name-error']"));
+    assert!(
+        h.find("[id$='-name']")
+            .get_attribute("aria-invalid")
+            .is_none()
+    );
+    assert!(h.visible("[id$='-email-error']"));
+    type_value(&h, "[id$='-email']", "ann@example.com");
+    assert!(!h.visible("[id$='-email-error']"));
+    h.click(".iw-start");
+    assert_eq!(h.take_intents().len(), 1);
+
+    // In the chat: a refused long message's error goes once the box changes.
+    h.view
+        .handle(&Event::State(VisitorState::Queued { position: None }));
+    type_value(&h, "[id$='-text']", &"x".repeat(4001));
+    h.click(".iw-send");
+    assert!(h.visible("[id$='-text-error']"));
+    type_value(&h, "[id$='-text']", "");
+    assert!(!h.visible("[id$='-text-error']"), "no stale error");
+    // A message of invisible characters is not sent (as an empty one).
+    type_value(&h, "[id$='-text']", "\u{200b}\u{feff}");
+    h.click(".iw-send");
+    assert!(
+        h.take_intents()
+            .iter()
+            .all(|i| !matches!(i, Intent::Send(_))),
+        "nothing sent"
+    );
+    assert!(!h.visible("[id$='-text-error']"));
+}
+
 #[wasm_bindgen_test]
 fn the_servers_verdict_is_shown_the_same_way() {
     let h = Harness::with_form();
