@@ -62,6 +62,9 @@ async fn the_precompressed_widget_inflates_to_the_built_files() {
     for (path, content_type) in [
         ("pkg/interact_widget_bg.wasm", "application/wasm"),
         ("pkg/interact_widget.js", "text/javascript"),
+        // The call module, loaded on the first call.
+        ("pkg/interact_widget_call_bg.wasm", "application/wasm"),
+        ("pkg/interact_widget_call.js", "text/javascript"),
         ("loader.js", "text/javascript"),
     ] {
         let built = std::fs::read(www().join("widget").join(Path::new(path))).expect("built");
