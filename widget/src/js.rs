@@ -1,5 +1,5 @@
-//! The JavaScript API: `InteractClient` for custom UIs, and `mountWidget` for the widget's
-//! own frame. Events reach JavaScript as plain objects (`InteractEvent` in the generated
+//! The JavaScript API for custom UIs: `InteractClient` (the `sdk` feature; the widget's
+//! own frame uses `mountWidget`, in [`crate::widget`]). Events reach JavaScript as plain objects (`InteractEvent` in the generated
 //! TypeScript declarations), built from the SDK's types with serde, or member by member
 //! where they carry a `MediaStream`.
 
@@ -18,14 +18,11 @@ use interact_sdk::{Error, LinkState, VisitorState};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Element;
 
 use crate::driver::{Driver, DriverOptions};
 use crate::headless::{media_event, object};
-use crate::i18n::Lang;
 use crate::link::{self, CallHandle, CallLink, LinkHost};
 use crate::port::Placed;
-use crate::widget::{Widget, WidgetOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -235,13 +232,6 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
-fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, JsError> {
-    let text: String = js_sys::JSON::stringify(value)
-        .map_err(|_| JsError::new(&format!("{what}: not serialisable")))?
-        .into();
-    crate::from_json(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
-}
-
 /// An SDK error as a JavaScript `Error` whose `name` says who is at fault
 /// (`InvalidForm`, `InvalidText`, `ApiMisuse`) and, for forms, with a `fields` property.
 fn js_error(e: Error) -> JsValue {
@@ -427,7 +417,7 @@ impl InteractClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "InteractClientOptions")] options: JsValue,
     ) -> Result<InteractClient, JsError> {
-        let o: ClientOptions = from_js(&options, "options")?;
+        let o: ClientOptions = crate::from_js(&options, "options")?;
         let options = DriverOptions {
             server: o.server,
             code: o.code,
@@ -552,7 +542,7 @@ impl InteractClient {
             Some("video") => Some(CallMedia::Video),
             Some(other) => return Err(api_misuse(&format!("unknown call media {other:?}"))),
         };
-        let f: JsForm = from_js(&form, "form").map_err(JsValue::from)?;
+        let f: JsForm = crate::from_js(&form, "form").map_err(JsValue::from)?;
         let form = PreChatForm {
             display_name: f.display_name,
             email: f.email,
@@ -706,73 +696,4 @@ impl InteractClient {
         self.shared.end_call();
         self.shared.driver.stop();
     }
-}
-
-/// The widget mounted by the frame page (see `www/widget/frame.js`).
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct WidgetHandle {
-    widget: Widget,
-}
-
-#[wasm_bindgen]
-impl WidgetHandle {
-    /// The host page showed (`true`) or hid the widget.
-    #[wasm_bindgen(js_name = setVisible)]
-    pub fn set_visible(&self, visible: bool) {
-        self.widget.set_visible(visible);
-    }
-
-    /// Whether a chat session is running (resumed after a reload).
-    #[wasm_bindgen(js_name = hasSession)]
-    pub fn has_session(&self) -> bool {
-        self.widget.has_session()
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MountOptions {
-    server: String,
-    code: String,
-    #[serde(default)]
-    lang: Option<String>,
-}
-
-/// Builds Interact's own widget UI in `root` and connects. `notify(kind, value)` receives
-/// `("session", boolean)`, `("unread", number)` and `("close", null)` for the host page.
-#[wasm_bindgen(js_name = mountWidget)]
-pub fn mount_widget(
-    root: Element,
-    #[wasm_bindgen(unchecked_param_type = "{ server: string; code: string; lang?: string }")]
-    options: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "((kind: string, value: any) => void) | undefined")]
-    notify: Option<js_sys::Function>,
-) -> Result<WidgetHandle, JsValue> {
-    let o: MountOptions = from_js(&options, "options").map_err(JsValue::from)?;
-    let lang = o
-        .lang
-        .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
-        .map(|t| Lang::from_tag(&t))
-        .unwrap_or_default();
-    let notify = notify.map(|f| -> crate::widget::Notify {
-        Rc::new(move |kind, value| {
-            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &value);
-        })
-    });
-    let widget = Widget::mount(
-        &root,
-        WidgetOptions {
-            driver: DriverOptions {
-                server: o.server,
-                code: o.code,
-                persist: true,
-                client: Some(concat!("interact-widget/", env!("CARGO_PKG_VERSION")).to_owned()),
-            },
-            lang,
-            notify,
-        },
-    )
-    .map_err(|e| JsValue::from(JsError::new(&e)))?;
-    Ok(WidgetHandle { widget })
 }

@@ -1,16 +1,22 @@
 //! The Interact website widget and JavaScript SDK: [`interact_sdk`] compiled to
 //! WebAssembly with wasm-bindgen.
 //!
-//! One wasm module serves two audiences:
+//! One library, built into three wasm modules by its features (`cargo xtask widget`):
 //!
-//! - **Website admins** paste the snippet; its loader (`www/widget/loader.js`) draws the
-//!   launcher and opens the widget's frame, whose script calls [`mount_widget`](js::mount_widget)
-//!   to build the widget UI ([`view`]) on a [`driver::Driver`].
-//! - **Developers** build their own UI on [`InteractClient`](js::InteractClient), the same
+//! - **The frame module** (`widget/frame`, the `frame` feature): website admins paste the
+//!   snippet; its loader (`www/widget/loader.js`) draws the launcher and opens the
+//!   widget's frame, whose script calls `mountWidget` ([`widget::mount_widget`]) to build
+//!   the widget UI ([`view`]) on a [`driver::Driver`]. This is what every visitor
+//!   downloads before the first message.
+//! - **The JavaScript SDK** (this crate's default features, `frame` and `sdk`):
+//!   developers build their own UI on `InteractClient` (`js::InteractClient`), the same
 //!   driver with events as plain JavaScript objects and TypeScript declarations.
+//! - **The call module** (`widget/call`, no feature): the device step, the peer connection
+//!   and the call panel ([`panel`], [`headless`]), which the other two load on the first
+//!   call ([`port`] is the seam).
 //!
-//! The IO (WebSocket, timer, clock, `sessionStorage`) lives in [`driver`] and the private `storage` module;
-//! everything else is the SDK's sans-IO state machine and DOM rendering.
+//! The IO (WebSocket, timer, clock, `sessionStorage`) lives in [`driver`] and the private
+//! `storage` module; everything else is the SDK's sans-IO state machine and DOM rendering.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,16 +25,16 @@ mod dom;
 pub mod driver;
 pub mod headless;
 pub mod i18n;
-#[cfg(feature = "chat")]
+#[cfg(feature = "sdk")]
 pub mod js;
-#[cfg(feature = "chat")]
+#[cfg(any(feature = "frame", feature = "sdk"))]
 mod link;
 pub mod panel;
 pub mod port;
 mod rtc;
 mod storage;
 pub mod view;
-#[cfg(feature = "chat")]
+#[cfg(feature = "frame")]
 pub mod widget;
 
 /// Decodes JSON text through [`serde_json::Value`]: the SDK's decoders are compiled for
@@ -36,4 +42,17 @@ pub mod widget;
 /// the widget's few own structs would cost more wasm bytes than the detour.
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     serde_json::from_str::<serde_json::Value>(text).and_then(T::deserialize)
+}
+
+/// A JavaScript value through JSON into `T`; the error names `what`.
+#[cfg(any(feature = "frame", feature = "sdk"))]
+fn from_js<T: serde::de::DeserializeOwned>(
+    value: &wasm_bindgen::JsValue,
+    what: &str,
+) -> Result<T, wasm_bindgen::JsError> {
+    use wasm_bindgen::JsError;
+    let text: String = js_sys::JSON::stringify(value)
+        .map_err(|_| JsError::new(&format!("{what}: not serialisable")))?
+        .into();
+    from_json(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
 }

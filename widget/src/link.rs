@@ -10,7 +10,6 @@ use interact_sdk::quality::StatsReading;
 use interact_sdk::{CallEvent, LinkState};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Element;
 
 use crate::driver::Driver;
 use crate::i18n::CallFailure;
@@ -28,22 +27,19 @@ extern "C" {
     /// The call module's exports (`interact_widget_call.js`).
     #[derive(Clone)]
     pub(crate) type CallModule;
+}
+
+/// The widget's side of the call module.
+#[cfg(feature = "frame")]
+#[wasm_bindgen]
+extern "C" {
     #[wasm_bindgen(method, js_name = mountPanel)]
     pub(crate) fn mount_panel(
         this: &CallModule,
-        host: &Element,
+        host: &web_sys::Element,
         link: CallLink,
         lang: &str,
     ) -> PanelHandle;
-    #[wasm_bindgen(method, js_name = startCall)]
-    pub(crate) fn start_call(
-        this: &CallModule,
-        link: CallLink,
-        media: &str,
-        devices: &JsValue,
-    ) -> js_sys::Promise;
-    #[wasm_bindgen(method, js_name = listDevices)]
-    pub(crate) fn list_devices(this: &CallModule) -> js_sys::Promise;
 
     /// The widget's call panel in the call module.
     #[derive(Clone)]
@@ -58,6 +54,21 @@ extern "C" {
     pub(crate) fn panel_end(this: &PanelHandle);
     #[wasm_bindgen(method, js_name = forceRestart)]
     pub(crate) fn force_restart(this: &PanelHandle) -> bool;
+}
+
+/// The JavaScript SDK's side of the call module.
+#[cfg(feature = "sdk")]
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(method, js_name = startCall)]
+    pub(crate) fn start_call(
+        this: &CallModule,
+        link: CallLink,
+        media: &str,
+        devices: &JsValue,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = listDevices)]
+    pub(crate) fn list_devices(this: &CallModule) -> js_sys::Promise;
 
     /// A call placed through the JavaScript API, in the call module.
     #[derive(Clone)]
@@ -92,6 +103,7 @@ pub(crate) async fn call_module(server: &str) -> Result<CallModule, JsValue> {
     }
 }
 
+#[cfg(feature = "frame")]
 impl PanelHandle {
     /// Passes a call event on to the panel.
     pub(crate) fn handle(&self, event: &CallEvent, agent: &str) {
@@ -101,6 +113,7 @@ impl PanelHandle {
     }
 }
 
+#[cfg(feature = "sdk")]
 impl CallHandle {
     /// Passes a call event on to the call.
     pub(crate) fn handle(&self, event: &CallEvent) {

@@ -10,7 +10,8 @@ use interact_sdk::client::Event;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{CallEvent, Error, VisitorState};
-use wasm_bindgen::JsValue;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
 use crate::driver::{Driver, DriverOptions};
@@ -465,4 +466,73 @@ impl LinkHost for WidgetHost {
             view.back_to_form();
         }
     }
+}
+
+/// The widget mounted by the frame page (see `www/widget/frame.js`).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WidgetHandle {
+    widget: Widget,
+}
+
+#[wasm_bindgen]
+impl WidgetHandle {
+    /// The host page showed (`true`) or hid the widget.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        self.widget.set_visible(visible);
+    }
+
+    /// Whether a chat session is running (resumed after a reload).
+    #[wasm_bindgen(js_name = hasSession)]
+    pub fn has_session(&self) -> bool {
+        self.widget.has_session()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MountOptions {
+    server: String,
+    code: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Builds Interact's own widget UI in `root` and connects. `notify(kind, value)` receives
+/// `("session", boolean)`, `("unread", number)` and `("close", null)` for the host page.
+#[wasm_bindgen(js_name = mountWidget)]
+pub fn mount_widget(
+    root: Element,
+    #[wasm_bindgen(unchecked_param_type = "{ server: string; code: string; lang?: string }")]
+    options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "((kind: string, value: any) => void) | undefined")]
+    notify: Option<js_sys::Function>,
+) -> Result<WidgetHandle, JsValue> {
+    let o: MountOptions = crate::from_js(&options, "options").map_err(JsValue::from)?;
+    let lang = o
+        .lang
+        .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+        .map(|t| Lang::from_tag(&t))
+        .unwrap_or_default();
+    let notify = notify.map(|f| -> Notify {
+        Rc::new(move |kind, value| {
+            let _ = f.call2(&JsValue::NULL, &JsValue::from_str(kind), &value);
+        })
+    });
+    let widget = Widget::mount(
+        &root,
+        WidgetOptions {
+            driver: DriverOptions {
+                server: o.server,
+                code: o.code,
+                persist: true,
+                client: Some(concat!("interact-widget/", env!("CARGO_PKG_VERSION")).to_owned()),
+            },
+            lang,
+            notify,
+        },
+    )
+    .map_err(|e| JsValue::from(JsError::new(&e)))?;
+    Ok(WidgetHandle { widget })
 }

@@ -2,7 +2,7 @@
 // page's loader. Messages go only to the exact host origin the server checked against the
 // embed code's Domain Template (it is also the frame's CSP frame-ancestors), and only
 // messages from that origin's window are read.
-import init, { mountWidget } from "./pkg/interact_widget.js";
+import init, { mountWidget } from "./pkg/interact_widget_frame.js";
 
 const body = document.body;
 const { code, host, lang } = body.dataset;

@@ -1,6 +1,7 @@
 //! `cargo xtask widget`: builds the browser's wasm packages where the server serves them:
-//! the widget's two (the chat module every visitor loads, and the call module it loads on
-//! the first call) into `www/widget/pkg` (`/widget/pkg/`) and the agent console's into
+//! the widget's three (the frame module every visitor loads before the first message, the
+//! JavaScript SDK for custom UIs, and the call module both load on the first call) into
+//! `www/widget/pkg` (`/widget/pkg/`) and the agent console's into
 //! `www/console/pkg` (`/console/pkg/`). Each is its crate for wasm32 with the `wasm`
 //! profile (release, optimised for size), `wasm-opt -Oz` from binaryen, `wasm-bindgen
 //! --target web` (ES module, TypeScript declarations) and shorter import names; the
@@ -28,11 +29,19 @@ struct Package {
     dir: &'static str,
 }
 
-/// The visitor's widget and JavaScript SDK, its chat path (size-critical; served
-/// precompressed).
+/// The JavaScript SDK for custom UIs (`InteractClient`, and `mountWidget` too); served
+/// precompressed.
 const WIDGET: Package = Package {
     package: "interact-widget",
     name: "interact_widget",
+    dir: "www/widget/pkg",
+};
+
+/// The widget's frame module (`mountWidget` only): what every visitor downloads before
+/// the first message (size-critical; served precompressed).
+const FRAME: Package = Package {
+    package: "interact-widget-frame",
+    name: "interact_widget_frame",
     dir: "www/widget/pkg",
 };
 
@@ -101,7 +110,7 @@ pub(crate) fn served_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds the packages, the widget's two (and their compressed copies) first. Without
+/// Builds the packages, the widget's three (and their compressed copies) first. Without
 /// `wasm-opt` on `PATH` the build still succeeds (larger).
 pub(crate) fn build() -> Result<()> {
     write_loader_words()?;
@@ -111,6 +120,7 @@ pub(crate) fn build() -> Result<()> {
         fs::remove_dir_all(&snippets)
             .with_context(|| format!("removing {}", snippets.display()))?;
     }
+    build_package(&FRAME)?;
     build_package(&WIDGET)?;
     build_package(&CALL)?;
     for file in served_files()? {

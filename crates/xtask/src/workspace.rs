@@ -41,6 +41,10 @@ pub(crate) const WASM_CRATES: &[WasmCrate] = &[
         dir: "widget/call",
     },
     WasmCrate {
+        package: "interact-widget-frame",
+        dir: "widget/frame",
+    },
+    WasmCrate {
         package: "interact-console",
         dir: "crates/interact-console",
     },

@@ -7,9 +7,10 @@
 //!
 //! Sizes: raw, and the gzip (Zopfli) and brotli (quality 11) copies the server sends, of
 //! the loader, of the widget's chat path (what a visitor downloads before the first
-//! message: the chat module's wasm and JS glue, as `cargo xtask widget` builds them
+//! message: the frame module's wasm and JS glue, as `cargo xtask widget` builds them
 //! (release, opt-level z, wasm-opt -Oz), its loader snippet, and the frame's own script
-//! and style sheet) and of the call module the chat path loads on the first call click;
+//! and style sheet), of the JavaScript SDK for custom UIs, and of the call module both
+//! load on the first call click;
 //! beside them zlib's gzip level 9, the figure most widgets quote.
 //!
 //! Speed, in headless Chromium against the real server on loopback, each run a fresh
@@ -244,15 +245,19 @@ async fn main() {
     let loader = size_of(&[&w.join("loader.js")]);
     let snippets = snippet_files(&w.join("pkg/snippets"));
     let mut chat_files = vec![
-        w.join("pkg/interact_widget_bg.wasm"),
-        w.join("pkg/interact_widget.js"),
+        w.join("pkg/interact_widget_frame_bg.wasm"),
+        w.join("pkg/interact_widget_frame.js"),
         w.join("frame.js"),
         w.join("widget.css"),
     ];
     chat_files.extend(snippets.iter().cloned());
     let chat_path = size_of(&chat_files.iter().map(|p| p.as_path()).collect::<Vec<_>>());
-    let wasm = size_of(&[&w.join("pkg/interact_widget_bg.wasm")]);
-    let glue = size_of(&[&w.join("pkg/interact_widget.js")]);
+    let wasm = size_of(&[&w.join("pkg/interact_widget_frame_bg.wasm")]);
+    let glue = size_of(&[&w.join("pkg/interact_widget_frame.js")]);
+    let sdk = size_of(&[
+        &w.join("pkg/interact_widget_bg.wasm"),
+        &w.join("pkg/interact_widget.js"),
+    ]);
     let snippet = size_of(&snippets.iter().map(|p| p.as_path()).collect::<Vec<_>>());
     let frame = size_of(&[&w.join("frame.js"), &w.join("widget.css")]);
     let call = size_of(&[
@@ -290,6 +295,7 @@ async fn main() {
         ("  chat JS glue", &glue),
         ("  call loader snippet", &snippet),
         ("  frame.js + widget.css", &frame),
+        ("JS SDK (custom UIs)", &sdk),
         ("call module (1st call)", &call),
         ("  call wasm", &call_wasm),
         ("  call JS glue", &call_glue),

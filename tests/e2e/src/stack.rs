@@ -15,12 +15,18 @@ use tokio::task::JoinHandle;
 
 /// Fails with what to do if the widget's wasm package has not been built.
 pub fn require_widget_package() {
-    let wasm = www().join("widget/pkg/interact_widget_bg.wasm");
-    assert!(
-        wasm.is_file(),
-        "{} is missing: build the widget with `cargo xtask widget` (`cargo xtask test` does)",
-        wasm.display()
-    );
+    for module in [
+        "interact_widget",
+        "interact_widget_frame",
+        "interact_widget_call",
+    ] {
+        let wasm = www().join(format!("widget/pkg/{module}_bg.wasm"));
+        assert!(
+            wasm.is_file(),
+            "{} is missing: build the widget with `cargo xtask widget` (`cargo xtask test` does)",
+            wasm.display()
+        );
+    }
 }
 
 /// A running server, a host page on an allowed origin and one on a foreign origin.

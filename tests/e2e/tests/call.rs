@@ -79,7 +79,7 @@ static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn audio_call(visitor: &Page, console: &Page) {
     visitor.click(".iw-call-audio").await;
     visitor.wait_visible("the device step", ".iw-devices").await;
-    visitor.click(".iw-call-go").await;
+    start_from_the_step(visitor).await;
     accept_ringing(console).await;
     console
         .wait_text(
@@ -88,6 +88,20 @@ async fn audio_call(visitor: &Page, console: &Page) {
             "Connected",
         )
         .await;
+}
+
+/// Clicks "Start call" in the device step once it can be clicked: the devices are open
+/// (the button is disabled while the browser is asked for them).
+async fn start_from_the_step(visitor: &Page) {
+    visitor
+        .wait_until(
+            "the device step to be ready",
+            "const b = document.querySelector('.iw-call-go');
+             return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
+            vec![],
+        )
+        .await;
+    visitor.click(".iw-call-go").await;
 }
 
 /// Waits for the call to ring in the console, and accepts it.
@@ -186,7 +200,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
     top(visitor).await;
     visitor.screenshot("devices").await;
     enter_widget(visitor).await;
-    visitor.click(".iw-call-go").await;
+    start_from_the_step(visitor).await;
 
     // --- The console rings; the agent accepts; media flows both ways.
     accept_ringing(console).await;
@@ -371,7 +385,7 @@ async fn a_video_call_recovers_after_a_network_change() {
             .await;
         visitor.click(".iw-call-video").await;
         visitor.wait_visible("the device step", ".iw-devices").await;
-        visitor.click(".iw-call-go").await;
+        start_from_the_step(visitor).await;
         accept_ringing(console).await;
         let remote = format!("{SHOWN} .call-remote");
         media_flows(console, "the visitor's camera at the agent", &remote, true).await;
@@ -663,7 +677,7 @@ async fn call_first(console: &Page, visitor: &Page, stack: &Stack) {
     visitor.wait_visible("the device step", ".iw-devices").await;
     call_module_loaded(visitor, true, "after the call-first click").await;
     media_flows(visitor, "the camera preview", ".iw-preview", false).await;
-    visitor.click(".iw-call-go").await;
+    start_from_the_step(visitor).await;
 
     // Waiting in the queue, with its position; nothing was written.
     visitor
@@ -791,7 +805,7 @@ async fn a_video_call_shows_and_reports_its_quality() {
             .await;
         visitor.click(".iw-call-video").await;
         visitor.wait_visible("the device step", ".iw-devices").await;
-        visitor.click(".iw-call-go").await;
+        start_from_the_step(visitor).await;
         accept_ringing(console).await;
         media_flows(
             console,
@@ -951,7 +965,7 @@ async fn transfer_scenario(alex: &Page, sam: &Page, visitor: &Page, stack: &Stac
     visitor.wait_visible("the device step", ".iw-devices").await;
     call_module_loaded(visitor, true, "after the call-first click").await;
     media_flows(visitor, "the camera preview", ".iw-preview", false).await;
-    visitor.click(".iw-call-go").await;
+    start_from_the_step(visitor).await;
     visitor
         .wait_text(
             "the queue position",

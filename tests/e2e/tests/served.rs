@@ -62,7 +62,9 @@ async fn the_precompressed_widget_inflates_to_the_built_files() {
     for (path, content_type) in [
         ("pkg/interact_widget_bg.wasm", "application/wasm"),
         ("pkg/interact_widget.js", "text/javascript"),
-        // The call module, loaded on the first call.
+        // The frame's module (every visitor) and the call module (the first call).
+        ("pkg/interact_widget_frame_bg.wasm", "application/wasm"),
+        ("pkg/interact_widget_frame.js", "text/javascript"),
         ("pkg/interact_widget_call_bg.wasm", "application/wasm"),
         ("pkg/interact_widget_call.js", "text/javascript"),
         ("loader.js", "text/javascript"),

@@ -150,7 +150,7 @@ async fn frame_inner(
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{title}</title>\n\
          <link rel=\"stylesheet\" href=\"/widget/widget.css\">\n\
-         <link rel=\"modulepreload\" href=\"/widget/pkg/interact_widget.js\">\n\
+         <link rel=\"modulepreload\" href=\"/widget/pkg/interact_widget_frame.js\">\n\
          <script type=\"module\" src=\"/widget/frame.js\"></script>\n\
          </head>\n<body data-code=\"{code}\" data-host=\"{host_attr}\"{lang_attr}>\n\
          <main id=\"interact\"><noscript>This chat needs JavaScript.</noscript></main>\n\
