@@ -373,7 +373,7 @@ impl DeviceStep {
         id: &dyn Fn(&str) -> String,
         on_intent: ActionHandler,
     ) -> Self {
-        let s = lang.strings();
+        let s = &lang.call().strings;
         let root = child(parent, "div", "iw-devices");
         attr(&root, "role", "group");
         attr(&root, "aria-labelledby", &id("dev-intro"));
@@ -489,7 +489,7 @@ impl DeviceStep {
     /// the visitor consented, so the choice may be kept in `sessionStorage`.
     pub fn open(&self, media: CallMedia, remember: bool) {
         let i = &self.inner;
-        let s = i.lang.strings();
+        let s = &i.lang.call().strings;
         i.release();
         {
             let mut st = i.state.borrow_mut();
@@ -517,7 +517,7 @@ impl DeviceStep {
             st.media = media;
             st.remember = remember;
         }
-        i.close.set_text_content(Some(i.lang.strings().done));
+        i.close.set_text_content(Some(i.lang.call().strings.done));
         show(&i.go, false);
         show(&i.retry, false);
         show(&i.guide, false);
@@ -594,7 +594,7 @@ impl StepInner {
     /// Asks for the chosen devices (the permission prompt on the first time), then
     /// lists every device by label and starts the preview and the level meter.
     fn acquire(this: &Rc<Self>) {
-        let s = this.lang.strings();
+        let s = &this.lang.call().strings;
         this.release();
         let generation = this.bump();
         show(&this.guide, false);
@@ -669,7 +669,7 @@ impl StepInner {
 
     /// Fills the three lists; a kind without devices keeps its row hidden.
     fn fill(&self, devices: &[Device]) {
-        let s = self.lang.strings();
+        let s = &self.lang.call().strings;
         let st = self.state.borrow();
         for (n, kind) in KINDS.into_iter().enumerate() {
             let select = &self.selects[n];

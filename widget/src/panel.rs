@@ -79,7 +79,7 @@ static MOUNTS: AtomicU32 = AtomicU32::new(0);
 impl CallPanel {
     /// Builds the (hidden) device step and call panel in `host`.
     pub fn mount(host: &Element, lang: Lang, port: Rc<dyn CallPort>) -> Self {
-        let s = lang.strings();
+        let s = &lang.call().strings;
         let n = MOUNTS.fetch_add(1, Ordering::Relaxed) + 1;
         let id = |name: &str| format!("ic{n}-{name}");
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
@@ -182,7 +182,7 @@ impl CallPanel {
         if i.state.borrow().call.is_none() {
             return;
         }
-        let s = i.lang.strings();
+        let s = &i.lang.call().strings;
         match event {
             CallEvent::Accepted { .. } => i.status.set_text_content(Some(s.call_connecting)),
             CallEvent::RemoteMedia { state, .. } => {
@@ -263,7 +263,7 @@ impl Inner {
                         self.drop_first_stream();
                         self.show_call(media);
                         self.status
-                            .set_text_content(Some(self.lang.strings().call_waiting));
+                            .set_text_content(Some(self.lang.call().strings.call_waiting));
                         // The visitor sees their own camera while it rings.
                         self.own.set_src_object(Some(&stream));
                         self.state.borrow_mut().first_stream = Some(stream);
@@ -313,7 +313,7 @@ impl Inner {
 
     /// Shows the call panel for a call of `media`, ringing, with its controls.
     fn show_call(&self, media: CallMedia) {
-        let s = self.lang.strings();
+        let s = &self.lang.call().strings;
         let state = MediaState {
             muted: false,
             camera: media == CallMedia::Video,
@@ -417,7 +417,8 @@ impl CallSurface for Surface {
     }
     fn connected(&self) {
         if let Some(i) = self.0.upgrade() {
-            i.status.set_text_content(Some(i.lang.strings().in_call));
+            i.status
+                .set_text_content(Some(i.lang.call().strings.in_call));
         }
     }
     fn media(&self, state: MediaState) {
@@ -438,7 +439,7 @@ impl CallSurface for Surface {
     fn reconnecting(&self, attempt: u32) {
         if let Some(i) = self.0.upgrade() {
             i.status
-                .set_text_content(Some(i.lang.strings().call_reconnecting));
+                .set_text_content(Some(i.lang.call().strings.call_reconnecting));
             attr(&i.call, "data-ice-restarts", &attempt.to_string());
         }
     }

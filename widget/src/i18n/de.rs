@@ -5,7 +5,7 @@ use interact_sdk::config::Availability;
 use interact_sdk::form::FieldError;
 use interact_sdk::protocol::{CallMedia, EndReason, HangupReason, Party};
 
-use super::{CallFailure, Language, LoaderWords, Strings};
+use super::{CallFailure, CallLanguage, CallStrings, Language, LoaderWords, Strings};
 use crate::devices::MediaError;
 
 /// German.
@@ -49,35 +49,7 @@ pub(super) static LANGUAGE: Language = Language {
         start_with: "Oder beginnen Sie mit",
         call_first_audio: "Anruf",
         call_first_video: "Videoanruf",
-        call_waiting: "Warten, bis jemand annimmt …",
         video_call: "Videoanruf",
-        devices_intro: "Wählen Sie Mikrofon und Kamera. Gesendet wird erst, wenn Sie den Anruf starten.",
-        asking_permission: "Bitte erlauben Sie Ihrem Browser den Zugriff auf Mikrofon und Kamera.",
-        microphone: "Mikrofon",
-        camera: "Kamera",
-        speaker: "Lautsprecher",
-        device: "Gerät",
-        level: "Mikrofonpegel",
-        preview: "Ihre Kamera",
-        start_audio_call: "Anruf starten",
-        start_video_call: "Videoanruf starten",
-        try_again: "Erneut versuchen",
-        cancel: "Abbrechen",
-        done: "Fertig",
-        calling: "Anruf wird aufgebaut…",
-        call_connecting: "Verbindung wird hergestellt…",
-        in_call: "Im Gespräch",
-        call_reconnecting: "Anruf wird wieder verbunden…",
-        remote_video: "Video des Mitarbeiters",
-        own_video: "Ihr Video",
-        mute: "Stumm",
-        camera_on: "Kamera",
-        share_screen: "Bildschirm teilen",
-        devices: "Geräte",
-        hang_up: "Auflegen",
-        call_controls: "Anrufsteuerung",
-        remote_muted: "Mikrofon aus",
-        remote_screen: "teilt den Bildschirm",
     },
     availability: |a| match a {
         Availability::Open => "Erreichbar",
@@ -114,29 +86,6 @@ pub(super) static LANGUAGE: Language = Language {
         EndReason::IdleTimeout => "Der Chat endete nach langer Stille.",
         _ => "Der Chat ist beendet.",
     },
-    media_error: |e, media| match e {
-        MediaError::Denied if media == CallMedia::Video => {
-            "Ihr Browser hat Mikrofon oder Kamera blockiert. Erlauben Sie den Zugriff über das Kamera-Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
-        }
-        MediaError::Denied => {
-            "Ihr Browser hat das Mikrofon blockiert. Erlauben Sie den Zugriff über das Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
-        }
-        MediaError::NotFound if media == CallMedia::Video => {
-            "Es wurde kein Mikrofon und keine Kamera gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder starten Sie einen Anruf ohne Video oder chatten Sie weiter."
-        }
-        MediaError::NotFound => {
-            "Es wurde kein Mikrofon gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder chatten Sie weiter."
-        }
-        MediaError::InUse => {
-            "Mikrofon oder Kamera werden von einer anderen Anwendung verwendet. Schließen Sie sie und versuchen Sie es erneut."
-        }
-        MediaError::Unsupported => {
-            "Mit diesem Browser sind hier keine Anrufe möglich. Der Chat geht weiter."
-        }
-        MediaError::Other => {
-            "Mikrofon oder Kamera konnten nicht gestartet werden. Versuchen Sie es erneut oder chatten Sie weiter."
-        }
-    },
     call_ended: |reason, by| match reason {
         HangupReason::Declined => "Der Anruf wurde abgelehnt. Der Chat geht weiter.",
         HangupReason::NoAnswer => "Niemand hat den Anruf angenommen. Der Chat geht weiter.",
@@ -171,5 +120,63 @@ pub(super) static LANGUAGE: Language = Language {
         DeliveryState::Delivered => "Zugestellt",
         DeliveryState::Read => "Gelesen",
         DeliveryState::Failed => "Nicht gesendet",
+    },
+};
+
+/// German: the call module's words.
+pub(super) static CALL: CallLanguage = CallLanguage {
+    tag: "de",
+    strings: CallStrings {
+        call_waiting: "Warten, bis jemand annimmt …",
+        devices_intro: "Wählen Sie Mikrofon und Kamera. Gesendet wird erst, wenn Sie den Anruf starten.",
+        asking_permission: "Bitte erlauben Sie Ihrem Browser den Zugriff auf Mikrofon und Kamera.",
+        microphone: "Mikrofon",
+        camera: "Kamera",
+        speaker: "Lautsprecher",
+        device: "Gerät",
+        level: "Mikrofonpegel",
+        preview: "Ihre Kamera",
+        start_audio_call: "Anruf starten",
+        start_video_call: "Videoanruf starten",
+        try_again: "Erneut versuchen",
+        cancel: "Abbrechen",
+        done: "Fertig",
+        calling: "Anruf wird aufgebaut…",
+        call_connecting: "Verbindung wird hergestellt…",
+        in_call: "Im Gespräch",
+        call_reconnecting: "Anruf wird wieder verbunden…",
+        remote_video: "Video des Mitarbeiters",
+        own_video: "Ihr Video",
+        mute: "Stumm",
+        camera_on: "Kamera",
+        share_screen: "Bildschirm teilen",
+        devices: "Geräte",
+        hang_up: "Auflegen",
+        call_controls: "Anrufsteuerung",
+        remote_muted: "Mikrofon aus",
+        remote_screen: "teilt den Bildschirm",
+    },
+    media_error: |e, media| match e {
+        MediaError::Denied if media == CallMedia::Video => {
+            "Ihr Browser hat Mikrofon oder Kamera blockiert. Erlauben Sie den Zugriff über das Kamera-Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
+        }
+        MediaError::Denied => {
+            "Ihr Browser hat das Mikrofon blockiert. Erlauben Sie den Zugriff über das Symbol in der Adressleiste oder in den Website-Einstellungen und versuchen Sie es erneut. Der Chat geht weiter."
+        }
+        MediaError::NotFound if media == CallMedia::Video => {
+            "Es wurde kein Mikrofon und keine Kamera gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder starten Sie einen Anruf ohne Video oder chatten Sie weiter."
+        }
+        MediaError::NotFound => {
+            "Es wurde kein Mikrofon gefunden. Schließen Sie eines an und versuchen Sie es erneut, oder chatten Sie weiter."
+        }
+        MediaError::InUse => {
+            "Mikrofon oder Kamera werden von einer anderen Anwendung verwendet. Schließen Sie sie und versuchen Sie es erneut."
+        }
+        MediaError::Unsupported => {
+            "Mit diesem Browser sind hier keine Anrufe möglich. Der Chat geht weiter."
+        }
+        MediaError::Other => {
+            "Mikrofon oder Kamera konnten nicht gestartet werden. Versuchen Sie es erneut oder chatten Sie weiter."
+        }
     },
 };

@@ -5,7 +5,7 @@ use interact_sdk::config::Availability;
 use interact_sdk::form::FieldError;
 use interact_sdk::protocol::{CallMedia, EndReason, HangupReason, Party};
 
-use super::{CallFailure, Language, LoaderWords, Strings};
+use super::{CallFailure, CallLanguage, CallStrings, Language, LoaderWords, Strings};
 use crate::devices::MediaError;
 
 /// English.
@@ -49,35 +49,7 @@ pub(super) static LANGUAGE: Language = Language {
         start_with: "Or start with",
         call_first_audio: "Call",
         call_first_video: "Video call",
-        call_waiting: "Waiting for an agent to answer…",
         video_call: "Video call",
-        devices_intro: "Choose your microphone and camera. Nothing is sent until you start the call.",
-        asking_permission: "Please allow access to your microphone and camera in your browser.",
-        microphone: "Microphone",
-        camera: "Camera",
-        speaker: "Speaker",
-        device: "Device",
-        level: "Microphone level",
-        preview: "Your camera",
-        start_audio_call: "Start audio call",
-        start_video_call: "Start video call",
-        try_again: "Try again",
-        cancel: "Cancel",
-        done: "Done",
-        calling: "Calling…",
-        call_connecting: "Connecting the call…",
-        in_call: "In call",
-        call_reconnecting: "Reconnecting the call…",
-        remote_video: "Agent's video",
-        own_video: "Your video",
-        mute: "Mute",
-        camera_on: "Camera",
-        share_screen: "Share screen",
-        devices: "Devices",
-        hang_up: "Hang up",
-        call_controls: "Call controls",
-        remote_muted: "microphone off",
-        remote_screen: "sharing the screen",
     },
     availability: |a| match a {
         Availability::Open => "Available",
@@ -112,27 +84,6 @@ pub(super) static LANGUAGE: Language = Language {
         EndReason::IdleTimeout => "The chat ended after a long silence.",
         _ => "The chat has ended.",
     },
-    media_error: |e, media| match e {
-        MediaError::Denied if media == CallMedia::Video => {
-            "Your browser blocked the microphone or camera. Allow access through the camera icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
-        }
-        MediaError::Denied => {
-            "Your browser blocked the microphone. Allow access through the icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
-        }
-        MediaError::NotFound if media == CallMedia::Video => {
-            "No microphone or camera was found. Connect one and try again, or start an audio call or keep chatting."
-        }
-        MediaError::NotFound => {
-            "No microphone was found. Connect one and try again, or keep chatting."
-        }
-        MediaError::InUse => {
-            "Your microphone or camera is in use by another application. Close it and try again."
-        }
-        MediaError::Unsupported => "This browser cannot make calls here. You can keep chatting.",
-        MediaError::Other => {
-            "The microphone or camera could not be started. Try again, or keep chatting."
-        }
-    },
     call_ended: |reason, by| match reason {
         HangupReason::Declined => "The call was declined. You can keep chatting.",
         HangupReason::NoAnswer => "Nobody answered the call. You can keep chatting.",
@@ -163,5 +114,61 @@ pub(super) static LANGUAGE: Language = Language {
         DeliveryState::Delivered => "Delivered",
         DeliveryState::Read => "Read",
         DeliveryState::Failed => "Not sent",
+    },
+};
+
+/// English: the call module's words.
+pub(super) static CALL: CallLanguage = CallLanguage {
+    tag: "en",
+    strings: CallStrings {
+        call_waiting: "Waiting for an agent to answer…",
+        devices_intro: "Choose your microphone and camera. Nothing is sent until you start the call.",
+        asking_permission: "Please allow access to your microphone and camera in your browser.",
+        microphone: "Microphone",
+        camera: "Camera",
+        speaker: "Speaker",
+        device: "Device",
+        level: "Microphone level",
+        preview: "Your camera",
+        start_audio_call: "Start audio call",
+        start_video_call: "Start video call",
+        try_again: "Try again",
+        cancel: "Cancel",
+        done: "Done",
+        calling: "Calling…",
+        call_connecting: "Connecting the call…",
+        in_call: "In call",
+        call_reconnecting: "Reconnecting the call…",
+        remote_video: "Agent's video",
+        own_video: "Your video",
+        mute: "Mute",
+        camera_on: "Camera",
+        share_screen: "Share screen",
+        devices: "Devices",
+        hang_up: "Hang up",
+        call_controls: "Call controls",
+        remote_muted: "microphone off",
+        remote_screen: "sharing the screen",
+    },
+    media_error: |e, media| match e {
+        MediaError::Denied if media == CallMedia::Video => {
+            "Your browser blocked the microphone or camera. Allow access through the camera icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
+        }
+        MediaError::Denied => {
+            "Your browser blocked the microphone. Allow access through the icon in the address bar or in the site settings, then try again. You can keep chatting meanwhile."
+        }
+        MediaError::NotFound if media == CallMedia::Video => {
+            "No microphone or camera was found. Connect one and try again, or start an audio call or keep chatting."
+        }
+        MediaError::NotFound => {
+            "No microphone was found. Connect one and try again, or keep chatting."
+        }
+        MediaError::InUse => {
+            "Your microphone or camera is in use by another application. Close it and try again."
+        }
+        MediaError::Unsupported => "This browser cannot make calls here. You can keep chatting.",
+        MediaError::Other => {
+            "The microphone or camera could not be started. Try again, or keep chatting."
+        }
     },
 };

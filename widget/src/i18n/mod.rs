@@ -20,6 +20,9 @@ pub mod en;
 /// Every language, the default first.
 pub static LANGUAGES: &[&Language] = &[&en::LANGUAGE, &de::LANGUAGE];
 
+/// The call module's words of every language (one for each of [`LANGUAGES`]).
+static CALL_LANGUAGES: &[&CallLanguage] = &[&en::CALL, &de::CALL];
+
 /// The words of one language. Texts that depend on a value are functions of it.
 #[derive(Debug)]
 pub struct Language {
@@ -46,8 +49,6 @@ pub struct Language {
     pub typing: fn(&str) -> String,
     /// The chat ended, and why.
     pub ended: fn(EndReason) -> &'static str,
-    /// Guidance when the microphone or camera cannot be had for a call of this media.
-    pub media_error: fn(MediaError, CallMedia) -> &'static str,
     /// A call ended (a line in the transcript), hung up by this party.
     pub call_ended: fn(HangupReason, Party) -> &'static str,
     /// Why this side gave up a call, or part of one.
@@ -194,9 +195,17 @@ impl Lang {
         (self.0.ended)(reason)
     }
 
+    /// The call module's words of this language.
+    pub fn call(self) -> &'static CallLanguage {
+        CALL_LANGUAGES
+            .iter()
+            .find(|c| c.tag == self.0.tag)
+            .unwrap_or(&CALL_LANGUAGES[0])
+    }
+
     /// Guidance when the microphone or camera cannot be had.
     pub fn media_error(self, e: MediaError, media: CallMedia) -> &'static str {
-        (self.0.media_error)(e, media)
+        (self.call().media_error)(e, media)
     }
 
     /// A call ended (a line in the transcript).
@@ -216,7 +225,7 @@ impl Lang {
 
     /// The agent's microphone, camera or screen changed (the call's status line).
     pub fn remote_media(self, name: &str, state: MediaState) -> String {
-        let s = self.strings();
+        let s = &self.call().strings;
         let mut parts: Vec<&str> = Vec::new();
         if state.muted {
             parts.push(s.remote_muted);
@@ -300,9 +309,29 @@ pub struct Strings {
     /// The form's call-first buttons.
     pub call_first_audio: &'static str,
     pub call_first_video: &'static str,
+    pub video_call: &'static str,
+}
+
+/// The call module's words (device step, call panel): a static of their own, apart from
+/// [`Language`], so that the chat path's module links none of them
+/// ([`Lang::call`] is only reached from the call code).
+#[derive(Debug)]
+pub struct CallLanguage {
+    /// The language's tag, as [`Language::tag`].
+    pub tag: &'static str,
+    /// Fixed strings.
+    pub strings: CallStrings,
+    /// Guidance when the microphone or camera cannot be had for a call of this media.
+    pub media_error: fn(MediaError, CallMedia) -> &'static str,
+}
+
+/// Fixed strings of the call module. Each field is named after the control or state it
+/// labels.
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub struct CallStrings {
     /// A call-first call waiting for an agent.
     pub call_waiting: &'static str,
-    pub video_call: &'static str,
     pub devices_intro: &'static str,
     pub asking_permission: &'static str,
     pub microphone: &'static str,
@@ -367,6 +396,18 @@ mod tests {
     }
 
     #[test]
+    fn every_language_has_its_call_words() {
+        for lang in LANGUAGES.iter().map(|l| Lang(l)) {
+            assert_eq!(lang.call().tag, lang.tag());
+        }
+        assert_eq!(CALL_LANGUAGES.len(), LANGUAGES.len());
+        assert_ne!(
+            Lang::DE.call().strings.hang_up,
+            Lang::EN.call().strings.hang_up
+        );
+    }
+
+    #[test]
     fn formatted_words_carry_their_values() {
         for lang in LANGUAGES.iter().map(|l| Lang(l)) {
             assert!(lang.joined("Zoë").contains("Zoë"), "{}", lang.tag());
@@ -383,7 +424,7 @@ mod tests {
             };
             assert!(
                 lang.remote_media("Sam", muted)
-                    .contains(lang.strings().remote_muted)
+                    .contains(lang.call().strings.remote_muted)
             );
         }
     }
