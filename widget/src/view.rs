@@ -276,9 +276,13 @@ impl View {
         let audio_call = button(&calls, "iw-call-audio", s.audio_call);
         let video_call = button(&calls, "iw-call-video", s.video_call);
         let call_host = child(&chat, "div", "iw-callhost");
-        let log = child(&chat, "ol", "iw-log");
-        attr(&log, "role", "log");
-        attr(&log, "aria-live", "polite");
+        // The live region is a box around the list: with `role=log` on the `<ol>` itself
+        // its items would lose their list.
+        let logbox = child(&chat, "div", "iw-logbox");
+        attr(&logbox, "role", "log");
+        attr(&logbox, "aria-live", "polite");
+        attr(&logbox, "aria-label", s.messages);
+        let log = child(&logbox, "ol", "iw-log");
         attr(&log, "aria-label", s.messages);
         attr(&log, "tabindex", "0");
         let typing = child(&chat, "p", "iw-typing");

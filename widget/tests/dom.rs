@@ -529,9 +529,17 @@ fn the_keyboard_drives_the_chat() {
             e.outer_html()
         );
     }
-    let log = h.find(".iw-log");
+    let log = h.find(".iw-logbox");
     assert_eq!(log.get_attribute("role").as_deref(), Some("log"));
     assert_eq!(log.get_attribute("aria-live").as_deref(), Some("polite"));
+    // The list inside keeps its role, so its items are list items.
+    let list = h.find(".iw-logbox > ol.iw-log");
+    assert_eq!(list.get_attribute("role"), None);
+    assert_eq!(
+        list.get_attribute("tabindex").as_deref(),
+        Some("0"),
+        "scrollable by keyboard"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -344,6 +344,27 @@ impl Page {
         .await;
     }
 
+    /// Makes the page's `prefers-color-scheme` dark (`true`) or light, through
+    /// chromedriver's DevTools endpoint (`Emulation.setEmulatedMedia`). It applies to the
+    /// page and its frames until changed.
+    pub async fn color_scheme(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        self.browser
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "features": [{ "name": "prefers-color-scheme", "value": value }] }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("emulate the {value} colour scheme: {e}"));
+        let applied: bool = self
+            .eval(
+                "return matchMedia('(prefers-color-scheme: ' + arguments[0] + ')').matches;",
+                vec![json!(value)],
+            )
+            .await;
+        assert!(applied, "the {value} colour scheme did not apply");
+    }
+
     /// Saves a screenshot of the whole viewport as `<name>-<what>.png`.
     pub async fn screenshot(&self, what: &str) {
         let png = self.browser.screenshot().await.expect("screenshot");
@@ -415,5 +436,31 @@ where
         Ok(Ok(())) => {}
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => panic!("the {name} scenario did not finish within {limit:?}"),
+    }
+}
+
+/// One Chrome DevTools Protocol command through chromedriver
+/// (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -1,0 +1,135 @@
+//! Accessibility of what visitors and agents use, in the light and the dark colour scheme
+//! (emulated through chromedriver's DevTools endpoint): axe-core finds no violation of
+//! serious or critical impact on the widget's pre-chat form, its chat, its device step and
+//! call panel, and the agent console with a chat and a ringing call. Screenshots of each
+//! state in both schemes go to `target/test-artifacts/a11y-*.png`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use interact_e2e::axe::serious_violations;
+use interact_e2e::browser::{Page, with_browser};
+use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
+use interact_e2e::skip_browser;
+use interact_e2e::stack::{Stack, require_widget_package};
+use interact_e2e::widget::{enter_widget, fill_and_start, open_form, top};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(180);
+
+/// Runs axe on the current document in both colour schemes and screenshots each;
+/// returns every serious or critical violation, named by state and scheme.
+async fn check(page: &Page, state: &str, in_widget: bool, found: &mut Vec<String>) {
+    for dark in [false, true] {
+        let scheme = if dark { "dark" } else { "light" };
+        page.color_scheme(dark).await;
+        let what = format!("{state} ({scheme})");
+        for v in serious_violations(page, &what).await {
+            found.push(format!(
+                "{what}: {} {}: {}",
+                v["id"], v["impact"], v["nodes"]
+            ));
+        }
+        if in_widget {
+            top(page).await;
+        }
+        page.screenshot(&format!("{}-{scheme}", state.replace(' ', "-")))
+            .await;
+        if in_widget {
+            enter_widget(page).await;
+        }
+    }
+    page.color_scheme(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_and_the_console_pass_axe_in_light_and_dark() {
+    if skip_browser("the accessibility end-to-end test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Arc::new(Stack::start().await);
+    with_browser("a11y-console", LIMIT, |console| {
+        let stack = Arc::clone(&stack);
+        async move {
+            sign_in_available(&console, &stack, "alex").await;
+            with_browser("a11y-visitor", LIMIT, |visitor| async move {
+                scenario(&console, &visitor, &stack).await;
+            })
+            .await;
+        }
+    })
+    .await;
+}
+
+async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
+    let mut found = Vec::new();
+
+    // --- The pre-chat form, with its errors shown.
+    open_form(visitor, &stack.host_url).await;
+    visitor.click(".iw-start").await;
+    visitor
+        .wait_visible("the name's error", "[id$='-name-error']")
+        .await;
+    check(visitor, "widget form", true, &mut found).await;
+
+    // --- The chat: the visitor's and the agent's messages, system lines.
+    fill_and_start(visitor, "Ada Access", "Can you read this?").await;
+    accept_first_offer(console).await;
+    let input = console.element(&format!("{SHOWN} .composer-input")).await;
+    input
+        .send_keys("Yes, loud and clear.\u{e007}")
+        .await
+        .expect("the agent replies");
+    visitor
+        .wait_any_text(
+            "the agent's reply",
+            ".iw-agent .iw-text",
+            "Yes, loud and clear.",
+        )
+        .await;
+    check(visitor, "widget chat", true, &mut found).await;
+    check(console, "console chat", false, &mut found).await;
+
+    // --- The device step (from the call module), ready.
+    visitor.click(".iw-call-video").await;
+    visitor
+        .wait_until(
+            "the device step to be ready",
+            "const b = document.querySelector('.iw-call-go');
+             return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
+            vec![],
+        )
+        .await;
+    check(visitor, "widget device step", true, &mut found).await;
+
+    // --- The call panel, ringing at both ends.
+    visitor.click(".iw-call-go").await;
+    visitor.wait_visible("the call panel", ".iw-call").await;
+    console
+        .wait_visible("the ringing call", &format!("{SHOWN} .call-banner"))
+        .await;
+    check(visitor, "widget call panel", true, &mut found).await;
+    check(console, "console ringing", false, &mut found).await;
+    let _: bool = console
+        .eval(
+            "document.querySelector(arguments[0] + ' .call-accept').click(); return true;",
+            vec![json!(SHOWN)],
+        )
+        .await;
+    visitor
+        .wait_until(
+            "the call to connect",
+            "const s = document.querySelector('.iw-call-status');
+             return s && s.textContent.startsWith('In call') ? true : s && s.textContent;",
+            vec![],
+        )
+        .await;
+    check(visitor, "widget in call", true, &mut found).await;
+
+    assert!(
+        found.is_empty(),
+        "axe-core found serious or critical violations:\n{}",
+        found.join("\n")
+    );
+}
