@@ -1,7 +1,9 @@
 //! Accessibility of what visitors and agents use, in the light and the dark colour scheme
 //! (emulated through chromedriver's DevTools endpoint): axe-core finds no violation of
 //! serious or critical impact on the widget's pre-chat form, its chat, its device step and
-//! call panel, and the agent console with a chat and a ringing call. Screenshots of each
+//! call panel, and the agent console with a chat and a ringing call; every visible control
+//! shows a focus ring of 3:1 or more when focused from the keyboard, and every link is
+//! 4.5:1 or more. Screenshots of each
 //! state in both schemes go to `target/test-artifacts/a11y-*.png`.
 
 use std::sync::Arc;
@@ -17,6 +19,44 @@ use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(180);
 
+/// Focuses every visible control of the document as the keyboard would
+/// (`focusVisible`) and lists those whose focus ring is missing or under 3:1 against
+/// the background it is drawn on, and links under 4.5:1 against theirs (WCAG 2.2,
+/// 1.4.11 and 1.4.3). The background is the nearest opaque one of the ancestors.
+const FOCUS_AND_LINKS: &str = r#"
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const shown = (el) => el.offsetParent !== null && !el.closest('[hidden]');
+  const bad = [];
+  const controls = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+    .filter((el) => shown(el) && !el.disabled);
+  for (const el of controls) {
+    el.focus({ focusVisible: true });
+    const s = getComputedStyle(el);
+    const name = el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ')[0] : '') + (el.id ? '#' + el.id : '');
+    if (document.activeElement !== el) { bad.push(name + ': not focusable'); continue; }
+    const width = parseFloat(s.outlineWidth) || 0;
+    if (s.outlineStyle === 'none' || width < 2) { bad.push(name + ': no focus ring'); continue; }
+    const r = ratio(rgb(s.outlineColor).slice(0, 3), background(el.parentElement));
+    if (r < 3) bad.push(name + ': focus ring ' + r.toFixed(2) + ':1');
+  }
+  for (const a of document.querySelectorAll('a[href]')) {
+    if (!shown(a)) continue;
+    const r = ratio(rgb(getComputedStyle(a).color).slice(0, 3), background(a));
+    if (r < 4.5) bad.push('link ' + a.textContent + ': ' + r.toFixed(2) + ':1');
+  }
+  document.activeElement && document.activeElement.blur();
+  return { checked: controls.length, bad };"#;
+
 /// Runs axe on the current document in both colour schemes and screenshots each;
 /// returns every serious or critical violation, named by state and scheme.
 async fn check(page: &Page, state: &str, in_widget: bool, found: &mut Vec<String>) {
@@ -29,6 +69,14 @@ async fn check(page: &Page, state: &str, in_widget: bool, found: &mut Vec<String
                 "{what}: {} {}: {}",
                 v["id"], v["impact"], v["nodes"]
             ));
+        }
+        let rings: serde_json::Value = page.eval(FOCUS_AND_LINKS, vec![]).await;
+        assert!(
+            rings["checked"].as_u64().unwrap_or(0) > 0,
+            "{what}: no control to focus: {rings}"
+        );
+        for bad in rings["bad"].as_array().into_iter().flatten() {
+            found.push(format!("{what}: {}", bad.as_str().unwrap_or_default()));
         }
         if in_widget {
             top(page).await;
