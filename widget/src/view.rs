@@ -660,8 +660,14 @@ impl Inner {
                 _ => "unknown",
             },
         );
-        if let Some(color) = config.theme.safe_accent_color() {
-            let _ = self.root.style().set_property("--iw-accent", color);
+        if let (Some(color), Some(text)) = (
+            config.theme.safe_accent_color(),
+            config.theme.accent_text_color(),
+        ) {
+            let style = self.root.style();
+            let _ = style.set_property("--iw-accent", color);
+            // A light colour gets dark text (contrast).
+            let _ = style.set_property("--iw-accent-text", text);
         }
         self.consent_text
             .set_text_content(Some(&config.privacy.text));

@@ -88,6 +88,40 @@ impl Theme {
             c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
         })
     }
+
+    /// The text colour to put on the accent colour (the header, the Start button):
+    /// white, or for a light accent near-black, whichever contrasts more (WCAG 2
+    /// contrast ratio). `None` without a well-formed accent colour (the widget's own
+    /// default pair applies).
+    pub fn accent_text_color(&self) -> Option<&'static str> {
+        let accent = self.safe_accent_color()?;
+        let hex = |i: usize| u8::from_str_radix(&accent[i..i + 2], 16).unwrap_or(0);
+        let l = relative_luminance([hex(1), hex(3), hex(5)]);
+        let (white, dark) = (1.0, relative_luminance(DARK_TEXT_RGB));
+        let ratio = |a: f32, b: f32| (a.max(b) + 0.05) / (a.min(b) + 0.05);
+        Some(if ratio(white, l) >= ratio(dark, l) {
+            "#ffffff"
+        } else {
+            DARK_TEXT
+        })
+    }
+}
+
+/// The text colour [`Theme::accent_text_color`] picks for a light accent.
+const DARK_TEXT: &str = "#1d1d1f";
+const DARK_TEXT_RGB: [u8; 3] = [0x1d, 0x1d, 0x1f];
+
+/// WCAG 2's relative luminance of an sRGB colour.
+fn relative_luminance(rgb: [u8; 3]) -> f32 {
+    let linear = |c: u8| {
+        let c = f32::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2])
 }
 
 /// What the widget needs to know about its target, returned by the config endpoint and in
@@ -145,6 +179,27 @@ mod tests {
             ..Theme::default()
         };
         assert_eq!(t.safe_accent_color(), Some("#0a7cff"));
+    }
+
+    #[test]
+    fn a_light_accent_gets_dark_text_and_a_dark_one_white() {
+        let text = |c: &str| {
+            Theme {
+                accent_color: Some(c.into()),
+                ..Theme::default()
+            }
+            .accent_text_color()
+        };
+        // Dark and saturated accents: white (#0a5bd3 is 6.4:1 with white).
+        for dark in ["#0a5bd3", "#000000", "#b3261e", "#5b2a86"] {
+            assert_eq!(text(dark), Some("#ffffff"), "{dark}");
+        }
+        // Light ones, where white would be 1.1:1 to 2.5:1: near-black.
+        for light in ["#ffffff", "#ffd700", "#8ab4f8", "#7fff00", "#ffb6c1"] {
+            assert_eq!(text(light), Some("#1d1d1f"), "{light}");
+        }
+        assert_eq!(text("not-a-colour"), None);
+        assert_eq!(Theme::default().accent_text_color(), None);
     }
 
     #[test]
