@@ -144,6 +144,7 @@ fn config(availability: Availability) -> WidgetConfig {
         availability,
         theme: Theme::default(),
         languages: vec!["en".into()],
+        transcript_email: false,
     }
 }
 

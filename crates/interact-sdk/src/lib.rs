@@ -51,6 +51,7 @@
 //!     availability: Availability::Open,
 //!     theme: Default::default(),
 //!     languages: vec!["en".into()],
+//!     transcript_email: false,
 //! };
 //! let welcome = ServerFrame::Welcome {
 //!     protocol: PROTOCOL_VERSION,
