@@ -129,6 +129,7 @@ pub mod quality;
 pub mod relay;
 mod tagged;
 pub mod time;
+pub mod transcript;
 pub mod visitor;
 
 pub use agent::{Agent, AgentOptions};

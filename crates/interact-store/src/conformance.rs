@@ -740,8 +740,8 @@ pub async fn config_items_by_kind_and_name(store: &dyn Store) {
     assert_eq!(store.config_items("user").await.expect("kept").len(), 1);
 }
 
-/// What reports read: offers (the first time and how many), a recorded outcome (the last
-/// wins), the workflow path, and rows selected, ordered and paged as asked.
+/// After the chat: the first rating of a session is kept (a second is refused, not
+/// stored), a transcript email is claimed once, and report rows carry the rating.
 pub async fn one_rating_and_one_transcript_email_per_session(store: &dyn Store) {
     use interact_report::Satisfaction;
     setup(store).await;
@@ -816,6 +816,8 @@ pub async fn one_rating_and_one_transcript_email_per_session(store: &dyn Store) 
     assert_eq!((rows[1].offers, rows[1].offered_at), (1, Some(at(201))));
 }
 
+/// What reports read: offers (the first time and how many), a recorded outcome (the last
+/// wins), the workflow path, and rows selected, ordered and paged as asked.
 pub async fn report_facts_and_rows(store: &dyn Store) {
     setup(store).await;
     new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
