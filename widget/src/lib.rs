@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod after;
 pub mod devices;
 mod dom;
 pub mod driver;

@@ -392,6 +392,14 @@ impl Inner {
                     Err(e) => view.set_notice(Some(&e)),
                 }
             }
+            Intent::Rate { score, comment } => match driver.rate(score, comment.as_deref()) {
+                Ok(id) => view.rating_sent(id),
+                Err(e) => view.after_refused(true, &e.to_string()),
+            },
+            Intent::EmailTranscript => match driver.email_transcript() {
+                Ok(id) => view.email_sent(id),
+                Err(e) => view.after_refused(false, &e.to_string()),
+            },
             Intent::Minimize => self.notify("close", JsValue::NULL),
         }
     }
