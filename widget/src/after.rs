@@ -51,8 +51,9 @@ pub(crate) struct AfterChat {
 struct State {
     /// The timeline events a transcript needs (`started`, `agent_joined`, messages).
     frames: Vec<EventFrame>,
-    /// The object URL of the transcript's Blob, revoked when replaced.
+    /// The object URL of the transcript's Blob, revoked when replaced, and the Blob.
     url: Option<String>,
+    blob: Option<Blob>,
     rate_id: Option<MessageId>,
     email_id: Option<MessageId>,
 }
@@ -155,15 +156,22 @@ impl AfterChat {
             None => s.transcript_title.to_owned(),
         };
         let text = interact_sdk::transcript::plain_text(&title, self.state.borrow().frames.iter());
-        if let Some(url) = blob_url(&text) {
-            if let Some(old) = self.state.borrow_mut().url.replace(url.clone()) {
+        if let Some((blob, url)) = text_blob(&text) {
+            let mut st = self.state.borrow_mut();
+            if let Some(old) = st.url.replace(url.clone()) {
                 let _ = Url::revoke_object_url(&old);
             }
+            st.blob = Some(blob);
             self.download.set_href(&url);
         }
         let pending = self.state.borrow().email_id.is_some();
         let offered = config.is_some_and(|c| c.transcript_email);
         show(&self.email, offered && !pending);
+    }
+
+    /// The transcript's Blob, once made.
+    pub(crate) fn blob(&self) -> Option<Blob> {
+        self.state.borrow().blob.clone()
     }
 
     /// The survey as filled in, checked with the SDK's rules: an intent, or the problem
@@ -309,11 +317,12 @@ impl AfterChat {
     }
 }
 
-/// An object URL of `text` as a UTF-8 plain-text Blob.
-fn blob_url(text: &str) -> Option<String> {
+/// `text` as a UTF-8 plain-text Blob, and an object URL of it.
+fn text_blob(text: &str) -> Option<(Blob, String)> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = BlobPropertyBag::new();
     options.set_type("text/plain;charset=utf-8");
     let blob = Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
-    Url::create_object_url_with_blob(&blob).ok()
+    let url = Url::create_object_url_with_blob(&blob).ok()?;
+    Some((blob, url))
 }

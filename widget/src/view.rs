@@ -585,6 +585,11 @@ impl View {
         let _ = target.focus();
     }
 
+    /// The transcript Blob behind the end screen's download link, once the chat ended.
+    pub fn transcript_blob(&self) -> Option<web_sys::Blob> {
+        self.inner.after.blob()
+    }
+
     /// The rating went out as request `id` (its answer comes as an event).
     pub fn rating_sent(&self, id: MessageId) {
         self.inner.after.rating_sent(id);
