@@ -15,8 +15,8 @@ use crate::limits::ACK_TIMEOUT;
 use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
-    EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState, PROTOCOL_VERSION, Party,
-    Resume, ServerFrame, SessionEvent, decode_server, encode,
+    ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState,
+    PROTOCOL_VERSION, Party, Resume, ServerFrame, SessionEvent, decode_server, encode,
 };
 use crate::quality::{QualityRating, StatsReading};
 use crate::time::{Instant, UnixMillis};
@@ -426,6 +426,20 @@ impl Visitor {
                 }
                 if let (Some(conv), Some(id)) = (&mut self.conv, &e.id) {
                     conv.message_error(now, e.code, id, &mut self.out);
+                }
+                if e.code == ErrorCode::InvalidResume && self.conv.as_ref().is_some_and(|c| c.ended)
+                {
+                    // Reopened for after-chat requests, too late (the ended session's grace
+                    // period is over): they fail; the end screen stays.
+                    for (id, _) in std::mem::take(&mut self.after) {
+                        let refusal =
+                            ErrorFrame::new(ErrorCode::NotAllowed, "the chat ended too long ago")
+                                .about(id);
+                        self.out
+                            .push_back(Output::Event(Event::ServerError(refusal)));
+                    }
+                    self.out.push_back(Output::Event(Event::ServerError(e)));
+                    return Ok(());
                 }
                 if e.code == ErrorCode::InvalidResume {
                     // The session is gone for this client: start afresh after the close.

@@ -314,6 +314,26 @@ fn a_rating_after_the_end_reopens_the_link_once_and_closes_it_again() {
 }
 
 #[test]
+fn a_rating_too_late_to_resume_fails_and_the_end_stays() {
+    let mut w = World::new(4, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    w.server.expire_resume(&session);
+    let id = w.visitor.rate(w.at(), 2, None).expect("rate");
+    w.pump();
+    w.run_until(w.now + 2_000);
+    let refused = w.seen[&Who::Visitor].events.iter().any(|e| {
+        matches!(e, Event::ServerError(f)
+            if f.id.as_ref() == Some(&id) && f.code == ErrorCode::NotAllowed)
+    });
+    assert!(refused, "the rating fails");
+    assert!(matches!(w.visitor.state(), VisitorState::Ended { .. }));
+    assert!(w.server.ratings.is_empty());
+}
+
+#[test]
 fn queue_position_and_ended_states_reach_the_visitor() {
     let mut w = World::new(10, NetConfig::PERFECT);
     w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);

@@ -132,6 +132,11 @@ impl Server {
         ServerFrame::error(code, msg)
     }
 
+    /// Refuses resumes of `session` from now on, as when its resume window has passed.
+    pub fn expire_resume(&mut self, session: &SessionId) {
+        self.tokens.remove(session);
+    }
+
     pub fn disconnected(&mut self, who: Who, conn: u64) {
         match who {
             Who::Visitor if self.visitor_conn.as_ref().is_some_and(|(c, _)| *c == conn) => {
