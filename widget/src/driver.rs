@@ -188,6 +188,16 @@ impl Driver {
         self.act(|v, now| v.end_chat(now))
     }
 
+    /// Rates the ended chat; see [`Visitor::rate`].
+    pub fn rate(&self, score: u8, comment: Option<&str>) -> Result<MessageId, Error> {
+        self.act(|v, now| v.rate(now, score, comment))
+    }
+
+    /// Asks for the ended chat's transcript by email; see [`Visitor::email_transcript`].
+    pub fn email_transcript(&self) -> Result<MessageId, Error> {
+        self.act(|v, now| v.email_transcript(now))
+    }
+
     /// Asks the agent for a call; see [`Visitor::start_call`].
     pub fn start_call(&self, media: CallMedia) -> Result<CallId, Error> {
         self.act(|v, now| v.start_call(now, media))

@@ -54,6 +54,8 @@ export interface WidgetConfig {
   availability: "open" | "closed" | "no_agents" | "unknown";
   theme: { accent_color?: string; position?: "bottom_right" | "bottom_left" };
   languages: string[];
+  /** Whether `emailTranscript()` is offered (the server sends email); absent means false. */
+  transcript_email?: boolean;
 }
 
 /** An agent as the visitor sees them. */
@@ -88,7 +90,10 @@ export type InteractEvent =
   | { type: "event"; session: string; seq: number; at: number; event: SessionEvent }
   | { type: "message_state"; id: string; state: "pending" | "sent" | "delivered" | "read" | "failed" }
   | { type: "typing"; active: boolean }
-  | { type: "error"; code: string; message: string }
+  | { type: "error"; code: string; message: string; id?: string }
+  /** The after-chat request `id` (`rate`, `emailTranscript`) was carried out; a refusal
+   * comes as `error` with the same `id`. */
+  | { type: "done"; id: string }
   | CallEventJs;
 
 /** A call's progress (`startCall`): `calling` until the agent accepts, `accepted` while
@@ -158,6 +163,11 @@ enum JsEvent<'a> {
     Error {
         code: &'a ErrorCode,
         message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a interact_sdk::ids::MessageId>,
+    },
+    Done {
+        id: &'a interact_sdk::ids::MessageId,
     },
 }
 
@@ -218,7 +228,9 @@ impl<'a> JsEvent<'a> {
             Event::ServerError(e) => Self::Error {
                 code: &e.code,
                 message: &e.message,
+                id: e.id.as_ref(),
             },
+            Event::Done(id) => Self::Done { id },
             _ => return None,
         })
     }
@@ -591,6 +603,31 @@ impl InteractClient {
     /// Ends the chat.
     pub fn end(&self) -> Result<(), JsValue> {
         self.shared.driver.end().map_err(js_error)
+    }
+
+    /// After the chat ended: rates it, `score` 1 (bad) to 5 (very good) with an optional
+    /// comment (at most 1000 characters, something visible), once per session. Returns
+    /// the request's id; a `done` event with it follows, or an `error` with it. Throws if
+    /// the chat has not ended, was rated already or the rating is invalid.
+    pub fn rate(&self, score: u8, comment: Option<String>) -> Result<String, JsValue> {
+        let comment = comment.filter(|c| !c.trim().is_empty());
+        self.shared
+            .driver
+            .rate(score, comment.as_deref())
+            .map(|id| id.as_str().to_owned())
+            .map_err(js_error)
+    }
+
+    /// After the chat ended: has the server email the transcript to the address of the
+    /// pre-chat form, once per session, where `config.transcript_email` is true. Returns
+    /// the request's id, answered like `rate`'s.
+    #[wasm_bindgen(js_name = emailTranscript)]
+    pub fn email_transcript(&self) -> Result<String, JsValue> {
+        self.shared
+            .driver
+            .email_transcript()
+            .map(|id| id.as_str().to_owned())
+            .map_err(js_error)
     }
 
     /// Lists microphones, cameras and speakers. Browsers name them only once the visitor

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod after;
 pub mod devices;
 mod dom;
 pub mod driver;

@@ -22,6 +22,7 @@ use web_sys::{
     HtmlTextAreaElement, KeyboardEvent,
 };
 
+use crate::after::AfterChat;
 use crate::dom::{attr, child, show, text_child, typed};
 use crate::i18n::{CallFailure, Lang};
 
@@ -38,6 +39,15 @@ pub enum Intent {
     End,
     /// Start over after a chat ended.
     NewChat,
+    /// Rate the ended chat (checked with the SDK's rules): 1 to 5, a comment or none.
+    Rate {
+        /// 1 to 5.
+        score: u8,
+        /// The comment, trimmed; `None` when the box was left empty.
+        comment: Option<String>,
+    },
+    /// Email the ended chat's transcript to the visitor.
+    EmailTranscript,
     /// Hide the widget (the minimise button, or Escape).
     Minimize,
     /// Open the device step for a call: a call button in the chat, or (call-first, with
@@ -125,6 +135,7 @@ struct Inner {
     remember: bool,
     ended: Element,
     ended_text: Element,
+    after: AfterChat,
     new_chat: HtmlButtonElement,
     state: RefCell<State>,
     on_intent: IntentHandler,
@@ -307,6 +318,7 @@ impl View {
         show(&ended, false);
         let ended_text = child(&ended, "p", "");
         attr(&ended_text, "role", "status");
+        let after = AfterChat::mount(&ended, lang, &id);
         let new_chat: HtmlButtonElement = typed(&ended, "button", "iw-new");
         attr(&new_chat, "type", "button");
         new_chat.set_text_content(Some(s.new_chat));
@@ -346,6 +358,7 @@ impl View {
                 remember: options.remember,
                 ended,
                 ended_text,
+                after,
                 new_chat,
                 state: RefCell::default(),
                 on_intent,
@@ -423,6 +436,15 @@ impl View {
                 }
             }),
             on(&i.new_chat, "click", |i, _| (i.on_intent)(Intent::NewChat)),
+            on(&i.after.survey, "submit", |i, e| {
+                e.prevent_default();
+                if let Some(intent) = i.after.submit() {
+                    (i.on_intent)(intent);
+                }
+            }),
+            on(&i.after.email, "click", |i, _| {
+                (i.on_intent)(i.after.email_clicked());
+            }),
             on(&i.first_calls, "click", |i, e| {
                 match clicked_button(e).map(|b| b.class_name()).as_deref() {
                     Some("iw-first-audio") => i.submit_call(CallMedia::Audio),
@@ -467,7 +489,14 @@ impl View {
                 i.start.set_disabled(false);
                 i.start.set_text_content(Some(s.start));
             }
-            Event::Timeline(frame) => i.show_timeline(&frame.event),
+            Event::Timeline(frame) => {
+                i.after.timeline(frame);
+                i.show_timeline(&frame.event);
+            }
+            Event::Done(id) => {
+                i.after.done(id);
+            }
+            Event::ServerError(error) if i.after.failed(error) => {}
             Event::MessageState { id, state, .. } => i.show_delivery(id, *state),
             Event::Typing { active, .. } => {
                 let name = i.state.borrow().agent.clone().unwrap_or_default();
@@ -560,8 +589,29 @@ impl View {
         let _ = target.focus();
     }
 
+    /// The transcript Blob behind the end screen's download link, once the chat ended.
+    pub fn transcript_blob(&self) -> Option<web_sys::Blob> {
+        self.inner.after.blob()
+    }
+
+    /// The rating went out as request `id` (its answer comes as an event).
+    pub fn rating_sent(&self, id: MessageId) {
+        self.inner.after.rating_sent(id);
+    }
+
+    /// The transcript email went out as request `id`.
+    pub fn email_sent(&self, id: MessageId) {
+        self.inner.after.email_sent(id);
+    }
+
+    /// The SDK refused the rating (`rating`) or the email request; `why` says why.
+    pub fn after_refused(&self, rating: bool, why: &str) {
+        self.inner.after.refused(rating, why);
+    }
+
     /// Clears the transcript and the form for a new chat.
     pub fn reset(&self) {
+        self.inner.after.reset();
         let i = &self.inner;
         i.log.set_text_content(None);
         i.typing.set_text_content(None);
@@ -745,6 +795,7 @@ impl Inner {
                 self.typing.set_text_content(None);
                 self.ended_text
                     .set_text_content(Some(self.lang.ended(*reason)));
+                self.after.ended(self.state.borrow().config.as_ref());
             }
             _ => {}
         }

@@ -159,7 +159,9 @@ impl Widget {
 /// signalling WebSocket as a network loss would (the widget reconnects and resumes), and
 /// `"restartIce"` restarts the call's ICE as when its connection fails; whether there was
 /// something to act on lands in `window.__interactTestResult`. Both only do what the
-/// widget does by itself when the network changes. The frame is of the server's origin,
+/// widget does by itself when the network changes. `"transcript"` reads back the text of
+/// the end screen's transcript Blob (the frame's CSP keeps `fetch` from `blob:` URLs)
+/// into the same place. The frame is of the server's origin,
 /// so a host page cannot reach it. (An event listener rather than functions on `window`:
 /// it needs no closure type of its own in the wasm.)
 fn install_test_hook(inner: &Rc<Inner>) {
@@ -174,6 +176,26 @@ fn install_test_hook(inner: &Rc<Inner>) {
             .and_then(|d| d.as_string());
         let inner = weak.upgrade();
         let done = match (what.as_deref(), inner) {
+            // The end screen's transcript Blob, read back: its text lands in
+            // `__interactTestResult` (`null` until then, `false` if there is none).
+            (Some("transcript"), Some(i)) => match i.view().and_then(|v| v.transcript_blob()) {
+                Some(blob) => {
+                    let _ = js_sys::Reflect::set(
+                        &target,
+                        &"__interactTestResult".into(),
+                        &JsValue::NULL,
+                    );
+                    let target = target.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let text = wasm_bindgen_futures::JsFuture::from(blob.text()).await;
+                        let text = text.unwrap_or(JsValue::FALSE);
+                        let _ =
+                            js_sys::Reflect::set(&target, &"__interactTestResult".into(), &text);
+                    });
+                    return;
+                }
+                None => false,
+            },
             (Some("dropLink"), Some(i)) => i.driver().is_some_and(|d| d.drop_link()),
             (Some("restartIce"), Some(i)) => i.ready_panel().is_some_and(|p| p.force_restart()),
             _ => false,
@@ -393,6 +415,14 @@ impl Inner {
                     Err(e) => view.set_notice(Some(&e)),
                 }
             }
+            Intent::Rate { score, comment } => match driver.rate(score, comment.as_deref()) {
+                Ok(id) => view.rating_sent(id),
+                Err(e) => view.after_refused(true, &e.to_string()),
+            },
+            Intent::EmailTranscript => match driver.email_transcript() {
+                Ok(id) => view.email_sent(id),
+                Err(e) => view.after_refused(false, &e.to_string()),
+            },
             Intent::Minimize => self.notify("close", JsValue::NULL),
         }
     }

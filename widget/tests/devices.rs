@@ -278,6 +278,7 @@ fn config(modalities: &[Modality]) -> WidgetConfig {
         availability: Availability::Open,
         theme: Theme::default(),
         languages: vec!["en".into()],
+        transcript_email: false,
     }
 }
 

@@ -144,6 +144,7 @@ fn config(availability: Availability) -> WidgetConfig {
         availability,
         theme: Theme::default(),
         languages: vec!["en".into()],
+        transcript_email: false,
     }
 }
 
@@ -571,4 +572,134 @@ fn german_strings() {
     assert_eq!(h.view.root().get_attribute("lang").as_deref(), Some("de"));
     h.click(".iw-start");
     assert_eq!(h.text("[id$='-name-error']"), "Bitte ausfüllen.");
+}
+
+#[wasm_bindgen_test]
+fn the_end_screen_asks_for_a_rating_and_offers_the_transcript() {
+    let h = Harness::with_form();
+    connected(&h, "Alex");
+    h.view.handle(&timeline(
+        3,
+        SessionEvent::Message {
+            id: MessageId::new("a-1").unwrap(),
+            from: Party::Agent,
+            author: None,
+            text: "Hello <b>there</b>".into(),
+        },
+    ));
+    h.view.handle(&Event::State(VisitorState::Ended {
+        reason: EndReason::AgentEnded,
+    }));
+    assert!(h.visible(".iw-survey"));
+    assert_eq!(h.text(".iw-scores legend"), "How was this chat?");
+    let radios = h
+        .host
+        .query_selector_all(".iw-score input[type=radio]")
+        .unwrap();
+    assert_eq!(radios.length(), 5);
+    assert_eq!(
+        h.input(".iw-score input[value='5']")
+            .get_attribute("aria-label")
+            .as_deref(),
+        Some("5: Excellent")
+    );
+    // No email without the server's offer; the download link holds a Blob.
+    assert!(!h.visible(".iw-email"));
+    let href = h.find(".iw-download").get_attribute("href").unwrap();
+    assert!(href.starts_with("blob:"), "{href}");
+    assert_eq!(
+        h.find(".iw-download").get_attribute("download").as_deref(),
+        Some("chat-transcript.txt")
+    );
+    assert!(h.view.transcript_blob().is_some());
+
+    // No score: asked for one, nothing sent.
+    h.click(".iw-rate");
+    assert_eq!(h.text("[id$='-survey-error']"), "Please choose a rating.");
+    assert!(h.take_intents().is_empty());
+    // An invisible comment is refused like an empty message; one with something visible
+    // goes out.
+    h.input(".iw-score input[value='4']").set_checked(true);
+    let comment = h
+        .find("[id$='-comment']")
+        .dyn_into::<HtmlTextAreaElement>()
+        .unwrap();
+    comment.set_value("\u{200b}\u{2060}");
+    h.click(".iw-rate");
+    assert_eq!(h.text("[id$='-survey-error']"), "Please fill this in.");
+    assert_eq!(
+        comment.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert!(h.take_intents().is_empty());
+    h.find("[id$='-comment']")
+        .dyn_into::<HtmlTextAreaElement>()
+        .unwrap()
+        .set_value("\u{200b}x\u{200b}");
+    h.click(".iw-rate");
+    assert_eq!(
+        h.take_intents(),
+        vec![Intent::Rate {
+            score: 4,
+            comment: Some("\u{200b}x\u{200b}".into())
+        }]
+    );
+    assert!(
+        h.find(".iw-rate")
+            .dyn_into::<HtmlButtonElement>()
+            .unwrap()
+            .disabled()
+    );
+    // The answer: thanks, the survey gone.
+    let id = MessageId::new("r-1").unwrap();
+    h.view.rating_sent(id.clone());
+    h.view.handle(&Event::Done(id));
+    assert!(!h.visible(".iw-survey"));
+    assert_eq!(h.text(".iw-survey-done"), "Thank you for your feedback!");
+
+    // A new chat starts the survey over.
+    h.view.reset();
+    assert!(h.find(".iw-download").get_attribute("href").is_none());
+    assert!(!h.input(".iw-score input[value='4']").checked());
+}
+
+#[wasm_bindgen_test]
+fn the_transcript_email_is_offered_where_the_server_sends_email() {
+    let h = Harness::mount(Lang::DE);
+    let mut c = config(Availability::Open);
+    c.transcript_email = true;
+    h.view.handle(&Event::Config(c));
+    h.view.handle(&Event::State(VisitorState::Ended {
+        reason: EndReason::VisitorEnded,
+    }));
+    assert_eq!(h.text(".iw-scores legend"), "Wie war dieser Chat?");
+    assert!(h.visible(".iw-email"));
+    h.click(".iw-email");
+    assert_eq!(h.take_intents(), vec![Intent::EmailTranscript]);
+    let id = MessageId::new("e-1").unwrap();
+    h.view.email_sent(id.clone());
+    h.view.handle(&Event::ServerError(
+        interact_sdk::protocol::ErrorFrame::new(
+            interact_sdk::protocol::ErrorCode::RateLimited,
+            "too many",
+        )
+        .about(id.clone()),
+    ));
+    assert_eq!(
+        h.text(".iw-email-status"),
+        "Das hat nicht geklappt. Bitte versuchen Sie es später noch einmal."
+    );
+    assert!(
+        !h.find(".iw-email")
+            .dyn_into::<HtmlButtonElement>()
+            .unwrap()
+            .disabled()
+    );
+    h.view.email_sent(id.clone());
+    h.view.handle(&Event::Done(id));
+    assert!(!h.visible(".iw-email"));
+    assert_eq!(
+        h.text(".iw-email-status"),
+        "Der Verlauf ist auf dem Weg in Ihr Postfach."
+    );
 }

@@ -307,6 +307,7 @@ impl Tenant {
             availability,
             theme,
             languages,
+            transcript_email: false,
         })
     }
 }

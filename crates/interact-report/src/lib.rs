@@ -66,6 +66,15 @@ pub struct ReportQuery {
     pub limit: usize,
 }
 
+/// The visitor's end-of-chat rating of a session (the widget's survey, `rate`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Satisfaction {
+    /// 1 (bad) to 5 (very good).
+    pub score: u8,
+    /// What the visitor wrote, if anything; plain text.
+    pub comment: Option<String>,
+}
+
 /// A stored session with what its report is derived from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportRow {
@@ -88,6 +97,8 @@ pub struct ReportRow {
     pub events: Vec<(UnixMillis, SessionEvent)>,
     /// Its workflow path.
     pub workflow_path: Vec<String>,
+    /// The visitor's rating, if they gave one.
+    pub satisfaction: Option<Satisfaction>,
 }
 
 /// Whether a session was for a service or a direct contact with a user.
@@ -564,6 +575,8 @@ pub struct SessionReport {
     /// Its legs ([`legs`]): one per target, the first from its start; a single leg if it
     /// was never transferred.
     pub legs: Vec<LegReport>,
+    /// The visitor's end-of-chat rating, if they gave one.
+    pub satisfaction: Option<Satisfaction>,
 }
 
 impl SessionReport {
@@ -633,6 +646,7 @@ impl SessionReport {
             calls: lifecycle.calls,
             transfers: lifecycle.transfers,
             legs,
+            satisfaction: row.satisfaction,
         }
     }
 }
@@ -795,7 +809,7 @@ impl ReportFilter {
 /// and for `calls` their number and the sum of their `duration_ms` (`call_ms`, the same
 /// as `talk_ms`; 0 if none was answered or none has ended); `call_first`, `ring_ms` and
 /// `transfers` come last (added after the others; the `legs` are in the JSON only).
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "session",
     "kind",
     "target",
@@ -818,6 +832,8 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "call_first",
     "ring_ms",
     "transfers",
+    "satisfaction_score",
+    "satisfaction_comment",
 ];
 
 /// The report as CSV (RFC 4180: a header row, CRLF line ends, fields with a comma, quote
@@ -865,6 +881,14 @@ pub fn to_csv(reports: &[SessionReport]) -> String {
                     .unwrap_or_default(),
                 num(r.ring_ms),
                 r.transfers.to_string(),
+                r.satisfaction
+                    .as_ref()
+                    .map(|s| s.score.to_string())
+                    .unwrap_or_default(),
+                r.satisfaction
+                    .as_ref()
+                    .and_then(|s| s.comment.clone())
+                    .unwrap_or_default(),
             ],
         );
     }
@@ -1124,6 +1148,7 @@ mod tests {
                 .map(|(n, e)| (UnixMillis(1000 * (n as u64 + 1)), e.clone()))
                 .collect(),
             workflow_path: Vec::new(),
+            satisfaction: None,
         }
     }
 
@@ -1178,7 +1203,7 @@ mod tests {
         assert_eq!((r.ring_ms, r.talk_ms), (Some(2500), 60_000));
         assert_eq!(r.calls[0].ended_by, Some(Party::Visitor));
         let csv = to_csv(&[r]);
-        assert!(csv.trim_end().ends_with(",video,2500,0"), "{csv}");
+        assert!(csv.trim_end().ends_with(",video,2500,0,,"), "{csv}");
     }
 
     #[test]
@@ -1460,7 +1485,7 @@ mod tests {
         let line = csv.lines().nth(1).expect("a row");
         // Three calls, answered for 1000 + 2000 ms; a chat: no call-first medium nor ring,
         // no transfer.
-        assert!(line.ends_with(",3,3000,,,0"), "{line}");
+        assert!(line.ends_with(",3,3000,,,0,,"), "{line}");
         assert!(csv.starts_with(&CSV_COLUMNS.join(",")));
     }
 
@@ -1505,6 +1530,29 @@ mod tests {
     }
 
     #[test]
+    fn the_rating_is_in_the_json_and_two_csv_columns() {
+        let mut row = row(
+            TargetRef::Service("support".into()),
+            &[ended(EndReason::VisitorEnded)],
+        );
+        row.satisfaction = Some(Satisfaction {
+            score: 4,
+            comment: Some("Quick, \"kind\"".into()),
+        });
+        let r = SessionReport::new(row);
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            json["satisfaction"],
+            serde_json::json!({"score": 4, "comment": "Quick, \"kind\""})
+        );
+        let csv = to_csv(std::slice::from_ref(&r));
+        assert!(csv.starts_with(&CSV_COLUMNS.join(",")));
+        assert!(CSV_COLUMNS.ends_with(&["satisfaction_score", "satisfaction_comment"]));
+        let line = csv.lines().nth(1).expect("a row");
+        assert!(line.ends_with(r#",4,"Quick, ""kind""""#), "{line}");
+    }
+
+    #[test]
     fn csv_quotes_and_defuses_formulas() {
         let mut s = String::new();
         for v in [
@@ -1541,7 +1589,7 @@ mod tests {
         assert_eq!(lines[0], CSV_COLUMNS.join(","));
         assert_eq!(
             lines[1],
-            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0,,,0"
+            "s1,service,support,widget,chat,500,1000,,2000,3000,1000,1000,alex,0,agent_ended,handled,Queue Task > =cmd|' /C calc'!A0,0,0,,,0,,"
         );
     }
 
@@ -1647,7 +1695,7 @@ mod tests {
             ]
         );
         // In CSV: the count of transfers, last.
-        assert!(to_csv(&[r]).trim_end().ends_with(",transferred,,0,0,,,1"));
+        assert!(to_csv(&[r]).trim_end().ends_with(",transferred,,0,0,,,1,,"));
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub enum Event {
     OfferWithdrawn(SessionId),
     /// Agent: presence confirmed by the server.
     Presence(Presence),
+    /// Visitor: the after-chat request with this id (a rating, a transcript by email)
+    /// was carried out.
+    Done(MessageId),
     /// The server reported an error about something this side sent.
     ServerError(ErrorFrame),
 }

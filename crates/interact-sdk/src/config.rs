@@ -141,6 +141,10 @@ pub struct WidgetConfig {
     pub theme: Theme,
     /// Languages the target serves, as BCP 47 tags, preferred first (for example `["en", "de"]`).
     pub languages: Vec<String>,
+    /// Whether the server can email a visitor the transcript after the chat
+    /// (`email_transcript`); false (and left out) where it sends no email.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transcript_email: bool,
 }
 
 impl WidgetConfig {

@@ -1,6 +1,6 @@
 //! Errors of the client state machines.
 
-use crate::form::{FieldError, FormErrors};
+use crate::form::{FieldError, FormErrors, RatingError};
 
 /// An error from a [`Visitor`](crate::Visitor) or [`Agent`](crate::Agent) call.
 ///
@@ -17,6 +17,9 @@ pub enum Error {
     /// The chat text is invalid (empty or nothing visible, too long, control characters).
     #[error("invalid text: {0}")]
     InvalidText(FieldError),
+    /// The end-of-chat rating is invalid (score not 1 to 5, or a bad comment).
+    #[error("invalid rating: {0}")]
+    InvalidRating(RatingError),
     /// The server sent something invalid; the frame was dropped.
     #[error("peer misbehaved: {0}")]
     PeerMisbehaved(String),

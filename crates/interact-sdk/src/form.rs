@@ -5,7 +5,10 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, de};
 
-use crate::limits::{MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_BYTES, MAX_TEXT_CHARS};
+use crate::limits::{
+    MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_BYTES, MAX_RATING_COMMENT_CHARS, MAX_RATING_SCORE,
+    MAX_TEXT_CHARS, MIN_RATING_SCORE,
+};
 use crate::tagged::Tagged;
 
 mod email;
@@ -247,6 +250,49 @@ pub fn validate_text(text: &str) -> Result<String, FieldError> {
     Ok(text.to_owned())
 }
 
+/// What is wrong with an end-of-chat rating (`rate`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RatingError {
+    /// The score is not 1 to 5.
+    #[error("the score must be 1 to 5")]
+    Score,
+    /// The comment is blank, too long (1000 characters) or holds control characters.
+    #[error("comment: {0}")]
+    Comment(FieldError),
+}
+
+/// A visitor's end-of-chat rating, checked: a score of 1 to 5 and an optional comment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// 1 (bad) to 5 (very good).
+    pub score: u8,
+    /// The comment, trimmed: at most 1000 characters with something visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Checks an end-of-chat rating as the widget and the server do: the score 1 to 5, a
+/// comment (if any) with the rules of a chat message ([`validate_text`]) but at most
+/// [`MAX_RATING_COMMENT_CHARS`]. A comment given but with nothing visible is refused
+/// (`required`): a UI leaves an empty comment out rather than send it.
+pub fn validate_rating(score: u8, comment: Option<&str>) -> Result<Rating, RatingError> {
+    if !(MIN_RATING_SCORE..=MAX_RATING_SCORE).contains(&score) {
+        return Err(RatingError::Score);
+    }
+    let comment = comment
+        .map(|c| {
+            if c.trim().chars().count() > MAX_RATING_COMMENT_CHARS {
+                return Err(RatingError::Comment(FieldError::TooLong {
+                    max: MAX_RATING_COMMENT_CHARS,
+                }));
+            }
+            validate_text(c).map_err(RatingError::Comment)
+        })
+        .transpose()?;
+    Ok(Rating { score, comment })
+}
+
 impl PreChatForm {
     /// Checks every field against the rules and the current privacy policy version, and
     /// returns either the cleaned form or all problems at once.
@@ -290,6 +336,36 @@ impl PreChatForm {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ratings_take_scores_one_to_five_and_a_visible_bounded_comment() {
+        assert_eq!(
+            validate_rating(4, Some("  thanks \n")),
+            Ok(Rating {
+                score: 4,
+                comment: Some("thanks".into())
+            })
+        );
+        assert_eq!(validate_rating(1, None).map(|r| r.score), Ok(1));
+        assert_eq!(validate_rating(5, None).map(|r| r.score), Ok(5));
+        assert_eq!(validate_rating(0, None), Err(RatingError::Score));
+        assert_eq!(validate_rating(6, Some("ok")), Err(RatingError::Score));
+        assert_eq!(
+            validate_rating(3, Some(" \u{200b} ")),
+            Err(RatingError::Comment(FieldError::Required))
+        );
+        assert_eq!(
+            validate_rating(3, Some("bad\u{202e}")),
+            Err(RatingError::Comment(FieldError::ControlCharacters))
+        );
+        let long = "x".repeat(MAX_RATING_COMMENT_CHARS + 1);
+        assert_eq!(
+            validate_rating(3, Some(&long)),
+            Err(RatingError::Comment(FieldError::TooLong { max: 1000 }))
+        );
+        let just = "\u{e9}".repeat(MAX_RATING_COMMENT_CHARS);
+        assert!(validate_rating(3, Some(&just)).is_ok());
+    }
+
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

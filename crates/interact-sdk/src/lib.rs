@@ -51,6 +51,7 @@
 //!     availability: Availability::Open,
 //!     theme: Default::default(),
 //!     languages: vec!["en".into()],
+//!     transcript_email: false,
 //! };
 //! let welcome = ServerFrame::Welcome {
 //!     protocol: PROTOCOL_VERSION,
@@ -128,6 +129,7 @@ pub mod quality;
 pub mod relay;
 mod tagged;
 pub mod time;
+pub mod transcript;
 pub mod visitor;
 
 pub use agent::{Agent, AgentOptions};

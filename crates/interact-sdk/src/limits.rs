@@ -14,6 +14,12 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
 pub const MAX_EMAIL_BYTES: usize = 254;
 /// Longest local part (before the `@`) of an email address, in bytes (RFC 5321).
 pub const MAX_EMAIL_LOCAL_BYTES: usize = 64;
+/// Lowest score of an end-of-chat rating (`rate`).
+pub const MIN_RATING_SCORE: u8 = 1;
+/// Highest score of an end-of-chat rating (`rate`).
+pub const MAX_RATING_SCORE: u8 = 5;
+/// Longest comment of an end-of-chat rating, in Unicode scalar values.
+pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
 /// Longest SDP blob in an offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.

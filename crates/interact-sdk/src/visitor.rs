@@ -9,14 +9,14 @@ use crate::client::{Event, Input, Output};
 use crate::config::WidgetConfig;
 use crate::conversation::Conversation;
 use crate::error::Error;
-use crate::form::{PreChatForm, validate_text};
+use crate::form::{PreChatForm, validate_rating, validate_text};
 use crate::ids::{CallId, IdGen, MessageId, ResumeToken, Seq, SessionId};
 use crate::limits::ACK_TIMEOUT;
 use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
-    EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState, PROTOCOL_VERSION, Party,
-    Resume, ServerFrame, SessionEvent, decode_server, encode,
+    ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState,
+    PROTOCOL_VERSION, Party, Resume, ServerFrame, SessionEvent, decode_server, encode,
 };
 use crate::quality::{QualityRating, StatsReading};
 use crate::time::{Instant, UnixMillis};
@@ -102,6 +102,13 @@ pub struct Visitor {
     call_owed: bool,
     /// A call was placed and not hung up yet, as the timeline says.
     call_on: bool,
+    /// After-chat requests (`rate`, `email_transcript`) sent or to send, until the
+    /// server answers them; the link is reopened for them and closed again after.
+    after: Vec<(MessageId, ClientFrame)>,
+    /// A rating was asked for (and not refused for a reason a retry could fix).
+    rated: bool,
+    /// The transcript was asked for by email (likewise).
+    emailed: bool,
 }
 
 impl Visitor {
@@ -126,6 +133,9 @@ impl Visitor {
             call_first: None,
             call_owed: true,
             call_on: false,
+            after: Vec::new(),
+            rated: false,
+            emailed: false,
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -301,6 +311,9 @@ impl Visitor {
                         self.transmit(now, &end);
                     }
                 }
+                for (_, frame) in self.after.clone() {
+                    self.transmit(now, &frame);
+                }
             }
             ServerFrame::SessionStarted {
                 session,
@@ -377,7 +390,32 @@ impl Visitor {
                     expires_at,
                 }));
             }
+            ServerFrame::Done { id } => {
+                if let Some(i) = self.after.iter().position(|(a, _)| *a == id) {
+                    self.after.remove(i);
+                    self.out.push_back(Output::Event(Event::Done(id)));
+                    self.close_if_over();
+                }
+            }
             ServerFrame::Error(e) => {
+                let after =
+                    e.id.as_ref()
+                        .and_then(|id| self.after.iter().position(|(a, _)| a == id));
+                if let Some(i) = after {
+                    let (_, frame) = self.after.remove(i);
+                    // Refused for good (a second request, before the end, not offered):
+                    // stays asked; anything else (a rate limit, a server fault) may be tried
+                    // again.
+                    if e.code != ErrorCode::NotAllowed {
+                        match frame {
+                            ClientFrame::Rate { .. } => self.rated = false,
+                            _ => self.emailed = false,
+                        }
+                    }
+                    self.out.push_back(Output::Event(Event::ServerError(e)));
+                    self.close_if_over();
+                    return Ok(());
+                }
                 if e.code == ErrorCode::InvalidForm && self.state == VisitorState::Starting {
                     self.start = None;
                     self.start_sent_at = None;
@@ -388,6 +426,20 @@ impl Visitor {
                 }
                 if let (Some(conv), Some(id)) = (&mut self.conv, &e.id) {
                     conv.message_error(now, e.code, id, &mut self.out);
+                }
+                if e.code == ErrorCode::InvalidResume && self.conv.as_ref().is_some_and(|c| c.ended)
+                {
+                    // Reopened for after-chat requests, too late (the ended session's grace
+                    // period is over): they fail; the end screen stays.
+                    for (id, _) in std::mem::take(&mut self.after) {
+                        let refusal =
+                            ErrorFrame::new(ErrorCode::NotAllowed, "the chat ended too long ago")
+                                .about(id);
+                        self.out
+                            .push_back(Output::Event(Event::ServerError(refusal)));
+                    }
+                    self.out.push_back(Output::Event(Event::ServerError(e)));
+                    return Ok(());
                 }
                 if e.code == ErrorCode::InvalidResume {
                     // The session is gone for this client: start afresh after the close.
@@ -450,13 +502,81 @@ impl Visitor {
         if let Some(state) = next {
             let ended = matches!(state, VisitorState::Ended { .. });
             self.set_state(state);
-            if ended && !self.link.is_closed() {
-                self.link.close(CloseCode::Normal);
-                self.out.push_back(Output::Close(CloseCode::Normal));
-                self.out
-                    .push_back(Output::Event(Event::Link(self.link.state.clone())));
+            if ended {
+                self.close_if_over();
             }
         }
+    }
+
+    /// Closes the link once the session has ended and no after-chat request waits for
+    /// an answer.
+    fn close_if_over(&mut self) {
+        let ended = self.conv.as_ref().is_some_and(|c| c.ended);
+        if ended && self.after.is_empty() && !self.link.is_closed() {
+            self.link.close(CloseCode::Normal);
+            self.out.push_back(Output::Close(CloseCode::Normal));
+            self.out
+                .push_back(Output::Event(Event::Link(self.link.state.clone())));
+        }
+    }
+
+    /// Rates the ended chat: `score` 1 to 5 and an optional comment (leave out an empty
+    /// one), once per session. Reopens the link for it if the end closed it; the answer
+    /// is [`Event::Done`] with the returned id, or [`Event::ServerError`] with it.
+    pub fn rate(
+        &mut self,
+        now: Instant,
+        score: u8,
+        comment: Option<&str>,
+    ) -> Result<MessageId, Error> {
+        let rating = validate_rating(score, comment).map_err(Error::InvalidRating)?;
+        self.after_chat_allowed(self.rated)?;
+        self.rated = true;
+        let id = self.ids.message_id();
+        let frame = ClientFrame::Rate {
+            id: id.clone(),
+            score: rating.score,
+            comment: rating.comment,
+        };
+        self.after_chat(now, id, frame)
+    }
+
+    /// Asks the server to email the ended chat's transcript to the address of the
+    /// pre-chat form, once per session, where it offers that (`WidgetConfig::
+    /// transcript_email`). Answered like [`rate`](Self::rate).
+    pub fn email_transcript(&mut self, now: Instant) -> Result<MessageId, Error> {
+        if !self.config.as_ref().is_some_and(|c| c.transcript_email) {
+            return Err(Error::ApiMisuse("the server does not email transcripts"));
+        }
+        self.after_chat_allowed(self.emailed)?;
+        self.emailed = true;
+        let id = self.ids.message_id();
+        let frame = ClientFrame::EmailTranscript { id: id.clone() };
+        self.after_chat(now, id, frame)
+    }
+
+    fn after_chat_allowed(&self, asked: bool) -> Result<(), Error> {
+        match &self.conv {
+            None => Err(Error::ApiMisuse("no session")),
+            Some(c) if !c.ended => Err(Error::ApiMisuse("the chat has not ended")),
+            Some(_) if asked => Err(Error::ApiMisuse("already asked for this session")),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn after_chat(
+        &mut self,
+        now: Instant,
+        id: MessageId,
+        frame: ClientFrame,
+    ) -> Result<MessageId, Error> {
+        if self.link.is_online() {
+            self.transmit(now, &frame);
+        } else {
+            self.link.reconnect_now(now, &mut self.out);
+        }
+        self.after.push((id.clone(), frame));
+        Ok(id)
     }
 
     /// Lets timers fire: reconnects, keep-alives, resends, gap recovery, typing expiry.

@@ -105,6 +105,7 @@ fn config() -> WidgetConfig {
             position: Position::BottomRight,
         },
         languages: vec!["en".into(), "de".into()],
+        transcript_email: false,
     }
 }
 
@@ -410,6 +411,26 @@ fn client_ping_case() -> Case<ClientFrame> {
     )
 }
 
+fn client_rate_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::Rate {
+            id: mid("m6a4329ef01211476-9"),
+            score: 4,
+            comment: Some("Quick and friendly, thanks!".into()),
+        },
+        r#"{"type":"rate","id":"m6a4329ef01211476-9","score":4,"comment":"Quick and friendly, thanks!"}"#,
+    )
+}
+
+fn client_email_transcript_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::EmailTranscript {
+            id: mid("m6a4329ef01211476-10"),
+        },
+        r#"{"type":"email_transcript","id":"m6a4329ef01211476-10"}"#,
+    )
+}
+
 fn client_cases() -> Vec<Case<ClientFrame>> {
     vec![
         client_hello_case(),
@@ -430,6 +451,8 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_decline_case(),
         client_transfer_case(),
         client_ping_case(),
+        client_rate_case(),
+        client_email_transcript_case(),
     ]
 }
 
@@ -477,6 +500,31 @@ fn client_receipt() {
 #[test]
 fn client_sync() {
     check_client(client_sync_case());
+}
+
+#[test]
+fn client_after_chat() {
+    check_client(client_rate_case());
+    check_client(client_email_transcript_case());
+    check_client((
+        ClientFrame::Rate {
+            id: mid("m1-1"),
+            score: 1,
+            comment: None,
+        },
+        r#"{"type":"rate","id":"m1-1","score":1}"#,
+    ));
+    check_server(server_done_case());
+    let with_email = CONFIG_JSON.replace(
+        r#""languages": ["en", "de"]"#,
+        r#""languages": ["en", "de"], "transcript_email": true"#,
+    );
+    let c: WidgetConfig = serde_json::from_str(&with_email).expect("config");
+    assert!(c.transcript_email);
+    assert_eq!(
+        serde_json::to_value(&c).expect("json")["transcript_email"],
+        serde_json::json!(true)
+    );
 }
 
 #[test]
@@ -832,6 +880,15 @@ fn server_error_fatal_case() -> Case<ServerFrame> {
     )
 }
 
+fn server_done_case() -> Case<ServerFrame> {
+    (
+        ServerFrame::Done {
+            id: mid("m6a4329ef01211476-9"),
+        },
+        r#"{"type":"done","id":"m6a4329ef01211476-9"}"#,
+    )
+}
+
 fn server_cases() -> Vec<Case<ServerFrame>> {
     vec![
         server_welcome_visitor_case(),
@@ -850,6 +907,7 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
         server_ice_servers_case(),
         server_error_case(),
         server_error_fatal_case(),
+        server_done_case(),
     ]
 }
 
@@ -1984,7 +2042,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 14 client frames, 12 server frames, 10 event
+    // One example per variant at least: 16 client frames, 13 server frames, 10 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -1994,7 +2052,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (14, 12, 10, 9)
+        (16, 13, 10, 9)
     );
 }
 

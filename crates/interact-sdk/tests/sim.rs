@@ -274,6 +274,66 @@ fn typing_is_forwarded_and_expires() {
 }
 
 #[test]
+fn a_rating_after_the_end_reopens_the_link_once_and_closes_it_again() {
+    let mut w = World::new(3, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    assert_eq!(
+        w.visitor.rate(w.at(), 4, None),
+        Err(Error::ApiMisuse("the chat has not ended"))
+    );
+    assert!(matches!(
+        w.visitor.rate(w.at(), 9, None),
+        Err(Error::InvalidRating(_))
+    ));
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    assert!(matches!(w.visitor.link(), LinkState::Closed { .. }));
+
+    let id = w
+        .visitor
+        .rate(w.at(), 4, Some(" Quick and kind "))
+        .expect("rate");
+    assert_eq!(
+        w.visitor.rate(w.at(), 5, None),
+        Err(Error::ApiMisuse("already asked for this session"))
+    );
+    w.pump();
+    w.run_until(w.now + 2_000);
+    assert_eq!(
+        w.server.ratings,
+        [(session, 4, Some("Quick and kind".to_owned()))]
+    );
+    assert!(w.seen[&Who::Visitor].events.contains(&Event::Done(id)));
+    assert!(matches!(w.visitor.link(), LinkState::Closed { .. }));
+    // No transcript by email where the server does not offer it.
+    assert!(matches!(
+        w.visitor.email_transcript(w.at()),
+        Err(Error::ApiMisuse(_))
+    ));
+}
+
+#[test]
+fn a_rating_too_late_to_resume_fails_and_the_end_stays() {
+    let mut w = World::new(4, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, None);
+    w.visitor.end_chat(w.at()).expect("end");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    w.server.expire_resume(&session);
+    let id = w.visitor.rate(w.at(), 2, None).expect("rate");
+    w.pump();
+    w.run_until(w.now + 2_000);
+    let refused = w.seen[&Who::Visitor].events.iter().any(|e| {
+        matches!(e, Event::ServerError(f)
+            if f.id.as_ref() == Some(&id) && f.code == ErrorCode::NotAllowed)
+    });
+    assert!(refused, "the rating fails");
+    assert!(matches!(w.visitor.state(), VisitorState::Ended { .. }));
+    assert!(w.server.ratings.is_empty());
+}
+
+#[test]
 fn queue_position_and_ended_states_reach_the_visitor() {
     let mut w = World::new(10, NetConfig::PERFECT);
     w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);

@@ -63,6 +63,10 @@ pub struct Config {
     /// STUN and TURN servers handed to clients for calls (none by default).
     #[serde(default)]
     pub ice: IceSection,
+    /// Where email goes out (transcripts after a chat); without it the server sends none
+    /// and the widget does not offer it.
+    #[serde(default)]
+    pub smtp: Option<SmtpSection>,
     /// Domain Templates: where widgets may be embedded.
     #[serde(default, rename = "domain_template")]
     pub domain_templates: Vec<DomainTemplateConfig>,
@@ -429,6 +433,97 @@ impl Default for IceSection {
     }
 }
 
+/// How the connection to the SMTP server is secured (`[smtp] tls`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same host or network only); port 25 by default.
+    None,
+    /// Plain text upgraded by STARTTLS, which must succeed; port 587 by default.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS); port 465 by default.
+    Tls,
+}
+
+/// `[smtp]`: the mail server that sends the server's email (transcripts after a chat).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    /// The server's host name (checked against its TLS certificate).
+    pub host: String,
+    /// Its port; by default 25, 587 or 465 after `tls`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The sender, as `name <address>` or a bare address.
+    pub from: String,
+    /// The user name to authenticate with, if the server wants one.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Its password, inline (or `password_env`).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The name of an environment variable holding the password instead (read at start).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// `none`, `starttls` (the default) or `tls`.
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// Most emails handed to the mail server per minute; more are refused
+    /// (`rate_limited`) rather than queued. 60 by default.
+    #[serde(default = "default_smtp_per_minute")]
+    pub per_minute: u32,
+}
+
+fn default_smtp_per_minute() -> u32 {
+    60
+}
+
+impl SmtpSection {
+    /// The port: the configured one or the default of the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+
+    /// The password: inline, or read from `password_env` now.
+    pub fn password(&self) -> Result<Option<Secret>, String> {
+        match (&self.password, &self.password_env) {
+            (Some(p), None) => Ok(Some(p.clone())),
+            (None, Some(name)) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Some(Secret(v))),
+                _ => Err(format!(
+                    "smtp: the environment variable {name} (password_env) is not set"
+                )),
+            },
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err("smtp: password or password_env, not both".into()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.host.trim().is_empty() {
+            return Err("smtp.host must not be empty".into());
+        }
+        self.from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| format!("smtp.from {:?}: {e}", self.from))?;
+        if self.password.is_some() && self.password_env.is_some() {
+            return Err("smtp: password or password_env, not both".into());
+        }
+        if (self.password.is_some() || self.password_env.is_some()) && self.user.is_none() {
+            return Err("smtp: a password needs a user".into());
+        }
+        if self.per_minute == 0 {
+            return Err("smtp.per_minute must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// `[[ice.server]]`: one STUN or TURN server.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -657,6 +752,9 @@ impl Config {
     /// Checks what the schema cannot: unique ids, references, URLs, origins.
     pub fn validate(&self) -> Result<(), String> {
         self.ice.validate()?;
+        if let Some(smtp) = &self.smtp {
+            smtp.validate()?;
+        }
         let mut names = BTreeSet::new();
         for t in &self.domain_templates {
             if !names.insert(t.name.as_str()) {

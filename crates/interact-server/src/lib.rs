@@ -36,6 +36,7 @@ pub mod error;
 pub mod http;
 pub mod ice;
 pub mod listen;
+pub mod mailer;
 pub mod metrics;
 pub mod node;
 pub mod preview;
@@ -126,6 +127,7 @@ pub async fn run(
     let config_changes = tokio::spawn(node::bus::follow_config(state.clone()));
     let webhooks = tokio::spawn(node::webhooks::run(state.clone()));
     let whatsapp = tokio::spawn(node::whatsapp::run(state.clone()));
+    let mailer = tokio::spawn(mailer::run(state.clone()));
     let cluster = state.hub.cluster().cloned().map(|c| {
         let lock: Option<Box<dyn node::cluster::Leadership>> = match &state.config.server.database {
             Database::Postgres(url) => Some(Box::new(
@@ -158,6 +160,7 @@ pub async fn run(
         }
     };
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, drained).await;
+    mailer.abort();
     if conns.get() > 0 {
         tracing::warn!(
             connections = conns.get(),

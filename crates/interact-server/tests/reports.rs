@@ -351,6 +351,7 @@ async fn json_rows_have_every_field_and_derived_outcomes() {
                 "ended_at": 9500,
                 "outcome": "handled",
             }],
+            "satisfaction": null,
         })
     );
     let summary: Vec<(String, Value, Value, Value)> = rows
@@ -509,7 +510,9 @@ async fn csv_is_an_attachment_with_a_header_and_no_formulas() {
             "0",
             "",
             "300",
-            "0"
+            "0",
+            "",
+            ""
         ]
     );
     assert_eq!(records[8][col("outcome")], "");

@@ -229,8 +229,8 @@ macro_rules! sql_store {
             use $crate::__private::async_trait;
             use $crate::__private::interact_model::TargetRef;
             use $crate::__private::interact_report::{
-                Day, MessageCount, Outcome, ReportQuery, ReportRow, TargetKind, UsageQuery,
-                UsageRow,
+                Day, MessageCount, Outcome, ReportQuery, ReportRow, Satisfaction, TargetKind,
+                UsageQuery, UsageRow,
             };
             use $crate::__private::interact_sdk::embed::EmbedCode;
             use $crate::__private::interact_sdk::ids::{AgentId, SessionId};
@@ -1445,6 +1445,53 @@ macro_rules! sql_store {
                     Ok(())
                 }
 
+                async fn record_satisfaction(
+                    &self,
+                    session: &SessionId,
+                    at: UnixMillis,
+                    rating: &Satisfaction,
+                ) -> Result<bool, StoreError> {
+                    // The first rating wins: an update only where there is none yet.
+                    let done = sqlx::query(
+                        "INSERT INTO session_report \
+                         (session_id, satisfaction_score, satisfaction_comment, satisfaction_at) \
+                         VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (session_id) DO UPDATE SET \
+                         satisfaction_score = excluded.satisfaction_score, \
+                         satisfaction_comment = excluded.satisfaction_comment, \
+                         satisfaction_at = excluded.satisfaction_at \
+                         WHERE session_report.satisfaction_score IS NULL",
+                    )
+                    .bind(session.as_str())
+                    .bind(i64::from(rating.score))
+                    .bind(rating.comment.as_deref())
+                    .bind(db(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn claim_transcript_email(
+                    &self,
+                    session: &SessionId,
+                    at: UnixMillis,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "INSERT INTO session_report (session_id, transcript_emailed_at) \
+                         VALUES ($1, $2) \
+                         ON CONFLICT (session_id) DO UPDATE SET \
+                         transcript_emailed_at = excluded.transcript_emailed_at \
+                         WHERE session_report.transcript_emailed_at IS NULL",
+                    )
+                    .bind(session.as_str())
+                    .bind(db(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 async fn report_rows(&self, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
                     if q.limit == 0 {
                         return Ok(Vec::new());
@@ -1481,7 +1528,8 @@ macro_rules! sql_store {
                         clauses.join(" AND ")
                     };
                     let sql = format!(
-                        "SELECT s.id, s.target, s.channel, s.created_at, r.offered_at, r.offers, r.outcome \
+                        "SELECT s.id, s.target, s.channel, s.created_at, r.offered_at, r.offers, r.outcome, \
+                         r.satisfaction_score, r.satisfaction_comment \
                          FROM sessions s LEFT JOIN session_report r ON r.session_id = s.id \
                          WHERE {filter} ORDER BY s.created_at, s.id LIMIT {limit}"
                     );
@@ -1517,6 +1565,18 @@ macro_rules! sql_store {
                             recorded_outcome,
                             events: Vec::new(),
                             workflow_path: Vec::new(),
+                            satisfaction: row
+                                .try_get::<Option<i64>, _>("satisfaction_score")
+                                .sql()?
+                                .map(|score| -> Result<Satisfaction, StoreError> {
+                                    Ok(Satisfaction {
+                                        score: u8::try_from(score).map_err(|e| corrupt(&e))?,
+                                        comment: row
+                                            .try_get::<Option<String>, _>("satisfaction_comment")
+                                            .sql()?,
+                                    })
+                                })
+                                .transpose()?,
                         });
                     }
                     if out.is_empty() {

@@ -47,6 +47,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, admin_tokens_are_apart_from_agent_tokens);
             $crate::__conformance_test!($fresh, config_items_by_kind_and_name);
             $crate::__conformance_test!($fresh, report_facts_and_rows);
+            $crate::__conformance_test!($fresh, one_rating_and_one_transcript_email_per_session);
             $crate::__conformance_test!($fresh, usage_rows_count_messages_per_day);
             $crate::__conformance_test!($fresh, claims_count_up);
             $crate::__conformance_test!($fresh, a_claim_fences_the_former_owner);
@@ -737,6 +738,82 @@ pub async fn config_items_by_kind_and_name(store: &dyn Store) {
     );
     assert_eq!(store.config_items("service").await.expect("one").len(), 1);
     assert_eq!(store.config_items("user").await.expect("kept").len(), 1);
+}
+
+/// After the chat: the first rating of a session is kept (a second is refused, not
+/// stored), a transcript email is claimed once, and report rows carry the rating.
+pub async fn one_rating_and_one_transcript_email_per_session(store: &dyn Store) {
+    use interact_report::Satisfaction;
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::Service("support".into()), 200).await;
+    // A session with report facts already (an offer) takes a rating the same way.
+    store
+        .record_offer(&sid("s2"), at(201))
+        .await
+        .expect("offer");
+    let rating = Satisfaction {
+        score: 4,
+        comment: Some("Quick and kind \u{1F600}, \"thanks\"\nbye".into()),
+    };
+    assert!(
+        store
+            .record_satisfaction(&sid("s1"), at(150), &rating)
+            .await
+            .expect("rate")
+    );
+    let other = Satisfaction {
+        score: 1,
+        comment: None,
+    };
+    assert!(
+        !store
+            .record_satisfaction(&sid("s1"), at(151), &other)
+            .await
+            .expect("a second rating"),
+        "the first rating stays"
+    );
+    assert!(
+        store
+            .record_satisfaction(&sid("s2"), at(250), &other)
+            .await
+            .expect("rate")
+    );
+    assert!(matches!(
+        store.record_satisfaction(&sid("s9"), at(1), &other).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store
+            .claim_transcript_email(&sid("s1"), at(160))
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !store
+            .claim_transcript_email(&sid("s1"), at(161))
+            .await
+            .expect("claim again")
+    );
+    assert!(
+        store
+            .claim_transcript_email(&sid("s2"), at(260))
+            .await
+            .expect("claim")
+    );
+    let rows = store
+        .report_rows(&ReportQuery {
+            limit: 10,
+            ..ReportQuery::default()
+        })
+        .await
+        .expect("rows");
+    let got: Vec<(&str, Option<&Satisfaction>)> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.satisfaction.as_ref()))
+        .collect();
+    assert_eq!(got, [("s1", Some(&rating)), ("s2", Some(&other))]);
+    assert_eq!((rows[1].offers, rows[1].offered_at), (1, Some(at(201))));
 }
 
 /// What reports read: offers (the first time and how many), a recorded outcome (the last

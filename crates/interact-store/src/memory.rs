@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use interact_model::TargetRef;
 use interact_report::{
-    Day, MessageCount, Outcome, ReportQuery, ReportRow, TargetKind, UsageQuery, UsageRow,
+    Day, MessageCount, Outcome, ReportQuery, ReportRow, Satisfaction, TargetKind, UsageQuery,
+    UsageRow,
 };
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::ids::{AgentId, SessionId};
@@ -30,6 +31,8 @@ struct ReportFacts {
     offers: u64,
     outcome: Option<Outcome>,
     path: Vec<String>,
+    satisfaction: Option<Satisfaction>,
+    transcript_emailed_at: Option<UnixMillis>,
 }
 
 #[derive(Debug, Default)]
@@ -809,6 +812,31 @@ impl ReportStore for MemoryStore {
         self.facts(session, |r| r.path.push(label.to_owned()))
     }
 
+    async fn record_satisfaction(
+        &self,
+        session: &SessionId,
+        _at: UnixMillis,
+        rating: &Satisfaction,
+    ) -> Result<bool, StoreError> {
+        self.facts(session, |r| {
+            let first = r.satisfaction.is_none();
+            r.satisfaction.get_or_insert_with(|| rating.clone());
+            first
+        })
+    }
+
+    async fn claim_transcript_email(
+        &self,
+        session: &SessionId,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        self.facts(session, |r| {
+            let first = r.transcript_emailed_at.is_none();
+            r.transcript_emailed_at.get_or_insert(at);
+            first
+        })
+    }
+
     async fn report_rows(&self, q: &ReportQuery) -> Result<Vec<ReportRow>, StoreError> {
         let inner = self.lock();
         let mut sessions: Vec<&SessionRecord> = inner
@@ -850,6 +878,7 @@ impl ReportStore for MemoryStore {
                         .map(|e| (e.at, e.event.clone()))
                         .collect(),
                     workflow_path: facts.map(|f| f.path.clone()).unwrap_or_default(),
+                    satisfaction: facts.and_then(|f| f.satisfaction.clone()),
                 }
             })
             .collect())

@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use interact_report::{
-    DayUsage, Outcome, ReportFilter, ReportQuery, ReportRow, SessionReport, Usage, UsageFilter,
-    UsageQuery, UsageRow,
+    DayUsage, Outcome, ReportFilter, ReportQuery, ReportRow, Satisfaction, SessionReport, Usage,
+    UsageFilter, UsageQuery, UsageRow,
 };
 use interact_sdk::ids::SessionId;
 use interact_sdk::time::UnixMillis;
@@ -69,6 +69,24 @@ pub trait ReportStore: Send + Sync {
         at: UnixMillis,
         label: &str,
     ) -> Result<(), StoreError>;
+
+    /// Records the visitor's end-of-chat rating of the session at `at`. Returns false,
+    /// and keeps the first, if the session already has one (one rating per session, also
+    /// when two nodes race).
+    async fn record_satisfaction(
+        &self,
+        session: &SessionId,
+        at: UnixMillis,
+        rating: &Satisfaction,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks the session's transcript as emailed at `at`. Returns false if it already was
+    /// (one transcript email per session).
+    async fn claim_transcript_email(
+        &self,
+        session: &SessionId,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError>;
 
     /// The sessions `query` selects, ordered by `created_at` and then id.
     async fn report_rows(&self, query: &ReportQuery) -> Result<Vec<ReportRow>, StoreError>;

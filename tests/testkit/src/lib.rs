@@ -93,6 +93,7 @@ mod client;
 mod config;
 mod process;
 mod server;
+pub mod smtp;
 pub mod twilio;
 
 pub use client::{
@@ -105,3 +106,4 @@ pub use config::{
 };
 pub use process::{ServerProcess, cpu_time, rss_kib};
 pub use server::{TestServer, agent_token, available_agent, create_embed_code, log_to_test_output};
+pub use smtp::SmtpSink;

@@ -50,6 +50,16 @@ pub(super) static LANGUAGE: Language = Language {
         call_first_audio: "Anruf",
         call_first_video: "Videoanruf",
         video_call: "Videoanruf",
+        survey_question: "Wie war dieser Chat?",
+        survey_comment: "Möchten Sie noch etwas ergänzen?",
+        survey_send: "Bewertung senden",
+        survey_choose: "Bitte wählen Sie eine Bewertung.",
+        survey_thanks: "Vielen Dank für Ihre Rückmeldung!",
+        transcript_download: "Verlauf herunterladen",
+        transcript_email: "Verlauf per E-Mail senden",
+        transcript_emailed: "Der Verlauf ist auf dem Weg in Ihr Postfach.",
+        transcript_title: "Chatverlauf",
+        after_chat_failed: "Das hat nicht geklappt. Bitte versuchen Sie es später noch einmal.",
     },
     availability: |a| match a {
         Availability::Open => "Erreichbar",
@@ -120,6 +130,13 @@ pub(super) static LANGUAGE: Language = Language {
         DeliveryState::Delivered => "Zugestellt",
         DeliveryState::Read => "Gelesen",
         DeliveryState::Failed => "Nicht gesendet",
+    },
+    rating: |score| match score {
+        1 => "Sehr schlecht",
+        2 => "Schlecht",
+        3 => "Mittelmäßig",
+        4 => "Gut",
+        _ => "Sehr gut",
     },
 };
 

@@ -50,6 +50,16 @@ pub(super) static LANGUAGE: Language = Language {
         call_first_audio: "Call",
         call_first_video: "Video call",
         video_call: "Video call",
+        survey_question: "How was this chat?",
+        survey_comment: "Anything you would like to add?",
+        survey_send: "Send rating",
+        survey_choose: "Please choose a rating.",
+        survey_thanks: "Thank you for your feedback!",
+        transcript_download: "Download transcript",
+        transcript_email: "Email me the transcript",
+        transcript_emailed: "The transcript is on its way to your inbox.",
+        transcript_title: "Chat transcript",
+        after_chat_failed: "That did not work. Please try again later.",
     },
     availability: |a| match a {
         Availability::Open => "Available",
@@ -114,6 +124,13 @@ pub(super) static LANGUAGE: Language = Language {
         DeliveryState::Delivered => "Delivered",
         DeliveryState::Read => "Read",
         DeliveryState::Failed => "Not sent",
+    },
+    rating: |score| match score {
+        1 => "Very poor",
+        2 => "Poor",
+        3 => "Okay",
+        4 => "Good",
+        _ => "Excellent",
     },
 };
 

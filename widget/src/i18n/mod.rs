@@ -55,6 +55,8 @@ pub struct Language {
     pub call_failed: fn(CallFailure) -> &'static str,
     /// How far one of the visitor's own messages got.
     pub delivery: fn(DeliveryState) -> &'static str,
+    /// The word for a score of the end-of-chat survey, 1 (worst) to 5 (best).
+    pub rating: fn(u8) -> &'static str,
 }
 
 /// The loader script's words: its button and the note it shows where the code may not
@@ -223,6 +225,11 @@ impl Lang {
         (self.0.delivery)(state)
     }
 
+    /// The word for a survey score, 1 to 5.
+    pub fn rating(self, score: u8) -> &'static str {
+        (self.0.rating)(score)
+    }
+
     /// The agent's microphone, camera or screen changed (the call's status line).
     pub fn remote_media(self, name: &str, state: MediaState) -> String {
         let s = &self.call().strings;
@@ -310,6 +317,20 @@ pub struct Strings {
     pub call_first_audio: &'static str,
     pub call_first_video: &'static str,
     pub video_call: &'static str,
+    /// The end-of-chat survey: its question, comment box, button, refusal, thanks.
+    pub survey_question: &'static str,
+    pub survey_comment: &'static str,
+    pub survey_send: &'static str,
+    pub survey_choose: &'static str,
+    pub survey_thanks: &'static str,
+    /// The transcript after the chat: its download link, the email button, the note
+    /// once the email is on its way, the heading of the file.
+    pub transcript_download: &'static str,
+    pub transcript_email: &'static str,
+    pub transcript_emailed: &'static str,
+    pub transcript_title: &'static str,
+    /// An after-chat request (rating, email) failed.
+    pub after_chat_failed: &'static str,
 }
 
 /// The call module's words (device step, call panel): a static of their own, apart from

@@ -397,6 +397,7 @@ function reportView(ctx, rows) {
       duration(r.handling_ms),
       r.outcome ? r.outcome.replace("_", " ") : "open",
       (r.workflow_path ?? []).join(" → "),
+      r.satisfaction ? `${r.satisfaction.score}/5${r.satisfaction.comment ? ` “${r.satisfaction.comment}”` : ""}` : "—",
       show,
     ];
   });
@@ -405,7 +406,7 @@ function reportView(ctx, rows) {
     {},
     h("div", { class: "charts" }, stackedBars(perDay(rows)), histogram(waitHistogram(rows))),
     h("h2", {}, `Sessions (${rows.length}${rows.length > newest.length ? `, the newest ${newest.length} shown` : ""})`),
-    table("Sessions, newest first", ["Started", "Target", "Channel", "Agent", "Wait", "Handling", "Outcome", "Workflow path", "Transcript"], tableRows, {
+    table("Sessions, newest first", ["Started", "Target", "Channel", "Agent", "Wait", "Handling", "Outcome", "Workflow path", "Rating", "Transcript"], tableRows, {
       empty: "No sessions match.",
     }),
     transcript,

@@ -186,6 +186,25 @@ pub enum ClientFrame {
         /// Where it goes.
         to: TransferTarget,
     },
+    /// Visitor, after the session ended: rate the chat, once per session. Answered
+    /// with `done` (same `id`), or an `error` with that `id` (`not_allowed` before the end
+    /// or for a second rating, `invalid_field` for a bad score or comment).
+    Rate {
+        /// Client-generated id of the request.
+        id: MessageId,
+        /// 1 (bad) to 5 (very good).
+        score: u8,
+        /// What the visitor adds, at most 1000 characters with something visible.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// Visitor, after the session ended: email the transcript to the address of the
+    /// pre-chat form, once per session, where the server sends email
+    /// (`WidgetConfig::transcript_email`). Answered with `done` or an `error` with the `id`.
+    EmailTranscript {
+        /// Client-generated id of the request.
+        id: MessageId,
+    },
     /// Keep-alive; answered with `pong`.
     Ping {
         /// Echoed in the `pong`.

@@ -217,6 +217,11 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<UnixMillis>,
     },
+    /// Visitor: the after-chat request `id` (`rate`, `email_transcript`) was carried out.
+    Done {
+        /// The request's id.
+        id: MessageId,
+    },
     /// An error.
     Error(ErrorFrame),
     /// A frame type this version does not know.
@@ -270,6 +275,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 servers: f.field("servers")?,
                 expires_at: f.optional("expires_at")?,
             },
+            "done" => Self::Done { id: f.field("id")? },
             "error" => Self::Error(f.rest()?),
             _ => Self::Unknown,
         })

@@ -83,6 +83,8 @@ pub struct Server {
     offered: Vec<SessionId>,
     pub rejected_resumes: u32,
     next_session: u64,
+    /// End-of-chat ratings stored: (session, score, comment).
+    pub ratings: Vec<(SessionId, u8, Option<String>)>,
 }
 
 pub const AGENT_TOKEN: &str = "agent-token-1";
@@ -109,6 +111,7 @@ pub fn demo_config() -> WidgetConfig {
         availability: Availability::Open,
         theme: Theme::default(),
         languages: vec!["en".into(), "de".into()],
+        transcript_email: false,
     }
 }
 
@@ -127,6 +130,11 @@ type Outbox = Vec<(Who, u64, ServerFrame)>;
 impl Server {
     fn error(code: ErrorCode, msg: &str) -> ServerFrame {
         ServerFrame::error(code, msg)
+    }
+
+    /// Refuses resumes of `session` from now on, as when its resume window has passed.
+    pub fn expire_resume(&mut self, session: &SessionId) {
+        self.tokens.remove(session);
     }
 
     pub fn disconnected(&mut self, who: Who, conn: u64) {
@@ -417,6 +425,30 @@ impl Server {
                     let last = all.last().expect("joined").clone();
                     out.push((Who::Visitor, *c, ServerFrame::Event(last)));
                 }
+            }
+            (Who::Visitor, ClientFrame::Rate { id, score, comment }) => {
+                // As the reference server: only after the end, once per session.
+                let session = self.visitor_conn.as_ref().and_then(|(_, s)| s.clone());
+                let ended = session
+                    .as_ref()
+                    .and_then(|s| self.logs.get(s))
+                    .is_some_and(SessionLog::is_ended);
+                let again = self
+                    .ratings
+                    .iter()
+                    .any(|(s, ..)| Some(s) == session.as_ref());
+                let frame = match session {
+                    Some(s) if ended && !again => {
+                        self.ratings.push((s, score, comment));
+                        ServerFrame::Done { id }
+                    }
+                    _ => {
+                        let mut e = ErrorFrame::new(ErrorCode::NotAllowed, "not now");
+                        e.id = Some(id);
+                        ServerFrame::Error(e)
+                    }
+                };
+                out.push((who, conn, frame));
             }
             (who, frame) => {
                 let (party, session) = match who {

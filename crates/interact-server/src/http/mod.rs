@@ -102,10 +102,12 @@
 //! and `legs` (one per target, split at its transfers: `kind`, `target`, `started_at`,
 //! `queued_at`, `accepted_at`, `agent`, `ended_at`, `outcome`; every leg but the last
 //! `transferred`; `target` is the last leg's, `outcome` `transferred` for any transferred
-//! session). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
+//! session) and `satisfaction` (the visitor's end-of-chat rating, `{score, comment}` with
+//! `comment` `null` if none, or `null`). CSV (`text/csv`, `Content-Disposition: attachment`) has the same
 //! fields as columns under a header row, with `calls` as two columns: `calls` (how many)
 //! and `call_ms` (their durations summed; the calls' quality is in JSON only), then
-//! `call_first`, `ring_ms` and `transfers` (no `legs`); RFC 4180 quoting, the workflow path joined by
+//! `call_first`, `ring_ms`, `transfers` (no `legs`), `satisfaction_score` and
+//! `satisfaction_comment`; RFC 4180 quoting, the workflow path joined by
 //! ` > `, and `'` before any cell that starts with `=`, `+`, `-` or `@` (so that
 //! spreadsheets do not run it as a formula). A bad parameter gets
 //! `{"error": {"code": "bad_request", "message", "parameter"}}`.

@@ -616,6 +616,22 @@ pub(super) struct SessionReport {
     /// Its legs: one per target, split at its transfers (a single leg if never
     /// transferred).
     legs: Vec<LegReport>,
+    /// The visitor's end-of-chat rating; `null` if they gave none.
+    satisfaction: Option<Satisfaction>,
+}
+
+/// The visitor's end-of-chat rating (`interact_report::Satisfaction`).
+#[allow(
+    dead_code,
+    reason = "a schema only: never built, only its shape is used"
+)]
+#[derive(Debug, ToSchema)]
+pub(super) struct Satisfaction {
+    /// 1 (bad) to 5 (very good).
+    #[schema(minimum = 1, maximum = 5)]
+    score: u8,
+    /// What the visitor wrote; `null` if nothing. Plain text.
+    comment: Option<String>,
 }
 
 /// One leg of a session: its time with one target (`interact_report::LegReport`).
@@ -1003,6 +1019,14 @@ mod tests {
                 calls: vec![call],
                 transfers: 0,
                 legs: vec![],
+                satisfaction: None,
+            },
+        );
+        mirrors(
+            "Satisfaction",
+            &interact_report::Satisfaction {
+                score: 4,
+                comment: Some("kind".into()),
             },
         );
         mirrors(

@@ -58,7 +58,6 @@ async fn config_inner(
     let (record, _) = state.admit(code, origin, preview).await?;
     let availability = state.hub.availability(&record.target);
     let config = state
-        .tenant()
         .widget_config(&record.target, availability)
         .ok_or_else(|| AppError::NotFound("unknown or revoked embed code".into()))?;
     Ok((

@@ -63,6 +63,8 @@ pub struct Inner {
     /// Held while this node changes the tenant's configuration, so that two changes
     /// never read the same before.
     pub directory_changes: tokio::sync::Mutex<()>,
+    /// The email outbox, where `[smtp]` is configured.
+    pub mailer: Option<crate::mailer::Mailer>,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +82,18 @@ impl Inner {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The widget configuration of `target` (the tenant's) with what this server offers
+    /// besides: `transcript_email` where `[smtp]` is configured.
+    pub fn widget_config(
+        &self,
+        target: &interact_model::TargetRef,
+        availability: interact_sdk::config::Availability,
+    ) -> Option<interact_sdk::config::WidgetConfig> {
+        let mut config = self.tenant().widget_config(target, availability)?;
+        config.transcript_email = self.mailer.is_some();
+        Some(config)
     }
 
     /// Wall-clock time now, from the state's clock.
@@ -118,6 +132,11 @@ impl AppState {
         let web = crate::node::web::web_client(&config.web_requests);
         let metrics = Metrics::default();
         let own_origin = OriginPattern::parse(&config.server.public_url).ok();
+        let mailer = config.smtp.as_ref().and_then(|s| {
+            crate::mailer::Mailer::new(s, clock.instant())
+                .map_err(|e| tracing::error!(error = %e, "smtp: no mailer"))
+                .ok()
+        });
         let state = Self(Arc::new(Inner {
             hub,
             config,
@@ -136,6 +155,7 @@ impl AppState {
             workflows: crate::node::workflows::Workflows::default(),
             directory: crate::node::directory::Directory::default(),
             directory_changes: tokio::sync::Mutex::new(()),
+            mailer,
         }));
         state.reload_templates().await?;
         state.webhooks.reload(state.store.as_ref()).await?;

@@ -36,6 +36,7 @@ use crate::node::hub::{Bucket, LiveSession};
 use crate::node::session;
 use crate::node::state::AppState;
 
+mod after;
 mod agent;
 mod read;
 mod visitor;

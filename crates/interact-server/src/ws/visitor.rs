@@ -152,9 +152,7 @@ impl Visitor {
 
     fn config(&self) -> Option<interact_sdk::config::WidgetConfig> {
         let availability = self.state.hub.availability(&self.record.target);
-        self.state
-            .tenant()
-            .widget_config(&self.record.target, availability)
+        self.state.widget_config(&self.record.target, availability)
     }
 
     /// Sends a non-fatal `internal` error about client frame `id`.
@@ -231,6 +229,19 @@ impl Visitor {
                     ErrorCode::UnknownType,
                     "unknown frame type; ignored",
                 )));
+                Flow::Continue
+            }
+            ClientFrame::Rate { id, score, comment } => {
+                let answer =
+                    super::after::rate(&self.state, self.session.as_ref(), id, score, comment)
+                        .await;
+                self.send(&answer);
+                Flow::Continue
+            }
+            ClientFrame::EmailTranscript { id } => {
+                let answer =
+                    super::after::email_transcript(&self.state, self.session.as_ref(), id).await;
+                self.send(&answer);
                 Flow::Continue
             }
             f @ (ClientFrame::Send { .. }
