@@ -249,6 +249,7 @@ fn js_error(e: Error) -> JsValue {
         Error::InvalidForm(f) => ("InvalidForm", Some(to_js(&f.fields))),
         Error::InvalidText(_) => ("InvalidText", None),
         Error::ApiMisuse(_) => ("ApiMisuse", None),
+        Error::InvalidContext(_) => ("InvalidContext", None),
         _ => ("InteractError", None),
     };
     let error = js_sys::Error::new(&e.to_string());
@@ -566,6 +567,22 @@ impl InteractClient {
         .map_err(js_error)
     }
 
+    /// Sets what the page says about the next chat, `{ page_url?, attributes? }`, sent
+    /// with `startChat` and shown to the agent (see `WidgetHandle.setContext` for the
+    /// bounds; an `InvalidContext` error if they are broken).
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ page_url?: string; attributes?: Record<string, string> }"
+        )]
+        context: JsValue,
+    ) -> Result<(), JsValue> {
+        let context: interact_sdk::context::ChatContext =
+            from_js(&context, "context").map_err(JsValue::from)?;
+        self.shared.driver.set_context(context).map_err(js_error)
+    }
+
     /// Call-first: the call to place now with `startCall` (`"audio"` or `"video"`), once
     /// an agent accepted the session (or took it over after a transfer) and no call was
     /// placed with them yet; otherwise `null`.
@@ -721,6 +738,24 @@ impl WidgetHandle {
     #[wasm_bindgen(js_name = setVisible)]
     pub fn set_visible(&self, visible: bool) {
         self.widget.set_visible(visible);
+    }
+
+    /// Sets what the host page says about the next chat: `{ page_url?, attributes? }`
+    /// (attributes: string keys and values). Sent with `start_chat`; a running session
+    /// keeps the context it started with. Throws if it breaks the protocol's bounds (at
+    /// most 20 attributes, keys of 1 to 40 characters, values of at most 200, an http(s)
+    /// page address of at most 2048).
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ page_url?: string; attributes?: Record<string, string> }"
+        )]
+        context: JsValue,
+    ) -> Result<(), JsValue> {
+        let context: interact_sdk::context::ChatContext =
+            from_js(&context, "context").map_err(JsValue::from)?;
+        self.widget.set_context(context).map_err(js_error)
     }
 
     /// Whether a chat session is running (resumed after a reload).

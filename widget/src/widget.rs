@@ -7,6 +7,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
+use interact_sdk::context::ChatContext;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{CallEvent, Error, VisitorState};
@@ -67,6 +68,9 @@ struct Inner {
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
+    /// What the host page said about the chat (page address, attributes): given to every
+    /// driver, so a new chat after an ended one has it too.
+    context: RefCell<Option<ChatContext>>,
 }
 
 /// What the panel waits for, while the call module loads.
@@ -104,6 +108,7 @@ impl Widget {
             first_form: RefCell::default(),
             visible: Cell::new(true),
             unread: Cell::new(0),
+            context: RefCell::default(),
             options,
         });
         let weak = Rc::downgrade(&inner);
@@ -140,6 +145,19 @@ impl Widget {
                 let _ = d.mark_read();
             }
         }
+    }
+
+    /// Sets the page address and attributes sent with the next `start_chat` (a session
+    /// already started keeps the ones it started with). Refused, and nothing changed, if
+    /// they break the protocol's bounds.
+    pub fn set_context(&self, context: ChatContext) -> Result<(), Error> {
+        if let Some(d) = self.inner.driver() {
+            d.set_context(context.clone())?;
+        } else {
+            context.validate().map_err(Error::InvalidContext)?;
+        }
+        *self.inner.context.borrow_mut() = Some(context);
+        Ok(())
     }
 
     /// Whether a session is running (so the host should show the widget after a reload).
@@ -209,6 +227,10 @@ impl Inner {
                 }
             }
         }));
+        if let Some(context) = this.context.borrow().clone() {
+            // Validated when it was set.
+            let _ = driver.set_context(context);
+        }
         *this.driver.borrow_mut() = Some(driver.clone());
         driver.start();
     }

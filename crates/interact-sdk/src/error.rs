@@ -1,5 +1,6 @@
 //! Errors of the client state machines.
 
+use crate::context::ContextError;
 use crate::form::{FieldError, FormErrors};
 
 /// An error from a [`Visitor`](crate::Visitor) or [`Agent`](crate::Agent) call.
@@ -17,6 +18,9 @@ pub enum Error {
     /// The chat text is invalid (empty or nothing visible, too long, control characters).
     #[error("invalid text: {0}")]
     InvalidText(FieldError),
+    /// The chat's context (page address, attributes) breaks the protocol's bounds.
+    #[error("invalid context: {0}")]
+    InvalidContext(ContextError),
     /// The server sent something invalid; the frame was dropped.
     #[error("peer misbehaved: {0}")]
     PeerMisbehaved(String),

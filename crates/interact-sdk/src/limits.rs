@@ -14,6 +14,14 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
 pub const MAX_EMAIL_BYTES: usize = 254;
 /// Longest local part (before the `@`) of an email address, in bytes (RFC 5321).
 pub const MAX_EMAIL_LOCAL_BYTES: usize = 64;
+/// Most attributes a chat's context (`start_chat`'s `context`) may carry.
+pub const MAX_ATTRIBUTES: usize = 20;
+/// Longest attribute key, in Unicode scalar values.
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 40;
+/// Longest attribute value, in Unicode scalar values.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 200;
+/// Longest page address in a chat's context, in Unicode scalar values.
+pub const MAX_PAGE_URL_CHARS: usize = 2048;
 /// Longest SDP blob in an offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.

@@ -247,6 +247,7 @@ fn client_agent_hello_minimal_case() -> Case<ClientFrame> {
 fn client_start_chat_case() -> Case<ClientFrame> {
     (
         ClientFrame::StartChat {
+            context: None,
             id: mid(START_ID),
             form: PreChatForm {
                 display_name: "Ann Example".into(),
@@ -272,6 +273,7 @@ fn client_start_chat_case() -> Case<ClientFrame> {
 fn client_start_chat_unticked_case() -> Case<ClientFrame> {
     (
         ClientFrame::StartChat {
+            context: None,
             id: mid(START_ID),
             form: PreChatForm {
                 display_name: " Ann ".into(),
@@ -995,6 +997,7 @@ fn server_unknown() {
 fn event_started_case() -> Case<SessionEvent> {
     (
         SessionEvent::Started {
+            context: None,
             visitor: ann(),
             consent: Consent {
                 policy_version: "2024-05".into(),

@@ -636,6 +636,7 @@ fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
     push(
         &mut log,
         SessionEvent::Started {
+            context: None,
             visitor: VisitorInfo {
                 display_name: "Cora".into(),
                 email: "cora@example.com".into(),
