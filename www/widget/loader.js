@@ -1,23 +1,19 @@
 /*
- * Interact loader: the one script a website embeds. It draws the launcher button at once,
- * checks the embed code for this page's origin, and opens the widget in a frame served
- * by the Interact server. It changes nothing on the page but its own two elements (and,
- * while the widget is closed and an agent writes, the page's title), needs no inline
- * script or style (a strict Content-Security-Policy works: allow this server in
- * script-src, connect-src and frame-src), and talks to the frame only through
- * postMessage with exact origins. It stores nothing until a chat session exists (which
- * needs the visitor's consent); then a sessionStorage flag reopens the widget after a
- * reload.
+ * Interact loader: the one script a website embeds. It draws the launcher at once, checks
+ * the embed code for this page's origin, and opens the widget in a frame served by the
+ * Interact server. It changes nothing on the page but its own elements (and the title,
+ * while the widget is closed and an agent writes), needs no inline script or style (a
+ * strict CSP works: allow this server in script-src, connect-src and frame-src), and
+ * talks to the frame only through postMessage with exact origins. It stores nothing until
+ * a chat session exists; then a sessionStorage flag reopens the widget after a reload.
  *
  * <script async src="https://chat.example.com/widget/loader.js"
  *   data-interact-code="ie1_..." data-interact-lang="de"
  *   data-interact-position="bottom-left" data-interact-color="#0a5bd3"
  *   data-interact-z-index="1000" data-interact-sound="on"></script>
  *
- * The page's JavaScript API is the global `Interact` (types: loader.d.ts): open(),
- * close(), toggle(), on(event, fn), off(event, fn), setAttributes({...}), setSound(on).
- * Calls made before this script ran are queued by the stub in README.md ("Embedding the
- * widget") and carried out here, in order.
+ * The page's API is `window.Interact` (loader.d.ts; README.md has the queue stub for
+ * calls made before this script ran).
  */
 (function () {
   "use strict";
@@ -94,18 +90,14 @@
   badge.setAttribute("aria-hidden", "true");
   button.appendChild(badge);
 
-  // --- Events for the host page's listeners (Interact.on).
+  // Tells the page's listeners (Interact.on); one that throws stops nothing else.
   function emit(name, detail) {
-    var fns = (listeners[name] || []).slice();
-    for (var i = 0; i < fns.length; i++) {
-      try { fns[i](detail); } catch (e) {
-        // A failing listener must not stop the loader or the other listeners.
-        setTimeout(function () { throw e; }, 0);
-      }
-    }
+    (listeners[name] || []).slice().forEach(function (fn) {
+      try { fn(detail); } catch (e) { setTimeout(function () { throw e; }); }
+    });
   }
 
-  // --- The launcher: its icon, label and badge.
+  // The launcher's icon (an X while open), label and badge.
   function label() {
     if (refused) {
       button.setAttribute("aria-label", words.unavailable);
@@ -123,7 +115,7 @@
     css(badge, { display: n > 0 ? "block" : "none" });
   }
 
-  // --- The page's title blinks while the widget is closed and an agent writes.
+  // The page's title blinks while the widget is closed and an agent writes.
   var blinkTimer = null, blinkTitle = "", blinkText = "", blinkShown = false;
   function blink() {
     blinkText = "(" + unread + ") " + words.message;
@@ -134,7 +126,7 @@
     blinkTimer = setInterval(flip, 1000);
   }
   function flip() {
-    // The page changed its own title meanwhile: that one comes back.
+    // The page changed its title meanwhile: that one comes back.
     if (document.title !== blinkText && document.title !== blinkTitle) blinkTitle = document.title;
     blinkShown = !blinkShown;
     document.title = blinkShown ? blinkText : blinkTitle;
@@ -147,27 +139,21 @@
   }
   window.addEventListener("focus", stopBlink);
 
-  // --- A short tone on a new agent message while closed, if the page switched sound on.
+  // A short tone (synthesised) on an agent message while closed, if the page wants one.
   function ring() {
-    var Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return;
     try {
-      if (!audio) audio = new Ctx();
-      if (audio.state === "suspended" && audio.resume) audio.resume().catch(function () {});
-      var t = audio.currentTime;
-      var osc = audio.createOscillator();
-      var gain = audio.createGain();
-      osc.type = "sine";
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume().catch(function () {});
+      var t = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
       osc.frequency.setValueAtTime(880, t);
       osc.frequency.setValueAtTime(660, t + 0.09);
       gain.gain.setValueAtTime(0.0001, t);
       gain.gain.exponentialRampToValueAtTime(0.15, t + 0.02);
       gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.25);
-      osc.connect(gain);
-      gain.connect(audio.destination);
+      osc.connect(gain).connect(audio.destination);
       osc.start(t);
       osc.stop(t + 0.26);
-    } catch (_) { /* no audio here: the badge and the title still say it */ }
+    } catch (_) { /* no audio here: the badge and the title say it */ }
   }
 
   function setUnread(n) {
@@ -182,7 +168,7 @@
     emit("unread", n);
   }
 
-  // --- The chat's context: the page's address and the website's attributes.
+  // The chat's context: the page's address (no fragment) and the website's attributes.
   function chars(s) {
     return Array.from(s).length;
   }
@@ -199,30 +185,21 @@
     }
   }
   function setAttributes(values) {
-    if (!values || typeof values !== "object" || Array.isArray(values)) {
-      return warn("setAttributes takes an object of strings");
-    }
+    if (!values || typeof values !== "object") return warn("setAttributes takes an object");
     Object.keys(values).forEach(function (key) {
       var value = values[key];
-      if (value === null || value === undefined) {
-        delete attributes[key];
-      } else if (!key.trim() || chars(key) > MAX_KEY || FORBIDDEN.test(key)) {
-        warn("attribute " + JSON.stringify(key.slice(0, MAX_KEY)) + " refused: a key has 1 to " +
-          MAX_KEY + " characters and no control characters");
-      } else if (typeof value !== "string" || chars(value) > MAX_VALUE || FORBIDDEN.test(value)) {
-        warn("attribute " + JSON.stringify(key) + " refused: its value must be a string of at most " +
-          MAX_VALUE + " characters without control characters");
-      } else if (!(key in attributes) && Object.keys(attributes).length >= MAX_ATTRIBUTES) {
+      if (value == null) delete attributes[key];
+      else if (!key.trim() || chars(key) > MAX_KEY || FORBIDDEN.test(key) ||
+          typeof value !== "string" || chars(value) > MAX_VALUE || FORBIDDEN.test(value) ||
+          (!(key in attributes) && Object.keys(attributes).length >= MAX_ATTRIBUTES)) {
         warn("attribute " + JSON.stringify(key) + " refused: at most " + MAX_ATTRIBUTES +
-          " attributes");
-      } else {
-        attributes[key] = value;
-      }
+          ", keys of 1 to " + MAX_KEY + " characters, string values of at most " + MAX_VALUE +
+          ", no control characters");
+      } else attributes[key] = value;
     });
     postContext();
   }
 
-  // --- The frame.
   function small() {
     return window.matchMedia && matchMedia("(max-width: 480px)").matches;
   }
@@ -329,8 +306,8 @@
     jobs.forEach(function (job) { job(); });
   }
 
-  // --- The host page's API: window.Interact. The stub of README.md may have made it and
-  // queued calls in `q`; the same object gets the methods, so references to it work.
+  // window.Interact: the README's stub may have made it and queued calls in `q`; the same
+  // object gets the methods, so references to it keep working.
   var api = window.Interact;
   if (!api || (typeof api !== "object" && typeof api !== "function")) api = window.Interact = {};
   var queued = Array.isArray(api.q) ? api.q : [];
@@ -342,7 +319,7 @@
   };
   api.on = function (name, fn) {
     if (EVENTS.indexOf(name) < 0 || typeof fn !== "function") {
-      warn("on(" + JSON.stringify(String(name)) + ", fn): the events are " + EVENTS.join(", "));
+      warn("no event " + name + "; the events are " + EVENTS);
       return function () {};
     }
     (listeners[name] = listeners[name] || []).push(fn);
@@ -383,7 +360,7 @@
       button.setAttribute("data-state", "refused");
       if (frame) { frame.remove(); frame = null; }
       if (open) { open = false; emit("closed"); }
-      // Clearly inactive: grey, see-through, and named so.
+      // Clearly inactive: grey, faded, and named so.
       button.setAttribute("aria-expanded", "false");
       button.setAttribute("aria-disabled", "true");
       button.title = words.refused;
