@@ -280,6 +280,24 @@ async fn the_host_page_drives_the_widget_and_hears_its_events() {
         let after = events(page).await[before..].to_vec();
         assert_eq!(after, ["unread 1", "unread 2", "opened", "unread 0"]);
 
+        let heard = events(page).await;
+
+        // --- A reload: the widget reopens and the page hears of the resumed session.
+        page.browser.refresh().await.expect("reload");
+        page.record_problems().await;
+        page.wait_until(
+            "the resumed session",
+            "const l = [...document.querySelectorAll('[data-demo=activity] li')].map((li) => li.textContent);
+             return l.length >= 2 || l;",
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            events(page).await,
+            ["opened", "session-started {\"resumed\":true}"],
+            "the reopened widget, then the session it resumed"
+        );
+
         // --- The visitor ends the chat.
         enter_widget(page).await;
         page.click(".iw-end").await;
@@ -293,7 +311,7 @@ async fn the_host_page_drives_the_widget_and_hears_its_events() {
         )
         .await;
         assert_eq!(
-            events(page).await,
+            heard,
             [
                 "opened",
                 "closed",
@@ -304,9 +322,12 @@ async fn the_host_page_drives_the_widget_and_hears_its_events() {
                 "unread 2",
                 "opened",
                 "unread 0",
-                "session-ended"
             ],
             "every event once, in order, with its payload"
+        );
+        assert_eq!(
+            events(page).await,
+            ["opened", "session-started {\"resumed\":true}", "session-ended"]
         );
         assert_eq!(take_warnings(page).await, Vec::<String>::new());
         page.assert_no_problems("the host page").await;
