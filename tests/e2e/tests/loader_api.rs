@@ -261,6 +261,14 @@ async fn the_host_page_drives_the_widget_and_hears_its_events() {
         )
         .await;
         page.screenshot("unread").await;
+        // The page getting the focus stops the blinking (the badge stays).
+        let _: Value = page
+            .eval("window.dispatchEvent(new Event('focus')); return null;", vec![])
+            .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let title: String = page.eval("return document.title;", vec![]).await;
+        assert_eq!(title, "Example Shop", "no blinking once the page has the focus");
+        assert_eq!(launcher(page).await["badge"], "2");
 
         // --- Opened: badge and blinking stop, the title is the page's again.
         page.click(LAUNCHER).await;
