@@ -371,6 +371,8 @@ async fn a_video_call_recovers_after_a_network_change() {
             .await;
         visitor.click(".iw-call-video").await;
         visitor.wait_visible("the device step", ".iw-devices").await;
+        // As in the main scenario: the call starts from a ready device step.
+        media_flows(visitor, "the camera preview", ".iw-preview", false).await;
         visitor.click(".iw-call-go").await;
         accept_ringing(console).await;
         let remote = format!("{SHOWN} .call-remote");
