@@ -153,6 +153,11 @@ impl Driver {
         self.inner.borrow().visitor.config().cloned()
     }
 
+    /// Sets the context of the next chat; see [`Visitor::set_context`].
+    pub fn set_context(&self, context: interact_sdk::context::ChatContext) -> Result<(), Error> {
+        self.inner.borrow_mut().visitor.set_context(context)
+    }
+
     /// Starts the chat; see [`Visitor::start_chat`].
     pub fn start_chat(&self, form: PreChatForm) -> Result<(), Error> {
         self.act(|v, now| v.start_chat(now, form))

@@ -251,6 +251,7 @@ fn js_error(e: Error) -> JsValue {
         Error::InvalidForm(f) => ("InvalidForm", Some(to_js(&f.fields))),
         Error::InvalidText(_) => ("InvalidText", None),
         Error::ApiMisuse(_) => ("ApiMisuse", None),
+        Error::InvalidContext(_) => ("InvalidContext", None),
         _ => ("InteractError", None),
     };
     let error = js_sys::Error::new(&e.to_string());
@@ -566,6 +567,22 @@ impl InteractClient {
             None => self.shared.driver.start_chat(form),
         }
         .map_err(js_error)
+    }
+
+    /// Sets what the page says about the next chat, `{ page_url?, attributes? }`, sent
+    /// with `startChat` and shown to the agent (see `WidgetHandle.setContext` for the
+    /// bounds; an `InvalidContext` error if they are broken).
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ page_url?: string; attributes?: Record<string, string> }"
+        )]
+        context: JsValue,
+    ) -> Result<(), JsValue> {
+        let context: interact_sdk::context::ChatContext =
+            crate::from_js(&context, "context").map_err(JsValue::from)?;
+        self.shared.driver.set_context(context).map_err(js_error)
     }
 
     /// Call-first: the call to place now with `startCall` (`"audio"` or `"video"`), once

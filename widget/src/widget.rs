@@ -7,6 +7,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use interact_sdk::client::Event;
+use interact_sdk::context::ChatContext;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{CallEvent, Error, VisitorState};
@@ -68,6 +69,9 @@ struct Inner {
     options: WidgetOptions,
     visible: Cell<bool>,
     unread: Cell<u32>,
+    /// What the host page said about the chat (page address, attributes): given to every
+    /// driver, so a new chat after an ended one has it too.
+    context: RefCell<Option<ChatContext>>,
 }
 
 /// What the panel waits for, while the call module loads.
@@ -105,6 +109,7 @@ impl Widget {
             first_form: RefCell::default(),
             visible: Cell::new(true),
             unread: Cell::new(0),
+            context: RefCell::default(),
             options,
         });
         let weak = Rc::downgrade(&inner);
@@ -141,6 +146,19 @@ impl Widget {
                 let _ = d.mark_read();
             }
         }
+    }
+
+    /// Sets the page address and attributes sent with the next `start_chat` (a session
+    /// already started keeps the ones it started with). Refused, and nothing changed, if
+    /// they break the protocol's bounds.
+    pub fn set_context(&self, context: ChatContext) -> Result<(), Error> {
+        if let Some(d) = self.inner.driver() {
+            d.set_context(context.clone())?;
+        } else {
+            context.validate().map_err(Error::InvalidContext)?;
+        }
+        *self.inner.context.borrow_mut() = Some(context);
+        Ok(())
     }
 
     /// Whether a session is running (so the host should show the widget after a reload).
@@ -232,6 +250,10 @@ impl Inner {
                 }
             }
         }));
+        if let Some(context) = this.context.borrow().clone() {
+            // Validated when it was set.
+            let _ = driver.set_context(context);
+        }
         *this.driver.borrow_mut() = Some(driver.clone());
         driver.start();
     }
@@ -511,6 +533,30 @@ impl WidgetHandle {
     #[wasm_bindgen(js_name = setVisible)]
     pub fn set_visible(&self, visible: bool) {
         self.widget.set_visible(visible);
+    }
+
+    /// Sets what the host page says about the next chat: `{ page_url?, attributes? }`
+    /// (attributes: string keys and values). Sent with `start_chat`; a running session
+    /// keeps the context it started with. Throws `InvalidContext` if it breaks the
+    /// protocol's bounds (at most 20 attributes, keys of 1 to 40 characters, values of at
+    /// most 200, an http(s) page address of at most 2048).
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ page_url?: string; attributes?: Record<string, string> }"
+        )]
+        context: JsValue,
+    ) -> Result<(), JsValue> {
+        let context: ChatContext = crate::from_js(&context, "context").map_err(JsValue::from)?;
+        self.widget.set_context(context).map_err(|e| {
+            let error = js_sys::Error::new(&e.to_string());
+            error.set_name(match e {
+                Error::InvalidContext(_) => "InvalidContext",
+                _ => "InteractError",
+            });
+            error.into()
+        })
     }
 
     /// Whether a chat session is running (resumed after a reload).

@@ -86,3 +86,23 @@ async fn devices_are_listed_with_the_browsers_kinds() {
         assert!(Reflect::get(&d, &"label".into()).unwrap().is_string());
     }
 }
+
+#[wasm_bindgen_test]
+fn a_context_over_the_bounds_is_refused_by_name_and_one_within_is_kept() {
+    let c = client();
+    let context = |value: &str| {
+        js_sys::JSON::parse(&format!(
+            r#"{{"page_url":"https://shop.example/a","attributes":{{"plan":"{value}"}}}}"#
+        ))
+        .unwrap()
+    };
+    c.set_context(context("gold")).expect("within the bounds");
+    let e = c
+        .set_context(context(&"x".repeat(201)))
+        .expect_err("a value over 200 characters");
+    assert_eq!(name(&e), "InvalidContext");
+    let e = c
+        .set_context(js_sys::JSON::parse(r#"{"page_url":"javascript:alert(1)"}"#).unwrap())
+        .expect_err("not an http(s) address");
+    assert_eq!(name(&e), "InvalidContext");
+}

@@ -770,6 +770,24 @@ function createOfferNode(session, offer) {
   return { root, accept, decline, expiry };
 }
 
+/**
+ * The page the chat started on and the website's attributes (`Interact.setAttributes` on
+ * the host page): the website's text, so shown as text only, never as markup or a link.
+ */
+function renderContext(view, context) {
+  if (view.contextShown === context) return;
+  view.contextShown = context;
+  setText(view.details.page, context?.page_url || "—");
+  const list = view.details.attributes;
+  list.replaceChildren();
+  for (const [key, value] of Object.entries(context?.attributes ?? {})) {
+    const row = el("div", "details-attribute");
+    row.append(el("dt", null, key), el("dd", null, value));
+    list.append(row);
+  }
+  list.hidden = list.childElementCount === 0;
+}
+
 /** How to reach the visitor: the phone number on WhatsApp, else the email. */
 function contactOf(visitor) {
   if (!visitor) return "";
@@ -962,7 +980,10 @@ function createView(session) {
       started: q(".d-started"),
       agents: q(".d-agents"),
       session: q(".d-session"),
+      page: q(".d-page"),
+      attributes: q(".d-attributes"),
     },
+    contextShown: null,
     rendered: 0,
     version: -1,
     ownStatus: new Map(),
@@ -1257,6 +1278,7 @@ function updateView(view, conv) {
   setText(d.started, conv.startedAt != null ? dateTimeFmt.format(new Date(conv.startedAt)) : "—");
   setText(d.agents, conv.agents.size > 0 ? [...conv.agents.values()].join(", ") : "—");
   setText(d.session, conv.session);
+  renderContext(view, conv.context);
 
   // Transcript: append what is new; items are append-only.
   let appended = false;

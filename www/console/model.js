@@ -24,6 +24,8 @@ export class Conversation {
     this.visitor = offer ? { ...offer.visitor } : null;
     this.target = offer ? { ...offer.target } : null;
     this.consent = null;
+    /** What the host page said: {page_url?, attributes?} from `started`, or null. */
+    this.context = null;
     this.startedAt = null;
     /** Highest sequence number rendered (0: nothing yet, the accept is in flight). */
     this.last = 0;
@@ -126,6 +128,7 @@ export class Conversation {
         this.consent = { ...ev.consent };
         this.target = { ...ev.target };
         this.callFirst = ev.call ?? null;
+        this.context = ev.context ?? null;
         this.startedAt = at;
         this.items.push({ ...base, type: "started", visitor: this.visitor, target: this.target });
         break;

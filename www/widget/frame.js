@@ -25,6 +25,15 @@ window.addEventListener("message", (e) => {
   if (!m || m.interact !== 1) return;
   if (m.type === "open") widget.setVisible(true);
   else if (m.type === "hidden") widget.setVisible(false);
+  else if (m.type === "context") {
+    // The page address and the website's attributes for the next chat (the loader
+    // checked the bounds already; the SDK and the server check them again).
+    try {
+      widget.setContext(m.value);
+    } catch (err) {
+      console.warn("Interact: " + err.message);
+    }
+  }
 });
 body.dataset.ready = "true";
 performance.mark("interact:widget-mounted");

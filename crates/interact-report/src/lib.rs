@@ -1155,6 +1155,7 @@ mod tests {
     #[test]
     fn a_call_first_session_reports_its_medium_ring_and_talk_time() {
         let started = SessionEvent::Started {
+            context: None,
             visitor: interact_sdk::protocol::VisitorInfo {
                 display_name: "Cora".into(),
                 email: "cora@example.com".into(),

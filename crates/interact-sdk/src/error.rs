@@ -1,5 +1,6 @@
 //! Errors of the client state machines.
 
+use crate::context::ContextError;
 use crate::form::{FieldError, FormErrors, RatingError};
 
 /// An error from a [`Visitor`](crate::Visitor) or [`Agent`](crate::Agent) call.
@@ -20,6 +21,9 @@ pub enum Error {
     /// The end-of-chat rating is invalid (score not 1 to 5, or a bad comment).
     #[error("invalid rating: {0}")]
     InvalidRating(RatingError),
+    /// The chat's context (page address, attributes) breaks the protocol's bounds.
+    #[error("invalid context: {0}")]
+    InvalidContext(ContextError),
     /// The server sent something invalid; the frame was dropped.
     #[error("peer misbehaved: {0}")]
     PeerMisbehaved(String),

@@ -116,6 +116,7 @@ pub mod agent;
 pub mod call;
 pub mod client;
 pub mod config;
+pub mod context;
 mod conversation;
 pub mod embed;
 pub mod error;

@@ -20,6 +20,14 @@ pub const MIN_RATING_SCORE: u8 = 1;
 pub const MAX_RATING_SCORE: u8 = 5;
 /// Longest comment of an end-of-chat rating, in Unicode scalar values.
 pub const MAX_RATING_COMMENT_CHARS: usize = 1000;
+/// Most attributes a chat's context (`start_chat`'s `context`) may carry.
+pub const MAX_ATTRIBUTES: usize = 20;
+/// Longest attribute key, in Unicode scalar values.
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 40;
+/// Longest attribute value, in Unicode scalar values.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 200;
+/// Longest page address in a chat's context, in Unicode scalar values.
+pub const MAX_PAGE_URL_CHARS: usize = 2048;
 /// Longest SDP blob in an offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.

@@ -161,6 +161,7 @@ mod tests {
                         display_name: "Support".into(),
                     },
                     call: None,
+                    context: None,
                 },
             ),
             frame(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::call::{Call, CallState};
 use crate::client::{Event, Input, Output};
 use crate::config::WidgetConfig;
+use crate::context::ChatContext;
 use crate::conversation::Conversation;
 use crate::error::Error;
 use crate::form::{PreChatForm, validate_rating, validate_text};
@@ -95,6 +96,10 @@ pub struct Visitor {
     ice: (Vec<IceServer>, Option<UnixMillis>),
     /// Call-first: the medium asked for in the `start_chat` in flight.
     start_call: Option<CallMedia>,
+    /// The context for the next `start_chat` (see [`Self::set_context`]).
+    context: Option<ChatContext>,
+    /// The context of the `start_chat` in flight.
+    start_context: Option<ChatContext>,
     /// Call-first: the medium of the session's `started` event.
     call_first: Option<CallMedia>,
     /// Call-first: a call is owed to the current (or next) agent: until one is placed,
@@ -130,6 +135,8 @@ impl Visitor {
             fresh_start: false,
             ice: (Vec::new(), None),
             start_call: None,
+            context: None,
+            start_context: None,
             call_first: None,
             call_owed: true,
             call_on: false,
@@ -228,7 +235,16 @@ impl Visitor {
     fn send_start(&mut self, now: Instant) {
         if let Some((id, form)) = self.start.clone() {
             let call = self.start_call;
-            self.transmit(now, &ClientFrame::StartChat { id, form, call });
+            let context = self.start_context.clone();
+            self.transmit(
+                now,
+                &ClientFrame::StartChat {
+                    id,
+                    form,
+                    call,
+                    context,
+                },
+            );
             self.start_sent_at = Some(now);
         }
     }
@@ -591,6 +607,17 @@ impl Visitor {
         }
     }
 
+    /// Sets what the host page says about the chat (its address, the website's
+    /// attributes), sent with the next `start_chat` and stored in the session's `started`
+    /// event. A session already started keeps the context it started with. An empty
+    /// context sends none. [`Error::InvalidContext`] if it breaks the protocol's bounds;
+    /// the previous context stays then.
+    pub fn set_context(&mut self, context: ChatContext) -> Result<(), Error> {
+        context.validate().map_err(Error::InvalidContext)?;
+        self.context = (!context.is_empty()).then_some(context);
+        Ok(())
+    }
+
     /// Starts the chat with the pre-chat form, after validating it with the same rules the
     /// server applies. On [`Error::InvalidForm`] nothing is sent.
     pub fn start_chat(&mut self, now: Instant, form: PreChatForm) -> Result<(), Error> {
@@ -662,6 +689,7 @@ impl Visitor {
         let id = self.ids.message_id();
         self.start = Some((id, form));
         self.start_call = call;
+        self.start_context = self.context.clone();
         if self.link.is_online() {
             self.send_start(now);
         }

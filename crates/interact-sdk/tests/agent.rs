@@ -396,6 +396,7 @@ fn refused_messages_keep_their_order_or_fail() {
         "s9",
         1,
         SessionEvent::Started {
+            context: None,
             visitor: VisitorInfo {
                 display_name: "Ann".into(),
                 email: "ann@example.com".into(),

@@ -21,6 +21,7 @@ use std::fmt::Debug;
 use interact_sdk::config::{
     Availability, Position, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig,
 };
+use interact_sdk::context::ChatContext;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
 use interact_sdk::ids::{AgentId, CallId, MessageId, ResumeToken, Seq, SessionId, TargetId};
@@ -248,6 +249,7 @@ fn client_agent_hello_minimal_case() -> Case<ClientFrame> {
 fn client_start_chat_case() -> Case<ClientFrame> {
     (
         ClientFrame::StartChat {
+            context: None,
             id: mid(START_ID),
             form: PreChatForm {
                 display_name: "Ann Example".into(),
@@ -273,6 +275,7 @@ fn client_start_chat_case() -> Case<ClientFrame> {
 fn client_start_chat_unticked_case() -> Case<ClientFrame> {
     (
         ClientFrame::StartChat {
+            context: None,
             id: mid(START_ID),
             form: PreChatForm {
                 display_name: " Ann ".into(),
@@ -284,6 +287,33 @@ fn client_start_chat_unticked_case() -> Case<ClientFrame> {
         },
         // `consent` is sent as null, `first_message` is left out.
         r#"{"type":"start_chat","id":"m6a4329ef01211476-1","form":{"display_name":" Ann ","email":"ann@example.com","consent":null}}"#,
+    )
+}
+
+fn shop_context() -> ChatContext {
+    ChatContext {
+        page_url: Some("https://shop.example.com/kettles?colour=red".into()),
+        attributes: [("plan", "gold"), ("basket", "2 items")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    }
+}
+
+fn client_start_chat_context_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::StartChat {
+            id: mid(START_ID),
+            form: PreChatForm {
+                display_name: "Ann Example".into(),
+                email: "ann@example.com".into(),
+                consent: Some("2024-05".into()),
+                first_message: None,
+            },
+            call: None,
+            context: Some(shop_context()),
+        },
+        // Attributes in key order; an empty context part is left out.
+        r#"{"type":"start_chat","id":"m6a4329ef01211476-1","form":{"display_name":"Ann Example","email":"ann@example.com","consent":"2024-05"},"context":{"page_url":"https://shop.example.com/kettles?colour=red","attributes":{"basket":"2 items","plan":"gold"}}}"#,
     )
 }
 
@@ -439,6 +469,7 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_agent_hello_minimal_case(),
         client_start_chat_case(),
         client_start_chat_unticked_case(),
+        client_start_chat_context_case(),
         client_send_case(),
         client_send_agent_case(),
         client_typing_case(),
@@ -479,6 +510,13 @@ fn client_agent_hello() {
 fn client_start_chat() {
     check_client(client_start_chat_case());
     check_client(client_start_chat_unticked_case());
+    check_client(client_start_chat_context_case());
+    // Older clients send no context; a context with neither member is an empty one.
+    let bare = r#"{"type":"start_chat","id":"m1","form":{"display_name":"A","email":"a@b.c","consent":null},"context":{}}"#;
+    let Ok(ClientFrame::StartChat { context, .. }) = decode_client(bare) else {
+        panic!("start_chat expected")
+    };
+    assert_eq!(context, Some(ChatContext::default()));
 }
 
 #[test]
@@ -1053,6 +1091,7 @@ fn server_unknown() {
 fn event_started_case() -> Case<SessionEvent> {
     (
         SessionEvent::Started {
+            context: None,
             visitor: ann(),
             consent: Consent {
                 policy_version: "2024-05".into(),
@@ -1193,6 +1232,23 @@ fn event_started_whatsapp_case() -> Case<SessionEvent> {
     )
 }
 
+fn event_started_context_case() -> Case<SessionEvent> {
+    let (mut event, _) = event_started_case();
+    if let SessionEvent::Started { context, .. } = &mut event {
+        *context = Some(Box::new(shop_context()));
+    }
+    (
+        event,
+        r#"{
+            "kind": "started",
+            "visitor": {"display_name": "Ann Example", "email": "ann@example.com"},
+            "consent": {"policy_version": "2024-05", "at": 1717171200000},
+            "target": {"kind": "service", "display_name": "Customer Care"},
+            "context": {"page_url": "https://shop.example.com/kettles?colour=red", "attributes": {"basket": "2 items", "plan": "gold"}}
+        }"#,
+    )
+}
+
 fn event_call_case() -> Case<SessionEvent> {
     (
         SessionEvent::Call {
@@ -1225,6 +1281,7 @@ fn event_cases() -> Vec<Case<SessionEvent>> {
         event_receipt_case(),
         event_undelivered_case(),
         event_started_whatsapp_case(),
+        event_started_context_case(),
         event_call_case(),
         event_ended_case(),
     ]
@@ -1233,6 +1290,7 @@ fn event_cases() -> Vec<Case<SessionEvent>> {
 #[test]
 fn event_started() {
     check_event(event_started_case());
+    check_event(event_started_context_case());
 }
 
 #[test]
@@ -2112,6 +2170,16 @@ fn doc_lists_every_limit() {
             "MAX_EMAIL_LOCAL_BYTES",
             limits::MAX_EMAIL_LOCAL_BYTES.to_string(),
         ),
+        ("MAX_ATTRIBUTES", limits::MAX_ATTRIBUTES.to_string()),
+        (
+            "MAX_ATTRIBUTE_KEY_CHARS",
+            limits::MAX_ATTRIBUTE_KEY_CHARS.to_string(),
+        ),
+        (
+            "MAX_ATTRIBUTE_VALUE_CHARS",
+            limits::MAX_ATTRIBUTE_VALUE_CHARS.to_string(),
+        ),
+        ("MAX_PAGE_URL_CHARS", limits::MAX_PAGE_URL_CHARS.to_string()),
         ("MAX_SDP_BYTES", limits::MAX_SDP_BYTES.to_string()),
         (
             "MAX_CANDIDATE_BYTES",

@@ -696,6 +696,7 @@ fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
     push(
         &mut log,
         SessionEvent::Started {
+            context: None,
             visitor: VisitorInfo {
                 display_name: "Cora".into(),
                 email: "cora@example.com".into(),
@@ -866,4 +867,40 @@ fn ending_the_chat_in_a_call_sends_the_quality_summary_first() {
     );
     assert_eq!(stored_quality(&w, &session, Party::Visitor), [3]);
     assert!(stored_quality(&w, &session, Party::Agent).is_empty());
+}
+
+/// The host page's context goes with `start_chat` and ends up in the session's `started`
+/// event; one over the bounds is refused locally and the previous one stays.
+#[test]
+fn the_chat_context_travels_in_start_chat_and_an_oversize_one_is_refused() {
+    use interact_sdk::context::{ChatContext, ContextError};
+
+    let mut w = World::new(8, NetConfig::PERFECT);
+    let context = ChatContext {
+        page_url: Some("https://shop.example/kettles".into()),
+        attributes: [("plan".to_owned(), "gold".to_owned())].into(),
+    };
+    w.visitor
+        .set_context(context.clone())
+        .expect("within bounds");
+    let mut oversize = context.clone();
+    oversize.attributes.insert("note".into(), "x".repeat(201));
+    assert_eq!(
+        w.visitor.set_context(oversize),
+        Err(Error::InvalidContext(ContextError::InvalidValue {
+            key: "note".into(),
+            max: 200
+        }))
+    );
+    let session = started_and_connected(&mut w, None);
+    let started = w.server.logs[&session]
+        .events_after(Seq::ZERO)
+        .first()
+        .expect("started")
+        .event
+        .clone();
+    let SessionEvent::Started { context: sent, .. } = started else {
+        panic!("started first: {started:?}");
+    };
+    assert_eq!(sent.map(|c| *c), Some(context));
 }

@@ -748,6 +748,7 @@ async fn the_session_start_limit_per_address_holds_across_nodes() {
         .named("visitor");
     v.hello(None).await;
     v.send(&ClientFrame::StartChat {
+        context: None,
         id: mid("start-three"),
         form: form("Three"),
         call: None,

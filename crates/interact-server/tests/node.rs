@@ -116,6 +116,7 @@ async fn visitor_to(
         key,
         valid,
         session::Via {
+            context: None,
             channel: interact_model::Channel::Widget,
             call,
         },

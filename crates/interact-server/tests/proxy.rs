@@ -31,6 +31,7 @@ async fn start_from(server: &TestServer, code: &str, forwarded: &str, n: usize) 
     .expect("admitted");
     v.hello(None).await;
     v.send(&ClientFrame::StartChat {
+        context: None,
         id: mid(&format!("start-{n}")),
         form: form(),
         call: None,

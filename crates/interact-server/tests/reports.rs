@@ -109,6 +109,7 @@ impl Fixture {
             1,
             created,
             SessionEvent::Started {
+                context: None,
                 visitor: VisitorInfo {
                     display_name: "=cmd|' /C calc'!A0".into(),
                     email: "vera@example.com".into(),

@@ -60,6 +60,7 @@ async fn kill_and_restart_mid_chat_loses_nothing() {
     };
     visitor
         .send(&ClientFrame::StartChat {
+            context: None,
             id: mid("start"),
             form,
             call: None,
@@ -291,6 +292,7 @@ async fn a_start_chat_repeated_after_a_crash_gets_the_same_session() {
     visitor.hello(None).await;
     visitor
         .send(&ClientFrame::StartChat {
+            context: None,
             id: mid("start-crash"),
             form: form.clone(),
             call: None,

@@ -514,6 +514,7 @@ async fn stored_session(
         1,
         created,
         SessionEvent::Started {
+            context: None,
             visitor: VisitorInfo {
                 display_name: "Vera".into(),
                 email: "vera@example.com".into(),

@@ -464,6 +464,7 @@ async fn bad_frames_get_errors_and_proper_close_codes() {
     bad.email = "nope".into();
     bad.consent = None;
     v2.send(&ClientFrame::StartChat {
+        context: None,
         id: mid("s2"),
         form: bad,
         call: None,
@@ -515,6 +516,7 @@ async fn invisible_names_and_messages_are_refused() {
         blank.display_name = name.into();
         let id = mid(&format!("blank-{i}"));
         v.send(&ClientFrame::StartChat {
+            context: None,
             id: id.clone(),
             form: blank,
             call: None,
@@ -647,6 +649,7 @@ async fn shutdown_tells_clients_to_resume() {
         .expect("ok");
     v.hello(None).await;
     v.send(&ClientFrame::StartChat {
+        context: None,
         id: mid("s1"),
         form: form(None),
         call: None,
@@ -680,6 +683,7 @@ async fn rate_limits_hold() {
             .expect("ok");
         v.hello(None).await;
         v.send(&ClientFrame::StartChat {
+            context: None,
             id: mid(&format!("s{i}")),
             form: form(None),
             call: None,
@@ -1006,4 +1010,112 @@ async fn visitor_conn(
     connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
         .await
         .expect("allowed")
+}
+
+/// The host page's context (page address, attributes) travels in `start_chat`, is stored
+/// in the session's `started` event (so it is there after a restart), and a context over
+/// the protocol's bounds is refused with a clear `invalid_field`, starting nothing.
+#[tokio::test]
+async fn a_chat_context_is_stored_in_started_and_an_oversize_one_is_refused() {
+    use interact_sdk::context::ChatContext;
+    use interact_sdk::limits::{
+        MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES,
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = TestServer::start(config(dir.path())).await;
+    let code = server.embed_code(support()).await;
+    let _agent = server.available_agent("alex").await;
+    let mut v = visitor_conn(&server, &code).await;
+    v.hello(None).await;
+
+    let at_most = ChatContext {
+        page_url: Some("https://shop.example/cart?item=kettle".into()),
+        attributes: (0..MAX_ATTRIBUTES)
+            .map(|i| {
+                let key = format!("{i:0>width$}", width = MAX_ATTRIBUTE_KEY_CHARS);
+                (key, "<b>ü</b>".repeat(MAX_ATTRIBUTE_VALUE_CHARS / 8))
+            })
+            .collect(),
+    };
+    let mut too_many = at_most.clone();
+    too_many.attributes.insert("one more".into(), "v".into());
+    let mut long_key = at_most.clone();
+    long_key.attributes.pop_first();
+    long_key
+        .attributes
+        .insert("k".repeat(MAX_ATTRIBUTE_KEY_CHARS + 1), "v".into());
+    let mut long_value = at_most.clone();
+    long_value
+        .attributes
+        .insert("plan".into(), "v".repeat(MAX_ATTRIBUTE_VALUE_CHARS + 1));
+    long_value.attributes.pop_first();
+    let mut script_url = at_most.clone();
+    script_url.page_url = Some("javascript:alert(1)".into());
+    for (i, (context, why)) in [
+        (too_many, "more than 20 attributes"),
+        (long_key, "longer than 40 characters"),
+        (long_value, "longer than 200 characters"),
+        (script_url, "page address"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = mid(&format!("ctx-{i}"));
+        v.send(&ClientFrame::StartChat {
+            id: id.clone(),
+            form: form(None),
+            call: None,
+            context: Some(context),
+        })
+        .await;
+        let ServerFrame::Error(e) = v.recv().await else {
+            panic!("an error expected for {why}")
+        };
+        assert_eq!(e.code, ErrorCode::InvalidField, "{why}");
+        assert_eq!(e.id, Some(id));
+        assert!(!e.fatal);
+        assert!(
+            e.message.starts_with("the context is invalid: ") && e.message.contains(why),
+            "{why}: {}",
+            e.message
+        );
+    }
+    assert!(
+        server
+            .state
+            .store
+            .open_sessions()
+            .await
+            .expect("sessions")
+            .is_empty(),
+        "a refused context starts nothing"
+    );
+
+    // At the bounds: stored in `started`, and still there after a restart.
+    v.send(&ClientFrame::StartChat {
+        id: mid("ctx-ok"),
+        form: form(None),
+        call: None,
+        context: Some(at_most.clone()),
+    })
+    .await;
+    let started = v
+        .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
+        .await;
+    let Some(ServerFrame::SessionStarted { session, .. }) = started.last() else {
+        unreachable!()
+    };
+    let session = session.clone();
+    let context_of = |events: Vec<interact_sdk::protocol::EventFrame>| match &events[0].event {
+        SessionEvent::Started { context, .. } => context.clone().map(|c| *c),
+        other => panic!("started expected first: {other:?}"),
+    };
+    let stored = server.state.store.events(&session).await.expect("events");
+    assert_eq!(context_of(stored), Some(at_most.clone()));
+    drop(v);
+    server.restart().await;
+    let stored = server.state.store.events(&session).await.expect("events");
+    assert_eq!(context_of(stored), Some(at_most));
+    server.stop().await;
 }

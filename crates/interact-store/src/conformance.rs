@@ -147,6 +147,7 @@ fn frame(session: &str, seq: u64, time: u64, event: SessionEvent) -> EventFrame 
 
 fn started() -> SessionEvent {
     SessionEvent::Started {
+        context: None,
         visitor: VisitorInfo {
             display_name: "Vera".into(),
             email: "vera@example.com".into(),

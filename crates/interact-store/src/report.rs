@@ -251,6 +251,7 @@ mod tests {
         let call = CallId::new("c1").expect("valid");
         let signal = |from: Party, signal: CallSignal| SessionEvent::Call { from, signal };
         let started = |call: Option<CallMedia>, name: &str| SessionEvent::Started {
+            context: None,
             visitor: interact_sdk::protocol::VisitorInfo {
                 display_name: name.into(),
                 email: "ann@example.com".into(),

@@ -71,6 +71,7 @@ impl VisitorClient {
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let id = MessageId::new(format!("start-{n}")).expect("id");
         self.send(&ClientFrame::StartChat {
+            context: None,
             id,
             form,
             call: None,

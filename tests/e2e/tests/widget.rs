@@ -236,6 +236,20 @@ async fn a_page_outside_the_domain_template_is_refused_and_starts_nothing() {
             vec![json!(LAUNCHER)],
         )
         .await;
+        // Clearly inactive: greyed out and named so.
+        let look: serde_json::Value = page
+            .eval(
+                "const b = document.querySelector(arguments[0]);
+                 return { label: b.getAttribute('aria-label'), disabled: b.getAttribute('aria-disabled'),
+                          background: getComputedStyle(b).backgroundColor, opacity: getComputedStyle(b).opacity };",
+                vec![json!(LAUNCHER)],
+            )
+            .await;
+        assert_eq!(
+            look,
+            json!({"label": "Chat unavailable", "disabled": "true",
+                   "background": "rgb(138, 143, 152)", "opacity": "0.6"})
+        );
         page.click(LAUNCHER).await;
         page.wait_text(
             "the refusal",

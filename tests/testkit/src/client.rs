@@ -349,7 +349,13 @@ impl Client {
         form: PreChatForm,
         call: Option<interact_sdk::protocol::CallMedia>,
     ) -> (SessionId, ResumeToken) {
-        self.send(&ClientFrame::StartChat { id, form, call }).await;
+        self.send(&ClientFrame::StartChat {
+            id,
+            form,
+            call,
+            context: None,
+        })
+        .await;
         let frames = self
             .recv_until(|f| matches!(f, ServerFrame::SessionStarted { .. }))
             .await;

@@ -17,6 +17,8 @@ pub(super) static LANGUAGE: Language = Language {
         title: "Chat",
         unread: " ungelesen",
         refused: "Der Chat ist auf dieser Website nicht verfügbar.",
+        message: "Neue Nachricht",
+        unavailable: "Chat nicht verfügbar",
     },
     strings: Strings {
         minimize: "Chat minimieren",

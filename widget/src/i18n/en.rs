@@ -17,6 +17,8 @@ pub(super) static LANGUAGE: Language = Language {
         title: "Chat",
         unread: " unread",
         refused: "Chat is not available on this website.",
+        message: "New message",
+        unavailable: "Chat unavailable",
     },
     strings: Strings {
         minimize: "Minimise chat",

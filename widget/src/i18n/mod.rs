@@ -70,6 +70,11 @@ pub struct LoaderWords {
     /// After the number of unread messages, in the button's label.
     pub unread: &'static str,
     pub refused: &'static str,
+    /// The host page's title alternates with "(n) " and this while an agent writes and
+    /// the widget is closed.
+    pub message: &'static str,
+    /// The launcher's label where the embed code is refused on this page.
+    pub unavailable: &'static str,
 }
 
 /// Why the widget gave up a call, or part of one.
@@ -266,6 +271,8 @@ pub fn loader_words_js() -> String {
                 ("title", w.title),
                 ("unread", w.unread),
                 ("refused", w.refused),
+                ("message", w.message),
+                ("unavailable", w.unavailable),
             ]
             .map(|(k, v)| format!("{k}: {}", js_string(v)));
             format!("{}: {{ {} }}", l.tag, fields.join(", "))

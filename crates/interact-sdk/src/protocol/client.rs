@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CallMedia, CallSignal};
 use crate::config::TargetKind;
+use crate::context::ChatContext;
 use crate::form::PreChatForm;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId, TargetId};
 
@@ -105,6 +106,10 @@ pub enum ClientFrame {
         /// call task by the service's Audio/Video workflow); absent for a chat.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<CallMedia>,
+        /// What the host page says about the chat (its address, the website's
+        /// attributes), within the bounds of [`crate::limits`]; stored in `started`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<ChatContext>,
     },
     /// A chat message. A repeat with the same `id` is acknowledged again, not stored twice.
     Send {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{CallMedia, CallSignal, ReceiptState};
 use crate::config::{Target, TargetKind};
+use crate::context::ChatContext;
 use crate::ids::{AgentId, MessageId, Seq, TargetId};
 use crate::tagged::Tagged;
 use crate::time::UnixMillis;
@@ -109,6 +110,11 @@ pub enum SessionEvent {
         /// session is routed as a call task); absent for a chat.
         #[serde(skip_serializing_if = "Option::is_none")]
         call: Option<CallMedia>,
+        /// The page the chat was started on and the website's attributes, as the
+        /// visitor's `start_chat` sent them (absent when it sent none). Boxed: rare and
+        /// large beside the other events.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        context: Option<Box<ChatContext>>,
     },
     /// A chat message.
     Message {
@@ -193,6 +199,7 @@ impl<'de> Deserialize<'de> for SessionEvent {
                 consent: f.field("consent")?,
                 target: f.field("target")?,
                 call: f.optional("call")?,
+                context: f.optional("context")?,
             },
             "message" => Self::Message {
                 id: f.field("id")?,

@@ -305,7 +305,15 @@ impl Server {
                 };
                 out.push((who, conn, ServerFrame::Pong { nonce, heads }));
             }
-            (Who::Visitor, ClientFrame::StartChat { id, form, call }) => {
+            (
+                Who::Visitor,
+                ClientFrame::StartChat {
+                    id,
+                    form,
+                    call,
+                    context,
+                },
+            ) => {
                 if let Some(session) = self.starts.get(&id).cloned() {
                     self.visitor_conn = Some((conn, Some(session.clone())));
                     out.push((
@@ -343,6 +351,7 @@ impl Server {
                 log.append(
                     at,
                     SessionEvent::Started {
+                        context: context.map(Box::new),
                         visitor: VisitorInfo {
                             display_name: valid.display_name.clone(),
                             email: valid.email.clone(),

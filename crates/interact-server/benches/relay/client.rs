@@ -287,6 +287,7 @@ pub(crate) async fn visitor(
             send(
                 &mut ws,
                 &ClientFrame::StartChat {
+                    context: None,
                     id: MessageId::new(format!("start-{index}"))?,
                     form: PreChatForm {
                         display_name: format!("Visitor {index}"),

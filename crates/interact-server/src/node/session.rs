@@ -510,13 +510,16 @@ pub fn start_key(
     hex::encode(h.finalize())
 }
 
-/// How a new session comes: its channel, and for a call-first session the call's medium.
-#[derive(Clone, Copy, Debug)]
+/// How a new session comes: its channel, for a call-first session the call's medium, and
+/// what the host page said about it.
+#[derive(Clone, Debug)]
 pub struct Via {
     /// The widget, WhatsApp, ...
     pub channel: interact_model::Channel,
     /// Call-first: the visitor starts with a call of this medium.
     pub call: Option<interact_sdk::protocol::CallMedia>,
+    /// The page address and attributes from `start_chat`, already validated.
+    pub context: Option<interact_sdk::context::ChatContext>,
 }
 
 impl Via {
@@ -525,6 +528,7 @@ impl Via {
         Self {
             channel,
             call: None,
+            context: None,
         }
     }
 }
@@ -541,7 +545,11 @@ pub async fn create(
     form: ValidForm,
     via: Via,
 ) -> Result<(SessionId, ResumeToken, SessionHandle), StoreError> {
-    let Via { channel, call } = via;
+    let Via {
+        channel,
+        call,
+        context,
+    } = via;
     let at = state.now();
     let id = SessionId::new(format!("s{}", hex::encode(auth::random_128())))
         .unwrap_or_else(|e| unreachable!("hex ids are valid: {e}"));
@@ -552,6 +560,7 @@ pub async fn create(
         .ok_or_else(|| StoreError::NotFound(code.target.to_string()))?;
     let mut log = SessionLog::new(id.clone(), config.modalities);
     let started = SessionEvent::Started {
+        context: context.map(Box::new),
         visitor: visitor_info(&form.display_name, &form.email, channel, origin),
         consent: Consent {
             policy_version: form.consent_version.clone(),

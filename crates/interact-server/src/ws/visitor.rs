@@ -206,7 +206,12 @@ impl Visitor {
             };
         }
         match frame {
-            ClientFrame::StartChat { id, form, call } => Box::pin(self.start(id, form, call)).await,
+            ClientFrame::StartChat {
+                id,
+                form,
+                call,
+                context,
+            } => Box::pin(self.start(id, form, call, context)).await,
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
@@ -321,6 +326,7 @@ impl Visitor {
         id: interact_sdk::ids::MessageId,
         form: interact_sdk::form::PreChatForm,
         call: Option<CallMedia>,
+        context: Option<interact_sdk::context::ChatContext>,
     ) -> Flow {
         let with_id = |mut e: ErrorFrame| {
             e.id = Some(id.clone());
@@ -376,6 +382,14 @@ impl Visitor {
                 return Flow::Continue;
             }
         };
+        if let Some(Err(e)) = context.as_ref().map(|c| c.validate()) {
+            self.state.metrics.reject("invalid_context");
+            self.send(&with_id(error(
+                ErrorCode::InvalidField,
+                format!("the context is invalid: {e}"),
+            )));
+            return Flow::Continue;
+        }
         if !self
             .state
             .hub
@@ -398,6 +412,7 @@ impl Visitor {
             session::Via {
                 channel: interact_model::Channel::Widget,
                 call,
+                context: context.filter(|c| !c.is_empty()),
             },
         )
         .await;
