@@ -688,3 +688,29 @@ async fn a_direct_call_makes_the_user_unavailable_to_other_chats_until_it_ends()
     };
     assert_eq!(offered_third, third);
 }
+
+/// A visitor's earlier connection whose resume is handled after a newer one's (the client
+/// gave up on it and reconnected) must not take the session from the newer one: the
+/// stale one is the one to close (`Replaced`), and a connection re-attached to its own
+/// session closes nothing.
+#[tokio::test]
+async fn a_late_resume_on_an_older_connection_does_not_replace_the_newer_one() {
+    let (state, _clock) = node().await;
+    let (sid, _first) = visitor(&state, "Vera").await;
+    let (older, _older_ends) = state.hub.new_conn();
+    let (newer, _newer_ends) = state.hub.new_conn();
+    let (older_id, newer_id) = (older.id, newer.id);
+    assert!(older_id < newer_id, "connection ids grow with every accept");
+
+    // The newer connection resumes first and replaces the session's first connection.
+    let replaced = state.hub.attach_visitor(&sid, newer.clone());
+    assert!(replaced.is_some_and(|c| c.id != newer_id && c.id != older_id));
+    // Re-attaching the same connection closes nothing.
+    assert!(state.hub.attach_visitor(&sid, newer.clone()).is_none());
+    // The older one's resume, handled late, gets itself back, to be closed.
+    let to_close = state.hub.attach_visitor(&sid, older);
+    assert_eq!(to_close.map(|c| c.id), Some(older_id));
+    // The newer one is still the session's.
+    assert!(!state.hub.detach_visitor(&sid, older_id));
+    assert!(state.hub.detach_visitor(&sid, newer_id));
+}

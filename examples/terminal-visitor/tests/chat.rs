@@ -265,7 +265,7 @@ async fn form_errors_are_shown_by_field_and_asked_again() {
     term.expect("Your name:").await;
     term.type_line("Vera").await;
     term.expect("Your email:").await;
-    term.type_line("vera@example").await;
+    term.type_line("vera at example.com").await;
     term.expect("Do you agree? [y/N]:").await;
     term.type_line("n").await;
     term.expect("Your first message").await;

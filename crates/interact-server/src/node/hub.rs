@@ -915,9 +915,21 @@ impl Hub {
         self.settled(&mut inner);
     }
 
-    /// Attaches the visitor's connection to a session; returns the one it replaces.
+    /// Attaches the visitor's connection to a session; returns the connection to close,
+    /// if any: the one replaced, or (see below) `conn` itself. `None` when `conn` is
+    /// attached already or none was.
+    ///
+    /// A connection accepted before the one attached (ids grow with every accept) does not
+    /// replace it: it is a client's earlier attempt whose resume or repeated start was
+    /// handled late, after the client had moved on to a newer connection. The newer one
+    /// stays and `conn` is returned, to be closed.
     pub fn attach_visitor(&self, id: &SessionId, conn: Conn) -> Option<Conn> {
-        self.lock().visitors.insert(id.clone(), conn)
+        let mut inner = self.lock();
+        match inner.visitors.get(id) {
+            Some(current) if current.id == conn.id => None,
+            Some(current) if current.id > conn.id => Some(conn),
+            _ => inner.visitors.insert(id.clone(), conn),
+        }
     }
 
     /// Detaches the visitor's connection `conn_id` if it is still the session's; returns

@@ -501,10 +501,11 @@ impl Visitor {
         Flow::Continue
     }
 
+    /// Makes this connection the session's. The one it replaces closes with `Replaced`;
+    /// if a newer connection of the session is attached already (this one was handled
+    /// late), this one closes instead.
     fn attach(&mut self, sid: &SessionId) {
-        if let Some(old) = self.state.hub.attach_visitor(sid, self.conn.clone())
-            && old.id != self.conn.id
-        {
+        if let Some(old) = self.state.hub.attach_visitor(sid, self.conn.clone()) {
             old.close(CloseCode::Replaced, "resumed elsewhere");
         }
         self.session = Some(sid.clone());
