@@ -487,14 +487,7 @@ async fn call_runs(calls: usize) -> [Vec<f64>; 4] {
             .await;
         let step: f64 = visitor.eval("return window.__step;", vec![]).await;
         out[3].push(step - clicked);
-        visitor
-            .wait_until(
-                "the device step to be ready",
-                "const b = document.querySelector('.iw-call-go');
-                 return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
-                vec![],
-            )
-            .await;
+        interact_e2e::widget::wait_device_step_ready(&visitor).await;
         let _: bool = console.eval(AUTO_ACCEPT, vec![json!(SHOWN)]).await;
         let clicked: f64 = visitor.eval(START_AND_WATCH, vec![]).await;
         visitor

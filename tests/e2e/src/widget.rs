@@ -70,3 +70,15 @@ pub async fn start_chat(page: &Page, host_url: &str, name: &str, first: &str) {
     open_form(page, host_url).await;
     fill_and_start(page, name, first).await;
 }
+
+/// Waits until the device step's "Start call" can be clicked: shown, and enabled (it is
+/// disabled while the browser is asked for the devices).
+pub async fn wait_device_step_ready(page: &Page) {
+    page.wait_until(
+        "the device step to be ready",
+        "const b = document.querySelector('.iw-call-go');
+         return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
+        vec![],
+    )
+    .await;
+}

@@ -141,14 +141,7 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
 
     // --- The device step (from the call module), ready.
     visitor.click(".iw-call-video").await;
-    visitor
-        .wait_until(
-            "the device step to be ready",
-            "const b = document.querySelector('.iw-call-go');
-             return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
-            vec![],
-        )
-        .await;
+    interact_e2e::widget::wait_device_step_ready(visitor).await;
     check(visitor, "widget device step", true, &mut found).await;
 
     // --- The call panel, ringing at both ends.

@@ -93,14 +93,7 @@ async fn audio_call(visitor: &Page, console: &Page) {
 /// Clicks "Start call" in the device step once it can be clicked: the devices are open
 /// (the button is disabled while the browser is asked for them).
 async fn start_from_the_step(visitor: &Page) {
-    visitor
-        .wait_until(
-            "the device step to be ready",
-            "const b = document.querySelector('.iw-call-go');
-             return b && !b.disabled && b.offsetParent !== null ? true : 'not yet';",
-            vec![],
-        )
-        .await;
+    interact_e2e::widget::wait_device_step_ready(visitor).await;
     visitor.click(".iw-call-go").await;
 }
 
