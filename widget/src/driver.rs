@@ -163,6 +163,11 @@ impl Driver {
         self.act(|v, now| v.start_chat(now, form))
     }
 
+    /// Leaves a message while no chat can start; see [`Visitor::leave_message`].
+    pub fn leave_message(&self, form: PreChatForm) -> Result<MessageId, Error> {
+        self.act(|v, now| v.leave_message(now, form))
+    }
+
     /// Starts a call-first session; see [`Visitor::start_with_call`].
     pub fn start_with_call(&self, form: PreChatForm, media: CallMedia) -> Result<(), Error> {
         self.act(|v, now| v.start_with_call(now, form, media))

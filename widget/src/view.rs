@@ -16,7 +16,7 @@ use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
 use interact_sdk::ids::MessageId;
 use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     Element, HtmlAnchorElement, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
     HtmlTextAreaElement, KeyboardEvent,
@@ -31,6 +31,8 @@ use crate::i18n::{CallFailure, Lang};
 pub enum Intent {
     /// Submit the pre-chat form (already checked with the SDK's rules).
     StartChat(PreChatForm),
+    /// Leave a message (the form, its message required) while no chat can start.
+    LeaveMessage(PreChatForm),
     /// Send a chat message.
     Send(String),
     /// The visitor started or stopped typing.
@@ -107,6 +109,10 @@ struct Inner {
     status: Element,
     notice: Element,
     form: HtmlFormElement,
+    /// The form's first line, and the label of its message: they change when the form
+    /// is an offline message.
+    intro: Element,
+    first_label: Element,
     name: HtmlInputElement,
     email: HtmlInputElement,
     consent: HtmlInputElement,
@@ -157,6 +163,10 @@ struct State {
     call_busy: bool,
     /// A failure line for the current call was shown already.
     explained: bool,
+    /// No chat can start but a message can be left: the form is an offline message.
+    leaving: bool,
+    /// The offline message being sent, until the server answers.
+    leave_id: Option<MessageId>,
 }
 
 /// Ids must be unique in the document, and tests mount several widgets in one.
@@ -196,7 +206,7 @@ impl View {
         let form: HtmlFormElement = typed(&root, "form", "iw-form");
         attr(&form, "novalidate", "");
         show(&form, false);
-        text_child(&form, "p", "iw-intro", s.intro);
+        let intro = text_child(&form, "p", "iw-intro", s.intro);
         let mut fields = BTreeMap::new();
         let mut field = |field: Field, key: &str, label: &str, tag: &str| -> Element {
             let row = child(&form, "div", "iw-field");
@@ -249,6 +259,9 @@ impl View {
         let first: HtmlTextAreaElement =
             field(Field::FirstMessage, "first", &label, "textarea").unchecked_into();
         attr(&first, "rows", "3");
+        let first_label = first
+            .previous_element_sibling()
+            .unwrap_or_else(|| first.clone().into());
         fields.insert(Field::Consent, consent_field);
         let start: HtmlButtonElement = typed(&form, "button", "iw-start");
         attr(&start, "type", "submit");
@@ -332,6 +345,8 @@ impl View {
                 status,
                 notice,
                 form,
+                intro,
+                first_label,
                 name,
                 email,
                 consent,
@@ -487,14 +502,23 @@ impl View {
             Event::FormRejected(errors) => {
                 i.show_form_errors(errors);
                 i.start.set_disabled(false);
-                i.start.set_text_content(Some(s.start));
+                i.start.set_text_content(Some(i.start_label()));
             }
             Event::Timeline(frame) => {
                 i.after.timeline(frame);
                 i.show_timeline(&frame.event);
             }
+            Event::Done(id) if i.state.borrow().leave_id.as_ref() == Some(id) => i.message_left(),
             Event::Done(id) => {
                 i.after.done(id);
+            }
+            Event::ServerError(error)
+                if error.id.is_some() && error.id == i.state.borrow().leave_id =>
+            {
+                i.state.borrow_mut().leave_id = None;
+                i.start.set_disabled(false);
+                i.start.set_text_content(Some(s.leave_send));
+                i.set_notice(Some(&format!("{}: {}", s.server_error, error.message)));
             }
             Event::ServerError(error) if i.after.failed(error) => {}
             Event::MessageState { id, state, .. } => i.show_delivery(id, *state),
@@ -548,6 +572,14 @@ impl View {
             i.state.borrow_mut().explained = true;
         }
         i.system_line(i.lang.call_failed(why));
+    }
+
+    /// The offline message `id` is on its way (the SDK took it).
+    pub fn message_sending(&self, id: MessageId) {
+        let i = &self.inner;
+        i.state.borrow_mut().leave_id = Some(id);
+        i.start.set_disabled(true);
+        i.start.set_text_content(Some(i.lang.strings().sending));
     }
 
     /// Shows a message the visitor just sent, before the server stored it.
@@ -685,20 +717,16 @@ impl Inner {
         self.title
             .set_text_content(Some(&config.target.display_name));
         let m = &config.modalities;
-        let offered: Vec<&str> = [
-            (m.chat, s.chat),
-            (m.audio, s.audio),
-            (m.video, s.video),
-            (m.screen_share, s.screen_share),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-        let sub = format!(
-            "{} \u{b7} {}",
-            self.lang.availability(config.availability),
-            offered.join(", ")
-        );
+        // Who answers and when: the availability, and the usual wait where known.
+        let mut sub = self.lang.availability(config.availability).to_owned();
+        if let Some(secs) = config.expected_wait {
+            let minutes = secs.div_ceil(60);
+            let wait = match minutes {
+                0 | 1 => s.wait_minute.to_owned(),
+                n => s.wait_minutes.replace("{}", &n.to_string()),
+            };
+            sub = format!("{sub} \u{b7} {wait}");
+        }
         self.subtitle.set_text_content(Some(&sub));
         attr(
             &self.root,
@@ -729,19 +757,63 @@ impl Inner {
             None => show(&self.policy, false),
         }
         let can_start = config.can_start_chat();
-        self.start.set_disabled(!can_start);
+        let leave = config.can_leave_message();
         show(&self.first_audio, m.audio);
         show(&self.first_video, m.video);
         show(&self.first_calls, can_start && (m.audio || m.video));
-        self.state.borrow_mut().config = Some(config.clone());
+        {
+            let mut st = self.state.borrow_mut();
+            st.config = Some(config.clone());
+            st.leaving = leave;
+        }
         self.update_calls();
         let waiting_for_form = matches!(
             self.state.borrow().visitor,
             None | Some(VisitorState::Form) | Some(VisitorState::Loading)
         );
-        if waiting_for_form {
-            self.set_notice((!can_start).then_some(s.cannot_start));
+        if waiting_for_form && self.state.borrow().leave_id.is_none() {
+            self.start.set_disabled(!can_start && !leave);
+            self.start.set_text_content(Some(self.start_label()));
+            self.intro
+                .set_text_content(Some(if leave { s.leave_intro } else { s.intro }));
+            let label = if leave {
+                s.leave_label.to_owned()
+            } else {
+                format!("{} {}", s.first_message, s.optional)
+            };
+            self.first_label.set_text_content(Some(&label));
+            let closed = config.availability == Availability::Closed;
+            let notice = match config.opens_at {
+                Some(at) if closed => Some(
+                    s.closed_until
+                        .replace("{}", &local_when(at, self.lang.tag())),
+                ),
+                _ if leave => Some(self.lang.availability(config.availability).to_owned()),
+                _ if !can_start => Some(s.cannot_start.to_owned()),
+                _ if config.availability == Availability::NoAgents => Some(s.queue_open.to_owned()),
+                _ => None,
+            };
+            self.set_notice(notice.as_deref());
         }
+    }
+
+    /// The form's button: Start chat, or Send message for an offline message.
+    fn start_label(&self) -> &'static str {
+        let s = self.lang.strings();
+        if self.state.borrow().leaving {
+            s.leave_send
+        } else {
+            s.start
+        }
+    }
+
+    /// The offline message was stored: the form gives way to the thanks.
+    fn message_left(&self) {
+        let email = self.email.value();
+        self.state.borrow_mut().leave_id = None;
+        show(&self.form, false);
+        let s = self.lang.strings();
+        self.set_notice(Some(&s.left_thanks.replace("{}", email.trim())));
     }
 
     fn show_state(&self, state: &VisitorState) {
@@ -758,14 +830,14 @@ impl Inner {
         show(&self.chat, in_chat);
         match state {
             VisitorState::Form => {
-                self.start.set_text_content(Some(s.start));
-                let can_start = self
+                self.start.set_text_content(Some(self.start_label()));
+                let can_submit = self
                     .state
                     .borrow()
                     .config
                     .as_ref()
-                    .is_some_and(WidgetConfig::can_start_chat);
-                self.start.set_disabled(!can_start);
+                    .is_some_and(|c| c.can_start_chat() || c.can_leave_message());
+                self.start.set_disabled(!can_submit);
                 if !matches!(before, Some(VisitorState::Form | VisitorState::Starting)) {
                     let _ = self.name.focus();
                     // For performance tools (and the widget benchmark): the form is usable.
@@ -885,7 +957,12 @@ impl Inner {
             consent: self.consent.checked().then(|| version.clone()),
             first_message: (!is_blank(&first)).then_some(first),
         };
-        match form.validate(&version) {
+        let checked = if self.state.borrow().leaving {
+            form.validate_offline(&version)
+        } else {
+            form.validate(&version)
+        };
+        match checked {
             Ok(_) => {
                 self.show_form_errors(&FormErrors::default());
                 Some(form)
@@ -899,7 +976,12 @@ impl Inner {
 
     fn submit_form(&self) {
         if let Some(form) = self.checked_form() {
-            (self.on_intent)(Intent::StartChat(form));
+            let leaving = self.state.borrow().leaving;
+            (self.on_intent)(if leaving {
+                Intent::LeaveMessage(form)
+            } else {
+                Intent::StartChat(form)
+            });
         }
     }
 
@@ -1009,4 +1091,27 @@ fn clicked_button(e: &web_sys::Event) -> Option<Element> {
     e.target()
         .and_then(|t| t.dyn_into::<Element>().ok())
         .and_then(|t| t.closest("button").ok().flatten())
+}
+
+/// `at` in the visitor's time zone and language: the time alone if it is today, else the
+/// weekday and time ("Monday 09:00"), with the date when it is more than six days away.
+fn local_when(at: interact_sdk::time::UnixMillis, lang: &str) -> String {
+    #[allow(clippy::cast_precision_loss)] // Milliseconds until the year 287396 are exact.
+    let ms = at.0 as f64;
+    let date = js_sys::Date::new(&JsValue::from_f64(ms));
+    let now = js_sys::Date::new_0();
+    let options = js_sys::Object::new();
+    let set = |k: &str, v: &str| {
+        let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+    };
+    if now.to_date_string() != date.to_date_string() {
+        set("weekday", "long");
+        if ms - now.get_time() > 6.0 * 86_400_000.0 {
+            set("day", "numeric");
+            set("month", "long");
+        }
+    }
+    set("hour", "2-digit");
+    set("minute", "2-digit");
+    date.to_locale_string(lang, &options).into()
 }

@@ -399,6 +399,11 @@ impl Inner {
                 Err(Error::InvalidForm(errors)) => view.handle(&Event::FormRejected(errors)),
                 Err(e) => view.set_notice(Some(&e.to_string())),
             },
+            Intent::LeaveMessage(form) => match driver.leave_message(form) {
+                Ok(id) => view.message_sending(id),
+                Err(Error::InvalidForm(errors)) => view.handle(&Event::FormRejected(errors)),
+                Err(e) => view.set_notice(Some(&e.to_string())),
+            },
             Intent::Send(text) => match driver.send(&text) {
                 Ok(id) => {
                     view.show_text_error(None);

@@ -279,6 +279,10 @@ fn config(modalities: &[Modality]) -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into()],
         transcript_email: false,
+        opens_at: None,
+        queue_when_unavailable: false,
+        expected_wait: None,
+        offline_messages: false,
     }
 }
 

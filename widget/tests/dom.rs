@@ -145,6 +145,10 @@ fn config(availability: Availability) -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into()],
         transcript_email: false,
+        opens_at: None,
+        queue_when_unavailable: false,
+        expected_wait: None,
+        offline_messages: false,
     }
 }
 
@@ -177,10 +181,10 @@ fn connected(h: &Harness, name: &str) {
 }
 
 #[wasm_bindgen_test]
-fn the_header_shows_target_availability_and_modalities_as_text() {
+fn the_header_shows_target_and_availability_as_text() {
     let h = Harness::with_form();
     assert_eq!(h.text(".iw-title"), "Customer <Care>");
-    assert_eq!(h.text(".iw-sub"), "Available \u{b7} Chat");
+    assert_eq!(h.text(".iw-sub"), "Available");
     assert_eq!(
         h.find(".iw-consent label").text_content().unwrap(),
         "I agree to <the> policy."
@@ -365,6 +369,94 @@ fn a_closed_target_says_so_and_cannot_be_started() {
     assert!(
         h.text(".iw-sub")
             .starts_with("No one is available right now")
+    );
+}
+
+#[wasm_bindgen_test]
+fn closed_shows_the_next_opening_and_takes_a_message_instead() {
+    let h = Harness::mount(Lang::EN);
+    h.view.handle(&Event::Link(LinkState::Online));
+    let mut c = config(Availability::Closed);
+    c.offline_messages = true;
+    // Tomorrow at this hour, and so another day than today.
+    let now = js_sys::Date::now() as u64;
+    c.opens_at = Some(UnixMillis(now + 86_400_000));
+    h.view.handle(&Event::Config(c));
+    h.view.handle(&Event::State(VisitorState::Form));
+    let notice = h.text(".iw-notice");
+    let tomorrow = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64((now + 86_400_000) as f64));
+    let weekday = String::from(tomorrow.to_locale_date_string("en", &{
+        let o = js_sys::Object::new();
+        js_sys::Reflect::set(&o, &"weekday".into(), &"long".into()).unwrap();
+        o.into()
+    }));
+    assert!(notice.starts_with("We are closed. Back "), "{notice}");
+    assert!(notice.contains(&weekday), "{notice} names {weekday}");
+    assert_eq!(
+        h.text(".iw-intro"),
+        "Leave us a message and we will answer by email."
+    );
+    assert_eq!(h.text("label[for$='-first']"), "Your message");
+    let start: HtmlButtonElement = h.find(".iw-start").dyn_into().unwrap();
+    assert!(!start.disabled());
+    assert_eq!(start.text_content().as_deref(), Some("Send message"));
+    assert!(
+        !h.visible(".iw-first"),
+        "no call-first buttons while closed"
+    );
+
+    // The message is required here.
+    h.input("[id$='-name']").set_value("Vera");
+    h.input("[id$='-email']").set_value("vera@example.com");
+    h.input("[id$='-consent']").set_checked(true);
+    h.click(".iw-start");
+    assert!(h.take_intents().is_empty());
+    assert_eq!(h.text("[id$='-first-error']"), "Please fill this in.");
+    h.find("[id$='-first']")
+        .dyn_into::<HtmlTextAreaElement>()
+        .unwrap()
+        .set_value("Please call me back");
+    h.click(".iw-start");
+    let form = PreChatForm {
+        display_name: "Vera".into(),
+        email: "vera@example.com".into(),
+        consent: Some("v7".into()),
+        first_message: Some("Please call me back".into()),
+    };
+    assert_eq!(h.take_intents(), vec![Intent::LeaveMessage(form)]);
+
+    // On its way, then stored: the thanks replace the form.
+    let id = MessageId::new("m-left").unwrap();
+    h.view.message_sending(id.clone());
+    assert!(start.disabled());
+    assert_eq!(start.text_content().as_deref(), Some("Sending…"));
+    h.view.handle(&Event::Done(id));
+    assert!(!h.visible(".iw-form"));
+    assert_eq!(
+        h.text(".iw-notice"),
+        "Thank you! We will answer by email at vera@example.com."
+    );
+}
+
+#[wasm_bindgen_test]
+fn nobody_available_lets_the_visitor_queue_and_says_the_usual_wait() {
+    let h = Harness::mount(Lang::DE);
+    let mut c = config(Availability::NoAgents);
+    c.queue_when_unavailable = true;
+    c.offline_messages = true;
+    c.expected_wait = Some(150);
+    h.view.handle(&Event::Config(c));
+    h.view.handle(&Event::State(VisitorState::Form));
+    let start: HtmlButtonElement = h.find(".iw-start").dyn_into().unwrap();
+    assert!(!start.disabled(), "a chat can start and wait");
+    assert_eq!(start.text_content().as_deref(), Some("Chat starten"));
+    assert_eq!(
+        h.text(".iw-sub"),
+        "Gerade ist niemand erreichbar \u{b7} Antwortet meist in etwa 3 Minuten"
+    );
+    assert!(
+        h.text(".iw-notice")
+            .starts_with("Gerade ist niemand erreichbar. Starten Sie")
     );
 }
 

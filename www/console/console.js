@@ -10,6 +10,7 @@
 import init, { AgentConsole } from "./pkg/interact_console.js";
 import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { ConsoleModel } from "./model.js";
+import { startOffline, stopOffline } from "./offline.js";
 
 const TOKEN_KEY = "interact.console.token";
 const AGENT_KEY = "interact.console.agent";
@@ -567,10 +568,12 @@ function startConsole(token, agent) {
     if (client) render();
   }, 1000);
   client.connect();
+  startOffline(token);
   render();
 }
 
 function stopConsole() {
+  stopOffline();
   clearInterval(ticker);
   ticker = null;
   for (const session of [...calls.keys()]) closeCall(session);

@@ -60,6 +60,20 @@ pub struct ServiceConfig {
     /// members, workflow and reports in the administration (and nothing else).
     #[serde(default)]
     pub owners: Vec<UserId>,
+    /// Whether a visitor can start a chat while the service is open but nobody is
+    /// available; it waits in the queue (default). When false the widget offers an
+    /// offline message instead (where [`offline_messages`](Self::offline_messages)).
+    #[serde(default = "yes")]
+    pub queue_when_unavailable: bool,
+    /// Whether a visitor who cannot chat (outside opening hours, or nobody available
+    /// and no queueing) can leave a message that the service's agents answer by email
+    /// (default).
+    #[serde(default = "yes")]
+    pub offline_messages: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A user as a configuration declares it (`[[user]]`).
@@ -273,7 +287,7 @@ impl Tenant {
             text: "I agree that my name, email and messages are processed to answer me.".into(),
             version: "1".into(),
         };
-        let (kind, name, modalities, privacy, languages, theme) = match target {
+        let (kind, name, modalities, privacy, languages, theme, queue, offline) = match target {
             TargetRef::Service(id) => {
                 let s = self.services.get(id)?;
                 (
@@ -283,8 +297,12 @@ impl Tenant {
                     s.config.privacy.clone(),
                     s.config.languages.clone(),
                     s.config.theme.clone(),
+                    s.config.queue_when_unavailable,
+                    s.config.offline_messages,
                 )
             }
+            // A user reached directly: no queue to wait in when they are away, but a
+            // message they answer later.
             TargetRef::User(id) => {
                 let u = self.users.get(id)?;
                 (
@@ -294,6 +312,8 @@ impl Tenant {
                     u.config.privacy.clone().unwrap_or_else(default_privacy),
                     u.config.languages.clone(),
                     Theme::default(),
+                    false,
+                    true,
                 )
             }
         };
@@ -308,6 +328,10 @@ impl Tenant {
             theme,
             languages,
             transcript_email: false,
+            opens_at: None,
+            queue_when_unavailable: queue,
+            expected_wait: None,
+            offline_messages: offline,
         })
     }
 }

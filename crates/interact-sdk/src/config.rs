@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::modality::Modalities;
+use crate::time::UnixMillis;
 
 /// Whether the embed code stands for a contact-center service or a single user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -145,12 +146,41 @@ pub struct WidgetConfig {
     /// (`email_transcript`); false (and left out) where it sends no email.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transcript_email: bool,
+    /// Where the target is [`Availability::Closed`] by its opening hours: when they open
+    /// next, if within a year (shown as "back Monday 09:00" in the visitor's time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<UnixMillis>,
+    /// Whether a chat may start while nobody is available ([`Availability::NoAgents`]):
+    /// it waits in the queue until an agent takes it (the service's setting; left out
+    /// when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queue_when_unavailable: bool,
+    /// The wait a chat started now can expect, in seconds, where the server can tell
+    /// (from how long the target's recent chats waited for an agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_wait: Option<u32>,
+    /// Whether a visitor who cannot chat now can leave a message that agents answer by
+    /// email (`leave_message`); left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline_messages: bool,
 }
 
 impl WidgetConfig {
-    /// Whether a chat can be started now.
+    /// Whether a chat can be started now: chat is enabled, and the target is open, or
+    /// open with nobody available where it lets chats wait in the queue.
     pub fn can_start_chat(&self) -> bool {
-        self.modalities.chat && self.availability == Availability::Open
+        self.modalities.chat
+            && match self.availability {
+                Availability::Open => true,
+                Availability::NoAgents => self.queue_when_unavailable,
+                Availability::Closed | Availability::Unknown => false,
+            }
+    }
+
+    /// Whether the widget offers to leave a message instead: no chat can start now and
+    /// the target takes messages.
+    pub fn can_leave_message(&self) -> bool {
+        self.offline_messages && !self.can_start_chat()
     }
 }
 
@@ -204,6 +234,54 @@ mod tests {
         }
         assert_eq!(text("not-a-colour"), None);
         assert_eq!(Theme::default().accent_text_color(), None);
+    }
+
+    #[test]
+    fn who_can_start_and_who_can_leave_a_message() {
+        let mut c: WidgetConfig = serde_json::from_str(
+            r#"{"target":{"kind":"service","display_name":"Care"},
+                "modalities":["chat"],
+                "privacy":{"url":"https://e.example/p","text":"ok","version":"1"},
+                "availability":"open","languages":["en"]}"#,
+        )
+        .expect("a config of an older server");
+        assert_eq!(
+            (
+                c.opens_at,
+                c.queue_when_unavailable,
+                c.expected_wait,
+                c.offline_messages
+            ),
+            (None, false, None, false)
+        );
+        let cases = [
+            // availability, queue when unavailable, offline messages -> start, leave
+            (Availability::Open, false, true, true, false),
+            (Availability::NoAgents, false, true, false, true),
+            (Availability::NoAgents, true, true, true, false),
+            (Availability::NoAgents, false, false, false, false),
+            (Availability::Closed, true, true, false, true),
+            (Availability::Closed, true, false, false, false),
+            (Availability::Unknown, true, true, false, true),
+        ];
+        for (availability, queue, offline, start, leave) in cases {
+            c.availability = availability;
+            c.queue_when_unavailable = queue;
+            c.offline_messages = offline;
+            assert_eq!(
+                c.can_start_chat(),
+                start,
+                "{availability:?} {queue} {offline}"
+            );
+            assert_eq!(
+                c.can_leave_message(),
+                leave,
+                "{availability:?} {queue} {offline}"
+            );
+        }
+        c.availability = Availability::Open;
+        c.modalities.chat = false;
+        assert!(!c.can_start_chat());
     }
 
     #[test]

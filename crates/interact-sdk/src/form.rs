@@ -332,10 +332,53 @@ impl PreChatForm {
             _ => Err(errors),
         }
     }
+
+    /// Like [`validate`](Self::validate), for a message left while nobody can chat
+    /// (`leave_message`): the message is required.
+    pub fn validate_offline(&self, current_policy_version: &str) -> Result<ValidForm, FormErrors> {
+        let blank = self.first_message.as_deref().is_none_or(is_blank);
+        match self.validate(current_policy_version) {
+            Ok(valid) if !blank => Ok(valid),
+            Ok(_) => {
+                let mut errors = FormErrors::default();
+                errors.push(Field::FirstMessage, FieldError::Required);
+                Err(errors)
+            }
+            Err(mut errors) => {
+                if blank {
+                    errors.push(Field::FirstMessage, FieldError::Required);
+                }
+                Err(errors)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_offline_message_needs_its_message() {
+        let mut f = PreChatForm {
+            display_name: "Vera".into(),
+            email: "vera@example.com".into(),
+            consent: Some("1".into()),
+            first_message: Some(" Please call me back ".into()),
+        };
+        let v = f.validate_offline("1").expect("valid");
+        assert_eq!(v.first_message.as_deref(), Some("Please call me back"));
+        for blank in [None, Some(""), Some(" \u{200b} ")] {
+            f.first_message = blank.map(str::to_owned);
+            let e = f.validate_offline("1").expect_err("no message");
+            assert_eq!(e.get(Field::FirstMessage), Some(&FieldError::Required));
+            assert!(f.validate("1").is_ok(), "a chat may start without one");
+        }
+        // Every problem at once.
+        f.display_name = String::new();
+        let e = f.validate_offline("1").expect_err("two problems");
+        assert_eq!(e.get(Field::DisplayName), Some(&FieldError::Required));
+        assert_eq!(e.get(Field::FirstMessage), Some(&FieldError::Required));
+    }
+
     #[test]
     fn ratings_take_scores_one_to_five_and_a_visible_bounded_comment() {
         assert_eq!(

@@ -52,6 +52,10 @@
 //!     theme: Default::default(),
 //!     languages: vec!["en".into()],
 //!     transcript_email: false,
+//!     opens_at: None,
+//!     queue_when_unavailable: false,
+//!     expected_wait: None,
+//!     offline_messages: false,
 //! };
 //! let welcome = ServerFrame::Welcome {
 //!     protocol: PROTOCOL_VERSION,

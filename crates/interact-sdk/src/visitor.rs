@@ -107,8 +107,9 @@ pub struct Visitor {
     call_owed: bool,
     /// A call was placed and not hung up yet, as the timeline says.
     call_on: bool,
-    /// After-chat requests (`rate`, `email_transcript`) sent or to send, until the
-    /// server answers them; the link is reopened for them and closed again after.
+    /// Requests answered by `done` (`rate`, `email_transcript` after the chat, and
+    /// `leave_message` before any), sent or to send, until the server answers them; the
+    /// link is reopened for the after-chat ones and closed again after.
     after: Vec<(MessageId, ClientFrame)>,
     /// A rating was asked for (and not refused for a reason a retry could fix).
     rated: bool,
@@ -425,8 +426,16 @@ impl Visitor {
                     if e.code != ErrorCode::NotAllowed {
                         match frame {
                             ClientFrame::Rate { .. } => self.rated = false,
-                            _ => self.emailed = false,
+                            ClientFrame::EmailTranscript { .. } => self.emailed = false,
+                            _ => {}
                         }
+                    }
+                    if let (ClientFrame::LeaveMessage { .. }, ErrorCode::InvalidForm) =
+                        (&frame, e.code)
+                    {
+                        let fields = e.fields.clone().unwrap_or_default();
+                        self.out
+                            .push_back(Output::Event(Event::FormRejected(fields)));
                     }
                     self.out.push_back(Output::Event(Event::ServerError(e)));
                     self.close_if_over();
@@ -590,6 +599,46 @@ impl Visitor {
             self.transmit(now, &frame);
         } else {
             self.link.reconnect_now(now, &mut self.out);
+        }
+        self.after.push((id.clone(), frame));
+        Ok(id)
+    }
+
+    /// Leaves a message for the target's agents, who answer it by email, where no chat
+    /// can start now and the target takes messages ([`WidgetConfig::can_leave_message`]):
+    /// outside opening hours, or with nobody available where chats do not wait. The
+    /// form's `first_message` is the message (required). Sent now or on the next
+    /// connection; the answer is [`Event::Done`] with the returned id, or
+    /// [`Event::ServerError`] with it (and [`Event::FormRejected`] for a refused field).
+    /// [`Error::InvalidForm`] and nothing sent if the form breaks the rules.
+    pub fn leave_message(&mut self, now: Instant, form: PreChatForm) -> Result<MessageId, Error> {
+        let config = self
+            .config
+            .as_ref()
+            .ok_or(Error::ApiMisuse("no configuration yet"))?;
+        if !config.can_leave_message() {
+            return Err(Error::ApiMisuse("the target takes no message now"));
+        }
+        if self.conv.is_some() || self.start.is_some() {
+            return Err(Error::ApiMisuse("a chat is under way"));
+        }
+        if self
+            .after
+            .iter()
+            .any(|(_, f)| matches!(f, ClientFrame::LeaveMessage { .. }))
+        {
+            return Err(Error::ApiMisuse("a message is being sent"));
+        }
+        form.validate_offline(&config.privacy.version)
+            .map_err(Error::InvalidForm)?;
+        let id = self.ids.message_id();
+        let frame = ClientFrame::LeaveMessage {
+            id: id.clone(),
+            form,
+            context: self.context.clone(),
+        };
+        if self.link.is_online() {
+            self.transmit(now, &frame);
         }
         self.after.push((id.clone(), frame));
         Ok(id)

@@ -107,6 +107,10 @@ fn config() -> WidgetConfig {
         },
         languages: vec!["en".into(), "de".into()],
         transcript_email: false,
+        opens_at: None,
+        queue_when_unavailable: false,
+        expected_wait: None,
+        offline_messages: false,
     }
 }
 
@@ -461,6 +465,22 @@ fn client_email_transcript_case() -> Case<ClientFrame> {
     )
 }
 
+fn client_leave_message_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::LeaveMessage {
+            id: mid("m6a4329ef01211476-11"),
+            form: PreChatForm {
+                display_name: "Vera Visitor".into(),
+                email: "vera@example.com".into(),
+                consent: Some("2024-05".into()),
+                first_message: Some("Please call me back about order 1234.".into()),
+            },
+            context: None,
+        },
+        r#"{"type":"leave_message","id":"m6a4329ef01211476-11","form":{"display_name":"Vera Visitor","email":"vera@example.com","consent":"2024-05","first_message":"Please call me back about order 1234."}}"#,
+    )
+}
+
 fn client_cases() -> Vec<Case<ClientFrame>> {
     vec![
         client_hello_case(),
@@ -484,6 +504,7 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_ping_case(),
         client_rate_case(),
         client_email_transcript_case(),
+        client_leave_message_case(),
     ]
 }
 
@@ -538,6 +559,11 @@ fn client_receipt() {
 #[test]
 fn client_sync() {
     check_client(client_sync_case());
+}
+
+#[test]
+fn client_leave_message() {
+    check_client(client_leave_message_case());
 }
 
 #[test]
@@ -2100,7 +2126,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 16 client frames, 13 server frames, 10 event
+    // One example per variant at least: 17 client frames, 13 server frames, 10 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -2110,7 +2136,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (16, 13, 10, 9)
+        (17, 13, 10, 9)
     );
 }
 

@@ -274,6 +274,76 @@ fn typing_is_forwarded_and_expires() {
 }
 
 #[test]
+fn a_message_left_while_closed_is_stored_once_across_cuts() {
+    for seed in 0..20 {
+        let mut w = World::new(40 + seed, NetConfig::PERFECT);
+        let config = w.server.config.as_mut().expect("a config");
+        config.availability = interact_sdk::config::Availability::Closed;
+        config.offline_messages = true;
+        w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+        assert_eq!(
+            w.visitor.start_chat(w.at(), demo_form(None)),
+            Err(Error::ApiMisuse("the target cannot take a chat now"))
+        );
+        // The message is required.
+        assert!(matches!(
+            w.visitor.leave_message(w.at(), demo_form(Some(" \u{200b} "))),
+            Err(Error::InvalidForm(e)) if e.get(Field::FirstMessage).is_some()
+        ));
+        // Sent over a link that cuts connections and duplicates frames.
+        w.net = NetConfig {
+            drop_pm: 0,
+            dup_pm: 200,
+            max_delay_ms: 80,
+            cut_pm: 30,
+            reorder: false,
+        };
+        let id = w
+            .visitor
+            .leave_message(w.at(), demo_form(Some("Please call me back")))
+            .expect("valid");
+        assert_eq!(
+            w.visitor
+                .leave_message(w.at(), demo_form(Some("again")))
+                .map(|_| ()),
+            Err(Error::ApiMisuse("a message is being sent"))
+        );
+        w.pump();
+        w.run_until_cond(60_000, |w| {
+            w.seen[&Who::Visitor]
+                .events
+                .contains(&Event::Done(id.clone()))
+        });
+        assert_eq!(
+            w.server.left,
+            [(id.clone(), "Please call me back".to_owned())],
+            "seed {seed}"
+        );
+        assert!(w.server.logs.is_empty(), "no session for a message left");
+        // Another one may follow.
+        w.heal();
+        let second = w
+            .visitor
+            .leave_message(w.at(), demo_form(Some("And a second thing")))
+            .expect("a second message");
+        w.run_until_cond(60_000, |w| {
+            w.seen[&Who::Visitor]
+                .events
+                .contains(&Event::Done(second.clone()))
+        });
+        assert_eq!(w.server.left.len(), 2);
+    }
+    // Where the target can be chatted with, no message is left.
+    let mut w = World::new(99, NetConfig::PERFECT);
+    w.server.config.as_mut().expect("a config").offline_messages = true;
+    w.run_until_cond(5_000, |w| w.visitor.state() == &VisitorState::Form);
+    assert_eq!(
+        w.visitor.leave_message(w.at(), demo_form(Some("hi"))),
+        Err(Error::ApiMisuse("the target takes no message now"))
+    );
+}
+
+#[test]
 fn a_rating_after_the_end_reopens_the_link_once_and_closes_it_again() {
     let mut w = World::new(3, NetConfig::PERFECT);
     let session = started_and_connected(&mut w, None);

@@ -239,8 +239,8 @@ macro_rules! sql_store {
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
                 LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, NewDelivery,
-                NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, ReportStore,
-                SessionRecord, Store, StoreError,
+                NewOutbound, OfflineAnswer, OfflineMessageRecord, OutboundRecord, OutboundState,
+                OutboundUpdate, ReportStore, SessionRecord, Store, StoreError,
                 TemplateRecord, WebhookRecord, ConfigItem, WorkflowRunRecord, WorkflowVersion,
             };
             use $crate::__private::sqlx::{self, Row as _};
@@ -341,6 +341,41 @@ macro_rules! sql_store {
                         secret: row.try_get("secret").sql()?,
                         events: parse(&row.try_get::<String, _>("events").sql()?)?,
                         created_at: ms(row.try_get("created_at").sql()?),
+                    })
+                }
+
+                fn offline_row(row: &$row) -> Result<OfflineMessageRecord, StoreError> {
+                    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+                    let answer = match (
+                        row.try_get::<Option<String>, _>("answered_by").sql()?,
+                        row.try_get::<Option<String>, _>("answer").sql()?,
+                        row.try_get::<Option<i64>, _>("answered_at").sql()?,
+                    ) {
+                        (Some(agent), Some(text), Some(at)) => Some(OfflineAnswer {
+                            agent: AgentId::new(agent).map_err(|e| corrupt(&e))?,
+                            text,
+                            at: ms(at),
+                        }),
+                        _ => None,
+                    };
+                    Ok(OfflineMessageRecord {
+                        id: row.try_get("id").sql()?,
+                        request_key: row.try_get("request_key").sql()?,
+                        embed_code: EmbedCode::from_str(&row.try_get::<String, _>("embed_code").sql()?)
+                            .map_err(|e| corrupt(&e))?,
+                        target: parse(&row.try_get::<String, _>("target").sql()?)?,
+                        visitor_name: row.try_get("visitor_name").sql()?,
+                        visitor_email: row.try_get("visitor_email").sql()?,
+                        text: row.try_get("body").sql()?,
+                        consent_version: row.try_get("consent_version").sql()?,
+                        origin: row.try_get("origin").sql()?,
+                        context: row
+                            .try_get::<Option<String>, _>("context")
+                            .sql()?
+                            .map(|c| parse(&c))
+                            .transpose()?,
+                        created_at: ms(row.try_get("created_at").sql()?),
+                        answer,
                     })
                 }
 
@@ -1000,6 +1035,114 @@ macro_rules! sql_store {
                     .await
                     .sql()?;
                     rows.iter().map(Self::audit_row).collect()
+                }
+
+                async fn put_offline_message(
+                    &self,
+                    m: &OfflineMessageRecord,
+                ) -> Result<bool, StoreError> {
+                    let r = sqlx::query(
+                        "INSERT INTO offline_messages (id, request_key, embed_code, target, \
+                         visitor_name, visitor_email, body, consent_version, origin, context, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                         ON CONFLICT (request_key) DO NOTHING",
+                    )
+                    .bind(&m.id)
+                    .bind(&m.request_key)
+                    .bind(m.embed_code.as_str())
+                    .bind(json(&m.target))
+                    .bind(&m.visitor_name)
+                    .bind(&m.visitor_email)
+                    .bind(&m.text)
+                    .bind(&m.consent_version)
+                    .bind(&m.origin)
+                    .bind(m.context.as_ref().map(json))
+                    .bind(db(m.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn offline_messages(
+                    &self,
+                    targets: &[TargetRef],
+                    open_only: bool,
+                    limit: u32,
+                ) -> Result<Vec<OfflineMessageRecord>, StoreError> {
+                    if targets.is_empty() || limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let sql = format!(
+                        "SELECT * FROM offline_messages WHERE target IN ({}){} \
+                         ORDER BY created_at DESC, id DESC LIMIT {limit}",
+                        placeholders(1, targets.len()),
+                        if open_only { " AND answered_at IS NULL" } else { "" },
+                    );
+                    let mut query = sqlx::query(&sql).persistent(false);
+                    for t in targets {
+                        query = query.bind(json(t));
+                    }
+                    let rows = query.fetch_all(&self.pool).await.sql()?;
+                    rows.iter().map(Self::offline_row).collect()
+                }
+
+                async fn offline_message(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<OfflineMessageRecord>, StoreError> {
+                    let row = sqlx::query("SELECT * FROM offline_messages WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .sql()?;
+                    row.as_ref().map(Self::offline_row).transpose()
+                }
+
+                async fn count_open_offline_messages(
+                    &self,
+                    target: &TargetRef,
+                ) -> Result<u64, StoreError> {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM offline_messages \
+                         WHERE target = $1 AND answered_at IS NULL",
+                    )
+                    .bind(json(target))
+                    .fetch_one(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                }
+
+                async fn answer_offline_message(
+                    &self,
+                    id: &str,
+                    answer: &OfflineAnswer,
+                ) -> Result<bool, StoreError> {
+                    let r = sqlx::query(
+                        "UPDATE offline_messages SET answered_by = $1, answer = $2, \
+                         answered_at = $3 WHERE id = $4 AND answered_at IS NULL",
+                    )
+                    .bind(answer.agent.as_str())
+                    .bind(&answer.text)
+                    .bind(db(answer.at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    if r.rows_affected() > 0 {
+                        return Ok(true);
+                    }
+                    let exists: Option<String> =
+                        sqlx::query_scalar("SELECT id FROM offline_messages WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .sql()?;
+                    match exists {
+                        Some(_) => Ok(false),
+                        None => Err(StoreError::NotFound(format!("offline message {id}"))),
+                    }
                 }
 
                 async fn put_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError> {

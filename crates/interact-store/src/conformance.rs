@@ -68,6 +68,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, workflow_versions_and_the_current_one);
             $crate::__conformance_test!($fresh, workflow_versions_are_kept_as_first_stored);
             $crate::__conformance_test!($fresh, concurrent_workflow_seeds_agree);
+            $crate::__conformance_test!($fresh, offline_messages_are_kept_once_and_answered_once);
         }
     };
 }
@@ -2720,4 +2721,137 @@ pub async fn open_sessions_are_found_by_origin(store: &dyn Store) {
             .as_deref(),
         Some("widget")
     );
+}
+
+fn offline_message(id: &str, target: TargetRef, created: u64) -> crate::OfflineMessageRecord {
+    crate::OfflineMessageRecord {
+        id: id.into(),
+        request_key: format!("key {id}"),
+        embed_code: code(1),
+        target,
+        visitor_name: "Vera \"V\" <b>".into(),
+        visitor_email: "vera@example.com".into(),
+        text: format!("Please call me back \u{1F600}\n{id}"),
+        consent_version: "1".into(),
+        origin: "https://shop.example.com".into(),
+        context: Some(interact_sdk::context::ChatContext {
+            page_url: Some("https://shop.example.com/cart".into()),
+            attributes: [("plan".to_owned(), "pro".to_owned())].into(),
+        }),
+        created_at: at(created),
+        answer: None,
+    }
+}
+
+/// Offline messages: stored once per request key, listed newest first per target (open
+/// ones only on request), counted while open, answered once.
+pub async fn offline_messages_are_kept_once_and_answered_once(store: &dyn Store) {
+    let care = TargetRef::Service("care".into());
+    let sales = TargetRef::Service("sales".into());
+    let alex = TargetRef::User("alex".into());
+    let a = offline_message("om-a", care.clone(), 10);
+    assert!(store.put_offline_message(&a).await.expect("put"));
+    // A repeat (same request key, whatever else) is not stored again.
+    let mut repeat = offline_message("om-a2", care.clone(), 11);
+    repeat.request_key = a.request_key.clone();
+    assert!(!store.put_offline_message(&repeat).await.expect("repeat"));
+    assert_eq!(store.offline_message("om-a2").await.expect("get"), None);
+    let mut b = offline_message("om-b", care.clone(), 20);
+    b.context = None;
+    assert!(store.put_offline_message(&b).await.expect("put"));
+    let c = offline_message("om-c", sales.clone(), 30);
+    assert!(store.put_offline_message(&c).await.expect("put"));
+    let d = offline_message("om-d", alex.clone(), 40);
+    assert!(store.put_offline_message(&d).await.expect("put"));
+
+    assert_eq!(
+        store.offline_message("om-a").await.expect("get"),
+        Some(a.clone())
+    );
+    let ids = |v: Vec<crate::OfflineMessageRecord>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let listed = store
+        .offline_messages(std::slice::from_ref(&care), false, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(listed),
+        ["om-b", "om-a"],
+        "newest first, this target's only"
+    );
+    let both = store
+        .offline_messages(&[care.clone(), alex.clone()], false, 10)
+        .await
+        .expect("list");
+    assert_eq!(ids(both), ["om-d", "om-b", "om-a"]);
+    let limited = store
+        .offline_messages(&[care.clone(), alex.clone()], false, 2)
+        .await
+        .expect("list");
+    assert_eq!(ids(limited), ["om-d", "om-b"]);
+    assert!(
+        store
+            .offline_messages(&[], false, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .count_open_offline_messages(&care)
+            .await
+            .expect("count"),
+        2
+    );
+
+    let answer = crate::OfflineAnswer {
+        agent: AgentId::new("alex").expect("valid"),
+        text: "We will call you tomorrow.".into(),
+        at: at(50),
+    };
+    assert!(
+        store
+            .answer_offline_message("om-a", &answer)
+            .await
+            .expect("answer")
+    );
+    let second = crate::OfflineAnswer {
+        text: "Another answer".into(),
+        at: at(60),
+        ..answer.clone()
+    };
+    assert!(
+        !store
+            .answer_offline_message("om-a", &second)
+            .await
+            .expect("once")
+    );
+    let stored = store
+        .offline_message("om-a")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(stored.answer, Some(answer));
+    assert!(matches!(
+        store.answer_offline_message("om-none", &second).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .count_open_offline_messages(&care)
+            .await
+            .expect("count"),
+        1
+    );
+    let open = store
+        .offline_messages(std::slice::from_ref(&care), true, 10)
+        .await
+        .expect("list");
+    assert_eq!(ids(open), ["om-b"]);
+    // An id taken by another request is a conflict, not a silent loss.
+    let mut clash = offline_message("om-b", sales, 70);
+    clash.request_key = "another key".into();
+    assert!(matches!(
+        store.put_offline_message(&clash).await,
+        Err(StoreError::Conflict)
+    ));
 }

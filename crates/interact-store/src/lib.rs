@@ -21,6 +21,7 @@
 pub mod conformance;
 mod integration;
 mod memory;
+mod offline;
 mod outbox;
 mod report;
 
@@ -28,6 +29,7 @@ pub use integration::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
+pub use offline::{OfflineAnswer, OfflineMessageRecord};
 pub use outbox::{NewOutbound, OutboundRecord, OutboundState, OutboundUpdate};
 pub use report::{
     LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, ReportStore, session_reports,
@@ -454,6 +456,30 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         &self,
         session: &SessionId,
     ) -> Result<Vec<OutboundRecord>, StoreError>;
+
+    /// Stores an offline message as an open task: `Ok(true)`, or `Ok(false)` with nothing
+    /// written where a message with the same `request_key` exists (a repeat).
+    async fn put_offline_message(&self, m: &OfflineMessageRecord) -> Result<bool, StoreError>;
+    /// The offline messages for any of `targets`, newest first, at most `limit`; only the
+    /// open (unanswered) ones if `open_only`.
+    async fn offline_messages(
+        &self,
+        targets: &[TargetRef],
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<OfflineMessageRecord>, StoreError>;
+    /// One offline message.
+    async fn offline_message(&self, id: &str) -> Result<Option<OfflineMessageRecord>, StoreError>;
+    /// How many open offline messages `target` has.
+    async fn count_open_offline_messages(&self, target: &TargetRef) -> Result<u64, StoreError>;
+    /// Records the answer to an open offline message: `Ok(true)`, or `Ok(false)` with
+    /// nothing written if it was answered already (the first answer stays).
+    /// [`StoreError::NotFound`] if there is no such message.
+    async fn answer_offline_message(
+        &self,
+        id: &str,
+        answer: &OfflineAnswer,
+    ) -> Result<bool, StoreError>;
 
     /// Stores a workflow version (a version with the same name and fingerprint is kept
     /// as it was) and makes it its name's current one: always if `replace`, else only if

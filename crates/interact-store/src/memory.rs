@@ -19,9 +19,9 @@ use interact_sdk::time::UnixMillis;
 
 use crate::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-    NewDelivery, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, ReportStore,
-    SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
-    WorkflowVersion,
+    NewDelivery, NewOutbound, OfflineAnswer, OfflineMessageRecord, OutboundRecord, OutboundState,
+    OutboundUpdate, ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
+    WorkflowRunRecord, WorkflowVersion,
 };
 
 /// A session's report facts besides its events.
@@ -63,6 +63,8 @@ struct Inner {
     config: BTreeMap<(String, String), ConfigItem>,
     /// Outbound pieces by id (ids from 1, in the order stored).
     outbound: BTreeMap<i64, OutboundRecord>,
+    /// Offline messages by id.
+    offline: BTreeMap<String, OfflineMessageRecord>,
 }
 
 /// Sign-in tokens by hash: the user and the expiry.
@@ -501,6 +503,69 @@ impl Store for MemoryStore {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn put_offline_message(&self, m: &OfflineMessageRecord) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .offline
+            .values()
+            .any(|o| o.request_key == m.request_key)
+        {
+            return Ok(false);
+        }
+        if inner.offline.contains_key(&m.id) {
+            return Err(StoreError::Conflict);
+        }
+        inner.offline.insert(m.id.clone(), m.clone());
+        Ok(true)
+    }
+
+    async fn offline_messages(
+        &self,
+        targets: &[TargetRef],
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<OfflineMessageRecord>, StoreError> {
+        let inner = self.lock();
+        let mut found: Vec<_> = inner
+            .offline
+            .values()
+            .filter(|m| targets.contains(&m.target) && !(open_only && m.answer.is_some()))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    async fn offline_message(&self, id: &str) -> Result<Option<OfflineMessageRecord>, StoreError> {
+        Ok(self.lock().offline.get(id).cloned())
+    }
+
+    async fn count_open_offline_messages(&self, target: &TargetRef) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let open = inner.offline.values();
+        Ok(open
+            .filter(|m| m.target == *target && m.answer.is_none())
+            .count() as u64)
+    }
+
+    async fn answer_offline_message(
+        &self,
+        id: &str,
+        answer: &OfflineAnswer,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let m = inner
+            .offline
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(format!("offline message {id}")))?;
+        if m.answer.is_some() {
+            return Ok(false);
+        }
+        m.answer = Some(answer.clone());
+        Ok(true)
     }
 
     async fn put_webhook(&self, w: &WebhookRecord) -> Result<(), StoreError> {

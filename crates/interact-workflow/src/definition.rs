@@ -256,6 +256,17 @@ impl Workflow {
             })
     }
 
+    /// The opening hours a visitor is told about before starting: those of the
+    /// workflow's first Check Opening Hours step (in step order), if it has one. The
+    /// widget shows "closed" and when it opens next from them, rather than letting a
+    /// visitor fill in the form only to be sent away by that step.
+    pub fn opening_hours(&self) -> Option<&Arc<OpeningHours>> {
+        self.steps.iter().find_map(|s| match &s.activity {
+            Activity::CheckOpeningHours(c) => c.resolved.as_ref(),
+            _ => None,
+        })
+    }
+
     /// The place of a step, for error messages.
     pub fn place(&self, index: usize) -> Place {
         Place {

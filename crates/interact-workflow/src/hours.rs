@@ -194,20 +194,66 @@ impl OpeningHours {
                 HoursStatus::Holiday
             };
         }
-        let day = match local.weekday() {
-            Weekday::Monday => 0,
-            Weekday::Tuesday => 1,
-            Weekday::Wednesday => 2,
-            Weekday::Thursday => 3,
-            Weekday::Friday => 4,
-            Weekday::Saturday => 5,
-            Weekday::Sunday => 6,
-        };
-        if inside(&self.weekly[day]) {
+        if inside(&self.weekly[weekday_index(local.weekday())]) {
             HoursStatus::Open
         } else {
             HoursStatus::Closed
         }
+    }
+
+    /// The first instant at or after `at` when the hours are open: `at` itself if they
+    /// are open then, else the start of the next interval (a holiday's special hours
+    /// count, a holiday without them is skipped). `None` if nothing opens within the next
+    /// [`NEXT_OPEN_HORIZON_DAYS`] days (no weekly hours at all, or holidays all along).
+    ///
+    /// An interval that starts in the hour clocks skip (02:30 on the day they go forward)
+    /// starts at the first instant after the gap, the way [`status`](Self::status) sees
+    /// it.
+    pub fn next_open(&self, at: UnixMillis) -> Option<UnixMillis> {
+        if self.status(at) == HoursStatus::Open {
+            return Some(at);
+        }
+        let ts = jiff::Timestamp::from_millisecond(i64::try_from(at.0).ok()?).ok()?;
+        let local = self.tz.to_datetime(ts);
+        let mut day = local.date();
+        for _ in 0..=NEXT_OPEN_HORIZON_DAYS {
+            let intervals = match self.holidays.get(&day) {
+                Some(special) => special,
+                None => &self.weekly[weekday_index(day.weekday())],
+            };
+            for i in intervals {
+                let start = day.at(
+                    i8::try_from(i.start / 60).ok()?,
+                    i8::try_from(i.start % 60).ok()?,
+                    0,
+                    0,
+                );
+                let Ok(zoned) = self.tz.to_ambiguous_zoned(start).compatible() else {
+                    continue;
+                };
+                let ms = u64::try_from(zoned.timestamp().as_millisecond()).ok()?;
+                if ms > at.0 {
+                    return Some(UnixMillis(ms));
+                }
+            }
+            day = day.tomorrow().ok()?;
+        }
+        None
+    }
+}
+
+/// How far [`OpeningHours::next_open`] looks ahead.
+pub const NEXT_OPEN_HORIZON_DAYS: u16 = 366;
+
+fn weekday_index(day: Weekday) -> usize {
+    match day {
+        Weekday::Monday => 0,
+        Weekday::Tuesday => 1,
+        Weekday::Wednesday => 2,
+        Weekday::Thursday => 3,
+        Weekday::Friday => 4,
+        Weekday::Saturday => 5,
+        Weekday::Sunday => 6,
     }
 }
 
@@ -288,6 +334,62 @@ mod tests {
                 hours: vec!["09:00-12:00".into()],
             }],
         )
+    }
+
+    #[test]
+    fn next_open_is_now_the_next_interval_or_after_holidays() {
+        let h = office();
+        let next = |at: &str| h.next_open(utc(at));
+        // Open now: now.
+        assert_eq!(
+            next("2024-01-10T08:00:00Z"),
+            Some(utc("2024-01-10T08:00:00Z"))
+        );
+        // Wednesday lunch (12:30 CET): 13:00 CET.
+        assert_eq!(
+            next("2024-01-10T11:30:00Z"),
+            Some(utc("2024-01-10T12:00:00Z"))
+        );
+        // Friday evening: Monday 08:00 CET.
+        assert_eq!(
+            next("2024-01-12T17:00:00Z"),
+            Some(utc("2024-01-15T07:00:00Z"))
+        );
+        // Saturday before DST starts: Monday 08:00 CEST, one hour earlier in UTC.
+        assert_eq!(
+            next("2024-03-30T12:00:00Z"),
+            Some(utc("2024-04-01T06:00:00Z"))
+        );
+        // Christmas Eve (a Tuesday) has special hours 09:00-12:00: before them, 09:00.
+        assert_eq!(
+            next("2024-12-24T06:00:00Z"),
+            Some(utc("2024-12-24T08:00:00Z"))
+        );
+        // After them: Christmas Day is a weekday without a holiday entry here: 08:00.
+        assert_eq!(
+            next("2024-12-24T12:00:00Z"),
+            Some(utc("2024-12-25T07:00:00Z"))
+        );
+        // A holiday without hours is skipped.
+        let closed_monday = berlin(
+            WeeklyConfig {
+                mon: vec!["09:00-17:00".into()],
+                tue: vec!["09:00-17:00".into()],
+                ..WeeklyConfig::default()
+            },
+            vec![HolidayConfig {
+                date: "2024-01-15".into(),
+                name: None,
+                hours: vec![],
+            }],
+        );
+        assert_eq!(
+            closed_monday.next_open(utc("2024-01-13T12:00:00Z")),
+            Some(utc("2024-01-16T08:00:00Z"))
+        );
+        // No hours at all: never.
+        let never = berlin(WeeklyConfig::default(), vec![]);
+        assert_eq!(never.next_open(utc("2024-01-13T12:00:00Z")), None);
     }
 
     #[test]

@@ -566,6 +566,45 @@ fn availability_based_routing_and_get_available_users() {
 }
 
 #[test]
+fn a_workflow_tells_its_first_opening_hours() {
+    let with = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "message"
+        text = "Hello"
+        [[workflow.step]]
+        activity = "check_opening_hours"
+        hours = "office"
+        on_closed = "closed"
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "open"
+        [[workflow.step]]
+        label = "closed"
+        activity = "disconnect"
+        message = "closed"
+    "#,
+    );
+    let hours = with.opening_hours().expect("the step's hours");
+    assert_eq!(
+        (hours.name.as_str(), hours.time_zone()),
+        ("office", "Europe/Berlin")
+    );
+    let without = workflow(
+        r#"
+        [[workflow]]
+        name = "w"
+        [[workflow.step]]
+        activity = "disconnect"
+        message = "bye"
+    "#,
+    );
+    assert!(without.opening_hours().is_none());
+}
+
+#[test]
 fn check_opening_hours_branches_across_daylight_saving() {
     let text = r#"
         [[workflow]]

@@ -338,6 +338,20 @@ pub struct Strings {
     pub transcript_title: &'static str,
     /// An after-chat request (rating, email) failed.
     pub after_chat_failed: &'static str,
+    /// Closed, with when it opens next (`{}`: a local weekday and time).
+    pub closed_until: &'static str,
+    /// The form as an offline message: its intro, the message's label, its button, the
+    /// button while it is sent, and the thanks (`{}`: the visitor's address).
+    pub leave_intro: &'static str,
+    pub leave_label: &'static str,
+    pub leave_send: &'static str,
+    pub sending: &'static str,
+    pub left_thanks: &'static str,
+    /// Nobody is available, but a chat may start and wait in the queue.
+    pub queue_open: &'static str,
+    /// The expected reply time: within a minute, or about `{}` minutes.
+    pub wait_minute: &'static str,
+    pub wait_minutes: &'static str,
 }
 
 /// The call module's words (device step, call panel): a static of their own, apart from

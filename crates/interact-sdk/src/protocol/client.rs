@@ -210,6 +210,22 @@ pub enum ClientFrame {
         /// Client-generated id of the request.
         id: MessageId,
     },
+    /// Visitor, while no chat can start (`WidgetConfig::can_leave_message`): leave a
+    /// message that the target's agents answer by email later. The form is the pre-chat
+    /// form's, its `first_message` required. Needs no session; answered with `done` (the
+    /// same `id`; a repeat is not stored twice), or an `error` with the `id`
+    /// (`invalid_form` with the fields, `not_allowed` where the target takes no messages
+    /// or can be chatted with now, `rate_limited`).
+    LeaveMessage {
+        /// Client-generated id of the request.
+        id: MessageId,
+        /// Name, email, consent and the message (`first_message`).
+        form: PreChatForm,
+        /// What the host page says (its address, the website's attributes), as in
+        /// `start_chat`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<ChatContext>,
+    },
     /// Keep-alive; answered with `pong`.
     Ping {
         /// Echoed in the `pong`.

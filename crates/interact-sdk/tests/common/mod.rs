@@ -85,6 +85,9 @@ pub struct Server {
     next_session: u64,
     /// End-of-chat ratings stored: (session, score, comment).
     pub ratings: Vec<(SessionId, u8, Option<String>)>,
+    /// Offline messages stored: (request id, message), once per id as the reference
+    /// server does.
+    pub left: Vec<(MessageId, String)>,
 }
 
 pub const AGENT_TOKEN: &str = "agent-token-1";
@@ -112,6 +115,10 @@ pub fn demo_config() -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into(), "de".into()],
         transcript_email: false,
+        opens_at: None,
+        queue_when_unavailable: false,
+        expected_wait: None,
+        offline_messages: false,
     }
 }
 
@@ -434,6 +441,27 @@ impl Server {
                     let last = all.last().expect("joined").clone();
                     out.push((Who::Visitor, *c, ServerFrame::Event(last)));
                 }
+            }
+            (Who::Visitor, ClientFrame::LeaveMessage { id, form, .. }) => {
+                let open = self
+                    .config
+                    .as_ref()
+                    .is_some_and(WidgetConfig::can_leave_message);
+                let frame = match form.validate_offline("2024-05") {
+                    Ok(valid) if open => {
+                        if !self.left.iter().any(|(i, _)| *i == id) {
+                            let text = valid.first_message.expect("required");
+                            self.left.push((id.clone(), text));
+                        }
+                        ServerFrame::Done { id }
+                    }
+                    _ => {
+                        let mut e = ErrorFrame::new(ErrorCode::NotAllowed, "not now");
+                        e.id = Some(id);
+                        ServerFrame::Error(e)
+                    }
+                };
+                out.push((who, conn, frame));
             }
             (Who::Visitor, ClientFrame::Rate { id, score, comment }) => {
                 // As the reference server: only after the end, once per session.

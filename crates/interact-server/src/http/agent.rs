@@ -189,6 +189,96 @@ pub(super) async fn transfer_targets(
     ))
 }
 
+/// The agent a request's `Authorization: Bearer <agent token>` signs in (401 without a
+/// valid one), after the per-address limit of agent lists ([`TargetsLimiter`]).
+async fn signed_in(
+    state: &AppState,
+    limiter: &TargetsLimiter,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<String, AppError> {
+    if !limiter
+        .0
+        .allow_up_to(ip, state.instant(), TARGET_LISTS_PER_WINDOW)
+    {
+        state.metrics.reject("agent_api_rate_limited");
+        return Err(AppError::RateLimited(
+            "too many requests; wait a minute".into(),
+        ));
+    }
+    let token = bearer(headers)
+        .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is needed".into()))?;
+    let Some((me, _)) = state
+        .store
+        .agent_token(&auth::token_hash(token), state.now())
+        .await?
+    else {
+        return Err(AppError::Unauthorized("sign in again".into()));
+    };
+    Ok(me)
+}
+
+/// `?state=open` (the default) or `?state=all`.
+#[derive(Debug, Deserialize)]
+pub(super) struct OfflineQuery {
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// `GET /v1/agent/offline-messages[?state=all]` with `Authorization: Bearer <agent
+/// token>` → `{"messages": [...]}`: the offline messages of the caller's services and of
+/// the caller reached directly, newest first (open ones unless `state=all`; at most
+/// [`crate::node::offline::MAX_LISTED`]).
+pub(super) async fn offline_messages(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<OfflineQuery>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let me = signed_in(&state, &limiter, ip, &headers).await?;
+    let open_only = match q.state.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "state {other:?}: use open or all"
+            )));
+        }
+    };
+    let messages = crate::node::offline::list(&state, &me, open_only).await?;
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({ "messages": messages })),
+    ))
+}
+
+/// The body of an answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Answer {
+    text: String,
+}
+
+/// `POST /v1/agent/offline-messages/{id}/answer` with `{"text": "..."}`: emails the
+/// answer to the visitor and marks the message answered; the message as it is now. 404
+/// for one that is not the caller's to answer, 409 for one answered already (or where
+/// the server sends no email), 429 when the outbox is full.
+pub(super) async fn answer_offline_message(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<Answer>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let me = signed_in(&state, &limiter, ip, &headers).await?;
+    let agent = interact_sdk::ids::AgentId::new(me)
+        .map_err(|_| AppError::Unauthorized("sign in again".into()))?;
+    let message = crate::node::offline::answer(&state, &agent, &id, &body.text).await?;
+    Ok(Json(json!({ "message": message })))
+}
+
 /// `POST /v1/agent/logout` with `Authorization: Bearer <token>`: forgets the token (204,
 /// also for a token that is already gone) and closes every connection opened with it.
 pub(super) async fn logout(

@@ -105,6 +105,18 @@ pub(super) struct Service {
     #[serde(default)]
     #[schema(value_type = Object)]
     theme: Theme,
+    /// Whether a visitor can start a chat while nobody is available, and wait in the
+    /// queue (default true).
+    #[serde(default = "yes")]
+    queue_when_unavailable: bool,
+    /// Whether a visitor who cannot chat can leave a message agents answer by email
+    /// (default true).
+    #[serde(default = "yes")]
+    offline_messages: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_languages() -> Vec<String> {
@@ -125,6 +137,8 @@ impl From<&ServiceConfig> for Service {
             languages: s.languages.clone(),
             privacy: s.privacy.clone(),
             theme: s.theme.clone(),
+            queue_when_unavailable: s.queue_when_unavailable,
+            offline_messages: s.offline_messages,
         }
     }
 }
@@ -143,6 +157,8 @@ impl Service {
             languages: self.languages,
             privacy: self.privacy,
             theme: self.theme,
+            queue_when_unavailable: self.queue_when_unavailable,
+            offline_messages: self.offline_messages,
         }
     }
 }

@@ -185,6 +185,11 @@ pub fn router(www: &Path) -> Router<AppState> {
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
         .route("/v1/agent/transfer-targets", get(agent::transfer_targets))
+        .route("/v1/agent/offline-messages", get(agent::offline_messages))
+        .route(
+            "/v1/agent/offline-messages/{id}/answer",
+            post(agent::answer_offline_message),
+        )
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))

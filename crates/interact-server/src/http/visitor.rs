@@ -56,9 +56,8 @@ async fn config_inner(
     preview: Option<&str>,
 ) -> Result<Response, AppError> {
     let (record, _) = state.admit(code, origin, preview).await?;
-    let availability = state.hub.availability(&record.target);
     let config = state
-        .widget_config(&record.target, availability)
+        .visitor_config(&record.target)
         .ok_or_else(|| AppError::NotFound("unknown or revoked embed code".into()))?;
     Ok((
         allow_origin(origin)?,

@@ -351,8 +351,10 @@ async fn preview(
              (/admin/), which gives a signed link valid for one hour.",
         );
     }
-    let availability = state.hub.availability(&record.target);
-    let config = state.tenant().widget_config(&record.target, availability);
+    let config = state.visitor_config(&record.target);
+    let availability = config
+        .as_ref()
+        .map_or(Availability::Unknown, |c| c.availability);
     let name = target_name(&state, &record);
     let kind = match config.as_ref().map(|c| c.target.kind) {
         Some(TargetKind::User) => "user",

@@ -327,6 +327,10 @@ struct Inner {
     /// The agents signed in on this node and their presence, if one was set or told on
     /// this node (what it reports to the router leader in a cluster).
     local_agents: crate::node::cluster::AgentsReport,
+    /// How long chats of each target waited in the queue for an agent lately, in ms (an
+    /// exponentially weighted average of the waits agents ended on this node):
+    /// [`Hub::expected_wait`].
+    waits: HashMap<TargetRef, u64>,
 }
 
 impl Inner {
@@ -537,6 +541,7 @@ impl Hub {
                 work: Vec::new(),
                 armed: None,
                 local_agents: BTreeMap::new(),
+                waits: HashMap::new(),
             }),
             next_conn: AtomicU64::new(1),
             timer: tokio::sync::Notify::new(),
@@ -1131,6 +1136,23 @@ impl Hub {
         } else {
             Availability::NoAgents
         }
+    }
+
+    /// Records that a chat for `target` waited `waited_ms` in the queue before an agent
+    /// took it; [`expected_wait`](Self::expected_wait) follows the recent ones (each
+    /// new wait weighs a quarter).
+    pub fn note_wait(&self, target: &TargetRef, waited_ms: u64) {
+        let mut inner = self.lock();
+        let w = inner.waits.entry(target.clone()).or_insert(waited_ms);
+        *w = (*w * 3 + waited_ms) / 4;
+    }
+
+    /// The wait a chat for `target` started now can expect, in whole seconds (at least
+    /// one), from the waits [`note_wait`](Self::note_wait) saw on this node; `None`
+    /// before any.
+    pub fn expected_wait(&self, target: &TargetRef) -> Option<u32> {
+        let ms = *self.lock().waits.get(target)?;
+        Some(u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX).max(1))
     }
 
     /// What distribution asked for since the last call: offers to send, queue positions

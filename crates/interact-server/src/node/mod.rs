@@ -26,6 +26,7 @@ pub mod conn;
 pub mod directory;
 pub mod flow;
 pub mod hub;
+pub mod offline;
 pub mod session;
 pub mod state;
 pub mod web;

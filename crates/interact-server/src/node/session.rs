@@ -896,6 +896,11 @@ pub async fn accept(state: &AppState, agent: &AgentInfo, id: &SessionId) -> Resu
             tracing::error!(session = %id, error = %e, "storing the agent failed");
         }
         l.record.agent_id = Some(agent.id.clone());
+        // How long the visitor waited for an agent (from the queue, or from the start
+        // where an agent was offered it at once): what the widget tells the next ones.
+        let since = l.queued_since().unwrap_or(l.record.created_at);
+        let waited = state.now().0.saturating_sub(since.0);
+        state.hub.note_wait(&l.record.target, waited);
         let accepted = interact_workflow::Input::Accepted {
             agent: user.to_owned(),
         };

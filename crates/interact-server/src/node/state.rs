@@ -96,6 +96,42 @@ impl Inner {
         Some(config)
     }
 
+    /// What a visitor is told about `target` now: closed by the opening hours of its
+    /// chat workflow (its first Check Opening Hours step), with when they open next;
+    /// otherwise whether an agent can take the chat; the expected wait where known.
+    pub fn visitor_config(
+        &self,
+        target: &interact_model::TargetRef,
+    ) -> Option<interact_sdk::config::WidgetConfig> {
+        use interact_sdk::config::Availability;
+        let now = self.now();
+        let (availability, opens_at) = match self.opening_hours(target) {
+            Some(h) if !interact_workflow::is_open(&h, now) => {
+                (Availability::Closed, h.next_open(now))
+            }
+            _ => (self.hub.availability(target), None),
+        };
+        let mut config = self.widget_config(target, availability)?;
+        config.opens_at = opens_at;
+        if availability != Availability::Closed {
+            config.expected_wait = self.hub.expected_wait(target);
+        }
+        Some(config)
+    }
+
+    /// The opening hours a service's chats are checked against: its chat workflow's
+    /// ([`interact_workflow::Workflow::opening_hours`]). A user reached directly has none.
+    fn opening_hours(
+        &self,
+        target: &interact_model::TargetRef,
+    ) -> Option<Arc<interact_workflow::OpeningHours>> {
+        let interact_model::TargetRef::Service(id) = target else {
+            return None;
+        };
+        let name = self.tenant().services.get(id)?.config.workflow.clone()?;
+        self.workflows.get(&name)?.opening_hours().cloned()
+    }
+
     /// Wall-clock time now, from the state's clock.
     pub fn now(&self) -> UnixMillis {
         self.clock.now()

@@ -151,8 +151,7 @@ impl Visitor {
     }
 
     fn config(&self) -> Option<interact_sdk::config::WidgetConfig> {
-        let availability = self.state.hub.availability(&self.record.target);
-        self.state.widget_config(&self.record.target, availability)
+        self.state.visitor_config(&self.record.target)
     }
 
     /// Sends a non-fatal `internal` error about client frame `id`.
@@ -240,6 +239,29 @@ impl Visitor {
                 let answer =
                     super::after::rate(&self.state, self.session.as_ref(), id, score, comment)
                         .await;
+                self.send(&answer);
+                Flow::Continue
+            }
+            ClientFrame::LeaveMessage { id, form, context } => {
+                if self.session.is_some() {
+                    let mut e = error(ErrorCode::NotAllowed, "this connection has a session");
+                    e.id = Some(id);
+                    self.send(&ServerFrame::Error(e));
+                    return Flow::Continue;
+                }
+                let from = crate::node::offline::Source {
+                    record: &self.record,
+                    origin: &self.origin,
+                    ip: self.ip,
+                };
+                let answer = Box::pin(crate::node::offline::leave(
+                    &self.state,
+                    from,
+                    id,
+                    form,
+                    context,
+                ))
+                .await;
                 self.send(&answer);
                 Flow::Continue
             }
