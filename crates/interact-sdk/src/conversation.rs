@@ -278,6 +278,14 @@ impl Conversation {
         match &frame.event {
             SessionEvent::Message { id, from, .. } => {
                 if *from == self.me {
+                    // One of ours that this client did not send (the pre-chat form's
+                    // first message, or one sent before a reload) is followed to Read
+                    // like the others.
+                    if !self.outbox.iter().any(|p| &p.id == id) {
+                        self.own
+                            .entry(frame.seq)
+                            .or_insert_with(|| (id.clone(), DeliveryState::Sent));
+                    }
                     self.acked(&id.clone(), frame.seq, out);
                 } else {
                     self.peer_last = frame.seq;

@@ -38,6 +38,37 @@ fn started_and_connected(w: &mut World, first: Option<&str>) -> interact_sdk::id
 }
 
 #[test]
+fn the_forms_first_message_reaches_read_like_the_others() {
+    let mut w = World::new(2, NetConfig::PERFECT);
+    let session = started_and_connected(&mut w, Some("Hello, I need help"));
+    let first = w.server.logs[&session]
+        .events_after(Seq::ZERO)
+        .iter()
+        .find_map(|f| match &f.event {
+            SessionEvent::Message {
+                id,
+                from: Party::Visitor,
+                ..
+            } => Some(id.clone()),
+            _ => None,
+        })
+        .expect("the first message is stored");
+    w.run_until(w.now + 1_000);
+    w.agent.mark_read(&session).expect("read");
+    w.pump();
+    w.run_until(w.now + 1_000);
+    let states: Vec<DeliveryState> = w.seen[&Who::Visitor]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageState { id, state, .. } if *id == first => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.last(), Some(&DeliveryState::Read), "{states:?}");
+}
+
+#[test]
 fn chat_end_to_end_on_a_perfect_link() {
     let mut w = World::new(1, NetConfig::PERFECT);
     let session = started_and_connected(&mut w, Some("Hello, I need help"));
