@@ -104,6 +104,8 @@ struct FormField {
 struct Inner {
     lang: Lang,
     root: HtmlElement,
+    /// The header's initials: the target's, then the agent's.
+    avatar: Element,
     title: Element,
     subtitle: Element,
     status: Element,
@@ -133,6 +135,9 @@ struct Inner {
     text: HtmlTextAreaElement,
     text_error: Element,
     end: HtmlButtonElement,
+    /// The header's menu (End chat) and its button.
+    more: HtmlButtonElement,
+    menu: Element,
     calls: Element,
     audio_call: HtmlButtonElement,
     video_call: HtmlButtonElement,
@@ -186,10 +191,41 @@ impl View {
         attr(&root, "aria-labelledby", &id("title"));
 
         let head = child(&root, "header", "iw-head");
+        let avatar = child(&head, "span", "iw-avatar");
+        attr(&avatar, "aria-hidden", "true");
         let titles = child(&head, "div", "iw-titles");
         let title = child(&titles, "h1", "iw-title");
         attr(&title, "id", &id("title"));
         let subtitle = child(&titles, "p", "iw-sub");
+        // Calls: icon buttons in the header, shown while an agent is there.
+        let calls = child(&head, "div", "iw-calls");
+        show(&calls, false);
+        let icon = |class: &str, label: &str| -> HtmlButtonElement {
+            let b: HtmlButtonElement = typed(&calls, "button", class);
+            attr(&b, "type", "button");
+            attr(&b, "aria-label", label);
+            attr(&b, "title", label);
+            b
+        };
+        let audio_call = icon("iw-icon iw-call-audio", s.audio_call);
+        let video_call = icon("iw-icon iw-call-video", s.video_call);
+        // The chat's menu: End chat.
+        let more: HtmlButtonElement = typed(&head, "button", "iw-icon iw-more");
+        attr(&more, "type", "button");
+        attr(&more, "aria-label", s.more);
+        attr(&more, "title", s.more);
+        attr(&more, "aria-haspopup", "menu");
+        attr(&more, "aria-expanded", "false");
+        attr(&more, "aria-controls", &id("menu"));
+        show(&more, false);
+        let menu = child(&head, "div", "iw-menu");
+        attr(&menu, "id", &id("menu"));
+        attr(&menu, "role", "menu");
+        show(&menu, false);
+        let end: HtmlButtonElement = typed(&menu, "button", "iw-end");
+        attr(&end, "type", "button");
+        attr(&end, "role", "menuitem");
+        end.set_text_content(Some(s.end));
         if options.minimizable {
             let min = text_child(&head, "button", "iw-min", "\u{2013}");
             attr(&min, "type", "button");
@@ -288,17 +324,7 @@ impl View {
         let queue = child(&chat, "p", "iw-queue");
         attr(&queue, "role", "status");
 
-        // Calls: the buttons that start one; the call module's device step and panel.
-        let calls = child(&chat, "div", "iw-calls");
-        show(&calls, false);
-        let button = |parent: &Element, class: &str, text: &str| -> HtmlButtonElement {
-            let b: HtmlButtonElement = typed(parent, "button", class);
-            attr(&b, "type", "button");
-            b.set_text_content(Some(text));
-            b
-        };
-        let audio_call = button(&calls, "iw-call-audio", s.audio_call);
-        let video_call = button(&calls, "iw-call-video", s.video_call);
+        // The call module's device step and panel.
         let call_host = child(&chat, "div", "iw-callhost");
         // The live region is a box around the list: with `role=log` on the `<ol>` itself
         // its items would lose their list.
@@ -323,9 +349,6 @@ impl View {
         let text_error = child(&compose, "p", "iw-error");
         attr(&text_error, "id", &id("text-error"));
         show(&text_error, false);
-        let end: HtmlButtonElement = typed(&chat, "button", "iw-end");
-        attr(&end, "type", "button");
-        end.set_text_content(Some(s.end));
 
         let ended = child(&root, "div", "iw-ended");
         show(&ended, false);
@@ -340,6 +363,7 @@ impl View {
             inner: Rc::new(Inner {
                 lang,
                 root,
+                avatar,
                 title,
                 subtitle,
                 status,
@@ -366,6 +390,8 @@ impl View {
                 text,
                 text_error,
                 end,
+                more,
+                menu,
                 calls,
                 audio_call,
                 video_call,
@@ -443,9 +469,15 @@ impl View {
                     i.clear_field_error(&target);
                 }
             }),
-            on(&i.end, "click", |i, _| (i.on_intent)(Intent::End)),
+            on(&i.end, "click", |i, _| {
+                i.set_menu(false);
+                (i.on_intent)(Intent::End);
+            }),
+            on(&i.more, "click", |i, _| {
+                i.set_menu(i.menu.has_attribute("hidden"))
+            }),
             // One listener for every call button (each listener costs wasm).
-            on(&i.chat, "click", |i, e| {
+            on(&i.calls, "click", |i, e| {
                 if let Some(b) = clicked_button(e) {
                     i.call_button(&b.class_name());
                 }
@@ -472,7 +504,12 @@ impl View {
                     return;
                 };
                 if k.key() == "Escape" {
-                    (i.on_intent)(Intent::Minimize);
+                    if i.menu.has_attribute("hidden") {
+                        (i.on_intent)(Intent::Minimize);
+                    } else {
+                        i.set_menu(false);
+                        let _ = i.more.focus();
+                    }
                 }
             }),
         ];
@@ -506,7 +543,7 @@ impl View {
             }
             Event::Timeline(frame) => {
                 i.after.timeline(frame);
-                i.show_timeline(&frame.event);
+                i.show_timeline(frame);
             }
             Event::Done(id) if i.state.borrow().leave_id.as_ref() == Some(id) => i.message_left(),
             Event::Done(id) => {
@@ -584,7 +621,7 @@ impl View {
 
     /// Shows a message the visitor just sent, before the server stored it.
     pub fn add_own_message(&self, id: &MessageId, text: &str) {
-        self.inner.append_own(id, text);
+        self.inner.append_own(id, text, js_sys::Date::now());
     }
 
     /// Shows why a chat message could not be sent (empty, too long, ...).
@@ -679,8 +716,8 @@ impl Inner {
 
     fn call_button(&self, class: &str) {
         let media = match class {
-            "iw-call-audio" => CallMedia::Audio,
-            "iw-call-video" => CallMedia::Video,
+            "iw-icon iw-call-audio" => CallMedia::Audio,
+            "iw-icon iw-call-video" => CallMedia::Video,
             _ => return,
         };
         let remember = self.remember && self.state.borrow().consented;
@@ -716,6 +753,10 @@ impl Inner {
         let s = self.lang.strings();
         self.title
             .set_text_content(Some(&config.target.display_name));
+        if self.state.borrow().agent.is_none() {
+            self.avatar
+                .set_text_content(Some(&initials(&config.target.display_name)));
+        }
         let m = &config.modalities;
         // Who answers and when: the availability, and the usual wait where known.
         let mut sub = self.lang.availability(config.availability).to_owned();
@@ -877,7 +918,10 @@ impl Inner {
         }
         self.update_calls();
         show(&self.compose, in_chat && !ended);
-        show(&self.end, in_chat && !ended);
+        show(&self.more, in_chat && !ended);
+        if ended {
+            self.set_menu(false);
+        }
         show(&self.ended, ended);
         if in_chat
             && !ended
@@ -1002,8 +1046,9 @@ impl Inner {
         (self.on_intent)(Intent::Send(text));
     }
 
-    fn show_timeline(&self, event: &SessionEvent) {
-        match event {
+    fn show_timeline(&self, frame: &interact_sdk::protocol::EventFrame) {
+        let at = frame.at.0 as f64;
+        match &frame.event {
             SessionEvent::Message {
                 id,
                 from,
@@ -1014,7 +1059,7 @@ impl Inner {
                     if self.state.borrow().own.contains_key(id) {
                         return;
                     }
-                    self.append_own(id, text);
+                    self.append_own(id, text, at);
                     self.show_delivery(id, DeliveryState::Sent);
                     return;
                 }
@@ -1033,11 +1078,15 @@ impl Inner {
                     text_child(&li, "span", "iw-author", &name);
                 }
                 text_child(&li, "p", "iw-text", text);
+                let meta = child(&li, "span", "iw-meta");
+                time_child(&meta, at, self.lang.tag());
                 self.typing.set_text_content(None);
                 self.scroll();
             }
             SessionEvent::AgentJoined { agent } => {
                 self.state.borrow_mut().agent = Some(agent.display_name.clone());
+                self.avatar
+                    .set_text_content(Some(&initials(&agent.display_name)));
                 self.system_line(&self.lang.joined(&agent.display_name));
             }
             SessionEvent::AgentLeft { agent } => {
@@ -1056,27 +1105,47 @@ impl Inner {
         self.scroll();
     }
 
-    fn append_own(&self, id: &MessageId, text: &str) {
+    /// One of the visitor's own messages: no name on the bubble (only for screen
+    /// readers), its time and a tick for how far it got (the state's word for screen
+    /// readers).
+    fn append_own(&self, id: &MessageId, text: &str, at: f64) {
         let s = self.lang.strings();
         let li = child(&self.log, "li", "iw-msg iw-own");
-        text_child(&li, "span", "iw-author", s.you);
+        text_child(&li, "span", "iw-sr", s.you);
         text_child(&li, "p", "iw-text", text);
-        let meta = text_child(
-            &li,
+        let meta = child(&li, "span", "iw-meta");
+        time_child(&meta, at, self.lang.tag());
+        let tick = child(&meta, "span", "iw-tick");
+        attr(&tick, "aria-hidden", "true");
+        let state = text_child(
+            &meta,
             "span",
-            "iw-meta",
+            "iw-state iw-sr",
             self.lang.delivery(DeliveryState::Pending),
         );
         attr(&li, "data-state", "pending");
-        self.state.borrow_mut().own.insert(id.clone(), meta);
+        self.state.borrow_mut().own.insert(id.clone(), state);
         self.scroll();
+    }
+
+    /// Opens or closes the header's menu.
+    fn set_menu(&self, open: bool) {
+        show(&self.menu, open);
+        attr(
+            &self.more,
+            "aria-expanded",
+            if open { "true" } else { "false" },
+        );
+        if open {
+            let _ = self.end.focus();
+        }
     }
 
     fn show_delivery(&self, id: &MessageId, state: DeliveryState) {
         let st = self.state.borrow();
         let Some(meta) = st.own.get(id) else { return };
         meta.set_text_content(Some(self.lang.delivery(state)));
-        if let Some(li) = meta.parent_element() {
+        if let Some(li) = meta.parent_element().and_then(|m| m.parent_element()) {
             attr(&li, "data-state", state.as_str());
         }
     }
@@ -1114,4 +1183,28 @@ fn local_when(at: interact_sdk::time::UnixMillis, lang: &str) -> String {
     set("hour", "2-digit");
     set("minute", "2-digit");
     date.to_locale_string(lang, &options).into()
+}
+
+/// A `<time>` of `at` (milliseconds) in `parent`: the local hour and minute, with the full
+/// date and time as its `datetime`.
+fn time_child(parent: &Element, at: f64, lang: &str) {
+    let date = js_sys::Date::new(&JsValue::from_f64(at));
+    let options = js_sys::Object::new();
+    for k in ["hour", "minute"] {
+        let _ = js_sys::Reflect::set(&options, &k.into(), &"2-digit".into());
+    }
+    let text: String = date
+        .to_locale_time_string_with_options(lang, &options)
+        .into();
+    let t = text_child(parent, "time", "", &text);
+    attr(&t, "datetime", &String::from(date.to_iso_string()));
+}
+
+/// Up to two initials of a name, for the header ("Customer Care" gives "CC").
+fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
 }

@@ -10,7 +10,7 @@ use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
 use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
-use interact_sdk::modality::Modalities;
+use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{AgentInfo, EndReason, EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 use interact_sdk::{LinkState, VisitorState};
@@ -461,6 +461,81 @@ fn nobody_available_lets_the_visitor_queue_and_says_the_usual_wait() {
 }
 
 #[wasm_bindgen_test]
+fn the_header_has_initials_icon_calls_and_a_menu_with_end_chat() {
+    let h = Harness::mount(Lang::EN);
+    let mut c = config(Availability::Open);
+    c.modalities = Modalities::new([Modality::Chat, Modality::Audio, Modality::Video]);
+    h.view.handle(&Event::Config(c));
+    h.view.handle(&Event::State(VisitorState::Form));
+    assert_eq!(h.text(".iw-avatar"), "CC", "the target's initials");
+    assert!(!h.visible(".iw-more"), "no menu before the chat");
+    connected(&h, "alex agent");
+    assert_eq!(h.text(".iw-avatar"), "AA", "the agent's initials");
+    // The call buttons are icons in the header, named for screen readers.
+    for (sel, name) in [
+        (".iw-call-audio", "Audio call"),
+        (".iw-call-video", "Video call"),
+    ] {
+        let b = h.find(&format!(".iw-head {sel}"));
+        assert_eq!(b.get_attribute("aria-label").as_deref(), Some(name));
+        assert_eq!(b.text_content().as_deref(), Some(""));
+        assert!(h.visible(sel));
+    }
+    // End chat is in the menu: closed, opened, chosen.
+    assert!(h.visible(".iw-more"));
+    assert!(!h.visible(".iw-end"));
+    h.click(".iw-more");
+    assert!(h.visible(".iw-end"));
+    assert_eq!(
+        h.find(".iw-more").get_attribute("aria-expanded").as_deref(),
+        Some("true")
+    );
+    h.key(".iw-end", "Escape", false);
+    assert!(!h.visible(".iw-end"), "Escape closes the menu");
+    assert!(h.take_intents().is_empty(), "and does not minimise");
+    h.click(".iw-more");
+    h.click(".iw-end");
+    assert_eq!(h.take_intents(), vec![Intent::End]);
+    assert!(!h.visible(".iw-end"));
+    // Bubbles: no "You" to see, a time each.
+    let id = MessageId::new("v-9").unwrap();
+    h.view.add_own_message(&id, "Hello");
+    let own = h.find(".iw-own");
+    assert_eq!(
+        own.query_selector(".iw-sr")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .as_deref(),
+        Some("You")
+    );
+    let shown = own
+        .query_selector("time")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(
+        shown.contains(':') && shown.len() <= 8,
+        "a local time: {shown}"
+    );
+    h.view.handle(&timeline(
+        3,
+        SessionEvent::Message {
+            id: MessageId::new("a-1").unwrap(),
+            from: Party::Agent,
+            author: Some("Alex".into()),
+            text: "Hi".into(),
+        },
+    ));
+    let time = h.find(".iw-agent time");
+    assert_eq!(
+        time.get_attribute("datetime").as_deref(),
+        Some("2023-11-14T22:13:20.000Z")
+    );
+}
+
+#[wasm_bindgen_test]
 fn hostile_names_and_messages_are_shown_as_text() {
     let h = Harness::with_form();
     connected(&h, HOSTILE_NAME);
@@ -493,7 +568,14 @@ fn hostile_names_and_messages_are_shown_as_text() {
     let agent_msg = h.find(".iw-agent");
     assert_eq!(h.text(".iw-agent .iw-author"), HOSTILE_NAME);
     assert_eq!(h.text(".iw-agent .iw-text"), HOSTILE_TEXT);
-    assert_eq!(agent_msg.child_element_count(), 2);
+    // Author, text, and the time: nothing else.
+    assert_eq!(agent_msg.child_element_count(), 3);
+    assert!(
+        agent_msg
+            .query_selector(".iw-meta > time")
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(h.text(".iw-typing"), format!("{HOSTILE_NAME} is typing…"));
     let joined = h.find(".iw-event");
     assert_eq!(
@@ -511,7 +593,7 @@ fn own_messages_show_their_delivery_state_and_appear_once() {
     h.view.add_own_message(&id, "Hi <there>");
     let own = h.find(".iw-own");
     assert_eq!(own.get_attribute("data-state").as_deref(), Some("pending"));
-    assert_eq!(h.text(".iw-own .iw-meta"), "Sending…");
+    assert_eq!(h.text(".iw-own .iw-state"), "Sending…");
     // The server's copy of the same message arrives in the timeline: not shown twice.
     h.view.handle(&timeline(
         4,
@@ -536,7 +618,7 @@ fn own_messages_show_their_delivery_state_and_appear_once() {
         1
     );
     assert_eq!(own.get_attribute("data-state").as_deref(), Some("read"));
-    assert_eq!(h.text(".iw-own .iw-meta"), "Read");
+    assert_eq!(h.text(".iw-own .iw-state"), "Read");
     assert_eq!(h.text(".iw-own .iw-text"), "Hi <there>");
 }
 

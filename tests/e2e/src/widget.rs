@@ -54,6 +54,14 @@ pub async fn open_form(page: &Page, host_url: &str) {
     .await;
 }
 
+/// Ends the chat as a visitor does: the header's menu, then End chat.
+pub async fn end_chat(page: &Page) {
+    page.click(".iw-more").await;
+    page.wait_visible("the menu's End chat", ".iw-menu .iw-end")
+        .await;
+    page.click(".iw-end").await;
+}
+
 /// Fills the open pre-chat form (`name`, an email, consent, `first` message) and starts.
 pub async fn fill_and_start(page: &Page, name: &str, first: &str) {
     page.type_into("[id$='-name']", name).await;

@@ -15,7 +15,7 @@ use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
-use interact_e2e::widget::{FRAME, LAUNCHER, enter_widget, fill_and_start, top};
+use interact_e2e::widget::{FRAME, LAUNCHER, end_chat, enter_widget, fill_and_start, top};
 use interact_sdk::protocol::SessionEvent;
 use serde_json::{Value, json};
 
@@ -308,7 +308,7 @@ async fn the_host_page_drives_the_widget_and_hears_its_events() {
 
         // --- The visitor ends the chat.
         enter_widget(page).await;
-        page.click(".iw-end").await;
+        end_chat(page).await;
         page.wait_visible("the end of the chat", ".iw-ended").await;
         top(page).await;
         page.wait_until(

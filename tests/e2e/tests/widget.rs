@@ -12,7 +12,7 @@ use interact_e2e::agent::AgentClient;
 use interact_e2e::browser::{Page, with_browser};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
-use interact_e2e::widget::{FRAME, LAUNCHER, enter_widget, top};
+use interact_e2e::widget::{FRAME, LAUNCHER, end_chat, enter_widget, top};
 use serde_json::json;
 
 /// The whole scenario; normally about 10 s.
@@ -198,7 +198,7 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
 
         // --- The visitor ends the chat; the reopen flag goes away with the session.
         enter_widget(page).await;
-        page.click(".iw-end").await;
+        end_chat(page).await;
         page.wait_visible("the end of the chat", ".iw-ended").await;
         top(page).await;
         page.wait_until(

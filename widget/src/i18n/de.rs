@@ -71,6 +71,7 @@ pub(super) static LANGUAGE: Language = Language {
         queue_open: "Gerade ist niemand erreichbar. Starten Sie den Chat, wir antworten, sobald jemand frei ist.",
         wait_minute: "Antwortet meist innerhalb einer Minute",
         wait_minutes: "Antwortet meist in etwa {} Minuten",
+        more: "Weitere Optionen",
     },
     availability: |a| match a {
         Availability::Open => "Erreichbar",

@@ -71,6 +71,7 @@ pub(super) static LANGUAGE: Language = Language {
         queue_open: "No one is available right now. Start a chat and we will answer as soon as someone is free.",
         wait_minute: "Usually replies within a minute",
         wait_minutes: "Usually replies in about {} minutes",
+        more: "More options",
     },
     availability: |a| match a {
         Availability::Open => "Available",

@@ -352,6 +352,8 @@ pub struct Strings {
     /// The expected reply time: within a minute, or about `{}` minutes.
     pub wait_minute: &'static str,
     pub wait_minutes: &'static str,
+    /// The header's menu button.
+    pub more: &'static str,
 }
 
 /// The call module's words (device step, call panel): a static of their own, apart from
