@@ -10,6 +10,7 @@
 import init, { AgentConsole } from "./pkg/interact_console.js";
 import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { ConsoleModel } from "./model.js";
+import { alertFor, setupAlerts } from "./alerts.js";
 import { startOffline, stopOffline } from "./offline.js";
 
 const TOKEN_KEY = "interact.console.token";
@@ -183,6 +184,9 @@ const orphaned = new Set();
 /** Takes one event of the machine: into the model, to the call it concerns; renders soon. */
 function onEvent(e) {
   if (!model) return;
+  alertFor(e, (session) => {
+    if (model?.sessions.has(session)) selectSession(session);
+  });
   for (const n of model.apply(e)) showNotice(n);
   if (e.type === "call" && e.event !== "incoming") {
     const live = calls.get(e.session);
@@ -1428,6 +1432,7 @@ function persist() {
 // Start
 
 function start() {
+  setupAlerts();
   $("signin-form").addEventListener("submit", onSignIn);
   $("signout").addEventListener("click", onSignOut);
   $("presence-select").addEventListener("change", (e) => {
