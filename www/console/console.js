@@ -12,6 +12,7 @@ import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { ConsoleModel } from "./model.js";
 import { alertFor, setupAlerts } from "./alerts.js";
 import { startOffline, stopOffline } from "./offline.js";
+import { setupReplies } from "./replies.js";
 
 const TOKEN_KEY = "interact.console.token";
 const AGENT_KEY = "interact.console.agent";
@@ -1433,6 +1434,7 @@ function persist() {
 
 function start() {
   setupAlerts();
+  setupReplies();
   $("signin-form").addEventListener("submit", onSignIn);
   $("signout").addEventListener("click", onSignOut);
   $("presence-select").addEventListener("change", (e) => {

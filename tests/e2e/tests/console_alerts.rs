@@ -4,12 +4,12 @@
 //! bar. The browser's `Notification`, `AudioContext` and `document.hasFocus` are
 //! replaced in the page by recorders (headless Chromium neither shows notifications nor
 //! plays sound, and its window always has the focus); what the console asks of them is
-//! what is checked.
+//! what is checked. Saved replies go into the composer, and its text is saved as one.
 
 use std::time::Duration;
 
 use interact_e2e::browser::with_browser;
-use interact_e2e::console::{accept_first_offer, sign_in_available};
+use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::Stack;
 use interact_e2e::visitor::VisitorClient;
@@ -114,6 +114,33 @@ async fn offers_and_messages_alert_an_agent_who_looks_elsewhere() {
             .eval("return document.querySelectorAll('#app-view b, #app-view i, #app-view script').length;", vec![])
             .await;
         assert_eq!(markup, 0);
+
+        // Saved replies: one goes into the composer; the composer's text is saved as one.
+        let composer = format!("{SHOWN} .composer-input");
+        page.click(&format!("{SHOWN} .composer-replies")).await;
+        page.wait_visible("the saved replies", "#replies-dialog .reply-use").await;
+        page.click("#replies-dialog .reply-use").await;
+        let value: String = page
+            .eval("return document.querySelector(arguments[0]).value;", vec![composer.clone().into()])
+            .await;
+        assert_eq!(value, "Thank you for waiting. I am looking into it now.");
+        let _: Value = page
+            .eval(
+                "document.querySelector(arguments[0]).value = 'Your parcel <b>ships</b> today.'; return null;",
+                vec![composer.clone().into()],
+            )
+            .await;
+        page.click(&format!("{SHOWN} .composer-replies")).await;
+        page.wait_visible("the saved replies", "#replies-save").await;
+        page.click("#replies-save").await;
+        page.wait_text("the new reply, first", "#replies-list .reply-use", "Your parcel <b>ships</b> today.")
+            .await;
+        page.click("#replies-close").await;
+        let kept: String = page
+            .eval("return JSON.parse(localStorage.getItem('interact.console.replies'))[0];", vec![])
+            .await;
+        assert_eq!(kept, "Your parcel <b>ships</b> today.");
+        page.screenshot("saved-replies").await;
         page.assert_no_problems("the console").await;
     })
     .await;
