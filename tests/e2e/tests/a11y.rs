@@ -1,7 +1,8 @@
 //! Accessibility of what visitors and agents use, in the light and the dark colour scheme
 //! (emulated through chromedriver's DevTools endpoint): axe-core finds no violation of
-//! serious or critical impact on the widget's pre-chat form, its chat, its device step and
-//! call panel, and the agent console with a chat and a ringing call; every visible control
+//! serious or critical impact on the Preview page, the host page's launcher, the
+//! widget's pre-chat form, its chat and menu, its device step and call panel, and the
+//! agent console with a chat and a ringing call; every visible control
 //! shows a focus ring of 3:1 or more when focused from the keyboard, and every link is
 //! 4.5:1 or more. Screenshots of each
 //! state in both schemes go to `target/test-artifacts/a11y-*.png`.
@@ -113,6 +114,26 @@ async fn the_widget_and_the_console_pass_axe_in_light_and_dark() {
 async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
     let mut found = Vec::new();
 
+    // --- The Preview page, with the widget open in it.
+    visitor
+        .browser
+        .goto(&stack.preview_link().await)
+        .await
+        .expect("open the Preview page");
+    visitor.wait_visible("the Preview's widget", "iframe").await;
+    check(visitor, "preview page", false, &mut found).await;
+
+    // --- The host page with the launcher (closed).
+    visitor
+        .browser
+        .goto(&stack.host_url)
+        .await
+        .expect("open the host page");
+    visitor
+        .wait_visible("the launcher", interact_e2e::widget::LAUNCHER)
+        .await;
+    check(visitor, "host page launcher", false, &mut found).await;
+
     // --- The pre-chat form, with its errors shown.
     open_form(visitor, &stack.host_url).await;
     visitor.click(".iw-start").await;
@@ -138,6 +159,11 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         .await;
     check(visitor, "widget chat", true, &mut found).await;
     check(console, "console chat", false, &mut found).await;
+    // The header's menu, open.
+    visitor.click(".iw-more").await;
+    visitor.wait_visible("the menu", ".iw-menu .iw-end").await;
+    check(visitor, "widget menu", true, &mut found).await;
+    visitor.click(".iw-more").await;
 
     // --- The device step (from the call module), ready.
     visitor.click(".iw-call-video").await;

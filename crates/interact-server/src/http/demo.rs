@@ -33,6 +33,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; paddi
 .products { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 16px; }
 .products li { list-style: none; border: 1px solid #ccc; border-radius: 8px; padding: 12px; }
 .products button { display: block; margin-top: 8px; font: inherit; }
+:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 ";
 
 /// The demo shop's own script: the loader API's queue stub and a few uses of the API.
