@@ -744,9 +744,20 @@ impl Inner {
         }
     }
 
+    /// A problem to fix or a refusal (styled and announced as an alert).
     fn set_notice(&self, text: Option<&str>) {
+        attr(&self.notice, "role", "alert");
+        attr(&self.notice, "data-kind", "problem");
         self.notice.set_text_content(text);
         show(&self.notice, text.is_some());
+    }
+
+    /// Information (closed until, nobody there yet, thanks): styled apart from problems
+    /// and announced politely.
+    fn set_info(&self, text: &str) {
+        self.set_notice(Some(text));
+        attr(&self.notice, "role", "status");
+        attr(&self.notice, "data-kind", "info");
     }
 
     fn show_config(&self, config: &WidgetConfig) {
@@ -824,17 +835,21 @@ impl Inner {
             };
             self.first_label.set_text_content(Some(&label));
             let closed = config.availability == Availability::Closed;
-            let notice = match config.opens_at {
+            let info = match config.opens_at {
                 Some(at) if closed => Some(
                     s.closed_until
                         .replace("{}", &local_when(at, self.lang.tag())),
                 ),
                 _ if leave => Some(self.lang.availability(config.availability).to_owned()),
-                _ if !can_start => Some(s.cannot_start.to_owned()),
-                _ if config.availability == Availability::NoAgents => Some(s.queue_open.to_owned()),
+                _ if can_start && config.availability == Availability::NoAgents => {
+                    Some(s.queue_open.to_owned())
+                }
                 _ => None,
             };
-            self.set_notice(notice.as_deref());
+            match info {
+                Some(text) => self.set_info(&text),
+                None => self.set_notice((!can_start).then_some(s.cannot_start)),
+            }
         }
     }
 
@@ -854,7 +869,7 @@ impl Inner {
         self.state.borrow_mut().leave_id = None;
         show(&self.form, false);
         let s = self.lang.strings();
-        self.set_notice(Some(&s.left_thanks.replace("{}", email.trim())));
+        self.set_info(&s.left_thanks.replace("{}", email.trim()));
     }
 
     fn show_state(&self, state: &VisitorState) {

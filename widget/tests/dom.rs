@@ -366,6 +366,10 @@ fn a_closed_target_says_so_and_cannot_be_started() {
             .disabled()
     );
     assert_eq!(h.text(".iw-notice"), "A chat cannot be started right now.");
+    assert_eq!(
+        h.find(".iw-notice").get_attribute("role").as_deref(),
+        Some("alert")
+    );
     assert!(
         h.text(".iw-sub")
             .starts_with("No one is available right now")
@@ -391,6 +395,10 @@ fn closed_shows_the_next_opening_and_takes_a_message_instead() {
         o.into()
     }));
     assert!(notice.starts_with("We are closed. Back "), "{notice}");
+    // Information, not a problem: told politely and styled apart.
+    let n = h.find(".iw-notice");
+    assert_eq!(n.get_attribute("role").as_deref(), Some("status"));
+    assert_eq!(n.get_attribute("data-kind").as_deref(), Some("info"));
     assert!(notice.contains(&weekday), "{notice} names {weekday}");
     assert_eq!(
         h.text(".iw-intro"),
