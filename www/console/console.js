@@ -11,6 +11,7 @@ import init, { AgentConsole } from "./pkg/interact_console.js";
 import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { ConsoleModel } from "./model.js";
 import { alertFor, setupAlerts } from "./alerts.js";
+import { attachNotes, setNotesToken } from "./notes.js";
 import { startOffline, stopOffline } from "./offline.js";
 import { setupReplies } from "./replies.js";
 
@@ -574,11 +575,13 @@ function startConsole(token, agent) {
   }, 1000);
   client.connect();
   startOffline(token);
+  setNotesToken(token);
   render();
 }
 
 function stopConsole() {
   stopOffline();
+  setNotesToken(null);
   clearInterval(ticker);
   ticker = null;
   for (const session of [...calls.keys()]) closeCall(session);
@@ -1094,6 +1097,7 @@ function createView(session) {
     view.stick = scrollHeight - scrollTop - clientHeight < 48;
   });
   $("sessions").append(root);
+  attachNotes(root, session);
   return view;
 }
 

@@ -239,7 +239,8 @@ macro_rules! sql_store {
             use $crate::__private::interact_store::{
                 Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
                 LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, NewDelivery,
-                NewOutbound, OfflineAnswer, OfflineMessageRecord, OutboundRecord, OutboundState,
+                NewOutbound, NoteRecord, OfflineAnswer, OfflineMessageRecord, OutboundRecord,
+                OutboundState,
                 OutboundUpdate, ReportStore, SessionRecord, Store, StoreError,
                 TemplateRecord, WebhookRecord, ConfigItem, WorkflowRunRecord, WorkflowVersion,
             };
@@ -1035,6 +1036,46 @@ macro_rules! sql_store {
                     .await
                     .sql()?;
                     rows.iter().map(Self::audit_row).collect()
+                }
+
+                async fn add_session_note(&self, note: &NoteRecord) -> Result<i64, StoreError> {
+                    sqlx::query_scalar(
+                        "INSERT INTO session_notes (session_id, agent_id, body, created_at) \
+                         VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(note.session.as_str())
+                    .bind(note.agent.as_str())
+                    .bind(&note.text)
+                    .bind(db(note.at))
+                    .fetch_one(&self.pool)
+                    .await
+                    .sql()
+                }
+
+                async fn session_notes(
+                    &self,
+                    session: &SessionId,
+                ) -> Result<Vec<NoteRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, agent_id, body, created_at FROM session_notes \
+                         WHERE session_id = $1 ORDER BY id",
+                    )
+                    .bind(session.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(NoteRecord {
+                                id: row.try_get("id").sql()?,
+                                session: session.clone(),
+                                agent: AgentId::new(row.try_get::<String, _>("agent_id").sql()?)
+                                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                                text: row.try_get("body").sql()?,
+                                at: ms(row.try_get("created_at").sql()?),
+                            })
+                        })
+                        .collect()
                 }
 
                 async fn put_offline_message(

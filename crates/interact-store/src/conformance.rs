@@ -69,6 +69,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, workflow_versions_are_kept_as_first_stored);
             $crate::__conformance_test!($fresh, concurrent_workflow_seeds_agree);
             $crate::__conformance_test!($fresh, offline_messages_are_kept_once_and_answered_once);
+            $crate::__conformance_test!($fresh, session_notes_are_kept_in_order_per_session);
         }
     };
 }
@@ -2854,4 +2855,53 @@ pub async fn offline_messages_are_kept_once_and_answered_once(store: &dyn Store)
         store.put_offline_message(&clash).await,
         Err(StoreError::Conflict)
     ));
+}
+
+/// Agents' notes: ids grow, each session's notes in the order added, apart from others'.
+pub async fn session_notes_are_kept_in_order_per_session(store: &dyn Store) {
+    let note = |session: &str, agent: &str, text: &str, t: u64| crate::NoteRecord {
+        id: 0,
+        session: sid(session),
+        agent: AgentId::new(agent).expect("valid"),
+        text: text.into(),
+        at: at(t),
+    };
+    assert!(
+        store
+            .session_notes(&sid("s-none"))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let first = store
+        .add_session_note(&note("s-1", "alex", "VIP customer \u{1F600} <b>", 10))
+        .await
+        .expect("add");
+    let other = store
+        .add_session_note(&note("s-2", "sam", "another session", 11))
+        .await
+        .expect("add");
+    let second = store
+        .add_session_note(&note("s-1", "sam", "Called back.\nAll good.", 12))
+        .await
+        .expect("add");
+    assert!(first < other && other < second, "{first} {other} {second}");
+    let notes = store.session_notes(&sid("s-1")).await.expect("list");
+    assert_eq!(
+        notes,
+        [
+            crate::NoteRecord {
+                id: first,
+                ..note("s-1", "alex", "VIP customer \u{1F600} <b>", 10)
+            },
+            crate::NoteRecord {
+                id: second,
+                ..note("s-1", "sam", "Called back.\nAll good.", 12)
+            },
+        ]
+    );
+    assert_eq!(
+        store.session_notes(&sid("s-2")).await.expect("list").len(),
+        1
+    );
 }

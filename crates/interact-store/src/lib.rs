@@ -21,6 +21,7 @@
 pub mod conformance;
 mod integration;
 mod memory;
+mod note;
 mod offline;
 mod outbox;
 mod report;
@@ -29,6 +30,7 @@ pub use integration::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
+pub use note::NoteRecord;
 pub use offline::{OfflineAnswer, OfflineMessageRecord};
 pub use outbox::{NewOutbound, OutboundRecord, OutboundState, OutboundUpdate};
 pub use report::{
@@ -480,6 +482,11 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         id: &str,
         answer: &OfflineAnswer,
     ) -> Result<bool, StoreError>;
+
+    /// Adds an agent's note on a session (its `id` is ignored); returns the id it got.
+    async fn add_session_note(&self, note: &NoteRecord) -> Result<i64, StoreError>;
+    /// The notes on a session, oldest first.
+    async fn session_notes(&self, session: &SessionId) -> Result<Vec<NoteRecord>, StoreError>;
 
     /// Stores a workflow version (a version with the same name and fingerprint is kept
     /// as it was) and makes it its name's current one: always if `replace`, else only if

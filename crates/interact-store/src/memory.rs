@@ -65,6 +65,8 @@ struct Inner {
     outbound: BTreeMap<i64, OutboundRecord>,
     /// Offline messages by id.
     offline: BTreeMap<String, OfflineMessageRecord>,
+    /// Agents' notes, in the order added (ids from 1).
+    notes: Vec<crate::NoteRecord>,
 }
 
 /// Sign-in tokens by hash: the user and the expiry.
@@ -501,6 +503,26 @@ impl Store for MemoryStore {
             .rev()
             .filter(|e| before.is_none_or(|b| e.id < b))
             .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn add_session_note(&self, note: &crate::NoteRecord) -> Result<i64, StoreError> {
+        let mut inner = self.lock();
+        let id = inner.notes.len() as i64 + 1;
+        inner.notes.push(crate::NoteRecord { id, ..note.clone() });
+        Ok(id)
+    }
+
+    async fn session_notes(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<crate::NoteRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .notes
+            .iter()
+            .filter(|n| n.session == *session)
             .cloned()
             .collect())
     }

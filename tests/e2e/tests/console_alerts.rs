@@ -4,7 +4,8 @@
 //! bar. The browser's `Notification`, `AudioContext` and `document.hasFocus` are
 //! replaced in the page by recorders (headless Chromium neither shows notifications nor
 //! plays sound, and its window always has the focus); what the console asks of them is
-//! what is checked. Saved replies go into the composer, and its text is saved as one.
+//! what is checked. Saved replies go into the composer, and its text is saved as one;
+//! an internal note is added to the chat.
 
 use std::time::Duration;
 
@@ -140,6 +141,18 @@ async fn offers_and_messages_alert_an_agent_who_looks_elsewhere() {
             .eval("return JSON.parse(localStorage.getItem('interact.console.replies'))[0];", vec![])
             .await;
         assert_eq!(kept, "Your parcel <b>ships</b> today.");
+        // An internal note: kept with the chat for the agents.
+        page.type_into(&format!("{SHOWN} .notes-input"), "Asked twice <b>already</b>.")
+            .await;
+        page.click(&format!("{SHOWN} .notes-add")).await;
+        page.wait_text(
+            "the note",
+            &format!("{SHOWN} .note-text"),
+            "Asked twice <b>already</b>.",
+        )
+        .await;
+        page.wait_text("its author", &format!("{SHOWN} .note-agent"), "alex")
+            .await;
         page.screenshot("saved-replies").await;
         page.assert_no_problems("the console").await;
     })

@@ -279,6 +279,79 @@ pub(super) async fn answer_offline_message(
     Ok(Json(json!({ "message": message })))
 }
 
+/// Most notes one session takes.
+const MAX_NOTES: usize = 200;
+
+/// The session `id` if agent `me` may read and write its notes: they hold it, or it is
+/// for one of their services (or for them): colleagues see each other's notes. A
+/// session they may not see is "not found", as one that does not exist.
+async fn note_session(
+    state: &AppState,
+    me: &str,
+    id: &str,
+) -> Result<interact_sdk::ids::SessionId, AppError> {
+    let not_found = || AppError::NotFound("no such session".into());
+    let session = interact_sdk::ids::SessionId::new(id).map_err(|_| not_found())?;
+    let record = state.store.session(&session).await?.ok_or_else(not_found)?;
+    let holds = record.agent_id.as_ref().is_some_and(|a| a.as_str() == me);
+    if holds || crate::node::offline::targets_of(state, me).contains(&record.target) {
+        Ok(session)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// `GET /v1/agent/sessions/{id}/notes` → `{"notes": [{"id", "agent", "text", "at"}]}`:
+/// the agents' internal notes on a session, oldest first. Never sent to the visitor.
+pub(super) async fn session_notes(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let me = signed_in(&state, &limiter, ip, &headers).await?;
+    let session = note_session(&state, &me, &id).await?;
+    let notes = state.store.session_notes(&session).await?;
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({ "notes": notes })),
+    ))
+}
+
+/// `POST /v1/agent/sessions/{id}/notes` with `{"text": "..."}` (at most 4000
+/// characters, something visible): adds a note; 201 with it. 409 once the session has
+/// [`MAX_NOTES`].
+pub(super) async fn add_session_note(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<Answer>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let me = signed_in(&state, &limiter, ip, &headers).await?;
+    let session = note_session(&state, &me, &id).await?;
+    let text = interact_sdk::form::validate_text(&body.text)
+        .map_err(|e| AppError::BadRequest(format!("text: {e}")))?;
+    if state.store.session_notes(&session).await?.len() >= MAX_NOTES {
+        return Err(AppError::Conflict(format!(
+            "a session takes at most {MAX_NOTES} notes"
+        )));
+    }
+    let agent = interact_sdk::ids::AgentId::new(me)
+        .map_err(|_| AppError::Unauthorized("sign in again".into()))?;
+    let mut note = interact_store::NoteRecord {
+        id: 0,
+        session,
+        agent,
+        text,
+        at: state.now(),
+    };
+    note.id = state.store.add_session_note(&note).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "note": note }))))
+}
+
 /// `POST /v1/agent/logout` with `Authorization: Bearer <token>`: forgets the token (204,
 /// also for a token that is already gone) and closes every connection opened with it.
 pub(super) async fn logout(

@@ -190,6 +190,10 @@ pub fn router(www: &Path) -> Router<AppState> {
             "/v1/agent/offline-messages/{id}/answer",
             post(agent::answer_offline_message),
         )
+        .route(
+            "/v1/agent/sessions/{id}/notes",
+            get(agent::session_notes).post(agent::add_session_note),
+        )
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))
