@@ -277,9 +277,11 @@ impl View {
         attr(&consent, "type", "checkbox");
         attr(&consent, "id", &id("consent"));
         attr(&consent, "required", "");
-        let consent_text = child(&row, "label", "");
+        // The consent's text and the policy's link together, in one paragraph.
+        let texts = child(&row, "div", "iw-consent-text");
+        let consent_text = child(&texts, "label", "");
         attr(&consent_text, "for", &id("consent"));
-        let policy: HtmlAnchorElement = typed(&row, "a", "iw-policy");
+        let policy: HtmlAnchorElement = typed(&texts, "a", "iw-policy");
         policy.set_text_content(Some(s.policy_link));
         policy.set_target("_blank");
         policy.set_rel("noopener noreferrer");
