@@ -279,6 +279,7 @@ fn config(modalities: &[Modality]) -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into()],
         transcript_email: false,
+        attachment_max_bytes: None,
     }
 }
 

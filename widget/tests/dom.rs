@@ -145,6 +145,7 @@ fn config(availability: Availability) -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into()],
         transcript_email: false,
+        attachment_max_bytes: None,
     }
 }
 

@@ -308,6 +308,7 @@ impl Tenant {
             theme,
             languages,
             transcript_email: false,
+            attachment_max_bytes: None,
         })
     }
 }

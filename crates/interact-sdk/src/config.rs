@@ -145,6 +145,10 @@ pub struct WidgetConfig {
     /// (`email_transcript`); false (and left out) where it sends no email.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transcript_email: bool,
+    /// The largest file the server takes in this chat, in bytes, where the parties may
+    /// send files (docs/protocol.md §2.6); absent where they may not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_max_bytes: Option<u64>,
 }
 
 impl WidgetConfig {

@@ -52,6 +52,7 @@
 //!     theme: Default::default(),
 //!     languages: vec!["en".into()],
 //!     transcript_email: false,
+//!     attachment_max_bytes: None,
 //! };
 //! let welcome = ServerFrame::Welcome {
 //!     protocol: PROTOCOL_VERSION,

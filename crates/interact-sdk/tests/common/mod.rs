@@ -112,6 +112,7 @@ pub fn demo_config() -> WidgetConfig {
         theme: Theme::default(),
         languages: vec!["en".into(), "de".into()],
         transcript_email: false,
+        attachment_max_bytes: None,
     }
 }
 
