@@ -62,6 +62,11 @@ pub(super) static LANGUAGE: Language = Language {
         transcript_emailed: "Der Verlauf ist auf dem Weg in Ihr Postfach.",
         transcript_title: "Chatverlauf",
         after_chat_failed: "Das hat nicht geklappt. Bitte versuchen Sie es später noch einmal.",
+        attach: "Datei anhängen",
+        uploading: "Datei wird hochgeladen",
+        file_type: "Nur Bilder (PNG, JPEG, GIF, WebP) und PDF-Dateien können gesendet werden.",
+        file_too_large: "Diese Datei ist zu groß. Die Grenze ist",
+        file_failed: "Die Datei konnte nicht gesendet werden. Bitte versuchen Sie es erneut.",
     },
     availability: |a| match a {
         Availability::Open => "Erreichbar",

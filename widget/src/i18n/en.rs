@@ -62,6 +62,11 @@ pub(super) static LANGUAGE: Language = Language {
         transcript_emailed: "The transcript is on its way to your inbox.",
         transcript_title: "Chat transcript",
         after_chat_failed: "That did not work. Please try again later.",
+        attach: "Attach a file",
+        uploading: "Uploading file",
+        file_type: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+        file_too_large: "This file is too large. The limit is",
+        file_failed: "The file could not be sent. Please try again.",
     },
     availability: |a| match a {
         Availability::Open => "Available",

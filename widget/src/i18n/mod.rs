@@ -338,6 +338,13 @@ pub struct Strings {
     pub transcript_title: &'static str,
     /// An after-chat request (rating, email) failed.
     pub after_chat_failed: &'static str,
+    /// Files in the chat: the attach button's label, the progress bar's, and why a file
+    /// was not sent (its type, its size, anything else).
+    pub attach: &'static str,
+    pub uploading: &'static str,
+    pub file_type: &'static str,
+    pub file_too_large: &'static str,
+    pub file_failed: &'static str,
 }
 
 /// The call module's words (device step, call panel): a static of their own, apart from
