@@ -326,8 +326,8 @@ impl View {
         let file: HtmlInputElement = typed(&compose, "input", "iw-file");
         attr(&file, "type", "file");
         attr(&file, "accept", ACCEPT);
-        attr(&file, "tabindex", "-1");
-        attr(&file, "aria-hidden", "true");
+        // Hidden (so out of the tab order and the accessibility tree): the attach button
+        // opens it.
         show(&file, false);
         let attach: HtmlButtonElement = typed(&compose, "button", "iw-attach");
         attr(&attach, "type", "button");
