@@ -3,6 +3,10 @@
 //! into a `blob:` URL to show, both with the session's resume token in the
 //! `Authorization` header (never in a URL). The frame's CSP allows `blob:` images.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest, XmlHttpRequestResponseType};
@@ -34,30 +38,36 @@ pub(crate) fn request(
     if file.is_none() {
         xhr.set_response_type(XmlHttpRequestResponseType::Blob);
     }
-    let on_progress = progress.map(|p| {
-        Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-            if e.length_computable() && e.total() > 0.0 {
-                p(e.loaded() / e.total());
-            }
-        })
-    });
-    if let Some(cb) = &on_progress {
-        xhr.upload()?
-            .set_onprogress(Some(cb.as_ref().unchecked_ref()));
+    // The listeners live until the request is over; the last one drops them all
+    // (wasm-bindgen frees a closure dropped during its own call once the call returns).
+    let keep: Rc<RefCell<Vec<EventListener>>> = Rc::default();
+    if let Some(p) = progress {
+        let upload = xhr.upload()?;
+        keep.borrow_mut()
+            .push(EventListener::new(&upload, "progress", move |e| {
+                if let Some(e) = e.dyn_ref::<ProgressEvent>()
+                    && e.length_computable()
+                    && e.total() > 0.0
+                {
+                    p(e.loaded() / e.total());
+                }
+            }));
     }
-    let x = xhr.clone();
-    // Called once, at the end; it drops the progress closure then (no event follows).
-    let on_end = Closure::once_into_js(move || {
-        drop(on_progress);
-        let status = x.status().unwrap_or(0);
-        let blob = (status == 200)
-            .then(|| x.response().ok())
-            .flatten()
-            .and_then(|r| r.dyn_into::<Blob>().ok())
-            .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok());
-        done(status, blob);
-    });
-    xhr.set_onloadend(Some(on_end.unchecked_ref()));
+    let (x, held) = (xhr.clone(), keep.clone());
+    let mut done = Some(done);
+    keep.borrow_mut()
+        .push(EventListener::new(&xhr, "loadend", move |_| {
+            let status = x.status().unwrap_or(0);
+            let blob = (status == 200)
+                .then(|| x.response().ok())
+                .flatten()
+                .and_then(|r| r.dyn_into::<Blob>().ok())
+                .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok());
+            if let Some(done) = done.take() {
+                done(status, blob);
+            }
+            held.borrow_mut().clear();
+        }));
     match file {
         Some(f) => xhr.send_with_opt_blob(Some(f)),
         None => xhr.send(),

@@ -343,7 +343,7 @@ impl View {
         attr(&text_error, "role", "alert");
         show(&text_error, false);
         let progress = child(&compose, "progress", "iw-progress");
-        attr(&progress, "max", "1");
+        attr(&progress, "max", "1000");
         attr(&progress, "aria-label", s.uploading);
         show(&progress, false);
         let end: HtmlButtonElement = typed(&chat, "button", "iw-end");
@@ -617,7 +617,9 @@ impl View {
     pub fn upload_progress(&self, fraction: Option<f64>) {
         let i = &self.inner;
         if let Some(f) = fraction {
-            attr(&i.progress, "value", &format!("{:.3}", f.clamp(0.0, 1.0)));
+            // In thousandths: integer formatting.
+            let permille = (f.clamp(0.0, 1.0) * 1000.0) as u32;
+            attr(&i.progress, "value", &permille.to_string());
         }
         show(&i.progress, fraction.is_some());
         i.attach.set_disabled(fraction.is_some());

@@ -808,7 +808,7 @@ fn files_show_as_thumbnails_or_links_once_fetched_and_refusals_are_said() {
     assert!(h.visible(".iw-progress"));
     assert_eq!(
         h.find(".iw-progress").get_attribute("value").as_deref(),
-        Some("0.500")
+        Some("500")
     );
     assert!(
         h.find(".iw-attach")
