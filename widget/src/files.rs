@@ -20,7 +20,8 @@ pub(crate) fn url(server: &str, creds: &ResumeState, rest: &str) -> String {
 }
 
 /// What a request reports when it is over: its HTTP status (0 if it never got an
-/// answer) and, for a download, the file as a `blob:` URL.
+/// answer) and, for a download of a file, the file as a `blob:` URL; for an upload, the
+/// answer's text.
 pub(crate) type Done = Box<dyn FnOnce(u16, Option<String>)>;
 
 /// `POST`s `file` (an upload: `progress` gets the fraction sent, 0 to 1) or, without
@@ -53,18 +54,22 @@ pub(crate) fn request(
                 }
             }));
     }
-    let (x, held) = (xhr.clone(), keep.clone());
+    let (x, held, upload) = (xhr.clone(), keep.clone(), file.is_some());
     let mut done = Some(done);
     keep.borrow_mut()
         .push(EventListener::new(&xhr, "loadend", move |_| {
             let status = x.status().unwrap_or(0);
-            let blob = (status == 200)
-                .then(|| x.response().ok())
-                .flatten()
-                .and_then(|r| r.dyn_into::<Blob>().ok())
-                .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok());
+            let answer = if upload {
+                x.response_text().ok().flatten()
+            } else {
+                (status == 200)
+                    .then(|| x.response().ok())
+                    .flatten()
+                    .and_then(|r| r.dyn_into::<Blob>().ok())
+                    .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok())
+            };
             if let Some(done) = done.take() {
-                done(status, blob);
+                done(status, answer);
             }
             held.borrow_mut().clear();
         }));

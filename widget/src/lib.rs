@@ -24,7 +24,7 @@ mod after;
 pub mod devices;
 mod dom;
 pub mod driver;
-#[cfg(feature = "frame")]
+#[cfg(any(feature = "frame", feature = "sdk"))]
 mod files;
 pub mod headless;
 pub mod i18n;

@@ -570,3 +570,58 @@ async fn a_whatsapp_chat_takes_no_files() {
     assert_eq!(body["error"]["code"], "not_allowed");
     assert_eq!(attachment_events(&server, &session).await, 0);
 }
+
+#[tokio::test]
+async fn a_custom_ui_on_an_allowed_origin_gets_cors_and_others_do_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path())).await;
+    let app = interact_server::app(server.state.clone());
+    let code = server
+        .embed_code(TargetRef::Service("support".into()))
+        .await;
+    let c = chat(&server, code.as_str(), "start-1").await;
+    let path = format!("/v1/sessions/{}/attachments", c.session);
+    let preflight = |origin: &str| {
+        Request::options(&path)
+            .header(ORIGIN, origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let resp = send(&app, preflight(ALLOWED)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], ALLOWED);
+    assert_eq!(h["access-control-allow-methods"], "GET, POST");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization, content-type"
+    );
+    assert_eq!(h["vary"], "Origin");
+    let resp = send(&app, preflight(FOREIGN)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+
+    // The upload itself from the allowed page: readable there (and only there).
+    let (status, body) = upload(
+        &app,
+        &c.session,
+        "photo.png",
+        Some(c.token.expose()),
+        Some(ALLOWED),
+        PNG,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().expect("id");
+    let req = Request::get(format!("{path}/{id}"))
+        .header(AUTHORIZATION, format!("Bearer {}", c.token.expose()))
+        .header(ORIGIN, ALLOWED)
+        .body(Body::empty())
+        .expect("request");
+    let resp = send(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["access-control-allow-origin"], ALLOWED);
+    assert_eq!(bytes(resp).await, PNG);
+}

@@ -59,12 +59,97 @@ const SWEEP_ABOVE: usize = 4096;
 /// a browser shows it as a page anyway.
 const FILE_CSP: HeaderValue = HeaderValue::from_static("sandbox; default-src 'none'");
 
-/// The routes.
-pub(super) fn router() -> Router<AppState> {
+/// The routes: for a page of another origin (a custom UI on the JavaScript SDK) with
+/// CORS for the origins the session's embed code allows ([`cors`]).
+pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/v1/sessions/{session}/attachments", post(upload))
-        .route("/v1/sessions/{session}/attachments/{id}", get(download))
+        .route(
+            "/v1/sessions/{session}/attachments",
+            post(upload).options(preflight),
+        )
+        .route(
+            "/v1/sessions/{session}/attachments/{id}",
+            get(download).options(preflight),
+        )
+        .layer(axum::middleware::from_fn_with_state(state, cors))
         .layer(Extension(Limits::default()))
+}
+
+/// A preflight that [`cors`] let through: 204 (its headers are added there).
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// CORS for a visitor's page of another origin than the server's (a custom UI): the
+/// answer names the `Origin` in `Access-Control-Allow-Origin` only when the session's
+/// embed code allows it (never `*`), always with `Vary: Origin`; a preflight from any
+/// other origin is refused (403). The request itself is checked by [`caller`] as for
+/// any other origin.
+async fn cors(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header::{
+        ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+        ACCESS_CONTROL_MAX_AGE, VARY,
+    };
+    let origin = req
+        .headers()
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| !state.is_own_origin(o))
+        .map(str::to_owned);
+    let session = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/sessions/")
+        .and_then(|p| p.split('/').next())
+        .map(str::to_owned);
+    let allowed = match (&origin, &session) {
+        (Some(o), Some(s)) => origin_allowed(&state, s, o).await,
+        _ => false,
+    };
+    let is_preflight = req.method() == axum::http::Method::OPTIONS;
+    if is_preflight && !allowed {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this origin may not use this session's files",
+        );
+    }
+    let mut answer = next.run(req).await;
+    let h = answer.headers_mut();
+    h.append(VARY, HeaderValue::from_static("Origin"));
+    if let (true, Some(o)) = (allowed, origin.and_then(|o| HeaderValue::from_str(&o).ok())) {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        if is_preflight {
+            h.insert(
+                ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type"),
+            );
+            h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        }
+    }
+    answer
+}
+
+/// Whether the embed code of session `raw` allows pages of `origin`.
+async fn origin_allowed(state: &AppState, raw: &str, origin: &str) -> bool {
+    let Ok(id) = SessionId::new(raw) else {
+        return false;
+    };
+    let Ok(Some(record)) = state.store.session(&id).await else {
+        return false;
+    };
+    match state.store.embed_code(&record.embed_code).await {
+        Ok(Some(code)) => state.template(&code.template).allows(Some(origin)),
+        _ => false,
+    }
 }
 
 /// Fixed-window counters: uploads per session, requests per address.

@@ -172,9 +172,10 @@ use crate::node::state::AppState;
 /// `X-Content-Type-Options: nosniff`, on every page and file the server renders.
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
-/// All HTTP routes except the WebSockets; `www` is the folder of the static pages
-/// (`server.www` of the configuration).
-pub fn router(www: &Path) -> Router<AppState> {
+/// All HTTP routes except the WebSockets, for `state` (whose `server.www` is the folder
+/// of the static pages).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let www: &Path = &state.config.server.www;
     Router::new()
         .route("/", get(pages::root))
         .route("/healthz", get(pages::healthz))
@@ -187,7 +188,7 @@ pub fn router(www: &Path) -> Router<AppState> {
         .route("/v1/agent/login", post(agent::login))
         .route("/v1/agent/logout", post(agent::logout))
         .route("/v1/agent/transfer-targets", get(agent::transfer_targets))
-        .merge(attachments::router())
+        .merge(attachments::router(state.clone()))
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))
