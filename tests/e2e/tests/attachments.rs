@@ -4,7 +4,9 @@
 //! agent's token); the agent attaches a PDF in the console, which the visitor sees as a
 //! link with its name and size; an executable named `photo.png` is refused by the server
 //! and the widget says why; a file over the configured size is refused in the widget
-//! before it is sent.
+//! before it is sent. And the JavaScript SDK on a page of another origin (the custom-UI
+//! example's): `sendFile` with its progress, `fileUrl` into an image that decodes, a
+//! refusal as `FileRefused` with the status.
 //!
 //! The files are made in the page (a canvas's PNG, bytes from base64) and handed to the
 //! file inputs through a `DataTransfer`, as a file chooser would. Screenshots go to
@@ -253,4 +255,101 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         })
         .collect();
     assert_eq!(names, ["parcel.png", "return-label.pdf"]);
+}
+
+/// Starts a second client of the JavaScript SDK in the custom-UI example's page (an
+/// allowed origin of another port than the server's, with the example's CSP), and waits
+/// for its session: `window.__c` the client, `window.__ev` its events.
+const SDK_CHAT: &str = r#"
+  const [server, code] = arguments;
+  return (async () => {
+    const sdk = await import(server + '/widget/pkg/interact_widget.js');
+    await sdk.default();
+    const c = new sdk.InteractClient({ server, code, persist: false });
+    window.__c = c;
+    window.__ev = [];
+    const next = (pred) => new Promise((resolve) => {
+      const found = window.__ev.find(pred);
+      if (found) return resolve(found);
+      const t = setInterval(() => {
+        const f = window.__ev.find(pred);
+        if (f) { clearInterval(t); resolve(f); }
+      }, 20);
+    });
+    window.__next = next;
+    c.onEvent((e) => window.__ev.push(e));
+    c.connect();
+    const config = (await next((e) => e.type === 'config')).config;
+    c.startChat({ displayName: 'Sid Sdk', email: 'sid@example.com',
+                  consent: config.privacy.version, firstMessage: 'Files from a custom UI' });
+    await next((e) => e.type === 'session_started');
+    return config.attachment_max_bytes;
+  })();
+"#;
+
+/// Sends a canvas PNG and an executable named `photo.png` with `sendFile`, and loads the
+/// PNG back through `fileUrl` from its `attachment` event.
+const SDK_FILES: &str = r#"
+  const [exe] = arguments;
+  return (async () => {
+    const c = window.__c;
+    const canvas = document.createElement('canvas');
+    canvas.width = 40; canvas.height = 30;
+    canvas.getContext('2d').fillRect(0, 0, 40, 30);
+    const png = await new Promise((r) => canvas.toBlob(r, 'image/png'));
+    const progress = [];
+    const sent = await c.sendFile(new File([png], 'sdk.png', { type: 'image/png' }),
+                                  (f) => progress.push(f));
+    const ev = await window.__next((e) => e.type === 'event' && e.event.kind === 'attachment');
+    const url = await c.fileUrl(ev.event.id);
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    let refused = null;
+    try {
+      const bytes = Uint8Array.from(atob(exe), (ch) => ch.charCodeAt(0));
+      await c.sendFile(new File([bytes], 'photo.png', { type: 'image/png' }));
+    } catch (e) {
+      refused = [e.name, e.status];
+    }
+    return { name: sent.name, mime: sent.mime, same: sent.id === ev.event.id,
+             progressed: progress.length > 0 && progress[progress.length - 1] === 1,
+             scheme: url.split(':')[0], width: img.naturalWidth, refused };
+  })();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_sends_and_fetches_files_from_another_origin() {
+    if skip_browser("the JavaScript SDK's files end-to-end test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start().await;
+    let token = stack.agent_token("alex").await;
+    let mut agent = interact_e2e::agent::AgentClient::connect(stack.addr, &token).await;
+    let (stack_ref, agent_ref) = (&stack, &mut agent);
+    with_browser("attachments-sdk", LIMIT, |page| async move {
+        let (page, stack, agent) = (&*page, stack_ref, agent_ref);
+        page.browser
+            .goto(&stack.custom_ui_url())
+            .await
+            .expect("open the example");
+        page.record_problems().await;
+        let max: u64 = page
+            .eval(
+                SDK_CHAT,
+                vec![json!(stack.server_url), json!(stack.code.as_str())],
+            )
+            .await;
+        assert_eq!(max, 10 * 1024 * 1024);
+        agent.accept_next().await;
+        let got: Value = page.eval(SDK_FILES, vec![json!(EXE_BASE64)]).await;
+        assert_eq!(
+            got,
+            json!({"name": "sdk.png", "mime": "image/png", "same": true, "progressed": true,
+                   "scheme": "blob", "width": 40, "refused": ["FileRefused", 415]})
+        );
+        page.assert_no_problems("the custom UI's page").await;
+    })
+    .await;
 }
