@@ -158,6 +158,11 @@ impl Driver {
         self.inner.borrow_mut().visitor.set_context(context)
     }
 
+    /// The session and its resume token; see [`Visitor::credentials`].
+    pub fn credentials(&self) -> Option<interact_sdk::ResumeState> {
+        self.inner.borrow().visitor.credentials()
+    }
+
     /// Starts the chat; see [`Visitor::start_chat`].
     pub fn start_chat(&self, form: PreChatForm) -> Result<(), Error> {
         self.act(|v, now| v.start_chat(now, form))

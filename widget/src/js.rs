@@ -56,6 +56,8 @@ export interface WidgetConfig {
   languages: string[];
   /** Whether `emailTranscript()` is offered (the server sends email); absent means false. */
   transcript_email?: boolean;
+  /** The largest file `sendFile` may send, in bytes; absent where files cannot be sent. */
+  attachment_max_bytes?: number;
 }
 
 /** An agent as the visitor sees them. */
@@ -71,6 +73,7 @@ export type SessionEvent =
   | { kind: "transferred"; by?: AgentInfo; from: { kind: "service" | "user"; id: string; display_name: string }; to: { kind: "service" | "user"; id: string; display_name: string } }
   | { kind: "receipt"; by: "visitor" | "agent" | "system"; up_to: number; state: "delivered" | "read" }
   | { kind: "undelivered"; message: string; from: "visitor" | "agent" | "system"; reason: string }
+  | { kind: "attachment"; id: string; from: "visitor" | "agent" | "system"; author?: string; name: string; mime: string; size: number }
   | { kind: "call"; from: "visitor" | "agent" | "system"; signal: { op: string; [key: string]: unknown } }
   | { kind: "ended"; reason: string }
   | { kind: "unknown" };
@@ -645,6 +648,110 @@ impl InteractClient {
             .email_transcript()
             .map(|id| id.as_str().to_owned())
             .map_err(js_error)
+    }
+
+    /// Sends a file (an image or a PDF of at most `config.attachment_max_bytes`) into the
+    /// session; `onProgress(fraction)` hears how far the upload is. Resolves with the
+    /// server's `{id, name, mime, size, seq}` (the `attachment` event follows on the
+    /// timeline); rejects with an `Error` whose `name` is `FileRefused` and whose
+    /// `status` is the HTTP status (`415` a type other than PNG, JPEG, GIF, WebP or PDF,
+    /// `413` too large, `429` too many; `0` no answer), or `NoSession` before the chat
+    /// started. docs/protocol.md §2.6.
+    #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<{ id: string; name: string; mime: string; size: number; seq: number }>")]
+    pub fn send_file(
+        &self,
+        file: web_sys::File,
+        #[wasm_bindgen(unchecked_param_type = "((fraction: number) => void) | undefined")]
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        let creds = self.shared.driver.credentials();
+        let server = self.shared.server.clone();
+        js_sys::Promise::new(&mut |resolve, reject| {
+            let Some(creds) = &creds else {
+                let e = js_sys::Error::new("the chat has not started");
+                e.set_name("NoSession");
+                let _ = reject.call1(&JsValue::NULL, &e);
+                return;
+            };
+            let name: String = js_sys::encode_uri_component(&file.name()).into();
+            let url = crate::files::url(&server, creds, &format!("?name={name}"));
+            let progress = on_progress.clone().map(|f| -> Box<dyn Fn(f64)> {
+                Box::new(move |x| {
+                    let _ = f.call1(&JsValue::NULL, &x.into());
+                })
+            });
+            let (ok, fail) = (resolve.clone(), reject.clone());
+            let sent = crate::files::request(
+                &url,
+                creds,
+                Some(&file),
+                progress,
+                Box::new(move |status, body| match status {
+                    201 => {
+                        let value = body
+                            .and_then(|b| js_sys::JSON::parse(&b).ok())
+                            .unwrap_or(JsValue::NULL);
+                        let _ = ok.call1(&JsValue::NULL, &value);
+                    }
+                    _ => {
+                        let e =
+                            js_sys::Error::new(&format!("the server refused the file ({status})"));
+                        e.set_name("FileRefused");
+                        let _ = js_sys::Reflect::set(&e, &"status".into(), &status.into());
+                        let _ = fail.call1(&JsValue::NULL, &e);
+                    }
+                }),
+            );
+            if let Err(e) = sent {
+                let _ = reject.call1(&JsValue::NULL, &e);
+            }
+        })
+    }
+
+    /// Fetches file `id` of the session (from an `attachment` event) with the visitor's
+    /// credentials and resolves with a `blob:` URL for an `<img src>` or an
+    /// `<a href download>` (revoke it with `URL.revokeObjectURL` when done). Rejects
+    /// with a `FileRefused` error (its `status`) or `NoSession`.
+    #[wasm_bindgen(js_name = fileUrl, unchecked_return_type = "Promise<string>")]
+    pub fn file_url(&self, id: String) -> js_sys::Promise {
+        let creds = self.shared.driver.credentials();
+        let server = self.shared.server.clone();
+        js_sys::Promise::new(&mut |resolve, reject| {
+            let Some(creds) = &creds else {
+                let e = js_sys::Error::new("the chat has not started");
+                e.set_name("NoSession");
+                let _ = reject.call1(&JsValue::NULL, &e);
+                return;
+            };
+            let url = crate::files::url(
+                &server,
+                creds,
+                &format!("/{}", js_sys::encode_uri_component(&id)),
+            );
+            let (ok, fail) = (resolve.clone(), reject.clone());
+            let sent = crate::files::request(
+                &url,
+                creds,
+                None,
+                None,
+                Box::new(move |status, blob| match blob {
+                    Some(u) => {
+                        let _ = ok.call1(&JsValue::NULL, &u.into());
+                    }
+                    None => {
+                        let e = js_sys::Error::new(&format!(
+                            "the file could not be fetched ({status})"
+                        ));
+                        e.set_name("FileRefused");
+                        let _ = js_sys::Reflect::set(&e, &"status".into(), &status.into());
+                        let _ = fail.call1(&JsValue::NULL, &e);
+                    }
+                }),
+            );
+            if let Err(e) = sent {
+                let _ = reject.call1(&JsValue::NULL, &e);
+            }
+        })
     }
 
     /// Lists microphones, cameras and speakers. Browsers name them only once the visitor

@@ -24,6 +24,8 @@ mod after;
 pub mod devices;
 mod dom;
 pub mod driver;
+#[cfg(any(feature = "frame", feature = "sdk"))]
+mod files;
 pub mod headless;
 pub mod i18n;
 #[cfg(feature = "sdk")]

@@ -13,7 +13,7 @@ use gloo_events::{EventListener, EventListenerOptions};
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
-use interact_sdk::ids::MessageId;
+use interact_sdk::ids::{AttachmentId, MessageId};
 use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
 use wasm_bindgen::{JsCast, JsValue};
@@ -52,6 +52,12 @@ pub enum Intent {
     EmailTranscript,
     /// Hide the widget (the minimise button, or Escape).
     Minimize,
+    /// Send a file (chosen with the attach button; its size checked against the
+    /// configuration's limit, its type left to the server).
+    Attach(web_sys::File),
+    /// A file is in the transcript: fetch it with the visitor's credentials and hand its
+    /// `blob:` URL to [`View::file_loaded`].
+    LoadFile(AttachmentId),
     /// Open the device step for a call: a call button in the chat, or (call-first, with
     /// the checked form) one under the form. The call module, loaded on the first one,
     /// takes it from there ([`crate::panel`]); the chat's call area is
@@ -134,6 +140,10 @@ struct Inner {
     compose: HtmlFormElement,
     text: HtmlTextAreaElement,
     text_error: Element,
+    /// Files: the attach button, its hidden file input, the upload's progress bar.
+    attach: HtmlButtonElement,
+    file: HtmlInputElement,
+    progress: Element,
     end: HtmlButtonElement,
     /// The header's menu (End chat) and its button.
     more: HtmlButtonElement,
@@ -172,7 +182,15 @@ struct State {
     leaving: bool,
     /// The offline message being sent, until the server answers.
     leave_id: Option<MessageId>,
+    /// The transcript's files, by id: their item (its link and thumbnail get the file's
+    /// `blob:` URL once it is fetched).
+    files: BTreeMap<AttachmentId, Element>,
+    /// The `blob:` URLs made for them, revoked on a new chat.
+    urls: Vec<String>,
 }
+
+/// What the file input offers (the server decides by the content).
+const ACCEPT: &str = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
 
 /// Ids must be unique in the document, and tests mount several widgets in one.
 static MOUNTS: AtomicU32 = AtomicU32::new(0);
@@ -346,11 +364,29 @@ impl View {
         attr(&text, "id", &id("text"));
         attr(&text, "rows", "2");
         attr(&text, "aria-describedby", &id("text-error"));
+        let file: HtmlInputElement = typed(&compose, "input", "iw-file");
+        attr(&file, "type", "file");
+        attr(&file, "accept", ACCEPT);
+        // Hidden (so out of the tab order and the accessibility tree): the attach button
+        // opens it.
+        show(&file, false);
+        let attach: HtmlButtonElement = typed(&compose, "button", "iw-attach");
+        attr(&attach, "type", "button");
+        attr(&attach, "aria-label", s.attach);
+        attr(&attach, "title", s.attach);
+        // A paperclip; the label above is what assistive technology reads.
+        attach.set_text_content(Some("\u{1F4CE}"));
+        show(&attach, false);
         let send = text_child(&compose, "button", "iw-send", s.send);
         attr(&send, "type", "submit");
         let text_error = child(&compose, "p", "iw-error");
         attr(&text_error, "id", &id("text-error"));
+        attr(&text_error, "role", "alert");
         show(&text_error, false);
+        let progress = child(&compose, "progress", "iw-progress");
+        attr(&progress, "max", "1000");
+        attr(&progress, "aria-label", s.uploading);
+        show(&progress, false);
 
         let ended = child(&root, "div", "iw-ended");
         show(&ended, false);
@@ -391,6 +427,9 @@ impl View {
                 compose,
                 text,
                 text_error,
+                attach,
+                file,
+                progress,
                 end,
                 more,
                 menu,
@@ -478,6 +517,8 @@ impl View {
             on(&i.more, "click", |i, _| {
                 i.set_menu(i.menu.has_attribute("hidden"))
             }),
+            on(&i.attach, "click", |i, _| i.file.click()),
+            on(&i.file, "change", |i, _| i.file_chosen()),
             // One listener for every call button (each listener costs wasm).
             on(&i.calls, "click", |i, e| {
                 if let Some(b) = clicked_button(e) {
@@ -642,6 +683,46 @@ impl View {
         }
     }
 
+    /// Shows an upload's progress (0 to 1), or, with `None`, hides the bar: the upload is
+    /// over.
+    pub fn upload_progress(&self, fraction: Option<f64>) {
+        let i = &self.inner;
+        if let Some(f) = fraction {
+            // In thousandths: integer formatting.
+            let permille = (f.clamp(0.0, 1.0) * 1000.0) as u32;
+            attr(&i.progress, "value", &permille.to_string());
+        }
+        show(&i.progress, fraction.is_some());
+        i.attach.set_disabled(fraction.is_some());
+    }
+
+    /// The server refused an upload with HTTP `status` (0: no answer): says why under
+    /// the message box.
+    pub fn upload_failed(&self, status: u16) {
+        let i = &self.inner;
+        let s = i.lang.strings();
+        let text = match status {
+            413 => i.too_large(),
+            415 => s.file_type.to_owned(),
+            _ => s.file_failed.to_owned(),
+        };
+        i.file_error(&text);
+    }
+
+    /// File `id` was fetched: its link and thumbnail show `url` (a `blob:` URL, revoked
+    /// on a new chat).
+    pub fn file_loaded(&self, id: &AttachmentId, url: &str) {
+        let mut st = self.inner.state.borrow_mut();
+        st.urls.push(url.to_owned());
+        let Some(li) = st.files.get(id) else { return };
+        if let Ok(Some(a)) = li.query_selector("a") {
+            attr(&a, "href", url);
+        }
+        if let Ok(Some(img)) = li.query_selector("img") {
+            attr(&img, "src", url);
+        }
+    }
+
     /// Shows (or, with `None`, hides) a notice above everything, such as a refusal.
     pub fn set_notice(&self, text: Option<&str>) {
         self.inner.set_notice(text);
@@ -689,7 +770,13 @@ impl View {
         i.set_notice(None);
         i.first.set_value("");
         i.consent.set_checked(false);
+        show(&i.progress, false);
+        i.attach.set_disabled(false);
         let mut st = i.state.borrow_mut();
+        for url in st.urls.drain(..) {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+        st.files.clear();
         st.own.clear();
         st.agent = None;
         st.visitor = None;
@@ -810,6 +897,7 @@ impl Inner {
             }
             None => show(&self.policy, false),
         }
+        show(&self.attach, config.attachment_max_bytes.is_some());
         let can_start = config.can_start_chat();
         let leave = config.can_leave_message();
         show(&self.first_audio, m.audio);
@@ -1063,9 +1151,104 @@ impl Inner {
         (self.on_intent)(Intent::Send(text));
     }
 
+    /// The visitor chose a file: too large for the configuration's limit is refused
+    /// here; anything else goes to the server, which decides.
+    fn file_chosen(&self) {
+        let Some(file) = self.file.files().and_then(|l| l.get(0)) else {
+            return;
+        };
+        self.file.set_value("");
+        let max = self
+            .state
+            .borrow()
+            .config
+            .as_ref()
+            .and_then(|c| c.attachment_max_bytes);
+        let Some(max) = max else { return };
+        if file.size() > max as f64 {
+            self.file_error(&self.too_large());
+            return;
+        }
+        show(&self.text_error, false);
+        (self.on_intent)(Intent::Attach(file));
+    }
+
+    /// "Too large" with the configuration's limit.
+    fn too_large(&self) -> String {
+        let max = self
+            .state
+            .borrow()
+            .config
+            .as_ref()
+            .and_then(|c| c.attachment_max_bytes)
+            .unwrap_or(0);
+        format!(
+            "{} {}.",
+            self.lang.strings().file_too_large,
+            interact_sdk::transcript::file_size(max)
+        )
+    }
+
+    /// Shows why a file was not sent, under the message box.
+    fn file_error(&self, text: &str) {
+        self.text_error.set_text_content(Some(text));
+        show(&self.text_error, true);
+        let _ = self.attach.focus();
+    }
+
+    /// A file in the transcript: a thumbnail for an image, else a link with its name and
+    /// size; both filled in once the file is fetched ([`View::file_loaded`]).
+    fn show_file(
+        &self,
+        id: &AttachmentId,
+        from: Party,
+        author: Option<&str>,
+        name: &str,
+        mime: &str,
+        size: u64,
+    ) {
+        let own = from == Party::Visitor;
+        let li = child(
+            &self.log,
+            "li",
+            if own {
+                "iw-msg iw-own iw-filemsg"
+            } else {
+                "iw-msg iw-agent iw-filemsg"
+            },
+        );
+        if !own {
+            let name = author
+                .map(str::to_owned)
+                .or_else(|| self.state.borrow().agent.clone())
+                .unwrap_or_default();
+            text_child(&li, "span", "iw-author", &name);
+        }
+        let link: HtmlAnchorElement = typed(&li, "a", "iw-filelink");
+        link.set_download(name);
+        let label = format!("{name} ({})", interact_sdk::transcript::file_size(size));
+        if mime.starts_with("image/") {
+            let img = child(&link, "img", "iw-thumb");
+            attr(&img, "alt", &label);
+        } else {
+            text_child(&link, "span", "", &label);
+        }
+        self.state.borrow_mut().files.insert(id.clone(), li);
+        self.scroll();
+        (self.on_intent)(Intent::LoadFile(id.clone()));
+    }
+
     fn show_timeline(&self, frame: &interact_sdk::protocol::EventFrame) {
         let at = frame.at.0 as f64;
         match &frame.event {
+            SessionEvent::Attachment {
+                id,
+                from,
+                author,
+                name,
+                mime,
+                size,
+            } => self.show_file(id, *from, author.as_deref(), name, mime, *size),
             SessionEvent::Message {
                 id,
                 from,

@@ -9,6 +9,7 @@ use std::rc::{Rc, Weak};
 use interact_sdk::client::Event;
 use interact_sdk::context::ChatContext;
 use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::AttachmentId;
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{CallEvent, Error, VisitorState};
 use serde::Deserialize;
@@ -276,6 +277,9 @@ impl Inner {
                 if let SessionEvent::Message {
                     from: Party::Agent | Party::System,
                     ..
+                }
+                | SessionEvent::Attachment {
+                    from: Party::Agent, ..
                 } = frame.event
                 {
                     self.agent_message();
@@ -451,7 +455,61 @@ impl Inner {
                 Err(e) => view.after_refused(false, &e.to_string()),
             },
             Intent::Minimize => self.notify("close", JsValue::NULL),
+            Intent::Attach(file) => self.upload(&view, &driver, &file),
+            Intent::LoadFile(id) => self.load_file(&view, &driver, id),
         }
+    }
+
+    /// Uploads `file` into the session, with the progress bar; the server's refusal is
+    /// shown under the message box. The file reaches the transcript as its event.
+    fn upload(&self, view: &View, driver: &Driver, file: &web_sys::File) {
+        let Some(creds) = driver.credentials() else {
+            return;
+        };
+        let name: String = js_sys::encode_uri_component(&file.name()).into();
+        let url = crate::files::url(
+            &self.options.driver.server,
+            &creds,
+            &format!("?name={name}"),
+        );
+        view.upload_progress(Some(0.0));
+        let (bar, end) = (view.clone(), view.clone());
+        let sent = crate::files::request(
+            &url,
+            &creds,
+            Some(file),
+            Some(Box::new(move |f| bar.upload_progress(Some(f)))),
+            Box::new(move |status, _| {
+                end.upload_progress(None);
+                if status != 201 {
+                    end.upload_failed(status);
+                }
+            }),
+        );
+        if sent.is_err() {
+            view.upload_progress(None);
+            view.upload_failed(0);
+        }
+    }
+
+    /// Fetches file `id` of the session for the transcript (thumbnail or link).
+    fn load_file(&self, view: &View, driver: &Driver, id: AttachmentId) {
+        let Some(creds) = driver.credentials() else {
+            return;
+        };
+        let url = crate::files::url(&self.options.driver.server, &creds, &format!("/{id}"));
+        let view = view.clone();
+        let _ = crate::files::request(
+            &url,
+            &creds,
+            None,
+            None,
+            Box::new(move |_, blob| {
+                if let Some(blob) = blob {
+                    view.file_loaded(&id, &blob);
+                }
+            }),
+        );
     }
 }
 

@@ -283,6 +283,7 @@ fn config(modalities: &[Modality]) -> WidgetConfig {
         queue_when_unavailable: false,
         expected_wait: None,
         offline_messages: false,
+        attachment_max_bytes: None,
     }
 }
 

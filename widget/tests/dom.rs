@@ -9,7 +9,7 @@ use std::rc::Rc;
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, PrivacyPolicy, Target, TargetKind, Theme, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
-use interact_sdk::ids::{AgentId, MessageId, Seq, SessionId};
+use interact_sdk::ids::{AgentId, AttachmentId, MessageId, Seq, SessionId};
 use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{AgentInfo, EndReason, EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
@@ -149,6 +149,7 @@ fn config(availability: Availability) -> WidgetConfig {
         queue_when_unavailable: false,
         expected_wait: None,
         offline_messages: false,
+        attachment_max_bytes: None,
     }
 }
 
@@ -884,4 +885,147 @@ fn the_transcript_email_is_offered_where_the_server_sends_email() {
         h.text(".iw-email-status"),
         "Der Verlauf ist auf dem Weg in Ihr Postfach."
     );
+}
+
+fn file_event(id: &str, from: Party, author: Option<&str>, name: &str, mime: &str) -> SessionEvent {
+    SessionEvent::Attachment {
+        id: AttachmentId::new(id).unwrap(),
+        from,
+        author: author.map(str::to_owned),
+        name: name.into(),
+        mime: mime.into(),
+        size: 2048,
+    }
+}
+
+#[wasm_bindgen_test]
+fn files_show_as_thumbnails_or_links_once_fetched_and_refusals_are_said() {
+    let h = Harness::mount(Lang::EN);
+    h.view.handle(&Event::Link(LinkState::Online));
+    let mut with_files = config(Availability::Open);
+    with_files.attachment_max_bytes = Some(10 * 1024 * 1024);
+    h.view.handle(&Event::Config(with_files));
+    h.view.handle(&Event::State(VisitorState::Form));
+    connected(&h, "Alex");
+    assert!(
+        h.visible(".iw-attach"),
+        "files are allowed: the button shows"
+    );
+    assert_eq!(
+        h.find(".iw-attach").get_attribute("aria-label").as_deref(),
+        Some("Attach a file")
+    );
+    assert_eq!(
+        h.find(".iw-file").get_attribute("accept").as_deref(),
+        Some("image/png,image/jpeg,image/gif,image/webp,application/pdf")
+    );
+    h.take_intents();
+
+    // The visitor's image: a thumbnail, asked for at once, shown once fetched.
+    h.view.handle(&timeline(
+        3,
+        file_event("a1", Party::Visitor, None, "parcel.png", "image/png"),
+    ));
+    // The agent's file, its hostile name as text: a link with name and size.
+    h.view.handle(&timeline(
+        4,
+        file_event(
+            "a2",
+            Party::Agent,
+            Some("Alex"),
+            HOSTILE_NAME,
+            "application/pdf",
+        ),
+    ));
+    assert_eq!(
+        h.take_intents(),
+        [
+            Intent::LoadFile(AttachmentId::new("a1").unwrap()),
+            Intent::LoadFile(AttachmentId::new("a2").unwrap())
+        ]
+    );
+    let thumb = h.find(".iw-own .iw-thumb");
+    assert_eq!(
+        thumb.get_attribute("alt").as_deref(),
+        Some("parcel.png (2 KB)")
+    );
+    assert!(
+        thumb.get_attribute("src").is_none(),
+        "nothing to show before the fetch"
+    );
+    h.view
+        .file_loaded(&AttachmentId::new("a1").unwrap(), "blob:http://x/1");
+    assert_eq!(
+        thumb.get_attribute("src").as_deref(),
+        Some("blob:http://x/1")
+    );
+    let link = h.find(".iw-agent .iw-filelink");
+    assert_eq!(
+        link.text_content().unwrap(),
+        format!("{HOSTILE_NAME} (2 KB)")
+    );
+    assert_eq!(
+        link.get_attribute("download").as_deref(),
+        Some(HOSTILE_NAME)
+    );
+    assert_eq!(h.text(".iw-agent .iw-author"), "Alex");
+    assert_eq!(
+        h.view
+            .root()
+            .query_selector_all(".iw-agent img")
+            .unwrap()
+            .length(),
+        0,
+        "the hostile name became no element"
+    );
+    h.view
+        .file_loaded(&AttachmentId::new("a2").unwrap(), "blob:http://x/2");
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("blob:http://x/2")
+    );
+
+    // The upload's progress and the server's refusals.
+    h.view.upload_progress(Some(0.5));
+    assert!(h.visible(".iw-progress"));
+    assert_eq!(
+        h.find(".iw-progress").get_attribute("value").as_deref(),
+        Some("500")
+    );
+    assert!(
+        h.find(".iw-attach")
+            .dyn_into::<HtmlButtonElement>()
+            .unwrap()
+            .disabled()
+    );
+    h.view.upload_progress(None);
+    assert!(!h.visible(".iw-progress"));
+    h.view.upload_failed(415);
+    assert_eq!(
+        h.text("[id$='-text-error']"),
+        "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent."
+    );
+    h.view.upload_failed(413);
+    assert_eq!(
+        h.text("[id$='-text-error']"),
+        "This file is too large. The limit is 10.0 MB."
+    );
+
+    // A new chat forgets the files.
+    h.view.reset();
+    assert_eq!(
+        h.view
+            .root()
+            .query_selector_all(".iw-filemsg")
+            .unwrap()
+            .length(),
+        0
+    );
+}
+
+#[wasm_bindgen_test]
+fn without_files_in_the_configuration_there_is_no_attach_button() {
+    let h = Harness::with_form();
+    connected(&h, "Alex");
+    assert!(!h.visible(".iw-attach"));
 }

@@ -981,6 +981,9 @@ function createView(session) {
     input: q(".composer-input"),
     send: q(".composer-send"),
     error: q(".composer-error"),
+    attach: q(".composer-attach"),
+    file: q(".composer-file"),
+    progress: q(".composer-progress"),
     details: {
       name: q(".d-name"),
       email: q(".d-email"),
@@ -1081,6 +1084,12 @@ function createView(session) {
       e.preventDefault();
       sendFromComposer(view);
     }
+  });
+  view.attach.addEventListener("click", () => view.file.click());
+  view.file.addEventListener("change", () => {
+    const file = view.file.files?.[0];
+    view.file.value = "";
+    if (file) uploadFile(view, session, file);
   });
   view.input.addEventListener("input", () => {
     setText(view.error, "");
@@ -1316,6 +1325,9 @@ function updateView(view, conv) {
   const writable = conv.writable;
   view.input.disabled = !writable;
   view.send.disabled = !writable;
+  // Files: in widget chats only (WhatsApp carries none), one upload at a time.
+  view.attach.hidden = conv.visitor?.channel === "whatsapp";
+  view.attach.disabled = !writable || !view.progress.hidden;
   const placeholder = conv.ended
     ? "This chat has ended."
     : conv.left && conv.transferredTo
@@ -1363,7 +1375,96 @@ function systemText(conv, item) {
   }
 }
 
+/** Why the server refused a file, by its error code. */
+const FILE_ERROR = {
+  unsupported_type: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+  too_large: "This file is too large.",
+  rate_limited: "Too many files in this chat; wait a minute.",
+  session_ended: "This chat has ended.",
+  not_allowed: "You cannot send files in this chat.",
+};
+
+/** `1.2 MB`, `12 KB`, `512 B`, as the widget and the transcript say it. */
+function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.ceil(bytes / 1024)} KB`;
+  return `${(Math.ceil((bytes * 10) / (1024 * 1024)) / 10).toFixed(1)} MB`;
+}
+
+/** The URL of file `id` of `session` (or, without an id, of the session's uploads). */
+const fileUrl = (session, id) =>
+  `/v1/sessions/${encodeURIComponent(session)}/attachments${id ? `/${encodeURIComponent(id)}` : ""}`;
+
+/**
+ * Sends `file` into `session` (protocol §2.6) with the agent's token, showing the upload's
+ * progress; the server's refusal is shown under the composer. The file reaches the
+ * transcript as its `attachment` event.
+ */
+function uploadFile(view, session, file) {
+  const token = store.get(TOKEN_KEY);
+  if (!token) return;
+  setText(view.error, "");
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", `${fileUrl(session)}?name=${encodeURIComponent(file.name)}`);
+  xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+  view.progress.value = 0;
+  view.progress.hidden = false;
+  view.attach.disabled = true;
+  xhr.upload.addEventListener("progress", (e) => {
+    if (e.lengthComputable && e.total > 0) view.progress.value = e.loaded / e.total;
+  });
+  xhr.addEventListener("loadend", () => {
+    view.progress.hidden = true;
+    render();
+    if (xhr.status === 201) return;
+    let code = null;
+    try {
+      code = JSON.parse(xhr.responseText)?.error?.code ?? null;
+    } catch {
+      // Not JSON: no answer (offline) or a proxy's page.
+    }
+    setText(view.error, FILE_ERROR[code] ?? "The file could not be sent. Try again.");
+  });
+  xhr.send(file);
+}
+
+/** The transcript's file `item`: fetched with the agent's token into a `blob:` URL. */
+function renderFile(conv, item, bubble) {
+  const link = el("a", "file-link");
+  link.download = item.name;
+  const label = `${item.name} (${fileSize(item.size)})`;
+  if (item.mime.startsWith("image/")) {
+    const img = el("img", "file-thumb");
+    img.alt = label;
+    link.append(img);
+  } else {
+    link.append(el("span", "file-name", label));
+  }
+  bubble.append(link);
+  const token = store.get(TOKEN_KEY);
+  if (!token) return;
+  fetch(fileUrl(conv.session, item.id), { headers: { Authorization: `Bearer ${token}` } })
+    .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`status ${r.status}`))))
+    .then((blob) => {
+      const url = URL.createObjectURL(blob);
+      link.href = url;
+      link.querySelector("img")?.setAttribute("src", url);
+    })
+    .catch((e) => console.warn("interact: a file could not be fetched", e));
+}
+
 function renderItem(view, conv, item) {
+  if (item.type === "attachment") {
+    const li = el("li", `msg msg-${item.from} msg-file${item.self ? " msg-self" : ""}`);
+    const bubble = el("div", "bubble");
+    renderFile(conv, item, bubble);
+    const meta = el("div", "msg-meta");
+    const author =
+      item.from === "visitor" ? visitorName(conv) : item.self ? "You" : item.author || "Agent";
+    meta.append(el("span", "msg-author", author), timeNode(item.at));
+    li.append(bubble, meta);
+    return li;
+  }
   if (item.type !== "message") {
     const li = el("li", `sys sys-${item.type}`);
     li.append(el("span", "sys-text", systemText(conv, item)), timeNode(item.at));

@@ -157,6 +157,21 @@ export class Conversation {
         });
         break;
       }
+      case "attachment":
+        // A file (an image or a PDF): shown by the page as a thumbnail or a link.
+        if (ev.from !== "agent") this.unread++;
+        this.items.push({
+          ...base,
+          type: "attachment",
+          id: ev.id,
+          from: ev.from,
+          author: ev.author ?? null,
+          name: ev.name,
+          mime: ev.mime,
+          size: ev.size,
+          self: ev.from === "agent" && me != null && ev.author === me.display_name,
+        });
+        break;
       case "queued":
         this.items.push({ ...base, type: "queued", position: ev.position });
         break;

@@ -332,6 +332,7 @@ impl Tenant {
             queue_when_unavailable: queue,
             expected_wait: None,
             offline_messages: offline,
+            attachment_max_bytes: None,
         })
     }
 }

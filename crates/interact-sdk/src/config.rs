@@ -163,6 +163,10 @@ pub struct WidgetConfig {
     /// email (`leave_message`); left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline_messages: bool,
+    /// The largest file the server takes in this chat, in bytes, where the parties may
+    /// send files (docs/protocol.md §2.6); absent where they may not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_max_bytes: Option<u64>,
 }
 
 impl WidgetConfig {

@@ -103,6 +103,11 @@ string_id!(
     AgentId
 );
 string_id!(
+    /// A file sent in a session (an image or a PDF), assigned by the server when it
+    /// stores the upload.
+    AttachmentId
+);
+string_id!(
     /// A service's or a user's id, as the server's configuration names it: where a
     /// transfer goes.
     TargetId

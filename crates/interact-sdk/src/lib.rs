@@ -56,6 +56,7 @@
 //!     queue_when_unavailable: false,
 //!     expected_wait: None,
 //!     offline_messages: false,
+//!     attachment_max_bytes: None,
 //! };
 //! let welcome = ServerFrame::Welcome {
 //!     protocol: PROTOCOL_VERSION,

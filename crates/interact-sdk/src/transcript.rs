@@ -64,10 +64,43 @@ pub fn plain_text<'a>(title: &str, events: impl IntoIterator<Item = &'a EventFra
                 }
                 out.push('\n');
             }
+            SessionEvent::Attachment {
+                from,
+                author,
+                name,
+                size,
+                ..
+            } => {
+                let who = match (from, author) {
+                    (_, Some(a)) => a.as_str(),
+                    (Party::Visitor, None) => &visitor,
+                    (Party::Agent, None) => &agent,
+                    (Party::System, None) => "",
+                };
+                let _ = write!(out, "[{}] ", utc_minute(f.at));
+                if !who.is_empty() {
+                    let _ = write!(out, "{who}: ");
+                }
+                let _ = writeln!(out, "[file: {name}, {}]", file_size(*size));
+            }
             _ => {}
         }
     }
     out
+}
+
+/// A file size for people: `512 B`, `12 KB`, `3.4 MB` (1 KB = 1024 bytes).
+pub fn file_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = KB * KB;
+    if bytes < KB {
+        format!("{bytes} B")
+    } else if bytes < MB {
+        format!("{} KB", bytes.div_ceil(KB))
+    } else {
+        let tenths = (bytes * 10).div_ceil(MB);
+        format!("{}.{} MB", tenths / 10, tenths % 10)
+    }
 }
 
 /// `YYYY-MM-DD HH:MM UTC` of a time.
@@ -200,5 +233,39 @@ mod tests {
              [2024-06-01 12:03 UTC] Alex: Let me check\n\
              [2024-06-01 12:04 UTC] Bye\n"
         );
+    }
+
+    #[test]
+    fn attachments_are_a_line_with_name_and_size() {
+        let file = |from, author: Option<&str>, name: &str, size| SessionEvent::Attachment {
+            id: crate::ids::AttachmentId::new("a1").expect("valid"),
+            from,
+            author: author.map(str::to_owned),
+            name: name.into(),
+            mime: "image/png".into(),
+            size,
+        };
+        let events = [
+            frame(
+                1,
+                1_717_243_200_000,
+                file(Party::Visitor, None, "photo.png", 2048),
+            ),
+            frame(
+                2,
+                1_717_243_260_000,
+                file(Party::Agent, Some("Alex"), "invoice.pdf", 3_500_000),
+            ),
+        ];
+        assert_eq!(
+            plain_text("Chat", &events),
+            "Chat\n\n\
+             [2024-06-01 12:00 UTC] Visitor: [file: photo.png, 2 KB]\n\
+             [2024-06-01 12:01 UTC] Alex: [file: invoice.pdf, 3.4 MB]\n"
+        );
+        assert_eq!(file_size(0), "0 B");
+        assert_eq!(file_size(1023), "1023 B");
+        assert_eq!(file_size(1025), "2 KB");
+        assert_eq!(file_size(10 * 1024 * 1024), "10.0 MB");
     }
 }

@@ -205,6 +205,19 @@ impl Visitor {
         }
     }
 
+    /// The session and its resume token, once the session exists, ended or not: the
+    /// credential of the visitor's HTTP requests about the session (files,
+    /// docs/protocol.md §2.6). Unlike [`Self::resume_state`] it stays after the end.
+    pub fn credentials(&self) -> Option<ResumeState> {
+        match (&self.conv, &self.token) {
+            (Some(c), Some(t)) => Some(ResumeState {
+                session: c.session.clone(),
+                token: t.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether messages are waiting for the server's acknowledgement.
     pub fn has_unsent(&self) -> bool {
         self.conv.as_ref().is_some_and(Conversation::has_unsent) || self.start.is_some()

@@ -24,7 +24,9 @@ use interact_sdk::config::{
 use interact_sdk::context::ChatContext;
 use interact_sdk::embed::EmbedCode;
 use interact_sdk::form::{Field, FieldError, FieldProblem, FormErrors, PreChatForm};
-use interact_sdk::ids::{AgentId, CallId, MessageId, ResumeToken, Seq, SessionId, TargetId};
+use interact_sdk::ids::{
+    AgentId, AttachmentId, CallId, MessageId, ResumeToken, Seq, SessionId, TargetId,
+};
 use interact_sdk::limits;
 use interact_sdk::modality::{Modalities, Modality};
 use interact_sdk::protocol::{
@@ -111,6 +113,7 @@ fn config() -> WidgetConfig {
         queue_when_unavailable: false,
         expected_wait: None,
         offline_messages: false,
+        attachment_max_bytes: None,
     }
 }
 
@@ -1240,6 +1243,34 @@ fn event_undelivered_case() -> Case<SessionEvent> {
     )
 }
 
+fn event_attachment_case() -> Case<SessionEvent> {
+    (
+        SessionEvent::Attachment {
+            id: AttachmentId::new("a_3f9c2e71b04d8a65").expect("id"),
+            from: Party::Visitor,
+            author: None,
+            name: "receipt.png".into(),
+            mime: "image/png".into(),
+            size: 48213,
+        },
+        r#"{"kind":"attachment","id":"a_3f9c2e71b04d8a65","from":"visitor","name":"receipt.png","mime":"image/png","size":48213}"#,
+    )
+}
+
+fn event_attachment_agent_case() -> Case<SessionEvent> {
+    (
+        SessionEvent::Attachment {
+            id: AttachmentId::new("a_0be4d91c7a2f5e38").expect("id"),
+            from: Party::Agent,
+            author: Some("Alex".into()),
+            name: "return-label.pdf".into(),
+            mime: "application/pdf".into(),
+            size: 120_877,
+        },
+        r#"{"kind":"attachment","id":"a_0be4d91c7a2f5e38","from":"agent","author":"Alex","name":"return-label.pdf","mime":"application/pdf","size":120877}"#,
+    )
+}
+
 fn event_started_whatsapp_case() -> Case<SessionEvent> {
     let (mut event, _) = event_started_case();
     if let SessionEvent::Started { visitor, .. } = &mut event {
@@ -1306,6 +1337,8 @@ fn event_cases() -> Vec<Case<SessionEvent>> {
         event_transferred_by_workflow_case(),
         event_receipt_case(),
         event_undelivered_case(),
+        event_attachment_case(),
+        event_attachment_agent_case(),
         event_started_whatsapp_case(),
         event_started_context_case(),
         event_call_case(),
@@ -1354,6 +1387,12 @@ fn event_receipt() {
 #[test]
 fn event_undelivered() {
     check_event(event_undelivered_case());
+}
+
+#[test]
+fn event_attachment() {
+    check_event(event_attachment_case());
+    check_event(event_attachment_agent_case());
 }
 
 #[test]
@@ -2126,7 +2165,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 17 client frames, 13 server frames, 10 event
+    // One example per variant at least: 17 client frames, 13 server frames, 11 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -2136,7 +2175,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (17, 13, 10, 9)
+        (17, 13, 11, 9)
     );
 }
 

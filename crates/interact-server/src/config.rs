@@ -67,6 +67,10 @@ pub struct Config {
     /// and the widget does not offer it.
     #[serde(default)]
     pub smtp: Option<SmtpSection>,
+    /// Files sent in widget chats (images, PDFs): their size and how many (all have
+    /// defaults).
+    #[serde(default)]
+    pub attachments: AttachmentsSection,
     /// Domain Templates: where widgets may be embedded.
     #[serde(default, rename = "domain_template")]
     pub domain_templates: Vec<DomainTemplateConfig>,
@@ -429,6 +433,29 @@ impl Default for IceSection {
         Self {
             credential_ttl_secs: 86_400,
             servers: Vec::new(),
+        }
+    }
+}
+
+/// `[attachments]`: files (images and PDFs) the parties of a widget chat send each other
+/// (`http/attachments.rs`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsSection {
+    /// Largest file in bytes (10 MiB by default); larger uploads get `413`.
+    pub max_bytes: u64,
+    /// Uploads one session may make per minute, both parties together (10 by default).
+    pub per_minute: u32,
+    /// Most files in one session (50 by default).
+    pub per_session: u32,
+}
+
+impl Default for AttachmentsSection {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            per_minute: 10,
+            per_session: 50,
         }
     }
 }

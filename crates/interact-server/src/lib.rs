@@ -83,7 +83,7 @@ pub enum StartError {
 /// (`GET /v1/ws`, `GET /v1/agent/ws`), request tracing and a body limit of
 /// [`MAX_BODY_BYTES`].
 pub fn app(state: AppState) -> Router {
-    http::router(&state.config.server.www)
+    http::router(&state)
         .route("/v1/ws", get(ws::visitor_ws))
         .route("/v1/agent/ws", get(ws::agent_ws))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

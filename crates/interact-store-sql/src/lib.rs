@@ -1437,6 +1437,68 @@ macro_rules! sql_store {
                     row.as_ref().map(Self::outbound_row).transpose()
                 }
 
+                async fn put_attachment(
+                    &self,
+                    a: &$crate::__private::interact_store::AttachmentRecord,
+                ) -> Result<(), StoreError> {
+                    use $crate::__private::interact_sdk::protocol::Party;
+                    let sender = match a.from {
+                        Party::Visitor => "visitor",
+                        Party::Agent => "agent",
+                        Party::System => "system",
+                    };
+                    sqlx::query(
+                        "INSERT INTO attachments \
+                         (id, session_id, sender, name, mime, size, data, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(a.id.as_str())
+                    .bind(a.session.as_str())
+                    .bind(sender)
+                    .bind(&a.name)
+                    .bind(&a.mime)
+                    .bind(i64::try_from(a.data.len()).unwrap_or(i64::MAX))
+                    .bind(a.data.as_ref())
+                    .bind(db(a.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict)?;
+                    Ok(())
+                }
+
+                async fn attachment(
+                    &self,
+                    session: &SessionId,
+                    id: &$crate::__private::interact_sdk::ids::AttachmentId,
+                ) -> Result<Option<$crate::__private::interact_store::AttachmentRecord>, StoreError> {
+                    use $crate::__private::interact_sdk::protocol::Party;
+                    let row = sqlx::query(
+                        "SELECT sender, name, mime, data, created_at FROM attachments \
+                         WHERE id = $1 AND session_id = $2",
+                    )
+                    .bind(id.as_str())
+                    .bind(session.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .sql()?;
+                    let Some(row) = row else { return Ok(None) };
+                    let from = match row.try_get::<String, _>("sender").sql()?.as_str() {
+                        "visitor" => Party::Visitor,
+                        "agent" => Party::Agent,
+                        "system" => Party::System,
+                        other => return Err(StoreError::Corrupt(format!("attachment sender {other:?}"))),
+                    };
+                    Ok(Some($crate::__private::interact_store::AttachmentRecord {
+                        id: id.clone(),
+                        session: session.clone(),
+                        from,
+                        name: row.try_get("name").sql()?,
+                        mime: row.try_get("mime").sql()?,
+                        data: row.try_get::<Vec<u8>, _>("data").sql()?.into(),
+                        created_at: ms(row.try_get("created_at").sql()?),
+                    }))
+                }
+
                 async fn session_outbound(
                     &self,
                     session: &SessionId,

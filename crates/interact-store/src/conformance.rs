@@ -14,7 +14,7 @@
 use interact_model::{Outcome, TargetRef};
 use interact_report::{Day, MessageCount, ReportQuery, TargetKind, UsageQuery, UsageRow};
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::ids::{AgentId, CallId, MessageId, Seq, SessionId};
+use interact_sdk::ids::{AgentId, AttachmentId, CallId, MessageId, Seq, SessionId};
 use interact_sdk::protocol::{
     AgentInfo, CallMedia, CallSignal, Consent, EndReason, EventFrame, MediaState, Party,
     ReceiptState, SessionEvent, VisitorInfo,
@@ -22,9 +22,10 @@ use interact_sdk::protocol::{
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-    NewDelivery, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate, SessionRecord, Store,
-    StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord, WorkflowVersion,
+    AttachmentRecord, Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord,
+    EncodedEvent, Epoch, NewDelivery, NewOutbound, OutboundRecord, OutboundState, OutboundUpdate,
+    SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord, WorkflowRunRecord,
+    WorkflowVersion,
 };
 
 /// Makes one `#[tokio::test]` per function of [`conformance`](crate::conformance), each on
@@ -48,6 +49,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, config_items_by_kind_and_name);
             $crate::__conformance_test!($fresh, report_facts_and_rows);
             $crate::__conformance_test!($fresh, one_rating_and_one_transcript_email_per_session);
+            $crate::__conformance_test!($fresh, attachments_by_session_and_id);
             $crate::__conformance_test!($fresh, usage_rows_count_messages_per_day);
             $crate::__conformance_test!($fresh, claims_count_up);
             $crate::__conformance_test!($fresh, a_claim_fences_the_former_owner);
@@ -817,6 +819,85 @@ pub async fn one_rating_and_one_transcript_email_per_session(store: &dyn Store) 
         .collect();
     assert_eq!(got, [("s1", Some(&rating)), ("s2", Some(&other))]);
     assert_eq!((rows[1].offers, rows[1].offered_at), (1, Some(at(201))));
+}
+
+/// Files are stored with their bytes exactly (every byte value, an empty file too) and
+/// read back only in their own session; an id is used once; a file needs its session.
+pub async fn attachments_by_session_and_id(store: &dyn Store) {
+    setup(store).await;
+    new_session(store, "s1", TargetRef::Service("support".into()), 100).await;
+    new_session(store, "s2", TargetRef::Service("support".into()), 200).await;
+    let aid = |s: &str| AttachmentId::new(s).expect("a valid attachment id");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let photo = AttachmentRecord {
+        id: aid("a1"),
+        session: sid("s1"),
+        from: Party::Visitor,
+        name: "Foto \u{e4}\u{1F600} \"1\".png".into(),
+        mime: "image/png".into(),
+        data: bytes.into(),
+        created_at: at(150),
+    };
+    let label = AttachmentRecord {
+        id: aid("a2"),
+        session: sid("s1"),
+        from: Party::Agent,
+        name: "label.pdf".into(),
+        mime: "application/pdf".into(),
+        data: bytes::Bytes::new(),
+        created_at: at(160),
+    };
+    store.put_attachment(&photo).await.expect("store a file");
+    store
+        .put_attachment(&label)
+        .await
+        .expect("store an empty file");
+    assert_eq!(
+        store
+            .attachment(&sid("s1"), &aid("a1"))
+            .await
+            .expect("read"),
+        Some(photo.clone())
+    );
+    assert_eq!(
+        store
+            .attachment(&sid("s1"), &aid("a2"))
+            .await
+            .expect("read"),
+        Some(label)
+    );
+    assert_eq!(
+        store
+            .attachment(&sid("s2"), &aid("a1"))
+            .await
+            .expect("read"),
+        None,
+        "a file is not found through another session"
+    );
+    assert_eq!(
+        store
+            .attachment(&sid("s1"), &aid("a9"))
+            .await
+            .expect("read"),
+        None
+    );
+    let again = AttachmentRecord {
+        session: sid("s2"),
+        ..photo.clone()
+    };
+    assert!(matches!(
+        store.put_attachment(&again).await,
+        Err(StoreError::Conflict)
+    ));
+    let orphan = AttachmentRecord {
+        id: aid("a3"),
+        session: sid("s9"),
+        ..photo
+    };
+    assert!(matches!(
+        store.put_attachment(&orphan).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// What reports read: offers (the first time and how many), a recorded outcome (the last

@@ -45,8 +45,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::ids::{AgentId, Seq, SessionId};
-use interact_sdk::protocol::{EndReason, EventFrame, SessionEvent, encode};
+use interact_sdk::ids::{AgentId, AttachmentId, Seq, SessionId};
+use interact_sdk::protocol::{EndReason, EventFrame, Party, SessionEvent, encode};
 use interact_sdk::time::UnixMillis;
 use serde::Serialize;
 
@@ -218,6 +218,26 @@ impl EncodedEvent {
     }
 }
 
+/// A file sent in a session (an image or a PDF), as stored: its bytes beside what the
+/// session's `attachment` event says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    /// Its id (unique).
+    pub id: AttachmentId,
+    /// The session it was sent in.
+    pub session: SessionId,
+    /// Who sent it: the visitor or the agent.
+    pub from: Party,
+    /// The file's name, as cleaned by the server.
+    pub name: String,
+    /// Its type, as sniffed from the content.
+    pub mime: String,
+    /// The bytes.
+    pub data: Bytes,
+    /// When it was stored.
+    pub created_at: UnixMillis,
+}
+
 /// The stored state of a session's workflow run (the server stores it after every input
 /// that changed the run, to resume it after a restart).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -329,6 +349,16 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
         target: &TargetRef,
         origin: &str,
     ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Stores a file sent in a session: [`StoreError::Conflict`] if its id exists,
+    /// [`StoreError::NotFound`] if its session does not.
+    async fn put_attachment(&self, a: &AttachmentRecord) -> Result<(), StoreError>;
+    /// The file `id` of `session` (`None` for a file of another session).
+    async fn attachment(
+        &self,
+        session: &SessionId,
+        id: &AttachmentId,
+    ) -> Result<Option<AttachmentRecord>, StoreError>;
 
     /// Creates or replaces the stored state of a session's workflow run.
     async fn put_workflow_run(&self, run: &WorkflowRunRecord) -> Result<(), StoreError>;

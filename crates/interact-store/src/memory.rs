@@ -13,14 +13,15 @@ use interact_report::{
     UsageRow,
 };
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::ids::{AgentId, SessionId};
+use interact_sdk::ids::{AgentId, AttachmentId, SessionId};
 use interact_sdk::protocol::{EventFrame, Party, SessionEvent};
 use interact_sdk::time::UnixMillis;
 
 use crate::{
-    Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
-    NewDelivery, NewOutbound, OfflineAnswer, OfflineMessageRecord, OutboundRecord, OutboundState,
-    OutboundUpdate, ReportStore, SessionRecord, Store, StoreError, TemplateRecord, WebhookRecord,
+    AttachmentRecord, Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord,
+    EncodedEvent, Epoch, NewDelivery, NewOutbound, OfflineAnswer, OfflineMessageRecord,
+    OutboundRecord, OutboundState, OutboundUpdate, ReportStore, SessionRecord, Store,
+    StoreError, TemplateRecord, WebhookRecord,
     WorkflowRunRecord, WorkflowVersion,
 };
 
@@ -43,6 +44,8 @@ struct Inner {
     /// Each session's events, in order (`seq` 1 first).
     events: HashMap<SessionId, Vec<EventFrame>>,
     runs: HashMap<SessionId, WorkflowRunRecord>,
+    /// Files sent in sessions, by id.
+    attachments: HashMap<AttachmentId, AttachmentRecord>,
     /// The console's sign-in tokens.
     tokens: Tokens,
     reports: HashMap<SessionId, ReportFacts>,
@@ -378,6 +381,31 @@ impl Store for MemoryStore {
                     && s.origin == origin
             })
             .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .cloned())
+    }
+
+    async fn put_attachment(&self, a: &AttachmentRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if !inner.sessions.contains_key(&a.session) {
+            return Err(not_found(&format!("session {}", a.session)));
+        }
+        if inner.attachments.contains_key(&a.id) {
+            return Err(StoreError::Conflict);
+        }
+        inner.attachments.insert(a.id.clone(), a.clone());
+        Ok(())
+    }
+
+    async fn attachment(
+        &self,
+        session: &SessionId,
+        id: &AttachmentId,
+    ) -> Result<Option<AttachmentRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .attachments
+            .get(id)
+            .filter(|a| a.session == *session)
             .cloned())
     }
 

@@ -72,6 +72,11 @@ pub(super) static LANGUAGE: Language = Language {
         wait_minute: "Antwortet meist innerhalb einer Minute",
         wait_minutes: "Antwortet meist in etwa {} Minuten",
         more: "Weitere Optionen",
+        attach: "Datei anhängen",
+        uploading: "Datei wird hochgeladen",
+        file_type: "Nur Bilder (PNG, JPEG, GIF, WebP) und PDF-Dateien können gesendet werden.",
+        file_too_large: "Diese Datei ist zu groß. Die Grenze ist",
+        file_failed: "Die Datei konnte nicht gesendet werden. Bitte versuchen Sie es erneut.",
     },
     availability: |a| match a {
         Availability::Open => "Erreichbar",

@@ -72,6 +72,11 @@ pub(super) static LANGUAGE: Language = Language {
         wait_minute: "Usually replies within a minute",
         wait_minutes: "Usually replies in about {} minutes",
         more: "More options",
+        attach: "Attach a file",
+        uploading: "Uploading file",
+        file_type: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+        file_too_large: "This file is too large. The limit is",
+        file_failed: "The file could not be sent. Please try again.",
     },
     availability: |a| match a {
         Availability::Open => "Available",

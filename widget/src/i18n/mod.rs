@@ -354,6 +354,13 @@ pub struct Strings {
     pub wait_minutes: &'static str,
     /// The header's menu button.
     pub more: &'static str,
+    /// Files in the chat: the attach button's label, the progress bar's, and why a file
+    /// was not sent (its type, its size, anything else).
+    pub attach: &'static str,
+    pub uploading: &'static str,
+    pub file_type: &'static str,
+    pub file_too_large: &'static str,
+    pub file_failed: &'static str,
 }
 
 /// The call module's words (device step, call panel): a static of their own, apart from

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{CallMedia, CallSignal, ReceiptState};
 use crate::config::{Target, TargetKind};
 use crate::context::ChatContext;
-use crate::ids::{AgentId, MessageId, Seq, TargetId};
+use crate::ids::{AgentId, AttachmentId, MessageId, Seq, TargetId};
 use crate::tagged::Tagged;
 use crate::time::UnixMillis;
 
@@ -143,6 +143,26 @@ pub enum SessionEvent {
         /// The agent.
         agent: AgentInfo,
     },
+    /// A file one party sent (an image or a PDF, uploaded over HTTP: docs/protocol.md
+    /// §2.6). Its bytes are fetched with the party's credentials from
+    /// `/v1/sessions/{session}/attachments/{id}`.
+    Attachment {
+        /// The file's id.
+        id: AttachmentId,
+        /// Who sent it.
+        from: Party,
+        /// Display name of the sender (agents).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+        /// The file's name, cleaned by the server (no path, no control characters); shown
+        /// as text only.
+        name: String,
+        /// Its type as the server found it in the content: `image/png`, `image/jpeg`,
+        /// `image/gif`, `image/webp` or `application/pdf`.
+        mime: String,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// The session was handed to another service or user (by its agent, or by its
     /// workflow's Transfer). An agent's transfer is followed by its `agent_left`.
     Transferred {
@@ -206,6 +226,14 @@ impl<'de> Deserialize<'de> for SessionEvent {
                 from: f.field("from")?,
                 author: f.optional("author")?,
                 text: f.field("text")?,
+            },
+            "attachment" => Self::Attachment {
+                id: f.field("id")?,
+                from: f.field("from")?,
+                author: f.optional("author")?,
+                name: f.field("name")?,
+                mime: f.field("mime")?,
+                size: f.field("size")?,
             },
             "queued" => Self::Queued {
                 position: f.field("position")?,

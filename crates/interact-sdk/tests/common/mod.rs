@@ -119,6 +119,7 @@ pub fn demo_config() -> WidgetConfig {
         queue_when_unavailable: false,
         expected_wait: None,
         offline_messages: false,
+        attachment_max_bytes: None,
     }
 }
 

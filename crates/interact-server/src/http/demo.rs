@@ -78,7 +78,7 @@ pub fn demo_host(public_url: &str, code: &EmbedCode, custom_ui: Option<&Path>) -
         .replacen("http://", "ws://", 1);
     let custom_csp = format!(
         "default-src 'none'; style-src 'self'; script-src 'self' {public_url} 'wasm-unsafe-eval'; \
-         connect-src {public_url} {ws_url}; base-uri 'none'; form-action 'none'"
+         connect-src {public_url} {ws_url}; img-src blob:; base-uri 'none'; form-action 'none'"
     );
     let custom_csp = HeaderValue::from_str(&custom_csp)
         .unwrap_or(HeaderValue::from_static("default-src 'none'"));

@@ -11,6 +11,7 @@
 //! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
+//! | `POST /v1/sessions/{session}/attachments?name=`, `GET /v1/sessions/{session}/attachments/{id}` | Files in widget chats: an image or a PDF a party of the session sends, and back to the session's parties only (`attachments.rs`, docs/protocol.md §2.6). |
 //! | `GET /v1/agent/transfer-targets` | With the agent's bearer token: the services (with how many members could take a chat) and users (whether they could) a session may be transferred to. |
 //! | `POST /v1/whatsapp/{service}` | Twilio's incoming-message webhook for a service's WhatsApp connector: signature first (403), then the message into the sender's session (`whatsapp.rs`). |
 //! | `/admin/v1/...` | The admin API: Domain Templates, embed codes, the session report and usage (see [`admin`](self#admin-api)). |
@@ -142,6 +143,7 @@ mod admin;
 mod admin_auth;
 mod admin_tools;
 mod agent;
+mod attachments;
 pub mod demo;
 mod directory;
 pub mod openapi;
@@ -170,9 +172,10 @@ use crate::node::state::AppState;
 /// `X-Content-Type-Options: nosniff`, on every page and file the server renders.
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
-/// All HTTP routes except the WebSockets; `www` is the folder of the static pages
-/// (`server.www` of the configuration).
-pub fn router(www: &Path) -> Router<AppState> {
+/// All HTTP routes except the WebSockets, for `state` (whose `server.www` is the folder
+/// of the static pages).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let www: &Path = &state.config.server.www;
     Router::new()
         .route("/", get(pages::root))
         .route("/healthz", get(pages::healthz))
@@ -194,6 +197,7 @@ pub fn router(www: &Path) -> Router<AppState> {
             "/v1/agent/sessions/{id}/notes",
             get(agent::session_notes).post(agent::add_session_note),
         )
+        .merge(attachments::router(state.clone()))
         .merge(admin_api())
         .merge(whatsapp::webhook_router())
         .merge(pages::console(www))

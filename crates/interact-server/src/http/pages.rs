@@ -22,7 +22,7 @@ use crate::node::state::AppState;
 /// framing. `'wasm-unsafe-eval'` lets its scripts compile the console's WebAssembly
 /// package (the SDK's agent machine); it allows no `eval` of JavaScript.
 const CONSOLE_CSP: &str = "default-src 'self'; connect-src 'self'; style-src 'self'; \
-     script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; frame-ancestors 'none'";
+     script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; frame-ancestors 'none'";
 
 /// The policy of the admin web app (`www/admin`): its own scripts, styles and API only,
 /// no inline script or style, no framing, no `<base>`, forms posting nowhere else.

@@ -138,7 +138,7 @@ async fn frame_inner(
     let name = target_name(state, &record);
     let csp = format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-         connect-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
+         connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
          frame-ancestors {host}; base-uri 'none'; form-action 'none'"
     );
     let csp = HeaderValue::from_str(&csp)

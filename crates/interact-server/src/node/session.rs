@@ -477,6 +477,101 @@ pub async fn append_system(state: &AppState, live: &SessionHandle, event: Sessio
     }
 }
 
+/// Why a file could not go into a session (`http/attachments.rs` answers each with its
+/// own status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachRefusal {
+    /// No such session.
+    Unknown,
+    /// The session has ended.
+    Ended,
+    /// The agent does not hold the session (any more).
+    NotHeld,
+    /// The session holds as many files, or as much, as the server keeps for one.
+    Full,
+    /// The store failed.
+    Internal,
+}
+
+/// The session `id`, if `party` (with `agent`, the agent's user id) may add a file to it
+/// now: open, held by that agent, and below its caps for files (`per_session`) and
+/// events. Checked before the upload is stored, and again by [`append_attachment`].
+pub async fn attachment_room(
+    state: &AppState,
+    id: &SessionId,
+    party: Party,
+    agent: Option<&str>,
+    per_session: usize,
+) -> Result<SessionHandle, AttachRefusal> {
+    let live = match get(state, id).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return Err(AttachRefusal::Unknown),
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "loading a session failed");
+            return Err(AttachRefusal::Internal);
+        }
+    };
+    room(state, &*live.lock().await, party, agent, per_session)?;
+    Ok(live)
+}
+
+/// [`attachment_room`]'s checks on a locked session.
+fn room(
+    state: &AppState,
+    l: &LiveSession,
+    party: Party,
+    agent: Option<&str>,
+    per_session: usize,
+) -> Result<(), AttachRefusal> {
+    if l.log.is_ended() {
+        return Err(AttachRefusal::Ended);
+    }
+    if party == Party::Agent && l.record.agent_id.as_ref().map(AgentId::as_str) != agent {
+        return Err(AttachRefusal::NotHeld);
+    }
+    let files = l
+        .log
+        .events_after(Seq::ZERO)
+        .iter()
+        .filter(|e| matches!(e.event, SessionEvent::Attachment { .. }))
+        .count();
+    let limits = &state.config.limits;
+    let (events, bytes) = l.size();
+    if files >= per_session
+        || events >= limits.max_events_per_session
+        || bytes >= limits.max_bytes_per_session
+    {
+        return Err(AttachRefusal::Full);
+    }
+    Ok(())
+}
+
+/// Appends the `attachment` event of a stored file, as `party`'s, under the session's
+/// lock after checking again what [`attachment_room`] checked; both parties' connections
+/// get it. Returns its sequence number.
+pub async fn append_attachment(
+    state: &AppState,
+    live: &SessionHandle,
+    party: Party,
+    agent: Option<&str>,
+    per_session: usize,
+    event: SessionEvent,
+) -> Result<Seq, AttachRefusal> {
+    let mut l = live.lock().await;
+    room(state, &l, party, agent, per_session)?;
+    let head = l.log.head();
+    let ev = l
+        .log
+        .append(state.now(), event)
+        .map_err(|_| AttachRefusal::Ended)?;
+    let seq = ev.seq;
+    if apply(state, &mut l, head, vec![Effect::Append(ev)], party, None).await {
+        Ok(seq)
+    } else {
+        Err(AttachRefusal::Internal)
+    }
+}
+
 /// What identifies a `start_chat` for idempotency: SHA-256 (hex) of the embed code, the
 /// client's start id, the client's address and the form exactly as entered. Client ids
 /// need not be unguessable, so the address and the form keep a stranger who reuses an id

@@ -85,7 +85,8 @@ impl Inner {
     }
 
     /// The widget configuration of `target` (the tenant's) with what this server offers
-    /// besides: `transcript_email` where `[smtp]` is configured.
+    /// besides: `transcript_email` where `[smtp]` is configured, and the largest file a
+    /// chat takes (`[attachments] max_bytes`).
     pub fn widget_config(
         &self,
         target: &interact_model::TargetRef,
@@ -93,6 +94,7 @@ impl Inner {
     ) -> Option<interact_sdk::config::WidgetConfig> {
         let mut config = self.tenant().widget_config(target, availability)?;
         config.transcript_email = self.mailer.is_some();
+        config.attachment_max_bytes = Some(self.config.attachments.max_bytes);
         Some(config)
     }
 
