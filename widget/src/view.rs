@@ -374,8 +374,8 @@ impl View {
         attr(&attach, "type", "button");
         attr(&attach, "aria-label", s.attach);
         attr(&attach, "title", s.attach);
-        // A paperclip; the label above is what assistive technology reads.
-        attach.set_text_content(Some("\u{1F4CE}"));
+        // A paperclip drawn by CSS (`.iw-attach::before`); the label above is what
+        // assistive technology reads.
         show(&attach, false);
         let send = text_child(&compose, "button", "iw-send", s.send);
         attr(&send, "type", "submit");
