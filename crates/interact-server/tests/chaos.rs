@@ -562,6 +562,7 @@ async fn chaos(run: Chaos) {
                 client: Some("chaos-agent".into()),
             },
         );
+        let mut answered = std::collections::HashSet::new();
         drive(&mut a, &agent_url, None, started, |a, now, e| {
             if let Some(Event::Presence(interact_sdk::protocol::Presence::Available)) = &e {
                 agent_available.store(true, Ordering::Relaxed);
@@ -578,8 +579,13 @@ async fn chaos(run: Chaos) {
             for session in offered {
                 if a.accept(now, &session).is_ok() {
                     sent.fetch_add(1, Ordering::Relaxed);
-                    for n in 0..REPLIES {
-                        let _ = a.send_message(now, &session, &format!("reply {n}"));
+                    // A chat offered again after a node died (and accepted again: the
+                    // server answers a repeat accept as the first) is not answered twice,
+                    // as a person would not greet the visitor again.
+                    if answered.insert(session.clone()) {
+                        for n in 0..REPLIES {
+                            let _ = a.send_message(now, &session, &format!("reply {n}"));
+                        }
                     }
                 }
             }
