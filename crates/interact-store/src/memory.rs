@@ -20,9 +20,8 @@ use interact_sdk::time::UnixMillis;
 use crate::{
     AttachmentRecord, Attempt, AuditEntry, ConfigItem, DeliveryRecord, EmbedCodeRecord,
     EncodedEvent, Epoch, NewDelivery, NewOutbound, OfflineAnswer, OfflineMessageRecord,
-    OutboundRecord, OutboundState, OutboundUpdate, ReportStore, SessionRecord, Store,
-    StoreError, TemplateRecord, WebhookRecord,
-    WorkflowRunRecord, WorkflowVersion,
+    OutboundRecord, OutboundState, OutboundUpdate, ReportStore, SessionRecord, Store, StoreError,
+    TemplateRecord, WebhookRecord, WorkflowRunRecord, WorkflowVersion,
 };
 
 /// A session's report facts besides its events.
