@@ -13,10 +13,11 @@ use gloo_events::{EventListener, EventListenerOptions};
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
+use interact_sdk::identity::PastChat;
 use interact_sdk::ids::MessageId;
-use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
+use interact_sdk::protocol::{CallMedia, ErrorCode, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     Element, HtmlAnchorElement, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
     HtmlTextAreaElement, KeyboardEvent,
@@ -106,6 +107,8 @@ struct Inner {
     subtitle: Element,
     status: Element,
     notice: Element,
+    /// A verified visitor's earlier conversations (empty and hidden for others).
+    history: Element,
     form: HtmlFormElement,
     name: HtmlInputElement,
     email: HtmlInputElement,
@@ -191,6 +194,9 @@ impl View {
         let notice = child(&root, "p", "iw-notice");
         attr(&notice, "role", "alert");
         show(&notice, false);
+        let history = child(&root, "section", "iw-history");
+        attr(&history, "aria-label", s.history);
+        show(&history, false);
 
         // The pre-chat form.
         let form: HtmlFormElement = typed(&root, "form", "iw-form");
@@ -331,6 +337,7 @@ impl View {
                 subtitle,
                 status,
                 notice,
+                history,
                 form,
                 name,
                 email,
@@ -507,12 +514,26 @@ impl View {
                 };
                 i.typing.set_text_content(Some(&text));
             }
+            Event::History(chats) => i.show_history(chats),
+            Event::ServerError(error) if error.code == ErrorCode::IdentityRefused => {
+                i.set_notice(Some(s.identity_refused));
+            }
             Event::ServerError(error) => {
                 i.set_notice(Some(&format!("{}: {}", s.server_error, error.message)));
             }
             Event::SessionStarted(_) => i.state.borrow_mut().consented = true,
             Event::Call { event, .. } => i.show_call(event),
             _ => {}
+        }
+    }
+
+    /// Fills the form's name and email from the website's `identify` where the visitor
+    /// has not typed them.
+    pub fn prefill(&self, name: Option<&str>, email: Option<&str>) {
+        for (input, value) in [(&self.inner.name, name), (&self.inner.email, email)] {
+            if let Some(v) = value.filter(|_| input.value().is_empty()) {
+                input.set_value(v);
+            }
         }
     }
 
@@ -966,6 +987,43 @@ impl Inner {
             }
             SessionEvent::Ended { reason } => self.system_line(self.lang.ended(*reason)),
             _ => {}
+        }
+    }
+
+    /// A verified visitor's earlier conversations, newest first, each a `<details>` (the
+    /// newest open) with its date and messages, as text.
+    fn show_history(&self, chats: &[PastChat]) {
+        let h = &self.history;
+        h.set_text_content(None);
+        show(h, !chats.is_empty());
+        if chats.is_empty() {
+            return;
+        }
+        text_child(h, "h2", "iw-history-title", self.lang.strings().history);
+        for (n, chat) in chats.iter().enumerate() {
+            let past = child(h, "details", "iw-past");
+            if n == 0 {
+                attr(&past, "open", "");
+            }
+            // Milliseconds since 1970 are exact in an f64 for the next 285,000 years.
+            let date = js_sys::Date::new(&JsValue::from_f64(chat.at.0 as f64));
+            let when: String = date
+                .to_locale_string(self.lang.tag(), &JsValue::UNDEFINED)
+                .into();
+            text_child(&past, "summary", "", &when);
+            let list = child(&past, "ol", "iw-log");
+            for m in &chat.messages {
+                let class = match m.from {
+                    Party::Visitor => "iw-msg iw-own",
+                    Party::Agent => "iw-msg iw-agent",
+                    _ => "iw-msg iw-system",
+                };
+                let li = child(&list, "li", class);
+                if let Some(author) = m.author.as_deref().filter(|a| !a.is_empty()) {
+                    text_child(&li, "span", "iw-author", author);
+                }
+                text_child(&li, "p", "iw-text", &m.text);
+            }
         }
     }
 

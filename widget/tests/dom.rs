@@ -149,12 +149,12 @@ fn config(availability: Availability) -> WidgetConfig {
 }
 
 fn timeline(seq: u64, event: SessionEvent) -> Event {
-    Event::Timeline(EventFrame {
+    Event::Timeline(Box::new(EventFrame {
         session: SessionId::new("s1").unwrap(),
         seq: Seq(seq),
         at: UnixMillis(1_700_000_000_000),
         event,
-    })
+    }))
 }
 
 fn agent(name: &str) -> AgentInfo {

@@ -81,6 +81,7 @@ fn ann() -> VisitorInfo {
         email: "ann@example.com".into(),
         channel: None,
         phone: None,
+        verified_id: None,
     }
 }
 
@@ -461,6 +462,17 @@ fn client_email_transcript_case() -> Case<ClientFrame> {
     )
 }
 
+fn client_identify_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::Identify {
+            id: mid("m6a4329ef01211476-11"),
+            visitor: "user-42".into(),
+            hash: "0a9ae7fcbdbf1d0ed221f6cf964feaf4ebfb76e3b7046bed97d7c5537d10dc8b".into(),
+        },
+        r#"{"type":"identify","id":"m6a4329ef01211476-11","visitor":"user-42","hash":"0a9ae7fcbdbf1d0ed221f6cf964feaf4ebfb76e3b7046bed97d7c5537d10dc8b"}"#,
+    )
+}
+
 fn client_cases() -> Vec<Case<ClientFrame>> {
     vec![
         client_hello_case(),
@@ -484,6 +496,7 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_ping_case(),
         client_rate_case(),
         client_email_transcript_case(),
+        client_identify_case(),
     ]
 }
 
@@ -538,6 +551,24 @@ fn client_receipt() {
 #[test]
 fn client_sync() {
     check_client(client_sync_case());
+}
+
+#[test]
+fn identified_visitors() {
+    check_client(client_identify_case());
+    check_server(server_history_case());
+    check_server((
+        ServerFrame::History {
+            id: mid("m1-1"),
+            sessions: vec![],
+        },
+        r#"{"type":"history","id":"m1-1","sessions":[]}"#,
+    ));
+    // A visitor who is verified now: the agent sees the website's id for them.
+    let mut ann = ann();
+    ann.verified_id = Some("user-42".into());
+    let text = serde_json::to_string(&ann).expect("encode");
+    assert!(text.ends_with(r#","verified_id":"user-42"}"#), "{text}");
 }
 
 #[test]
@@ -927,6 +958,32 @@ fn server_done_case() -> Case<ServerFrame> {
     )
 }
 
+fn server_history_case() -> Case<ServerFrame> {
+    use interact_sdk::identity::{PastChat, PastMessage};
+    (
+        ServerFrame::History {
+            id: mid("m6a4329ef01211476-11"),
+            sessions: vec![PastChat {
+                session: sid(SESSION_2),
+                at: UnixMillis(1_767_225_600_000),
+                messages: vec![
+                    PastMessage {
+                        from: Party::Visitor,
+                        author: Some("Ann".into()),
+                        text: FIRST_MESSAGE.into(),
+                    },
+                    PastMessage {
+                        from: Party::Agent,
+                        author: Some("Sam".into()),
+                        text: "It ships today.".into(),
+                    },
+                ],
+            }],
+        },
+        r#"{"type":"history","id":"m6a4329ef01211476-11","sessions":[{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","at":1767225600000,"messages":[{"from":"visitor","author":"Ann","text":"Hi, my order #1042 hasn't arrived yet."},{"from":"agent","author":"Sam","text":"It ships today."}]}]}"#,
+    )
+}
+
 fn server_cases() -> Vec<Case<ServerFrame>> {
     vec![
         server_welcome_visitor_case(),
@@ -946,6 +1003,7 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
         server_error_case(),
         server_error_fatal_case(),
         server_done_case(),
+        server_history_case(),
     ]
 }
 
@@ -1621,7 +1679,7 @@ fn config_defaults_and_tolerance() {
 // ---------------------------------------------------------------------------------------
 // Error codes, close codes and other enumerations.
 
-const ERROR_CODES: [(ErrorCode, &str); 16] = [
+const ERROR_CODES: [(ErrorCode, &str); 17] = [
     (ErrorCode::UnsupportedProtocol, "unsupported_protocol"),
     (ErrorCode::Malformed, "malformed"),
     (ErrorCode::FrameTooLarge, "frame_too_large"),
@@ -1638,6 +1696,7 @@ const ERROR_CODES: [(ErrorCode, &str); 16] = [
     (ErrorCode::SessionEnded, "session_ended"),
     (ErrorCode::Internal, "internal"),
     (ErrorCode::SessionFull, "session_full"),
+    (ErrorCode::IdentityRefused, "identity_refused"),
 ];
 
 /// Number, whether a client reconnects after it.
@@ -2100,7 +2159,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 16 client frames, 13 server frames, 10 event
+    // One example per variant at least: 17 client frames, 14 server frames, 10 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -2110,7 +2169,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (16, 13, 10, 9)
+        (17, 14, 10, 9)
     );
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{AgentInfo, CallMedia, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
 use crate::config::{Target, WidgetConfig};
 use crate::form::FormErrors;
+use crate::identity::PastChat;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
 use crate::tagged::Tagged;
 use crate::time::UnixMillis;
@@ -222,6 +223,15 @@ pub enum ServerFrame {
         /// The request's id.
         id: MessageId,
     },
+    /// Visitor: the answer to `identify`: the identity is verified, and these are the
+    /// visitor's earlier conversations through the same embed code, newest first (at
+    /// most 20, each with its last 50 messages, cut further to fit a frame).
+    History {
+        /// The `identify` request's id.
+        id: MessageId,
+        /// The earlier conversations (ended sessions), newest first; empty if none.
+        sessions: Vec<PastChat>,
+    },
     /// An error.
     Error(ErrorFrame),
     /// A frame type this version does not know.
@@ -276,6 +286,10 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 expires_at: f.optional("expires_at")?,
             },
             "done" => Self::Done { id: f.field("id")? },
+            "history" => Self::History {
+                id: f.field("id")?,
+                sessions: f.or_default("sessions")?,
+            },
             "error" => Self::Error(f.rest()?),
             _ => Self::Unknown,
         })
