@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use interact_e2e::agent::AgentClient;
 use interact_e2e::browser::{Page, with_browser};
+use interact_e2e::console::{SHOWN, accept_first_offer, sign_in_available};
 use interact_e2e::skip_browser;
 use interact_e2e::stack::{Stack, require_widget_package};
-use interact_e2e::widget::{LAUNCHER, enter_widget, top};
+use interact_e2e::widget::{LAUNCHER, enter_widget, fill_and_start, top};
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
 use interact_server::identity::sign;
 use serde_json::{Value, json};
@@ -236,6 +237,92 @@ async fn a_verified_visitor_sees_its_history_in_a_fresh_browser() {
         assert_eq!(theirs.len(), 1, "only the first visit's chat is user-42's");
         page.screenshot("identity-refused").await;
         top(page).await;
+    })
+    .await;
+    stack.stop().await;
+}
+
+/// The agent console shows a verified visitor as such, with the website's id for them as
+/// text (a hostile id stays text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_verified_visitor() {
+    if skip_browser("the console's verified visitor test") {
+        return;
+    }
+    require_widget_package();
+    let stack = Stack::start().await;
+    let state = &stack.server.state;
+    let secret = interact_server::admin::rotate_identity_secret(
+        state.store.as_ref(),
+        stack.code.as_str(),
+        state.now(),
+        "e2e",
+    )
+    .await
+    .expect("an identity secret");
+    let hostile = "<b>user</b>-7";
+    let hash = sign(&secret, hostile);
+    let (stack_ref, hash_ref) = (&stack, hash.as_str());
+    with_browser("identity-console", LIMIT, |page| async move {
+        let (page, stack) = (&*page, stack_ref);
+        page.browser
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
+        sign_in_available(page, stack, "alex").await;
+        let console = page.browser.window().await.expect("the console's window");
+        let visitor = page.browser.new_window(true).await.expect("a second tab");
+        page.browser
+            .switch_to_window(visitor.handle)
+            .await
+            .expect("to the visitor's tab");
+        page.browser
+            .goto(&stack.host_url)
+            .await
+            .expect("open the host page");
+        page.wait_until(
+            "the loader's configuration check",
+            "const b = document.querySelector(arguments[0]);
+             return b && b.dataset.state === 'ready' ? true : 'not yet';",
+            vec![json!(LAUNCHER)],
+        )
+        .await;
+        let _: Value = page
+            .eval(
+                "Interact.identify({ id: arguments[0], hash: arguments[1] }); return null;",
+                vec![json!(hostile), json!(hash_ref)],
+            )
+            .await;
+        page.click(LAUNCHER).await;
+        enter_widget(page).await;
+        page.wait_visible("the pre-chat form", ".iw-form").await;
+        page.wait_until(
+            "the start button to be enabled",
+            "return !document.querySelector('.iw-start').disabled;",
+            vec![],
+        )
+        .await;
+        fill_and_start(page, "Val", "Am I verified?").await;
+        page.wait_visible("the chat", ".iw-text").await;
+
+        page.browser
+            .switch_to_window(console)
+            .await
+            .expect("back to the console");
+        accept_first_offer(page).await;
+        page.wait_visible("the verified badge", &format!("{SHOWN} .details-verified"))
+            .await;
+        let shown: Value = page
+            .eval(
+                "const d = document.querySelector(arguments[0] + ' .details-verified');
+                 return [d.querySelector('.verified-badge').textContent,
+                         d.querySelector('.d-visitor-id').textContent,
+                         d.querySelectorAll('b').length];",
+                vec![json!(SHOWN)],
+            )
+            .await;
+        assert_eq!(shown, json!(["Verified", hostile, 0]));
+        page.screenshot("console").await;
     })
     .await;
     stack.stop().await;
