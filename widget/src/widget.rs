@@ -77,18 +77,35 @@ struct Inner {
 }
 
 /// The website's `Interact.identify({id, name, email, hash})`, as the loader passes it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Identity {
     /// The website's id of the visitor.
     pub id: String,
     /// The HMAC-SHA256 of `id` under the embed code's identity secret (hex).
     pub hash: String,
     /// The visitor's name, for the form.
-    #[serde(default)]
     pub name: Option<String>,
     /// The visitor's email address, for the form.
-    #[serde(default)]
     pub email: Option<String>,
+}
+
+impl Identity {
+    /// Reads `{ id, hash, name?, email? }` from a JavaScript object (members that are not
+    /// strings count as absent; the bounds are checked by [`Widget::identify`]). Read
+    /// member by member rather than through serde: no deserializer is compiled for it.
+    pub fn from_js(value: &JsValue) -> Self {
+        let text = |name: &str| {
+            js_sys::Reflect::get(value, &name.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        Self {
+            id: text("id").unwrap_or_default(),
+            hash: text("hash").unwrap_or_default(),
+            name: text("name"),
+            email: text("email"),
+        }
+    }
 }
 
 /// What the panel waits for, while the call module loads.
@@ -611,12 +628,13 @@ impl WidgetHandle {
         )]
         identity: JsValue,
     ) -> Result<(), JsValue> {
-        let identity: Identity = crate::from_js(&identity, "identity").map_err(JsValue::from)?;
-        self.widget.identify(identity).map_err(|e| {
-            let error = js_sys::Error::new(&e.to_string());
-            error.set_name("InvalidIdentity");
-            error.into()
-        })
+        self.widget
+            .identify(Identity::from_js(&identity))
+            .map_err(|e| {
+                let error = js_sys::Error::new(&e.to_string());
+                error.set_name("InvalidIdentity");
+                error.into()
+            })
     }
 
     /// Whether a chat session is running (resumed after a reload).
