@@ -13,9 +13,8 @@ use gloo_events::{EventListener, EventListenerOptions};
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
-use interact_sdk::identity::PastChat;
-use interact_sdk::ids::MessageId;
-use interact_sdk::protocol::{CallMedia, ErrorCode, Party, SessionEvent};
+use interact_sdk::ids::{MessageId, SessionId};
+use interact_sdk::protocol::{CallMedia, ErrorCode, EventFrame, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -514,7 +513,7 @@ impl View {
                 };
                 i.typing.set_text_content(Some(&text));
             }
-            Event::History(chats) => i.show_history(chats),
+            Event::History(events) => i.show_history(events),
             Event::ServerError(error) if error.code == ErrorCode::IdentityRefused => {
                 i.set_notice(Some(s.identity_refused));
             }
@@ -990,40 +989,49 @@ impl Inner {
         }
     }
 
-    /// A verified visitor's earlier conversations, newest first, each a `<details>` (the
-    /// newest open) with its date and messages, as text.
-    fn show_history(&self, chats: &[PastChat]) {
+    /// A verified visitor's earlier conversations (the `history` frame's messages, the
+    /// newest conversation first), each a `<details>` (the newest open) with its date and
+    /// messages, as text.
+    fn show_history(&self, events: &[EventFrame]) {
         let h = &self.history;
         h.set_text_content(None);
-        show(h, !chats.is_empty());
-        if chats.is_empty() {
+        show(h, !events.is_empty());
+        if events.is_empty() {
             return;
         }
         text_child(h, "h2", "iw-history-title", self.lang.strings().history);
-        for (n, chat) in chats.iter().enumerate() {
-            let past = child(h, "details", "iw-past");
-            if n == 0 {
-                attr(&past, "open", "");
-            }
-            // Milliseconds since 1970 are exact in an f64 for the next 285,000 years.
-            let date = js_sys::Date::new(&JsValue::from_f64(chat.at.0 as f64));
-            let when: String = date
-                .to_locale_string(self.lang.tag(), &JsValue::UNDEFINED)
-                .into();
-            text_child(&past, "summary", "", &when);
-            let list = child(&past, "ol", "iw-log");
-            for m in &chat.messages {
-                let class = match m.from {
-                    Party::Visitor => "iw-msg iw-own",
-                    Party::Agent => "iw-msg iw-agent",
-                    _ => "iw-msg iw-system",
-                };
-                let li = child(&list, "li", class);
-                if let Some(author) = m.author.as_deref().filter(|a| !a.is_empty()) {
-                    text_child(&li, "span", "iw-author", author);
+        let mut list: Option<(&SessionId, Element)> = None;
+        for e in events {
+            let SessionEvent::Message {
+                from, author, text, ..
+            } = &e.event
+            else {
+                continue;
+            };
+            if list.as_ref().is_none_or(|(s, _)| *s != &e.session) {
+                let past = child(h, "details", "iw-past");
+                if list.is_none() {
+                    attr(&past, "open", "");
                 }
-                text_child(&li, "p", "iw-text", &m.text);
+                // Milliseconds since 1970 are exact in an f64 for 285,000 years.
+                let date = js_sys::Date::new(&JsValue::from_f64(e.at.0 as f64));
+                let when: String = date
+                    .to_locale_string(self.lang.tag(), &JsValue::UNDEFINED)
+                    .into();
+                text_child(&past, "summary", "", &when);
+                list = Some((&e.session, child(&past, "ol", "iw-log")));
             }
+            let Some((_, ol)) = &list else { continue };
+            let class = match from {
+                Party::Visitor => "iw-msg iw-own",
+                Party::Agent => "iw-msg iw-agent",
+                _ => "iw-msg iw-system",
+            };
+            let li = child(ol, "li", class);
+            if let Some(author) = author.as_deref().filter(|a| !a.is_empty()) {
+                text_child(&li, "span", "iw-author", author);
+            }
+            text_child(&li, "p", "iw-text", text);
         }
     }
 

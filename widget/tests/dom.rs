@@ -706,30 +706,40 @@ fn the_transcript_email_is_offered_where_the_server_sends_email() {
 
 #[wasm_bindgen_test]
 fn earlier_conversations_show_newest_first_as_text_and_identify_fills_the_form() {
-    use interact_sdk::identity::{PastChat, PastMessage};
     use interact_sdk::protocol::{ErrorCode, ErrorFrame};
     let h = Harness::with_form();
     assert!(!h.visible(".iw-history"), "nothing for anonymous visitors");
-    let chat = |id: &str, at: u64, text: &str| PastChat {
-        session: SessionId::new(id).unwrap(),
-        at: UnixMillis(at),
-        messages: vec![
-            PastMessage {
-                from: Party::Visitor,
-                author: Some(HOSTILE_NAME.into()),
-                text: text.into(),
-            },
-            PastMessage {
-                from: Party::Agent,
-                author: Some("Sam".into()),
-                text: HOSTILE_TEXT.into(),
-            },
-        ],
+    let chat = |id: &str, at: u64, text: &str| {
+        let frame = |seq: u64, event: SessionEvent| EventFrame {
+            session: SessionId::new(id).unwrap(),
+            seq: Seq(seq),
+            at: UnixMillis(at + seq),
+            event,
+        };
+        vec![
+            frame(
+                2,
+                SessionEvent::Message {
+                    id: MessageId::new("v1").unwrap(),
+                    from: Party::Visitor,
+                    author: Some(HOSTILE_NAME.into()),
+                    text: text.into(),
+                },
+            ),
+            frame(
+                3,
+                SessionEvent::Message {
+                    id: MessageId::new("a1").unwrap(),
+                    from: Party::Agent,
+                    author: Some("Sam".into()),
+                    text: HOSTILE_TEXT.into(),
+                },
+            ),
+        ]
     };
-    h.view.handle(&Event::History(vec![
-        chat("s2", 1_767_312_000_000, "the newer one"),
-        chat("s1", 1_767_225_600_000, "the older one"),
-    ]));
+    let mut history = chat("s2", 1_767_312_000_000, "the newer one");
+    history.extend(chat("s1", 1_767_225_600_000, "the older one"));
+    h.view.handle(&Event::History(history));
     assert!(h.visible(".iw-history"));
     assert_eq!(h.text(".iw-history h2"), "Earlier conversations");
     let root = h.view.root();

@@ -128,9 +128,10 @@ pub enum Event {
     /// Visitor: the after-chat request with this id (a rating, a transcript by email)
     /// was carried out.
     Done(MessageId),
-    /// Visitor: the identity was verified (`identify`); these are the visitor's earlier
-    /// conversations, newest first (render them as text).
-    History(Vec<crate::identity::PastChat>),
+    /// Visitor: the identity was verified (`identify`); these are the messages of the
+    /// visitor's earlier conversations, the newest conversation first, each in order
+    /// (render them as text).
+    History(Vec<EventFrame>),
     /// The server reported an error about something this side sent.
     ServerError(ErrorFrame),
 }

@@ -9,13 +9,8 @@
 //! This module holds the shapes and the bounds both ends check; the HMAC itself is the
 //! server's (it holds the secret).
 
-use serde::{Deserialize, Serialize};
-
 use crate::form::{is_blank, is_forbidden_char};
-use crate::ids::SessionId;
-use crate::limits::{HISTORY_SESSIONS, MAX_VISITOR_ID_CHARS};
-use crate::protocol::Party;
-use crate::time::UnixMillis;
+use crate::limits::MAX_VISITOR_ID_CHARS;
 
 /// Length of an identity hash: 32 bytes as hex.
 pub const HASH_HEX_CHARS: usize = 64;
@@ -50,32 +45,6 @@ pub fn validate(visitor: &str, hash: &str) -> Result<(), IdentityError> {
     }
     Ok(())
 }
-
-/// One message of an earlier conversation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PastMessage {
-    /// Who wrote it.
-    pub from: Party,
-    /// The author's name, as shown then (absent for the server's messages).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    /// The text (render it as text, never as markup).
-    pub text: String,
-}
-
-/// One earlier conversation of a verified visitor, in the `history` frame.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PastChat {
-    /// The session.
-    pub session: SessionId,
-    /// When it started (server time).
-    pub at: UnixMillis,
-    /// Its messages, oldest first (the last ones where the server cut it to fit).
-    pub messages: Vec<PastMessage>,
-}
-
-/// Most earlier conversations a `history` frame carries.
-pub const MAX_HISTORY: usize = HISTORY_SESSIONS;
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@ pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 200;
 pub const MAX_PAGE_URL_CHARS: usize = 2048;
 /// Longest visitor id of an identified visitor (`identify`), in Unicode scalar values.
 pub const MAX_VISITOR_ID_CHARS: usize = 128;
-/// Most earlier conversations a `history` frame carries (the newest).
+/// Most earlier conversations a `history` frame carries messages of (the newest).
 pub const HISTORY_SESSIONS: usize = 20;
 /// Most messages of one earlier conversation a `history` frame carries (the last).
 pub const HISTORY_MESSAGES: usize = 50;

@@ -420,8 +420,8 @@ impl Visitor {
                     self.close_if_over();
                 }
             }
-            ServerFrame::History { id, sessions } if self.identity_id() == Some(&id) => {
-                self.out.push_back(Output::Event(Event::History(sessions)));
+            ServerFrame::History { id, events } if self.identity_id() == Some(&id) => {
+                self.out.push_back(Output::Event(Event::History(events)));
             }
             ServerFrame::Error(e) if e.id.is_some() && e.id.as_ref() == self.identity_id() => {
                 // Refused (or out of bounds): the visitor stays anonymous; not sent again.
@@ -1049,7 +1049,7 @@ mod tests {
         // The answer: the history, as an event.
         let history = encode(&ServerFrame::History {
             id: id.clone(),
-            sessions: vec![],
+            events: vec![],
         });
         v.handle_input(now, Input::Received(&history)).expect("ok");
         let (_, events) = drain(&mut v);

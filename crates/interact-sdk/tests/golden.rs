@@ -560,9 +560,9 @@ fn identified_visitors() {
     check_server((
         ServerFrame::History {
             id: mid("m1-1"),
-            sessions: vec![],
+            events: vec![],
         },
-        r#"{"type":"history","id":"m1-1","sessions":[]}"#,
+        r#"{"type":"history","id":"m1-1","events":[]}"#,
     ));
     // A visitor who is verified now: the agent sees the website's id for them.
     let mut ann = ann();
@@ -959,28 +959,40 @@ fn server_done_case() -> Case<ServerFrame> {
 }
 
 fn server_history_case() -> Case<ServerFrame> {
-    use interact_sdk::identity::{PastChat, PastMessage};
+    let message = |seq: u64, at: u64, id: &str, from: Party, author: &str, text: &str| EventFrame {
+        session: sid(SESSION_2),
+        seq: Seq(seq),
+        at: UnixMillis(at),
+        event: SessionEvent::Message {
+            id: mid(id),
+            from,
+            author: Some(author.into()),
+            text: text.into(),
+        },
+    };
     (
         ServerFrame::History {
             id: mid("m6a4329ef01211476-11"),
-            sessions: vec![PastChat {
-                session: sid(SESSION_2),
-                at: UnixMillis(1_767_225_600_000),
-                messages: vec![
-                    PastMessage {
-                        from: Party::Visitor,
-                        author: Some("Ann".into()),
-                        text: FIRST_MESSAGE.into(),
-                    },
-                    PastMessage {
-                        from: Party::Agent,
-                        author: Some("Sam".into()),
-                        text: "It ships today.".into(),
-                    },
-                ],
-            }],
+            events: vec![
+                message(
+                    2,
+                    1_767_225_600_000,
+                    START_ID,
+                    Party::Visitor,
+                    "Ann",
+                    FIRST_MESSAGE,
+                ),
+                message(
+                    4,
+                    1_767_225_660_000,
+                    AGENT_MSG,
+                    Party::Agent,
+                    "Sam",
+                    "It ships today.",
+                ),
+            ],
         },
-        r#"{"type":"history","id":"m6a4329ef01211476-11","sessions":[{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","at":1767225600000,"messages":[{"from":"visitor","author":"Ann","text":"Hi, my order #1042 hasn't arrived yet."},{"from":"agent","author":"Sam","text":"It ships today."}]}]}"#,
+        r#"{"type":"history","id":"m6a4329ef01211476-11","events":[{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","seq":2,"at":1767225600000,"event":{"kind":"message","id":"m6a4329ef01211476-1","from":"visitor","author":"Ann","text":"Hi, my order #1042 hasn't arrived yet."}},{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","seq":4,"at":1767225660000,"event":{"kind":"message","id":"m0f3a9c47b2e1d805-1","from":"agent","author":"Sam","text":"It ships today."}}]}"#,
     )
 }
 

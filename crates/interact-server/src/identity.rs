@@ -9,9 +9,8 @@
 
 use hmac::{Hmac, Mac};
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::identity::{MAX_HISTORY, PastChat, PastMessage};
-use interact_sdk::limits::{HISTORY_MESSAGES, MAX_FRAME_BYTES};
-use interact_sdk::protocol::{ServerFrame, SessionEvent, encode};
+use interact_sdk::limits::{HISTORY_MESSAGES, HISTORY_SESSIONS, MAX_FRAME_BYTES};
+use interact_sdk::protocol::{EventFrame, ServerFrame, SessionEvent, encode};
 use interact_store::StoreError;
 use sha2::Sha256;
 
@@ -49,77 +48,64 @@ pub fn verify(secret: &str, visitor: &str, hash: &str) -> bool {
     m.verify_slice(&bytes).is_ok()
 }
 
-/// The earlier (ended) conversations of verified visitor `visitor` through `code`,
-/// newest first: at most [`MAX_HISTORY`], each with its last [`HISTORY_MESSAGES`]
-/// messages, and cut (oldest messages first) so that the `history` frame fits
-/// [`MAX_FRAME_BYTES`].
+/// The `message` events of the earlier (ended) conversations of verified visitor
+/// `visitor` through `code`: the newest conversation first, each one's messages in order;
+/// at most [`HISTORY_SESSIONS`] conversations with their last [`HISTORY_MESSAGES`]
+/// messages each, and cut (older messages and conversations first) so that the `history`
+/// frame fits [`MAX_FRAME_BYTES`].
 pub async fn history(
     state: &AppState,
     code: &EmbedCode,
     visitor: &str,
-) -> Result<Vec<PastChat>, StoreError> {
-    let limit = u32::try_from(MAX_HISTORY).unwrap_or(u32::MAX);
+) -> Result<Vec<EventFrame>, StoreError> {
+    let limit = u32::try_from(HISTORY_SESSIONS).unwrap_or(u32::MAX);
     let sessions = state.store.visitor_sessions(code, visitor, limit).await?;
     let mut budget = HISTORY_BUDGET;
-    let mut chats = Vec::with_capacity(sessions.len());
+    let mut history = Vec::new();
     for s in sessions {
         let events = state.store.events(&s.id).await?;
-        let messages = last_messages(events.into_iter().map(|e| e.event), &mut budget);
-        if !messages.is_empty() {
-            chats.push(PastChat {
-                session: s.id,
-                at: s.created_at,
-                messages,
-            });
-        }
+        history.extend(last_messages(events, &mut budget));
         if budget == 0 {
             break;
         }
     }
-    Ok(chats)
+    Ok(history)
 }
 
-/// Bytes of messages' JSON a `history` frame may carry.
+/// Bytes of events' JSON a `history` frame may carry.
 const HISTORY_BUDGET: usize = MAX_FRAME_BYTES - HISTORY_ENVELOPE_BYTES;
 
-/// The last [`HISTORY_MESSAGES`] messages of a session's `events` that fit in `budget`
-/// bytes of JSON, oldest first; takes their size from `budget`, which is left at 0 when
-/// a message did not fit (the frame is full).
-fn last_messages(
-    events: impl DoubleEndedIterator<Item = SessionEvent>,
-    budget: &mut usize,
-) -> Vec<PastMessage> {
-    let mut messages: Vec<PastMessage> = Vec::new();
+/// The last [`HISTORY_MESSAGES`] `message` events of a session's `events` that fit in
+/// `budget` bytes of JSON, in order; takes their size from `budget`, which is left at 0
+/// when a message did not fit (the frame is full).
+fn last_messages(events: Vec<EventFrame>, budget: &mut usize) -> Vec<EventFrame> {
+    let mut messages: Vec<EventFrame> = Vec::new();
     // The newest first, while they fit; reversed after.
-    for event in events.rev() {
+    for ev in events.into_iter().rev() {
         if messages.len() == HISTORY_MESSAGES {
             break;
         }
-        let SessionEvent::Message {
-            from, author, text, ..
-        } = event
-        else {
+        if !matches!(ev.event, SessionEvent::Message { .. }) {
             continue;
-        };
-        let m = PastMessage { from, author, text };
-        let size = encode(&m).len() + 1;
+        }
+        let size = encode(&ev).len() + 1;
         if size > *budget {
             *budget = 0;
             break;
         }
         *budget -= size;
-        messages.push(m);
+        messages.push(ev);
     }
     messages.reverse();
     messages
 }
 
-/// Whether a `history` frame with `sessions` fits the frame limit (what [`history`]
+/// Whether a `history` frame with `events` fits the frame limit (what [`history`]
 /// promises; checked by the tests).
-pub fn fits(sessions: &[PastChat]) -> bool {
+pub fn fits(events: &[EventFrame]) -> bool {
     let frame = ServerFrame::History {
         id: interact_sdk::ids::MessageId::new("m").unwrap_or_else(|e| unreachable!("{e}")),
-        sessions: sessions.to_vec(),
+        events: events.to_vec(),
     };
     encode(&frame).len() <= MAX_FRAME_BYTES
 }
@@ -154,58 +140,76 @@ mod tests {
 
     #[test]
     fn the_longest_history_fits_a_frame() {
-        use interact_sdk::ids::{MessageId, SessionId};
-        use interact_sdk::protocol::Party;
+        use interact_sdk::ids::{MessageId, Seq, SessionId};
+        use interact_sdk::protocol::{EndReason, Party};
         use interact_sdk::time::UnixMillis;
         // 20 sessions of 60 messages of 4000 characters, an emoji and a quote in turn
-        // (3 bytes of JSON each on average): far beyond a frame.
+        // (3 bytes of JSON each on average), and an end: far beyond a frame.
         let text: String = "\u{1F600}\"".repeat(2000);
-        let session = |n: usize| -> Vec<SessionEvent> {
-            (0..60)
-                .map(|i| SessionEvent::Message {
-                    id: MessageId::new(format!("m{n}-{i}")).expect("id"),
-                    from: if i % 2 == 0 {
-                        Party::Visitor
-                    } else {
-                        Party::Agent
-                    },
-                    author: Some("Vera".into()),
-                    text: text.clone(),
+        let frame = |n: usize, i: u64, event: SessionEvent| EventFrame {
+            session: SessionId::new(format!("s{n:032}")).expect("id"),
+            seq: Seq(i + 1),
+            at: UnixMillis(1_767_225_600_000 + i),
+            event,
+        };
+        let session = |n: usize| -> Vec<EventFrame> {
+            let mut events: Vec<EventFrame> = (0..60)
+                .map(|i| {
+                    let event = SessionEvent::Message {
+                        id: MessageId::new(format!("m{n}-{i}")).expect("id"),
+                        from: if i % 2 == 0 {
+                            Party::Visitor
+                        } else {
+                            Party::Agent
+                        },
+                        author: Some("Vera".into()),
+                        text: text.clone(),
+                    };
+                    frame(n, i, event)
                 })
-                .collect()
+                .collect();
+            let end = SessionEvent::Ended {
+                reason: EndReason::AgentEnded,
+            };
+            events.push(frame(n, 60, end));
+            events
         };
         let mut budget = HISTORY_BUDGET;
-        let mut chats = Vec::new();
-        for n in 0..MAX_HISTORY {
-            let messages = last_messages(session(n).into_iter(), &mut budget);
-            if !messages.is_empty() {
-                chats.push(PastChat {
-                    session: SessionId::new(format!("s{n:032}")).expect("id"),
-                    at: UnixMillis(1_767_225_600_000),
-                    messages,
-                });
-            }
+        let mut history = Vec::new();
+        for n in 0..HISTORY_SESSIONS {
+            history.extend(last_messages(session(n), &mut budget));
             if budget == 0 {
                 break;
             }
         }
-        assert!(fits(&chats));
-        // The newest messages are the ones kept, in order.
-        let kept = &chats[0].messages;
-        assert!(kept.len() >= 4, "{}", kept.len());
-        assert_eq!(kept.last().map(|m| m.from), Some(Party::Agent));
+        assert!(fits(&history));
+        // The newest messages of the newest session are the ones kept, in order, and
+        // only messages.
+        assert!(history.len() >= 4, "{}", history.len());
+        assert!(history.iter().all(|e| e.session == history[0].session));
+        assert_eq!(history.last().map(|e| e.seq), Some(Seq(60)));
+        assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
         // Short chats: 50 messages of each, at most.
         let mut budget = HISTORY_BUDGET;
-        let short = (0..80).map(|i| SessionEvent::Message {
-            id: MessageId::new(format!("m{i}")).expect("id"),
-            from: Party::Visitor,
-            author: None,
-            text: format!("message {i}"),
-        });
-        let kept = last_messages(short.collect::<Vec<_>>().into_iter(), &mut budget);
+        let short = (0..80)
+            .map(|i| {
+                let event = SessionEvent::Message {
+                    id: MessageId::new(format!("m{i}")).expect("id"),
+                    from: Party::Visitor,
+                    author: None,
+                    text: format!("message {i}"),
+                };
+                frame(0, i, event)
+            })
+            .collect();
+        let kept = last_messages(short, &mut budget);
         assert_eq!(kept.len(), HISTORY_MESSAGES);
-        assert_eq!(kept[0].text, "message 30");
-        assert_eq!(kept[49].text, "message 79");
+        let text_of = |e: &EventFrame| match &e.event {
+            SessionEvent::Message { text, .. } => text.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(text_of(&kept[0]), "message 30");
+        assert_eq!(text_of(&kept[49]), "message 79");
     }
 
     #[test]

@@ -7,7 +7,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::{AgentInfo, CallMedia, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
 use crate::config::{Target, WidgetConfig};
 use crate::form::FormErrors;
-use crate::identity::PastChat;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
 use crate::tagged::Tagged;
 use crate::time::UnixMillis;
@@ -224,13 +223,14 @@ pub enum ServerFrame {
         id: MessageId,
     },
     /// Visitor: the answer to `identify`: the identity is verified, and these are the
-    /// visitor's earlier conversations through the same embed code, newest first (at
-    /// most 20, each with its last 50 messages, cut further to fit a frame).
+    /// `message` events of the visitor's earlier conversations through the same embed
+    /// code: the newest conversation first, each one's messages in order (at most 20
+    /// conversations, each with its last 50 messages, cut further to fit a frame).
     History {
         /// The `identify` request's id.
         id: MessageId,
-        /// The earlier conversations (ended sessions), newest first; empty if none.
-        sessions: Vec<PastChat>,
+        /// The messages of the earlier (ended) sessions, as stored; empty if none.
+        events: Vec<EventFrame>,
     },
     /// An error.
     Error(ErrorFrame),
@@ -288,7 +288,7 @@ impl<'de> Deserialize<'de> for ServerFrame {
             "done" => Self::Done { id: f.field("id")? },
             "history" => Self::History {
                 id: f.field("id")?,
-                sessions: f.or_default("sessions")?,
+                events: f.or_default("events")?,
             },
             "error" => Self::Error(f.rest()?),
             _ => Self::Unknown,

@@ -511,10 +511,10 @@ impl Visitor {
             );
         }
         match crate::identity::history(&self.state, &self.record.code, &visitor).await {
-            Ok(sessions) => {
-                tracing::debug!(code = %self.record.code, earlier = sessions.len(), "visitor identified");
+            Ok(events) => {
+                tracing::debug!(code = %self.record.code, messages = events.len(), "visitor identified");
                 self.identity = Some(visitor);
-                self.send(&ServerFrame::History { id, sessions });
+                self.send(&ServerFrame::History { id, events });
             }
             Err(e) => self.internal(Some(&id), "reading a visitor's history failed", &e),
         }
