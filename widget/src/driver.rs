@@ -163,6 +163,11 @@ impl Driver {
         self.inner.borrow().visitor.credentials()
     }
 
+    /// Identifies the visitor; see [`Visitor::identify`].
+    pub fn identify(&self, visitor: &str, hash: &str) -> Result<(), Error> {
+        self.act(|v, now| v.identify(now, visitor, hash).map(|_| ()))
+    }
+
     /// Starts the chat; see [`Visitor::start_chat`].
     pub fn start_chat(&self, form: PreChatForm) -> Result<(), Error> {
         self.act(|v, now| v.start_chat(now, form))

@@ -13,8 +13,8 @@ use gloo_events::{EventListener, EventListenerOptions};
 use interact_sdk::client::{DeliveryState, Event};
 use interact_sdk::config::{Availability, WidgetConfig};
 use interact_sdk::form::{Field, FieldError, FormErrors, PreChatForm, is_blank};
-use interact_sdk::ids::{AttachmentId, MessageId};
-use interact_sdk::protocol::{CallMedia, Party, SessionEvent};
+use interact_sdk::ids::{AttachmentId, MessageId, SessionId};
+use interact_sdk::protocol::{CallMedia, ErrorCode, EventFrame, Party, SessionEvent};
 use interact_sdk::{CallEvent, LinkState, VisitorState};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -116,6 +116,8 @@ struct Inner {
     subtitle: Element,
     status: Element,
     notice: Element,
+    /// A verified visitor's earlier conversations (empty and hidden for others).
+    history: Element,
     form: HtmlFormElement,
     /// The form's first line, and the label of its message: they change when the form
     /// is an offline message.
@@ -255,6 +257,9 @@ impl View {
         let notice = child(&root, "p", "iw-notice");
         attr(&notice, "role", "alert");
         show(&notice, false);
+        let history = child(&root, "section", "iw-history");
+        attr(&history, "aria-label", s.history);
+        show(&history, false);
 
         // The pre-chat form.
         let form: HtmlFormElement = typed(&root, "form", "iw-form");
@@ -406,6 +411,7 @@ impl View {
                 subtitle,
                 status,
                 notice,
+                history,
                 form,
                 intro,
                 first_label,
@@ -611,12 +617,26 @@ impl View {
                 };
                 i.typing.set_text_content(Some(&text));
             }
+            Event::History(events) => i.show_history(events),
+            Event::ServerError(error) if error.code == ErrorCode::IdentityRefused => {
+                i.set_notice(Some(s.identity_refused));
+            }
             Event::ServerError(error) => {
                 i.set_notice(Some(&format!("{}: {}", s.server_error, error.message)));
             }
             Event::SessionStarted(_) => i.state.borrow_mut().consented = true,
             Event::Call { event, .. } => i.show_call(event),
             _ => {}
+        }
+    }
+
+    /// Fills the form's name and email from the website's `identify` where the visitor
+    /// has not typed them.
+    pub fn prefill(&self, name: Option<&str>, email: Option<&str>) {
+        for (input, value) in [(&self.inner.name, name), (&self.inner.email, email)] {
+            if let Some(v) = value.filter(|_| input.value().is_empty()) {
+                input.set_value(v);
+            }
         }
     }
 
@@ -1297,6 +1317,52 @@ impl Inner {
             }
             SessionEvent::Ended { reason } => self.system_line(self.lang.ended(*reason)),
             _ => {}
+        }
+    }
+
+    /// A verified visitor's earlier conversations (the `history` frame's messages, the
+    /// newest conversation first), each a `<details>` (the newest open) with its date and
+    /// messages, as text.
+    fn show_history(&self, events: &[EventFrame]) {
+        let h = &self.history;
+        h.set_text_content(None);
+        show(h, !events.is_empty());
+        if events.is_empty() {
+            return;
+        }
+        text_child(h, "h2", "iw-history-title", self.lang.strings().history);
+        let mut list: Option<(&SessionId, Element)> = None;
+        for e in events {
+            let SessionEvent::Message {
+                from, author, text, ..
+            } = &e.event
+            else {
+                continue;
+            };
+            if list.as_ref().is_none_or(|(s, _)| *s != &e.session) {
+                let past = child(h, "details", "iw-past");
+                if list.is_none() {
+                    attr(&past, "open", "");
+                }
+                // Milliseconds since 1970 are exact in an f64 for 285,000 years.
+                let date = js_sys::Date::new(&JsValue::from_f64(e.at.0 as f64));
+                let when: String = date
+                    .to_locale_string(self.lang.tag(), &JsValue::UNDEFINED)
+                    .into();
+                text_child(&past, "summary", "", &when);
+                list = Some((&e.session, child(&past, "ol", "iw-log")));
+            }
+            let Some((_, ol)) = &list else { continue };
+            let class = match from {
+                Party::Visitor => "iw-msg iw-own",
+                Party::Agent => "iw-msg iw-agent",
+                _ => "iw-msg iw-system",
+            };
+            let li = child(ol, "li", class);
+            if let Some(author) = author.as_deref().filter(|a| !a.is_empty()) {
+                text_child(&li, "span", "iw-author", author);
+            }
+            text_child(&li, "p", "iw-text", text);
         }
     }
 

@@ -73,6 +73,40 @@ struct Inner {
     /// What the host page said about the chat (page address, attributes): given to every
     /// driver, so a new chat after an ended one has it too.
     context: RefCell<Option<ChatContext>>,
+    /// Who the website says the visitor is (`identify`): given to every driver.
+    identity: RefCell<Option<Identity>>,
+}
+
+/// The website's `Interact.identify({id, name, email, hash})`, as the loader passes it.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The website's id of the visitor.
+    pub id: String,
+    /// The HMAC-SHA256 of `id` under the embed code's identity secret (hex).
+    pub hash: String,
+    /// The visitor's name, for the form.
+    pub name: Option<String>,
+    /// The visitor's email address, for the form.
+    pub email: Option<String>,
+}
+
+impl Identity {
+    /// Reads `{ id, hash, name?, email? }` from a JavaScript object (members that are not
+    /// strings count as absent; the bounds are checked by [`Widget::identify`]). Read
+    /// member by member rather than through serde: no deserializer is compiled for it.
+    pub fn from_js(value: &JsValue) -> Self {
+        let text = |name: &str| {
+            js_sys::Reflect::get(value, &name.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        Self {
+            id: text("id").unwrap_or_default(),
+            hash: text("hash").unwrap_or_default(),
+            name: text("name"),
+            email: text("email"),
+        }
+    }
 }
 
 /// What the panel waits for, while the call module loads.
@@ -111,6 +145,7 @@ impl Widget {
             visible: Cell::new(true),
             unread: Cell::new(0),
             context: RefCell::default(),
+            identity: RefCell::default(),
             options,
         });
         let weak = Rc::downgrade(&inner);
@@ -159,6 +194,23 @@ impl Widget {
             context.validate().map_err(Error::InvalidContext)?;
         }
         *self.inner.context.borrow_mut() = Some(context);
+        Ok(())
+    }
+
+    /// Identifies the visitor (see [`interact_sdk::Visitor::identify`]) and fills the
+    /// form's name and email from it. Refused, and nothing changed, if the id or hash
+    /// break the protocol's bounds.
+    pub fn identify(&self, identity: Identity) -> Result<(), Error> {
+        if let Some(d) = self.inner.driver() {
+            d.identify(&identity.id, &identity.hash)?;
+        } else {
+            interact_sdk::identity::validate(&identity.id, &identity.hash)
+                .map_err(Error::InvalidIdentity)?;
+        }
+        if let Some(v) = self.inner.view() {
+            v.prefill(identity.name.as_deref(), identity.email.as_deref());
+        }
+        *self.inner.identity.borrow_mut() = Some(identity);
         Ok(())
     }
 
@@ -254,6 +306,10 @@ impl Inner {
         if let Some(context) = this.context.borrow().clone() {
             // Validated when it was set.
             let _ = driver.set_context(context);
+        }
+        if let Some(identity) = this.identity.borrow().clone() {
+            // Validated when it was set.
+            let _ = driver.identify(&identity.id, &identity.hash);
         }
         *this.driver.borrow_mut() = Some(driver.clone());
         driver.start();
@@ -620,6 +676,28 @@ impl WidgetHandle {
             });
             error.into()
         })
+    }
+
+    /// Identifies the visitor as the website knows them: `{ id, hash, name?, email? }`
+    /// (`hash`: hex HMAC-SHA256 of `id` under the embed code's identity secret). The
+    /// server checks it; verified, the widget shows the visitor's earlier conversations
+    /// and the next chat is theirs. Name and email fill the form. Throws
+    /// `InvalidIdentity` if `id` (1 to 128 characters) or `hash` (64 hex digits) is out
+    /// of bounds.
+    pub fn identify(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ id: string; hash: string; name?: string; email?: string }"
+        )]
+        identity: JsValue,
+    ) -> Result<(), JsValue> {
+        self.widget
+            .identify(Identity::from_js(&identity))
+            .map_err(|e| {
+                let error = js_sys::Error::new(&e.to_string());
+                error.set_name("InvalidIdentity");
+                error.into()
+            })
     }
 
     /// Whether a chat session is running (resumed after a reload).

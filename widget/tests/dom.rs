@@ -154,12 +154,12 @@ fn config(availability: Availability) -> WidgetConfig {
 }
 
 fn timeline(seq: u64, event: SessionEvent) -> Event {
-    Event::Timeline(EventFrame {
+    Event::Timeline(Box::new(EventFrame {
         session: SessionId::new("s1").unwrap(),
         seq: Seq(seq),
         at: UnixMillis(1_700_000_000_000),
         event,
-    })
+    }))
 }
 
 fn agent(name: &str) -> AgentInfo {
@@ -1028,4 +1028,75 @@ fn without_files_in_the_configuration_there_is_no_attach_button() {
     let h = Harness::with_form();
     connected(&h, "Alex");
     assert!(!h.visible(".iw-attach"));
+}
+
+#[wasm_bindgen_test]
+fn earlier_conversations_show_newest_first_as_text_and_identify_fills_the_form() {
+    use interact_sdk::protocol::{ErrorCode, ErrorFrame};
+    let h = Harness::with_form();
+    assert!(!h.visible(".iw-history"), "nothing for anonymous visitors");
+    let chat = |id: &str, at: u64, text: &str| {
+        let frame = |seq: u64, event: SessionEvent| EventFrame {
+            session: SessionId::new(id).unwrap(),
+            seq: Seq(seq),
+            at: UnixMillis(at + seq),
+            event,
+        };
+        vec![
+            frame(
+                2,
+                SessionEvent::Message {
+                    id: MessageId::new("v1").unwrap(),
+                    from: Party::Visitor,
+                    author: Some(HOSTILE_NAME.into()),
+                    text: text.into(),
+                },
+            ),
+            frame(
+                3,
+                SessionEvent::Message {
+                    id: MessageId::new("a1").unwrap(),
+                    from: Party::Agent,
+                    author: Some("Sam".into()),
+                    text: HOSTILE_TEXT.into(),
+                },
+            ),
+        ]
+    };
+    let mut history = chat("s2", 1_767_312_000_000, "the newer one");
+    history.extend(chat("s1", 1_767_225_600_000, "the older one"));
+    h.view.handle(&Event::History(history));
+    assert!(h.visible(".iw-history"));
+    assert_eq!(h.text(".iw-history h2"), "Earlier conversations");
+    let root = h.view.root();
+    let past = root.query_selector_all(".iw-past").unwrap();
+    assert_eq!(past.length(), 2);
+    let first: Element = past.item(0).unwrap().dyn_into().unwrap();
+    assert!(first.has_attribute("open"), "the newest is open");
+    assert!(first.text_content().unwrap().contains("the newer one"));
+    assert_eq!(
+        root.query_selector_all(".iw-history img, .iw-history script, .iw-history b")
+            .unwrap()
+            .length(),
+        0,
+        "names and texts are text"
+    );
+    assert_eq!(h.text(".iw-history .iw-agent .iw-text"), HOSTILE_TEXT);
+    // identify() fills what the visitor has not typed.
+    h.input("[id$='-email']").set_value("typed@example.com");
+    h.view
+        .prefill(Some("Vera Verified"), Some("vera@example.com"));
+    assert_eq!(h.input("[id$='-name']").value(), "Vera Verified");
+    assert_eq!(h.input("[id$='-email']").value(), "typed@example.com");
+    // No earlier chats: the section goes; a refusal is said plainly.
+    h.view.handle(&Event::History(vec![]));
+    assert!(!h.visible(".iw-history"));
+    h.view.handle(&Event::ServerError(ErrorFrame::new(
+        ErrorCode::IdentityRefused,
+        "the identity could not be verified",
+    )));
+    assert_eq!(
+        h.text(".iw-notice"),
+        "We could not confirm your account, so you chat as a guest."
+    );
 }

@@ -988,6 +988,8 @@ function createView(session) {
       name: q(".d-name"),
       email: q(".d-email"),
       emailLabel: q(".d-email-label"),
+      verified: q(".details-verified"),
+      visitorId: q(".d-visitor-id"),
       target: q(".d-target"),
       consentVersion: q(".d-consent-version"),
       consentTime: q(".d-consent-time"),
@@ -1291,6 +1293,10 @@ function updateView(view, conv) {
   setText(d.name, conv.visitor?.display_name ?? "—");
   setText(d.emailLabel, whatsapp ? "WhatsApp" : "Email");
   setText(d.email, contactOf(conv.visitor) || "—");
+  // The website vouched for the visitor (identify with a valid hash): its id for them.
+  const verified = conv.visitor?.verified_id;
+  d.verified.hidden = !verified;
+  setText(d.visitorId, verified ?? "");
   setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
   // A WhatsApp customer agreed to no policy here: the version is empty.
   const consent = conv.consent?.policy_version ? conv.consent : null;

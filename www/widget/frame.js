@@ -33,6 +33,13 @@ window.addEventListener("message", (e) => {
     } catch (err) {
       console.warn("Interact: " + err.message);
     }
+  } else if (m.type === "identify") {
+    // Who the website says the visitor is; the server checks the hash.
+    try {
+      widget.identify(m.value);
+    } catch (err) {
+      console.warn("Interact: " + err.message);
+    }
   }
 });
 body.dataset.ready = "true";

@@ -19,6 +19,18 @@ export interface InteractEvents {
 /** An event name of {@link InteractApi.on}. */
 export type InteractEvent = keyof InteractEvents;
 
+/** Who the visitor is, for {@link InteractApi.identify}. */
+export interface InteractIdentity {
+  /** Your website's id of the visitor: 1 to 128 characters, no control characters. */
+  id: string;
+  /** HMAC-SHA256 of `id` under the embed code's identity secret, as 64 hex digits. */
+  hash: string;
+  /** The visitor's name, to fill the pre-chat form. */
+  name?: string;
+  /** The visitor's email address, to fill the pre-chat form. */
+  email?: string;
+}
+
 /** The global `Interact` object on a page with the snippet. */
 export interface InteractApi {
   /** Opens the widget (does nothing if it is open; shows the refusal where the embed code
@@ -40,6 +52,15 @@ export interface InteractApi {
    * chat the visitor starts; a chat already running keeps those it started with.
    */
   setAttributes(attributes: Record<string, string | null>): void;
+  /**
+   * Identifies the visitor as your website knows them (signed in), so that they see
+   * their earlier conversations, on any device, and agents see them as verified.
+   * `hash` is the hex HMAC-SHA256 of `id` under the embed code's identity secret
+   * (Administration → Embed codes → Identity secret), computed by your server, never in
+   * the browser: a wrong hash is refused and the visitor chats as a guest. `name` and
+   * `email` fill the pre-chat form. Nothing is stored until the visitor starts a chat.
+   */
+  identify(visitor: InteractIdentity): void;
   /** Plays a short tone when an agent writes while the widget is closed (off unless the
    * snippet has `data-interact-sound="on"`). */
   setSound(on: boolean): void;

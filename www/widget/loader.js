@@ -38,9 +38,9 @@
   var frame = null, ready = false, open = false, refused = null, note = null, mounted = false;
   var unread = 0, session = false, sound = data.interactSound === "on", audio = null;
   // Limits of a chat's context (interact_sdk::limits; the server checks them again).
-  var MAX_ATTRIBUTES = 20, MAX_KEY = 40, MAX_VALUE = 200, MAX_URL = 2048;
+  var MAX_ATTRIBUTES = 20, MAX_KEY = 40, MAX_VALUE = 200, MAX_URL = 2048, MAX_ID = 128;
   var EVENTS = ["opened", "closed", "unread", "session-started", "session-ended"];
-  var listeners = {}, attributes = {}, later = [];
+  var listeners = {}, attributes = {}, later = [], identity = null;
 
   function warn(text) {
     if (window.console && console.warn) console.warn("Interact: " + text);
@@ -200,6 +200,27 @@
     postContext();
   }
 
+  // Who the website says the visitor is (its server computed `hash`); posted to the frame
+  // when it is ready and on each identify(). Checked there and by the server; only the
+  // shape is checked here. Nothing is stored.
+  function postIdentity() {
+    if (frame && ready && identity) {
+      frame.contentWindow.postMessage({ interact: 1, type: "identify", value: identity }, server);
+    }
+  }
+  function identify(who) {
+    if (!who || typeof who !== "object" || typeof who.id !== "string" ||
+        typeof who.hash !== "string" || !/^[0-9a-fA-F]{64}$/.test(who.hash) ||
+        !who.id.trim() || chars(who.id) > MAX_ID || FORBIDDEN.test(who.id)) {
+      return warn("identify takes {id, hash, name?, email?}: an id of 1 to " + MAX_ID +
+        " characters and its HMAC-SHA256 as 64 hex digits");
+    }
+    identity = { id: who.id, hash: who.hash };
+    if (typeof who.name === "string") identity.name = who.name.slice(0, 80);
+    if (typeof who.email === "string") identity.email = who.email.slice(0, 254);
+    postIdentity();
+  }
+
   function small() {
     return window.matchMedia && matchMedia("(max-width: 480px)").matches;
   }
@@ -279,6 +300,7 @@
     if (m.type === "ready") {
       ready = true;
       postContext();
+      postIdentity();
       post(open ? "open" : "hidden");
       if (m.value === true) setSession(true, true);
     } else if (m.type === "close") {
@@ -331,6 +353,7 @@
     if (i >= 0) fns.splice(i, 1);
   };
   api.setAttributes = setAttributes;
+  api.identify = identify;
   api.setSound = function (on) { sound = !!on; };
   api.isOpen = function () { return open; };
   api.unread = function () { return open ? 0 : unread; };

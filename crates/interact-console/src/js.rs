@@ -39,9 +39,10 @@ export type Party = "visitor" | "agent" | "system";
 export interface AgentInfo { id: string; display_name: string }
 /**
  * The visitor. `email` is empty on channels without one; `channel` ("whatsapp") and
- * `phone` (E.164) are there for visitors who did not come through the widget.
+ * `phone` (E.164) are there for visitors who did not come through the widget;
+ * `verified_id` is the website's id of a visitor it vouched for (identified visitors).
  */
-export interface VisitorInfo { display_name: string; email: string; channel?: "whatsapp" | string; phone?: string }
+export interface VisitorInfo { display_name: string; email: string; channel?: "whatsapp" | string; phone?: string; verified_id?: string }
 export interface Target { kind: "service" | "user"; display_name: string }
 /** A service or user by id, as `transferred` events name them. */
 export interface TargetInfo { kind: "service" | "user"; id: string; display_name: string }

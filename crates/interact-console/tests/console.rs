@@ -47,7 +47,7 @@ fn js(report: Report) -> JsValue {
 
 #[wasm_bindgen_test]
 fn timeline_events_carry_visitor_text_unchanged() {
-    let e = js(Report::Event(Event::Timeline(EventFrame {
+    let e = js(Report::Event(Event::Timeline(Box::new(EventFrame {
         session: sid("s1"),
         seq: Seq(4),
         at: UnixMillis(1_700_000_000_000),
@@ -57,7 +57,7 @@ fn timeline_events_carry_visitor_text_unchanged() {
             author: Some(HOSTILE.into()),
             text: HOSTILE.into(),
         },
-    })));
+    }))));
     assert_eq!(text(&e, "type").as_deref(), Some("timeline"));
     assert_eq!(text(&e, "session").as_deref(), Some("s1"));
     assert_eq!(get(&e, "seq").as_f64(), Some(4.0));

@@ -1161,6 +1161,7 @@ mod tests {
                 email: "cora@example.com".into(),
                 channel: None,
                 phone: None,
+                verified_id: None,
             },
             consent: interact_sdk::protocol::Consent {
                 policy_version: "2024-05".into(),

@@ -85,7 +85,7 @@ pub enum Event {
     SessionStarted(SessionId),
     /// A sequenced session event, delivered exactly once and in order. Render these to
     /// build the transcript.
-    Timeline(EventFrame),
+    Timeline(Box<EventFrame>),
     /// One of the user's own messages changed delivery state.
     MessageState {
         /// The session (always set; optional for symmetry with the wire).
@@ -128,6 +128,10 @@ pub enum Event {
     /// Visitor: the after-chat request with this id (a rating, a transcript by email)
     /// was carried out.
     Done(MessageId),
+    /// Visitor: the identity was verified (`identify`); these are the messages of the
+    /// visitor's earlier conversations, the newest conversation first, each in order
+    /// (render them as text).
+    History(Vec<EventFrame>),
     /// The server reported an error about something this side sent.
     ServerError(ErrorFrame),
 }

@@ -375,7 +375,7 @@ impl Conversation {
             }
             _ => {}
         }
-        self.emit(out, Event::Timeline(frame));
+        self.emit(out, Event::Timeline(Box::new(frame)));
     }
 
     pub(crate) fn emit_call(&self, event: CallEvent, out: &mut VecDeque<Output>) {

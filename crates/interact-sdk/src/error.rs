@@ -2,6 +2,7 @@
 
 use crate::context::ContextError;
 use crate::form::{FieldError, FormErrors, RatingError};
+use crate::identity::IdentityError;
 
 /// An error from a [`Visitor`](crate::Visitor) or [`Agent`](crate::Agent) call.
 ///
@@ -24,6 +25,9 @@ pub enum Error {
     /// The chat's context (page address, attributes) breaks the protocol's bounds.
     #[error("invalid context: {0}")]
     InvalidContext(ContextError),
+    /// The visitor's identity (`identify`) breaks the protocol's bounds.
+    #[error("invalid identity: {0}")]
+    InvalidIdentity(IdentityError),
     /// The server sent something invalid; the frame was dropped.
     #[error("peer misbehaved: {0}")]
     PeerMisbehaved(String),

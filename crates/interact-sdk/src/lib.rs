@@ -126,6 +126,7 @@ mod conversation;
 pub mod embed;
 pub mod error;
 pub mod form;
+pub mod identity;
 pub mod ids;
 pub mod limits;
 mod link;

@@ -28,6 +28,12 @@ pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 40;
 pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 200;
 /// Longest page address in a chat's context, in Unicode scalar values.
 pub const MAX_PAGE_URL_CHARS: usize = 2048;
+/// Longest visitor id of an identified visitor (`identify`), in Unicode scalar values.
+pub const MAX_VISITOR_ID_CHARS: usize = 128;
+/// Most earlier conversations a `history` frame carries messages of (the newest).
+pub const HISTORY_SESSIONS: usize = 20;
+/// Most messages of one earlier conversation a `history` frame carries (the last).
+pub const HISTORY_MESSAGES: usize = 50;
 /// Longest SDP blob in an offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 24 * 1024;
 /// Longest ICE candidate line, in bytes.

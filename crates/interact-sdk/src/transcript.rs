@@ -184,6 +184,7 @@ mod tests {
                         email: "vera@example.com".into(),
                         channel: None,
                         phone: None,
+                        verified_id: None,
                     },
                     consent: Consent {
                         policy_version: "1".into(),

@@ -115,6 +115,9 @@ pub struct Visitor {
     rated: bool,
     /// The transcript was asked for by email (likewise).
     emailed: bool,
+    /// The visitor's `identify` frame (see [`Self::identify`]): sent after every
+    /// `welcome`, before a `start_chat`, until the server refuses it.
+    identity: Option<ClientFrame>,
 }
 
 impl Visitor {
@@ -144,6 +147,7 @@ impl Visitor {
             after: Vec::new(),
             rated: false,
             emailed: false,
+            identity: None,
         };
         if let Some(r) = options.resume {
             v.conv = Some(Conversation::new(Party::Visitor, r.session, Seq::ZERO));
@@ -330,6 +334,9 @@ impl Visitor {
                     };
                     self.set_state(next);
                 }
+                if let Some(identify) = self.identity.clone() {
+                    self.transmit(now, &identify);
+                }
                 self.send_start(now);
                 if let Some(conv) = &mut self.conv {
                     if let Some(info) = session.filter(|s| s.session == conv.session) {
@@ -426,6 +433,14 @@ impl Visitor {
                     self.out.push_back(Output::Event(Event::Done(id)));
                     self.close_if_over();
                 }
+            }
+            ServerFrame::History { id, events } if self.identity_id() == Some(&id) => {
+                self.out.push_back(Output::Event(Event::History(events)));
+            }
+            ServerFrame::Error(e) if e.id.is_some() && e.id.as_ref() == self.identity_id() => {
+                // Refused (or out of bounds): the visitor stays anonymous; not sent again.
+                self.identity = None;
+                self.out.push_back(Output::Event(Event::ServerError(e)));
             }
             ServerFrame::Error(e) => {
                 let after =
@@ -678,6 +693,52 @@ impl Visitor {
         context.validate().map_err(Error::InvalidContext)?;
         self.context = (!context.is_empty()).then_some(context);
         Ok(())
+    }
+
+    /// Identifies the visitor as the website's `visitor` id, vouched for by `hash` (the
+    /// hex HMAC-SHA256 of the id under the embed code's identity secret, computed by the
+    /// website's server; see [`crate::identity`]). Sent at once when online, and again
+    /// after every reconnect, before any `start_chat`: the server answers with
+    /// [`Event::History`] (the visitor's earlier conversations) and stores chats started
+    /// afterwards under the id, or refuses it ([`Event::ServerError`] with
+    /// `identity_refused` and the returned id), after which the visitor stays anonymous.
+    /// Nothing is stored by identifying alone. The same identity again is a no-op.
+    /// [`Error::InvalidIdentity`] if it breaks the protocol's bounds (nothing sent).
+    pub fn identify(
+        &mut self,
+        now: Instant,
+        visitor: &str,
+        hash: &str,
+    ) -> Result<MessageId, Error> {
+        crate::identity::validate(visitor, hash).map_err(Error::InvalidIdentity)?;
+        if let Some(ClientFrame::Identify {
+            id,
+            visitor: v,
+            hash: h,
+        }) = &self.identity
+            && v == visitor
+            && h.eq_ignore_ascii_case(hash)
+        {
+            return Ok(id.clone());
+        }
+        let id = self.ids.message_id();
+        let frame = ClientFrame::Identify {
+            id: id.clone(),
+            visitor: visitor.to_owned(),
+            hash: hash.to_ascii_lowercase(),
+        };
+        if self.link.is_online() {
+            self.transmit(now, &frame);
+        }
+        self.identity = Some(frame);
+        Ok(id)
+    }
+
+    fn identity_id(&self) -> Option<&MessageId> {
+        match &self.identity {
+            Some(ClientFrame::Identify { id, .. }) => Some(id),
+            _ => None,
+        }
     }
 
     /// Starts the chat with the pre-chat form, after validating it with the same rules the
@@ -987,5 +1048,105 @@ mod tests {
             servers,
             expires_at: None
         }));
+    }
+
+    /// The frames sent and the events reported since the last call.
+    fn drain(v: &mut Visitor) -> (Vec<ClientFrame>, Vec<Event>) {
+        let (mut sent, mut events) = (Vec::new(), Vec::new());
+        loop {
+            match v.poll_output() {
+                Output::Timeout(_) => return (sent, events),
+                Output::Transmit(t) => {
+                    sent.push(serde_json::from_str(&t).expect("a client frame"));
+                }
+                Output::Event(e) => events.push(e),
+                _ => {}
+            }
+        }
+    }
+
+    fn welcome(v: &mut Visitor, now: Instant) {
+        v.handle_input(now, Input::Connected).expect("ok");
+        let welcome = encode(&ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            config: None,
+            session: None,
+            agent: None,
+            heads: Default::default(),
+        });
+        v.handle_input(now, Input::Received(&welcome)).expect("ok");
+    }
+
+    #[test]
+    fn an_identity_goes_after_each_welcome_until_refused() {
+        let now = Instant::from_millis(1);
+        let mut v = Visitor::new(Instant::ZERO, VisitorOptions::default());
+        let hash = "ab".repeat(32);
+        assert!(matches!(
+            v.identify(now, "", &hash),
+            Err(Error::InvalidIdentity(_))
+        ));
+        assert!(matches!(
+            v.identify(now, "user-42", "xyz"),
+            Err(Error::InvalidIdentity(_))
+        ));
+        // Before the connection: kept, and sent after the welcome.
+        let id = v
+            .identify(now, "user-42", &hash.to_ascii_uppercase())
+            .expect("valid");
+        assert_eq!(
+            v.identify(now, "user-42", &hash),
+            Ok(id.clone()),
+            "the same again"
+        );
+        drain(&mut v);
+        welcome(&mut v, now);
+        let (sent, _) = drain(&mut v);
+        let identify = ClientFrame::Identify {
+            id: id.clone(),
+            visitor: "user-42".into(),
+            hash: hash.clone(),
+        };
+        assert_eq!(sent.last(), Some(&identify), "{sent:?}");
+        // The answer: the history, as an event.
+        let history = encode(&ServerFrame::History {
+            id: id.clone(),
+            events: vec![],
+        });
+        v.handle_input(now, Input::Received(&history)).expect("ok");
+        let (_, events) = drain(&mut v);
+        assert!(events.contains(&Event::History(vec![])), "{events:?}");
+        // A reconnect sends it again; a refusal ends that.
+        v.handle_input(now, Input::Disconnected(None)).expect("ok");
+        welcome(&mut v, now);
+        let (sent, _) = drain(&mut v);
+        assert!(sent.contains(&identify), "{sent:?}");
+        let refused = encode(&ServerFrame::Error(
+            ErrorFrame::new(ErrorCode::IdentityRefused, "no").about(id.clone()),
+        ));
+        v.handle_input(now, Input::Received(&refused)).expect("ok");
+        let (_, events) = drain(&mut v);
+        assert!(
+            events.iter().any(
+                |e| matches!(e, Event::ServerError(e) if e.code == ErrorCode::IdentityRefused)
+            ),
+            "{events:?}"
+        );
+        v.handle_input(now, Input::Disconnected(None)).expect("ok");
+        welcome(&mut v, now);
+        let (sent, _) = drain(&mut v);
+        assert!(
+            !sent
+                .iter()
+                .any(|f| matches!(f, ClientFrame::Identify { .. })),
+            "{sent:?}"
+        );
+        // A new identity while online goes at once.
+        let other = v.identify(now, "user-43", &hash).expect("valid");
+        let (sent, _) = drain(&mut v);
+        assert!(
+            matches!(sent.last(), Some(ClientFrame::Identify { id, .. }) if *id == other),
+            "{sent:?}"
+        );
     }
 }

@@ -53,6 +53,7 @@ fn offer(s: &str, name: &str) -> ServerFrame {
             email: format!("{}@example.com", name.to_lowercase()),
             channel: None,
             phone: None,
+            verified_id: None,
         },
         target: Target {
             kind: TargetKind::Service,
@@ -402,6 +403,7 @@ fn refused_messages_keep_their_order_or_fail() {
                 email: "ann@example.com".into(),
                 channel: None,
                 phone: None,
+                verified_id: None,
             },
             consent: interact_sdk::protocol::Consent {
                 policy_version: "1".into(),

@@ -83,6 +83,7 @@ fn ann() -> VisitorInfo {
         email: "ann@example.com".into(),
         channel: None,
         phone: None,
+        verified_id: None,
     }
 }
 
@@ -484,6 +485,17 @@ fn client_leave_message_case() -> Case<ClientFrame> {
     )
 }
 
+fn client_identify_case() -> Case<ClientFrame> {
+    (
+        ClientFrame::Identify {
+            id: mid("m6a4329ef01211476-11"),
+            visitor: "user-42".into(),
+            hash: "0a9ae7fcbdbf1d0ed221f6cf964feaf4ebfb76e3b7046bed97d7c5537d10dc8b".into(),
+        },
+        r#"{"type":"identify","id":"m6a4329ef01211476-11","visitor":"user-42","hash":"0a9ae7fcbdbf1d0ed221f6cf964feaf4ebfb76e3b7046bed97d7c5537d10dc8b"}"#,
+    )
+}
+
 fn client_cases() -> Vec<Case<ClientFrame>> {
     vec![
         client_hello_case(),
@@ -508,6 +520,7 @@ fn client_cases() -> Vec<Case<ClientFrame>> {
         client_rate_case(),
         client_email_transcript_case(),
         client_leave_message_case(),
+        client_identify_case(),
     ]
 }
 
@@ -567,6 +580,24 @@ fn client_sync() {
 #[test]
 fn client_leave_message() {
     check_client(client_leave_message_case());
+}
+
+#[test]
+fn identified_visitors() {
+    check_client(client_identify_case());
+    check_server(server_history_case());
+    check_server((
+        ServerFrame::History {
+            id: mid("m1-1"),
+            events: vec![],
+        },
+        r#"{"type":"history","id":"m1-1","events":[]}"#,
+    ));
+    // A visitor who is verified now: the agent sees the website's id for them.
+    let mut ann = ann();
+    ann.verified_id = Some("user-42".into());
+    let text = serde_json::to_string(&ann).expect("encode");
+    assert!(text.ends_with(r#","verified_id":"user-42"}"#), "{text}");
 }
 
 #[test]
@@ -956,6 +987,44 @@ fn server_done_case() -> Case<ServerFrame> {
     )
 }
 
+fn server_history_case() -> Case<ServerFrame> {
+    let message = |seq: u64, at: u64, id: &str, from: Party, author: &str, text: &str| EventFrame {
+        session: sid(SESSION_2),
+        seq: Seq(seq),
+        at: UnixMillis(at),
+        event: SessionEvent::Message {
+            id: mid(id),
+            from,
+            author: Some(author.into()),
+            text: text.into(),
+        },
+    };
+    (
+        ServerFrame::History {
+            id: mid("m6a4329ef01211476-11"),
+            events: vec![
+                message(
+                    2,
+                    1_767_225_600_000,
+                    START_ID,
+                    Party::Visitor,
+                    "Ann",
+                    FIRST_MESSAGE,
+                ),
+                message(
+                    4,
+                    1_767_225_660_000,
+                    AGENT_MSG,
+                    Party::Agent,
+                    "Sam",
+                    "It ships today.",
+                ),
+            ],
+        },
+        r#"{"type":"history","id":"m6a4329ef01211476-11","events":[{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","seq":2,"at":1767225600000,"event":{"kind":"message","id":"m6a4329ef01211476-1","from":"visitor","author":"Ann","text":"Hi, my order #1042 hasn't arrived yet."}},{"session":"s_2bQx8LmT5vKc9RzW4nPy1D","seq":4,"at":1767225660000,"event":{"kind":"message","id":"m0f3a9c47b2e1d805-1","from":"agent","author":"Sam","text":"It ships today."}}]}"#,
+    )
+}
+
 fn server_cases() -> Vec<Case<ServerFrame>> {
     vec![
         server_welcome_visitor_case(),
@@ -975,6 +1044,7 @@ fn server_cases() -> Vec<Case<ServerFrame>> {
         server_error_case(),
         server_error_fatal_case(),
         server_done_case(),
+        server_history_case(),
     ]
 }
 
@@ -1686,7 +1756,7 @@ fn config_defaults_and_tolerance() {
 // ---------------------------------------------------------------------------------------
 // Error codes, close codes and other enumerations.
 
-const ERROR_CODES: [(ErrorCode, &str); 16] = [
+const ERROR_CODES: [(ErrorCode, &str); 17] = [
     (ErrorCode::UnsupportedProtocol, "unsupported_protocol"),
     (ErrorCode::Malformed, "malformed"),
     (ErrorCode::FrameTooLarge, "frame_too_large"),
@@ -1703,6 +1773,7 @@ const ERROR_CODES: [(ErrorCode, &str); 16] = [
     (ErrorCode::SessionEnded, "session_ended"),
     (ErrorCode::Internal, "internal"),
     (ErrorCode::SessionFull, "session_full"),
+    (ErrorCode::IdentityRefused, "identity_refused"),
 ];
 
 /// Number, whether a client reconnects after it.
@@ -2165,7 +2236,7 @@ fn doc_shows_every_variant() {
     for role in ROLES {
         assert!(roles.contains(role), "no `json {role}` example");
     }
-    // One example per variant at least: 17 client frames, 13 server frames, 11 event
+    // One example per variant at least: 18 client frames, 14 server frames, 11 event
     // kinds, 9 call signal ops.
     let count = |prefix: &str| expected.iter().filter(|t| t.starts_with(prefix)).count();
     assert_eq!(
@@ -2175,7 +2246,7 @@ fn doc_shows_every_variant() {
             count("event:"),
             count("signal:")
         ),
-        (17, 13, 11, 9)
+        (18, 14, 11, 9)
     );
 }
 

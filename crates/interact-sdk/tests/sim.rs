@@ -803,6 +803,7 @@ fn a_call_first_call_goes_on_with_the_next_agent_only_if_it_was_on() {
                 email: "cora@example.com".into(),
                 channel: None,
                 phone: None,
+                verified_id: None,
             },
             consent: Consent {
                 policy_version: "2024-05".into(),

@@ -61,6 +61,7 @@ fn main() {
     }
     let record = SessionRecord {
         channel: interact_model::Channel::Widget,
+        visitor_id: None,
         id: session,
         embed_code: EmbedCode::from_random([7; 16]),
         target: TargetRef::Service("support".into()),

@@ -314,6 +314,87 @@ pub async fn revoke_embed_code(
     }
 }
 
+/// Whether identified visitors are checked for an embed code: what the audit log keeps
+/// of an identity secret's change (never the secret).
+#[derive(Debug, Serialize)]
+struct IdentityAudit {
+    identity_verification: bool,
+}
+
+/// Makes a new identity secret for the live embed code `code` (replacing any earlier one,
+/// whose hashes stop verifying) and returns it: the only time it is shown.
+pub async fn rotate_identity_secret(
+    store: &dyn Store,
+    code: &str,
+    at: UnixMillis,
+    by: &str,
+) -> Result<String, AdminError> {
+    let code = live_code(store, code).await?;
+    let before = store.identity_secret(&code).await?.is_some();
+    let secret = crate::identity::new_secret();
+    if !store.set_identity_secret(&code, Some(&secret)).await? {
+        return Err(no_live_code(&code));
+    }
+    audit(
+        store,
+        by,
+        at,
+        "embed_code.identity_secret.rotate",
+        code.as_str(),
+        Some(&IdentityAudit {
+            identity_verification: before,
+        }),
+        Some(&IdentityAudit {
+            identity_verification: true,
+        }),
+    )
+    .await;
+    Ok(secret)
+}
+
+/// Removes the identity secret of the live embed code `code`: identified visitors are
+/// refused from now on (they chat anonymously). `Ok(false)` if it had none.
+pub async fn delete_identity_secret(
+    store: &dyn Store,
+    code: &str,
+    at: UnixMillis,
+    by: &str,
+) -> Result<bool, AdminError> {
+    let code = live_code(store, code).await?;
+    if store.identity_secret(&code).await?.is_none() {
+        return Ok(false);
+    }
+    store.set_identity_secret(&code, None).await?;
+    audit(
+        store,
+        by,
+        at,
+        "embed_code.identity_secret.delete",
+        code.as_str(),
+        Some(&IdentityAudit {
+            identity_verification: true,
+        }),
+        Some(&IdentityAudit {
+            identity_verification: false,
+        }),
+    )
+    .await;
+    Ok(true)
+}
+
+fn no_live_code(code: &EmbedCode) -> AdminError {
+    AdminError::NotFound(format!("no live embed code {} exists", code.as_str()))
+}
+
+/// The live (not revoked) embed code `code`.
+async fn live_code(store: &dyn Store, code: &str) -> Result<EmbedCode, AdminError> {
+    let code = parse_code(code)?;
+    match store.embed_code(&code).await? {
+        Some(r) if r.revoked_at.is_none() => Ok(code),
+        _ => Err(no_live_code(&code)),
+    }
+}
+
 /// The snippet of a live embed code.
 pub async fn snippet_for(
     store: &dyn Store,

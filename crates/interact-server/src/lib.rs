@@ -35,6 +35,7 @@ pub mod crash;
 pub mod error;
 pub mod http;
 pub mod ice;
+pub mod identity;
 pub mod listen;
 pub mod mailer;
 pub mod metrics;

@@ -537,6 +537,7 @@ async fn a_whatsapp_chat_takes_no_files() {
         created_at: interact_sdk::time::UnixMillis(1),
         ended: None,
         channel: interact_model::Channel::Whatsapp,
+        visitor_id: None,
     };
     let started = interact_sdk::protocol::EventFrame {
         session: session.clone(),
@@ -548,6 +549,7 @@ async fn a_whatsapp_chat_takes_no_files() {
                 email: String::new(),
                 channel: Some("whatsapp".into()),
                 phone: Some("+447700900123".into()),
+                verified_id: None,
             },
             consent: interact_sdk::protocol::Consent {
                 policy_version: "2024-05".into(),

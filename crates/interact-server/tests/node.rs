@@ -119,6 +119,7 @@ async fn visitor_to(
             context: None,
             channel: interact_model::Channel::Widget,
             call,
+            visitor_id: None,
         },
     )
     .await

@@ -115,6 +115,7 @@ impl Fixture {
                     email: "vera@example.com".into(),
                     channel: None,
                     phone: None,
+                    verified_id: None,
                 },
                 consent: Consent {
                     policy_version: "2024-05".into(),
@@ -129,6 +130,7 @@ impl Fixture {
         );
         let record = SessionRecord {
             channel: interact_model::Channel::Widget,
+            visitor_id: None,
             id: id.clone(),
             embed_code: EmbedCode::from_random([n as u8; 16]),
             target,

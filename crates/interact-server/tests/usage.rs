@@ -520,6 +520,7 @@ async fn stored_session(
                 email: "vera@example.com".into(),
                 channel: None,
                 phone: None,
+                verified_id: None,
             },
             consent: Consent {
                 policy_version: "2024-05".into(),
@@ -534,6 +535,7 @@ async fn stored_session(
     );
     let record = SessionRecord {
         channel,
+        visitor_id: None,
         id: id.clone(),
         embed_code: EmbedCode::from_random([n; 16]),
         target,

@@ -170,7 +170,7 @@ pub fn conflict(e: sqlx::Error) -> StoreError {
 /// The columns of a session row, in the order the queries select them.
 pub const SESSION_COLUMNS: &str = "id, embed_code, target, start_id, start_key, token_hash, visitor_name, \
      visitor_email, consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
-     visitor_seen_at, channel";
+     visitor_seen_at, channel, visitor_id";
 
 /// The columns of a webhook delivery row, in the order the queries select them.
 pub const DELIVERY_COLUMNS: &str = "id, webhook, event, body, created_at, attempts, next_at, \
@@ -320,6 +320,7 @@ macro_rules! sql_store {
                             .sql()?
                             .parse()
                             .map_err(|e: String| corrupt(&e))?,
+                        visitor_id: row.try_get("visitor_id").sql()?,
                     })
                 }
 
@@ -632,6 +633,49 @@ macro_rules! sql_store {
                     Ok(r.rows_affected() > 0)
                 }
 
+                async fn set_identity_secret(
+                    &self,
+                    code: &EmbedCode,
+                    secret: Option<&str>,
+                ) -> Result<bool, StoreError> {
+                    let r = sqlx::query("UPDATE embed_codes SET identity_secret = $1 WHERE code = $2")
+                        .bind(secret)
+                        .bind(code.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .sql()?;
+                    Ok(r.rows_affected() > 0)
+                }
+
+                async fn identity_secret(&self, code: &EmbedCode) -> Result<Option<String>, StoreError> {
+                    let secret: Option<Option<String>> =
+                        sqlx::query_scalar("SELECT identity_secret FROM embed_codes WHERE code = $1")
+                            .bind(code.as_str())
+                            .fetch_optional(&self.pool)
+                            .await
+                            .sql()?;
+                    Ok(secret.flatten())
+                }
+
+                async fn visitor_sessions(
+                    &self,
+                    code: &EmbedCode,
+                    visitor_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<SessionRecord>, StoreError> {
+                    let rows = sqlx::query(&format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE embed_code = $1 AND visitor_id = $2 \
+                         AND ended_at IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT $3"
+                    ))
+                    .bind(code.as_str())
+                    .bind(visitor_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter().map(Self::session_row).collect()
+                }
+
                 async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
                     let row = sqlx::query(&format!(
                         "SELECT {SESSION_COLUMNS} FROM sessions WHERE start_key = $1"
@@ -676,8 +720,8 @@ macro_rules! sql_store {
                     sqlx::query(
                         "INSERT INTO sessions (id, embed_code, target, start_id, token_hash, visitor_name, visitor_email, \
                          consent_version, consent_at, origin, agent_id, created_at, ended_at, end_reason, \
-                         start_key, visitor_seen_at, channel) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14, $15)",
+                         start_key, visitor_seen_at, channel, visitor_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14, $15, $16)",
                     )
                     .bind(s.id.as_str())
                     .bind(s.embed_code.as_str())
@@ -694,6 +738,7 @@ macro_rules! sql_store {
                     .bind(s.start_key.as_deref())
                     .bind(s.visitor_seen_at.map(db))
                     .bind(s.channel.as_str())
+                    .bind(s.visitor_id.as_deref())
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict)?;

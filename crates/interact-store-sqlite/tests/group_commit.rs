@@ -31,6 +31,7 @@ async fn session(store: &SqliteStore, code: &EmbedCode, n: usize) -> SessionId {
     let id = SessionId::new(format!("s{n}")).expect("valid");
     let record = SessionRecord {
         channel: interact_model::Channel::Widget,
+        visitor_id: None,
         id: id.clone(),
         embed_code: code.clone(),
         target: TargetRef::Service("support".into()),

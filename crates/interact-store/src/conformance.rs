@@ -63,6 +63,8 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, deliveries_are_listed_newest_first);
             $crate::__conformance_test!($fresh, concurrent_delivery_claims_are_distinct);
             $crate::__conformance_test!($fresh, open_sessions_are_found_by_origin);
+            $crate::__conformance_test!($fresh, identity_secrets_per_embed_code);
+            $crate::__conformance_test!($fresh, a_verified_visitors_sessions);
             $crate::__conformance_test!($fresh, outbound_pieces_are_stored_once);
             $crate::__conformance_test!($fresh, outbound_pieces_leave_in_order);
             $crate::__conformance_test!($fresh, outbound_updates_and_provider_ids);
@@ -122,6 +124,7 @@ fn embed_code(n: u8, template: &str, created: u64) -> EmbedCodeRecord {
 pub fn session_record(id: &str, target: TargetRef, created: u64) -> SessionRecord {
     SessionRecord {
         channel: interact_model::Channel::Widget,
+        visitor_id: None,
         id: sid(id),
         embed_code: code(1),
         target,
@@ -157,6 +160,7 @@ fn started() -> SessionEvent {
             email: "vera@example.com".into(),
             channel: None,
             phone: None,
+            verified_id: None,
         },
         consent: Consent {
             policy_version: "1".into(),
@@ -2984,5 +2988,170 @@ pub async fn session_notes_are_kept_in_order_per_session(store: &dyn Store) {
     assert_eq!(
         store.session_notes(&sid("s-2")).await.expect("list").len(),
         1
+    );
+}
+
+/// An embed code's identity secret is set, replaced and removed; unknown codes have none
+/// and cannot get one; codes do not share them.
+pub async fn identity_secrets_per_embed_code(store: &dyn Store) {
+    setup(store).await;
+    store
+        .create_embed_code(&embed_code(2, "t", 2))
+        .await
+        .expect("embed code 2");
+    assert_eq!(store.identity_secret(&code(1)).await.expect("read"), None);
+    assert!(
+        store
+            .set_identity_secret(&code(1), Some("first"))
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        store
+            .identity_secret(&code(1))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("first")
+    );
+    assert_eq!(store.identity_secret(&code(2)).await.expect("read"), None);
+    assert!(
+        store
+            .set_identity_secret(&code(1), Some("second"))
+            .await
+            .expect("rotate")
+    );
+    assert_eq!(
+        store
+            .identity_secret(&code(1))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("second")
+    );
+    // The code's record is unchanged by it.
+    assert_eq!(
+        store.embed_code(&code(1)).await.expect("read"),
+        Some(embed_code(1, "t", 1))
+    );
+    assert!(
+        store
+            .set_identity_secret(&code(1), None)
+            .await
+            .expect("remove")
+    );
+    assert_eq!(store.identity_secret(&code(1)).await.expect("read"), None);
+    assert!(
+        !store
+            .set_identity_secret(&code(9), Some("x"))
+            .await
+            .expect("unknown")
+    );
+    assert_eq!(store.identity_secret(&code(9)).await.expect("read"), None);
+}
+
+/// A verified visitor's sessions: only ended ones, of that visitor id and embed code,
+/// newest first, at most `limit`; the id is stored with the session.
+pub async fn a_verified_visitors_sessions(store: &dyn Store) {
+    setup(store).await;
+    store
+        .create_embed_code(&embed_code(2, "t", 2))
+        .await
+        .expect("embed code 2");
+    let support = TargetRef::Service("support".into());
+    let make = |id: &str, visitor: Option<&str>, code_n: u8, created: u64| {
+        let mut r = session_record(id, support.clone(), created);
+        r.visitor_id = visitor.map(str::to_owned);
+        r.embed_code = code(code_n);
+        r
+    };
+    let end = |id: &str, time: u64| {
+        [frame(
+            id,
+            2,
+            time,
+            SessionEvent::Ended {
+                reason: EndReason::VisitorEnded,
+            },
+        )]
+    };
+    let records = [
+        make("v-old", Some("user-42"), 1, 100),
+        make("v-new", Some("user-42"), 1, 300),
+        make("v-mid", Some("user-42"), 1, 200),
+        make("v-open", Some("user-42"), 1, 400),
+        make("v-other", Some("user-43"), 1, 150),
+        make("v-code2", Some("user-42"), 2, 250),
+        make("anon", None, 1, 120),
+    ];
+    for r in &records {
+        store
+            .create_session(
+                r,
+                &encoded(&[frame(r.id.as_str(), 1, r.created_at.0, started())]),
+            )
+            .await
+            .expect("create");
+        if r.id.as_str() != "v-open" {
+            store
+                .append_events(&r.id, &encoded(&end(r.id.as_str(), r.created_at.0 + 5)))
+                .await
+                .expect("end");
+        }
+    }
+    let stored = store
+        .session(&sid("v-new"))
+        .await
+        .expect("read")
+        .expect("v-new");
+    assert_eq!(stored.visitor_id.as_deref(), Some("user-42"));
+    let anon = store
+        .session(&sid("anon"))
+        .await
+        .expect("read")
+        .expect("anon");
+    assert_eq!(anon.visitor_id, None);
+    let ids = |v: Vec<SessionRecord>| v.into_iter().map(|s| s.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .visitor_sessions(&code(1), "user-42", 20)
+            .await
+            .expect("read")),
+        ["v-new", "v-mid", "v-old"]
+    );
+    assert_eq!(
+        ids(store
+            .visitor_sessions(&code(1), "user-42", 2)
+            .await
+            .expect("read")),
+        ["v-new", "v-mid"]
+    );
+    assert_eq!(
+        ids(store
+            .visitor_sessions(&code(2), "user-42", 20)
+            .await
+            .expect("read")),
+        ["v-code2"]
+    );
+    assert_eq!(
+        ids(store
+            .visitor_sessions(&code(1), "user-43", 20)
+            .await
+            .expect("read")),
+        ["v-other"]
+    );
+    assert!(
+        store
+            .visitor_sessions(&code(1), "user-4", 20)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .visitor_sessions(&code(1), "", 20)
+            .await
+            .expect("read")
+            .is_empty()
     );
 }

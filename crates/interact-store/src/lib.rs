@@ -153,6 +153,9 @@ pub struct SessionRecord {
     pub ended: Option<(UnixMillis, EndReason)>,
     /// How the visitor came.
     pub channel: interact_model::Channel,
+    /// The website's id of the visitor, where the visitor was verified (`identify` with
+    /// a valid hash); `None` for anonymous visitors.
+    pub visitor_id: Option<String>,
 }
 
 /// A session event encoded once: the JSON of its [`SessionEvent`] is what the store keeps
@@ -276,6 +279,24 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     /// Revokes a code; `Ok(false)` if unknown or already revoked.
     async fn revoke_embed_code(&self, code: &EmbedCode, at: UnixMillis)
     -> Result<bool, StoreError>;
+
+    /// Sets (replaces) or, with `None`, removes the identity secret of an embed code
+    /// (the HMAC key of identified visitors); `Ok(false)` if the code does not exist.
+    async fn set_identity_secret(
+        &self,
+        code: &EmbedCode,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// The identity secret of an embed code, if it has one.
+    async fn identity_secret(&self, code: &EmbedCode) -> Result<Option<String>, StoreError>;
+    /// The ended sessions of the verified visitor `visitor_id` that came through `code`,
+    /// newest first (by creation time, then id), at most `limit`.
+    async fn visitor_sessions(
+        &self,
+        code: &EmbedCode,
+        visitor_id: &str,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// The session whose `start_key` is `key`, if any.
     async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError>;

@@ -39,6 +39,8 @@ struct ReportFacts {
 struct Inner {
     templates: BTreeMap<String, Vec<String>>,
     codes: BTreeMap<String, EmbedCodeRecord>,
+    /// Identity secrets by embed code.
+    identity_secrets: HashMap<String, String>,
     sessions: BTreeMap<SessionId, SessionRecord>,
     /// Each session's events, in order (`seq` 1 first).
     events: HashMap<SessionId, Vec<EventFrame>>,
@@ -221,6 +223,52 @@ impl Store for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn set_identity_secret(
+        &self,
+        code: &EmbedCode,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if !inner.codes.contains_key(code.as_str()) {
+            return Ok(false);
+        }
+        match secret {
+            Some(s) => inner
+                .identity_secrets
+                .insert(code.as_str().to_owned(), s.to_owned()),
+            None => inner.identity_secrets.remove(code.as_str()),
+        };
+        Ok(true)
+    }
+
+    async fn identity_secret(&self, code: &EmbedCode) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().identity_secrets.get(code.as_str()).cloned())
+    }
+
+    async fn visitor_sessions(
+        &self,
+        code: &EmbedCode,
+        visitor_id: &str,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let inner = self.lock();
+        let mut found: Vec<&SessionRecord> = inner
+            .sessions
+            .values()
+            .filter(|s| {
+                s.ended.is_some()
+                    && s.embed_code == *code
+                    && s.visitor_id.as_deref() == Some(visitor_id)
+            })
+            .collect();
+        found.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(found
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
     }
 
     async fn session_by_start_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {

@@ -257,6 +257,7 @@ mod tests {
                 email: "ann@example.com".into(),
                 channel: None,
                 phone: None,
+                verified_id: None,
             },
             consent: interact_sdk::protocol::Consent {
                 policy_version: "2024-05".into(),

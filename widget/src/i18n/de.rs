@@ -47,6 +47,8 @@ pub(super) static LANGUAGE: Language = Language {
         screen_share: "Bildschirmfreigabe",
         cannot_start: "Ein Chat kann gerade nicht gestartet werden.",
         server_error: "Etwas ist schiefgegangen",
+        history: "Frühere Gespräche",
+        identity_refused: "Wir konnten Ihr Konto nicht bestätigen; Sie chatten als Gast.",
         audio_call: "Anruf",
         start_with: "Oder beginnen Sie mit",
         call_first_audio: "Anruf",

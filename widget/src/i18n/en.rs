@@ -47,6 +47,8 @@ pub(super) static LANGUAGE: Language = Language {
         screen_share: "Screen sharing",
         cannot_start: "A chat cannot be started right now.",
         server_error: "Something went wrong",
+        history: "Earlier conversations",
+        identity_refused: "We could not confirm your account, so you chat as a guest.",
         audio_call: "Audio call",
         start_with: "Or start with",
         call_first_audio: "Call",

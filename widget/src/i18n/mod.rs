@@ -317,6 +317,10 @@ pub struct Strings {
     pub screen_share: &'static str,
     pub cannot_start: &'static str,
     pub server_error: &'static str,
+    /// Above a verified visitor's earlier conversations.
+    pub history: &'static str,
+    /// `identify` was refused: the visitor chats anonymously.
+    pub identity_refused: &'static str,
     pub audio_call: &'static str,
     /// Before the form's call buttons: "Or start with".
     pub start_with: &'static str,

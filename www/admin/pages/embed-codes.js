@@ -1,7 +1,7 @@
 // Embed codes: create one for a service or a user with a Domain Template, copy its
-// snippet, open its Preview (a signed link), revoke it.
+// snippet, open its Preview (a signed link), make its identity secret, revoke it.
 
-import { ApiError, describe, get, post, seg } from "../api.js";
+import { ApiError, del, describe, get, post, seg } from "../api.js";
 import { copyText, field, formProblem, h, replace, setFieldError, table, when } from "../dom.js";
 
 export const title = "Embed codes";
@@ -31,6 +31,47 @@ function snippetBox(ctx, code, snippet) {
   });
   const f = field(`Snippet for ${code}`, area, { help: "Paste it into the website's pages, before </body>." });
   return h("div", { class: "snippet-box" }, f.field, h("div", { class: "actions" }, copy, copied));
+}
+
+/** The identity secret, shown once, with a Copy button and how a website uses it. */
+function secretBox(ctx, code, secret) {
+  const input = h("input", { readonly: true, class: "mono secret", spellcheck: "false", "data-secret": code });
+  input.value = secret;
+  const copied = h("span", { class: "copied", role: "status" });
+  const copy = h("button", { class: "btn", type: "button" }, "Copy secret");
+  copy.addEventListener("click", async () => {
+    const message = await copyText(input.value, input);
+    copied.textContent = message;
+    ctx.announce(message);
+  });
+  const f = field(`Identity secret for ${code}`, input, {
+    help: "Shown only now: copy it into your website's server configuration. Your server signs each signed-in visitor's id with it, hash = hex(HMAC-SHA256(secret, id)), and the page calls Interact.identify({id, name, email, hash}). Never put it in the page.",
+  });
+  return h("div", { class: "snippet-box" }, f.field, h("div", { class: "actions" }, copy, copied));
+}
+
+/** Makes (or replaces) a code's identity secret and shows it once. */
+async function identitySecret(ctx, code, slot) {
+  if (!(await ctx.confirm(`Make a new identity secret for ${code}? An earlier secret stops working at once: visitors your website signed with it chat as guests until it uses the new one.`, "Make secret"))) return;
+  try {
+    const answer = await post(`/admin/v1/embed-codes/${seg(code)}/identity-secret`);
+    replace(slot, secretBox(ctx, code, answer.secret));
+    ctx.announce("The identity secret is shown below the code, this once.");
+  } catch (e) {
+    replace(slot, h("span", { class: "form-error", role: "alert" }, describe(e)));
+  }
+}
+
+/** Removes a code's identity secret: identified visitors are refused from then on. */
+async function noIdentity(ctx, code, slot) {
+  if (!(await ctx.confirm(`Turn identity verification off for ${code}? Visitors your website identifies chat as guests and no longer see their earlier conversations.`, "Turn off"))) return;
+  try {
+    await del(`/admin/v1/embed-codes/${seg(code)}/identity-secret`);
+    slot.replaceChildren();
+    ctx.announce(`Identity verification is off for ${code}.`);
+  } catch (e) {
+    replace(slot, h("span", { class: "form-error", role: "alert" }, describe(e)));
+  }
 }
 
 /** Asks for a signed Preview link and opens it in a new tab; returns the link. */
@@ -84,8 +125,12 @@ function codesTable(ctx, codes, reload) {
             ctx.announce(describe(e), "error");
           }
         });
+        const secretButton = h("button", { class: "btn btn-small", type: "button", "data-identity": code }, "Identity secret");
+        secretButton.addEventListener("click", () => identitySecret(ctx, code, slot));
+        const offButton = h("button", { class: "btn btn-small", type: "button" }, "No identity");
+        offButton.addEventListener("click", () => noIdentity(ctx, code, slot));
         actions.append(snippetButton, previewButton);
-        if (admin) actions.append(revoke);
+        if (admin) actions.append(secretButton, offButton, revoke);
       }
       return [
         h("div", {}, h("code", {}, code), slot),

@@ -226,6 +226,19 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         context: Option<ChatContext>,
     },
+    /// Visitor: who the visitor is, as the website vouches for it (see
+    /// [`crate::identity`]). Answered with `history` (same `id`), or an `error` with that
+    /// `id`: `identity_refused` for a wrong hash or an embed code without identity
+    /// secret, `invalid_field` for an id or hash out of bounds. Chats started on the
+    /// connection afterwards are the verified visitor's.
+    Identify {
+        /// Client-generated id of the request.
+        id: MessageId,
+        /// The website's id of the visitor, 1 to 128 characters.
+        visitor: String,
+        /// HMAC-SHA256 of `visitor` under the embed code's identity secret, 64 hex digits.
+        hash: String,
+    },
     /// Keep-alive; answered with `pong`.
     Ping {
         /// Echoed in the `pong`.

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     /// the frame was not stored and will not be (only `end`, `sync` and `typing` still
     /// work).
     SessionFull,
+    /// `identify` was refused: the hash does not match the visitor id under the embed
+    /// code's identity secret, or the embed code has none. The connection stays
+    /// anonymous.
+    IdentityRefused,
     /// A code this version does not know.
     #[serde(other)]
     Unknown,

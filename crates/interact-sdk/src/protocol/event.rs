@@ -37,6 +37,11 @@ pub struct VisitorInfo {
     /// (WhatsApp): shown instead of the email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// The website's id of the visitor, where the website vouched for it (`identify`
+    /// with a valid hash): the console shows the visitor as verified. Absent for
+    /// anonymous visitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_id: Option<String>,
 }
 
 /// The receipt of the visitor's privacy consent.

@@ -222,6 +222,16 @@ pub enum ServerFrame {
         /// The request's id.
         id: MessageId,
     },
+    /// Visitor: the answer to `identify`: the identity is verified, and these are the
+    /// `message` events of the visitor's earlier conversations through the same embed
+    /// code: the newest conversation first, each one's messages in order (at most 20
+    /// conversations, each with its last 50 messages, cut further to fit a frame).
+    History {
+        /// The `identify` request's id.
+        id: MessageId,
+        /// The messages of the earlier (ended) sessions, as stored; empty if none.
+        events: Vec<EventFrame>,
+    },
     /// An error.
     Error(ErrorFrame),
     /// A frame type this version does not know.
@@ -276,6 +286,10 @@ impl<'de> Deserialize<'de> for ServerFrame {
                 expires_at: f.optional("expires_at")?,
             },
             "done" => Self::Done { id: f.field("id")? },
+            "history" => Self::History {
+                id: f.field("id")?,
+                events: f.or_default("events")?,
+            },
             "error" => Self::Error(f.rest()?),
             _ => Self::Unknown,
         })

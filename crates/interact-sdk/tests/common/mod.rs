@@ -194,6 +194,7 @@ impl Server {
                             email: "vera@example.com".into(),
                             channel: None,
                             phone: None,
+                            verified_id: None,
                         },
                         target: demo_config().target,
                         first_message: None,
@@ -365,6 +366,7 @@ impl Server {
                             email: valid.email.clone(),
                             channel: None,
                             phone: None,
+                            verified_id: None,
                         },
                         consent: Consent {
                             policy_version: valid.consent_version.clone(),
@@ -691,7 +693,7 @@ impl World {
                 Output::Event(e) => {
                     let seen = self.seen.get_mut(&who).expect("seen");
                     if let Event::Timeline(f) = &e {
-                        seen.timeline.push(f.clone());
+                        seen.timeline.push((**f).clone());
                     }
                     seen.events.push(e);
                 }

@@ -35,6 +35,10 @@ pub(super) fn router() -> Router<AppState> {
             post(revoke_embed_code),
         )
         .route("/admin/v1/embed-codes/{code}/snippet", get(snippet))
+        .route(
+            "/admin/v1/embed-codes/{code}/identity-secret",
+            post(rotate_identity_secret).delete(delete_identity_secret),
+        )
         .route("/admin/v1/agents/{id}/sign-out", post(sign_out_agent))
         .route("/admin/v1/audit", get(audit_log))
         .route(
@@ -361,6 +365,58 @@ async fn revoke_embed_code(
     admin.tenant_admin()?;
     admin::revoke_embed_code(state.store.as_ref(), &code, state.now(), &admin.actor).await?;
     tracing::info!(code = %code, "embed code revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new identity secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"secret": "4f9c0d2e8b7a61f35c2d9e0a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c"}))]
+struct IdentitySecret {
+    /// The HMAC-SHA256 key (64 hex digits) the website's server signs visitor ids with:
+    /// `hash = hex(HMAC-SHA256(secret, visitor id))`. The server cannot show it again.
+    secret: String,
+}
+
+/// Makes (or replaces) the embed code's identity secret, for identified visitors
+/// (`Interact.identify`): the answer is the only time it is shown. Hashes made with
+/// an earlier secret stop verifying at once.
+#[utoipa::path(post, path = "/admin/v1/embed-codes/{code}/identity-secret", tag = "embed-codes",
+    params(("code" = String, Path, description = "The embed code.")),
+    responses(
+        (status = 201, description = "The new secret.", body = IdentitySecret),
+        (status = 404, description = "No such live embed code.", body = doc::ApiError),
+    ))]
+async fn rotate_identity_secret(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<(StatusCode, Json<IdentitySecret>), AppError> {
+    admin.tenant_admin()?;
+    let secret =
+        admin::rotate_identity_secret(state.store.as_ref(), &code, state.now(), &admin.actor)
+            .await?;
+    tracing::info!(code = %code, "identity secret made");
+    Ok((StatusCode::CREATED, Json(IdentitySecret { secret })))
+}
+
+/// Removes the embed code's identity secret: identified visitors are refused (and chat
+/// anonymously) from now on.
+#[utoipa::path(delete, path = "/admin/v1/embed-codes/{code}/identity-secret", tag = "embed-codes",
+    params(("code" = String, Path, description = "The embed code.")),
+    responses(
+        (status = 204, description = "Removed (or there was none)."),
+        (status = 404, description = "No such live embed code.", body = doc::ApiError),
+    ))]
+async fn delete_identity_secret(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<StatusCode, AppError> {
+    admin.tenant_admin()?;
+    if admin::delete_identity_secret(state.store.as_ref(), &code, state.now(), &admin.actor).await?
+    {
+        tracing::info!(code = %code, "identity secret removed");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

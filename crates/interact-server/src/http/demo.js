@@ -8,7 +8,7 @@
   methods.forEach(function (m) {
     I[m] = I[m] || function () { I.q.push([m, [].slice.call(arguments)]); };
   });
-})(window, ["open", "close", "toggle", "on", "off", "setAttributes", "setSound"]);
+})(window, ["open", "close", "toggle", "on", "off", "setAttributes", "setSound", "identify"]);
 
 Interact.setAttributes({ shop: "Example Shop", basket: "2 items" });
 

@@ -53,6 +53,8 @@ pub const PATH: &str = "/admin/v1/openapi.json";
         admin::create_embed_code,
         admin::revoke_embed_code,
         admin::snippet,
+        admin::rotate_identity_secret,
+        admin::delete_identity_secret,
         admin::sign_out_agent,
         admin_tools::check_origin,
         admin_tools::preview_link,
@@ -234,7 +236,12 @@ const LINKS: &[Link] = &[
         "200",
         "/0/code",
         "code",
-        &["snippet", "revoke_embed_code"],
+        &[
+            "snippet",
+            "revoke_embed_code",
+            "rotate_identity_secret",
+            "delete_identity_secret",
+        ],
     ),
     (
         "/admin/v1/embed-codes",
@@ -242,7 +249,12 @@ const LINKS: &[Link] = &[
         "201",
         "/code",
         "code",
-        &["snippet", "revoke_embed_code"],
+        &[
+            "snippet",
+            "revoke_embed_code",
+            "rotate_identity_secret",
+            "delete_identity_secret",
+        ],
     ),
     (
         "/admin/v1/webhooks",

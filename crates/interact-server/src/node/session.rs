@@ -615,6 +615,8 @@ pub struct Via {
     pub call: Option<interact_sdk::protocol::CallMedia>,
     /// The page address and attributes from `start_chat`, already validated.
     pub context: Option<interact_sdk::context::ChatContext>,
+    /// The verified visitor's id (`identify` with a valid hash on the connection).
+    pub visitor_id: Option<String>,
 }
 
 impl Via {
@@ -624,6 +626,7 @@ impl Via {
             channel,
             call: None,
             context: None,
+            visitor_id: None,
         }
     }
 }
@@ -644,6 +647,7 @@ pub async fn create(
         channel,
         call,
         context,
+        visitor_id,
     } = via;
     let at = state.now();
     let id = SessionId::new(format!("s{}", hex::encode(auth::random_128())))
@@ -656,7 +660,13 @@ pub async fn create(
     let mut log = SessionLog::new(id.clone(), config.modalities);
     let started = SessionEvent::Started {
         context: context.map(Box::new),
-        visitor: visitor_info(&form.display_name, &form.email, channel, origin),
+        visitor: visitor_info(
+            &form.display_name,
+            &form.email,
+            channel,
+            origin,
+            visitor_id.as_deref(),
+        ),
         consent: Consent {
             policy_version: form.consent_version.clone(),
             at,
@@ -685,6 +695,7 @@ pub async fn create(
     }
     let record = SessionRecord {
         channel,
+        visitor_id,
         id: id.clone(),
         embed_code: code.code.clone(),
         target: code.target.clone(),
@@ -759,12 +770,14 @@ pub async fn start_work(state: &AppState, handle: &SessionHandle, live: &mut Liv
 }
 
 /// The visitor as agents see them: for a channel other than the widget, the channel and
-/// the phone number it came from (a WhatsApp session's origin is `whatsapp:+<number>`).
+/// the phone number it came from (a WhatsApp session's origin is `whatsapp:+<number>`);
+/// for a verified visitor, the website's id for them.
 fn visitor_info(
     name: &str,
     email: &str,
     channel: interact_model::Channel,
     origin: &str,
+    verified_id: Option<&str>,
 ) -> VisitorInfo {
     let other = channel != interact_model::Channel::Widget;
     VisitorInfo {
@@ -774,6 +787,7 @@ fn visitor_info(
         phone: other
             .then(|| origin.split_once(':').map(|(_, number)| number.to_owned()))
             .flatten(),
+        verified_id: verified_id.map(str::to_owned),
     }
 }
 
@@ -868,6 +882,7 @@ async fn offer(state: &AppState, id: &SessionId, agent: &str, expires_at: UnixMi
                 &live.record.visitor_email,
                 live.record.channel,
                 &live.record.origin,
+                live.record.visitor_id.as_deref(),
             ),
             target: config.target,
             first_message,

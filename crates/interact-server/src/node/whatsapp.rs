@@ -1129,6 +1129,7 @@ mod tests {
     fn agent_and_service_messages_become_pieces_visitor_ones_do_not() {
         let record = SessionRecord {
             channel: Channel::Whatsapp,
+            visitor_id: None,
             id: SessionId::new("s1").expect("id"),
             embed_code: connector_code("support"),
             target: TargetRef::Service("support".into()),

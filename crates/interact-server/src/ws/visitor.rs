@@ -45,7 +45,16 @@ struct Visitor {
     session: Option<SessionId>,
     /// `sync` frames of this connection.
     replays: Bucket,
+    /// The verified visitor's id (`identify` with a valid hash): chats started on this
+    /// connection are theirs.
+    identity: Option<String>,
+    /// `identify` frames of this connection (at most [`MAX_IDENTIFY`]).
+    identifies: u8,
 }
+
+/// Most `identify` frames one connection may send (a site that signs a visitor out and
+/// another in without a reload needs a few; each reads the history).
+const MAX_IDENTIFY: u8 = 5;
 
 async fn visitor_conn(
     state: &AppState,
@@ -64,6 +73,8 @@ async fn visitor_conn(
         hello: false,
         session: None,
         replays: Bucket::new(state.config.limits.replays_per_second, state.instant()),
+        identity: None,
+        identifies: 0,
     });
     let hello = std::sync::atomic::AtomicBool::new(false);
     let reader = read_loop(
@@ -211,6 +222,10 @@ impl Visitor {
                 call,
                 context,
             } => Box::pin(self.start(id, form, call, context)).await,
+            ClientFrame::Identify { id, visitor, hash } => {
+                Box::pin(self.identify(id, visitor, hash)).await;
+                Flow::Continue
+            }
             ClientFrame::Ping { nonce } => {
                 let mut heads = BTreeMap::new();
                 if let Some(s) = &self.session
@@ -435,6 +450,7 @@ impl Visitor {
                 channel: interact_model::Channel::Widget,
                 call,
                 context: context.filter(|c| !c.is_empty()),
+                visitor_id: self.identity.clone(),
             },
         )
         .await;
@@ -466,6 +482,64 @@ impl Visitor {
             Err(e) => self.internal(Some(&id), "creating a session failed", &e),
         }
         Flow::Continue
+    }
+
+    /// Checks an `identify` frame: within bounds, the embed code has an identity secret
+    /// and the hash is the visitor id's HMAC under it. Verified, the connection is the
+    /// visitor's and the answer is their history; refused, it is anonymous (a previous
+    /// identity is dropped too), the refusal is logged and counted, and nothing is stored.
+    async fn identify(&mut self, id: interact_sdk::ids::MessageId, visitor: String, hash: String) {
+        let refuse = |this: &Self, code: ErrorCode, message: &str| {
+            this.send(&ServerFrame::Error(error(code, message).about(id.clone())));
+        };
+        if self.identifies >= MAX_IDENTIFY {
+            self.state.metrics.reject("identify_rate_limited");
+            return refuse(
+                self,
+                ErrorCode::RateLimited,
+                "too many identify frames on this connection",
+            );
+        }
+        self.identifies += 1;
+        self.identity = None;
+        if let Err(e) = interact_sdk::identity::validate(&visitor, &hash) {
+            self.state.metrics.reject("invalid_identity");
+            tracing::warn!(code = %self.record.code, error = %e, "identify refused: out of bounds");
+            return refuse(
+                self,
+                ErrorCode::InvalidField,
+                &format!("the identity is invalid: {e}"),
+            );
+        }
+        let secret = match self.state.store.identity_secret(&self.record.code).await {
+            Ok(s) => s,
+            Err(e) => return self.internal(Some(&id), "reading an identity secret failed", &e),
+        };
+        let verified = secret
+            .as_deref()
+            .is_some_and(|s| crate::identity::verify(s, &visitor, &hash));
+        if !verified {
+            self.state.metrics.reject("identity_refused");
+            let why = if secret.is_none() {
+                "the embed code has no identity secret"
+            } else {
+                "wrong hash"
+            };
+            tracing::warn!(code = %self.record.code, origin = %self.origin, why, "identify refused");
+            return refuse(
+                self,
+                ErrorCode::IdentityRefused,
+                "the identity could not be verified; the chat is anonymous",
+            );
+        }
+        match crate::identity::history(&self.state, &self.record.code, &visitor).await {
+            Ok(events) => {
+                tracing::debug!(code = %self.record.code, messages = events.len(), "visitor identified");
+                self.identity = Some(visitor);
+                self.send(&ServerFrame::History { id, events });
+            }
+            Err(e) => self.internal(Some(&id), "reading a visitor's history failed", &e),
+        }
     }
 
     /// Answers a repeated `start_chat` with its session: a fresh resume token (the old one
