@@ -1466,11 +1466,42 @@ fn time_child(parent: &Element, at: f64, lang: &str) {
     attr(&t, "datetime", &String::from(date.to_iso_string()));
 }
 
-/// Up to two initials of a name, for the header ("Customer Care" gives "CC").
+/// Up to two initials of a name, for the header ("Customer Care" gives "CC"): of each
+/// word, its first letter or digit, upper-cased.
+///
+/// With the page's Unicode tables (a regular expression and `toUpperCase`): Rust's
+/// tables for `char::is_alphanumeric` and `char::to_uppercase` would add about 18 KB to
+/// the module every visitor loads.
 fn initials(name: &str) -> String {
-    name.split_whitespace()
-        .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect()
+    let word = js_sys::RegExp::new(r"(?:^|\s)\S*?([\p{Alphabetic}\p{N}])", "gu");
+    let mut out = String::new();
+    for _ in 0..2 {
+        let Some(found) = word.exec(name) else {
+            break;
+        };
+        out.push_str(&String::from(found.get(1).to_upper_case()));
+    }
+    out
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn initials_are_the_first_letter_or_digit_of_the_first_two_words() {
+        for (name, expected) in [
+            ("Customer Care", "CC"),
+            ("alex", "A"),
+            ("élodie  (ops) team", "ÉO"),
+            ("🙂 ana 2nd", "A2"),
+            ("straße x", "SX"),
+            ("ßa b", "SSB"),
+            ("李 小龙", "李小"),
+            ("-- ..", ""),
+            ("", ""),
+        ] {
+            assert_eq!(super::initials(name), expected, "{name:?}");
+        }
+    }
 }

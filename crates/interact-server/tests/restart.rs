@@ -424,9 +424,10 @@ async fn a_crash_between_a_workflow_message_and_the_run_state_repeats_nothing() 
             "#,
         ),
     );
-    // The second message of the workflow is the one after the timer.
+    // The greeting is stored with the session (no crash point): the first message the
+    // run stores itself is the one after the timer.
     let mut server =
-        ServerProcess::start_crashing_at(SERVER, &config, "workflow.message_stored:2").await;
+        ServerProcess::start_crashing_at(SERVER, &config, "workflow.message_stored:1").await;
     let store = server.store().await;
     let (visitor, session) = chat(server.addr, "Wanda Wait").await;
     server.crashed(Duration::from_secs(15)).await;

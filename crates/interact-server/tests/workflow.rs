@@ -112,6 +112,54 @@ fn system_text(f: &ServerFrame) -> Option<(&str, Option<&str>)> {
     }
 }
 
+/// A form with a first message: the visitor reads the service's greeting first, then
+/// their own message, then the question (the greeting is stored with the session).
+#[tokio::test]
+async fn the_greeting_comes_before_the_visitors_first_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(config(dir.path(), ASK)).await;
+    let code = server.embed_code(support()).await;
+
+    let mut visitor = connect_visitor(server.addr, code.as_str(), Some(ALLOWED))
+        .await
+        .expect("allowed");
+    visitor.hello(None).await;
+    let first = PreChatForm {
+        first_message: Some("Where is my parcel?".into()),
+        ..form()
+    };
+    visitor.start_chat(mid("start-first"), first).await;
+    let frames = visitor
+        .recv_until(|f| system_text(f).is_some_and(|(t, _)| t == "Your order number?"))
+        .await;
+    let messages: Vec<(Seq, Party, &str)> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(e) => match &e.event {
+                SessionEvent::Message { from, text, .. } => Some((e.seq, *from, text.as_str())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let said: Vec<_> = messages
+        .iter()
+        .map(|(_, from, text)| (*from, *text))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            (Party::System, "Welcome, Vera."),
+            (Party::Visitor, "Where is my parcel?"),
+            (Party::System, "Your order number?"),
+        ]
+    );
+    assert!(
+        messages.windows(2).all(|w| w[0].0 < w[1].0),
+        "in the order of the log: {messages:?}"
+    );
+}
+
 #[tokio::test]
 async fn workflow_greets_asks_then_queues_for_an_agent() {
     let dir = tempfile::tempdir().expect("tempdir");

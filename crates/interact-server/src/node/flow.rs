@@ -42,7 +42,8 @@ use interact_sdk::relay::Effect;
 use crate::node::hub::{LiveSession, SessionHandle};
 use crate::node::state::AppState;
 use interact_model::TargetRef;
-use interact_store::WorkflowRunRecord;
+use interact_sdk::time::UnixMillis;
+use interact_store::{SessionRecord, WorkflowRunRecord};
 use interact_workflow::{
     Action, HttpRequest, Input, Outcome, Params, RunSnapshot, Workflow, WorkflowRun,
 };
@@ -70,24 +71,78 @@ fn service_workflow(
 
 /// Creates the run of the session's workflow, if its service has one.
 pub fn new_run(state: &AppState, live: &LiveSession) -> Option<WorkflowRun> {
-    let TargetRef::Service(service) = &live.record.target else {
-        return None;
-    };
     let call_first = live.log.call_first().is_some();
     let workflow = service_workflow(state, &live.record.target, call_first)?;
-    let mut params = Params::from([
-        ("visitor_name".to_owned(), live.record.visitor_name.clone()),
-        ("service".to_owned(), service.to_string()),
-        ("session".to_owned(), live.record.id.to_string()),
-    ]);
-    params.insert(
-        "visitor_email".to_owned(),
-        live.record.visitor_email.clone(),
-    );
-    if let Some(text) = live.first_visitor_message() {
-        params.insert("first_message".to_owned(), text);
-    }
+    let first_message = live.first_visitor_message();
+    let params = run_params(&live.record, first_message.as_deref())?;
     Some(WorkflowRun::new(workflow, params))
+}
+
+/// What a run of the session's workflow knows from the start: the visitor's name and
+/// e-mail, the service, the session and the visitor's first message.
+fn run_params(record: &SessionRecord, first_message: Option<&str>) -> Option<Params> {
+    let TargetRef::Service(service) = &record.target else {
+        return None;
+    };
+    let mut params = Params::from([
+        ("visitor_name".to_owned(), record.visitor_name.clone()),
+        ("service".to_owned(), service.to_string()),
+        ("session".to_owned(), record.id.to_string()),
+        ("visitor_email".to_owned(), record.visitor_email.clone()),
+    ]);
+    if let Some(text) = first_message {
+        params.insert("first_message".to_owned(), text.to_owned());
+    }
+    Some(params)
+}
+
+/// The messages a new session's workflow sends before it does anything else (its
+/// greeting), as the `message` events its run makes of them, ids included.
+///
+/// [`crate::node::session::create`] stores them with the session, before the visitor's
+/// first message, so the greeting is read first. The run that starts right after sends
+/// the same messages under the same ids and finds them stored already ([`system_message`]).
+pub fn greeting(
+    state: &AppState,
+    record: &SessionRecord,
+    call_first: bool,
+    first_message: Option<&str>,
+    at: UnixMillis,
+) -> Vec<SessionEvent> {
+    let Some(workflow) = service_workflow(state, &record.target, call_first) else {
+        return Vec::new();
+    };
+    let Some(params) = run_params(record, first_message) else {
+        return Vec::new();
+    };
+    let mut run = WorkflowRun::new(workflow, params);
+    run.handle(at, Input::Started);
+    let author = system_author(state, &record.target);
+    let mut messages = Vec::new();
+    while let Some(Action::SendMessage { text }) = run.poll_action() {
+        let Ok(id) = MessageId::new(format!("wf-a{}", run.action_number())) else {
+            break;
+        };
+        messages.push(SessionEvent::Message {
+            id,
+            from: Party::System,
+            author: author.clone(),
+            text,
+        });
+    }
+    messages
+}
+
+/// Who the workflow's messages are from: the service's display name.
+fn system_author(state: &AppState, target: &TargetRef) -> Option<String> {
+    match target {
+        TargetRef::Service(s) => state
+            .tenant()
+            .services
+            .get(s)
+            .map(|s| s.config.display_name.clone()),
+        TargetRef::User(_) => None,
+    }
 }
 
 /// Feeds `input` to the session's run (if it has one) and carries out its actions.
@@ -386,14 +441,7 @@ async fn system_message(
     number: Option<u64>,
     text: String,
 ) {
-    let author = match &live.record.target {
-        TargetRef::Service(s) => state
-            .tenant()
-            .services
-            .get(s)
-            .map(|s| s.config.display_name.clone()),
-        TargetRef::User(_) => None,
-    };
+    let author = system_author(state, &live.record.target);
     let id = match number {
         // A run started after an agent's transfer numbers its actions from 1 again: its
         // messages' ids say after which transfer (runs never span one).

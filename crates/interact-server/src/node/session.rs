@@ -674,10 +674,49 @@ pub async fn create(
         target: config.target.clone(),
         call,
     };
+    let record = SessionRecord {
+        channel,
+        visitor_id,
+        id: id.clone(),
+        embed_code: code.code.clone(),
+        target: code.target.clone(),
+        start_id: format!("{start_id} {id}"),
+        start_key: Some(start_key),
+        visitor_seen_at: None,
+        token_hash: auth::token_hash(&token),
+        visitor_name: form.display_name.clone(),
+        visitor_email: form.email.clone(),
+        consent_version: form.consent_version.clone(),
+        consent_at: at,
+        origin: origin.to_owned(),
+        agent_id: None,
+        created_at: at,
+        ended: None,
+    };
     let mut events = vec![
         log.append(at, started)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     ];
+    // In the widget, the workflow's greeting comes before the first message the form
+    // sent with the start. (On WhatsApp the customer's message came first: the greeting
+    // answers it, sent as the run starts.)
+    let greeting = if channel == interact_model::Channel::Widget {
+        crate::node::flow::greeting(
+            state,
+            &record,
+            call.is_some(),
+            form.first_message.as_deref(),
+            at,
+        )
+    } else {
+        Vec::new()
+    };
+    for event in greeting {
+        events.push(
+            log.append(at, event)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+    }
     if let Some(text) = form.first_message.clone() {
         let frame = interact_sdk::protocol::ClientFrame::Send {
             session: None,
@@ -693,25 +732,6 @@ pub async fn create(
             }));
         }
     }
-    let record = SessionRecord {
-        channel,
-        visitor_id,
-        id: id.clone(),
-        embed_code: code.code.clone(),
-        target: code.target.clone(),
-        start_id: format!("{start_id} {id}"),
-        start_key: Some(start_key),
-        visitor_seen_at: None,
-        token_hash: auth::token_hash(&token),
-        visitor_name: form.display_name,
-        visitor_email: form.email,
-        consent_version: form.consent_version,
-        consent_at: at,
-        origin: origin.to_owned(),
-        agent_id: None,
-        created_at: at,
-        ended: None,
-    };
     let encoded: Vec<EncodedEvent> = events.iter().map(EncodedEvent::new).collect();
     state.store.create_session(&record, &encoded).await?;
     crate::node::webhooks::notify(
