@@ -945,7 +945,8 @@ function createView(session) {
       page: q(".d-page"),
       attributes: q(".d-attributes"),
     },
-    contextShown: null,
+    // Nothing shown yet (a session without a context still shows "—").
+    contextShown: undefined,
     /** The visitor's answers to the workflow's questions, by the seq of their message. */
     answers: new Map(),
     /** Answers being read (the latest request wins). */
@@ -1309,16 +1310,15 @@ function setStatus(node, state) {
 }
 
 function systemText(conv, item) {
-  const who = (agent, self) => (self ? t("sys.you") : agent.display_name);
   switch (item.type) {
     case "started":
       return t("sys.started", { name: item.visitor.display_name, target: item.target.display_name });
     case "queued":
       return t("sys.queued", { position: item.position });
     case "agent_joined":
-      return t("sys.joined", { who: who(item.agent, item.self) });
+      return item.self ? t("sys.you_joined") : t("sys.joined", { who: item.agent.display_name });
     case "agent_left":
-      return t("sys.left", { who: who(item.agent, item.self) });
+      return item.self ? t("sys.you_left") : t("sys.left", { who: item.agent.display_name });
     case "transferred":
       if (item.self) return t("sys.you_transferred", { to: item.to.display_name });
       return t("sys.transferred", { by: item.by ? item.by.display_name : t("sys.the_workflow"), to: item.to.display_name });

@@ -75,6 +75,12 @@ const SHOWN_ANSWERS: &str = "
   };";
 
 async fn wait_answers(page: &Page, what: &str) -> Value {
+    // After a reload the chat is listed, not open.
+    page.wait_visible("the chat in the list", "#chats .chat-tab")
+        .await;
+    if !page.is_visible(SHOWN).await {
+        page.click("#chats .chat-tab").await;
+    }
     page.wait_until(
         what,
         "const r = document.querySelector(arguments[0] + ' .answers');

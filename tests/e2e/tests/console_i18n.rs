@@ -175,6 +175,19 @@ async fn words(page: &Page) -> serde_json::Value {
     page.eval(WORDS, vec![json!(SHOWN)]).await
 }
 
+/// After a reload: the chat listed again, opened.
+async fn open_chat(page: &Page) {
+    page.wait_visible("the chat in the list", "#chats .chat-tab")
+        .await;
+    page.click("#chats .chat-tab").await;
+    page.wait_until(
+        "the chat again",
+        "return document.querySelector(arguments[0] + ' .sys-agent_joined') ? true : 'not yet';",
+        vec![json!(SHOWN)],
+    )
+    .await;
+}
+
 async fn wait_lang(page: &Page, lang: &str) {
     page.wait_until(
         &format!("the console in {lang}"),
@@ -217,7 +230,10 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
         assert_eq!(w["username"], "Benutzername");
         assert_eq!(w["title"], "Anmelden · Interact Agentenkonsole");
         let chosen: String = page
-            .eval("return document.getElementById('signin-lang').value;", vec![])
+            .eval(
+                "return document.getElementById('signin-lang').value;",
+                vec![],
+            )
             .await;
         assert_eq!(chosen, "de");
         page.screenshot("signin-de").await;
@@ -261,8 +277,12 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
                 first_message: Some("Hallo".into()),
             })
             .await;
-        page.wait_text("the German accept button", "#offers .offer-accept", "Annehmen")
-            .await;
+        page.wait_text(
+            "the German accept button",
+            "#offers .offer-accept",
+            "Annehmen",
+        )
+        .await;
         accept_first_offer(page).await;
         let w = words(page).await;
         assert_eq!(w["joined"], "Sie sind dem Chat beigetreten", "{w}");
@@ -273,7 +293,10 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
         // A German date: `07.12.2026, 14:05`.
         let started = w["started"].as_str().unwrap_or_default();
         assert!(
-            started.split(", ").next().is_some_and(|d| d.split('.').count() == 3),
+            started
+                .split(", ")
+                .next()
+                .is_some_and(|d| d.split('.').count() == 3),
             "not a German date: {started:?}"
         );
         // The starter saved replies, in German (nothing saved yet).
@@ -308,17 +331,15 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
         page.browser.refresh().await.expect("reload");
         page.record_problems().await;
         wait_lang(page, "en").await;
-        page.wait_until(
-            "the chat again",
-            "return document.querySelector(arguments[0] + ' .sys-agent_joined') ? true : 'not yet';",
-            vec![json!(SHOWN)],
-        )
-        .await;
+        open_chat(page).await;
         let w = words(page).await;
         assert_eq!(w["signout"], "Sign out", "{w}");
         assert_eq!(w["joined"], "You joined the chat");
         let kept: String = page
-            .eval("return localStorage.getItem('interact.console.lang');", vec![])
+            .eval(
+                "return localStorage.getItem('interact.console.lang');",
+                vec![],
+            )
             .await;
         assert_eq!(kept, "en");
 
@@ -332,6 +353,7 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
         page.browser.refresh().await.expect("reload");
         page.record_problems().await;
         wait_lang(page, "de").await;
+        open_chat(page).await;
         page.wait_text(
             "the German transcript",
             &format!("{SHOWN} .sys-agent_joined .sys-text"),
@@ -345,7 +367,10 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
                 vec![],
             )
             .await;
-        assert!(focusable, "the language switch takes the focus and has a label");
+        assert!(
+            focusable,
+            "the language switch takes the focus and has a label"
+        );
         page.assert_no_problems("the console").await;
         drop(visitor);
     })
