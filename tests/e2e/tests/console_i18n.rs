@@ -4,7 +4,7 @@
 //!   in both dictionaries, and every key the console's scripts and page name is in them.
 //! - In headless Chromium whose language is German: the sign-in card, the top bar, the
 //!   sidebar, a chat's transcript, details and composer, the starter saved replies and
-//!   the dates are German and `<html lang="de">`; the switch in the top bar turns the
+//!   the dates are German and `<html lang="de">`, and the top bar fits a narrow window; the switch in the top bar turns the
 //!   open console English at once (the transcript too), and the choice outlives a reload
 //!   (English although the browser is German), until switched back.
 
@@ -311,6 +311,27 @@ async fn a_german_browser_gets_a_german_console_and_the_choice_is_kept() {
         assert_eq!(page.texts("#replies-close").await, ["Schließen"]);
         page.screenshot("chat-de").await;
         page.click("#replies-close").await;
+        // The longer German words keep the top bar on the screen, wide or narrow.
+        for width in [1280, 1200, 1000, 780] {
+            page.browser
+                .set_window_size(width, 860)
+                .await
+                .expect("window size");
+            let sizes: Vec<u32> = page
+                .eval(
+                    "return [document.querySelector('.topbar').scrollWidth, window.innerWidth];",
+                    vec![],
+                )
+                .await;
+            assert!(
+                sizes[0] <= sizes[1],
+                "the German top bar is wider than a {width} px window: {sizes:?}"
+            );
+        }
+        page.browser
+            .set_window_size(1280, 860)
+            .await
+            .expect("window size");
 
         // The switch: English at once, the transcript too.
         page.element("#lang-select")
