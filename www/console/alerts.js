@@ -5,6 +5,8 @@
 // on. Messages replayed after a reload (older than a minute) stay quiet. What a visitor
 // wrote goes into a notification's text, never into markup.
 
+import { t } from "./i18n.js";
+
 const SOUND_KEY = "interact.console.sound";
 const NOTIFY_KEY = "interact.console.notify";
 /** Events older than this are a replay, not news. */
@@ -34,16 +36,15 @@ function save(key, on) {
   }
 }
 
-function show() {
+/** Shows the toggles' state (again, after the language changed). */
+export function showAlerts() {
   const s = $("alert-sound");
   const n = $("alert-notify");
   s.setAttribute("aria-pressed", String(sound));
   n.setAttribute("aria-pressed", String(notify));
   const supported = "Notification" in window;
   n.hidden = !supported;
-  if (supported && Notification.permission === "denied") {
-    n.title = "Notifications are blocked for this site in the browser's settings.";
-  }
+  n.title = t(supported && Notification.permission === "denied" ? "alerts.notify_blocked" : "alerts.notify_title");
 }
 
 /** Reads the agent's choices and wires the two toggles. */
@@ -54,7 +55,7 @@ export function setupAlerts() {
     sound = !sound;
     save(SOUND_KEY, sound);
     if (sound) beep();
-    show();
+    showAlerts();
   });
   $("alert-notify").addEventListener("click", async () => {
     if (notify) {
@@ -65,9 +66,9 @@ export function setupAlerts() {
       notify = permission === "granted";
     }
     save(NOTIFY_KEY, notify);
-    show();
+    showAlerts();
   });
-  show();
+  showAlerts();
 }
 
 function beep() {
@@ -96,12 +97,13 @@ function clip(text) {
  */
 export function alertOf(e, now = Date.now()) {
   if (e.type === "offer") {
-    const who = e.visitor?.display_name ?? "A visitor";
-    const what = e.call ? (e.call === "video" ? "Incoming video call" : "Incoming call") : "New chat";
-    return { title: `${what}: ${who}`, body: clip(e.first_message ?? `via ${e.target?.display_name ?? ""}`), session: e.session };
+    const who = e.visitor?.display_name ?? t("alerts.a_visitor");
+    const what = t(e.call ? (e.call === "video" ? "alerts.video_call" : "alerts.call") : "alerts.new_chat");
+    const body = e.first_message ?? t("alerts.via", { target: e.target?.display_name ?? "" });
+    return { title: t("alerts.title", { what, who }), body: clip(body), session: e.session };
   }
   if (e.type === "timeline" && e.event?.kind === "message" && e.event.from === "visitor" && now - e.at < FRESH_MS) {
-    return { title: e.event.author ?? "Visitor", body: clip(e.event.text), session: e.session };
+    return { title: e.event.author ?? t("chat.visitor"), body: clip(e.event.text), session: e.session };
   }
   return null;
 }

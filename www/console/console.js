@@ -10,10 +10,12 @@
 import init, { AgentConsole } from "./pkg/interact_console.js";
 import { AgentCall, listDevices, savedDevices } from "./call.js";
 import { ConsoleModel } from "./model.js";
-import { alertFor, setupAlerts } from "./alerts.js";
-import { attachNotes, setNotesToken } from "./notes.js";
-import { startOffline, stopOffline } from "./offline.js";
+import { alertFor, setupAlerts, showAlerts } from "./alerts.js";
+import { attachNotes, loadNotes, setNotesToken } from "./notes.js";
+import { renderOffline, startOffline, stopOffline } from "./offline.js";
 import { setupReplies } from "./replies.js";
+import { loadAnswers, renderAnswers, setAnswersToken } from "./answers.js";
+import { fmtDateTime, fmtNumber, fmtWhen, has, onLangChange, setupI18n, t, tn } from "./i18n.js";
 
 const TOKEN_KEY = "interact.console.token";
 const AGENT_KEY = "interact.console.agent";
@@ -80,82 +82,22 @@ function setText(node, text) {
 let uid = 0;
 const nextDomId = (prefix) => `${prefix}-${++uid}`;
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-function fmtTime(at) {
-  const d = new Date(at);
-  const today = new Date();
-  if (d.toDateString() === today.toDateString()) return timeFmt.format(d);
-  return dateTimeFmt.format(d);
-}
-
 function timeNode(at) {
-  const t = el("time", "stamp", fmtTime(at));
-  t.dateTime = new Date(at).toISOString();
-  t.title = dateTimeFmt.format(new Date(at));
-  return t;
-}
-
-function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
+  const node = el("time", "stamp", fmtWhen(at));
+  node.dateTime = new Date(at).toISOString();
+  node.title = fmtDateTime(new Date(at));
+  return node;
 }
 
 // ---------------------------------------------------------------------------------------
-// Texts
+// Texts: keys of i18n.js by what the server or the machine reports.
 
-const END_TEXT = {
-  visitor_ended: "The visitor ended the chat",
-  agent_ended: "The chat was ended by an agent",
-  no_agent: "No agent could take the chat",
-  closed: "The chat was closed (outside opening hours)",
-  idle_timeout: "The chat ended after a period of inactivity",
-  workflow: "The chat was ended by the workflow",
-  failed: "The chat failed",
-  other: "The chat ended",
-};
-
-const STATUS_TEXT = { pending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent" };
-
-const FAILED_TEXT = {
-  ended: "Not sent: the chat ended",
-  session_ended: "Not sent: the chat ended",
-  invalid_field: "Not sent: refused by the server",
-  not_allowed: "Not sent: not allowed now",
-  unknown_session: "Not sent: chat not available",
-  session_full: "Not sent: the chat holds all it can",
-};
-
-const ERROR_TEXT = {
-  unsupported_protocol: "The server speaks another protocol version.",
-  malformed: "The server could not read a request from the console.",
-  frame_too_large: "A request was too large for the server.",
-  too_deep: "A request was too complex for the server.",
-  unknown_type: "The server does not support a request from the console.",
-  invalid_field: "The server refused a request.",
-  handshake_required: "The connection was refused (handshake).",
-  unauthorized: "Your sign-in is no longer valid.",
-  unknown_session: "That chat is not available.",
-  not_allowed: "That is not possible right now.",
-  rate_limited: "Too many requests. Slow down a little.",
-  session_ended: "That chat has already ended.",
-  internal: "The server had a problem. The console will retry.",
-  session_full: "That chat holds all it can; it can only be ended.",
-};
-
-const CLOSE_TEXT = {
-  1000: "The server closed the connection.",
-  1008: "The server refused the connection.",
-  4000: "The server speaks another protocol version.",
-  4003: "The server reported a protocol violation.",
-  4011: "The console was opened somewhere else.",
-};
-
-const COMPOSER_ERROR = {
-  too_long: (max) => `Messages can be at most ${max} characters long.`,
-  control_characters: () => "The message contains characters that cannot be sent.",
-  not_writable: () => "You can no longer write in this chat.",
-};
+/** `<prefix>.<code>` if the dictionaries have it, else `<prefix>.<fallback>` (or null). */
+function textOf(prefix, code, fallback = "other", params) {
+  const key = `${prefix}.${code}`;
+  if (has(key)) return t(key, params);
+  return fallback ? t(`${prefix}.${fallback}`, params) : null;
+}
 
 // ---------------------------------------------------------------------------------------
 // Application state (the protocol state lives in the machine, `client`)
@@ -218,7 +160,7 @@ function update() {
   // Signed out by the server: back to the sign-in form.
   const link = model.link;
   if (link.state === "closed" && (link.code === 4001 || model.unauthorized)) {
-    signOutLocally("Your sign-in has expired or was revoked. Please sign in again.");
+    signOutLocally(t("signin.expired"));
     return;
   }
   syncCalls();
@@ -303,7 +245,11 @@ async function acceptCall(session) {
   } catch (e) {
     accepting.delete(session);
     call.close();
-    if (view) setText(view.callText, `Your microphone${conv.call.media === "video" ? " or camera" : ""} is not available (${e && e.name ? e.name : "error"}). Allow it in the browser, or decline the call.`);
+    const why = e && e.name ? e.name : "error";
+    if (view) {
+      view.callUnavailable = true;
+      setText(view.callText, t(conv.call.media === "video" ? "call.no_mic_cam" : "call.no_mic", { why }));
+    }
     return;
   }
   accepting.delete(session);
@@ -338,7 +284,7 @@ async function fillDevices(session) {
     list.forEach((d, i) => {
       const o = document.createElement("option");
       o.value = d.id;
-      o.textContent = d.label || `${kind} ${i + 1}`;
+      o.textContent = d.label || t(`call.device_${kind}`, { n: i + 1 });
       o.selected = d.id === chosen[kind];
       select.append(o);
     });
@@ -359,13 +305,13 @@ function renderCall(view, conv, online) {
   }
   view.callBanner.hidden = !ringing;
   if (ringing) {
-    const what = conv.call.media === "video" ? "a video" : "an audio";
-    if (!accepting.has(view.session) && !view.callText.textContent.includes("not available")) {
-      setText(view.callText, `The visitor is asking for ${what} call.`);
+    if (!accepting.has(view.session) && !view.callUnavailable) {
+      setText(view.callText, t(conv.call.media === "video" ? "call.asking_video" : "call.asking_audio"));
     }
     view.callAccept.disabled = !online || accepting.has(view.session);
     view.callDecline.disabled = !online;
   } else {
+    view.callUnavailable = false;
     setText(view.callText, "");
   }
   view.callPanel.hidden = !call;
@@ -379,22 +325,20 @@ function renderCall(view, conv, online) {
   const remote = conv.call?.remote;
   const state = call.pc.connectionState;
   const parts = [
-    call.reconnecting ? "Reconnecting the call…" : state === "connected" ? "Connected" : "Connecting…",
+    t(call.reconnecting ? "call.reconnecting" : state === "connected" ? "call.connected" : "call.connecting"),
   ];
-  if (remote?.muted) parts.push("the visitor is muted");
-  if (screen) parts.push("the visitor shares their screen");
+  if (remote?.muted) parts.push(t("call.visitor_muted"));
+  if (screen) parts.push(t("call.visitor_screen"));
   setText(view.callStatus, parts.join(" · "));
   view.callMute.setAttribute("aria-pressed", String(call.muted));
-  setText(view.callMute, call.muted ? "Unmute" : "Mute");
+  setText(view.callMute, t(call.muted ? "call.unmute" : "call.mute"));
   view.callCamera.hidden = call.media !== "video";
   view.callCamera.setAttribute("aria-pressed", String(!call.cameraOn));
-  setText(view.callCamera, call.cameraOn ? "Camera off" : "Camera on");
+  setText(view.callCamera, t(call.cameraOn ? "call.camera_off" : "call.camera_on"));
   view.callHangup.disabled = !online;
   view.callPanel.dataset.iceRestarts = String(call.iceRestarts);
   renderQuality(view, call.quality);
 }
-
-const RATING_TEXT = { good: "Good connection", fair: "Fair connection", poor: "Poor connection" };
 
 /**
  * The call's quality (`CallQuality`) as three bars and words, with the figures behind
@@ -405,15 +349,15 @@ function renderQuality(view, q) {
   view.callQuality.hidden = !rating;
   if (!rating) return;
   const figures = [];
-  if (q.rtt_ms != null) figures.push(`round trip ${q.rtt_ms} ms`);
-  if (q.loss_permille != null) figures.push(`packet loss ${(q.loss_permille / 10).toFixed(1)} %`);
-  if (q.jitter_ms != null) figures.push(`jitter ${q.jitter_ms} ms`);
-  if (q.bitrate_kbps != null) figures.push(`${q.bitrate_kbps} kbit/s received`);
-  if (q.width_px != null && q.height_px != null) figures.push(`video ${q.width_px}×${q.height_px}`);
+  if (q.rtt_ms != null) figures.push(t("quality.rtt", { n: fmtNumber(q.rtt_ms) }));
+  if (q.loss_permille != null) figures.push(t("quality.loss", { n: fmtNumber(q.loss_permille / 10, 1) }));
+  if (q.jitter_ms != null) figures.push(t("quality.jitter", { n: fmtNumber(q.jitter_ms) }));
+  if (q.bitrate_kbps != null) figures.push(t("quality.bitrate", { n: fmtNumber(q.bitrate_kbps) }));
+  if (q.width_px != null && q.height_px != null) figures.push(t("quality.video", { w: q.width_px, h: q.height_px }));
   const details = figures.join(", ");
   view.callQuality.dataset.rating = rating;
   if (view.callQuality.title !== details) view.callQuality.title = details;
-  setText(view.callQualityText, RATING_TEXT[rating]);
+  setText(view.callQualityText, textOf("quality", rating, null) ?? "");
   setText(view.callQualityDetails, details ? `: ${details}` : "");
 }
 
@@ -426,7 +370,7 @@ function showSignIn(message, isError) {
   const err = $("signin-error");
   err.textContent = message ?? "";
   err.classList.toggle("form-info", Boolean(message) && !isError);
-  document.title = "Sign in · Interact agent console";
+  document.title = t("app.signin_title");
   const user = $("signin-username");
   (user.value ? $("signin-password") : user).focus();
 }
@@ -447,7 +391,7 @@ async function onSignIn(event) {
   const username = user.value.trim();
   const password = pass.value;
   if (!username || !password) {
-    err.textContent = "Enter your username and password.";
+    err.textContent = t("signin.missing");
     (username ? pass : user).focus();
     return;
   }
@@ -463,17 +407,17 @@ async function onSignIn(event) {
       credentials: "same-origin",
     });
     if (res.status === 401) {
-      err.textContent = "Wrong username or password.";
+      err.textContent = t("signin.wrong");
       pass.select();
       pass.focus();
       return;
     }
     if (res.status === 429) {
-      err.textContent = "Too many attempts. Wait a moment and try again.";
+      err.textContent = t("signin.rate_limited");
       return;
     }
     if (!res.ok) {
-      err.textContent = `Sign-in failed (HTTP ${res.status}). Try again later.`;
+      err.textContent = t("signin.http", { status: res.status });
       return;
     }
     let body = null;
@@ -484,7 +428,7 @@ async function onSignIn(event) {
     }
     const token = body && typeof body.token === "string" && body.token.length > 0 ? body.token : null;
     if (!token) {
-      err.textContent = "The server sent an unexpected answer. Try again later.";
+      err.textContent = t("signin.unexpected");
       return;
     }
     const agent = parseAgent(body.agent);
@@ -494,7 +438,7 @@ async function onSignIn(event) {
     store.remove(SESSIONS_KEY);
     startConsole(token, agent);
   } catch {
-    err.textContent = "Could not reach the server. Check the connection and try again.";
+    err.textContent = t("signin.unreachable");
   } finally {
     form.removeAttribute("aria-busy");
     $("signin-submit").disabled = false;
@@ -510,13 +454,13 @@ function openChats() {
 async function onSignOut() {
   if (!client) return;
   const open = openChats();
-  if (open > 0 && !window.confirm(`You have ${plural(open, "open chat", "open chats")}. Sign out anyway? The visitors will wait for another agent.`)) {
+  if (open > 0 && !window.confirm(tn("top.signout_confirm", open))) {
     return;
   }
   const token = store.get(TOKEN_KEY);
   stopConsole();
   clearStoredSession();
-  showSignIn("You have signed out.", false);
+  showSignIn(t("signin.signed_out"), false);
   if (!token) return;
   try {
     await fetch("/v1/agent/logout", {
@@ -563,7 +507,7 @@ function startConsole(token, agent) {
     client = new AgentConsole({ token, presence });
   } catch (e) {
     console.warn("interact: cannot start the console", e);
-    signOutLocally("The console could not start. Please sign in again.");
+    signOutLocally(t("signin.cannot_start"));
     return;
   }
   model = new ConsoleModel({ me: agent, presence, restore: storedSessions() });
@@ -576,12 +520,14 @@ function startConsole(token, agent) {
   client.connect();
   startOffline(token);
   setNotesToken(token);
+  setAnswersToken(token);
   render();
 }
 
 function stopConsole() {
   stopOffline();
   setNotesToken(null);
+  setAnswersToken(null);
   clearInterval(ticker);
   ticker = null;
   for (const session of [...calls.keys()]) closeCall(session);
@@ -608,23 +554,23 @@ function stopConsole() {
 function showNotice(n) {
   let text = null;
   if (n.kind === "accept_refused") {
-    text = "That chat is no longer available: another agent took it or the visitor left.";
+    text = t("notice.accept_refused");
   } else if (n.kind === "transfer_refused") {
-    text = `The chat was not transferred: ${n.message}.`;
+    text = t("notice.transfer_refused", { message: n.message });
   } else if (n.kind === "error") {
     console.warn(`interact: server error ${n.code}: ${n.message}`);
     if (n.code === "unauthorized") return; // handled by the close that follows
     // A refusal the server explains (a WhatsApp reply outside the 24-hour window) is
     // shown in its words, as text.
     if (n.refused && n.code === "not_allowed" && n.message) text = n.message;
-    else if (n.refused) text = "A message could not be sent; it is marked in the chat.";
-    else text = ERROR_TEXT[n.code] ?? `The server reported an error (${n.code}).`;
+    else if (n.refused) text = t("notice.message_refused");
+    else text = textOf("error", n.code, "other", { code: n.code });
   }
   if (!text) return;
   const box = $("notices");
   const note = el("div", "notice");
   note.append(el("p", "notice-text", text));
-  const close = el("button", "btn btn-small notice-close", "Dismiss");
+  const close = el("button", "btn btn-small notice-close", t("notice.dismiss"));
   close.type = "button";
   close.addEventListener("click", () => note.remove());
   note.append(close);
@@ -655,24 +601,24 @@ function renderConnection() {
   let text;
   switch (link.state) {
     case "online":
-      text = "Online";
+      text = t("conn.online");
       break;
     case "connecting":
-      text = model.lost ? "Reconnecting…" : "Connecting…";
+      text = t(model.lost ? "conn.reconnecting" : "conn.connecting");
       break;
     case "reconnecting": {
       const secs = Math.max(0, Math.ceil((link.at - now()) / 1000));
-      text = secs > 0 ? `Connection lost · retrying in ${secs} s` : "Connection lost · retrying…";
+      text = secs > 0 ? t("conn.retrying_in", { secs }) : t("conn.retrying");
       break;
     }
     default:
       state = "closed";
-      text = `Disconnected · ${CLOSE_TEXT[link.code] ?? "The connection was closed."}`;
+      text = t("conn.disconnected", { why: textOf("close", link.code) });
   }
   if (box.dataset.state !== state) box.dataset.state = state;
   setText($("conn-text"), text);
   retry.hidden = !(link.state === "reconnecting" || link.state === "closed");
-  setText(retry, link.state === "closed" ? "Reconnect" : "Retry now");
+  setText(retry, t(link.state === "closed" ? "conn.reconnect" : "conn.retry"));
   setText($("me-name"), model.me?.display_name ?? "");
 }
 
@@ -710,9 +656,9 @@ function renderOffers() {
     node.decline.disabled = !online;
     const left = Math.ceil((offer.expires_at - Date.now()) / 1000);
     let expiry;
-    if (left <= 0) expiry = "expiring";
-    else if (left < 120) expiry = `${left} s left`;
-    else expiry = `${Math.ceil(left / 60)} min left`;
+    if (left <= 0) expiry = t("offer.expiring");
+    else if (left < 120) expiry = t("offer.secs_left", { n: left });
+    else expiry = t("offer.mins_left", { n: Math.ceil(left / 60) });
     setText(node.expiry, expiry);
     node.root.classList.toggle("is-urgent", left <= 10);
   }
@@ -737,21 +683,21 @@ function createOfferNode(session, offer) {
   head.append(name, expiry);
   const contact = el("div", "offer-email", contactOf(offer.visitor));
   if (offer.visitor.channel === "whatsapp") contact.prepend(channelBadge(offer.visitor.channel));
-  const target = el("div", "offer-target", `via ${offer.target.display_name}`);
+  const target = el("div", "offer-target", t("offer.via", { target: offer.target.display_name }));
   root.append(head, contact, target);
   if (offer.call) {
     // Call-first: the offer rings; accepting it answers the call the visitor places.
     root.classList.add("offer-call");
-    root.append(el("p", "offer-ring", offer.call === "video" ? "Incoming video call" : "Incoming audio call"));
+    root.append(el("p", "offer-ring", t(offer.call === "video" ? "offer.video_call" : "offer.audio_call")));
   }
   if (offer.first_message) {
     root.append(el("p", "offer-message", offer.first_message));
   } else {
-    root.append(el("p", "offer-message is-empty", "No first message"));
+    root.append(el("p", "offer-message is-empty", t("offer.no_first")));
   }
   const actions = el("div", "offer-actions");
-  const decline = el("button", "btn btn-small offer-decline", "Decline");
-  const accept = el("button", "btn btn-small btn-primary offer-accept", "Accept");
+  const decline = el("button", "btn btn-small offer-decline", t("offer.decline"));
+  const accept = el("button", "btn btn-small btn-primary offer-accept", t("offer.accept"));
   decline.type = "button";
   accept.type = "button";
   decline.id = nextDomId("offer-decline");
@@ -828,7 +774,7 @@ function channelBadge(channel) {
 }
 
 function visitorName(conv) {
-  return conv.visitor?.display_name || "Visitor";
+  return conv.visitor?.display_name || t("chat.visitor");
 }
 
 function lastMessage(conv) {
@@ -841,17 +787,17 @@ function lastMessage(conv) {
 
 function chatPreview(conv) {
   if (conv.ended) {
-    if (conv.endReason === "agent_ended" && conv.endRequested) return "You ended the chat";
-    return END_TEXT[conv.endReason] ?? END_TEXT.other;
+    if (conv.endReason === "agent_ended" && conv.endRequested) return t("chat.you_ended");
+    return textOf("end", conv.endReason);
   }
-  if (conv.left && conv.transferredTo) return `Transferred to ${conv.transferredTo}`;
-  if (conv.left) return "You left this chat";
-  if (conv.typing) return "Typing…";
-  if (conv.local.length > 0) return `You: ${conv.local[conv.local.length - 1].text}`;
+  if (conv.left && conv.transferredTo) return t("chat.transferred_to", { name: conv.transferredTo });
+  if (conv.left) return t("chat.you_left");
+  if (conv.typing) return t("chat.typing");
+  if (conv.local.length > 0) return t("chat.you_said", { text: conv.local[conv.local.length - 1].text });
   const last = lastMessage(conv);
-  if (last) return last.mine ? `You: ${last.text}` : last.text;
+  if (last) return last.mine ? t("chat.you_said", { text: last.text }) : last.text;
   if (conv.offer?.first_message) return conv.offer.first_message;
-  return conv.last === 0 ? "Joining…" : "No messages yet";
+  return t(conv.last === 0 ? "chat.joining" : "chat.no_messages");
 }
 
 function renderChats() {
@@ -893,7 +839,7 @@ function renderChats() {
     node.root.classList.toggle("is-typing", conv.typing);
     node.unread.hidden = conv.unread === 0 || current;
     setText(node.unreadCount, String(conv.unread));
-    setText(node.unreadLabel, conv.unread === 1 ? " unread message" : " unread messages");
+    setText(node.unreadLabel, tn("side.unread", conv.unread));
   }
   $("chats-empty").hidden = model.sessions.size > 0;
 }
@@ -999,7 +945,12 @@ function createView(session) {
       page: q(".d-page"),
       attributes: q(".d-attributes"),
     },
-    contextShown: null,
+    // Nothing shown yet (a session without a context still shows "—").
+    contextShown: undefined,
+    /** The visitor's answers to the workflow's questions, by the seq of their message. */
+    answers: new Map(),
+    /** Answers being read (the latest request wins). */
+    answersRequest: 0,
     rendered: 0,
     version: -1,
     ownStatus: new Map(),
@@ -1020,7 +971,7 @@ function createView(session) {
   view.end.addEventListener("click", () => {
     const conv = model?.sessions.get(session);
     if (!conv) return;
-    if (!window.confirm(`End the chat with ${visitorName(conv)}?`)) return;
+    if (!window.confirm(t("session.end_confirm", { name: visitorName(conv) }))) return;
     if (attempt((c) => c.end(session)) === null) conv.endRequested = true;
     render();
   });
@@ -1126,19 +1077,15 @@ async function openTransfer(session, opener) {
   const inCall = conv.call != null || conv.transcriptCall != null;
   // Call-first: the visitor calls the next agent, so the call goes on with them.
   const callGoesOn = inCall && conv.callFirst != null;
-  setText($("transfer-title"), `Transfer the ${callGoesOn ? "call" : "chat"} with ${visitorName(conv)}`);
+  setText($("transfer-title"), t(callGoesOn ? "transfer.title_call" : "transfer.title_chat", { name: visitorName(conv) }));
   setText(
     $("transfer-note"),
-    callGoesOn
-      ? "A call is in progress: it can go to a service only. It leaves you when you transfer, and goes on with the agent who takes it."
-      : inCall
-        ? "A call is in progress: it can go to a service only, and it ends when you transfer."
-        : "The transcript goes with the chat; the visitor waits for the next agent.",
+    t(callGoesOn ? "transfer.call_goes_on" : inCall ? "transfer.call_ends" : "transfer.note"),
   );
   setText($("transfer-error"), "");
   const services = $("transfer-services-list");
   const users = $("transfer-users-list");
-  services.replaceChildren(el("li", "transfer-loading", "Loading…"));
+  services.replaceChildren(el("li", "transfer-loading", t("transfer.loading")));
   users.replaceChildren();
   $("transfer-users").hidden = inCall;
   $("transfer-confirm").disabled = true;
@@ -1155,36 +1102,38 @@ async function openTransfer(session, opener) {
   } catch (e) {
     console.warn("interact: cannot list transfer targets", e);
     services.replaceChildren();
-    setText($("transfer-error"), "The list could not be loaded. Close and try again.");
+    setText($("transfer-error"), t("transfer.load_failed"));
     return;
   }
   if (transferring?.session !== session) return;
-  const option = (kind, t, detail) => {
+  const option = (kind, target, detail) => {
     const li = el("li", "transfer-option");
     const label = el("label", "transfer-label");
     const input = document.createElement("input");
     input.type = "radio";
     input.name = "transfer-target";
-    input.value = `${kind}:${t.id}`;
+    input.value = `${kind}:${target.id}`;
     input.dataset.kind = kind;
-    input.dataset.id = t.id;
-    input.dataset.name = t.display_name;
+    input.dataset.id = target.id;
+    input.dataset.name = target.display_name;
     input.addEventListener("change", () => {
       $("transfer-confirm").disabled = false;
     });
-    label.append(input, el("span", "transfer-name", t.display_name), el("span", "transfer-detail", detail));
+    label.append(input, el("span", "transfer-name", target.display_name), el("span", "transfer-detail", detail));
     li.append(label);
     return li;
   };
   const here = conv.target;
   services.replaceChildren(
     ...(targets.services ?? [])
-      .filter((t) => !(here?.kind === "service" && here.display_name === t.display_name))
-      .map((t) => option("service", t, t.available > 0 ? `${t.available} available` : "nobody available")),
+      .filter((s) => !(here?.kind === "service" && here.display_name === s.display_name))
+      .map((s) => option("service", s, s.available > 0 ? t("transfer.available", { n: s.available }) : t("transfer.nobody"))),
   );
-  if (services.childElementCount === 0) services.append(el("li", "transfer-loading", "No other service."));
+  if (services.childElementCount === 0) services.append(el("li", "transfer-loading", t("transfer.no_service")));
   users.replaceChildren(
-    ...(inCall ? [] : targets.users ?? []).map((t) => option("user", t, t.available ? "available" : "not available")),
+    ...(inCall ? [] : targets.users ?? []).map((u) =>
+      option("user", u, t(u.available ? "transfer.user_available" : "transfer.user_unavailable")),
+    ),
   );
   const first = dialog.querySelector("input[name=transfer-target]");
   if (first) first.focus();
@@ -1211,7 +1160,7 @@ function confirmTransfer(event) {
   if (!picked) return;
   const error = attempt((c) => c.transfer(session, picked.dataset.kind, picked.dataset.id));
   if (error) {
-    setText($("transfer-error"), "The chat cannot be transferred now (offline, or it has ended).");
+    setText($("transfer-error"), t("transfer.cannot"));
     return;
   }
   const conv = model?.sessions.get(session);
@@ -1232,11 +1181,10 @@ function sendFromComposer(view) {
   } catch (e) {
     if (e.name === "InvalidText") {
       if (e.code !== "required") {
-        const say = COMPOSER_ERROR[e.code];
-        setText(view.error, say ? say(e.max) : "The message cannot be sent.");
+        setText(view.error, textOf("composer", e.code, "cannot_send", { max: fmtNumber(e.max ?? 0) }));
       }
     } else {
-      setText(view.error, COMPOSER_ERROR.not_writable());
+      setText(view.error, t("composer.not_writable"));
     }
     return;
   }
@@ -1260,7 +1208,7 @@ function updateView(view, conv) {
   const sub = [];
   const whatsapp = conv.visitor?.channel === "whatsapp";
   if (contactOf(conv.visitor)) sub.push(contactOf(conv.visitor));
-  if (conv.target) sub.push(`via ${conv.target.display_name}`);
+  if (conv.target) sub.push(t("session.via", { target: conv.target.display_name }));
   // WhatsApp's badge (as in the offer) before the number; rebuilt only when it changes.
   const subText = sub.join(" · ");
   const subKey = `${whatsapp ? "whatsapp" : ""}|${subText}`;
@@ -1269,12 +1217,12 @@ function updateView(view, conv) {
     view.sub.replaceChildren(...(whatsapp ? [channelBadge("whatsapp")] : []), subText);
   }
   let state = "";
-  if (conv.ended) state = "Ended";
-  else if (conv.left && conv.transferredTo) state = `Transferred to ${conv.transferredTo}`;
-  else if (conv.left) state = "Left";
-  else if (conv.transferPending) state = "Transferring…";
-  else if (conv.endRequested) state = "Ending…";
-  else if (conv.last === 0) state = "Joining…";
+  if (conv.ended) state = t("session.ended");
+  else if (conv.left && conv.transferredTo) state = t("chat.transferred_to", { name: conv.transferredTo });
+  else if (conv.left) state = t("session.left");
+  else if (conv.transferPending) state = t("session.transferring");
+  else if (conv.endRequested) state = t("session.ending");
+  else if (conv.last === 0) state = t("chat.joining");
   setText(view.state, state);
   view.state.hidden = state === "";
   view.state.dataset.kind = conv.ended || conv.left ? "ended" : "busy";
@@ -1291,18 +1239,23 @@ function updateView(view, conv) {
   // Details
   const d = view.details;
   setText(d.name, conv.visitor?.display_name ?? "—");
-  setText(d.emailLabel, whatsapp ? "WhatsApp" : "Email");
+  setText(d.emailLabel, whatsapp ? "WhatsApp" : t("details.email"));
   setText(d.email, contactOf(conv.visitor) || "—");
   // The website vouched for the visitor (identify with a valid hash): its id for them.
   const verified = conv.visitor?.verified_id;
   d.verified.hidden = !verified;
   setText(d.visitorId, verified ?? "");
-  setText(d.target, conv.target ? `${conv.target.display_name} (${conv.target.kind === "user" ? "direct" : "service"})` : "—");
+  setText(
+    d.target,
+    conv.target
+      ? t(conv.target.kind === "user" ? "details.direct" : "details.service", { name: conv.target.display_name })
+      : "—",
+  );
   // A WhatsApp customer agreed to no policy here: the version is empty.
   const consent = conv.consent?.policy_version ? conv.consent : null;
-  setText(d.consentVersion, consent ? `Privacy policy version ${consent.policy_version}` : "—");
-  setText(d.consentTime, consent ? `given ${dateTimeFmt.format(new Date(consent.at))}` : "");
-  setText(d.started, conv.startedAt != null ? dateTimeFmt.format(new Date(conv.startedAt)) : "—");
+  setText(d.consentVersion, consent ? t("details.policy", { version: consent.policy_version }) : "—");
+  setText(d.consentTime, consent ? t("details.given", { when: fmtDateTime(new Date(consent.at)) }) : "");
+  setText(d.started, conv.startedAt != null ? fmtDateTime(new Date(conv.startedAt)) : "—");
   setText(d.agents, conv.agents.size > 0 ? [...conv.agents.values()].join(", ") : "—");
   setText(d.session, conv.session);
   renderContext(view, conv.context);
@@ -1310,9 +1263,13 @@ function updateView(view, conv) {
   // Transcript: append what is new; items are append-only.
   let appended = false;
   while (view.rendered < conv.items.length) {
-    view.timeline.append(renderItem(view, conv, conv.items[view.rendered]));
+    const item = conv.items[view.rendered];
+    view.timeline.append(renderItem(view, conv, item));
     view.rendered++;
     appended = true;
+    // The chat came to this agent (accepted, or back after a transfer): what the
+    // visitor answered the workflow before, kept by the server.
+    if (item.type === "agent_joined" && item.self) refreshAnswers(view);
   }
   if (view.version !== conv.version) {
     for (const [msgId, status] of view.ownStatus) setStatus(status, conv.stateOf(msgId));
@@ -1324,10 +1281,10 @@ function updateView(view, conv) {
   // Typing
   const typing = conv.typing;
   view.typing.hidden = !typing;
-  if (typing) setText(view.typingText, `${name} is typing…`);
+  if (typing) setText(view.typingText, t("composer.typing", { name }));
 
   // Composer
-  setText(view.label, `Message to ${name}`);
+  setText(view.label, t("composer.label_to", { name }));
   const writable = conv.writable;
   view.input.disabled = !writable;
   view.send.disabled = !writable;
@@ -1335,12 +1292,12 @@ function updateView(view, conv) {
   view.attach.hidden = conv.visitor?.channel === "whatsapp";
   view.attach.disabled = !writable || !view.progress.hidden;
   const placeholder = conv.ended
-    ? "This chat has ended."
+    ? t("composer.ended")
     : conv.left && conv.transferredTo
-      ? `Transferred to ${conv.transferredTo}.`
+      ? t("composer.transferred_to", { name: conv.transferredTo })
       : conv.left
-        ? "You left this chat."
-        : "Write a reply…";
+        ? t("composer.left")
+        : t("composer.placeholder");
   if (view.input.placeholder !== placeholder) view.input.placeholder = placeholder;
 
   if (shown && view.stick && (appended || !wasVisible)) view.log.scrollTop = view.log.scrollHeight;
@@ -1349,52 +1306,42 @@ function updateView(view, conv) {
 function setStatus(node, state) {
   if (!state) return;
   if (node.dataset.state !== state) node.dataset.state = state;
-  setText(node, STATUS_TEXT[state]);
+  setText(node, textOf("status", state, "failed"));
 }
 
 function systemText(conv, item) {
-  const who = (agent, self) => (self ? "You" : agent.display_name);
   switch (item.type) {
     case "started":
-      return `${item.visitor.display_name} started the chat via ${item.target.display_name}`;
+      return t("sys.started", { name: item.visitor.display_name, target: item.target.display_name });
     case "queued":
-      return `Waiting in the queue (position ${item.position})`;
+      return t("sys.queued", { position: item.position });
     case "agent_joined":
-      return `${who(item.agent, item.self)} joined the chat`;
+      return item.self ? t("sys.you_joined") : t("sys.joined", { who: item.agent.display_name });
     case "agent_left":
-      return `${who(item.agent, item.self)} left the chat`;
+      return item.self ? t("sys.you_left") : t("sys.left", { who: item.agent.display_name });
     case "transferred":
-      if (item.self) return `You transferred the chat to ${item.to.display_name}`;
-      return `${item.by ? item.by.display_name : "The workflow"} transferred the chat to ${item.to.display_name}`;
+      if (item.self) return t("sys.you_transferred", { to: item.to.display_name });
+      return t("sys.transferred", { by: item.by ? item.by.display_name : t("sys.the_workflow"), to: item.to.display_name });
     case "call_start":
-      return `The visitor asked for ${item.media === "video" ? "a video" : "an audio"} call`;
+      return t(item.media === "video" ? "sys.call_video" : "sys.call_audio");
     case "call_end":
-      if (item.by === "agent" && item.reason === "declined") return "The call was declined";
-      return item.by === "visitor" ? "The visitor hung up" : "The call ended";
+      if (item.by === "agent" && item.reason === "declined") return t("sys.call_declined");
+      return t(item.by === "visitor" ? "sys.visitor_hung_up" : "sys.call_ended");
     case "undelivered":
-      return `${item.from === "agent" ? "Your message" : "A message"} did not reach the visitor: ${item.reason}`;
+      return t(item.from === "agent" ? "sys.undelivered_yours" : "sys.undelivered", { reason: item.reason });
     case "ended":
-      if (item.reason === "agent_ended" && conv.endRequested) return "You ended the chat";
-      return END_TEXT[item.reason] ?? END_TEXT.other;
+      if (item.reason === "agent_ended" && conv.endRequested) return t("chat.you_ended");
+      return textOf("end", item.reason);
     default:
       return "";
   }
 }
 
-/** Why the server refused a file, by its error code. */
-const FILE_ERROR = {
-  unsupported_type: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
-  too_large: "This file is too large.",
-  rate_limited: "Too many files in this chat; wait a minute.",
-  session_ended: "This chat has ended.",
-  not_allowed: "You cannot send files in this chat.",
-};
-
-/** `1.2 MB`, `12 KB`, `512 B`, as the widget and the transcript say it. */
+/** `1.2 MB`, `12 KB`, `512 B` (`1,2 MB` in German), as the widget and the transcript say it. */
 function fileSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.ceil(bytes / 1024)} KB`;
-  return `${(Math.ceil((bytes * 10) / (1024 * 1024)) / 10).toFixed(1)} MB`;
+  if (bytes < 1024) return `${fmtNumber(bytes)} B`;
+  if (bytes < 1024 * 1024) return `${fmtNumber(Math.ceil(bytes / 1024))} KB`;
+  return `${fmtNumber(Math.ceil((bytes * 10) / (1024 * 1024)) / 10, 1)} MB`;
 }
 
 /** The URL of file `id` of `session` (or, without an id, of the session's uploads). */
@@ -1429,7 +1376,7 @@ function uploadFile(view, session, file) {
     } catch {
       // Not JSON: no answer (offline) or a proxy's page.
     }
-    setText(view.error, FILE_ERROR[code] ?? "The file could not be sent. Try again.");
+    setText(view.error, textOf("file", code, "failed"));
   });
   xhr.send(file);
 }
@@ -1438,7 +1385,7 @@ function uploadFile(view, session, file) {
 function renderFile(conv, item, bubble) {
   const link = el("a", "file-link");
   link.download = item.name;
-  const label = `${item.name} (${fileSize(item.size)})`;
+  const label = t("file.label", { name: item.name, size: fileSize(item.size) });
   if (item.mime.startsWith("image/")) {
     const img = el("img", "file-thumb");
     img.alt = label;
@@ -1466,7 +1413,7 @@ function renderItem(view, conv, item) {
     renderFile(conv, item, bubble);
     const meta = el("div", "msg-meta");
     const author =
-      item.from === "visitor" ? visitorName(conv) : item.self ? "You" : item.author || "Agent";
+      item.from === "visitor" ? visitorName(conv) : item.self ? t("msg.you") : item.author || t("msg.agent");
     meta.append(el("span", "msg-author", author), timeNode(item.at));
     li.append(bubble, meta);
     return li;
@@ -1477,13 +1424,14 @@ function renderItem(view, conv, item) {
     return li;
   }
   const li = el("li", `msg msg-${item.from}${item.self ? " msg-self" : ""}`);
+  li.dataset.seq = String(item.seq);
   const bubble = el("div", "bubble");
   bubble.append(el("p", "msg-text", item.text));
   const meta = el("div", "msg-meta");
   let author;
   if (item.from === "visitor") author = item.author || visitorName(conv);
-  else if (item.from === "agent") author = item.self ? "You" : item.author || "Agent";
-  else author = item.author || "System";
+  else if (item.from === "agent") author = item.self ? t("msg.you") : item.author || t("msg.agent");
+  else author = item.author || t("msg.system");
   meta.append(el("span", "msg-author", author), timeNode(item.at));
   if (item.mine) {
     const status = el("span", "msg-status");
@@ -1492,7 +1440,30 @@ function renderItem(view, conv, item) {
     meta.append(status);
   }
   li.append(bubble, meta);
+  if (item.from === "visitor") markAnswer(view, li);
   return li;
+}
+
+/** Reads the session's answers again; lists them and marks their messages. */
+async function refreshAnswers(view) {
+  const request = ++view.answersRequest;
+  const answers = await loadAnswers(view.session);
+  if (!answers || request !== view.answersRequest || views.get(view.session) !== view) return;
+  renderAnswers(view.root, answers);
+  view.answers = new Map();
+  for (const a of answers) if (typeof a.seq === "number") view.answers.set(a.seq, a);
+  for (const li of view.timeline.querySelectorAll("li.msg-visitor[data-seq]")) markAnswer(view, li);
+}
+
+/** Marks the visitor's message `li` as an answer to the workflow's question, if it is one. */
+function markAnswer(view, li) {
+  const answer = view.answers.get(Number(li.dataset.seq));
+  li.querySelector(".msg-answer-label")?.remove();
+  li.classList.toggle("msg-answer", answer != null);
+  if (!answer) return;
+  const label = el("span", "msg-answer-label", t("msg.answer", { name: answer.name }));
+  label.title = answer.question;
+  li.querySelector(".msg-meta")?.prepend(label);
 }
 
 function renderOutbox(view, conv) {
@@ -1504,7 +1475,7 @@ function renderOutbox(view, conv) {
     const meta = el("div", "msg-meta");
     const status = el("span", "msg-status");
     setStatus(status, conv.stateOf(p.id) ?? "pending");
-    meta.append(el("span", "msg-author", "You"), status);
+    meta.append(el("span", "msg-author", t("msg.you")), status);
     li.append(bubble, meta);
     nodes.push(li);
   }
@@ -1513,9 +1484,9 @@ function renderOutbox(view, conv) {
     const bubble = el("div", "bubble");
     bubble.append(el("p", "msg-text", f.text));
     const meta = el("div", "msg-meta");
-    const status = el("span", "msg-status", FAILED_TEXT[f.reason] ?? "Not sent");
+    const status = el("span", "msg-status", textOf("failed", f.reason, null) ?? t("status.failed"));
     status.dataset.state = "failed";
-    meta.append(el("span", "msg-author", "You"), status);
+    meta.append(el("span", "msg-author", t("msg.you")), status);
     li.append(bubble, meta);
     nodes.push(li);
   }
@@ -1526,7 +1497,7 @@ function renderTitle() {
   let unread = 0;
   for (const c of model.sessions.values()) unread += c.unread;
   const count = unread + model.offers.size;
-  const title = count > 0 ? `(${count}) Interact agent console` : "Interact agent console";
+  const title = count > 0 ? t("app.title_count", { n: count }) : t("app.title");
   if (document.title !== title) document.title = title;
 }
 
@@ -1543,7 +1514,32 @@ function persist() {
 // ---------------------------------------------------------------------------------------
 // Start
 
+/** The agent chose another language: everything shown is worded again. */
+function relabel() {
+  if (!model) {
+    if (!$("signin-view").hidden) document.title = t("app.signin_title");
+    return;
+  }
+  // Transcripts, offers and the details are rendered again from the model.
+  for (const view of views.values()) {
+    view.timeline.replaceChildren();
+    view.rendered = 0;
+    view.ownStatus.clear();
+    view.version = -1;
+    view.subKey = null;
+    view.contextShown = undefined;
+    loadNotes(view.root, view.session);
+  }
+  for (const node of offerNodes.values()) node.root.remove();
+  offerNodes.clear();
+  showAlerts();
+  renderOffline();
+  render();
+}
+
 function start() {
+  setupI18n();
+  onLangChange(relabel);
   setupAlerts();
   setupReplies();
   $("signin-form").addEventListener("submit", onSignIn);
@@ -1589,8 +1585,9 @@ try {
 } catch (e) {
   // Without the package the console cannot work; say so where a person looks.
   console.error("interact: cannot load the console's WebAssembly package", e);
+  setupI18n();
   $("signin-view").hidden = false;
-  $("signin-error").textContent = "The console could not load. Reload the page, or ask your administrator.";
+  $("signin-error").textContent = t("app.load_failed");
   throw e;
 }
 start();

@@ -2,6 +2,8 @@
 // for a colleague of the service). Read and written through /v1/agent/sessions/{id}/notes;
 // never part of the chat, so the visitor never sees them. Shown as text.
 
+import { fmtShort, t } from "./i18n.js";
+
 /** The agent's bearer token while signed in. */
 let token = null;
 
@@ -23,7 +25,7 @@ function render(root, notes) {
   for (const n of notes) {
     const item = el("li", "note");
     const head = el("div", "note-head");
-    const time = el("time", "note-time", new Date(n.at).toLocaleString([], { dateStyle: "short", timeStyle: "short" }));
+    const time = el("time", "note-time", fmtShort(new Date(n.at)));
     time.dateTime = new Date(n.at).toISOString();
     head.append(el("span", "note-agent", n.agent), time);
     item.append(head, el("p", "note-text", n.text));
@@ -72,13 +74,13 @@ export function attachNotes(root, session) {
         body: JSON.stringify({ text }),
       });
       if (!res.ok) {
-        error.textContent = `Not saved: ${body?.error?.message ?? res.status}`;
+        error.textContent = t("notes.not_saved", { why: body?.error?.message ?? res.status });
         return;
       }
       input.value = "";
       await loadNotes(root, session);
     } catch {
-      error.textContent = "Not saved: the server cannot be reached. Try again.";
+      error.textContent = t("notes.unreachable");
     } finally {
       add.disabled = false;
     }

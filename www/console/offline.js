@@ -3,6 +3,8 @@
 // again); answered by email through /v1/agent/offline-messages/{id}/answer. Every value a
 // visitor wrote is put in the page as text.
 
+import { fmtWhen, t } from "./i18n.js";
+
 const REFRESH_MS = 30_000;
 
 /** The agent's bearer token while signed in. */
@@ -23,11 +25,7 @@ function el(tag, className, text) {
 }
 
 function when(at) {
-  const d = new Date(at);
-  const today = new Date().toDateString() === d.toDateString();
-  return today
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return fmtWhen(at);
 }
 
 function onVisible() {
@@ -71,6 +69,11 @@ export async function refresh() {
   } catch {
     // Offline: the next refresh tries again.
   }
+}
+
+/** Lists the messages (again, after the language changed). */
+export function renderOffline() {
+  render();
 }
 
 function render() {
@@ -125,7 +128,7 @@ async function send(event) {
   const error = $("offline-error");
   const text = answer.value.trim();
   if (!text) {
-    error.textContent = "Write an answer first.";
+    error.textContent = t("offline.write_first");
     answer.focus();
     return;
   }
@@ -141,7 +144,7 @@ async function send(event) {
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       const why = body && body.error && body.error.message;
-      error.textContent = why ? `Not sent: ${why}` : `Not sent (${res.status}).`;
+      error.textContent = why ? t("offline.not_sent_why", { why }) : t("offline.not_sent_status", { status: res.status });
       if (res.status === 409) refresh();
       return;
     }
@@ -149,9 +152,9 @@ async function send(event) {
     messages = messages.filter((m) => m.id !== done.id);
     render();
     /** @type {HTMLDialogElement} */ ($("offline-dialog")).close();
-    $("offline-status").textContent = `Answer sent to ${done.visitor_email}.`;
+    $("offline-status").textContent = t("offline.sent", { email: done.visitor_email });
   } catch {
-    error.textContent = "Not sent: the server cannot be reached. Try again.";
+    error.textContent = t("offline.unreachable");
   } finally {
     submit.disabled = false;
   }

@@ -2,16 +2,15 @@
 // "Saved replies" button under each chat's composer opens the list; a reply goes into
 // the composer (at the cursor, to be edited or sent), the composer's text can be saved
 // as a new one, and one can be deleted. Kept in this browser (localStorage), starting
-// with a few common ones; shown as text only.
+// with a few common ones in the console's language (until the agent changes the list);
+// shown as text only.
+
+import { t } from "./i18n.js";
 
 const KEY = "interact.console.replies";
 const MAX = 50;
-const DEFAULTS = [
-  "Thank you for waiting. I am looking into it now.",
-  "Could you tell me your order number, please?",
-  "Is there anything else I can help you with?",
-  "Thank you for contacting us. Have a nice day!",
-];
+/** The starter replies, in the language in use. */
+const defaults = () => [1, 2, 3, 4].map((n) => t(`replies.default_${n}`));
 
 /** The composer the list is open for. */
 let input = null;
@@ -27,7 +26,7 @@ function load() {
   } catch {
     // Unreadable: the defaults.
   }
-  return [...DEFAULTS];
+  return defaults();
 }
 
 function store(replies) {
@@ -51,8 +50,8 @@ function render() {
     const del = document.createElement("button");
     del.type = "button";
     del.className = "btn btn-small reply-delete";
-    del.textContent = "Delete";
-    del.setAttribute("aria-label", `Delete the saved reply: ${text}`);
+    del.textContent = t("replies.delete");
+    del.setAttribute("aria-label", t("replies.delete_label", { text }));
     del.addEventListener("click", () => {
       const replies = load();
       replies.splice(i, 1);

@@ -237,7 +237,7 @@ macro_rules! sql_store {
             use $crate::__private::interact_sdk::protocol::{EndReason, EventFrame, SessionEvent};
             use $crate::__private::interact_sdk::time::UnixMillis;
             use $crate::__private::interact_store::{
-                Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
+                AnswerRecord, Attempt, AuditEntry, DeliveryRecord, EmbedCodeRecord, EncodedEvent, Epoch,
                 LIFECYCLE_PREFIXES, MESSAGE_IN_PATTERN, MESSAGE_OUT_PATTERNS, NewDelivery,
                 NewOutbound, NoteRecord, OfflineAnswer, OfflineMessageRecord, OutboundRecord,
                 OutboundState,
@@ -1118,6 +1118,59 @@ macro_rules! sql_store {
                                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                                 text: row.try_get("body").sql()?,
                                 at: ms(row.try_get("created_at").sql()?),
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn put_session_answer(
+                    &self,
+                    answer: &AnswerRecord,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO session_answers \
+                         (session_id, name, question, value, seq, answered_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (session_id, name) DO UPDATE SET \
+                         question = excluded.question, value = excluded.value, \
+                         seq = excluded.seq, answered_at = excluded.answered_at",
+                    )
+                    .bind(answer.session.as_str())
+                    .bind(&answer.name)
+                    .bind(&answer.question)
+                    .bind(&answer.value)
+                    .bind(answer.seq.map(|s| i64::try_from(s).unwrap_or(i64::MAX)))
+                    .bind(db(answer.at))
+                    .execute(&self.pool)
+                    .await
+                    .sql()?;
+                    Ok(())
+                }
+
+                async fn session_answers(
+                    &self,
+                    session: &SessionId,
+                ) -> Result<Vec<AnswerRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT name, question, value, seq, answered_at FROM session_answers \
+                         WHERE session_id = $1 ORDER BY id",
+                    )
+                    .bind(session.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .sql()?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(AnswerRecord {
+                                session: session.clone(),
+                                name: row.try_get("name").sql()?,
+                                question: row.try_get("question").sql()?,
+                                value: row.try_get("value").sql()?,
+                                seq: row
+                                    .try_get::<Option<i64>, _>("seq")
+                                    .sql()?
+                                    .and_then(|s| u64::try_from(s).ok()),
+                                at: ms(row.try_get("answered_at").sql()?),
                             })
                         })
                         .collect()

@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             $crate::__conformance_test!($fresh, concurrent_workflow_seeds_agree);
             $crate::__conformance_test!($fresh, offline_messages_are_kept_once_and_answered_once);
             $crate::__conformance_test!($fresh, session_notes_are_kept_in_order_per_session);
+            $crate::__conformance_test!($fresh, session_answers_keep_the_latest_per_parameter);
         }
     };
 }
@@ -2988,6 +2989,58 @@ pub async fn session_notes_are_kept_in_order_per_session(store: &dyn Store) {
     assert_eq!(
         store.session_notes(&sid("s-2")).await.expect("list").len(),
         1
+    );
+}
+
+/// Visitors' answers: one per (session, parameter), the latest kept in the place of the
+/// first; sessions apart; text kept as written.
+pub async fn session_answers_keep_the_latest_per_parameter(store: &dyn Store) {
+    let answer =
+        |session: &str, name: &str, value: &str, seq: Option<u64>, t: u64| crate::AnswerRecord {
+            session: sid(session),
+            name: name.into(),
+            question: format!("Your {name}?"),
+            value: value.into(),
+            seq,
+            at: at(t),
+        };
+    assert!(
+        store
+            .session_answers(&sid("s-none"))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    for a in [
+        answer("s-1", "order", "12", Some(4), 10),
+        answer("s-2", "order", "99", None, 11),
+        answer(
+            "s-1",
+            "email",
+            "<b>di@example.com</b> \u{1F600}",
+            Some(6),
+            12,
+        ),
+        answer("s-1", "order", "1234", Some(8), 13),
+    ] {
+        store.put_session_answer(&a).await.expect("put");
+    }
+    assert_eq!(
+        store.session_answers(&sid("s-1")).await.expect("list"),
+        [
+            answer("s-1", "order", "1234", Some(8), 13),
+            answer(
+                "s-1",
+                "email",
+                "<b>di@example.com</b> \u{1F600}",
+                Some(6),
+                12
+            ),
+        ]
+    );
+    assert_eq!(
+        store.session_answers(&sid("s-2")).await.expect("list"),
+        [answer("s-2", "order", "99", None, 11)]
     );
 }
 

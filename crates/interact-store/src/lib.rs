@@ -30,7 +30,7 @@ pub use integration::{
     Attempt, AuditEntry, ConfigItem, DeliveryRecord, NewDelivery, WebhookRecord, WorkflowVersion,
 };
 pub use memory::MemoryStore;
-pub use note::NoteRecord;
+pub use note::{AnswerRecord, NoteRecord};
 pub use offline::{OfflineAnswer, OfflineMessageRecord};
 pub use outbox::{NewOutbound, OutboundRecord, OutboundState, OutboundUpdate};
 pub use report::{
@@ -538,6 +538,12 @@ pub trait Store: ReportStore + Send + Sync + std::fmt::Debug + 'static {
     async fn add_session_note(&self, note: &NoteRecord) -> Result<i64, StoreError>;
     /// The notes on a session, oldest first.
     async fn session_notes(&self, session: &SessionId) -> Result<Vec<NoteRecord>, StoreError>;
+
+    /// Keeps a visitor's answer to a Collect Information question: replaces the
+    /// session's earlier answer for the same parameter (`name`), which keeps its place.
+    async fn put_session_answer(&self, answer: &AnswerRecord) -> Result<(), StoreError>;
+    /// The answers kept for a session, in the order their parameters were first answered.
+    async fn session_answers(&self, session: &SessionId) -> Result<Vec<AnswerRecord>, StoreError>;
 
     /// Stores a workflow version (a version with the same name and fingerprint is kept
     /// as it was) and makes it its name's current one: always if `replace`, else only if

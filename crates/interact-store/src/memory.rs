@@ -71,6 +71,8 @@ struct Inner {
     offline: BTreeMap<String, OfflineMessageRecord>,
     /// Agents' notes, in the order added (ids from 1).
     notes: Vec<crate::NoteRecord>,
+    /// Visitors' answers, in the order their (session, parameter) was first answered.
+    answers: Vec<crate::AnswerRecord>,
 }
 
 /// Sign-in tokens by hash: the user and the expiry.
@@ -598,6 +600,32 @@ impl Store for MemoryStore {
             .notes
             .iter()
             .filter(|n| n.session == *session)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_session_answer(&self, answer: &crate::AnswerRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        match inner
+            .answers
+            .iter_mut()
+            .find(|a| a.session == answer.session && a.name == answer.name)
+        {
+            Some(kept) => *kept = answer.clone(),
+            None => inner.answers.push(answer.clone()),
+        }
+        Ok(())
+    }
+
+    async fn session_answers(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<crate::AnswerRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .answers
+            .iter()
+            .filter(|a| a.session == *session)
             .cloned()
             .collect())
     }

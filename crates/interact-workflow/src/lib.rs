@@ -146,7 +146,7 @@ pub use definition::{
 pub use hours::{OpeningHours, OpeningHoursConfig, is_open};
 pub use interact_model::Priority;
 pub use run::{
-    Action, End, HttpRequest, Input, Outcome, ResumeError, RunSnapshot, TaskState, Visit,
+    Action, Answer, End, HttpRequest, Input, Outcome, ResumeError, RunSnapshot, TaskState, Visit,
     WorkflowRun,
 };
 pub use template::Params;

@@ -200,6 +200,21 @@ pub struct Visit {
     pub at: UnixMillis,
 }
 
+/// A visitor's answer to a Collect Information question, as the run saved it to a
+/// parameter: what the agent who takes the chat is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The parameter it was saved to (the question's `save_to`).
+    pub name: String,
+    /// The question as it was asked in the chat.
+    pub question: String,
+    /// The value saved (the answer as the question expects it: digits without spaces,
+    /// say).
+    pub value: String,
+    /// When it came.
+    pub at: UnixMillis,
+}
+
 /// Where the task stands in the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -283,6 +298,10 @@ pub struct RunSnapshot {
     accepted: bool,
     steps_taken: u32,
     path: Vec<Visit>,
+    /// The Collect Information answers saved so far, in order (absent in states stored
+    /// before answers were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    answers: Vec<Answer>,
     /// The actions not carried out yet, in order, with their numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pending: Vec<Numbered>,
@@ -361,6 +380,7 @@ pub struct WorkflowRun {
     accepted: bool,
     steps_taken: u32,
     path: Vec<Visit>,
+    answers: Vec<Answer>,
     actions: VecDeque<Numbered>,
     /// How many actions the run has asked for.
     numbered: u64,
@@ -384,6 +404,7 @@ impl WorkflowRun {
             accepted: false,
             steps_taken: 0,
             path: Vec::new(),
+            answers: Vec::new(),
             actions: VecDeque::new(),
             numbered: 0,
             polled: 0,
@@ -409,6 +430,7 @@ impl WorkflowRun {
             accepted: self.accepted,
             steps_taken: self.steps_taken,
             path: self.path.clone(),
+            answers: self.answers.clone(),
             pending: self.actions.iter().cloned().collect(),
             numbered: self.numbered,
         }
@@ -475,6 +497,7 @@ impl WorkflowRun {
             accepted: snapshot.accepted,
             steps_taken: snapshot.steps_taken,
             path: snapshot.path,
+            answers: snapshot.answers,
             actions: pending.collect(),
             numbered: snapshot.numbered,
             polled: 0,
@@ -554,6 +577,12 @@ impl WorkflowRun {
     /// The steps visited so far, in order (a step in a loop appears each time).
     pub fn path(&self) -> &[Visit] {
         &self.path
+    }
+
+    /// The Collect Information answers saved so far, in the order they came (a question
+    /// asked again in a loop appears each time).
+    pub fn answers(&self) -> &[Answer] {
+        &self.answers
     }
 
     /// The workflow path for reporting: labels, or `#<n> <activity>` for steps without.
@@ -761,6 +790,16 @@ impl Cx<'_> {
     /// The task's parameters, to change.
     pub(crate) fn params_mut(&mut self) -> &mut Params {
         &mut self.run.params
+    }
+
+    /// Keeps a Collect Information answer (saved to parameter `name`) for the agent.
+    pub(crate) fn record_answer(&mut self, name: &str, question: String, value: &str) {
+        self.run.answers.push(Answer {
+            name: name.to_owned(),
+            question,
+            value: value.to_owned(),
+            at: self.now,
+        });
     }
 
     /// `text` with the task's parameters filled in as they are (for the chat).

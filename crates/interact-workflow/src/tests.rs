@@ -315,6 +315,41 @@ fn collect_information_asks_in_the_chat_and_saves_answers() {
     let a = feed(&mut run, at(MON_9, 8), Input::VisitorMessage("3".into()));
     assert_eq!(a[0], say("Order 1234, di@example.com, 3 items."));
     assert_eq!(run.params()["order"], "1234");
+    // Kept for the agent: each valid answer with its question as asked, in order (the
+    // invalid "abc" is not one).
+    let answers: Vec<_> = run
+        .answers()
+        .iter()
+        .map(|a| (a.name.as_str(), a.question.as_str(), a.value.as_str(), a.at))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("order", "Your order number?", "1234", at(MON_9, 6)),
+            ("email", "Your email, Di?", "di@example.com", at(MON_9, 7)),
+            ("items", "How many items?", "3", at(MON_9, 8)),
+        ]
+    );
+}
+
+#[test]
+fn collect_information_answers_survive_a_snapshot() {
+    let (mut run, _) = start(COLLECT, &[("visitor_name", "Di")], MON_9);
+    feed(&mut run, at(MON_9, 1), Input::VisitorMessage("42".into()));
+    let snapshot = run.snapshot();
+    let json = serde_json::to_string(&snapshot).expect("encode");
+    let back: RunSnapshot = serde_json::from_str(&json).expect("decode");
+    let resumed =
+        WorkflowRun::resume(Arc::clone(run.workflow()), back, at(MON_9, 2)).expect("resume");
+    assert_eq!(resumed.answers(), run.answers());
+    assert_eq!(resumed.answers()[0].value, "42");
+    // A state stored before answers were kept has none.
+    let mut old: serde_json::Value = serde_json::to_value(&snapshot).expect("value");
+    old.as_object_mut().expect("object").remove("answers");
+    let old: RunSnapshot = serde_json::from_value(old).expect("old state");
+    let resumed =
+        WorkflowRun::resume(Arc::clone(run.workflow()), old, at(MON_9, 2)).expect("resume");
+    assert!(resumed.answers().is_empty());
 }
 
 #[test]

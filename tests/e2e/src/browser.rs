@@ -86,32 +86,62 @@ impl Driver {
         driver
     }
 
-    /// A new browser session: headless Chromium with a fresh profile in `profile`, fake
-    /// media devices, and `extra` flags.
+    /// A new browser session: headless Chromium with a fresh profile in `profile` and
+    /// fake media devices.
     pub async fn session(&self, chromium: &Path, profile: &Path) -> fantoccini::Client {
+        self.session_in(chromium, profile, None).await
+    }
+
+    /// [`session`](Self::session) of a browser whose language is `lang` (`de-DE`, say:
+    /// its `navigator.languages` and `Accept-Language`), or Chromium's default.
+    pub async fn session_in(
+        &self,
+        chromium: &Path,
+        profile: &Path,
+        lang: Option<&str>,
+    ) -> fantoccini::Client {
         let mut caps = serde_json::Map::new();
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--use-fake-device-for-media-stream".to_owned(),
+            "--use-fake-ui-for-media-stream".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut prefs = serde_json::Map::new();
+        if let Some(lang) = lang {
+            args.push(format!("--lang={lang}"));
+            let primary = lang.split('-').next().unwrap_or(lang);
+            prefs.insert(
+                "intl.accept_languages".into(),
+                json!(format!("{lang},{primary}")),
+            );
+        }
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": chromium,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--use-fake-device-for-media-stream",
-                    "--use-fake-ui-for-media-stream",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
+                "prefs": prefs,
             }),
         );
         // A dialog nobody expected stays open (WebDriver commands then fail with
         // "unexpected alert open") rather than being dismissed behind the test's back.
         caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
+        self.connect(chromium, caps).await
+    }
+
+    async fn connect(
+        &self,
+        chromium: &Path,
+        caps: serde_json::Map<String, Value>,
+    ) -> fantoccini::Client {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut builder = fantoccini::ClientBuilder::new(connector);
         builder.capabilities(caps);
@@ -406,6 +436,16 @@ where
     F: FnOnce(std::sync::Arc<Page>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    with_browser_in(name, None, limit, scenario).await;
+}
+
+/// [`with_browser`] with a browser whose language is `lang` (`de-DE`, say), or
+/// Chromium's default.
+pub async fn with_browser_in<F, Fut>(name: &str, lang: Option<&str>, limit: Duration, scenario: F)
+where
+    F: FnOnce(std::sync::Arc<Page>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     use futures_util::FutureExt as _;
     use std::panic::AssertUnwindSafe;
 
@@ -416,7 +456,7 @@ where
     let profile = tempfile::tempdir().expect("profile dir");
     let driver = Driver::start(&chromedriver).await;
     let page = std::sync::Arc::new(Page::new(
-        driver.session(&chromium, profile.path()).await,
+        driver.session_in(&chromium, profile.path(), lang).await,
         name,
     ));
     let outcome = tokio::time::timeout(

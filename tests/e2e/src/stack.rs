@@ -59,12 +59,18 @@ impl Stack {
     /// demo configuration, its `public_url` the server's and the `demo` template allowing
     /// the server and the host page).
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_from(interact_testkit::DEMO, adjust).await
+    }
+
+    /// [`start_with`](Self::start_with) from another configuration text (the demo's with
+    /// a workflow of the test's, say).
+    pub async fn start_from(text: &str, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (server, server_url) = bind().await;
         let (host, host_url) = bind().await;
         let (foreign, foreign_url) = bind().await;
 
-        let mut config = interact_testkit::config(dir.path());
+        let mut config = interact_testkit::config_from(text, dir.path());
         config.server.public_url = server_url.clone();
         for t in &mut config.domain_templates {
             if t.name == "demo" {

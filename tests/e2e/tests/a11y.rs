@@ -2,7 +2,7 @@
 //! (emulated through chromedriver's DevTools endpoint): axe-core finds no violation of
 //! serious or critical impact on the Preview page, the host page's launcher, the
 //! widget's pre-chat form, its chat and menu, its device step and call panel, and the
-//! agent console with a chat and a ringing call; every visible control
+//! agent console with a chat and a ringing call (in English and in German); every visible control
 //! shows a focus ring of 3:1 or more when focused from the keyboard, and every link is
 //! 4.5:1 or more. Screenshots of each
 //! state in both schemes go to `target/test-artifacts/a11y-*.png`.
@@ -178,6 +178,28 @@ async fn scenario(console: &Page, visitor: &Page, stack: &Stack) {
         .await;
     check(visitor, "widget call panel", true, &mut found).await;
     check(console, "console ringing", false, &mut found).await;
+    // The console in German too (longer words, the same controls).
+    console
+        .element("#lang-select")
+        .await
+        .select_by_value("de")
+        .await
+        .expect("choose German");
+    console
+        .wait_until(
+            "the console in German",
+            "return document.documentElement.lang === 'de'
+               && document.getElementById('signout').textContent === 'Abmelden';",
+            vec![],
+        )
+        .await;
+    check(console, "console ringing de", false, &mut found).await;
+    console
+        .element("#lang-select")
+        .await
+        .select_by_value("en")
+        .await
+        .expect("choose English");
     let _: bool = console
         .eval(
             "document.querySelector(arguments[0] + ' .call-accept').click(); return true;",

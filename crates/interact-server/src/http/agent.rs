@@ -282,9 +282,9 @@ pub(super) async fn answer_offline_message(
 /// Most notes one session takes.
 const MAX_NOTES: usize = 200;
 
-/// The session `id` if agent `me` may read and write its notes: they hold it, or it is
-/// for one of their services (or for them): colleagues see each other's notes. A
-/// session they may not see is "not found", as one that does not exist.
+/// The session `id` if agent `me` may read and write its notes and read its answers: they
+/// hold it, or it is for one of their services (or for them): colleagues see each
+/// other's notes. A session they may not see is "not found", as one that does not exist.
 async fn note_session(
     state: &AppState,
     me: &str,
@@ -316,6 +316,27 @@ pub(super) async fn session_notes(
     Ok((
         [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(json!({ "notes": notes })),
+    ))
+}
+
+/// `GET /v1/agent/sessions/{id}/answers` → `{"answers": [{"name", "question", "value",
+/// "seq", "at"}]}`: the visitor's answers to the Collect Information questions of the
+/// session's workflow (the latest for each parameter), in the order first answered; `seq`
+/// is the visitor's message that gave the answer (null if unknown). Who may read them as
+/// for notes ([`note_session`]). Never sent to the visitor.
+pub(super) async fn session_answers(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<TargetsLimiter>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let me = signed_in(&state, &limiter, ip, &headers).await?;
+    let session = note_session(&state, &me, &id).await?;
+    let answers = state.store.session_answers(&session).await?;
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({ "answers": answers })),
     ))
 }
 

@@ -197,6 +197,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/v1/agent/sessions/{id}/notes",
             get(agent::session_notes).post(agent::add_session_note),
         )
+        .route(
+            "/v1/agent/sessions/{id}/answers",
+            get(agent::session_answers),
+        )
         .merge(attachments::router(state.clone()))
         .merge(admin_api())
         .merge(whatsapp::webhook_router())

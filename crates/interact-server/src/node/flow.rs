@@ -11,6 +11,10 @@
 //!   once.
 //! - Every step the run takes is recorded as the session's workflow path, and an end the
 //!   workflow decides (Disconnect, Transfer) is recorded as the reporting outcome.
+//! - Every answer a Collect Information step saves is stored for the agents
+//!   ([`interact_store::Store::put_session_answer`]: the parameter, the question as asked,
+//!   the value and the `seq` of the visitor's message that gave it), where it outlives the
+//!   run; agents read it with `GET /v1/agent/sessions/{id}/answers`.
 //! - Runs survive a restart: after every input that changed it, the run's state
 //!   ([`interact_workflow::RunSnapshot`], deadlines as wall-clock instants) is stored with
 //!   the workflow's name and fingerprint ([`interact_store::Store::put_workflow_run`]); it
@@ -43,7 +47,7 @@ use crate::node::hub::{LiveSession, SessionHandle};
 use crate::node::state::AppState;
 use interact_model::TargetRef;
 use interact_sdk::time::UnixMillis;
-use interact_store::{SessionRecord, WorkflowRunRecord};
+use interact_store::{AnswerRecord, SessionRecord, WorkflowRunRecord};
 use interact_workflow::{
     Action, HttpRequest, Input, Outcome, Params, RunSnapshot, Workflow, WorkflowRun,
 };
@@ -154,6 +158,9 @@ pub async fn feed(state: &AppState, handle: &SessionHandle, live: &mut LiveSessi
     };
     let before = run.snapshot();
     run.handle(state.now(), input);
+    // A message the run heard is the log's last visitor message.
+    let seq = last_visitor_message(live);
+    record_answers(state, live, &run, seq).await;
     carry_out(state, handle, live, run, Some(before)).await;
 }
 
@@ -330,10 +337,12 @@ pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRu
         Ok((mut run, heard)) => {
             tracing::info!(session = %id, workflow = %stored.workflow, "workflow run resumed");
             live.steps_recorded = run.path().len();
+            // Each answer in the stored state was stored before it (`feed`).
+            live.answers_recorded = run.answers().len();
             // What the visitor wrote after the state was stored (a crash came before the
             // run heard it), in order.
             let heard = heard.map_or(live.log.head(), interact_sdk::ids::Seq);
-            let unheard: Vec<String> = live
+            let unheard: Vec<(u64, String)> = live
                 .log
                 .events_after(heard)
                 .iter()
@@ -342,12 +351,13 @@ pub async fn resume(state: &AppState, handle: &SessionHandle, stored: WorkflowRu
                         from: Party::Visitor,
                         text,
                         ..
-                    } => Some(text.clone()),
+                    } => Some((ev.seq.0, text.clone())),
                     _ => None,
                 })
                 .collect();
-            for text in unheard {
+            for (seq, text) in unheard {
                 run.handle(state.now(), Input::VisitorMessage(text));
+                record_answers(state, &mut live, &run, Some(seq)).await;
             }
             carry_out(state, handle, &mut live, run, None).await;
         }
@@ -404,6 +414,50 @@ async fn record_steps(state: &AppState, live: &mut LiveSession, run: &WorkflowRu
         }
     }
     live.steps_recorded = path.len();
+}
+
+/// The `seq` of the last message the visitor wrote in the session, if any.
+fn last_visitor_message(live: &LiveSession) -> Option<u64> {
+    live.log
+        .events_after(interact_sdk::ids::Seq::ZERO)
+        .iter()
+        .rev()
+        .find(|ev| {
+            matches!(
+                ev.event,
+                SessionEvent::Message {
+                    from: Party::Visitor,
+                    ..
+                }
+            )
+        })
+        .map(|ev| ev.seq.0)
+}
+
+/// Stores the run's Collect Information answers not stored yet, for the agents; `seq` is
+/// the visitor's message they came with, if known. A failure is logged: the chat goes
+/// on, the agent just does not see that answer apart.
+async fn record_answers(
+    state: &AppState,
+    live: &mut LiveSession,
+    run: &WorkflowRun,
+    seq: Option<u64>,
+) {
+    let answers = run.answers();
+    for a in answers.iter().skip(live.answers_recorded) {
+        let record = AnswerRecord {
+            session: live.record.id.clone(),
+            name: a.name.clone(),
+            question: a.question.clone(),
+            value: a.value.clone(),
+            seq,
+            at: a.at,
+        };
+        if let Err(e) = state.store.put_session_answer(&record).await {
+            tracing::warn!(session = %live.record.id, error = %e, "storing an answer failed");
+        }
+    }
+    live.answers_recorded = answers.len();
 }
 
 async fn record_outcome(state: &AppState, live: &mut LiveSession, outcome: Outcome) {

@@ -126,6 +126,8 @@ pub struct LiveSession {
     pub timer: Option<tokio::task::AbortHandle>,
     /// How many steps of the run's path were recorded for reporting.
     pub steps_recorded: usize,
+    /// How many of the run's Collect Information answers were stored for the agents.
+    pub answers_recorded: usize,
     /// The epoch of this node's lease on the session, in a cluster: every append carries
     /// it, and is refused once another node has claimed the session.
     pub epoch: Option<interact_store::Epoch>,
@@ -173,6 +175,7 @@ impl LiveSession {
             run: None,
             timer: None,
             steps_recorded: 0,
+            answers_recorded: 0,
             epoch: None,
             fenced: false,
             outcome: None,

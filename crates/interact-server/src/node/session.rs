@@ -781,6 +781,7 @@ pub async fn create(
 /// hub routes the session already) and runs [`dispatch`] afterwards.
 pub async fn start_work(state: &AppState, handle: &SessionHandle, live: &mut LiveSession) {
     live.run = crate::node::flow::new_run(state, live);
+    live.answers_recorded = 0;
     if live.run.is_some() {
         crate::node::flow::feed(state, handle, live, Input::Started).await;
     } else {

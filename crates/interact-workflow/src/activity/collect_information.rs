@@ -83,6 +83,9 @@ impl CollectInformation {
     fn answer(&self, cx: &mut Cx<'_>, question: usize, tries: u8, text: &str) -> Flow {
         let q = &self.questions[question];
         if let Some(value) = accept_answer(q.expect, text) {
+            // The question as the visitor read it (before this answer fills a parameter).
+            let asked = truncate(cx.render(&q.ask));
+            cx.record_answer(&q.save_to, asked, &value);
             cx.params_mut().insert(q.save_to.clone(), value);
             if question + 1 < self.questions.len() {
                 self.ask(cx, question + 1, 0)
