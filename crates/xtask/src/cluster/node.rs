@@ -77,7 +77,8 @@ impl Node {
             fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = cmd::program_in_root(server);
         command
-            .args(["serve", "--config"])
+            // The demo's admin token and `[demo]` section: a demo, so `--demo`.
+            .args(["serve", "--demo", "--config"])
             .arg(spec.config())
             // The configuration file says which database and bus; an override from the
             // environment would split the cluster.
@@ -93,7 +94,7 @@ impl Node {
             command.process_group(0);
         }
         println!(
-            "$ {} serve --config {} > {} 2>&1",
+            "$ {} serve --demo --config {} > {} 2>&1",
             server.display(),
             spec.config_relative(),
             spec.log_relative()
