@@ -89,6 +89,13 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // The configuration file is the whole configuration: no INTERACT_* variable of the
+        // test's environment overrides it.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("INTERACT_") {
+                cmd.env_remove(name);
+            }
+        }
         if !echo {
             cmd.env("RUST_LOG", "warn");
         }

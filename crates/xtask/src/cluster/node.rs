@@ -80,13 +80,16 @@ impl Node {
             // The demo's admin token and `[demo]` section: a demo, so `--demo`.
             .args(["serve", "--demo", "--config"])
             .arg(spec.config())
-            // The configuration file says which database and bus; an override from the
-            // environment would split the cluster.
-            .env_remove("INTERACT_DATABASE_URL")
-            .env_remove("INTERACT_NATS_URL")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
+        // The configuration file says everything (which database and bus, which ports); an
+        // INTERACT_* override from the environment would split the cluster.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("INTERACT_") {
+                command.env_remove(name);
+            }
+        }
         // Ctrl-C in the terminal reaches only this process, which stops the nodes in order.
         #[cfg(unix)]
         {
