@@ -546,7 +546,11 @@ impl InteractClient {
     pub fn start_chat(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PreChatForm")] form: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "{ call?: \"audio\" | \"video\" } | undefined")]
+        // `| void`: TypeScript lets a caller leave out a trailing parameter whose type
+        // takes `void` (wasm-bindgen writes no `?` for a type given here).
+        #[wasm_bindgen(
+            unchecked_param_type = "{ call?: \"audio\" | \"video\" } | undefined | void"
+        )]
         options: JsValue,
     ) -> Result<(), JsValue> {
         let call = js_sys::Reflect::get(&options, &"call".into())
@@ -661,7 +665,8 @@ impl InteractClient {
     pub fn send_file(
         &self,
         file: web_sys::File,
-        #[wasm_bindgen(unchecked_param_type = "((fraction: number) => void) | undefined")]
+        // `| void`: optional in TypeScript (see `startChat`).
+        #[wasm_bindgen(unchecked_param_type = "((fraction: number) => void) | undefined | void")]
         on_progress: Option<js_sys::Function>,
     ) -> js_sys::Promise {
         let creds = self.shared.driver.credentials();
@@ -775,7 +780,8 @@ impl InteractClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "\"audio\" | \"video\"")] media: String,
         #[wasm_bindgen(
-            unchecked_param_type = "{ audioinput?: string; videoinput?: string } | undefined"
+            // `| void`: optional in TypeScript (see `startChat`).
+            unchecked_param_type = "{ audioinput?: string; videoinput?: string } | undefined | void"
         )]
         devices: JsValue,
     ) -> Result<String, JsValue> {

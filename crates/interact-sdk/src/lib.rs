@@ -114,6 +114,20 @@
 //!
 //! The [`Agent`] machine is driven the same way. The server's side of a session lives in
 //! [`relay::SessionLog`]. The wire protocol is documented in `docs/protocol.md`.
+//!
+//! # Versions
+//!
+//! This crate follows semantic versioning with the rest of Interact (the server and the
+//! JavaScript SDK, the npm package `interact-sdk`, carry the same version): a release
+//! that removes or changes public API, or that speaks a new
+//! [`protocol::PROTOCOL_VERSION`], is a new major version (a new minor version while the
+//! major is 0); one that only adds (types, methods, optional frame members, enumeration
+//! values with a fallback) is a new minor version; a fix is a patch. The protocol version
+//! changes only when a server could no longer understand older clients; the server then
+//! keeps speaking the previous version for at least one more major release and refuses a
+//! version it dropped with `unsupported_protocol` and close 4000, which the machines do
+//! not retry (`docs/protocol.md` §5.5, "Versioning"). `CHANGELOG.md` lists the changes of
+//! every release.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,43 +1,39 @@
-//! The server's configuration file (TOML), strictly validated: unknown keys, bad values
-//! and broken references are errors that name the line.
+//! The server's configuration: a TOML file, strictly validated (unknown keys, bad values
+//! and broken references are errors that name the line), and `INTERACT_*` environment
+//! variables that override its settings ([`mod@env`]; secrets also from files). [`Checked`]
+//! reads both and finds every problem with its place (a line, or a variable).
+
+mod check;
+pub mod env;
+
+pub use check::{Checked, Place, Problem};
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use interact_workflow::WorkflowModality;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use interact_model::{DomainTemplateConfig, Licence, ServiceConfig, UserConfig};
 
-/// Why the configuration cannot be used.
+/// Why the configuration cannot be used: its problems (at least one), each with its
+/// place; the message shows the first.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The IO error.
-        source: std::io::Error,
-    },
-    /// The TOML is malformed or does not match the schema (the message names the line).
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, with line and column.
-        message: String,
-    },
-    /// The values are inconsistent (duplicate ids, unknown references).
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+#[error("{}{}", .problems[0], more(.problems.len()))]
+pub struct ConfigError {
+    /// What is wrong, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+fn more(n: usize) -> String {
+    match n {
+        0 | 1 => String::new(),
+        n => format!(
+            " (and {} more: `interact-server config check` lists them)",
+            n - 1
+        ),
+    }
 }
 
 /// The whole configuration file.
@@ -104,6 +100,34 @@ pub struct Config {
 /// The environment variable that overrides `[server] database`.
 pub const DATABASE_URL_VAR: &str = "INTERACT_DATABASE_URL";
 
+/// SHA-256 of the demo admin token `demo-admin-token` (public in `config/demo.toml`),
+/// which only `serve --demo` accepts.
+pub const DEMO_ADMIN_TOKEN_SHA256: &str =
+    "91c16f0d6cc1bec3c3603972182a07c66ff4fa71618a975e963d6dbe42b6dd37";
+
+/// Whether a `public_url` names a loopback host (`127.0.0.1`, `[::1]`, `localhost`);
+/// `None` if it has no host to tell.
+fn url_is_loopback(url: &str) -> Option<bool> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    Some(
+        host == "localhost"
+            || host.ends_with(".localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+    )
+}
+
 /// Where the server keeps its data (`[server] database`, or `INTERACT_DATABASE_URL`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum Database {
@@ -142,25 +166,33 @@ impl std::fmt::Display for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(file) => write!(f, "sqlite:{}", file.display()),
-            Self::Postgres(url) => {
-                // scheme://[user[:password]@]host[:port][/db][?...]: the user information
-                // ends at the authority's last `@` (a password may hold `@` too).
-                let Some((scheme, rest)) = url.split_once("://") else {
-                    return f.write_str(url);
-                };
-                let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-                let (authority, tail) = rest.split_at(authority_end);
-                match authority.rsplit_once('@') {
-                    Some((userinfo, host)) => match userinfo.split_once(':') {
-                        Some((user, _password)) => {
-                            write!(f, "{scheme}://{user}:***@{host}{tail}")
-                        }
-                        None => f.write_str(url),
-                    },
-                    None => f.write_str(url),
-                }
-            }
+            Self::Postgres(url) => f.write_str(&mask_password(url)),
         }
+    }
+}
+
+/// A URL without its password: `scheme://user:***@host...` (PostgreSQL, NATS).
+pub fn mask_password(url: &str) -> String {
+    // scheme://[user[:password]@]host[:port][/db][?...]: the user information ends at
+    // the authority's last `@` (a password may hold `@` too).
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Serialize for Database {
+    /// As [`Display`](std::fmt::Display) shows it: without a password.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -179,14 +211,14 @@ impl std::fmt::Debug for Database {
 }
 
 /// `[cluster]`: this server as one of several nodes on one database.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     /// The NATS server (`nats://host:4222`) through which nodes announce changes to each
     /// other (Domain Templates changed through the admin API reach every node at once;
     /// without a bus, or if a message is lost, within `refresh_secs` anyway).
     /// `INTERACT_NATS_URL` overrides it. None by default: one node.
-    #[serde(default)]
+    #[serde(default, serialize_with = "check::serialize_url")]
     pub nats_url: Option<String>,
     /// How often a node reads the Domain Templates again whatever the bus says: the bound
     /// on how long a missed announcement (or a change made with the command line) can
@@ -219,7 +251,7 @@ fn default_refresh_secs() -> u64 {
 pub const NATS_URL_VAR: &str = "INTERACT_NATS_URL";
 
 /// `[server]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on, e.g. `127.0.0.1:8080`.
@@ -265,17 +297,18 @@ pub struct AdminSection {
 /// of their own (`listen`, no token: keep it on a private network), and/or on the main
 /// address behind `Authorization: Bearer <token>` (`token_sha256`); with neither, not at
 /// all.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSection {
     /// A separate address that serves `GET /metrics` (and nothing else) without a token.
     pub listen: Option<SocketAddr>,
     /// SHA-256 (hex) of a bearer token that `GET /metrics` on the main address needs.
+    #[serde(serialize_with = "check::serialize_hash")]
     pub token_sha256: Option<String>,
 }
 
 /// `[limits]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// Sessions a single address may start per minute.
@@ -347,7 +380,7 @@ impl Default for LimitsSection {
 /// connector (WhatsApp through Twilio) its secrets as references, never as values; only
 /// the secrets the operator put here can be named, so an admin cannot make the server
 /// read its other files or environment (and send them to an API base of their choice).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretsSection {
     /// A folder of secret files, one secret per file: `file:NAME` names a file in it
@@ -369,7 +402,7 @@ impl Default for SecretsSection {
 
 /// `[web_requests]`: Web Request steps speak HTTP and HTTPS; HTTPS servers must present a
 /// certificate from a public CA (Mozilla's roots, bundled) or from `ca_file`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebRequestsSection {
     /// A PEM file of CA certificates trusted besides the public roots (an internal
@@ -418,7 +451,7 @@ impl WebRequestsSection {
 /// `[ice]`: the ICE servers visitors and agents get for calls (the `ice_servers` frame).
 /// TURN servers get credentials per session and per agent by the TURN REST API scheme
 /// (coturn `use-auth-secret`), see [`crate::ice`].
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IceSection {
     /// How long TURN credentials are valid, in seconds (60 to 604800).
@@ -439,7 +472,7 @@ impl Default for IceSection {
 
 /// `[attachments]`: files (images and PDFs) the parties of a widget chat send each other
 /// (`http/attachments.rs`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttachmentsSection {
     /// Largest file in bytes (10 MiB by default); larger uploads get `413`.
@@ -461,7 +494,7 @@ impl Default for AttachmentsSection {
 }
 
 /// How the connection to the SMTP server is secured (`[smtp] tls`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpTls {
     /// Plain text (a relay on the same host or network only); port 25 by default.
@@ -474,7 +507,7 @@ pub enum SmtpTls {
 }
 
 /// `[smtp]`: the mail server that sends the server's email (transcripts after a chat).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     /// The server's host name (checked against its TLS certificate).
@@ -516,14 +549,24 @@ impl SmtpSection {
         })
     }
 
-    /// The password: inline, or read from `password_env` now.
+    /// The password: inline, or read from `password_env` (or the file its `_FILE`
+    /// variable names) now.
     pub fn password(&self) -> Result<Option<Secret>, String> {
+        self.password_from(&|name| std::env::var(name).ok())
+    }
+
+    /// [`password`](Self::password) with the environment given.
+    pub fn password_from(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Secret>, String> {
         match (&self.password, &self.password_env) {
             (Some(p), None) => Ok(Some(p.clone())),
-            (None, Some(name)) => match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(Some(Secret(v))),
+            (None, Some(name)) => match env::read(name, env)? {
+                Some(v) if !v.is_empty() => Ok(Some(Secret(v))),
                 _ => Err(format!(
-                    "smtp: the environment variable {name} (password_env) is not set"
+                    "smtp.password_env: the environment variable {name} (or {name}_FILE) \
+                     is not set"
                 )),
             },
             (None, None) => Ok(None),
@@ -552,7 +595,7 @@ impl SmtpSection {
 }
 
 /// `[[ice.server]]`: one STUN or TURN server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IceServerConfig {
     /// `stun:`, `stuns:`, `turn:` or `turns:` URLs of the server.
@@ -577,6 +620,13 @@ impl Secret {
     /// The secret itself.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Serialize for Secret {
+    /// Masked: `***`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
     }
 }
 
@@ -649,13 +699,21 @@ impl IceSection {
         Ok(())
     }
 
-    /// Reads the secrets given by `secret_env` from the environment; an unset or empty
-    /// variable is an error naming it.
+    /// Reads the secrets given by `secret_env` from the environment (or the file its
+    /// `_FILE` variable names); an unset or empty variable is an error naming it.
     pub fn load_secrets(&mut self) -> Result<(), String> {
+        self.load_secrets_from(&|name| std::env::var(name).ok())
+    }
+
+    /// [`load_secrets`](Self::load_secrets) with the environment given.
+    pub fn load_secrets_from(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
         for (i, server) in self.servers.iter_mut().enumerate() {
             if let Some(name) = &server.secret_env {
-                match std::env::var(name) {
-                    Ok(v) if !v.is_empty() => server.resolved = Some(Secret(v)),
+                match env::read(name, env).map_err(|e| format!("ice.server[{i}]: {e}"))? {
+                    Some(v) if !v.is_empty() => server.resolved = Some(Secret(v)),
                     _ => {
                         return Err(format!(
                             "ice.server[{i}]: the environment variable {name} (secret_env) is not set"
@@ -697,71 +755,43 @@ impl Config {
         interact_model::Tenant::new(&self.services, &self.users, &self.domain_templates)
     }
 
-    /// Reads and validates a configuration file. Relative paths in it are made relative
-    /// to the file's folder. `INTERACT_DATABASE_URL`, when set, replaces
-    /// `[server] database`.
+    /// Reads and validates a configuration file with the process's environment
+    /// (`INTERACT_*` variables override the file's settings, [`mod@env`]). Relative paths in
+    /// the file are made relative to its folder, those of variables to the working
+    /// directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with(path, std::env::var(DATABASE_URL_VAR).ok().as_deref())
+        Self::load_from(Some(path), &|name| std::env::var(name).ok())
     }
 
-    /// [`load`](Self::load) with the database override given rather than read from the
-    /// environment.
-    pub fn load_with(path: &Path, database_url: Option<&str>) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
-            path: path.to_owned(),
-            message,
-        })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(dir) = &config.secrets.dir {
-            config.secrets.dir = Some(base.join(dir));
+    /// [`load`](Self::load) with the environment given (`None` for no file: the
+    /// environment alone). The error holds every problem found ([`Checked`]).
+    pub fn load_from(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let checked = Checked::load(path, env);
+        match checked.config {
+            Some(config) if checked.problems.is_empty() => Ok(config),
+            _ => Err(ConfigError {
+                problems: checked.problems,
+            }),
         }
-        config
-            .web_requests
-            .load_ca(base)
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_owned(),
-                message,
-            })?;
-        config
-            .ice
-            .load_secrets()
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_owned(),
-                message,
-            })?;
-        if let Ok(url) = std::env::var(NATS_URL_VAR) {
-            config.cluster.nats_url = Some(url).filter(|u| !u.is_empty());
-        }
-        if let Some(url) = database_url {
-            config.server.database = url.parse().map_err(|message| ConfigError::Invalid {
-                path: path.to_owned(),
-                message: format!("{DATABASE_URL_VAR}: {message}"),
-            })?;
-        } else if let Database::Sqlite(file) = &config.server.database {
-            config.server.database = Database::Sqlite(base.join(file));
-        }
-        config.server.www = base.join(&config.server.www);
-        Ok(config)
     }
 
     /// Parses TOML text and loads its opening hours and workflows; the error message
-    /// names the line (and, for workflows, the workflow and step).
+    /// names the line (and, for workflows, the workflow and step). The environment is
+    /// not read.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.definitions = interact_workflow::Definitions::build(
-            &config.opening_hours,
-            &config.workflows,
-            Some(text),
-        )
-        .map_err(|e| e.to_string())?;
+        config.load_definitions(text)?;
+        Ok(config)
+    }
+
+    /// Loads the opening hours and workflows of `text`, the TOML this was read from.
+    fn load_definitions(&mut self, text: &str) -> Result<(), String> {
+        self.definitions =
+            interact_workflow::Definitions::build(&self.opening_hours, &self.workflows, Some(text))
+                .map_err(|e| e.to_string())?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
         if let Some(toml::Value::Array(workflows)) = table.get("workflow") {
             for w in workflows {
@@ -769,41 +799,63 @@ impl Config {
                     w.get("name").and_then(toml::Value::as_str),
                     toml::to_string(w),
                 ) {
-                    config.workflow_texts.insert(name.to_owned(), text);
+                    self.workflow_texts.insert(name.to_owned(), text);
                 }
             }
         }
-        Ok(config)
+        Ok(())
     }
 
-    /// Checks what the schema cannot: unique ids, references, URLs, origins.
+    /// Checks what the schema cannot: unique ids, references, URLs, origins. The first
+    /// of [`problems`](Self::problems).
     pub fn validate(&self) -> Result<(), String> {
-        self.ice.validate()?;
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything [`validate`](Self::validate) finds, each message starting with what it
+    /// is about (`server.public_url ...`, `service "support": ...`).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |r: Result<(), String>| {
+            if let Err(e) = r {
+                problems.push(e);
+            }
+        };
+        check(self.ice.validate());
         if let Some(smtp) = &self.smtp {
-            smtp.validate()?;
+            check(smtp.validate());
         }
         let mut names = BTreeSet::new();
         for t in &self.domain_templates {
             if !names.insert(t.name.as_str()) {
-                return Err(format!("domain_template {:?} is defined twice", t.name));
+                check(Err(format!(
+                    "domain_template {:?} is defined twice",
+                    t.name
+                )));
             }
             for o in &t.origins {
-                interact_model::OriginPattern::parse(o)
-                    .map_err(|e| format!("domain_template {:?}: origin {o:?}: {e}", t.name))?;
+                check(
+                    interact_model::OriginPattern::parse(o)
+                        .map(drop)
+                        .map_err(|e| format!("domain_template {:?}: origin {o:?}: {e}", t.name)),
+                );
             }
         }
-        check_tenant(&self.services, &self.users, |w| {
+        check(check_tenant(&self.services, &self.users, |w| {
             self.definitions.workflows.get(w).map(|w| w.modality())
-        })?;
+        }));
         let service_ids: BTreeSet<&str> = self.services.iter().map(|s| s.id.as_str()).collect();
         for w in self.definitions.workflows.values() {
             for (step, service) in w.transfer_targets() {
                 if !service_ids.contains(service) {
-                    return Err(format!(
+                    check(Err(format!(
                         "{}: Transfer names service {service:?}, which is not defined \
                          (Instant Messaging transfers to services only)",
                         w.place(step)
-                    ));
+                    )));
                 }
             }
         }
@@ -811,17 +863,71 @@ impl Config {
             || self.server.public_url.starts_with("https://"))
             || self.server.public_url.ends_with('/')
         {
-            return Err(
+            check(Err(
                 "server.public_url must be http(s)://host[:port] without a trailing slash".into(),
-            );
+            ));
         }
         if self.admin.token_sha256.len() != 64 || hex::decode(&self.admin.token_sha256).is_err() {
-            return Err("admin.token_sha256 must be 64 hex digits".into());
+            check(Err("admin.token_sha256 must be 64 hex digits".into()));
         }
         if let Some(demo) = &self.demo {
-            self.validate_demo(demo)?;
+            check(self.validate_demo(demo));
         }
-        Ok(())
+        problems
+    }
+
+    /// What is doubtful but does not stop a node: `listen` and `public_url` that do not
+    /// change together (one on loopback, the other not).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let listen = self.server.listen;
+        let url = &self.server.public_url;
+        match (listen.ip().is_loopback(), url_is_loopback(url)) {
+            (true, Some(false)) if self.server.trusted_proxies.is_empty() => {
+                warnings.push(format!(
+                    "server.listen {listen} is a loopback address, which only this machine \
+                     reaches, but server.public_url {url} is not: browsers elsewhere cannot \
+                     connect. For a server reachable from elsewhere change both together: \
+                     listen on 0.0.0.0:<port> (INTERACT_LISTEN) and give the URL browsers \
+                     use (INTERACT_PUBLIC_URL); behind a reverse proxy on this machine, \
+                     name it in server.trusted_proxies"
+                ));
+            }
+            (false, Some(true)) => warnings.push(format!(
+                "server.public_url {url} names this machine's loopback address, but \
+                 server.listen {listen} is reachable from elsewhere: the snippets and links \
+                 the server gives out work on this machine only. Change both together: \
+                 public_url to the URL browsers elsewhere use (INTERACT_PUBLIC_URL)"
+            )),
+            _ => {}
+        }
+        warnings
+    }
+
+    /// Why a real deployment must not start with this: the public demo admin token, a
+    /// `[demo]` section. Only `serve --demo` starts with them.
+    pub fn demo_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self
+            .admin
+            .token_sha256
+            .eq_ignore_ascii_case(DEMO_ADMIN_TOKEN_SHA256)
+        {
+            problems.push(
+                "admin.token_sha256 is the hash of the public demo token \"demo-admin-token\": \
+                 set your own (`printf '%s\\n' \"$TOKEN\" | interact-server hash-token`, or \
+                 INTERACT_ADMIN_TOKEN), or start a demo with `interact-server serve --demo`"
+                    .to_owned(),
+            );
+        }
+        if self.demo.is_some() {
+            problems.push(
+                "demo: a [demo] section (a public embed code, a printed password) is for demos \
+                 only: delete it, or start a demo with `interact-server serve --demo`"
+                    .to_owned(),
+            );
+        }
+        problems
     }
 
     fn validate_demo(&self, demo: &DemoSection) -> Result<(), String> {
@@ -970,6 +1076,9 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+mod env_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1011,15 +1120,23 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("interact.toml");
         std::fs::write(&path, DEMO).expect("write");
-        let config = Config::load_with(&path, None).expect("loads");
+        let with = |url: Option<&'static str>| {
+            move |name: &str| {
+                (name == DATABASE_URL_VAR)
+                    .then_some(url)
+                    .flatten()
+                    .map(str::to_owned)
+            }
+        };
+        let config = Config::load_from(Some(&path), &with(None)).expect("loads");
         assert_eq!(
             config.server.database,
             Database::Sqlite(dir.path().join("../data/interact.db"))
         );
         let url = "postgres://postgres@127.0.0.1:5432/interact";
-        let config = Config::load_with(&path, Some(url)).expect("loads");
+        let config = Config::load_from(Some(&path), &with(Some(url))).expect("loads");
         assert_eq!(config.server.database, Database::Postgres(url.into()));
-        let err = Config::load_with(&path, Some("mysql://x")).expect_err("refused");
+        let err = Config::load_from(Some(&path), &with(Some("mysql://x"))).expect_err("refused");
         assert!(err.to_string().contains("INTERACT_DATABASE_URL"), "{err}");
     }
 

@@ -9,6 +9,7 @@ mod cluster;
 mod cmd;
 mod fuzz;
 mod import_names;
+mod npm;
 mod prereq;
 mod serve;
 mod test;
@@ -24,21 +25,26 @@ Usage: cargo xtask <COMMAND> [OPTIONS]
 
 Commands:
   test     Run every check CI runs, stopping at the first failure:
-           prerequisites, rustfmt, clippy (native and wasm32), native tests,
-           wasm tests in headless Chromium, wasm import check, short fuzz runs,
-           rustdoc
+           prerequisites, rustfmt, clippy (native and wasm32), the npm package
+           (tsc on a TypeScript consumer, npm pack), native tests, wasm tests in
+           headless Chromium, wasm import check, short fuzz runs, rustdoc
   fuzz     Run every fuzz target (tests/fuzz) for --secs N seconds each
            (default 600), two at a time; installs cargo-fuzz if needed
   prereq   Only install what `test` needs: the wasm32 target, the pinned
-           wasm-bindgen-test-runner, Chromium and chromedriver, axe-core (npm),
-           schemathesis (PyPI, into target/schemathesis-venv)
+           wasm-bindgen-test-runner, Chromium and chromedriver, axe-core and
+           TypeScript (npm, into target/npm), schemathesis (PyPI, into
+           target/schemathesis-venv)
   serve    Build the wasm packages and the reference server and start it with the
            demo tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
   cluster  Like serve, but three nodes (a, b, c) on PostgreSQL and NATS behind a TCP
            proxy on 127.0.0.1:8090 (config and logs in data/cluster/); it prints the
            URLs and the nodes' PIDs, to try failover with `kill -9`. Ctrl-C stops them
   widget   Only build the wasm packages: the widget's into www/widget/pkg, the
-           agent console's into www/console/pkg
+           agent console's into www/console/pkg; and the JavaScript SDK's npm
+           package (target/npm-package/interact-sdk; `npm pack` there packs it)
+  npm      Like widget, then check the npm package as `test` does: tsc --noEmit
+           on a TypeScript consumer (TypeScript from npm into target/npm), and
+           the files `npm pack --dry-run` lists
   help     Print this message
 
 Options:
@@ -55,6 +61,7 @@ enum Command {
     Serve,
     Cluster,
     Widget,
+    Npm,
     Fuzz { secs: u64 },
     Help,
 }
@@ -119,6 +126,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
             "`--skip-browser` does not apply to `widget`".to_owned(),
         )),
         "widget" => Ok(Command::Widget),
+        "npm" if options.skip_browser => Err(UsageError(
+            "`--skip-browser` does not apply to `npm`".to_owned(),
+        )),
+        "npm" => Ok(Command::Npm),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(UsageError(format!("unknown command `{other}`"))),
     }
@@ -142,6 +153,11 @@ fn main() -> ExitCode {
             .and_then(|()| prereq::ensure_test_runner())
             .and_then(|()| prereq::ensure_wasm_opt())
             .and_then(|()| widget::build()),
+        Command::Npm => prereq::ensure_toolchain()
+            .and_then(|()| prereq::ensure_test_runner())
+            .and_then(|()| prereq::ensure_wasm_opt())
+            .and_then(|()| widget::build())
+            .and_then(|()| npm::check()),
         Command::Help => {
             print!("{USAGE}");
             Ok(())
@@ -175,6 +191,7 @@ mod tests {
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
         assert_eq!(parse(&["cluster"]), Ok(Command::Cluster));
         assert_eq!(parse(&["widget"]), Ok(Command::Widget));
+        assert_eq!(parse(&["npm"]), Ok(Command::Npm));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
         assert_eq!(parse(&["fuzz"]), Ok(Command::Fuzz { secs: 600 }));
         assert_eq!(

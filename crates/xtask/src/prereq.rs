@@ -8,6 +8,8 @@
 //!   because the CLI refuses test binaries built by a different version;
 //! - Chromium and chromedriver for the headless browser tests, and axe-core (from npm,
 //!   into `target/npm`), which the admin app's browser test injects into every page;
+//! - TypeScript (from npm, into `target/npm` too), whose `tsc` checks the npm package's
+//!   declarations against a consumer ([`crate::npm::check`]);
 //! - a PostgreSQL server for the PostgreSQL store's tests (Debian's `postgresql`,
 //!   installed and started when nothing answers on 127.0.0.1:5432);
 //! - a NATS server for the cluster tests (Debian's `nats-server`, installed and started
@@ -54,11 +56,46 @@ pub(crate) fn ensure_all(with_browser: bool) -> Result<(Option<Chromium>, Servic
         postgres: ensure_postgres()?,
         nats: ensure_nats()?,
     };
+    ensure_typescript()?;
     let chromium = with_browser.then(ensure_chromium).transpose()?;
     if with_browser {
         ensure_axe()?;
     }
     Ok((chromium, services))
+}
+
+/// The TypeScript version range the npm package's check uses.
+const TYPESCRIPT: &str = "typescript@5";
+
+/// Ensures TypeScript's compiler for the npm package's check: installed with `npm install
+/// --prefix target/npm typescript@5` (never globally) when `target/npm/node_modules/.bin/
+/// tsc` is missing. Needs `npm` (Node.js) and the npm registry. Returns `tsc`.
+pub(crate) fn ensure_typescript() -> Result<PathBuf> {
+    let prefix = workspace::root().join("target/npm");
+    let tsc = prefix.join("node_modules/.bin/tsc");
+    if tsc.is_file() {
+        println!("tsc: {}", tsc.display());
+        return Ok(tsc);
+    }
+    if cmd::find_on_path("npm").is_none() {
+        bail!(
+            "npm is not on PATH: the npm package's check installs TypeScript from npm. \
+             Install Node.js (e.g. `apt-get install -y nodejs npm`)"
+        );
+    }
+    std::fs::create_dir_all(&prefix).with_context(|| format!("create {}", prefix.display()))?;
+    cmd::run(
+        cmd::program_in_root("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(TYPESCRIPT),
+    )?;
+    ensure!(
+        tsc.is_file(),
+        "npm installed TypeScript, but {} is not there",
+        tsc.display()
+    );
+    Ok(tsc)
 }
 
 /// The requirements file pinning schemathesis, the property-based API fuzzer of the admin

@@ -1,7 +1,9 @@
-//! `cargo xtask serve`: builds the reference server and starts it on its embedded
-//! defaults (`config/demo.toml`: the demo tenant, a SQLite file under `data/`). The
-//! server prints the URLs of the agent console, the Preview page and the demo host page,
-//! and the demo agents' sign-in names; Ctrl-C stops it gracefully.
+//! `cargo xtask serve`: builds the reference server and starts it as a demo
+//! (`interact-server serve --demo --config config/demo.toml`: the demo tenant, a SQLite
+//! file under `data/`; the server refuses the demo's public admin token and `[demo]`
+//! section without `--demo`). The server prints the URLs of the agent console, the
+//! Preview page and the demo host page, and the demo agents' sign-in names; Ctrl-C stops
+//! it gracefully.
 
 use anyhow::Result;
 
@@ -24,6 +26,8 @@ pub(crate) fn run() -> Result<()> {
         "interact-server",
         "--",
         "serve",
+        // The demo's public admin token and `[demo]` section: only with `--demo`.
+        "--demo",
         "--config",
         DEMO_CONFIG,
     ]))

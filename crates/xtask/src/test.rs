@@ -67,6 +67,11 @@ const STEPS: &[Step] = &[
         run: widget_build,
     },
     Step {
+        name: "npm package (tsc --noEmit on a TypeScript consumer, npm pack --dry-run)",
+        needs_browser: false,
+        run: npm_package,
+    },
+    Step {
         name: "tests (native)",
         needs_browser: false,
         run: tests_native,
@@ -173,6 +178,10 @@ fn rustfmt(_: &mut Context) -> Result<()> {
 
 fn widget_build(_: &mut Context) -> Result<()> {
     crate::widget::build()
+}
+
+fn npm_package(_: &mut Context) -> Result<()> {
+    crate::npm::check()
 }
 
 fn clippy_native(_: &mut Context) -> Result<()> {

@@ -7,7 +7,8 @@
 //! --target web` (ES module, TypeScript declarations) and shorter import names; the
 //! widget also gets gzip and brotli copies of every served widget file, which the server
 //! sends to browsers that accept them. Two packages, so that a visitor's download holds
-//! no agent code.
+//! no agent code. The JavaScript SDK's module is also assembled into the npm package
+//! `interact-sdk` ([`crate::npm`]).
 
 use std::fs;
 use std::io::Write as _;
@@ -126,7 +127,9 @@ pub(crate) fn build() -> Result<()> {
     for file in served_files()? {
         precompress(&file)?;
     }
-    build_package(&CONSOLE)
+    build_package(&CONSOLE)?;
+    // The JavaScript SDK as an npm package, from the module just built.
+    crate::npm::assemble().map(drop)
 }
 
 /// Writes the loader's words of every language (from the widget's languages,

@@ -45,7 +45,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `binary serve --config <config>` and waits until it listens.
+    /// Starts `binary serve --demo --config <config>` and waits until it listens.
     pub async fn start(binary: impl AsRef<Path>, config: &Path) -> Self {
         Self::start_with(binary, config, None).await
     }
@@ -83,11 +83,19 @@ impl ServerProcess {
         let binary = binary.as_ref().to_owned();
         let echo = std::env::var_os("RUST_LOG").is_some();
         let mut cmd = Command::new(&binary);
-        cmd.args(["serve", "--config"])
+        // The demo's admin token and `[demo]` section, which only `--demo` allows.
+        cmd.args(["serve", "--demo", "--config"])
             .arg(config)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // The configuration file is the whole configuration: no INTERACT_* variable of the
+        // test's environment overrides it.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("INTERACT_") {
+                cmd.env_remove(name);
+            }
+        }
         if !echo {
             cmd.env("RUST_LOG", "warn");
         }

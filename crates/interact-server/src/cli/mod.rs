@@ -7,15 +7,21 @@
 //!
 //! The binary's `main` is [`main`]; the subcommands live by topic: `serve` (the server,
 //! the demo host page and the banner), `admin` (embed codes, Domain Templates, reports
-//! and usage in the database) and `secret` (the hashes a configuration holds).
+//! and usage in the database), `check` (`config check`: the effective configuration and
+//! its problems) and `secret` (the hashes a configuration holds).
+//!
+//! The configuration is the file `--config` names (else `INTERACT_CONFIG`, else
+//! `config/demo.toml` in the working directory if there is one, else none) with the
+//! `INTERACT_*` environment variables over it ([`crate::config::env`]).
 
 mod admin;
+mod check;
 mod secret;
 mod serve;
 mod tenant;
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -27,10 +33,11 @@ use self::admin::{
 use self::secret::{hash_password, hash_token};
 use self::serve::serve;
 use self::tenant::{ConfigCommand, config_command};
-use crate::config::Config;
+use crate::config::{Checked, Config};
 use crate::node::state::AppState;
 
-/// The configuration used without `--config`, relative to the working directory.
+/// The configuration used without `--config` and `INTERACT_CONFIG` if it is there,
+/// relative to the working directory (a checkout's demo).
 const DEFAULT_CONFIG: &str = "config/demo.toml";
 
 pub(super) type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -39,9 +46,14 @@ pub(super) type CliResult = Result<(), Box<dyn std::error::Error>>;
 #[derive(Debug, Parser)]
 #[command(name = "interact-server", version, about, long_about = None)]
 struct Cli {
-    /// The configuration file [default: config/demo.toml].
+    /// The configuration file [default: INTERACT_CONFIG, else config/demo.toml if the
+    /// working directory has one, else none: the INTERACT_* environment variables alone].
     #[arg(long, short, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Allow the public demo admin token and a `[demo]` section (a demo, never a real
+    /// deployment); without it `serve` refuses them.
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,8 +71,10 @@ enum Command {
     /// Reports (read from the database; a running server need not be stopped).
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Export or import the tenant's configuration (services, users, opening hours,
-    /// Domain Templates, workflows) as TOML or JSON.
+    /// Check the configuration (file and environment: the effective settings, secrets
+    /// masked, and every problem with its place), or export or import the tenant's
+    /// configuration (services, users, opening hours, Domain Templates, workflows) as TOML
+    /// or JSON.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print the HTML snippet of an embed code, to paste into a website.
@@ -98,25 +112,44 @@ pub async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> CliResult {
-    let load = || -> Result<(PathBuf, Config), Box<dyn std::error::Error>> {
-        let path = config_path(cli.config.clone());
-        let config = Config::load(&path)?;
-        Ok((path, config))
+    let env = |name: &str| std::env::var(name).ok();
+    let path = config_path(cli.config.clone(), &env);
+    let load = || -> Result<Config, Box<dyn std::error::Error>> {
+        Ok(Config::load_from(path.as_deref(), &env)?)
     };
+    let shown = path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("the environment"));
     match cli.command {
         Command::Serve => {
-            let (path, config) = load()?;
-            serve(&path, config).await
+            let mut checked = Checked::load(path.as_deref(), &env);
+            if !cli.demo {
+                checked.refuse_demo();
+            }
+            if let Some(problem) = checked.problems.first() {
+                let more = checked.problems.len() - 1;
+                return Err(if more == 0 {
+                    format!("{problem}")
+                } else {
+                    format!(
+                        "{problem} (and {more} more: `interact-server config check` lists them)"
+                    )
+                }
+                .into());
+            }
+            for warning in &checked.warnings {
+                tracing::warn!("{warning}");
+            }
+            let config = checked.config.ok_or("no configuration")?;
+            serve(&shown, config).await
         }
-        Command::EmbedCode(c) => embed_code(load()?.1, c).await,
-        Command::Template(c) => {
-            let (path, config) = load()?;
-            template(&path, config, c).await
-        }
-        Command::Report(c) => report_command(load()?.1, c).await,
-        Command::Config(c) => config_command(load()?.1, c).await,
+        Command::Config(ConfigCommand::Check) => check::check(path.as_deref(), cli.demo, &env),
+        Command::EmbedCode(c) => embed_code(load()?, c).await,
+        Command::Template(c) => template(&shown, load()?, c).await,
+        Command::Report(c) => report_command(load()?, c).await,
+        Command::Config(c) => config_command(load()?, c).await,
         Command::Snippet { code } => {
-            let state = open(load()?.1).await?;
+            let state = open(load()?).await?;
             let public_url = &state.config.server.public_url;
             let snippet =
                 crate::admin::snippet_for(state.store.as_ref(), public_url, &code).await?;
@@ -128,21 +161,18 @@ async fn run(cli: Cli) -> CliResult {
     }
 }
 
-/// The configuration file: `--config`, else `config/demo.toml` in the working directory,
-/// else the repository's own (for `cargo run` from another directory).
-fn config_path(given: Option<PathBuf>) -> PathBuf {
+/// The configuration file: `--config`, else `INTERACT_CONFIG`, else `config/demo.toml`
+/// if the working directory has one, else none (the environment alone). Never a path
+/// fixed at build time: a copied binary finds no configuration it was not given.
+fn config_path(given: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     if let Some(path) = given {
-        return path;
+        return Some(path);
+    }
+    if let Some(path) = env(crate::config::env::CONFIG_VAR).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
     }
     let local = PathBuf::from(DEFAULT_CONFIG);
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(DEFAULT_CONFIG);
-    if !local.is_file() && repo.is_file() {
-        repo
-    } else {
-        local
-    }
+    local.is_file().then_some(local)
 }
 
 /// The state the administrative subcommands work on: the database, with the

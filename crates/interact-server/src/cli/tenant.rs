@@ -12,6 +12,11 @@ use crate::node::directory::{self, Export};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ConfigCommand {
+    /// Print the effective configuration (the file with the INTERACT_* environment
+    /// variables over it; secrets masked, each setting's source) and every problem with
+    /// its place (`file:line` or the variable); exits non-zero if there is one. Needs no
+    /// database. With `--demo`, the demo admin token and `[demo]` are no problem.
+    Check,
     /// Print the tenant (services, users with their password hashes, opening hours,
     /// Domain Templates, workflows) as TOML or JSON.
     Export {
@@ -55,6 +60,7 @@ pub(super) async fn config_command(config: Config, command: ConfigCommand) -> Cl
                 None => print!("{text}"),
             }
         }
+        ConfigCommand::Check => unreachable!("checked without a database"),
         ConfigCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;

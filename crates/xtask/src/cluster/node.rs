@@ -77,15 +77,19 @@ impl Node {
             fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = cmd::program_in_root(server);
         command
-            .args(["serve", "--config"])
+            // The demo's admin token and `[demo]` section: a demo, so `--demo`.
+            .args(["serve", "--demo", "--config"])
             .arg(spec.config())
-            // The configuration file says which database and bus; an override from the
-            // environment would split the cluster.
-            .env_remove("INTERACT_DATABASE_URL")
-            .env_remove("INTERACT_NATS_URL")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
+        // The configuration file says everything (which database and bus, which ports); an
+        // INTERACT_* override from the environment would split the cluster.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("INTERACT_") {
+                command.env_remove(name);
+            }
+        }
         // Ctrl-C in the terminal reaches only this process, which stops the nodes in order.
         #[cfg(unix)]
         {
@@ -93,7 +97,7 @@ impl Node {
             command.process_group(0);
         }
         println!(
-            "$ {} serve --config {} > {} 2>&1",
+            "$ {} serve --demo --config {} > {} 2>&1",
             server.display(),
             spec.config_relative(),
             spec.log_relative()
