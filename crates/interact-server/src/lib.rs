@@ -81,15 +81,65 @@ pub enum StartError {
 }
 
 /// The whole HTTP application: the HTTP routes of [`http`], the WebSockets of [`ws`]
-/// (`GET /v1/ws`, `GET /v1/agent/ws`), request tracing and a body limit of
-/// [`MAX_BODY_BYTES`].
+/// (`GET /v1/ws`, `GET /v1/agent/ws`), the access log ([`access_log`]) and a body limit
+/// of [`MAX_BODY_BYTES`].
 pub fn app(state: AppState) -> Router {
-    http::router(&state)
-        .route("/v1/ws", get(ws::visitor_ws))
-        .route("/v1/agent/ws", get(ws::agent_ws))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    access_log(
+        http::router(&state)
+            .route("/v1/ws", get(ws::visitor_ws))
+            .route("/v1/agent/ws", get(ws::agent_ws))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
+    .with_state(state)
+}
+
+/// The response header that names a request in the log: the server's own id for it, 32
+/// hex digits. A client's `x-request-id` is replaced, never logged.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The access log: every request runs in an `info` span `request` with its method, path
+/// (never the query, which can hold a token) and request id ([`REQUEST_ID`], also sent
+/// back in the response), and its end is logged at `info` with the status and latency in
+/// milliseconds. A WebSocket's connection keeps its request's span, so what is logged
+/// while it is open carries the request id too.
+fn access_log<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    use axum::http::{HeaderValue, Request};
+    use tower_http::LatencyUnit;
+    use tower_http::trace::DefaultOnResponse;
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        .layer(axum::middleware::from_fn(
+            |mut req: Request<axum::body::Body>, next: axum::middleware::Next| async move {
+                let id = hex::encode(auth::random_128());
+                let value = HeaderValue::from_str(&id)
+                    .unwrap_or_else(|e| unreachable!("hex is a valid header value: {e}"));
+                req.headers_mut().insert(REQUEST_ID, value.clone());
+                let mut res = next.run(req).await;
+                res.headers_mut().insert(REQUEST_ID, value);
+                res
+            },
+        ))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then drains (`/readyz`

@@ -42,12 +42,36 @@ pub struct ServerProcess {
     /// Its configuration file.
     pub config: PathBuf,
     binary: PathBuf,
+    /// Its stderr: the last lines, or all of them when started with
+    /// [`start_logging`](Self::start_logging).
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl ServerProcess {
     /// Starts `binary serve --demo --config <config>` and waits until it listens.
     pub async fn start(binary: impl AsRef<Path>, config: &Path) -> Self {
-        Self::start_with(binary, config, None).await
+        Self::start_with(binary, config, None, &[]).await
+    }
+
+    /// As [`start`](Self::start), with environment variables `env` set for it (and
+    /// `RUST_LOG` at `info` unless `env` sets it), keeping every line of its stderr:
+    /// read them with [`log`](Self::log).
+    pub async fn start_logging(
+        binary: impl AsRef<Path>,
+        config: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut env = env.to_vec();
+        if !env.iter().any(|(name, _)| *name == "RUST_LOG") {
+            env.push(("RUST_LOG", "info"));
+        }
+        Self::start_with(binary, config, None, &env).await
+    }
+
+    /// The lines of its stderr kept so far.
+    pub fn log(&self) -> Vec<String> {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        Vec::from(log.clone())
     }
 
     /// As [`start`](Self::start), with the process set to abort at a crash point
@@ -55,7 +79,7 @@ impl ServerProcess {
     /// the abort with [`crashed`](Self::crashed); [`restart`](Self::restart) starts it
     /// again without the crash point.
     pub async fn start_crashing_at(binary: impl AsRef<Path>, config: &Path, point: &str) -> Self {
-        Self::start_with(binary, config, Some(point)).await
+        Self::start_with(binary, config, Some(point), &[]).await
     }
 
     /// Waits (at most `within`) until the process has exited on its own; panics if it
@@ -79,9 +103,15 @@ impl ServerProcess {
         }
     }
 
-    async fn start_with(binary: impl AsRef<Path>, config: &Path, crash_at: Option<&str>) -> Self {
+    async fn start_with(
+        binary: impl AsRef<Path>,
+        config: &Path,
+        crash_at: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let binary = binary.as_ref().to_owned();
         let echo = std::env::var_os("RUST_LOG").is_some();
+        let keep_all = !env.is_empty();
         let mut cmd = Command::new(&binary);
         // The demo's admin token and `[demo]` section, which only `--demo` allows.
         cmd.args(["serve", "--demo", "--config"])
@@ -102,10 +132,12 @@ impl ServerProcess {
         if let Some(point) = crash_at {
             cmd.env("INTERACT_CRASH_AT", point);
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let stderr = drain_stderr(child.stderr.take().expect("piped stderr"), echo);
+        let keep = if keep_all { usize::MAX } else { STDERR_TAIL };
+        let stderr = drain_stderr(child.stderr.take().expect("piped stderr"), echo, keep);
         let listening = watch_stdout(child.stdout.take().expect("piped stdout"));
         let addr = match tokio::time::timeout(START_WITHIN, listening).await {
             Ok(Ok(addr)) => addr,
@@ -133,6 +165,7 @@ impl ServerProcess {
             addr,
             config: config.to_owned(),
             binary,
+            log: stderr,
         }
     }
 
@@ -211,9 +244,13 @@ fn watch_stdout(stdout: impl Read + Send + 'static) -> oneshot::Receiver<SocketA
     rx
 }
 
-/// Reads the child's stderr on a thread, keeping its last lines (and printing them when
-/// `echo`).
-fn drain_stderr(stderr: impl Read + Send + 'static, echo: bool) -> Arc<Mutex<VecDeque<String>>> {
+/// Reads the child's stderr on a thread, keeping its last `keep` lines (and printing them
+/// when `echo`).
+fn drain_stderr(
+    stderr: impl Read + Send + 'static,
+    echo: bool,
+    keep: usize,
+) -> Arc<Mutex<VecDeque<String>>> {
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
     let kept = tail.clone();
     std::thread::spawn(move || {
@@ -223,7 +260,7 @@ fn drain_stderr(stderr: impl Read + Send + 'static, echo: bool) -> Arc<Mutex<Vec
                 eprintln!("{line}");
             }
             let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-            if kept.len() == STDERR_TAIL {
+            if kept.len() == keep {
                 kept.pop_front();
             }
             kept.push_back(line);

@@ -50,6 +50,11 @@ struct Cli {
     /// working directory has one, else none: the INTERACT_* environment variables alone].
     #[arg(long, short, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// How the log is written to stderr: `text` for people, `json` (one object per
+    /// line, every field and the request's span with its id) for a log collector
+    /// [default: INTERACT_LOG_FORMAT, else text].
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     /// Allow the public demo admin token and a `[demo]` section (a demo, never a real
     /// deployment); without it `serve` refuses them.
     #[arg(long, global = true)]
@@ -88,20 +93,54 @@ enum Command {
     HashToken,
 }
 
+/// The log's format (`--log-format`, `INTERACT_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the event's fields
+    /// (`message`, `session`, `agent`, ...) and `span`/`spans` with the request's
+    /// `method`, `path` and `request_id`.
+    Json,
+}
+
+impl LogFormat {
+    /// `--log-format` if given, else `INTERACT_LOG_FORMAT`, else text.
+    fn choose(flag: Option<Self>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        if let Some(f) = flag {
+            return Ok(f);
+        }
+        match env("INTERACT_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("") => Ok(Self::default()),
+            Some(v) => <Self as clap::ValueEnum>::from_str(v, true)
+                .map_err(|_| format!("INTERACT_LOG_FORMAT: {v:?} is neither `text` nor `json`")),
+        }
+    }
+}
+
 /// Parses the command line, sets up logging and runs the subcommand; what the binary's
 /// `main` returns.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        // PostgreSQL's notices ("relation ... already exists, skipping" at every
-        // migration check) are not news.
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let format = match LogFormat::choose(cli.log_format, &|n| std::env::var(n).ok()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // PostgreSQL's notices ("relation ... already exists, skipping" at every migration
+    // check) are not news.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into());
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => log.json().flatten_event(true).init(),
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -183,4 +222,30 @@ pub(super) async fn open(config: Config) -> Result<AppState, Box<dyn std::error:
         .map_err(|e| format!("database {}: {e}", config.server.database))?;
     let clock = std::sync::Arc::new(crate::clock::SystemClock);
     Ok(AppState::new(config, store, clock).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogFormat;
+
+    #[test]
+    fn the_log_format_comes_from_the_flag_else_the_environment() {
+        let env = |value: Option<&'static str>| {
+            move |name: &str| {
+                assert_eq!(name, "INTERACT_LOG_FORMAT");
+                value.map(str::to_owned)
+            }
+        };
+        let choose = |flag, value| LogFormat::choose(flag, &env(value));
+        assert_eq!(choose(None, None), Ok(LogFormat::Text));
+        assert_eq!(choose(None, Some("")), Ok(LogFormat::Text));
+        assert_eq!(choose(None, Some("json")), Ok(LogFormat::Json));
+        assert_eq!(choose(None, Some(" JSON ")), Ok(LogFormat::Json));
+        assert_eq!(
+            choose(Some(LogFormat::Text), Some("json")),
+            Ok(LogFormat::Text)
+        );
+        let refused = choose(None, Some("xml")).expect_err("xml is no format");
+        assert!(refused.contains("INTERACT_LOG_FORMAT"), "{refused}");
+    }
 }

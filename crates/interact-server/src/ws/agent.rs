@@ -5,10 +5,17 @@ use super::*;
 
 /// `GET /v1/agent/ws`: an agent's WebSocket, authenticated by the token in `agent_hello`.
 pub async fn agent_ws(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    upgrade(ws).on_upgrade(move |socket| async move {
-        state.metrics.connections.inc();
-        agent_conn(&state, socket).await;
-        state.metrics.connections.dec();
+    // The connection's task logs in its request's span (the request id).
+    let span = tracing::Span::current();
+    upgrade(ws).on_upgrade(move |socket| {
+        tracing::Instrument::instrument(
+            async move {
+                state.metrics.connections.inc();
+                agent_conn(&state, socket).await;
+                state.metrics.connections.dec();
+            },
+            span,
+        )
     })
 }
 

@@ -22,15 +22,20 @@ pub async fn visitor_ws(
         Err(e) => return e.into_response(),
     };
     let origin = origin.unwrap_or_default();
+    // The connection's task logs in its request's span (the request id).
+    let span = tracing::Span::current();
     upgrade(ws).on_upgrade(move |socket| {
         // Split before the task's future is made, so that it holds the two small halves
         // rather than room for the whole socket as well.
         let socket = socket.split();
-        async move {
-            state.metrics.connections.inc();
-            visitor_conn(&state, socket, record, origin, ip).await;
-            state.metrics.connections.dec();
-        }
+        tracing::Instrument::instrument(
+            async move {
+                state.metrics.connections.inc();
+                visitor_conn(&state, socket, record, origin, ip).await;
+                state.metrics.connections.dec();
+            },
+            span,
+        )
     })
 }
 

@@ -1,0 +1,152 @@
+//! The server's log as an operator collects it: `INTERACT_LOG_FORMAT=json` writes one
+//! JSON object per line; every request is logged at `info` when it ends (status, latency)
+//! with its request id, which the response names in `x-request-id`; what a WebSocket's
+//! connection logs carries its request's id; a chat's lines carry the session and agent
+//! ids as fields; the query string (which can hold a token) is never logged.
+
+use std::time::Duration;
+
+use interact_sdk::form::PreChatForm;
+use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
+use interact_testkit::{
+    ALLOWED, DEMO_CODE, ServerProcess, agent_token, available_agent, connect_agent,
+    connect_visitor, mid, process_config, write_config,
+};
+use serde_json::Value;
+
+/// The server binary under test.
+const SERVER: &str = env!("CARGO_BIN_EXE_interact-server");
+
+/// `GET path` over a plain connection: the status line and the headers, lower-cased.
+async fn head(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Request-Id: forged-by-client\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The log's lines that are about `what`, parsed; panics on a line that is not JSON.
+fn lines(server: &ServerProcess) -> Vec<Value> {
+    server
+        .log()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+/// The request id of a log line: its own span's or one of its spans'.
+fn request_id(line: &Value) -> Option<&str> {
+    line["span"]["request_id"].as_str().or_else(|| {
+        line["spans"]
+            .as_array()?
+            .iter()
+            .find_map(|s| s["request_id"].as_str())
+    })
+}
+
+#[tokio::test]
+async fn json_lines_carry_request_session_and_agent_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &process_config(""));
+    let server =
+        ServerProcess::start_logging(SERVER, &config, &[("INTERACT_LOG_FORMAT", "json")]).await;
+
+    // A plain request: the id the response names is the one its access line carries; a
+    // client's own id is replaced.
+    let head = head(server.addr, "/healthz?token=secret-in-query").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no request id: {head}"))
+        .to_owned();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+
+    // A chat an agent accepts.
+    let store = server.store().await;
+    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
+    let mut agent = available_agent(connect_agent(server.addr).await, &token).await;
+    let mut visitor = connect_visitor(server.addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    let form = PreChatForm {
+        display_name: "Lola Log".into(),
+        email: "lola@example.com".into(),
+        consent: Some("2024-05".into()),
+        first_message: Some("Hello".into()),
+    };
+    let (session, _) = visitor.start_chat(mid("start-log"), form).await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
+        .await;
+
+    let mut log = Vec::new();
+    for _ in 0..50 {
+        log = lines(&server);
+        if log.iter().any(|l| l["message"] == "session accepted") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let access = log
+        .iter()
+        .find(|l| l["message"] == "finished processing request" && request_id(l) == Some(&id))
+        .unwrap_or_else(|| panic!("no access line for {id}: {log:#?}"));
+    assert_eq!(access["level"], "INFO", "{access}");
+    assert_eq!(access["status"], 200, "{access}");
+    assert!(access["latency"].is_string(), "{access}");
+    assert_eq!(access["span"]["path"], "/healthz", "{access}");
+    assert_eq!(access["span"]["method"], "GET", "{access}");
+
+    let started = log
+        .iter()
+        .find(|l| l["message"] == "session started")
+        .unwrap_or_else(|| panic!("no start: {log:#?}"));
+    assert_eq!(started["session"], session.as_str(), "{started}");
+    let visitor_request = request_id(started).expect("the visitor's request id");
+    assert!(
+        log.iter()
+            .any(|l| request_id(l) == Some(visitor_request) && l["span"]["path"] == "/v1/ws"),
+        "the start is logged in the visitor's WebSocket request: {started}"
+    );
+    let accepted = log
+        .iter()
+        .find(|l| l["message"] == "session accepted")
+        .unwrap_or_else(|| panic!("no accept: {log:#?}"));
+    assert_eq!(accepted["session"], session.as_str(), "{accepted}");
+    assert_eq!(accepted["agent"], "alex", "{accepted}");
+    assert_eq!(accepted["span"]["path"], "/v1/agent/ws", "{accepted}");
+    assert_ne!(request_id(accepted), Some(visitor_request));
+
+    let text = server.log().join("\n");
+    assert!(!text.contains("secret-in-query"), "a query is never logged");
+    assert!(
+        !text.contains("forged"),
+        "a client's request id is not logged"
+    );
+}
