@@ -89,6 +89,7 @@ pub fn app(state: AppState) -> Router {
             .route("/v1/ws", get(ws::visitor_ws))
             .route("/v1/agent/ws", get(ws::agent_ws))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        &state,
     )
     .with_state(state)
 }
@@ -101,12 +102,38 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// (never the query, which can hold a token) and request id ([`REQUEST_ID`], also sent
 /// back in the response), and its end is logged at `info` with the status and latency in
 /// milliseconds. A WebSocket's connection keeps its request's span, so what is logged
-/// while it is open carries the request id too.
-fn access_log<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+/// while it is open carries the request id too. Each request's time is observed in
+/// `interact_http_request_duration_seconds` by method, route pattern and status.
+fn access_log(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    use axum::extract::{MatchedPath, State};
     use axum::http::{HeaderValue, Request};
     use tower_http::LatencyUnit;
     use tower_http::trace::DefaultOnResponse;
+    let timed = |State(state): State<AppState>,
+                 req: Request<axum::body::Body>,
+                 next: axum::middleware::Next| async move {
+        let started = std::time::Instant::now();
+        let method = req.method().as_str().to_owned();
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str)
+            .to_owned();
+        let res = next.run(req).await;
+        let label = crate::metrics::HttpLabel {
+            method,
+            route,
+            status: res.status().as_u16(),
+        };
+        state
+            .metrics
+            .http_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+        res
+    };
     router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {

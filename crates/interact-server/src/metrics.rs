@@ -1,11 +1,30 @@
 //! Prometheus metrics: active sessions, sessions started by channel, messages by channel
-//! and sender, calls by modality, rejections by reason.
+//! and sender, calls by modality, rejections by reason; latency histograms of HTTP
+//! requests (by route and status), store commits and the relay of a frame.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// Buckets of the latency histograms, in seconds: 0.25 ms to about 8 s, doubling.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Labels of the HTTP latency histogram: bounded sets only (the route as declared, not
+/// the path asked for).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabel {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The route's pattern (`/v1/sessions/{session}/attachments`), or `unmatched`.
+    pub route: String,
+    /// The response's status code.
+    pub status: u16,
+}
 
 /// Label of the rejection counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -68,6 +87,14 @@ pub struct Metrics {
     pub calls_started: Family<ModalityLabel, Counter>,
     /// WhatsApp messages handed to Twilio, by outcome.
     pub whatsapp_sent: Family<OutcomeLabel, Counter>,
+    /// Time to answer an HTTP request (to the response's head; a WebSocket's upgrade),
+    /// by method, route and status.
+    pub http_seconds: Family<HttpLabel, Histogram, fn() -> Histogram>,
+    /// Time the store takes to commit a session's new events.
+    pub store_commit_seconds: Histogram,
+    /// Time from a session's frame being handled to its events stored and handed to
+    /// every connection of the session (the relay).
+    pub relay_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -83,6 +110,25 @@ impl Default for Metrics {
         let messages = Family::<MessageLabel, Counter>::default();
         let calls_started = Family::<ModalityLabel, Counter>::default();
         let whatsapp_sent = Family::<OutcomeLabel, Counter>::default();
+        let http_seconds =
+            Family::<HttpLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency);
+        let store_commit_seconds = latency();
+        let relay_seconds = latency();
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route and status",
+            http_seconds.clone(),
+        );
+        registry.register(
+            "store_commit_seconds",
+            "Time the store takes to commit a session's new events",
+            store_commit_seconds.clone(),
+        );
+        registry.register(
+            "relay_seconds",
+            "Time from a session's frame to its events stored and sent to the session's connections",
+            relay_seconds.clone(),
+        );
         registry.register(
             "whatsapp_sent",
             "WhatsApp messages handed to Twilio, by outcome (accepted, failed)",
@@ -145,6 +191,9 @@ impl Default for Metrics {
             messages,
             calls_started,
             whatsapp_sent,
+            http_seconds,
+            store_commit_seconds,
+            relay_seconds,
         }
     }
 }

@@ -220,6 +220,23 @@ async fn full_chat_between_visitor_and_agent() {
         metrics.contains("interact_messages_relayed_total"),
         "{metrics}"
     );
+    // The latency histograms saw this chat: every stored frame's commit and relay, and
+    // both WebSockets' upgrades under their route patterns.
+    let count = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    let relayed = count("interact_relay_seconds_count");
+    assert!(relayed >= 3.0, "{relayed} relays: {metrics}");
+    assert!(count("interact_store_commit_seconds_count") >= relayed);
+    for route in ["/v1/ws", "/v1/agent/ws"] {
+        let series = format!(
+            "interact_http_request_duration_seconds_count{{method=\"GET\",route=\"{route}\",status=\"101\"}}"
+        );
+        assert!(count(&series) >= 1.0, "{series}");
+    }
     server.stop().await;
 }
 

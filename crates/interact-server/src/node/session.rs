@@ -262,6 +262,7 @@ pub async fn apply(
     reply: Option<&Conn>,
 ) -> bool {
     let id = &live.record.id.clone();
+    let relay_started = std::time::Instant::now();
     let encoded: Vec<EncodedEvent> = effects
         .iter()
         .filter_map(|e| match e {
@@ -269,9 +270,8 @@ pub async fn apply(
             _ => None,
         })
         .collect();
-    if !encoded.is_empty()
-        && let Err(e) = append(state, live, &encoded).await
-    {
+    let relayed = !encoded.is_empty();
+    if relayed && let Err(e) = append(state, live, &encoded).await {
         live.log.truncate(head_before);
         if live.fenced {
             // The caller tries again where the session is now.
@@ -357,6 +357,12 @@ pub async fn apply(
             },
         }
     }
+    if relayed {
+        state
+            .metrics
+            .relay_seconds
+            .observe(relay_started.elapsed().as_secs_f64());
+    }
     tell_webhooks(state, live, appended.iter()).await;
     crate::node::whatsapp::enqueue(state, live, &appended).await;
     if ended {
@@ -427,10 +433,15 @@ async fn append(
     events: &[EncodedEvent],
 ) -> Result<(), StoreError> {
     let id = &live.record.id;
+    let started = std::time::Instant::now();
     let stored = match live.epoch {
         Some(epoch) => state.store.append_events_fenced(id, epoch, events).await,
         None => state.store.append_events(id, events).await,
     };
+    state
+        .metrics
+        .store_commit_seconds
+        .observe(started.elapsed().as_secs_f64());
     if let Err(StoreError::Fenced) = &stored {
         tracing::info!(session = %id, "another node owns this session now: dropping this copy");
         live.fenced = true;
