@@ -160,11 +160,12 @@ async fn a_verified_visitor_sees_its_history_in_a_fresh_browser() {
             "Earlier conversations",
         )
         .await;
-        // The visitor's question, the workflow's greeting, the agent's answer.
+        // The workflow's greeting (stored with the session, before the form's first
+        // message), the visitor's question, the agent's answer.
         let texts = page.texts(".iw-history .iw-text").await;
         assert_eq!(
             texts,
-            [QUESTION, GREETING, ANSWER],
+            [GREETING, QUESTION, ANSWER],
             "the messages, as text"
         );
         let markup: usize = page
@@ -179,7 +180,7 @@ async fn a_verified_visitor_sees_its_history_in_a_fresh_browser() {
             .await;
         assert_eq!(
             sides,
-            ["iw-msg iw-own", "iw-msg iw-system", "iw-msg iw-agent"],
+            ["iw-msg iw-system", "iw-msg iw-own", "iw-msg iw-agent"],
             "who wrote what"
         );
         page.screenshot("identity-history").await;

@@ -174,9 +174,10 @@ async fn a_visitor_chats_from_a_strict_csp_page_reloads_and_sees_every_message_o
         assert_eq!(
             transcript,
             [
-                FIRST,
-                // The demo service's workflow greets the visitor (as text, name and all).
+                // The demo service's workflow greets the visitor (as text, name and all),
+                // before the form's first message.
                 &format!("Hello {NAME}, thank you for contacting Customer Care."),
+                FIRST,
                 AGENT_SAYS,
                 SECOND,
                 AFTER_RELOAD,
