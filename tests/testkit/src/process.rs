@@ -42,12 +42,20 @@ pub struct ServerProcess {
     /// Its configuration file.
     pub config: PathBuf,
     binary: PathBuf,
+    /// Its working directory, if not this process's.
+    cwd: Option<PathBuf>,
 }
 
 impl ServerProcess {
     /// Starts `binary serve --demo --config <config>` and waits until it listens.
     pub async fn start(binary: impl AsRef<Path>, config: &Path) -> Self {
-        Self::start_with(binary, config, None).await
+        Self::start_with(binary, config, None, None).await
+    }
+
+    /// As [`start`](Self::start), in the working directory `cwd` (a binary copied into a
+    /// folder of its own, say, with nothing of the repository around it).
+    pub async fn start_in(binary: impl AsRef<Path>, config: &Path, cwd: &Path) -> Self {
+        Self::start_with(binary, config, None, Some(cwd)).await
     }
 
     /// As [`start`](Self::start), with the process set to abort at a crash point
@@ -55,7 +63,7 @@ impl ServerProcess {
     /// the abort with [`crashed`](Self::crashed); [`restart`](Self::restart) starts it
     /// again without the crash point.
     pub async fn start_crashing_at(binary: impl AsRef<Path>, config: &Path, point: &str) -> Self {
-        Self::start_with(binary, config, Some(point)).await
+        Self::start_with(binary, config, Some(point), None).await
     }
 
     /// Waits (at most `within`) until the process has exited on its own; panics if it
@@ -79,10 +87,18 @@ impl ServerProcess {
         }
     }
 
-    async fn start_with(binary: impl AsRef<Path>, config: &Path, crash_at: Option<&str>) -> Self {
+    async fn start_with(
+        binary: impl AsRef<Path>,
+        config: &Path,
+        crash_at: Option<&str>,
+        cwd: Option<&Path>,
+    ) -> Self {
         let binary = binary.as_ref().to_owned();
         let echo = std::env::var_os("RUST_LOG").is_some();
         let mut cmd = Command::new(&binary);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         // The demo's admin token and `[demo]` section, which only `--demo` allows.
         cmd.args(["serve", "--demo", "--config"])
             .arg(config)
@@ -133,6 +149,7 @@ impl ServerProcess {
             addr,
             config: config.to_owned(),
             binary,
+            cwd: cwd.map(Path::to_owned),
         }
     }
 
@@ -140,7 +157,7 @@ impl ServerProcess {
     /// database.
     pub async fn restart(&mut self) {
         self.kill_now();
-        let again = Self::start(&self.binary, &self.config).await;
+        let again = Self::start_with(&self.binary, &self.config, None, self.cwd.as_deref()).await;
         *self = again;
     }
 
