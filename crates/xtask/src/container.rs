@@ -113,6 +113,19 @@ fn get_healthz(addr: &str) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// Where the image cannot be checked, the step says why in words (here: no daemon
+    /// behind the `docker` client, or no client).
+    #[test]
+    fn a_skip_says_why() {
+        match unavailable() {
+            Some(why) => {
+                println!("the container check would skip: {why}");
+                assert!(why.contains("docker"), "{why}");
+            }
+            None => println!("a container engine answers: the check would run"),
+        }
+    }
+
     /// What the Dockerfile promises, read from it (the image itself is checked by
     /// [`check`] where an engine answers): the toolchain of `rust-toolchain.toml`, the
     /// pinned wasm-bindgen read from the workspace manifest, a non-root user, the port it
