@@ -264,9 +264,12 @@ pub struct ServerSection {
     /// `postgres://user[:password]@host[:port]/db` for PostgreSQL, which several nodes
     /// share. The environment variable `INTERACT_DATABASE_URL` overrides it.
     pub database: Database,
-    /// Where the static pages live (the agent console), relative to the config file.
-    #[serde(default = "default_www")]
-    pub www: PathBuf,
+    /// A folder to serve the static pages from (the widget's files, the console, the
+    /// admin app: the workspace's `www/`), relative to the configuration file. Without it
+    /// (the default) the server serves the copies built into its binary; a folder is for
+    /// development (files changed without a rebuild) or for pages of one's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub www: Option<PathBuf>,
     /// Addresses of reverse proxies and load balancers in front of this server
     /// (`"10.0.0.0/8"`, `"127.0.0.1"`). Only a connection from one of them may name the
     /// client with `Forwarded` or `X-Forwarded-For`, and only such a connection is exempt
@@ -279,10 +282,6 @@ pub struct ServerSection {
     /// (with 1001, which tells clients to reconnect, elsewhere). 0 by default.
     #[serde(default)]
     pub drain_secs: u64,
-}
-
-fn default_www() -> PathBuf {
-    PathBuf::from("../www")
 }
 
 /// `[admin]`

@@ -55,7 +55,7 @@ impl Fixture {
         config.validate().expect("demo config is valid");
         config.server.database =
             interact_server::config::Database::Sqlite(dir.path().join("interact.db"));
-        config.server.www = dir.path().join("www");
+        config.server.www = Some(dir.path().join("www"));
         tweak(&mut config);
         let code = config
             .demo
@@ -654,7 +654,7 @@ async fn widget_files_are_public_with_cors() {
     std::fs::create_dir_all(&widget).expect("dir");
     std::fs::write(widget.join("loader.js"), "/* loader */").expect("loader");
     let www = dir.path().to_owned();
-    let f = Fixture::with(move |c| c.server.www = www).await;
+    let f = Fixture::with(move |c| c.server.www = Some(www)).await;
     let r = f.get("/widget/loader.js").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, &ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
@@ -965,7 +965,7 @@ async fn console_is_served_with_its_csp() {
 #[tokio::test]
 async fn the_repository_console_is_served() {
     let www = concat!(env!("CARGO_MANIFEST_DIR"), "/../../www");
-    let f = Fixture::with(|c| c.server.www = www.into()).await;
+    let f = Fixture::with(|c| c.server.www = Some(www.into())).await;
     let r = f.get("/console/").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(header(&r, &CONTENT_TYPE).is_some_and(|t| t.starts_with("text/html")));
@@ -975,7 +975,7 @@ async fn the_repository_console_is_served() {
 #[tokio::test]
 async fn the_demo_privacy_policy_is_served_where_the_demo_consent_links() {
     let www = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../www"));
-    let f = Fixture::with(move |c| c.server.www = www).await;
+    let f = Fixture::with(move |c| c.server.www = Some(www)).await;
     let url = f.state.config.services[0].privacy.url.clone();
     let path = url
         .strip_prefix(&f.state.config.server.public_url)

@@ -31,7 +31,7 @@ impl Fixture {
         config.validate().expect("demo config is valid");
         config.server.database =
             interact_server::config::Database::Sqlite(dir.path().join("interact.db"));
-        config.server.www = dir.path().join("www");
+        config.server.www = Some(dir.path().join("www"));
         let state = build_state(config).await.expect("state");
         Self {
             _dir: dir,

@@ -7,6 +7,8 @@
 
 mod cluster;
 mod cmd;
+mod container;
+mod dist;
 mod fuzz;
 mod import_names;
 mod npm;
@@ -27,7 +29,8 @@ Commands:
   test     Run every check CI runs, stopping at the first failure:
            prerequisites, rustfmt, clippy (native and wasm32), the npm package
            (tsc on a TypeScript consumer, npm pack), native tests, wasm tests in
-           headless Chromium, wasm import check, short fuzz runs, rustdoc
+           headless Chromium, wasm import check, short fuzz runs, the container
+           image (where `docker info` succeeds; skipped elsewhere), rustdoc
   fuzz     Run every fuzz target (tests/fuzz) for --secs N seconds each
            (default 600), two at a time; installs cargo-fuzz if needed
   prereq   Only install what `test` needs: the wasm32 target, the pinned
@@ -39,6 +42,10 @@ Commands:
   cluster  Like serve, but three nodes (a, b, c) on PostgreSQL and NATS behind a TCP
            proxy on 127.0.0.1:8090 (config and logs in data/cluster/); it prints the
            URLs and the nodes' PIDs, to try failover with `kill -9`. Ctrl-C stops them
+  dist     Build the release for operators: the wasm packages, then the server
+           (release, stripped, the pages built in), packed with a README, the
+           example configuration and a systemd unit into
+           target/dist/interact-<version>-<arch>-<os>.tar.gz
   widget   Only build the wasm packages: the widget's into www/widget/pkg, the
            agent console's into www/console/pkg; and the JavaScript SDK's npm
            package (target/npm-package/interact-sdk; `npm pack` there packs it)
@@ -60,6 +67,7 @@ enum Command {
     Prereq(Options),
     Serve,
     Cluster,
+    Dist,
     Widget,
     Npm,
     Fuzz { secs: u64 },
@@ -122,6 +130,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, UsageEr
             "`--skip-browser` does not apply to `cluster`".to_owned(),
         )),
         "cluster" => Ok(Command::Cluster),
+        "dist" if options.skip_browser => Err(UsageError(
+            "`--skip-browser` does not apply to `dist`".to_owned(),
+        )),
+        "dist" => Ok(Command::Dist),
         "widget" if options.skip_browser => Err(UsageError(
             "`--skip-browser` does not apply to `widget`".to_owned(),
         )),
@@ -148,6 +160,7 @@ fn main() -> ExitCode {
         Command::Prereq(options) => prereq::ensure_all(!options.skip_browser).map(drop),
         Command::Serve => serve::run(),
         Command::Cluster => cluster::run(),
+        Command::Dist => dist::run(),
         Command::Fuzz { secs } => fuzz::run(secs),
         Command::Widget => prereq::ensure_toolchain()
             .and_then(|()| prereq::ensure_test_runner())
@@ -191,6 +204,7 @@ mod tests {
         assert_eq!(parse(&["serve"]), Ok(Command::Serve));
         assert_eq!(parse(&["cluster"]), Ok(Command::Cluster));
         assert_eq!(parse(&["widget"]), Ok(Command::Widget));
+        assert_eq!(parse(&["dist"]), Ok(Command::Dist));
         assert_eq!(parse(&["npm"]), Ok(Command::Npm));
         assert_eq!(parse(&["help"]), Ok(Command::Help));
         assert_eq!(parse(&["fuzz"]), Ok(Command::Fuzz { secs: 600 }));
@@ -209,5 +223,6 @@ mod tests {
         assert!(parse(&["test", "--fast"]).is_err());
         assert!(parse(&["serve", "--skip-browser"]).is_err());
         assert!(parse(&["cluster", "--skip-browser"]).is_err());
+        assert!(parse(&["dist", "--skip-browser"]).is_err());
     }
 }

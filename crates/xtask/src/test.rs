@@ -92,11 +92,28 @@ const STEPS: &[Step] = &[
         run: fuzz_short,
     },
     Step {
+        name: "container image (docker build, HEALTHCHECK and /healthz; skipped without an engine)",
+        needs_browser: false,
+        run: container_image,
+    },
+    Step {
         name: "rustdoc",
         needs_browser: false,
         run: rustdoc,
     },
 ];
+
+/// The error of a step that cannot run on this machine (and so is skipped, saying why).
+#[derive(Debug)]
+struct Skip(String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Skip {}
 
 /// How a step ended, for the summary.
 #[derive(Debug)]
@@ -129,6 +146,10 @@ pub(crate) fn run(options: Options) -> Result<()> {
         let elapsed = start.elapsed();
         match result {
             Ok(()) => outcomes.push((step.name, Outcome::Passed(elapsed))),
+            Err(err) if err.downcast_ref::<Skip>().is_some() => {
+                println!("SKIPPED: {err}");
+                outcomes.push((step.name, Outcome::Skipped));
+            }
             Err(err) => {
                 outcomes.push((step.name, Outcome::Failed(elapsed)));
                 failure = Some(err.context(format!("step `{}` failed", step.name)));
@@ -288,6 +309,19 @@ fn wasm_imports(_: &mut Context) -> Result<()> {
 /// Builds the fuzz targets and runs each for [`crate::fuzz::SHORT_RUN_SECS`].
 fn fuzz_short(_: &mut Context) -> Result<()> {
     crate::fuzz::run(crate::fuzz::SHORT_RUN_SECS)
+}
+
+/// Builds the container image and checks that it becomes healthy and answers `/healthz`
+/// ([`crate::container`]), where a container engine answers; skipped elsewhere.
+fn container_image(_: &mut Context) -> Result<()> {
+    if let Some(why) = crate::container::unavailable() {
+        return Err(Skip(format!(
+            "the container image is not built or started here: {why} (it is checked where a \
+             container engine answers `docker info`)"
+        ))
+        .into());
+    }
+    crate::container::check()
 }
 
 fn rustdoc(_: &mut Context) -> Result<()> {

@@ -81,6 +81,44 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
+    let answer = http_exchange(addr, method, path, headers, body).await;
+    (
+        answer.status,
+        String::from_utf8_lossy(&answer.body).into_owned(),
+    )
+}
+
+/// An HTTP answer as [`http_exchange`] reads it.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The header fields in their order, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes as sent (not decoded: a `Content-Encoding` stays).
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// [`http_request`] with the whole answer: status, headers and the body's bytes. The
+/// server must not answer in chunks (it sends a `Content-Length`, or closes the
+/// connection after the body).
+pub async fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpAnswer {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut tcp = TcpStream::connect(addr)
         .await
@@ -102,14 +140,27 @@ pub async fn http_request(
         .await
         .unwrap_or_else(|_| panic!("no answer to {method} {path} within {WAIT:?}"))
         .expect("read the answer");
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let body = answer.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"));
-    (status, body.to_owned())
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    HttpAnswer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Opens the agent WebSocket (not signed in yet: see [`Client::agent_hello`]).

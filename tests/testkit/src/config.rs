@@ -40,7 +40,7 @@ pub fn config_from(text: &str, dir: &Path) -> Config {
     let mut c = Config::parse(text).expect("the test configuration parses");
     c.validate().expect("the test configuration is valid");
     c.server.database = Database::Sqlite(dir.join("interact.db"));
-    c.server.www = www();
+    c.server.www = Some(www());
     c.server.listen = "127.0.0.1:0".parse().expect("an address");
     c.demo = None;
     // Connectors' secret references may name files in the test's folder.

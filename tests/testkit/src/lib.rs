@@ -97,8 +97,8 @@ pub mod smtp;
 pub mod twilio;
 
 pub use client::{
-    Client, Closed, WAIT, Ws, connect_agent, connect_visitor, connect_visitor_with, event_seqs,
-    http_get, http_request, mid, resume_visitor,
+    Client, Closed, HttpAnswer, WAIT, Ws, connect_agent, connect_visitor, connect_visitor_with,
+    event_seqs, http_exchange, http_get, http_request, mid, resume_visitor,
 };
 pub use config::{
     ALLOWED, DEMO, DEMO_CODE, FOREIGN, config, config_from, process_config, with_workflow,

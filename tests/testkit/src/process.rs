@@ -45,12 +45,20 @@ pub struct ServerProcess {
     /// Its stderr: the last lines, or all of them when started with
     /// [`start_logging`](Self::start_logging).
     log: Arc<Mutex<VecDeque<String>>>,
+    /// Its working directory, if not this process's.
+    cwd: Option<PathBuf>,
 }
 
 impl ServerProcess {
     /// Starts `binary serve --demo --config <config>` and waits until it listens.
     pub async fn start(binary: impl AsRef<Path>, config: &Path) -> Self {
-        Self::start_with(binary, config, None, &[]).await
+        Self::start_with(binary, config, None, None, &[]).await
+    }
+
+    /// As [`start`](Self::start), in the working directory `cwd` (a binary copied into a
+    /// folder of its own, say, with nothing of the repository around it).
+    pub async fn start_in(binary: impl AsRef<Path>, config: &Path, cwd: &Path) -> Self {
+        Self::start_with(binary, config, None, Some(cwd), &[]).await
     }
 
     /// As [`start`](Self::start), with environment variables `env` set for it (and
@@ -65,7 +73,7 @@ impl ServerProcess {
         if !env.iter().any(|(name, _)| *name == "RUST_LOG") {
             env.push(("RUST_LOG", "info"));
         }
-        Self::start_with(binary, config, None, &env).await
+        Self::start_with(binary, config, None, None, &env).await
     }
 
     /// The lines of its stderr kept so far.
@@ -79,7 +87,7 @@ impl ServerProcess {
     /// the abort with [`crashed`](Self::crashed); [`restart`](Self::restart) starts it
     /// again without the crash point.
     pub async fn start_crashing_at(binary: impl AsRef<Path>, config: &Path, point: &str) -> Self {
-        Self::start_with(binary, config, Some(point), &[]).await
+        Self::start_with(binary, config, Some(point), None, &[]).await
     }
 
     /// Waits (at most `within`) until the process has exited on its own; panics if it
@@ -107,12 +115,16 @@ impl ServerProcess {
         binary: impl AsRef<Path>,
         config: &Path,
         crash_at: Option<&str>,
+        cwd: Option<&Path>,
         env: &[(&str, &str)],
     ) -> Self {
         let binary = binary.as_ref().to_owned();
         let echo = std::env::var_os("RUST_LOG").is_some();
         let keep_all = !env.is_empty();
         let mut cmd = Command::new(&binary);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         // The demo's admin token and `[demo]` section, which only `--demo` allows.
         cmd.args(["serve", "--demo", "--config"])
             .arg(config)
@@ -166,6 +178,7 @@ impl ServerProcess {
             config: config.to_owned(),
             binary,
             log: stderr,
+            cwd: cwd.map(Path::to_owned),
         }
     }
 
@@ -173,7 +186,8 @@ impl ServerProcess {
     /// database.
     pub async fn restart(&mut self) {
         self.kill_now();
-        let again = Self::start(&self.binary, &self.config).await;
+        let again =
+            Self::start_with(&self.binary, &self.config, None, self.cwd.as_deref(), &[]).await;
         *self = again;
     }
 

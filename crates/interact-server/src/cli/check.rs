@@ -18,6 +18,7 @@ pub(super) fn check(
     if !demo {
         checked.refuse_demo();
     }
+    checked.check_folders();
     match path {
         Some(file) => println!(
             "# The effective configuration: {} with the INTERACT_* environment variables \

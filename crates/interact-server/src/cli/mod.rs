@@ -165,6 +165,7 @@ async fn run(cli: Cli) -> CliResult {
             if !cli.demo {
                 checked.refuse_demo();
             }
+            checked.check_folders();
             if let Some(problem) = checked.problems.first() {
                 let more = checked.problems.len() - 1;
                 return Err(if more == 0 {

@@ -13,6 +13,20 @@ pub(super) async fn serve(path: &Path, config: Config) -> CliResult {
         tracing::warn!(error = %e, "cannot raise the open-file limit");
     }
     let listen = config.server.listen;
+    match &config.server.www {
+        Some(www) => tracing::info!(folder = %www.display(), "serving the pages from a folder"),
+        None => {
+            let missing = crate::http::files::missing_packages();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    missing = missing.join(", "),
+                    "this binary was built without the wasm packages: the widget and the \
+                     agent console cannot start in a browser (build with `cargo xtask widget` \
+                     before the server, as `cargo xtask dist` does, or set server.www)"
+                );
+            }
+        }
+    }
     let state = crate::build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -78,12 +92,11 @@ async fn start_demo_host(
         .await
         .map_err(|e| format!("cannot listen on {addr} for the demo host page: {e}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    let custom_ui = state.config.server.www.join("../examples/custom-ui");
-    let app = crate::http::demo::demo_host(
-        &state.config.server.public_url,
-        &code,
-        custom_ui.is_dir().then_some(custom_ui.as_path()),
-    );
+    // The custom-UI example next to a `www` folder (in the repository), else built in.
+    let custom_ui =
+        (state.config.server.www.as_deref()).and_then(crate::http::files::custom_ui_next_to);
+    let app =
+        crate::http::demo::demo_host(&state.config.server.public_url, &code, custom_ui.as_deref());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "demo host page stopped");

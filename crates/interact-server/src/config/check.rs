@@ -202,7 +202,9 @@ impl Checked {
         if let Database::Sqlite(f) = &config.server.database {
             config.server.database = Database::Sqlite(base_of("server.database").join(f));
         }
-        config.server.www = base_of("server.www").join(&config.server.www);
+        if let Some(www) = &config.server.www {
+            config.server.www = Some(base_of("server.www").join(www));
+        }
         for message in config.warnings() {
             let place = checked.place_of_message(&message);
             checked.warnings.push(Problem { place, message });
@@ -216,6 +218,23 @@ impl Checked {
     pub fn refuse_demo(&mut self) {
         let Some(config) = &self.config else { return };
         for message in config.demo_problems() {
+            let place = self.place_of_message(&message);
+            self.push(place, message);
+        }
+    }
+
+    /// Adds the problem of a `server.www` that is no folder (what `serve` and `config
+    /// check` look at on this machine; the configuration itself may be for another).
+    pub fn check_folders(&mut self) {
+        let Some(www) = self.config.as_ref().and_then(|c| c.server.www.clone()) else {
+            return;
+        };
+        if !www.is_dir() {
+            let message = format!(
+                "server.www {} is not a folder: delete the setting to serve the pages built \
+                 into the binary",
+                www.display()
+            );
             let place = self.place_of_message(&message);
             self.push(place, message);
         }

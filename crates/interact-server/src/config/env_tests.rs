@@ -105,8 +105,8 @@ fn every_variable_overrides_its_file_setting() {
         (
             "INTERACT_WWW",
             "/srv/interact/www",
-            |c| c.server.www.display().to_string(),
-            "/srv/interact/www".into(),
+            |c| format!("{:?}", c.server.www),
+            "Some(\"/srv/interact/www\")".into(),
         ),
         (
             "INTERACT_TRUSTED_PROXIES",
@@ -748,4 +748,62 @@ fn the_demo_is_a_problem_unless_allowed() {
         crate::auth::token_hash("demo-admin-token"),
         DEMO_ADMIN_TOKEN_SHA256
     );
+}
+
+/// The production example (`config/interact.example.toml`, in the release tarball) loads
+/// with nothing but an admin token from the environment, and is no demo.
+#[test]
+fn the_production_example_needs_only_the_admin_token() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/interact.example.toml");
+    let mut checked = Checked::load(
+        Some(&path),
+        &env_of(&[("INTERACT_ADMIN_TOKEN", "a-real-token")]),
+    );
+    checked.refuse_demo();
+    checked.check_folders();
+    assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    let config = checked.config.expect("loaded");
+    assert_eq!(config.server.www, None, "the pages built in");
+    assert!(config.services.is_empty() && config.users.is_empty());
+
+    let checked = Checked::load(Some(&path), &env_of(&[]));
+    assert_eq!(checked.problems.len(), 1, "{:?}", checked.problems);
+    assert!(
+        checked.problems[0].message.contains("INTERACT_ADMIN_TOKEN"),
+        "{:?}",
+        checked.problems
+    );
+}
+
+/// A `server.www` that is no folder is a problem where the node runs (`serve`, `config
+/// check`), not in the file's own checks (it may be for another machine).
+#[test]
+fn a_missing_www_folder_is_named() {
+    let (dir, path) = file_with(DEMO);
+    let mut checked = Checked::load(Some(&path), &env_of(&[]));
+    assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+    checked.check_folders();
+    assert_eq!(checked.problems.len(), 1, "{:?}", checked.problems);
+    assert!(
+        checked.problems[0].message.starts_with("server.www "),
+        "{:?}",
+        checked.problems
+    );
+    assert_eq!(
+        checked.problems[0].place,
+        Place::Line {
+            file: path.clone(),
+            line: DEMO
+                .lines()
+                .position(|l| l.starts_with("www = "))
+                .expect("the demo's www")
+                + 1
+        }
+    );
+    // A folder that is there (the variable's path is relative to the working directory).
+    let env = env_of(&[("INTERACT_WWW", dir.path().to_str().expect("UTF-8"))]);
+    let mut checked = Checked::load(Some(&path), &env);
+    checked.check_folders();
+    assert!(checked.problems.is_empty(), "{:?}", checked.problems);
 }

@@ -40,7 +40,8 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; paddi
 const SCRIPT: &str = include_str!("demo.js");
 
 /// The host page's router for a server reachable at `public_url` and an embed code, with
-/// the custom-UI example's folder if there is one.
+/// the custom-UI example from its folder, or from the copy built into the binary without
+/// one.
 pub fn demo_host(public_url: &str, code: &EmbedCode, custom_ui: Option<&Path>) -> Router {
     let csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self' {public_url}; \
@@ -82,22 +83,19 @@ pub fn demo_host(public_url: &str, code: &EmbedCode, custom_ui: Option<&Path>) -
     );
     let custom_csp = HeaderValue::from_str(&custom_csp)
         .unwrap_or(HeaderValue::from_static("default-src 'none'"));
-    let mut router = Router::new();
-    if let Some(dir) = custom_ui {
-        let files = Router::new()
-            .fallback_service(tower_http::services::ServeDir::new(dir))
-            .layer(axum::middleware::map_response(
-                move |mut r: axum::response::Response| {
-                    let csp = custom_csp.clone();
-                    async move {
-                        r.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
-                        r.headers_mut().insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-                        r
-                    }
-                },
-            ));
-        router = router.nest_service("/custom", files);
-    }
+    let files = Router::new()
+        .fallback_service(super::files::custom_ui(custom_ui))
+        .layer(axum::middleware::map_response(
+            move |mut r: axum::response::Response| {
+                let csp = custom_csp.clone();
+                async move {
+                    r.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
+                    r.headers_mut().insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+                    r
+                }
+            },
+        ));
+    let router = Router::new().nest_service("/custom", files);
     router
         .route(
             "/",

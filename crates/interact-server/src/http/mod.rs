@@ -8,7 +8,7 @@
 //! | `GET /metrics` | Prometheus text: sessions (open, in memory, started by channel), connections (WebSocket, TCP), messages relayed (and by channel and sender), calls started by modality, rejections by reason. Only with `Authorization: Bearer <token>` when `[metrics] token_sha256` is set, else 404; `[metrics] listen` serves it on an address of its own without a token ([`metrics_app`]). |
 //! | `GET /v1/config?code=` | The widget configuration for an embed code; CORS only for the code's Domain Template. |
 //! | `GET /widget/frame?code=&host=&lang=` | The page the widget's iframe loads; `host` (the embedding page's origin) must be allowed by the code's Domain Template and becomes the CSP `frame-ancestors`. |
-//! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin. |
+//! | `GET /widget/*` | The widget's files (`www/widget`: `loader.js`, `frame.js`, `widget.css`, the wasm package in `pkg/`), with CORS for every origin; the brotli or gzip copy by `Accept-Encoding`. |
 //! | `GET /preview/{code}?origin=` | The Preview page: the widget, the snippet, the Domain Template's origins and a check of one origin. Only with a Preview ticket: `?ticket=` (from `POST /admin/v1/embed-codes/{code}/preview-link`) sets it as a cookie and redirects here; without a live one, 403 ([`crate::preview`]). |
 //! | `POST /v1/agent/login`, `POST /v1/agent/logout` | Agent sign-in (bearer token) and sign-out. |
 //! | `POST /v1/sessions/{session}/attachments?name=`, `GET /v1/sessions/{session}/attachments/{id}` | Files in widget chats: an image or a PDF a party of the session sends, and back to the session's parties only (`attachments.rs`, docs/protocol.md §2.6). |
@@ -19,6 +19,9 @@
 //! | `GET /console/` | The agent console (static files from `www/console`). |
 //! | `GET /admin/` | The admin web app (static files from `www/admin`, strict CSP); a path under `/admin/v1/` that is no API route is a JSON 404. |
 //! | `GET /privacy` | The demo configuration's stand-in privacy policy (`www/privacy.html`). |
+//!
+//! The files of `www/` come from the binary itself (built in when it was compiled), or from
+//! the folder `server.www` names ([`files`]).
 //!
 //! # Admin API
 //!
@@ -146,6 +149,7 @@ mod agent;
 mod attachments;
 pub mod demo;
 mod directory;
+pub mod files;
 pub mod openapi;
 mod pages;
 pub use pages::metrics_app;
@@ -155,8 +159,6 @@ mod webhooks;
 mod whatsapp;
 mod widget;
 mod workflows;
-
-use std::path::Path;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request};
@@ -173,9 +175,9 @@ use crate::node::state::AppState;
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 /// All HTTP routes except the WebSockets, for `state` (whose `server.www` is the folder
-/// of the static pages).
+/// of the static pages, or `None` for the pages built into the binary: [`files`]).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let www: &Path = &state.config.server.www;
+    let www = files::Source::of(state.config.server.www.as_deref());
     Router::new()
         .route("/", get(pages::root))
         .route("/healthz", get(pages::healthz))

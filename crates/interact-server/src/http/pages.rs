@@ -1,8 +1,10 @@
 //! The pages and files that are not part of the widget: the root page, health, metrics,
 //! and the static files of the agent console and of the admin web app.
 
-use std::path::Path;
-
+use super::NOSNIFF;
+use super::files::{self, Source};
+use crate::admin::escape_html;
+use crate::node::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderValue;
@@ -12,11 +14,6 @@ use axum::http::header::{
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use tower_http::services::ServeDir;
-
-use super::NOSNIFF;
-use crate::admin::escape_html;
-use crate::node::state::AppState;
 
 /// The policy of the agent console: its own scripts, styles and socket only, and no
 /// framing. `'wasm-unsafe-eval'` lets its scripts compile the console's WebAssembly
@@ -70,10 +67,9 @@ pub(super) async fn root() -> impl IntoResponse {
 
 /// `GET /privacy`: the demo configuration's stand-in privacy policy (`www/privacy.html`),
 /// with the same headers as the root page.
-pub(super) fn privacy(www: &Path) -> Router<AppState> {
-    let file = tower_http::services::ServeFile::new(www.join("privacy.html"));
+pub(super) fn privacy(www: Source<'_>) -> Router<AppState> {
     Router::new()
-        .route_service("/privacy", file)
+        .route_service("/privacy", files::file(www, "privacy.html"))
         .layer(middleware::map_response(|mut r: Response| async move {
             let h = r.headers_mut();
             h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(ROOT_CSP));
@@ -179,9 +175,9 @@ pub fn metrics_app(state: AppState) -> Router {
 /// The agent console: the folder `console` of `www` at `/console/`, every answer with the
 /// console's CSP and `nosniff`; `/console` redirects to `/console/` (the page's links are
 /// relative).
-pub(super) fn console(www: &Path) -> Router<AppState> {
+pub(super) fn console(www: Source<'_>) -> Router<AppState> {
     Router::new()
-        .nest_service("/console/", ServeDir::new(www.join("console")))
+        .nest_service("/console/", files::folder(www, "console", false))
         .layer(middleware::map_response(console_headers))
         .route(
             "/console",
@@ -206,9 +202,9 @@ async fn console_headers(mut response: Response) -> Response {
 /// The admin API's routes (`/admin/v1/...`, merged from other routers) are static paths
 /// and win over the files; a path under `/admin/v1/` that no route has gets a JSON 404,
 /// never a file.
-pub(super) fn admin_app(www: &Path) -> Router<AppState> {
+pub(super) fn admin_app(www: Source<'_>) -> Router<AppState> {
     Router::new()
-        .nest_service("/admin/", ServeDir::new(www.join("admin")))
+        .nest_service("/admin/", files::folder(www, "admin", false))
         .layer(middleware::map_response(admin_headers))
         .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
         .route("/admin/v1/{*rest}", axum::routing::any(no_admin_route))

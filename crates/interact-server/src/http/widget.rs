@@ -2,8 +2,6 @@
 //! style, the wasm package), the page its iframe loads, and the Preview page admins use
 //! to try an embed code.
 
-use std::path::Path;
-
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header::{
@@ -16,9 +14,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use interact_sdk::config::{Availability, TargetKind};
 use serde::Deserialize;
-use tower_http::services::ServeDir;
 
 use super::NOSNIFF;
+use super::files::{self, Source};
 use crate::admin::{escape_html, snippet};
 use crate::error::AppError;
 use crate::node::state::AppState;
@@ -29,14 +27,11 @@ use interact_store::EmbedCodeRecord;
 const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
 
 /// Routes: `GET /widget/frame`, `GET /preview/{code}`, and the files of `www/widget`
-/// (with the wasm package the build puts in `www/widget/pkg`) under `/widget/`.
-pub(super) fn router(www: &Path) -> Router<AppState> {
+/// (with the wasm package the build puts in `www/widget/pkg`) under `/widget/`, each
+/// with its brotli or gzip copy where the client accepts one.
+pub(super) fn router(www: Source<'_>) -> Router<AppState> {
     let files = Router::new()
-        .fallback_service(
-            ServeDir::new(www.join("widget"))
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
+        .fallback_service(files::folder(www, "widget", true))
         .layer(middleware::map_response(file_headers));
     Router::new()
         .route("/widget/frame", get(frame))

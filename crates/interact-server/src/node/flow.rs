@@ -105,7 +105,7 @@ fn run_params(record: &SessionRecord, first_message: Option<&str>) -> Option<Par
 ///
 /// [`crate::node::session::create`] stores them with the session, before the visitor's
 /// first message, so the greeting is read first. The run that starts right after sends
-/// the same messages under the same ids and finds them stored already.
+/// the same messages under the same ids and finds them stored already (`system_message`).
 pub fn greeting(
     state: &AppState,
     record: &SessionRecord,
