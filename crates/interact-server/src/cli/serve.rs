@@ -115,6 +115,19 @@ fn print_banner(
 ) {
     let config = &state.config;
     let url = &config.server.public_url;
+    // Checked before the first line: a client that waits for "listening" (the tests, a
+    // script) must not wait on these Argon2 checks (slow in a debug build) to be
+    // answered.
+    let demo_password = config
+        .demo
+        .as_ref()
+        .and_then(|d| d.agent_password.as_deref());
+    let password_ok = demo_password.is_some_and(|p| {
+        config
+            .users
+            .iter()
+            .all(|u| crate::auth::verify_password(&u.password_hash, p))
+    });
     println!("Interact server listening on {addr}");
     println!("  Agent console:   {url}/console/");
     println!("  Administration:  {url}/admin/");
@@ -156,16 +169,6 @@ fn print_banner(
         .filter(|u| !u.licences.is_empty())
         .map(|u| u.id.as_str())
         .collect();
-    let demo_password = config
-        .demo
-        .as_ref()
-        .and_then(|d| d.agent_password.as_deref());
-    let password_ok = demo_password.is_some_and(|p| {
-        config
-            .users
-            .iter()
-            .all(|u| crate::auth::verify_password(&u.password_hash, p))
-    });
     if let (Some(p), true) = (demo_password, password_ok) {
         println!(
             "  Demo agents:     {} with password {p:?}",
