@@ -81,7 +81,7 @@ pub enum StartError {
 }
 
 /// The whole HTTP application: the HTTP routes of [`http`], the WebSockets of [`ws`]
-/// (`GET /v1/ws`, `GET /v1/agent/ws`), the access log ([`access_log`]) and a body limit
+/// (`GET /v1/ws`, `GET /v1/agent/ws`), the access log (see [`REQUEST_ID`]) and a body limit
 /// of [`MAX_BODY_BYTES`].
 pub fn app(state: AppState) -> Router {
     access_log(
