@@ -10,33 +10,12 @@ use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
 use interact_testkit::{
     ALLOWED, DEMO_CODE, ServerProcess, agent_token, available_agent, connect_agent,
-    connect_visitor, mid, process_config, write_config,
+    connect_visitor, http_exchange, mid, process_config, write_config,
 };
 use serde_json::Value;
 
 /// The server binary under test.
 const SERVER: &str = env!("CARGO_BIN_EXE_interact-server");
-
-/// `GET path` over a plain connection: the status line and the headers, lower-cased.
-async fn head(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Request-Id: forged-by-client\r\nConnection: close\r\n\r\n"
-    );
-    tcp.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer))
-        .await
-        .expect("an answer in time")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer).to_lowercase();
-    answer
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// The log's lines that are about `what`, parsed; panics on a line that is not JSON.
 fn lines(server: &ServerProcess) -> Vec<Value> {
@@ -66,12 +45,18 @@ async fn json_lines_carry_request_session_and_agent_ids() {
 
     // A plain request: the id the response names is the one its access line carries; a
     // client's own id is replaced.
-    let head = head(server.addr, "/healthz?token=secret-in-query").await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    let id = head
-        .lines()
-        .find_map(|l| l.strip_prefix("x-request-id: "))
-        .unwrap_or_else(|| panic!("no request id: {head}"))
+    let answer = http_exchange(
+        server.addr,
+        "GET",
+        "/healthz?token=secret-in-query",
+        &[("X-Request-Id", "forged-by-client")],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.headers);
+    let id = answer
+        .header("x-request-id")
+        .unwrap_or_else(|| panic!("no request id: {:?}", answer.headers))
         .to_owned();
     assert!(
         id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
