@@ -21,6 +21,8 @@ use interact_sdk::quality::{QualityRating, StatsReading};
 use interact_sdk::time::Instant;
 use interact_sdk::{Error, LinkState, Visitor, VisitorOptions, VisitorState};
 
+use crate::json::BrowserJson;
+
 use crate::storage::ResumeStore;
 
 /// What a driver tells its application: every [`Event`] of the machine, in order.
@@ -68,7 +70,7 @@ impl fmt::Debug for Driver {
 }
 
 struct Inner {
-    visitor: Visitor,
+    visitor: Visitor<BrowserJson>,
     url: String,
     socket: Option<Socket>,
     /// Bumped with every new socket, so that late callbacks of old ones are ignored.
@@ -89,13 +91,14 @@ impl Driver {
         let url = options.socket_url()?;
         let store = options.persist.then(|| ResumeStore::new(&options.code));
         let resume = store.as_ref().and_then(ResumeStore::load);
-        let visitor = Visitor::new(
+        let visitor = Visitor::with_decoder(
             now(),
             VisitorOptions {
                 seed: seed(),
                 resume,
                 client: options.client.clone(),
             },
+            BrowserJson,
         );
         Ok(Self {
             inner: Rc::new(RefCell::new(Inner {
@@ -290,7 +293,7 @@ impl Driver {
     /// Runs one intent on the machine, then carries out what it asks for.
     fn act<T>(
         &self,
-        f: impl FnOnce(&mut Visitor, Instant) -> Result<T, Error>,
+        f: impl FnOnce(&mut Visitor<BrowserJson>, Instant) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let result = {
             let mut inner = self.inner.borrow_mut();

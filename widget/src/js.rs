@@ -11,11 +11,12 @@ use interact_sdk::client::Event;
 use interact_sdk::config::WidgetConfig;
 use interact_sdk::form::{FieldProblem, PreChatForm};
 use interact_sdk::ids::SessionId;
+use interact_sdk::json::{FromJson, JsonError, JsonValue, field, optional};
 use interact_sdk::protocol::{
     AgentInfo, CallMedia, EndReason, ErrorCode, EventFrame, HangupReason,
 };
 use interact_sdk::{Error, LinkState, VisitorState};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -265,23 +266,38 @@ fn js_error(e: Error) -> JsValue {
     error.into()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct ClientOptions {
     server: String,
     code: String,
-    #[serde(default)]
     persist: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl FromJson for ClientOptions {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        Ok(Self {
+            server: field(json, "server")?,
+            code: field(json, "code")?,
+            persist: optional(json, "persist")?,
+        })
+    }
+}
+
 struct JsForm {
     display_name: String,
     email: String,
     consent: Option<String>,
-    #[serde(default)]
     first_message: Option<String>,
+}
+
+impl FromJson for JsForm {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        Ok(Self {
+            display_name: field(json, "displayName")?,
+            email: field(json, "email")?,
+            consent: optional(json, "consent")?,
+            first_message: optional(json, "firstMessage")?,
+        })
+    }
 }
 
 /// A visitor's connection to an Interact service or user, for building your own UI.
@@ -433,7 +449,7 @@ impl InteractClient {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "InteractClientOptions")] options: JsValue,
     ) -> Result<InteractClient, JsError> {
-        let o: ClientOptions = crate::from_js(&options, "options")?;
+        let o: ClientOptions = crate::json::from_js(&options, "options")?;
         let options = DriverOptions {
             server: o.server,
             code: o.code,
@@ -562,7 +578,7 @@ impl InteractClient {
             Some("video") => Some(CallMedia::Video),
             Some(other) => return Err(api_misuse(&format!("unknown call media {other:?}"))),
         };
-        let f: JsForm = crate::from_js(&form, "form").map_err(JsValue::from)?;
+        let f: JsForm = crate::json::from_js(&form, "form").map_err(JsValue::from)?;
         let form = PreChatForm {
             display_name: f.display_name,
             email: f.email,
@@ -588,7 +604,7 @@ impl InteractClient {
         context: JsValue,
     ) -> Result<(), JsValue> {
         let context: interact_sdk::context::ChatContext =
-            crate::from_js(&context, "context").map_err(JsValue::from)?;
+            crate::json::from_js(&context, "context").map_err(JsValue::from)?;
         self.shared.driver.set_context(context).map_err(js_error)
     }
 

@@ -30,6 +30,7 @@ pub mod headless;
 pub mod i18n;
 #[cfg(feature = "sdk")]
 pub mod js;
+pub mod json;
 #[cfg(any(feature = "frame", feature = "sdk"))]
 mod link;
 pub mod panel;
@@ -39,23 +40,3 @@ mod storage;
 pub mod view;
 #[cfg(feature = "frame")]
 pub mod widget;
-
-/// Decodes JSON text through [`serde_json::Value`]: the SDK's decoders are compiled for
-/// `Value` already (its tagged frames are read that way), so a second `from_str` path for
-/// the widget's few own structs would cost more wasm bytes than the detour.
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
-    serde_json::from_str::<serde_json::Value>(text).and_then(T::deserialize)
-}
-
-/// A JavaScript value through JSON into `T`; the error names `what`.
-#[cfg(any(feature = "frame", feature = "sdk"))]
-fn from_js<T: serde::de::DeserializeOwned>(
-    value: &wasm_bindgen::JsValue,
-    what: &str,
-) -> Result<T, wasm_bindgen::JsError> {
-    use wasm_bindgen::JsError;
-    let text: String = js_sys::JSON::stringify(value)
-        .map_err(|_| JsError::new(&format!("{what}: not serialisable")))?
-        .into();
-    from_json(&text).map_err(|e| JsError::new(&format!("{what}: {e}")))
-}

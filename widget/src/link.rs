@@ -162,8 +162,8 @@ impl CallLink {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
-    crate::from_json(json).ok()
+fn parse<T: interact_sdk::json::FromJson>(json: &str) -> Option<T> {
+    crate::json::from_json(json)
 }
 
 #[wasm_bindgen]

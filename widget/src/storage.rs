@@ -28,7 +28,7 @@ impl ResumeStore {
     /// The stored state, if there is a well-formed one.
     pub(crate) fn load(&self) -> Option<ResumeState> {
         let text = storage()?.get_item(&self.key).ok().flatten()?;
-        crate::from_json(&text).ok()
+        crate::json::from_json(&text)
     }
 
     pub(crate) fn save(&self, state: &ResumeState) {

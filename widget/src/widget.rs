@@ -10,9 +10,9 @@ use interact_sdk::client::Event;
 use interact_sdk::context::ChatContext;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::AttachmentId;
+use interact_sdk::json::{FromJson, JsonError, JsonValue, field, optional};
 use interact_sdk::protocol::{CallMedia, HangupReason, Party, SessionEvent};
 use interact_sdk::{CallEvent, Error, VisitorState};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
@@ -667,7 +667,8 @@ impl WidgetHandle {
         )]
         context: JsValue,
     ) -> Result<(), JsValue> {
-        let context: ChatContext = crate::from_js(&context, "context").map_err(JsValue::from)?;
+        let context: ChatContext =
+            crate::json::from_js(&context, "context").map_err(JsValue::from)?;
         self.widget.set_context(context).map_err(|e| {
             let error = js_sys::Error::new(&e.to_string());
             error.set_name(match e {
@@ -707,13 +708,20 @@ impl WidgetHandle {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct MountOptions {
     server: String,
     code: String,
-    #[serde(default)]
     lang: Option<String>,
+}
+
+impl FromJson for MountOptions {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        Ok(Self {
+            server: field(json, "server")?,
+            code: field(json, "code")?,
+            lang: optional(json, "lang")?,
+        })
+    }
 }
 
 /// Builds Interact's own widget UI in `root` and connects. `notify(kind, value)` receives
@@ -726,7 +734,7 @@ pub fn mount_widget(
     #[wasm_bindgen(unchecked_param_type = "((kind: string, value: any) => void) | undefined")]
     notify: Option<js_sys::Function>,
 ) -> Result<WidgetHandle, JsValue> {
-    let o: MountOptions = crate::from_js(&options, "options").map_err(JsValue::from)?;
+    let o: MountOptions = crate::json::from_js(&options, "options").map_err(JsValue::from)?;
     let lang = o
         .lang
         .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{json_names, json_struct};
 use crate::modality::Modalities;
 use crate::time::UnixMillis;
 
@@ -187,6 +188,41 @@ impl WidgetConfig {
         self.offline_messages && !self.can_start_chat()
     }
 }
+
+json_names!(TargetKind {
+    Service = "service",
+    User = "user",
+});
+json_struct!(Target { kind, display_name });
+json_struct!(PrivacyPolicy { url, text, version });
+json_names!(Availability {
+    Open = "open",
+    Closed = "closed",
+    NoAgents = "no_agents",
+    Unknown = "unknown",
+} else Unknown);
+json_names!(Position {
+    BottomLeft = "bottom_left",
+    BottomRight = "bottom_right",
+} else BottomRight);
+json_struct!(Theme {
+    accent_color: optional,
+    position: default,
+});
+json_struct!(WidgetConfig {
+    target,
+    modalities,
+    privacy,
+    availability,
+    theme: default,
+    languages,
+    transcript_email: default,
+    opens_at: optional,
+    queue_when_unavailable: default,
+    expected_wait: optional,
+    offline_messages: default,
+    attachment_max_bytes: optional,
+});
 
 #[cfg(test)]
 mod tests {

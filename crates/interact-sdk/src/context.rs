@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::form::is_forbidden_char;
+use crate::json::json_struct;
 use crate::limits::{
     MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_PAGE_URL_CHARS,
 };
@@ -123,6 +124,11 @@ impl ChatContext {
         Ok(())
     }
 }
+
+json_struct!(ChatContext {
+    page_url: optional,
+    attributes: default,
+});
 
 #[cfg(test)]
 mod tests {

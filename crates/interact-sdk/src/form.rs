@@ -3,13 +3,15 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, de};
+use serde::{Deserialize, Serialize};
 
+use crate::json::{
+    FromJson, JsonError, JsonValue, deserialize_from_json, field, json_names, json_struct, tag,
+};
 use crate::limits::{
     MAX_DISPLAY_NAME_CHARS, MAX_EMAIL_BYTES, MAX_RATING_COMMENT_CHARS, MAX_RATING_SCORE,
     MAX_TEXT_CHARS, MIN_RATING_SCORE,
 };
-use crate::tagged::Tagged;
 
 mod email;
 mod visible;
@@ -62,8 +64,8 @@ pub enum Field {
     Other,
 }
 
-/// What is wrong with one field. `code` on the wire; UIs translate it. (`Deserialize` is
-/// implemented by hand, see `tagged.rs`.)
+/// What is wrong with one field. `code` on the wire; UIs translate it. (Decoded by
+/// [`FromJson`]; `Deserialize` delegates to it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -106,7 +108,7 @@ pub struct FormErrors {
 }
 
 /// One invalid field and why: on the wire one object, `{"field": ..., "code": ..., ...}`.
-/// (`Deserialize` is implemented by hand, see `tagged.rs`.)
+/// (Decoded by [`FromJson`]; `Deserialize` delegates to it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldProblem {
     /// The field.
@@ -117,39 +119,50 @@ pub struct FieldProblem {
 }
 
 impl FieldError {
-    /// The error named by the tag (`code`) of `f`, with the fields of its variant.
-    fn from_tagged<E: de::Error>(f: &mut Tagged<E>) -> Result<Self, E> {
-        Ok(match f.tag() {
+    /// The error named by the tag (`code`) of `f`, with the fields of its variant (also
+    /// a [`FieldProblem`]'s).
+    fn from_coded<J: JsonValue>(f: &J) -> Result<Self, JsonError> {
+        Ok(match tag(f, "code")?.as_str() {
             "required" => Self::Required,
             "too_long" => Self::TooLong {
-                max: f.field("max")?,
+                max: field(f, "max")?,
             },
             "control_characters" => Self::ControlCharacters,
             "invalid_email" => Self::InvalidEmail,
             "consent_required" => Self::ConsentRequired,
             "consent_outdated" => Self::ConsentOutdated {
-                current: f.field("current")?,
+                current: field(f, "current")?,
             },
             _ => Self::Unknown,
         })
     }
 }
 
-impl<'de> Deserialize<'de> for FieldError {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::from_tagged(&mut Tagged::read(deserializer, "code")?)
+impl FromJson for FieldError {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        Self::from_coded(json)
     }
 }
 
-impl<'de> Deserialize<'de> for FieldProblem {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut f = Tagged::read(deserializer, "code")?;
+impl FromJson for FieldProblem {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
         Ok(Self {
-            field: f.field("field")?,
-            error: FieldError::from_tagged(&mut f)?,
+            field: field(json, "field")?,
+            error: FieldError::from_coded(json)?,
         })
     }
 }
+
+deserialize_from_json!(FieldError, FieldProblem);
+
+json_struct!(FormErrors { fields });
+json_names!(Field {
+    DisplayName = "display_name",
+    Email = "email",
+    Consent = "consent",
+    FirstMessage = "first_message",
+    Other = "other",
+} else Other);
 
 impl FormErrors {
     /// The error for `field`, if it has one.

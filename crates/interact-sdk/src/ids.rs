@@ -4,8 +4,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{FromJson, JsonError, JsonValue};
+
 /// Longest identifier accepted on the wire, in bytes.
 pub const MAX_ID_LEN: usize = 64;
+
+/// What an identifier must be, for decoding errors.
+const ID_EXPECTED: &str = "an identifier (1 to 64 ASCII letters, digits, '-' and '_')";
 
 /// Why a string is not a valid identifier.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +68,20 @@ macro_rules! string_id {
             type Error = IdError;
             fn try_from(s: String) -> Result<Self, IdError> {
                 Self::new(s)
+            }
+        }
+
+        impl $crate::json::FromJson for $name {
+            fn from_json<J: $crate::json::JsonValue>(
+                json: &J,
+            ) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::FromJsonKey::from_key(String::from_json(json)?)
+            }
+        }
+
+        impl $crate::json::FromJsonKey for $name {
+            fn from_key(key: String) -> Result<Self, $crate::json::JsonError> {
+                Self::new(key).map_err(|_| $crate::json::JsonError::expected(ID_EXPECTED))
             }
         }
 
@@ -204,6 +223,18 @@ impl IdGen {
     /// A fresh call id.
     pub fn call_id(&mut self) -> CallId {
         CallId(self.next_string('c'))
+    }
+}
+
+impl FromJson for Seq {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        u64::from_json(json).map(Self)
+    }
+}
+
+impl FromJson for ResumeToken {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        String::from_json(json).map(Self)
     }
 }
 

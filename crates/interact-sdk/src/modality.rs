@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{FromJson, JsonError, JsonValue};
+
 /// One way of talking to a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -126,6 +128,20 @@ impl From<Vec<WireModality>> for Modalities {
 impl From<Modalities> for Vec<Modality> {
     fn from(m: Modalities) -> Self {
         m.to_vec()
+    }
+}
+
+impl FromJson for Modalities {
+    fn from_json<J: JsonValue>(json: &J) -> Result<Self, JsonError> {
+        // As the derive through `WireModality`: unknown names are left out.
+        let names = Vec::<String>::from_json(json)?;
+        Ok(Self::new(names.iter().filter_map(|n| match n.as_str() {
+            "chat" => Some(Modality::Chat),
+            "audio" => Some(Modality::Audio),
+            "video" => Some(Modality::Video),
+            "screen_share" => Some(Modality::ScreenShare),
+            _ => None,
+        })))
     }
 }
 

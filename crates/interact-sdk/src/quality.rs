@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::json_struct;
 use crate::limits::{
     MAX_QUALITY_BITRATE_KBPS, MAX_QUALITY_DELAY_MS, MAX_QUALITY_FRAME_PX, MAX_QUALITY_SAMPLES,
     QUALITY_INTERVAL,
@@ -411,6 +412,16 @@ impl QualityMeter {
         self.reported_at = Some(now);
     }
 }
+
+json_struct!(StatsReading {
+    rtt_ms: optional,
+    jitter_ms: optional,
+    packets_received: optional,
+    packets_lost: optional,
+    bytes_received: optional,
+    width_px: optional,
+    height_px: optional,
+});
 
 #[cfg(test)]
 mod tests {

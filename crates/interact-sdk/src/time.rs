@@ -59,6 +59,12 @@ impl Sub<Duration> for Instant {
 #[serde(transparent)]
 pub struct UnixMillis(pub u64);
 
+impl crate::json::FromJson for UnixMillis {
+    fn from_json<J: crate::json::JsonValue>(json: &J) -> Result<Self, crate::json::JsonError> {
+        <u64 as crate::json::FromJson>::from_json(json).map(Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]

@@ -16,8 +16,8 @@ use crate::limits::ACK_TIMEOUT;
 use crate::link::{Link, LinkState};
 use crate::protocol::{
     AgentInfo, CallMedia, CallSignal, ClientFrame, CloseCode, DeviceKind, EndReason, ErrorCode,
-    ErrorFrame, EventFrame, HangupReason, Hello, IceCandidate, IceServer, MediaState,
-    PROTOCOL_VERSION, Party, Resume, ServerFrame, SessionEvent, decode_server, encode,
+    ErrorFrame, EventFrame, FrameDecoder, HangupReason, Hello, IceCandidate, IceServer, MediaState,
+    PROTOCOL_VERSION, Party, Resume, SerdeJson, ServerFrame, SessionEvent, encode,
 };
 use crate::quality::{QualityRating, StatsReading};
 use crate::time::{Instant, UnixMillis};
@@ -61,6 +61,8 @@ pub struct ResumeState {
     pub token: ResumeToken,
 }
 
+crate::json::json_struct!(ResumeState { session, token });
+
 /// Options for [`Visitor::new`].
 #[derive(Clone, Debug, Default)]
 pub struct VisitorOptions {
@@ -74,8 +76,13 @@ pub struct VisitorOptions {
 
 /// The visitor state machine. Sans-IO: see the [crate docs](crate) for the driving
 /// contract.
+///
+/// `D` turns received text into frames: [`SerdeJson`] (the default), or a parser of the
+/// platform's own (the widget uses the browser's `JSON.parse`), see
+/// [`Visitor::with_decoder`].
 #[derive(Debug)]
-pub struct Visitor {
+pub struct Visitor<D = SerdeJson> {
+    decoder: D,
     link: Link,
     ids: IdGen,
     out: VecDeque<Output>,
@@ -123,7 +130,15 @@ pub struct Visitor {
 impl Visitor {
     /// A new visitor; its first output asks the driver to connect.
     pub fn new(now: Instant, options: VisitorOptions) -> Self {
+        Self::with_decoder(now, options, SerdeJson)
+    }
+}
+
+impl<D: FrameDecoder> Visitor<D> {
+    /// A new visitor that decodes what it receives with `decoder`.
+    pub fn with_decoder(now: Instant, options: VisitorOptions, decoder: D) -> Self {
         let mut v = Self {
+            decoder,
             link: Link::new(now),
             ids: IdGen::new(options.seed),
             out: VecDeque::new(),
@@ -306,8 +321,10 @@ impl Visitor {
             }
             Input::Received(text) => {
                 self.link.received(now);
-                let frame =
-                    decode_server(text).map_err(|e| Error::PeerMisbehaved(e.to_string()))?;
+                let frame = self
+                    .decoder
+                    .decode_server(text)
+                    .map_err(|e| Error::PeerMisbehaved(e.to_string()))?;
                 self.handle_frame(now, frame)
             }
         }

@@ -1,14 +1,15 @@
 //! Audio/video call signalling. The server relays these; it never touches media.
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
+use crate::json::{
+    FromJson, JsonError, JsonValue, deserialize_from_json, field, json_names, json_struct, tag,
+};
 use crate::limits::{
     MAX_QUALITY_BITRATE_KBPS, MAX_QUALITY_DELAY_MS, MAX_QUALITY_FRAME_PX, MAX_QUALITY_SAMPLES,
     MAX_SDP_BYTES,
 };
-use crate::tagged::Tagged;
 
 /// Whether `sdp` may be signalled: 1 to [`MAX_SDP_BYTES`] bytes, and no control characters
 /// but CR and LF (so that JSON escaping at most doubles it and the frame stays under
@@ -118,8 +119,7 @@ impl Spread {
 
 /// One side's summary of a call's quality so far, from the `getStats()` samples it took
 /// (see [`crate::quality`]). A figure is absent when no sample had it (an audio call has
-/// no frame size). (`Deserialize` is implemented by hand: read from a JSON value, it
-/// costs the widget less than the derive's visitors.)
+/// no frame size). (Decoded by [`FromJson`]; `Deserialize` delegates to it.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct QualitySummary {
     /// How many samples the side took (one every 2 s in the reference clients).
@@ -144,37 +144,20 @@ pub struct QualitySummary {
     pub height_px: Option<Spread>,
 }
 
-impl<'de> Deserialize<'de> for QualitySummary {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Self::from_value(&value).ok_or_else(|| D::Error::custom("invalid quality summary"))
-    }
-}
+// A figure may be `null` or left out; unknown members are ignored.
+json_struct!(QualitySummary {
+    samples,
+    rtt_ms: optional,
+    jitter_ms: optional,
+    loss_permille: optional,
+    bitrate_kbps: optional,
+    width_px: optional,
+    height_px: optional,
+});
+
+json_struct!(Spread { min, median, max });
 
 impl QualitySummary {
-    /// Reads a summary from its JSON; `None` if `samples` or a member of a figure is
-    /// missing or not a `u32`. Unknown members are ignored; a figure may be `null`.
-    fn from_value(v: &serde_json::Value) -> Option<Self> {
-        let num = |v: &serde_json::Value, key: &str| u32::try_from(v.get(key)?.as_u64()?).ok();
-        let figure = |name: &str| match v.get(name) {
-            None | Some(serde_json::Value::Null) => Some(None),
-            Some(f) => Some(Some(Spread {
-                min: num(f, "min")?,
-                median: num(f, "median")?,
-                max: num(f, "max")?,
-            })),
-        };
-        Some(Self {
-            samples: num(v, "samples")?,
-            rtt_ms: figure("rtt_ms")?,
-            jitter_ms: figure("jitter_ms")?,
-            loss_permille: figure("loss_permille")?,
-            bitrate_kbps: figure("bitrate_kbps")?,
-            width_px: figure("width_px")?,
-            height_px: figure("height_px")?,
-        })
-    }
-
     /// Whether the server accepts it: 1 to [`MAX_QUALITY_SAMPLES`] samples, and every
     /// figure ordered (`min` ≤ `median` ≤ `max`) and within its bound (delays up to
     /// [`MAX_QUALITY_DELAY_MS`], loss up to 1000 ‰, bitrate up to
@@ -191,8 +174,8 @@ impl QualitySummary {
     }
 }
 
-/// One call signalling step, tagged by `"op"`. SDP is an opaque string. (`Deserialize` is
-/// implemented by hand, see `tagged.rs`.)
+/// One call signalling step, tagged by `"op"`. SDP is an opaque string. (Decoded by
+/// [`FromJson`]; `Deserialize` delegates to it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -263,50 +246,79 @@ pub enum CallSignal {
     Unknown,
 }
 
-impl<'de> Deserialize<'de> for CallSignal {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut f = Tagged::read(deserializer, "op")?;
-        Ok(match f.tag() {
+impl FromJson for CallSignal {
+    fn from_json<J: JsonValue>(f: &J) -> Result<Self, JsonError> {
+        Ok(match tag(f, "op")?.as_str() {
             "start" => Self::Start {
-                call: f.field("call")?,
-                media: f.field("media")?,
+                call: field(f, "call")?,
+                media: field(f, "media")?,
             },
             "accept" => Self::Accept {
-                call: f.field("call")?,
+                call: field(f, "call")?,
             },
             "offer" => Self::Offer {
-                call: f.field("call")?,
-                sdp: f.field("sdp")?,
+                call: field(f, "call")?,
+                sdp: field(f, "sdp")?,
             },
             "answer" => Self::Answer {
-                call: f.field("call")?,
-                sdp: f.field("sdp")?,
+                call: field(f, "call")?,
+                sdp: field(f, "sdp")?,
             },
             "ice" => Self::Ice {
-                call: f.field("call")?,
-                candidate: f.field("candidate")?,
+                call: field(f, "call")?,
+                candidate: field(f, "candidate")?,
             },
             "media" => Self::Media {
-                call: f.field("call")?,
-                state: f.field("state")?,
+                call: field(f, "call")?,
+                state: field(f, "state")?,
             },
             "device_changed" => Self::DeviceChanged {
-                call: f.field("call")?,
-                kind: f.field("kind")?,
+                call: field(f, "call")?,
+                kind: field(f, "kind")?,
             },
             "hangup" => Self::Hangup {
-                call: f.field("call")?,
-                reason: f.field("reason")?,
+                call: field(f, "call")?,
+                reason: field(f, "reason")?,
             },
             "quality" => Self::Quality {
-                call: f.field("call")?,
-                summary: QualitySummary::from_value(&f.value("summary")?)
-                    .ok_or_else(|| D::Error::custom("invalid quality summary"))?,
+                call: field(f, "call")?,
+                summary: field(f, "summary")?,
             },
             _ => Self::Unknown,
         })
     }
 }
+
+deserialize_from_json!(CallSignal, QualitySummary);
+
+json_names!(CallMedia {
+    Audio = "audio",
+    Video = "video",
+});
+json_struct!(IceCandidate {
+    candidate,
+    sdp_mid: optional,
+    sdp_m_line_index: optional,
+});
+json_struct!(MediaState {
+    muted,
+    camera,
+    screen
+});
+json_names!(DeviceKind {
+    AudioInput = "audio_input",
+    VideoInput = "video_input",
+    AudioOutput = "audio_output",
+});
+json_names!(HangupReason {
+    Normal = "normal",
+    Declined = "declined",
+    NoAnswer = "no_answer",
+    Failed = "failed",
+    Busy = "busy",
+    NotAllowed = "not_allowed",
+    Other = "other",
+} else Other);
 
 impl CallSignal {
     /// The call the signal belongs to (`None` for [`CallSignal::Unknown`]).

@@ -9,6 +9,7 @@ use crate::config::TargetKind;
 use crate::context::ChatContext;
 use crate::form::PreChatForm;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId, TargetId};
+use crate::json::json_names;
 
 /// A visitor's first frame on a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,3 +268,14 @@ impl ClientFrame {
         }
     }
 }
+
+json_names!(ReceiptState {
+    Delivered = "delivered",
+    Read = "read",
+});
+json_names!(Presence {
+    Available = "available",
+    Busy = "busy",
+    Away = "away",
+    Offline = "offline",
+});

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::json_names;
+
 /// The `code` of an `error` frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +51,27 @@ pub enum ErrorCode {
     #[serde(other)]
     Unknown,
 }
+
+json_names!(ErrorCode {
+    UnsupportedProtocol = "unsupported_protocol",
+    Malformed = "malformed",
+    FrameTooLarge = "frame_too_large",
+    TooDeep = "too_deep",
+    UnknownType = "unknown_type",
+    InvalidField = "invalid_field",
+    InvalidForm = "invalid_form",
+    HandshakeRequired = "handshake_required",
+    Unauthorized = "unauthorized",
+    InvalidResume = "invalid_resume",
+    UnknownSession = "unknown_session",
+    NotAllowed = "not_allowed",
+    RateLimited = "rate_limited",
+    SessionEnded = "session_ended",
+    Internal = "internal",
+    SessionFull = "session_full",
+    IdentityRefused = "identity_refused",
+    Unknown = "unknown",
+} else Unknown);
 
 /// WebSocket close codes used by protocol v1.
 ///

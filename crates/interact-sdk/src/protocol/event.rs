@@ -1,12 +1,15 @@
 //! Sequenced session events: stored by the server, numbered, replayed on resume.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::{CallMedia, CallSignal, ReceiptState};
 use crate::config::{Target, TargetKind};
 use crate::context::ChatContext;
 use crate::ids::{AgentId, AttachmentId, MessageId, Seq, TargetId};
-use crate::tagged::Tagged;
+use crate::json::{
+    FromJson, JsonError, JsonValue, deserialize_from_json, field, json_names, json_struct,
+    optional, tag,
+};
 use crate::time::UnixMillis;
 
 /// Who caused an event.
@@ -97,8 +100,8 @@ pub enum EndReason {
     Other,
 }
 
-/// One sequenced event of a session, tagged by `"kind"`. (`Deserialize` is implemented by
-/// hand, see `tagged.rs`.)
+/// One sequenced event of a session, tagged by `"kind"`. (Decoded by [`FromJson`];
+/// `Deserialize` delegates to it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -215,63 +218,94 @@ pub enum SessionEvent {
     Unknown,
 }
 
-impl<'de> Deserialize<'de> for SessionEvent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut f = Tagged::read(deserializer, "kind")?;
-        Ok(match f.tag() {
+impl FromJson for SessionEvent {
+    fn from_json<J: JsonValue>(f: &J) -> Result<Self, JsonError> {
+        Ok(match tag(f, "kind")?.as_str() {
             "started" => Self::Started {
-                visitor: f.field("visitor")?,
-                consent: f.field("consent")?,
-                target: f.field("target")?,
-                call: f.optional("call")?,
-                context: f.optional("context")?,
+                visitor: field(f, "visitor")?,
+                consent: field(f, "consent")?,
+                target: field(f, "target")?,
+                call: optional(f, "call")?,
+                context: optional(f, "context")?,
             },
             "message" => Self::Message {
-                id: f.field("id")?,
-                from: f.field("from")?,
-                author: f.optional("author")?,
-                text: f.field("text")?,
+                id: field(f, "id")?,
+                from: field(f, "from")?,
+                author: optional(f, "author")?,
+                text: field(f, "text")?,
             },
             "attachment" => Self::Attachment {
-                id: f.field("id")?,
-                from: f.field("from")?,
-                author: f.optional("author")?,
-                name: f.field("name")?,
-                mime: f.field("mime")?,
-                size: f.field("size")?,
+                id: field(f, "id")?,
+                from: field(f, "from")?,
+                author: optional(f, "author")?,
+                name: field(f, "name")?,
+                mime: field(f, "mime")?,
+                size: field(f, "size")?,
             },
             "queued" => Self::Queued {
-                position: f.field("position")?,
+                position: field(f, "position")?,
             },
             "agent_joined" => Self::AgentJoined {
-                agent: f.field("agent")?,
+                agent: field(f, "agent")?,
             },
             "agent_left" => Self::AgentLeft {
-                agent: f.field("agent")?,
+                agent: field(f, "agent")?,
             },
             "transferred" => Self::Transferred {
-                by: f.optional("by")?,
-                from: f.field("from")?,
-                to: f.field("to")?,
+                by: optional(f, "by")?,
+                from: field(f, "from")?,
+                to: field(f, "to")?,
             },
             "receipt" => Self::Receipt {
-                by: f.field("by")?,
-                up_to: f.field("up_to")?,
-                state: f.field("state")?,
+                by: field(f, "by")?,
+                up_to: field(f, "up_to")?,
+                state: field(f, "state")?,
             },
             "undelivered" => Self::Undelivered {
-                message: f.field("message")?,
-                from: f.field("from")?,
-                reason: f.field("reason")?,
+                message: field(f, "message")?,
+                from: field(f, "from")?,
+                reason: field(f, "reason")?,
             },
             "call" => Self::Call {
-                from: f.field("from")?,
-                signal: f.field("signal")?,
+                from: field(f, "from")?,
+                signal: field(f, "signal")?,
             },
             "ended" => Self::Ended {
-                reason: f.field("reason")?,
+                reason: field(f, "reason")?,
             },
             _ => Self::Unknown,
         })
     }
 }
+
+deserialize_from_json!(SessionEvent);
+
+json_names!(Party {
+    Visitor = "visitor",
+    Agent = "agent",
+    System = "system",
+});
+json_struct!(VisitorInfo {
+    display_name,
+    email,
+    channel: optional,
+    phone: optional,
+    verified_id: optional,
+});
+json_struct!(Consent { policy_version, at });
+json_struct!(AgentInfo { id, display_name });
+json_struct!(TargetInfo {
+    kind,
+    id,
+    display_name
+});
+json_names!(EndReason {
+    VisitorEnded = "visitor_ended",
+    AgentEnded = "agent_ended",
+    NoAgent = "no_agent",
+    Closed = "closed",
+    IdleTimeout = "idle_timeout",
+    Workflow = "workflow",
+    Failed = "failed",
+    Other = "other",
+} else Other);

@@ -25,6 +25,7 @@ pub use server::{ErrorFrame, EventFrame, IceServer, Offer, ServerFrame, SessionI
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::json::{FromJson, JsonValue};
 use crate::limits::{MAX_FRAME_BYTES, MAX_JSON_DEPTH};
 
 /// The protocol version this crate speaks, announced in `hello` and `welcome`.
@@ -101,7 +102,41 @@ pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
 
 /// Decodes a frame sent by the server, enforcing the limits first.
 pub fn decode_server(text: &str) -> Result<ServerFrame, DecodeError> {
-    decode(text)
+    precheck(text)?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    ServerFrame::from_json(&&value).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// Decodes a frame sent by the server from the JSON value `parse` makes of the text
+/// (`None`: not JSON), enforcing the limits first: for a [`FrameDecoder`] with a parser
+/// of its own.
+pub fn decode_server_with<J: JsonValue>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<J>,
+) -> Result<ServerFrame, DecodeError> {
+    precheck(text)?;
+    let value = parse(text).ok_or_else(|| DecodeError::Malformed("not JSON".to_owned()))?;
+    ServerFrame::from_json(&value).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+/// How a client turns received text into a [`ServerFrame`]. The JSON parser is
+/// pluggable so that a client in a browser can use the browser's own `JSON.parse` and
+/// leave a Rust JSON parser out of its WebAssembly (the widget does, with
+/// [`decode_server_with`]).
+pub trait FrameDecoder {
+    /// Decodes one frame, enforcing the limits first.
+    fn decode_server(&self, text: &str) -> Result<ServerFrame, DecodeError>;
+}
+
+/// The default [`FrameDecoder`]: [`decode_server`], with serde_json.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SerdeJson;
+
+impl FrameDecoder for SerdeJson {
+    fn decode_server(&self, text: &str) -> Result<ServerFrame, DecodeError> {
+        decode_server(text)
+    }
 }
 
 /// Encodes a frame as JSON text.

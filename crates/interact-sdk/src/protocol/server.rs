@@ -2,13 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::{AgentInfo, CallMedia, ErrorCode, Party, Presence, SessionEvent, VisitorInfo};
 use crate::config::{Target, WidgetConfig};
 use crate::form::FormErrors;
 use crate::ids::{MessageId, ResumeToken, Seq, SessionId};
-use crate::tagged::Tagged;
+use crate::json::{
+    FromJson, JsonError, JsonValue, deserialize_from_json, field, json_struct, optional,
+    or_default, tag,
+};
 use crate::time::UnixMillis;
 
 /// The session a resumed visitor connection belongs to.
@@ -122,7 +125,7 @@ impl ErrorFrame {
     }
 }
 
-/// A frame from the server. (`Deserialize` is implemented by hand, see `tagged.rs`.)
+/// A frame from the server. (Decoded by [`FromJson`]; `Deserialize` delegates to it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -238,63 +241,95 @@ pub enum ServerFrame {
     Unknown,
 }
 
-impl<'de> Deserialize<'de> for ServerFrame {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut f = Tagged::read(deserializer, "type")?;
-        Ok(match f.tag() {
+impl FromJson for ServerFrame {
+    fn from_json<J: JsonValue>(f: &J) -> Result<Self, JsonError> {
+        Ok(match tag(f, "type")?.as_str() {
             "welcome" => Self::Welcome {
-                protocol: f.field("protocol")?,
-                config: f.optional("config")?,
-                session: f.optional("session")?,
-                agent: f.optional("agent")?,
-                heads: f.or_default("heads")?,
+                protocol: field(f, "protocol")?,
+                config: optional(f, "config")?,
+                session: optional(f, "session")?,
+                agent: optional(f, "agent")?,
+                heads: or_default(f, "heads")?,
             },
             "session_started" => Self::SessionStarted {
-                session: f.field("session")?,
-                start_id: f.field("start_id")?,
-                resume_token: f.field("resume_token")?,
+                session: field(f, "session")?,
+                start_id: field(f, "start_id")?,
+                resume_token: field(f, "resume_token")?,
             },
-            "event" => Self::Event(f.rest()?),
+            "event" => Self::Event(EventFrame::from_json(f)?),
             "replayed" => Self::Replayed {
-                session: f.field("session")?,
-                through: f.field("through")?,
-                head: f.field("head")?,
+                session: field(f, "session")?,
+                through: field(f, "through")?,
+                head: field(f, "head")?,
             },
             "ack" => Self::Ack {
-                session: f.field("session")?,
-                id: f.field("id")?,
-                seq: f.field("seq")?,
+                session: field(f, "session")?,
+                id: field(f, "id")?,
+                seq: field(f, "seq")?,
             },
             "typing" => Self::Typing {
-                session: f.field("session")?,
-                from: f.field("from")?,
-                active: f.field("active")?,
+                session: field(f, "session")?,
+                from: field(f, "from")?,
+                active: field(f, "active")?,
             },
-            "offer" => Self::Offer(f.rest()?),
+            "offer" => Self::Offer(Offer::from_json(f)?),
             "offer_withdrawn" => Self::OfferWithdrawn {
-                session: f.field("session")?,
+                session: field(f, "session")?,
             },
             "presence" => Self::Presence {
-                presence: f.field("presence")?,
+                presence: field(f, "presence")?,
             },
             "pong" => Self::Pong {
-                nonce: f.field("nonce")?,
-                heads: f.or_default("heads")?,
+                nonce: field(f, "nonce")?,
+                heads: or_default(f, "heads")?,
             },
             "ice_servers" => Self::IceServers {
-                servers: f.field("servers")?,
-                expires_at: f.optional("expires_at")?,
+                servers: field(f, "servers")?,
+                expires_at: optional(f, "expires_at")?,
             },
-            "done" => Self::Done { id: f.field("id")? },
+            "done" => Self::Done {
+                id: field(f, "id")?,
+            },
             "history" => Self::History {
-                id: f.field("id")?,
-                events: f.or_default("events")?,
+                id: field(f, "id")?,
+                events: or_default(f, "events")?,
             },
-            "error" => Self::Error(f.rest()?),
+            "error" => Self::Error(ErrorFrame::from_json(f)?),
             _ => Self::Unknown,
         })
     }
 }
+
+deserialize_from_json!(ServerFrame);
+
+json_struct!(SessionInfo { session, head });
+json_struct!(EventFrame {
+    session,
+    seq,
+    at,
+    event
+});
+json_struct!(Offer {
+    session,
+    visitor,
+    target,
+    first_message: optional,
+    call: optional,
+    expires_at,
+});
+json_struct!(IceServer {
+    urls,
+    username: optional,
+    credential: optional,
+});
+json_struct!(ErrorFrame {
+    code,
+    message,
+    id: optional,
+    session: optional,
+    fields: optional,
+    fatal: default,
+});
 
 impl ServerFrame {
     /// An `error` frame with just a code and message.
