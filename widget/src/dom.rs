@@ -13,9 +13,11 @@ pub(crate) fn document() -> Document {
 
 /// A new `tag` element with `class` (if not empty), appended to `parent`.
 pub(crate) fn child(parent: &Element, tag: &str, class: &str) -> Element {
-    let e = document()
-        .create_element(tag)
-        .expect("tag names used here are valid");
+    // (Not `expect`: formatting the `JsValue` error would bring wasm-bindgen's
+    // `debugString` into the module for a case that does not happen.)
+    let Ok(e) = document().create_element(tag) else {
+        unreachable!("tag names used here are valid")
+    };
     if !class.is_empty() {
         e.set_class_name(class);
     }

@@ -20,6 +20,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// talc rather than dlmalloc, Rust's default on wasm32: about 5 KB less code in each
+/// module (the chat path's budget is 100 KB brotli) and faster.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod after;
 pub mod devices;
 mod dom;

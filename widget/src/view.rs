@@ -4,7 +4,6 @@
 //! tested in a browser without a server, by feeding it events.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -134,7 +133,7 @@ struct Inner {
     first_calls: Element,
     first_audio: HtmlButtonElement,
     first_video: HtmlButtonElement,
-    fields: BTreeMap<Field, FormField>,
+    fields: Vec<(Field, FormField)>,
     chat: Element,
     queue: Element,
     log: Element,
@@ -171,7 +170,7 @@ struct State {
     visitor: Option<VisitorState>,
     agent: Option<String>,
     /// The status line of each of the visitor's own messages.
-    own: BTreeMap<MessageId, Element>,
+    own: Vec<(MessageId, Element)>,
     /// A session exists, so the visitor consented: the device choice may be kept.
     consented: bool,
     /// A call was placed from this page (its end gets a line in the transcript).
@@ -186,7 +185,7 @@ struct State {
     leave_id: Option<MessageId>,
     /// The transcript's files, by id: their item (its link and thumbnail get the file's
     /// `blob:` URL once it is fetched).
-    files: BTreeMap<AttachmentId, Element>,
+    files: Vec<(AttachmentId, Element)>,
     /// The `blob:` URLs made for them, revoked on a new chat.
     urls: Vec<String>,
 }
@@ -266,7 +265,9 @@ impl View {
         attr(&form, "novalidate", "");
         show(&form, false);
         let intro = text_child(&form, "p", "iw-intro", s.intro);
-        let mut fields = BTreeMap::new();
+        // Lists rather than maps: a few entries each, and every map type would cost the
+        // module its own B-tree code.
+        let mut fields = Vec::new();
         let mut field = |field: Field, key: &str, label: &str, tag: &str| -> Element {
             let row = child(&form, "div", "iw-field");
             let l = text_child(&row, "label", "", label);
@@ -276,13 +277,13 @@ impl View {
             let error = child(&row, "p", "iw-error");
             attr(&error, "id", &id(&format!("{key}-error")));
             show(&error, false);
-            fields.insert(
+            fields.push((
                 field,
                 FormField {
                     control: control.clone(),
                     error,
                 },
-            );
+            ));
             control
         };
         let name: HtmlInputElement =
@@ -323,7 +324,8 @@ impl View {
         let first_label = first
             .previous_element_sibling()
             .unwrap_or_else(|| first.clone().into());
-        fields.insert(Field::Consent, consent_field);
+        // In the form's order: between the e-mail address and the first message.
+        fields.insert(2, (Field::Consent, consent_field));
         let start: HtmlButtonElement = typed(&form, "button", "iw-start");
         attr(&start, "type", "submit");
         start.set_text_content(Some(s.start));
@@ -734,7 +736,9 @@ impl View {
     pub fn file_loaded(&self, id: &AttachmentId, url: &str) {
         let mut st = self.inner.state.borrow_mut();
         st.urls.push(url.to_owned());
-        let Some(li) = st.files.get(id) else { return };
+        let Some((_, li)) = st.files.iter().find(|(f, _)| f == id) else {
+            return;
+        };
         if let Ok(Some(a)) = li.query_selector("a") {
             attr(&a, "href", url);
         }
@@ -1065,7 +1069,7 @@ impl Inner {
 
     /// Hides the error of the form field whose control is `control`, if it shows one.
     fn clear_field_error(&self, control: &Element) {
-        if let Some(f) = self.fields.values().find(|f| f.control == *control) {
+        if let Some((_, f)) = self.fields.iter().find(|(_, f)| f.control == *control) {
             show(&f.error, false);
             let _ = f.control.remove_attribute("aria-invalid");
         }
@@ -1253,7 +1257,7 @@ impl Inner {
         } else {
             text_child(&link, "span", "", &label);
         }
-        self.state.borrow_mut().files.insert(id.clone(), li);
+        put(&mut self.state.borrow_mut().files, id, li);
         self.scroll();
         (self.on_intent)(Intent::LoadFile(id.clone()));
     }
@@ -1276,7 +1280,7 @@ impl Inner {
                 text,
             } => {
                 if *from == Party::Visitor {
-                    if self.state.borrow().own.contains_key(id) {
+                    if self.state.borrow().own.iter().any(|(m, _)| m == id) {
                         return;
                     }
                     self.append_own(id, text, at);
@@ -1390,7 +1394,7 @@ impl Inner {
             self.lang.delivery(DeliveryState::Pending),
         );
         attr(&li, "data-state", "pending");
-        self.state.borrow_mut().own.insert(id.clone(), state);
+        put(&mut self.state.borrow_mut().own, id, state);
         self.scroll();
     }
 
@@ -1409,7 +1413,9 @@ impl Inner {
 
     fn show_delivery(&self, id: &MessageId, state: DeliveryState) {
         let st = self.state.borrow();
-        let Some(meta) = st.own.get(id) else { return };
+        let Some((_, meta)) = st.own.iter().find(|(m, _)| m == id) else {
+            return;
+        };
         meta.set_text_content(Some(self.lang.delivery(state)));
         if let Some(li) = meta.parent_element().and_then(|m| m.parent_element()) {
             attr(&li, "data-state", state.as_str());
@@ -1503,5 +1509,13 @@ mod tests {
         ] {
             assert_eq!(super::initials(name), expected, "{name:?}");
         }
+    }
+}
+
+/// Sets `key`'s entry of a list used as a small map.
+fn put<K: PartialEq + Clone>(list: &mut Vec<(K, Element)>, key: &K, value: Element) {
+    match list.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value,
+        None => list.push((key.clone(), value)),
     }
 }

@@ -2,7 +2,7 @@
 //! the outbox of unacknowledged messages, receipts, typing, and the call beside the chat.
 //! The visitor has one; an agent has one per session it handles.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::call::{Call, CallEvent};
 use crate::client::{DeliveryState, Event, Output};
@@ -34,11 +34,14 @@ pub(crate) struct Conversation {
     pub(crate) last: Seq,
     /// Highest sequence number known to exist (from events, `welcome` or `pong`).
     known_head: Seq,
-    buffer: BTreeMap<Seq, EventFrame>,
+    /// Events that came before their predecessors, in sequence order. (Sorted lists
+    /// here rather than maps: they hold few entries, and each map type would cost the
+    /// widget's WebAssembly its own B-tree code.)
+    buffer: Vec<EventFrame>,
     gap_since: Option<Instant>,
     outbox: VecDeque<Pending>,
     /// Own messages not yet read by the other side, by sequence number.
-    own: BTreeMap<Seq, (MessageId, DeliveryState)>,
+    own: Vec<(Seq, MessageId, DeliveryState)>,
     /// Highest sequence number of a message from the other side.
     peer_last: Seq,
     delivered_sent: Seq,
@@ -64,10 +67,10 @@ impl Conversation {
             session,
             last,
             known_head: last,
-            buffer: BTreeMap::new(),
+            buffer: Vec::new(),
             gap_since: None,
             outbox: VecDeque::new(),
-            own: BTreeMap::new(),
+            own: Vec::new(),
             peer_last: Seq::ZERO,
             delivered_sent: last,
             read_sent: Seq::ZERO,
@@ -163,7 +166,10 @@ impl Conversation {
     pub(crate) fn acked(&mut self, id: &MessageId, seq: Seq, out: &mut VecDeque<Output>) {
         if let Some(pos) = self.outbox.iter().position(|p| &p.id == id) {
             self.outbox.remove(pos);
-            self.own.insert(seq, (id.clone(), DeliveryState::Sent));
+            match self.own.binary_search_by_key(&seq, |o| o.0) {
+                Ok(i) => self.own[i] = (seq, id.clone(), DeliveryState::Sent),
+                Err(i) => self.own.insert(i, (seq, id.clone(), DeliveryState::Sent)),
+            }
             self.emit(
                 out,
                 Event::MessageState {
@@ -255,14 +261,19 @@ impl Conversation {
     /// that is now in order, exactly once.
     pub(crate) fn receive(&mut self, now: Instant, frame: EventFrame, out: &mut VecDeque<Output>) {
         self.note_head(frame.seq);
-        if frame.seq <= self.last || self.buffer.contains_key(&frame.seq) {
+        if frame.seq <= self.last || self.buffer.len() >= MAX_BUFFERED {
             return;
         }
-        if self.buffer.len() >= MAX_BUFFERED {
+        let Err(at) = self.buffer.binary_search_by_key(&frame.seq, |f| f.seq) else {
             return;
-        }
-        self.buffer.insert(frame.seq, frame);
-        while let Some(next) = self.buffer.remove(&self.last.next()) {
+        };
+        self.buffer.insert(at, frame);
+        while self
+            .buffer
+            .first()
+            .is_some_and(|f| f.seq == self.last.next())
+        {
+            let next = self.buffer.remove(0);
             self.last = next.seq;
             self.deliver(next, out);
         }
@@ -281,10 +292,11 @@ impl Conversation {
                     // One of ours that this client did not send (the pre-chat form's
                     // first message, or one sent before a reload) is followed to Read
                     // like the others.
-                    if !self.outbox.iter().any(|p| &p.id == id) {
+                    if !self.outbox.iter().any(|p| &p.id == id)
+                        && let Err(i) = self.own.binary_search_by_key(&frame.seq, |o| o.0)
+                    {
                         self.own
-                            .entry(frame.seq)
-                            .or_insert_with(|| (id.clone(), DeliveryState::Sent));
+                            .insert(i, (frame.seq, id.clone(), DeliveryState::Sent));
                     }
                     self.acked(&id.clone(), frame.seq, out);
                 } else {
@@ -299,11 +311,8 @@ impl Conversation {
                     ReceiptState::Delivered => DeliveryState::Delivered,
                     ReceiptState::Read => DeliveryState::Read,
                 };
-                let covered: Vec<Seq> = self.own.range(..=*up_to).map(|(s, _)| *s).collect();
-                for seq in covered {
-                    let Some((id, old)) = self.own.get_mut(&seq) else {
-                        continue;
-                    };
+                let mut i = 0;
+                while let Some((_, id, old)) = self.own.get_mut(i).filter(|o| o.0 <= *up_to) {
                     if *old < new_state {
                         *old = new_state;
                         let id = id.clone();
@@ -317,13 +326,15 @@ impl Conversation {
                         );
                     }
                     if new_state == DeliveryState::Read {
-                        self.own.remove(&seq);
+                        self.own.remove(i);
+                    } else {
+                        i += 1;
                     }
                 }
             }
             SessionEvent::Undelivered { message, from, .. } if *from == self.me => {
                 // Stored, and never reached the other party's channel: failed for good.
-                self.own.retain(|_, (id, _)| id != message);
+                self.own.retain(|(_, id, _)| id != message);
                 self.emit(
                     out,
                     Event::MessageState {
