@@ -92,3 +92,53 @@ async fn the_precompressed_widget_inflates_to_the_built_files() {
     }
     stack.stop().await;
 }
+
+/// What a visitor downloads before the first message (issue 16's budget): the frame
+/// module's wasm and JavaScript glue with its snippets, and the frame's own script and
+/// style sheet, as the server sends them to a browser that accepts brotli. The call
+/// module is not among them (it loads on the first call click; `call.rs` checks that).
+/// `cargo bench -p interact-e2e --bench widget` prints the same figure with the others.
+#[tokio::test]
+async fn the_chat_path_is_at_most_100_kb_brotli() {
+    const BUDGET: usize = 100_000;
+    require_widget_package();
+    let stack = Stack::start().await;
+    let mut paths: Vec<String> = [
+        "pkg/interact_widget_frame_bg.wasm",
+        "pkg/interact_widget_frame.js",
+        "frame.js",
+        "widget.css",
+    ]
+    .map(String::from)
+    .to_vec();
+    let snippets = www().join("widget/pkg/snippets");
+    for dir in std::fs::read_dir(&snippets).expect("the package's snippets") {
+        let dir = dir.expect("entry").path();
+        for file in std::fs::read_dir(&dir).expect("a snippet folder") {
+            let file = file.expect("entry").path();
+            if file.extension().is_some_and(|e| e == "js") {
+                let relative = file.strip_prefix(www().join("widget")).expect("inside");
+                paths.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut total = 0;
+    let mut sizes = Vec::new();
+    for path in &paths {
+        let url = format!("{}/widget/{path}", stack.server_url);
+        let (encoding, _, body) = fetch(&url, Some("gzip, deflate, br")).await;
+        assert_eq!(encoding.as_deref(), Some("br"), "{path}");
+        total += body.len();
+        sizes.push(format!("{path}: {} B", body.len()));
+    }
+    assert!(
+        total <= BUDGET,
+        "the chat path is {total} B brotli, over its budget of {BUDGET} B:\n{}",
+        sizes.join("\n")
+    );
+    assert!(
+        paths.iter().all(|p| !p.contains("call")),
+        "no call code on the chat path"
+    );
+    stack.stop().await;
+}
