@@ -12,6 +12,9 @@
 //!   store, with its `session` and number of `events`, a child of the `ws.frame` that
 //!   caused it (or of nothing, for a timer's).
 //!
+//! The server's events at info and above go with their spans as span events, the access
+//! log's `finished processing request` (`status`, `latency`) with each `request`.
+//!
 //! The two debug spans are not part of the log (unless `RUST_LOG` asks for debug), only of
 //! the traces. Spans go out in batches from a thread of their own (the SDK's batch
 //! processor; `OTEL_BSP_SCHEDULE_DELAY` and the other `OTEL_BSP_*` variables tune it);
@@ -121,14 +124,20 @@ impl Tracing {
     }
 
     /// The subscriber's layer that turns the server's spans ([module docs](self)) into
-    /// OpenTelemetry's, with their events at info and above; nothing of other crates.
+    /// OpenTelemetry's, with their events at info and above (the server's, and the access
+    /// log's `finished processing request` with its `status` and `latency`); nothing else
+    /// of other crates.
     pub fn layer(&self) -> Box<dyn Layer<Registry> + Send + Sync> {
         let tracer = self.provider.tracer("interact-server");
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                meta.target().starts_with("interact_server")
-                    && (meta.is_span() || *meta.level() <= tracing::Level::INFO)
+                let ours = meta.target().starts_with("interact_server");
+                let access_log = meta.target().starts_with("tower_http::trace");
+                (ours && meta.is_span())
+                    || ((ours || access_log)
+                        && meta.is_event()
+                        && *meta.level() <= tracing::Level::INFO)
             }))
             .boxed()
     }

@@ -2,7 +2,8 @@
 //! `INTERACT_OTLP_ENDPOINT` posts its spans over OTLP/HTTP (protobuf) to a small receiver
 //! here; for one chat there are `request` spans (HTTP requests, WebSockets included),
 //! `ws.frame` spans that are children of their connection's request span, and
-//! `store.commit` spans that are children of the frame that caused them. The batch
+//! `store.commit` spans that are children of the frame that caused them; a request's span
+//! carries the access log's event with the response's status. The batch
 //! exporter waits far longer than the test: the spans arrive because a graceful shutdown
 //! (SIGTERM) sends what is left.
 
@@ -58,6 +59,8 @@ struct Span {
     id: Vec<u8>,
     parent: Vec<u8>,
     attributes: BTreeMap<String, String>,
+    /// Its events: name and attributes.
+    events: Vec<(String, BTreeMap<String, String>)>,
 }
 
 /// The spans an OTLP/HTTP receiver on 127.0.0.1 (a port the OS picks) was sent.
@@ -138,6 +141,11 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
                     id: s.span_id,
                     parent: s.parent_span_id,
                     attributes: text_of(&s.attributes),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| (e.name.clone(), text_of(&e.attributes)))
+                        .collect(),
                 });
             }
         }
@@ -261,6 +269,16 @@ async fn a_chat_is_traced_from_requests_to_frames_to_store_commits() {
     assert_eq!(health_span.attributes["path"], "/healthz");
     assert_eq!(health_span.attributes["method"], "GET");
     assert!(health_span.parent.is_empty(), "a request is a trace's root");
+    let (_, access) = health_span
+        .events
+        .iter()
+        .find(|(name, _)| name == "finished processing request")
+        .unwrap_or_else(|| panic!("no access log event: {health_span:#?}"));
+    assert_eq!(
+        access.get("status").map(String::as_str),
+        Some("200"),
+        "{access:?}"
+    );
 
     // Every frame handled is a child of its connection's request span.
     let frames: Vec<&Span> = spans.iter().filter(|s| s.name == "ws.frame").collect();
