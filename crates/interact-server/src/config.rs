@@ -47,6 +47,9 @@ pub struct Config {
     /// Where `/metrics` is served (by default nowhere).
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// OpenTelemetry traces over OTLP (off by default).
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
     /// Limits (all have defaults).
     #[serde(default)]
     pub limits: LimitsSection,
@@ -304,6 +307,33 @@ pub struct MetricsSection {
     /// SHA-256 (hex) of a bearer token that `GET /metrics` on the main address needs.
     #[serde(serialize_with = "check::serialize_hash")]
     pub token_sha256: Option<String>,
+}
+
+/// `[telemetry]`: OpenTelemetry traces (spans of HTTP requests, WebSocket frames and store
+/// commits) sent over OTLP/HTTP (protobuf) to a collector. Off unless an endpoint is set
+/// here, by `INTERACT_OTLP_ENDPOINT`, or by the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySection {
+    /// The collector's OTLP/HTTP base URL, `http://collector:4318`, without a trailing
+    /// slash: traces go to its `/v1/traces`. Plain `http://`: the exporter has no TLS.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the traces; `OTEL_SERVICE_NAME`, else `interact-server`, by
+    /// default.
+    pub service_name: Option<String>,
+}
+
+impl TelemetrySection {
+    fn validate(&self) -> Result<(), String> {
+        match &self.otlp_endpoint {
+            Some(url) if !url.starts_with("http://") || url.ends_with('/') => Err(
+                "telemetry.otlp_endpoint must be http://host[:port] without a trailing slash \
+                 (traces go to its /v1/traces; plain http: the exporter has no TLS)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `[limits]`
@@ -824,6 +854,7 @@ impl Config {
             }
         };
         check(self.ice.validate());
+        check(self.telemetry.validate());
         if let Some(smtp) = &self.smtp {
             check(smtp.validate());
         }

@@ -41,6 +41,7 @@ pub mod mailer;
 pub mod metrics;
 pub mod node;
 pub mod preview;
+pub mod telemetry;
 pub mod ws;
 
 use std::future::Future;

@@ -37,8 +37,10 @@ Commands:
            wasm-bindgen-test-runner, Chromium and chromedriver, axe-core and
            TypeScript (npm, into target/npm), schemathesis (PyPI, into
            target/schemathesis-venv)
-  serve    Build the wasm packages and the reference server and start it with the
-           demo tenant (config/demo.toml); it prints the URLs to open. Ctrl-C stops it
+  serve    Build the wasm packages and the reference server (debug, Argon2
+           optimised) and start it with the demo tenant (config/demo.toml); it says
+           first what it will install and how long the run takes, then how long the
+           build took, and prints the URLs to open. Ctrl-C stops it
   cluster  Like serve, but three nodes (a, b, c) on PostgreSQL and NATS behind a TCP
            proxy on 127.0.0.1:8090 (config and logs in data/cluster/); it prints the
            URLs and the nodes' PIDs, to try failover with `kill -9`. Ctrl-C stops them

@@ -376,10 +376,24 @@ fn answers(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok()
 }
 
-/// Ensures the active toolchain has [`COMPONENTS`] and [`WASM_TARGET`].
-pub(crate) fn ensure_toolchain() -> Result<()> {
+/// Something [`ensure_toolchain`], [`ensure_test_runner`] or [`ensure_wasm_opt`] would
+/// install on this machine now ([`wasm_installs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Install {
+    /// Rustup components (`clippy`, `rustfmt`): a download.
+    Components(Vec<&'static str>),
+    /// The [`WASM_TARGET`] standard library: a download.
+    WasmTarget,
+    /// `wasm-bindgen-cli` at this version, compiled by `cargo install`.
+    WasmBindgenCli(String),
+    /// `binaryen` (for `wasm-opt`) with apt-get.
+    WasmOpt,
+}
+
+/// The [`COMPONENTS`] missing from the active toolchain.
+fn missing_components() -> Result<Vec<&'static str>> {
     let installed = cmd::stdout(rustup().args(["component", "list", "--installed"]))?;
-    let missing: Vec<&str> = COMPONENTS
+    Ok(COMPONENTS
         .iter()
         .copied()
         .filter(|component| {
@@ -387,15 +401,50 @@ pub(crate) fn ensure_toolchain() -> Result<()> {
                 line.trim().starts_with(&format!("{component}-")) || line.trim() == *component
             })
         })
-        .collect();
+        .collect())
+}
+
+/// Whether the active toolchain has [`WASM_TARGET`].
+fn has_wasm_target() -> Result<bool> {
+    let targets = cmd::stdout(rustup().args(["target", "list", "--installed"]))?;
+    Ok(targets.lines().any(|line| line.trim() == WASM_TARGET))
+}
+
+/// What building the wasm packages would install first (what [`ensure_toolchain`],
+/// [`ensure_test_runner`] and [`ensure_wasm_opt`] do when something is missing), found
+/// without installing anything.
+pub(crate) fn wasm_installs() -> Result<Vec<Install>> {
+    let mut installs = Vec::new();
+    let components = missing_components()?;
+    if !components.is_empty() {
+        installs.push(Install::Components(components));
+    }
+    if !has_wasm_target()? {
+        installs.push(Install::WasmTarget);
+    }
+    let wanted = workspace::pinned_version("wasm-bindgen")?;
+    if test_runner_version()?.as_deref() != Some(wanted.as_str()) {
+        installs.push(Install::WasmBindgenCli(wanted));
+    }
+    if cmd::find_on_path("wasm-opt").is_none()
+        && cmd::find_on_path("apt-get").is_some()
+        && is_root()?
+    {
+        installs.push(Install::WasmOpt);
+    }
+    Ok(installs)
+}
+
+/// Ensures the active toolchain has [`COMPONENTS`] and [`WASM_TARGET`].
+pub(crate) fn ensure_toolchain() -> Result<()> {
+    let missing = missing_components()?;
     if missing.is_empty() {
         println!("rustup components {}: installed", COMPONENTS.join(", "));
     } else {
         cmd::run(rustup().args(["component", "add"]).args(&missing))?;
     }
 
-    let targets = cmd::stdout(rustup().args(["target", "list", "--installed"]))?;
-    if targets.lines().any(|line| line.trim() == WASM_TARGET) {
+    if has_wasm_target()? {
         println!("rustup target {WASM_TARGET}: installed");
     } else {
         cmd::run(rustup().args(["target", "add", WASM_TARGET]))?;

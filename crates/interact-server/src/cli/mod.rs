@@ -25,7 +25,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use self::admin::{
     EmbedCodeCommand, ReportCommand, TemplateCommand, embed_code, report_command, template,
@@ -35,6 +37,7 @@ use self::serve::serve;
 use self::tenant::{ConfigCommand, config_command};
 use crate::config::{Checked, Config};
 use crate::node::state::AppState;
+use crate::telemetry::{Settings, Tracing};
 
 /// The configuration used without `--config` and `INTERACT_CONFIG` if it is there,
 /// relative to the working directory (a checkout's demo).
@@ -119,7 +122,8 @@ impl LogFormat {
     }
 }
 
-/// Parses the command line, sets up logging and runs the subcommand; what the binary's
+/// Parses the command line, sets up logging (and the traces' exporter, for `serve` with
+/// an OTLP endpoint: [`crate::telemetry`]) and runs the subcommand; what the binary's
 /// `main` returns.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -130,18 +134,37 @@ pub async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // PostgreSQL's notices ("relation ... already exists, skipping" at every migration
-    // check) are not news.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into());
-    let log = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => log.json().flatten_event(true).init(),
+    let env = |name: &str| std::env::var(name).ok();
+    let path = config_path(cli.config.clone(), &env);
+    // `serve` reads its configuration before the log starts: whether spans are exported
+    // is part of the log's setup.
+    let serving = matches!(cli.command, Command::Serve)
+        .then(|| serve_config(path.as_deref(), cli.demo, &env));
+    let traces = match &serving {
+        Some(Ok((config, _))) => start_traces(config, &env),
+        _ => Ok(None),
+    };
+    let traces = match traces {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_log(format, traces.as_ref().map(|(_, t)| t));
+    if let Some((settings, _)) = &traces {
+        tracing::info!(
+            endpoint = %settings.traces_url,
+            service = %settings.service_name,
+            "sending traces over OTLP"
+        );
     }
-    match run(cli).await {
+    let result = run(cli, path, serving).await;
+    // The spans not sent yet go before the process ends (graceful shutdown).
+    if let Some((_, t)) = traces {
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -150,9 +173,74 @@ pub async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> CliResult {
+/// The traces' exporter, started if the configuration (or the environment) names an
+/// endpoint.
+fn start_traces(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(Settings, Tracing)>, crate::telemetry::TelemetryError> {
+    match Settings::from_config(&config.telemetry, env)? {
+        Some(settings) => {
+            let tracing = Tracing::start(&settings)?;
+            Ok(Some((settings, tracing)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The log to stderr, text or JSON, filtered by `RUST_LOG` (info by default), and the
+/// traces' layer if they are exported (with a filter of its own: the `ws.frame` and
+/// `store.commit` spans are debug, in the traces but not the log).
+fn init_log(format: LogFormat, tracing: Option<&Tracing>) {
+    // PostgreSQL's notices ("relation ... already exists, skipping" at every migration
+    // check) are not news.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx::postgres::notice=warn".into());
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = match format {
+        LogFormat::Text => log
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => log.json().flatten_event(true).with_filter(filter).boxed(),
+    };
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![log];
+    if let Some(t) = tracing {
+        layers.push(t.layer());
+    }
+    tracing_subscriber::registry().with(layers).init();
+}
+
+/// What `serve` starts with: the configuration, checked (the demo's token and section
+/// refused without `--demo`), and its warnings, to be logged.
+fn serve_config(
+    path: Option<&std::path::Path>,
+    demo: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, Vec<String>), String> {
+    let mut checked = Checked::load(path, env);
+    if !demo {
+        checked.refuse_demo();
+    }
+    checked.check_folders();
+    if let Some(problem) = checked.problems.first() {
+        let more = checked.problems.len() - 1;
+        return Err(if more == 0 {
+            format!("{problem}")
+        } else {
+            format!("{problem} (and {more} more: `interact-server config check` lists them)")
+        });
+    }
+    let warnings = checked.warnings.iter().map(ToString::to_string).collect();
+    Ok((checked.config.ok_or("no configuration")?, warnings))
+}
+
+async fn run(
+    cli: Cli,
+    path: Option<PathBuf>,
+    serving: Option<Result<(Config, Vec<String>), String>>,
+) -> CliResult {
     let env = |name: &str| std::env::var(name).ok();
-    let path = config_path(cli.config.clone(), &env);
     let load = || -> Result<Config, Box<dyn std::error::Error>> {
         Ok(Config::load_from(path.as_deref(), &env)?)
     };
@@ -161,26 +249,10 @@ async fn run(cli: Cli) -> CliResult {
         .unwrap_or_else(|| PathBuf::from("the environment"));
     match cli.command {
         Command::Serve => {
-            let mut checked = Checked::load(path.as_deref(), &env);
-            if !cli.demo {
-                checked.refuse_demo();
-            }
-            checked.check_folders();
-            if let Some(problem) = checked.problems.first() {
-                let more = checked.problems.len() - 1;
-                return Err(if more == 0 {
-                    format!("{problem}")
-                } else {
-                    format!(
-                        "{problem} (and {more} more: `interact-server config check` lists them)"
-                    )
-                }
-                .into());
-            }
-            for warning in &checked.warnings {
+            let (config, warnings) = serving.ok_or("no configuration")??;
+            for warning in &warnings {
                 tracing::warn!("{warning}");
             }
-            let config = checked.config.ok_or("no configuration")?;
             serve(&shown, config).await
         }
         Command::Config(ConfigCommand::Check) => check::check(path.as_deref(), cli.demo, &env),

@@ -13,7 +13,8 @@ use toml::de::{DeTable, DeValue};
 use super::env::{self, Override, VARIABLES};
 use super::{
     AttachmentsSection, ClusterSection, Config, Database, IceSection, LimitsSection,
-    MetricsSection, SecretsSection, ServerSection, SmtpSection, WebRequestsSection,
+    MetricsSection, SecretsSection, ServerSection, SmtpSection, TelemetrySection,
+    WebRequestsSection,
 };
 
 /// Where a problem or a setting comes from.
@@ -268,6 +269,7 @@ impl Checked {
                 token_sha256: masked_hash(&config.admin.token_sha256),
             },
             metrics: &config.metrics,
+            telemetry: &config.telemetry,
             cluster: &config.cluster,
             limits: &config.limits,
             attachments: &config.attachments,
@@ -466,6 +468,7 @@ struct Node<'a> {
     server: &'a ServerSection,
     admin: Admin,
     metrics: &'a MetricsSection,
+    telemetry: &'a TelemetrySection,
     cluster: &'a ClusterSection,
     limits: &'a LimitsSection,
     attachments: &'a AttachmentsSection,

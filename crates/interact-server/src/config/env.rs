@@ -128,6 +128,16 @@ pub const VARIABLES: &[Variable] = &[
         "metrics.token_sha256",
         Kind::Sha256,
     ),
+    var(
+        "INTERACT_OTLP_ENDPOINT",
+        "telemetry.otlp_endpoint",
+        Kind::HttpUrl,
+    ),
+    var(
+        "INTERACT_SERVICE_NAME",
+        "telemetry.service_name",
+        Kind::Text,
+    ),
     secret("INTERACT_NATS_URL", "cluster.nats_url", Kind::Url),
     var("INTERACT_CLUSTER_NAME", "cluster.name", Kind::Text),
     var("INTERACT_CLUSTER_REFRESH_SECS", "cluster.refresh_secs", U64),

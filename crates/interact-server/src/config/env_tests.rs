@@ -25,6 +25,7 @@ fn full_file() -> String {
         );
     format!(
         "{text}\n\
+         [telemetry]\notlp_endpoint = \"http://file.example:4318\"\nservice_name = \"file\"\n\
          [cluster]\nnats_url = \"nats://file.example:4222\"\nname = \"file\"\nrefresh_secs = 11\n\
          [smtp]\nhost = \"smtp.file.example\"\nport = 2525\nfrom = \"file@example.com\"\n\
          tls = \"none\"\nuser = \"file-user\"\npassword = \"file-password\"\nper_minute = 7\n\
@@ -149,6 +150,18 @@ fn every_variable_overrides_its_file_setting() {
             c64.as_str(),
             |c| c.metrics.token_sha256.clone().unwrap_or_default(),
             c64.clone(),
+        ),
+        (
+            "INTERACT_OTLP_ENDPOINT",
+            "http://collector.example:4318",
+            |c| format!("{:?}", c.telemetry.otlp_endpoint),
+            "Some(\"http://collector.example:4318\")".into(),
+        ),
+        (
+            "INTERACT_SERVICE_NAME",
+            "chat-eu",
+            |c| format!("{:?}", c.telemetry.service_name),
+            "Some(\"chat-eu\")".into(),
         ),
         (
             "INTERACT_NATS_URL",

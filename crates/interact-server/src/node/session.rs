@@ -434,10 +434,19 @@ async fn append(
 ) -> Result<(), StoreError> {
     let id = &live.record.id;
     let started = std::time::Instant::now();
-    let stored = match live.epoch {
-        Some(epoch) => state.store.append_events_fenced(id, epoch, events).await,
-        None => state.store.append_events(id, events).await,
-    };
+    // The commit's span (traces only, see `crate::telemetry`): a child of the frame's
+    // that caused it.
+    let span = tracing::debug_span!("store.commit", session = %id, events = events.len());
+    let stored = tracing::Instrument::instrument(
+        async {
+            match live.epoch {
+                Some(epoch) => state.store.append_events_fenced(id, epoch, events).await,
+                None => state.store.append_events(id, events).await,
+            }
+        },
+        span,
+    )
+    .await;
     state
         .metrics
         .store_commit_seconds
