@@ -131,6 +131,9 @@ impl Tracing {
         let tracer = self.provider.tracer("interact-server");
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
+            // No `code.*` attributes: for other crates' events they would be absolute
+            // paths of this machine's cargo registry.
+            .with_location(false)
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
                 let ours = meta.target().starts_with("interact_server");
                 let access_log = meta.target().starts_with("tower_http::trace");
