@@ -4,9 +4,10 @@
 //! a chat end to end.
 //!
 //! This runs the debug binary `cargo test` builds, which builds the pages in as a release
-//! does; `cargo xtask dist` packs the release binary (its tarball's assembly is tested in
-//! `crates/xtask`). The wasm packages must have been built before the server
-//! (`cargo xtask widget`; `cargo xtask test` does that first).
+//! does; `cargo xtask test` runs the chat test once more on that binary packed into the
+//! tarball as `cargo xtask dist` packs the release one, and unpacked
+//! (`INTERACT_TEST_DIST_TARBALL`). The wasm packages must have been built before the
+//! server (`cargo xtask widget`; `cargo xtask test` does that first).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,7 +155,9 @@ async fn the_built_in_pages_are_served_as_the_folder_is() {
     assert_eq!(folder.header("location"), Some("/admin/pages/?x=1"));
 }
 
-/// Copies the server binary into `dir`, which has nothing of the repository.
+/// Puts the server binary into `dir`, which has nothing of the repository: unpacked from
+/// the tarball `INTERACT_TEST_DIST_TARBALL` names (`cargo xtask test` packs one as `cargo
+/// xtask dist` does and runs this test on it), else copied from the binary under test.
 fn lone_binary(dir: &Path) -> PathBuf {
     for folder in dir.ancestors() {
         assert!(
@@ -162,6 +165,27 @@ fn lone_binary(dir: &Path) -> PathBuf {
             "{} is in a repository",
             dir.display()
         );
+    }
+    if let Some(tarball) = std::env::var_os("INTERACT_TEST_DIST_TARBALL") {
+        let file = std::fs::File::open(&tarball).expect("the dist tarball");
+        tar::Archive::new(flate2::read::GzDecoder::new(file))
+            .unpack(dir)
+            .expect("unpack the dist tarball");
+        let top: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("the unpacked tarball")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        let [release] = top.as_slice() else {
+            panic!("the tarball holds one folder, not {top:?}");
+        };
+        for file in [
+            "README.md",
+            "config/interact.example.toml",
+            "systemd/interact.service",
+        ] {
+            assert!(release.join(file).is_file(), "the tarball has no {file}");
+        }
+        return release.join("interact-server");
     }
     let binary = dir.join("interact-server");
     std::fs::copy(SERVER, &binary).expect("copy the server binary");

@@ -28,8 +28,8 @@ Usage: cargo xtask <COMMAND> [OPTIONS]
 Commands:
   test     Run every check CI runs, stopping at the first failure:
            prerequisites, rustfmt, clippy (native and wasm32), the npm package
-           (tsc on a TypeScript consumer, npm pack), native tests, wasm tests in
-           headless Chromium, wasm import check, short fuzz runs, the container
+           (tsc on a TypeScript consumer, npm pack), native tests, the dist
+           tarball (its binary unpacked alone, a chat), wasm tests in headless Chromium, wasm import check, short fuzz runs, the container
            image (where `docker info` succeeds; skipped elsewhere), rustdoc
   fuzz     Run every fuzz target (tests/fuzz) for --secs N seconds each
            (default 600), two at a time; installs cargo-fuzz if needed

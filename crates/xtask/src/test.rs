@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 
 use crate::Options;
-use crate::cmd;
 use crate::prereq::{self, Chromium};
 use crate::wasm_imports;
 use crate::workspace::{self, WASM_CRATES, WASM_TARGET};
+use crate::{cmd, dist};
 
 /// Seconds each in-browser test binary may run (the runner's default is 20).
 const BROWSER_TEST_TIMEOUT_SECS: &str = "120";
@@ -21,6 +21,9 @@ const DRIVER_TIMEOUT_SECS: &str = "30";
 /// Set to `1` for the native tests under `--skip-browser`: tests that need Chromium skip
 /// themselves instead of failing.
 const SKIP_BROWSER_ENV: &str = "INTERACT_SKIP_BROWSER";
+
+/// The variable that hands the dist step's tarball to the server's `standalone` test.
+const DIST_TARBALL_ENV: &str = "INTERACT_TEST_DIST_TARBALL";
 
 /// State shared by the steps.
 #[derive(Debug)]
@@ -75,6 +78,11 @@ const STEPS: &[Step] = &[
         name: "tests (native)",
         needs_browser: false,
         run: tests_native,
+    },
+    Step {
+        name: "dist tarball (packed as `cargo xtask dist` packs it, unpacked alone: pages and a chat)",
+        needs_browser: false,
+        run: dist_tarball,
     },
     Step {
         name: "tests (wasm32, headless Chromium)",
@@ -251,6 +259,37 @@ fn tests_native(context: &mut Context) -> Result<()> {
         (line.starts_with("test ") && line.ends_with("FAILED"))
             || line.contains("panicked at")
             || line.starts_with("error: test failed")
+    })
+}
+
+/// Packs the server binary the native tests built the way `cargo xtask dist` packs the
+/// release one (`dist::assemble`, the same files and modes), then runs the server's
+/// `standalone` test on it: the tarball unpacked into an empty folder, its binary serves
+/// the widget, the console and the admin app and carries a chat. The debug binary stands
+/// in for the release one (the same code with the pages built in; a release build with
+/// LTO would take longer than the rest of the run).
+fn dist_tarball(_: &mut Context) -> Result<()> {
+    let binary = workspace::target_dir()
+        .join("debug")
+        .join("interact-server");
+    let tarball = dist::assemble(
+        &binary,
+        workspace::root(),
+        &workspace::target_dir().join("dist-test"),
+        &dist::release_name(),
+    )?;
+    println!("packed {}", tarball.display());
+    let mut command = cmd::cargo();
+    command
+        .args(["test", "--workspace", "--test", "standalone"])
+        .args([
+            "--",
+            "--exact",
+            "the_binary_alone_serves_the_pages_and_a_chat",
+        ])
+        .env(DIST_TARBALL_ENV, &tarball);
+    cmd::run_noting(&mut command, |line| {
+        line.contains("panicked at") || line.starts_with("error: test failed")
     })
 }
 
