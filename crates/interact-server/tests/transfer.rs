@@ -339,6 +339,11 @@ async fn a_chat_transferred_to_a_service_goes_through_its_workflow_to_its_agent(
         ]
     );
     assert_eq!(report.legs[0].ended_at, Some(report.legs[1].started_at));
+    // The workflow path has both runs' steps: Customer Care's, then Sales' from its first.
+    let path = &report.workflow_path;
+    let greets: Vec<usize> = (0..path.len()).filter(|&i| path[i] == "greet").collect();
+    assert_eq!(greets.len(), 2, "{path:?}");
+    assert_eq!(path[greets[1]..][..2], ["greet", "queue"], "{path:?}");
     server.stop().await;
 }
 

@@ -801,6 +801,9 @@ pub async fn create(
 /// hub routes the session already) and runs [`dispatch`] afterwards.
 pub async fn start_work(state: &AppState, handle: &SessionHandle, live: &mut LiveSession) {
     live.run = crate::node::flow::new_run(state, live);
+    // A new run's path and answers start from nothing (after a transfer, the old run's
+    // are recorded already).
+    live.steps_recorded = 0;
     live.answers_recorded = 0;
     if live.run.is_some() {
         crate::node::flow::feed(state, handle, live, Input::Started).await;
