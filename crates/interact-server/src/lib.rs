@@ -100,8 +100,9 @@ pub fn app(state: AppState) -> Router {
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// The access log: every request runs in an `info` span `request` with its method, path
-/// (never the query, which can hold a token) and request id ([`REQUEST_ID`], also sent
-/// back in the response), and its end is logged at `info` with the status and latency in
+/// (never the query, which can hold a token), request id ([`REQUEST_ID`], also sent
+/// back in the response) and, for the traces, its kind (`server`) and response status;
+/// its end is logged at `info` with the status and latency in
 /// milliseconds. A WebSocket's connection keeps its request's span, so what is logged
 /// while it is open carries the request id too. Each request's time is observed in
 /// `interact_http_request_duration_seconds` by method, route pattern and status.
@@ -121,6 +122,8 @@ fn access_log(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             .map_or("unmatched", MatchedPath::as_str)
             .to_owned();
         let res = next.run(req).await;
+        // In the request's span (`TraceLayer` runs this inside it), for the traces.
+        tracing::Span::current().record("http.response.status_code", res.status().as_u16());
         let label = crate::metrics::HttpLabel {
             method,
             route,
@@ -148,6 +151,8 @@ fn access_log(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                         method = %req.method(),
                         path = %req.uri().path(),
                         request_id = %id,
+                        "otel.kind" = "server",
+                        "http.response.status_code" = tracing::field::Empty,
                     )
                 })
                 .on_request(())

@@ -58,6 +58,8 @@ struct Span {
     trace: Vec<u8>,
     id: Vec<u8>,
     parent: Vec<u8>,
+    /// OTLP's span kind (2: server).
+    kind: i32,
     attributes: BTreeMap<String, String>,
     /// Its events: name and attributes.
     events: Vec<(String, BTreeMap<String, String>)>,
@@ -140,6 +142,7 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Span> {
                     trace: s.trace_id,
                     id: s.span_id,
                     parent: s.parent_span_id,
+                    kind: s.kind,
                     attributes: text_of(&s.attributes),
                     events: s
                         .events
@@ -269,6 +272,15 @@ async fn a_chat_is_traced_from_requests_to_frames_to_store_commits() {
     assert_eq!(health_span.attributes["path"], "/healthz");
     assert_eq!(health_span.attributes["method"], "GET");
     assert!(health_span.parent.is_empty(), "a request is a trace's root");
+    assert_eq!(health_span.kind, 2, "a server span");
+    assert_eq!(
+        health_span
+            .attributes
+            .get("http.response.status_code")
+            .map(String::as_str),
+        Some("200"),
+        "{health_span:#?}"
+    );
     let (_, access) = health_span
         .events
         .iter()
