@@ -7,11 +7,7 @@
 use std::time::Duration;
 
 use interact_sdk::form::PreChatForm;
-use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
-use interact_testkit::{
-    ALLOWED, DEMO_CODE, ServerProcess, agent_token, available_agent, connect_agent,
-    connect_visitor, http_exchange, mid, process_config, write_config,
-};
+use interact_testkit::{ServerProcess, accepted_chat, http_exchange, process_config, write_config};
 use serde_json::Value;
 
 /// The server binary under test.
@@ -65,30 +61,15 @@ async fn json_lines_carry_request_session_and_agent_ids() {
 
     // A chat an agent accepts.
     let store = server.store().await;
-    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
-    let mut agent = available_agent(connect_agent(server.addr).await, &token).await;
-    let mut visitor = connect_visitor(server.addr, DEMO_CODE, Some(ALLOWED))
-        .await
-        .expect("admitted");
-    visitor.hello(None).await;
     let form = PreChatForm {
         display_name: "Lola Log".into(),
         email: "lola@example.com".into(),
         consent: Some("2024-05".into()),
         first_message: Some("Hello".into()),
     };
-    let (session, _) = visitor.start_chat(mid("start-log"), form).await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    // The connections stay open while the log is read.
+    let (_visitor, _agent, session) =
+        accepted_chat(server.addr, store.as_ref(), "alex", form).await;
 
     let mut log = Vec::new();
     for _ in 0..50 {

@@ -15,8 +15,7 @@ use std::time::Duration;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{ClientFrame, ServerFrame, SessionEvent};
 use interact_testkit::{
-    ALLOWED, DEMO_CODE, ServerProcess, agent_token, available_agent, connect_agent,
-    connect_visitor, http_exchange, mid, process_config, write_config,
+    ServerProcess, accepted_chat, http_exchange, mid, process_config, write_config,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -184,30 +183,14 @@ async fn a_chat_is_traced_from_requests_to_frames_to_store_commits() {
 
     // One chat: the visitor starts it, an agent accepts, the visitor writes again.
     let store = server.store().await;
-    let token = agent_token(store.as_ref(), "alex", Duration::from_secs(3600)).await;
-    let mut agent = available_agent(connect_agent(server.addr).await, &token).await;
-    let mut visitor = connect_visitor(server.addr, DEMO_CODE, Some(ALLOWED))
-        .await
-        .expect("admitted");
-    visitor.hello(None).await;
     let form = PreChatForm {
         display_name: "Tracy Trace".into(),
         email: "tracy@example.com".into(),
         consent: Some("2024-05".into()),
         first_message: Some("Hello".into()),
     };
-    let (session, _) = visitor.start_chat(mid("start-trace"), form).await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    let (mut visitor, mut agent, session) =
+        accepted_chat(server.addr, store.as_ref(), "alex", form).await;
     visitor
         .send(&ClientFrame::Send {
             session: None,

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use interact_model::TargetRef;
 use interact_sdk::embed::EmbedCode;
-use interact_sdk::protocol::{ClientFrame, Presence, ServerFrame};
+use interact_sdk::form::PreChatForm;
+use interact_sdk::ids::SessionId;
+use interact_sdk::protocol::{ClientFrame, Presence, ServerFrame, SessionEvent};
 use interact_sdk::time::UnixMillis;
 use interact_server::config::Config;
 use interact_server::node::state::AppState;
@@ -15,7 +17,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client::{Client, connect_agent};
+use crate::client::{Client, connect_agent, connect_visitor, mid};
+use crate::config::{ALLOWED, DEMO_CODE};
 
 /// A running in-process server. Dropping it stops it (in the background).
 #[derive(Debug)]
@@ -193,4 +196,37 @@ pub async fn available_agent(mut agent: Client, token: &str) -> Client {
         })
         .await;
     agent
+}
+
+/// One chat on the demo embed code of the server at `addr`: a visitor (from [`ALLOWED`])
+/// starts it with `form`, agent `user` (signed in with a token stored in `store`, and
+/// available) accepts it. Returns when the visitor has seen the agent join: the
+/// visitor's connection, the agent's and the session.
+pub async fn accepted_chat(
+    addr: SocketAddr,
+    store: &dyn Store,
+    user: &str,
+    form: PreChatForm,
+) -> (Client, Client, SessionId) {
+    let token = agent_token(store, user, Duration::from_secs(3600)).await;
+    let mut agent = available_agent(connect_agent(addr).await, &token).await;
+    let mut visitor = connect_visitor(addr, DEMO_CODE, Some(ALLOWED))
+        .await
+        .expect("admitted");
+    visitor.hello(None).await;
+    let (session, _) = visitor.start_chat(mid("start-accepted"), form).await;
+    agent
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .await;
+    agent
+        .send(&ClientFrame::Accept {
+            session: session.clone(),
+        })
+        .await;
+    visitor
+        .recv_until(|f| {
+            matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))
+        })
+        .await;
+    (visitor, agent, session)
 }
