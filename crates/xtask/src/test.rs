@@ -280,8 +280,11 @@ fn dist_tarball(_: &mut Context) -> Result<()> {
     )?;
     println!("packed {}", tarball.display());
     let mut command = cmd::cargo();
+    // Every test target, as the native step built them (`--test standalone` alone would
+    // leave the other packages' dev-dependencies out, change features and rebuild half
+    // the workspace); the filter runs the one test.
     command
-        .args(["test", "--workspace", "--test", "standalone"])
+        .args(["test", "--workspace", "--tests"])
         .args([
             "--",
             "--exact",
