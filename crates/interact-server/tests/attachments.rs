@@ -14,8 +14,8 @@ use interact_sdk::form::PreChatForm;
 use interact_sdk::ids::{AttachmentId, ResumeToken, SessionId};
 use interact_sdk::protocol::{ClientFrame, Party, ServerFrame, SessionEvent};
 use interact_testkit::{
-    ALLOWED, Client, FOREIGN, TestServer, available_agent, config, connect_agent, connect_visitor,
-    mid,
+    ALLOWED, Client, FOREIGN, TestServer, accept_offer, available_agent, config, connect_agent,
+    connect_visitor, mid,
 };
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -60,18 +60,7 @@ async fn chat(server: &TestServer, code: &str, start: &str) -> Chat {
         .expect("allowed");
     visitor.hello(None).await;
     let (session, token) = visitor.start_chat(mid(start), form()).await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    event(&mut visitor, &session, |e| {
-        matches!(e, SessionEvent::AgentJoined { .. })
-    })
-    .await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
     Chat {
         visitor,
         session,

@@ -7,7 +7,9 @@ use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{ClientFrame, Party, ServerFrame, SessionEvent};
 use interact_server::config::Database;
 use interact_store_postgres::TestDatabase;
-use interact_testkit::{ALLOWED, TestServer, config, connect_visitor, mid, resume_visitor};
+use interact_testkit::{
+    ALLOWED, TestServer, accept_offer, config, connect_visitor, mid, resume_visitor,
+};
 
 #[tokio::test]
 async fn a_chat_on_postgres_survives_a_restart() {
@@ -32,17 +34,7 @@ async fn a_chat_on_postgres_survives_a_restart() {
         first_message: Some("Hello from PostgreSQL".into()),
     };
     let (session, token) = visitor.start_chat(mid("start-pg"), form).await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
     for n in 0..5 {
         visitor
             .send(&ClientFrame::Send {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use interact_sdk::form::PreChatForm;
 use interact_sdk::protocol::{ClientFrame, Presence, ServerFrame, SessionEvent};
 use interact_testkit::{
-    ALLOWED, DEMO_CODE, HttpAnswer, ServerProcess, TestServer, agent_token, config, connect_agent,
-    connect_visitor, http_exchange, mid, process_config, write_config, www,
+    ALLOWED, DEMO_CODE, HttpAnswer, ServerProcess, TestServer, accept_offer, agent_token, config,
+    connect_agent, connect_visitor, http_exchange, mid, process_config, write_config, www,
 };
 
 /// The server binary under test.
@@ -294,17 +294,7 @@ async fn the_binary_alone_serves_the_pages_and_a_chat() {
         first_message: None,
     };
     let (session, _resume) = visitor.start_chat(mid("start"), form).await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
     visitor
         .send(&ClientFrame::Send {
             session: None,

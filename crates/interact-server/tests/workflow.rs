@@ -17,7 +17,7 @@ use interact_sdk::protocol::{ClientFrame, EndReason, Party, ServerFrame, Session
 use interact_server::config::Config;
 use interact_store::WorkflowRunRecord;
 
-use interact_testkit::{ALLOWED, Client, DEMO, TestServer, connect_visitor, mid};
+use interact_testkit::{ALLOWED, Client, DEMO, TestServer, accept_offer, connect_visitor, mid};
 
 /// The demo configuration with the support service's workflow replaced by `workflow`
 /// (TOML appended to the file, naming a `[[workflow]]` "test-im").
@@ -207,17 +207,7 @@ async fn workflow_greets_asks_then_queues_for_an_agent() {
         .await;
 
     // Now the agent gets the offer and accepts.
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
 
     // The workflow path is recorded for reporting.
     let rows = server
@@ -592,17 +582,7 @@ async fn a_workflow_run_survives_a_restart() {
     visitor
         .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::Queued { position: 1 })))
         .await;
-    agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
-        .await;
-    agent
-        .send(&ClientFrame::Accept {
-            session: session.clone(),
-        })
-        .await;
-    visitor
-        .recv_until(|f| matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. })))
-        .await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
 
     let rows = report(&server).await;
     assert_eq!(rows.len(), 1);

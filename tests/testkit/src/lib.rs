@@ -29,7 +29,7 @@
 //!   one and panics, naming itself and what it waited for, when a test's expectation is
 //!   not met; [`TestServer::available_agent`] signs an agent in and makes it available;
 //!   [`resume_visitor`] resumes a session; [`accepted_chat`] runs a chat up to an agent's
-//!   accepting it.
+//!   accepting it, [`accept_offer`] just the accepting.
 //! - **Twilio**: [`twilio::StandInTwilio`] plays Twilio for the WhatsApp connector: its
 //!   Messages resource (Basic authentication, documented answers and errors, faults on
 //!   demand) and the signed webhooks it sends (incoming messages, status callbacks).
@@ -107,6 +107,7 @@ pub use config::{
 };
 pub use process::{ServerProcess, cpu_time, rss_kib};
 pub use server::{
-    TestServer, accepted_chat, agent_token, available_agent, create_embed_code, log_to_test_output,
+    TestServer, accept_offer, accepted_chat, agent_token, available_agent, create_embed_code,
+    log_to_test_output,
 };
 pub use smtp::SmtpSink;

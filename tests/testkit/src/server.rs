@@ -215,8 +215,15 @@ pub async fn accepted_chat(
         .expect("admitted");
     visitor.hello(None).await;
     let (session, _) = visitor.start_chat(mid("start-accepted"), form).await;
+    accept_offer(&mut agent, &mut visitor, &session).await;
+    (visitor, agent, session)
+}
+
+/// `agent` waits for the offer of `session` and accepts it; returns when `visitor` has
+/// seen the agent join.
+pub async fn accept_offer(agent: &mut Client, visitor: &mut Client, session: &SessionId) {
     agent
-        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if o.session == session))
+        .recv_until(|f| matches!(f, ServerFrame::Offer(o) if &o.session == session))
         .await;
     agent
         .send(&ClientFrame::Accept {
@@ -225,8 +232,8 @@ pub async fn accepted_chat(
         .await;
     visitor
         .recv_until(|f| {
-            matches!(f, ServerFrame::Event(e) if matches!(e.event, SessionEvent::AgentJoined { .. }))
+            matches!(f, ServerFrame::Event(e)
+                if &e.session == session && matches!(e.event, SessionEvent::AgentJoined { .. }))
         })
         .await;
-    (visitor, agent, session)
 }
