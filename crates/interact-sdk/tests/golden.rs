@@ -174,6 +174,12 @@ fn dec_serde<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 fn check_client(case: Case<ClientFrame>) {
+    assert_eq!(
+        tag(&json(case.1), "type"),
+        Some(case.0.type_name()),
+        "type_name of {:?}",
+        case.0
+    );
     check(case, dec_client);
 }
 

@@ -252,6 +252,31 @@ pub enum ClientFrame {
 }
 
 impl ClientFrame {
+    /// The frame's `type` on the wire (`"unknown"` for a type this version does not know).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Hello(_) => "hello",
+            Self::AgentHello(_) => "agent_hello",
+            Self::StartChat { .. } => "start_chat",
+            Self::Send { .. } => "send",
+            Self::Typing { .. } => "typing",
+            Self::Receipt { .. } => "receipt",
+            Self::Sync { .. } => "sync",
+            Self::End { .. } => "end",
+            Self::Call { .. } => "call",
+            Self::SetPresence { .. } => "set_presence",
+            Self::Accept { .. } => "accept",
+            Self::Decline { .. } => "decline",
+            Self::Transfer { .. } => "transfer",
+            Self::Rate { .. } => "rate",
+            Self::EmailTranscript { .. } => "email_transcript",
+            Self::LeaveMessage { .. } => "leave_message",
+            Self::Identify { .. } => "identify",
+            Self::Ping { .. } => "ping",
+            Self::Unknown => "unknown",
+        }
+    }
+
     /// The session a frame addresses, if it names one.
     pub fn session(&self) -> Option<&SessionId> {
         match self {

@@ -114,12 +114,6 @@ pub(super) async fn read_loop<F, Fut>(
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         last = at;
-        // The frame's span (traces only, see `crate::telemetry`): a child of the
-        // connection's request span, the parent of what handling the frame does.
-        let span = tracing::debug_span!("ws.frame", frame = tracing::field::Empty);
-        if !span.is_disabled() {
-            span.record("frame", frame_type(text.as_str()));
-        }
         let frame = match decode_client(text.as_str()) {
             Ok(f) => f,
             Err(e @ DecodeError::TooLarge(_)) => {
@@ -138,6 +132,11 @@ pub(super) async fn read_loop<F, Fut>(
                 continue;
             }
         };
+        // The frame's span (traces only, see `crate::telemetry`): a child of the
+        // connection's request span, the parent of what handling the frame does. Its
+        // type as decoded (not the client's text: no second parse, no name of the
+        // client's choosing).
+        let span = tracing::debug_span!("ws.frame", frame = frame.type_name());
         // Boxed: a frame's handling is large and short-lived; an idle connection's task
         // should not carry room for it.
         let handled = tracing::Instrument::instrument(Box::pin(on_frame(frame)), span);
@@ -145,14 +144,4 @@ pub(super) async fn read_loop<F, Fut>(
             return;
         }
     }
-}
-
-/// The `type` of a frame's JSON (`"send"`, `"accept"`), for its span; `"?"` if it has none.
-fn frame_type(text: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct Tagged {
-        #[serde(rename = "type")]
-        kind: String,
-    }
-    serde_json::from_str::<Tagged>(text).map_or_else(|_| "?".to_owned(), |t| t.kind)
 }
